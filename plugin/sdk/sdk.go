@@ -1,0 +1,113 @@
+package sdk
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// Errors a capability call can return. Each is an abi.Code.
+var (
+	ErrNotFound        error = abi.NotFound
+	ErrAccessDenied    error = abi.AccessDenied
+	ErrInvalidArgument error = abi.InvalidArgument
+	ErrLimitExceeded   error = abi.LimitExceeded
+	ErrUnavailable     error = abi.Unavailable
+	ErrTimeout         error = abi.Timeout
+	ErrIntegrity       error = abi.Integrity
+	ErrInternal        error = abi.Internal
+)
+
+// Storage is Forge's key-value store, scoped to the calling installation.
+type Storage interface {
+	// Get returns ErrNotFound for a missing or expired key.
+	Get(key string) ([]byte, error)
+	// Set stores value; a positive ttl (whole seconds) makes it expire.
+	Set(key string, value []byte, ttl time.Duration) error
+	Delete(key string) error
+	// Query lists keys beginning with prefix in key order, after cursor; limit 0 means 10.
+	Query(prefix, cursor string, limit int) (abi.Page, error)
+}
+
+// Hash selects the HMAC hash of Secrets.VerifyHMAC.
+type Hash uint32
+
+// Hashes for VerifyHMAC.
+const (
+	SHA256 = Hash(abi.HashSHA256)
+	SHA1   = Hash(abi.HashSHA1)
+)
+
+// Secrets are written once and then used by reference: the module can
+// compare with them or check a MAC, and name them in outbound requests as
+// "{{secret:NAME}}", but never read them back.
+type Secrets interface {
+	Set(name string, value []byte) error
+	Delete(name string) error
+	Compare(name string, candidate []byte) (bool, error)
+	VerifyHMAC(name string, h Hash, data, mac []byte) (bool, error)
+}
+
+// Fetcher makes HTTPS requests to the hosts the manifest declares.
+type Fetcher interface {
+	Fetch(req *abi.Request) (*abi.Response, error)
+}
+
+// Jira makes REST calls on the installation's site with its credentials;
+// the request URL is a path such as /rest/servicedeskapi/request.
+type Jira interface {
+	Request(req *abi.Request) (*abi.Response, error)
+}
+
+// Queue pushes async events to the plugin's own consumers.
+type Queue interface {
+	// Push delivers payload to the consumer of queue after delay (whole seconds).
+	Push(queue string, payload []byte, delay time.Duration) error
+}
+
+// Env is what a handler may use. Its fields are never nil in a handler.
+type Env struct {
+	Storage Storage
+	Secrets Secrets
+	Fetch   Fetcher
+	Jira    Jira
+	Queue   Queue
+	// Log writes structured records through the host, which tags them with
+	// the installation and invocation and redacts secrets.
+	Log *slog.Logger
+}
+
+// Handlers are a plugin's entry points; a nil handler answers
+// access-denied-free "not implemented" as abi.InvalidArgument.
+type Handlers struct {
+	Init       func(env *Env) error
+	WebTrigger func(env *Env, req *abi.WebTriggerRequest) (*abi.Response, error)
+	Event      func(env *Env, ev *abi.Event) error
+	Queue      func(env *Env, m *abi.QueueMessage) (abi.QueueResult, error)
+	Scheduled  func(env *Env, c *abi.ScheduledCall) error
+	Resolver   func(env *Env, c *abi.ResolverCall) ([]byte, error)
+}
+
+// registered is set once, from a plugin's init, before the host calls anything.
+var registered Handlers
+
+// Register installs the plugin's handlers. Call it from init.
+func Register(h Handlers) { registered = h }
+
+// errNoHandler answers a call the plugin registered no handler for.
+var errNoHandler error = abi.InvalidArgument
+
+// CodeOf maps a handler's error to the code returned to the host: an
+// abi.Code passes through, anything else is internal.
+func CodeOf(err error) abi.Code {
+	if err == nil {
+		return abi.OK
+	}
+	var c abi.Code
+	if errors.As(err, &c) {
+		return c
+	}
+	return abi.Internal
+}

@@ -1,0 +1,323 @@
+package sdktest
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
+	"hash"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatbridge/chatbridge/plugin/sdk"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// Env is a complete fake environment; its fields can be inspected by tests.
+type Env struct {
+	*sdk.Env
+	Store   *Storage
+	Secret  *Secrets
+	Pushed  *Queue
+	HTTP    *HTTP
+	JiraAPI *HTTP
+	Logs    *Logs
+}
+
+// NewEnv returns an Env whose every capability is an empty in-memory fake.
+func NewEnv() *Env {
+	e := &Env{
+		Store:   NewStorage(),
+		Secret:  &Secrets{values: map[string][]byte{}},
+		Pushed:  &Queue{},
+		HTTP:    &HTTP{},
+		JiraAPI: &HTTP{},
+		Logs:    &Logs{},
+	}
+	e.Env = &sdk.Env{
+		Storage: e.Store, Secrets: e.Secret, Fetch: e.HTTP, Jira: jiraFake{e.JiraAPI},
+		Queue: e.Pushed, Log: sdk.NewLogger(e.Logs.write),
+	}
+	return e
+}
+
+// Storage is Forge storage in memory, with the host's limits and TTLs.
+type Storage struct {
+	mu     sync.Mutex // guards values and expiry
+	values map[string][]byte
+	expiry map[string]time.Time
+	// Now is the clock for TTLs; tests may replace it.
+	Now func() time.Time
+}
+
+// NewStorage returns an empty store on the real clock.
+func NewStorage() *Storage {
+	return &Storage{values: map[string][]byte{}, expiry: map[string]time.Time{}, Now: time.Now}
+}
+
+func (s *Storage) live(key string) bool {
+	if _, ok := s.values[key]; !ok {
+		return false
+	}
+	if exp, ok := s.expiry[key]; ok && !s.Now().Before(exp) {
+		delete(s.values, key)
+		delete(s.expiry, key)
+		return false
+	}
+	return true
+}
+
+// Get implements sdk.Storage.
+func (s *Storage) Get(key string) ([]byte, error) {
+	if abi.KeyProblem(key) != "" {
+		return nil, abi.InvalidArgument
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.live(key) {
+		return nil, abi.NotFound
+	}
+	return slices.Clone(s.values[key]), nil
+}
+
+// Set implements sdk.Storage.
+func (s *Storage) Set(key string, value []byte, ttl time.Duration) error {
+	if abi.KeyProblem(key) != "" {
+		return abi.InvalidArgument
+	}
+	if len(value) > abi.MaxValueLen {
+		return abi.LimitExceeded
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if value == nil {
+		value = []byte{}
+	}
+	s.values[key] = slices.Clone(value)
+	delete(s.expiry, key)
+	if ttl > 0 {
+		s.expiry[key] = s.Now().Add(ttl.Round(time.Second))
+	}
+	return nil
+}
+
+// Delete implements sdk.Storage.
+func (s *Storage) Delete(key string) error {
+	if abi.KeyProblem(key) != "" {
+		return abi.InvalidArgument
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.values, key)
+	delete(s.expiry, key)
+	return nil
+}
+
+// Query implements sdk.Storage; the cursor is the last key of the previous page.
+func (s *Storage) Query(prefix, cursor string, limit int) (abi.Page, error) {
+	switch {
+	case limit == 0:
+		limit = abi.DefaultQueryLimit
+	case limit < 0 || limit > abi.MaxQueryLimit:
+		return abi.Page{}, abi.InvalidArgument
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var keys []string
+	for k := range s.values {
+		if strings.HasPrefix(k, prefix) && k > cursor && s.live(k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var p abi.Page
+	for i, k := range keys {
+		if i == limit {
+			p.NextCursor = keys[i-1]
+			break
+		}
+		p.Entries = append(p.Entries, abi.Entry{Key: k, Value: slices.Clone(s.values[k])})
+	}
+	return p, nil
+}
+
+// Keys lists every live key, sorted: what a test asserts was stored.
+func (s *Storage) Keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var keys []string
+	for k := range s.values {
+		if s.live(k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Secrets keeps secrets in memory and, like the host, never returns them.
+type Secrets struct {
+	mu     sync.Mutex // guards values
+	values map[string][]byte
+}
+
+// Set implements sdk.Secrets.
+func (s *Secrets) Set(name string, value []byte) error {
+	if abi.KeyProblem(name) != "" {
+		return abi.InvalidArgument
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.values[name] = slices.Clone(value)
+	return nil
+}
+
+// Delete implements sdk.Secrets.
+func (s *Secrets) Delete(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.values, name)
+	return nil
+}
+
+// Compare implements sdk.Secrets.
+func (s *Secrets) Compare(name string, candidate []byte) (bool, error) {
+	v, err := s.get(name)
+	if err != nil {
+		return false, err
+	}
+	return subtle.ConstantTimeCompare(v, candidate) == 1, nil
+}
+
+// VerifyHMAC implements sdk.Secrets.
+func (s *Secrets) VerifyHMAC(name string, h sdk.Hash, data, mac []byte) (bool, error) {
+	v, err := s.get(name)
+	if err != nil {
+		return false, err
+	}
+	var fn func() hash.Hash
+	switch h {
+	case sdk.SHA256:
+		fn = sha256.New
+	case sdk.SHA1:
+		fn = sha1.New
+	default:
+		return false, abi.InvalidArgument
+	}
+	m := hmac.New(fn, v)
+	m.Write(data)
+	return hmac.Equal(m.Sum(nil), mac), nil
+}
+
+// Has reports whether a secret is set, for tests; the value stays hidden.
+func (s *Secrets) Has(name string) bool {
+	_, err := s.get(name)
+	return err == nil
+}
+
+// Reveal returns a secret's value, for a test that must build a request
+// signed with it (what the real sender would do); plugin code cannot.
+func (s *Secrets) Reveal(name string) []byte {
+	v, _ := s.get(name)
+	return v
+}
+
+func (s *Secrets) get(name string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.values[name]
+	if !ok {
+		return nil, abi.NotFound
+	}
+	return v, nil
+}
+
+// Pushed is one recorded queue push.
+type Pushed struct {
+	Queue   string
+	Payload []byte
+	Delay   time.Duration
+}
+
+// Queue records pushes; a test delivers them by calling the consumer.
+type Queue struct {
+	mu    sync.Mutex // guards items
+	items []Pushed
+}
+
+// Push implements sdk.Queue.
+func (q *Queue) Push(queue string, payload []byte, delay time.Duration) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.items = append(q.items, Pushed{queue, slices.Clone(payload), delay})
+	return nil
+}
+
+// Take returns and forgets everything pushed so far.
+func (q *Queue) Take() []Pushed {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	items := q.items
+	q.items = nil
+	return items
+}
+
+// HTTP answers fetch or jira requests with Handler and records them.
+type HTTP struct {
+	mu       sync.Mutex // guards requests
+	requests []*abi.Request
+	// Handler answers each request; nil answers unavailable.
+	Handler func(*abi.Request) (*abi.Response, error)
+}
+
+// Fetch implements sdk.Fetcher.
+func (h *HTTP) Fetch(req *abi.Request) (*abi.Response, error) {
+	h.mu.Lock()
+	h.requests = append(h.requests, req)
+	fn := h.Handler
+	h.mu.Unlock()
+	if fn == nil {
+		return nil, abi.Unavailable
+	}
+	return fn(req)
+}
+
+// Requests returns what was sent so far.
+func (h *HTTP) Requests() []*abi.Request {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.requests)
+}
+
+type jiraFake struct{ h *HTTP }
+
+func (j jiraFake) Request(req *abi.Request) (*abi.Response, error) { return j.h.Fetch(req) }
+
+// Record is one log record.
+type Record struct {
+	Level   int32
+	Message string
+	Attrs   []abi.Header
+}
+
+// Logs records what the plugin logged.
+type Logs struct {
+	mu      sync.Mutex // guards records
+	records []Record
+}
+
+func (l *Logs) write(level int32, msg string, attrs []abi.Header) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.records = append(l.records, Record{level, msg, attrs})
+}
+
+// Records returns the log so far.
+func (l *Logs) Records() []Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.records)
+}

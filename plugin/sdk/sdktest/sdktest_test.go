@@ -1,0 +1,100 @@
+package sdktest
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/plugin/sdk"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+func TestStorageQueryPagesWithoutGapsOrDuplicates(t *testing.T) {
+	s := NewStorage()
+	for i := range 25 {
+		if err := s.Set(fmt.Sprintf("chat:%03d", i), []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = s.Set("other:1", []byte("v"), 0)
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 0; ; pages++ {
+		p, err := s.Query("chat:", cursor, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range p.Entries {
+			if seen[e.Key] || !strings.HasPrefix(e.Key, "chat:") {
+				t.Fatalf("page %d returned %q twice or outside the prefix", pages, e.Key)
+			}
+			seen[e.Key] = true
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	if len(seen) != 25 {
+		t.Fatalf("paging returned %d keys, want 25", len(seen))
+	}
+}
+
+func TestStorageEnforcesTheContractLimits(t *testing.T) {
+	s := NewStorage()
+	if err := s.Set("bad/key", nil, 0); !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Errorf("bad key: got %v", err)
+	}
+	if err := s.Set("k", make([]byte, abi.MaxValueLen+1), 0); !errors.Is(err, sdk.ErrLimitExceeded) {
+		t.Errorf("big value: got %v", err)
+	}
+	if _, err := s.Query("", "", abi.MaxQueryLimit+1); !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Errorf("big page: got %v", err)
+	}
+}
+
+func TestStorageExpiresRecords(t *testing.T) {
+	s := NewStorage()
+	now := time.Unix(1000, 0)
+	s.Now = func() time.Time { return now }
+	_ = s.Set("dedupe:1", []byte("x"), 2*time.Second)
+	if _, err := s.Get("dedupe:1"); err != nil {
+		t.Fatalf("before expiry: %v", err)
+	}
+	now = now.Add(2 * time.Second)
+	if _, err := s.Get("dedupe:1"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("after expiry: got %v, want not found", err)
+	}
+}
+
+func TestSecretsVerifyByReference(t *testing.T) {
+	e := NewEnv()
+	_ = e.Secrets.Set("hook", []byte("k3y"))
+	m := hmac.New(sha256.New, []byte("k3y"))
+	m.Write([]byte("body"))
+	if ok, err := e.Secrets.VerifyHMAC("hook", sdk.SHA256, []byte("body"), m.Sum(nil)); !ok || err != nil {
+		t.Fatalf("good MAC: %v %v", ok, err)
+	}
+	if ok, _ := e.Secrets.VerifyHMAC("hook", sdk.SHA256, []byte("body!"), m.Sum(nil)); ok {
+		t.Fatal("a MAC of other data verified")
+	}
+	if ok, _ := e.Secrets.Compare("hook", []byte("k3y")); !ok {
+		t.Fatal("Compare rejected the secret")
+	}
+	if _, err := e.Secrets.Compare("missing", nil); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("missing secret: got %v", err)
+	}
+}
+
+func TestLoggerFlattensGroups(t *testing.T) {
+	e := NewEnv()
+	e.Log.WithGroup("req").Info("handled", "status", 200)
+	r := e.Logs.Records()
+	if len(r) != 1 || r[0].Message != "handled" || abi.Get(r[0].Attrs, "req.status") != "200" {
+		t.Fatalf("got %+v", r)
+	}
+}
