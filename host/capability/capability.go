@@ -1,0 +1,199 @@
+package capability
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/chatbridge/chatbridge/host/storage"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// Policy is what the bundle's manifest grants.
+type Policy interface {
+	// HasCapability reports whether the manifest declares a capability.
+	HasCapability(name string) bool
+	// EgressAllowed reports whether fetch may reach host.
+	EgressAllowed(host string) bool
+	// HasQueue reports whether a consumer for queue is declared.
+	HasQueue(queue string) bool
+}
+
+// Pusher is the queue behind the queue capability.
+type Pusher interface {
+	Push(ctx context.Context, installation, queue string, payload []byte, delay time.Duration) error
+}
+
+// JiraSite is how the jira capability reaches an installation's site.
+type JiraSite interface {
+	// JiraBase returns the site's base URL and the Authorization header value
+	// to send; the module never sees the latter.
+	JiraBase(ctx context.Context, installation string) (baseURL, authorization string, err error)
+}
+
+// Limits bound what one invocation may do. The zero value means the defaults.
+type Limits struct {
+	// FetchesPerCall caps outbound requests (fetch and jira) per invocation. Default 50.
+	FetchesPerCall int
+	// ResponseBytes caps one response body. Default 20 MiB (Telegram's download limit).
+	ResponseBytes int64
+	// RequestBytes caps one outbound request body. Default 50 MiB (Telegram's upload limit).
+	RequestBytes int
+	// QueuePayloadBytes caps one queue push. Default 200 KiB (Forge).
+	QueuePayloadBytes int
+	// QueueDelay caps a push's delay. Default 900 s (Forge).
+	QueueDelay time.Duration
+	// LogMessageBytes truncates a log message. Default 2 KiB.
+	LogMessageBytes int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.FetchesPerCall == 0 {
+		l.FetchesPerCall = 50
+	}
+	if l.ResponseBytes == 0 {
+		l.ResponseBytes = 20 << 20
+	}
+	if l.RequestBytes == 0 {
+		l.RequestBytes = 50 << 20
+	}
+	if l.QueuePayloadBytes == 0 {
+		l.QueuePayloadBytes = 200 << 10
+	}
+	if l.QueueDelay == 0 {
+		l.QueueDelay = 900 * time.Second
+	}
+	if l.LogMessageBytes == 0 {
+		l.LogMessageBytes = 2 << 10
+	}
+	return l
+}
+
+// Deps are the backends behind the capabilities. Store and Logger are
+// required; a nil Queue or Jira makes those capabilities answer unavailable.
+type Deps struct {
+	Store  storage.Store
+	Queue  Pusher
+	Jira   JiraSite
+	Logger *slog.Logger
+	// HTTP makes outbound requests for fetch and jira. Default: a client
+	// with a 30 s timeout that never follows redirects.
+	HTTP   *http.Client
+	Limits Limits
+}
+
+// host is the registered capability set of one runtime.
+type host struct {
+	deps   Deps
+	limits Limits
+	policy Policy
+}
+
+// ErrUndeclared is returned by CheckImports for an import the manifest does not grant.
+var ErrUndeclared = errors.New("capability: import not declared in the manifest")
+
+// Register instantiates every import module of the contract in r. Policy is
+// checked at each call as well as at load (CheckImports).
+func Register(ctx context.Context, r wazero.Runtime, deps Deps, p Policy) error {
+	if deps.Store == nil || deps.Logger == nil {
+		return errors.New("capability: Deps.Store and Deps.Logger are required")
+	}
+	if deps.HTTP == nil {
+		deps.HTTP = &http.Client{
+			Timeout:       30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	h := &host{deps: deps, limits: deps.Limits.withDefaults(), policy: p}
+	for _, reg := range []struct {
+		module string
+		fn     func(wazero.HostModuleBuilder)
+	}{
+		{abi.ModuleStorage, h.registerStorage},
+		{abi.ModuleSecrets, h.registerSecrets},
+		{abi.ModuleFetch, h.registerFetch},
+		{abi.ModuleJira, h.registerJira},
+		{abi.ModuleQueue, h.registerQueue},
+		{abi.ModuleLog, h.registerLog},
+		{abi.ModuleABI, registerABI},
+	} {
+		b := r.NewHostModuleBuilder(reg.module)
+		reg.fn(b)
+		if _, err := b.Instantiate(ctx); err != nil {
+			return fmt.Errorf("capability: instantiate %s: %w", reg.module, err)
+		}
+	}
+	return nil
+}
+
+// CheckImports fails when the module imports from a capability the manifest
+// does not declare, or from a module the host does not know. Modules in
+// allowed (WASI, the fuel import) pass without a capability.
+func CheckImports(imports []api.FunctionDefinition, p Policy, allowed ...string) error {
+	for _, fd := range imports {
+		mod, name, _ := fd.Import()
+		if mod == abi.ModuleABI || contains(allowed, mod) {
+			continue
+		}
+		capName := abi.CapabilityOf(mod)
+		if capName == "" {
+			return fmt.Errorf("%w: unknown import module %q (function %q)", ErrUndeclared, mod, name)
+		}
+		if !p.HasCapability(capName) {
+			return fmt.Errorf("%w: %s.%s needs capability %q", ErrUndeclared, mod, name, capName)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// denied reports, and logs once per call site, a capability the manifest lacks.
+func (h *host) denied(c *Call, capName string) bool {
+	if h.policy.HasCapability(capName) {
+		return false
+	}
+	c.Log.Warn("capability denied", "capability", capName)
+	return true
+}
+
+// codeOf maps a backend error to the code the module sees. Anything
+// unexpected is logged (without the value) and reported as internal.
+func codeOf(c *Call, op string, err error) abi.Code {
+	switch {
+	case err == nil:
+		return abi.OK
+	case errors.Is(err, storage.ErrNotFound):
+		return abi.NotFound
+	case errors.Is(err, storage.ErrInvalidKey), errors.Is(err, storage.ErrInvalidQuery):
+		return abi.InvalidArgument
+	case errors.Is(err, storage.ErrValueTooLarge):
+		return abi.LimitExceeded
+	case errors.Is(err, storage.ErrDenied):
+		return abi.AccessDenied
+	case errors.Is(err, storage.ErrIntegrity):
+		c.Log.Error("stored record failed its integrity check", "op", op)
+		return abi.Integrity
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return abi.Timeout
+	}
+	var code abi.Code
+	if errors.As(err, &code) {
+		return code
+	}
+	c.Log.Error("capability failed", "op", op, "err", err.Error())
+	return abi.Internal
+}

@@ -1,0 +1,23 @@
+// Package capability implements the host functions a plugin module imports:
+// storage, secrets, fetch, jira, queue and log, plus the abi functions that
+// move a call's input and results across the boundary.
+//
+// # Policy
+//
+// Every function is scoped by the host to the calling installation, read
+// from the call's context; the module cannot name another installation.
+// What the manifest does not grant is refused: an undeclared import module
+// fails the bundle's load (CheckImports), and at call time a denial is an
+// abi error code the module sees, never a trap.
+//
+// # Traps
+//
+// Only a host bug or an out-of-bounds guest pointer traps (a panic that
+// wazero turns into an error of the call, after which the host discards the
+// instance).
+//
+// # One file per capability
+//
+// Each file registers one import module of wit/chatbridge.wit and writes out
+// the core signature of each function it provides.
+package capability

@@ -1,0 +1,153 @@
+package capability
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/chatbridge/chatbridge/host/storage"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// registerFetch provides chatbridge:plugin/fetch: HTTPS to declared hosts.
+func (h *host) registerFetch(b wazero.HostModuleBuilder) {
+	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
+	// fetch(request-ptr, request-len: u32) -> s64 (pending encoded response)
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, s []uint64) {
+		s[0] = uint64(h.fetch(ctx, m, u32(s[0]), u32(s[1])))
+	}), []api.ValueType{i32, i32}, []api.ValueType{i64}).Export(abi.FuncFetch)
+}
+
+// request reads and decodes an encoded abi.Request from guest memory.
+func (h *host) request(m api.Module, ptr, n uint32) (*abi.Request, abi.Code) {
+	if n > uint32(h.limits.RequestBytes)+64<<10 {
+		return nil, abi.LimitExceeded
+	}
+	var r abi.Request
+	if err := r.Decode(read(m, ptr, n)); err != nil {
+		return nil, abi.InvalidArgument
+	}
+	return &r, abi.OK
+}
+
+func (h *host) fetch(ctx context.Context, m api.Module, ptr, n uint32) int64 {
+	c := callOf(ctx)
+	if h.denied(c, abi.CapabilityFetch) {
+		return abi.Result(abi.AccessDenied, 0)
+	}
+	r, code := h.request(m, ptr, n)
+	if code != abi.OK {
+		return abi.Result(code, 0)
+	}
+	rawURL, code := h.substitute(ctx, c, r.URL)
+	if code != abi.OK {
+		return abi.Result(code, 0)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return abi.Result(abi.InvalidArgument, 0)
+	}
+	if !h.policy.EgressAllowed(u.Hostname()) {
+		c.Log.Warn("egress denied", "host", u.Hostname())
+		return abi.Result(abi.AccessDenied, 0)
+	}
+	return h.send(ctx, c, r, u, "")
+}
+
+// substitute replaces every {{secret:NAME}} in s with the secret's value and
+// remembers the value so that logs can redact it.
+func (h *host) substitute(ctx context.Context, c *Call, s string) (string, abi.Code) {
+	const open, close = "{{secret:", "}}"
+	if !strings.Contains(s, open) {
+		return s, abi.OK
+	}
+	var out strings.Builder
+	for {
+		i := strings.Index(s, open)
+		if i < 0 {
+			out.WriteString(s)
+			return out.String(), abi.OK
+		}
+		j := strings.Index(s[i+len(open):], close)
+		if j < 0 {
+			return "", abi.InvalidArgument
+		}
+		name := s[i+len(open) : i+len(open)+j]
+		if abi.KeyProblem(name) != "" || strings.HasPrefix(name, storage.HostSecretPrefix) {
+			return "", abi.AccessDenied
+		}
+		v, code := h.secret(ctx, c, name)
+		if code != abi.OK {
+			return "", code
+		}
+		c.used = append(c.used, v)
+		out.WriteString(s[:i])
+		out.Write(v)
+		s = s[i+len(open)+j+len(close):]
+	}
+}
+
+// send makes the outbound request and pends the encoded response. A non-empty
+// authorization replaces any Authorization header the module set.
+func (h *host) send(ctx context.Context, c *Call, r *abi.Request, u *url.URL, authorization string) int64 {
+	if c.fetches >= h.limits.FetchesPerCall {
+		return abi.Result(abi.LimitExceeded, 0)
+	}
+	c.fetches++
+	method := r.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(r.Body))
+	if err != nil {
+		return abi.Result(abi.InvalidArgument, 0)
+	}
+	for _, kv := range r.Headers {
+		v, code := h.substitute(ctx, c, kv.Value)
+		if code != abi.OK {
+			return abi.Result(code, 0)
+		}
+		if authorization != "" && strings.EqualFold(kv.Name, "Authorization") {
+			continue
+		}
+		req.Header.Add(kv.Name, v)
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	start := time.Now()
+	resp, err := h.deps.HTTP.Do(req)
+	if err != nil {
+		// The error text holds the URL, which may hold a secret: log the host only.
+		c.Log.Warn("outbound request failed", "host", u.Hostname(), "timeout", errors.Is(err, context.DeadlineExceeded))
+		if ctx.Err() != nil {
+			return abi.Result(abi.Timeout, 0)
+		}
+		return abi.Result(abi.Unavailable, 0)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, h.limits.ResponseBytes+1))
+	if err != nil {
+		c.Log.Warn("outbound response unreadable", "host", u.Hostname())
+		return abi.Result(abi.Unavailable, 0)
+	}
+	if int64(len(body)) > h.limits.ResponseBytes {
+		return abi.Result(abi.LimitExceeded, 0)
+	}
+	c.Log.Debug("outbound request", "host", u.Hostname(), "status", resp.StatusCode, "duration", time.Since(start))
+	out := abi.Response{Status: uint16(resp.StatusCode), Body: body}
+	for name, vs := range resp.Header {
+		for _, v := range vs {
+			out.Headers = append(out.Headers, abi.Header{Name: name, Value: v})
+		}
+	}
+	return pend(c, out.Append(nil))
+}

@@ -1,0 +1,426 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/chatbridge/chatbridge/host/fuel"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// Deadline selects how a runaway call is stopped.
+type Deadline uint8
+
+const (
+	// Fuel rewrites the module with loop-header checks (the default).
+	Fuel Deadline = iota
+	// CloseOnContextDone uses wazero's built-in check, about 6x slower on Go guests.
+	CloseOnContextDone
+	// Unchecked stops nothing: for benchmarks that measure the others.
+	Unchecked
+)
+
+// String names the mechanism.
+func (d Deadline) String() string {
+	switch d {
+	case Fuel:
+		return "fuel"
+	case CloseOnContextDone:
+		return "close-on-context-done"
+	case Unchecked:
+		return "unchecked"
+	}
+	return "deadline(" + strconv.Itoa(int(d)) + ")"
+}
+
+// Config configures an Engine. The zero value is usable.
+type Config struct {
+	// MemoryLimitPages caps each instance's linear memory, in 64 KiB pages.
+	// Default 1024 (64 MiB).
+	MemoryLimitPages uint32
+	// CacheDir keeps compiled code across processes; "" compiles in memory.
+	CacheDir string
+	// Deadline selects the runaway-call mechanism. Default Fuel.
+	Deadline Deadline
+	// FuelQuantum is the loop iterations between deadline checks. Default fuel.DefaultQuantum.
+	FuelQuantum uint32
+	// MaxInstances caps live instances across all keys. Default 64.
+	MaxInstances int
+	// MaxCallsPerInstance recycles an instance after this many calls. Default 10,000.
+	MaxCallsPerInstance int
+	// RecyclePages recycles an instance whose memory grew past this many
+	// pages (wasm memory never shrinks). Default three quarters of MemoryLimitPages.
+	RecyclePages uint32
+	// HostModules instantiates the host's import modules in the runtime.
+	HostModules func(ctx context.Context, r wazero.Runtime) error
+}
+
+func (c Config) withDefaults() Config {
+	if c.MemoryLimitPages == 0 {
+		c.MemoryLimitPages = 1024
+	}
+	if c.MaxInstances == 0 {
+		c.MaxInstances = 64
+	}
+	if c.MaxCallsPerInstance == 0 {
+		c.MaxCallsPerInstance = 10_000
+	}
+	if c.RecyclePages == 0 {
+		c.RecyclePages = c.MemoryLimitPages / 4 * 3
+	}
+	return c
+}
+
+var (
+	// ErrTimeout is returned when a call ran past its context's deadline.
+	ErrTimeout = errors.New("engine: call timed out")
+	// ErrTrap is returned when the module trapped; the instance was discarded.
+	ErrTrap = errors.New("engine: module trapped")
+	// ErrBusy is returned when no instance could be had before the context ended.
+	ErrBusy = errors.New("engine: no instance available")
+	// ErrNoExport is returned for an export the module does not have.
+	ErrNoExport = errors.New("engine: module has no such export")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("engine: closed")
+)
+
+// exitTimeout is the exit code an instance is closed with when fuel runs out
+// past the deadline.
+const exitTimeout = 124
+
+// Engine holds one compiled module and its instance pools.
+type Engine struct {
+	cfg      Config
+	runtime  wazero.Runtime
+	compiled wazero.CompiledModule
+	cache    wazero.CompilationCache
+
+	// mu guards pools, live, lru and closed.
+	mu     sync.Mutex
+	pools  map[string][]*instance // idle instances by key
+	live   int                    // instances created and not yet closed
+	lru    []*instance            // idle instances, least recently used first
+	closed bool
+	freed  chan struct{} // closed and replaced whenever an instance is released
+
+	stats Stats
+}
+
+// Stats are counters for metrics; read them with Engine.Stats.
+type Stats struct {
+	Calls, Traps, Timeouts, Instantiations, Recycled atomic.Int64
+}
+
+// instance is one initialised module; it serves one call at a time.
+type instance struct {
+	key   string
+	mod   api.Module
+	fns   map[string]api.Function
+	calls int
+}
+
+// New compiles module. It must already be verified: New trusts the bytes.
+func New(ctx context.Context, module []byte, cfg Config) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(cfg.MemoryLimitPages)
+	var cache wazero.CompilationCache
+	if cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("engine: compilation cache: %w", err)
+		}
+		cache = c
+		rc = rc.WithCompilationCache(c)
+	}
+	switch cfg.Deadline {
+	case Fuel:
+		rewritten, err := fuel.Rewrite(module, fuel.Config{Quantum: cfg.FuelQuantum})
+		if err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		module = rewritten
+	case CloseOnContextDone:
+		rc = rc.WithCloseOnContextDone(true)
+	case Unchecked:
+	default:
+		return nil, fmt.Errorf("engine: unknown deadline mechanism %d", cfg.Deadline)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
+	e := &Engine{cfg: cfg, runtime: r, cache: cache, pools: map[string][]*instance{}, freed: make(chan struct{})}
+	fail := func(err error) (*Engine, error) {
+		_ = r.Close(ctx)
+		if cache != nil {
+			_ = cache.Close(ctx)
+		}
+		return nil, err
+	}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		return fail(fmt.Errorf("engine: wasi: %w", err))
+	}
+	if cfg.Deadline == Fuel {
+		if _, err := r.NewHostModuleBuilder(fuel.ImportModule).NewFunctionBuilder().
+			WithGoModuleFunction(api.GoModuleFunc(yield(cfg.FuelQuantum)), nil, []api.ValueType{api.ValueTypeI32}).
+			Export(fuel.ImportName).Instantiate(ctx); err != nil {
+			return fail(fmt.Errorf("engine: fuel import: %w", err))
+		}
+	}
+	if cfg.HostModules != nil {
+		if err := cfg.HostModules(ctx, r); err != nil {
+			return fail(err)
+		}
+	}
+	compiled, err := r.CompileModule(ctx, module)
+	if err != nil {
+		return fail(fmt.Errorf("engine: compile: %w", err))
+	}
+	e.compiled = compiled
+	return e, nil
+}
+
+// yield is the fuel import: called every quantum loop iterations, it ends
+// the call when its context is done and otherwise refills the fuel.
+func yield(quantum uint32) func(ctx context.Context, m api.Module, stack []uint64) {
+	if quantum == 0 {
+		quantum = fuel.DefaultQuantum
+	}
+	return func(ctx context.Context, m api.Module, stack []uint64) {
+		if ctx.Err() != nil {
+			// Closing marks the instance dead; the panic unwinds the guest
+			// like proc_exit does, and the engine discards the instance.
+			_ = m.CloseWithExitCode(ctx, exitTimeout)
+			panic(sys.NewExitError(exitTimeout))
+		}
+		stack[0] = uint64(quantum)
+	}
+}
+
+// Imports lists the module's imported functions, for policy checks and audits.
+func (e *Engine) Imports() []api.FunctionDefinition { return e.compiled.ImportedFunctions() }
+
+// Exports lists the module's exported functions.
+func (e *Engine) Exports() map[string]api.FunctionDefinition { return e.compiled.ExportedFunctions() }
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() *Stats { return &e.stats }
+
+// Call runs export on an instance of key with params under ctx. init runs
+// once per new instance, under the same ctx, before the call.
+func (e *Engine) Call(ctx context.Context, key, export string, params ...uint64) (uint64, error) {
+	inst, err := e.acquire(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	fn := inst.fns[export]
+	if fn == nil {
+		fn = inst.mod.ExportedFunction(export)
+		if fn == nil {
+			e.release(ctx, inst, false)
+			return 0, fmt.Errorf("%w: %q", ErrNoExport, export)
+		}
+		inst.fns[export] = fn
+	}
+	e.stats.Calls.Add(1)
+	res, err := fn.Call(ctx, params...)
+	inst.calls++
+	if err != nil {
+		e.release(ctx, inst, false)
+		return 0, e.callError(ctx, err)
+	}
+	e.release(ctx, inst, true)
+	if len(res) == 0 {
+		return 0, nil
+	}
+	return res[0], nil
+}
+
+func (e *Engine) callError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		e.stats.Timeouts.Add(1)
+		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	}
+	e.stats.Traps.Add(1)
+	return fmt.Errorf("%w: %w", ErrTrap, err)
+}
+
+// acquire takes an idle instance of key, or creates one, evicting idle
+// instances of other keys to stay under MaxInstances, or waits.
+func (e *Engine) acquire(ctx context.Context, key string) (*instance, error) {
+	for {
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if idle := e.pools[key]; len(idle) > 0 {
+			inst := idle[len(idle)-1]
+			e.pools[key] = idle[:len(idle)-1]
+			e.removeLRU(inst)
+			e.mu.Unlock()
+			return inst, nil
+		}
+		var victim *instance
+		if e.live >= e.cfg.MaxInstances && len(e.lru) > 0 {
+			victim = e.lru[0]
+			e.lru = e.lru[1:]
+			e.removeIdle(victim)
+			e.live--
+		}
+		if e.live < e.cfg.MaxInstances {
+			e.live++
+			e.mu.Unlock()
+			if victim != nil {
+				_ = victim.mod.Close(context.Background())
+			}
+			inst, err := e.instantiate(ctx, key)
+			if err != nil {
+				e.mu.Lock()
+				e.live--
+				e.signalLocked()
+				e.mu.Unlock()
+				return nil, err
+			}
+			return inst, nil
+		}
+		wait := e.freed
+		e.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
+		}
+	}
+}
+
+func (e *Engine) instantiate(ctx context.Context, key string) (*instance, error) {
+	// No FS, env, args or stdio: wazero's defaults. Clocks and randomness
+	// are real because the Go guest's scheduler and GC depend on them.
+	mc := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions("_initialize").
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithRandSource(rand.Reader)
+	mod, err := e.runtime.InstantiateModule(ctx, e.compiled, mc)
+	if err != nil {
+		return nil, e.callError(ctx, err)
+	}
+	e.stats.Instantiations.Add(1)
+	inst := &instance{key: key, mod: mod, fns: map[string]api.Function{}}
+	if init := mod.ExportedFunction(abi.ExportInit); init != nil {
+		res, err := init.Call(ctx)
+		if err != nil {
+			_ = mod.Close(context.Background())
+			return nil, e.callError(ctx, err)
+		}
+		if len(res) == 1 && abi.Code(res[0]) != abi.OK {
+			_ = mod.Close(context.Background())
+			return nil, fmt.Errorf("engine: module init failed: %v", abi.Code(res[0]))
+		}
+	}
+	return inst, nil
+}
+
+// release returns inst to its pool, or discards it after a failure, too many
+// calls, or too much memory.
+func (e *Engine) release(ctx context.Context, inst *instance, ok bool) {
+	keep := ok && inst.calls < e.cfg.MaxCallsPerInstance &&
+		inst.mod.Memory().Size()/65536 <= e.cfg.RecyclePages
+	e.mu.Lock()
+	if !keep || e.closed {
+		e.live--
+		if ok {
+			e.stats.Recycled.Add(1)
+		}
+		e.signalLocked()
+		e.mu.Unlock()
+		_ = inst.mod.Close(context.Background())
+		return
+	}
+	e.pools[inst.key] = append(e.pools[inst.key], inst)
+	e.lru = append(e.lru, inst)
+	e.signalLocked()
+	e.mu.Unlock()
+}
+
+// signalLocked wakes everyone waiting for an instance. e.mu must be held.
+func (e *Engine) signalLocked() {
+	close(e.freed)
+	e.freed = make(chan struct{})
+}
+
+func (e *Engine) removeLRU(inst *instance) {
+	for i, v := range e.lru {
+		if v == inst {
+			e.lru = append(e.lru[:i], e.lru[i+1:]...)
+			return
+		}
+	}
+}
+
+func (e *Engine) removeIdle(inst *instance) {
+	idle := e.pools[inst.key]
+	for i, v := range idle {
+		if v == inst {
+			e.pools[inst.key] = append(idle[:i], idle[i+1:]...)
+			break
+		}
+	}
+	if len(e.pools[inst.key]) == 0 {
+		delete(e.pools, inst.key)
+	}
+}
+
+// Drop discards every idle instance of key, e.g. when an installation is removed.
+func (e *Engine) Drop(key string) {
+	e.mu.Lock()
+	idle := e.pools[key]
+	delete(e.pools, key)
+	for _, inst := range idle {
+		e.removeLRU(inst)
+		e.live--
+	}
+	e.signalLocked()
+	e.mu.Unlock()
+	for _, inst := range idle {
+		_ = inst.mod.Close(context.Background())
+	}
+}
+
+// Live reports how many instances exist (idle or busy).
+func (e *Engine) Live() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.live
+}
+
+// Close closes every idle instance and the runtime; calls in flight end
+// with an error.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.pools = nil
+	e.lru = nil
+	e.signalLocked()
+	e.mu.Unlock()
+	err := e.runtime.Close(ctx)
+	if e.cache != nil {
+		if cerr := e.cache.Close(ctx); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+

@@ -1,0 +1,296 @@
+package tenant
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/storage"
+)
+
+// JiraEventsRoute is the route name under which Jira's webhooks arrive.
+const JiraEventsRoute = "jira-events"
+
+// Host-reserved secret names in an installation's secret keyspace.
+const (
+	secretJiraAuth    = storage.HostSecretPrefix + "jira-authorization"
+	secretJiraWebhook = storage.HostSecretPrefix + "jira-webhook"
+)
+
+const recordPrefix = "installation:"
+
+var (
+	// ErrNotFound is returned for an unknown installation or route.
+	ErrNotFound = errors.New("tenant: installation not found")
+	// ErrInvalid is returned for an installation request that cannot be valid.
+	ErrInvalid = errors.New("tenant: invalid installation")
+	// ErrExists is returned when the site is already installed.
+	ErrExists = errors.New("tenant: site already installed")
+)
+
+// Site is what installing a Jira site takes.
+type Site struct {
+	// URL is the site's base URL, https://NAME.atlassian.net.
+	URL string
+	// AppAccountID is the app's Jira account on the site.
+	AppAccountID string
+	// Authorization is the Authorization header value for Jira REST calls
+	// (e.g. "Basic base64(email:token)"). Stored as a secret, never returned.
+	Authorization string
+}
+
+// Installation is one installed site.
+type Installation struct {
+	ID           string            `json:"id"`
+	SiteURL      string            `json:"siteUrl"`
+	AppAccountID string            `json:"appAccountId"`
+	Routes       map[string]string `json:"routes"` // web trigger key (or JiraEventsRoute) -> route id
+	CreatedAt    time.Time         `json:"createdAt"`
+}
+
+// Target is what a route id leads to.
+type Target struct {
+	Installation string
+	Trigger      string // a web trigger key, or JiraEventsRoute
+}
+
+// Registry is the set of installations, cached in memory over the store.
+type Registry struct {
+	store storage.Store
+
+	// mu guards byID and byRoute.
+	mu      sync.RWMutex
+	byID    map[string]*Installation
+	byRoute map[string]Target
+}
+
+// Open loads every installation from store.
+func Open(ctx context.Context, store storage.Store) (*Registry, error) {
+	r := &Registry{store: store, byID: map[string]*Installation{}, byRoute: map[string]Target{}}
+	cursor := ""
+	for {
+		p, err := store.Query(ctx, storage.HostInstallation, storage.Registry, recordPrefix, cursor, storage.MaxQueryLimit)
+		if err != nil {
+			return nil, fmt.Errorf("tenant: load: %w", err)
+		}
+		for _, e := range p.Entries {
+			var in Installation
+			if err := json.Unmarshal(e.Value, &in); err != nil {
+				return nil, fmt.Errorf("tenant: load %s: %w", e.Key, err)
+			}
+			r.index(&in)
+		}
+		if p.NextCursor == "" {
+			return r, nil
+		}
+		cursor = p.NextCursor
+	}
+}
+
+func (r *Registry) index(in *Installation) {
+	r.byID[in.ID] = in
+	for trigger, id := range in.Routes {
+		r.byRoute[id] = Target{Installation: in.ID, Trigger: trigger}
+	}
+}
+
+// newID returns 144 random bits, URL-safe.
+func newID() string {
+	var b [18]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// CheckSiteURL accepts https://host[:port] with no path, query or userinfo.
+func CheckSiteURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
+		(u.Path != "" && u.Path != "/") {
+		return "", fmt.Errorf("%w: site URL must be https://host with no path", ErrInvalid)
+	}
+	return "https://" + strings.ToLower(u.Host), nil
+}
+
+// Create installs a site with routes for the given web trigger keys (and
+// one for Jira's webhooks), and returns it with its Jira webhook secret.
+func (r *Registry) Create(ctx context.Context, site Site, webTriggers []string) (*Installation, string, error) {
+	siteURL, err := CheckSiteURL(site.URL)
+	if err != nil {
+		return nil, "", err
+	}
+	if site.Authorization == "" {
+		return nil, "", fmt.Errorf("%w: Jira authorization is required", ErrInvalid)
+	}
+	r.mu.RLock()
+	for _, in := range r.byID {
+		if in.SiteURL == siteURL {
+			r.mu.RUnlock()
+			return nil, "", fmt.Errorf("%w: %s", ErrExists, siteURL)
+		}
+	}
+	r.mu.RUnlock()
+	in := &Installation{ID: newID(), SiteURL: siteURL, AppAccountID: site.AppAccountID,
+		Routes: map[string]string{JiraEventsRoute: newID()}, CreatedAt: time.Now().UTC().Truncate(time.Second)}
+	for _, t := range webTriggers {
+		in.Routes[t] = newID()
+	}
+	webhookSecret := newID()
+	if err := r.store.Set(ctx, in.ID, storage.Secret, secretJiraAuth, []byte(site.Authorization), 0); err != nil {
+		return nil, "", fmt.Errorf("tenant: store credentials: %w", err)
+	}
+	if err := r.store.Set(ctx, in.ID, storage.Secret, secretJiraWebhook, []byte(webhookSecret), 0); err != nil {
+		return nil, "", fmt.Errorf("tenant: store webhook secret: %w", err)
+	}
+	if err := r.save(ctx, in); err != nil {
+		return nil, "", err
+	}
+	r.mu.Lock()
+	r.index(in)
+	r.mu.Unlock()
+	return in, webhookSecret, nil
+}
+
+func (r *Registry) save(ctx context.Context, in *Installation) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	if err := r.store.Set(ctx, storage.HostInstallation, storage.Registry, recordPrefix+in.ID, b, 0); err != nil {
+		return fmt.Errorf("tenant: save: %w", err)
+	}
+	return nil
+}
+
+// EnsureRoutes adds routes for web triggers a newly loaded bundle declares.
+func (r *Registry) EnsureRoutes(ctx context.Context, webTriggers []string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, in := range r.byID {
+		changed := false
+		for _, t := range webTriggers {
+			if _, ok := in.Routes[t]; !ok {
+				id := newID()
+				in.Routes[t] = id
+				r.byRoute[id] = Target{Installation: in.ID, Trigger: t}
+				changed = true
+			}
+		}
+		if changed {
+			if err := r.save(ctx, in); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Remove uninstalls: it forgets the routes and purges every record and the
+// data key of the installation.
+func (r *Registry) Remove(ctx context.Context, id string) error {
+	r.mu.Lock()
+	in, ok := r.byID[id]
+	if ok {
+		delete(r.byID, id)
+		for _, route := range in.Routes {
+			delete(r.byRoute, route)
+		}
+	}
+	r.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	if err := r.store.Delete(ctx, storage.HostInstallation, storage.Registry, recordPrefix+id); err != nil {
+		return fmt.Errorf("tenant: remove record: %w", err)
+	}
+	if err := r.store.Purge(ctx, id); err != nil {
+		return fmt.Errorf("tenant: purge: %w", err)
+	}
+	return nil
+}
+
+// Get returns a copy of the installation.
+func (r *Registry) Get(id string) (Installation, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	in, ok := r.byID[id]
+	if !ok {
+		return Installation{}, false
+	}
+	cp := *in
+	cp.Routes = make(map[string]string, len(in.Routes))
+	for k, v := range in.Routes {
+		cp.Routes[k] = v
+	}
+	return cp, true
+}
+
+// List returns every installation, oldest first.
+func (r *Registry) List() []Installation {
+	r.mu.RLock()
+	ids := make([]string, 0, len(r.byID))
+	for id := range r.byID {
+		ids = append(ids, id)
+	}
+	r.mu.RUnlock()
+	out := make([]Installation, 0, len(ids))
+	for _, id := range ids {
+		if in, ok := r.Get(id); ok {
+			out = append(out, in)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Lookup resolves a route id; it never touches the store.
+func (r *Registry) Lookup(routeID string) (Target, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	t, ok := r.byRoute[routeID]
+	return t, ok
+}
+
+// JiraBase returns the site URL and Authorization of an installation; it
+// implements the jira capability's view of a site.
+func (r *Registry) JiraBase(ctx context.Context, id string) (string, string, error) {
+	in, ok := r.Get(id)
+	if !ok {
+		return "", "", fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	auth, err := r.store.Get(ctx, id, storage.Secret, secretJiraAuth)
+	if err != nil {
+		return "", "", fmt.Errorf("tenant: credentials: %w", err)
+	}
+	return in.SiteURL, string(auth), nil
+}
+
+// WebhookSecret returns the secret Jira signs this installation's webhooks with.
+func (r *Registry) WebhookSecret(ctx context.Context, id string) ([]byte, error) {
+	return r.store.Get(ctx, id, storage.Secret, secretJiraWebhook)
+}
+
+// Triggers lists the route names of an installation, sorted.
+func (in Installation) Triggers() []string {
+	var t []string
+	for k := range in.Routes {
+		t = append(t, k)
+	}
+	slices.Sort(t)
+	return t
+}
