@@ -1,0 +1,380 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// errBackendPanic stands for a panic inside Backend.Invoke, which the proxy
+// contains so that one bad call cannot take the edge down.
+var errBackendPanic = errors.New("proxy: backend panicked")
+
+// access is what one request leaves in the access log and metrics.
+type access struct {
+	kind         Kind
+	id           []byte // the route id, aliasing the request; logged only as a hash
+	installation string
+}
+
+// handle serves one public request. Everything it hands to the backend is a
+// copy: fasthttp reuses ctx and its buffers once handle returns.
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	var a access
+	defer func() {
+		if p := recover(); p != nil {
+			// The panic value may quote the request; log its type only.
+			s.log.Error("proxy: handler panic", "panic_type", fmt.Sprintf("%T", p))
+			ctx.Response.Reset()
+			s.respond(ctx, fasthttp.StatusInternalServerError)
+		}
+		s.finish(ctx, &a, start)
+	}()
+	s.serve(ctx, &a)
+}
+
+func (s *Server) serve(ctx *fasthttp.RequestCtx, a *access) {
+	if ambiguousFraming(ctx.Request.Header.RawHeaders()) {
+		// fasthttp let chunked win; refuse instead, and end the connection
+		// so that nothing framed the other way can follow.
+		ctx.SetConnectionClose()
+		s.respond(ctx, fasthttp.StatusBadRequest)
+		return
+	}
+	r := route(ctx.Method(), ctx.Path())
+	a.kind = r.kind
+	switch r.status {
+	case 0:
+	case fasthttp.StatusMethodNotAllowed:
+		ctx.Response.Header.Set("Allow", r.allow)
+		s.respond(ctx, r.status)
+		return
+	default:
+		s.respond(ctx, r.status)
+		return
+	}
+	id := string(r.id)
+	t, ok := s.backend.Lookup(id)
+	if !ok || t.Kind != r.kind {
+		s.respond(ctx, fasthttp.StatusNotFound)
+		return
+	}
+	a.id, a.installation = r.id, t.Installation
+
+	now := time.Now()
+	if ok, wait := s.routes.allow(id, now); !ok {
+		s.rateLimited(ctx, scopeRoute, wait)
+		return
+	}
+	if ok, wait := s.installations.allow(t.Installation, now); !ok {
+		s.rateLimited(ctx, scopeInstallation, wait)
+		return
+	}
+	select {
+	case s.inFlight <- struct{}{}:
+	default:
+		ctx.Response.Header.Set("Retry-After", "1")
+		s.respond(ctx, fasthttp.StatusServiceUnavailable)
+		return
+	}
+
+	resp, err := s.invoke(t, toWebTriggerRequest(&ctx.Request, t.Trigger))
+	switch {
+	case err == nil && resp != nil:
+		s.writeResponse(ctx, resp)
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		s.respond(ctx, fasthttp.StatusGatewayTimeout)
+	case errors.Is(err, ErrOverloaded), errors.Is(err, context.Canceled):
+		ctx.Response.Header.Set("Retry-After", "1")
+		s.respond(ctx, fasthttp.StatusServiceUnavailable)
+	default:
+		// The error text is the host's and may name the request; log its
+		// category through the status only.
+		s.respond(ctx, fasthttp.StatusBadGateway)
+	}
+}
+
+func (s *Server) rateLimited(ctx *fasthttp.RequestCtx, scope int, wait time.Duration) {
+	s.metrics.rateLimited[scope].Add(1)
+	ctx.Response.Header.Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+	s.respond(ctx, fasthttp.StatusTooManyRequests)
+}
+
+type invokeResult struct {
+	resp *abi.Response
+	err  error
+}
+
+// invoke runs the backend call under the proxy's own deadline, in its own
+// goroutine so that a backend which ignores its context still cannot hold
+// the client past the deadline. The call keeps its in-flight slot until it
+// really returns, so a stuck backend fills MaxInFlight and then gets 503s
+// instead of piling up goroutines.
+func (s *Server) invoke(t Target, req *abi.WebTriggerRequest) (*abi.Response, error) {
+	ctx, cancel := context.WithTimeout(s.invokeCtx, s.cfg.InvokeTimeout)
+	defer cancel()
+	done := make(chan invokeResult, 1)
+	s.metrics.inFlight.Add(1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("proxy: backend panic", "panic_type", fmt.Sprintf("%T", p))
+				done <- invokeResult{err: errBackendPanic}
+			}
+			s.metrics.inFlight.Add(-1)
+			<-s.inFlight
+		}()
+		resp, err := s.backend.Invoke(ctx, t, req)
+		done <- invokeResult{resp, err}
+	}()
+	select {
+	case r := <-done:
+		return r.resp, r.err
+	case <-ctx.Done():
+		select {
+		case r := <-done: // finished at the same moment: prefer the answer
+			return r.resp, r.err
+		default:
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Response headers the module may not set: framing and connection
+// management belong to the proxy, and HSTS is the proxy's promise.
+var droppedResponseHeaders = map[string]bool{
+	"connection": true, "content-length": true, "date": true, "keep-alive": true,
+	"proxy-connection": true, "server": true, "strict-transport-security": true,
+	"te": true, "trailer": true, "transfer-encoding": true, "upgrade": true,
+}
+
+func (s *Server) writeResponse(ctx *fasthttp.RequestCtx, resp *abi.Response) {
+	status := int(resp.Status)
+	if status == 0 {
+		status = fasthttp.StatusOK
+	}
+	if status < 200 || status > 599 {
+		s.respond(ctx, fasthttp.StatusBadGateway)
+		return
+	}
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentType("application/octet-stream")
+	for _, h := range resp.Headers {
+		name := lowerASCII([]byte(h.Name))
+		if droppedResponseHeaders[name] || !validHeaderName(h.Name) || !validHeaderValue(h.Value) {
+			continue
+		}
+		if name == "content-type" {
+			ctx.Response.Header.SetContentType(h.Value)
+			continue
+		}
+		ctx.Response.Header.Add(h.Name, h.Value)
+	}
+	ctx.SetBody(resp.Body) // copies
+}
+
+// respond answers with status and its reason phrase as a short text body.
+func (s *Server) respond(ctx *fasthttp.RequestCtx, status int) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString(http.StatusText(status) + "\n")
+}
+
+// finish adds the headers every response carries, then counts and logs.
+func (s *Server) finish(ctx *fasthttp.RequestCtx, a *access, start time.Time) {
+	setSecurityHeaders(&ctx.Response.Header, s.hsts)
+	d := time.Since(start)
+	status := ctx.Response.StatusCode()
+	s.metrics.request(a.kind, status, d)
+	if !s.log.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	attrs := [8]slog.Attr{
+		slog.String("kind", kindLabel(a.kind)),
+		slog.String("method", methodLabel(ctx.Method())),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.Int("bytes_in", len(ctx.Request.Body())),
+		slog.Int("bytes_out", len(ctx.Response.Body())),
+	}
+	n := 6
+	if a.id != nil {
+		attrs[n] = slog.String("route", routeTag(a.id))
+		attrs[n+1] = slog.String("installation", a.installation)
+		n += 2
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "proxy: request", attrs[:n]...)
+}
+
+func setSecurityHeaders(h *fasthttp.ResponseHeader, hsts string) {
+	h.Set("Strict-Transport-Security", hsts)
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+// methodLabel keeps attacker-chosen method text out of logs.
+func methodLabel(m []byte) string {
+	switch string(m) {
+	case "GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE":
+		return string(m)
+	}
+	return "other"
+}
+
+// handleError answers what fasthttp could not parse. It is called with the
+// connection about to close.
+func (s *Server) handleError(ctx *fasthttp.RequestCtx, err error) {
+	start := time.Now()
+	if st := ctx.TLSConnectionState(); st != nil && !st.HandshakeComplete {
+		s.metrics.handshakes.Add(1)
+		return // nothing can be written on this connection
+	}
+	status := fasthttp.StatusBadRequest
+	switch errorClass(err) {
+	case "body_too_large":
+		status = fasthttp.StatusRequestEntityTooLarge
+	case "header_too_large":
+		status = fasthttp.StatusRequestHeaderFieldsTooLarge
+	case "timeout":
+		status = fasthttp.StatusRequestTimeout
+	}
+	ctx.Response.Reset()
+	s.respond(ctx, status)
+	ctx.SetConnectionClose()
+	lingerAfterError(ctx.Conn())
+	s.finish(ctx, &access{}, start)
+}
+
+// handleExpect refuses "Expect: 100-continue" requests that announce an
+// oversize body, so the client never sends it.
+func (s *Server) handleExpect(ctx *fasthttp.RequestCtx) int {
+	if n := ctx.Request.Header.ContentLength(); n > s.cfg.MaxBodyBytes {
+		status := fasthttp.StatusRequestEntityTooLarge
+		s.respond(ctx, status)
+		lingerAfterError(ctx.Conn()) // the client may send the body anyway
+		s.finish(ctx, &access{}, time.Now())
+		return status
+	}
+	return fasthttp.StatusContinue
+}
+
+// hopByHop are request headers that describe this connection, not the
+// request; the module does not see them.
+var hopByHop = map[string]bool{
+	"connection": true, "keep-alive": true, "proxy-connection": true, "te": true,
+	"trailer": true, "transfer-encoding": true, "upgrade": true, "expect": true,
+}
+
+// toWebTriggerRequest copies r into Forge's web trigger request shape. Every
+// string and slice is a fresh copy: nothing aliases fasthttp's buffers.
+// Header names are lower-cased as Forge delivers them; repeated headers and
+// query parameters stay as repeated pairs, in order.
+func toWebTriggerRequest(r *fasthttp.Request, trigger string) *abi.WebTriggerRequest {
+	out := &abi.WebTriggerRequest{
+		Trigger: trigger,
+		Method:  string(r.Header.Method()),
+		Path:    string(r.URI().Path()),
+		Body:    bytes.Clone(r.Body()),
+	}
+	if out.Body == nil {
+		out.Body = []byte{}
+	}
+	out.Headers = make([]abi.Header, 0, r.Header.Len())
+	for k, v := range r.Header.All() {
+		name := lowerASCII(k)
+		if hopByHop[name] {
+			continue
+		}
+		out.Headers = append(out.Headers, abi.Header{Name: name, Value: string(v)})
+	}
+	args := r.URI().QueryArgs()
+	if n := args.Len(); n > 0 {
+		out.Query = make([]abi.Header, 0, n)
+		for k, v := range args.All() {
+			out.Query = append(out.Query, abi.Header{Name: string(k), Value: string(v)})
+		}
+	}
+	return out
+}
+
+func lowerASCII(b []byte) string {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return string(out)
+}
+
+// validHeaderName accepts an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue refuses control characters other than tab, so that a
+// module cannot split the response.
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// ambiguousFraming reports a header block that two HTTP parsers could
+// read differently: Content-Length together with Transfer-Encoding, or an
+// obsolete folded line. fasthttp accepts both (chunked wins; folds are
+// joined); the edge refuses them. raw is the header block as received.
+func ambiguousFraming(raw []byte) bool {
+	var cl, te bool
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return true
+		}
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		switch {
+		case bytes.EqualFold(name, []byte("content-length")):
+			cl = true
+		case bytes.EqualFold(name, []byte("transfer-encoding")):
+			te = true
+		}
+	}
+	return cl && te
+}
