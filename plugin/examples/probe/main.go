@@ -229,3 +229,8 @@ func resolver(env *sdk.Env, c *abi.ResolverCall) ([]byte, error) {
 	}
 	return append([]byte(c.Function+":"), c.Payload...), nil
 }
+
+// noop is an export that does nothing, to measure the bare cost of a call.
+//
+//go:wasmexport noop
+func noop() {}
