@@ -567,4 +567,3 @@ func copyDir(t *testing.T, src string) string {
 	}
 	return dst
 }
-

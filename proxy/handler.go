@@ -21,6 +21,7 @@ var errBackendPanic = errors.New("proxy: backend panicked")
 
 // access is what one request leaves in the access log and metrics.
 type access struct {
+	parsed       bool // the request line was read: its method means something
 	kind         Kind
 	id           []byte // the route id, aliasing the request; logged only as a hash
 	installation string
@@ -30,7 +31,7 @@ type access struct {
 // copy: fasthttp reuses ctx and its buffers once handle returns.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
-	var a access
+	a := access{parsed: true}
 	defer func() {
 		if p := recover(); p != nil {
 			// The panic value may quote the request; log its type only.
@@ -199,9 +200,13 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, a *access, start time.Time) {
 	if !s.log.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}
+	method := "-"
+	if a.parsed {
+		method = methodLabel(ctx.Method())
+	}
 	attrs := [8]slog.Attr{
 		slog.String("kind", kindLabel(a.kind)),
-		slog.String("method", methodLabel(ctx.Method())),
+		slog.String("method", method),
 		slog.Int("status", status),
 		slog.Duration("duration", d),
 		slog.Int("bytes_in", len(ctx.Request.Body())),
@@ -261,7 +266,7 @@ func (s *Server) handleExpect(ctx *fasthttp.RequestCtx) int {
 		status := fasthttp.StatusRequestEntityTooLarge
 		s.respond(ctx, status)
 		lingerAfterError(ctx.Conn()) // the client may send the body anyway
-		s.finish(ctx, &access{}, time.Now())
+		s.finish(ctx, &access{parsed: true}, time.Now())
 		return status
 	}
 	return fasthttp.StatusContinue

@@ -99,10 +99,10 @@ func TestServe_HandsTheBackendACopyInForgeShape(t *testing.T) {
 		t.Errorf("trigger %q", got.Trigger)
 	}
 	want := map[string][]string{
-		"host":                             {"example.test"},
-		"content-type":                     {"application/json"},
+		"host":                            {"example.test"},
+		"content-type":                    {"application/json"},
 		"x-telegram-bot-api-secret-token": {"s3cret"},
-		"x-multi":                          {"one", "two"},
+		"x-multi":                         {"one", "two"},
 	}
 	have := map[string][]string{}
 	for _, h := range got.Headers {

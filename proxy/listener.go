@@ -35,8 +35,8 @@ func newConnTracker(maxConns, maxPerIP int, lingerFor time.Duration, lingerMax i
 		lingerFor: lingerFor,
 		lingerMax: lingerMax,
 		m:         m,
-		perIP:    make(map[netip.Addr]int),
-		conns:    make(map[*trackedConn]struct{}),
+		perIP:     make(map[netip.Addr]int),
+		conns:     make(map[*trackedConn]struct{}),
 	}
 }
 

@@ -8,31 +8,57 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
 
 // fasthttpLogger receives fasthttp's own error logs. It never formats the
 // arguments: they may hold remote addresses and, in some error texts,
-// pieces of the request. It logs which message it was and a coarse class
-// of the error instead.
-type fasthttpLogger struct{ l *slog.Logger }
+// pieces of the request. It counts the error by class and logs which
+// message it was and the class, at most logsPerSecond times a second, so
+// that a flood of bad requests cannot flood the log.
+type fasthttpLogger struct {
+	l      *slog.Logger
+	m      *metrics
+	second atomic.Int64 // unix second of the current window
+	count  atomic.Int64 // logs in that window
+}
 
-func (f fasthttpLogger) Printf(format string, args ...any) {
-	if !f.l.Enabled(context.Background(), slog.LevelWarn) {
+const logsPerSecond = 10
+
+func (f *fasthttpLogger) Printf(format string, args ...any) {
+	class := "other"
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			class = errorClass(err)
+		}
+	}
+	f.m.connErrors[connErrorIndex(class)].Add(1)
+	if now := time.Now().Unix(); f.second.Swap(now) != now {
+		f.count.Store(0)
+	}
+	if f.count.Add(1) > logsPerSecond || !f.l.Enabled(context.Background(), slog.LevelWarn) {
 		return
 	}
 	event := format
 	if i := strings.IndexAny(event, "%:"); i > 0 {
 		event = strings.TrimSpace(event[:i])
 	}
-	class := ""
-	for _, a := range args {
-		if err, ok := a.(error); ok {
-			class = errorClass(err)
+	f.l.Warn("proxy: fasthttp", "event", event, "error_class", class)
+}
+
+// Error classes, as the metric labels them.
+var connErrorLabels = [...]string{"other", "body_too_large", "header_too_large", "timeout", "tls", "connection_closed", "framing", "parse"}
+
+func connErrorIndex(class string) int {
+	for i, l := range connErrorLabels {
+		if l == class {
+			return i
 		}
 	}
-	f.l.Warn("proxy: fasthttp", "event", event, "error_class", class)
+	return 0
 }
 
 // errorClass names what kind of error err is without quoting it.

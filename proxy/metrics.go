@@ -66,6 +66,7 @@ type metrics struct {
 	open        atomic.Int64
 	inFlight    atomic.Int64
 	handshakes  atomic.Uint64 // failed TLS handshakes
+	connErrors  [len(connErrorLabels)]atomic.Uint64
 	reloads     [2]atomic.Uint64
 	certExpiry  atomic.Int64 // unix seconds
 }
@@ -139,6 +140,11 @@ func (m *metrics) write(w io.Writer) error {
 	p("# HELP chatbridge_proxy_tls_handshake_errors_total Connections whose TLS handshake failed.\n",
 		"# TYPE chatbridge_proxy_tls_handshake_errors_total counter\n",
 		"chatbridge_proxy_tls_handshake_errors_total ", u(m.handshakes.Load()), "\n")
+	p("# HELP chatbridge_proxy_connection_errors_total Connections that ended in an error fasthttp reported, by class.\n",
+		"# TYPE chatbridge_proxy_connection_errors_total counter\n")
+	for c := range m.connErrors {
+		p("chatbridge_proxy_connection_errors_total{class=\"", connErrorLabels[c], "\"} ", u(m.connErrors[c].Load()), "\n")
+	}
 	p("# HELP chatbridge_proxy_invocations_in_flight Invocations running in the backend now.\n",
 		"# TYPE chatbridge_proxy_invocations_in_flight gauge\n",
 		"chatbridge_proxy_invocations_in_flight ", i(m.inFlight.Load()), "\n")

@@ -51,7 +51,7 @@ type Server struct {
 	shutOnce  sync.Once
 }
 
-var _ fasthttp.Logger = fasthttpLogger{}
+var _ fasthttp.Logger = (*fasthttpLogger)(nil)
 
 // New validates cfg, loads the certificate and returns a Server that is not
 // yet listening. backend is required; a nil logger discards logs.
@@ -93,7 +93,7 @@ func New(cfg Config, backend Backend, logger *slog.Logger) (*Server, error) {
 		ErrorHandler: s.handleError,
 		// Refuse an announced oversize body before inviting it with 100 Continue.
 		ExpectHandler:         s.handleExpect,
-		Logger:                fasthttpLogger{logger},
+		Logger:                &fasthttpLogger{l: logger, m: s.metrics},
 		Name:                  "",
 		NoDefaultServerHeader: true,
 		Concurrency:           cfg.MaxConns + 1, // the tracker enforces MaxConns first

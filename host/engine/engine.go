@@ -423,4 +423,3 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	return err
 }
-

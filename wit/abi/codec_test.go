@@ -27,7 +27,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 	}{
 		{"web trigger request", &WebTriggerRequest{Context: sampleContext(), Trigger: "tg", Method: "POST", Path: "/x",
 			Headers: []Header{{"Content-Type", "application/json"}, {"X-A", "1"}, {"X-A", "2"}},
-			Query: []Header{{"q", "v"}}, Body: []byte(`{"update_id":1}`)}, &WebTriggerRequest{}},
+			Query:   []Header{{"q", "v"}}, Body: []byte(`{"update_id":1}`)}, &WebTriggerRequest{}},
 		{"response", &Response{Status: 201, Headers: []Header{{"A", "b"}}, Body: []byte("ok")}, &Response{}},
 		{"request", &Request{Method: "GET", URL: "https://api.telegram.org/bot{{secret:t}}/getMe", Body: []byte{0, 1, 2}}, &Request{}},
 		{"event", &Event{Context: sampleContext(), Trigger: "jira", Type: "avi:jira:commented:issue", Payload: []byte(`{}`)}, &Event{}},
