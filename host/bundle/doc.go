@@ -1,0 +1,104 @@
+// Package bundle verifies and loads signed plugin bundles, so that the host
+// compiles only a module whose manifest and bytes a trusted vendor signed.
+//
+// Open is the host's entry point: it returns a Bundle only when everything
+// below checks out, and it never returns the module bytes otherwise. Inspect
+// reports the same checks, per algorithm, without requiring trust, for an
+// audit. Sign, GenerateKey and the key file functions are the vendor's side.
+//
+// # Bundle layout
+//
+// A bundle is a directory holding three regular files:
+//
+//	manifest.yml    what the app is and may do (at most 1 MiB)
+//	plugin.wasm     the WebAssembly module (at most 128 MiB)
+//	signature.json  the vendor's composite signature over both (at most 64 KiB)
+//
+// Other files in the directory are ignored and are not covered by the
+// signature. Each file is read once; hashes, signatures and the manifest are
+// checked on those same bytes.
+//
+// # Manifest
+//
+// manifest.yml is Forge-like YAML, decoded strictly: exactly one document,
+// no unknown field at any depth (the error names the field, its line and its
+// section), no duplicate keys. Validate then checks, reporting every problem
+// with its path (modules.webtrigger[0].function "x" is not a declared
+// function):
+//
+//   - app.id is required, of the form ari:cloud:ecosystem::app/<id>.
+//   - app.runtime.memoryMiB is 1..512 (default 64); timeoutSeconds is 1..900
+//     (default 25), and Timeout caps it per kind: 55 s for web triggers, 900 s
+//     for consumers, 25 s for everything else.
+//   - Module keys match [a-z0-9-]{1,64} and are unique across all kinds; every
+//     function reference names an entry of modules.function, whose handler is
+//     required. Web trigger responses are "dynamic" only. Trigger events are
+//     non-empty, distinct and start with "avi:". Consumer queues match
+//     [a-z0-9-]{1,64}, one consumer each. Scheduled intervals are fiveMinute,
+//     hour, day or week.
+//   - permissions.scopes look like read:jira-work; capabilities are from
+//     storage, secrets, fetch, jira, queue, log; neither repeats.
+//   - Each egress address in permissions.external.fetch.backend is an ASCII
+//     DNS name of at least two labels (IDNs in xn-- form) with no scheme,
+//     port, path, user information or trailing dot, and not an IP address in
+//     any spelling a resolver accepts (10.0.0.1, 127.1, 0x7f.1, [::1]). A
+//     leading "*." makes a wildcard for exactly one label, never over a
+//     top-level domain; Backend.Wildcard lets an audit flag it.
+//
+// Free text (app.name, handlers) must be printable UTF-8 of at most 256
+// bytes, because audits print it.
+//
+// # Signature scheme
+//
+// A vendor key is a composite of Ed25519 and ML-DSA-65 (FIPS 204), so a
+// bundle stays unforgeable if either algorithm falls. Both sign the same
+// message:
+//
+//	"chatbridge-bundle-v1" 0x00 || SHA-256(manifest.yml) || SHA-256(plugin.wasm)
+//
+// Ed25519 signs it as is (pure Ed25519); ML-DSA-65 signs it with the context
+// string "chatbridge-bundle-v1", hedged (randomised). A bundle verifies only
+// when both signatures verify.
+//
+// signature.json is one flat JSON object with exactly these members (exact
+// case, none repeated, nothing after it):
+//
+//	{
+//	  "version": 1,
+//	  "keyId": "sha256:<64 hex>",         // fingerprint of the signing key
+//	  "ed25519": "<standard base64>",     // 64 bytes
+//	  "mldsa65": "<standard base64>",     // 3309 bytes
+//	  "manifestSha256": "<64 hex>",
+//	  "moduleSha256": "<64 hex>"
+//	}
+//
+// Hex is lower case and base64 canonical (padded, no line breaks). Open checks
+// in this order, and the first failure is the error: signature.json present
+// (ErrUnsigned) and well-formed (ErrMalformedSignature); keyId not revoked
+// (ErrRevoked) and trusted (ErrUntrusted); both files match the declared
+// hashes (ErrTampered); both signatures verify over the hashes of the bytes
+// read (ErrBadSignature); then the manifest decodes and validates
+// (ErrInvalidManifest). Untrusted YAML is thus never parsed by Open.
+//
+// # Keys and trust
+//
+// A key's fingerprint, its identity everywhere, is "sha256:" followed by the
+// hex SHA-256 of the Ed25519 public key (32 bytes) followed by the ML-DSA-65
+// public key (1952 bytes).
+//
+// Key files are PEM with one header, Key-Id, holding the fingerprint (checked
+// on read when present):
+//
+//   - "CHATBRIDGE BUNDLE PRIVATE KEY": the 32-byte Ed25519 seed followed by
+//     the 32-byte ML-DSA-65 seed. Written with mode 0600 and never over an
+//     existing file; on Unix a file with any group or other permission bit is
+//     refused (ErrKeyPermissions).
+//   - "CHATBRIDGE BUNDLE PUBLIC KEY": the 1984 bytes the fingerprint hashes.
+//     Written with mode 0644.
+//
+// A trust directory holds one *.pub file per trusted vendor key and an
+// optional file named "revoked" listing fingerprints, one a line, with blank
+// lines and # comments allowed. Dot files are ignored; anything else, and a
+// world-writable directory or file, fails LoadTrust. A revoked key is refused
+// even when it is also trusted.
+package bundle

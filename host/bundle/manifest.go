@@ -1,0 +1,569 @@
+package bundle
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Capability names a manifest may list in permissions.capabilities: the host
+// capabilities a module may import. An unknown name fails the load.
+const (
+	CapabilityStorage = "storage"
+	CapabilitySecrets = "secrets"
+	CapabilityFetch   = "fetch"
+	CapabilityJira    = "jira"
+	CapabilityQueue   = "queue"
+	CapabilityLog     = "log"
+)
+
+var capabilities = []string{CapabilityStorage, CapabilitySecrets, CapabilityFetch, CapabilityJira, CapabilityQueue, CapabilityLog}
+
+// Kind is a kind of module, named as under modules: in the manifest.
+type Kind string
+
+// Module kinds.
+const (
+	KindWebTrigger       Kind = "webtrigger"
+	KindTrigger          Kind = "trigger"
+	KindConsumer         Kind = "consumer"
+	KindScheduledTrigger Kind = "scheduledTrigger"
+	KindFunction         Kind = "function"
+)
+
+// Runtime limits, as Forge sets them.
+const (
+	DefaultMemoryMiB      = 64
+	MaxMemoryMiB          = 512
+	DefaultTimeoutSeconds = 25
+	MaxTimeoutSeconds     = 900 // the longest any kind may run (consumers)
+
+	webTriggerTimeoutSeconds = 55
+	consumerTimeoutSeconds   = 900
+	wasmPageSize             = 64 << 10
+)
+
+// Intervals a scheduled trigger may use.
+var intervals = []string{"fiveMinute", "hour", "day", "week"}
+
+// Manifest is a decoded manifest.yml. Obtain one with ParseManifest (or from
+// Open), which decodes strictly and validates; the zero value of every
+// optional field means its documented default.
+type Manifest struct {
+	App         App         `yaml:"app"`
+	Modules     Modules     `yaml:"modules,omitempty"`
+	Permissions Permissions `yaml:"permissions,omitempty"`
+}
+
+// App identifies the app and sets its runtime limits.
+type App struct {
+	ID      string  `yaml:"id"`                // required: "ari:cloud:ecosystem::app/<id>"
+	Name    string  `yaml:"name,omitempty"`    // optional display name
+	Runtime Runtime `yaml:"runtime,omitempty"` // optional
+}
+
+// Runtime sets resource limits for every invocation of the app's module.
+type Runtime struct {
+	// MemoryMiB caps wasm linear memory. Default 64, at most 512.
+	MemoryMiB int `yaml:"memoryMiB,omitempty"`
+	// TimeoutSeconds is the per-invocation deadline. Default 25, at most 900;
+	// each kind is further capped (see Manifest.Timeout).
+	TimeoutSeconds int `yaml:"timeoutSeconds,omitempty"`
+}
+
+// Modules lists the app's entry points. Keys are unique across all kinds.
+type Modules struct {
+	WebTrigger       []WebTrigger       `yaml:"webtrigger,omitempty"`
+	Trigger          []Trigger          `yaml:"trigger,omitempty"`
+	Consumer         []Consumer         `yaml:"consumer,omitempty"`
+	ScheduledTrigger []ScheduledTrigger `yaml:"scheduledTrigger,omitempty"`
+	Function         []Function         `yaml:"function,omitempty"`
+}
+
+// WebTrigger is an HTTP entry point.
+type WebTrigger struct {
+	Key      string             `yaml:"key"`
+	Function string             `yaml:"function"`
+	Response WebTriggerResponse `yaml:"response,omitempty"`
+}
+
+// WebTriggerResponse says how a web trigger answers.
+type WebTriggerResponse struct {
+	Type string `yaml:"type,omitempty"` // "dynamic" (the default and the only kind supported)
+}
+
+// Trigger is a product event trigger.
+type Trigger struct {
+	Key      string        `yaml:"key"`
+	Function string        `yaml:"function"`
+	Events   []string      `yaml:"events"` // each "avi:..."
+	Filter   TriggerFilter `yaml:"filter,omitempty"`
+}
+
+// TriggerFilter filters a trigger's events.
+type TriggerFilter struct {
+	IgnoreSelf bool `yaml:"ignoreSelf,omitempty"` // drop events the app itself caused
+}
+
+// Consumer consumes a queue of async events.
+type Consumer struct {
+	Key      string `yaml:"key"`
+	Queue    string `yaml:"queue"` // unique across consumers
+	Function string `yaml:"function"`
+}
+
+// ScheduledTrigger runs a function periodically.
+type ScheduledTrigger struct {
+	Key      string `yaml:"key"`
+	Function string `yaml:"function"`
+	Interval string `yaml:"interval"` // fiveMinute, hour, day or week
+}
+
+// Function is a handler the other modules refer to by key.
+type Function struct {
+	Key     string `yaml:"key"`
+	Handler string `yaml:"handler"`
+}
+
+// Permissions are what the app may do beyond computing.
+type Permissions struct {
+	Scopes       []string `yaml:"scopes,omitempty"`
+	External     External `yaml:"external,omitempty"`
+	Capabilities []string `yaml:"capabilities,omitempty"` // see the Capability constants
+}
+
+// External lists outbound access.
+type External struct {
+	Fetch Fetch `yaml:"fetch,omitempty"`
+}
+
+// Fetch lists the hosts the fetch capability may reach.
+type Fetch struct {
+	Backend []Backend `yaml:"backend,omitempty"`
+}
+
+// Backend is one egress host: a DNS name such as "api.telegram.org", or a
+// wildcard "*.example.com" that matches exactly one label in its place.
+type Backend struct {
+	Address string `yaml:"address"`
+}
+
+// Wildcard reports whether b is a wildcard address, which an audit should flag.
+func (b Backend) Wildcard() bool { return strings.HasPrefix(b.Address, "*.") }
+
+// ParseManifest decodes data strictly (see the package doc) and validates it.
+// Every error wraps ErrInvalidManifest.
+func ParseManifest(data []byte) (*Manifest, error) {
+	m, err := decodeManifest(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// decodeManifest decodes exactly one YAML document, refusing unknown fields,
+// and normalises empty lists to nil.
+func decodeManifest(data []byte) (*Manifest, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		if err == io.EOF {
+			return nil, fmt.Errorf("%w: the document is empty", ErrInvalidManifest)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrInvalidManifest, yamlError(err))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != io.EOF {
+		return nil, fmt.Errorf("%w: more than one YAML document", ErrInvalidManifest)
+	}
+	m.normalize()
+	return &m, nil
+}
+
+var (
+	unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.*) not found in type bundle\.(\w+)$`)
+	// sections names each struct by where it sits in the manifest.
+	sections = map[string]string{
+		"Manifest":           "the top level",
+		"App":                "app",
+		"Runtime":            "app.runtime",
+		"Modules":            "modules",
+		"WebTrigger":         "modules.webtrigger[]",
+		"WebTriggerResponse": "modules.webtrigger[].response",
+		"Trigger":            "modules.trigger[]",
+		"TriggerFilter":      "modules.trigger[].filter",
+		"Consumer":           "modules.consumer[]",
+		"ScheduledTrigger":   "modules.scheduledTrigger[]",
+		"Function":           "modules.function[]",
+		"Permissions":        "permissions",
+		"External":           "permissions.external",
+		"Fetch":              "permissions.external.fetch",
+		"Backend":            "permissions.external.fetch.backend[]",
+	}
+)
+
+// yamlError rewrites yaml.v3's unknown-field messages, which name Go types,
+// into manifest terms: `line 4: unknown field "surprise" in app`.
+func yamlError(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, e := range te.Errors {
+		if sm := unknownFieldRE.FindStringSubmatch(e); sm != nil {
+			where := sections[sm[3]]
+			if where == "" {
+				where = sm[3]
+			}
+			e = fmt.Sprintf("line %s: unknown field %q in %s", sm[1], sm[2], where)
+		}
+		msgs[i] = e
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (m *Manifest) normalize() {
+	nilIfEmpty(&m.Modules.WebTrigger)
+	nilIfEmpty(&m.Modules.Trigger)
+	nilIfEmpty(&m.Modules.Consumer)
+	nilIfEmpty(&m.Modules.ScheduledTrigger)
+	nilIfEmpty(&m.Modules.Function)
+	for i := range m.Modules.Trigger {
+		nilIfEmpty(&m.Modules.Trigger[i].Events)
+	}
+	nilIfEmpty(&m.Permissions.Scopes)
+	nilIfEmpty(&m.Permissions.External.Fetch.Backend)
+	nilIfEmpty(&m.Permissions.Capabilities)
+}
+
+func nilIfEmpty[T any](s *[]T) {
+	if len(*s) == 0 {
+		*s = nil
+	}
+}
+
+var (
+	appIDRE = regexp.MustCompile(`^ari:cloud:ecosystem::app/[A-Za-z0-9._-]{1,128}$`)
+	keyRE   = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+	eventRE = regexp.MustCompile(`^avi:[A-Za-z0-9:._-]+$`)
+	scopeRE = regexp.MustCompile(`^[a-z][a-z0-9-]*(:[a-z0-9._-]+)+$`)
+)
+
+const (
+	maxText  = 256 // bytes of app.name and of a function handler
+	appIDFmt = "ari:cloud:ecosystem::app/<id>"
+)
+
+// Validate checks every rule of the package doc and reports all problems at
+// once, each wrapping ErrInvalidManifest and naming its field.
+func (m *Manifest) Validate() error {
+	var v validator
+	if m.App.ID == "" {
+		v.add("app.id is required")
+	} else if !appIDRE.MatchString(m.App.ID) {
+		v.add("app.id %q is not of the form %s", m.App.ID, appIDFmt)
+	}
+	v.text("app.name", m.App.Name, false)
+	if n := m.App.Runtime.MemoryMiB; n < 0 || n > MaxMemoryMiB {
+		v.add("app.runtime.memoryMiB %d is out of range 1..%d (absent means %d)", n, MaxMemoryMiB, DefaultMemoryMiB)
+	}
+	if n := m.App.Runtime.TimeoutSeconds; n < 0 || n > MaxTimeoutSeconds {
+		v.add("app.runtime.timeoutSeconds %d is out of range 1..%d (absent means %d)", n, MaxTimeoutSeconds, DefaultTimeoutSeconds)
+	}
+
+	mods := &m.Modules
+	functions := make(map[string]bool, len(mods.Function))
+	for _, f := range mods.Function {
+		functions[f.Key] = true
+	}
+	keys := make(map[string]string) // key -> field that declared it first
+	key := func(field, k string) {
+		switch {
+		case !keyRE.MatchString(k):
+			v.add("%s.key %q must match [a-z0-9-]{1,64}", field, k)
+		case keys[k] != "":
+			v.add("%s.key %q is already used by %s", field, k, keys[k])
+		default:
+			keys[k] = field
+		}
+	}
+	function := func(field, f string) {
+		if f == "" {
+			v.add("%s.function is required", field)
+		} else if !functions[f] {
+			v.add("%s.function %q is not a declared function", field, f)
+		}
+	}
+	for i, f := range mods.Function {
+		field := fmt.Sprintf("modules.function[%d]", i)
+		key(field, f.Key)
+		v.text(field+".handler", f.Handler, true)
+	}
+	for i, w := range mods.WebTrigger {
+		field := fmt.Sprintf("modules.webtrigger[%d]", i)
+		key(field, w.Key)
+		function(field, w.Function)
+		if t := w.Response.Type; t != "" && t != "dynamic" {
+			v.add("%s.response.type %q is not supported (only \"dynamic\")", field, t)
+		}
+	}
+	for i, t := range mods.Trigger {
+		field := fmt.Sprintf("modules.trigger[%d]", i)
+		key(field, t.Key)
+		function(field, t.Function)
+		if len(t.Events) == 0 {
+			v.add("%s.events is required", field)
+		}
+		seen := make(map[string]bool, len(t.Events))
+		for j, e := range t.Events {
+			switch {
+			case !eventRE.MatchString(e):
+				v.add("%s.events[%d] %q is not a product event (\"avi:...\")", field, j, e)
+			case seen[e]:
+				v.add("%s.events[%d] %q is listed twice", field, j, e)
+			}
+			seen[e] = true
+		}
+	}
+	queues := make(map[string]bool, len(mods.Consumer))
+	for i, c := range mods.Consumer {
+		field := fmt.Sprintf("modules.consumer[%d]", i)
+		key(field, c.Key)
+		function(field, c.Function)
+		switch {
+		case !keyRE.MatchString(c.Queue):
+			v.add("%s.queue %q must match [a-z0-9-]{1,64}", field, c.Queue)
+		case queues[c.Queue]:
+			v.add("%s.queue %q already has a consumer", field, c.Queue)
+		}
+		queues[c.Queue] = true
+	}
+	for i, s := range mods.ScheduledTrigger {
+		field := fmt.Sprintf("modules.scheduledTrigger[%d]", i)
+		key(field, s.Key)
+		function(field, s.Function)
+		if !oneOf(s.Interval, intervals) {
+			v.add("%s.interval %q is not one of %s", field, s.Interval, strings.Join(intervals, ", "))
+		}
+	}
+
+	perm := &m.Permissions
+	seen := make(map[string]bool)
+	for i, s := range perm.Scopes {
+		switch {
+		case !scopeRE.MatchString(s):
+			v.add("permissions.scopes[%d] %q is not a scope (such as read:jira-work)", i, s)
+		case seen["scope "+s]:
+			v.add("permissions.scopes[%d] %q is listed twice", i, s)
+		}
+		seen["scope "+s] = true
+	}
+	for i, b := range perm.External.Fetch.Backend {
+		field := fmt.Sprintf("permissions.external.fetch.backend[%d].address", i)
+		if msg := checkAddress(b.Address); msg != "" {
+			v.add("%s %q %s", field, b.Address, msg)
+			continue
+		}
+		a := strings.ToLower(b.Address)
+		if seen["backend "+a] {
+			v.add("%s %q is listed twice", field, b.Address)
+		}
+		seen["backend "+a] = true
+	}
+	for i, c := range perm.Capabilities {
+		switch {
+		case !oneOf(c, capabilities):
+			v.add("permissions.capabilities[%d] %q is not a capability (one of %s)", i, c, strings.Join(capabilities, ", "))
+		case seen["capability "+c]:
+			v.add("permissions.capabilities[%d] %q is listed twice", i, c)
+		}
+		seen["capability "+c] = true
+	}
+	return v.err()
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(format string, args ...any) {
+	v.errs = append(v.errs, fmt.Errorf("%w: %s", ErrInvalidManifest, fmt.Sprintf(format, args...)))
+}
+
+// text checks free text that an audit will print: valid UTF-8, no control
+// characters, at most maxText bytes.
+func (v *validator) text(field, s string, required bool) {
+	switch {
+	case s == "":
+		if required {
+			v.add("%s is required", field)
+		}
+	case len(s) > maxText:
+		v.add("%s is longer than %d bytes", field, maxText)
+	case !utf8.ValidString(s) || strings.ContainsFunc(s, unprintable):
+		v.add("%s %q contains control characters or invalid UTF-8", field, s)
+	}
+}
+
+// unprintable is true of control characters and of the bidirectional
+// controls that make printed text read differently from its bytes.
+func unprintable(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+}
+
+func (v *validator) err() error { return errors.Join(v.errs...) }
+
+func oneOf(s string, set []string) bool {
+	for _, x := range set {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAddress returns why a backend address is not acceptable, or "".
+func checkAddress(a string) string {
+	switch {
+	case a == "":
+		return "is empty"
+	case strings.Contains(a, "://"):
+		return "must be a host name without a scheme"
+	case strings.ContainsAny(a, "/?#"):
+		return "must be a host name without a path"
+	case strings.Contains(a, "@"):
+		return "must be a host name without user information"
+	case strings.HasPrefix(a, "[") || net.ParseIP(a) != nil:
+		return "must be a host name, not an IP address"
+	case strings.Contains(a, ":"):
+		return "must be a host name without a port"
+	case strings.HasSuffix(a, "."):
+		return "must be written without a trailing dot"
+	}
+	name, wildcard := strings.CutPrefix(a, "*.")
+	switch {
+	case strings.Contains(name, "*"):
+		return "may use a wildcard only as its whole first label (*.example.com)"
+	case wildcard && !strings.Contains(name, "."):
+		return "is a wildcard over a top-level domain"
+	case looksNumeric(strings.ToLower(name)):
+		return "must be a host name, not an IP address"
+	}
+	if _, ok := canonicalHost(name); !ok {
+		return "is not a valid ASCII host name of at least two labels (use the xn-- form for IDNs)"
+	}
+	return ""
+}
+
+// canonicalHost lower-cases host and drops one trailing dot, and reports
+// whether the result is an ASCII DNS name of at least two labels that no
+// resolver could read as an IPv4 address (127.1, 0x7f.1, 2130706433).
+// Non-ASCII is refused before lower-casing, so that the Kelvin sign does not
+// become a "k".
+func canonicalHost(host string) (string, bool) {
+	if host == "" || len(host) > 254 {
+		return "", false
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return "", false
+		}
+	}
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	if h == "" || len(h) > 253 || looksNumeric(h) {
+		return "", false
+	}
+	labels := strings.Split(h, ".")
+	if len(labels) < 2 {
+		return "", false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return "", false
+		}
+	}
+	return h, true
+}
+
+// looksNumeric reports whether the last label of h is a number, which URL
+// parsers and resolvers take to mean an IPv4 address.
+func looksNumeric(h string) bool {
+	last := h[strings.LastIndexByte(h, '.')+1:]
+	if last == "" {
+		return false
+	}
+	if x, ok := strings.CutPrefix(last, "0x"); ok {
+		return isLowerHex(x)
+	}
+	return strings.Trim(last, "0123456789") == ""
+}
+
+// EgressAllowed reports whether the fetch capability may connect to host,
+// the bare host name of a request URL (url.URL.Hostname()). host matches a
+// backend address exactly, or matches "*.example.com" when it is one more
+// label in front of example.com; never example.com itself. Comparison is
+// case-insensitive and ignores one trailing dot. A host with a scheme, port,
+// path or user information, an IP literal, or a non-ASCII name is refused.
+func (m *Manifest) EgressAllowed(host string) bool {
+	h, ok := canonicalHost(host)
+	if !ok {
+		return false
+	}
+	for _, b := range m.Permissions.External.Fetch.Backend {
+		a := strings.ToLower(b.Address)
+		if parent, wild := strings.CutPrefix(a, "*."); wild {
+			if _, rest, _ := strings.Cut(h, "."); rest == parent {
+				return true
+			}
+		} else if a == h {
+			return true
+		}
+	}
+	return false
+}
+
+// HasCapability reports whether the manifest grants the named capability
+// (one of the Capability constants).
+func (m *Manifest) HasCapability(name string) bool {
+	return oneOf(name, m.Permissions.Capabilities)
+}
+
+// MemoryPages returns the linear memory cap in 64 KiB wasm pages.
+func (m *Manifest) MemoryPages() uint32 {
+	mib := m.App.Runtime.MemoryMiB
+	if mib <= 0 {
+		mib = DefaultMemoryMiB
+	}
+	return uint32(mib) * (1 << 20 / wasmPageSize)
+}
+
+// Timeout returns the deadline for one invocation of a module of the given
+// kind: app.runtime.timeoutSeconds (default 25 s), capped at 55 s for web
+// triggers, 900 s for consumers and 25 s for every other kind, as on Forge.
+func (m *Manifest) Timeout(kind Kind) time.Duration {
+	s := m.App.Runtime.TimeoutSeconds
+	if s <= 0 {
+		s = DefaultTimeoutSeconds
+	}
+	limit := DefaultTimeoutSeconds
+	switch kind {
+	case KindWebTrigger:
+		limit = webTriggerTimeoutSeconds
+	case KindConsumer:
+		limit = consumerTimeoutSeconds
+	}
+	return time.Duration(min(s, limit)) * time.Second
+}
