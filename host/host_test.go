@@ -74,7 +74,7 @@ type fixture struct {
 }
 
 // serveTLS starts an HTTPS server on loopback with a certificate for names.
-func serveTLS(t *testing.T, ca *devca.CA, h http.Handler, names ...string) string {
+func serveTLS(t testing.TB, ca *devca.CA, h http.Handler, names ...string) string {
 	t.Helper()
 	cert, err := ca.Leaf(names...)
 	if err != nil {
@@ -90,7 +90,7 @@ func serveTLS(t *testing.T, ca *devca.CA, h http.Handler, names ...string) strin
 	return ln.Addr().String()
 }
 
-func newFixture(t *testing.T, manifest []byte, ec engine.Config) *fixture {
+func newFixture(t testing.TB, manifest []byte, ec engine.Config) *fixture {
 	t.Helper()
 	f := &fixture{store: newMemStore(), logs: &syncBuffer{}}
 	ca, err := devca.New()
@@ -132,7 +132,7 @@ func newFixture(t *testing.T, manifest []byte, ec engine.Config) *fixture {
 	return f
 }
 
-func (f *fixture) install(t *testing.T, site string) tenant.Installation {
+func (f *fixture) install(t testing.TB, site string) tenant.Installation {
 	t.Helper()
 	in, _, err := f.host.Install(context.Background(), tenant.Site{URL: site, AppAccountID: "app-1", Authorization: "Basic c2l0ZTp0b2tlbg=="})
 	if err != nil {

@@ -1,0 +1,54 @@
+# ChatBridge. Two commands on a fresh machine with Go: `make run` and `make test`.
+
+GO        ?= go
+export GOFLAGS := -buildvcs=false
+export CGO_ENABLED := 0
+
+BIN        := bin
+WASM_FLAGS := -buildmode=c-shared -trimpath -ldflags=-buildid=
+PLUGIN_PKG ?= ./plugin/examples/probe
+PLUGIN_MANIFEST ?= plugin/examples/probe/manifest.yml
+BUNDLE     := $(BIN)/bundle
+# go test's own budget; CI stops anything that runs longer than this.
+TEST_TIMEOUT ?= 15m
+
+.PHONY: all build bundle run test vet fuzz clean
+
+all: build
+
+build: $(BIN)/chatbridge bundle
+
+$(BIN)/chatbridge: FORCE
+	$(GO) build -trimpath -o $@ ./host/cmd/chatbridge
+
+# The plugin as a wasip1 reactor, beside its manifest; `chatbridge dev` signs it.
+bundle: FORCE
+	@mkdir -p $(BUNDLE)
+	GOOS=wasip1 GOARCH=wasm $(GO) build $(WASM_FLAGS) -o $(BUNDLE)/plugin.wasm $(PLUGIN_PKG)
+	cp $(PLUGIN_MANIFEST) $(BUNDLE)/manifest.yml
+
+# The local emulator: host, edge, dev keys and certificate, on 127.0.0.1.
+run: build
+	$(BIN)/chatbridge dev -bundle $(BUNDLE) -data data
+
+vet:
+	$(GO) vet ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./plugin/... ./wit/...
+
+# Every test, with the race detector; tests build the wasm modules they need.
+test: vet
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+# A short run of every fuzz target (not part of test).
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf $(BIN)
+
+FORCE:

@@ -1,0 +1,156 @@
+package adminapi
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/chatbridge/chatbridge/host"
+	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// maxBody bounds a request to the admin API.
+const maxBody = 256 << 10
+
+// Installation is what the API shows of an installation.
+type Installation struct {
+	ID           string            `json:"id"`
+	SiteURL      string            `json:"siteUrl"`
+	AppAccountID string            `json:"appAccountId"`
+	WebTriggers  map[string]string `json:"webTriggers"` // key -> public URL
+	JiraWebhook  string            `json:"jiraWebhookUrl"`
+	// JiraWebhookSecret is shown once, in the answer to an install.
+	JiraWebhookSecret string `json:"jiraWebhookSecret,omitempty"`
+}
+
+// InstallRequest is the body of POST /admin/installations.
+type InstallRequest struct {
+	SiteURL       string `json:"siteUrl"`
+	AppAccountID  string `json:"appAccountId"`
+	Authorization string `json:"authorization"`
+}
+
+// Handler serves the API for h, accepting only requests bearing token.
+func Handler(h *host.Host, token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /admin/installations", func(w http.ResponseWriter, r *http.Request) {
+		list := []Installation{}
+		for _, in := range h.Registry().List() {
+			list = append(list, view(h, in))
+		}
+		writeJSON(w, http.StatusOK, list)
+	})
+	mux.HandleFunc("POST /admin/installations", func(w http.ResponseWriter, r *http.Request) {
+		var req InstallRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		in, secret, err := h.Install(r.Context(), tenant.Site{URL: req.SiteURL, AppAccountID: req.AppAccountID, Authorization: req.Authorization})
+		switch {
+		case errors.Is(err, tenant.ErrInvalid):
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		case errors.Is(err, tenant.ErrExists):
+			writeError(w, http.StatusConflict, err.Error())
+			return
+		case err != nil:
+			writeError(w, http.StatusInternalServerError, "install failed")
+			return
+		}
+		v := view(h, in)
+		v.JiraWebhookSecret = secret
+		writeJSON(w, http.StatusCreated, v)
+	})
+	mux.HandleFunc("DELETE /admin/installations/{id}", func(w http.ResponseWriter, r *http.Request) {
+		switch err := h.Uninstall(r.Context(), r.PathValue("id")); {
+		case errors.Is(err, tenant.ErrNotFound):
+			writeError(w, http.StatusNotFound, "no such installation")
+		case err != nil:
+			writeError(w, http.StatusInternalServerError, "uninstall failed")
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	mux.HandleFunc("POST /admin/installations/{id}/resolve/{function}", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil || len(body) > maxBody {
+			writeError(w, http.StatusRequestEntityTooLarge, "body too large")
+			return
+		}
+		out, err := h.Resolve(r.Context(), r.PathValue("id"), r.PathValue("function"), body)
+		var code abi.Code
+		switch {
+		case errors.Is(err, tenant.ErrNotFound):
+			writeError(w, http.StatusNotFound, "no such installation")
+		case errors.As(err, &code):
+			writeError(w, statusOf(code), code.String())
+		case err != nil:
+			writeError(w, http.StatusBadGateway, "resolver failed")
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(out)
+		}
+	})
+	return authorized(token, mux)
+}
+
+func statusOf(c abi.Code) int {
+	switch c {
+	case abi.NotFound:
+		return http.StatusNotFound
+	case abi.InvalidArgument:
+		return http.StatusBadRequest
+	case abi.AccessDenied:
+		return http.StatusForbidden
+	case abi.LimitExceeded:
+		return http.StatusTooManyRequests
+	case abi.Timeout:
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
+
+func authorized(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token == "" || subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			writeError(w, http.StatusUnauthorized, "admin token required")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func view(h *host.Host, in tenant.Installation) Installation {
+	v := Installation{ID: in.ID, SiteURL: in.SiteURL, AppAccountID: in.AppAccountID, WebTriggers: map[string]string{}, JiraWebhook: h.JiraURL(in)}
+	for key, route := range in.Routes {
+		if key != tenant.JiraEventsRoute {
+			v.WebTriggers[key] = h.URL(route)
+		}
+	}
+	return v
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "bad JSON: "+strings.TrimPrefix(err.Error(), "json: "))
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

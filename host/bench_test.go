@@ -1,0 +1,76 @@
+package host_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/engine"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+var mechanisms = []engine.Deadline{engine.Unchecked, engine.Fuel, engine.CloseOnContextDone}
+
+// BenchmarkInstance_Acquire measures a fresh instance: instantiate, run
+// _initialize and init, then the empty export. MaxInstances 1 makes every
+// iteration evict the last instance and build a new one.
+func BenchmarkInstance_Acquire(b *testing.B) {
+	f := newFixture(b, nil, engine.Config{MaxInstances: 1})
+	eng := f.host.Engine()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := eng.Call(ctx, fmt.Sprint("k", i), "noop"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCall_Empty measures the bare cost of calling an export on a warm instance.
+func BenchmarkCall_Empty(b *testing.B) {
+	for _, m := range mechanisms {
+		b.Run(m.String(), func(b *testing.B) {
+			f := newFixture(b, nil, engine.Config{Deadline: m})
+			eng := f.host.Engine()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			defer cancel()
+			if _, err := eng.Call(ctx, "k", "noop"); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := eng.Call(ctx, "k", "noop"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCall_JSON1KB measures a web trigger whose module decodes a 1 KB
+// JSON request and encodes a JSON answer of the same size: the boundary,
+// the guest's JSON, and the host's bookkeeping together.
+func BenchmarkCall_JSON1KB(b *testing.B) {
+	for _, m := range mechanisms {
+		b.Run(m.String(), func(b *testing.B) {
+			f := newFixture(b, nil, engine.Config{Deadline: m})
+			in := f.install(b, "https://example.atlassian.net")
+			body, _ := json.Marshal(map[string]any{"op": "echo", "value": strings.Repeat("x", 1000)})
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			b.ResetTimer()
+			for b.Loop() {
+				resp, err := f.host.WebTrigger(ctx, in.ID, "probe", &abi.WebTriggerRequest{Method: "POST", Body: body})
+				if err != nil || resp.Status != 200 {
+					b.Fatal(resp, err)
+				}
+			}
+		})
+	}
+}
