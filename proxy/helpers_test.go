@@ -129,7 +129,7 @@ type testServer struct {
 }
 
 // testConfig is a Config with short timeouts so that tests finish quickly.
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	t.Helper()
 	certFile, keyFile, err := DevCertificate(sharedCertDir(t))
 	if err != nil {
@@ -158,7 +158,7 @@ var (
 
 // sharedCertDir holds one development certificate for the whole test
 // binary; generating one per test would only cost time.
-func sharedCertDir(t *testing.T) string {
+func sharedCertDir(t testing.TB) string {
 	certDirOnce.Do(func() {
 		d, err := os.MkdirTemp("", "proxy-test-cert-*")
 		if err != nil {
