@@ -1,0 +1,265 @@
+package bunt
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/storage"
+	"github.com/tidwall/buntdb"
+)
+
+// prepare reads the file before BuntDB does and rewrites it when BuntDB must
+// not load it as it is (see replay).
+func prepare(path string, cfg Config) ([]Damage, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("bunt: read: %w", err)
+	}
+	r := replay(b, time.Now())
+	if !r.rewrite {
+		return r.damage, nil
+	}
+	if cfg.KeepDamaged {
+		altered := false
+		for _, d := range r.damage {
+			altered = altered || !d.Torn
+		}
+		if altered {
+			kept := path + ".damaged-" + strconv.FormatInt(time.Now().Unix(), 10)
+			if err := os.Link(path, kept); err != nil {
+				return nil, fmt.Errorf("bunt: keep damaged file: %w", err)
+			}
+		}
+	}
+	tmp := path + ".repair"
+	err = writeTemp(tmp, func(w *bufio.Writer) error {
+		var buf []byte
+		for _, k := range r.sortedKeys() {
+			v := r.items[k]
+			if v[0] == kindTombstone {
+				continue
+			}
+			buf = appendSet(buf[:0], k, standalone(v), r.expires[k])
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return nil, fmt.Errorf("bunt: repair: %w", err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("bunt: repair: %w", err)
+	}
+	return r.damage, nil
+}
+
+// writeTemp creates tmp (mode 0600), fills it and makes it durable.
+func writeTemp(tmp string, fill func(*bufio.Writer) error) error {
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("bunt: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = fill(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("bunt: write %s: %w", filepath.Base(tmp), err)
+	}
+	return nil
+}
+
+// Compact implements storage.Backend: it writes the live records to a new
+// file, fsyncs it, and only then renames it over the old one and fsyncs the
+// directory, with writers held back from the first step to the last. A crash
+// at any point leaves either the old file or the new one, both complete.
+// BuntDB's own Shrink is not used: it renames a file it never fsynced.
+func (d *DB) Compact(ctx context.Context) error {
+	d.compactMu.Lock()
+	defer d.compactMu.Unlock()
+	d.gate.Lock()
+	defer d.gate.Unlock()
+
+	d.mu.RLock()
+	db := d.db
+	err := d.usable(ctx)
+	d.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	tmp := d.path + ".compact"
+	now := time.Now()
+	err = writeTemp(tmp, func(w *bufio.Writer) error {
+		return db.View(func(tx *buntdb.Tx) error {
+			var (
+				buf  []byte
+				werr error
+			)
+			err := tx.Ascend("", func(k, v string) bool {
+				if len(v) < 4 {
+					return true
+				}
+				h, err := parseValueHeader(v[:len(v)-4])
+				if err == nil && (h.kind == kindTombstone || h.expires != 0 && !time.Unix(h.expires, 0).After(now)) {
+					return true
+				}
+				buf = appendSet(buf[:0], k, standalone(v), h.expires)
+				_, werr = w.Write(buf)
+				return werr == nil
+			})
+			if err != nil {
+				return err
+			}
+			return werr
+		})
+	})
+	if err != nil {
+		return err
+	}
+	newdb, newfile, err := openBunt(tmp)
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	d.mu.Lock()
+	if err := os.Rename(tmp, d.path); err != nil {
+		d.mu.Unlock()
+		newdb.Close()
+		newfile.Close()
+		_ = os.Remove(tmp)
+		return fmt.Errorf("bunt: compact: %w", err)
+	}
+	old, oldfile := d.db, d.file
+	d.db, d.file = newdb, newfile
+	// Until the directory is durable a crash may bring back the old file, so
+	// no writer may go on before this returns.
+	if err := syncDir(filepath.Dir(d.path)); err != nil {
+		d.fail(fmt.Errorf("compact: %w", err))
+	}
+	d.mu.Unlock()
+	_ = old.Close()
+	_ = oldfile.Close()
+	if fi, err := newfile.Stat(); err == nil {
+		d.lastSize.Store(fi.Size())
+	}
+	d.compactions.Add(1)
+	if p := d.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Snapshot implements storage.Backend. It holds BuntDB's read lock only to
+// collect references to the records (BuntDB's strings never change), waits
+// until what it saw is durable, then writes them out without any lock.
+func (d *DB) Snapshot(ctx context.Context, w io.Writer) error {
+	type item struct{ k, v string }
+	var items []item
+	err := func() error {
+		d.mu.RLock()
+		defer d.mu.RUnlock()
+		if err := d.usable(ctx); err != nil {
+			return err
+		}
+		err := d.db.View(func(tx *buntdb.Tx) error {
+			return tx.Ascend("", func(k, v string) bool {
+				items = append(items, item{k, v})
+				return true
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("bunt: snapshot: %w", err)
+		}
+		return d.durable()
+	}()
+	if err != nil {
+		return err
+	}
+	sw := storage.NewSnapshotWriter(w)
+	now := time.Now()
+	for i, it := range items {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rec, ok := decode(it.k, it.v, now)
+		if !ok || rec.Damaged {
+			continue
+		}
+		if err := sw.Add(rec); err != nil {
+			return fmt.Errorf("bunt: snapshot: %w", err)
+		}
+	}
+	if err := sw.Close(); err != nil {
+		return fmt.Errorf("bunt: snapshot: %w", err)
+	}
+	return nil
+}
+
+// Restore creates a BuntDB file at path from a snapshot (see
+// storage.WriteSnapshot), atomically: the file appears complete, or not at
+// all when the snapshot is damaged or the process dies. It refuses to
+// replace an existing file (ErrExists).
+func Restore(ctx context.Context, path string, r io.Reader) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%w: %s", ErrExists, path)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("bunt: restore: %w", err)
+	}
+	tmp := path + ".restore"
+	now := time.Now()
+	err := writeTemp(tmp, func(w *bufio.Writer) error {
+		var buf []byte
+		n := 0
+		return storage.ReadSnapshot(r, func(rec storage.Record) error {
+			if n++; n%1024 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if !rec.Expires.IsZero() && !rec.Expires.After(now) {
+				return nil
+			}
+			if rec.Key == "" {
+				return fmt.Errorf("%w: empty key", storage.ErrSnapshot)
+			}
+			exp := ceilUnix(rec.Expires)
+			buf = appendSet(buf[:0], rec.Key, encodeValue(kindLive, exp, 1, 0, rec.Key, rec.Value), exp)
+			_, err := w.Write(buf)
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	// A hard link, unlike a rename, fails rather than replace a file that
+	// appeared meanwhile.
+	if err := os.Link(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: %s", ErrExists, path)
+		}
+		return fmt.Errorf("bunt: restore: %w", err)
+	}
+	_ = os.Remove(tmp)
+	return syncDir(filepath.Dir(path))
+}
