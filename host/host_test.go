@@ -25,6 +25,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/devca"
 	"github.com/chatbridge/chatbridge/host/engine"
+	"github.com/chatbridge/chatbridge/host/internal/memstore"
 	"github.com/chatbridge/chatbridge/host/internal/testbundle"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/wit/abi"
@@ -66,7 +67,7 @@ func (s *syncBuffer) String() string {
 // targets reached through the dev-mode routed client over real TLS.
 type fixture struct {
 	host  *host.Host
-	store *memStore
+	store *memstore.Store
 	logs  *syncBuffer
 	// seen records requests that reached the simulated services.
 	seenMu sync.Mutex
@@ -92,7 +93,7 @@ func serveTLS(t testing.TB, ca *devca.CA, h http.Handler, names ...string) strin
 
 func newFixture(t testing.TB, manifest []byte, ec engine.Config) *fixture {
 	t.Helper()
-	f := &fixture{store: newMemStore(), logs: &syncBuffer{}}
+	f := &fixture{store: memstore.New(), logs: &syncBuffer{}}
 	ca, err := devca.New()
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,6 @@
-package host_test
+// Package memstore is a storage.Store in memory with the contract's limits, for
+// tests that are about the runtime and capabilities rather than the store.
+package memstore
 
 import (
 	"context"
@@ -11,25 +13,29 @@ import (
 	"github.com/chatbridge/chatbridge/host/storage"
 )
 
-// memStore is a storage.Store in memory with the contract's limits, for the
-// host's tests that are about the runtime rather than the store.
-type memStore struct {
+// Store keeps records in a map; expiry is checked on read.
+type Store struct {
 	mu   sync.Mutex // guards recs
 	recs map[string]memRec
 }
 
+// memRec is one record and its expiry (zero: none).
 type memRec struct {
 	v   []byte
 	exp time.Time
 }
 
-func newMemStore() *memStore { return &memStore{recs: map[string]memRec{}} }
+var _ storage.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store { return &Store{recs: map[string]memRec{}} }
 
 func memKey(inst string, sp storage.Keyspace, key string) string {
 	return inst + "\x00" + string(rune('0'+sp)) + "\x00" + key
 }
 
-func (s *memStore) Get(_ context.Context, inst string, sp storage.Keyspace, key string) ([]byte, error) {
+// Get implements storage.Store.
+func (s *Store) Get(_ context.Context, inst string, sp storage.Keyspace, key string) ([]byte, error) {
 	if err := storage.ValidateKey(key); err != nil {
 		return nil, err
 	}
@@ -42,7 +48,8 @@ func (s *memStore) Get(_ context.Context, inst string, sp storage.Keyspace, key 
 	return slices.Clone(r.v), nil
 }
 
-func (s *memStore) Set(_ context.Context, inst string, sp storage.Keyspace, key string, v []byte, ttl time.Duration) error {
+// Set implements storage.Store.
+func (s *Store) Set(_ context.Context, inst string, sp storage.Keyspace, key string, v []byte, ttl time.Duration) error {
 	if err := storage.ValidateKey(key); err != nil {
 		return err
 	}
@@ -59,14 +66,16 @@ func (s *memStore) Set(_ context.Context, inst string, sp storage.Keyspace, key 
 	return nil
 }
 
-func (s *memStore) Delete(_ context.Context, inst string, sp storage.Keyspace, key string) error {
+// Delete implements storage.Store.
+func (s *Store) Delete(_ context.Context, inst string, sp storage.Keyspace, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.recs, memKey(inst, sp, key))
 	return nil
 }
 
-func (s *memStore) Query(_ context.Context, inst string, sp storage.Keyspace, prefix, cursor string, limit int) (storage.Page, error) {
+// Query implements storage.Store.
+func (s *Store) Query(_ context.Context, inst string, sp storage.Keyspace, prefix, cursor string, limit int) (storage.Page, error) {
 	if sp == storage.Secret {
 		return storage.Page{}, storage.ErrDenied
 	}
@@ -95,7 +104,8 @@ func (s *memStore) Query(_ context.Context, inst string, sp storage.Keyspace, pr
 	return p, nil
 }
 
-func (s *memStore) Purge(_ context.Context, inst string) error {
+// Purge implements storage.Store.
+func (s *Store) Purge(_ context.Context, inst string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k := range s.recs {
@@ -106,4 +116,5 @@ func (s *memStore) Purge(_ context.Context, inst string) error {
 	return nil
 }
 
-func (s *memStore) Close() error { return nil }
+// Close implements storage.Store.
+func (s *Store) Close() error { return nil }

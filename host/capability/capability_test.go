@@ -1,0 +1,132 @@
+package capability
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/chatbridge/chatbridge/host/internal/memstore"
+	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+func typeNames(ts []api.ValueType) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, api.ValueTypeName(t))
+	}
+	return out
+}
+
+// TestHostProvidesExactlyTheWITImports ties the host's side of the contract
+// to wit/abi, whose own tests tie it to wit/chatbridge.wit.
+func TestHostProvidesExactlyTheWITImports(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	deps := Deps{Store: memstore.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := Register(ctx, r, deps, allowAll{}); err != nil {
+		t.Fatal(err)
+	}
+	provided := 0
+	for _, module := range []string{abi.ModuleStorage, abi.ModuleSecrets, abi.ModuleFetch, abi.ModuleJira, abi.ModuleQueue, abi.ModuleLog, abi.ModuleABI} {
+		m := r.Module(module)
+		if m == nil {
+			t.Fatalf("host module %s is not registered", module)
+		}
+		for name, def := range m.ExportedFunctionDefinitions() {
+			provided++
+			i := slices.IndexFunc(abi.Imports, func(f abi.Func) bool { return f.Module == module && f.Name == name })
+			if i < 0 {
+				t.Errorf("host provides %s.%s, which the contract does not declare", module, name)
+				continue
+			}
+			want := abi.Imports[i]
+			if got := typeNames(def.ParamTypes()); !slices.Equal(got, want.Params) {
+				t.Errorf("%s.%s params: host %v, contract %v", module, name, got, want.Params)
+			}
+			if got := typeNames(def.ResultTypes()); !slices.Equal(got, want.Results) {
+				t.Errorf("%s.%s results: host %v, contract %v", module, name, got, want.Results)
+			}
+		}
+	}
+	if provided != len(abi.Imports) {
+		t.Errorf("host provides %d functions, the contract declares %d", provided, len(abi.Imports))
+	}
+}
+
+// TestGuestSDKImportsMatchTheWIT compiles a real plugin and checks every
+// import and export of the binary against the contract.
+func TestGuestSDKImportsMatchTheWIT(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	cm, err := r.CompileModule(ctx, testbundle.Module(t, "./plugin/examples/probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, def := range cm.ImportedFunctions() {
+		module, name, _ := def.Import()
+		if module == "wasi_snapshot_preview1" {
+			continue
+		}
+		i := slices.IndexFunc(abi.Imports, func(f abi.Func) bool { return f.Module == module && f.Name == name })
+		if i < 0 {
+			t.Errorf("guest imports %s.%s, which the contract does not declare", module, name)
+			continue
+		}
+		want := abi.Imports[i]
+		if got := typeNames(def.ParamTypes()); !slices.Equal(got, want.Params) {
+			t.Errorf("%s.%s params: guest %v, contract %v", module, name, got, want.Params)
+		}
+		if got := typeNames(def.ResultTypes()); !slices.Equal(got, want.Results) {
+			t.Errorf("%s.%s results: guest %v, contract %v", module, name, got, want.Results)
+		}
+	}
+	exports := cm.ExportedFunctions()
+	for _, want := range abi.Exports {
+		def, ok := exports[want.Name]
+		if !ok {
+			t.Errorf("the SDK does not export %s", want.Name)
+			continue
+		}
+		if got := typeNames(def.ParamTypes()); !slices.Equal(got, want.Params) {
+			t.Errorf("export %s params: guest %v, contract %v", want.Name, got, want.Params)
+		}
+		if got := typeNames(def.ResultTypes()); !slices.Equal(got, want.Results) {
+			t.Errorf("export %s results: guest %v, contract %v", want.Name, got, want.Results)
+		}
+	}
+}
+
+func TestCheckImportsRefusesUndeclaredAndUnknownModules(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	cm, err := r.CompileModule(ctx, testbundle.Module(t, "./plugin/examples/probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckImports(cm.ImportedFunctions(), allowAll{}, "wasi_snapshot_preview1"); err != nil {
+		t.Fatalf("all granted: %v", err)
+	}
+	err = CheckImports(cm.ImportedFunctions(), only{"storage", "log"}, "wasi_snapshot_preview1")
+	if err == nil || !strings.Contains(err.Error(), "needs capability") {
+		t.Fatalf("storage and log only: got %v", err)
+	}
+	if err := CheckImports(cm.ImportedFunctions(), allowAll{}); err == nil || !strings.Contains(err.Error(), "unknown import module") {
+		t.Fatalf("WASI not allowed: got %v", err)
+	}
+}
+
+type only []string
+
+func (o only) HasCapability(c string) bool { return slices.Contains(o, c) }
+func (only) EgressAllowed(string) bool     { return false }
+func (only) HasQueue(string) bool          { return false }
