@@ -23,7 +23,6 @@ func (allowAll) HasCapability(string) bool { return true }
 func (allowAll) EgressAllowed(string) bool { return false } // fuzzing must never reach a network
 func (allowAll) HasQueue(string) bool      { return true }
 
-
 // fuzzHost is a capability host over an in-memory store and a guest with
 // one page of memory, whose contents and pointers the fuzzer chooses.
 func fuzzHost(tb testing.TB) (*host, api.Module) {
