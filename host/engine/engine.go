@@ -56,6 +56,10 @@ type Config struct {
 	FuelQuantum uint32
 	// MaxInstances caps live instances across all keys. Default 64.
 	MaxInstances int
+	// MaxPerKey caps live instances of one key (installation), so that one
+	// busy installation waits for its own instances instead of evicting
+	// everyone else's. Default 4.
+	MaxPerKey int
 	// MaxCallsPerInstance recycles an instance after this many calls. Default 10,000.
 	MaxCallsPerInstance int
 	// RecyclePages recycles an instance whose memory grew past this many
@@ -71,6 +75,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInstances == 0 {
 		c.MaxInstances = 64
+	}
+	if c.MaxPerKey == 0 {
+		c.MaxPerKey = 4
 	}
 	if c.MaxCallsPerInstance == 0 {
 		c.MaxCallsPerInstance = 10_000
@@ -105,10 +112,11 @@ type Engine struct {
 	compiled wazero.CompiledModule
 	cache    wazero.CompilationCache
 
-	// mu guards pools, live, lru and closed.
+	// mu guards pools, live, perKey, lru and closed.
 	mu     sync.Mutex
 	pools  map[string][]*instance // idle instances by key
 	live   int                    // instances created and not yet closed
+	perKey map[string]int         // live instances by key
 	lru    []*instance            // idle instances, least recently used first
 	closed bool
 	freed  chan struct{} // closed and replaced whenever an instance is released
@@ -156,7 +164,7 @@ func New(ctx context.Context, module []byte, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("engine: unknown deadline mechanism %d", cfg.Deadline)
 	}
 	r := wazero.NewRuntimeWithConfig(ctx, rc)
-	e := &Engine{cfg: cfg, runtime: r, cache: cache, pools: map[string][]*instance{}, freed: make(chan struct{})}
+	e := &Engine{cfg: cfg, runtime: r, cache: cache, pools: map[string][]*instance{}, perKey: map[string]int{}, freed: make(chan struct{})}
 	fail := func(err error) (*Engine, error) {
 		_ = r.Close(ctx)
 		if cache != nil {
@@ -269,27 +277,30 @@ func (e *Engine) acquire(ctx context.Context, key string) (*instance, error) {
 			return inst, nil
 		}
 		var victim *instance
-		if e.live >= e.cfg.MaxInstances && len(e.lru) > 0 {
-			victim = e.lru[0]
-			e.lru = e.lru[1:]
-			e.removeIdle(victim)
-			e.live--
-		}
-		if e.live < e.cfg.MaxInstances {
-			e.live++
-			e.mu.Unlock()
-			if victim != nil {
-				_ = victim.mod.Close(context.Background())
+		if e.perKey[key] < e.cfg.MaxPerKey {
+			if e.live >= e.cfg.MaxInstances && len(e.lru) > 0 {
+				victim = e.lru[0]
+				e.lru = e.lru[1:]
+				e.removeIdle(victim)
+				e.dropLocked(victim.key)
 			}
-			inst, err := e.instantiate(ctx, key)
-			if err != nil {
-				e.mu.Lock()
-				e.live--
-				e.signalLocked()
+			if e.live < e.cfg.MaxInstances {
+				e.live++
+				e.perKey[key]++
 				e.mu.Unlock()
-				return nil, err
+				if victim != nil {
+					_ = victim.mod.Close(context.Background())
+				}
+				inst, err := e.instantiate(ctx, key)
+				if err != nil {
+					e.mu.Lock()
+					e.dropLocked(key)
+					e.signalLocked()
+					e.mu.Unlock()
+					return nil, err
+				}
+				return inst, nil
 			}
-			return inst, nil
 		}
 		wait := e.freed
 		e.mu.Unlock()
@@ -336,7 +347,7 @@ func (e *Engine) release(ctx context.Context, inst *instance, ok bool) {
 		inst.mod.Memory().Size()/65536 <= e.cfg.RecyclePages
 	e.mu.Lock()
 	if !keep || e.closed {
-		e.live--
+		e.dropLocked(inst.key)
 		if ok {
 			e.stats.Recycled.Add(1)
 		}
@@ -349,6 +360,14 @@ func (e *Engine) release(ctx context.Context, inst *instance, ok bool) {
 	e.lru = append(e.lru, inst)
 	e.signalLocked()
 	e.mu.Unlock()
+}
+
+// dropLocked counts one instance of key gone. e.mu must be held.
+func (e *Engine) dropLocked(key string) {
+	e.live--
+	if e.perKey[key]--; e.perKey[key] <= 0 {
+		delete(e.perKey, key)
+	}
 }
 
 // signalLocked wakes everyone waiting for an instance. e.mu must be held.
@@ -386,7 +405,7 @@ func (e *Engine) Drop(key string) {
 	delete(e.pools, key)
 	for _, inst := range idle {
 		e.removeLRU(inst)
-		e.live--
+		e.dropLocked(key)
 	}
 	e.signalLocked()
 	e.mu.Unlock()
