@@ -14,7 +14,7 @@ func TestAdmin(t *testing.T) {
 		io.WriteString(w, "extra:"+r.URL.Path)
 	})
 	ts := startServer(t, cfg, nil)
-	ts.do("POST", WebTriggerPath(ts.route), "{}")  // one 200
+	ts.do("POST", WebTriggerPath(ts.route), "{}")     // one 200
 	ts.do("POST", WebTriggerPath(NewRouteID()), "{}") // one 404
 
 	get := func(method, path string) (int, string) {

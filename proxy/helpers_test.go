@@ -179,11 +179,17 @@ func TestMain(m *testing.M) {
 
 func startServer(t *testing.T, cfg Config, b *fakeBackend) *testServer {
 	t.Helper()
+	logs := &syncBuffer{}
+	ts := startServerLogging(t, cfg, b, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	ts.logs = logs
+	return ts
+}
+
+func startServerLogging(t *testing.T, cfg Config, b *fakeBackend, logger *slog.Logger) *testServer {
+	t.Helper()
 	if b == nil {
 		b = newFakeBackend()
 	}
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := New(cfg, b, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +203,7 @@ func startServer(t *testing.T, cfg Config, b *fakeBackend) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{
-		Server: srv, t: t, backend: b, logs: logs, served: make(chan error, 2),
+		Server: srv, t: t, backend: b, served: make(chan error, 2),
 		addr: ln.Addr().String(), admin: aln.Addr().String(),
 		route: b.add(WebTrigger, "inst-a"),
 	}

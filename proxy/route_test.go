@@ -150,4 +150,3 @@ func FuzzRoute(f *testing.F) {
 		}
 	})
 }
-
