@@ -1,0 +1,5 @@
+//go:build !race
+
+package fuel_test
+
+const raceEnabled = false
