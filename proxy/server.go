@@ -41,9 +41,10 @@ type Server struct {
 	invokeCtx    context.Context
 	cancelInvoke context.CancelFunc
 
-	admin    http.Handler
-	mu       sync.Mutex // guards adminSrv
-	adminSrv *http.Server
+	admin     http.Handler
+	mu        sync.Mutex // guards adminSrv and listeners
+	adminSrv  *http.Server
+	listeners []net.Listener
 
 	draining  atomic.Bool
 	sighupOne sync.Once
@@ -117,10 +118,14 @@ func New(cfg Config, backend Backend, logger *slog.Logger) (*Server, error) {
 // error. Unless Config.DisableSIGHUPReload, SIGHUP reloads the certificate
 // while Serve runs.
 func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
 	if s.draining.Load() {
+		s.mu.Unlock()
 		_ = ln.Close()
 		return nil
 	}
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
 	if !s.cfg.DisableSIGHUPReload {
 		s.sighupOne.Do(s.watchSIGHUP)
 	}
@@ -212,7 +217,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) shutdown(ctx context.Context) error {
+	s.mu.Lock()
 	s.draining.Store(true)
+	s.mu.Unlock()
 	s.conns.stop()
 	close(s.sighupEnd)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
@@ -233,6 +240,13 @@ func (s *Server) shutdown(ctx context.Context) error {
 	}()
 
 	err := s.fast.ShutdownWithContext(ctx)
+	// A Serve that raced with Shutdown may have registered its listener
+	// with us but not yet with fasthttp: close them all here too.
+	s.mu.Lock()
+	for _, ln := range s.listeners {
+		_ = ln.Close()
+	}
+	s.mu.Unlock()
 	if err != nil {
 		// Out of time: close the stragglers and tell running invocations.
 		s.cancelInvoke()

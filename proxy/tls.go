@@ -19,12 +19,18 @@ import (
 
 // tlsConfig is the public listener's TLS configuration. Left at Go's
 // defaults on purpose: key exchange preferences (X25519MLKEM768 first, the
-// hybrid post-quantum one), cipher suites, and session tickets with keys
-// Go rotates itself. The certificate comes from GetCertificate so that a
+// hybrid post-quantum one) and session tickets with keys Go rotates itself. The certificate comes from GetCertificate so that a
 // reload reaches new handshakes without touching live connections.
 func (s *Server) tlsConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12, // Go picks 1.3 whenever the client offers it
+		// TLS 1.2 only: forward-secret AEAD suites (Mozilla "intermediate").
+		// TLS 1.3 suites are not configurable and all fine.
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
 		NextProtos: []string{"http/1.1"},
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return s.cert.Load(), nil

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ func TestTLS_NegotiatesModernVersionsOnly(t *testing.T) {
 	}{
 		{"a TLS 1.1 client is refused", tls.VersionTLS11, true, 0, 0},
 		{"a TLS 1.2 client is served", tls.VersionTLS12, false, tls.VersionTLS12, 0},
+		{"a TLS 1.2 client offering only CBC suites is refused", tls.VersionTLS12, true, 0, 0},
 		{"a modern client gets TLS 1.3 with the hybrid post-quantum key exchange", 0, false, tls.VersionTLS13, tls.X25519MLKEM768},
 	}
 	for _, tt := range tests {
@@ -35,6 +37,9 @@ func TestTLS_NegotiatesModernVersionsOnly(t *testing.T) {
 			cfg.MaxVersion = tt.max
 			if tt.max == tls.VersionTLS11 {
 				cfg.MinVersion = tls.VersionTLS10
+			}
+			if strings.Contains(tt.name, "CBC") {
+				cfg.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA}
 			}
 			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", ts.addr, cfg)
 			if tt.wantErr {
@@ -60,6 +65,9 @@ func TestTLS_NegotiatesModernVersionsOnly(t *testing.T) {
 			}
 		})
 	}
+	waitFor(t, 5*time.Second, "the two refused handshakes to be counted", func() bool {
+		return strings.Contains(ts.metricsText(), "chatbridge_proxy_tls_handshake_errors_total 2\n")
+	})
 	ts.assertHealthy()
 }
 
