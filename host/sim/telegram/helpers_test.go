@@ -271,7 +271,6 @@ func (e *env) setHook(t *testing.T, secret string) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-
 // eventually polls cond for up to 5 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -302,13 +302,13 @@ func format(text, mode string, entities []MessageEntity) (formatted, *apiError) 
 	}
 	switch strings.ToLower(mode) {
 	case "":
-		f.plain, f.entities = trimEntities(text, slices.Clone(entities))
-		size := utf16Count(f.plain)
-		for _, e := range f.entities {
+		size := utf16Count(text)
+		for _, e := range entities {
 			if e.Offset < 0 || e.Length <= 0 || e.Offset+e.Length > size {
 				return f, badRequest("can't parse entities: entity beginning at UTF-16 offset %d is out of bounds", e.Offset)
 			}
 		}
+		f.plain, f.entities = trimEntities(text, slices.Clone(entities))
 	case "html":
 		plain, ents, err := parseHTML(text)
 		if err != nil {
