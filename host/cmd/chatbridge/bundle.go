@@ -1,0 +1,97 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/chatbridge/chatbridge/host/bundle"
+)
+
+func runBundle(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: chatbridge bundle keygen|sign|verify [flags]")
+		return errUsage
+	}
+	switch args[0] {
+	case "keygen":
+		return bundleKeygen(args[1:], stdout, stderr)
+	case "sign":
+		return bundleSign(args[1:], stdout, stderr)
+	case "verify":
+		return bundleVerify(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "chatbridge bundle: unknown subcommand %q\n", args[0])
+	return errUsage
+}
+
+func bundleKeygen(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bundle keygen", stderr)
+	priv := fs.String("key", "vendor.key", "private key file to write (mode 0600)")
+	pub := fs.String("pub", "vendor.pub", "public key file to write, for hosts' trust directories")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	k, err := bundle.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	if err := bundle.WritePrivateKeyFile(*priv, k); err != nil {
+		return err
+	}
+	if err := bundle.WritePublicKeyFile(*pub, k.Public()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s and %s\nsigner %s\n", *priv, *pub, k.Public().Fingerprint())
+	return nil
+}
+
+func bundleSign(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bundle sign", stderr)
+	keyFile := fs.String("key", "vendor.key", "private key file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: chatbridge bundle sign -key FILE BUNDLE_DIR")
+		return errUsage
+	}
+	k, err := bundle.ReadPrivateKeyFile(*keyFile)
+	if err != nil {
+		return err
+	}
+	if err := bundle.Sign(fs.Arg(0), k); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "signed %s as %s\n", fs.Arg(0), k.Public().Fingerprint())
+	return nil
+}
+
+func bundleVerify(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bundle verify", stderr)
+	trustDir := fs.String("trust", "", "directory of trusted vendor public keys (and an optional revoked file)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *trustDir == "" {
+		fmt.Fprintln(stderr, "usage: chatbridge bundle verify -trust DIR BUNDLE_DIR")
+		return errUsage
+	}
+	trust, err := bundle.LoadTrust(*trustDir)
+	if err != nil {
+		return err
+	}
+	b, err := bundle.Open(fs.Arg(0), trust)
+	if err != nil {
+		return err
+	}
+	if b == nil {
+		return errors.New("no bundle")
+	}
+	fmt.Fprintf(stdout, "ok %s\nsigner %s\nmodule sha256 %s\nmanifest sha256 %s\n", b.Manifest.App.ID, b.Signer, b.ModuleSHA256, b.ManifestSHA256)
+	return nil
+}

@@ -1,0 +1,9 @@
+// Command chatbridge is the ChatBridge host: one binary with subcommands.
+//
+//	chatbridge serve   run the host and the HTTPS edge from configuration
+//	chatbridge dev     run the local emulator with development keys and certificate
+//	chatbridge bundle  keygen | sign | verify vendor bundles
+//	chatbridge install | uninstall | installations   manage installations through a running host
+//
+// Run a subcommand with -h for its flags.
+package main

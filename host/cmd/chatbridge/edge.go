@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/chatbridge/chatbridge/host"
+	"github.com/chatbridge/chatbridge/host/engine"
+	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/proxy"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// edge is the host as the proxy sees it.
+type edge struct{ h *host.Host }
+
+var _ proxy.Backend = edge{}
+
+func (e edge) Lookup(routeID string) (proxy.Target, bool) {
+	t, ok := e.h.Registry().Lookup(routeID)
+	if !ok {
+		return proxy.Target{}, false
+	}
+	kind := proxy.WebTrigger
+	if t.Trigger == tenant.JiraEventsRoute {
+		kind = proxy.JiraEvents
+	}
+	return proxy.Target{Installation: t.Installation, Kind: kind, Trigger: t.Trigger}, true
+}
+
+func (e edge) Invoke(ctx context.Context, t proxy.Target, req *abi.WebTriggerRequest) (*abi.Response, error) {
+	if t.Kind == proxy.JiraEvents {
+		return e.h.JiraWebhook(ctx, t.Installation, req), nil
+	}
+	resp, err := e.h.WebTrigger(ctx, t.Installation, t.Trigger, req)
+	switch {
+	case errors.Is(err, engine.ErrTimeout):
+		return nil, fmt.Errorf("%w: %w", proxy.ErrTimeout, err)
+	case errors.Is(err, engine.ErrBusy), errors.Is(err, host.ErrNoBundle):
+		return nil, fmt.Errorf("%w: %w", proxy.ErrOverloaded, err)
+	}
+	return resp, err
+}
+
+func (e edge) Ready(ctx context.Context) error { return e.h.Ready(ctx) }
+
+func (e edge) WriteMetrics(w io.Writer) error {
+	eng := e.h.Engine()
+	if eng == nil {
+		return nil
+	}
+	s := eng.Stats()
+	for _, m := range []struct {
+		name, help string
+		v          int64
+	}{
+		{"chatbridge_invocations_total", "Module invocations started.", s.Calls.Load()},
+		{"chatbridge_traps_total", "Invocations that trapped; the instance was discarded.", s.Traps.Load()},
+		{"chatbridge_timeouts_total", "Invocations stopped at their deadline.", s.Timeouts.Load()},
+		{"chatbridge_instantiations_total", "Module instances created.", s.Instantiations.Load()},
+	} {
+		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.name, m.help, m.name, m.name, m.v); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(w, "# HELP chatbridge_instances Live module instances.\n# TYPE chatbridge_instances gauge\nchatbridge_instances %d\n"+
+		"# HELP chatbridge_queue_depth Queued deliveries not yet consumed.\n# TYPE chatbridge_queue_depth gauge\nchatbridge_queue_depth %d\n",
+		eng.Live(), e.h.Queue().Pending())
+	return err
+}

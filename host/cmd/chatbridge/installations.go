@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/adminapi"
+)
+
+// adminClient talks to a running host's admin API.
+type adminClient struct {
+	base, token string
+	http        *http.Client
+}
+
+func adminFlags(fs *flag.FlagSet) (*string, *string) {
+	admin := fs.String("admin", "http://127.0.0.1:9090", "admin URL of the running host")
+	data := fs.String("data", "data", "the host's data directory (for its admin token)")
+	return admin, data
+}
+
+func newAdminClient(admin, data string) (*adminClient, error) {
+	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		return nil, fmt.Errorf("read the admin token: %w", err)
+	}
+	return &adminClient{base: strings.TrimSuffix(admin, "/"), token: strings.TrimSpace(string(tok)), http: &http.Client{Timeout: 30 * time.Second}}, nil
+}
+
+func (c *adminClient) do(method, path string, body, out any) error {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 300 {
+		var e struct{ Error string }
+		_ = json.Unmarshal(b, &e)
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, e.Error)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func runInstall(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("install", stderr)
+	admin, data := adminFlags(fs)
+	site := fs.String("site", "", "Jira site URL, https://NAME.atlassian.net")
+	account := fs.String("app-account", "", "the app's Jira account id on the site")
+	authEnv := fs.String("auth-env", "CHATBRIDGE_JIRA_AUTHORIZATION", "environment variable holding the Jira Authorization header value")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	auth := os.Getenv(*authEnv)
+	if *site == "" || auth == "" {
+		return fmt.Errorf("-site and the %s environment variable are required", *authEnv)
+	}
+	c, err := newAdminClient(*admin, *data)
+	if err != nil {
+		return err
+	}
+	var in adminapi.Installation
+	if err := c.do("POST", "/admin/installations", adminapi.InstallRequest{SiteURL: *site, AppAccountID: *account, Authorization: auth}, &in); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(in)
+}
+
+func runUninstall(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("uninstall", stderr)
+	admin, data := adminFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: chatbridge uninstall [flags] INSTALLATION_ID")
+		return errUsage
+	}
+	c, err := newAdminClient(*admin, *data)
+	if err != nil {
+		return err
+	}
+	if err := c.do("DELETE", "/admin/installations/"+fs.Arg(0), nil, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "uninstalled %s; its data is purged\n", fs.Arg(0))
+	return nil
+}
+
+func runInstallations(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("installations", stderr)
+	admin, data := adminFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	c, err := newAdminClient(*admin, *data)
+	if err != nil {
+		return err
+	}
+	var list []adminapi.Installation
+	if err := c.do("GET", "/admin/installations", nil, &list); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(list)
+}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host"
+	"github.com/chatbridge/chatbridge/host/adminapi"
+	"github.com/chatbridge/chatbridge/host/bundle"
+	"github.com/chatbridge/chatbridge/host/engine"
+	"github.com/chatbridge/chatbridge/proxy"
+)
+
+// serveConfig is what serve and dev share.
+type serveConfig struct {
+	listen, admin, data string
+	bundleDir, trustDir string
+	certFile, keyFile   string
+	masterKeyFile       string
+	publicURL           string
+	deadline            string
+	logLevel            string
+}
+
+func (c *serveConfig) flags(fs interface {
+	StringVar(*string, string, string, string)
+}, devDefaults bool) {
+	listen, admin, data := ":8443", proxy.DefaultAdminAddr, "/var/lib/chatbridge"
+	if devDefaults {
+		listen, admin, data = "127.0.0.1:8443", "127.0.0.1:9090", "data"
+	}
+	fs.StringVar(&c.listen, "listen", listen, "public HTTPS address")
+	fs.StringVar(&c.admin, "admin", admin, "admin address (health, metrics, admin API); keep it private")
+	fs.StringVar(&c.data, "data", data, "data directory (storage, admin token)")
+	fs.StringVar(&c.bundleDir, "bundle", "", "bundle directory: manifest.yml, plugin.wasm, signature.json")
+	fs.StringVar(&c.publicURL, "public-url", "", "public base URL of the edge (default https://<listen>)")
+	fs.StringVar(&c.deadline, "deadline", "fuel", "runaway-call mechanism: fuel or close-on-context-done")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	if !devDefaults {
+		fs.StringVar(&c.trustDir, "trust", "", "directory of trusted vendor public keys")
+		fs.StringVar(&c.certFile, "cert", "", "TLS certificate chain (PEM); reloaded on SIGHUP")
+		fs.StringVar(&c.keyFile, "key", "", "TLS private key (PEM)")
+		fs.StringVar(&c.masterKeyFile, "master-key", "", "storage master key file (0600); or set "+masterKeyEnv)
+	}
+}
+
+func runServe(args []string, stdout, stderr io.Writer) error {
+	var c serveConfig
+	fs := newFlags("serve", stderr)
+	c.flags(fs, false)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	var missing []string
+	for name, v := range map[string]string{"-bundle": c.bundleDir, "-trust": c.trustDir, "-cert": c.certFile, "-key": c.keyFile} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing required flags: %s", strings.Join(missing, ", "))
+	}
+	trust, err := bundle.LoadTrust(c.trustDir)
+	if err != nil {
+		return err
+	}
+	return serve(c, trust, nil, stdout, stderr)
+}
+
+// devHooks lets dev mode add to a running server: simulators, a console.
+type devHooks struct {
+	http   *http.Client // outbound client routed to simulators
+	extra  http.Handler // extra admin routes
+	ready  func(ctx context.Context, h *host.Host, token string, w io.Writer) error
+	closer func()
+}
+
+func parseDeadline(s string) (engine.Deadline, error) {
+	for _, d := range []engine.Deadline{engine.Fuel, engine.CloseOnContextDone} {
+		if d.String() == s {
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown -deadline %q (fuel or close-on-context-done)", s)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
+// serve runs host and edge until SIGINT or SIGTERM, then shuts down gracefully.
+func serve(c serveConfig, trust *bundle.Trust, dev *devHooks, stdout, stderr io.Writer) error {
+	level, err := parseLevel(c.logLevel)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	deadline, err := parseDeadline(c.deadline)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.data, 0o700); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	store, err := openStore(ctx, c.data, c.masterKeyFile, dev != nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	// Listen first: a busy port should fail before anything is loaded.
+	pub, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	adm, err := net.Listen("tcp", c.admin)
+	if err != nil {
+		pub.Close()
+		return err
+	}
+	publicURL := c.publicURL
+	if publicURL == "" {
+		publicURL = "https://" + pub.Addr().String()
+	}
+	hc := host.Config{
+		Store: store, Trust: trust, Logger: log, PublicURL: publicURL,
+		Engine: engine.Config{CacheDir: filepath.Join(c.data, "cache"), Deadline: deadline},
+	}
+	if dev != nil {
+		hc.HTTP = dev.http
+	}
+	h, err := host.New(ctx, hc)
+	if err != nil {
+		return err
+	}
+	defer h.Close(context.Background())
+	if err := h.Load(ctx, c.bundleDir); err != nil {
+		return err
+	}
+	token, err := adminToken(c.data)
+	if err != nil {
+		return err
+	}
+	api := adminapi.Handler(h, token)
+	var extra http.Handler = api
+	if dev != nil && dev.extra != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/admin/", api)
+		mux.Handle("/", dev.extra)
+		extra = mux
+	}
+	srv, err := proxy.New(proxy.Config{
+		CertFile: c.certFile, KeyFile: c.keyFile,
+		Admin: proxy.AdminConfig{Extra: extra},
+	}, edge{h}, log)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(pub) }()
+	go func() { errc <- srv.ServeAdmin(adm) }()
+
+	if dev != nil && dev.ready != nil {
+		if err := dev.ready(ctx, h, token, stdout); err != nil {
+			_ = srv.Shutdown(context.Background())
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "ready %s admin http://%s\n", publicURL, adm.Addr())
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); err == nil {
+		err = serr
+	}
+	if dev != nil && dev.closer != nil {
+		dev.closer()
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// adminToken reads the admin API token from the data directory, creating it
+// (0600) on first start.
+func adminToken(dir string) (string, error) {
+	path := filepath.Join(dir, "admin.token")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
