@@ -1,0 +1,577 @@
+package bridge
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/jira"
+	"github.com/chatbridge/chatbridge/plugin/sdk"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// Config is one Jira project's settings, stored as JSON under config:<PROJECT>.
+// It names the secrets that hold the bot token and the webhook secret but
+// never holds them.
+type Config struct {
+	ProjectKey        string   `json:"projectKey"`
+	Enabled           bool     `json:"enabled"`
+	Channel           string   `json:"channel"`
+	ServiceDeskID     string   `json:"serviceDeskId"`
+	RequestTypeID     string   `json:"requestTypeId"`
+	SummaryTemplate   string   `json:"summaryTemplate"`
+	Greeting          string   `json:"greeting,omitempty"`
+	ResolutionMessage string   `json:"resolutionMessage,omitempty"`
+	AttachmentsIn     []string `json:"attachmentsIn"`
+	AttachmentsOut    bool     `json:"attachmentsOut"`
+	Language          string   `json:"language"`
+	// Bot is the bot's username, shown to admins.
+	Bot string `json:"bot,omitempty"`
+
+	TokenSecret   string `json:"tokenSecret"`
+	WebhookSecret string `json:"webhookSecret"`
+}
+
+// DefaultSummaryTemplate is the summary of a new request unless configured.
+const DefaultSummaryTemplate = "Chat with {name}: {text}"
+
+// Limits of configuration fields.
+const (
+	maxSummary     = 255  // Jira's summary limit, in characters
+	maxMessageText = 4000 // greeting and resolution message, in characters
+)
+
+var projectKeyPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,99}$`)
+
+// ValidProjectKey reports whether key can be a Jira project key.
+func ValidProjectKey(key string) bool { return projectKeyPattern.MatchString(key) }
+
+func (c *Config) secrets() channel.Secrets {
+	return channel.Secrets{Token: c.TokenSecret, Webhook: c.WebhookSecret}
+}
+
+func (c *Config) accepts(k channel.AttachmentKind) bool {
+	return slices.Contains(c.AttachmentsIn, string(k))
+}
+
+func (c *Config) texts() *texts { return textsFor(c.Language) }
+
+func (c *Config) greeting() string {
+	if c.Greeting != "" {
+		return c.Greeting
+	}
+	return c.texts().Greeting
+}
+
+func (c *Config) resolution() string {
+	if c.ResolutionMessage != "" {
+		return c.ResolutionMessage
+	}
+	return c.texts().Resolved
+}
+
+// view is what config.get and config.list show: no secret names.
+type view struct {
+	ProjectKey        string   `json:"projectKey"`
+	Enabled           bool     `json:"enabled"`
+	Channel           string   `json:"channel"`
+	ServiceDeskID     string   `json:"serviceDeskId"`
+	RequestTypeID     string   `json:"requestTypeId"`
+	SummaryTemplate   string   `json:"summaryTemplate"`
+	Greeting          string   `json:"greeting"`
+	ResolutionMessage string   `json:"resolutionMessage"`
+	AttachmentsIn     []string `json:"attachmentsIn"`
+	AttachmentsOut    bool     `json:"attachmentsOut"`
+	Language          string   `json:"language"`
+	Bot               string   `json:"bot,omitempty"`
+	TokenSet          bool     `json:"tokenSet"`
+}
+
+func (c *Config) view() view {
+	in := c.AttachmentsIn
+	if in == nil {
+		in = []string{}
+	}
+	return view{
+		ProjectKey: c.ProjectKey, Enabled: c.Enabled, Channel: c.Channel,
+		ServiceDeskID: c.ServiceDeskID, RequestTypeID: c.RequestTypeID,
+		SummaryTemplate: c.SummaryTemplate, Greeting: c.Greeting, ResolutionMessage: c.ResolutionMessage,
+		AttachmentsIn: in, AttachmentsOut: c.AttachmentsOut, Language: c.Language,
+		Bot: c.Bot, TokenSet: c.TokenSecret != "",
+	}
+}
+
+// setInput is the payload of config.set. Pointers tell absent from empty;
+// an absent field keeps its stored value.
+type setInput struct {
+	ProjectKey        string    `json:"projectKey"`
+	Enabled           *bool     `json:"enabled"`
+	Channel           *string   `json:"channel"`
+	BotToken          *string   `json:"botToken"`
+	ServiceDeskID     *string   `json:"serviceDeskId"`
+	RequestTypeID     *string   `json:"requestTypeId"`
+	SummaryTemplate   *string   `json:"summaryTemplate"`
+	Greeting          *string   `json:"greeting"`
+	ResolutionMessage *string   `json:"resolutionMessage"`
+	AttachmentsIn     *[]string `json:"attachmentsIn"`
+	AttachmentsOut    *bool     `json:"attachmentsOut"`
+	Language          *string   `json:"language"`
+	// Read-only fields of config.get, accepted so that a UI can send back
+	// what it read.
+	TokenSet *bool   `json:"tokenSet"`
+	Bot      *string `json:"bot"`
+}
+
+// answer is a resolver's JSON reply.
+type answer map[string]any
+
+func okAnswer(kv ...any) answer {
+	a := answer{"ok": true}
+	for i := 0; i+1 < len(kv); i += 2 {
+		a[kv[i].(string)] = kv[i+1]
+	}
+	return a
+}
+
+func fieldErrors(errs map[string]string) answer { return answer{"ok": false, "errors": errs} }
+
+// Resolver answers the admin functions config.set, config.get,
+// config.delete and config.list. Validation problems are answers with
+// ok:false and per-field messages; malformed input is abi.InvalidArgument.
+func (b *Bridge) Resolver(env *sdk.Env, c *abi.ResolverCall) ([]byte, error) {
+	var (
+		a   answer
+		err error
+	)
+	switch c.Function {
+	case "config.set":
+		a, err = b.configSet(env, c)
+	case "config.get":
+		a, err = b.configGet(env, c.Payload)
+	case "config.delete":
+		a, err = b.configDelete(env, c.Payload)
+	case "config.list":
+		a, err = b.configList(env)
+	default:
+		return nil, abi.InvalidArgument
+	}
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(a)
+}
+
+// decodeStrict decodes JSON that must match v exactly.
+func decodeStrict(data []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return abi.InvalidArgument
+	}
+	if d.More() {
+		return abi.InvalidArgument
+	}
+	return nil
+}
+
+type projectInput struct {
+	ProjectKey string `json:"projectKey"`
+}
+
+func (b *Bridge) configGet(env *sdk.Env, payload []byte) (answer, error) {
+	var in projectInput
+	if err := decodeStrict(payload, &in); err != nil {
+		return nil, err
+	}
+	if !ValidProjectKey(in.ProjectKey) {
+		return fieldErrors(map[string]string{"projectKey": "Not a Jira project key."}), nil
+	}
+	var cfg Config
+	found, err := store{env.Storage}.get(configKey(in.ProjectKey), &cfg)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return fieldErrors(map[string]string{"projectKey": "This project has no chat configuration."}), nil
+	}
+	return okAnswer("config", cfg.view()), nil
+}
+
+func (b *Bridge) configList(env *sdk.Env) (answer, error) {
+	views := []view{}
+	cursor := ""
+	for {
+		page, err := env.Storage.Query("config:", cursor, 100)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: list configurations: %w", err)
+		}
+		for _, e := range page.Entries {
+			var cfg Config
+			if json.Unmarshal(e.Value, &cfg) == nil {
+				views = append(views, cfg.view())
+			}
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	return okAnswer("configs", views), nil
+}
+
+func (b *Bridge) configDelete(env *sdk.Env, payload []byte) (answer, error) {
+	var in projectInput
+	if err := decodeStrict(payload, &in); err != nil {
+		return nil, err
+	}
+	if !ValidProjectKey(in.ProjectKey) {
+		return fieldErrors(map[string]string{"projectKey": "Not a Jira project key."}), nil
+	}
+	p := in.ProjectKey
+	st := store{env.Storage}
+	log := logger(env, "project", p)
+	var cfg Config
+	found, err := st.get(configKey(p), &cfg)
+	if err != nil {
+		return nil, err
+	}
+	webhookRemoved := false
+	if found {
+		if k, ok := b.kinds()[cfg.Channel]; ok && cfg.TokenSecret != "" {
+			if err := k.New(env, cfg.secrets()).Unregister(); err != nil {
+				log.Warn("could not remove the webhook; deleting the configuration anyway", "err", err)
+			} else {
+				webhookRemoved = true
+			}
+		}
+		for _, name := range []string{cfg.TokenSecret, cfg.WebhookSecret} {
+			if name != "" {
+				if err := env.Secrets.Delete(name); err != nil && !errors.Is(err, sdk.ErrNotFound) {
+					return nil, fmt.Errorf("bridge: delete secret: %w", err)
+				}
+			}
+		}
+	}
+	// Mappings and delivery records go even without a configuration, so
+	// that a half-finished delete can be completed.
+	total := 0
+	prefixes := []string{"chat:" + p + ":", "issue:" + p + "-", "dedupe:jira:" + p + ":"}
+	for _, k := range b.kinds() {
+		prefixes = append(prefixes, "dedupe:"+k.Short+":"+p+":")
+	}
+	for _, prefix := range prefixes {
+		n, err := st.deleteAll(prefix)
+		total += n
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := st.del(configKey(p)); err != nil {
+		return nil, err
+	}
+	log.Info("configuration deleted", "records", total)
+	return okAnswer("deleted", found, "records", total, "webhookRemoved", webhookRemoved), nil
+}
+
+// configSet validates and saves a configuration. Order: local checks, then
+// the service desk and request type in Jira, then the token with the
+// messenger, then the webhook; nothing is saved unless all pass.
+func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
+	var in setInput
+	if err := decodeStrict(c.Payload, &in); err != nil {
+		return nil, err
+	}
+	errs := map[string]string{}
+	if !ValidProjectKey(in.ProjectKey) {
+		errs["projectKey"] = "Not a Jira project key (upper-case letters, digits and _, starting with a letter)."
+		return fieldErrors(errs), nil
+	}
+	p := in.ProjectKey
+	st := store{env.Storage}
+	log := logger(env, "project", p)
+
+	var old Config
+	exists, err := st.get(configKey(p), &old)
+	if err != nil {
+		return nil, err
+	}
+	cfg := old
+	if !exists {
+		cfg = Config{ProjectKey: p, Enabled: true, Channel: "telegram", SummaryTemplate: DefaultSummaryTemplate,
+			AttachmentsOut: true, Language: DefaultLanguage}
+		for _, k := range channel.AttachmentKinds {
+			cfg.AttachmentsIn = append(cfg.AttachmentsIn, string(k))
+		}
+	}
+	setIf(&cfg.Enabled, in.Enabled)
+	setIf(&cfg.Channel, in.Channel)
+	setIf(&cfg.ServiceDeskID, in.ServiceDeskID)
+	setIf(&cfg.RequestTypeID, in.RequestTypeID)
+	setIf(&cfg.SummaryTemplate, in.SummaryTemplate)
+	setIf(&cfg.Greeting, in.Greeting)
+	setIf(&cfg.ResolutionMessage, in.ResolutionMessage)
+	setIf(&cfg.AttachmentsOut, in.AttachmentsOut)
+	setIf(&cfg.Language, in.Language)
+	if in.AttachmentsIn != nil {
+		cfg.AttachmentsIn = []string{}
+		for _, k := range *in.AttachmentsIn {
+			if !slices.Contains(cfg.AttachmentsIn, k) {
+				cfg.AttachmentsIn = append(cfg.AttachmentsIn, k)
+			}
+		}
+	}
+	cfg.ServiceDeskID = strings.TrimSpace(cfg.ServiceDeskID)
+	cfg.RequestTypeID = strings.TrimSpace(cfg.RequestTypeID)
+	if cfg.SummaryTemplate == "" {
+		cfg.SummaryTemplate = DefaultSummaryTemplate
+	}
+	if cfg.Language == "" {
+		cfg.Language = DefaultLanguage
+	}
+
+	kind, kindOK := b.kinds()[cfg.Channel]
+	if !kindOK {
+		errs["channel"] = "Unknown channel; supported: telegram."
+	}
+	token := ""
+	if in.BotToken != nil {
+		token = strings.TrimSpace(*in.BotToken)
+	}
+	switch {
+	case token != "" && kindOK:
+		if problem := kind.TokenProblem(token); problem != "" {
+			errs["botToken"] = problem
+		}
+	case token == "" && cfg.TokenSecret == "":
+		errs["botToken"] = "A bot token is required."
+	case token == "" && exists && old.Channel != cfg.Channel:
+		errs["botToken"] = "A new channel needs its own bot token."
+	}
+	if !jira.ValidID(cfg.ServiceDeskID) {
+		errs["serviceDeskId"] = "Choose a service desk (a numeric id)."
+	}
+	if !jira.ValidID(cfg.RequestTypeID) {
+		errs["requestTypeId"] = "Choose a request type (a numeric id)."
+	}
+	if problem := templateProblem(cfg.SummaryTemplate); problem != "" {
+		errs["summaryTemplate"] = problem
+	}
+	if utf8.RuneCountInString(cfg.Greeting) > maxMessageText {
+		errs["greeting"] = fmt.Sprintf("At most %d characters.", maxMessageText)
+	}
+	if utf8.RuneCountInString(cfg.ResolutionMessage) > maxMessageText {
+		errs["resolutionMessage"] = fmt.Sprintf("At most %d characters.", maxMessageText)
+	}
+	for _, k := range cfg.AttachmentsIn {
+		if !slices.Contains(channel.AttachmentKinds, channel.AttachmentKind(k)) {
+			errs["attachmentsIn"] = "Unknown kind " + quoteShort(k) + "; choose from photo, document, voice, video, sticker."
+		}
+	}
+	if _, ok := languages[cfg.Language]; !ok {
+		errs["language"] = "Unsupported language; choose one of " + strings.Join(Languages(), ", ") + "."
+	}
+	hookURL := ""
+	if kindOK && cfg.Enabled {
+		hookURL = webhookURL(c.Context.WebTriggers, kind.Trigger, p)
+		if hookURL == "" {
+			errs["enabled"] = "This installation has no " + kind.Trigger + " web trigger; the app must be reinstalled."
+		}
+	}
+	if len(errs) > 0 {
+		return fieldErrors(errs), nil
+	}
+
+	// Jira: the service desk must belong to the project and offer the request type.
+	jc := jira.Client{API: env.Jira}
+	if field, msg := checkServiceDesk(&jc, p, cfg.ServiceDeskID, cfg.RequestTypeID); field != "" {
+		errs[field] = msg
+		return fieldErrors(errs), nil
+	}
+
+	// The token: stored first, then used only by reference.
+	var created []string // secrets this call created, removed again on failure
+	cleanup := func() {
+		for _, name := range created {
+			_ = env.Secrets.Delete(name)
+		}
+	}
+	newToken := token != ""
+	if newToken {
+		cfg.TokenSecret = secretName("token", kind.Short, p)
+		if err := env.Secrets.Set(cfg.TokenSecret, []byte(token)); err != nil {
+			return nil, fmt.Errorf("bridge: store bot token: %w", err)
+		}
+		token = ""
+		created = append(created, cfg.TokenSecret)
+	}
+	ch := kind.New(env, cfg.secrets())
+	bot, err := ch.Validate()
+	if err != nil {
+		cleanup()
+		log.Warn("bot token check failed", "err", err)
+		switch {
+		case errors.Is(err, channel.ErrUnauthorized):
+			errs["botToken"] = "The messenger rejected this token (401 Unauthorized). Copy it again from @BotFather."
+		default:
+			errs["botToken"] = "Could not check the token with the messenger; try again in a minute."
+		}
+		return fieldErrors(errs), nil
+	}
+	cfg.Bot = bot.Username
+
+	if cfg.Enabled {
+		// setWebhook without secret_token would drop the secret, and the
+		// module cannot read the stored one back: every registration gets a
+		// fresh secret, and the previous one is deleted after the save.
+		secret := randomSecret()
+		cfg.WebhookSecret = secretName("webhook", kind.Short, p)
+		if err := env.Secrets.Set(cfg.WebhookSecret, []byte(secret)); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("bridge: store webhook secret: %w", err)
+		}
+		created = append(created, cfg.WebhookSecret)
+		ch = kind.New(env, cfg.secrets())
+		if err := ch.Register(hookURL, secret); err != nil {
+			cleanup()
+			log.Warn("webhook registration failed", "err", err)
+			errs["botToken"] = "The messenger refused to register the webhook; check the token and try again."
+			return fieldErrors(errs), nil
+		}
+	} else if err := ch.Unregister(); err != nil {
+		log.Warn("could not remove the webhook of a disabled project", "err", err)
+	}
+
+	if err := st.put(configKey(p), &cfg, 0); err != nil {
+		cleanup()
+		return nil, err
+	}
+	// Secrets the new configuration no longer names: the old bot's webhook
+	// goes first so that it stops calling with a secret about to vanish.
+	if exists {
+		if old.TokenSecret != "" && old.TokenSecret != cfg.TokenSecret {
+			if ok := b.kinds()[old.Channel]; ok.New != nil {
+				if err := ok.New(env, old.secrets()).Unregister(); err != nil {
+					log.Warn("could not remove the previous bot's webhook", "err", err)
+				}
+			}
+		}
+		for _, name := range []string{old.TokenSecret, old.WebhookSecret} {
+			if name != "" && name != cfg.TokenSecret && name != cfg.WebhookSecret {
+				_ = env.Secrets.Delete(name)
+			}
+		}
+	}
+	log.Info("configuration saved", "enabled", cfg.Enabled)
+	return okAnswer("config", cfg.view()), nil
+}
+
+func setIf[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+// checkServiceDesk answers the field to blame and a message, or "" when the
+// service desk belongs to project and offers the request type.
+func checkServiceDesk(jc *jira.Client, project, deskID, typeID string) (string, string) {
+	desks, err := jc.ServiceDesks()
+	if err != nil {
+		return "serviceDeskId", jiraProblem(err)
+	}
+	var desk *jira.ServiceDesk
+	for i := range desks {
+		if desks[i].ID == deskID {
+			desk = &desks[i]
+		}
+	}
+	if desk == nil {
+		return "serviceDeskId", "No service desk with this id on this site."
+	}
+	if desk.ProjectKey != project {
+		return "serviceDeskId", "This service desk belongs to project " + desk.ProjectKey + ", not " + project + "."
+	}
+	types, err := jc.RequestTypes(deskID)
+	if err != nil {
+		return "requestTypeId", jiraProblem(err)
+	}
+	for _, t := range types {
+		if t.ID == typeID {
+			return "", ""
+		}
+	}
+	return "requestTypeId", "This service desk has no request type with this id."
+}
+
+func jiraProblem(err error) string {
+	switch {
+	case errors.Is(err, jira.ErrDenied):
+		return "The app may not read this project's service desk; check its permissions."
+	case errors.Is(err, jira.ErrTemporary):
+		return "Jira is busy or unavailable; try again in a minute."
+	}
+	return "Could not check this with Jira."
+}
+
+// templateProblem checks a summary template: placeholders {name} and
+// {text} only, at most 255 characters.
+func templateProblem(t string) string {
+	if utf8.RuneCountInString(t) > maxSummary {
+		return fmt.Sprintf("At most %d characters.", maxSummary)
+	}
+	if strings.ContainsAny(t, "\r\n") {
+		return "A summary is one line."
+	}
+	rest := strings.NewReplacer("{name}", "", "{text}", "").Replace(t)
+	if strings.ContainsAny(rest, "{}") {
+		return "Only the placeholders {name} and {text} are known."
+	}
+	return ""
+}
+
+func quoteShort(s string) string {
+	if utf8.RuneCountInString(s) > 20 {
+		s = string([]rune(s)[:20]) + "…"
+	}
+	return `"` + s + `"`
+}
+
+// webhookURL is the installation's public URL of a web trigger with the
+// project as a query parameter.
+func webhookURL(triggers []abi.Header, key, project string) string {
+	base := ""
+	for _, t := range triggers {
+		if t.Name == key {
+			base = t.Value
+		}
+	}
+	if base == "" {
+		return ""
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "project=" + project
+}
+
+// randomSecret is a webhook secret: 32 random bytes in the alphabet
+// Telegram allows for secret_token (A-Z a-z 0-9 _ -).
+func randomSecret() string {
+	var buf [32]byte
+	_, _ = rand.Read(buf[:])
+	return base64.RawURLEncoding.EncodeToString(buf[:])
+}
+
+// secretName is a fresh secret name for one project: a new name per token
+// lets a failed change leave the working one in place.
+func secretName(what, short, project string) string {
+	return "chatbridge." + short + "." + what + "." + project + "." + newNonce()
+}

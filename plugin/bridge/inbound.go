@@ -1,0 +1,559 @@
+package bridge
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/jira"
+	"github.com/chatbridge/chatbridge/plugin/sdk"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// inboundJob is the payload of the inbound queue: one customer event. It is
+// the only place message text exists outside Jira, and the host deletes it
+// once delivered.
+type inboundJob struct {
+	Project string          `json:"project"`
+	Channel string          `json:"channel"`
+	Nonce   string          `json:"nonce"`
+	Event   channel.Inbound `json:"event"`
+	// Waits counts re-queues while another delivery opened the chat's request.
+	Waits int `json:"waits,omitempty"`
+}
+
+// Opening a request: a delivery that finds another one opening the chat's
+// request waits openWait and tries again, up to maxOpenWaits times; an
+// opening older than staleOpening is taken over.
+const (
+	openWait     = 3 * time.Second
+	maxOpenWaits = 40
+	staleOpening = 2 * time.Minute
+)
+
+func respond(status uint16) *abi.Response {
+	return &abi.Response{Status: status, Headers: []abi.Header{{Name: "Content-Type", Value: "application/json"}},
+		Body: []byte(`{"ok":` + strconv.FormatBool(status/100 == 2) + `}`)}
+}
+
+// WebTrigger receives a messenger's webhook: it authenticates it, drops
+// duplicates, queues each event and answers at once; Jira is never called
+// here, so a slow Jira cannot make the messenger retry.
+func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Response, error) {
+	name, kind, ok := b.kindByTrigger(req.Trigger)
+	if !ok {
+		return respond(404), nil
+	}
+	if req.Method != "POST" {
+		return respond(405), nil
+	}
+	project := abi.Get(req.Query, "project")
+	if !ValidProjectKey(project) {
+		return respond(404), nil
+	}
+	log := logger(env, "project", project, "channel", name)
+	st := store{env.Storage}
+	var cfg Config
+	found, err := st.get(configKey(project), &cfg)
+	if err != nil {
+		log.Error("webhook: configuration unreadable", "err", err)
+		return respond(503), nil
+	}
+	if !found || cfg.Channel != name {
+		return respond(404), nil
+	}
+	ch := kind.New(env, cfg.secrets())
+	if err := ch.Authenticate(req); err != nil {
+		if errors.Is(err, channel.ErrUnauthorized) {
+			log.Warn("webhook: not authentic; rejected")
+			return respond(401), nil
+		}
+		log.Error("webhook: authentication failed", "err", err)
+		return respond(503), nil
+	}
+	if !cfg.Enabled {
+		return respond(200), nil
+	}
+	events, err := ch.Parse(req.Body)
+	if err != nil {
+		// Authentic but unreadable: a retry would not read better.
+		log.Warn("webhook: delivery not understood; dropped", "err", err)
+		return respond(200), nil
+	}
+	for _, ev := range events {
+		key := inboundDedupeKey(kind.Short, project, ev.ID)
+		nonce := newNonce()
+		won, err := st.claim(key, nonce)
+		if err != nil {
+			log.Error("webhook: dedupe record failed", "event", ev.ID, "err", err)
+			return respond(503), nil
+		}
+		if !won {
+			log.Info("webhook: duplicate delivery ignored", "event", ev.ID)
+			continue
+		}
+		payload, err := json.Marshal(inboundJob{Project: project, Channel: name, Nonce: nonce, Event: ev})
+		if err == nil {
+			err = env.Queue.Push(QueueInbound, payload, 0)
+		}
+		if err != nil {
+			// Forget the event so that the messenger's retry is not a "duplicate".
+			_ = st.del(key)
+			log.Error("webhook: could not queue the event", "event", ev.ID, "err", err)
+			return respond(503), nil
+		}
+		log.Info("webhook: event queued", "event", ev.ID, "kind", string(ev.Kind))
+	}
+	return respond(200), nil
+}
+
+// inbound is the work on one customer event.
+type inbound struct {
+	b    *Bridge
+	env  *sdk.Env
+	st   store
+	jc   jira.Client
+	log  *slog.Logger
+	job  inboundJob
+	cfg  Config
+	kind Kind
+	ch   channel.Channel
+	key  string // the dedupe record's key
+	prog progress
+	chat chatRecord
+	// attempt is the delivery's attempt number, for back-off.
+	attempt uint32
+}
+
+func (w *inbound) chatKey() string { return chatKey(w.job.Project, w.job.Channel, w.job.Event.ChatID) }
+
+func (w *inbound) saveProgress() error { return w.st.put(w.key, &w.prog, DedupeTTL) }
+
+// step runs fn once per event: a retried delivery skips completed steps.
+func (w *inbound) step(name string, fn func() error) error {
+	if w.prog.has(name) {
+		return nil
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	w.prog.Steps = append(w.prog.Steps, name)
+	return w.saveProgress()
+}
+
+// errWait asks the consumer to re-queue the job: another delivery is opening
+// the chat's request.
+var errWait = errors.New("bridge: waiting for the chat's request to be opened")
+
+func (b *Bridge) consumeInbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueResult, error) {
+	var job inboundJob
+	if err := json.Unmarshal(m.Payload, &job); err != nil || !ValidProjectKey(job.Project) || job.Event.ChatID == "" {
+		env.Log.Error("inbound: malformed job dropped", "message", m.ID)
+		return abi.QueueResult{}, nil
+	}
+	w := &inbound{b: b, env: env, st: store{env.Storage}, jc: jira.Client{API: env.Jira}, job: job, attempt: m.Attempt,
+		log: logger(env, "project", job.Project, "channel", job.Channel, "event", job.Event.ID, "message", m.ID, "attempt", m.Attempt)}
+	found, err := w.st.get(configKey(job.Project), &w.cfg)
+	if err != nil {
+		return w.fail(err)
+	}
+	kind, ok := b.kinds()[job.Channel]
+	if !found || !w.cfg.Enabled || !ok || w.cfg.Channel != job.Channel {
+		w.log.Info("inbound: project not configured for this channel; dropped")
+		return abi.QueueResult{}, nil
+	}
+	w.kind, w.ch = kind, kind.New(env, w.cfg.secrets())
+	w.key = inboundDedupeKey(kind.Short, job.Project, job.Event.ID)
+	found, err = w.st.get(w.key, &w.prog)
+	if err != nil {
+		return w.fail(err)
+	}
+	switch {
+	case !found:
+		// The record expired or was never written: this delivery owns the work.
+		w.prog = progress{Owner: job.Nonce}
+	case w.prog.Owner != job.Nonce:
+		w.log.Info("inbound: another delivery owns this event; skipped")
+		return abi.QueueResult{}, nil
+	case w.prog.Done:
+		return abi.QueueResult{}, nil
+	}
+	if _, err := w.st.get(w.chatKey(), &w.chat); err != nil {
+		return w.fail(err)
+	}
+	err = w.run()
+	if errors.Is(err, errWait) {
+		return w.wait()
+	}
+	if err != nil {
+		return w.fail(err)
+	}
+	w.prog.Done = true
+	if err := w.saveProgress(); err != nil {
+		return w.fail(err)
+	}
+	return abi.QueueResult{}, nil
+}
+
+// wait re-queues the job with a delay, as a new message with fresh retries.
+func (w *inbound) wait() (abi.QueueResult, error) {
+	w.job.Waits++
+	payload, err := json.Marshal(w.job)
+	if err == nil {
+		err = w.env.Queue.Push(QueueInbound, payload, openWait)
+	}
+	if err != nil {
+		return w.fail(err)
+	}
+	w.log.Info("inbound: waiting for the chat's request to be opened")
+	return abi.QueueResult{}, nil
+}
+
+// fail turns an error into a retry, or gives up on a permanent one and tells
+// the customer their message did not arrive.
+func (w *inbound) fail(err error) (abi.QueueResult, error) {
+	if res, ok := retryAfter(err, w.attempt); ok {
+		w.log.Warn("inbound: will retry", "err", err, "retryAfter", res.RetryAfterSeconds)
+		return res, nil
+	}
+	w.log.Error("inbound: failed; giving up", "err", err)
+	if w.ch != nil && w.job.Event.Kind == channel.Message && !w.prog.has("failed") {
+		if e := w.reply(w.cfg.texts().Failed); e == nil {
+			w.prog.Steps = append(w.prog.Steps, "failed")
+		}
+	}
+	w.prog.Done = true
+	if w.key != "" {
+		_ = w.saveProgress()
+	}
+	return abi.QueueResult{}, nil
+}
+
+// reply sends a bot text to the customer.
+func (w *inbound) reply(text string) error {
+	for _, part := range w.ch.Render(channel.Content{Plain: text}) {
+		if err := w.ch.SendText(w.job.Event.ChatID, part); err != nil {
+			if errors.Is(err, channel.ErrBlocked) {
+				return nil // nobody to tell
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *inbound) replyStep(name, text string) error {
+	return w.step(name, func() error { return w.reply(text) })
+}
+
+func (w *inbound) saveChat() error { return w.st.put(w.chatKey(), &w.chat, 0) }
+
+func (w *inbound) run() error {
+	ev := &w.job.Event
+	t := w.cfg.texts()
+	switch ev.Kind {
+	case channel.Blocked:
+		return w.blocked()
+	case channel.Unblocked:
+		if w.chat.Blocked {
+			w.chat.Blocked = false
+			return w.saveChat()
+		}
+		return nil
+	case channel.Message:
+	default:
+		return nil
+	}
+	if w.chat.Blocked {
+		// Writing to the bot means the customer allows it again.
+		w.chat.Blocked = false
+		if err := w.saveChat(); err != nil {
+			return err
+		}
+	}
+	switch ev.Command {
+	case channel.CommandStart:
+		return w.replyStep("reply", w.cfg.greeting())
+	case channel.CommandHelp:
+		return w.replyStep("reply", t.Help)
+	case channel.CommandNew:
+		if err := w.step("close", func() error {
+			if w.chat.Issue == "" {
+				return nil
+			}
+			w.log.Info("inbound: customer closed the mapping", "issue", w.chat.Issue)
+			w.chat.Issue, w.chat.IssueID = "", ""
+			return w.saveChat()
+		}); err != nil {
+			return err
+		}
+		return w.replyStep("reply", t.NewDone)
+	case channel.CommandStatus:
+		return w.step("reply", func() error {
+			if w.chat.Issue == "" {
+				return w.reply(t.NoRequest)
+			}
+			s, err := w.jc.Status(w.chat.Issue)
+			if errors.Is(err, jira.ErrNotFound) {
+				return w.reply(t.NoRequest)
+			}
+			if err != nil {
+				return err
+			}
+			return w.reply(fill(t.Status, "{key}", w.chat.Issue, "{status}", s.Name))
+		})
+	}
+	return w.message()
+}
+
+func (w *inbound) blocked() error {
+	w.chat.Blocked = true
+	if err := w.saveChat(); err != nil {
+		return err
+	}
+	w.log.Info("inbound: customer blocked the bot", "issue", w.chat.Issue)
+	if w.chat.Issue == "" {
+		return nil
+	}
+	return w.step("note", func() error {
+		_, err := w.jc.AddComment(w.chat.Issue, fill(noteBlocked, "{channel}", channelTitle(w.job.Channel)), false)
+		if errors.Is(err, jira.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+// message delivers a customer message: to the chat's open request, or to a
+// new one.
+func (w *inbound) message() error {
+	ev := &w.job.Event
+	if ev.Edited && w.chat.Issue == "" && w.prog.Issue == "" {
+		// A correction of a message from a closed conversation opens nothing.
+		w.log.Info("inbound: edit outside an open request ignored")
+		return nil
+	}
+	// Which files go to Jira; the rest are refused with a notice.
+	var accepted []int
+	for i, a := range ev.Attachments {
+		if w.cfg.accepts(a.Kind) {
+			accepted = append(accepted, i)
+			continue
+		}
+		if err := w.replyStep("refused"+strconv.Itoa(i), w.cfg.texts().NotAccepted); err != nil {
+			return err
+		}
+	}
+	if ev.Wiki == "" && len(accepted) == 0 {
+		return nil
+	}
+	// Up to two rounds: when the mapped request has vanished from Jira, the
+	// mapping is dropped and the message opens a new one.
+	for round := 0; ; round++ {
+		if err := w.ensureIssue(accepted); err != nil {
+			return err
+		}
+		err := w.deliver(accepted)
+		if !errors.Is(err, jira.ErrNotFound) || w.prog.Created || round > 0 {
+			return err
+		}
+		w.log.Warn("inbound: mapped request no longer exists; opening a new one", "issue", w.prog.Issue)
+		if w.chat.Issue == w.prog.Issue {
+			w.chat.Issue, w.chat.IssueID = "", ""
+			if err := w.saveChat(); err != nil {
+				return err
+			}
+		}
+		_ = w.st.del(issueKey(w.prog.Issue))
+		// Only the notices sent to the customer stay done; everything that
+		// went to the vanished request goes again.
+		w.prog.Issue, w.prog.IssueID, w.prog.Steps = "", "", keepPrefixed(w.prog.Steps, "refused")
+		if err := w.saveProgress(); err != nil {
+			return err
+		}
+	}
+}
+
+func keepPrefixed(list []string, prefix string) []string {
+	var out []string
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ensureIssue decides the request this event goes to, creating one when the
+// chat has none. The created request is recorded in the event's progress
+// before anything else, so a retry after a later failure reuses it.
+func (w *inbound) ensureIssue(accepted []int) error {
+	if w.prog.Issue == "" {
+		if w.chat.Issue != "" {
+			w.prog.Issue, w.prog.IssueID = w.chat.Issue, w.chat.IssueID
+			return w.saveProgress()
+		}
+		if err := w.open(accepted); err != nil {
+			return err
+		}
+	}
+	if !w.prog.Created {
+		return nil
+	}
+	// The mapping of a request this event created.
+	return w.step("map", func() error {
+		rev := issueRecord{Project: w.job.Project, Channel: w.job.Channel, Chat: w.job.Event.ChatID, IssueID: w.prog.IssueID}
+		if err := w.st.put(issueKey(w.prog.Issue), &rev, 0); err != nil {
+			return err
+		}
+		// Re-read: a /new or a resolution may have changed the chat meanwhile.
+		if _, err := w.st.get(w.chatKey(), &w.chat); err != nil {
+			return err
+		}
+		if w.chat.Issue == "" || w.chat.Opening == w.job.Nonce {
+			w.chat.Issue, w.chat.IssueID = w.prog.Issue, w.prog.IssueID
+		}
+		if w.chat.Opening == w.job.Nonce {
+			w.chat.Opening, w.chat.OpeningAt = "", 0
+		}
+		return w.saveChat()
+	})
+}
+
+// open creates the chat's request, unless another delivery of the same chat
+// is doing so (an album's photos arrive together): then this one waits.
+func (w *inbound) open(accepted []int) error {
+	ev := &w.job.Event
+	now := w.b.now().Unix()
+	if o := w.chat.Opening; o != "" && o != w.job.Nonce && now-w.chat.OpeningAt < int64(staleOpening/time.Second) && w.job.Waits < maxOpenWaits {
+		return errWait
+	}
+	w.chat.Opening, w.chat.OpeningAt = w.job.Nonce, now
+	if err := w.saveChat(); err != nil {
+		return err
+	}
+	var check chatRecord
+	if _, err := w.st.get(w.chatKey(), &check); err != nil {
+		return err
+	}
+	if check.Opening != w.job.Nonce && w.job.Waits < maxOpenWaits {
+		return errWait
+	}
+	kindName := ""
+	if len(accepted) > 0 {
+		kindName = string(ev.Attachments[accepted[0]].Kind)
+	}
+	req := jira.NewRequest{
+		ServiceDeskID: w.cfg.ServiceDeskID,
+		RequestTypeID: w.cfg.RequestTypeID,
+		Summary:       summary(w.cfg.SummaryTemplate, ev.Sender, ev.Plain, kindName),
+		Description:   description(ev, w.job.Channel, kindName),
+	}
+	created, err := w.jc.CreateRequest(req)
+	if err != nil {
+		return err
+	}
+	w.log.Info("inbound: request created", "issue", created.IssueKey)
+	w.prog.Issue, w.prog.IssueID, w.prog.Created = created.IssueKey, created.IssueID, true
+	// The description carries the text and the caption.
+	w.prog.Steps = append(w.prog.Steps, "text")
+	return w.saveProgress()
+}
+
+// deliver adds the text and files of the message to w.prog.Issue.
+func (w *inbound) deliver(accepted []int) error {
+	ev := &w.job.Event
+	issue := w.prog.Issue
+	// A caption travels with its file; text without an accepted file, or
+	// whose file cannot travel, is a comment of its own.
+	captionWithFile := len(accepted) > 0 && ev.Attachments[accepted[0]].Size <= w.ch.Limits().Download
+	if ev.Wiki != "" && !captionWithFile {
+		if err := w.step("text", func() error {
+			_, err := w.jc.AddComment(issue, commentBody(ev, w.job.Channel), true)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	for n, i := range accepted {
+		a := ev.Attachments[i]
+		comment := ""
+		if n == 0 && ev.Wiki != "" && !w.prog.has("text") {
+			comment = commentBody(ev, w.job.Channel)
+		}
+		if err := w.attach(strconv.Itoa(i), a, comment); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attach carries one file: download from the messenger, upload to the
+// service desk, attach to the request with its caption.
+func (w *inbound) attach(id string, a channel.Attachment, comment string) error {
+	name := "att" + id
+	if w.prog.has(name) || w.prog.has("big"+id) {
+		return nil
+	}
+	tooLarge := a.Size > w.ch.Limits().Download
+	if !tooLarge {
+		err := w.step(name, func() error {
+			data, err := w.ch.Download(a)
+			if err != nil {
+				return err
+			}
+			ids, err := w.jc.AttachTemporaryFile(w.cfg.ServiceDeskID, a.Name, a.MIME, data)
+			if err != nil {
+				return err
+			}
+			return w.jc.Attach(w.prog.Issue, ids, true, comment)
+		})
+		if !errors.Is(err, channel.ErrTooLarge) && !errors.Is(err, sdk.ErrLimitExceeded) {
+			if err == nil && comment != "" {
+				w.prog.Steps = append(w.prog.Steps, "text")
+				return w.saveProgress()
+			}
+			return err
+		}
+		tooLarge = true
+	}
+	// Over the download limit: tell the customer and the agents, and keep
+	// the caption as a comment of its own.
+	w.log.Info("inbound: file over the download limit", "issue", w.prog.Issue, "bytes", a.Size)
+	if comment != "" {
+		if err := w.step("text", func() error {
+			_, err := w.jc.AddComment(w.prog.Issue, comment, true)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if err := w.replyStep("big"+id+".notice", fill(w.cfg.texts().TooLarge, "{name}", a.Name)); err != nil {
+		return err
+	}
+	return w.step("big"+id, func() error {
+		note := fill(noteTooLarge, "{name}", escapeWiki(a.Name), "{size}", sizeText(a.Size), "{channel}", channelTitle(w.job.Channel))
+		_, err := w.jc.AddComment(w.prog.Issue, note, false)
+		return err
+	})
+}
+
+func sizeText(n int64) string {
+	if n <= 0 {
+		return "size unknown"
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+}
+
+func channelTitle(name string) string {
+	switch name {
+	case "telegram":
+		return "Telegram"
+	}
+	return name
+}

@@ -1,0 +1,530 @@
+package bridge
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/jira"
+	"github.com/chatbridge/chatbridge/plugin/sdk"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// Outbound job kinds.
+const (
+	jobComment  = "comment"
+	jobResolved = "resolved"
+)
+
+// outboundJob is the payload of the outbound queue: an agent's public reply
+// or a resolution notice for one request's chat.
+type outboundJob struct {
+	Kind    string `json:"kind"`
+	Project string `json:"project"`
+	Issue   string `json:"issue"`
+	Nonce   string `json:"nonce"`
+	// Dedupe is the key of the progress record the job owns.
+	Dedupe  string          `json:"dedupe"`
+	Comment string          `json:"comment,omitempty"`
+	Content channel.Content `json:"content,omitzero"`
+	// Verify asks the consumer to read sd.public.comment first, because the
+	// event did not say whether the comment is public.
+	Verify bool `json:"verify,omitempty"`
+}
+
+// Pacing: Telegram allows about one message per second per chat. A reply of
+// many parts is sent partsPerCall at a time, the rest re-queued.
+const (
+	pace         = time.Second
+	partsPerCall = 10
+)
+
+// Event handles a Jira event: a public agent comment is queued for the
+// customer, a resolution closes the chat's mapping and queues the
+// resolution message, a reopening attaches the request to its chat again.
+// Nothing is sent from here; the outbound consumer does that, with retries.
+func (b *Bridge) Event(env *sdk.Env, ev *abi.Event) error {
+	w, err := jira.ParseWebhook(ev.Type, ev.Payload)
+	if err != nil {
+		env.Log.Warn("event: payload not understood; ignored", "type", ev.Type, "err", err)
+		return nil
+	}
+	if !jira.ValidIssueKey(w.Issue.Key) {
+		return nil
+	}
+	st := store{env.Storage}
+	var rev issueRecord
+	found, err := st.get(issueKey(w.Issue.Key), &rev)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return nil // not a chat's request
+	}
+	log := logger(env, "project", rev.Project, "issue", w.Issue.Key, "event", string(w.Event))
+	var cfg Config
+	found, err = st.get(configKey(rev.Project), &cfg)
+	if err != nil {
+		return err
+	}
+	if !found || !cfg.Enabled {
+		return nil
+	}
+	if w.Event == jira.CommentCreated {
+		if err := b.relayComment(env, log, ev.Context, w, &rev); err != nil {
+			return err
+		}
+	}
+	if _, ok := w.StatusChange(); ok {
+		return b.statusChanged(env, log, w, &rev)
+	}
+	return nil
+}
+
+// relayComment queues a comment that may be public, once per comment id.
+// Fail closed: internal by jsdPublic, by a visibility restriction, or
+// unknown (checked by the consumer against sd.public.comment).
+func (b *Bridge) relayComment(env *sdk.Env, log *slog.Logger, ctx abi.Context, w *jira.Webhook, rev *issueRecord) error {
+	c := w.Comment
+	log = log.With("comment", c.ID)
+	switch {
+	case w.SelfGenerated || ctx.AppAccountID != "" && c.Author.AccountID == ctx.AppAccountID:
+		log.Debug("event: the app's own comment; not relayed")
+		return nil
+	case c.Restricted:
+		log.Info("event: restricted comment; not relayed")
+		return nil
+	case c.JSDPublic != nil && !*c.JSDPublic:
+		log.Info("event: internal comment; not relayed")
+		return nil
+	case c.Body.Empty():
+		return nil
+	case !jira.ValidID(c.ID):
+		log.Warn("event: comment id not numeric; not relayed")
+		return nil
+	}
+	job := outboundJob{
+		Kind: jobComment, Project: rev.Project, Issue: w.Issue.Key, Nonce: newNonce(),
+		Dedupe: commentDedupeKey(rev.Project, c.ID), Comment: c.ID,
+		Content: channel.Content{Wiki: c.Body.Wiki, ADF: c.Body.ADF},
+		Verify:  c.JSDPublic == nil,
+	}
+	return queueOnce(env, log, job)
+}
+
+// queueOnce claims the job's dedupe key and pushes it; a duplicate event
+// finds the claim and does nothing.
+func queueOnce(env *sdk.Env, log *slog.Logger, job outboundJob) error {
+	st := store{env.Storage}
+	won, err := st.claim(job.Dedupe, job.Nonce)
+	if err != nil {
+		return err
+	}
+	if !won {
+		log.Info("event: duplicate; already queued")
+		return nil
+	}
+	payload, err := json.Marshal(job)
+	if err == nil {
+		err = env.Queue.Push(QueueOutbound, payload, 0)
+	}
+	if err != nil {
+		_ = st.del(job.Dedupe)
+		return err
+	}
+	log.Info("event: queued for the customer", "kind", job.Kind)
+	return nil
+}
+
+// statusChanged follows the request's status category: into done closes the
+// chat's mapping and tells the customer; out of done reattaches the request
+// when the chat has not opened another one meanwhile.
+func (b *Bridge) statusChanged(env *sdk.Env, log *slog.Logger, w *jira.Webhook, rev *issueRecord) error {
+	st := store{env.Storage}
+	done := w.Issue.Done()
+	if w.Issue.StatusCategory == "" && !w.Issue.Resolved {
+		// The payload does not carry the category: ask Jira.
+		jc := jira.Client{API: env.Jira}
+		_, category, err := jc.IssueStatus(w.Issue.Key)
+		if err != nil {
+			return err
+		}
+		done = category == "done"
+	}
+	chatKey := chatKey(rev.Project, rev.Channel, rev.Chat)
+	var chat chatRecord
+	if _, err := st.get(chatKey, &chat); err != nil {
+		return err
+	}
+	switch {
+	case done && !rev.Resolved:
+		marker := ""
+		if w.Changelog != nil && jira.ValidID(w.Changelog.ID) {
+			marker = w.Changelog.ID
+		} else {
+			marker = strconv.FormatInt(w.Timestamp, 10)
+		}
+		if !chat.Blocked {
+			job := outboundJob{Kind: jobResolved, Project: rev.Project, Issue: w.Issue.Key, Nonce: newNonce(),
+				Dedupe: statusDedupeKey(rev.Project, w.Issue.Key, marker)}
+			if err := queueOnce(env, log, job); err != nil {
+				return err
+			}
+		}
+		rev.Resolved = true
+		if err := st.put(issueKey(w.Issue.Key), rev, 0); err != nil {
+			return err
+		}
+		if chat.Issue == w.Issue.Key {
+			chat.Issue, chat.IssueID = "", ""
+			if err := st.put(chatKey, &chat, 0); err != nil {
+				return err
+			}
+		}
+		log.Info("event: request resolved; mapping closed")
+	case !done && rev.Resolved:
+		rev.Resolved = false
+		if err := st.put(issueKey(w.Issue.Key), rev, 0); err != nil {
+			return err
+		}
+		if chat.Issue == "" {
+			chat.Issue, chat.IssueID = w.Issue.Key, rev.IssueID
+			if err := st.put(chatKey, &chat, 0); err != nil {
+				return err
+			}
+			log.Info("event: request reopened; mapping reattached")
+		} else {
+			log.Info("event: request reopened; the chat has a newer request")
+		}
+	}
+	return nil
+}
+
+// outbound is the work on one message to a customer.
+type outbound struct {
+	b       *Bridge
+	env     *sdk.Env
+	st      store
+	jc      jira.Client
+	log     *slog.Logger
+	job     outboundJob
+	cfg     Config
+	ch      channel.Channel
+	rev     issueRecord
+	chat    chatRecord
+	prog    progress
+	attempt uint32
+	sent    int // parts sent by this call, for pacing
+}
+
+func (o *outbound) chatKey() string { return chatKey(o.job.Project, o.rev.Channel, o.rev.Chat) }
+
+func (o *outbound) saveProgress() error { return o.st.put(o.job.Dedupe, &o.prog, DedupeTTL) }
+
+func (o *outbound) step(name string, fn func() error) error {
+	if o.prog.has(name) {
+		return nil
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	o.prog.Steps = append(o.prog.Steps, name)
+	return o.saveProgress()
+}
+
+// errRequeued ends a call that handed the rest of its work to a new message.
+var errRequeued = errors.New("bridge: rest of the reply re-queued")
+
+func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueResult, error) {
+	var job outboundJob
+	if err := json.Unmarshal(m.Payload, &job); err != nil || !ValidProjectKey(job.Project) || !jira.ValidIssueKey(job.Issue) || job.Dedupe == "" {
+		env.Log.Error("outbound: malformed job dropped", "message", m.ID)
+		return abi.QueueResult{}, nil
+	}
+	o := &outbound{b: b, env: env, st: store{env.Storage}, jc: jira.Client{API: env.Jira}, job: job, attempt: m.Attempt,
+		log: logger(env, "project", job.Project, "issue", job.Issue, "comment", job.Comment, "kind", job.Kind, "message", m.ID, "attempt", m.Attempt)}
+	found, err := o.st.get(job.Dedupe, &o.prog)
+	if err != nil {
+		return o.fail(err)
+	}
+	switch {
+	case !found:
+		o.prog = progress{Owner: job.Nonce}
+	case o.prog.Owner != job.Nonce:
+		o.log.Info("outbound: another delivery owns this reply; skipped")
+		return abi.QueueResult{}, nil
+	case o.prog.Done:
+		return abi.QueueResult{}, nil
+	}
+	found, err = o.st.get(configKey(job.Project), &o.cfg)
+	if err != nil {
+		return o.fail(err)
+	}
+	kind, ok := b.kinds()[o.cfg.Channel]
+	if !found || !o.cfg.Enabled || !ok {
+		o.log.Info("outbound: project not configured; dropped")
+		return abi.QueueResult{}, nil
+	}
+	found, err = o.st.get(issueKey(job.Issue), &o.rev)
+	if err != nil {
+		return o.fail(err)
+	}
+	if !found || o.rev.Project != job.Project {
+		o.log.Info("outbound: request no longer mapped; dropped")
+		return abi.QueueResult{}, nil
+	}
+	o.ch = kind.New(env, o.cfg.secrets())
+	if _, err := o.st.get(o.chatKey(), &o.chat); err != nil {
+		return o.fail(err)
+	}
+	switch job.Kind {
+	case jobComment:
+		err = o.comment()
+	case jobResolved:
+		err = o.resolved()
+	}
+	switch {
+	case errors.Is(err, errRequeued):
+		return abi.QueueResult{}, nil
+	case errors.Is(err, errStop):
+		err = nil
+	}
+	if err != nil {
+		return o.fail(err)
+	}
+	o.prog.Done = true
+	if err := o.saveProgress(); err != nil {
+		return o.fail(err)
+	}
+	return abi.QueueResult{}, nil
+}
+
+func (o *outbound) fail(err error) (abi.QueueResult, error) {
+	if res, ok := retryAfter(err, o.attempt); ok {
+		o.log.Warn("outbound: will retry", "err", err, "retryAfter", res.RetryAfterSeconds)
+		return res, nil
+	}
+	o.log.Error("outbound: failed; giving up", "err", err)
+	if o.job.Kind == jobComment && o.ch != nil {
+		// Tell the agents; their reply did not reach the customer.
+		note := fill(noteSendFailed, "{channel}", channelTitle(o.rev.Channel), "{reason}", reason(err))
+		if _, e := o.jc.AddComment(o.job.Issue, note, false); e != nil {
+			o.log.Warn("outbound: could not add the failure note", "err", e)
+		}
+	}
+	o.prog.Done = true
+	_ = o.saveProgress()
+	return abi.QueueResult{}, nil
+}
+
+func reason(err error) string {
+	switch {
+	case errors.Is(err, channel.ErrNotFound):
+		return "the chat no longer exists"
+	case errors.Is(err, channel.ErrUnauthorized):
+		return "the bot token was rejected"
+	case errors.Is(err, channel.ErrTooLarge):
+		return "too large"
+	}
+	return "the messenger refused it"
+}
+
+func (o *outbound) comment() error {
+	if o.job.Verify && !o.prog.has("verified") {
+		vis, err := o.jc.CommentVisibility(o.job.Issue, o.job.Comment)
+		if err != nil {
+			return err
+		}
+		if vis != jira.Public {
+			// Fail closed: only a positively public comment leaves Jira.
+			o.log.Info("outbound: comment not positively public; withheld", "visibility", int(vis))
+			return nil
+		}
+		o.prog.Steps = append(o.prog.Steps, "verified")
+		if err := o.saveProgress(); err != nil {
+			return err
+		}
+	}
+	if o.chat.Blocked {
+		return o.blockedNote()
+	}
+	if err := o.sendParts(o.ch.Render(o.job.Content)); err != nil {
+		return err
+	}
+	if !o.cfg.AttachmentsOut {
+		return nil
+	}
+	return o.files()
+}
+
+func (o *outbound) resolved() error {
+	if o.chat.Blocked {
+		return nil
+	}
+	return o.sendParts(o.ch.Render(channel.Content{Plain: o.cfg.resolution()}))
+}
+
+// sendParts sends the parts not yet sent, in order, about one a second.
+func (o *outbound) sendParts(parts []string) error {
+	for o.prog.Parts < len(parts) {
+		if o.sent >= partsPerCall {
+			return o.requeue()
+		}
+		if o.sent > 0 {
+			o.b.sleep(pace)
+		}
+		if err := o.send(func(chat string) error { return o.ch.SendText(chat, parts[o.prog.Parts]) }); err != nil {
+			return err
+		}
+		o.sent++
+		o.prog.Parts++
+		if err := o.saveProgress(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// send runs fn on the chat, following a group's move to a supergroup once,
+// and turning a block into a note for the agents.
+func (o *outbound) send(fn func(chat string) error) error {
+	err := fn(o.rev.Chat)
+	if to, ok := channel.MigratedTo(err); ok {
+		if merr := o.migrate(to); merr != nil {
+			return merr
+		}
+		err = fn(o.rev.Chat)
+	}
+	if errors.Is(err, channel.ErrBlocked) {
+		o.log.Info("outbound: customer blocked the bot")
+		o.chat.Blocked = true
+		if err := o.st.put(o.chatKey(), &o.chat, 0); err != nil {
+			return err
+		}
+		if e := o.blockedNote(); e != nil {
+			return e
+		}
+		return errStop
+	}
+	return err
+}
+
+// errStop ends the work early without an error: the customer is unreachable.
+var errStop = errors.New("bridge: customer unreachable")
+
+func (o *outbound) blockedNote() error {
+	if o.job.Kind != jobComment {
+		return nil
+	}
+	return o.step("note", func() error {
+		_, err := o.jc.AddComment(o.job.Issue, fill(noteNotDelivered, "{channel}", channelTitle(o.rev.Channel)), false)
+		if errors.Is(err, jira.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+// migrate moves the mapping of a group that became a supergroup.
+func (o *outbound) migrate(to string) error {
+	if _, err := strconv.ParseInt(to, 10, 64); err != nil {
+		return err
+	}
+	old := o.chatKey()
+	o.log.Info("outbound: chat moved to a new id; mapping moved")
+	o.rev.Chat = to
+	if err := o.st.put(o.chatKey(), &o.chat, 0); err != nil {
+		return err
+	}
+	if err := o.st.put(issueKey(o.job.Issue), &o.rev, 0); err != nil {
+		return err
+	}
+	return o.st.del(old)
+}
+
+func (o *outbound) requeue() error {
+	payload, err := json.Marshal(o.job)
+	if err != nil {
+		return err
+	}
+	if err := o.env.Queue.Push(QueueOutbound, payload, pace); err != nil {
+		return err
+	}
+	o.log.Info("outbound: long reply; the rest re-queued", "sent", o.prog.Parts)
+	return errRequeued
+}
+
+// files sends the attachments a public comment shows: only those, since an
+// attachment's own visibility is not in the API; larger than the
+// messenger's upload limit (or the host's download limit) gives a notice
+// without a link.
+func (o *outbound) files() error {
+	names := jira.Body{Wiki: o.job.Content.Wiki, ADF: o.job.Content.ADF}.AttachmentNames()
+	if len(names) == 0 {
+		return nil
+	}
+	list, err := o.jc.Attachments(o.job.Issue)
+	if err != nil {
+		return err
+	}
+	limits := o.ch.Limits()
+	for _, name := range names {
+		var att *jira.Attachment
+		for i := range list {
+			if list[i].Filename == name && (att == nil || newerID(list[i].ID, att.ID)) {
+				att = &list[i]
+			}
+		}
+		if att == nil || !jira.ValidID(att.ID) {
+			continue
+		}
+		a := *att
+		err := o.step("file:"+a.ID, func() error {
+			if a.Size > limits.Upload {
+				return o.fileNotice(a.Filename)
+			}
+			if o.sent > 0 {
+				o.b.sleep(pace)
+			}
+			data, err := o.jc.AttachmentContent(a.ID)
+			if errors.Is(err, sdk.ErrLimitExceeded) {
+				return o.fileNotice(a.Filename)
+			}
+			if err != nil {
+				return err
+			}
+			err = o.send(func(chat string) error {
+				return o.ch.SendFile(chat, channel.File{Name: a.Filename, MIME: a.MimeType, Data: data})
+			})
+			if errors.Is(err, channel.ErrTooLarge) {
+				return o.fileNotice(a.Filename)
+			}
+			o.sent++
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *outbound) fileNotice(name string) error {
+	text := fill(o.cfg.texts().FileTooLarge, "{name}", name)
+	for _, part := range o.ch.Render(channel.Content{Plain: text}) {
+		if err := o.send(func(chat string) error { return o.ch.SendText(chat, part) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newerID reports whether numeric id a is greater than b.
+func newerID(a, b string) bool {
+	x, _ := strconv.ParseInt(a, 10, 64)
+	y, _ := strconv.ParseInt(b, 10, 64)
+	return x > y
+}

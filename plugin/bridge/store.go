@@ -1,0 +1,172 @@
+package bridge
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/chatbridge/chatbridge/plugin/sdk"
+)
+
+// DedupeTTL is how long delivery records live: Telegram keeps undelivered
+// updates for 24 hours and Jira retries for about 30 minutes, so 48 hours
+// covers every duplicate either can send.
+const DedupeTTL = 48 * time.Hour
+
+// Storage keys. Every key is [A-Za-z0-9:._-]: project keys are upper-case
+// letters, digits and '_', issue keys add '-', chat and update ids are
+// decimal integers (chat ids may be negative), comment ids are decimal.
+//
+//	config:<PROJECT>                            Config (no secrets, only their names)
+//	chat:<PROJECT>:<channel>:<chatId>           chatRecord: the chat's open request, blocked flag
+//	issue:<ISSUEKEY>                            issueRecord: the chat a request belongs to
+//	dedupe:<short>:<PROJECT>:<eventId>          progress of one inbound event (TTL 48 h)
+//	dedupe:jira:<PROJECT>:comment:<commentId>   progress of one agent comment (TTL 48 h)
+//	dedupe:jira:<PROJECT>:status:<KEY>:<marker> one resolution notice (TTL 48 h)
+func configKey(project string) string { return "config:" + project }
+
+func chatKey(project, ch, chatID string) string { return "chat:" + project + ":" + ch + ":" + chatID }
+
+func issueKey(key string) string { return "issue:" + key }
+
+func inboundDedupeKey(short, project, id string) string {
+	return "dedupe:" + short + ":" + project + ":" + id
+}
+
+func commentDedupeKey(project, commentID string) string {
+	return "dedupe:jira:" + project + ":comment:" + commentID
+}
+
+func statusDedupeKey(project, key, marker string) string {
+	return "dedupe:jira:" + project + ":status:" + key + ":" + marker
+}
+
+// chatRecord maps a chat to its open request. It holds no message content.
+type chatRecord struct {
+	Issue   string `json:"issue,omitempty"`   // key of the open request; "" when none
+	IssueID string `json:"issueId,omitempty"` // its numeric id
+	Blocked bool   `json:"blocked,omitempty"` // the customer blocked the bot
+	// Opening is the nonce of the delivery creating a request for this chat
+	// and OpeningAt when it started (Unix seconds): others wait for it.
+	Opening   string `json:"opening,omitempty"`
+	OpeningAt int64  `json:"openingAt,omitempty"`
+}
+
+// issueRecord maps a request back to its chat.
+type issueRecord struct {
+	Project  string `json:"project"`
+	Channel  string `json:"channel"`
+	Chat     string `json:"chat"`
+	IssueID  string `json:"issueId,omitempty"`
+	Resolved bool   `json:"resolved,omitempty"`
+}
+
+// progress records how far the work of one delivery got, so that a retried
+// delivery repeats no step. It names steps and issue keys, never content.
+type progress struct {
+	// Owner is the nonce of the delivery that owns the work; a duplicate
+	// delivery with another nonce does nothing.
+	Owner string `json:"o"`
+	Done  bool   `json:"done,omitempty"`
+	// Issue is the request the event went to; Created is set when this
+	// event created it (its text is then in the description).
+	Issue   string `json:"issue,omitempty"`
+	IssueID string `json:"issueId,omitempty"`
+	Created bool   `json:"created,omitempty"`
+	// Steps lists the completed steps.
+	Steps []string `json:"steps,omitempty"`
+	// Parts counts message parts already sent.
+	Parts int `json:"parts,omitempty"`
+}
+
+func (p *progress) has(step string) bool { return slices.Contains(p.Steps, step) }
+
+// store wraps sdk.Storage with the bridge's records.
+type store struct{ s sdk.Storage }
+
+// get decodes the record under key into v; found is false when there is none.
+func (st store) get(key string, v any) (found bool, err error) {
+	b, err := st.s.Get(key)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("bridge: read %s: %w", kind(key), err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("bridge: decode %s: %w", kind(key), err)
+	}
+	return true, nil
+}
+
+func (st store) put(key string, v any, ttl time.Duration) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("bridge: encode %s: %w", kind(key), err)
+	}
+	if err := st.s.Set(key, b, ttl); err != nil {
+		return fmt.Errorf("bridge: write %s: %w", kind(key), err)
+	}
+	return nil
+}
+
+func (st store) del(key string) error {
+	if err := st.s.Delete(key); err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		return fmt.Errorf("bridge: delete %s: %w", kind(key), err)
+	}
+	return nil
+}
+
+// kind names a key's record type for errors, leaving out the ids (a chat id
+// must not reach a log).
+func kind(key string) string {
+	for i := 0; i < len(key); i++ {
+		if key[i] == ':' {
+			return key[:i]
+		}
+	}
+	return key
+}
+
+// claim takes ownership of the work under key for nonce: it fails when a
+// record exists, else writes one and reads it back. Forge storage has no
+// compare-and-set; writing then verifying leaves two concurrent deliveries
+// a window of one read-to-write gap in which both could win, and the
+// consumers' owner check catches most of those.
+func (st store) claim(key, nonce string) (bool, error) {
+	var p progress
+	found, err := st.get(key, &p)
+	if err != nil || found {
+		return false, err
+	}
+	if err := st.put(key, progress{Owner: nonce}, DedupeTTL); err != nil {
+		return false, err
+	}
+	found, err = st.get(key, &p)
+	if err != nil {
+		return false, err
+	}
+	return found && p.Owner == nonce, nil
+}
+
+// deleteAll removes every key with prefix, page by page.
+func (st store) deleteAll(prefix string) (int, error) {
+	n := 0
+	for {
+		page, err := st.s.Query(prefix, "", 100)
+		if err != nil {
+			return n, fmt.Errorf("bridge: list %s: %w", kind(prefix), err)
+		}
+		if len(page.Entries) == 0 {
+			return n, nil
+		}
+		for _, e := range page.Entries {
+			if err := st.del(e.Key); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+}

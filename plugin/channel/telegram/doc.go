@@ -1,0 +1,23 @@
+// Package telegram is the Telegram Bot API channel: it parses and
+// authenticates webhook updates and sends messages and files through the
+// host's fetch, naming the bot token only by reference.
+//
+// # Token by reference
+//
+// Every call goes to https://api.telegram.org/bot{{secret:NAME}}/<method>;
+// the host substitutes the secret, so the token never enters the module
+// after it was saved. File downloads use the same placeholder.
+//
+// # Wire details
+//
+// Ids are int64 (chat and user ids exceed 32 bits). Entity offsets count
+// UTF-16 code units; the conversion to Jira wiki happens in package format.
+// A failed call is an [*Error] carrying error_code, description,
+// parameters.retry_after and parameters.migrate_to_chat_id; it matches the
+// sentinels of package channel (a 403 is channel.ErrBlocked, a 429 is
+// channel.ErrTemporary with a RetryAfter).
+//
+// Webhook deliveries are authenticated by comparing the
+// X-Telegram-Bot-Api-Secret-Token header with the stored secret through the
+// host's constant-time Compare.
+package telegram

@@ -1,0 +1,8 @@
+// Command plugin is the ChatBridge module: Telegram chats to Jira Service
+// Management requests and back, built as a WebAssembly reactor for the host.
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -o plugin.wasm ./plugin
+//
+// Everything but registration lives in package bridge, which builds and
+// tests natively; manifest.yml beside this file declares the modules.
+package main

@@ -1,0 +1,25 @@
+// Package jira is the bridge's Jira Service Management client and webhook
+// parser: it creates requests, adds public comments and internal notes,
+// uploads attachments, reads statuses and comment visibility through the
+// host's Jira capability, and decodes the comment and issue events Jira sends.
+//
+// # Calls
+//
+// Every call goes through sdk.Jira with a path on the installation's site;
+// the host adds the app's credentials (Forge's asApp). Requests created this
+// way are raised by the app's account.
+//
+// # Errors
+//
+// A failed call is a [*StatusError]. A 429 carries the Retry-After seconds
+// ([StatusError.RetryAfter]); 429 and 5xx are [StatusError.Temporary] and
+// match [ErrTemporary]; a 404 matches [ErrNotFound]. Transport failures of
+// the host (unavailable, timeout) match ErrTemporary too.
+//
+// # Webhooks
+//
+// [ParseWebhook] accepts both shapes Jira uses: admin webhooks
+// (webhookEvent comment_created, comment_updated, jira:issue_updated; comment
+// bodies in wiki markup) and Forge product events (avi:jira:commented:issue,
+// avi:jira:updated:issue; bodies in ADF).
+package jira
