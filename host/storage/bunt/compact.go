@@ -93,48 +93,68 @@ func writeTemp(tmp string, fill func(*bufio.Writer) error) error {
 
 // Compact implements storage.Backend: it writes the live records to a new
 // file, fsyncs it, and only then renames it over the old one and fsyncs the
-// directory, with writers held back from the first step to the last. A crash
-// at any point leaves either the old file or the new one, both complete.
-// BuntDB's own Shrink is not used: it renames a file it never fsynced.
+// directory. A crash at any point leaves either the old file or the new one,
+// both complete. Writers are held back twice, briefly: to note where the old
+// file ends, and at the end to copy what was written meanwhile into the new
+// file and swap. BuntDB's own Shrink is not used: it renames a file it never
+// fsynced.
 func (d *DB) Compact(ctx context.Context) error {
 	d.compactMu.Lock()
 	defer d.compactMu.Unlock()
-	d.gate.Lock()
-	defer d.gate.Unlock()
 
-	d.mu.RLock()
-	db := d.db
-	err := d.usable(ctx)
-	d.mu.RUnlock()
-	if err != nil {
-		return err
-	}
-	tmp := d.path + ".compact"
-	now := time.Now()
-	err = writeTemp(tmp, func(w *bufio.Writer) error {
+	// 1. Note the records and where the file ends, with writers held back.
+	type item struct{ k, v string }
+	var (
+		items  []item
+		endpos int64
+		db     *buntdb.DB
+	)
+	err := func() error {
+		d.gate.Lock()
+		defer d.gate.Unlock()
+		d.mu.RLock()
+		defer d.mu.RUnlock()
+		if err := d.usable(ctx); err != nil {
+			return err
+		}
+		db = d.db
 		return db.View(func(tx *buntdb.Tx) error {
-			var (
-				buf  []byte
-				werr error
-			)
-			err := tx.Ascend("", func(k, v string) bool {
-				if len(v) < 4 {
-					return true
-				}
-				h, err := parseValueHeader(v[:len(v)-4])
-				if err == nil && (h.kind == kindTombstone || h.expires != 0 && !time.Unix(h.expires, 0).After(now)) {
-					return true
-				}
-				buf = appendSet(buf[:0], k, standalone(v), h.expires)
-				_, werr = w.Write(buf)
-				return werr == nil
-			})
+			fi, err := d.file.Stat()
 			if err != nil {
 				return err
 			}
-			return werr
+			endpos = fi.Size()
+			return tx.Ascend("", func(k, v string) bool {
+				items = append(items, item{k, v})
+				return true
+			})
 		})
+	}()
+	if err != nil {
+		return fmt.Errorf("bunt: compact: %w", err)
+	}
+
+	// 2. Write them out and load the new file, beside readers and writers.
+	tmp := d.path + ".compact"
+	now := time.Now()
+	err = writeTemp(tmp, func(w *bufio.Writer) error {
+		var buf []byte
+		for _, it := range items {
+			if len(it.v) < 4 {
+				continue
+			}
+			h, err := parseValueHeader(it.v[:len(it.v)-4])
+			if err == nil && (h.kind == kindTombstone || h.expires != 0 && !time.Unix(h.expires, 0).After(now)) {
+				continue
+			}
+			buf = appendSet(buf[:0], it.k, standalone(it.v), h.expires)
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+	items = nil
 	if err != nil {
 		return err
 	}
@@ -143,13 +163,52 @@ func (d *DB) Compact(ctx context.Context) error {
 		_ = os.Remove(tmp)
 		return err
 	}
-	d.mu.Lock()
-	if err := os.Rename(tmp, d.path); err != nil {
-		d.mu.Unlock()
+	abandon := func(err error) error {
 		newdb.Close()
 		newfile.Close()
 		_ = os.Remove(tmp)
 		return fmt.Errorf("bunt: compact: %w", err)
+	}
+
+	if d.testHookCompact != nil {
+		d.testHookCompact()
+	}
+
+	// 3. With writers held back again, carry over what they wrote since
+	// step 1, make the new file durable, and swap.
+	d.gate.Lock()
+	defer d.gate.Unlock()
+	d.mu.RLock()
+	err = d.usable(ctx)
+	if err == nil && d.db != db {
+		err = errors.New("database replaced during compaction")
+	}
+	var tail []byte
+	if err == nil {
+		err = db.View(func(tx *buntdb.Tx) error {
+			fi, err := d.file.Stat()
+			if err != nil {
+				return err
+			}
+			tail = make([]byte, fi.Size()-endpos)
+			_, err = d.file.ReadAt(tail, endpos)
+			return err
+		})
+	}
+	d.mu.RUnlock()
+	if err == nil {
+		err = replayTail(newdb, tail)
+	}
+	if err == nil {
+		err = newfile.Sync()
+	}
+	if err != nil {
+		return abandon(err)
+	}
+	d.mu.Lock()
+	if err := os.Rename(tmp, d.path); err != nil {
+		d.mu.Unlock()
+		return abandon(err)
 	}
 	old, oldfile := d.db, d.file
 	d.db, d.file = newdb, newfile
@@ -169,6 +228,63 @@ func (d *DB) Compact(ctx context.Context) error {
 		return *p
 	}
 	return nil
+}
+
+// replayTail applies the commands of tail, complete ones written to the old
+// file during a compaction, to the new database in one transaction. Batch
+// members become single writes: their batches are whole and durable already,
+// and one transaction may mix several.
+func replayTail(db *buntdb.DB, tail []byte) error {
+	if len(tail) == 0 {
+		return nil
+	}
+	return db.Update(func(tx *buntdb.Tx) error {
+		now := time.Now()
+		for off := 0; off < len(tail); {
+			if tail[off] == 0 {
+				off++
+				continue
+			}
+			c, err := parseCommand(tail, off)
+			if err != nil {
+				return fmt.Errorf("tail at %d: %w", off, err)
+			}
+			off = c.end
+			switch {
+			case isCmd(c, "flushdb"):
+				if err := tx.DeleteAll(); err != nil {
+					return err
+				}
+				continue
+			case len(c.parts) < 2:
+				return fmt.Errorf("tail at %d: %w", c.start, errMalformed)
+			}
+			key := string(c.parts[1])
+			del := isCmd(c, "del")
+			var val string
+			var exp int64
+			if !del {
+				if len(c.parts) < 3 {
+					return fmt.Errorf("tail at %d: %w", c.start, errMalformed)
+				}
+				val = standalone(string(c.parts[2]))
+				if h, err := decodeValue(val); err == nil {
+					exp = h.expires
+					del = h.kind == kindTombstone || exp != 0 && !time.Unix(exp, 0).After(now)
+				}
+			}
+			if del {
+				if _, err := tx.Delete(key); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
+					return err
+				}
+				continue
+			}
+			if _, _, err := tx.Set(key, val, ttlOpts(exp)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Snapshot implements storage.Backend. It holds BuntDB's read lock only to

@@ -96,7 +96,8 @@ type DB struct {
 	stop        chan struct{} // closed by Close
 	stopped     chan struct{} // closed when background returns
 
-	noSync bool // tests only: measure what fsync costs
+	noSync          bool   // tests only: measure what fsync costs
+	testHookCompact func() // tests only: runs between writing and swapping
 }
 
 var _ storage.Backend = (*DB)(nil)

@@ -349,6 +349,47 @@ func TestDB_CompactRunsBesideReadersAndWriters(t *testing.T) {
 	}
 }
 
+func TestDB_CompactCarriesOverWritesMadeWhileItRan(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	d := open(t, path)
+	for _, k := range []string{"keep", "overwrite", "delete", "batchdel"} {
+		mustSet(t, d, k, "before")
+	}
+	d.testHookCompact = func() {
+		mustSet(t, d, "new", "during")
+		mustSet(t, d, "overwrite", "during")
+		if err := d.Delete(ctx, "delete"); err != nil {
+			t.Error(err)
+		}
+		err := d.Apply(ctx, []storage.Write{{Key: "batchdel", Delete: true}, {Key: "batchnew", Value: []byte("during")},
+			{Key: "ttl", Value: []byte("during"), Expires: time.Now().Add(time.Hour)}})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if err := d.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.testHookCompact = nil
+	check := func() {
+		t.Helper()
+		wantValue(t, d, "keep", "before")
+		wantValue(t, d, "new", "during")
+		wantValue(t, d, "overwrite", "during")
+		wantValue(t, d, "batchnew", "during")
+		wantValue(t, d, "ttl", "during")
+		wantNotFound(t, d, "delete")
+		wantNotFound(t, d, "batchdel")
+	}
+	check()
+	d.Close()
+	d = open(t, path)
+	check()
+	if len(d.Damage()) != 0 {
+		t.Fatalf("compacted file reported damage: %+v", d.Damage())
+	}
+}
+
 func TestOpen_RemovesALeftoverCompactionFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
 	d := open(t, path)

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
 )
 
 // EnvMasterKey names the environment variable LoadMasterKeys reads first:

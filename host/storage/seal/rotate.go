@@ -58,12 +58,24 @@ func (s *Store) Reseal(ctx context.Context, inst string) error {
 			return nil
 		}
 		cur := r.current
-		if err := s.scan(ctx, r.recordsPrefix(), storage.PrefixEnd(r.recordsPrefix()), func(rec storage.Record) error {
+		var batch []storage.Record
+		flush := func() error {
+			err := s.resealBatch(ctx, e, batch)
+			batch = batch[:0]
+			return err
+		}
+		err := s.scan(ctx, r.recordsPrefix(), storage.PrefixEnd(r.recordsPrefix()), func(rec storage.Record) error {
 			if v, ok := recordVersion(rec.Value); ok && v != cur && !rec.Damaged {
-				return s.resealOne(ctx, e, rec)
+				if batch = append(batch, rec); len(batch) == resealBatch {
+					return flush()
+				}
 			}
 			return nil
-		}); err != nil {
+		})
+		if err == nil {
+			err = flush()
+		}
+		if err != nil {
 			return fmt.Errorf("seal: reseal: %w", err)
 		}
 		done, err := s.retire(ctx, e, cur)
@@ -72,6 +84,72 @@ func (s *Store) Reseal(ctx context.Context, inst string) error {
 		}
 	}
 	return fmt.Errorf("seal: reseal: records still sealed under older keys after 5 passes")
+}
+
+// resealBatch is how many records a re-seal rewrites per atomic write.
+const resealBatch = 64
+
+// resealBatch re-seals records in one atomic write, conditional on none of
+// them having changed; if one has, it falls back to one at a time.
+func (s *Store) resealBatch(ctx context.Context, e *ringEntry, recs []storage.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	err := func() error {
+		e.mu.RLock()
+		defer e.mu.RUnlock()
+		r := e.ring.Load()
+		if r == nil {
+			return nil
+		}
+		var (
+			ws    []storage.Write
+			conds []storage.Precondition
+		)
+		for _, rec := range recs {
+			w, ok := s.resealed(r, rec)
+			if !ok {
+				continue
+			}
+			ws = append(ws, w)
+			conds = append(conds, storage.Precondition{Key: rec.Key, Value: rec.Value})
+		}
+		if len(ws) == 0 {
+			return nil
+		}
+		return s.b.Apply(ctx, ws, conds...)
+	}()
+	if !errors.Is(err, storage.ErrConflict) {
+		return err
+	}
+	for _, rec := range recs {
+		if err := s.resealOne(ctx, e, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resealed is the write that re-seals rec under r's current key: a delete
+// when it has expired; ok is false for a record that does not open.
+func (s *Store) resealed(r *keyring, rec storage.Record) (storage.Write, bool) {
+	space := storage.Keyspace(rec.Key[len(prefixRecords)+tagSize])
+	o, err := r.openName(space, rec.Key, rec.Value)
+	if err != nil {
+		return storage.Write{}, false
+	}
+	if s.expired(o.expires) {
+		return storage.Write{Key: rec.Key, Delete: true}, true
+	}
+	val, err := r.openValue(o)
+	if err != nil {
+		return storage.Write{}, false
+	}
+	var expAt time.Time
+	if o.expires != 0 {
+		expAt = time.Unix(0, o.expires)
+	}
+	return storage.Write{Key: rec.Key, Value: r.seal(space, rec.Key, o.name, val, o.expires), Expires: expAt}, true
 }
 
 // resealOne re-seals one record under the current key unless it changed meanwhile.
@@ -84,25 +162,11 @@ func (s *Store) resealOne(ctx context.Context, e *ringEntry, rec storage.Record)
 			if r == nil {
 				return nil, true
 			}
-			space := storage.Keyspace(rec.Key[len(prefixRecords)+tagSize])
-			o, err := r.openName(space, rec.Key, rec.Value)
-			if err != nil {
+			w, ok := s.resealed(r, rec)
+			if !ok {
 				return nil, true // unreadable: nothing to carry over
 			}
-			cond := storage.Precondition{Key: rec.Key, Value: rec.Value}
-			if s.expired(o.expires) {
-				return s.b.Apply(ctx, []storage.Write{{Key: rec.Key, Delete: true}}, cond), false
-			}
-			val, err := r.openValue(o)
-			if err != nil {
-				return nil, true
-			}
-			var expAt time.Time
-			if o.expires != 0 {
-				expAt = time.Unix(0, o.expires)
-			}
-			w := storage.Write{Key: rec.Key, Value: r.seal(space, rec.Key, o.name, val, o.expires), Expires: expAt}
-			return s.b.Apply(ctx, []storage.Write{w}, cond), false
+			return s.b.Apply(ctx, []storage.Write{w}, storage.Precondition{Key: rec.Key, Value: rec.Value}), false
 		}()
 		if done || err == nil {
 			return nil
