@@ -1,0 +1,40 @@
+// Package jira simulates a Jira Cloud site with Jira Service Management on
+// the wire, so that the bridge talks to it exactly as to
+// <site>.atlassian.net: the JSM and platform REST endpoints it uses, with
+// Jira's answers and error shapes, and signed admin-webhook deliveries of
+// Jira's JSON.
+//
+// # Faithful
+//
+//   - Every call needs the configured Authorization header (else 401 with
+//     Jira's error JSON); the app account it maps to authors what the
+//     bridge creates, and those comments fire webhooks like any other.
+//   - JSM: create and read requests (issueId, issueKey, currentStatus with
+//     an upper-case statusCategory, _links), comments {body, public},
+//     attachments in two steps (attachTemporaryFile needs
+//     X-Atlassian-Token: no-check, else 403 "XSRF check failed", and
+//     X-ExperimentalApi: opt-in), customers, service desks, request types.
+//   - Platform: myself, issues with ?fields=, v3 comments with ADF bodies,
+//     visibility and the sd.public.comment property, comment properties,
+//     transitions, attachment metadata, and attachment content by 303 to
+//     /secure/attachment/... (or the bytes with ?redirect=false).
+//   - Webhooks: comment_created and jira:issue_updated (issue_commented) for
+//     every comment (Jira's double fire), comment_updated, jira:issue_created,
+//     jira:issue_updated with changelog items for transitions (status and
+//     resolution) and attachments; wiki-markup bodies and jsdPublic; signed
+//     X-Hub-Signature: sha256=<hex HMAC-SHA256>; X-Atlassian-Webhook-Identifier;
+//     retried on 408, 409, 425, 429, 5xx and timeouts with
+//     X-Atlassian-Webhook-Retry: n and growing delays.
+//   - Faults: any call may be made to answer 429 with Retry-After and
+//     X-RateLimit-Reset, or 5xx; calls made inside a Retry-After window are
+//     counted.
+//
+// # Simplified
+//
+// One project and service desk; a fixed workflow whose statuses may be
+// entered from any other; wiki markup is stored, not rendered (ADF bodies
+// are converted to wiki markup for webhooks and back as plain paragraphs);
+// no permissions beyond the one Authorization; no pagination beyond one
+// page; customers are created on first use by email. The control API is
+// described in package sim.
+package jira
