@@ -1,0 +1,123 @@
+// Package sim holds the local simulators of the services the bridge talks
+// to — package telegram (the Telegram Bot API) and package jira (Jira Cloud
+// with Jira Service Management) — and Control, which mounts their control
+// APIs on one admin mux. The simulators speak the real wire formats; only
+// the base URL and TLS root differ (dev mode routes api.telegram.org and
+// <site>.atlassian.net to them).
+//
+// # Use
+//
+//	tg := telegram.New(telegram.Config{Client: devClient})
+//	jr := jira.New(jira.Config{Client: devClient, WebhookURL: hookURL, WebhookSecret: secret})
+//	defer tg.Close(); defer jr.Close()
+//	serveTLS(tg.API())                       // as api.telegram.org
+//	serveTLS(jr.API())                       // as <site>.atlassian.net
+//	adminMux.Handle("/_sim/", sim.Control(tg, jr))
+//
+// Each simulator's Control() also serves its own paths and /_sim/fail alone
+// (refusing rules for the other service), for callers that mount one.
+//
+// # Control API
+//
+// JSON in and out. Request bodies are decoded strictly: unknown fields are
+// refused with 400. Errors are {"error": "..."} with 400 (bad input), 404
+// (unknown request, chat or bot) or 409. This contract is stable: external
+// tools rely on it; fields may be added, never renamed or removed.
+//
+// Telegram (every call takes an optional "bot_id" — a JSON field, or a query
+// parameter for GET — to pick a bot when several tokens are configured; the
+// default is the first):
+//
+//	POST /_sim/telegram/send
+//	     {"chat_id":int64, "text":string,
+//	      optional "first_name","last_name","username","language_code":string,
+//	      "photo":true, "document":{"file_name":string,"size":int64,"mime_type":string},
+//	      "reply_to_message_id":int64, "edit_of":message_id, "media_group_id":string}
+//	     A user's message (caption, with a photo or document) becomes a real
+//	     Update (edit_of: an edited_message) delivered to the registered webhook
+//	     with X-Telegram-Bot-Api-Secret-Token.
+//	     -> {"update_id":int64, "message_id":int64, "status":int,
+//	         "pending":bool, "error":string, "filtered":bool}
+//	     status is the webhook's HTTP status for the first delivery attempt,
+//	     made synchronously; retries continue in the background on failure.
+//	     status is 0 with "pending":true when no attempt was made yet (no
+//	     webhook set, or an earlier update of the chat is undelivered: chats
+//	     are delivered in order), and 0 with "error" when the attempt got no
+//	     HTTP answer. "filtered":true: allowed_updates excludes it (no update).
+//	     A user who blocked the bot and writes again unblocks it first
+//	     (a my_chat_member update precedes the message).
+//	GET  /_sim/telegram/sent?chat_id=N
+//	     -> [{"method":"sendMessage"|"sendPhoto"|"sendDocument"|"sendChatAction",
+//	          "text":string, "parse_mode":string, "message_id":int64, "date":int64,
+//	          "plain":string, "entities":[...], "file_name":string, "file_size":int64,
+//	          "mime_type":string, "reply_to_message_id":int64, "action":string}]
+//	     What the bot sent to the chat, oldest first; text is the text or
+//	     caption as sent (markup included), plain the text after parsing.
+//	GET  /_sim/telegram/webhook
+//	     -> {"url":string, "secret_token":string, "max_connections":int,
+//	         "allowed_updates":[string], "pending_update_count":int,
+//	         "last_error_message":string}   as registered by setWebhook
+//	POST /_sim/telegram/block {"chat_id":int64, "unblock":bool}
+//	     The user blocks (or unblocks) the bot: send* to the chat answers 403
+//	     "Forbidden: bot was blocked by the user" and a my_chat_member update is
+//	     delivered. -> as /send, without message_id; {} when nothing changed.
+//	GET  /_sim/telegram/stats
+//	     -> {"requests":{method:int}, "early_retries":int, "rate_limited":int,
+//	         "delivered":int, "dropped":int}
+//	     early_retries counts calls made before the retry_after of an earlier
+//	     429 to the same chat (or method, for calls without a chat) passed:
+//	     a well-behaved client keeps it at 0.
+//
+// Jira:
+//
+//	GET  /_sim/jira/requests
+//	     -> [{"key","id","summary","description","status","status_category",
+//	          "request_type_id","reporter_account_id",
+//	          "comments":[{"id","body","public":bool,"author_account_id"}],
+//	          "attachments":[{"id","filename","size","mime_type"}]}]
+//	POST /_sim/jira/requests/{key}/comment
+//	     {"body":string, "public":bool, optional "adf":true,
+//	      "internal_shape":"visibility"|"property"}
+//	     An agent's comment ("public" absent means internal). Fires
+//	     comment_created and jira:issue_updated (issue_commented), signed.
+//	     Internal comments carry jsdPublic:false; with internal_shape they
+//	     carry instead only a visibility restriction, or nothing (the
+//	     sd.public.comment property, readable through REST, says internal).
+//	     "adf":true fires the body as ADF instead of wiki markup.
+//	     -> {"id":string, "webhooks":[{"event","status":int,"error"}]}
+//	PUT  /_sim/jira/requests/{key}/comment/{id} {"body":string}
+//	     Edits a comment; fires comment_updated. -> as above
+//	POST /_sim/jira/requests/{key}/transition {"status":"Done"|"In Progress"|...}
+//	     Fires jira:issue_updated with changelog items (status, resolution).
+//	     -> {"from","to","webhooks":[...]}; 409 when already in that status
+//	POST /_sim/jira/requests/{key}/attachment
+//	     {"filename":string, "size":int64, "public":bool, optional
+//	      "mime_type", "comment"}
+//	     An agent attaches a file (bytes generated) in a comment: fires
+//	     jira:issue_updated (issue_commented, changelog field "Attachment")
+//	     and comment_created. -> {"id", "comment_id", "webhooks":[...]}
+//	GET  /_sim/jira/webhook -> {"url":string, "secret":string}
+//	PUT  /_sim/jira/webhook {"url":string, "secret":string}  (empty url: none)
+//	GET  /_sim/jira/deliveries
+//	     -> [{"event","identifier","attempt":int,"status":int,"error"}]
+//	     Every delivery attempt (attempt n carries X-Atlassian-Webhook-Retry: n).
+//	GET  /_sim/jira/stats -> {"requests":{"METHOD /path":int}, "early_retries":int}
+//
+// Webhook results ("webhooks" above) are the first attempts, made
+// synchronously in order; failed ones (408, 409, 425, 429, 5xx, timeout)
+// are retried in the background. Events caused by the bridge's own REST
+// calls are delivered in the background, after the call is answered.
+//
+// Faults (both services):
+//
+//	POST   /_sim/fail {"service":"telegram"|"jira", "match":string, "status":int,
+//	                   "retry_after":int, "count":int, "description":string}
+//	       The next count (default 1; -1: until cleared) calls matching fail
+//	       with status. match is a Bot API method name ("sendMessage") for
+//	       Telegram, "METHOD /exact/path" for Jira
+//	       ("POST /rest/servicedeskapi/request"), or "*". retry_after (429;
+//	       default 1) becomes Telegram's parameters.retry_after or Jira's
+//	       Retry-After and X-RateLimit-Reset. -> the rule as stored
+//	GET    /_sim/fail[?service=]  -> the active rules
+//	DELETE /_sim/fail[?service=]  clears them
+package sim
