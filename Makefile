@@ -2,7 +2,6 @@
 
 GO        ?= go
 export GOFLAGS := -buildvcs=false
-export CGO_ENABLED := 0
 
 BIN        := bin
 WASM_FLAGS := -buildmode=c-shared -trimpath -ldflags=-buildid=
