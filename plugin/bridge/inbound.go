@@ -474,7 +474,7 @@ func (w *inbound) deliver(accepted []int) error {
 	captionWithFile := len(accepted) > 0 && ev.Attachments[accepted[0]].Size <= w.ch.Limits().Download
 	if ev.Wiki != "" && !captionWithFile {
 		if err := w.step("text", func() error {
-			_, err := w.jc.AddComment(issue, commentBody(ev, w.job.Channel), true)
+			_, err := w.jc.AddComment(issue, commentBody(ev), true)
 			return err
 		}); err != nil {
 			return err
@@ -484,7 +484,7 @@ func (w *inbound) deliver(accepted []int) error {
 		a := ev.Attachments[i]
 		comment := ""
 		if n == 0 && ev.Wiki != "" && !w.prog.has("text") {
-			comment = commentBody(ev, w.job.Channel)
+			comment = commentBody(ev)
 		}
 		if err := w.attach(strconv.Itoa(i), a, comment); err != nil {
 			return err

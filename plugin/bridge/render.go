@@ -6,20 +6,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/format"
 )
 
 // escapeWiki makes plain text (a display name, a file name) literal in Jira
 // wiki markup.
-func escapeWiki(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`\{}[]!*_+-^~?|#`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+func escapeWiki(s string) string { return format.ViberToWiki(s) }
 
 // oneLine collapses runs of white space (line breaks included) to one space.
 func oneLine(s string) string { return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ") }
@@ -68,7 +60,7 @@ func description(ev *channel.Inbound, ch, attachment string) string {
 
 // commentBody is a follow-up message as a Jira comment; in a group chat it
 // names the sender, as several people share the request.
-func commentBody(ev *channel.Inbound, ch string) string {
+func commentBody(ev *channel.Inbound) string {
 	body := messageBody(ev)
 	if ev.Group && ev.Sender != "" {
 		body = "*" + escapeWiki(ev.Sender) + ":* " + body

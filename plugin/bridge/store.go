@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 
@@ -86,8 +87,11 @@ func (p *progress) has(step string) bool { return slices.Contains(p.Steps, step)
 // store wraps sdk.Storage with the bridge's records.
 type store struct{ s sdk.Storage }
 
-// get decodes the record under key into v; found is false when there is none.
+// get decodes the record under key into v, a pointer to a struct, which it
+// zeroes first (fields left out with omitempty must not keep old values);
+// found is false when there is none.
 func (st store) get(key string, v any) (found bool, err error) {
+	reflect.ValueOf(v).Elem().SetZero()
 	b, err := st.s.Get(key)
 	if errors.Is(err, sdk.ErrNotFound) {
 		return false, nil

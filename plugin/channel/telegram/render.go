@@ -1,47 +1,43 @@
 package telegram
 
 import (
-	"strings"
-
 	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/format"
 )
 
 // The conversions between Telegram and Jira formats live in package format;
 // these are the only calls into it.
 
-// entitiesToWiki converts a message's text and entities to Jira wiki markup.
+// entitiesToWiki converts a message's text and entities to Jira wiki markup
+// in which nothing the customer typed becomes markup, a macro or a link
+// target other than their own links.
 func entitiesToWiki(text string, entities []Entity) string {
-	_ = entities
-	return escapeWiki(text)
+	if text == "" {
+		return ""
+	}
+	fe := make([]format.Entity, 0, len(entities))
+	for _, e := range entities {
+		fe = append(fe, format.Entity{Type: e.Type, Offset: e.Offset, Length: e.Length, URL: e.URL, Language: e.Language})
+	}
+	return format.TelegramToWiki(text, fe)
 }
 
 // renderHTML converts Jira content to Telegram HTML split into messages of
-// at most limit characters.
+// at most limit characters (UTF-16 code units of visible text, as Telegram
+// counts). A malformed ADF document renders as nothing.
 func renderHTML(c channel.Content, limit int) []string {
-	var s string
+	var html string
 	switch {
 	case len(c.ADF) > 0:
-		s = escapeHTML(string(c.ADF))
+		h, err := format.ADFToTelegramHTML(c.ADF)
+		if err != nil {
+			return nil
+		}
+		html = h
 	case c.Wiki != "":
-		s = escapeHTML(c.Wiki)
+		html = format.WikiToTelegramHTML(c.Wiki)
 	default:
-		s = escapeHTML(c.Plain)
+		html = format.PlainToTelegramHTML(c.Plain)
 	}
-	var parts []string
-	for len(s) > limit {
-		parts = append(parts, s[:limit])
-		s = s[limit:]
-	}
-	if strings.TrimSpace(s) != "" {
-		parts = append(parts, s)
-	}
-	return parts
-}
-
-func escapeHTML(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
-func escapeWiki(s string) string {
-	return strings.NewReplacer("{", "\\{", "[", "\\[", "*", "\\*", "_", "\\_").Replace(s)
+	return format.SplitTelegramHTML(html, limit)
 }

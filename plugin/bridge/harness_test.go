@@ -1,0 +1,608 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/plugin/sdk/sdktest"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// The scenario tests run the bridge against sdktest's fakes, with fake
+// Telegram and Jira services that answer as the real ones do.
+
+const (
+	testProject = "SUP"
+	goodToken   = "7000000001:AAH3kP0aWq4sV9bFz2yXcL8mN1oR6tU5eQd"
+	otherToken  = "7000000002:BBH3kP0aWq4sV9bFz2yXcL8mN1oR6tU5eQd"
+	appAccount  = "557058:chatbridge-app-account"
+	triggerURL  = "https://bridge.example.com/x/wt-7f3a9c"
+	annaChat    = "5123456789"
+)
+
+func load(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type harness struct {
+	t     *testing.T
+	env   *sdktest.Env
+	b     *Bridge
+	ctx   abi.Context
+	tg    *fakeTelegram
+	jira  *fakeJira
+	mu    sync.Mutex // guards now and slept
+	now   time.Time
+	slept []time.Duration
+	seq   int
+	// retries records the RetryAfterSeconds of every retry a consumer asked for.
+	retries []uint32
+}
+
+func newHarness(t *testing.T) *harness {
+	h := &harness{t: t, env: sdktest.NewEnv(), now: time.Date(2025, 11, 22, 10, 0, 0, 0, time.UTC)}
+	h.env.Store.Now = h.clock
+	h.b = &Bridge{Now: h.clock, Sleep: func(d time.Duration) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.slept = append(h.slept, d)
+		h.now = h.now.Add(d)
+	}}
+	h.ctx = abi.Context{Installation: "inst-1", SiteURL: "https://acme.atlassian.net", AppAccountID: appAccount,
+		InvocationID: "inv-1", WebTriggers: []abi.Header{{Name: "telegram-webhook", Value: triggerURL}}}
+	h.tg = newFakeTelegram(t, h.env)
+	h.jira = newFakeJira(t)
+	h.env.JiraAPI.Handler = h.jira.serve
+	return h
+}
+
+func (h *harness) clock() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.now
+}
+
+func (h *harness) advance(d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.now = h.now.Add(d)
+}
+
+// resolve calls an admin resolver and decodes its JSON answer.
+func (h *harness) resolve(function string, payload any) (map[string]any, error) {
+	h.t.Helper()
+	b, _ := json.Marshal(payload)
+	out, err := h.b.Resolver(h.env.Env, &abi.ResolverCall{Context: h.ctx, Function: function, Payload: b})
+	if err != nil {
+		return nil, err
+	}
+	var a map[string]any
+	if err := json.Unmarshal(out, &a); err != nil {
+		h.t.Fatalf("resolver answer is not JSON: %s", out)
+	}
+	return a, nil
+}
+
+// configure saves a working configuration, with overrides.
+func (h *harness) configure(overrides map[string]any) map[string]any {
+	h.t.Helper()
+	p := map[string]any{"projectKey": testProject, "enabled": true, "channel": "telegram", "botToken": goodToken,
+		"serviceDeskId": "2", "requestTypeId": "11"}
+	for k, v := range overrides {
+		p[k] = v
+	}
+	a, err := h.resolve("config.set", p)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if a["ok"] != true {
+		h.t.Fatalf("config.set: %v", a)
+	}
+	return a
+}
+
+// post delivers a webhook as Telegram would, with the given secret token.
+func (h *harness) post(body []byte, secret string) *abi.Response {
+	h.t.Helper()
+	req := &abi.WebTriggerRequest{Context: h.ctx, Trigger: "telegram-webhook", Method: "POST", Path: "/",
+		Query: []abi.Header{{Name: "project", Value: testProject}}, Body: body}
+	if secret != "" {
+		req.Headers = []abi.Header{{Name: "X-Telegram-Bot-Api-Secret-Token", Value: secret}, {Name: "Content-Type", Value: "application/json"}}
+	}
+	resp, err := h.b.WebTrigger(h.env.Env, req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp
+}
+
+// send delivers an update with the registered secret and expects 200.
+func (h *harness) send(body []byte) {
+	h.t.Helper()
+	if resp := h.post(body, h.tg.secret()); resp.Status != 200 {
+		h.t.Fatalf("webhook answered %d", resp.Status)
+	}
+}
+
+// sendFixture delivers testdata/telegram/<name>.
+func (h *harness) sendFixture(name string) { h.send(load(h.t, "telegram/"+name)) }
+
+// text builds a text update with a fresh update_id.
+func (h *harness) text(chat int64, text string) []byte {
+	h.seq++
+	u := map[string]any{
+		"update_id": 900000000 + h.seq,
+		"message": map[string]any{
+			"message_id": 5000 + h.seq,
+			"from":       map[string]any{"id": chat, "is_bot": false, "first_name": "Anna", "last_name": "Schmidt"},
+			"chat":       map[string]any{"id": chat, "type": "private", "first_name": "Anna"},
+			"date":       1763805120 + h.seq,
+			"text":       text,
+		},
+	}
+	b, _ := json.Marshal(u)
+	return b
+}
+
+// event delivers a Jira webhook fixture as a product event.
+func (h *harness) event(name string, replace ...string) {
+	h.t.Helper()
+	payload := string(load(h.t, "jira/"+name))
+	payload = strings.NewReplacer(replace...).Replace(payload)
+	typ := "avi:jira:commented:issue"
+	if strings.Contains(payload, `"jira:issue_updated"`) {
+		typ = "avi:jira:updated:issue"
+	}
+	if err := h.b.Event(h.env.Env, &abi.Event{Context: h.ctx, Trigger: "jira-events", Type: typ, Payload: []byte(payload)}); err != nil {
+		h.t.Fatalf("event %s: %v", name, err)
+	}
+}
+
+// deliver hands one pushed message to its consumer, as the host would.
+func (h *harness) deliver(p sdktest.Pushed, attempt uint32) abi.QueueResult {
+	h.t.Helper()
+	h.seq++
+	res, err := h.b.Queue(h.env.Env, &abi.QueueMessage{Context: h.ctx, Queue: p.Queue, ID: "msg-" + strconv.Itoa(h.seq), Attempt: attempt, Payload: p.Payload})
+	if err != nil {
+		h.t.Fatalf("consumer %s: %v", p.Queue, err)
+	}
+	return res
+}
+
+// drain delivers everything queued, honouring delays on the fake clock and
+// retrying as the host would (at most 5 attempts).
+func (h *harness) drain() {
+	h.t.Helper()
+	for round := 0; round < 200; round++ {
+		items := h.env.Pushed.Take()
+		if len(items) == 0 {
+			return
+		}
+		for _, p := range items {
+			h.advance(p.Delay)
+			for attempt := uint32(1); attempt <= 5; attempt++ {
+				res := h.deliver(p, attempt)
+				if res.RetryAfterSeconds == 0 {
+					break
+				}
+				h.retries = append(h.retries, res.RetryAfterSeconds)
+				h.advance(time.Duration(res.RetryAfterSeconds) * time.Second)
+			}
+		}
+	}
+	h.t.Fatal("queue never drained")
+}
+
+// --- fake Telegram ---------------------------------------------------------
+
+type sentMessage struct {
+	Method    string
+	Chat      string
+	Text      string // text, or caption
+	ParseMode string
+	File      string // file name of sendDocument/sendPhoto
+	Data      []byte
+}
+
+type fakeTelegram struct {
+	t   *testing.T
+	env *sdktest.Env
+
+	mu        sync.Mutex // guards everything below
+	token     string
+	sent      []sentMessage
+	hookURL   string
+	hookSec   string
+	allowed   []string
+	deleted   int
+	calls     map[string]int
+	faults    map[string][]string // method -> error replies, used first
+	files     map[string][]byte   // file_id -> content
+	fileSizes map[string]int64    // file_id -> size getFile reports
+}
+
+func newFakeTelegram(t *testing.T, env *sdktest.Env) *fakeTelegram {
+	f := &fakeTelegram{t: t, env: env, token: goodToken, calls: map[string]int{}, faults: map[string][]string{},
+		files: map[string][]byte{}, fileSizes: map[string]int64{}}
+	env.HTTP.Handler = f.serve
+	return f
+}
+
+func (f *fakeTelegram) secret() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hookSec
+}
+
+func (f *fakeTelegram) fail(method string, replies ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults[method] = append(f.faults[method], replies...)
+}
+
+func (f *fakeTelegram) messages() []sentMessage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sentMessage(nil), f.sent...)
+}
+
+func (f *fakeTelegram) count(method string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[method]
+}
+
+func tgOK(result string) *abi.Response {
+	return &abi.Response{Status: 200, Headers: []abi.Header{{Name: "Content-Type", Value: "application/json"}}, Body: []byte(`{"ok":true,"result":` + result + `}`)}
+}
+
+func tgError(body string) *abi.Response {
+	var r struct {
+		ErrorCode int `json:"error_code"`
+	}
+	_ = json.Unmarshal([]byte(body), &r)
+	return &abi.Response{Status: uint16(r.ErrorCode), Body: []byte(body)}
+}
+
+// serve plays api.telegram.org; like the host, it substitutes the secret
+// named in the URL and checks the token it finds.
+func (f *fakeTelegram) serve(req *abi.Request) (*abi.Response, error) {
+	const open = "https://api.telegram.org/"
+	rest, ok := strings.CutPrefix(req.URL, open)
+	if !ok {
+		f.t.Errorf("fetch outside api.telegram.org: %s", req.URL)
+		return &abi.Response{Status: 404}, nil
+	}
+	isFile := strings.HasPrefix(rest, "file/")
+	rest = strings.TrimPrefix(rest, "file/")
+	rest, ok = strings.CutPrefix(rest, "bot{{secret:")
+	if !ok {
+		f.t.Errorf("token not named by reference: %s", req.URL)
+		return tgError(`{"ok":false,"error_code":401,"description":"Unauthorized"}`), nil
+	}
+	name, method, _ := strings.Cut(rest, "}}/")
+	token := string(f.env.Secret.Reveal(name))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if token != f.token {
+		return tgError(`{"ok":false,"error_code":401,"description":"Unauthorized"}`), nil
+	}
+	if isFile {
+		id := strings.TrimPrefix(method, "files/")
+		if b, ok := f.files[id]; ok {
+			return &abi.Response{Status: 200, Body: b}, nil
+		}
+		return tgError(`{"ok":false,"error_code":404,"description":"Not Found"}`), nil
+	}
+	f.calls[method]++
+	if q := f.faults[method]; len(q) > 0 {
+		f.faults[method] = q[1:]
+		return tgError(q[0]), nil
+	}
+	switch method {
+	case "getMe":
+		return &abi.Response{Status: 200, Body: load(f.t, "telegram/getMe.json")}, nil
+	case "setWebhook":
+		var p struct {
+			URL     string   `json:"url"`
+			Secret  string   `json:"secret_token"`
+			Allowed []string `json:"allowed_updates"`
+		}
+		_ = json.Unmarshal(req.Body, &p)
+		f.hookURL, f.hookSec, f.allowed = p.URL, p.Secret, p.Allowed
+		return tgOK("true"), nil
+	case "deleteWebhook":
+		f.deleted++
+		f.hookURL, f.hookSec = "", ""
+		return tgOK("true"), nil
+	case "sendMessage":
+		var p struct {
+			ChatID    int64  `json:"chat_id"`
+			Text      string `json:"text"`
+			ParseMode string `json:"parse_mode"`
+		}
+		if err := json.Unmarshal(req.Body, &p); err != nil {
+			return tgError(`{"ok":false,"error_code":400,"description":"Bad Request: invalid JSON"}`), nil
+		}
+		f.sent = append(f.sent, sentMessage{Method: method, Chat: strconv.FormatInt(p.ChatID, 10), Text: p.Text, ParseMode: p.ParseMode})
+		return tgOK(`{"message_id":` + strconv.Itoa(2000+len(f.sent)) + `,"date":1763805300,"chat":{"id":` + strconv.FormatInt(p.ChatID, 10) + `,"type":"private"}}`), nil
+	case "sendPhoto", "sendDocument":
+		fields, fileName, data := parseMultipart(f.t, req)
+		f.sent = append(f.sent, sentMessage{Method: method, Chat: fields["chat_id"], Text: fields["caption"], ParseMode: fields["parse_mode"], File: fileName, Data: data})
+		return tgOK(`{"message_id":` + strconv.Itoa(2000+len(f.sent)) + `,"date":1763805300,"chat":{"id":` + fields["chat_id"] + `,"type":"private"}}`), nil
+	case "getFile":
+		var p struct {
+			FileID string `json:"file_id"`
+		}
+		_ = json.Unmarshal(req.Body, &p)
+		size, ok := f.fileSizes[p.FileID]
+		if !ok {
+			size = int64(len(f.files[p.FileID]))
+		}
+		if size > 20<<20 {
+			return tgError(string(load(f.t, "telegram/error_400_file_too_big.json"))), nil
+		}
+		if _, ok := f.files[p.FileID]; !ok {
+			return tgError(`{"ok":false,"error_code":400,"description":"Bad Request: invalid file_id"}`), nil
+		}
+		return tgOK(fmt.Sprintf(`{"file_id":%q,"file_unique_id":"u","file_size":%d,"file_path":"files/%s"}`, p.FileID, size, p.FileID)), nil
+	}
+	return tgError(`{"ok":false,"error_code":404,"description":"Not Found"}`), nil
+}
+
+func parseMultipart(t *testing.T, req *abi.Request) (map[string]string, string, []byte) {
+	_, params, err := mime.ParseMediaType(abi.Get(req.Headers, "Content-Type"))
+	if err != nil {
+		t.Errorf("multipart content type: %v", err)
+		return nil, "", nil
+	}
+	r := multipart.NewReader(bytes.NewReader(req.Body), params["boundary"])
+	fields := map[string]string{}
+	var name string
+	var data []byte
+	for {
+		p, err := r.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Errorf("multipart: %v", err)
+			break
+		}
+		b, _ := io.ReadAll(p)
+		if p.FileName() != "" {
+			name, data = p.FileName(), b
+			continue
+		}
+		fields[p.FormName()] = string(b)
+	}
+	return fields, name, data
+}
+
+// --- fake Jira Service Management -------------------------------------------
+
+type fakeComment struct {
+	ID     string
+	Body   string
+	Public bool
+}
+
+type fakeAttach struct {
+	Names   []string
+	Data    [][]byte
+	Public  bool
+	Comment string
+}
+
+type fakeIssue struct {
+	Key, ID              string
+	Summary, Description string
+	Status, Category     string
+	Comments             []fakeComment
+	Attached             []fakeAttach
+}
+
+type fault struct {
+	method, prefix string
+	status         uint16
+	headers        []abi.Header
+	times          int
+}
+
+type fakeJira struct {
+	t *testing.T
+
+	mu          sync.Mutex // guards everything below
+	issues      map[string]*fakeIssue
+	order       []string
+	comments    int
+	creates     int
+	temp        map[string]struct {
+		name string
+		data []byte
+	}
+	properties  map[string]string // comment id -> property JSON
+	attachments []map[string]any  // issue attachment listing
+	content     map[string][]byte // attachment id -> content
+	faults      []fault
+	// onCreate runs once inside the next create call, to interleave a
+	// concurrent delivery.
+	onCreate func()
+}
+
+func newFakeJira(t *testing.T) *fakeJira {
+	return &fakeJira{t: t, issues: map[string]*fakeIssue{}, properties: map[string]string{}, content: map[string][]byte{},
+		temp: map[string]struct {
+			name string
+			data []byte
+		}{}}
+}
+
+func (j *fakeJira) fail(method, prefix string, status uint16, times int, headers ...abi.Header) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.faults = append(j.faults, fault{method, prefix, status, headers, times})
+}
+
+func (j *fakeJira) issue(key string) *fakeIssue {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.issues[key]
+}
+
+func (j *fakeJira) issueCount() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.order)
+}
+
+func jsonResp(status uint16, v any) *abi.Response {
+	b, _ := json.Marshal(v)
+	return &abi.Response{Status: status, Headers: []abi.Header{{Name: "Content-Type", Value: "application/json"}}, Body: b}
+}
+
+func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
+	j.mu.Lock()
+	for i := range j.faults {
+		f := &j.faults[i]
+		if f.times > 0 && f.method == req.Method && strings.HasPrefix(req.URL, f.prefix) {
+			f.times--
+			j.mu.Unlock()
+			return &abi.Response{Status: f.status, Headers: f.headers, Body: []byte(`{"errorMessages":["injected"],"errors":{}}`)}, nil
+		}
+	}
+	if req.Method == "POST" && req.URL == "/rest/servicedeskapi/request" && j.onCreate != nil {
+		hook := j.onCreate
+		j.onCreate = nil
+		j.mu.Unlock()
+		hook()
+		j.mu.Lock()
+	}
+	defer j.mu.Unlock()
+	path, query, _ := strings.Cut(req.URL, "?")
+	q, _ := url.ParseQuery(query)
+	seg := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	switch {
+	case req.Method == "GET" && path == "/rest/servicedeskapi/servicedesk":
+		return &abi.Response{Status: 200, Body: load(j.t, "jira/servicedesks.json")}, nil
+	case req.Method == "GET" && len(seg) == 5 && seg[2] == "servicedesk" && seg[4] == "requesttype":
+		if seg[3] != "2" {
+			return jsonResp(404, map[string]any{"errorMessage": "Service desk not found"}), nil
+		}
+		return &abi.Response{Status: 200, Body: load(j.t, "jira/requesttypes.json")}, nil
+	case req.Method == "POST" && path == "/rest/servicedeskapi/request":
+		var in struct {
+			ServiceDeskID      string            `json:"serviceDeskId"`
+			RequestTypeID      string            `json:"requestTypeId"`
+			RequestFieldValues map[string]string `json:"requestFieldValues"`
+		}
+		if err := json.Unmarshal(req.Body, &in); err != nil || in.ServiceDeskID != "2" || in.RequestTypeID != "11" {
+			return jsonResp(400, map[string]any{"errorMessage": "bad request"}), nil
+		}
+		j.creates++
+		n := len(j.order) + 1
+		is := &fakeIssue{Key: "SUP-" + strconv.Itoa(n), ID: strconv.Itoa(10041 + n), Summary: in.RequestFieldValues["summary"],
+			Description: in.RequestFieldValues["description"], Status: "Waiting for support", Category: "NEW"}
+		j.issues[is.Key] = is
+		j.order = append(j.order, is.Key)
+		return jsonResp(201, map[string]any{"issueId": is.ID, "issueKey": is.Key, "requestTypeId": "11", "serviceDeskId": "2",
+			"currentStatus": map[string]any{"status": is.Status, "statusCategory": is.Category}}), nil
+	case len(seg) >= 4 && seg[1] == "servicedeskapi" && seg[2] == "request":
+		is := j.issues[seg[3]]
+		if is == nil {
+			return jsonResp(404, map[string]any{"errorMessage": "Request does not exist"}), nil
+		}
+		switch {
+		case req.Method == "GET" && len(seg) == 4:
+			return jsonResp(200, map[string]any{"issueKey": is.Key, "currentStatus": map[string]any{"status": is.Status, "statusCategory": is.Category}}), nil
+		case req.Method == "POST" && len(seg) == 5 && seg[4] == "comment":
+			var in struct {
+				Body   string `json:"body"`
+				Public *bool  `json:"public"`
+			}
+			if err := json.Unmarshal(req.Body, &in); err != nil || in.Public == nil || in.Body == "" {
+				return jsonResp(400, map[string]any{"errorMessage": "body and public are required"}), nil
+			}
+			j.comments++
+			c := fakeComment{ID: strconv.Itoa(20000 + j.comments), Body: in.Body, Public: *in.Public}
+			is.Comments = append(is.Comments, c)
+			return jsonResp(201, map[string]any{"id": c.ID, "body": c.Body, "public": c.Public}), nil
+		case req.Method == "POST" && len(seg) == 5 && seg[4] == "attachment":
+			var in struct {
+				IDs     []string `json:"temporaryAttachmentIds"`
+				Public  bool     `json:"public"`
+				Comment *struct {
+					Body string `json:"body"`
+				} `json:"additionalComment"`
+			}
+			if err := json.Unmarshal(req.Body, &in); err != nil || len(in.IDs) == 0 {
+				return jsonResp(400, map[string]any{"errorMessage": "no attachments"}), nil
+			}
+			a := fakeAttach{Public: in.Public}
+			if in.Comment != nil {
+				a.Comment = in.Comment.Body
+			}
+			for _, id := range in.IDs {
+				tmp, ok := j.temp[id]
+				if !ok {
+					return jsonResp(400, map[string]any{"errorMessage": "temporary attachment expired"}), nil
+				}
+				a.Names, a.Data = append(a.Names, tmp.name), append(a.Data, tmp.data)
+			}
+			is.Attached = append(is.Attached, a)
+			return jsonResp(201, map[string]any{"attachments": map[string]any{"values": []any{}}}), nil
+		}
+	case req.Method == "POST" && len(seg) == 5 && seg[4] == "attachTemporaryFile":
+		if abi.Get(req.Headers, "X-Atlassian-Token") != "no-check" || abi.Get(req.Headers, "X-ExperimentalApi") != "opt-in" {
+			return jsonResp(403, map[string]any{"errorMessage": "XSRF check failed"}), nil
+		}
+		_, name, data := parseMultipart(j.t, req)
+		id := "temp" + strconv.Itoa(len(j.temp)+1)
+		j.temp[id] = struct {
+			name string
+			data []byte
+		}{name, data}
+		return jsonResp(201, map[string]any{"temporaryAttachments": []any{map[string]any{"temporaryAttachmentId": id, "fileName": name}}}), nil
+	case req.Method == "GET" && strings.HasSuffix(path, "/properties/sd.public.comment"):
+		id := seg[6]
+		if p, ok := j.properties[id]; ok {
+			return &abi.Response{Status: 200, Body: []byte(p)}, nil
+		}
+		return jsonResp(404, map[string]any{"errorMessages": []string{"The property with key 'sd.public.comment' does not exist."}}), nil
+	case req.Method == "GET" && len(seg) == 5 && seg[3] == "issue" && q.Get("fields") == "attachment":
+		return jsonResp(200, map[string]any{"key": seg[4], "fields": map[string]any{"attachment": j.attachments}}), nil
+	case req.Method == "GET" && len(seg) == 5 && seg[3] == "issue" && q.Get("fields") == "status":
+		is := j.issues[seg[4]]
+		if is == nil {
+			return jsonResp(404, nil), nil
+		}
+		return jsonResp(200, map[string]any{"fields": map[string]any{"status": map[string]any{"name": is.Status, "statusCategory": map[string]any{"key": strings.ToLower(is.Category)}}}}), nil
+	case req.Method == "GET" && strings.HasPrefix(path, "/rest/api/3/attachment/content/"):
+		if q.Get("redirect") != "false" {
+			return &abi.Response{Status: 303}, nil
+		}
+		if b, ok := j.content[seg[5]]; ok {
+			return &abi.Response{Status: 200, Body: b}, nil
+		}
+		return jsonResp(404, nil), nil
+	}
+	j.t.Errorf("fake Jira: unexpected %s %s", req.Method, req.URL)
+	return jsonResp(404, nil), nil
+}

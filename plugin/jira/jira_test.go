@@ -1,0 +1,337 @@
+package jira
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/plugin/sdk"
+	"github.com/chatbridge/chatbridge/plugin/sdk/sdktest"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "jira", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestParseWebhookReadsBothShapes(t *testing.T) {
+	yes, no := true, false
+	tests := []struct {
+		fixture, eventType string
+		event              Event
+		commentID          string
+		public             *bool
+		restricted         bool
+		adf                bool
+		statusChange       bool
+		done               bool
+	}{
+		{"comment_created_public.json", "avi:jira:commented:issue", CommentCreated, "10101", &yes, false, false, false, false},
+		{"comment_created_internal.json", "avi:jira:commented:issue", CommentCreated, "10102", &no, false, false, false, false},
+		{"comment_created_visibility.json", "avi:jira:commented:issue", CommentCreated, "10103", nil, true, false, false, false},
+		{"comment_created_unclear.json", "avi:jira:commented:issue", CommentCreated, "10104", nil, false, false, false, false},
+		{"comment_created_by_app.json", "avi:jira:commented:issue", CommentCreated, "10105", &yes, false, false, false, false},
+		{"comment_updated.json", "avi:jira:commented:issue", CommentUpdated, "10101", &yes, false, false, false, false},
+		{"forge_commented_adf.json", "avi:jira:commented:issue", CommentCreated, "10106", nil, false, true, false, false},
+		{"issue_updated_commented.json", "avi:jira:updated:issue", CommentCreated, "10101", &yes, false, false, false, false},
+		{"issue_updated_done.json", "avi:jira:updated:issue", IssueUpdated, "", nil, false, false, true, true},
+		{"issue_updated_reopened.json", "avi:jira:updated:issue", IssueUpdated, "", nil, false, false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			w, err := ParseWebhook(tt.eventType, fixture(t, tt.fixture))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.Event != tt.event || w.Issue.Key != "SUP-1" || w.Issue.ID != "10042" || w.Issue.ProjectKey != "SUP" {
+				t.Fatalf("event %q issue %+v", w.Event, w.Issue)
+			}
+			if tt.commentID != "" {
+				c := w.Comment
+				if c == nil || c.ID != tt.commentID {
+					t.Fatalf("comment %+v", c)
+				}
+				if (c.JSDPublic == nil) != (tt.public == nil) || c.JSDPublic != nil && *c.JSDPublic != *tt.public {
+					t.Errorf("jsdPublic %v, want %v", c.JSDPublic, tt.public)
+				}
+				if c.Restricted != tt.restricted {
+					t.Errorf("restricted %v", c.Restricted)
+				}
+				if (len(c.Body.ADF) > 0) != tt.adf || c.Body.Empty() {
+					t.Errorf("body %+v", c.Body)
+				}
+			}
+			if _, ok := w.StatusChange(); ok != tt.statusChange {
+				t.Errorf("status change %v", ok)
+			}
+			if w.Issue.Done() != tt.done {
+				t.Errorf("done %v", w.Issue.Done())
+			}
+		})
+	}
+}
+
+func TestParseWebhookTellsAForgeEditFromACreate(t *testing.T) {
+	body := strings.Replace(string(fixture(t, "forge_commented_adf.json")), `"updated": "2025-11-22T11:02:00.000+0100"`, `"updated": "2025-11-22T11:09:00.000+0100"`, 1)
+	w, err := ParseWebhook("avi:jira:commented:issue", []byte(body))
+	if err != nil || w.Event != CommentUpdated {
+		t.Fatalf("got %v, %v; want an update", w, err)
+	}
+}
+
+func TestParseWebhookRejectsPayloadsWithoutAnIssue(t *testing.T) {
+	for _, body := range []string{``, `[]`, `{}`, `{"issue":{}}`, `{"comment":{"id":"1"}}`, `{"issue":{"key":"A-1"},"comment":{"body":5}}`} {
+		if _, err := ParseWebhook("", []byte(body)); err == nil {
+			t.Errorf("%q parsed", body)
+		}
+	}
+}
+
+func TestAttachmentNamesFindsWhatAPublicCommentShows(t *testing.T) {
+	tests := []struct {
+		name string
+		body Body
+		want []string
+	}{
+		{"wiki image and link", Body{Wiki: "See !label.png|thumbnail! and [^refund-form.pdf]. Thanks!"}, []string{"label.png", "refund-form.pdf"}},
+		{"exclamations are not images", Body{Wiki: "Great! Thanks a lot!"}, nil},
+		{"external image is not an attachment", Body{Wiki: "!https://example.com/a.png!"}, nil},
+		{"adf media", Body{ADF: fixtureBody(t)}, []string{"refund-form.pdf"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.body.AttachmentNames()
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func fixtureBody(t *testing.T) json.RawMessage {
+	w, err := ParseWebhook("", fixture(t, "forge_commented_adf.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w.Comment.Body.ADF
+}
+
+// fakeJira answers with a fixed response and records requests.
+func fakeJira(status uint16, body string, headers ...abi.Header) (*sdktest.Env, *Client) {
+	env := sdktest.NewEnv()
+	env.JiraAPI.Handler = func(*abi.Request) (*abi.Response, error) {
+		return &abi.Response{Status: status, Headers: headers, Body: []byte(body)}, nil
+	}
+	return env, &Client{API: env.Jira}
+}
+
+func TestCreateRequestSendsTheJSMFields(t *testing.T) {
+	env, c := fakeJira(201, string(fixture(t, "request_created.json")))
+	got, err := c.CreateRequest(NewRequest{ServiceDeskID: "2", RequestTypeID: "11", Summary: "Chat with Anna", Description: "Hello"})
+	if err != nil || got.IssueKey != "SUP-1" || got.IssueID != "10042" {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	req := env.JiraAPI.Requests()[0]
+	if req.Method != "POST" || req.URL != "/rest/servicedeskapi/request" {
+		t.Fatalf("%s %s", req.Method, req.URL)
+	}
+	var in struct {
+		ServiceDeskID      string            `json:"serviceDeskId"`
+		RequestTypeID      string            `json:"requestTypeId"`
+		RequestFieldValues map[string]string `json:"requestFieldValues"`
+	}
+	_ = json.Unmarshal(req.Body, &in)
+	if in.ServiceDeskID != "2" || in.RequestTypeID != "11" || in.RequestFieldValues["summary"] != "Chat with Anna" || in.RequestFieldValues["description"] != "Hello" {
+		t.Errorf("body %s", req.Body)
+	}
+}
+
+func TestErrorsCarryRetryAfterAndClassify(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     uint16
+		headers    []abi.Header
+		temporary  bool
+		notFound   bool
+		retryAfter time.Duration
+	}{
+		{"429 with Retry-After", 429, []abi.Header{{Name: "Retry-After", Value: "30"}}, true, false, 30 * time.Second},
+		{"429 without Retry-After", 429, nil, true, false, DefaultRetryAfter},
+		{"503 with Retry-After", 503, []abi.Header{{Name: "retry-after", Value: "7"}}, true, false, 7 * time.Second},
+		{"500", 500, nil, true, false, 0},
+		{"404", 404, nil, false, true, 0},
+		{"400", 400, nil, false, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, c := fakeJira(tt.status, string(fixture(t, "error_429.json")), tt.headers...)
+			_, err := c.AddComment("SUP-1", "hi", true)
+			var se *StatusError
+			if !errors.As(err, &se) {
+				t.Fatalf("got %v", err)
+			}
+			if errors.Is(err, ErrTemporary) != tt.temporary || errors.Is(err, ErrNotFound) != tt.notFound {
+				t.Errorf("%v: temporary %v, not found %v", err, errors.Is(err, ErrTemporary), errors.Is(err, ErrNotFound))
+			}
+			if se.RetryAfter() != tt.retryAfter {
+				t.Errorf("retry after %v, want %v", se.RetryAfter(), tt.retryAfter)
+			}
+			if strings.Contains(err.Error(), "hi") || strings.Contains(err.Error(), "Rate limit") {
+				t.Errorf("error text carries content: %v", err)
+			}
+		})
+	}
+}
+
+func TestHostUnavailabilityIsTemporary(t *testing.T) {
+	env := sdktest.NewEnv()
+	env.JiraAPI.Handler = func(*abi.Request) (*abi.Response, error) { return nil, sdk.ErrTimeout }
+	_, err := (&Client{API: env.Jira}).Status("SUP-1")
+	if !errors.Is(err, ErrTemporary) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestAttachmentsTakeTwoSteps(t *testing.T) {
+	env := sdktest.NewEnv()
+	env.JiraAPI.Handler = func(req *abi.Request) (*abi.Response, error) {
+		if strings.HasSuffix(req.URL, "/attachTemporaryFile") {
+			return &abi.Response{Status: 201, Body: fixture(t, "temporary_attachment.json")}, nil
+		}
+		return &abi.Response{Status: 201, Body: []byte(`{}`)}, nil
+	}
+	c := &Client{API: env.Jira}
+	ids, err := c.AttachTemporaryFile("2", `label "1".jpg`, "image/jpeg", []byte("JPEG"))
+	if err != nil || len(ids) != 1 || ids[0] != "temp8186986881526427421" {
+		t.Fatalf("got %v, %v", ids, err)
+	}
+	if err := c.Attach("SUP-1", ids, true, "The _label_"); err != nil {
+		t.Fatal(err)
+	}
+	reqs := env.JiraAPI.Requests()
+	up := reqs[0]
+	if up.URL != "/rest/servicedeskapi/servicedesk/2/attachTemporaryFile" || abi.Get(up.Headers, "X-Atlassian-Token") != "no-check" ||
+		abi.Get(up.Headers, "X-ExperimentalApi") != "opt-in" {
+		t.Errorf("upload %s %v", up.URL, up.Headers)
+	}
+	_, params, _ := mime.ParseMediaType(abi.Get(up.Headers, "Content-Type"))
+	part, err := multipart.NewReader(bytes.NewReader(up.Body), params["boundary"]).NextPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(part)
+	if part.FormName() != "file" || part.FileName() != `label "1".jpg` || string(data) != "JPEG" {
+		t.Errorf("part %q %q %q", part.FormName(), part.FileName(), data)
+	}
+	var in struct {
+		IDs     []string `json:"temporaryAttachmentIds"`
+		Public  bool     `json:"public"`
+		Comment struct {
+			Body string `json:"body"`
+		} `json:"additionalComment"`
+	}
+	_ = json.Unmarshal(reqs[1].Body, &in)
+	if reqs[1].URL != "/rest/servicedeskapi/request/SUP-1/attachment" || len(in.IDs) != 1 || !in.Public || in.Comment.Body != "The _label_" {
+		t.Errorf("attach %s %s", reqs[1].URL, reqs[1].Body)
+	}
+}
+
+func TestCommentVisibilityFailsClosed(t *testing.T) {
+	tests := []struct {
+		name   string
+		status uint16
+		body   string
+		want   Visibility
+	}{
+		{"internal", 200, string(fixture(t, "property_internal.json")), Internal},
+		{"public", 200, string(fixture(t, "property_public.json")), Public},
+		{"absent", 404, `{"errorMessages":["The property with key 'sd.public.comment' does not exist."]}`, Unknown},
+		{"no internal field", 200, `{"key":"sd.public.comment","value":{}}`, Unknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, c := fakeJira(tt.status, tt.body)
+			got, err := c.CommentVisibility("SUP-1", "10104")
+			if err != nil || got != tt.want {
+				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
+			}
+			if u := env.JiraAPI.Requests()[0].URL; u != "/rest/api/3/issue/SUP-1/comment/10104/properties/sd.public.comment" {
+				t.Errorf("url %s", u)
+			}
+		})
+	}
+}
+
+func TestMalformedKeysNeverReachAPath(t *testing.T) {
+	env, c := fakeJira(200, `{}`)
+	for _, key := range []string{"SUP-1/../../rest/api/3/myself", "sup-1", "SUP-1?x", "SUP-", "{{secret:x}}-1", ""} {
+		if _, err := c.AddComment(key, "x", true); !errors.Is(err, ErrBadID) {
+			t.Errorf("%q: got %v", key, err)
+		}
+	}
+	if _, err := c.CommentVisibility("SUP-1", "1/../2"); !errors.Is(err, ErrBadID) {
+		t.Errorf("comment id: got %v", err)
+	}
+	if n := len(env.JiraAPI.Requests()); n != 0 {
+		t.Fatalf("%d requests made", n)
+	}
+}
+
+func TestServiceDesksAndRequestTypesPage(t *testing.T) {
+	env := sdktest.NewEnv()
+	env.JiraAPI.Handler = func(req *abi.Request) (*abi.Response, error) {
+		switch {
+		case strings.HasPrefix(req.URL, "/rest/servicedeskapi/servicedesk/2/requesttype?"):
+			return &abi.Response{Status: 200, Body: fixture(t, "requesttypes.json")}, nil
+		case strings.HasPrefix(req.URL, "/rest/servicedeskapi/servicedesk?"):
+			return &abi.Response{Status: 200, Body: fixture(t, "servicedesks.json")}, nil
+		}
+		return &abi.Response{Status: 404}, nil
+	}
+	c := &Client{API: env.Jira}
+	desks, err := c.ServiceDesks()
+	if err != nil || len(desks) != 2 || desks[1].ProjectKey != "SUP" || desks[1].ID != "2" {
+		t.Fatalf("desks %+v, %v", desks, err)
+	}
+	types, err := c.RequestTypes("2")
+	if err != nil || len(types) != 2 || types[0].ID != "11" {
+		t.Fatalf("types %+v, %v", types, err)
+	}
+}
+
+func FuzzParseJiraWebhook(f *testing.F) {
+	for _, name := range []string{"comment_created_public.json", "comment_created_visibility.json", "forge_commented_adf.json",
+		"issue_updated_commented.json", "issue_updated_done.json", "comment_updated.json"} {
+		f.Add("avi:jira:commented:issue", fixture(f, name))
+	}
+	f.Add("", []byte(`{"issue":{"key":"A-1"},"comment":{"id":7,"body":{"type":"doc","content":[{"type":"media","attrs":{"type":"file","alt":"x"}}]},"visibility":"odd"}}`))
+	f.Fuzz(func(t *testing.T, eventType string, payload []byte) {
+		w, err := ParseWebhook(eventType, payload)
+		if err != nil {
+			return
+		}
+		if w.Issue.Key == "" {
+			t.Fatal("webhook without an issue key")
+		}
+		if c := w.Comment; c != nil {
+			_ = c.Body.AttachmentNames()
+			if w.Event == CommentCreated && c.ID == "" {
+				t.Fatal("comment event without a comment id")
+			}
+		}
+		_, _ = w.StatusChange()
+	})
+}
