@@ -207,7 +207,12 @@ func (r *adfRenderer) node(n *adfNode, st style, depth int) {
 		r.cell--
 		r.w.newline(1)
 	case "mediaSingle", "mediaGroup":
-		r.children(n, st, depth)
+		for i := range n.Content {
+			if i > 0 {
+				r.w.space()
+			}
+			r.node(&n.Content[i], st, depth+1)
+		}
 		r.brk(2)
 	case "media", "mediaInline":
 		r.media(n, st)

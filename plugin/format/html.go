@@ -1,6 +1,7 @@
 package format
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -23,12 +24,18 @@ func PlainToTelegramHTML(text string) string {
 }
 
 func needsHTMLEscape(s string) bool {
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		switch c := s[i]; {
 		case c == '<' || c == '>' || c == '&' || c == '"':
 			return true
 		case c >= utf8.RuneSelf:
-			return !utf8.ValidString(s[i:])
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				return true
+			}
+			i += size
+		default:
+			i++
 		}
 	}
 	return false
@@ -240,15 +247,19 @@ func (w *htmlWriter) sync(st style) {
 			}
 		}
 	}
+	// Keep the open tags that are still wanted (up to the first that is
+	// not), then open the missing ones in canonical order.
 	keep := 0
-	for keep < len(w.stack) && keep < n && w.stack[keep] == want[keep] {
+	for keep < len(w.stack) && slices.Contains(want[:n], w.stack[keep]) {
 		keep++
 	}
 	for len(w.stack) > keep {
 		w.pop()
 	}
-	for _, t := range want[keep:n] {
-		w.push(t)
+	for _, t := range want[:n] {
+		if !slices.Contains(w.stack, t) {
+			w.push(t)
+		}
 	}
 }
 

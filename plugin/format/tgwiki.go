@@ -94,6 +94,9 @@ type tgConv struct {
 	bnd    []uint8 // per position 0..n: bndInline, bndBlock; per rune: inPre
 	stack  []openPiece
 	escDot int
+	// inLinkText is set while writing the text of a link, where Jira
+	// does not autolink.
+	inLinkText bool
 }
 
 const (
@@ -492,9 +495,11 @@ func (t *tgConv) autolink(i int) int {
 	}
 	t.out = append(t.out, '[')
 	if url != u || hasPrefixFold(u, "mailto:") {
+		t.inLinkText = true
 		for k := i; k < j; k++ {
 			t.char(k)
 		}
+		t.inLinkText = false
 		t.out = append(t.out, '|')
 	}
 	t.out = append(t.out, url...)
@@ -590,7 +595,7 @@ func (t *tgConv) char(i int) {
 	case ':':
 		// A scheme not written as a link: keep Jira from autolinking it
 		// (the escaped text would become part of the URL).
-		if next(1) == '/' && next(2) == '/' || i >= 6 && strings.EqualFold(string(rs[i-6:i]), "mailto") {
+		if !t.inLinkText && !t.linkOpen() && (next(1) == '/' && next(2) == '/' || i >= 6 && strings.EqualFold(string(rs[i-6:i]), "mailto")) {
 			t.out = append(t.out, "&#58;"...)
 			return
 		}
@@ -654,7 +659,6 @@ func (t *tgConv) pre(b block) {
 		for i := b.start; i < b.end; i++ {
 			t.char(i)
 		}
-		t.ensureLineStart()
 		return
 	}
 	t.ensureLineStart()
