@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +42,7 @@ func main() {
 		duration = flag.Duration("duration", 10*time.Second, "measured time per server")
 		warmup   = flag.Duration("warmup", 2*time.Second, "unmeasured time before each measurement")
 		nginx    = flag.String("nginx", "nginx", "nginx binary; empty skips nginx")
+		rounds   = flag.Int("rounds", 1, "alternate proxy and nginx this many times (fairer on a shared machine)")
 		role     = flag.String("role", "", "internal: run as the proxy child process")
 		cert     = flag.String("cert", "", "internal: certificate file")
 		key      = flag.String("key", "", "internal: key file")
@@ -64,13 +66,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*conns, *duration, *warmup, *nginx, *profile); err != nil {
+	if err := run(*conns, *rounds, *duration, *warmup, *nginx, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "edgebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(conns int, duration, warmup time.Duration, nginxBin, profile string) error {
+func run(conns, rounds int, duration, warmup time.Duration, nginxBin, profile string) error {
 	dir, err := os.MkdirTemp("", "edgebench-*")
 	if err != nil {
 		return err
@@ -99,29 +101,32 @@ func run(conns int, duration, warmup time.Duration, nginxBin, profile string) er
 		res  load.Result
 	}
 	var rows []row
-
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	px := exec.Command(self, "-role=proxy", "-cert="+certFile, "-key="+keyFile, "-route="+route,
-		"-conns="+strconv.Itoa(conns), "-cpuprofile="+profile)
-	addr, stop, err := startChild(px)
-	if err != nil {
-		return fmt.Errorf("proxy: %w", err)
-	}
-	cfg.Addr = addr
-	res, err := load.Run(context.Background(), cfg)
-	stop()
-	if err != nil {
-		return err
-	}
-	rows = append(rows, row{"chatbridge proxy (fasthttp)", res})
-
 	if nginxBin != "" {
 		if _, err := exec.LookPath(nginxBin); err != nil {
 			fmt.Fprintf(os.Stderr, "edgebench: %s not found, skipping nginx (Debian: apt-get install -y nginx)\n", nginxBin)
-		} else {
+			nginxBin = ""
+		}
+	}
+	for range max(rounds, 1) {
+		px := exec.Command(self, "-role=proxy", "-cert="+certFile, "-key="+keyFile, "-route="+route,
+			"-conns="+strconv.Itoa(conns), "-cpuprofile="+profile)
+		addr, stop, err := startChild(px)
+		if err != nil {
+			return fmt.Errorf("proxy: %w", err)
+		}
+		cfg.Addr = addr
+		res, err := load.Run(context.Background(), cfg)
+		stop()
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row{"chatbridge proxy (fasthttp)", res})
+
+		if nginxBin != "" {
 			addr, stop, err := startNginx(nginxBin, dir, certFile, keyFile)
 			if err != nil {
 				return fmt.Errorf("nginx: %w", err)
@@ -146,11 +151,37 @@ func run(conns int, duration, warmup time.Duration, nginxBin, profile string) er
 			round(r.res.P50), round(r.res.P90), round(r.res.P99), round(r.res.Max), r.res.Errors, non200)
 	}
 	w.Flush()
-	if len(rows) == 2 && rows[1].res.RPS() > 0 {
-		fmt.Printf("\nproxy/nginx requests/s ratio: %.2f\n", rows[0].res.RPS()/rows[1].res.RPS())
-		if rows[1].res.P99 > 0 {
-			fmt.Printf("proxy/nginx p99 latency ratio: %.2f\n", float64(rows[0].res.P99)/float64(rows[1].res.P99))
+	// Totals over all rounds: requests over measured time, and the
+	// median of the rounds' p50 and p99.
+	type total struct {
+		reqs     int64
+		secs     float64
+		p50, p99 []time.Duration
+	}
+	totals := map[string]*total{}
+	for _, r := range rows {
+		t := totals[r.name]
+		if t == nil {
+			t = &total{}
+			totals[r.name] = t
 		}
+		t.reqs += r.res.Requests
+		t.secs += r.res.Elapsed.Seconds()
+		t.p50 = append(t.p50, r.res.P50)
+		t.p99 = append(t.p99, r.res.P99)
+	}
+	median := func(d []time.Duration) time.Duration {
+		d = slices.Clone(d)
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	px, ng := totals["chatbridge proxy (fasthttp)"], totals["nginx (return 200)"]
+	if px != nil && ng != nil && ng.reqs > 0 {
+		pr, nr := float64(px.reqs)/px.secs, float64(ng.reqs)/ng.secs
+		fmt.Printf("\nover %d round(s): proxy %.0f requests/s, nginx %.0f requests/s\n", max(rounds, 1), pr, nr)
+		fmt.Printf("proxy/nginx requests/s ratio: %.2f\n", pr/nr)
+		fmt.Printf("proxy/nginx p50 latency ratio: %.2f, p99 latency ratio: %.2f (medians of rounds)\n",
+			float64(median(px.p50))/float64(median(ng.p50)), float64(median(px.p99))/float64(median(ng.p99)))
 	}
 	for _, r := range rows {
 		if r.res.Errors > 0 || r.res.Requests != r.res.Status[200] {
