@@ -157,3 +157,14 @@ func (e *env) queryAll(inst string, space storage.Keyspace, prefix string, limit
 		cursor = p.NextCursor
 	}
 }
+
+// openRaw opens a store on path without the env's bookkeeping.
+func openRaw(t testing.TB, path string, keys []*MasterKey) (*bunt.DB, *Store, error) {
+	t.Helper()
+	db, err := bunt.Open(path, bunt.Config{CompactEvery: -1})
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := Open(t.Context(), db, keys, Config{})
+	return db, s, err
+}

@@ -86,15 +86,16 @@ func ParseMasterKey(text string) (*MasterKey, error) {
 // from its public key.
 func (k *MasterKey) ID() string { return k.id }
 
-// String shows the key's ID only.
-func (k *MasterKey) String() string { return "seal.MasterKey(" + k.id + ")" }
+// String shows the key's ID only. The printing methods take the key by
+// value so that a copy of the struct does not print its fields either.
+func (k MasterKey) String() string { return "seal.MasterKey(" + k.id + ")" }
 
 // GoString shows the key's ID only.
-func (k *MasterKey) GoString() string { return k.String() }
+func (k MasterKey) GoString() string { return k.String() }
 
 // Format shows the key's ID only, whatever the verb, so that no format
 // string prints the secret.
-func (k *MasterKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
+func (k MasterKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
 
 // Secret returns the key's secret in base64, for writing a key file or the
 // environment variable. Never log it.

@@ -61,6 +61,8 @@ type Store struct {
 	rings   map[string]*ringEntry
 
 	bg bgWorker
+
+	testHookRead func() // tests only: runs between loading a keyring and reading records
 }
 
 // ringEntry holds one installation's keyring.
@@ -369,6 +371,9 @@ func (s *Store) Get(ctx context.Context, inst string, space storage.Keyspace, ke
 			return nil, storage.ErrNotFound
 		}
 		raw := r.rawKey(space, key)
+		if s.testHookRead != nil {
+			s.testHookRead()
+		}
 		rec, err := s.b.Get(ctx, raw)
 		if err != nil {
 			if errors.Is(err, storage.ErrNotFound) {
@@ -485,6 +490,9 @@ func (s *Store) Query(ctx context.Context, inst string, space storage.Keyspace, 
 			if after, err = r.openCursor(space, prefix, cursor); err != nil {
 				return storage.Page{}, err
 			}
+		}
+		if s.testHookRead != nil {
+			s.testHookRead()
 		}
 		page, err := s.query(ctx, r, space, prefix, after, limit)
 		if retryable(err, r, e.ring.Load()) && attempt < 3 {
