@@ -110,7 +110,18 @@ func New(cfg Config, backend Backend, logger *slog.Logger) (*Server, error) {
 		DisablePreParseMultipartForm: true,
 	}
 	s.admin = s.adminHandler()
+	if host, _, _ := net.SplitHostPort(cfg.Admin.Addr); !cfg.Admin.Disabled && !isLoopback(host) {
+		logger.Warn("proxy: the admin listener is not on loopback; it has no authentication", "addr", cfg.Admin.Addr)
+	}
 	return s, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Serve accepts public connections on ln, a plain TCP listener: the Server
