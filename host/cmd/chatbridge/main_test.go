@@ -238,6 +238,13 @@ func TestBundleKeygenSignVerify(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "ok ari:cloud:ecosystem::app/chatbridge-probe") {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
+	out, err = chatbridge(t, "audit", "-trust", filepath.Dir(pub), b)
+	if err != nil || !strings.Contains(out, "result  PASS") {
+		t.Fatalf("audit of a good bundle: %v\n%s", err, out)
+	}
+	if out, err := chatbridge(t, "audit", "-json", "-trust", filepath.Dir(pub), b); err != nil || !strings.Contains(out, `"moduleSha256"`) {
+		t.Fatalf("audit -json: %v\n%s", err, out)
+	}
 	f, err := os.OpenFile(filepath.Join(b, "plugin.wasm"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -246,6 +253,9 @@ func TestBundleKeygenSignVerify(t *testing.T) {
 	f.Close()
 	if out, err := chatbridge(t, "bundle", "verify", "-trust", filepath.Dir(pub), b); err == nil || !strings.Contains(out, "changed after signing") {
 		t.Fatalf("a tampered bundle: %v\n%s", err, out)
+	}
+	if out, err := chatbridge(t, "audit", "-trust", filepath.Dir(pub), b); err == nil || !strings.Contains(out, "FAIL") {
+		t.Fatalf("audit of a tampered bundle exited 0:\n%s", out)
 	}
 }
 

@@ -1,0 +1,246 @@
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/chatbridge/chatbridge/host/bundle"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// Severity of a finding.
+type Severity string
+
+const (
+	// Fail makes the report fail.
+	Fail Severity = "fail"
+	// Warn is shown but does not fail the report.
+	Warn Severity = "warn"
+)
+
+// Finding is one check's result.
+type Finding struct {
+	Severity Severity `json:"severity"`
+	Check    string   `json:"check"`
+	Message  string   `json:"message"`
+}
+
+// Signature is the signature part of a report.
+type Signature struct {
+	Signer  string `json:"signer"`
+	Trusted bool   `json:"trusted"`
+	Revoked bool   `json:"revoked"`
+	Ed25519 string `json:"ed25519"`
+	MLDSA65 string `json:"mldsa65"`
+}
+
+// Permissions are what the manifest declares.
+type Permissions struct {
+	AppID          string            `json:"appId"`
+	Capabilities   []string          `json:"capabilities"`
+	Egress         []string          `json:"egress"`
+	Scopes         []string          `json:"scopes"`
+	MemoryMiB      int               `json:"memoryMiB"`
+	TimeoutSeconds map[string]int    `json:"timeoutSeconds"`
+	Modules        map[string]string `json:"modules"` // module key -> kind
+}
+
+// Limits are the module's own declared limits, in 64 KiB pages and elements.
+type Limits struct {
+	MemoryMinPages uint32  `json:"memoryMinPages"`
+	MemoryMaxPages *uint32 `json:"memoryMaxPages"`
+	Tables         []Table `json:"tables"`
+}
+
+// Table is one table's limits.
+type Table struct {
+	Min uint32  `json:"min"`
+	Max *uint32 `json:"max"`
+}
+
+// Build is what the module says it was built from.
+type Build struct {
+	GoVersion string       `json:"goVersion"`
+	Path      string       `json:"path"`
+	Main      string       `json:"main"`
+	Deps      []Dependency `json:"deps"`
+	Settings  []string     `json:"settings"`
+}
+
+// Dependency is one module the plugin was built with.
+type Dependency struct {
+	Path    string `json:"path"`
+	Version string `json:"version"`
+	Sum     string `json:"sum,omitempty"`
+}
+
+// Report is the audit of one bundle.
+type Report struct {
+	Bundle       string              `json:"bundle"`
+	BundleSHA256 string              `json:"bundleSha256"` // SHA-256 of the manifest's and the module's SHA-256
+	ModuleSHA256 string              `json:"moduleSha256"`
+	ModuleBytes  int                 `json:"moduleBytes"`
+	Signature    Signature           `json:"signature"`
+	Imports      map[string][]string `json:"imports"` // capability (or "wasi", "unknown") -> functions
+	Exports      []string            `json:"exports"`
+	Permissions  Permissions         `json:"permissions"`
+	Limits       Limits              `json:"limits"`
+	Build        *Build              `json:"build"`
+	EgressUsed   []string            `json:"egressUsed"` // hosts of https URLs found in the module's data
+	Findings     []Finding           `json:"findings"`
+}
+
+// Failed reports whether any finding is a failure.
+func (r *Report) Failed() bool {
+	return slices.ContainsFunc(r.Findings, func(f Finding) bool { return f.Severity == Fail })
+}
+
+func (r *Report) add(s Severity, check, format string, args ...any) {
+	r.Findings = append(r.Findings, Finding{s, check, fmt.Sprintf(format, args...)})
+}
+
+// urlRE finds https URLs with a literal host in module data.
+var urlRE = regexp.MustCompile(`https://([a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+)`)
+
+// Run audits the bundle in dir against trust. It fails only when the bundle
+// cannot be read at all; everything else is a finding.
+func Run(ctx context.Context, dir string, trust *bundle.Trust) (*Report, error) {
+	in, err := bundle.Inspect(dir, trust)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{
+		Bundle:       dir,
+		ModuleSHA256: in.ModuleSHA256,
+		ModuleBytes:  in.ModuleSize,
+		Signature: Signature{Signer: in.Signer, Trusted: in.Trusted, Revoked: in.Revoked,
+			Ed25519: string(in.Ed25519), MLDSA65: string(in.MLDSA65)},
+		Imports: map[string][]string{},
+	}
+	sum := sha256.Sum256([]byte(in.ManifestSHA256 + in.ModuleSHA256))
+	r.BundleSHA256 = hex.EncodeToString(sum[:])
+	if in.Err != nil {
+		r.add(Fail, "signature", "the host would refuse this bundle: %v", in.Err)
+	}
+	if in.Manifest == nil {
+		r.add(Fail, "manifest", "the manifest does not decode: %v", in.ManifestErr)
+		return r, nil
+	}
+	m := in.Manifest
+	r.Permissions = permissions(m)
+	for _, b := range m.Permissions.External.Fetch.Backend {
+		if b.Wildcard() {
+			r.add(Warn, "egress", "egress host %s is a wildcard", b.Address)
+		}
+	}
+
+	module, err := readModule(dir)
+	if err != nil {
+		return nil, err
+	}
+	r.Build = buildInfo(module)
+	if r.Build == nil {
+		r.add(Warn, "build", "the module carries no Go build information")
+	}
+	r.Limits, err = limits(module)
+	if err != nil {
+		r.add(Fail, "module", "the module's sections do not decode: %v", err)
+	}
+	// The interpreter only decodes and validates: the audit runs nothing.
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	cm, err := rt.CompileModule(ctx, module)
+	if err != nil {
+		r.add(Fail, "module", "the module does not compile: %v", err)
+		return r, nil
+	}
+	imported := map[string]bool{}
+	for _, fd := range cm.ImportedFunctions() {
+		mod, name, _ := fd.Import()
+		group := abi.CapabilityOf(mod)
+		switch {
+		case mod == "wasi_snapshot_preview1":
+			group = "wasi"
+		case mod == abi.ModuleABI:
+			group = "abi"
+		case group == "":
+			group = "unknown"
+			r.add(Fail, "imports", "%s.%s is not provided by the host", mod, name)
+		default:
+			imported[group] = true
+		}
+		r.Imports[group] = append(r.Imports[group], name)
+	}
+	for g := range r.Imports {
+		sort.Strings(r.Imports[g])
+	}
+	for name := range cm.ExportedFunctions() {
+		r.Exports = append(r.Exports, name)
+	}
+	sort.Strings(r.Exports)
+	for c := range imported {
+		if !m.HasCapability(c) {
+			r.add(Fail, "capabilities", "the module imports %s but the manifest does not declare it", c)
+		}
+	}
+	for _, c := range m.Permissions.Capabilities {
+		if !imported[c] {
+			r.add(Warn, "capabilities", "the manifest declares %s but the module never imports it", c)
+		}
+	}
+	seen := map[string]bool{}
+	for _, match := range urlRE.FindAllSubmatch(module, -1) {
+		host := strings.ToLower(string(match[1]))
+		if seen[host] {
+			continue
+		}
+		seen[host] = true
+		r.EgressUsed = append(r.EgressUsed, host)
+		if !m.EgressAllowed(host) {
+			r.add(Fail, "egress", "the module contains https://%s but the manifest does not allow egress to it", host)
+		}
+	}
+	sort.Strings(r.EgressUsed)
+	return r, nil
+}
+
+func permissions(m *bundle.Manifest) Permissions {
+	p := Permissions{
+		AppID:          m.App.ID,
+		Capabilities:   m.Permissions.Capabilities,
+		Scopes:         m.Permissions.Scopes,
+		MemoryMiB:      int(m.MemoryPages() / 16),
+		TimeoutSeconds: map[string]int{},
+		Modules:        map[string]string{},
+	}
+	for _, b := range m.Permissions.External.Fetch.Backend {
+		p.Egress = append(p.Egress, b.Address)
+	}
+	for _, k := range []bundle.Kind{bundle.KindWebTrigger, bundle.KindTrigger, bundle.KindConsumer, bundle.KindScheduledTrigger, bundle.KindFunction} {
+		p.TimeoutSeconds[string(k)] = int(m.Timeout(k).Seconds())
+	}
+	for _, w := range m.Modules.WebTrigger {
+		p.Modules[w.Key] = string(bundle.KindWebTrigger)
+	}
+	for _, t := range m.Modules.Trigger {
+		p.Modules[t.Key] = string(bundle.KindTrigger) + " " + strings.Join(t.Events, ",")
+	}
+	for _, c := range m.Modules.Consumer {
+		p.Modules[c.Key] = string(bundle.KindConsumer) + " queue " + c.Queue
+	}
+	for _, s := range m.Modules.ScheduledTrigger {
+		p.Modules[s.Key] = string(bundle.KindScheduledTrigger) + " " + s.Interval
+	}
+	for _, f := range m.Modules.Function {
+		p.Modules[f.Key] = string(bundle.KindFunction)
+	}
+	return p
+}

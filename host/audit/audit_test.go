@@ -1,0 +1,165 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chatbridge/chatbridge/host/bundle"
+	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbundle.Cleanup()
+	os.Exit(code)
+}
+
+func probeManifest(t *testing.T) []byte {
+	t.Helper()
+	m, err := os.ReadFile(filepath.Join(testbundle.RepoRoot(), "plugin", "examples", "probe", "manifest.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func hasFinding(r *Report, sev Severity, substr string) bool {
+	for _, f := range r.Findings {
+		if f.Severity == sev && strings.Contains(f.Message, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestASignedBundleGetsACompleteReportAndPasses(t *testing.T) {
+	dir := testbundle.Probe(t, nil)
+	r, err := Run(context.Background(), dir, testbundle.Trust(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Failed() {
+		t.Fatalf("a good bundle failed: %+v", r.Findings)
+	}
+	if r.Signature.Ed25519 != "valid" || r.Signature.MLDSA65 != "valid" || !r.Signature.Trusted {
+		t.Errorf("signature: %+v", r.Signature)
+	}
+	if r.Signature.Signer != testbundle.Key(t).Public().Fingerprint() {
+		t.Errorf("signer %q", r.Signature.Signer)
+	}
+	for _, group := range []string{"storage", "secrets", "fetch", "jira", "queue", "log", "abi", "wasi"} {
+		if len(r.Imports[group]) == 0 {
+			t.Errorf("no %s imports listed: %v", group, r.Imports)
+		}
+	}
+	if !strings.Contains(strings.Join(r.Imports["wasi"], ","), "random_get") {
+		t.Errorf("WASI functions not listed one by one: %v", r.Imports["wasi"])
+	}
+	for _, e := range []string{"handle-web-trigger", "init", "_initialize"} {
+		if !strings.Contains(strings.Join(r.Exports, ","), e) {
+			t.Errorf("export %s missing from %v", e, r.Exports)
+		}
+	}
+	if r.Build == nil || !strings.HasPrefix(r.Build.GoVersion, "go1.") || r.Build.Path != "github.com/chatbridge/chatbridge/plugin/examples/probe" {
+		t.Errorf("build info: %+v", r.Build)
+	}
+	if r.Limits.MemoryMinPages == 0 || r.Permissions.MemoryMiB != 64 || r.Permissions.TimeoutSeconds["webtrigger"] != 25 {
+		t.Errorf("limits %+v permissions %+v", r.Limits, r.Permissions)
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"module sha256", "ml-dsa-65", "imports storage", "egress", "result  PASS"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, text.String())
+		}
+	}
+	if _, err := json.Marshal(r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAuditFailsWithTheReason(t *testing.T) {
+	cases := []struct {
+		name  string
+		dir   func(t *testing.T) string
+		trust func(t testing.TB) *bundle.Trust
+		want  string
+	}{
+		{"a module that names an undeclared egress host", func(t *testing.T) string {
+			m := []byte(`app: {id: "ari:cloud:ecosystem::app/egress"}
+modules:
+  webtrigger: [{key: hook, function: main}]
+  function: [{key: main, handler: h}]
+permissions:
+  capabilities: [fetch, log, storage, secrets, jira, queue]
+`)
+			return testbundle.Write(t, m, testbundle.Module(t, "./host/audit/testdata/egress"))
+		}, testbundle.Trust, "https://api.telegram.org but the manifest does not allow"},
+		{"a module changed after signing", func(t *testing.T) string {
+			dir := testbundle.Probe(t, nil)
+			f, err := os.OpenFile(filepath.Join(dir, "plugin.wasm"), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write([]byte{0})
+			f.Close()
+			return dir
+		}, testbundle.Trust, "changed after signing"},
+		{"a signer the host does not trust", func(t *testing.T) string { return testbundle.Probe(t, nil) },
+			func(t testing.TB) *bundle.Trust {
+				k, err := bundle.GenerateKey(rand.Reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return bundle.NewTrust([]*bundle.PublicKey{k.Public()}, nil)
+			}, "not trusted"},
+		{"a revoked signer", func(t *testing.T) string { return testbundle.Probe(t, nil) },
+			func(t testing.TB) *bundle.Trust {
+				return bundle.NewTrust([]*bundle.PublicKey{testbundle.Key(t).Public()}, []string{testbundle.Key(t).Public().Fingerprint()})
+			}, "revoked"},
+		{"an import the manifest does not declare", func(t *testing.T) string {
+			narrowed := bytes.Replace(probeManifest(t), []byte("capabilities: [storage, secrets, fetch, jira, queue, log]"), []byte("capabilities: [storage, log]"), 1)
+			return testbundle.Probe(t, narrowed)
+		}, testbundle.Trust, "imports secrets but the manifest does not declare it"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := Run(context.Background(), c.dir(t), c.trust(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Failed() || !hasFinding(r, Fail, c.want) {
+				t.Fatalf("want a failure mentioning %q, got %+v", c.want, r.Findings)
+			}
+		})
+	}
+}
+
+func TestADeclaredButUnusedCapabilityAndAWildcardAreWarnings(t *testing.T) {
+	m := []byte(`app: {id: "ari:cloud:ecosystem::app/egress"}
+modules:
+  webtrigger: [{key: hook, function: main}]
+  function: [{key: main, handler: h}]
+permissions:
+  external: {fetch: {backend: [{address: api.telegram.org}, {address: "*.example.com"}]}}
+  capabilities: [fetch, log, storage, secrets, jira, queue]
+`)
+	r, err := Run(context.Background(), testbundle.Write(t, m, testbundle.Module(t, "./host/audit/testdata/egress")), testbundle.Trust(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Failed() {
+		t.Fatalf("warnings failed the report: %+v", r.Findings)
+	}
+	if !hasFinding(r, Warn, "*.example.com is a wildcard") {
+		t.Errorf("no wildcard warning: %+v", r.Findings)
+	}
+}

@@ -1,0 +1,23 @@
+// Package audit answers, from a bundle alone, what a security reviewer must
+// know before letting a module into a marketplace: who signed it, exactly
+// what it can do, and whether the binary is what its build says.
+//
+// # What a report holds
+//
+// Bundle and module SHA-256; the signature status per algorithm and the
+// signer's fingerprint; every import grouped by capability (and each WASI
+// function) and every export; the manifest's permissions (egress hosts,
+// scopes, capabilities, memory, timeouts); the module's memory and table
+// limits; and the Go version, main module and dependencies the module was
+// built from (read from the runtime.modinfo record the Go linker embeds).
+//
+// # Checks
+//
+// A failed check makes the report fail (and `chatbridge audit` exit non-zero):
+// a signature that does not verify, an untrusted or revoked signer, a file
+// changed after signing, an import from a capability the manifest does not
+// declare or from a module the host does not provide, and an https URL in
+// the module's data whose host the manifest's egress list does not allow.
+// Warnings do not fail: a declared capability the module never imports, and
+// a wildcard egress host.
+package audit
