@@ -429,12 +429,12 @@ type fault struct {
 type fakeJira struct {
 	t *testing.T
 
-	mu          sync.Mutex // guards everything below
-	issues      map[string]*fakeIssue
-	order       []string
-	comments    int
-	creates     int
-	temp        map[string]struct {
+	mu       sync.Mutex // guards everything below
+	issues   map[string]*fakeIssue
+	order    []string
+	comments int
+	creates  int
+	temp     map[string]struct {
 		name string
 		data []byte
 	}

@@ -1,0 +1,109 @@
+package bridge
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// fullConversation runs a day's worth of one chat: messages, a photo, an
+// edit, a reply, agent replies public and internal, a resolution and a new
+// request.
+func fullConversation(t *testing.T) *harness {
+	h := newHarness(t)
+	h.configure(nil)
+	h.tg.files["AgACAgIAAxkBAAIEu2dLarge"] = []byte("JPEG-parcel-label")
+	for _, f := range []string{"update_start.json", "update_text.json", "update_followup.json", "update_edit.json",
+		"update_photo.json", "update_reply.json", "update_document_oversize.json"} {
+		h.sendFixture(f)
+		h.drain()
+	}
+	h.event("comment_created_public.json")
+	h.event("issue_updated_commented.json")
+	h.event("comment_created_internal.json")
+	h.event("comment_created_unclear.json")
+	h.drain()
+	h.event("issue_updated_done.json")
+	h.drain()
+	h.send(h.text(5123456789, "Another question about invoice 99"))
+	h.drain()
+	if h.jira.issueCount() != 2 || len(h.tg.messages()) < 4 {
+		t.Fatalf("conversation did not run: %d requests, %d messages", h.jira.issueCount(), len(h.tg.messages()))
+	}
+	return h
+}
+
+// secretsOfTheConversation are strings that must never be stored or logged.
+var secretsOfTheConversation = []string{
+	goodToken, "Hello", "order", "Monday", "Tuesday", "parcel label", "Sure, one moment", "sorry about that",
+	"VIP", "Another question", "invoice 99", "Video of the damage", "JPEG-parcel-label", "Anna", "Schmidt",
+}
+
+func TestStorageHoldsOnlyConfigMappingAndExpiringRecords(t *testing.T) {
+	h := fullConversation(t)
+	keys := h.env.Store.Keys()
+	kinds := map[string]int{}
+	for _, k := range keys {
+		prefix, _, _ := strings.Cut(k, ":")
+		kinds[prefix]++
+		v, _ := h.env.Store.Get(k)
+		for _, s := range secretsOfTheConversation {
+			if strings.Contains(string(v), s) {
+				t.Errorf("%s holds %q", k, s)
+			}
+		}
+		if prefix == "config" || prefix == "chat" || prefix == "issue" || prefix == "dedupe" {
+			continue
+		}
+		t.Errorf("unexpected record %s", k)
+	}
+	if kinds["config"] != 1 || kinds["chat"] != 1 || kinds["issue"] != 2 || kinds["dedupe"] == 0 {
+		t.Errorf("records by kind: %v", kinds)
+	}
+	// Delivery records expire on their own.
+	h.advance(DedupeTTL + time.Minute)
+	for _, k := range h.env.Store.Keys() {
+		if strings.HasPrefix(k, "dedupe:") {
+			t.Errorf("%s outlived its TTL", k)
+		}
+	}
+	if n := len(h.env.Store.Keys()); n != 4 {
+		t.Errorf("%d records left, want config, one chat and two issues", n)
+	}
+}
+
+func TestLogsCarryNoChatIDsTokensOrText(t *testing.T) {
+	h := fullConversation(t)
+	records := h.env.Logs.Records()
+	if len(records) == 0 {
+		t.Fatal("nothing logged")
+	}
+	forbidden := append([]string{annaChat, h.tg.secret()}, secretsOfTheConversation...)
+	for _, r := range records {
+		line := r.Message
+		for _, a := range r.Attrs {
+			line += " " + a.Name + "=" + a.Value
+		}
+		for _, s := range forbidden {
+			if strings.Contains(line, s) {
+				t.Errorf("log %q contains %q", line, s)
+			}
+		}
+	}
+}
+
+func TestQueuePayloadsAreTheOnlyPlaceTextTravels(t *testing.T) {
+	h := newHarness(t)
+	h.configure(nil)
+	h.sendFixture("update_followup.json")
+	p := h.env.Pushed.Take()
+	if len(p) != 1 || !strings.Contains(string(p[0].Payload), "Monday") {
+		t.Fatalf("the inbound job must carry the message: %+v", p)
+	}
+	for _, k := range h.env.Store.Keys() {
+		v, _ := h.env.Store.Get(k)
+		if strings.Contains(string(v), "Monday") {
+			t.Errorf("%s holds the text before delivery", k)
+		}
+	}
+}
