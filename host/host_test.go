@@ -133,9 +133,14 @@ func newFixture(t testing.TB, manifest []byte, ec engine.Config) *fixture {
 	return f
 }
 
+// siteFor is a site with test credentials.
+func siteFor(url string) tenant.Site {
+	return tenant.Site{URL: url, AppAccountID: "app-1", Authorization: "Basic c2l0ZTp0b2tlbg=="}
+}
+
 func (f *fixture) install(t testing.TB, site string) tenant.Installation {
 	t.Helper()
-	in, _, err := f.host.Install(context.Background(), tenant.Site{URL: site, AppAccountID: "app-1", Authorization: "Basic c2l0ZTp0b2tlbg=="})
+	in, _, err := f.host.Install(context.Background(), siteFor(site))
 	if err != nil {
 		t.Fatal(err)
 	}
