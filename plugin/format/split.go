@@ -1,6 +1,7 @@
 package format
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -30,13 +31,15 @@ func SplitTelegramHTML(html string, limit int) []string {
 	var sc htmlScan
 	if err := sc.run(html); err != nil {
 		html = EscapeHTML(html)
+		sc.units = len(html)
 	} else if sc.units <= limit {
-		if blankHTML(html) {
+		if !sc.nonBlank {
 			return nil
 		}
 		return []string{html}
 	}
-	sc = htmlScan{wantAtoms: true}
+	// units bounds the number of visible characters.
+	sc = htmlScan{wantAtoms: true, atoms: make([]atom, 0, sc.units)}
 	if err := sc.run(html); err != nil {
 		// Unreachable: escaped text is always valid.
 		return nil
@@ -55,7 +58,7 @@ func SplitText(text string, limit int, unit func(string) int) []string {
 	if limit <= 0 {
 		limit = ViberLimit
 	}
-	atoms := make([]atom, 0, len(text))
+	atoms := make([]atom, 0, utf8.RuneCountInString(text))
 	total := 0
 	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRuneInString(text[i:])
@@ -97,13 +100,6 @@ func isBlank(s string) bool {
 		}
 	}
 	return true
-}
-
-// blankHTML reports whether the visible text of valid HTML s is only white
-// space.
-func blankHTML(s string) bool {
-	text, _, err := VisibleText(s)
-	return err == nil && isBlank(text)
 }
 
 // Cut classes, best first.
@@ -284,9 +280,10 @@ func assembleHTML(html string, atoms []atom, tags []tagTok, cuts []int) []string
 				}
 			}
 		}
-		buf := make([]byte, 0, len(reopen)+src-prevSrc+32)
-		buf = append(buf, reopen...)
-		buf = append(buf, html[prevSrc:src]...)
+		var buf strings.Builder
+		buf.Grow(2*len(reopen) + src - prevSrc + 8)
+		buf.Write(reopen)
+		buf.WriteString(html[prevSrc:src])
 		for ti < len(tags) && int(tags[ti].start) < src {
 			if tags[ti].open {
 				stack = append(stack, ti)
@@ -296,7 +293,7 @@ func assembleHTML(html string, atoms []atom, tags []tagTok, cuts []int) []string
 			ti++
 		}
 		for k := len(stack) - 1; k >= 0; k-- {
-			buf = appendEndTag(buf, html[tags[stack[k]].start:tags[stack[k]].end])
+			writeEndTag(&buf, html[tags[stack[k]].start:tags[stack[k]].end])
 		}
 		reopen = reopen[:0]
 		for _, k := range stack {
@@ -304,7 +301,7 @@ func assembleHTML(html string, atoms []atom, tags []tagTok, cuts []int) []string
 		}
 		prevSrc = src
 		if !blankAtoms(atoms[prevCut:c]) {
-			parts = append(parts, string(buf))
+			parts = append(parts, buf.String())
 		}
 		prevCut = c
 	}
@@ -320,15 +317,15 @@ func blankAtoms(atoms []atom) bool {
 	return true
 }
 
-// appendEndTag appends the end tag matching the start tag open.
-func appendEndTag(b []byte, open string) []byte {
-	b = append(b, "</"...)
+// writeEndTag writes the end tag matching the start tag open.
+func writeEndTag(b *strings.Builder, open string) {
+	b.WriteString("</")
 	for i := 1; i < len(open) && isNameByte(open[i]); i++ {
 		c := open[i]
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		b = append(b, c)
+		b.WriteByte(c)
 	}
-	return append(b, '>')
+	b.WriteByte('>')
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -121,13 +122,15 @@ type htmlFrame struct {
 type htmlScan struct {
 	wantAtoms, wantText bool
 
-	atoms []atom
-	tags  []tagTok
-	text  []byte
-	units int
+	atoms    []atom
+	tags     []tagTok
+	text     []byte
+	units    int
+	nonBlank bool // some visible character is not white space
 
-	stack []htmlFrame
-	attr  []byte // scratch for decoded attribute values
+	stack    []htmlFrame
+	stackBuf [8]htmlFrame
+	attr     []byte // scratch for decoded attribute values
 }
 
 func errAt(pos int, format string, args ...any) error {
@@ -138,6 +141,7 @@ func (sc *htmlScan) run(s string) error {
 	if len(s) > 1<<30 {
 		return errAt(0, "message too large")
 	}
+	sc.stack = sc.stackBuf[:0]
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
@@ -183,6 +187,9 @@ func (sc *htmlScan) visible(r rune, start, end int) {
 	}
 	u := runeUnits(r)
 	sc.units += u
+	if !sc.nonBlank && !unicode.IsSpace(r) {
+		sc.nonBlank = true
+	}
 	if sc.wantAtoms {
 		sc.atoms = append(sc.atoms, atom{r: r, w: int32(u), start: int32(start), end: int32(end)})
 	}
