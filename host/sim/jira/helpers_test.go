@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -38,7 +39,7 @@ type receiver struct {
 
 func newReceiver(t *testing.T) *receiver {
 	rc := &receiver{got: make(chan hookDelivery, 100)}
-	rc.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rc.srv = newTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		d := hookDelivery{header: r.Header.Clone(), body: body}
 		json.Unmarshal(body, &d.payload)
@@ -103,6 +104,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 	rc := newReceiver(t)
 	if cfg.Client == nil {
 		cfg.Client = rc.srv.Client()
+		cfg.Client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
 	}
 	if cfg.WebhookURL == "" {
 		cfg.WebhookURL, cfg.WebhookSecret = "https://example.com/jira-events", testSecret
@@ -112,7 +114,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 	}
 	s := New(cfg)
 	t.Cleanup(s.Close)
-	api := httptest.NewTLSServer(s.API())
+	api := newTLSServer(s.API())
 	t.Cleanup(api.Close)
 	return &env{sim: s, api: api, hook: rc}
 }
@@ -221,4 +223,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// newTLSServer is httptest.NewTLSServer without the log lines of
+// handshakes cut short when tests end.
+func newTLSServer(h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	return srv
 }

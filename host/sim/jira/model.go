@@ -2,6 +2,7 @@ package jira
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -294,10 +295,7 @@ func (s *Sim) requestJSON(r *request) map[string]any {
 	}
 }
 
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // findRequest finds a request by id or key; s.mu is held.
 func (s *Sim) findRequest(idOrKey string) *request {

@@ -68,7 +68,7 @@ func (s *Sim) getIssue(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// commentRequest is POST /rest/api/3/issue/{key}/comment.
+// commentRequest is POST /rest/api/{2,3}/issue/{key}/comment.
 type commentRequest struct {
 	Body       json.RawMessage `json:"body"`
 	Visibility *visibility     `json:"visibility"`
@@ -83,10 +83,21 @@ func (s *Sim) addIssueComment(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body, false) {
 		return
 	}
-	doc, ok := parseADF(body.Body)
-	if !ok {
-		writeErrors(w, http.StatusBadRequest, nil, map[string]string{"comment": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"})
-		return
+	var doc *adfNode
+	if strings.HasPrefix(r.URL.Path, "/rest/api/2/") {
+		// REST v2 takes the body as a wiki-markup string.
+		var wiki string
+		if json.Unmarshal(body.Body, &wiki) != nil {
+			writeErrors(w, http.StatusBadRequest, nil, map[string]string{"comment": "Comment body must be a string."})
+			return
+		}
+		doc = wikiToADF(wiki)
+	} else {
+		var ok bool
+		if doc, ok = parseADF(body.Body); !ok {
+			writeErrors(w, http.StatusBadRequest, nil, map[string]string{"comment": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"})
+			return
+		}
 	}
 	if len(doc.Content) == 0 {
 		writeErrors(w, http.StatusBadRequest, nil, map[string]string{"comment": "Comment body can not be empty!"})
@@ -124,7 +135,11 @@ func (s *Sim) addIssueComment(w http.ResponseWriter, r *http.Request) {
 	for k, v := range props {
 		c.properties[k] = v
 	}
-	out := s.commentJSON(req, c, json.RawMessage(c.adf))
+	var answerBody any = json.RawMessage(c.adf)
+	if strings.HasPrefix(r.URL.Path, "/rest/api/2/") {
+		answerBody = c.wiki
+	}
+	out := s.commentJSON(req, c, answerBody)
 	evs := s.commentEventsLocked(req, c, s.app, nil)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, out)

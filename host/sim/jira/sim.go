@@ -109,7 +109,9 @@ func (c Config) withDefaults() Config {
 		c.DeliveryTimeout = 20 * time.Second
 	}
 	if c.Client == nil {
-		c.Client = &http.Client{Timeout: c.DeliveryTimeout}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64 // deliveries run in parallel
+		c.Client = &http.Client{Timeout: c.DeliveryTimeout, Transport: tr}
 	}
 	if c.RetryDelay <= 0 {
 		c.RetryDelay = 5 * time.Second
@@ -260,6 +262,7 @@ func (s *Sim) newAPI() http.Handler {
 		route("GET "+base+"/attachment/content/{id}", s.getAttachmentContent)
 	}
 	route("POST /rest/api/3/issue/{key}/comment", s.addIssueComment)
+	route("POST /rest/api/2/issue/{key}/comment", s.addIssueComment)
 	route("GET /secure/attachment/{id}/{name}", s.serveAttachment)
 	mux.Handle("/", s.guard(func(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusNotFound, []string{"null for uri: " + s.cfg.Site + r.URL.Path}, nil)

@@ -342,10 +342,10 @@ func TestWebhook_Retries(t *testing.T) {
 		}
 	})
 	t.Run("a timeout is retried", func(t *testing.T) {
-		e := newEnv(t, Config{DeliveryTimeout: 100 * time.Millisecond})
+		e := newEnv(t, Config{DeliveryTimeout: 500 * time.Millisecond})
 		key := e.newRequest(t, "slow")
 		e.hook.mu.Lock()
-		e.hook.stall = time.Second
+		e.hook.stall = 3 * time.Second
 		e.hook.mu.Unlock()
 		_, out, _ := e.control(t, "POST", "/_sim/jira/requests/"+key+"/transition", map[string]any{"status": "Done"})
 		if res := out["webhooks"].([]any)[0].(map[string]any); res["error"] != "timeout" {
@@ -380,5 +380,21 @@ func TestWebhookRegistration(t *testing.T) {
 	_, out, _ = e.control(t, "POST", "/_sim/jira/requests/"+key+"/comment", map[string]any{"body": "x", "public": true})
 	if res := out["webhooks"].([]any)[0].(map[string]any); res["error"] != "no webhook registered" {
 		t.Errorf("without a webhook %v", res)
+	}
+}
+
+func TestPlatformComments_V2TakesWikiStrings(t *testing.T) {
+	e := newEnv(t, Config{})
+	key := e.newRequest(t, "v2")
+	a := e.call(t, "POST", "/rest/api/2/issue/"+key+"/comment", map[string]any{"body": "plain *wiki*"})
+	if a.status != 201 || a.json["body"] != "plain *wiki*" || a.json["jsdPublic"] != true {
+		t.Fatalf("v2 comment %d %s", a.status, a.raw)
+	}
+	if d := e.hook.next(t); d.comment()["body"] != "plain *wiki*" {
+		t.Errorf("webhook %s", d.body)
+	}
+	e.hook.next(t)
+	if bad := e.call(t, "POST", "/rest/api/2/issue/"+key+"/comment", map[string]any{"body": map[string]any{"type": "doc"}}); bad.status != 400 {
+		t.Errorf("v2 with an object body: %d", bad.status)
 	}
 }

@@ -108,7 +108,7 @@ func (s *Sim) userSend(ctx context.Context, req sendRequest) (deliveryResult, er
 	}
 	var sizes []photoImage
 	if req.Photo {
-		sizes = scaledSizes(userPhoto(req.ChatID + time.Now().UnixNano()))
+		sizes = scaledSizes(userPhoto(req.ChatID))
 	}
 
 	s.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -56,7 +57,7 @@ type receiver struct {
 
 func newReceiver(t *testing.T) *receiver {
 	rc := &receiver{got: make(chan delivery, 100)}
-	rc.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rc.srv = newTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		d := delivery{secret: r.Header.Get("X-Telegram-Bot-Api-Secret-Token"), contentType: r.Header.Get("Content-Type"), body: body}
 		json.Unmarshal(body, &d.update)
@@ -124,13 +125,14 @@ func newEnv(t *testing.T, cfg Config) *env {
 	rc := newReceiver(t)
 	if cfg.Client == nil {
 		cfg.Client = rc.srv.Client()
+		cfg.Client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
 	}
 	if cfg.RetryDelay == 0 {
 		cfg.RetryDelay = 20 * time.Millisecond
 	}
 	s := New(cfg)
 	t.Cleanup(s.Close)
-	api := httptest.NewTLSServer(s.API())
+	api := newTLSServer(s.API())
 	t.Cleanup(api.Close)
 	token := DefaultToken
 	if len(cfg.Tokens) > 0 {
@@ -281,4 +283,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// newTLSServer is httptest.NewTLSServer without the log lines of
+// handshakes cut short when tests end.
+func newTLSServer(h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	return srv
 }

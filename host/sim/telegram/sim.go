@@ -84,7 +84,9 @@ func (c Config) withDefaults() Config {
 		c.DeliveryTimeout = 60 * time.Second
 	}
 	if c.Client == nil {
-		c.Client = &http.Client{Timeout: c.DeliveryTimeout}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64 // deliveries run in parallel
+		c.Client = &http.Client{Timeout: c.DeliveryTimeout, Transport: tr}
 	}
 	if c.RetryDelay <= 0 {
 		c.RetryDelay = time.Second
