@@ -110,7 +110,10 @@ func (c *Config) view() view {
 }
 
 // setInput is the payload of config.set. Pointers tell absent from empty;
-// an absent field keeps its stored value.
+// an absent field keeps its stored value. On a project's first save the
+// defaults are: enabled, channel "telegram", DefaultSummaryTemplate, the
+// language's greeting and resolution message, every attachment kind
+// accepted, agents' attachments sent, language "en".
 type setInput struct {
 	ProjectKey        string    `json:"projectKey"`
 	Enabled           *bool     `json:"enabled"`

@@ -606,3 +606,7 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 	j.t.Errorf("fake Jira: unexpected %s %s", req.Method, req.URL)
 	return jsonResp(404, nil), nil
 }
+
+func sdktestPushed(queue string, payload []byte) sdktest.Pushed {
+	return sdktest.Pushed{Queue: queue, Payload: payload}
+}

@@ -222,6 +222,14 @@ func (w *inbound) fail(err error) (abi.QueueResult, error) {
 		return res, nil
 	}
 	w.log.Error("inbound: failed; giving up", "err", err)
+	if w.chat.Opening == w.job.Nonce && w.key != "" {
+		// Let the chat's next message open a request without waiting.
+		var chat chatRecord
+		if _, e := w.st.get(w.chatKey(), &chat); e == nil && chat.Opening == w.job.Nonce {
+			chat.Opening, chat.OpeningAt = "", 0
+			_ = w.st.put(w.chatKey(), &chat, 0)
+		}
+	}
 	if w.ch != nil && w.job.Event.Kind == channel.Message && !w.prog.has("failed") {
 		if e := w.reply(w.cfg.texts().Failed); e == nil {
 			w.prog.Steps = append(w.prog.Steps, "failed")

@@ -431,6 +431,17 @@ func TestPermanentJiraFailureTellsTheCustomer(t *testing.T) {
 	if len(h.retries) != 0 {
 		t.Errorf("a 400 was retried: %v", h.retries)
 	}
+	// The failed opening does not hold up the chat's next message.
+	h.sendFixture("update_followup.json")
+	h.drain()
+	if h.jira.creates != 1 {
+		t.Fatalf("next message: %d requests", h.jira.creates)
+	}
+	for _, r := range h.env.Logs.Records() {
+		if strings.Contains(r.Message, "waiting") {
+			t.Fatal("the next message waited for an opening that had failed")
+		}
+	}
 }
 
 func TestBlockingTheBotIsRecordedAndAgentsAreTold(t *testing.T) {
@@ -487,5 +498,19 @@ func TestWebhookAnswersFastEvenWhenJiraIsDown(t *testing.T) {
 	h.sendFixture("update_text.json")
 	if p := h.env.Pushed.Take(); len(p) != 1 || !bytes.Contains(p[0].Payload, []byte(`"chat":"5123456789"`)) {
 		t.Fatalf("queued %+v", p)
+	}
+}
+
+func TestJiraDownForEveryAttemptTellsTheCustomerOnTheLast(t *testing.T) {
+	h := newHarness(t)
+	h.configure(nil)
+	h.jira.fail("POST", "/rest/servicedeskapi/request", 503, MaxAttempts)
+	h.sendFixture("update_text.json")
+	h.drain()
+	if len(h.retries) != MaxAttempts-1 {
+		t.Errorf("retries %v", h.retries)
+	}
+	if m := h.tg.messages(); len(m) != 1 || !strings.Contains(m[0].Text, "could not pass on your message") {
+		t.Fatalf("messages %+v", m)
 	}
 }

@@ -513,3 +513,40 @@ func TestCommentsOnUnmappedIssuesAreIgnored(t *testing.T) {
 		t.Fatalf("queued %d", len(p))
 	}
 }
+
+func TestTelegramDownForEveryAttemptTellsTheAgents(t *testing.T) {
+	h := conversation(t)
+	for range MaxAttempts {
+		h.tg.fail("sendMessage", `{"ok":false,"error_code":502,"description":"Bad Gateway"}`)
+	}
+	h.event("comment_created_public.json")
+	h.drain()
+	c := h.jira.issue("SUP-1").Comments
+	if len(c) != 1 || c[0].Public || !strings.Contains(c[0].Body, "could not be delivered") {
+		t.Fatalf("comments %+v", c)
+	}
+}
+
+func TestOnlyTheOwnerOfAClaimSends(t *testing.T) {
+	// Two event handlers raced past the claim: both queued, the later
+	// write owns the record, and only its job sends.
+	h := conversation(t)
+	h.event("comment_created_public.json")
+	first := h.env.Pushed.Take()
+	var job outboundJob
+	_ = json.Unmarshal(first[0].Payload, &job)
+	st := store{h.env.Storage}
+	if err := st.put(job.Dedupe, progress{Owner: "other-nonce"}, DedupeTTL); err != nil {
+		t.Fatal(err)
+	}
+	h.deliver(first[0], 1)
+	if n := len(h.tg.messages()); n != 0 {
+		t.Fatalf("a job that lost the claim sent %d messages", n)
+	}
+	job.Nonce = "other-nonce"
+	payload, _ := json.Marshal(job)
+	h.deliver(sdktestPushed(QueueOutbound, payload), 1)
+	if n := len(h.tg.messages()); n != 1 {
+		t.Fatalf("the owner sent %d messages", n)
+	}
+}
