@@ -33,8 +33,8 @@
 //
 // Private chats only; MarkdownV2 and Markdown texts are taken unparsed;
 // photos and documents by URL fail as an unreachable URL would; message
-// entities are detected for bot commands only; getUpdates works but does not
-// hold connections as long as Telegram; the methods are those the bridge
+// entities are detected for bot commands only; getUpdates long-polls at
+// most 50 s; the methods are those the bridge
 // uses (getMe, getUpdates, setWebhook, deleteWebhook, getWebhookInfo,
 // sendMessage, sendPhoto, sendDocument, sendChatAction, getFile,
 // setMyCommands, getMyCommands, deleteMyCommands). The control API is
