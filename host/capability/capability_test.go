@@ -65,7 +65,7 @@ func TestHostProvidesExactlyTheWITImports(t *testing.T) {
 // import and export of the binary against the contract.
 func TestGuestSDKImportsMatchTheWIT(t *testing.T) {
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter()) // decode only
 	defer r.Close(ctx)
 	cm, err := r.CompileModule(ctx, testbundle.Module(t, "./plugin/examples/probe"))
 	if err != nil {
@@ -107,7 +107,7 @@ func TestGuestSDKImportsMatchTheWIT(t *testing.T) {
 
 func TestCheckImportsRefusesUndeclaredAndUnknownModules(t *testing.T) {
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter()) // decode only
 	defer r.Close(ctx)
 	cm, err := r.CompileModule(ctx, testbundle.Module(t, "./plugin/examples/probe"))
 	if err != nil {
