@@ -35,6 +35,9 @@ type Config struct {
 	Language          string   `json:"language"`
 	// Bot is the bot's username, shown to admins.
 	Bot string `json:"bot,omitempty"`
+	// BotID is the bot's numeric id: one bot serves one project, since a
+	// messenger keeps one webhook per bot.
+	BotID string `json:"botId,omitempty"`
 
 	TokenSecret   string `json:"tokenSecret"`
 	WebhookSecret string `json:"webhookSecret"`
@@ -428,7 +431,15 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 		}
 		return fieldErrors(errs), nil
 	}
-	cfg.Bot = bot.Username
+	cfg.Bot, cfg.BotID = bot.Username, bot.ID
+	if other, err := projectWithBot(st, cfg.Channel, bot.ID, p); err != nil {
+		cleanup()
+		return nil, err
+	} else if other != "" {
+		cleanup()
+		errs["botToken"] = "This bot already serves project " + other + "; each project needs its own bot."
+		return fieldErrors(errs), nil
+	}
 
 	if cfg.Enabled {
 		// setWebhook without secret_token would drop the secret, and the
@@ -474,6 +485,30 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 	}
 	log.Info("configuration saved", "enabled", cfg.Enabled)
 	return okAnswer("config", cfg.view()), nil
+}
+
+// projectWithBot names another project served by the same bot, or "".
+func projectWithBot(st store, ch, botID, except string) (string, error) {
+	if botID == "" {
+		return "", nil
+	}
+	cursor := ""
+	for {
+		page, err := st.s.Query("config:", cursor, 100)
+		if err != nil {
+			return "", fmt.Errorf("bridge: list configurations: %w", err)
+		}
+		for _, e := range page.Entries {
+			var c Config
+			if json.Unmarshal(e.Value, &c) == nil && c.ProjectKey != except && c.Channel == ch && c.BotID == botID {
+				return c.ProjectKey, nil
+			}
+		}
+		if page.NextCursor == "" {
+			return "", nil
+		}
+		cursor = page.NextCursor
+	}
 }
 
 func setIf[T any](dst *T, src *T) {

@@ -218,3 +218,19 @@ func TestResolverRefusesMalformedInputWithAnErrorCode(t *testing.T) {
 		}
 	}
 }
+
+func TestOneBotServesOneProject(t *testing.T) {
+	h := newHarness(t)
+	h.configure(nil)
+	a, err := h.resolve("config.set", map[string]any{"projectKey": "IT", "botToken": goodToken, "serviceDeskId": "1", "requestTypeId": "11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs, _ := a["errors"].(map[string]any)
+	if a["ok"] != false || !strings.Contains(errs["botToken"].(string), "SUP") {
+		t.Fatalf("answer %v", a)
+	}
+	if h.tg.hookURL != triggerURL+"?project=SUP" {
+		t.Fatalf("the second project took over the webhook: %s", h.tg.hookURL)
+	}
+}

@@ -503,7 +503,7 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 	case req.Method == "GET" && path == "/rest/servicedeskapi/servicedesk":
 		return &abi.Response{Status: 200, Body: load(j.t, "jira/servicedesks.json")}, nil
 	case req.Method == "GET" && len(seg) == 5 && seg[2] == "servicedesk" && seg[4] == "requesttype":
-		if seg[3] != "2" {
+		if seg[3] != "1" && seg[3] != "2" {
 			return jsonResp(404, map[string]any{"errorMessage": "Service desk not found"}), nil
 		}
 		return &abi.Response{Status: 200, Body: load(j.t, "jira/requesttypes.json")}, nil
