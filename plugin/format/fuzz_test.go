@@ -1,6 +1,7 @@
 package format
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode"
@@ -102,23 +103,86 @@ var fuzzADFSeeds = []string{
 	`[]`,
 }
 
+var (
+	adfNodeTypes = []string{
+		"doc", "paragraph", "text", "hardBreak", "mention", "emoji", "bulletList", "orderedList",
+		"listItem", "codeBlock", "blockquote", "heading", "rule", "panel", "table", "tableRow",
+		"tableCell", "tableHeader", "mediaSingle", "media", "inlineCard", "status", "date",
+		"taskList", "taskItem", "expand", "unknownBlock", "",
+	}
+	adfMarkTypes = []string{"strong", "em", "code", "strike", "underline", "link", "subsup", "textColor", "unknown"}
+	adfTexts     = []string{"a", "<b>&amp;</b>", "\"q\"", "👍🏽", "中文", "line\nbreak", " ", "", "</code></pre>", "\xff"}
+	adfHrefs     = []any{"https://x.com/?a=1&b=\"2\"", "javascript:alert(1)", "tg://user?id=1", "mailto:a@b.c", 5, nil, "http://"}
+)
+
+// adfFromBytes builds a well-formed but arbitrary ADF document from b, so
+// that the fuzzer explores the renderer and not only the JSON decoder.
+func adfFromBytes(b []byte) []byte {
+	next := func() int {
+		if len(b) == 0 {
+			return 0
+		}
+		v := int(b[0])
+		b = b[1:]
+		return v
+	}
+	var node func(depth int) map[string]any
+	node = func(depth int) map[string]any {
+		n := map[string]any{"type": adfNodeTypes[next()%len(adfNodeTypes)]}
+		switch next() % 4 {
+		case 0:
+			n["text"] = adfTexts[next()%len(adfTexts)]
+		case 1:
+			n["attrs"] = map[string]any{
+				"text": adfTexts[next()%len(adfTexts)], "language": adfTexts[next()%len(adfTexts)],
+				"url": adfHrefs[next()%len(adfHrefs)], "order": next() - 100, "timestamp": next() * 1e10,
+				"state": "DONE", "shortName": ":x:", "alt": adfTexts[next()%len(adfTexts)],
+			}
+		}
+		if k := next() % 4; k > 0 {
+			var marks []any
+			for range k {
+				marks = append(marks, map[string]any{
+					"type":  adfMarkTypes[next()%len(adfMarkTypes)],
+					"attrs": map[string]any{"href": adfHrefs[next()%len(adfHrefs)]},
+				})
+			}
+			n["marks"] = marks
+		}
+		if depth < 6 && len(b) > 0 {
+			var content []any
+			for range next() % 4 {
+				content = append(content, node(depth+1))
+			}
+			n["content"] = content
+		}
+		return n
+	}
+	doc := node(0)
+	doc["type"] = "doc"
+	out, _ := json.Marshal(doc)
+	return out
+}
+
 func FuzzADFToTelegramHTML(f *testing.F) {
 	for _, s := range fuzzADFSeeds {
 		f.Add([]byte(s), uint16(40))
 	}
-	f.Fuzz(func(t *testing.T, adf []byte, limit uint16) {
-		html, err := ADFToTelegramHTML(adf)
-		if err != nil {
-			if html != "" {
-				t.Fatalf("error %v with output %q", err, html)
-			}
-			return
-		}
-		if err := ValidTelegramHTML(html); err != nil {
-			t.Fatalf("invalid HTML: %v\nadf %q\nhtml %q", err, adf, html)
-		}
+	f.Fuzz(func(t *testing.T, data []byte, limit uint16) {
 		lim := 2 + int(limit)%5000
-		checkParts(t, SplitTelegramHTML(html, lim), lim)
+		for _, adf := range [][]byte{data, adfFromBytes(data)} {
+			html, err := ADFToTelegramHTML(adf)
+			if err != nil {
+				if html != "" {
+					t.Fatalf("error %v with output %q", err, html)
+				}
+				continue
+			}
+			if err := ValidTelegramHTML(html); err != nil {
+				t.Fatalf("invalid HTML: %v\nadf %s\nhtml %q", err, adf, html)
+			}
+			checkParts(t, SplitTelegramHTML(html, lim), lim)
+		}
 	})
 }
 
