@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
+	"github.com/chatbridge/chatbridge/host/sim/jira"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/proxy"
 )
@@ -51,14 +52,31 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	}
 	c.certFile, c.keyFile = cert, certKey
 	trust := bundle.NewTrust([]*bundle.PublicKey{key.Public()}, nil)
-	hooks := &devHooks{ready: func(ctx context.Context, h *host.Host, token string, w io.Writer) error {
+	sims, err := startSimulators(cert)
+	if err != nil {
+		return err
+	}
+	hooks := &devHooks{http: sims.egress, extra: sims.control(), closer: sims.close}
+	hooks.ready = func(ctx context.Context, h *host.Host, token string, w io.Writer) error {
 		list := h.Registry().List()
 		if len(list) == 0 {
-			in, _, err := h.Install(ctx, tenant.Site{URL: devSite, AppAccountID: "chatbridge-dev-app", Authorization: "Basic ZGV2OmRldg=="})
+			in, _, err := h.Install(ctx, tenant.Site{URL: devSite, AppAccountID: "chatbridge-dev-app", Authorization: jira.DefaultAuthorization})
 			if err != nil {
 				return err
 			}
 			list = append(list, in)
+		}
+		for _, in := range list {
+			if in.SiteURL != devSite {
+				continue
+			}
+			secret, err := h.Registry().WebhookSecret(ctx, in.ID)
+			if err != nil {
+				return err
+			}
+			if err := sims.registerJiraWebhook(h.JiraURL(in), secret); err != nil {
+				return err
+			}
 		}
 		for _, in := range list {
 			fmt.Fprintf(w, "installation %s site %s\n", in.ID, in.SiteURL)
@@ -73,9 +91,10 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 		if url, ok := firstWebTrigger(h, list); ok {
 			fmt.Fprintf(w, "try: curl -k -X POST %s -d '{\"op\":\"echo\"}'\n", url)
 		}
+		fmt.Fprintf(w, "simulators: Telegram as api.telegram.org, Jira as %s; control API under /_sim/ on the admin listener\n", devSite)
 		fmt.Fprintf(w, "admin token in %s\n", filepath.Join(c.data, "admin.token"))
 		return nil
-	}}
+	}
 	return serve(c, trust, hooks, stdout, stderr)
 }
 
