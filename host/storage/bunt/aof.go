@@ -121,6 +121,9 @@ type replayed struct {
 	damage  []Damage
 	// rewrite is set when BuntDB must not load the file as it is.
 	rewrite bool
+	// cut, unless negative, is where a torn tail begins: cutting the file
+	// there is all it needs when rewrite is not set.
+	cut int64
 	// size is the length of the file read.
 	size int64
 }
@@ -135,57 +138,95 @@ const zeroRun = 64
 // applied (BuntDB's loader would bring back the value an expired record had
 // replaced).
 func replay(b []byte, now time.Time) *replayed {
-	r := &replayed{items: map[string]string{}, expires: map[string]int64{}, size: int64(len(b))}
+	r := &replayed{items: map[string]string{}, expires: map[string]int64{}, size: int64(len(b)), cut: -1}
 	var group struct {
 		id, count uint64
 		cmds      []command
 		damaged   int
 	}
-	flushGroup := func(atTail bool) {
+	// dropTorn drops the open batch, if incomplete, as a torn write. A torn
+	// tail (nothing intact after it) only needs the file cut where it
+	// starts; a torn region with intact commands after it needs a rewrite.
+	dropTorn := func(tail bool) (cut int) {
+		cut = -1
 		if group.count == 0 {
-			return
+			return cut
 		}
 		if uint64(len(group.cmds)+group.damaged) >= group.count {
 			for _, c := range group.cmds {
 				r.apply(c, now)
 			}
-		} else if atTail {
+		} else {
 			start := group.cmds[0].start
 			end := group.cmds[len(group.cmds)-1].end
 			r.damage = append(r.damage, Damage{Offset: int64(start), Length: int64(end - start), Torn: true,
-				Reason: "incomplete batch at the end of the file"})
-			r.rewrite = true
-		} else {
-			for _, c := range group.cmds {
-				r.apply(c, now)
+				Reason: "incomplete batch"})
+			if tail && group.damaged == 0 {
+				cut = start
+			} else {
+				r.rewrite = true
 			}
+		}
+		group.id, group.count, group.cmds, group.damaged = 0, 0, nil, 0
+		return cut
+	}
+	// closeGroup ends the open batch before an intact command.
+	closeGroup := func() {
+		if group.count == 0 {
+			return
+		}
+		if uint64(len(group.cmds)+group.damaged) < group.count {
 			r.damage = append(r.damage, Damage{Offset: int64(group.cmds[0].start), Reason: "batch missing writes"})
 			r.rewrite = true
 		}
+		for _, c := range group.cmds {
+			r.apply(c, now)
+		}
 		group.id, group.count, group.cmds, group.damaged = 0, 0, nil, 0
+	}
+	// tornTail handles a torn region [off, len(b)): cut the file there.
+	tornTail := func(off int, reason string) {
+		at := off
+		if c := dropTorn(true); c >= 0 {
+			at = c
+		}
+		r.damage = append(r.damage, Damage{Offset: int64(off), Length: int64(len(b) - off), Torn: true, Reason: reason})
+		r.cut = int64(at)
 	}
 	off := 0
 	for off < len(b) {
 		if b[off] == 0 {
 			// BuntDB skips zero bytes between commands: a crash can leave them.
+			z := off
+			for z < len(b) && b[z] == 0 {
+				z++
+			}
+			if z == len(b) {
+				tornTail(off, "unwritten region (zero bytes) from a crash")
+				break
+			}
 			r.rewrite = true
-			off++
+			off = z
 			continue
 		}
 		c, err := parseCommand(b, off)
 		if err == nil {
 			if v, ok := c.batchOf(); ok {
 				if group.count != 0 && group.id != v.batch {
-					flushGroup(false)
+					closeGroup()
 				}
 				group.id, group.count = v.batch, v.count
 				group.cmds = append(group.cmds, c)
 			} else if reason := c.check(); reason == "" {
-				flushGroup(false)
+				closeGroup()
 				r.apply(c, now)
 			} else if bytes.Contains(b[c.start:c.end], make([]byte, zeroRun)) {
 				// Framing intact, contents never written: a torn write.
-				flushGroup(true)
+				if resync(b, c.end) < 0 {
+					tornTail(c.start, "unwritten region (zero bytes) from a crash")
+					break
+				}
+				dropTorn(false)
 				r.damage = append(r.damage, Damage{Offset: int64(c.start), Length: int64(c.end - c.start), Torn: true,
 					Reason: "unwritten region (zero bytes) from a crash"})
 				r.rewrite = true
@@ -199,35 +240,27 @@ func replay(b []byte, now time.Time) *replayed {
 			continue
 		}
 		next := resync(b, off+1)
-		end := next
-		if end < 0 {
-			end = len(b)
+		if next < 0 {
+			tornTail(off, "write cut off at the end of the file")
+			break
 		}
-		region := b[off:end]
-		d := Damage{Offset: int64(off), Length: int64(end - off)}
-		switch {
-		case next < 0:
-			d.Torn, d.Reason = true, "write cut off at the end of the file"
-		case bytes.Contains(region, make([]byte, zeroRun)):
-			d.Torn, d.Reason = true, "unwritten region (zero bytes) from a crash"
-		}
-		if d.Torn {
+		if bytes.Contains(b[off:next], make([]byte, zeroRun)) {
 			// A batch cut by a crash is dropped whole, whatever follows.
-			flushGroup(true)
-			r.damage = append(r.damage, d)
+			dropTorn(false)
+			r.damage = append(r.damage, Damage{Offset: int64(off), Length: int64(next - off), Torn: true,
+				Reason: "unwritten region (zero bytes) from a crash"})
 			r.rewrite = true
 		} else {
 			if group.count != 0 {
 				group.damaged++
 			}
-			r.damaged(b, c, end, "malformed command")
-		}
-		if next < 0 {
-			break
+			r.damaged(b, c, next, "malformed command")
 		}
 		off = next
 	}
-	flushGroup(true)
+	if c := dropTorn(true); c >= 0 && (r.cut < 0 || int64(c) < r.cut) {
+		r.cut = int64(c)
+	}
 	return r
 }
 

@@ -25,6 +25,11 @@ func prepare(path string, cfg Config) ([]Damage, error) {
 	}
 	r := replay(b, time.Now())
 	if !r.rewrite {
+		if r.cut >= 0 {
+			if err := cutFile(path, r.cut); err != nil {
+				return nil, err
+			}
+		}
 		return r.damage, nil
 	}
 	if cfg.KeepDamaged {
@@ -65,6 +70,25 @@ func prepare(path string, cfg Config) ([]Damage, error) {
 		return nil, fmt.Errorf("bunt: repair: %w", err)
 	}
 	return r.damage, nil
+}
+
+// cutFile drops a torn tail from the file and makes that durable.
+func cutFile(path string, at int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("bunt: cut torn tail: %w", err)
+	}
+	err = f.Truncate(at)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("bunt: cut torn tail: %w", err)
+	}
+	return nil
 }
 
 // writeTemp creates tmp (mode 0600), fills it and makes it durable.

@@ -50,17 +50,9 @@ func TestCrash_AcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 	acked := map[string]string{} // key -> installation
 	start := time.Now()
 	rounds, killed, midCompaction := 0, 0, 0
-	for rounds < 20 || (rounds < 25 && time.Since(start) < 20*time.Second) {
-		n, wasKilled := crashRound(t, path, key, rounds, acked)
-		if wasKilled {
-			killed++
-		}
-		if _, err := os.Stat(path + ".compact"); err == nil {
-			midCompaction++
-		}
-		rounds++
-		t.Logf("round %d: %d writes acknowledged, killed %v, %v", rounds, n, wasKilled, time.Since(start).Round(time.Millisecond))
-
+	// verify reopens the store and checks the given acknowledged writes.
+	verify := func(keys map[string]string) {
+		t.Helper()
 		db, err := bunt.Open(path, bunt.Config{CompactEvery: -1})
 		if err != nil {
 			t.Fatalf("round %d: reopen: %v", rounds, err)
@@ -74,7 +66,8 @@ func TestCrash_AcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: reopen: %v", rounds, err)
 		}
-		for k, site := range acked {
+		defer s.Close()
+		for k, site := range keys {
 			v, err := s.Get(t.Context(), site, storage.KVS, k)
 			if err != nil || string(v) != crashValue(k) {
 				t.Fatalf("round %d: acknowledged %s: %q, %v", rounds, k, v, err)
@@ -83,18 +76,39 @@ func TestCrash_AcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 		if err := s.WaitReseal(t.Context()); err != nil {
 			t.Fatalf("round %d: resuming a rotation: %v", rounds, err)
 		}
-		s.Close()
 	}
+	for rounds < 20 || (rounds < 25 && time.Since(start) < 20*time.Second) {
+		// After each crash: this round's writes and a sample of older ones;
+		// at the end: all of them.
+		check := map[string]string{}
+		for k, site := range acked {
+			if len(check) == 200 {
+				break
+			}
+			check[k] = site
+		}
+		n, wasKilled := crashRound(t, path, key, rounds, acked, check)
+		if wasKilled {
+			killed++
+		}
+		if _, err := os.Stat(path + ".compact"); err == nil {
+			midCompaction++
+		}
+		rounds++
+		t.Logf("round %d: %d writes acknowledged, killed %v, %v", rounds, n, wasKilled, time.Since(start).Round(time.Millisecond))
+		verify(check)
+	}
+	verify(acked)
 	if killed < 20 {
 		t.Fatalf("only %d of %d rounds were killed", killed, rounds)
 	}
-	t.Logf("%d rounds, %d killed (%d in the middle of a compaction), %d acknowledged writes checked after each, %.1fs",
+	t.Logf("%d rounds, %d killed (%d in the middle of a compaction), all %d acknowledged writes intact, %.1fs",
 		rounds, killed, midCompaction, len(acked), time.Since(start).Seconds())
 }
 
 // crashRound runs one child, kills it after a random number of
-// acknowledgements, and adds what it acknowledged to acked.
-func crashRound(t *testing.T, path string, key *MasterKey, round int, acked map[string]string) (int, bool) {
+// acknowledgements, and adds what it acknowledged to acked and check.
+func crashRound(t *testing.T, path string, key *MasterKey, round int, acked, check map[string]string) (int, bool) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrash_AcknowledgedWritesSurviveSIGKILL$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+path, crashRoundEnv+"="+strconv.Itoa(round), EnvMasterKey+"="+key.Secret())
@@ -106,7 +120,7 @@ func crashRound(t *testing.T, path string, key *MasterKey, round int, acked map[
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	killAt := rand.IntN(crashWrites)
+	killAt := 1 + rand.IntN(crashWrites-1)
 	r := bufio.NewReader(out)
 	n, killed := 0, false
 	for {
@@ -120,6 +134,7 @@ func crashRound(t *testing.T, path string, key *MasterKey, round int, acked map[
 			t.Fatalf("child said %q", line)
 		}
 		acked[k] = site
+		check[k] = site
 		n++
 		if n == killAt && !killed {
 			time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
@@ -167,7 +182,7 @@ func crashChild(path string) {
 				select {
 				case <-done:
 					return
-				case <-time.After(10 * time.Millisecond):
+				case <-time.After(20 * time.Millisecond):
 				}
 				if err := s.Compact(ctx); err != nil {
 					fail(err)
