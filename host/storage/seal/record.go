@@ -84,7 +84,9 @@ type opened struct {
 	name    string
 	expires int64
 	version uint32
-	aad     []byte // box 2's associated data
+	space   storage.Keyspace
+	raw     string
+	hdr     []byte // the header box 2's associated data binds
 	box2    []byte // nonce2 || box2
 }
 
@@ -98,37 +100,44 @@ func recordVersion(rec []byte) (uint32, bool) {
 
 // openName opens a record's name box.
 func (r *keyring) openName(space storage.Keyspace, raw string, rec []byte) (opened, error) {
+	o, _, err := r.openNameInto(nil, space, raw, rec)
+	return o, err
+}
+
+// openNameInto is openName decrypting into buf, which it returns for reuse.
+func (r *keyring) openNameInto(buf []byte, space storage.Keyspace, raw string, rec []byte) (opened, []byte, error) {
 	var o opened
 	if len(rec) < recHeaderSize+2 {
-		return o, integrity("record truncated")
+		return o, buf, integrity("record truncated")
 	}
 	if rec[0] != recFormat || rec[1] != aeadAESGCM {
-		return o, integrity("unknown record format")
+		return o, buf, integrity("unknown record format")
 	}
 	o.version = binary.BigEndian.Uint32(rec[2:])
 	aead, ok := r.aeads[o.version]
 	if !ok {
-		return o, errUnknownVersion
+		return o, buf, errUnknownVersion
 	}
 	hdr := rec[:recHeaderSize]
 	n1 := int(binary.BigEndian.Uint16(rec[recHeaderSize:]))
 	rest := rec[recHeaderSize+2:]
 	if n1 < tagOverhead+padTo || n1 > len(rest) || len(rest)-n1 < nonceSize+tagOverhead+padTo {
-		return o, integrity("record truncated")
+		return o, buf, integrity("record truncated")
 	}
-	p1, err := aead.Open(nil, hdr[6:], rest[:n1], recordAAD(r.inst, space, raw, hdr, 1))
+	p1, err := aead.Open(buf[:0], hdr[6:], rest[:n1], recordAAD(r.inst, space, raw, hdr, 1))
 	if err != nil {
-		return o, integrity("record fails authentication")
+		return o, buf, integrity("record fails authentication")
 	}
+	buf = p1
 	nameLen := int(binary.BigEndian.Uint16(p1[8:]))
 	if 10+nameLen > len(p1) {
-		return o, integrity("record malformed")
+		return o, buf, integrity("record malformed")
 	}
 	o.expires = int64(binary.BigEndian.Uint64(p1))
 	o.name = string(p1[10 : 10+nameLen])
-	o.aad = recordAAD(r.inst, space, raw, hdr, 2)
+	o.space, o.raw, o.hdr = space, raw, hdr
 	o.box2 = rest[n1:]
-	return o, nil
+	return o, buf, nil
 }
 
 // openValue opens the value box of a record whose name box is open.
@@ -137,7 +146,7 @@ func (r *keyring) openValue(o opened) ([]byte, error) {
 	if !ok {
 		return nil, errUnknownVersion
 	}
-	p2, err := aead.Open(nil, o.box2[:nonceSize], o.box2[nonceSize:], o.aad)
+	p2, err := aead.Open(nil, o.box2[:nonceSize], o.box2[nonceSize:], recordAAD(r.inst, o.space, o.raw, o.hdr, 2))
 	if err != nil {
 		return nil, integrity("record fails authentication")
 	}

@@ -514,12 +514,19 @@ func (s *Store) query(ctx context.Context, r *keyring, space storage.Keyspace, p
 	from := r.rawPrefix(space, prefix)
 	// best holds the limit+1 smallest names seen, sorted; one more than a
 	// page tells whether another page follows.
-	var best []candidate
+	var (
+		best []candidate
+		buf  []byte
+	)
 	err := s.scan(ctx, from, storage.PrefixEnd(from), func(rec storage.Record) error {
 		if rec.Damaged {
 			return integrity("record damaged on disk")
 		}
-		o, err := r.openName(space, rec.Key, rec.Value)
+		var (
+			o   opened
+			err error
+		)
+		o, buf, err = r.openNameInto(buf, space, rec.Key, rec.Value)
 		if err != nil {
 			return err
 		}
