@@ -5,8 +5,8 @@ export GOFLAGS := -buildvcs=false
 
 BIN        := bin
 WASM_FLAGS := -buildmode=c-shared -trimpath -ldflags=-buildid=
-PLUGIN_PKG ?= ./plugin/examples/probe
-PLUGIN_MANIFEST ?= plugin/examples/probe/manifest.yml
+PLUGIN_PKG ?= ./plugin
+PLUGIN_MANIFEST ?= plugin/manifest.yml
 BUNDLE     := $(BIN)/bundle
 # go test's own budget; CI stops anything that runs longer than this.
 TEST_TIMEOUT ?= 15m

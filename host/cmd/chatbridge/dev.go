@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/sim/jira"
+	"github.com/chatbridge/chatbridge/host/sim/telegram"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/proxy"
 )
@@ -19,9 +21,13 @@ import (
 // devSite is the Jira site dev mode installs on first start.
 const devSite = "https://dev.atlassian.net"
 
+// devProject is the service project dev mode configures for the bridge.
+const devProject = "SUP"
+
 // runDev is the local emulator: a development signing key (trusted by this
 // host only), a development certificate and master key under the data
-// directory, the bundle re-signed at every start, and a dev installation.
+// directory, the bundle re-signed at every start, the simulators, a dev
+// installation and, for the bridge, a configured project.
 func runDev(args []string, stdout, stderr io.Writer) error {
 	var c serveConfig
 	fs := newFlags("dev", stderr)
@@ -32,70 +38,129 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	trust, hooks, err := devSetup(&c)
+	if err != nil {
+		return err
+	}
+	return serve(c, trust, hooks, stdout, stderr)
+}
+
+// devSetup prepares keys, certificate and simulators for c and returns the
+// trust and hooks that serve or start take.
+func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 	if c.bundleDir == "" {
-		return errors.New("-bundle is required: a directory with manifest.yml and plugin.wasm (make run builds one)")
+		return nil, nil, errors.New("-bundle is required: a directory with manifest.yml and plugin.wasm (make run builds one)")
 	}
 	devDir := filepath.Join(c.data, "dev")
 	if err := os.MkdirAll(devDir, 0o700); err != nil {
-		return err
+		return nil, nil, err
 	}
 	key, err := devSigningKey(devDir)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := bundle.Sign(c.bundleDir, key); err != nil {
-		return fmt.Errorf("sign the bundle with the dev key: %w", err)
+		return nil, nil, fmt.Errorf("sign the bundle with the dev key: %w", err)
 	}
-	cert, certKey, err := proxy.DevCertificate(devDir)
+	if c.certFile, c.keyFile, err = proxy.DevCertificate(devDir); err != nil {
+		return nil, nil, err
+	}
+	sims, err := startSimulators(c.certFile)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	c.certFile, c.keyFile = cert, certKey
-	trust := bundle.NewTrust([]*bundle.PublicKey{key.Public()}, nil)
-	sims, err := startSimulators(cert)
-	if err != nil {
-		return err
-	}
-	hooks := &devHooks{http: sims.egress, extra: sims.control(), closer: sims.close}
-	hooks.ready = func(ctx context.Context, h *host.Host, token string, w io.Writer) error {
-		list := h.Registry().List()
-		if len(list) == 0 {
-			in, _, err := h.Install(ctx, tenant.Site{URL: devSite, AppAccountID: "chatbridge-dev-app", Authorization: jira.DefaultAuthorization})
-			if err != nil {
-				return err
-			}
-			list = append(list, in)
+	hooks := &devHooks{http: sims.egress, extra: sims.control(), closer: sims.close, sims: sims}
+	hooks.ready = func(ctx context.Context, r *running, w io.Writer) error {
+		in, err := devInstall(ctx, r.host, sims)
+		if err != nil {
+			return err
 		}
-		for _, in := range list {
-			if in.SiteURL != devSite {
+		configured, err := devConfigure(ctx, r.host, in)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "installation %s site %s\n", in.ID, in.SiteURL)
+		for _, t := range in.Triggers() {
+			if t == tenant.JiraEventsRoute {
+				fmt.Fprintf(w, "  jira webhooks   %s\n", r.host.JiraURL(in))
 				continue
 			}
-			secret, err := h.Registry().WebhookSecret(ctx, in.ID)
-			if err != nil {
-				return err
-			}
-			if err := sims.registerJiraWebhook(h.JiraURL(in), secret); err != nil {
-				return err
-			}
+			fmt.Fprintf(w, "  web trigger %-16s %s\n", t, r.host.URL(in.Routes[t]))
 		}
-		for _, in := range list {
-			fmt.Fprintf(w, "installation %s site %s\n", in.ID, in.SiteURL)
-			for _, t := range in.Triggers() {
-				if t == tenant.JiraEventsRoute {
-					fmt.Fprintf(w, "  jira webhooks   %s\n", h.JiraURL(in))
-					continue
-				}
-				fmt.Fprintf(w, "  web trigger %-14s %s\n", t, h.URL(in.Routes[t]))
-			}
-		}
-		if url, ok := firstWebTrigger(h, list); ok {
+		fmt.Fprintf(w, "simulators: Telegram as api.telegram.org, Jira as %s; control API under %s/_sim/\n", devSite, r.adminURL)
+		if configured {
+			fmt.Fprintf(w, "project %s is configured; chat as a customer:\n", devProject)
+			fmt.Fprintf(w, "  curl -s -X POST %s/_sim/telegram/send -d '{\"chat_id\":1001,\"text\":\"Hello, my printer is on fire\"}'\n", r.adminURL)
+			fmt.Fprintf(w, "  curl -s %s/_sim/jira/requests\n", r.adminURL)
+		} else if url, ok := firstWebTrigger(r.host, []tenant.Installation{in}); ok {
 			fmt.Fprintf(w, "try: curl -k -X POST %s -d '{\"op\":\"echo\"}'\n", url)
 		}
-		fmt.Fprintf(w, "simulators: Telegram as api.telegram.org, Jira as %s; control API under /_sim/ on the admin listener\n", devSite)
 		fmt.Fprintf(w, "admin token in %s\n", filepath.Join(c.data, "admin.token"))
 		return nil
 	}
-	return serve(c, trust, hooks, stdout, stderr)
+	return bundle.NewTrust([]*bundle.PublicKey{key.Public()}, nil), hooks, nil
+}
+
+// devInstall installs the dev site on first start and points the Jira
+// simulator's webhook at it.
+func devInstall(ctx context.Context, h *host.Host, sims *simulators) (tenant.Installation, error) {
+	var in tenant.Installation
+	found := false
+	for _, i := range h.Registry().List() {
+		if i.SiteURL == devSite {
+			in, found = i, true
+		}
+	}
+	if !found {
+		var err error
+		in, _, err = h.Install(ctx, tenant.Site{URL: devSite, AppAccountID: "chatbridge-dev-app", Authorization: jira.DefaultAuthorization})
+		if err != nil {
+			return in, err
+		}
+	}
+	secret, err := h.Registry().WebhookSecret(ctx, in.ID)
+	if err != nil {
+		return in, err
+	}
+	return in, sims.registerJiraWebhook(h.JiraURL(in), secret)
+}
+
+// devConfigure configures the dev project through the bridge's own admin
+// resolver, which validates the simulator's bot token and registers the
+// Telegram webhook. A bundle without that resolver is left alone.
+func devConfigure(ctx context.Context, h *host.Host, in tenant.Installation) (bool, error) {
+	if !hasWebTrigger(h, "telegram-webhook") {
+		return false, nil
+	}
+	payload, _ := json.Marshal(map[string]any{
+		"projectKey": devProject, "enabled": true, "channel": "telegram",
+		"botToken": telegram.DefaultToken, "serviceDeskId": "1", "requestTypeId": "10",
+	})
+	out, err := h.Resolve(ctx, in.ID, "config.set", payload)
+	if err != nil {
+		return false, fmt.Errorf("configure the dev project: %w", err)
+	}
+	var answer struct {
+		OK     bool              `json:"ok"`
+		Errors map[string]string `json:"errors"`
+	}
+	if err := json.Unmarshal(out, &answer); err != nil || !answer.OK {
+		return false, fmt.Errorf("configure the dev project: %s", out)
+	}
+	return true, nil
+}
+
+func hasWebTrigger(h *host.Host, key string) bool {
+	b := h.Bundle()
+	if b == nil {
+		return false
+	}
+	for _, w := range b.Manifest.Modules.WebTrigger {
+		if w.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // devSigningKey loads or creates the dev vendor key.

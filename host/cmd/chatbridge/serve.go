@@ -87,8 +87,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 type devHooks struct {
 	http   *http.Client // outbound client routed to simulators
 	extra  http.Handler // extra admin routes
-	ready  func(ctx context.Context, h *host.Host, token string, w io.Writer) error
+	ready  func(ctx context.Context, r *running, w io.Writer) error
 	closer func()
+	sims   *simulators
 }
 
 func parseDeadline(s string) (engine.Deadline, error) {
@@ -106,63 +107,75 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, err
 }
 
-// serve runs host and edge until SIGINT or SIGTERM, then shuts down gracefully.
-func serve(c serveConfig, trust *bundle.Trust, dev *devHooks, stdout, stderr io.Writer) error {
-	level, err := parseLevel(c.logLevel)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+// running is a started host and edge.
+type running struct {
+	host      *host.Host
+	edge      *proxy.Server
+	store     io.Closer
+	publicURL string
+	adminURL  string
+	token     string
+	errc      chan error // a listener that stopped on its own
+}
+
+// start opens storage, loads the bundle and serves the edge and admin
+// listeners. The caller stops it with shutdown.
+func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHooks, log *slog.Logger) (r *running, err error) {
 	deadline, err := parseDeadline(c.deadline)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.MkdirAll(c.data, 0o700); err != nil {
-		return err
+		return nil, err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	store, err := openStore(ctx, c.data, c.masterKeyFile, dev != nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer store.Close()
-
+	r = &running{store: store, errc: make(chan error, 2)}
+	defer func() {
+		if err != nil {
+			_ = r.shutdown(context.Background())
+		}
+	}()
 	// Listen first: a busy port should fail before anything is loaded.
 	pub, err := net.Listen("tcp", c.listen)
 	if err != nil {
-		return err
+		return r, err
 	}
 	adm, err := net.Listen("tcp", c.admin)
 	if err != nil {
 		pub.Close()
-		return err
+		return r, err
 	}
-	publicURL := c.publicURL
-	if publicURL == "" {
-		publicURL = "https://" + pub.Addr().String()
+	r.publicURL = c.publicURL
+	if r.publicURL == "" {
+		r.publicURL = "https://" + pub.Addr().String()
 	}
+	r.adminURL = "http://" + adm.Addr().String()
 	hc := host.Config{
-		Store: store, Trust: trust, Logger: log, PublicURL: publicURL,
+		Store: store, Trust: trust, Logger: log, PublicURL: r.publicURL,
 		Engine: engine.Config{CacheDir: filepath.Join(c.data, "cache"), Deadline: deadline},
 	}
 	if dev != nil {
 		hc.HTTP = dev.http
 	}
-	h, err := host.New(ctx, hc)
-	if err != nil {
-		return err
+	if r.host, err = host.New(ctx, hc); err != nil {
+		pub.Close()
+		adm.Close()
+		return r, err
 	}
-	defer h.Close(context.Background())
-	if err := h.Load(ctx, c.bundleDir); err != nil {
-		return err
+	if err = r.host.Load(ctx, c.bundleDir); err != nil {
+		pub.Close()
+		adm.Close()
+		return r, err
 	}
-	token, err := adminToken(c.data)
-	if err != nil {
-		return err
+	if r.token, err = adminToken(c.data); err != nil {
+		pub.Close()
+		adm.Close()
+		return r, err
 	}
-	api := adminapi.Handler(h, token)
+	api := adminapi.Handler(r.host, r.token)
 	var extra http.Handler = api
 	if dev != nil && dev.extra != nil {
 		mux := http.NewServeMux()
@@ -170,33 +183,66 @@ func serve(c serveConfig, trust *bundle.Trust, dev *devHooks, stdout, stderr io.
 		mux.Handle("/", dev.extra)
 		extra = mux
 	}
-	srv, err := proxy.New(proxy.Config{
+	r.edge, err = proxy.New(proxy.Config{
 		CertFile: c.certFile, KeyFile: c.keyFile,
 		Admin: proxy.AdminConfig{Extra: extra},
-	}, edge{h}, log)
+	}, edge{r.host}, log)
+	if err != nil {
+		pub.Close()
+		adm.Close()
+		return r, err
+	}
+	go func() { r.errc <- r.edge.Serve(pub) }()
+	go func() { r.errc <- r.edge.ServeAdmin(adm) }()
+	return r, nil
+}
+
+// shutdown stops accepting, drains in-flight requests and invocations, and
+// closes storage, flushing it.
+func (r *running) shutdown(ctx context.Context) error {
+	var errs []error
+	if r.edge != nil {
+		if err := r.edge.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if r.host != nil {
+		errs = append(errs, r.host.Close(ctx))
+	}
+	if r.store != nil {
+		errs = append(errs, r.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// serve runs host and edge until SIGINT or SIGTERM, then shuts down gracefully.
+func serve(c serveConfig, trust *bundle.Trust, dev *devHooks, stdout, stderr io.Writer) error {
+	level, err := parseLevel(c.logLevel)
 	if err != nil {
 		return err
 	}
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(pub) }()
-	go func() { errc <- srv.ServeAdmin(adm) }()
-
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := start(ctx, c, trust, dev, log)
+	if err != nil {
+		return err
+	}
 	if dev != nil && dev.ready != nil {
-		if err := dev.ready(ctx, h, token, stdout); err != nil {
-			_ = srv.Shutdown(context.Background())
+		if err := dev.ready(ctx, r, stdout); err != nil {
+			_ = r.shutdown(context.Background())
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "ready %s admin http://%s\n", publicURL, adm.Addr())
-
+	fmt.Fprintf(stdout, "ready %s admin %s\n", r.publicURL, r.adminURL)
 	select {
 	case <-ctx.Done():
-	case err = <-errc:
+	case err = <-r.errc:
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if serr := srv.Shutdown(sctx); err == nil {
+	if serr := r.shutdown(sctx); err == nil {
 		err = serr
 	}
 	if dev != nil && dev.closer != nil {

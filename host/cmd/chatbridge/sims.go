@@ -42,7 +42,9 @@ func startSimulators(edgeCert string) (*simulators, error) {
 	}
 	deliver := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: edgeRoots}}}
 	s := &simulators{
-		telegram: telegram.New(telegram.Config{Client: deliver}),
+		// Any port: dev mode listens where the developer says, not only on
+		// the four ports Telegram accepts.
+		telegram: telegram.New(telegram.Config{Client: deliver, AnyWebhookPort: true}),
 		jira:     jira.New(jira.Config{Client: deliver, Site: devSite}),
 	}
 	ca, err := devca.New()
