@@ -7,24 +7,34 @@ BIN        := bin
 WASM_FLAGS := -buildmode=c-shared -trimpath -ldflags=-buildid=
 PLUGIN_PKG ?= ./plugin
 PLUGIN_MANIFEST ?= plugin/manifest.yml
-BUNDLE     := $(BIN)/bundle
+BUNDLE     := $(BIN)/chatbridge.bundle
+# The vendor key `make bundle` signs with; created (0600) when missing.
+VENDOR_KEY ?= data/vendor/vendor.key
 # go test's own budget; CI stops anything that runs longer than this.
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build bundle run test vet fuzz clean
+.PHONY: all build wasm bundle run test vet fuzz bench clean
 
 all: build
 
-build: $(BIN)/chatbridge bundle
+build: $(BIN)/chatbridge wasm
 
 $(BIN)/chatbridge: FORCE
 	$(GO) build -trimpath -o $@ ./host/cmd/chatbridge
 
 # The plugin as a wasip1 reactor, beside its manifest; `chatbridge dev` signs it.
-bundle: FORCE
+# -trimpath and an empty build id make the module byte-identical for the same
+# source and Go version (TestPluginBuildIsReproducible).
+wasm: FORCE
 	@mkdir -p $(BUNDLE)
 	GOOS=wasip1 GOARCH=wasm $(GO) build $(WASM_FLAGS) -o $(BUNDLE)/plugin.wasm $(PLUGIN_PKG)
 	cp $(PLUGIN_MANIFEST) $(BUNDLE)/manifest.yml
+
+# The signed bundle, then its audit.
+bundle: build
+	@test -f $(VENDOR_KEY) || { mkdir -p $(dir $(VENDOR_KEY))trust && $(BIN)/chatbridge bundle keygen -key $(VENDOR_KEY) -pub $(dir $(VENDOR_KEY))trust/vendor.pub; }
+	$(BIN)/chatbridge bundle sign -key $(VENDOR_KEY) $(BUNDLE)
+	$(BIN)/chatbridge audit -trust $(dir $(VENDOR_KEY))trust $(BUNDLE)
 
 # The local emulator: host, edge, dev keys and certificate, on 127.0.0.1.
 run: build
