@@ -57,6 +57,17 @@ fuzz:
 	  done; \
 	done
 
+# Measurements, on loopback only, bounded in time: the runtime (acquire, call
+# overhead per deadline mechanism, 1 KB JSON round trip), the fuel rewrite,
+# sealed vs plain storage, format conversion, then the edge against nginx
+# (installed from Debian's packages when missing) with the same certificate
+# and load generator. Numbers, not assertions.
+BENCHTIME ?= 2s
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 3 ./host ./host/fuel ./host/storage/... ./plugin/format ./proxy
+	@command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
+	$(GO) run ./proxy/cmd/edgebench -rounds 3
+
 clean:
 	rm -rf $(BIN)
 
