@@ -53,9 +53,16 @@
 // offset. Fuel does not cover time a guest spends blocked inside a host
 // import: host functions must honour their context.
 //
+// Relaxed SIMD is decoded but untested: wazero does not run it.
+//
+// A global or type index that is out of range in the input is refused with
+// ErrMalformed: after the rewrite it would name the new entry, and a guest
+// that could name the counter could refill its own fuel.
+//
 // Custom sections are copied unchanged except "name", whose function indices
 // are remapped (a subsection that cannot be parsed or is unknown here is
-// dropped, or the whole section when it cannot be parsed), and the sections that hold code
-// offsets, which the inserted checks would make wrong: ".debug_*", "reloc.*"
-// and "metadata.code.*" are dropped. Stats.DroppedSections lists them.
+// dropped, or the whole section when it cannot be parsed), and the sections
+// that hold code offsets, which the inserted checks would make wrong:
+// ".debug_*", "reloc.*" and "metadata.code.*" are dropped.
+// Stats.DroppedSections lists them.
 package fuel
