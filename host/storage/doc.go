@@ -15,4 +15,14 @@
 // Every record belongs to one installation (a Jira site) and one keyspace.
 // The installation "" is reserved for the host's own records (the
 // installation registry). Secrets are a keyspace that queries never return.
+//
+// # Raw backends
+//
+// Under a Store sits a Backend: an ordered, durable key-value store of opaque
+// bytes with TTLs, range scans, atomic conditional batches, snapshots and
+// compaction. host/storage/bunt keeps one on a BuntDB file; host/storage/seal
+// turns any Backend into a Store that encrypts keys and values, so a later
+// distributed backend (etcd) needs only the Backend contract. Snapshots use
+// one backend-neutral format (SnapshotWriter, ReadSnapshot), so a backup of
+// one backend restores into another.
 package storage

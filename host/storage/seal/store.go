@@ -309,14 +309,22 @@ func (s *Store) createRing(ctx context.Context, inst string) (*keyring, error) {
 	tag := tagOf(s.hostKey, inst)
 	nameKey := make([]byte, nameKeySize)
 	mustRand(nameKey)
-	s.keysMu.RLock()
-	val, err := s.wrap(kindNameKey, 0, nameKeyKey(tag), append(slices.Clone(nameKey), inst...))
-	s.keysMu.RUnlock()
+	// Hold keysMu from wrapping to writing, so a master key rotation that
+	// starts meanwhile sees the new key and re-wraps it.
+	err := func() error {
+		s.keysMu.RLock()
+		defer s.keysMu.RUnlock()
+		val, err := s.wrap(kindNameKey, 0, nameKeyKey(tag), append(slices.Clone(nameKey), inst...))
+		if err != nil {
+			return err
+		}
+		if err := s.b.Set(ctx, nameKeyKey(tag), val, time.Time{}); err != nil {
+			return fmt.Errorf("seal: create keys: %w", err)
+		}
+		return nil
+	}()
 	if err != nil {
 		return nil, err
-	}
-	if err := s.b.Set(ctx, nameKeyKey(tag), val, time.Time{}); err != nil {
-		return nil, fmt.Errorf("seal: create keys: %w", err)
 	}
 	return s.addDataKey(ctx, newKeyring(inst, tag, nameKey), 1)
 }
