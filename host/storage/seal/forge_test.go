@@ -27,6 +27,7 @@ func TestStore_EnforcesForgeLimitsAndCharset(t *testing.T) {
 		{"one character", "a", nil, nil},
 		{"500 bytes", strings.Repeat("k", 500), []byte("v"), nil},
 		{"every allowed character", "aZ09:._- #\t", []byte("v"), nil},
+		{"500 separators", strings.Repeat(":", 500), []byte("v"), nil},
 		{"501 bytes", strings.Repeat("k", 501), nil, storage.ErrInvalidKey},
 		{"empty", "", nil, storage.ErrInvalidKey},
 		{"whitespace only", "  \t", nil, storage.ErrInvalidKey},
@@ -60,6 +61,12 @@ func TestStore_EnforcesForgeLimitsAndCharset(t *testing.T) {
 		p, err := e.s.Query(ctx, inst, storage.KVS, "", "", 0)
 		if err != nil || len(p.Entries) > storage.DefaultQueryLimit {
 			t.Fatalf("limit 0: %d entries, %v", len(p.Entries), err)
+		}
+	})
+	t.Run("a prefix of 499 separators finds the key of 500", func(t *testing.T) {
+		p, err := e.s.Query(ctx, inst, storage.KVS, strings.Repeat(":", 499), "", 10)
+		if err != nil || len(p.Entries) != 1 || p.Entries[0].Key != strings.Repeat(":", 500) {
+			t.Fatalf("%+v, %v", p, err)
 		}
 	})
 	t.Run("unknown keyspace", func(t *testing.T) {
