@@ -15,10 +15,10 @@ import (
 var mechanisms = []engine.Deadline{engine.Unchecked, engine.Fuel, engine.CloseOnContextDone}
 
 // BenchmarkInstance_Acquire measures a fresh instance: instantiate, run
-// _initialize and init, then the empty export. MaxInstances 1 makes every
-// iteration evict the last instance and build a new one.
+// _initialize and init, then the empty export. MaxInstances 1 with reset
+// off makes every iteration evict the last instance and build a new one.
 func BenchmarkInstance_Acquire(b *testing.B) {
-	f := newFixture(b, nil, engine.Config{MaxInstances: 1})
+	f := newFixture(b, nil, engine.Config{MaxInstances: 1, NoReset: true})
 	eng := f.host.Engine()
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -27,6 +27,26 @@ func BenchmarkInstance_Acquire(b *testing.B) {
 		if _, err := eng.Call(ctx, fmt.Sprint("k", i), "noop"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkInstance_Reset measures handing an instance to another
+// installation: restore the post-initialisation snapshot, run init, then
+// the empty export. One instance, two installations taking turns.
+func BenchmarkInstance_Reset(b *testing.B) {
+	f := newFixture(b, nil, engine.Config{MaxInstances: 1})
+	eng := f.host.Engine()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := eng.Call(ctx, fmt.Sprint("k", i%2), "noop"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if eng.Stats().Resets.Load() == 0 {
+		b.Fatal("no resets")
 	}
 }
 

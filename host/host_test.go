@@ -414,6 +414,18 @@ func TestAGlobalOfOneInstallationIsNeverSeenByAnother(t *testing.T) {
 				t.Fatalf("installation %s saw %q stashed by another", other.ID, r.Value)
 			}
 		}
+		// Back to A on whatever instance is free: its own stash may be gone
+		// (instances are reset between installations), never another's.
+		if r := f.probe(t, a, map[string]any{"op": "stash.get"}); r.Value != "" && r.Value != "A's secret" {
+			t.Fatalf("installation A saw %q", r.Value)
+		}
+		f.probe(t, a, map[string]any{"op": "stash.set", "value": "A's secret"})
+	}
+	// With two instances for three installations, instances were handed
+	// from one installation to another: the test proved the reset, not
+	// just separate instances.
+	if resets := f.host.Engine().Stats().Resets.Load(); resets == 0 {
+		t.Fatal("no instance was reset between installations")
 	}
 }
 

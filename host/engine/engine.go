@@ -65,6 +65,11 @@ type Config struct {
 	// RecyclePages recycles an instance whose memory grew past this many
 	// pages (wasm memory never shrinks). Default three quarters of MemoryLimitPages.
 	RecyclePages uint32
+	// NoReset turns off reusing an idle instance of another key by restoring
+	// the post-initialisation snapshot; every new key then instantiates.
+	// Default false: reset, which costs a memory copy instead of an
+	// instantiation. Only the Fuel mechanism resets.
+	NoReset bool
 	// HostModules instantiates the host's import modules in the runtime.
 	HostModules func(ctx context.Context, r wazero.Runtime) error
 }
@@ -121,20 +126,28 @@ type Engine struct {
 	closed bool
 	freed  chan struct{} // closed and replaced whenever an instance is released
 
+	// snap is the state of a fresh instance right after _initialize, taken
+	// from the first instance; reset restores it. Nil until then, or when
+	// NoReset is set.
+	snapOnce    sync.Once
+	snap        *snapshot
+	globalNames []string // the module's mutable globals, as the rewrite exported them
+
 	stats Stats
 }
 
 // Stats are counters for metrics; read them with Engine.Stats.
 type Stats struct {
-	Calls, Traps, Timeouts, Instantiations, Recycled atomic.Int64
+	Calls, Traps, Timeouts, Instantiations, Resets, Recycled atomic.Int64
 }
 
 // instance is one initialised module; it serves one call at a time.
 type instance struct {
-	key   string
-	mod   api.Module
-	fns   map[string]api.Function
-	calls int
+	key     string
+	mod     api.Module
+	fns     map[string]api.Function
+	globals []api.MutableGlobal // the module's mutable globals, exported by the rewrite
+	calls   int
 }
 
 // New compiles module. It must already be verified: New trusts the bytes.
@@ -151,20 +164,26 @@ func New(ctx context.Context, module []byte, cfg Config) (*Engine, error) {
 		rc = rc.WithCompilationCache(c)
 	}
 	switch cfg.Deadline {
-	case Fuel:
-		rewritten, err := fuel.Rewrite(module, fuel.Config{Quantum: cfg.FuelQuantum})
-		if err != nil {
-			return nil, fmt.Errorf("engine: %w", err)
-		}
-		module = rewritten
+	case Fuel, Unchecked:
 	case CloseOnContextDone:
 		rc = rc.WithCloseOnContextDone(true)
-	case Unchecked:
 	default:
 		return nil, fmt.Errorf("engine: unknown deadline mechanism %d", cfg.Deadline)
 	}
+	var globals []string
+	if cfg.Deadline == Fuel {
+		rewritten, stats, err := fuel.RewriteWithStats(module, fuel.Config{Quantum: cfg.FuelQuantum, ExportGlobals: !cfg.NoReset})
+		if err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		module, globals = rewritten, stats.Globals
+	} else {
+		// Resetting needs the globals the fuel rewrite exports; the other
+		// mechanisms exist for comparison and instantiate per key.
+		cfg.NoReset = true
+	}
 	r := wazero.NewRuntimeWithConfig(ctx, rc)
-	e := &Engine{cfg: cfg, runtime: r, cache: cache, pools: map[string][]*instance{}, perKey: map[string]int{}, freed: make(chan struct{})}
+	e := &Engine{cfg: cfg, runtime: r, cache: cache, globalNames: globals, pools: map[string][]*instance{}, perKey: map[string]int{}, freed: make(chan struct{})}
 	fail := func(err error) (*Engine, error) {
 		_ = r.Close(ctx)
 		if cache != nil {
@@ -278,6 +297,26 @@ func (e *Engine) acquire(ctx context.Context, key string) (*instance, error) {
 		}
 		var victim *instance
 		if e.perKey[key] < e.cfg.MaxPerKey {
+			if e.snap != nil && len(e.lru) > 0 {
+				// Cheapest: restore another key's idle instance to the state
+				// it had before any key touched it, and hand it over.
+				inst := e.lru[0]
+				e.lru = e.lru[1:]
+				e.removeIdle(inst)
+				e.dropLocked(inst.key)
+				e.live++
+				e.perKey[key]++
+				e.mu.Unlock()
+				if err := e.reset(ctx, inst, key); err != nil {
+					_ = inst.mod.Close(context.Background())
+					e.mu.Lock()
+					e.dropLocked(key)
+					e.signalLocked()
+					e.mu.Unlock()
+					return nil, err
+				}
+				return inst, nil
+			}
 			if e.live >= e.cfg.MaxInstances && len(e.lru) > 0 {
 				victim = e.lru[0]
 				e.lru = e.lru[1:]
@@ -317,7 +356,7 @@ func (e *Engine) instantiate(ctx context.Context, key string) (*instance, error)
 	// are real because the Go guest's scheduler and GC depend on them.
 	mc := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions("_initialize").
+		WithStartFunctions().
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
 		WithRandSource(rand.Reader)
 	mod, err := e.runtime.InstantiateModule(ctx, e.compiled, mc)
@@ -326,18 +365,60 @@ func (e *Engine) instantiate(ctx context.Context, key string) (*instance, error)
 	}
 	e.stats.Instantiations.Add(1)
 	inst := &instance{key: key, mod: mod, fns: map[string]api.Function{}}
-	if init := mod.ExportedFunction(abi.ExportInit); init != nil {
-		res, err := init.Call(ctx)
-		if err != nil {
+	if start := mod.ExportedFunction("_initialize"); start != nil {
+		if _, err := start.Call(ctx); err != nil {
 			_ = mod.Close(context.Background())
 			return nil, e.callError(ctx, err)
 		}
-		if len(res) == 1 && abi.Code(res[0]) != abi.OK {
+	}
+	if !e.cfg.NoReset {
+		inst.globals, err = exportedGlobals(mod, e.globalNames)
+		if err != nil {
 			_ = mod.Close(context.Background())
-			return nil, fmt.Errorf("engine: module init failed: %v", abi.Code(res[0]))
+			return nil, err
 		}
+		e.snapOnce.Do(func() {
+			s := takeSnapshot(mod, inst.globals)
+			e.mu.Lock()
+			e.snap = s
+			e.mu.Unlock()
+		})
+	}
+	if err := e.initFor(ctx, inst); err != nil {
+		_ = mod.Close(context.Background())
+		return nil, err
 	}
 	return inst, nil
+}
+
+// initFor runs the module's init export for the instance's key.
+func (e *Engine) initFor(ctx context.Context, inst *instance) error {
+	init := inst.mod.ExportedFunction(abi.ExportInit)
+	if init == nil {
+		return nil
+	}
+	res, err := init.Call(ctx)
+	if err != nil {
+		return e.callError(ctx, err)
+	}
+	if len(res) == 1 && abi.Code(res[0]) != abi.OK {
+		return fmt.Errorf("engine: module init failed: %v", abi.Code(res[0]))
+	}
+	return nil
+}
+
+// reset restores inst to the post-_initialize snapshot and gives it to key.
+func (e *Engine) reset(ctx context.Context, inst *instance, key string) error {
+	e.mu.Lock()
+	s := e.snap
+	e.mu.Unlock()
+	if err := s.restore(inst.mod, inst.globals); err != nil {
+		return err
+	}
+	e.stats.Resets.Add(1)
+	inst.key = key
+	inst.calls = 0
+	return e.initFor(ctx, inst)
 }
 
 // release returns inst to its pool, or discards it after a failure, too many

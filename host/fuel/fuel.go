@@ -9,6 +9,10 @@ const (
 	ImportName   = "yield"
 )
 
+// GlobalExportPrefix begins the export names Config.ExportGlobals adds: one
+// per mutable global, named by its index ("chatbridge.global.3").
+const GlobalExportPrefix = "chatbridge.global."
+
 // DefaultQuantum is the number of loop iterations between two calls to the
 // yield import when Config.Quantum is zero.
 const DefaultQuantum = 10_000
@@ -38,6 +42,10 @@ type Config struct {
 	// loop iterations before the first call to the yield import.
 	// Default: DefaultQuantum (when 0).
 	Quantum uint32
+	// ExportGlobals also exports every mutable global the module defines,
+	// and the fuel counter, under GlobalExportPrefix, so that a host can
+	// snapshot and restore an instance's whole state. Default false.
+	ExportGlobals bool
 }
 
 // Stats describes what a rewrite changed, for an audit log.
@@ -46,6 +54,9 @@ type Stats struct {
 	Functions int
 	// Loops is the number of fuel checks inserted, one per loop.
 	Loops int
+	// Globals names the exports ExportGlobals added, in index order, the
+	// fuel counter last.
+	Globals []string
 	// DroppedSections names the custom sections left out because the
 	// rewrite would have made them wrong.
 	DroppedSections []string
@@ -65,7 +76,7 @@ func RewriteWithStats(module []byte, c Config) ([]byte, Stats, error) {
 	if q == 0 {
 		q = DefaultQuantum
 	}
-	rw := rewriter{in: module, quantum: q}
+	rw := rewriter{in: module, quantum: q, exportGlobals: c.ExportGlobals}
 	out, err := rw.run()
 	if err != nil {
 		return nil, Stats{}, err

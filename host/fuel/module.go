@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -50,6 +51,9 @@ type rewriter struct {
 	quantum uint32
 	stats   Stats
 
+	exportGlobals bool
+	mutable       []uint32 // indices of the mutable globals the module defines
+
 	sections []section
 	byID     [secTag + 1]int // index+1 into sections; 0 when absent
 
@@ -88,7 +92,10 @@ func (rw *rewriter) run() ([]byte, error) {
 	// New sections go in before the first existing section that must follow
 	// them.
 	missing := []byte{}
-	for _, id := range []byte{secType, secImport, secGlobal} {
+	for _, id := range []byte{secType, secImport, secGlobal, secExport} {
+		if id == secExport && !rw.exportGlobals {
+			continue
+		}
 		if rw.byID[id] == 0 {
 			missing = append(missing, id)
 		}
@@ -330,7 +337,8 @@ func (rw *rewriter) survey() error {
 		return fmt.Errorf("%w: too many functions", ErrMalformed)
 	}
 	rw.totalFuncs = rw.importedFuncs + rw.definedFuncs
-	if r := rw.sectionReader(secGlobal); r != nil {
+	r := rw.sectionReader(secGlobal)
+	if r != nil {
 		n, err := r.count("globals")
 		if err != nil {
 			return err
@@ -341,6 +349,19 @@ func (rw *rewriter) survey() error {
 		return fmt.Errorf("%w: too many globals", ErrMalformed)
 	}
 	rw.globals = rw.importedGlobals + rw.definedGlobals
+	if r != nil && rw.exportGlobals {
+		for i := range rw.definedGlobals {
+			if err := r.globalType(); err != nil {
+				return err
+			}
+			if r.buf[r.pos-1] == 1 {
+				rw.mutable = append(rw.mutable, rw.importedGlobals+i)
+			}
+			if _, err := rw.expr(r, nil, false); err != nil {
+				return err
+			}
+		}
+	}
 	if r := rw.sectionReader(secTable); r != nil {
 		// Tables with an initializer (typed function references) could hold
 		// ref.func; refuse them rather than copy an index unchanged.
@@ -512,11 +533,29 @@ func (rw *rewriter) globalSection(r *reader, dst []byte) ([]byte, error) {
 }
 
 func (rw *rewriter) exportSection(r *reader, dst []byte) ([]byte, error) {
-	n, err := r.count("exports")
-	if err != nil {
-		return nil, err
+	var n uint32
+	if r.remaining() > 0 {
+		var err error
+		if n, err = r.count("exports"); err != nil {
+			return nil, err
+		}
 	}
-	dst = appendU32(dst, n)
+	added := 0
+	if rw.exportGlobals {
+		added = len(rw.mutable) + 1 // and the fuel counter
+	}
+	dst = appendU32(dst, n+uint32(added))
+	if rw.exportGlobals {
+		for _, g := range append(rw.mutable, rw.globals) {
+			name := GlobalExportPrefix + strconv.FormatUint(uint64(g), 10)
+			rw.stats.Globals = append(rw.stats.Globals, name)
+			dst = appendU32(dst, uint32(len(name)))
+			dst = append(dst, name...)
+			dst = append(dst, 0x03)
+			dst = appendU32(dst, g)
+		}
+	}
+	var err error
 	for range n {
 		start := r.pos
 		if _, err = r.bytes("export name"); err != nil {
