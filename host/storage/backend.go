@@ -37,7 +37,7 @@ type Backend interface {
 	// precondition holds; otherwise it returns ErrConflict and writes nothing.
 	Apply(ctx context.Context, writes []Write, conds ...Precondition) error
 	// Snapshot writes a consistent copy of every live record to w in the
-	// snapshot format (see WriteSnapshot), without stopping readers or writers
+	// snapshot format (see SnapshotWriter), without stopping readers or writers
 	// for longer than it takes to collect references to the records.
 	Snapshot(ctx context.Context, w io.Writer) error
 	// Compact rewrites the backend's files so that deleted, overwritten and

@@ -358,7 +358,7 @@ func (d *DB) Snapshot(ctx context.Context, w io.Writer) error {
 }
 
 // Restore creates a BuntDB file at path from a snapshot (see
-// storage.WriteSnapshot), atomically: the file appears complete, or not at
+// storage.SnapshotWriter), atomically: the file appears complete, or not at
 // all when the snapshot is damaged or the process dies. It refuses to
 // replace an existing file (ErrExists).
 func Restore(ctx context.Context, path string, r io.Reader) error {
