@@ -86,6 +86,9 @@ type Deps struct {
 	// with a 30 s timeout that never follows redirects.
 	HTTP   *http.Client
 	Limits Limits
+	// Trace, when set, receives every storage, fetch, jira and queue call
+	// (see Event); it must not block. Default: none.
+	Trace func(Event)
 }
 
 // host is the registered capability set of one runtime.

@@ -124,8 +124,13 @@ func (h *host) send(ctx context.Context, c *Call, r *abi.Request, u *url.URL, au
 		req.Header.Set("Authorization", authorization)
 	}
 	start := time.Now()
+	kind := "fetch"
+	if authorization != "" {
+		kind = "jira"
+	}
 	resp, err := h.deps.HTTP.Do(req)
 	if err != nil {
+		h.trace(c, Event{Kind: kind, Op: method, Host: u.Hostname(), Outcome: "unavailable", Duration: time.Since(start)})
 		// The error text holds the URL, which may hold a secret: log the host only.
 		c.Log.Warn("outbound request failed", "host", u.Hostname(), "timeout", errors.Is(err, context.DeadlineExceeded))
 		if ctx.Err() != nil {
@@ -143,6 +148,7 @@ func (h *host) send(ctx context.Context, c *Call, r *abi.Request, u *url.URL, au
 		return abi.Result(abi.LimitExceeded, 0)
 	}
 	c.Log.Debug("outbound request", "host", u.Hostname(), "status", resp.StatusCode, "duration", time.Since(start))
+	h.trace(c, Event{Kind: kind, Op: method, Host: u.Hostname(), Status: resp.StatusCode, Outcome: "ok", Duration: time.Since(start)})
 	out := abi.Response{Status: uint16(resp.StatusCode), Body: body}
 	for name, vs := range resp.Header {
 		for _, v := range vs {

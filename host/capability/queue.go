@@ -42,6 +42,9 @@ func (h *host) queuePush(ctx context.Context, m api.Module, qp, qn, pp, pn, dela
 	if !h.policy.HasQueue(q) {
 		return abi.Result(abi.InvalidArgument, 0)
 	}
+	start := time.Now()
 	err := h.deps.Queue.Push(ctx, c.Installation, q, read(m, pp, pn), d)
-	return abi.Result(codeOf(c, "queue.push", err), 0)
+	code := codeOf(c, "queue.push", err)
+	h.trace(c, Event{Kind: "queue", Op: "push", Key: q, Outcome: outcome(code), Duration: time.Since(start)})
+	return abi.Result(code, 0)
 }

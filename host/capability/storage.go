@@ -58,9 +58,12 @@ func (h *host) storageGet(ctx context.Context, m api.Module, kp, kn uint32) int6
 	if code != abi.OK {
 		return abi.Result(code, 0)
 	}
+	start := time.Now()
 	v, err := h.deps.Store.Get(ctx, c.Installation, storage.KVS, k)
+	code = codeOf(c, "storage.get", err)
+	h.trace(c, Event{Kind: "storage", Op: "get", Key: k, Outcome: outcome(code), Duration: time.Since(start)})
 	if err != nil {
-		return abi.Result(codeOf(c, "storage.get", err), 0)
+		return abi.Result(code, 0)
 	}
 	return pend(c, v)
 }
@@ -78,8 +81,11 @@ func (h *host) storageSet(ctx context.Context, m api.Module, kp, kn, vp, vn, ttl
 		return abi.Result(abi.LimitExceeded, 0)
 	}
 	v := read(m, vp, vn)
+	start := time.Now()
 	err := h.deps.Store.Set(ctx, c.Installation, storage.KVS, k, v, time.Duration(ttl)*time.Second)
-	return abi.Result(codeOf(c, "storage.set", err), 0)
+	code = codeOf(c, "storage.set", err)
+	h.trace(c, Event{Kind: "storage", Op: "set", Key: k, Outcome: outcome(code), Duration: time.Since(start)})
+	return abi.Result(code, 0)
 }
 
 func (h *host) storageDelete(ctx context.Context, m api.Module, kp, kn uint32) int64 {
@@ -91,8 +97,11 @@ func (h *host) storageDelete(ctx context.Context, m api.Module, kp, kn uint32) i
 	if code != abi.OK {
 		return abi.Result(code, 0)
 	}
+	start := time.Now()
 	err := h.deps.Store.Delete(ctx, c.Installation, storage.KVS, k)
-	return abi.Result(codeOf(c, "storage.delete", err), 0)
+	code = codeOf(c, "storage.delete", err)
+	h.trace(c, Event{Kind: "storage", Op: "delete", Key: k, Outcome: outcome(code), Duration: time.Since(start)})
+	return abi.Result(code, 0)
 }
 
 func (h *host) storageQuery(ctx context.Context, m api.Module, pp, pn, cp, cn, limit uint32) int64 {
@@ -104,9 +113,12 @@ func (h *host) storageQuery(ctx context.Context, m api.Module, pp, pn, cp, cn, l
 		return abi.Result(abi.InvalidArgument, 0)
 	}
 	prefix, cursor := readString(m, pp, pn), readString(m, cp, cn)
+	start := time.Now()
 	p, err := h.deps.Store.Query(ctx, c.Installation, storage.KVS, prefix, cursor, int(limit))
+	code := codeOf(c, "storage.query", err)
+	h.trace(c, Event{Kind: "storage", Op: "query", Key: prefix + "*", Outcome: outcome(code), Duration: time.Since(start)})
 	if err != nil {
-		return abi.Result(codeOf(c, "storage.query", err), 0)
+		return abi.Result(code, 0)
 	}
 	page := abi.Page{NextCursor: p.NextCursor, Entries: make([]abi.Entry, len(p.Entries))}
 	for i, e := range p.Entries {
