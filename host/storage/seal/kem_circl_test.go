@@ -1,4 +1,4 @@
-//go:build circl
+//go:build !stdhpke
 
 package seal
 
@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// With the circl tag the store wraps with circl, and
+// In the default build the store wraps with circl, and
 // TestWrappedKey_OpensWithGoCryptoHPKE opens its keys with crypto/hpke.
 // This test checks the other direction and that both see one public key.
 func TestCircl_InteroperatesWithGoCryptoHPKE(t *testing.T) {

@@ -1,4 +1,4 @@
-//go:build !circl
+//go:build stdhpke
 
 package seal
 
