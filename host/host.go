@@ -40,6 +40,10 @@ type Config struct {
 	PublicURL string
 	Limits    capability.Limits
 	Queue     queue.Config
+	// Trace, when set, receives every invocation and capability call (see
+	// capability.Event: storage keys and queue names, never values). For
+	// development tools; it must not block. Default: none.
+	Trace func(capability.Event)
 }
 
 var (
@@ -114,7 +118,7 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 	ec.HostModules = func(ctx context.Context, r wazero.Runtime) error {
 		return capability.Register(ctx, r, capability.Deps{
 			Store: h.cfg.Store, Queue: h.queue, Jira: h.registry, Logger: h.log,
-			HTTP: h.cfg.HTTP, Limits: h.cfg.Limits,
+			HTTP: h.cfg.HTTP, Limits: h.cfg.Limits, Trace: h.cfg.Trace,
 		}, p)
 	}
 	eng, err := engine.New(ctx, b.Module, ec)
@@ -228,7 +232,7 @@ func newInvocationID() string {
 
 // invoke runs export for an installation with the input encode builds
 // around the call's context, under the manifest's deadline for kind.
-func (h *Host) invoke(ctx context.Context, id string, kind bundle.Kind, export string, encode func(abi.Context) []byte) ([]byte, error) {
+func (h *Host) invoke(ctx context.Context, id string, kind bundle.Kind, export, op string, encode func(abi.Context) []byte) (out []byte, err error) {
 	a, err := h.acquire()
 	if err != nil {
 		return nil, err
@@ -251,6 +255,19 @@ func (h *Host) invoke(ctx context.Context, id string, kind bundle.Kind, export s
 		Log: h.log.With("installation", in.ID, "invocation", invID),
 	}
 	start := time.Now()
+	if h.cfg.Trace != nil {
+		defer func() {
+			ev := capability.Event{Time: start, Installation: in.ID, Invocation: invID, Kind: "invocation", Op: op, Outcome: "ok", Duration: time.Since(start)}
+			var code abi.Code
+			switch {
+			case errors.As(err, &code):
+				ev.Outcome = code.String()
+			case err != nil:
+				ev.Outcome = "failed"
+			}
+			h.cfg.Trace(ev)
+		}()
+	}
 	res, err := a.engine.Call(capability.WithCall(ctx, call), in.ID, export, uint64(len(input)))
 	if err != nil {
 		call.Log.Warn("invocation failed", "export", export, "duration", time.Since(start), "err", err.Error())
@@ -266,7 +283,7 @@ func (h *Host) invoke(ctx context.Context, id string, kind bundle.Kind, export s
 
 // WebTrigger invokes a web trigger of an installation with a Forge request.
 func (h *Host) WebTrigger(ctx context.Context, id, trigger string, req *abi.WebTriggerRequest) (*abi.Response, error) {
-	out, err := h.invoke(ctx, id, bundle.KindWebTrigger, abi.ExportHandleWebTrigger, func(c abi.Context) []byte {
+	out, err := h.invoke(ctx, id, bundle.KindWebTrigger, abi.ExportHandleWebTrigger, "webtrigger "+trigger, func(c abi.Context) []byte {
 		req.Context, req.Trigger = c, trigger
 		return req.Append(nil)
 	})
@@ -294,7 +311,7 @@ func (h *Host) Event(ctx context.Context, id, eventType string, payload []byte) 
 			continue
 		}
 		delivered = true
-		if _, err := h.invoke(ctx, id, bundle.KindTrigger, abi.ExportHandleEvent, func(c abi.Context) []byte {
+		if _, err := h.invoke(ctx, id, bundle.KindTrigger, abi.ExportHandleEvent, "trigger "+eventType, func(c abi.Context) []byte {
 			ev := abi.Event{Context: c, Trigger: t.Key, Type: eventType, Payload: payload}
 			return ev.Append(nil)
 		}); err != nil {
@@ -309,7 +326,7 @@ func (h *Host) Event(ctx context.Context, id, eventType string, payload []byte) 
 
 // consume is the queue's consumer: it invokes the module's handle-queue.
 func (h *Host) consume(ctx context.Context, m queue.Message) (time.Duration, error) {
-	out, err := h.invoke(ctx, m.Installation, bundle.KindConsumer, abi.ExportHandleQueue, func(c abi.Context) []byte {
+	out, err := h.invoke(ctx, m.Installation, bundle.KindConsumer, abi.ExportHandleQueue, fmt.Sprintf("queue %s #%d", m.Queue, m.Attempt), func(c abi.Context) []byte {
 		qm := abi.QueueMessage{Context: c, Queue: m.Queue, ID: m.ID, Attempt: uint32(m.Attempt), Payload: m.Payload}
 		return qm.Append(nil)
 	})
@@ -325,7 +342,7 @@ func (h *Host) consume(ctx context.Context, m queue.Message) (time.Duration, err
 
 // Scheduled fires a scheduled trigger for an installation.
 func (h *Host) Scheduled(ctx context.Context, id, trigger string) error {
-	_, err := h.invoke(ctx, id, bundle.KindScheduledTrigger, abi.ExportHandleScheduled, func(c abi.Context) []byte {
+	_, err := h.invoke(ctx, id, bundle.KindScheduledTrigger, abi.ExportHandleScheduled, "scheduled "+trigger, func(c abi.Context) []byte {
 		sc := abi.ScheduledCall{Context: c, Trigger: trigger}
 		return sc.Append(nil)
 	})
@@ -334,7 +351,7 @@ func (h *Host) Scheduled(ctx context.Context, id, trigger string) error {
 
 // Resolve calls an admin resolver function of the module.
 func (h *Host) Resolve(ctx context.Context, id, function string, payload []byte) ([]byte, error) {
-	return h.invoke(ctx, id, bundle.KindFunction, abi.ExportHandleResolver, func(c abi.Context) []byte {
+	return h.invoke(ctx, id, bundle.KindFunction, abi.ExportHandleResolver, "resolver "+function, func(c abi.Context) []byte {
 		rc := abi.ResolverCall{Context: c, Function: function, Payload: payload}
 		return rc.Append(nil)
 	})
