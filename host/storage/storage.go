@@ -4,20 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 // Forge Storage limits, enforced by every backend.
 const (
 	// MaxKeyLen is Forge's limit on a key, in bytes.
-	MaxKeyLen = 500
+	MaxKeyLen = abi.MaxKeyLen
 	// MaxValueLen is Forge's limit on a value: 240 KiB.
-	MaxValueLen = 240 << 10
+	MaxValueLen = abi.MaxValueLen
 	// DefaultQueryLimit is the page size when a query asks for 0.
-	DefaultQueryLimit = 10
+	DefaultQueryLimit = abi.DefaultQueryLimit
 	// MaxQueryLimit is the largest page a query may ask for.
-	MaxQueryLimit = 100
+	MaxQueryLimit = abi.MaxQueryLimit
 	// HostInstallation is the reserved installation of the host's own records.
 	HostInstallation = ""
 )
@@ -107,45 +109,26 @@ type Store interface {
 }
 
 // ValidateKey checks a key against Forge's rules: 1 to MaxKeyLen bytes of
-// [a-zA-Z0-9:._\s-#], not whitespace only.
+// [a-zA-Z0-9:._\s-#], not whitespace only. The rules are the contract's
+// (abi.KeyProblem), so the host and the guest's fakes agree.
 func ValidateKey(key string) error {
-	if len(key) == 0 || len(key) > MaxKeyLen {
-		return fmt.Errorf("%w: length %d, want 1 to %d", ErrInvalidKey, len(key), MaxKeyLen)
-	}
-	blank := true
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
-			c == ':', c == '.', c == '_', c == '-', c == '#':
-			blank = false
-		case c == ' ', c == '\t', c == '\n', c == '\r', c == '\v', c == '\f':
-		default:
-			if c >= utf8.RuneSelf {
-				return fmt.Errorf("%w: non-ASCII byte at %d", ErrInvalidKey, i)
-			}
-			return fmt.Errorf("%w: character %q at %d", ErrInvalidKey, c, i)
-		}
-	}
-	if blank {
-		return fmt.Errorf("%w: whitespace only", ErrInvalidKey)
+	if p := abi.KeyProblem(key); p != "" {
+		return fmt.Errorf("%w: %s", ErrInvalidKey, p)
 	}
 	return nil
 }
 
-// ValidatePrefix checks a query prefix: empty, or a string that could begin a valid key.
+// ValidatePrefix checks a query prefix: empty, or a string that could begin
+// a valid key (so whitespace alone is allowed, "  a" being a valid key).
 func ValidatePrefix(prefix string) error {
 	if prefix == "" {
 		return nil
 	}
-	if len(prefix) > MaxKeyLen {
-		return fmt.Errorf("%w: prefix length %d over %d", ErrInvalidKey, len(prefix), MaxKeyLen)
+	p := abi.KeyProblem(prefix)
+	if p == "" || (len(prefix) <= MaxKeyLen && strings.TrimLeft(prefix, " \t\n\r\v\f") == "") {
+		return nil
 	}
-	// A whitespace-only prefix may still begin a valid key ("  a").
-	if err := ValidateKey(prefix + "a"); err != nil {
-		return err
-	}
-	return nil
+	return fmt.Errorf("%w: prefix: %s", ErrInvalidKey, p)
 }
 
 // ValidateValue checks a value against MaxValueLen.
