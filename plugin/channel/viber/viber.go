@@ -1,0 +1,324 @@
+package viber
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/format"
+	"github.com/chatbridge/chatbridge/plugin/sdk"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// Name is the channel's name in configuration and storage keys.
+const Name = "viber"
+
+// SignatureHeader carries the HMAC-SHA256 of a callback's body.
+const SignatureHeader = "X-Viber-Content-Signature"
+
+// EventTypes are the callbacks the bridge asks for (message, subscribed and
+// unsubscribed cannot be switched off).
+var EventTypes = []string{"conversation_started", "subscribed", "unsubscribed", "message"}
+
+// Size limits of send_message.
+const (
+	// MaxRequest bounds a whole send_message request, in bytes.
+	MaxRequest = 30 << 10
+	// MaxSenderName bounds sender.name, in characters.
+	MaxSenderName = 28
+	// maxTextBytes bounds the JSON-encoded text of one message, leaving
+	// room for the rest of the request.
+	maxTextBytes = 28000
+)
+
+// Limits are Viber's: 7000 characters of text; files are sent by URL, so the
+// bridge downloads at most 20 MB and sends a notice instead of a file.
+var Limits = channel.Limits{
+	Text:     format.ViberLimit,
+	Caption:  format.ViberLimit,
+	Download: 20 << 20,
+	Upload:   50 << 20,
+	Photo:    1 << 20,
+}
+
+// DefaultSenderName is the name shown on the bot's messages.
+const DefaultSenderName = "Support"
+
+var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9]{8,40}(-[A-Za-z0-9]{8,40}){1,5}$`)
+
+// TokenProblem explains why token cannot be a Viber bot token, or returns "".
+func TokenProblem(token string) string {
+	if token == "" {
+		return "A bot token is required."
+	}
+	if !tokenPattern.MatchString(token) {
+		return "This is not a Viber bot token (it looks like 445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9)."
+	}
+	return ""
+}
+
+// Channel is one Viber bot. Create it with New.
+type Channel struct {
+	client  Client
+	fetch   sdk.Fetcher
+	secrets sdk.Secrets
+	names   channel.Secrets
+	// SenderName is sender.name of every message; "" means DefaultSenderName.
+	SenderName string
+}
+
+var _ channel.Channel = (*Channel)(nil)
+
+// New returns the channel for the bot whose token is stored under s.Token.
+// Viber has no webhook secret: callbacks are signed with the token.
+func New(env *sdk.Env, s channel.Secrets) *Channel {
+	return &Channel{client: Client{Fetch: env.Fetch, TokenSecret: s.Token}, fetch: env.Fetch, secrets: env.Secrets, names: s}
+}
+
+// Name implements channel.Channel.
+func (c *Channel) Name() string { return Name }
+
+// Limits implements channel.Channel.
+func (c *Channel) Limits() channel.Limits { return Limits }
+
+// Handshake answers the event "webhook" check Viber posts while set_webhook
+// runs, before the bridge has saved the configuration; it returns nil for
+// any other request. The check carries nothing and changes nothing, so it
+// is answered without a signature check.
+func Handshake(req *abi.WebTriggerRequest) *abi.Response {
+	if req.Method != "POST" || len(req.Body) > 4096 {
+		return nil
+	}
+	var cb struct {
+		Event string `json:"event"`
+	}
+	if json.Unmarshal(req.Body, &cb) != nil || cb.Event != "webhook" {
+		return nil
+	}
+	return &abi.Response{Status: 200, Headers: []abi.Header{{Name: "Content-Type", Value: "application/json"}}, Body: []byte(`{}`)}
+}
+
+// Authenticate implements channel.Channel: X-Viber-Content-Signature must be
+// the HMAC-SHA256 of the body keyed with the token, checked by the host in
+// constant time.
+func (c *Channel) Authenticate(req *abi.WebTriggerRequest) error {
+	sig := strings.TrimSpace(abi.Get(req.Headers, SignatureHeader))
+	mac, err := hex.DecodeString(sig)
+	if sig == "" || err != nil || len(mac) != 32 || c.names.Token == "" {
+		return fmt.Errorf("viber: callback without a valid signature: %w", channel.ErrUnauthorized)
+	}
+	ok, err := c.secrets.VerifyHMAC(c.names.Token, sdk.SHA256, req.Body, mac)
+	if err != nil {
+		if errors.Is(err, sdk.ErrNotFound) {
+			return fmt.Errorf("viber: token secret missing: %w", channel.ErrUnauthorized)
+		}
+		return fmt.Errorf("viber: verify signature: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("viber: wrong callback signature: %w", channel.ErrUnauthorized)
+	}
+	return nil
+}
+
+// Parse implements channel.Channel.
+func (c *Channel) Parse(body []byte) ([]channel.Inbound, error) { return Parse(body) }
+
+// Render implements channel.Channel: Jira content becomes plain text split
+// into messages of at most 7000 characters whose JSON encoding fits a 30 KB
+// request.
+func (c *Channel) Render(content channel.Content) []string { return RenderText(content, Limits.Text) }
+
+// RenderText turns Jira content into plain text split into parts of at most
+// limit characters and maxTextBytes of JSON; a malformed ADF document
+// renders as nothing.
+func RenderText(content channel.Content, limit int) []string {
+	text := PlainText(content)
+	// Each character weighs its JSON bytes but at least maxTextBytes/limit,
+	// so a part stays within both the character and the byte budget.
+	floor := max(maxTextBytes/limit, 1)
+	return format.SplitText(text, floor*limit, func(s string) int { return max(jsonBytes(s), floor) })
+}
+
+// PlainText is what Jira content shows, without markup; links keep their
+// text. A malformed ADF document gives "".
+func PlainText(content channel.Content) string {
+	var html string
+	switch {
+	case len(content.ADF) > 0:
+		h, err := format.ADFToTelegramHTML(content.ADF)
+		if err != nil {
+			return ""
+		}
+		html = h
+	case content.Wiki != "":
+		html = format.WikiToTelegramHTML(content.Wiki)
+	default:
+		return strings.ToValidUTF8(content.Plain, "\uFFFD")
+	}
+	text, _, err := format.VisibleText(html)
+	if err != nil {
+		return ""
+	}
+	return text
+}
+
+// jsonBytes is how many bytes encoding/json writes for the character s.
+func jsonBytes(s string) int {
+	r, n := utf8.DecodeRuneInString(s)
+	switch {
+	case r == utf8.RuneError && n <= 1:
+		return 6 // \ufffd
+	case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t':
+		return 2
+	case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029':
+		return 6
+	}
+	return n
+}
+
+// sendRequest is the body of send_message.
+type sendRequest struct {
+	Receiver     string `json:"receiver"`
+	MinAPI       int    `json:"min_api_version,omitempty"`
+	Type         string `json:"type"`
+	Text         string `json:"text"`
+	Sender       sender `json:"sender"`
+	TrackingData string `json:"tracking_data,omitempty"`
+}
+
+type sender struct {
+	Name string `json:"name"`
+}
+
+func (c *Channel) senderName() string {
+	name := strings.TrimSpace(c.SenderName)
+	if name == "" {
+		name = DefaultSenderName
+	}
+	if utf8.RuneCountInString(name) > MaxSenderName {
+		name = string([]rune(name)[:MaxSenderName])
+	}
+	return name
+}
+
+// SendText implements channel.Channel with send_message. A text over the
+// limits, which Render never produces, is refused before it is sent.
+func (c *Channel) SendText(chatID, text string) error {
+	user, ok := UserID(chatID)
+	if !ok {
+		return fmt.Errorf("viber: bad chat id: %w", channel.ErrNotFound)
+	}
+	if utf8.RuneCountInString(text) > Limits.Text {
+		return fmt.Errorf("viber: text of %d characters: %w", utf8.RuneCountInString(text), channel.ErrTooLarge)
+	}
+	body, err := marshal(sendRequest{Receiver: user, Type: "text", Text: text, Sender: sender{Name: c.senderName()}})
+	if err != nil {
+		return fmt.Errorf("viber: send_message: %w", err)
+	}
+	if len(body) > MaxRequest {
+		return fmt.Errorf("viber: send_message of %d bytes: %w", len(body), channel.ErrTooLarge)
+	}
+	return c.client.post("send_message", body, nil)
+}
+
+// marshal encodes v as encoding/json does, HTML characters escaped.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// FileNotice is the text sent instead of an agent's file: Viber takes media
+// only by public URL, which the bridge does not hand out.
+const FileNotice = "Our support team shared a file ({name}) that cannot be shown in Viber. Please ask them to describe it or send it another way."
+
+// SendFile implements channel.Channel: a notice naming the file, without a
+// link (Viber sends media by URL only).
+func (c *Channel) SendFile(chatID string, f channel.File) error {
+	name := strings.NewReplacer("\n", " ", "\r", " ").Replace(f.Name)
+	if utf8.RuneCountInString(name) > 200 {
+		name = string([]rune(name)[:200]) + "…"
+	}
+	text := strings.ReplaceAll(FileNotice, "{name}", name)
+	if f.Caption != "" {
+		text = f.Caption + "\n" + text
+	}
+	for _, part := range RenderText(channel.Content{Plain: text}, Limits.Text) {
+		if err := c.SendText(chatID, part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Download implements channel.Channel: the media URL of the callback,
+// fetched without credentials. Files over 20 MB give channel.ErrTooLarge.
+func (c *Channel) Download(a channel.Attachment) ([]byte, error) {
+	if a.Size > Limits.Download {
+		return nil, fmt.Errorf("viber: file of %d bytes: %w", a.Size, channel.ErrTooLarge)
+	}
+	// The URL comes from the callback: only plain https, and never one that
+	// could make the host substitute a secret into it.
+	if !strings.HasPrefix(a.Ref, "https://") || strings.Contains(a.Ref, "{{") {
+		return nil, fmt.Errorf("viber: media URL refused: %w", channel.ErrNotFound)
+	}
+	resp, err := c.fetch.Fetch(&abi.Request{Method: "GET", URL: a.Ref})
+	if err != nil {
+		return nil, transportError("media", err)
+	}
+	switch {
+	case resp.Status == 404 || resp.Status == 410:
+		return nil, fmt.Errorf("viber: media: HTTP %d: %w", resp.Status, channel.ErrNotFound)
+	case resp.Status == 429 || resp.Status >= 500:
+		return nil, fmt.Errorf("viber: media: HTTP %d: %w", resp.Status, channel.ErrTemporary)
+	case resp.Status/100 != 2:
+		return nil, fmt.Errorf("viber: media: HTTP %d", resp.Status)
+	}
+	if int64(len(resp.Body)) > Limits.Download {
+		return nil, fmt.Errorf("viber: file of %d bytes: %w", len(resp.Body), channel.ErrTooLarge)
+	}
+	return resp.Body, nil
+}
+
+// accountInfo is the part of get_account_info the bridge reads.
+type accountInfo struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	URI  string `json:"uri"`
+}
+
+// Validate implements channel.Channel with get_account_info.
+func (c *Channel) Validate() (channel.Bot, error) {
+	var info accountInfo
+	if err := c.client.Call("get_account_info", struct{}{}, &info); err != nil {
+		return channel.Bot{}, err
+	}
+	if info.ID == "" {
+		return channel.Bot{}, fmt.Errorf("viber: get_account_info: no account id: %w", channel.ErrUnauthorized)
+	}
+	return channel.Bot{ID: info.ID, Username: firstNonEmpty(info.URI, info.Name)}, nil
+}
+
+// Register implements channel.Channel with set_webhook. Viber signs callbacks
+// with the token, so secret is not used.
+func (c *Channel) Register(url, _ string) error {
+	return c.client.Call("set_webhook", map[string]any{
+		"url":         url,
+		"event_types": EventTypes,
+		"send_name":   true,
+		"send_photo":  false,
+	}, nil)
+}
+
+// Unregister implements channel.Channel: set_webhook with an empty URL.
+func (c *Channel) Unregister() error {
+	return c.client.Call("set_webhook", map[string]any{"url": ""}, nil)
+}
