@@ -91,12 +91,16 @@ type Handlers struct {
 }
 
 // registered is set once, from a plugin's init, before the host calls anything.
+//
+//lint:ignore U1000 read by the wasip1 exports (exports_wasip1.go)
 var registered Handlers
 
 // Register installs the plugin's handlers. Call it from init.
 func Register(h Handlers) { registered = h }
 
 // errNoHandler answers a call the plugin registered no handler for.
+//
+//lint:ignore U1000 used by the wasip1 exports (exports_wasip1.go)
 var errNoHandler error = abi.InvalidArgument
 
 // CodeOf maps a handler's error to the code returned to the host: an

@@ -214,17 +214,6 @@ func dig(v any, keys ...string) any {
 	return v
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // newTLSServer is httptest.NewTLSServer without the log lines of
 // handshakes cut short when tests end.
 func newTLSServer(h http.Handler) *httptest.Server {

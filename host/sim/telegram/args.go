@@ -149,12 +149,6 @@ func (a *args) value(name string) (raw json.RawMessage, form string, isJSON, ok 
 	return nil, "", false, false
 }
 
-// has reports whether a parameter is present (as a value or as a file).
-func (a *args) has(name string) bool {
-	_, _, _, ok := a.value(name)
-	return ok || a.files[name] != nil
-}
-
 // str reads a String parameter; numbers and booleans are taken as text, as
 // Telegram does.
 func (a *args) str(name string) (string, bool, *apiError) {

@@ -1,3 +1,5 @@
+//lint:file-ignore ST1005 the error texts are Telegram's own, sent on the wire as its API sends them.
+
 package telegram
 
 import (

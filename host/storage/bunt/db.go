@@ -484,7 +484,7 @@ func ttlOpts(exp int64) *buntdb.SetOptions {
 	if exp == 0 {
 		return nil
 	}
-	return &buntdb.SetOptions{Expires: true, TTL: time.Unix(exp, 0).Add(500 * time.Millisecond).Sub(time.Now())}
+	return &buntdb.SetOptions{Expires: true, TTL: time.Until(time.Unix(exp, 0).Add(500 * time.Millisecond))}
 }
 
 func checkCond(tx *buntdb.Tx, c storage.Precondition, now time.Time) error {

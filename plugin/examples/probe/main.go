@@ -232,5 +232,6 @@ func resolver(env *sdk.Env, c *abi.ResolverCall) ([]byte, error) {
 
 // noop is an export that does nothing, to measure the bare cost of a call.
 //
+//lint:ignore U1000 an export, called by the host's benchmarks
 //go:wasmexport noop
 func noop() {}
