@@ -39,6 +39,9 @@ type Suite struct {
 	// messenger reports want (channel.ErrBlocked, ErrUnauthorized,
 	// ErrTemporary, ErrNotFound), or succeeds when want is nil.
 	Answer func(want error) func(*abi.Request) (*abi.Response, error)
+	// Fails lists the failures the messenger can report; nil means
+	// ErrBlocked, ErrUnauthorized, ErrTemporary and ErrNotFound.
+	Fails []error
 	// Waits lists errors whose failure also says how long to wait
 	// (flood control); each must satisfy channel.RetryAfter.
 	Waits []error
@@ -190,7 +193,11 @@ func Run(t *testing.T, s Suite) {
 		}
 	})
 	t.Run("send failures map onto the channel errors", func(t *testing.T) {
-		for _, want := range []error{channel.ErrBlocked, channel.ErrUnauthorized, channel.ErrTemporary, channel.ErrNotFound} {
+		fails := s.Fails
+		if fails == nil {
+			fails = []error{channel.ErrBlocked, channel.ErrUnauthorized, channel.ErrTemporary, channel.ErrNotFound}
+		}
+		for _, want := range fails {
 			env := sdktest.NewEnv()
 			names := s.Setup(env)
 			env.HTTP.Handler = s.Answer(want)

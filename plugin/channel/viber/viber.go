@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/channel/plaintext"
 	"github.com/chatbridge/chatbridge/plugin/format"
 	"github.com/chatbridge/chatbridge/plugin/sdk"
 	"github.com/chatbridge/chatbridge/wit/abi"
@@ -134,52 +135,10 @@ func (c *Channel) Parse(body []byte) ([]channel.Inbound, error) { return Parse(b
 // request.
 func (c *Channel) Render(content channel.Content) []string { return RenderText(content, Limits.Text) }
 
-// RenderText turns Jira content into plain text split into parts of at most
-// limit characters and maxTextBytes of JSON; a malformed ADF document
-// renders as nothing.
+// RenderText turns Jira content into plain text split into parts of at
+// most limit characters and a JSON size that fits a send_message request.
 func RenderText(content channel.Content, limit int) []string {
-	text := PlainText(content)
-	// Each character weighs its JSON bytes but at least maxTextBytes/limit,
-	// so a part stays within both the character and the byte budget.
-	floor := max(maxTextBytes/limit, 1)
-	return format.SplitText(text, floor*limit, func(s string) int { return max(jsonBytes(s), floor) })
-}
-
-// PlainText is what Jira content shows, without markup; links keep their
-// text. A malformed ADF document gives "".
-func PlainText(content channel.Content) string {
-	var html string
-	switch {
-	case len(content.ADF) > 0:
-		h, err := format.ADFToTelegramHTML(content.ADF)
-		if err != nil {
-			return ""
-		}
-		html = h
-	case content.Wiki != "":
-		html = format.WikiToTelegramHTML(content.Wiki)
-	default:
-		return strings.ToValidUTF8(content.Plain, "\uFFFD")
-	}
-	text, _, err := format.VisibleText(html)
-	if err != nil {
-		return ""
-	}
-	return text
-}
-
-// jsonBytes is how many bytes encoding/json writes for the character s.
-func jsonBytes(s string) int {
-	r, n := utf8.DecodeRuneInString(s)
-	switch {
-	case r == utf8.RuneError && n <= 1:
-		return 6 // \ufffd
-	case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t':
-		return 2
-	case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029':
-		return 6
-	}
-	return n
+	return plaintext.Render(content, limit, maxTextBytes)
 }
 
 // sendRequest is the body of send_message.

@@ -83,8 +83,8 @@ func TestConformance(t *testing.T) {
 		New:     func(env *sdk.Env, s channel.Secrets) channel.Channel { return New(env, s) },
 		Setup:   setup,
 		Deliver: deliver, SignsBody: true,
-		Text:    textBody,
-		Chat:    annaID, ChatID: annaChat,
+		Text: textBody,
+		Chat: annaID, ChatID: annaChat,
 		Answer: answer,
 		Waits:  []error{channeltest.ErrFlood},
 	})

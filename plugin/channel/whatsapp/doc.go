@@ -1,0 +1,31 @@
+// Package whatsapp is the WhatsApp Cloud API channel: it verifies Meta's
+// webhook, authenticates and parses its signed deliveries, fetches media by
+// id and sends text and documents with the access token by reference.
+//
+// # Credentials
+//
+// An admin enters one string, PHONE_NUMBER_ID:WABA_ID:APP_SECRET:ACCESS_TOKEN.
+// [StoreToken] keeps its parts as separate host secrets: the access token
+// under the configured name, and the app secret, phone number id and
+// business account id under that name with the suffixes of [Derived]. The
+// ids are not secret, but keeping them there lets requests name them by
+// reference ("/v21.0/{{secret:NAME.phone}}/messages") without any other
+// storage.
+//
+// # Webhooks
+//
+// Register subscribes the business account's webhook to the bridge's URL
+// with a verify token; Meta checks it at once with a GET that [Handshake]
+// answers with hub.challenge when hub.verify_token matches (compared by the
+// host). Deliveries carry X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the
+// raw body keyed with the app secret>. One delivery may hold several
+// entries and messages; each message is one event, its id (a wamid, which
+// holds characters storage keys do not allow) hashed into the dedupe id.
+//
+// # The 24-hour window
+//
+// Free-form messages reach a customer only within 24 hours of their last
+// message; later sends fail with error 131047, which matches
+// [ErrWindowClosed] and is permanent: the bridge does not retry and tells
+// the agents in an internal note.
+package whatsapp

@@ -1,0 +1,273 @@
+package whatsapp
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/format"
+)
+
+// Delivery is the part of a webhook delivery the bridge reads.
+type Delivery struct {
+	Object string  `json:"object"`
+	Entry  []Entry `json:"entry"`
+}
+
+// Entry is one business account's changes.
+type Entry struct {
+	ID      string   `json:"id"`
+	Changes []Change `json:"changes"`
+}
+
+// Change is one change of an entry.
+type Change struct {
+	Field string `json:"field"`
+	Value Value  `json:"value"`
+}
+
+// Value is the content of a "messages" change.
+type Value struct {
+	MessagingProduct string `json:"messaging_product"`
+	Metadata         struct {
+		DisplayPhoneNumber string `json:"display_phone_number"`
+		PhoneNumberID      string `json:"phone_number_id"`
+	} `json:"metadata"`
+	Contacts []struct {
+		Profile struct {
+			Name string `json:"name"`
+		} `json:"profile"`
+		WaID string `json:"wa_id"`
+	} `json:"contacts"`
+	Messages []Message        `json:"messages"`
+	Statuses []map[string]any `json:"statuses"`
+}
+
+// Message is one inbound message.
+type Message struct {
+	From      string `json:"from"`
+	ID        string `json:"id"`
+	Timestamp string `json:"timestamp"`
+	Type      string `json:"type"`
+	Text      *struct {
+		Body string `json:"body"`
+	} `json:"text"`
+	Image    *Media `json:"image"`
+	Document *Media `json:"document"`
+	Audio    *Media `json:"audio"`
+	Video    *Media `json:"video"`
+	Sticker  *Media `json:"sticker"`
+	Location *struct {
+		Latitude  float64 `json:"latitude"`
+		Longitude float64 `json:"longitude"`
+		Name      string  `json:"name"`
+		Address   string  `json:"address"`
+	} `json:"location"`
+	Contacts []struct {
+		Name struct {
+			FormattedName string `json:"formatted_name"`
+		} `json:"name"`
+		Phones []struct {
+			Phone string `json:"phone"`
+		} `json:"phones"`
+	} `json:"contacts"`
+	Button *struct {
+		Text string `json:"text"`
+	} `json:"button"`
+	Interactive *struct {
+		ButtonReply *struct {
+			Title string `json:"title"`
+		} `json:"button_reply"`
+		ListReply *struct {
+			Title string `json:"title"`
+		} `json:"list_reply"`
+	} `json:"interactive"`
+	Context *struct {
+		ID string `json:"id"`
+	} `json:"context"`
+}
+
+// Media is an inbound media object: fetched by id.
+type Media struct {
+	ID       string `json:"id"`
+	MimeType string `json:"mime_type"`
+	Caption  string `json:"caption"`
+	Filename string `json:"filename"`
+	Voice    bool   `json:"voice"`
+	Animated bool   `json:"animated"`
+}
+
+// ErrMalformed reports a body that is not a WhatsApp webhook delivery.
+var ErrMalformed = errors.New("whatsapp: malformed delivery")
+
+// Parse decodes a delivery and turns every message of every entry into an
+// event; status updates give none. accept, when not nil, decides whether a
+// change's phone_number_id belongs to this bot.
+func Parse(body []byte, accept func(phoneNumberID string) bool) ([]channel.Inbound, error) {
+	var d Delivery
+	if err := json.Unmarshal(body, &d); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if d.Object != "whatsapp_business_account" {
+		return nil, fmt.Errorf("%w: object %q", ErrMalformed, truncate(d.Object, 40))
+	}
+	var out []channel.Inbound
+	for _, e := range d.Entry {
+		for _, ch := range e.Changes {
+			if ch.Field != "messages" || len(ch.Value.Messages) == 0 {
+				continue
+			}
+			if accept != nil && !accept(ch.Value.Metadata.PhoneNumberID) {
+				continue
+			}
+			names := map[string]string{}
+			for _, c := range ch.Value.Contacts {
+				names[c.WaID] = c.Profile.Name
+			}
+			for i := range ch.Value.Messages {
+				if ev, ok := event(&ch.Value.Messages[i], names); ok {
+					out = append(out, ev)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// EventID is the dedupe id of a message id: wamids are base64 with '=', '+'
+// and '/', which storage keys do not allow.
+func EventID(wamid string) string {
+	sum := sha256.Sum256([]byte(wamid))
+	return "wa" + hex.EncodeToString(sum[:16])
+}
+
+// validPhone reports whether s is a WhatsApp id: digits only.
+func validPhone(s string) bool {
+	if len(s) < 3 || len(s) > 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func event(m *Message, names map[string]string) (channel.Inbound, bool) {
+	if m.ID == "" || !validPhone(m.From) {
+		return channel.Inbound{}, false
+	}
+	ev := channel.Inbound{ID: EventID(m.ID), Kind: channel.Message, ChatID: m.From, MessageID: m.ID,
+		Sender: displayName(names[m.From])}
+	short := ev.ID[2:12]
+	var text string
+	var a *channel.Attachment
+	media := func(kind channel.AttachmentKind, md *Media, base, mime string) {
+		if md == nil || md.ID == "" {
+			return
+		}
+		name := fileName(md.Filename, base)
+		if md.MimeType != "" {
+			mime = md.MimeType
+		}
+		a = &channel.Attachment{Kind: kind, Ref: md.ID, Name: name, MIME: mime}
+		text = md.Caption
+	}
+	switch m.Type {
+	case "text":
+		if m.Text != nil {
+			text = m.Text.Body
+		}
+	case "image":
+		media(channel.Photo, m.Image, "photo_"+short+".jpg", "image/jpeg")
+	case "document":
+		media(channel.Document, m.Document, "document_"+short, "application/octet-stream")
+	case "audio":
+		kind := channel.Document
+		if m.Audio != nil && m.Audio.Voice {
+			kind = channel.Voice
+		}
+		media(kind, m.Audio, "audio_"+short+".ogg", "audio/ogg")
+	case "video":
+		media(channel.Video, m.Video, "video_"+short+".mp4", "video/mp4")
+	case "sticker":
+		media(channel.Sticker, m.Sticker, "sticker_"+short+".webp", "image/webp")
+	case "location":
+		if l := m.Location; l != nil {
+			text = strings.TrimSpace(fmt.Sprintf("Location: %.6f, %.6f %s %s", l.Latitude, l.Longitude, l.Name, l.Address))
+		}
+	case "contacts":
+		for _, c := range m.Contacts {
+			line := "Contact: " + c.Name.FormattedName
+			for _, p := range c.Phones {
+				line += " " + p.Phone
+			}
+			text = strings.TrimSpace(text + "\n" + strings.TrimSpace(line))
+		}
+	case "button":
+		if m.Button != nil {
+			text = m.Button.Text
+		}
+	case "interactive":
+		if i := m.Interactive; i != nil {
+			switch {
+			case i.ButtonReply != nil:
+				text = i.ButtonReply.Title
+			case i.ListReply != nil:
+				text = i.ListReply.Title
+			}
+		}
+	}
+	if a != nil {
+		ev.Attachments = []channel.Attachment{*a}
+	}
+	if text != "" {
+		ev.Plain = text
+		ev.Wiki = format.ViberToWiki(text)
+	}
+	if ev.Wiki == "" && len(ev.Attachments) == 0 {
+		return channel.Inbound{}, false // reactions, unsupported, system messages
+	}
+	return ev, true
+}
+
+func displayName(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "WhatsApp user"
+	}
+	return truncate(s, 128)
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+func fileName(s, fallback string) string {
+	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
+		s = s[i+1:]
+	}
+	s = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, s))
+	for len(s) > 200 {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	if s == "" || s == "." || s == ".." {
+		return fallback
+	}
+	return s
+}
