@@ -1,0 +1,621 @@
+// ChatBridge dev console. Plain DOM, no framework: every text from the
+// simulators or the bridge is inserted as text, except the bot's Telegram
+// HTML, which is rebuilt from Telegram's allowed tags only.
+'use strict';
+
+const $ = (sel) => document.querySelector(sel);
+
+// el builds an element; children are nodes or strings (inserted as text).
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    e.append(c instanceof Node ? c : String(c));
+  }
+  return e;
+}
+
+class APIError extends Error {}
+
+async function api(method, path, body) {
+  const opts = { method, headers: {} };
+  if (body !== undefined) {
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, opts);
+  const text = await resp.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!resp.ok) {
+    throw new APIError((data && data.error) || (resp.status + ' ' + resp.statusText));
+  }
+  return data;
+}
+
+function showError(node, err) {
+  node.textContent = err ? String(err.message || err) : '';
+  node.hidden = !err;
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const fmtTime = (d) => timeFmt.format(d);
+const fmtSize = (n) => n >= 1 << 20 ? (n / (1 << 20)).toFixed(1) + ' MB' : n >= 1024 ? Math.round(n / 1024) + ' KB' : n + ' B';
+
+// ---------------------------------------------------------------- Telegram HTML
+
+// renderTelegramHTML rebuilds text of parse_mode HTML with only the tags
+// Telegram accepts (https://core.telegram.org/bots/api#html-style). The
+// parsed document is inert: nothing in it runs or loads.
+function renderTelegramHTML(html) {
+  const doc = new DOMParser().parseFromString('<!doctype html><body>' + html, 'text/html');
+  const out = document.createDocumentFragment();
+  const spoiler = () => {
+    const s = el('span', { class: 'tg-spoiler', title: 'Spoiler: click to show' });
+    s.addEventListener('click', () => s.classList.add('shown'));
+    return s;
+  };
+  const walk = (src, dst) => {
+    for (const n of src.childNodes) {
+      if (n.nodeType === Node.TEXT_NODE) { dst.append(n.data); continue; }
+      if (n.nodeType !== Node.ELEMENT_NODE) continue;
+      let e = null;
+      switch (n.localName) {
+        case 'b': case 'strong': e = el('b'); break;
+        case 'i': case 'em': e = el('i'); break;
+        case 'u': case 'ins': e = el('u'); break;
+        case 's': case 'strike': case 'del': e = el('s'); break;
+        case 'tg-spoiler': e = spoiler(); break;
+        case 'span': if (n.getAttribute('class') === 'tg-spoiler') e = spoiler(); break;
+        case 'a': {
+          const href = (n.getAttribute('href') || '').trim();
+          if (/^(https?:|tg:|mailto:)/i.test(href)) e = el('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' });
+          break;
+        }
+        case 'code': e = el('code'); break;
+        case 'pre': e = el('pre'); break;
+        case 'blockquote': e = el('blockquote'); break;
+        case 'tg-emoji': e = el('span'); break;
+        case 'script': case 'style': case 'template': case 'noscript': case 'iframe': case 'object': continue;
+      }
+      if (e) { walk(n, e); dst.append(e); } else walk(n, dst); // another tag: its text only
+    }
+  };
+  walk(doc.body, out);
+  return out;
+}
+
+// ---------------------------------------------------------------- state
+
+const state = {
+  installations: [],
+  lastSeq: 0,
+  events: [],
+  paused: false,
+  sent: [],             // what the bot sent to the current chat
+  mine: new Map(),      // chat id -> customer messages sent from here
+  requests: [],
+  selected: null,       // request key
+  blocked: new Set(),   // chat ids whose customer blocked the bot
+  renderedChat: '',
+  renderedRequests: '',
+  renderedStorage: '',
+};
+
+const chatId = () => Number($('#chat-id').value) || 0;
+
+// ---------------------------------------------------------------- messenger
+
+async function pollSent() {
+  const id = chatId();
+  if (!id) { state.sent = []; renderChat(); return; }
+  try {
+    state.sent = await api('GET', '/_sim/telegram/sent?chat_id=' + id) || [];
+  } catch (err) {
+    // 404: the chat has no messages yet.
+    state.sent = [];
+  }
+  renderChat();
+}
+
+function botBubble(m) {
+  if (m.method === 'sendChatAction') return null;
+  const body = [];
+  if (m.method === 'sendPhoto') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
+  if (m.method === 'sendDocument') {
+    body.push(el('div', { class: 'file' }, '📄 ', m.file_name || 'file', m.file_size ? el('small', {}, fmtSize(m.file_size)) : null));
+  }
+  const text = el('div', { class: 'text' });
+  if (m.parse_mode === 'HTML') text.append(renderTelegramHTML(m.text || ''));
+  else text.append(m.plain || m.text || '');
+  body.push(text);
+  return el('div', { class: 'bubble bot', dataset: { messageId: m.message_id } }, body,
+    el('span', { class: 'meta' }, 'bot · ', fmtTime(new Date(m.date * 1000))));
+}
+
+function myBubble(m) {
+  const body = [];
+  if (m.kind === 'photo') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
+  if (m.kind === 'document') body.push(el('div', { class: 'file' }, '📄 ', m.fileName));
+  if (m.text) body.push(el('div', { class: 'text' }, m.text));
+  let meta = fmtTime(new Date(m.at));
+  if (m.note) meta += ' · ' + m.note;
+  return el('div', { class: 'bubble me' }, body, el('span', { class: 'meta' }, meta));
+}
+
+function renderChat() {
+  const mine = state.mine.get(chatId()) || [];
+  const key = JSON.stringify([chatId(), state.sent, mine]);
+  if (key === state.renderedChat) return;
+  state.renderedChat = key;
+  const chat = $('#chat');
+  const nodes = [];
+  let i = 0;
+  // A customer message goes before the bot messages sent after it.
+  state.sent.forEach((m, j) => {
+    while (i < mine.length && mine[i].before <= j) nodes.push(myBubble(mine[i++]));
+    const b = botBubble(m);
+    if (b) nodes.push(b);
+  });
+  while (i < mine.length) nodes.push(myBubble(mine[i++]));
+  if (!nodes.length) {
+    nodes.push(el('p', { class: 'empty' }, 'No messages in chat ', String(chatId()), ' yet. Write as the customer below; try /start.'));
+  }
+  const atBottom = !chat.children.length || chat.scrollHeight - chat.scrollTop - chat.clientHeight < 80;
+  chat.replaceChildren(...nodes);
+  if (atBottom) chat.scrollTop = chat.scrollHeight;
+}
+
+async function send(ev) {
+  ev.preventDefault();
+  const err = $('#compose-error');
+  showError(err, null);
+  const kind = document.querySelector('input[name=kind]:checked').value;
+  const text = $('#message').value.trim();
+  const id = chatId();
+  if (!id) { showError(err, 'Choose a chat id.'); return; }
+  if (!text && kind === 'text') { showError(err, 'Write a message first.'); return; }
+  const body = { chat_id: id, text, first_name: $('#chat-name').value.trim() || 'Customer' };
+  const m = { text, kind, at: Date.now() };
+  if (kind === 'photo') body.photo = true;
+  if (kind === 'document') {
+    const name = $('#doc-name').value.trim() || 'document.pdf';
+    body.document = { file_name: name, size: 48213, mime_type: name.endsWith('.pdf') ? 'application/pdf' : 'application/octet-stream' };
+    m.fileName = name;
+  }
+  $('#send').disabled = true;
+  try {
+    await pollSent();
+    m.before = state.sent.length;
+    const res = await api('POST', '/_sim/telegram/send', body);
+    if (res.pending) m.note = 'queued by Telegram (no webhook yet)';
+    else if (res.error) m.note = 'delivery failed: ' + res.error;
+    else if (res.status && res.status >= 300) m.note = 'webhook answered ' + res.status;
+    if (!state.mine.has(id)) state.mine.set(id, []);
+    state.mine.get(id).push(m);
+    $('#message').value = '';
+    renderChat();
+    setTimeout(pollSent, 300);
+  } catch (e) {
+    showError(err, e);
+  } finally {
+    $('#send').disabled = false;
+    $('#message').focus();
+  }
+}
+
+// ---------------------------------------------------------------- service desk
+
+async function pollRequests() {
+  try {
+    state.requests = await api('GET', '/_sim/jira/requests') || [];
+  } catch {
+    state.requests = [];
+  }
+  renderRequests();
+}
+
+function renderRequests() {
+  const key = JSON.stringify([state.requests, state.selected]);
+  if (key === state.renderedRequests) return;
+  state.renderedRequests = key;
+  const list = $('#requests');
+  const reqs = [...state.requests].reverse(); // newest first
+  if (!state.selected && reqs.length) state.selected = reqs[0].key;
+  if (!reqs.length) {
+    list.replaceChildren(el('li', { class: 'empty' }, 'No requests yet.'));
+  } else {
+    list.replaceChildren(...reqs.map((r) => el('li', {
+      class: r.key === state.selected ? 'selected' : '', tabindex: 0, dataset: { key: r.key },
+      onclick: () => select(r.key),
+      onkeydown: (e) => { if (e.key === 'Enter') select(r.key); },
+    }, el('span', { class: 'key' }, r.key), el('span', { class: 'chip ' + r.status_category }, r.status),
+       el('span', { class: 'summary', title: r.summary }, r.summary))));
+  }
+  renderRequest();
+}
+
+function select(key) {
+  state.selected = key;
+  state.renderedRequests = '';
+  renderRequests();
+}
+
+function renderRequest() {
+  const pane = $('#request');
+  const r = state.requests.find((x) => x.key === state.selected);
+  if (!r) {
+    pane.replaceChildren(el('p', { class: 'empty' },
+      'Send a message as the customer: the bridge opens a request here, and agents answer it.'));
+    return;
+  }
+  // Keep a draft reply across refreshes.
+  const draft = pane.querySelector('textarea');
+  const draftText = draft && draft.dataset.key === r.key ? draft.value : '';
+  const hadFocus = draft && document.activeElement === draft;
+  const done = r.status_category === 'done';
+  const comments = r.comments || [];
+  const textarea = el('textarea', { id: 'reply', rows: 3, placeholder: 'Reply to the customer, or note something for agents only…', 'aria-label': 'Agent comment', dataset: { key: r.key } });
+  textarea.value = draftText;
+  const err = el('p', { class: 'error', hidden: true });
+  const act = async (fn) => {
+    showError(err, null);
+    try { await fn(); await pollRequests(); setTimeout(pollSent, 300); } catch (e) { showError(err, e); }
+  };
+  const comment = (pub) => act(async () => {
+    const body = textarea.value.trim();
+    if (!body) throw new Error('Write the comment first.');
+    await api('POST', '/_sim/jira/requests/' + encodeURIComponent(r.key) + '/comment', { body, public: pub });
+    textarea.value = '';
+  });
+  const transition = (status) => act(() => api('POST', '/_sim/jira/requests/' + encodeURIComponent(r.key) + '/transition', { status }));
+  pane.replaceChildren(
+    el('div', {}, el('h3', {}, r.key, ' · ', r.summary), el('span', { class: 'chip ' + r.status_category }, r.status),
+      el('span', { class: 'muted' }, ' reporter ', r.reporter_account_id || '–')),
+    r.description ? el('p', { class: 'desc' }, r.description) : null,
+    (r.attachments || []).length ? el('ul', { class: 'attachments', 'aria-label': 'Attachments' },
+      r.attachments.map((a) => el('li', {}, '📎 ', a.filename, ' ', el('small', { class: 'muted' }, fmtSize(a.size))))) : null,
+    el('div', { class: 'comments', id: 'comments' }, comments.length ? comments.map((c) =>
+      el('div', { class: 'comment ' + (c.public ? 'public' : 'internal'), dataset: { id: c.id } },
+        el('span', { class: 'who' }, c.public ? 'Reply to customer' : 'Internal note', ' · ', c.author_account_id || ''),
+        c.body)) : el('p', { class: 'muted' }, 'No comments yet.')),
+    el('div', { class: 'reply' }, textarea,
+      el('div', { class: 'row' },
+        el('button', { type: 'button', id: 'reply-public', onclick: () => comment(true) }, 'Reply to customer'),
+        el('button', { type: 'button', id: 'reply-internal', class: 'warn', onclick: () => comment(false) }, 'Add internal note'),
+        el('span', { class: 'spacer' }),
+        done
+          ? el('button', { type: 'button', id: 'reopen', class: 'secondary', onclick: () => transition('Waiting for support') }, 'Reopen')
+          : el('button', { type: 'button', id: 'resolve', class: 'secondary', onclick: () => transition('Resolved') }, 'Resolve')),
+      err));
+  if (hadFocus) textarea.focus();
+}
+
+// ---------------------------------------------------------------- trace, queue, reload
+
+const palette = ['#0052cc', '#00875a', '#de350b', '#5243aa', '#ff8b00', '#00a3bf', '#6b778c', '#c9372c'];
+function colorOf(id) {
+  let h = 0;
+  for (const ch of id || '') h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return palette[h % palette.length];
+}
+
+function traceRow(ev) {
+  const inv = ev.kind === 'invocation';
+  let what = inv ? ev.op : ev.kind + ' ' + ev.op;
+  let where = ev.key || ev.host || '';
+  if (ev.status) where += ' → ' + ev.status;
+  const bad = ev.outcome !== 'ok' && !(ev.kind === 'storage' && ev.outcome === 'not-found');
+  const inst = state.installations.find((i) => i.id === ev.installation);
+  const dot = el('span', { class: 'inv' });
+  dot.style.background = colorOf(ev.invocation); // CSSOM: the CSP allows no style attributes
+  return el('tr', { class: inv ? 'invocation' : 'cap', dataset: { kind: ev.kind } },
+    el('td', { class: 'mono' }, fmtTime(new Date(ev.time))),
+    el('td', { class: 'mono', title: 'installation ' + ev.installation + (inst ? ' (' + inst.siteUrl + ')' : '') },
+      dot, (ev.invocation || '').slice(0, 8)),
+    el('td', {}, what),
+    el('td', { class: 'mono' }, where),
+    el('td', { class: bad ? 'outcome-bad' : 'outcome-ok' }, ev.outcome),
+    el('td', { class: 'num' }, ev.durationMs.toFixed(ev.durationMs < 10 ? 2 : 0)));
+}
+
+function renderTrace(fresh) {
+  const body = $('#trace');
+  const caps = $('#trace-caps').checked;
+  const rows = fresh.filter((ev) => caps || ev.kind === 'invocation').map(traceRow).reverse();
+  body.prepend(...rows);
+  while (body.children.length > 400) body.lastChild.remove();
+  $('#trace-empty').hidden = body.children.length > 0;
+}
+
+function rerenderTrace() {
+  $('#trace').replaceChildren();
+  renderTrace(state.events);
+}
+
+function setBadge(node, text, cls) {
+  node.textContent = text;
+  node.className = 'badge' + (cls ? ' ' + cls : '');
+}
+
+async function pollState() {
+  let st;
+  try {
+    st = await api('GET', '/_console/state?after=' + state.lastSeq);
+    setBadge($('#conn'), 'live', 'ok');
+  } catch (err) {
+    setBadge($('#conn'), err instanceof APIError ? String(err.message) : 'disconnected', 'bad');
+    return;
+  }
+  if (st.last < state.lastSeq) { // the process restarted
+    state.events = [];
+    $('#trace').replaceChildren();
+  }
+  state.lastSeq = st.last;
+  const instChanged = JSON.stringify(st.installations) !== JSON.stringify(state.installations);
+  state.installations = st.installations;
+  if (instChanged) fillInstallations();
+  if (st.events.length && !state.paused) {
+    state.events.push(...st.events);
+    if (state.events.length > 1000) state.events.splice(0, state.events.length - 1000);
+    renderTrace(st.events);
+  }
+  $('#q-pending').textContent = st.pending;
+  $('#q-dropped').textContent = st.dropped;
+  $('#e-calls').textContent = st.engine ? st.engine.calls : '–';
+  $('#e-traps').textContent = st.engine ? st.engine.traps : '–';
+  $('#bundle').textContent = (st.app || 'no bundle').replace(/^ari:cloud:ecosystem::app\//, '') +
+    (st.moduleSha256 ? ' · ' + st.moduleSha256.slice(0, 12) : '');
+  $('#bundle').title = st.moduleSha256 ? 'module sha256 ' + st.moduleSha256 : '';
+  const r = st.reload || {};
+  const rb = $('#reload');
+  if (!r.state) setBadge(rb, 'reload: off (start with -watch)', '');
+  else if (r.state === 'failed') setBadge(rb, 'reload failed', 'bad');
+  else if (r.state === 'building') setBadge(rb, 'rebuilding…', 'busy');
+  else if (r.state === 'loaded') setBadge(rb, 'reloaded ' + fmtTime(new Date(r.at)) + ' (#' + r.count + ')', 'ok');
+  else setBadge(rb, 'watching', 'ok');
+  rb.title = r.message || 'Live reload';
+}
+
+function fillInstallations() {
+  for (const sel of [$('#st-inst'), $('#cfg-inst')]) {
+    const keep = sel.value;
+    sel.replaceChildren(...state.installations.map((i) => el('option', { value: i.id }, i.siteUrl + ' (' + i.id.slice(0, 8) + ')')));
+    if (!state.installations.length) sel.append(el('option', { value: '' }, 'no installations'));
+    if (keep && state.installations.some((i) => i.id === keep)) sel.value = keep;
+  }
+  $('#desk-site').textContent = state.installations.map((i) => i.siteUrl).join(', ');
+  state.renderedStorage = '';
+  pollStorage();
+  if (!$('#page-settings').hidden) loadProjects();
+}
+
+// ---------------------------------------------------------------- storage
+
+async function pollStorage() {
+  const inst = $('#st-inst').value;
+  const space = $('#st-space').value;
+  const body = $('#storage');
+  if (!inst) { body.replaceChildren(); $('#storage-empty').hidden = false; return; }
+  let recs;
+  try {
+    recs = await api('GET', '/_console/storage?installation=' + encodeURIComponent(inst) + '&space=' + space);
+  } catch (err) {
+    body.replaceChildren(el('tr', {}, el('td', { colspan: 3, class: 'error' }, String(err.message))));
+    return;
+  }
+  const key = JSON.stringify(recs);
+  if (key === state.renderedStorage) return;
+  state.renderedStorage = key;
+  recs.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  body.replaceChildren(...recs.map((r) => el('tr', {},
+    el('td', { class: 'mono' }, r.error ? el('span', { class: 'outcome-bad' }, r.error) : r.key, r.expires ? el('div', { class: 'muted' }, 'expires ', r.expires) : null),
+    el('td', {}, el('pre', {}, prettyValue(r)), r.binary ? el('small', { class: 'muted' }, 'binary, base64') : null),
+    el('td', { class: 'mono sealed' },
+      el('div', {}, 'key ', r.rawKey.slice(0, 48), r.rawKey.length > 48 ? '…' : ''),
+      el('div', {}, r.sealedBytes, ' B: ', r.sealed.slice(0, 64), '…')))));
+  $('#storage-empty').hidden = recs.length > 0;
+}
+
+function prettyValue(r) {
+  if (r.binary) return r.value;
+  try { return JSON.stringify(JSON.parse(r.value), null, 2); } catch { return r.value; }
+}
+
+// ---------------------------------------------------------------- faults
+
+async function pollFaults() {
+  try {
+    const rules = await api('GET', '/_sim/fail') || [];
+    $('#fault-jira').checked = rules.some((r) => r.service === 'jira' && r.match === '*' && r.status === 503);
+    $('#fault-telegram').checked = rules.some((r) => r.service === 'telegram' && r.match === '*' && r.status === 429);
+  } catch { /* shown by the connection badge */ }
+  $('#fault-block').checked = state.blocked.has(chatId());
+}
+
+async function toggleFault(ev) {
+  const box = ev.target;
+  const err = $('#fault-error');
+  showError(err, null);
+  try {
+    switch (box.id) {
+      case 'fault-jira':
+        if (box.checked) await api('POST', '/_sim/fail', { service: 'jira', match: '*', status: 503, count: -1, description: 'Service Unavailable' });
+        else await api('DELETE', '/_sim/fail?service=jira');
+        break;
+      case 'fault-telegram':
+        if (box.checked) await api('POST', '/_sim/fail', { service: 'telegram', match: '*', status: 429, retry_after: 5, count: -1 });
+        else await api('DELETE', '/_sim/fail?service=telegram');
+        break;
+      case 'fault-block': {
+        const id = chatId();
+        await api('POST', '/_sim/telegram/block', { chat_id: id, unblock: !box.checked });
+        if (box.checked) state.blocked.add(id); else state.blocked.delete(id);
+        break;
+      }
+    }
+  } catch (e) {
+    box.checked = !box.checked;
+    showError(err, e);
+  }
+}
+
+// ---------------------------------------------------------------- settings
+
+let projects = [];
+
+async function resolve(fn, payload) {
+  const inst = $('#cfg-inst').value;
+  if (!inst) throw new Error('No installation.');
+  return api('POST', '/_console/resolve/' + encodeURIComponent(inst) + '/' + fn, payload);
+}
+
+async function loadProjects() {
+  const result = $('#cfg-result');
+  try {
+    const a = await resolve('config.list', {});
+    projects = (a && a.configs) || [];
+  } catch (err) {
+    projects = [];
+    result.textContent = String(err.message);
+    result.className = 'bad';
+  }
+  const sel = $('#cfg-project');
+  const keep = sel.value;
+  sel.replaceChildren(...projects.map((p) => el('option', { value: p.projectKey }, p.projectKey + (p.enabled ? '' : ' (disabled)'))));
+  if (!projects.length) sel.append(el('option', { value: '' }, 'none yet'));
+  sel.value = projects.some((p) => p.projectKey === keep) ? keep : (projects[0] ? projects[0].projectKey : '');
+  fillForm(projects.find((p) => p.projectKey === sel.value) || null);
+}
+
+function fillForm(p) {
+  const f = $('#cfg');
+  clearErrors();
+  $('#cfg-result').textContent = '';
+  const v = p || { projectKey: '', enabled: true, channel: 'telegram', serviceDeskId: '', requestTypeId: '', summaryTemplate: '',
+    greeting: '', resolutionMessage: '', attachmentsIn: ['photo', 'document', 'voice', 'video', 'sticker'], attachmentsOut: true, language: 'en' };
+  for (const name of ['projectKey', 'channel', 'serviceDeskId', 'requestTypeId', 'summaryTemplate', 'greeting', 'resolutionMessage', 'language']) {
+    f.elements[name].value = v[name] || '';
+  }
+  f.elements.projectKey.readOnly = !!p;
+  f.elements.enabled.checked = !!v.enabled;
+  f.elements.attachmentsOut.checked = !!v.attachmentsOut;
+  for (const box of $('#f-attachmentsIn').querySelectorAll('input')) box.checked = (v.attachmentsIn || []).includes(box.value);
+  f.elements.botToken.value = '';
+  f.elements.botToken.placeholder = p && p.tokenSet ? 'set; leave empty to keep' : 'from @BotFather';
+  $('#token-hint').textContent = p && p.bot ? 'Bot @' + p.bot : '';
+}
+
+function clearErrors() {
+  for (const p of document.querySelectorAll('#cfg .error')) p.textContent = '';
+  for (const f of document.querySelectorAll('#cfg .field.invalid')) f.classList.remove('invalid');
+}
+
+async function save(ev) {
+  ev.preventDefault();
+  const f = $('#cfg');
+  const result = $('#cfg-result');
+  clearErrors();
+  const payload = {
+    projectKey: f.elements.projectKey.value.trim(),
+    enabled: f.elements.enabled.checked,
+    channel: f.elements.channel.value,
+    serviceDeskId: f.elements.serviceDeskId.value.trim(),
+    requestTypeId: f.elements.requestTypeId.value.trim(),
+    summaryTemplate: f.elements.summaryTemplate.value,
+    greeting: f.elements.greeting.value,
+    resolutionMessage: f.elements.resolutionMessage.value,
+    attachmentsIn: [...$('#f-attachmentsIn').querySelectorAll('input:checked')].map((b) => b.value),
+    attachmentsOut: f.elements.attachmentsOut.checked,
+    language: f.elements.language.value,
+  };
+  if (f.elements.botToken.value) payload.botToken = f.elements.botToken.value;
+  $('#cfg-save').disabled = true;
+  result.className = 'muted';
+  result.textContent = 'Saving…';
+  try {
+    const a = await resolve('config.set', payload);
+    if (a && a.ok) {
+      result.className = 'ok';
+      result.textContent = 'Saved.';
+      $('#cfg-project').value = payload.projectKey;
+      await loadProjects();
+      result.className = 'ok';
+      result.textContent = 'Saved.';
+      return;
+    }
+    const errs = (a && a.errors) || {};
+    const other = [];
+    for (const [field, msg] of Object.entries(errs)) {
+      const p = document.querySelector('#cfg .error[data-for="' + CSS.escape(field) + '"]');
+      if (p) { p.textContent = msg; p.closest('.field').classList.add('invalid'); } else other.push(field + ': ' + msg);
+    }
+    result.className = 'bad';
+    result.textContent = 'Not saved: fix the fields marked.' + (other.length ? ' ' + other.join(' ') : '');
+  } catch (err) {
+    result.className = 'bad';
+    result.textContent = String(err.message);
+  } finally {
+    $('#cfg-save').disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------- pages
+
+function route() {
+  const settings = location.hash === '#settings';
+  $('#page-console').hidden = settings;
+  $('#page-settings').hidden = !settings;
+  $('#nav-console').classList.toggle('active', !settings);
+  $('#nav-settings').classList.toggle('active', settings);
+  if (settings) loadProjects();
+}
+
+function every(ms, fn) {
+  let busy = false;
+  const tick = async () => {
+    if (busy || document.hidden) return;
+    busy = true;
+    try { await fn(); } finally { busy = false; }
+  };
+  tick();
+  setInterval(tick, ms);
+}
+
+function init() {
+  $('#compose').addEventListener('submit', send);
+  for (const r of document.querySelectorAll('input[name=kind]')) {
+    r.addEventListener('change', () => { $('#doc-name').hidden = r.value !== 'document' || !r.checked; });
+  }
+  $('#chat-id').addEventListener('change', () => { state.renderedChat = ''; pollSent(); pollFaults(); });
+  for (const id of ['#fault-jira', '#fault-telegram', '#fault-block']) $(id).addEventListener('change', toggleFault);
+  $('#trace-pause').addEventListener('click', (e) => {
+    state.paused = !state.paused;
+    e.target.textContent = state.paused ? 'Resume' : 'Pause';
+  });
+  $('#trace-clear').addEventListener('click', () => { state.events = []; rerenderTrace(); });
+  $('#trace-caps').addEventListener('change', rerenderTrace);
+  $('#st-refresh').addEventListener('click', () => { state.renderedStorage = ''; pollStorage(); });
+  $('#st-space').addEventListener('change', () => { state.renderedStorage = ''; pollStorage(); });
+  $('#st-inst').addEventListener('change', () => { state.renderedStorage = ''; pollStorage(); });
+  $('#cfg').addEventListener('submit', save);
+  $('#cfg-inst').addEventListener('change', loadProjects);
+  $('#cfg-project').addEventListener('change', () => fillForm(projects.find((p) => p.projectKey === $('#cfg-project').value) || null));
+  $('#cfg-new').addEventListener('click', () => { fillForm(null); $('#f-projectKey').focus(); });
+  window.addEventListener('hashchange', route);
+  route();
+  every(1000, pollState);
+  every(1000, pollSent);
+  every(1000, pollRequests);
+  every(2500, pollFaults);
+  every(3000, () => $('#st-auto').checked && !$('#page-console').hidden ? pollStorage() : null);
+}
+
+init();

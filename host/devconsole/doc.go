@@ -1,0 +1,21 @@
+// Package devconsole is the local emulator's web console: a messenger pane
+// and a service-desk pane driven through the simulators' control API, a live
+// trace of invocations and capability calls, the queue, a storage inspector
+// that shows each record sealed on disk beside its opened value, project
+// settings through the bridge's admin resolvers, and fault switches.
+//
+// # Dev mode only
+//
+// The console shows decrypted storage and storage keys and answers without
+// the admin token, so it exists only where `chatbridge dev` mounts it (on the
+// loopback admin listener). Nothing in `serve` imports this package.
+//
+// # Routes
+//
+//	GET  /                     the console (embedded HTML, CSS and JS)
+//	GET  /_console/state?after=N   trace events after N, queue, engine, reload status
+//	GET  /_console/storage?installation=ID&space=kvs|queue|dedupe|secret
+//	POST /_console/resolve/{installation}/{function}   an admin resolver call
+//
+// The page calls the simulators' /_sim/ API, mounted beside it, directly.
+package devconsole
