@@ -13,7 +13,11 @@ VENDOR_KEY ?= data/vendor/vendor.key
 # go test's own budget; CI stops anything that runs longer than this.
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build wasm bundle run test vet fuzz bench clean
+.PHONY: all build wasm bundle run test vet lint vulncheck fuzz bench clean
+
+# Pinned tools, fetched through the module proxy.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 
 all: build
 
@@ -36,16 +40,32 @@ bundle: build
 	$(BIN)/chatbridge bundle sign -key $(VENDOR_KEY) $(BUNDLE)
 	$(BIN)/chatbridge audit -trust $(dir $(VENDOR_KEY))trust $(BUNDLE)
 
-# The local emulator: host, edge, dev keys and certificate, on 127.0.0.1.
+# The local emulator: host, edge, dev keys and certificate, on 127.0.0.1; the
+# dev console at http://127.0.0.1:9090/, and the plugin rebuilt and reloaded
+# when its source changes.
 run: build
-	$(BIN)/chatbridge dev -bundle $(BUNDLE) -data data
+	$(BIN)/chatbridge dev -bundle $(BUNDLE) -data data -watch .
 
 vet:
 	$(GO) vet ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./plugin/... ./wit/...
 
+# Supply chain and static checks: module hashes and staticcheck. (The wasm
+# guest's own build is vetted above; staticcheck cannot see that
+# //go:wasmexport functions are used, so it runs on the native build.)
+lint: vet
+	$(GO) mod verify
+	GOBIN=$(abspath $(BIN)) $(GO) install $(STATICCHECK)
+	$(BIN)/staticcheck ./...
+
+# Known vulnerabilities in the dependencies. It needs the Go vulnerability
+# database online (vuln.go.dev), which is not reachable from every sandbox,
+# so it is not part of `make test`.
+vulncheck:
+	$(GO) run $(GOVULNCHECK) ./...
+
 # Every test, with the race detector; tests build the wasm modules they need.
-test: vet
+test: lint
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 # A short run of every fuzz target (not part of test).
