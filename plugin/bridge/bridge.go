@@ -9,6 +9,8 @@ import (
 
 	"github.com/chatbridge/chatbridge/plugin/channel"
 	"github.com/chatbridge/chatbridge/plugin/channel/telegram"
+	"github.com/chatbridge/chatbridge/plugin/channel/viber"
+	"github.com/chatbridge/chatbridge/plugin/channel/whatsapp"
 	"github.com/chatbridge/chatbridge/plugin/jira"
 	"github.com/chatbridge/chatbridge/plugin/sdk"
 	"github.com/chatbridge/chatbridge/wit/abi"
@@ -28,7 +30,7 @@ type Bridge struct {
 	// Sleep paces messages to one chat; nil means time.Sleep.
 	Sleep func(time.Duration)
 	// Channels maps a channel name to its constructor; nil means the
-	// built-in channels (Telegram).
+	// built-in channels (Telegram, Viber, WhatsApp).
 	Channels map[string]Kind
 }
 
@@ -42,6 +44,14 @@ type Kind struct {
 	Trigger string
 	// Short is a short name used in dedupe keys ("tg").
 	Short string
+	// StoreToken stores a token under name, and any secrets derived from it
+	// under name plus each suffix of Derived; nil stores it as it is.
+	StoreToken func(s sdk.Secrets, name, token string) error
+	// Derived lists the suffixes of secrets StoreToken derives from a token.
+	Derived []string
+	// Handshake answers the messenger's check of the webhook URL, which may
+	// arrive before the configuration is saved, or returns nil.
+	Handshake func(env *sdk.Env, req *abi.WebTriggerRequest) *abi.Response
 }
 
 // builtin are the channels this build supports.
@@ -52,6 +62,38 @@ var builtin = map[string]Kind{
 		Trigger:      "telegram-webhook",
 		Short:        "tg",
 	},
+	viber.Name: {
+		New:          func(env *sdk.Env, s channel.Secrets) channel.Channel { return viber.New(env, s) },
+		TokenProblem: viber.TokenProblem,
+		Trigger:      "viber-webhook",
+		Short:        "vb",
+		Handshake:    func(_ *sdk.Env, req *abi.WebTriggerRequest) *abi.Response { return viber.Handshake(req) },
+	},
+	whatsapp.Name: {
+		New:          func(env *sdk.Env, s channel.Secrets) channel.Channel { return whatsapp.New(env, s) },
+		TokenProblem: whatsapp.TokenProblem,
+		Trigger:      "whatsapp-webhook",
+		Short:        "wa",
+		StoreToken:   whatsapp.StoreToken,
+		Derived:      whatsapp.Derived,
+		Handshake:    whatsapp.Handshake,
+	},
+}
+
+// secretNames lists the secrets of a configuration: the token, those derived
+// from it, and the webhook secret.
+func (k Kind) secretNames(token, webhook string) []string {
+	var names []string
+	if token != "" {
+		names = append(names, token)
+		for _, suffix := range k.Derived {
+			names = append(names, token+suffix)
+		}
+	}
+	if webhook != "" {
+		names = append(names, webhook)
+	}
+	return names
 }
 
 // Handlers returns the plugin's entry points on a default Bridge.

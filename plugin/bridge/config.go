@@ -258,7 +258,7 @@ func (b *Bridge) configDelete(env *sdk.Env, payload []byte) (answer, error) {
 				webhookRemoved = true
 			}
 		}
-		for _, name := range []string{cfg.TokenSecret, cfg.WebhookSecret} {
+		for _, name := range b.kinds()[cfg.Channel].secretNames(cfg.TokenSecret, cfg.WebhookSecret) {
 			if name != "" {
 				if err := env.Secrets.Delete(name); err != nil && !errors.Is(err, sdk.ErrNotFound) {
 					return nil, fmt.Errorf("bridge: delete secret: %w", err)
@@ -345,7 +345,7 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 
 	kind, kindOK := b.kinds()[cfg.Channel]
 	if !kindOK {
-		errs["channel"] = "Unknown channel; supported: telegram."
+		errs["channel"] = "Unknown channel; supported: " + strings.Join(b.kindNames(), ", ") + "."
 	}
 	token := ""
 	if in.BotToken != nil {
@@ -412,11 +412,16 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 	newToken := token != ""
 	if newToken {
 		cfg.TokenSecret = secretName("token", kind.Short, p)
-		if err := env.Secrets.Set(cfg.TokenSecret, []byte(token)); err != nil {
+		put := func(s sdk.Secrets, name, token string) error { return s.Set(name, []byte(token)) }
+		if kind.StoreToken != nil {
+			put = kind.StoreToken
+		}
+		created = append(created, kind.secretNames(cfg.TokenSecret, "")...)
+		if err := put(env.Secrets, cfg.TokenSecret, token); err != nil {
+			cleanup()
 			return nil, fmt.Errorf("bridge: store bot token: %w", err)
 		}
 		token = ""
-		created = append(created, cfg.TokenSecret)
 	}
 	ch := kind.New(env, cfg.secrets())
 	bot, err := ch.Validate()
@@ -477,14 +482,24 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 				}
 			}
 		}
-		for _, name := range []string{old.TokenSecret, old.WebhookSecret} {
-			if name != "" && name != cfg.TokenSecret && name != cfg.WebhookSecret {
+		for _, name := range b.kinds()[old.Channel].secretNames(old.TokenSecret, old.WebhookSecret) {
+			if name != "" && !slices.Contains(kind.secretNames(cfg.TokenSecret, cfg.WebhookSecret), name) {
 				_ = env.Secrets.Delete(name)
 			}
 		}
 	}
 	log.Info("configuration saved", "enabled", cfg.Enabled)
 	return okAnswer("config", cfg.view()), nil
+}
+
+// kindNames lists the configured channels' names, sorted.
+func (b *Bridge) kindNames() []string {
+	var names []string
+	for name := range b.kinds() {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // projectWithBot names another project served by the same bot, or "".

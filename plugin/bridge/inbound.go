@@ -49,6 +49,11 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 	if !ok {
 		return respond(404), nil
 	}
+	if kind.Handshake != nil {
+		if resp := kind.Handshake(env, req); resp != nil {
+			return resp, nil
+		}
+	}
 	if req.Method != "POST" {
 		return respond(405), nil
 	}
@@ -85,6 +90,10 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 		log.Warn("webhook: delivery not understood; dropped", "err", err)
 		return respond(200), nil
 	}
+	var greeting []byte
+	if g, ok := ch.(channel.Greeter); ok {
+		greeting, events = g.Greet(events, cfg.greeting())
+	}
 	for _, ev := range events {
 		key := inboundDedupeKey(kind.Short, project, ev.ID)
 		nonce := newNonce()
@@ -108,6 +117,9 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 			return respond(503), nil
 		}
 		log.Info("webhook: event queued", "event", ev.ID, "kind", string(ev.Kind))
+	}
+	if greeting != nil {
+		return &abi.Response{Status: 200, Headers: []abi.Header{{Name: "Content-Type", Value: "application/json"}}, Body: greeting}, nil
 	}
 	return respond(200), nil
 }
@@ -562,6 +574,10 @@ func channelTitle(name string) string {
 	switch name {
 	case "telegram":
 		return "Telegram"
+	case "viber":
+		return "Viber"
+	case "whatsapp":
+		return "WhatsApp"
 	}
 	return name
 }

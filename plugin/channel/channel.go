@@ -42,6 +42,13 @@ type Channel interface {
 	Unregister() error
 }
 
+// Greeter is implemented by channels whose messenger takes a welcome message
+// in the webhook's answer (Viber's conversation_started). Greet returns that
+// answer's body for events, or nil, and the events still to be queued.
+type Greeter interface {
+	Greet(events []Inbound, text string) (answer []byte, rest []Inbound)
+}
+
 // Secrets names the host secrets a channel uses by reference.
 type Secrets struct {
 	Token   string // the bot token

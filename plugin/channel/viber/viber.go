@@ -105,6 +105,33 @@ func Handshake(req *abi.WebTriggerRequest) *abi.Response {
 	return &abi.Response{Status: 200, Headers: []abi.Header{{Name: "Content-Type", Value: "application/json"}}, Body: []byte(`{}`)}
 }
 
+var _ channel.Greeter = (*Channel)(nil)
+
+// Greet implements channel.Greeter: a conversation_started callback (the
+// only event that carries CommandStart) is answered with the welcome
+// message in the response body, since the customer has not subscribed yet
+// and send_message would not reach them.
+func (c *Channel) Greet(events []channel.Inbound, text string) ([]byte, []channel.Inbound) {
+	var answer []byte
+	rest := events[:0:0]
+	for _, ev := range events {
+		if ev.Command != channel.CommandStart || answer != nil {
+			rest = append(rest, ev)
+			continue
+		}
+		parts := RenderText(channel.Content{Plain: text}, Limits.Text)
+		if len(parts) == 0 {
+			continue
+		}
+		answer, _ = marshal(struct {
+			Sender sender `json:"sender"`
+			Type   string `json:"type"`
+			Text   string `json:"text"`
+		}{sender{c.senderName()}, "text", parts[0]})
+	}
+	return answer, rest
+}
+
 // Authenticate implements channel.Channel: X-Viber-Content-Signature must be
 // the HMAC-SHA256 of the body keyed with the token, checked by the host in
 // constant time.

@@ -428,3 +428,28 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestConversationStartedIsGreetedInTheAnswer(t *testing.T) {
+	env := sdktest.NewEnv()
+	ch := New(env.Env, setup(env))
+	evs, err := ch.Parse([]byte(`{"event":"conversation_started","timestamp":1,"message_token":18,"type":"open","user":{"id":"abc=","name":"A"},"subscribed":false}`))
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("%+v %v", evs, err)
+	}
+	answer, rest := ch.Greet(evs, "Hello! <Write> your question.")
+	var got struct {
+		Sender struct{ Name string } `json:"sender"`
+		Type   string                `json:"type"`
+		Text   string                `json:"text"`
+	}
+	if err := json.Unmarshal(answer, &got); err != nil || got.Type != "text" || got.Text != "Hello! <Write> your question." || got.Sender.Name != DefaultSenderName {
+		t.Fatalf("answer %s: %v", answer, err)
+	}
+	if len(rest) != 0 {
+		t.Errorf("the greeted event is still queued: %+v", rest)
+	}
+	msg, _ := ch.Parse(textBody(5, annaID, "hi"))
+	if answer, rest := ch.Greet(msg, "Hello"); answer != nil || len(rest) != 1 {
+		t.Errorf("a message was greeted: %s %+v", answer, rest)
+	}
+}
