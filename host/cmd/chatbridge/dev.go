@@ -7,13 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
+	"github.com/chatbridge/chatbridge/host/devconsole"
 	"github.com/chatbridge/chatbridge/host/sim/jira"
 	"github.com/chatbridge/chatbridge/host/sim/telegram"
+	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/proxy"
 )
@@ -32,6 +36,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	var c serveConfig
 	fs := newFlags("dev", stderr)
 	c.flags(fs, true)
+	watch := fs.String("watch", "", "live reload: rebuild ./plugin of this source tree into -bundle and load it when a .go file or plugin/manifest.yml changes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,6 +47,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	hooks.watch = *watch
 	return serve(c, trust, hooks, stdout, stderr)
 }
 
@@ -69,8 +75,16 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	hooks := &devHooks{http: sims.egress, extra: sims.control(), closer: sims.close, sims: sims}
+	// The admin listener's non-API routes: the simulators' control API and,
+	// at the root, the dev console. Only dev mode mounts the console.
+	console := devconsole.New()
+	extra := http.NewServeMux()
+	extra.Handle("/_sim/", sims.control())
+	extra.Handle("/", console.Handler())
+	hooks := &devHooks{http: sims.egress, extra: extra, closer: sims.close, sims: sims, trace: console.Trace}
 	hooks.ready = func(ctx context.Context, r *running, w io.Writer) error {
+		store, _ := r.store.(*seal.Store)
+		console.Attach(r.host, store)
 		in, err := devInstall(ctx, r.host, sims)
 		if err != nil {
 			return err
@@ -96,6 +110,13 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 			fmt.Fprintf(w, "try: curl -k -X POST %s -d '{\"op\":\"echo\"}'\n", url)
 		}
 		fmt.Fprintf(w, "admin token in %s\n", filepath.Join(c.data, "admin.token"))
+		if hooks.watch != "" {
+			wt := &watcher{dir: hooks.watch, bundleDir: c.bundleDir, devDir: devDir, host: r.host,
+				log: slog.Default(), report: console.SetReload}
+			go wt.run(ctx)
+			fmt.Fprintf(w, "live reload: watching %s\n", filepath.Join(hooks.watch, "plugin"))
+		}
+		fmt.Fprintf(w, "dev console: %s/\n", r.adminURL)
 		return nil
 	}
 	return bundle.NewTrust([]*bundle.PublicKey{key.Public()}, nil), hooks, nil

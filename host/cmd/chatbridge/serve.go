@@ -20,6 +20,7 @@ import (
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/adminapi"
 	"github.com/chatbridge/chatbridge/host/bundle"
+	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/proxy"
 )
@@ -90,6 +91,8 @@ type devHooks struct {
 	ready  func(ctx context.Context, r *running, w io.Writer) error
 	closer func()
 	sims   *simulators
+	trace  func(capability.Event) // the host's Config.Trace
+	watch  string                 // -watch: the source tree to rebuild the plugin from
 }
 
 func parseDeadline(s string) (engine.Deadline, error) {
@@ -158,7 +161,7 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 		Engine: engine.Config{CacheDir: filepath.Join(c.data, "cache"), Deadline: deadline},
 	}
 	if dev != nil {
-		hc.HTTP = dev.http
+		hc.HTTP, hc.Trace = dev.http, dev.trace
 	}
 	if r.host, err = host.New(ctx, hc); err != nil {
 		pub.Close()

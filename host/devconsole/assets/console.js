@@ -276,7 +276,7 @@ function renderRequest() {
     textarea.value = '';
   });
   const transition = (status) => act(() => api('POST', '/_sim/jira/requests/' + encodeURIComponent(r.key) + '/transition', { status }));
-  pane.replaceChildren(
+  pane.replaceChildren(...[
     el('div', {}, el('h3', {}, r.key, ' · ', r.summary), el('span', { class: 'chip ' + r.status_category }, r.status),
       el('span', { class: 'muted' }, ' reporter ', r.reporter_account_id || '–')),
     r.description ? el('p', { class: 'desc' }, r.description) : null,
@@ -294,7 +294,8 @@ function renderRequest() {
         done
           ? el('button', { type: 'button', id: 'reopen', class: 'secondary', onclick: () => transition('Waiting for support') }, 'Reopen')
           : el('button', { type: 'button', id: 'resolve', class: 'secondary', onclick: () => transition('Resolved') }, 'Resolve')),
-      err));
+      err),
+  ].filter(Boolean)); // replaceChildren inserts null as the text 'null'
   if (hadFocus) textarea.focus();
 }
 
