@@ -1,0 +1,20 @@
+// Package viber is a simulated Viber REST Bot API server: the calls the
+// bridge makes (get_account_info, set_webhook, send_message), the signed
+// callbacks Viber makes, and a control API to drive it from tests and tools.
+//
+// # Wire format
+//
+// Calls are POST https://chatapi.viber.com/pa/<method> with the header
+// X-Viber-Auth-Token; every answer is HTTP 200 with {status, status_message}
+// (status 0 is success; 2 invalid token, 3 bad data, 5 unknown receiver, 6
+// receiver not subscribed, 12 too many messages). set_webhook posts an
+// event "webhook" callback to the URL before it answers and fails with
+// status 1 unless that callback gets 200. Callbacks carry
+// X-Viber-Content-Signature, the lower-case hex HMAC-SHA256 of the body
+// keyed with the token. send_message refuses a text over 7000 characters, a
+// request over 30 KB and a sender name over 28 characters with status 3.
+// Media of simulated customer messages is served at MediaURL.
+//
+// Failed callbacks are not redelivered: the control API reports the status
+// of the one attempt. The control API is described in package sim.
+package viber

@@ -1,0 +1,335 @@
+package viber
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/chatbridge/chatbridge/host/sim/simctl"
+)
+
+// DefaultToken is the bot token of a zero Config.
+const DefaultToken = "4a5b6c7d8e9f0a1b-2c3d4e5f6a7b8c9d-0e1f2a3b4c5d6e7f"
+
+// Limits of send_message.
+const (
+	MaxText       = 7000
+	MaxRequest    = 30 << 10
+	MaxSenderName = 28
+)
+
+// Viber status codes the simulator answers.
+const (
+	StatusOK              = 0
+	StatusInvalidURL      = 1
+	StatusInvalidToken    = 2
+	StatusBadData         = 3
+	StatusNotRegistered   = 5
+	StatusNotSubscribed   = 6
+	StatusTooManyRequests = 12
+)
+
+// Config configures a Sim. The zero value is a usable simulator of one bot
+// with DefaultToken.
+type Config struct {
+	// Token is the bot's token; other tokens get status 2. Default DefaultToken.
+	Token string
+	// AccountID and AccountName describe the bot. Defaults "pa:5000000001"
+	// and "ChatBridge Dev"; the URI is "chatbridgedev".
+	AccountID, AccountName string
+	// MediaURL is the base URL of customer media the simulator serves under
+	// its API handler. Default "https://dl-media.viber.com/".
+	MediaURL string
+	// Client makes the callbacks. Default: an http.Client with a 30 s timeout.
+	Client *http.Client
+	// Now is the clock of timestamps. Default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Token == "" {
+		c.Token = DefaultToken
+	}
+	if c.AccountID == "" {
+		c.AccountID = "pa:5000000001"
+	}
+	if c.AccountName == "" {
+		c.AccountName = "ChatBridge Dev"
+	}
+	if c.MediaURL == "" {
+		c.MediaURL = "https://dl-media.viber.com/"
+	}
+	if !strings.HasSuffix(c.MediaURL, "/") {
+		c.MediaURL += "/"
+	}
+	if c.Client == nil {
+		c.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Sent is one message the bot sent, as GET /_sim/viber/sent lists it.
+type Sent struct {
+	Type         string `json:"type"`
+	Text         string `json:"text"`
+	SenderName   string `json:"sender_name"`
+	MessageToken int64  `json:"message_token"`
+	Timestamp    int64  `json:"timestamp"`
+}
+
+// Webhook is the registration of set_webhook.
+type Webhook struct {
+	URL        string   `json:"url"`
+	EventTypes []string `json:"event_types"`
+	SendName   bool     `json:"send_name"`
+	SendPhoto  bool     `json:"send_photo"`
+}
+
+type user struct {
+	name       string
+	subscribed bool
+	known      bool
+}
+
+// Sim is a simulated Viber Bot API server.
+type Sim struct {
+	cfg    Config
+	faults simctl.Faults
+
+	mu    sync.Mutex // guards everything below
+	hook  Webhook
+	users map[string]*user
+	sent  map[string][]Sent
+	media map[string][]byte
+	token int64
+	calls map[string]int
+}
+
+// New returns a simulator configured by cfg.
+func New(cfg Config) *Sim {
+	return &Sim{cfg: cfg.withDefaults(), users: map[string]*user{}, sent: map[string][]Sent{}, media: map[string][]byte{},
+		token: 5000000000000000000, calls: map[string]int{}}
+}
+
+// Name implements sim.Service.
+func (s *Sim) Name() string { return "viber" }
+
+// Close releases nothing; it exists for symmetry with the other simulators.
+func (s *Sim) Close() {}
+
+func (s *Sim) nextToken() int64 {
+	s.token++
+	return s.token
+}
+
+type answer map[string]any
+
+func writeStatus(w http.ResponseWriter, status int, msg string, extra answer) {
+	a := answer{"status": status, "status_message": msg}
+	for k, v := range extra {
+		a[k] = v
+	}
+	simctl.WriteJSON(w, http.StatusOK, a)
+}
+
+// API serves the Bot API (POST /pa/<method>) and the media of simulated
+// customer messages (GET /<id>, under MediaURL's path).
+func (s *Sim) API() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		method, ok := strings.CutPrefix(r.URL.Path, "/pa/")
+		if !ok {
+			s.serveMedia(w, r)
+			return
+		}
+		if r.Method != http.MethodPost {
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, "body", http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		s.calls[method]++
+		s.mu.Unlock()
+		if !hmac.Equal([]byte(r.Header.Get("X-Viber-Auth-Token")), []byte(s.cfg.Token)) {
+			writeStatus(w, StatusInvalidToken, "invalidAuthToken", nil)
+			return
+		}
+		if rule, ok := s.faults.Take(method); ok {
+			if rule.Status == http.StatusTooManyRequests {
+				writeStatus(w, StatusTooManyRequests, firstNonEmpty(rule.Description, "tooManyRequests"), nil)
+				return
+			}
+			http.Error(w, firstNonEmpty(rule.Description, http.StatusText(rule.Status)), rule.Status)
+			return
+		}
+		switch method {
+		case "get_account_info":
+			s.mu.Lock()
+			hook := s.hook
+			n := 0
+			for _, u := range s.users {
+				if u.subscribed {
+					n++
+				}
+			}
+			s.mu.Unlock()
+			writeStatus(w, StatusOK, "ok", answer{"id": s.cfg.AccountID, "name": s.cfg.AccountName, "uri": "chatbridgedev",
+				"category": "Support", "webhook": hook.URL, "event_types": hook.EventTypes, "subscribers_count": n})
+		case "set_webhook":
+			s.setWebhook(r.Context(), w, body)
+		case "send_message":
+			s.sendMessage(w, body)
+		default:
+			writeStatus(w, StatusBadData, "unknown method "+method, nil)
+		}
+	})
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (s *Sim) setWebhook(ctx context.Context, w http.ResponseWriter, body []byte) {
+	var p struct {
+		URL        string   `json:"url"`
+		EventTypes []string `json:"event_types"`
+		SendName   bool     `json:"send_name"`
+		SendPhoto  bool     `json:"send_photo"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		writeStatus(w, StatusBadData, "badData", nil)
+		return
+	}
+	if p.URL == "" {
+		s.mu.Lock()
+		s.hook = Webhook{}
+		s.mu.Unlock()
+		writeStatus(w, StatusOK, "ok", nil)
+		return
+	}
+	if !strings.HasPrefix(p.URL, "https://") {
+		writeStatus(w, StatusInvalidURL, "invalidUrl", nil)
+		return
+	}
+	// Viber checks the URL before it accepts it.
+	check, _ := json.Marshal(answer{"event": "webhook", "timestamp": s.cfg.Now().UnixMilli(), "chat_hostname": "SN-SIM_", "message_token": s.lockedToken()})
+	status, _, err := s.post(ctx, p.URL, check)
+	if err != nil || status != http.StatusOK {
+		writeStatus(w, StatusInvalidURL, fmt.Sprintf("Result[HttpRequest failed with status %d]", status), nil)
+		return
+	}
+	if p.EventTypes == nil {
+		p.EventTypes = []string{"delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"}
+	}
+	s.mu.Lock()
+	s.hook = Webhook{URL: p.URL, EventTypes: p.EventTypes, SendName: p.SendName, SendPhoto: p.SendPhoto}
+	s.mu.Unlock()
+	writeStatus(w, StatusOK, "ok", answer{"event_types": p.EventTypes})
+}
+
+func (s *Sim) lockedToken() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextToken()
+}
+
+func (s *Sim) sendMessage(w http.ResponseWriter, body []byte) {
+	var p struct {
+		Receiver string `json:"receiver"`
+		Type     string `json:"type"`
+		Text     string `json:"text"`
+		Sender   struct {
+			Name string `json:"name"`
+		} `json:"sender"`
+	}
+	switch err := json.Unmarshal(body, &p); {
+	case err != nil:
+		writeStatus(w, StatusBadData, "badData: "+err.Error(), nil)
+		return
+	case len(body) > MaxRequest:
+		writeStatus(w, StatusBadData, "badData: request over 30 KB", nil)
+		return
+	case p.Sender.Name == "" || utf8.RuneCountInString(p.Sender.Name) > MaxSenderName:
+		writeStatus(w, StatusBadData, "badData: sender.name missing or over 28 characters", nil)
+		return
+	case p.Type != "text":
+		writeStatus(w, StatusBadData, "badData: the simulator sends type text only", nil)
+		return
+	case p.Text == "" || utf8.RuneCountInString(p.Text) > MaxText:
+		writeStatus(w, StatusBadData, "badData: text empty or over 7000 characters", nil)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[p.Receiver]
+	switch {
+	case !ok:
+		writeStatus(w, StatusNotRegistered, "receiverNotRegistered", nil)
+		return
+	case !u.subscribed:
+		writeStatus(w, StatusNotSubscribed, "receiverNotSubscribed", nil)
+		return
+	}
+	tok := s.nextToken()
+	s.sent[p.Receiver] = append(s.sent[p.Receiver], Sent{Type: p.Type, Text: p.Text, SenderName: p.Sender.Name, MessageToken: tok, Timestamp: s.cfg.Now().UnixMilli()})
+	writeStatus(w, StatusOK, "ok", answer{"message_token": tok, "chat_hostname": "SN-SIM_"})
+}
+
+func (s *Sim) serveMedia(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimPrefix(r.URL.Path, "/")
+	s.mu.Lock()
+	b, ok := s.media[id]
+	s.mu.Unlock()
+	if r.Method != http.MethodGet || !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(b)
+}
+
+// Sign is the X-Viber-Content-Signature of body for token.
+func Sign(token string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// post delivers a signed callback and returns the answer's status and body.
+func (s *Sim) post(ctx context.Context, url string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Viber-Content-Signature", Sign(s.cfg.Token, body))
+	resp, err := s.cfg.Client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, b, nil
+}
+
