@@ -332,4 +332,3 @@ func (s *Sim) post(ctx context.Context, url string, body []byte) (int, []byte, e
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, b, nil
 }
-
