@@ -1,0 +1,176 @@
+package whatsapp
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/sim/simctl"
+)
+
+// CustomerMessage is one message of POST /_sim/whatsapp/send.
+type CustomerMessage struct {
+	From     string `json:"from"`
+	Name     string `json:"name,omitempty"`
+	Text     string `json:"text,omitempty"`
+	Image    bool   `json:"image,omitempty"`
+	Document *struct {
+		Filename string `json:"filename"`
+		Size     int64  `json:"size"`
+		MimeType string `json:"mime_type,omitempty"`
+	} `json:"document,omitempty"`
+	// Caption goes with an image or document.
+	Caption string `json:"caption,omitempty"`
+	// ID replays a message id (a wamid); "" takes a new one.
+	ID string `json:"id,omitempty"`
+}
+
+// SendRequest is the body of POST /_sim/whatsapp/send: one message, or
+// several (Messages) delivered together in one webhook call.
+type SendRequest struct {
+	CustomerMessage
+	Messages []CustomerMessage `json:"messages,omitempty"`
+}
+
+// SendResult is the answer of POST /_sim/whatsapp/send.
+type SendResult struct {
+	IDs    []string `json:"ids"`
+	Status int      `json:"status"`
+	Error  string   `json:"error,omitempty"`
+}
+
+// Control serves /_sim/whatsapp/send, /sent, /webhook, /age and /stats, and
+// /_sim/fail for rules of service "whatsapp" (match: phone, messages,
+// upload, media, subscribe, unsubscribe, or "*"; 429 answers code 130429).
+func (s *Sim) Control() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /_sim/whatsapp/send", s.controlSend)
+	mux.HandleFunc("GET /_sim/whatsapp/sent", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		sent := append([]Sent{}, s.sent[r.URL.Query().Get("to")]...)
+		s.mu.Unlock()
+		simctl.WriteJSON(w, http.StatusOK, sent)
+	})
+	mux.HandleFunc("GET /_sim/whatsapp/webhook", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		hook := s.hook
+		s.mu.Unlock()
+		simctl.WriteJSON(w, http.StatusOK, hook)
+	})
+	mux.HandleFunc("POST /_sim/whatsapp/age", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			WaID  string  `json:"wa_id"`
+			Hours float64 `json:"hours"`
+		}
+		if err := simctl.DecodeJSON(r.Body, &in); err != nil || in.WaID == "" {
+			simctl.WriteError(w, http.StatusBadRequest, "whatsapp: want {\"wa_id\":string, \"hours\":number}")
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		last, ok := s.lastSeen[in.WaID]
+		if !ok {
+			simctl.WriteError(w, http.StatusNotFound, "whatsapp: this customer never wrote")
+			return
+		}
+		s.lastSeen[in.WaID] = last.Add(-time.Duration(in.Hours * float64(time.Hour)))
+		simctl.WriteJSON(w, http.StatusOK, map[string]any{"last_message": s.lastSeen[in.WaID].Unix()})
+	})
+	mux.HandleFunc("GET /_sim/whatsapp/stats", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		calls := map[string]int{}
+		for k, v := range s.calls {
+			calls[k] = v
+		}
+		s.mu.Unlock()
+		simctl.WriteJSON(w, http.StatusOK, map[string]any{"requests": calls})
+	})
+	mux.Handle("/_sim/fail", simctl.FailHandler("whatsapp", &s.faults))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		simctl.WriteError(w, http.StatusNotFound, "unknown control call "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+func (s *Sim) controlSend(w http.ResponseWriter, r *http.Request) {
+	var in SendRequest
+	if err := simctl.DecodeJSON(r.Body, &in); err != nil {
+		simctl.WriteError(w, http.StatusBadRequest, "whatsapp: "+err.Error())
+		return
+	}
+	msgs := in.Messages
+	if len(msgs) == 0 {
+		msgs = []CustomerMessage{in.CustomerMessage}
+	}
+	now := s.cfg.Now()
+	res := SendResult{IDs: []string{}}
+	var messages, contacts []any
+	s.mu.Lock()
+	for _, m := range msgs {
+		if !digits(m.From) {
+			s.mu.Unlock()
+			simctl.WriteError(w, http.StatusBadRequest, "whatsapp: from must be a phone number in digits")
+			return
+		}
+		id := m.ID
+		if id == "" {
+			id = "wamid.HBgL" + m.From + "FQIAEhgW" + strconv.FormatInt(s.next(), 10) + "=="
+		}
+		msg := map[string]any{"from": m.From, "id": id, "timestamp": strconv.FormatInt(now.Unix(), 10)}
+		switch {
+		case m.Image:
+			mid := strconv.FormatInt(s.next(), 10)
+			s.media[mid] = media{data: []byte("\xff\xd8\xff\xe0 simulated JPEG " + mid), mime: "image/jpeg"}
+			msg["type"], msg["image"] = "image", map[string]any{"id": mid, "mime_type": "image/jpeg", "sha256": "sim", "caption": m.Caption}
+		case m.Document != nil:
+			mid := strconv.FormatInt(s.next(), 10)
+			mt := m.Document.MimeType
+			if mt == "" {
+				mt = "application/octet-stream"
+			}
+			s.media[mid] = media{data: make([]byte, max(m.Document.Size, 1)), mime: mt, name: m.Document.Filename}
+			msg["type"], msg["document"] = "document", map[string]any{"id": mid, "mime_type": mt, "sha256": "sim", "filename": m.Document.Filename, "caption": m.Caption}
+		case m.Text != "":
+			msg["type"], msg["text"] = "text", map[string]any{"body": m.Text}
+		default:
+			s.mu.Unlock()
+			simctl.WriteError(w, http.StatusBadRequest, "whatsapp: a message needs text, image or document")
+			return
+		}
+		s.lastSeen[m.From] = now
+		messages = append(messages, msg)
+		contacts = append(contacts, map[string]any{"profile": map[string]any{"name": m.Name}, "wa_id": m.From})
+		res.IDs = append(res.IDs, id)
+	}
+	hook := s.hook
+	s.mu.Unlock()
+	if hook.URL == "" {
+		res.Error = "no webhook subscribed"
+		simctl.WriteJSON(w, http.StatusOK, res)
+		return
+	}
+	body, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{
+		"id": s.cfg.AccountID, "changes": []any{map[string]any{"field": "messages", "value": map[string]any{
+			"messaging_product": "whatsapp",
+			"metadata":          map[string]any{"display_phone_number": s.cfg.DisplayPhone, "phone_number_id": s.cfg.PhoneID},
+			"contacts":          contacts, "messages": messages}}}}}})
+	status, err := s.deliver(r.Context(), hook.URL, body)
+	res.Status = status
+	if err != nil {
+		res.Error = err.Error()
+	}
+	simctl.WriteJSON(w, http.StatusOK, res)
+}
+
+func digits(s string) bool {
+	if len(s) < 3 || len(s) > 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
