@@ -111,9 +111,9 @@ func (w *watcher) rebuild(ctx context.Context) {
 }
 
 func (w *watcher) build(ctx context.Context) error {
-	goBin, err := exec.LookPath("go")
+	goBin, err := goCommand()
 	if err != nil {
-		return errors.New("live reload needs the go command on PATH")
+		return err
 	}
 	tmp := filepath.Join(w.bundleDir, ".plugin.wasm.tmp")
 	defer os.Remove(tmp)
@@ -143,4 +143,17 @@ func (w *watcher) build(ctx context.Context) error {
 		return fmt.Errorf("sign: %w", err)
 	}
 	return w.host.Load(ctx, w.bundleDir)
+}
+
+// goCommand finds the go command: on PATH, else under $GOROOT.
+func goCommand() (string, error) {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p, nil
+	}
+	if root := os.Getenv("GOROOT"); root != "" {
+		if p, err := exec.LookPath(filepath.Join(root, "bin", "go")); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("live reload needs the go command on PATH (or GOROOT set)")
 }
