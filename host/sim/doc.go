@@ -120,4 +120,55 @@
 //	       Retry-After and X-RateLimit-Reset. -> the rule as stored
 //	GET    /_sim/fail[?service=]  -> the active rules
 //	DELETE /_sim/fail[?service=]  clears them
+//
+// # Viber and WhatsApp
+//
+// Packages viber (the Viber REST Bot API, served as chatapi.viber.com, with
+// customer media as dl-media.viber.com) and whatsapp (the WhatsApp Cloud
+// API, served as graph.facebook.com, with media as lookaside.fbsbx.com) are
+// Services too. Their callbacks are signed as the real services sign them:
+// X-Viber-Content-Signature (hex HMAC-SHA256 of the body keyed with the bot
+// token) and X-Hub-Signature-256 (sha256= and the hex HMAC-SHA256 keyed with
+// the app secret). Neither redelivers a failed callback.
+//
+// Viber:
+//
+//	POST /_sim/viber/send
+//	     {"user_id":string, optional "name":string,
+//	      "event":"message"|"conversation_started"|"subscribed"|"unsubscribed",
+//	      "text":string, "picture":true, "file":{"file_name":string,"size":int64},
+//	      "sticker":true, "location":{"lat":float,"lon":float},
+//	      "message_token":int64 (replays a token)}
+//	     A user's event, delivered as a signed callback to the webhook. A
+//	     message subscribes the user; unsubscribed unsubscribes them.
+//	     -> {"message_token":int64, "status":int, "error":string,
+//	         "body":string (the answer to conversation_started: the welcome),
+//	         "filtered":bool (event_types exclude conversation_started)}
+//	GET  /_sim/viber/sent?receiver=ID
+//	     -> [{"type","text","sender_name","message_token","timestamp"}]
+//	GET  /_sim/viber/webhook
+//	     -> {"url","event_types":[string],"send_name":bool,"send_photo":bool}
+//	GET  /_sim/viber/stats -> {"requests":{method:int}}
+//
+// WhatsApp:
+//
+//	POST /_sim/whatsapp/send
+//	     {"from":digits, optional "name", "text", "image":true,
+//	      "document":{"filename","size","mime_type"}, "caption", "id" (replays a wamid)}
+//	     or {"messages":[ such objects ]} for several in one delivery.
+//	     Opens the customer's 24-hour window.
+//	     -> {"ids":[wamid], "status":int, "error":string}
+//	GET  /_sim/whatsapp/sent?to=WA_ID
+//	     -> [{"id","type":"text"|"document","text","filename","mime_type","size","caption"}]
+//	GET  /_sim/whatsapp/webhook -> {"url","verify_token"} as subscribed_apps set them
+//	POST /_sim/whatsapp/age {"wa_id":string, "hours":number}
+//	     Moves the customer's last message back: after 24 hours, sends fail
+//	     with code 131047. -> {"last_message":unix}
+//	GET  /_sim/whatsapp/stats -> {"requests":{call:int}}
+//
+// /_sim/fail takes "service":"viber" (match: a method such as
+// "send_message"; status 429 answers Viber's status 12 "tooManyRequests",
+// other statuses that HTTP status) and "service":"whatsapp" (match: phone,
+// messages, upload, media, subscribe, unsubscribe; 429 answers Graph error
+// code 130429, others code 1).
 package sim
