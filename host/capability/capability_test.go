@@ -16,6 +16,17 @@ import (
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
+// checkSignature compares a function's core signature with the contract's.
+func checkSignature(t *testing.T, side, what string, def api.FunctionDefinition, want abi.Func) {
+	t.Helper()
+	if got := typeNames(def.ParamTypes()); !slices.Equal(got, want.Params) {
+		t.Errorf("%s params: %s %v, contract %v", what, side, got, want.Params)
+	}
+	if got := typeNames(def.ResultTypes()); !slices.Equal(got, want.Results) {
+		t.Errorf("%s results: %s %v, contract %v", what, side, got, want.Results)
+	}
+}
+
 func typeNames(ts []api.ValueType) []string {
 	var out []string
 	for _, t := range ts {
@@ -47,13 +58,7 @@ func TestHostProvidesExactlyTheWITImports(t *testing.T) {
 				t.Errorf("host provides %s.%s, which the contract does not declare", module, name)
 				continue
 			}
-			want := abi.Imports[i]
-			if got := typeNames(def.ParamTypes()); !slices.Equal(got, want.Params) {
-				t.Errorf("%s.%s params: host %v, contract %v", module, name, got, want.Params)
-			}
-			if got := typeNames(def.ResultTypes()); !slices.Equal(got, want.Results) {
-				t.Errorf("%s.%s results: host %v, contract %v", module, name, got, want.Results)
-			}
+			checkSignature(t, "host", module+"."+name, def, abi.Imports[i])
 		}
 	}
 	if provided != len(abi.Imports) {
@@ -81,13 +86,7 @@ func TestGuestSDKImportsMatchTheWIT(t *testing.T) {
 			t.Errorf("guest imports %s.%s, which the contract does not declare", module, name)
 			continue
 		}
-		want := abi.Imports[i]
-		if got := typeNames(def.ParamTypes()); !slices.Equal(got, want.Params) {
-			t.Errorf("%s.%s params: guest %v, contract %v", module, name, got, want.Params)
-		}
-		if got := typeNames(def.ResultTypes()); !slices.Equal(got, want.Results) {
-			t.Errorf("%s.%s results: guest %v, contract %v", module, name, got, want.Results)
-		}
+		checkSignature(t, "guest", module+"."+name, def, abi.Imports[i])
 	}
 	exports := cm.ExportedFunctions()
 	for _, want := range abi.Exports {
@@ -96,12 +95,7 @@ func TestGuestSDKImportsMatchTheWIT(t *testing.T) {
 			t.Errorf("the SDK does not export %s", want.Name)
 			continue
 		}
-		if got := typeNames(def.ParamTypes()); !slices.Equal(got, want.Params) {
-			t.Errorf("export %s params: guest %v, contract %v", want.Name, got, want.Params)
-		}
-		if got := typeNames(def.ResultTypes()); !slices.Equal(got, want.Results) {
-			t.Errorf("export %s results: guest %v, contract %v", want.Name, got, want.Results)
-		}
+		checkSignature(t, "guest", "export "+want.Name, def, want)
 	}
 }
 
