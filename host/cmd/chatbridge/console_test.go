@@ -159,15 +159,38 @@ func TestDevConsoleDrivesAConversationInHeadlessChromium(t *testing.T) {
 		}
 	})
 
-	const reply = "Please unplug it <b>now</b>"
-	t.Run("a public reply reaches the messenger pane", func(t *testing.T) {
+	// Wiki bold becomes Telegram's <b>; the agent's literal tags stay text.
+	const reply = "Please unplug it *now* <img src=x onerror=alert(1)>"
+	t.Run("a public reply reaches the messenger pane, formatted as Telegram shows it", func(t *testing.T) {
 		agent("reply-public", reply)
 		page.waitFor(t, "the reply in the chat", chatHas("Please unplug it"), wait)
 		page.waitFor(t, "the reply as a public comment", `[...document.querySelectorAll('#comments .comment.public')].some(c => c.innerText.includes('Please unplug it'))`, wait)
+		page.waitFor(t, "bold rendered", `[...document.querySelectorAll('#chat .bubble.bot b')].some(b => b.textContent === 'now')`, wait)
 		var injected bool
 		page.eval(t, `!!document.querySelector('#chat script, #chat [onerror], #chat img')`, &injected)
 		if injected {
 			t.Fatal("markup from the bot's message became live elements")
+		}
+		page.waitFor(t, "the agent's literal tag shown as text", chatHas("<img src=x onerror=alert(1)>"), wait)
+	})
+
+	t.Run("the Telegram HTML renderer keeps only Telegram's tags", func(t *testing.T) {
+		var html string
+		page.eval(t, `(() => { const d = document.createElement('div');
+			d.append(renderTelegramHTML('<b>b</b><i>i</i><u>u</u><s>s</s><code>c</code><pre>p</pre><blockquote>q</blockquote>' +
+				'<a href="https://example.com/x">ok</a><a href="javascript:alert(1)">bad</a><span class="tg-spoiler">sp</span>' +
+				'<img src=x onerror=alert(2)><script>alert(3)</script><div onclick="alert(4)">div</div>&lt;tag&gt;'));
+			return d.innerHTML; })()`, &html)
+		for _, want := range []string{"<b>b</b>", "<i>i</i>", "<u>u</u>", "<s>s</s>", "<code>c</code>", "<pre>p</pre>", "<blockquote>q</blockquote>",
+			`href="https://example.com/x"`, `class="tg-spoiler"`, "div", "&lt;tag&gt;"} {
+			if !strings.Contains(html, want) {
+				t.Errorf("rendered %s\nwithout %s", html, want)
+			}
+		}
+		for _, bad := range []string{"javascript:", "<img", "onerror", "<script", "alert(3)", "onclick", "<div"} {
+			if strings.Contains(html, bad) {
+				t.Errorf("rendered %s\nwith %s", html, bad)
+			}
 		}
 	})
 

@@ -51,45 +51,75 @@ const fmtSize = (n) => n >= 1 << 20 ? (n / (1 << 20)).toFixed(1) + ' MB' : n >= 
 
 // ---------------------------------------------------------------- Telegram HTML
 
-// renderTelegramHTML rebuilds text of parse_mode HTML with only the tags
-// Telegram accepts (https://core.telegram.org/bots/api#html-style). The
-// parsed document is inert: nothing in it runs or loads.
+// renderTelegramHTML builds text of parse_mode HTML as Telegram shows it:
+// its own small tokenizer keeps Telegram's tags only
+// (https://core.telegram.org/bots/api#html-style) and turns everything else
+// into text. No browser HTML parser sees the text, so nothing in it can run,
+// load, or trip the page's Content-Security-Policy.
 function renderTelegramHTML(html) {
-  const doc = new DOMParser().parseFromString('<!doctype html><body>' + html, 'text/html');
-  const out = document.createDocumentFragment();
+  const root = document.createDocumentFragment();
+  const stack = [{ node: root, tag: '' }];
+  const top = () => stack[stack.length - 1].node;
+  const text = String(html).replace(/<(script|style)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, '');
+  const token = /<(\/?)([a-zA-Z][\w-]*)((?:\s+[^\s=>\/]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+))?)*)\s*\/?>|[^<]+|</g;
+  let m;
+  while ((m = token.exec(text))) {
+    if (m[2] === undefined) { top().append(decodeEntities(m[0])); continue; }
+    const tag = m[2].toLowerCase();
+    if (m[1]) { // a closing tag closes its element and any left open inside it
+      for (let i = stack.length - 1; i > 0; i--) if (stack[i].tag === tag) { stack.length = i; break; }
+      continue;
+    }
+    const e = telegramElement(tag, parseAttrs(m[3] || ''));
+    if (e) { top().append(e); stack.push({ node: e, tag }); } // another tag is dropped; its text stays
+  }
+  return root;
+}
+
+function parseAttrs(s) {
+  const attrs = {};
+  const re = /([^\s=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?/g;
+  let m;
+  while ((m = re.exec(s))) attrs[m[1].toLowerCase()] = decodeEntities(m[2] ?? m[3] ?? m[4] ?? '');
+  return attrs;
+}
+
+function decodeEntities(s) {
+  return s.replace(/&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);/g, (all, name) => {
+    switch (name) {
+      case 'lt': return '<';
+      case 'gt': return '>';
+      case 'amp': return '&';
+      case 'quot': return '"';
+    }
+    const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+    return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : all;
+  });
+}
+
+function telegramElement(tag, attrs) {
   const spoiler = () => {
     const s = el('span', { class: 'tg-spoiler', title: 'Spoiler: click to show' });
     s.addEventListener('click', () => s.classList.add('shown'));
     return s;
   };
-  const walk = (src, dst) => {
-    for (const n of src.childNodes) {
-      if (n.nodeType === Node.TEXT_NODE) { dst.append(n.data); continue; }
-      if (n.nodeType !== Node.ELEMENT_NODE) continue;
-      let e = null;
-      switch (n.localName) {
-        case 'b': case 'strong': e = el('b'); break;
-        case 'i': case 'em': e = el('i'); break;
-        case 'u': case 'ins': e = el('u'); break;
-        case 's': case 'strike': case 'del': e = el('s'); break;
-        case 'tg-spoiler': e = spoiler(); break;
-        case 'span': if (n.getAttribute('class') === 'tg-spoiler') e = spoiler(); break;
-        case 'a': {
-          const href = (n.getAttribute('href') || '').trim();
-          if (/^(https?:|tg:|mailto:)/i.test(href)) e = el('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' });
-          break;
-        }
-        case 'code': e = el('code'); break;
-        case 'pre': e = el('pre'); break;
-        case 'blockquote': e = el('blockquote'); break;
-        case 'tg-emoji': e = el('span'); break;
-        case 'script': case 'style': case 'template': case 'noscript': case 'iframe': case 'object': continue;
-      }
-      if (e) { walk(n, e); dst.append(e); } else walk(n, dst); // another tag: its text only
+  switch (tag) {
+    case 'b': case 'strong': return el('b');
+    case 'i': case 'em': return el('i');
+    case 'u': case 'ins': return el('u');
+    case 's': case 'strike': case 'del': return el('s');
+    case 'tg-spoiler': return spoiler();
+    case 'span': return attrs.class === 'tg-spoiler' ? spoiler() : null;
+    case 'a': {
+      const href = (attrs.href || '').trim();
+      return /^(https?:|tg:|mailto:)/i.test(href) ? el('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' }) : el('span');
     }
-  };
-  walk(doc.body, out);
-  return out;
+    case 'code': return el('code');
+    case 'pre': return el('pre');
+    case 'blockquote': return el('blockquote');
+    case 'tg-emoji': return el('span');
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------- state
@@ -383,6 +413,8 @@ async function pollState() {
   else if (r.state === 'loaded') setBadge(rb, 'reloaded ' + fmtTime(new Date(r.at)) + ' (#' + r.count + ')', 'ok');
   else setBadge(rb, 'watching', 'ok');
   rb.title = r.message || 'Live reload';
+  $('#reload-failed').hidden = r.state !== 'failed';
+  if (r.state === 'failed' && $('#reload-output').textContent !== r.message) $('#reload-output').textContent = r.message || '';
 }
 
 function fillInstallations() {
