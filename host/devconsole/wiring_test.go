@@ -1,0 +1,70 @@
+package devconsole
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+)
+
+// The console shows decrypted storage without a token, so only dev mode may
+// mount it: no code but dev mode's imports this package, and nothing but
+// this package opens storage with seal's Inspect.
+func TestOnlyDevModeWiresTheConsoleAndTheInspector(t *testing.T) {
+	root := testbundle.RepoRoot()
+	const self = "github.com/chatbridge/chatbridge/host/devconsole"
+	allowed := map[string]bool{"host/cmd/chatbridge/dev.go": true, "host/cmd/chatbridge/watch.go": true}
+	importers := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "testdata", "bin", "data", ".cache":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return nil // another package's work in progress; go vet reports it
+		}
+		for _, imp := range f.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); p == self {
+				importers++
+				if !allowed[rel] {
+					t.Errorf("%s imports the dev console; only dev mode (dev.go, watch.go) may", rel)
+				}
+			}
+		}
+		if strings.HasPrefix(rel, "host/storage/seal/") || strings.HasPrefix(rel, "host/devconsole/") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(src), ".Inspect(") && strings.Contains(string(src), "storage/seal\"") {
+			t.Errorf("%s opens sealed records with Inspect; only the dev console may", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if importers == 0 {
+		t.Fatal("nothing imports the dev console: the walk found no dev.go")
+	}
+}
