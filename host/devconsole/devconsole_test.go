@@ -56,3 +56,32 @@ func TestTraceKeepsTheNewestEvents(t *testing.T) {
 		t.Fatalf("%d events, last %d", len(c.events), c.events[len(c.events)-1].Seq)
 	}
 }
+
+func TestTraceAndStateHammer(t *testing.T) {
+	c := New()
+	h := c.Handler()
+	done := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 2000; i++ {
+				c.Trace(capability.Event{Kind: "queue", Op: "push"})
+			}
+		}()
+	}
+	go func() {
+		defer func() { done <- struct{}{} }()
+		for i := 0; i < 200; i++ {
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/_console/state?after=10", nil))
+			c.SetReload(Reload{State: "building"})
+		}
+	}()
+	for i := 0; i < 5; i++ {
+		<-done
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seq != 8000 {
+		t.Fatalf("%d events traced, want 8000", c.seq)
+	}
+}
