@@ -16,14 +16,18 @@ import (
 	"github.com/chatbridge/chatbridge/host/sim"
 	"github.com/chatbridge/chatbridge/host/sim/jira"
 	"github.com/chatbridge/chatbridge/host/sim/telegram"
+	"github.com/chatbridge/chatbridge/host/sim/viber"
+	"github.com/chatbridge/chatbridge/host/sim/whatsapp"
 )
 
-// simulators are the dev mode's stand-ins for Telegram and the Jira site,
-// each on its own loopback TLS listener with a certificate for the real
-// service name, so the module and its manifest run unchanged.
+// simulators are the dev mode's stand-ins for Telegram, Viber, WhatsApp and
+// the Jira site, each on its own loopback TLS listener with a certificate for
+// the real service name, so the module and its manifest run unchanged.
 type simulators struct {
 	telegram *telegram.Sim
 	jira     *jira.Sim
+	viber    *viber.Sim
+	whatsapp *whatsapp.Sim
 	servers  []*http.Server
 	// egress is the host's outbound client: real names routed to the simulators.
 	egress *http.Client
@@ -46,6 +50,8 @@ func startSimulators(edgeCert string) (*simulators, error) {
 		// the four ports Telegram accepts.
 		telegram: telegram.New(telegram.Config{Client: deliver, AnyWebhookPort: true}),
 		jira:     jira.New(jira.Config{Client: deliver, Site: devSite}),
+		viber:    viber.New(viber.Config{Client: deliver}),
+		whatsapp: whatsapp.New(whatsapp.Config{Client: deliver}),
 	}
 	ca, err := devca.New()
 	if err != nil {
@@ -56,7 +62,9 @@ func startSimulators(edgeCert string) (*simulators, error) {
 	for _, svc := range []struct {
 		name string
 		h    http.Handler
-	}{{"api.telegram.org", s.telegram.API()}, {site.Hostname(), s.jira.API()}} {
+	}{{"api.telegram.org", s.telegram.API()}, {site.Hostname(), s.jira.API()},
+		{"chatapi.viber.com", s.viber.API()}, {"dl-media.viber.com", s.viber.API()},
+		{"graph.facebook.com", s.whatsapp.API()}, {"lookaside.fbsbx.com", s.whatsapp.API()}} {
 		cert, err := ca.Leaf(svc.name)
 		if err != nil {
 			s.close()
@@ -77,7 +85,9 @@ func startSimulators(edgeCert string) (*simulators, error) {
 }
 
 // control serves the simulators' /_sim/ API.
-func (s *simulators) control() http.Handler { return sim.Control(s.telegram, s.jira) }
+func (s *simulators) control() http.Handler {
+	return sim.Control(s.telegram, s.jira, s.viber, s.whatsapp)
+}
 
 // registerJiraWebhook points the Jira simulator's webhook at an installation,
 // through the same control API a developer would use.
@@ -104,6 +114,8 @@ func (s *simulators) close() {
 	}
 	s.telegram.Close()
 	s.jira.Close()
+	s.viber.Close()
+	s.whatsapp.Close()
 }
 
 // statusRecorder keeps only the status of an in-process control call.
