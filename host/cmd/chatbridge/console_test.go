@@ -194,6 +194,14 @@ func TestDevConsoleDrivesAConversationInHeadlessChromium(t *testing.T) {
 		}
 	})
 
+	t.Run("a document sent from the messenger pane is attached to the request", func(t *testing.T) {
+		page.eval(t, `document.querySelector('input[name=kind][value=document]').click(); document.querySelector('#doc-name').value = 'invoice.pdf'; true`, nil)
+		customer("Here is the invoice")
+		page.waitFor(t, "the customer's document bubble", `[...document.querySelectorAll('#chat .bubble.me')].some(b => b.innerText.includes('invoice.pdf'))`, wait)
+		page.waitFor(t, "the attachment on the request", `[...document.querySelectorAll('#request .attachments li')].some(a => a.innerText.includes('invoice.pdf'))`, wait)
+		page.eval(t, `document.querySelector('input[name=kind][value=text]').click(); true`, nil)
+	})
+
 	const note = "Customer sounds stressed, escalate"
 	t.Run("an internal note stays in the service desk", func(t *testing.T) {
 		agent("reply-internal", note)
@@ -229,6 +237,29 @@ func TestDevConsoleDrivesAConversationInHeadlessChromium(t *testing.T) {
 		if strings.Contains(text, question) || strings.Contains(text, "Please unplug") {
 			t.Fatal("the trace shows message text")
 		}
+	})
+
+	t.Run("the fault switches drive the simulators", func(t *testing.T) {
+		type rule struct {
+			Service string `json:"service"`
+			Status  int    `json:"status"`
+		}
+		rules := func() []rule {
+			var r []rule
+			simGet(t, dev.admin+"/_sim/fail", &r)
+			return r
+		}
+		page.eval(t, `document.querySelector('#fault-jira').click(); document.querySelector('#fault-telegram').click(); true`, nil)
+		pollUntil(t, "Jira 503 and Telegram 429 rules", wait, func() bool {
+			r := rules()
+			return len(r) == 2 && ((r[0].Service == "jira" && r[0].Status == 503) || (r[1].Service == "jira" && r[1].Status == 503))
+		})
+		page.eval(t, `document.querySelector('#fault-jira').click(); document.querySelector('#fault-telegram').click(); true`, nil)
+		pollUntil(t, "no rules", wait, func() bool { return len(rules()) == 0 })
+		page.eval(t, `document.querySelector('#fault-block').click(); true`, nil)
+		page.waitFor(t, "the block switch stays on without an error", `document.querySelector('#fault-block').checked && document.querySelector('#fault-error').hidden`, wait)
+		page.eval(t, `document.querySelector('#fault-block').click(); true`, nil)
+		page.waitFor(t, "the block switch off", `!document.querySelector('#fault-block').checked && document.querySelector('#fault-error').hidden`, wait)
 	})
 
 	artifacts := filepath.Join(testbundle.RepoRoot(), "testdata", "artifacts")
