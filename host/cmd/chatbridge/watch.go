@@ -22,7 +22,7 @@ import (
 // watchInterval is how often the live reload looks at the plugin source.
 const watchInterval = time.Second
 
-// watcher is dev mode's live reload: when a .go file under <dir>/plugin or
+// watcher is dev mode's live reload: when a .go file (not a test) under <dir>/plugin or
 // plugin/manifest.yml changes, it rebuilds the wasm into the bundle
 // directory, signs it with the dev key and swaps it in with Host.Load, which
 // keeps storage and the queue and lets in-flight invocations finish on the
@@ -77,7 +77,7 @@ func (w *watcher) fingerprint() (string, error) {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") && path != filepath.Join(root, "manifest.yml") {
+		if (!strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go")) && path != filepath.Join(root, "manifest.yml") {
 			return nil
 		}
 		info, err := d.Info()
