@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -112,7 +111,7 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 		fmt.Fprintf(w, "admin token in %s\n", filepath.Join(c.data, "admin.token"))
 		if hooks.watch != "" {
 			wt := &watcher{dir: hooks.watch, bundleDir: c.bundleDir, devDir: devDir, host: r.host,
-				log: slog.Default(), report: console.SetReload}
+				log: r.log, report: console.SetReload}
 			go wt.run(ctx)
 			fmt.Fprintf(w, "live reload: watching %s\n", filepath.Join(hooks.watch, "plugin"))
 		}

@@ -118,6 +118,7 @@ type running struct {
 	publicURL string
 	adminURL  string
 	token     string
+	log       *slog.Logger
 	errc      chan error // a listener that stopped on its own
 }
 
@@ -135,7 +136,7 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 	if err != nil {
 		return nil, err
 	}
-	r = &running{store: store, errc: make(chan error, 2)}
+	r = &running{store: store, log: log, errc: make(chan error, 2)}
 	defer func() {
 		if err != nil {
 			_ = r.shutdown(context.Background())

@@ -39,6 +39,9 @@ type watcher struct {
 
 // run polls until ctx is done.
 func (w *watcher) run(ctx context.Context) {
+	if w.log == nil {
+		w.log = slog.Default()
+	}
 	last, err := w.fingerprint()
 	if err != nil {
 		w.report(devconsole.Reload{State: "failed", Message: err.Error()})
