@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/tenant"
+)
+
+// reconfigure switches the dev project to another channel through the
+// bridge's own admin resolver, as an admin would.
+func (s *e2eStack) reconfigure(t *testing.T, channel, token string) {
+	t.Helper()
+	var in tenant.Installation
+	for _, i := range s.r.host.Registry().List() {
+		if i.SiteURL == devSite {
+			in = i
+		}
+	}
+	payload, _ := json.Marshal(map[string]any{
+		"projectKey": devProject, "enabled": true, "channel": channel,
+		"botToken": token, "serviceDeskId": "1", "requestTypeId": "10",
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := s.r.host.Resolve(ctx, in.ID, "config.set", payload)
+	if err != nil {
+		t.Fatalf("config.set %s: %v", channel, err)
+	}
+	var a struct {
+		OK bool `json:"ok"`
+	}
+	if json.Unmarshal(out, &a) != nil || !a.OK {
+		t.Fatalf("config.set %s: %s", channel, out)
+	}
+}
