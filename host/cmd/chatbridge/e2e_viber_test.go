@@ -54,6 +54,15 @@ func TestE2E_ViberCustomerAndAgent(t *testing.T) {
 		return ""
 	})
 
+	// A photo travels from Viber's media host to the request.
+	s.call(t, "POST", "/_sim/viber/send", map[string]any{"user_id": user, "picture": true, "text": "the label"}, &res, http.StatusOK)
+	eventually(t, "the photo attached to the request", func() string {
+		if n := len(s.request(t, req.Key).Attachments); n != 1 {
+			return fmt.Sprintf("%d attachments", n)
+		}
+		return ""
+	})
+
 	s.reply(t, req.Key, "Your parcel is *on its way*.")
 	var sent []viber.Sent
 	eventually(t, "the agent's reply in Viber", func() string {

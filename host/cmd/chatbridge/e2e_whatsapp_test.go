@@ -63,14 +63,29 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 		t.Errorf("sent %+v", sent)
 	}
 
+	// An agent's file goes out as a document.
+	var att jiraAnswer
+	s.call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{"filename": "guide.pdf", "size": 2048, "public": true, "mime_type": "application/pdf"}, &att, http.StatusOK)
+	checkWebhooks(t, att.Webhooks)
+	eventually(t, "the agent's file in WhatsApp", func() string {
+		s.call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
+		for _, m := range sent {
+			if m.Type == "document" && m.Filename == "guide.pdf" && m.Size == 2048 {
+				return ""
+			}
+		}
+		return fmt.Sprintf("sent %+v", sent)
+	})
+
 	s.call(t, "POST", "/_sim/whatsapp/age", map[string]any{"wa_id": customer, "hours": 25}, nil, http.StatusOK)
 	s.reply(t, req.Key, "Are you still there?")
 	notes := s.waitAppComments(t, req.Key, false, 1)
 	if !strings.Contains(notes[0].Body, "WhatsApp") {
 		t.Errorf("note %q", notes[0].Body)
 	}
+	before := len(sent)
 	s.call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
-	if len(sent) != 1 {
+	if len(sent) != before {
 		t.Errorf("a reply went out after the window closed: %+v", sent)
 	}
 
