@@ -1,6 +1,3 @@
-// Package plaintext renders Jira content for messengers that show plain
-// text only (Viber, WhatsApp): markup is dropped, link texts kept, and long
-// texts split within a character limit and a JSON byte budget.
 package plaintext
 
 import (
@@ -41,11 +38,43 @@ func Text(content channel.Content) string {
 	default:
 		return strings.ToValidUTF8(content.Plain, "\uFFFD")
 	}
-	text, _, err := format.VisibleText(html)
+	text, _, err := format.VisibleText(inlineLinks(html))
 	if err != nil {
 		return ""
 	}
 	return text
+}
+
+// inlineLinks writes each link's target after its text, "the guide
+// (https://...)", since plain text has no links; a link whose text is its
+// target stays as it is. html is the well-formed output of package format,
+// where "<a href=" can only be a tag.
+func inlineLinks(html string) string {
+	const open, end = `<a href="`, "</a>"
+	var b strings.Builder
+	for {
+		i := strings.Index(html, open)
+		if i < 0 {
+			b.WriteString(html)
+			return b.String()
+		}
+		j := strings.IndexByte(html[i+len(open):], '"')
+		k := strings.Index(html[i:], end)
+		if j < 0 || k < 0 {
+			b.WriteString(html)
+			return b.String()
+		}
+		href := html[i+len(open) : i+len(open)+j]
+		link := html[i : i+k+len(end)]
+		b.WriteString(html[:i])
+		b.WriteString(link)
+		shown, _, err := format.VisibleText(link)
+		target, _, err2 := format.VisibleText(href)
+		if err == nil && err2 == nil && shown != target && strings.TrimPrefix(target, "mailto:") != shown {
+			b.WriteString(" (" + href + ")")
+		}
+		html = html[i+k+len(end):]
+	}
 }
 
 // JSONBytes is how many bytes encoding/json writes for the first character
