@@ -23,9 +23,11 @@ const Name = "viber"
 // SignatureHeader carries the HMAC-SHA256 of a callback's body.
 const SignatureHeader = "X-Viber-Content-Signature"
 
-// EventTypes are the callbacks the bridge asks for (message, subscribed and
-// unsubscribed cannot be switched off).
-var EventTypes = []string{"conversation_started", "subscribed", "unsubscribed", "message"}
+// EventTypes are the optional callbacks the bridge asks for; message,
+// subscribed and unsubscribed always come, and delivered, seen and failed,
+// which carry nothing the bridge uses, are left out. The values are those
+// set_webhook documents.
+var EventTypes = []string{"subscribed", "unsubscribed", "conversation_started"}
 
 // Size limits of send_message.
 const (
