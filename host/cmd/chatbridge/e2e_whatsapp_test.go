@@ -1,9 +1,3 @@
-// The harness of these scenarios (e2e_helpers_test.go) was not yet committed
-// when they were written: the tag keeps a clean checkout compiling. Run them
-// with -tags e2echannels; drop the tag once the harness is committed.
-
-//go:build e2echannels
-
 package main
 
 import (
