@@ -652,21 +652,6 @@ func (s *e2eStack) waitRequest(t *testing.T, marker string) jiraRequest {
 	return got
 }
 
-// waitMessages waits until chat has received at least n sendMessage calls
-// and returns them.
-func (s *e2eStack) waitMessages(t *testing.T, chat int64, n int) []sentMsg {
-	t.Helper()
-	var got []sentMsg
-	eventually(t, fmt.Sprintf("%d messages in chat %d", n, chat), func() string {
-		got = s.messages(t, chat)
-		if len(got) < n {
-			return fmt.Sprintf("%d so far: %+v", len(got), got)
-		}
-		return ""
-	})
-	return got
-}
-
 // tgWebhook is /_sim/telegram/webhook: where the bridge registered
 // Telegram's deliveries, and the secret they carry.
 type tgWebhook struct {
