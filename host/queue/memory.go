@@ -45,16 +45,27 @@ type Memory struct {
 	consume Consumer
 	log     *slog.Logger
 
-	// mu guards closed and timers.
-	mu     sync.Mutex
-	closed bool
-	timers map[*time.Timer]struct{}
+	// mu guards closed, timers, lanes and runnable; cond waits on it.
+	mu       sync.Mutex
+	cond     *sync.Cond
+	closed   bool
+	timers   map[*time.Timer]struct{}
+	lanes    map[string]*lane // by installation and queue
+	runnable []*lane          // lanes with messages and no worker, oldest first
 
-	ready   chan Message
-	done    chan struct{} // closed by Close
 	wg      sync.WaitGroup
 	pending atomic.Int64
 	dead    atomic.Int64
+}
+
+// lane is one installation's queue: its due messages are consumed one at a
+// time, in the order they became due, so two deliveries of one queue never
+// run at once (the bridge's per-chat steps assume it). Different
+// installations and queues run in parallel.
+type lane struct {
+	key   string
+	items []Message
+	busy  bool // on runnable or held by a worker
 }
 
 // NewMemory starts a queue that hands messages to consume.
@@ -68,7 +79,8 @@ func NewMemory(cfg Config, consume Consumer, log *slog.Logger) *Memory {
 	if cfg.Workers == 0 {
 		cfg.Workers = 4
 	}
-	q := &Memory{cfg: cfg, consume: consume, log: log, timers: map[*time.Timer]struct{}{}, ready: make(chan Message, 1024), done: make(chan struct{})}
+	q := &Memory{cfg: cfg, consume: consume, log: log, timers: map[*time.Timer]struct{}{}, lanes: map[string]*lane{}}
+	q.cond = sync.NewCond(&q.mu)
 	for range cfg.Workers {
 		q.wg.Add(1)
 		go q.work()
@@ -99,53 +111,102 @@ func (q *Memory) schedule(m Message, delay time.Duration) bool {
 	if q.closed {
 		return false
 	}
+	if delay <= 0 {
+		// Due now: straight into its lane, so pushes keep their order.
+		q.enqueueLocked(m)
+		return true
+	}
 	var t *time.Timer
 	t = time.AfterFunc(delay, func() {
 		q.mu.Lock()
-		_, live := q.timers[t]
-		delete(q.timers, t)
-		closed := q.closed
-		q.mu.Unlock()
-		if !live || closed {
+		defer q.mu.Unlock()
+		if q.closed {
 			return
 		}
-		select {
-		case q.ready <- m:
-		case <-q.done:
+		if _, live := q.timers[t]; !live {
+			return
 		}
+		delete(q.timers, t)
+		q.enqueueLocked(m)
 	})
 	q.timers[t] = struct{}{}
 	return true
 }
 
+// enqueueLocked appends a due message to its lane. q.mu must be held.
+func (q *Memory) enqueueLocked(m Message) {
+	key := m.Installation + "\x00" + m.Queue
+	l := q.lanes[key]
+	if l == nil {
+		l = &lane{key: key}
+		q.lanes[key] = l
+	}
+	l.items = append(l.items, m)
+	if !l.busy {
+		l.busy = true
+		q.runnable = append(q.runnable, l)
+		q.cond.Signal()
+	}
+}
+
 func (q *Memory) work() {
 	defer q.wg.Done()
 	for {
-		var m Message
-		select {
-		case m = <-q.ready:
-		case <-q.done:
+		l, m, ok := q.next()
+		if !ok {
 			return
 		}
-		retry, err := q.consume(context.Background(), m)
-		if err == nil && retry <= 0 {
-			q.pending.Add(-1)
-			continue
+		q.handle(m)
+		q.mu.Lock()
+		if len(l.items) > 0 {
+			q.runnable = append(q.runnable, l)
+			q.cond.Signal()
+		} else {
+			l.busy = false
+			delete(q.lanes, l.key)
 		}
-		if m.Attempt >= q.cfg.MaxAttempts {
-			q.pending.Add(-1)
-			q.dead.Add(1)
-			q.log.Warn("queue message dropped after its last attempt", "queue", m.Queue, "installation", m.Installation, "attempts", m.Attempt)
-			continue
-		}
-		if retry <= 0 {
-			backoff := q.cfg.BaseBackoff << (m.Attempt - 1)
-			retry = backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
-		}
-		m.Attempt++
-		if !q.schedule(m, retry) {
-			q.pending.Add(-1)
-		}
+		q.mu.Unlock()
+	}
+}
+
+// next waits for a runnable lane and takes its first message; false once closed.
+func (q *Memory) next() (*lane, Message, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.runnable) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if q.closed {
+		return nil, Message{}, false
+	}
+	l := q.runnable[0]
+	q.runnable = q.runnable[1:]
+	m := l.items[0]
+	l.items = l.items[1:]
+	return l, m, true
+}
+
+// handle consumes one message and schedules its retry, or drops it after
+// its last attempt.
+func (q *Memory) handle(m Message) {
+	retry, err := q.consume(context.Background(), m)
+	if err == nil && retry <= 0 {
+		q.pending.Add(-1)
+		return
+	}
+	if m.Attempt >= q.cfg.MaxAttempts {
+		q.pending.Add(-1)
+		q.dead.Add(1)
+		q.log.Warn("queue message dropped after its last attempt", "queue", m.Queue, "installation", m.Installation, "attempts", m.Attempt)
+		return
+	}
+	if retry <= 0 {
+		backoff := q.cfg.BaseBackoff << (m.Attempt - 1)
+		retry = backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
+	}
+	m.Attempt++
+	if !q.schedule(m, retry) {
+		q.pending.Add(-1)
 	}
 }
 
@@ -167,7 +228,7 @@ func (q *Memory) Close() {
 		t.Stop()
 	}
 	q.timers = nil
+	q.cond.Broadcast()
 	q.mu.Unlock()
-	close(q.done)
 	q.wg.Wait()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -117,4 +118,46 @@ func TestPushAfterCloseIsRefused(t *testing.T) {
 		t.Fatalf("got %v, want ErrClosed", err)
 	}
 	q.Close() // twice is fine
+}
+
+func TestOneInstallationsQueueIsConsumedOneMessageAtATimeInOrder(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	runningA, overlap := 0, false
+	consume := func(_ context.Context, m Message) (time.Duration, error) {
+		mu.Lock()
+		if m.Installation == "a" {
+			runningA++
+			overlap = overlap || runningA > 1
+		}
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		if m.Installation == "a" {
+			runningA--
+		}
+		if m.Installation == "a" {
+			order = append(order, string(m.Payload))
+		}
+		mu.Unlock()
+		return 0, nil
+	}
+	q := NewMemory(Config{Workers: 4}, consume, quiet)
+	defer q.Close()
+	var want []string
+	for i := range 20 {
+		p := string(rune('a' + i))
+		want = append(want, p)
+		_ = q.Push(context.Background(), "a", "inbound", []byte(p), 0)
+		_ = q.Push(context.Background(), "b", "inbound", []byte(p), 0) // another installation runs beside it
+	}
+	waitUntil(t, func() bool { return q.Pending() == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(order, "") != strings.Join(want, "") {
+		t.Fatalf("consumed %v, pushed %v", order, want)
+	}
+	if overlap {
+		t.Fatal("two messages of one installation's queue were consumed at once")
+	}
 }
