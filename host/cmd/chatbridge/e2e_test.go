@@ -211,12 +211,8 @@ func TestE2E_MessagesSentInQuickSuccessionKeepTheirOrder(t *testing.T) {
 		t.Fatalf("the agent reads %q, the customer wrote %q", got, texts)
 	}
 	if strings.Join(got, "|") != strings.Join(texts, "|") {
-		t.Skipf("KNOWN BUG (plugin/bridge/inbound.go): a chat's messages are not handled in order. "+
-			"consumeInbound runs each queued event as soon as a host queue worker takes it (4 workers), with no "+
-			"per-chat sequencing: a later message can open the request (its text becomes summary and description) "+
-			"and the first becomes a comment, and follow-ups that find the request being opened are re-queued by "+
-			"wait() with the same 3 s delay and then consumed concurrently. "+
-			"The agent reads %q; the customer wrote %q.", got, texts)
+		// The host consumes one installation's queue in order (host/queue).
+		t.Fatalf("the agent reads %q; the customer wrote %q, in that order", got, texts)
 	}
 }
 
@@ -1073,9 +1069,7 @@ func TestE2E_AgentsRepliesArriveInTheOrderTheyWereWritten(t *testing.T) {
 		t.Fatalf("the customer got %q, want %q in any order", got, want)
 	}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Skipf("KNOWN BUG (plugin/bridge/outbound.go): an agent's replies are not sent in order. "+
-			"Each reply is its own outbound job and the host's queue workers run them concurrently; "+
-			"comment() sends a reply's text, then files() reads the attachment from Jira and sends it, "+
-			"while the next reply's job sends its text meanwhile. The customer got %q, the agent wrote %q.", got, want)
+		// The host consumes one installation's queue in order (host/queue).
+		t.Fatalf("the customer got %q; the agent wrote %q, in that order", got, want)
 	}
 }
