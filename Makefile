@@ -66,8 +66,12 @@ vulncheck:
 	$(GO) run $(GOVULNCHECK) ./...
 
 # Every test, with the race detector; tests build the wasm modules they need.
+# host/fuel runs once more without it: under -race its Go-guest tests use
+# wazero's interpreter and skip the slowest spec scripts, so the compiler
+# path and every script run here.
 test: lint
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 ./host/fuel
 
 # A short run of every fuzz target (not part of test).
 FUZZTIME ?= 20s
