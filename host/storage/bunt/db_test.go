@@ -106,81 +106,6 @@ func TestDB_OpenRefusesAFileInUse(t *testing.T) {
 	d2.Close()
 }
 
-func TestDB_ScanReturnsTheRangeInOrderUpToLimit(t *testing.T) {
-	d := open(t, filepath.Join(t.TempDir(), "db"))
-	for _, k := range []string{"b2", "a", "b1", "b3", "c", "b\xff"} {
-		mustSet(t, d, k, "v"+k)
-	}
-	if err := d.Apply(ctx, []storage.Write{{Key: "b4", Value: []byte("x"), Expires: time.Now().Add(-time.Second)}}); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name     string
-		from, to string
-		limit    int
-		want     []string
-	}{
-		{"prefix b", "b", storage.PrefixEnd("b"), 10, []string{"b1", "b2", "b3", "b\xff"}},
-		{"limit stops early", "b", storage.PrefixEnd("b"), 2, []string{"b1", "b2"}},
-		{"no upper bound", "b3", "", 10, []string{"b3", "b\xff", "c"}},
-		{"everything", "", "", 100, []string{"a", "b1", "b2", "b3", "b\xff", "c"}},
-		{"empty range", "d", "", 10, nil},
-		{"zero limit", "", "", 0, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			recs, err := d.Scan(ctx, tt.from, tt.to, tt.limit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, r := range recs {
-				got = append(got, r.Key)
-				if string(r.Value) != "v"+r.Key {
-					t.Errorf("%q holds %q", r.Key, r.Value)
-				}
-			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Fatalf("keys %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestDB_ApplyIsAllOrNothingUnderPreconditions(t *testing.T) {
-	d := open(t, filepath.Join(t.TempDir(), "db"))
-	mustSet(t, d, "x", "1")
-	tests := []struct {
-		name  string
-		conds []storage.Precondition
-		ok    bool
-	}{
-		{"value matches", []storage.Precondition{{Key: "x", Value: []byte("1")}}, true},
-		{"value differs", []storage.Precondition{{Key: "x", Value: []byte("2")}}, false},
-		{"absent key is absent", []storage.Precondition{{Key: "nope", Absent: true}}, true},
-		{"present key is not absent", []storage.Precondition{{Key: "x", Absent: true}}, false},
-		{"missing key has no value", []storage.Precondition{{Key: "nope", Value: []byte("")}}, false},
-		{"one failing of two", []storage.Precondition{{Key: "x", Value: []byte("1")}, {Key: "x", Absent: true}}, false},
-	}
-	for i, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			k := fmt.Sprintf("w%d", i)
-			err := d.Apply(ctx, []storage.Write{{Key: k, Value: []byte("new")}, {Key: "y", Delete: true}}, tt.conds...)
-			if tt.ok {
-				if err != nil {
-					t.Fatal(err)
-				}
-				wantValue(t, d, k, "new")
-				return
-			}
-			if !errors.Is(err, storage.ErrConflict) {
-				t.Fatalf("err %v, want ErrConflict", err)
-			}
-			wantNotFound(t, d, k)
-		})
-	}
-}
-
 func TestDB_BatchDeletesReadAsAbsentAndLeaveWithCompaction(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
 	d := open(t, path)
@@ -210,34 +135,6 @@ func TestDB_BatchDeletesReadAsAbsentAndLeaveWithCompaction(t *testing.T) {
 	d = open(t, path)
 	wantNotFound(t, d, "gone1")
 	wantValue(t, d, "new", "n")
-}
-
-func TestDB_ExpiredRecordsAreNeverServed(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "db")
-	d := open(t, path)
-	mustSet(t, d, "old", "v1")
-	if err := d.Set(ctx, "old", []byte("past"), time.Now().Add(-time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	wantNotFound(t, d, "old")
-	exp := time.Now().Add(time.Second)
-	if err := d.Set(ctx, "soon", []byte("v"), exp); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := d.Get(ctx, "soon")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.Expires.Before(exp) || rec.Expires.After(exp.Add(time.Second)) {
-		t.Fatalf("Expires %v, want %v rounded up to the second", rec.Expires, exp)
-	}
-	time.Sleep(time.Until(rec.Expires) + 10*time.Millisecond)
-	wantNotFound(t, d, "soon")
-	recs, err := d.Scan(ctx, "", "", 10)
-	if err != nil || len(recs) != 0 {
-		t.Fatalf("scan after expiry: %d records, %v", len(recs), err)
-	}
 }
 
 func TestDB_GroupCommitSharesOneFsyncBetweenConcurrentWriters(t *testing.T) {
