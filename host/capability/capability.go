@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/chatbridge/chatbridge/host/ratelimit"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
@@ -89,6 +90,10 @@ type Deps struct {
 	// Trace, when set, receives every storage, fetch, jira and queue call
 	// (see Event); it must not block. Default: none.
 	Trace func(Event)
+	// Limiter paces fetch and jira requests per destination and holds back
+	// those a 429 or 503 asked to wait (package ratelimit). Default: one
+	// with ratelimit's defaults per Register.
+	Limiter *ratelimit.Limiter
 }
 
 // host is the registered capability set of one runtime.
@@ -112,6 +117,9 @@ func Register(ctx context.Context, r wazero.Runtime, deps Deps, p Policy) error 
 			Timeout:       30 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
+	}
+	if deps.Limiter == nil {
+		deps.Limiter = ratelimit.New(ratelimit.Config{})
 	}
 	h := &host{deps: deps, limits: deps.Limits.withDefaults(), policy: p}
 	for _, reg := range []struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/chatbridge/chatbridge/host/ratelimit"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
@@ -128,6 +129,20 @@ func (h *host) send(ctx context.Context, c *Call, r *abi.Request, u *url.URL, au
 	if authorization != "" {
 		kind = "jira"
 	}
+	dest := ratelimit.For(c.Installation, u, req.Header, r.Body)
+	if err := h.deps.Limiter.Wait(ctx, dest); err != nil {
+		var we *ratelimit.WaitError
+		if !errors.As(err, &we) {
+			h.trace(c, Event{Kind: kind, Op: method, Host: u.Hostname(), Outcome: outcome(abi.Timeout), Duration: time.Since(start)})
+			return abi.Result(abi.Timeout, 0)
+		}
+		// Not sent: the module gets the destination's own "retry later",
+		// which it turns into a queue retry no earlier than this.
+		status, header, body := dest.TooManyRequests(we.Seconds())
+		c.Log.Info("outbound request held back by the rate limiter", "host", u.Hostname(), "retryAfter", we.Seconds())
+		h.trace(c, Event{Kind: kind, Op: method, Host: u.Hostname(), Status: status, Outcome: "rate-limited", Duration: time.Since(start)})
+		return pend(c, response(status, header, body).Append(nil))
+	}
 	resp, err := h.deps.HTTP.Do(req)
 	if err != nil {
 		h.trace(c, Event{Kind: kind, Op: method, Host: u.Hostname(), Outcome: "unavailable", Duration: time.Since(start)})
@@ -140,6 +155,7 @@ func (h *host) send(ctx context.Context, c *Call, r *abi.Request, u *url.URL, au
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, h.limits.ResponseBytes+1))
+	h.deps.Limiter.Observe(dest, resp.StatusCode, resp.Header, body)
 	if err != nil {
 		c.Log.Warn("outbound response unreadable", "host", u.Hostname())
 		return abi.Result(abi.Unavailable, 0)
@@ -149,11 +165,16 @@ func (h *host) send(ctx context.Context, c *Call, r *abi.Request, u *url.URL, au
 	}
 	c.Log.Debug("outbound request", "host", u.Hostname(), "status", resp.StatusCode, "duration", time.Since(start))
 	h.trace(c, Event{Kind: kind, Op: method, Host: u.Hostname(), Status: resp.StatusCode, Outcome: "ok", Duration: time.Since(start)})
-	out := abi.Response{Status: uint16(resp.StatusCode), Body: body}
-	for name, vs := range resp.Header {
+	return pend(c, response(resp.StatusCode, resp.Header, body).Append(nil))
+}
+
+// response is an HTTP answer as the module reads it.
+func response(status int, header http.Header, body []byte) *abi.Response {
+	out := &abi.Response{Status: uint16(status), Body: body}
+	for name, vs := range header {
 		for _, v := range vs {
 			out.Headers = append(out.Headers, abi.Header{Name: name, Value: v})
 		}
 	}
-	return pend(c, out.Append(nil))
+	return out
 }
