@@ -69,9 +69,21 @@ vulncheck:
 # host/fuel runs once more without it: under -race its Go-guest tests use
 # wazero's interpreter and skip the slowest spec scripts, so the compiler
 # path and every script run here.
-test: lint
+test: etcd lint
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -count=1 ./host/fuel
+
+# Debian's etcd-server (etcd 3.4) and etcd-client (etcdctl): the etcd storage
+# backend's tests start three-member clusters from it, and fail without it.
+.PHONY: etcd run-cluster
+etcd:
+	@command -v etcd >/dev/null || (apt-get update && apt-get install -y etcd-server etcd-client)
+
+# A local three-member etcd cluster on 127.0.0.1:12379, :22379, :32379, in the
+# foreground, data under data/etcd-cluster; host nodes: README, "Cluster
+# (development)".
+run-cluster: etcd
+	host/storage/etcd/cluster/run-cluster.sh
 
 # A short run of every fuzz target (not part of test).
 FUZZTIME ?= 20s

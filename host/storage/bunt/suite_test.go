@@ -14,3 +14,11 @@ func TestBackendContract(t *testing.T) {
 		return open(t, filepath.Join(t.TempDir(), "db"))
 	})
 }
+
+// BenchmarkBackend runs the benchmarks every backend runs (see
+// storagetest.Bench), to set beside the etcd backend's.
+func BenchmarkBackend(b *testing.B) {
+	storagetest.Bench(b, func(b *testing.B) storage.Backend {
+		return open(b, filepath.Join(b.TempDir(), "db"))
+	})
+}
