@@ -16,6 +16,16 @@
 // wazero turns into an error of the call, after which the host discards the
 // instance).
 //
+// # Rate shaping
+//
+// fetch and jira pass every request through Deps.Limiter (package
+// ratelimit) before sending it: a request waits its turn per bot, chat or
+// site when that is at most the limiter's MaxWait (2 s) away; a longer wait
+// is not sent, and the module gets the service's own 429 (Telegram's Bot
+// API body with parameters.retry_after, otherwise Retry-After), which the
+// bridge turns into a queue retry no earlier. 429 and 503 answers teach the
+// limiter when the bot or site may be called again.
+//
 // # One file per capability
 //
 // Each file registers one import module of wit/chatbridge.wit and writes out
