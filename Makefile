@@ -13,7 +13,7 @@ VENDOR_KEY ?= data/vendor/vendor.key
 # go test's own budget; CI stops anything that runs longer than this.
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build wasm bundle run test vet lint vulncheck fuzz bench clean
+.PHONY: all build wasm bundle run test vet lint vulncheck fuzz bench bench-raw clean
 
 # Pinned tools, fetched through the module proxy.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -94,16 +94,23 @@ fuzz:
 	  done; \
 	done
 
-# Measurements, on loopback only, bounded in time: the runtime (acquire, call
-# overhead per deadline mechanism, 1 KB JSON round trip), the fuel rewrite,
-# sealed vs plain storage, format conversion, then the edge against nginx
-# (installed from Debian's packages when missing) with the same certificate
-# and load generator. Numbers, not assertions.
+# Measurements, on loopback only, bounded in time (about 4 minutes on two
+# cores; 9 at most): bench/cmd/benchtable builds the bridge plugin, the echo
+# plugins and the CLI, runs each row of issue #10 (end-to-end Telegram
+# updates, wasm vs native, deadline checks, Extism, the edge vs nginx, sealed
+# vs plain storage, cold start, memory) and prints one table with
+# ChatBridge's figure, its peer's from the same run, the ratio and the goal.
+# nginx is installed from Debian's packages when missing. Numbers, not
+# assertions. BENCH_FLAGS passes flags (e.g. -rows 1,6 -phase 3s); the
+# packages' own go benchmarks are `make bench-raw`.
+BENCH_FLAGS ?=
+bench:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
+	$(GO) run ./bench/cmd/benchtable $(BENCH_FLAGS)
+
 BENCHTIME ?= 2s
-bench: build
+bench-raw: build
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 3 ./host ./host/fuel ./host/storage/... ./plugin/format ./proxy
-	@command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
-	$(GO) run ./proxy/cmd/edgebench -rounds 3
 
 clean:
 	rm -rf $(BIN)
