@@ -34,6 +34,7 @@ type serveConfig struct {
 	publicURL           string
 	deadline            string
 	logLevel            string
+	store               storeFlags // serve only: dev mode keeps BuntDB
 }
 
 func (c *serveConfig) flags(fs interface {
@@ -62,6 +63,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	var c serveConfig
 	fs := newFlags("serve", stderr)
 	c.flags(fs, false)
+	c.store.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -132,7 +134,7 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 	if err := os.MkdirAll(c.data, 0o700); err != nil {
 		return nil, err
 	}
-	store, err := openStore(ctx, c.data, c.masterKeyFile, dev != nil)
+	store, err := openStore(ctx, c.data, c.masterKeyFile, dev != nil, c.store)
 	if err != nil {
 		return nil, err
 	}

@@ -3,17 +3,69 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/storage/bunt"
+	"github.com/chatbridge/chatbridge/host/storage/etcd"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
 )
 
 const masterKeyEnv = seal.EnvMasterKey
+
+// etcdPasswordEnv holds the etcd user's password: a variable, not a flag, so
+// that it does not show in the process list.
+const etcdPasswordEnv = "CHATBRIDGE_ETCD_PASSWORD"
+
+// storeFlags choose the storage backend: BuntDB, a file under -data (the
+// default, for one machine), or an etcd cluster (for several host nodes).
+type storeFlags struct {
+	backend, endpoints, prefix string
+	cert, key, ca, user        string
+}
+
+func (s *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.backend, "storage", "bunt", "storage backend: bunt (a file under -data) or etcd")
+	fs.StringVar(&s.endpoints, "etcd-endpoints", "", "etcd client URLs, comma-separated (with -storage etcd)")
+	fs.StringVar(&s.prefix, "etcd-prefix", "chatbridge/", "prefix of every key in etcd")
+	fs.StringVar(&s.cert, "etcd-cert", "", "TLS client certificate for etcd (PEM)")
+	fs.StringVar(&s.key, "etcd-key", "", "TLS client key for etcd (PEM)")
+	fs.StringVar(&s.ca, "etcd-ca", "", "CA certificates of the etcd members (PEM; default: the system's)")
+	fs.StringVar(&s.user, "etcd-user", "", "etcd user; the password is read from "+etcdPasswordEnv)
+}
+
+// open opens the chosen backend; dir is the data directory.
+func (s storeFlags) open(ctx context.Context, dir string) (storage.Backend, error) {
+	switch s.backend {
+	case "", "bunt":
+		if s.endpoints != "" || s.cert != "" || s.key != "" || s.ca != "" || s.user != "" {
+			return nil, errors.New("-etcd-* flags need -storage etcd")
+		}
+		return bunt.Open(dataFile(dir), bunt.Config{})
+	case "etcd":
+		var eps []string
+		for _, e := range strings.Split(s.endpoints, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				eps = append(eps, e)
+			}
+		}
+		if len(eps) == 0 {
+			return nil, errors.New("-storage etcd needs -etcd-endpoints")
+		}
+		return etcd.Open(ctx, etcd.Config{
+			Endpoints: eps, Prefix: s.prefix,
+			CertFile: s.cert, KeyFile: s.key, CAFile: s.ca,
+			Username: s.user, Password: os.Getenv(etcdPasswordEnv),
+		})
+	}
+	return nil, fmt.Errorf("unknown -storage %q (bunt or etcd)", s.backend)
+}
 
 // dataFile is the BuntDB file under the data directory.
 func dataFile(dir string) string { return filepath.Join(dir, "chatbridge.db") }
@@ -36,13 +88,14 @@ func masterKeys(dir, keyFile string, dev bool) ([]*seal.MasterKey, error) {
 	return seal.LoadMasterKeys(keyFile)
 }
 
-// openStore opens the sealed store on BuntDB in dir.
-func openStore(ctx context.Context, dir, keyFile string, dev bool) (*seal.Store, error) {
+// openStore opens the sealed store on the backend sf chooses (BuntDB in dir
+// by default).
+func openStore(ctx context.Context, dir, keyFile string, dev bool, sf storeFlags) (*seal.Store, error) {
 	keys, err := masterKeys(dir, keyFile, dev)
 	if err != nil {
 		return nil, err
 	}
-	db, err := bunt.Open(dataFile(dir), bunt.Config{})
+	db, err := sf.open(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -58,13 +111,15 @@ func openStore(ctx context.Context, dir, keyFile string, dev bool) (*seal.Store,
 // key; the store must not be open in a running host (the file is locked).
 func runKeys(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "rotate" {
-		fmt.Fprintln(stderr, "usage: chatbridge keys rotate -data DIR -master-key FILE")
+		fmt.Fprintln(stderr, "usage: chatbridge keys rotate -data DIR -master-key FILE [-storage etcd -etcd-endpoints URLS]")
 		return errUsage
 	}
 	fs := newFlags("keys rotate", stderr)
 	data := fs.String("data", "/var/lib/chatbridge", "data directory")
 	keyFile := fs.String("master-key", "", "master key file to rotate (the new key is written first)")
 	dataKeys := fs.Bool("data-keys", false, "also rotate every installation's data key and re-seal its records")
+	var sf storeFlags
+	sf.register(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -75,7 +130,7 @@ func runKeys(args []string, stdout, stderr io.Writer) error {
 		return errors.New("-master-key is required (keys from " + masterKeyEnv + " are rotated by whoever keeps them)")
 	}
 	ctx := context.Background()
-	s, err := openStore(ctx, *data, *keyFile, false)
+	s, err := openStore(ctx, *data, *keyFile, false, sf)
 	if err != nil {
 		return err
 	}
