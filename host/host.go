@@ -19,6 +19,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/fuel"
+	"github.com/chatbridge/chatbridge/host/medialink"
 	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/tenant"
@@ -60,7 +61,8 @@ type Host struct {
 	cfg      Config
 	log      *slog.Logger
 	registry *tenant.Registry
-	queue    *queue.Memory
+	queue    *queue.Queue
+	links    *medialink.Service
 
 	// mu guards app.
 	mu  sync.RWMutex
@@ -89,7 +91,21 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{cfg: cfg, log: cfg.Logger, registry: reg}
-	h.queue = queue.NewMemory(cfg.Queue, h.consume, cfg.Logger)
+	if cfg.PublicURL != "" {
+		h.links, err = medialink.New(medialink.Config{Store: cfg.Store, Sites: reg, PublicURL: cfg.PublicURL, HTTP: cfg.HTTP, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+	}
+	var ids []string
+	for _, in := range reg.List() {
+		ids = append(ids, in.ID)
+	}
+	// The queue resumes its stored messages once a bundle is loaded.
+	h.queue, err = queue.Open(ctx, cfg.Store, ids, cfg.Queue, h.consume, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -119,6 +135,7 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 		return capability.Register(ctx, r, capability.Deps{
 			Store: h.cfg.Store, Queue: h.queue, Jira: h.registry, Logger: h.log,
 			HTTP: h.cfg.HTTP, Limits: h.cfg.Limits, Trace: h.cfg.Trace,
+			Links: h.linkMinter(),
 		}, p)
 	}
 	eng, err := engine.New(ctx, b.Module, ec)
@@ -141,6 +158,7 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 	old := h.app
 	h.app = &app{bundle: b, engine: eng}
 	h.mu.Unlock()
+	h.queue.Start()
 	h.log.Info("bundle loaded", "app", b.Manifest.App.ID, "module_sha256", b.ModuleSHA256, "signer", b.Signer, "deadline", ec.Deadline.String())
 	if old != nil {
 		go func() {
@@ -174,8 +192,21 @@ func (h *Host) Engine() *engine.Engine {
 // Registry returns the installations.
 func (h *Host) Registry() *tenant.Registry { return h.registry }
 
+// Links returns the download links of jira.attachment-link, or nil when
+// Config.PublicURL is empty.
+func (h *Host) Links() *medialink.Service { return h.links }
+
+// linkMinter is Links as the capability takes it: a nil interface, not a
+// nil pointer, when there are no links.
+func (h *Host) linkMinter() capability.LinkMinter {
+	if h.links == nil {
+		return nil
+	}
+	return h.links
+}
+
 // Queue returns the queue behind the queue capability.
-func (h *Host) Queue() *queue.Memory { return h.queue }
+func (h *Host) Queue() *queue.Queue { return h.queue }
 
 func (h *Host) acquire() (*app, error) {
 	h.mu.RLock()
@@ -209,6 +240,7 @@ func (h *Host) Uninstall(ctx context.Context, id string) error {
 	if err := h.registry.Remove(ctx, id); err != nil {
 		return err
 	}
+	h.queue.Forget(id)
 	if eng := h.Engine(); eng != nil {
 		eng.Drop(id)
 	}
@@ -327,9 +359,13 @@ func (h *Host) Event(ctx context.Context, id, eventType string, payload []byte) 
 // consume is the queue's consumer: it invokes the module's handle-queue.
 func (h *Host) consume(ctx context.Context, m queue.Message) (time.Duration, error) {
 	out, err := h.invoke(ctx, m.Installation, bundle.KindConsumer, abi.ExportHandleQueue, fmt.Sprintf("queue %s #%d", m.Queue, m.Attempt), func(c abi.Context) []byte {
-		qm := abi.QueueMessage{Context: c, Queue: m.Queue, ID: m.ID, Attempt: uint32(m.Attempt), Payload: m.Payload}
+		qm := abi.QueueMessage{Context: c, Queue: m.Queue, ID: m.ID, Attempt: uint32(m.Attempt), MaxAttempts: uint32(m.MaxAttempts), Payload: m.Payload}
 		return qm.Append(nil)
 	})
+	if errors.Is(err, tenant.ErrNotFound) {
+		// Uninstalled: nobody is left to deliver to.
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/chatbridge/chatbridge/host"
+	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
@@ -95,7 +96,33 @@ func Handler(h *host.Host, token string) http.Handler {
 			_, _ = w.Write(out)
 		}
 	})
+	mux.HandleFunc("GET /admin/queue", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, QueueView{Stats: h.Queue().Stats(), DeadLetters: h.Queue().DeadLetters()})
+	})
+	mux.HandleFunc("POST /admin/queue/dead/{id}/replay", func(w http.ResponseWriter, r *http.Request) {
+		deadLetterResult(w, h.Queue().Replay(r.Context(), r.PathValue("id")), "replay failed")
+	})
+	mux.HandleFunc("DELETE /admin/queue/dead/{id}", func(w http.ResponseWriter, r *http.Request) {
+		deadLetterResult(w, h.Queue().Discard(r.Context(), r.PathValue("id")), "discard failed")
+	})
 	return authorized(token, mux)
+}
+
+// QueueView is the answer to GET /admin/queue.
+type QueueView struct {
+	Stats       queue.Stats        `json:"stats"`
+	DeadLetters []queue.DeadLetter `json:"deadLetters"`
+}
+
+func deadLetterResult(w http.ResponseWriter, err error, failed string) {
+	switch {
+	case errors.Is(err, queue.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no such dead letter")
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, failed)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 func statusOf(c abi.Code) int {

@@ -28,7 +28,9 @@ type Policy interface {
 
 // Pusher is the queue behind the queue capability.
 type Pusher interface {
-	Push(ctx context.Context, installation, queue string, payload []byte, delay time.Duration) error
+	// Push queues payload for queue's consumer after delay; orderKey as in
+	// the WIT's queue.push.
+	Push(ctx context.Context, installation, queue, orderKey string, payload []byte, delay time.Duration) error
 }
 
 // JiraSite is how the jira capability reaches an installation's site.
@@ -94,6 +96,9 @@ type Deps struct {
 	// those a 429 or 503 asked to wait (package ratelimit). Default: one
 	// with ratelimit's defaults per Register.
 	Limiter *ratelimit.Limiter
+	// Links mints the download links of jira.attachment-link. Default:
+	// none, and the function answers unavailable.
+	Links LinkMinter
 }
 
 // host is the registered capability set of one runtime.

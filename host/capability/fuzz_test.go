@@ -82,7 +82,7 @@ func FuzzHostFunctions(f *testing.F) {
 		case 7:
 			res = h.secretsVerifyHMAC(ctx, m, a, b, c, d, e, a, c)
 		case 8:
-			res = h.queuePush(ctx, m, a, b, c, d, e%1000)
+			res = h.queuePush(ctx, m, a, b, c, d, e, a, e%1000)
 		case 9:
 			res = h.fetch(ctx, m, a, b)
 		case 10:

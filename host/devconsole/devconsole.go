@@ -143,7 +143,7 @@ type state struct {
 	Events        []Event          `json:"events"`
 	Last          int64            `json:"last"`
 	Pending       int64            `json:"pending"`
-	Dropped       int64            `json:"dropped"`
+	DeadLetters   int64            `json:"deadLetters"`
 	Engine        map[string]int64 `json:"engine"`
 	Reload        Reload           `json:"reload"`
 	App           string           `json:"app"`
@@ -166,7 +166,8 @@ func (c *Console) state(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "the host is starting")
 		return
 	}
-	st.Pending, st.Dropped = h.Queue().Pending(), h.Queue().Dropped()
+	qs := h.Queue().Stats()
+	st.Pending, st.DeadLetters = qs.Pending, qs.DeadLetters
 	if e := h.Engine(); e != nil {
 		s := e.Stats()
 		st.Engine = map[string]int64{

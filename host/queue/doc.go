@@ -1,19 +1,27 @@
-// Package queue delivers Forge-style async events: a module pushes a payload
-// to one of its queues with an optional delay, and the queue invokes the
-// queue's consumer, retrying with back-off when the consumer fails or asks
-// for a retry.
-//
-// # Order
-//
-// One installation's queue is consumed one message at a time, in the order
-// its messages became due; installations and queues run in parallel. A
-// retried message goes back to the end of its lane, so order holds only
-// until a delivery fails (per-chat ordering through retries is the durable
-// queue's job).
+// Package queue delivers Forge-style async events durably: a module pushes
+// a payload to one of its queues with an optional delay and an order key,
+// and the queue invokes the queue's consumer, retrying with back-off when
+// the consumer fails or asks for a retry, until a bounded number of
+// attempts turns the message into a dead letter that an operator can
+// replay.
 //
 // # Durability
 //
-// Memory keeps pending events in process memory only: they are lost when
-// the process stops. It is the runtime's stand-in until the durable queue
-// on sealed storage replaces it; both satisfy the same Push contract.
+// Push returns once the message is a sealed record in its installation's
+// Queue keyspace (storage.Queue), with an expiry as a safety net. A
+// consumed message's record is deleted; a retry rewrites it with its next
+// attempt and due time; a dead letter moves to a record of its own. On
+// Open the schedule is rebuilt from the records, so a message in flight
+// when the process died is delivered again: delivery is at least once, and
+// the consumer's idempotency makes its effects happen once.
+//
+// # Order
+//
+// Messages with the same order key are a lane: consumed one at a time in
+// push order, and the first one blocks the rest through all of its
+// retries, so one chat's messages are applied in order. Messages without a
+// key share one lane per installation and queue. Different lanes run in
+// parallel on Config.Workers workers. A dead letter leaves its lane, so a
+// message that can never succeed does not stop its chat; a replayed one
+// joins the end of its lane.
 package queue

@@ -160,18 +160,18 @@ func newNonce() string {
 	return hex.EncodeToString(buf[:])
 }
 
-// MaxAttempts is how often the host delivers a queue message (Forge: one
-// try and 4 retries). On the last attempt a temporary failure is final, so
-// that the customer or the agents hear of it instead of the message
-// silently expiring.
-const MaxAttempts = 5
+// lastAttempt reports whether m is the host's last attempt before the
+// message becomes a dead letter. There a temporary failure is final, so that
+// the customer or the agents hear of it instead of the message waiting
+// silently for an operator's replay.
+func lastAttempt(m *abi.QueueMessage) bool { return m.MaxAttempts > 0 && m.Attempt >= m.MaxAttempts }
 
 // retryAfter decides whether err deserves another attempt and when: Jira's
 // Retry-After, Telegram's retry_after, or a back-off growing with the
 // attempt for 5xx and host unavailability. ok is false for permanent errors
 // and on the last attempt.
-func retryAfter(err error, attempt uint32) (abi.QueueResult, bool) {
-	if err == nil || attempt >= MaxAttempts {
+func retryAfter(err error, attempt uint32, last bool) (abi.QueueResult, bool) {
+	if err == nil || last {
 		return abi.QueueResult{}, false
 	}
 	var je *jira.StatusError

@@ -175,11 +175,15 @@ func (h *harness) event(name string, replace ...string) {
 	}
 }
 
+// MaxAttempts is the host's bound on deliveries in these tests (Forge's:
+// one try and 4 retries).
+const MaxAttempts = 5
+
 // deliver hands one pushed message to its consumer, as the host would.
 func (h *harness) deliver(p sdktest.Pushed, attempt uint32) abi.QueueResult {
 	h.t.Helper()
 	h.seq++
-	res, err := h.b.Queue(h.env.Env, &abi.QueueMessage{Context: h.ctx, Queue: p.Queue, ID: "msg-" + strconv.Itoa(h.seq), Attempt: attempt, Payload: p.Payload})
+	res, err := h.b.Queue(h.env.Env, &abi.QueueMessage{Context: h.ctx, Queue: p.Queue, ID: "msg-" + strconv.Itoa(h.seq), Attempt: attempt, MaxAttempts: MaxAttempts, Payload: p.Payload})
 	if err != nil {
 		h.t.Fatalf("consumer %s: %v", p.Queue, err)
 	}
@@ -197,7 +201,7 @@ func (h *harness) drain() {
 		}
 		for _, p := range items {
 			h.advance(p.Delay)
-			for attempt := uint32(1); attempt <= 5; attempt++ {
+			for attempt := uint32(1); attempt <= MaxAttempts; attempt++ {
 				res := h.deliver(p, attempt)
 				if res.RetryAfterSeconds == 0 {
 					break

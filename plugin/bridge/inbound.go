@@ -108,7 +108,7 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 		}
 		payload, err := json.Marshal(inboundJob{Project: project, Channel: name, Nonce: nonce, Event: ev})
 		if err == nil {
-			err = env.Queue.Push(QueueInbound, payload, 0)
+			err = env.Queue.Push(QueueInbound, chatKey(project, name, ev.ChatID), payload, 0)
 		}
 		if err != nil {
 			// Forget the event so that the messenger's retry is not a "duplicate".
@@ -140,6 +140,7 @@ type inbound struct {
 	chat chatRecord
 	// attempt is the delivery's attempt number, for back-off.
 	attempt uint32
+	last    bool // the host's last attempt
 }
 
 func (w *inbound) chatKey() string { return chatKey(w.job.Project, w.job.Channel, w.job.Event.ChatID) }
@@ -168,7 +169,7 @@ func (b *Bridge) consumeInbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRes
 		env.Log.Error("inbound: malformed job dropped", "message", m.ID)
 		return abi.QueueResult{}, nil
 	}
-	w := &inbound{b: b, env: env, st: store{env.Storage}, jc: jira.Client{API: env.Jira}, job: job, attempt: m.Attempt,
+	w := &inbound{b: b, env: env, st: store{env.Storage}, jc: jira.Client{API: env.Jira}, job: job, attempt: m.Attempt, last: lastAttempt(m),
 		log: logger(env, "project", job.Project, "channel", job.Channel, "event", job.Event.ID, "message", m.ID, "attempt", m.Attempt)}
 	found, err := w.st.get(configKey(job.Project), &w.cfg)
 	if err != nil {
@@ -217,7 +218,7 @@ func (w *inbound) wait() (abi.QueueResult, error) {
 	w.job.Waits++
 	payload, err := json.Marshal(w.job)
 	if err == nil {
-		err = w.env.Queue.Push(QueueInbound, payload, openWait)
+		err = w.env.Queue.Push(QueueInbound, w.chatKey(), payload, openWait)
 	}
 	if err != nil {
 		return w.fail(err)
@@ -229,7 +230,7 @@ func (w *inbound) wait() (abi.QueueResult, error) {
 // fail turns an error into a retry, or gives up on a permanent one and tells
 // the customer their message did not arrive.
 func (w *inbound) fail(err error) (abi.QueueResult, error) {
-	if res, ok := retryAfter(err, w.attempt); ok {
+	if res, ok := retryAfter(err, w.attempt, w.last); ok {
 		w.log.Warn("inbound: will retry", "err", err, "retryAfter", res.RetryAfterSeconds)
 		return res, nil
 	}

@@ -112,12 +112,12 @@ func (b *Bridge) relayComment(env *sdk.Env, log *slog.Logger, ctx abi.Context, w
 		Content: channel.Content{Wiki: c.Body.Wiki, ADF: c.Body.ADF},
 		Verify:  c.JSDPublic == nil,
 	}
-	return queueOnce(env, log, job)
+	return queueOnce(env, log, job, chatKey(rev.Project, rev.Channel, rev.Chat))
 }
 
-// queueOnce claims the job's dedupe key and pushes it; a duplicate event
-// finds the claim and does nothing.
-func queueOnce(env *sdk.Env, log *slog.Logger, job outboundJob) error {
+// queueOnce claims the job's dedupe key and pushes it in the order of the
+// chat (order, a chat key); a duplicate event finds the claim and does nothing.
+func queueOnce(env *sdk.Env, log *slog.Logger, job outboundJob, order string) error {
 	st := store{env.Storage}
 	won, err := st.claim(job.Dedupe, job.Nonce)
 	if err != nil {
@@ -129,7 +129,7 @@ func queueOnce(env *sdk.Env, log *slog.Logger, job outboundJob) error {
 	}
 	payload, err := json.Marshal(job)
 	if err == nil {
-		err = env.Queue.Push(QueueOutbound, payload, 0)
+		err = env.Queue.Push(QueueOutbound, order, payload, 0)
 	}
 	if err != nil {
 		_ = st.del(job.Dedupe)
@@ -170,7 +170,7 @@ func (b *Bridge) statusChanged(env *sdk.Env, log *slog.Logger, w *jira.Webhook, 
 		if !chat.Blocked {
 			job := outboundJob{Kind: jobResolved, Project: rev.Project, Issue: w.Issue.Key, Nonce: newNonce(),
 				Dedupe: statusDedupeKey(rev.Project, w.Issue.Key, marker)}
-			if err := queueOnce(env, log, job); err != nil {
+			if err := queueOnce(env, log, job, chatKey); err != nil {
 				return err
 			}
 		}
@@ -217,7 +217,8 @@ type outbound struct {
 	chat    chatRecord
 	prog    progress
 	attempt uint32
-	sent    int // parts sent by this call, for pacing
+	last    bool // the host's last attempt
+	sent    int  // parts sent by this call, for pacing
 }
 
 func (o *outbound) chatKey() string { return chatKey(o.job.Project, o.rev.Channel, o.rev.Chat) }
@@ -244,7 +245,7 @@ func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRe
 		env.Log.Error("outbound: malformed job dropped", "message", m.ID)
 		return abi.QueueResult{}, nil
 	}
-	o := &outbound{b: b, env: env, st: store{env.Storage}, jc: jira.Client{API: env.Jira}, job: job, attempt: m.Attempt,
+	o := &outbound{b: b, env: env, st: store{env.Storage}, jc: jira.Client{API: env.Jira}, job: job, attempt: m.Attempt, last: lastAttempt(m),
 		log: logger(env, "project", job.Project, "issue", job.Issue, "comment", job.Comment, "kind", job.Kind, "message", m.ID, "attempt", m.Attempt)}
 	found, err := o.st.get(job.Dedupe, &o.prog)
 	if err != nil {
@@ -303,7 +304,7 @@ func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRe
 }
 
 func (o *outbound) fail(err error) (abi.QueueResult, error) {
-	if res, ok := retryAfter(err, o.attempt); ok {
+	if res, ok := retryAfter(err, o.attempt, o.last); ok {
 		o.log.Warn("outbound: will retry", "err", err, "retryAfter", res.RetryAfterSeconds)
 		return res, nil
 	}
@@ -450,7 +451,7 @@ func (o *outbound) requeue() error {
 	if err != nil {
 		return err
 	}
-	if err := o.env.Queue.Push(QueueOutbound, payload, pace); err != nil {
+	if err := o.env.Queue.Push(QueueOutbound, o.chatKey(), payload, pace); err != nil {
 		return err
 	}
 	o.log.Info("outbound: long reply; the rest re-queued", "sent", o.prog.Parts)

@@ -550,3 +550,22 @@ func TestOnlyTheOwnerOfAClaimSends(t *testing.T) {
 		t.Fatalf("the owner sent %d messages", n)
 	}
 }
+
+func TestAChatsInboundAndOutboundWorkShareOneOrderKey(t *testing.T) {
+	h := newHarness(t)
+	h.configure(nil)
+	h.sendFixture("update_text.json")
+	in := h.env.Pushed.Take()
+	for _, p := range in {
+		h.deliver(p, 1)
+	}
+	h.event("comment_created_public.json")
+	out := h.env.Pushed.Take()
+	if len(in) != 1 || len(out) != 1 {
+		t.Fatalf("pushed %d inbound and %d outbound", len(in), len(out))
+	}
+	want := chatKey(testProject, "telegram", annaChat)
+	if in[0].OrderKey != want || out[0].OrderKey != want {
+		t.Fatalf("order keys %q and %q, want both %q", in[0].OrderKey, out[0].OrderKey, want)
+	}
+}

@@ -42,8 +42,11 @@ func fetchFetch(req unsafe.Pointer, reqLen uint32) int64
 //go:wasmimport chatbridge:plugin/jira@0.1.0 request
 func jiraRequest(req unsafe.Pointer, reqLen uint32) int64
 
+//go:wasmimport chatbridge:plugin/jira@0.1.0 attachment-link
+func jiraAttachmentLink(id unsafe.Pointer, idLen uint32, ttlSeconds uint32) int64
+
 //go:wasmimport chatbridge:plugin/queue@0.1.0 push
-func queuePush(queue unsafe.Pointer, queueLen uint32, payload unsafe.Pointer, payloadLen uint32, delaySeconds uint32) int64
+func queuePush(queue unsafe.Pointer, queueLen uint32, orderKey unsafe.Pointer, orderKeyLen uint32, payload unsafe.Pointer, payloadLen uint32, delaySeconds uint32) int64
 
 //go:wasmimport chatbridge:plugin/log@0.1.0 write
 func logWrite(level int32, msg unsafe.Pointer, msgLen uint32, attrs unsafe.Pointer, attrsLen uint32)
@@ -210,13 +213,24 @@ func (importJira) Request(req *abi.Request) (*abi.Response, error) {
 	return roundTrip(jiraRequest, req)
 }
 
+var _ AttachmentLinker = importJira{}
+
+func (importJira) AttachmentLink(attachmentID string, ttl time.Duration) (string, error) {
+	ip, in := strPtr(attachmentID)
+	b, err := collect(jiraAttachmentLink(ip, in, seconds(ttl)))
+	runtime.KeepAlive(attachmentID)
+	return string(b), err
+}
+
 type importQueue struct{}
 
-func (importQueue) Push(queue string, payload []byte, delay time.Duration) error {
+func (importQueue) Push(queue, orderKey string, payload []byte, delay time.Duration) error {
 	qp, qn := strPtr(queue)
+	kp, kn := strPtr(orderKey)
 	pp, pn := bytesPtr(payload)
-	_, err := collect(queuePush(qp, qn, pp, pn, seconds(delay)))
+	_, err := collect(queuePush(qp, qn, kp, kn, pp, pn, seconds(delay)))
 	runtime.KeepAlive(queue)
+	runtime.KeepAlive(orderKey)
 	runtime.KeepAlive(payload)
 	return err
 }

@@ -61,10 +61,21 @@ type Jira interface {
 	Request(req *abi.Request) (*abi.Response, error)
 }
 
+// AttachmentLinker is implemented by the Env's Jira when the host hands out
+// download links (jira.attachment-link): the returned https URL streams the
+// attachment's content once, until ttl passes (0: abi.DefaultLinkTTL seconds;
+// at most abi.MaxLinkTTL). Hosts without links leave it out.
+type AttachmentLinker interface {
+	AttachmentLink(attachmentID string, ttl time.Duration) (string, error)
+}
+
 // Queue pushes async events to the plugin's own consumers.
 type Queue interface {
-	// Push delivers payload to the consumer of queue after delay (whole seconds).
-	Push(queue string, payload []byte, delay time.Duration) error
+	// Push delivers payload to the consumer of queue after delay (whole
+	// seconds). Messages with the same non-empty orderKey are consumed one
+	// at a time in push order, across the plugin's queues and through
+	// retries; an empty orderKey orders the message within its queue only.
+	Push(queue, orderKey string, payload []byte, delay time.Duration) error
 }
 
 // Env is what a handler may use. Its fields are never nil in a handler.

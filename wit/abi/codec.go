@@ -64,7 +64,10 @@ type QueueMessage struct {
 	Queue   string
 	ID      string
 	Attempt uint32 // 1 on the first delivery
-	Payload []byte
+	// MaxAttempts is the host's bound on attempts; the one equal to it is
+	// the last before the message becomes a dead letter. 0: unbounded.
+	MaxAttempts uint32
+	Payload     []byte
 }
 
 // QueueResult is a consumer's optional answer: a retry request.
@@ -342,6 +345,7 @@ func (m *QueueMessage) Append(dst []byte) []byte {
 	e.string(m.Queue)
 	e.string(m.ID)
 	e.uint(uint64(m.Attempt))
+	e.uint(uint64(m.MaxAttempts))
 	e.bytes(m.Payload)
 	return e
 }
@@ -353,6 +357,7 @@ func (m *QueueMessage) Decode(src []byte) error {
 	m.Queue = d.string()
 	m.ID = d.string()
 	m.Attempt = d.u32()
+	m.MaxAttempts = d.u32()
 	m.Payload = d.bytes()
 	return d.done()
 }

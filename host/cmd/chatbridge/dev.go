@@ -36,6 +36,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dev", stderr)
 	c.flags(fs, true)
 	watch := fs.String("watch", "", "live reload: rebuild ./plugin of this source tree into -bundle and load it when a .go file or plugin/manifest.yml changes")
+	fs.StringVar(&c.simsURL, "sims", "", "control URL of a `chatbridge sims` process to use instead of starting the simulators here (so the host can be killed while they keep their state)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,7 +71,12 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 	if c.certFile, c.keyFile, err = proxy.DevCertificate(devDir); err != nil {
 		return nil, nil, err
 	}
-	sims, err := startSimulators(c.certFile)
+	var sims simulatorControl
+	if c.simsURL != "" {
+		sims, err = remoteSimulators(c.simsURL)
+	} else {
+		sims, err = startSimulators(c.certFile)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -80,7 +86,7 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 	extra := http.NewServeMux()
 	extra.Handle("/_sim/", sims.control())
 	extra.Handle("/", console.Handler())
-	hooks := &devHooks{http: sims.egress, extra: extra, closer: sims.close, sims: sims, trace: console.Trace}
+	hooks := &devHooks{http: sims.egressClient(), extra: extra, closer: sims.close, sims: sims, trace: console.Trace}
 	hooks.ready = func(ctx context.Context, r *running, w io.Writer) error {
 		store, _ := r.store.(*seal.Store)
 		console.Attach(r.host, store)
@@ -123,7 +129,7 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 
 // devInstall installs the dev site on first start and points the Jira
 // simulator's webhook at it.
-func devInstall(ctx context.Context, h *host.Host, sims *simulators) (tenant.Installation, error) {
+func devInstall(ctx context.Context, h *host.Host, sims simulatorControl) (tenant.Installation, error) {
 	var in tenant.Installation
 	found := false
 	for _, i := range h.Registry().List() {

@@ -204,7 +204,7 @@ func launch(data, bundleDir string, module []byte) (_ *e2eStack, err error) {
 		return nil, err
 	}
 	s := &e2eStack{data: data, log: &syncBuffer{}}
-	c := serveConfig{listen: "127.0.0.1:0", admin: "127.0.0.1:0", data: data, bundleDir: bundleDir, deadline: "fuel", logLevel: "info"}
+	c := serveConfig{listen: "127.0.0.1:0", admin: "127.0.0.1:0", data: data, bundleDir: bundleDir, deadline: "fuel", logLevel: e2eLogLevel()}
 	trust, hooks, err := devSetup(&c)
 	if err != nil {
 		return nil, fmt.Errorf("devSetup: %w", err)
@@ -288,6 +288,10 @@ func (s *e2eStack) shutdown() error {
 func (s *e2eStack) logOnFailure(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
+			if dir := os.Getenv("CHATBRIDGE_E2E_LOGS"); dir != "" {
+				// The whole log, for debugging: the test output shows only its end.
+				_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log"), []byte(s.log.String()), 0o600)
+			}
 			t.Logf("host log (end):\n%s", tail(s.log.String(), 20000))
 		}
 	})
@@ -762,4 +766,12 @@ func utf16Len(s string) int {
 		n += utf16.RuneLen(r)
 	}
 	return n
+}
+
+// e2eLogLevel is info, or debug when the whole logs are kept for debugging.
+func e2eLogLevel() string {
+	if os.Getenv("CHATBRIDGE_E2E_LOGS") != "" {
+		return "debug"
+	}
+	return "info"
 }

@@ -52,21 +52,25 @@ func (e edge) WriteMetrics(w io.Writer) error {
 		return nil
 	}
 	s := eng.Stats()
+	q := e.h.Queue().Stats()
 	for _, m := range []struct {
-		name, help string
-		v          int64
+		name, kind, help string
+		v                int64
 	}{
-		{"chatbridge_invocations_total", "Module invocations started.", s.Calls.Load()},
-		{"chatbridge_traps_total", "Invocations that trapped; the instance was discarded.", s.Traps.Load()},
-		{"chatbridge_timeouts_total", "Invocations stopped at their deadline.", s.Timeouts.Load()},
-		{"chatbridge_instantiations_total", "Module instances created.", s.Instantiations.Load()},
+		{"chatbridge_invocations_total", "counter", "Module invocations started.", s.Calls.Load()},
+		{"chatbridge_traps_total", "counter", "Invocations that trapped; the instance was discarded.", s.Traps.Load()},
+		{"chatbridge_timeouts_total", "counter", "Invocations stopped at their deadline.", s.Timeouts.Load()},
+		{"chatbridge_instantiations_total", "counter", "Module instances created.", s.Instantiations.Load()},
+		{"chatbridge_instances", "gauge", "Live module instances.", int64(eng.Live())},
+		{"chatbridge_queue_depth", "gauge", "Queued deliveries not yet consumed, retries included.", q.Pending},
+		{"chatbridge_queue_delivered_total", "counter", "Queue deliveries consumed.", q.Delivered},
+		{"chatbridge_queue_retries_total", "counter", "Queue deliveries scheduled for another attempt.", q.Retried},
+		{"chatbridge_queue_dead_lettered_total", "counter", "Queue messages that ran out of attempts.", q.DeadLettered},
+		{"chatbridge_queue_dead_letters", "gauge", "Dead letters kept for replay.", q.DeadLetters},
 	} {
-		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.name, m.help, m.name, m.name, m.v); err != nil {
+		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", m.name, m.help, m.name, m.kind, m.name, m.v); err != nil {
 			return err
 		}
 	}
-	_, err := fmt.Fprintf(w, "# HELP chatbridge_instances Live module instances.\n# TYPE chatbridge_instances gauge\nchatbridge_instances %d\n"+
-		"# HELP chatbridge_queue_depth Queued deliveries not yet consumed.\n# TYPE chatbridge_queue_depth gauge\nchatbridge_queue_depth %d\n",
-		eng.Live(), e.h.Queue().Pending())
-	return err
+	return nil
 }

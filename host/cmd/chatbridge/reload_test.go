@@ -156,9 +156,11 @@ func TestLiveReloadServesTheNewGreetingAndKeepsQueuedWork(t *testing.T) {
 	if strings.Contains(dev.stdout.String()+dev.stderr.String(), "panic") {
 		t.Fatal("the process panicked")
 	}
-	var st struct{ Dropped int64 }
+	var st struct {
+		DeadLetters int64 `json:"deadLetters"`
+	}
 	simGet(t, dev.admin+"/_console/state", &st)
-	if st.Dropped != 0 {
-		t.Fatalf("%d queued messages dropped", st.Dropped)
+	if st.DeadLetters != 0 {
+		t.Fatalf("%d queued messages dead-lettered", st.DeadLetters)
 	}
 }

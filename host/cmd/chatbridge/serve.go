@@ -22,6 +22,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/host/engine"
+	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/proxy"
 )
 
@@ -34,11 +35,16 @@ type serveConfig struct {
 	publicURL           string
 	deadline            string
 	logLevel            string
-	store               storeFlags // serve only: dev mode keeps BuntDB
+	queue               queue.Config
+	// simsURL (dev only): use the simulators of a `chatbridge sims` process
+	// there instead of starting them in this one.
+	simsURL string
+	store   storeFlags // serve only: dev mode keeps BuntDB
 }
 
 func (c *serveConfig) flags(fs interface {
 	StringVar(*string, string, string, string)
+	IntVar(*int, string, int, string)
 }, devDefaults bool) {
 	listen, admin, data := ":8443", proxy.DefaultAdminAddr, "/var/lib/chatbridge"
 	if devDefaults {
@@ -51,6 +57,7 @@ func (c *serveConfig) flags(fs interface {
 	fs.StringVar(&c.publicURL, "public-url", "", "public base URL of the edge (default https://<listen>)")
 	fs.StringVar(&c.deadline, "deadline", "fuel", "runaway-call mechanism: fuel or close-on-context-done")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&c.queue.MaxAttempts, "queue-attempts", 0, "deliveries of a queued message before it becomes a dead letter (default 40, about three hours)")
 	if !devDefaults {
 		fs.StringVar(&c.trustDir, "trust", "", "directory of trusted vendor public keys")
 		fs.StringVar(&c.certFile, "cert", "", "TLS certificate chain (PEM); reloaded on SIGHUP")
@@ -92,7 +99,7 @@ type devHooks struct {
 	extra  http.Handler // extra admin routes
 	ready  func(ctx context.Context, r *running, w io.Writer) error
 	closer func()
-	sims   *simulators
+	sims   simulatorControl
 	trace  func(capability.Event) // the host's Config.Trace
 	watch  string                 // -watch: the source tree to rebuild the plugin from
 }
@@ -160,7 +167,7 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 	}
 	r.adminURL = "http://" + adm.Addr().String()
 	hc := host.Config{
-		Store: store, Trust: trust, Logger: log, PublicURL: r.publicURL,
+		Store: store, Trust: trust, Logger: log, PublicURL: r.publicURL, Queue: c.queue,
 		Engine: engine.Config{CacheDir: filepath.Join(c.data, "cache"), Deadline: deadline},
 	}
 	if dev != nil {

@@ -2,13 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/chatbridge/chatbridge/host"
@@ -18,6 +27,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/sim/telegram"
 	"github.com/chatbridge/chatbridge/host/sim/viber"
 	"github.com/chatbridge/chatbridge/host/sim/whatsapp"
+	"github.com/chatbridge/chatbridge/proxy"
 )
 
 // simulators are the dev mode's stand-ins for Telegram, Viber, WhatsApp and
@@ -31,6 +41,24 @@ type simulators struct {
 	servers  []*http.Server
 	// egress is the host's outbound client: real names routed to the simulators.
 	egress *http.Client
+	// route is what a host in another process needs to reach them.
+	route egressRoute
+}
+
+// simulatorControl is what dev mode needs of the simulators, whether they
+// run in this process or in a `chatbridge sims` process.
+type simulatorControl interface {
+	control() http.Handler
+	egressClient() *http.Client
+	registerJiraWebhook(hookURL string, secret []byte) error
+	close()
+}
+
+// egressRoute tells a host where each service's simulator listens and which
+// CA signed their certificates: GET /_sim/egress.
+type egressRoute struct {
+	Routes map[string]string `json:"routes"` // service host name -> loopback address
+	CA     string            `json:"ca"`     // PEM
 }
 
 // startSimulators starts both simulators. edgeCert is the dev certificate of
@@ -81,12 +109,26 @@ func startSimulators(edgeCert string) (*simulators, error) {
 		routes[svc.name] = ln.Addr().String()
 	}
 	s.egress = host.RoutedClient(routes, ca.Pool())
+	s.route = egressRoute{Routes: routes, CA: string(ca.PEM())}
 	return s, nil
 }
+
+func (s *simulators) egressClient() *http.Client { return s.egress }
 
 // control serves the simulators' /_sim/ API.
 func (s *simulators) control() http.Handler {
 	return sim.Control(s.telegram, s.jira, s.viber, s.whatsapp)
+}
+
+// standalone serves the control API and GET /_sim/egress, for `chatbridge sims`.
+func (s *simulators) standalone() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_sim/egress", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.route)
+	})
+	mux.Handle("/_sim/", s.control())
+	return mux
 }
 
 // registerJiraWebhook points the Jira simulator's webhook at an installation,
@@ -132,3 +174,118 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 func (r *statusRecorder) WriteHeader(status int) { r.status = status }
+
+// remote is the simulators of a `chatbridge sims` process, reached through
+// its control API.
+type remote struct {
+	base   *url.URL
+	egress *http.Client
+	proxy  http.Handler
+}
+
+// remoteSimulators asks the sims process at base where its simulators listen.
+func remoteSimulators(base string) (*remote, error) {
+	u, err := url.Parse(strings.TrimSuffix(base, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("-sims %q: want the http URL of a `chatbridge sims` control API", base)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(u.String() + "/_sim/egress")
+	if err != nil {
+		return nil, fmt.Errorf("-sims: %w", err)
+	}
+	defer resp.Body.Close()
+	var route egressRoute
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("-sims: GET /_sim/egress: %s", resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&route); err != nil {
+		return nil, fmt.Errorf("-sims: GET /_sim/egress: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(route.CA)) || len(route.Routes) == 0 {
+		return nil, errors.New("-sims: GET /_sim/egress: no routes or no CA certificate")
+	}
+	return &remote{base: u, egress: host.RoutedClient(route.Routes, roots), proxy: httputil.NewSingleHostReverseProxy(u)}, nil
+}
+
+func (r *remote) control() http.Handler      { return r.proxy }
+func (r *remote) egressClient() *http.Client { return r.egress }
+func (r *remote) close()                     {}
+
+func (r *remote) registerJiraWebhook(hookURL string, secret []byte) error {
+	body, err := json.Marshal(map[string]string{"url": hookURL, "secret": string(secret)})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPut, r.base.String()+"/_sim/jira/webhook", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("register the Jira webhook with the simulator: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return errors.New("register the Jira webhook with the simulator: " + resp.Status)
+	}
+	return nil
+}
+
+// runSims is `chatbridge sims`: the simulators alone, for a dev host in
+// another process (`chatbridge dev -sims URL`) that may be stopped or killed
+// while the simulated services keep their state, as real ones would.
+func runSims(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("sims", stderr)
+	data := fs.String("data", "data", "the dev host's data directory: the edge's dev certificate under dev/ is read, or created")
+	listen := fs.String("listen", "127.0.0.1:9191", "control API address; keep it on loopback")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, addr, err := serveSimulators(*data, *listen)
+	if err != nil {
+		return err
+	}
+	defer s.shutdown()
+	fmt.Fprintf(stdout, "simulators: control API http://%s/_sim/\nrun the host with: chatbridge dev -sims http://%s -data %s -bundle ...\n", addr, addr, *data)
+	<-ctx.Done()
+	return nil
+}
+
+// servedSimulators is a sims process's simulators and control listener.
+type servedSimulators struct {
+	*simulators
+	srv *http.Server
+}
+
+func (s *servedSimulators) shutdown() {
+	_ = s.srv.Close()
+	s.close()
+}
+
+// serveSimulators starts the simulators, trusting the edge certificate of
+// the dev data directory, and serves their control API on listen.
+func serveSimulators(data, listen string) (*servedSimulators, string, error) {
+	certFile, _, err := proxy.DevCertificate(filepath.Join(data, "dev"))
+	if err != nil {
+		return nil, "", err
+	}
+	sims, err := startSimulators(certFile)
+	if err != nil {
+		return nil, "", err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		sims.close()
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: sims.standalone(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return &servedSimulators{simulators: sims, srv: srv}, ln.Addr().String(), nil
+}

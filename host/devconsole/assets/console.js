@@ -399,7 +399,7 @@ async function pollState() {
     renderTrace(st.events);
   }
   $('#q-pending').textContent = st.pending;
-  $('#q-dropped').textContent = st.dropped;
+  $('#q-dead').textContent = st.deadLetters;
   $('#e-calls').textContent = st.engine ? st.engine.calls : '–';
   $('#e-traps').textContent = st.engine ? st.engine.traps : '–';
   $('#bundle').textContent = (st.app || 'no bundle').replace(/^ari:cloud:ecosystem::app\//, '') +

@@ -45,6 +45,7 @@ type Op struct {
 	Cursor  string            `json:"cursor,omitempty"`
 	Limit   int               `json:"limit,omitempty"`
 	TTL     int               `json:"ttl,omitempty"`
+	Order   string            `json:"order,omitempty"`
 	URL     string            `json:"url,omitempty"`
 	Method  string            `json:"method,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
@@ -166,7 +167,7 @@ func run(env *sdk.Env, req *abi.WebTriggerRequest, op *Op) Result {
 		}
 		return Result{OK: true, Status: int(resp.Status), Value: string(resp.Body), Header: h}
 	case "queue.push":
-		if err := env.Queue.Push(op.Key, []byte(op.Value), time.Duration(op.TTL)*time.Second); err != nil {
+		if err := env.Queue.Push(op.Key, op.Order, []byte(op.Value), time.Duration(op.TTL)*time.Second); err != nil {
 			return fail(err)
 		}
 		return Result{OK: true}

@@ -1,0 +1,615 @@
+package queue
+
+import (
+	"cmp"
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/storage"
+)
+
+// Message is one delivery to a consumer.
+type Message struct {
+	ID           string
+	Installation string
+	Queue        string
+	// OrderKey is the push's order key; messages sharing one are consumed
+	// one at a time in push order.
+	OrderKey string
+	Payload  []byte
+	Attempt  int // 1 on the first delivery
+	// MaxAttempts is Config.MaxAttempts: the attempt equal to it is the last.
+	MaxAttempts int
+}
+
+// Consumer handles a message. A positive retryAfter or an error asks for
+// another attempt.
+type Consumer func(ctx context.Context, m Message) (retryAfter time.Duration, err error)
+
+// Config configures a Queue. The zero value is usable.
+type Config struct {
+	// MaxAttempts bounds deliveries of one message before it becomes a dead
+	// letter. Default 40: with the default back-off, or the bridge's own
+	// (5 s doubling to 5 minutes), about three hours of retries, longer than
+	// a typical Jira or messenger outage.
+	MaxAttempts int
+	// BaseBackoff is the first retry's delay when the consumer names none; it
+	// doubles each attempt up to MaxBackoff, with jitter. Default 1 s.
+	BaseBackoff time.Duration
+	// MaxBackoff caps the delay between two attempts. Default 5 minutes.
+	MaxBackoff time.Duration
+	// Workers is how many messages are consumed at once. Default 8.
+	Workers int
+	// Retention is the expiry of a pending message's record, a safety net
+	// for records nothing will consume. Default 7 days.
+	Retention time.Duration
+	// DeadLetterRetention is how long a dead letter is kept for replay.
+	// Default 7 days.
+	DeadLetterRetention time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 40
+	}
+	if c.BaseBackoff <= 0 {
+		c.BaseBackoff = time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 5 * time.Minute
+	}
+	if c.Workers <= 0 {
+		c.Workers = 8
+	}
+	if c.Retention <= 0 {
+		c.Retention = 7 * 24 * time.Hour
+	}
+	if c.DeadLetterRetention <= 0 {
+		c.DeadLetterRetention = 7 * 24 * time.Hour
+	}
+	return c
+}
+
+var (
+	// ErrClosed is returned by Push after Close.
+	ErrClosed = errors.New("queue: closed")
+	// ErrNotFound is returned for a dead letter that does not exist.
+	ErrNotFound = errors.New("queue: no such dead letter")
+)
+
+// DeadLetter describes a message that ran out of attempts. It carries no
+// payload and no order key: both may hold customer data.
+type DeadLetter struct {
+	ID           string    `json:"id"`
+	Installation string    `json:"installation"`
+	Queue        string    `json:"queue"`
+	Attempts     int       `json:"attempts"`
+	Pushed       time.Time `json:"pushed"`
+	FailedAt     time.Time `json:"failedAt"`
+	LastError    string    `json:"lastError"`
+}
+
+// Stats are the queue's counters, for metrics.
+type Stats struct {
+	// Pending counts messages waiting or in flight, retries included.
+	Pending int64 `json:"pending"`
+	// Delivered, Retried and DeadLettered count since the process started.
+	Delivered    int64 `json:"delivered"`
+	Retried      int64 `json:"retried"`
+	DeadLettered int64 `json:"deadLettered"`
+	// DeadLetters counts dead letters kept for replay now.
+	DeadLetters int64 `json:"deadLetters"`
+}
+
+// Queue is the host's durable queue. Every message is a sealed record in
+// its installation's Queue keyspace from the moment Push returns until it
+// is consumed or buried; the schedule in memory is rebuilt from the
+// records when the queue opens.
+type Queue struct {
+	cfg     Config
+	store   storage.Store
+	consume Consumer
+	log     *slog.Logger
+
+	// mu guards everything below it; cond waits on it for runnable lanes.
+	mu       sync.Mutex
+	cond     *sync.Cond
+	started  bool
+	closed   bool
+	seq      uint64
+	lanes    map[string]*lane
+	runnable []*lane
+	dead     map[string]DeadLetter
+
+	wg                               sync.WaitGroup
+	pending                          atomic.Int64
+	delivered, retried, deadLettered atomic.Int64
+}
+
+// lane holds the messages that must be consumed one at a time, in Seq
+// order: those of one order key, or the keyless messages of one queue. Its
+// first message blocks the rest until it is consumed or buried, through all
+// of its retries.
+type lane struct {
+	key   string
+	items []*record // by Seq
+	// queued is set while the lane is on the runnable list or held by a worker.
+	queued bool
+	// held is set while a worker consumes items[0].
+	held  bool
+	timer *time.Timer
+}
+
+func laneKey(r *record) string {
+	if r.OrderKey != "" {
+		return r.Installation + "\x00k\x00" + r.OrderKey
+	}
+	return r.Installation + "\x00q\x00" + r.Queue
+}
+
+// Open reads the pending messages and dead letters of installations from
+// store. Consumption begins with Start.
+func Open(ctx context.Context, store storage.Store, installations []string, cfg Config, consume Consumer, log *slog.Logger) (*Queue, error) {
+	q := &Queue{cfg: cfg.withDefaults(), store: store, consume: consume, log: log,
+		lanes: map[string]*lane{}, dead: map[string]DeadLetter{}}
+	q.cond = sync.NewCond(&q.mu)
+	n := 0
+	for _, in := range installations {
+		c, err := q.load(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		n += c
+	}
+	if n > 0 || len(q.dead) > 0 {
+		log.Info("queue resumed", "pending", n, "dead_letters", len(q.dead))
+	}
+	return q, nil
+}
+
+// load reads one installation's records.
+func (q *Queue) load(ctx context.Context, installation string) (int, error) {
+	var pending []*record
+	err := q.scan(ctx, installation, deadPrefix, func(r *record) {
+		q.dead[r.ID] = r.deadLetter()
+	})
+	if err == nil {
+		err = q.scan(ctx, installation, pendingPrefix, func(r *record) {
+			pending = append(pending, r)
+		})
+	}
+	if err != nil {
+		return 0, fmt.Errorf("queue: resume installation %s: %w", installation, err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, r := range pending {
+		if _, buried := q.dead[r.ID]; buried {
+			// Buried by a process that died before deleting the pending record.
+			_ = q.store.Delete(ctx, installation, storage.Queue, pendingKey(r.ID))
+			continue
+		}
+		q.seq = max(q.seq, r.Seq)
+		q.pending.Add(1)
+		q.insertLocked(r)
+		n++
+	}
+	// A due lane head may have been in flight when the process died: count
+	// that as an attempt, so the consumer knows an earlier attempt may have
+	// had effects it did not record, and a message that kills the process
+	// every time still ends as a dead letter.
+	now := time.Now()
+	for _, l := range q.lanes {
+		head := l.items[0]
+		if head.Installation != installation || head.Due.After(now) {
+			continue
+		}
+		head.Attempt++
+		head.LastError = "resumed after a restart"
+		if err := q.store.Set(ctx, installation, storage.Queue, pendingKey(head.ID), head.encode(), q.cfg.Retention); err != nil {
+			return 0, fmt.Errorf("queue: resume installation %s: %w", installation, err)
+		}
+	}
+	return n, nil
+}
+
+func (q *Queue) scan(ctx context.Context, installation, prefix string, each func(*record)) error {
+	cursor := ""
+	for {
+		page, err := q.store.Query(ctx, installation, storage.Queue, prefix, cursor, storage.MaxQueryLimit)
+		if err != nil {
+			return err
+		}
+		for _, e := range page.Entries {
+			r := &record{}
+			if err := r.decode(e.Value); err != nil {
+				q.log.Error("queue: damaged record skipped", "installation", installation)
+				continue
+			}
+			r.Installation = installation
+			each(r)
+		}
+		if page.NextCursor == "" {
+			return nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// Start begins consuming. It is safe to call more than once.
+func (q *Queue) Start() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.started || q.closed {
+		return
+	}
+	q.started = true
+	for range q.cfg.Workers {
+		q.wg.Add(1)
+		go q.work()
+	}
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Push stores payload for the consumer of queue, due after delay. When it
+// returns nil the message is durable: it survives a crash of the process.
+func (q *Queue) Push(ctx context.Context, installation, queue, orderKey string, payload []byte, delay time.Duration) error {
+	now := time.Now()
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	q.seq++
+	seq := q.seq
+	q.mu.Unlock()
+	r := &record{ID: newID(), Installation: installation, Queue: queue, OrderKey: orderKey,
+		Payload: append([]byte(nil), payload...), Attempt: 1, Seq: seq, Pushed: now, Due: now.Add(delay)}
+	if err := q.store.Set(ctx, installation, storage.Queue, pendingKey(r.ID), r.encode(), q.cfg.Retention); err != nil {
+		return fmt.Errorf("queue: push: %w", err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.pending.Add(1)
+	if !q.closed {
+		q.insertLocked(r)
+	}
+	return nil
+}
+
+// insertLocked puts r into its lane in Seq order, never ahead of a message
+// a worker holds. q.mu must be held.
+func (q *Queue) insertLocked(r *record) {
+	key := laneKey(r)
+	l := q.lanes[key]
+	if l == nil {
+		l = &lane{key: key}
+		q.lanes[key] = l
+	}
+	i := len(l.items)
+	for i > 0 && l.items[i-1].Seq > r.Seq && !(i == 1 && l.held) {
+		i--
+	}
+	l.items = slices.Insert(l.items, i, r)
+	q.wakeLocked(l)
+}
+
+// wakeLocked makes an idle lane runnable when its first message is due, or
+// sets a timer for when it will be. q.mu must be held.
+func (q *Queue) wakeLocked(l *lane) {
+	if l.queued || q.closed || q.lanes[l.key] != l {
+		return
+	}
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil
+	}
+	if len(l.items) == 0 {
+		delete(q.lanes, l.key)
+		return
+	}
+	wait := time.Until(l.items[0].Due)
+	if wait <= 0 {
+		l.queued = true
+		q.runnable = append(q.runnable, l)
+		q.cond.Signal()
+		return
+	}
+	l.timer = time.AfterFunc(wait, func() {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		q.wakeLocked(l)
+	})
+}
+
+func (q *Queue) work() {
+	defer q.wg.Done()
+	for {
+		l, r, ok := q.next()
+		if !ok {
+			return
+		}
+		q.handle(l, r)
+		q.mu.Lock()
+		l.held, l.queued = false, false
+		q.wakeLocked(l)
+		q.mu.Unlock()
+	}
+}
+
+// next waits for a runnable lane and holds its first message; false once closed.
+func (q *Queue) next() (*lane, *record, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for {
+		for len(q.runnable) == 0 && !q.closed {
+			q.cond.Wait()
+		}
+		if q.closed {
+			return nil, nil, false
+		}
+		l := q.runnable[0]
+		q.runnable = q.runnable[1:]
+		if q.lanes[l.key] != l || len(l.items) == 0 || time.Until(l.items[0].Due) > 0 {
+			// Forgotten, or an earlier message with a delay went ahead.
+			l.queued = false
+			q.wakeLocked(l)
+			continue
+		}
+		l.held = true
+		return l, l.items[0], true
+	}
+}
+
+// handle consumes the first message of l, then deletes it, schedules its
+// retry, or buries it after its last attempt.
+func (q *Queue) handle(l *lane, r *record) {
+	ctx := context.Background()
+	m := Message{ID: r.ID, Installation: r.Installation, Queue: r.Queue, OrderKey: r.OrderKey, Payload: r.Payload, Attempt: r.Attempt, MaxAttempts: q.cfg.MaxAttempts}
+	retry, err := q.consume(ctx, m)
+	if err == nil && retry <= 0 {
+		if err := q.store.Delete(ctx, r.Installation, storage.Queue, pendingKey(r.ID)); err != nil {
+			// Delivered again after a restart; the consumer is idempotent.
+			q.log.Warn("queue: consumed message not deleted", "installation", r.Installation, "err", err)
+		}
+		q.delivered.Add(1)
+		q.drop(l, r)
+		return
+	}
+	if q.forgotten(l) {
+		// Uninstalled meanwhile: its records are gone, keep it that way.
+		q.drop(l, r)
+		return
+	}
+	why := "retry requested"
+	if err != nil {
+		why = truncate(err.Error(), 200)
+	}
+	if r.Attempt >= q.cfg.MaxAttempts {
+		q.bury(ctx, l, r, why)
+		return
+	}
+	if retry <= 0 {
+		retry = q.backoff(r.Attempt)
+	}
+	next := *r
+	next.Attempt++
+	next.Due = time.Now().Add(retry)
+	next.LastError = why
+	if err := q.store.Set(ctx, r.Installation, storage.Queue, pendingKey(r.ID), next.encode(), q.cfg.Retention); err != nil {
+		// The stored record keeps the older attempt: a restart retries sooner.
+		q.log.Warn("queue: retry not recorded", "installation", r.Installation, "err", err)
+	}
+	q.retried.Add(1)
+	q.mu.Lock()
+	if len(l.items) > 0 && l.items[0] == r {
+		l.items[0] = &next
+	}
+	q.mu.Unlock()
+}
+
+func (q *Queue) forgotten(l *lane) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.lanes[l.key] != l
+}
+
+// backoff is BaseBackoff doubling per attempt up to MaxBackoff, the upper
+// half of it jittered so that retries of many messages spread out.
+func (q *Queue) backoff(attempt int) time.Duration {
+	d := q.cfg.MaxBackoff
+	if attempt < 32 {
+		d = min(q.cfg.BaseBackoff<<(attempt-1), q.cfg.MaxBackoff)
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// bury turns r into a dead letter: kept, sealed, for replay.
+func (q *Queue) bury(ctx context.Context, l *lane, r *record, why string) {
+	d := *r
+	d.FailedAt, d.LastError = time.Now(), why
+	if err := q.store.Set(ctx, r.Installation, storage.Queue, deadKey(r.ID), d.encode(), q.cfg.DeadLetterRetention); err != nil {
+		q.log.Error("queue: dead letter not recorded; the message stays pending", "installation", r.Installation, "err", err)
+		return
+	}
+	if err := q.store.Delete(ctx, r.Installation, storage.Queue, pendingKey(r.ID)); err != nil {
+		q.log.Warn("queue: buried message's pending record not deleted", "installation", r.Installation, "err", err)
+	}
+	q.log.Warn("queue: message dead-lettered after its last attempt", "installation", r.Installation, "queue", r.Queue, "message", r.ID, "attempts", r.Attempt)
+	q.deadLettered.Add(1)
+	q.mu.Lock()
+	q.dead[r.ID] = d.deadLetter()
+	q.mu.Unlock()
+	q.drop(l, r)
+}
+
+// drop removes a held message from its lane once it is no longer pending.
+func (q *Queue) drop(l *lane, r *record) {
+	q.pending.Add(-1)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(l.items) > 0 && l.items[0].ID == r.ID {
+		l.items = l.items[1:]
+	}
+}
+
+func (r *record) deadLetter() DeadLetter {
+	return DeadLetter{ID: r.ID, Installation: r.Installation, Queue: r.Queue, Attempts: r.Attempt,
+		Pushed: r.Pushed, FailedAt: r.FailedAt, LastError: r.LastError}
+}
+
+// DeadLetters lists the dead letters, oldest failure first.
+func (q *Queue) DeadLetters() []DeadLetter {
+	q.mu.Lock()
+	list := make([]DeadLetter, 0, len(q.dead))
+	for _, d := range q.dead {
+		list = append(list, d)
+	}
+	q.mu.Unlock()
+	slices.SortFunc(list, func(a, b DeadLetter) int {
+		return cmp.Or(a.FailedAt.Compare(b.FailedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return list
+}
+
+// Replay queues a dead letter again, with a fresh set of attempts, behind
+// whatever its lane holds now.
+func (q *Queue) Replay(ctx context.Context, id string) error {
+	q.mu.Lock()
+	d, ok := q.dead[id]
+	if ok {
+		// Claimed, so that two replays of one letter cannot both succeed.
+		delete(q.dead, id)
+	}
+	q.seq++
+	seq := q.seq
+	q.mu.Unlock()
+	if !ok {
+		return ErrNotFound
+	}
+	restore := func(err error) error {
+		q.mu.Lock()
+		q.dead[id] = d
+		q.mu.Unlock()
+		return fmt.Errorf("queue: replay: %w", err)
+	}
+	v, err := q.store.Get(ctx, d.Installation, storage.Queue, deadKey(id))
+	if err != nil {
+		return restore(err)
+	}
+	r := &record{}
+	if err := r.decode(v); err != nil {
+		return restore(err)
+	}
+	r.Installation, r.Seq, r.Attempt, r.Due, r.FailedAt, r.LastError = d.Installation, seq, 1, time.Now(), time.Time{}, ""
+	if err := q.store.Set(ctx, d.Installation, storage.Queue, pendingKey(id), r.encode(), q.cfg.Retention); err != nil {
+		return restore(err)
+	}
+	if err := q.store.Delete(ctx, d.Installation, storage.Queue, deadKey(id)); err != nil {
+		q.log.Warn("queue: replayed dead letter not deleted", "installation", d.Installation, "err", err)
+	}
+	q.log.Info("queue: dead letter replayed", "installation", d.Installation, "queue", d.Queue, "message", id)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.pending.Add(1)
+	if !q.closed {
+		q.insertLocked(r)
+	}
+	return nil
+}
+
+// Discard deletes a dead letter for good.
+func (q *Queue) Discard(ctx context.Context, id string) error {
+	q.mu.Lock()
+	d, ok := q.dead[id]
+	q.mu.Unlock()
+	if !ok {
+		return ErrNotFound
+	}
+	if err := q.store.Delete(ctx, d.Installation, storage.Queue, deadKey(id)); err != nil {
+		return fmt.Errorf("queue: discard: %w", err)
+	}
+	q.mu.Lock()
+	delete(q.dead, id)
+	q.mu.Unlock()
+	return nil
+}
+
+// Forget drops everything in memory of an installation whose records were
+// purged (uninstalled). A message a worker holds finishes its attempt.
+func (q *Queue) Forget(installation string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for key, l := range q.lanes {
+		if len(l.items) == 0 || l.items[0].Installation != installation {
+			continue
+		}
+		if l.timer != nil {
+			l.timer.Stop()
+		}
+		n := len(l.items)
+		if l.held {
+			n-- // drop accounts for it
+		}
+		q.pending.Add(-int64(n))
+		delete(q.lanes, key)
+	}
+	for id, d := range q.dead {
+		if d.Installation == installation {
+			delete(q.dead, id)
+		}
+	}
+}
+
+// Stats reports the queue's counters.
+func (q *Queue) Stats() Stats {
+	q.mu.Lock()
+	dead := int64(len(q.dead))
+	q.mu.Unlock()
+	return Stats{Pending: q.pending.Load(), Delivered: q.delivered.Load(), Retried: q.retried.Load(),
+		DeadLettered: q.deadLettered.Load(), DeadLetters: dead}
+}
+
+// Pending reports messages not yet consumed, including those waiting to retry.
+func (q *Queue) Pending() int64 { return q.pending.Load() }
+
+// Close stops consuming and waits for the messages in flight. Pending
+// messages stay stored and resume when the queue is opened again.
+func (q *Queue) Close() {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	q.closed = true
+	for _, l := range q.lanes {
+		if l.timer != nil {
+			l.timer.Stop()
+		}
+	}
+	q.cond.Broadcast()
+	q.mu.Unlock()
+	q.wg.Wait()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
