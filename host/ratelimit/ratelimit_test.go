@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -368,4 +369,74 @@ func FuzzFor(f *testing.F) {
 			t.Fatalf("%d keys", len(d.keys))
 		}
 	})
+}
+
+// TestHammerOneKeyKeepsItsPace: many goroutines waiting on one paced key,
+// while others churn keys and learn blocks, go out no faster than the
+// pace: the k-th to return does so at least k spacings after the start.
+func TestHammerOneKeyKeepsItsPace(t *testing.T) {
+	l := New(Config{MaxWait: time.Minute, MaxKeys: 10_000, Idle: time.Millisecond})
+	const n, every = 40, 5 * time.Millisecond
+	d := Destination{keys: []Key{NewKey(Rule{Every: every}, "inst", "paced")}}
+	start := time.Now()
+	var mu sync.Mutex
+	var returned []time.Time
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Wait(context.Background(), d); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			returned = append(returned, time.Now())
+			mu.Unlock()
+		}()
+	}
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				other := tgSend("inst-"+strconv.Itoa(g), strconv.Itoa(i))
+				l.Observe(other, 503, http.Header{"Retry-After": {"1"}}, nil)
+				_, _ = l.reserve(time.Now(), other.keys)
+				_ = l.Stats()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(returned) != n {
+		t.Fatalf("%d of %d waits returned", len(returned), n)
+	}
+	slices.SortFunc(returned, func(a, b time.Time) int { return a.Compare(b) })
+	for k, at := range returned {
+		if min := time.Duration(k) * every; at.Sub(start) < min {
+			t.Errorf("wait %d returned %v after the start, before the pace allows (%v)", k, at.Sub(start), min)
+		}
+	}
+	if s := l.Stats(); s.Keys > 10_000 {
+		t.Errorf("%d keys held with MaxKeys 10 000", s.Keys)
+	}
+}
+
+func BenchmarkLimiter_WaitUnpaced(b *testing.B) {
+	l := New(Config{})
+	d := jiraDest("inst")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := l.Wait(context.Background(), d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFor_TelegramJSON(b *testing.B) {
+	u, h, body := tgURL("sendMessage"), jsonHeader(), []byte(`{"chat_id":1001,"text":"hello there","parse_mode":"HTML"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = For("inst", u, h, body)
+	}
 }
