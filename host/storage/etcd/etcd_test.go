@@ -228,3 +228,50 @@ func TestLeaseBucket_StaysPutAsATTLCountsDown(t *testing.T) {
 		}
 	}
 }
+
+// TestDB_ARecordPastItsExpiryIsNotServedBeforeEtcdDeletesIt reads right
+// after a record's expiry, while its lease still holds it in etcd: Get, Scan
+// and an Absent precondition all treat it as gone.
+func TestDB_ARecordPastItsExpiryIsNotServedBeforeEtcdDeletesIt(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	d := openOn(t, c, Config{})
+	ctx := t.Context()
+	exp := time.Now().Add(time.Second)
+	if err := d.Set(ctx, "k", []byte("v"), exp); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(time.Unix(ceilUnix(exp), 0)) + 10*time.Millisecond)
+	resp, err := d.client.Get(ctx, d.cfg.Prefix+"k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Kvs) != 1 {
+		t.Fatal("etcd deleted the record at its expiry already: the lease is not longer than the TTL")
+	}
+	if _, err := d.Get(ctx, "k"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Get of an expired record: %v, want ErrNotFound", err)
+	}
+	if recs, err := d.Scan(ctx, "", "", 10); err != nil || len(recs) != 0 {
+		t.Fatalf("Scan: %d records, %v", len(recs), err)
+	}
+	err = d.Apply(ctx, []storage.Write{{Key: "k", Value: []byte("new")}}, storage.Precondition{Key: "k", Absent: true})
+	if err != nil {
+		t.Fatalf("Absent precondition on an expired record: %v", err)
+	}
+	if rec, err := d.Get(ctx, "k"); err != nil || string(rec.Value) != "new" || !rec.Expires.IsZero() {
+		t.Fatalf("Get after the write = %+v, %v", rec, err)
+	}
+	// The new record has no expiry: it outlives the old record's lease.
+	leases, err := d.client.Leases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leases.Leases {
+		if _, err := d.client.Revoke(ctx, l.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rec, err := d.Get(ctx, "k"); err != nil || string(rec.Value) != "new" {
+		t.Fatalf("Get after the old lease ended = %+v, %v", rec, err)
+	}
+}

@@ -25,10 +25,23 @@ const InstallHint = "etcdtest: no etcd binary on PATH: run `make etcd` (apt-get 
 // startTimeout bounds how long a cluster may take to become healthy.
 const startTimeout = 30 * time.Second
 
+// Options change how Start runs the members. The zero value is plain HTTP.
+type Options struct {
+	// TLS makes the members serve clients over HTTPS with a certificate from
+	// a CA of their own, and require client certificates from that CA
+	// (Cluster.TLS names the files). Peers still talk plain HTTP on loopback.
+	TLS bool
+}
+
 // Cluster is a running etcd cluster whose members listen on 127.0.0.1.
 type Cluster struct {
 	// Endpoints are the members' client URLs, in member order.
 	Endpoints []string
+	// TLS names the CA and certificates when Options.TLS is set.
+	TLS TLSFiles
+
+	opts  Options
+	hc    *http.Client // health checks
 
 	t     testing.TB
 	bin   string
@@ -61,6 +74,12 @@ func Binary() string {
 // test (not skips) when etcd is not installed.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return StartWith(t, n, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, n int, opts Options) *Cluster {
+	t.Helper()
 	bin := Binary()
 	if bin == "" {
 		t.Fatal(InstallHint)
@@ -68,7 +87,7 @@ func Start(t testing.TB, n int) *Cluster {
 	var err error
 	for try := 0; try < 3; try++ {
 		var c *Cluster
-		c, err = start(t, bin, n)
+		c, err = start(t, bin, n, opts)
 		if err == nil {
 			t.Cleanup(c.stop)
 			return c
@@ -80,7 +99,7 @@ func Start(t testing.TB, n int) *Cluster {
 	return nil
 }
 
-func start(t testing.TB, bin string, n int) (*Cluster, error) {
+func start(t testing.TB, bin string, n int, opts Options) (*Cluster, error) {
 	ports, err := freePorts(2 * n)
 	if err != nil {
 		return nil, err
@@ -89,14 +108,27 @@ func start(t testing.TB, bin string, n int) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{t: t, bin: bin, dir: dir, token: filepath.Base(dir)}
+	c := &Cluster{t: t, bin: bin, dir: dir, token: filepath.Base(dir), opts: opts,
+		hc: &http.Client{Timeout: time.Second}}
+	scheme := "http"
+	if opts.TLS {
+		scheme = "https"
+		if c.TLS, err = writeTLS(dir); err != nil {
+			return nil, err
+		}
+		tc, err := c.TLS.clientTLS()
+		if err != nil {
+			return nil, err
+		}
+		c.hc.Transport = &http.Transport{TLSClientConfig: tc}
+	}
 	var peers []string
 	for i := 0; i < n; i++ {
 		m := &member{
 			name:      fmt.Sprintf("m%d", i),
 			dataDir:   filepath.Join(dir, fmt.Sprintf("m%d.etcd", i)),
 			logFile:   filepath.Join(dir, fmt.Sprintf("m%d.log", i)),
-			clientURL: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i]),
+			clientURL: fmt.Sprintf("%s://127.0.0.1:%d", scheme, ports[2*i]),
 			peerURL:   fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]),
 		}
 		c.members = append(c.members, m)
@@ -161,6 +193,10 @@ func (c *Cluster) launch(i int, state string) error {
 		"--logger", "zap",
 		"--log-outputs", m.logFile,
 	}
+	if c.opts.TLS {
+		args = append(args, "--cert-file", c.TLS.ServerCertFile, "--key-file", c.TLS.ServerKeyFile,
+			"--trusted-ca-file", c.TLS.CAFile, "--client-cert-auth")
+	}
 	cmd := exec.Command(c.bin, args...)
 	// The member reads ETCD_* variables as flags: start it without ours.
 	for _, kv := range os.Environ() {
@@ -180,7 +216,6 @@ func (c *Cluster) launch(i int, state string) error {
 // waitHealthy polls member i's /health until it reports a quorum.
 func (c *Cluster) waitHealthy(ctx context.Context, i int) error {
 	m := c.members[i]
-	hc := &http.Client{Timeout: time.Second}
 	for {
 		select {
 		case <-m.exited:
@@ -188,7 +223,7 @@ func (c *Cluster) waitHealthy(ctx context.Context, i int) error {
 		default:
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.clientURL+"/health", nil)
-		if resp, err := hc.Do(req); err == nil {
+		if resp, err := c.hc.Do(req); err == nil {
 			var b [256]byte
 			n, _ := resp.Body.Read(b[:])
 			resp.Body.Close()
