@@ -40,8 +40,8 @@ type Cluster struct {
 	// TLS names the CA and certificates when Options.TLS is set.
 	TLS TLSFiles
 
-	opts  Options
-	hc    *http.Client // health checks
+	opts Options
+	hc   *http.Client // health checks
 
 	t     testing.TB
 	bin   string
