@@ -19,6 +19,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/fuel"
+	"github.com/chatbridge/chatbridge/host/medialink"
 	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/tenant"
@@ -61,6 +62,7 @@ type Host struct {
 	log      *slog.Logger
 	registry *tenant.Registry
 	queue    *queue.Queue
+	links    *medialink.Service
 
 	// mu guards app.
 	mu  sync.RWMutex
@@ -89,6 +91,12 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{cfg: cfg, log: cfg.Logger, registry: reg}
+	if cfg.PublicURL != "" {
+		h.links, err = medialink.New(medialink.Config{Store: cfg.Store, Sites: reg, PublicURL: cfg.PublicURL, HTTP: cfg.HTTP, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+	}
 	var ids []string
 	for _, in := range reg.List() {
 		ids = append(ids, in.ID)
@@ -127,6 +135,7 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 		return capability.Register(ctx, r, capability.Deps{
 			Store: h.cfg.Store, Queue: h.queue, Jira: h.registry, Logger: h.log,
 			HTTP: h.cfg.HTTP, Limits: h.cfg.Limits, Trace: h.cfg.Trace,
+			Links: h.linkMinter(),
 		}, p)
 	}
 	eng, err := engine.New(ctx, b.Module, ec)
@@ -182,6 +191,19 @@ func (h *Host) Engine() *engine.Engine {
 
 // Registry returns the installations.
 func (h *Host) Registry() *tenant.Registry { return h.registry }
+
+// Links returns the download links of jira.attachment-link, or nil when
+// Config.PublicURL is empty.
+func (h *Host) Links() *medialink.Service { return h.links }
+
+// linkMinter is Links as the capability takes it: a nil interface, not a
+// nil pointer, when there are no links.
+func (h *Host) linkMinter() capability.LinkMinter {
+	if h.links == nil {
+		return nil
+	}
+	return h.links
+}
 
 // Queue returns the queue behind the queue capability.
 func (h *Host) Queue() *queue.Queue { return h.queue }

@@ -16,6 +16,8 @@ const (
 	WebTrigger Kind = iota + 1
 	// JiraEvents routes Jira's webhooks to the installation's product-event triggers.
 	JiraEvents
+	// Download is a single-use download link, served by a Downloader.
+	Download
 )
 
 // Target is what an unguessable route id resolves to.
@@ -30,6 +32,9 @@ var (
 	ErrOverloaded = errors.New("proxy: backend overloaded")
 	// ErrTimeout is returned when the invocation ran out of time; the proxy answers 504.
 	ErrTimeout = errors.New("proxy: invocation timed out")
+	// ErrNotFound is returned by a Downloader for a link that is unknown,
+	// used or expired; the proxy answers 404 and says nothing more.
+	ErrNotFound = errors.New("proxy: not found")
 )
 
 // Backend is the host as the proxy sees it. The proxy never imports the host;
@@ -46,4 +51,24 @@ type Backend interface {
 	// WriteMetrics appends the host's own metrics (invocations, traps,
 	// timeouts, queue depth) in the Prometheus text format.
 	WriteMetrics(w io.Writer) error
+}
+
+// Downloader is implemented by a Backend that serves download links: GET
+// and HEAD /dl/{token}. Without it those paths are 404.
+type Downloader interface {
+	// Download redeems token: with consume (GET) the link is used up, without
+	// it (HEAD) it stays. It returns ErrNotFound for a link it does not
+	// know. The proxy reads Body after Download returns, under ctx, and
+	// closes it; ctx ends when the body is closed or the proxy gives up.
+	Download(ctx context.Context, token string, consume bool) (*File, error)
+}
+
+// File is what a download link streams to the client.
+type File struct {
+	ContentType string
+	// ContentDisposition is sent as it is; "" sends "attachment".
+	ContentDisposition string
+	// Size is the length in bytes, or -1 when unknown (sent chunked).
+	Size int64
+	Body io.ReadCloser
 }

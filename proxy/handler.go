@@ -64,6 +64,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, a *access) {
 		s.respond(ctx, r.status)
 		return
 	}
+	if r.kind == Download {
+		s.serveDownload(ctx, r.id)
+		return
+	}
 	id := string(r.id)
 	t, ok := s.backend.Lookup(id)
 	if !ok || t.Kind != r.kind {
@@ -210,7 +214,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, a *access, start time.Time) {
 		slog.Int("status", status),
 		slog.Duration("duration", d),
 		slog.Int("bytes_in", len(ctx.Request.Body())),
-		slog.Int("bytes_out", len(ctx.Response.Body())),
+		slog.Int("bytes_out", bytesOut(&ctx.Response)),
 	}
 	n := 6
 	if a.id != nil {

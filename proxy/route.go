@@ -21,6 +21,7 @@ const (
 const (
 	webTriggerPrefix = "/x/"
 	jiraPrefix       = "/jira/"
+	downloadPrefix   = "/dl/"
 )
 
 // NewRouteID returns a fresh unguessable route id: 192 bits from
@@ -56,6 +57,9 @@ func WebTriggerPath(routeID string) string { return webTriggerPrefix + routeID }
 // JiraPath: see WebTriggerPath.
 func JiraPath(routeID string) string { return jiraPrefix + routeID }
 
+// DownloadPath is the public path of a download link's token (Downloader).
+func DownloadPath(token string) string { return downloadPrefix + token }
+
 // routeResult is the router's verdict on a method and path, before Lookup.
 type routeResult struct {
 	kind   Kind   // the kind the path prefix promises; 0 when status is 404
@@ -65,7 +69,8 @@ type routeResult struct {
 }
 
 // route matches the path and method without allocating or calling anything.
-// Only "/x/{id}" (GET, POST) and "/jira/{id}" (POST) exist.
+// Only "/x/{id}" (GET, POST), "/jira/{id}" (POST) and "/dl/{token}" (GET,
+// HEAD) exist.
 func route(method, path []byte) routeResult {
 	var (
 		kind  Kind
@@ -77,6 +82,8 @@ func route(method, path []byte) routeResult {
 		kind, id, allow = WebTrigger, path[len(webTriggerPrefix):], "GET, POST"
 	case bytes.HasPrefix(path, []byte(jiraPrefix)):
 		kind, id, allow = JiraEvents, path[len(jiraPrefix):], "POST"
+	case bytes.HasPrefix(path, []byte(downloadPrefix)):
+		kind, id, allow = Download, path[len(downloadPrefix):], "GET, HEAD"
 	default:
 		return routeResult{status: 404}
 	}
@@ -84,6 +91,9 @@ func route(method, path []byte) routeResult {
 		return routeResult{status: 404}
 	}
 	ok := string(method) == "POST" || (kind == WebTrigger && string(method) == "GET")
+	if kind == Download {
+		ok = string(method) == "GET" || string(method) == "HEAD"
+	}
 	if !ok {
 		return routeResult{kind: kind, status: 405, allow: allow}
 	}

@@ -96,6 +96,9 @@ type Deps struct {
 	// those a 429 or 503 asked to wait (package ratelimit). Default: one
 	// with ratelimit's defaults per Register.
 	Limiter *ratelimit.Limiter
+	// Links mints the download links of jira.attachment-link. Default:
+	// none, and the function answers unavailable.
+	Links LinkMinter
 }
 
 // host is the registered capability set of one runtime.

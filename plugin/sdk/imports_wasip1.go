@@ -42,6 +42,9 @@ func fetchFetch(req unsafe.Pointer, reqLen uint32) int64
 //go:wasmimport chatbridge:plugin/jira@0.1.0 request
 func jiraRequest(req unsafe.Pointer, reqLen uint32) int64
 
+//go:wasmimport chatbridge:plugin/jira@0.1.0 attachment-link
+func jiraAttachmentLink(id unsafe.Pointer, idLen uint32, ttlSeconds uint32) int64
+
 //go:wasmimport chatbridge:plugin/queue@0.1.0 push
 func queuePush(queue unsafe.Pointer, queueLen uint32, orderKey unsafe.Pointer, orderKeyLen uint32, payload unsafe.Pointer, payloadLen uint32, delaySeconds uint32) int64
 
@@ -208,6 +211,15 @@ type importJira struct{}
 
 func (importJira) Request(req *abi.Request) (*abi.Response, error) {
 	return roundTrip(jiraRequest, req)
+}
+
+var _ AttachmentLinker = importJira{}
+
+func (importJira) AttachmentLink(attachmentID string, ttl time.Duration) (string, error) {
+	ip, in := strPtr(attachmentID)
+	b, err := collect(jiraAttachmentLink(ip, in, seconds(ttl)))
+	runtime.KeepAlive(attachmentID)
+	return string(b), err
 }
 
 type importQueue struct{}

@@ -61,6 +61,14 @@ type Jira interface {
 	Request(req *abi.Request) (*abi.Response, error)
 }
 
+// AttachmentLinker is implemented by the Env's Jira when the host hands out
+// download links (jira.attachment-link): the returned https URL streams the
+// attachment's content once, until ttl passes (0: abi.DefaultLinkTTL seconds;
+// at most abi.MaxLinkTTL). Hosts without links leave it out.
+type AttachmentLinker interface {
+	AttachmentLink(attachmentID string, ttl time.Duration) (string, error)
+}
+
 // Queue pushes async events to the plugin's own consumers.
 type Queue interface {
 	// Push delivers payload to the consumer of queue after delay (whole

@@ -28,7 +28,8 @@ const (
 
 	FuncFetch = "fetch"
 
-	FuncJiraRequest = "request"
+	FuncJiraRequest        = "request"
+	FuncJiraAttachmentLink = "attachment-link"
 
 	FuncQueuePush = "push"
 
@@ -81,6 +82,7 @@ var Imports = []Func{
 	{ModuleSecrets, FuncSecretsVerifyHMAC, []string{"i32", "i32", "i32", "i32", "i32", "i32", "i32"}, []string{"i64"}},
 	{ModuleFetch, FuncFetch, []string{"i32", "i32"}, []string{"i64"}},
 	{ModuleJira, FuncJiraRequest, []string{"i32", "i32"}, []string{"i64"}},
+	{ModuleJira, FuncJiraAttachmentLink, []string{"i32", "i32", "i32"}, []string{"i64"}},
 	{ModuleQueue, FuncQueuePush, []string{"i32", "i32", "i32", "i32", "i32", "i32", "i32"}, []string{"i64"}},
 	{ModuleLog, FuncLogWrite, []string{"i32", "i32", "i32", "i32", "i32"}, nil},
 	{ModuleABI, FuncInputRead, []string{"i32"}, nil},

@@ -38,3 +38,11 @@ func KeyProblem(key string) string {
 	}
 	return ""
 }
+
+// Download links of jira.attachment-link, in seconds.
+const (
+	// DefaultLinkTTL is a link's lifetime when the module asks for 0: 15 minutes.
+	DefaultLinkTTL = 900
+	// MaxLinkTTL is the longest lifetime a module may ask for: one hour.
+	MaxLinkTTL = 3600
+)

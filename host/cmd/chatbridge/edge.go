@@ -8,6 +8,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/engine"
+	"github.com/chatbridge/chatbridge/host/medialink"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/proxy"
 	"github.com/chatbridge/chatbridge/wit/abi"
@@ -45,6 +46,24 @@ func (e edge) Invoke(ctx context.Context, t proxy.Target, req *abi.WebTriggerReq
 }
 
 func (e edge) Ready(ctx context.Context) error { return e.h.Ready(ctx) }
+
+var _ proxy.Downloader = edge{}
+
+// Download serves a download link of jira.attachment-link (host/medialink).
+func (e edge) Download(ctx context.Context, token string, consume bool) (*proxy.File, error) {
+	links := e.h.Links()
+	if links == nil {
+		return nil, proxy.ErrNotFound
+	}
+	d, err := links.Open(ctx, token, consume)
+	switch {
+	case errors.Is(err, medialink.ErrNotFound):
+		return nil, proxy.ErrNotFound
+	case err != nil:
+		return nil, err
+	}
+	return &proxy.File{ContentType: d.ContentType, ContentDisposition: d.ContentDisposition(), Size: d.Size, Body: d.Body}, nil
+}
 
 func (e edge) WriteMetrics(w io.Writer) error {
 	eng := e.h.Engine()

@@ -24,7 +24,10 @@ type Env struct {
 	Pushed  *Queue
 	HTTP    *HTTP
 	JiraAPI *HTTP
-	Logs    *Logs
+	// Links answers jira.attachment-link; with no Handler it answers
+	// unavailable, as a host without download links does.
+	Links *Links
+	Logs  *Logs
 }
 
 // NewEnv returns an Env whose every capability is an empty in-memory fake.
@@ -35,10 +38,11 @@ func NewEnv() *Env {
 		Pushed:  &Queue{},
 		HTTP:    &HTTP{},
 		JiraAPI: &HTTP{},
+		Links:   &Links{},
 		Logs:    &Logs{},
 	}
 	e.Env = &sdk.Env{
-		Storage: e.Store, Secrets: e.Secret, Fetch: e.HTTP, Jira: jiraFake{e.JiraAPI},
+		Storage: e.Store, Secrets: e.Secret, Fetch: e.HTTP, Jira: jiraFake{e.JiraAPI, e.Links},
 		Queue: e.Pushed, Log: sdk.NewLogger(e.Logs.write),
 	}
 	return e
@@ -293,9 +297,58 @@ func (h *HTTP) Requests() []*abi.Request {
 	return slices.Clone(h.requests)
 }
 
-type jiraFake struct{ h *HTTP }
+type jiraFake struct {
+	h *HTTP
+	l *Links
+}
 
 func (j jiraFake) Request(req *abi.Request) (*abi.Response, error) { return j.h.Fetch(req) }
+
+var _ sdk.AttachmentLinker = jiraFake{}
+
+// AttachmentLink implements sdk.AttachmentLinker with the host's argument checks.
+func (j jiraFake) AttachmentLink(id string, ttl time.Duration) (string, error) {
+	return j.l.link(id, ttl)
+}
+
+// LinkRequest is one recorded jira.attachment-link call.
+type LinkRequest struct {
+	ID  string
+	TTL time.Duration
+}
+
+// Links answers jira.attachment-link with Handler and records the calls.
+type Links struct {
+	mu    sync.Mutex // guards asked
+	asked []LinkRequest
+	// Handler returns the URL; nil answers unavailable.
+	Handler func(id string, ttl time.Duration) (string, error)
+}
+
+func (l *Links) link(id string, ttl time.Duration) (string, error) {
+	secs := (ttl + time.Second - 1) / time.Second
+	if id == "" || len(id) > 19 || id[0] == '0' || strings.Trim(id, "0123456789") != "" || secs > abi.MaxLinkTTL {
+		return "", abi.InvalidArgument
+	}
+	if secs <= 0 {
+		secs = abi.DefaultLinkTTL
+	}
+	l.mu.Lock()
+	l.asked = append(l.asked, LinkRequest{id, secs * time.Second})
+	fn := l.Handler
+	l.mu.Unlock()
+	if fn == nil {
+		return "", abi.Unavailable
+	}
+	return fn(id, secs*time.Second)
+}
+
+// Asked returns the calls so far.
+func (l *Links) Asked() []LinkRequest {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.asked)
+}
 
 // Record is one log record.
 type Record struct {

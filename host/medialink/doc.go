@@ -1,0 +1,24 @@
+// Package medialink hands out short-lived, single-use download links for
+// Jira attachments and serves them by streaming the attachment from the
+// installation's site.
+//
+// Messengers such as Viber take media by URL only. A link is
+// PublicURL + "/dl/" + token, the token 32 random bytes in URL-safe base64.
+// The store keeps only SHA-256(token) (sealed, in the host's own records,
+// keyspace storage.Dedupe) with the installation, the attachment id and the
+// expiry, and a time to live equal to the link's; the token itself is
+// nowhere but in the URL handed to the module.
+//
+// # Redeeming
+//
+// Open with consume set looks the record up and deletes it before anything
+// is fetched, so a link works once, even when two requests race (one lock
+// guards the look-up and the delete). It then asks the site for the
+// attachment's content with the installation's credentials and hands back
+// the response body to be copied to the client: nothing is written to disk
+// or to storage. Jira Cloud answers with a redirect to its media host;
+// redirects are followed over https only, and the credentials never go to
+// another host. Open without consume (for HEAD) leaves the link usable.
+// A missing, used or expired link, an uninstalled installation and an
+// attachment the site no longer has are all ErrNotFound.
+package medialink
