@@ -490,6 +490,9 @@ func (o *outbound) files() error {
 			if o.sent > 0 {
 				o.b.sleep(pace)
 			}
+			if sent, err := o.sendLink(a); sent || err != nil {
+				return err // by a download link (links.go)
+			}
 			data, err := o.jc.AttachmentContent(a.ID)
 			if errors.Is(err, sdk.ErrLimitExceeded) {
 				return o.fileNotice(a.Filename)

@@ -49,6 +49,30 @@ type Greeter interface {
 	Greet(events []Inbound, text string) (answer []byte, rest []Inbound)
 }
 
+// LinkSender is implemented by channels whose messenger takes files by URL
+// only (Viber): the bridge hands them a single-use download link to the
+// Jira attachment (jira.attachment-link) instead of the file's bytes.
+type LinkSender interface {
+	SendFileURL(chatID string, f FileLink) error
+}
+
+// FileLink is an outbound file sent by URL.
+type FileLink struct {
+	// URL streams the file once, for a short while; it is a credential:
+	// never log it.
+	URL  string
+	Name string
+	MIME string
+	Size int64 // bytes, as Jira reports them
+}
+
+// Windowed is implemented by channels whose messenger accepts free-form
+// replies only for a while after the customer's last message (WhatsApp's
+// 24 hours); the bridge does not try a reply outside it.
+type Windowed interface {
+	ReplyWindow() time.Duration
+}
+
 // Secrets names the host secrets a channel uses by reference.
 type Secrets struct {
 	Token   string // the bot token

@@ -40,8 +40,9 @@ const (
 	maxTextBytes = 28000
 )
 
-// Limits are Viber's: 7000 characters of text; files are sent by URL, so the
-// bridge downloads at most 20 MB and sends a notice instead of a file.
+// Limits are Viber's: 7000 characters of text; files go by URL (pictures
+// up to 1 MB, other files up to 50 MB); the bridge downloads at most 20 MB
+// of a customer's file.
 var Limits = channel.Limits{
 	Text:     format.ViberLimit,
 	Caption:  format.ViberLimit,
@@ -224,8 +225,9 @@ func marshal(v any) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// FileNotice is the text sent instead of an agent's file: Viber takes media
-// only by public URL, which the bridge does not hand out.
+// FileNotice is the text sent instead of an agent's file when the host
+// hands out no download links (see SendFileURL): Viber takes media only by
+// public URL.
 const FileNotice = "Our support team shared a file ({name}) that cannot be shown in Viber. Please ask them to describe it or send it another way."
 
 // SendFile implements channel.Channel: a notice naming the file, without a
@@ -245,6 +247,58 @@ func (c *Channel) SendFile(chatID string, f channel.File) error {
 		}
 	}
 	return nil
+}
+
+var _ channel.LinkSender = (*Channel)(nil)
+
+// Media limits of send_message by URL.
+const (
+	// MaxFileName bounds file_name of a file message, in characters.
+	MaxFileName = 256
+	// MaxPictureText bounds the description of a picture, in characters.
+	MaxPictureText = 768
+)
+
+// pictureTypes are the image types Viber shows as a picture (JPEG, PNG and
+// non-animated GIF); anything else goes as a file.
+var pictureTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true}
+
+// SendFileURL implements channel.LinkSender: a picture message for a JPEG,
+// PNG or GIF image of at most 1 MB, a file message (media, size, file_name)
+// for anything else up to 50 MB. Viber's servers fetch the URL.
+func (c *Channel) SendFileURL(chatID string, f channel.FileLink) error {
+	user, ok := UserID(chatID)
+	if !ok {
+		return fmt.Errorf("viber: bad chat id: %w", channel.ErrNotFound)
+	}
+	if !strings.HasPrefix(f.URL, "https://") || strings.Contains(f.URL, "{{") {
+		return fmt.Errorf("viber: media URL refused")
+	}
+	if f.Size > Limits.Upload {
+		return fmt.Errorf("viber: file of %d bytes: %w", f.Size, channel.ErrTooLarge)
+	}
+	msg := map[string]any{"receiver": user, "sender": sender{Name: c.senderName()}, "media": f.URL}
+	mimeType, _, _ := strings.Cut(strings.ToLower(f.MIME), ";")
+	if pictureTypes[strings.TrimSpace(mimeType)] && f.Size > 0 && f.Size <= Limits.Photo {
+		msg["type"], msg["text"] = "picture", ""
+	} else {
+		name := strings.NewReplacer("\n", " ", "\r", " ").Replace(f.Name)
+		if name == "" {
+			name = "file"
+		}
+		if utf8.RuneCountInString(name) > MaxFileName {
+			name = string([]rune(name)[:MaxFileName])
+		}
+		msg["type"], msg["size"], msg["file_name"] = "file", max(f.Size, 1), name
+	}
+	body, err := marshal(msg)
+	if err != nil {
+		return fmt.Errorf("viber: send_message: %w", err)
+	}
+	if len(body) > MaxRequest {
+		return fmt.Errorf("viber: send_message of %d bytes: %w", len(body), channel.ErrTooLarge)
+	}
+	return c.client.post("send_message", body, nil)
 }
 
 // Download implements channel.Channel: the media URL of the callback,

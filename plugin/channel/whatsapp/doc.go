@@ -27,5 +27,8 @@
 // Free-form messages reach a customer only within 24 hours of their last
 // message; later sends fail with error 131047, which matches
 // [ErrWindowClosed] and is permanent: the bridge does not retry and tells
-// the agents in an internal note.
+// the agents in an internal note. The channel declares the window
+// (channel.Windowed), so the bridge, which remembers when each customer last
+// wrote, does not even try a reply it knows is too late; 131047 stays the
+// fallback for what the bridge cannot know (a clock apart, a lost record).
 package whatsapp

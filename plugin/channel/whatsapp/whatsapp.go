@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/chatbridge/chatbridge/plugin/channel"
 	"github.com/chatbridge/chatbridge/plugin/channel/plaintext"
@@ -189,6 +190,15 @@ func (c *Channel) send(chatID string, msg map[string]any) error {
 	}
 	return c.client.do("send", "POST", c.messagesURL(), "application/json", body, nil)
 }
+
+// ReplyWindow is how long after the customer's last message free-form
+// replies are allowed; later ones need an approved template.
+const ReplyWindow = 24 * time.Hour
+
+var _ channel.Windowed = (*Channel)(nil)
+
+// ReplyWindow implements channel.Windowed.
+func (c *Channel) ReplyWindow() time.Duration { return ReplyWindow }
 
 // SendText implements channel.Channel. Outside the 24-hour window the error
 // matches ErrWindowClosed.
