@@ -48,7 +48,8 @@ type Config struct {
 	// MemoryLimitPages caps each instance's linear memory, in 64 KiB pages.
 	// Default 1024 (64 MiB).
 	MemoryLimitPages uint32
-	// CacheDir keeps compiled code across processes; "" compiles in memory.
+	// CacheDir keeps compiled code, and the fuel rewrite of the module,
+	// across processes; "" rewrites and compiles in memory.
 	CacheDir string
 	// Deadline selects the runaway-call mechanism. Default Fuel.
 	Deadline Deadline
@@ -172,11 +173,11 @@ func New(ctx context.Context, module []byte, cfg Config) (*Engine, error) {
 	}
 	var globals []string
 	if cfg.Deadline == Fuel {
-		rewritten, stats, err := fuel.RewriteWithStats(module, fuel.Config{Quantum: cfg.FuelQuantum, ExportGlobals: !cfg.NoReset})
+		rewritten, names, err := rewrite(module, cfg.CacheDir, fuel.Config{Quantum: cfg.FuelQuantum, ExportGlobals: !cfg.NoReset})
 		if err != nil {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
-		module, globals = rewritten, stats.Globals
+		module, globals = rewritten, names
 	} else {
 		// Resetting needs the globals the fuel rewrite exports; the other
 		// mechanisms exist for comparison and instantiate per key.

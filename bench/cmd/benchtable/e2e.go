@@ -38,7 +38,7 @@ func measureE2E(ctx context.Context, a *artifacts, mode stack.Mode, o options) (
 		return m, err
 	}
 	s, err := stack.Start(ctx, stack.Config{Dir: dir, Mode: mode,
-		Module: a.moduleBytes, Manifest: a.mBts, Engine: engine.Config{CacheDir: a.cache}})
+		Module: a.moduleBytes, Manifest: a.mBts, Engine: engine.Config{CacheDir: a.cache, MaxPerKey: o.perKey}})
 	if err != nil {
 		return m, err
 	}
@@ -114,7 +114,7 @@ func deadlineRow(ctx context.Context, a *artifacts, o options) ([]row, error) {
 			return testing.BenchmarkResult{}, err
 		}
 		s, err := stack.Start(ctx, stack.Config{Dir: dir, Mode: stack.Wasm,
-			Module: a.moduleBytes, Manifest: a.mBts, Engine: engine.Config{CacheDir: a.cache, Deadline: d}})
+			Module: a.moduleBytes, Manifest: a.mBts, Engine: engine.Config{CacheDir: a.cache, Deadline: d, MaxPerKey: o.perKey}})
 		if err != nil {
 			return testing.BenchmarkResult{}, err
 		}

@@ -46,6 +46,8 @@ type options struct {
 	installs  int           // installations of row 8
 	only      string        // comma-separated row ids; empty runs all
 	work      string        // scratch directory; default a new temporary one
+	perKey    int           // engine.Config.MaxPerKey of the wasm stacks; 0 is the default
+	reuse     bool          // keep what an earlier run built in work
 }
 
 func main() {
@@ -57,6 +59,8 @@ func main() {
 	flag.DurationVar(&o.edgeTime, "edge-duration", 3*time.Second, "measured time per server in row 5")
 	flag.IntVar(&o.installs, "installations", 10_000, "installations in row 8")
 	flag.StringVar(&o.only, "rows", "", "comma-separated rows to run (e.g. 1,2,6); default all")
+	flag.IntVar(&o.perKey, "max-per-key", 0, "engine MaxPerKey of the wasm stacks of rows 1-3 (0: the engine's default)")
+	flag.BoolVar(&o.reuse, "reuse", false, "with -work: reuse the modules and binary an earlier run built there")
 	flag.StringVar(&o.work, "work", "", "scratch directory (default: a new temporary directory, removed at the end)")
 	child := flag.String("child", "", "internal: run as the row 8 child process")
 	module := flag.String("module", "", "internal: the bridge module, for -child")
@@ -104,7 +108,7 @@ func run(o options) error {
 		}
 		defer os.RemoveAll(work)
 	}
-	a, err := build(ctx, root, work)
+	a, err := build(ctx, root, work, o.reuse)
 	if err != nil {
 		return err
 	}
@@ -154,7 +158,7 @@ func run(o options) error {
 
 // build compiles the bridge plugin and both echo plugins for wasip1, the
 // CLI, and reads the manifest.
-func build(ctx context.Context, root, work string) (*artifacts, error) {
+func build(ctx context.Context, root, work string, reuse bool) (*artifacts, error) {
 	a := &artifacts{root: root, work: work, cache: filepath.Join(work, "cache"),
 		bridge: filepath.Join(work, "plugin.wasm"), manifest: filepath.Join(root, "plugin", "manifest.yml"),
 		abiEcho: filepath.Join(work, "abiecho.wasm"), extEcho: filepath.Join(work, "extismecho.wasm"),
@@ -170,6 +174,9 @@ func build(ctx context.Context, root, work string) (*artifacts, error) {
 		{wasm, a.extEcho, "./bench/extismecho", []string{"-buildmode=c-shared"}},
 		{nil, a.chatbridge, "./host/cmd/chatbridge", nil},
 	} {
+		if _, err := os.Stat(b.out); err == nil && reuse {
+			continue
+		}
 		args := append([]string{"build", "-trimpath", "-o", b.out}, b.args...)
 		cmd := exec.CommandContext(ctx, "go", append(args, b.pkg)...)
 		cmd.Dir = root
