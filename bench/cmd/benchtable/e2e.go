@@ -77,15 +77,27 @@ func measureE2E(ctx context.Context, a *artifacts, mode stack.Mode, o options) (
 	return m, err
 }
 
-// endToEnd is rows 1 and 2.
+// endToEnd is rows 1 and 2, each figure the better of two rounds.
 func endToEnd(ctx context.Context, a *artifacts, o options) ([]row, error) {
-	w, err := measureE2E(ctx, a, stack.Wasm, o)
-	if err != nil {
-		return nil, fmt.Errorf("wasm: %w", err)
-	}
-	n, err := measureE2E(ctx, a, stack.InProcess, o)
-	if err != nil {
-		return nil, fmt.Errorf("native: %w", err)
+	// Two rounds, alternating wasm and native, keep each mode's better
+	// round: the machine is often shared, and a neighbour's burst should
+	// not decide the ratio.
+	var w, n e2e
+	for range 2 {
+		wr, err := measureE2E(ctx, a, stack.Wasm, o)
+		if err != nil {
+			return nil, fmt.Errorf("wasm: %w", err)
+		}
+		nr, err := measureE2E(ctx, a, stack.InProcess, o)
+		if err != nil {
+			return nil, fmt.Errorf("native: %w", err)
+		}
+		if wr.sustained > w.sustained {
+			w = wr
+		}
+		if nr.sustained > n.sustained {
+			n = nr
+		}
 	}
 	fig := func(m e2e) string {
 		return fmt.Sprintf("%.0f upd/s to Jira (webhook %.0f/s, p50 %s, p99 %s)", m.sustained, m.accepted.Rate(), ms(m.accepted.Quantile(0.5)), ms(m.accepted.Quantile(0.99)))
@@ -95,7 +107,7 @@ func endToEnd(ctx context.Context, a *artifacts, o options) ([]row, error) {
 	}
 	slow := n.sustained / w.sustained
 	return []row{
-		{id: "1", what: fmt.Sprintf("Telegram update e2e, max sustained (%d conns, %v)", o.conns, o.phase), figure: fig(w), peer: "-", ratio: "-", goal: "-"},
+		{id: "1", what: fmt.Sprintf("Telegram update e2e, max sustained (%d conns, %v, best of 2)", o.conns, o.phase), figure: fig(w), peer: "-", ratio: "-", goal: "-"},
 		{id: "1", what: fmt.Sprintf("Telegram update e2e at %d/s", o.rate), figure: fixed(w), peer: "-", ratio: "-", goal: "-"},
 		{id: "2", what: "same, plugin built natively: sustained", figure: fmt.Sprintf("%.0f upd/s", w.sustained), peer: fmt.Sprintf("native %.0f upd/s", n.sustained),
 			ratio: fmt.Sprintf("wasm %.2fx slower", slow), goal: "<= 3x", verdict: verdict(slow <= 3)},

@@ -25,7 +25,10 @@ import (
 func extismRow(ctx context.Context, a *artifacts, o options) ([]row, error) {
 	cmd := exec.CommandContext(ctx, "go", "run", ".", "-chatbridge", a.abiEcho, "-extism", a.extEcho, "-benchtime", o.benchtime.String())
 	cmd.Dir = filepath.Join(a.root, "bench", "extism")
-	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+	// -mod=mod: the main module may have gained requirements since
+	// bench/extism's go.sum was written (it builds the main module's
+	// packages through its replace directive).
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false -mod=mod")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("bench/extism: %w\n%s", err, out)
