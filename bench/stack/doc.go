@@ -1,11 +1,11 @@
 // Package stack starts the whole bridge in-process on loopback for
 // measurements: sealed BuntDB storage, the Telegram and Jira simulators, the
 // HTTPS edge, and the bridge either as the signed wasm bundle in the host or
-// as the same plugin code compiled natively (the Native mode), behind the
+// as the same plugin code compiled natively (the InProcess mode), behind the
 // same edge, storage and queue. It also holds the small HTTP load generator
 // the table's end-to-end rows use.
 //
-// # Native mode
+// # InProcess mode
 //
 // The native adapter (native.go) implements plugin/sdk's interfaces on the
 // host's own backends: storage.Store, the tenant registry, the outbound
