@@ -13,7 +13,11 @@
 // X-Viber-Content-Signature, the lower-case hex HMAC-SHA256 of the body
 // keyed with the token. send_message refuses a text over 7000 characters, a
 // request over 30 KB and a sender name over 28 characters with status 3.
-// Media of simulated customer messages is served at MediaURL.
+// Picture and file messages carry their media by https URL (a file also its
+// size and file_name): the simulator fetches the URL once before it
+// answers, as Viber's servers do, and GET /_sim/viber/sent shows the
+// fetch's status, size and SHA-256. Media of simulated customer messages is
+// served at MediaURL.
 //
 // Failed callbacks are not redelivered: the control API reports the status
 // of the one attempt. The control API is described in package sim.

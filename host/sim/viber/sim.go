@@ -88,6 +88,21 @@ type Sent struct {
 	SenderName   string `json:"sender_name"`
 	MessageToken int64  `json:"message_token"`
 	Timestamp    int64  `json:"timestamp"`
+	// Picture and file messages: what the bot sent, and what fetching
+	// Media once (as Viber's servers do) gave.
+	Media    string   `json:"media,omitempty"`
+	FileName string   `json:"file_name,omitempty"`
+	Size     int64    `json:"size,omitempty"`
+	Fetched  *Fetched `json:"fetched,omitempty"`
+}
+
+// Fetched is the simulator's one fetch of a media URL.
+type Fetched struct {
+	Status      int    `json:"status"`
+	Error       string `json:"error,omitempty"`
+	Bytes       int64  `json:"bytes"`
+	SHA256      string `json:"sha256"`
+	ContentType string `json:"content_type,omitempty"`
 }
 
 // Webhook is the registration of set_webhook.
@@ -194,7 +209,7 @@ func (s *Sim) API() http.Handler {
 		case "set_webhook":
 			s.setWebhook(r.Context(), w, body)
 		case "send_message":
-			s.sendMessage(w, body)
+			s.sendMessage(r.Context(), w, body)
 		default:
 			writeStatus(w, StatusBadData, "unknown method "+method, nil)
 		}
@@ -254,11 +269,14 @@ func (s *Sim) lockedToken() int64 {
 	return s.nextToken()
 }
 
-func (s *Sim) sendMessage(w http.ResponseWriter, body []byte) {
+func (s *Sim) sendMessage(ctx context.Context, w http.ResponseWriter, body []byte) {
 	var p struct {
 		Receiver string `json:"receiver"`
 		Type     string `json:"type"`
 		Text     string `json:"text"`
+		Media    string `json:"media"`
+		Size     int64  `json:"size"`
+		FileName string `json:"file_name"`
 		Sender   struct {
 			Name string `json:"name"`
 		} `json:"sender"`
@@ -273,12 +291,26 @@ func (s *Sim) sendMessage(w http.ResponseWriter, body []byte) {
 	case p.Sender.Name == "" || utf8.RuneCountInString(p.Sender.Name) > MaxSenderName:
 		writeStatus(w, StatusBadData, "badData: sender.name missing or over 28 characters", nil)
 		return
+	case p.Type == "picture" || p.Type == "file":
+		if problem := mediaProblem(p.Type, p.Media, p.Text, p.FileName, p.Size); problem != "" {
+			writeStatus(w, StatusBadData, "badData: "+problem, nil)
+			return
+		}
 	case p.Type != "text":
-		writeStatus(w, StatusBadData, "badData: the simulator sends type text only", nil)
+		writeStatus(w, StatusBadData, "badData: the simulator sends types text, picture and file only", nil)
 		return
 	case p.Text == "" || utf8.RuneCountInString(p.Text) > MaxText:
 		writeStatus(w, StatusBadData, "badData: text empty or over 7000 characters", nil)
 		return
+	}
+	var fetched *Fetched
+	if p.Type != "text" {
+		s.mu.Lock()
+		u, ok := s.users[p.Receiver]
+		s.mu.Unlock()
+		if ok && u.subscribed {
+			fetched = s.fetchMedia(ctx, p.Media)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -292,7 +324,8 @@ func (s *Sim) sendMessage(w http.ResponseWriter, body []byte) {
 		return
 	}
 	tok := s.nextToken()
-	s.sent[p.Receiver] = append(s.sent[p.Receiver], Sent{Type: p.Type, Text: p.Text, SenderName: p.Sender.Name, MessageToken: tok, Timestamp: s.cfg.Now().UnixMilli()})
+	s.sent[p.Receiver] = append(s.sent[p.Receiver], Sent{Type: p.Type, Text: p.Text, SenderName: p.Sender.Name, MessageToken: tok, Timestamp: s.cfg.Now().UnixMilli(),
+		Media: p.Media, FileName: p.FileName, Size: p.Size, Fetched: fetched})
 	writeStatus(w, StatusOK, "ok", answer{"message_token": tok, "chat_hostname": "SN-SIM_"})
 }
 
@@ -331,4 +364,57 @@ func (s *Sim) post(ctx context.Context, url string, body []byte) (int, []byte, e
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, b, nil
+}
+
+// Media limits of send_message.
+const (
+	MaxPictureBytes = 1 << 20
+	MaxFileBytes    = 50 << 20
+	MaxFileName     = 256
+	MaxPictureText  = 768
+)
+
+// mediaProblem checks a picture or file message as Viber documents it.
+func mediaProblem(typ, media, text, fileName string, size int64) string {
+	if !strings.HasPrefix(media, "https://") {
+		return "media must be an https URL"
+	}
+	if typ == "picture" {
+		if utf8.RuneCountInString(text) > MaxPictureText {
+			return "picture text over 768 characters"
+		}
+		return ""
+	}
+	switch {
+	case fileName == "" || utf8.RuneCountInString(fileName) > MaxFileName:
+		return "file_name missing or over 256 characters"
+	case size <= 0 || size > MaxFileBytes:
+		return "size missing or over 50 MB"
+	}
+	return ""
+}
+
+// fetchMedia downloads a media URL once, as Viber's servers do, and keeps
+// its size and hash (not its bytes).
+func (s *Sim) fetchMedia(ctx context.Context, url string) *Fetched {
+	f := &Fetched{}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		f.Error = err.Error()
+		return f
+	}
+	resp, err := s.cfg.Client.Do(req)
+	if err != nil {
+		f.Error = "fetch failed"
+		return f
+	}
+	defer resp.Body.Close()
+	f.Status, f.ContentType = resp.StatusCode, resp.Header.Get("Content-Type")
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(resp.Body, MaxFileBytes+1))
+	if err != nil {
+		f.Error = "body cut short"
+	}
+	f.Bytes, f.SHA256 = n, hex.EncodeToString(h.Sum(nil))
+	return f
 }
