@@ -352,6 +352,9 @@ func (o *outbound) comment() error {
 	if o.chat.Blocked {
 		return o.blockedNote()
 	}
+	if out, err := o.outsideWindow(); out || err != nil {
+		return o.windowClosed(err) // window.go
+	}
 	if err := o.sendParts(o.ch.Render(o.job.Content)); err != nil {
 		return err
 	}
@@ -364,6 +367,9 @@ func (o *outbound) comment() error {
 func (o *outbound) resolved() error {
 	if o.chat.Blocked {
 		return nil
+	}
+	if out, err := o.outsideWindow(); out || err != nil {
+		return o.windowClosed(err)
 	}
 	return o.sendParts(o.ch.Render(channel.Content{Plain: o.cfg.resolution()}))
 }
