@@ -30,6 +30,57 @@
 // recorded before anything else happens, so a retry after a later failure
 // never opens a second one.
 //
+// A step is recorded after its call, so a host killed between the two (or
+// a call whose answer was lost) leaves an effect the record does not know.
+// The host then delivers the message again with Attempt > 1 (a replayed
+// dead letter starts at 1 again, but its progress record shows an earlier
+// run), and the consumers ask Jira, which keeps a mark of everything they
+// create: the entity property chatbridge.op = {"id": "<nonce>.<step>"} (no
+// content, no chat id). A first delivery reads nothing: nothing was done
+// before it.
+//
+//   - Internal notes go through the platform API (POST
+//     /rest/api/2/issue/{key}/comment) with sd.public.comment and
+//     chatbridge.op among the properties of the creating call: the note never
+//     exists unmarked. A redelivery lists the request's comments with
+//     expand=properties, newest first, and records a step whose mark it finds
+//     without calling again.
+//   - Customer text goes through the service desk API (POST
+//     /rest/servicedeskapi/request/{key}/comment), which takes no properties,
+//     and files through JSM's attach call with its additionalComment: each
+//     answer names the comment, which is then marked in a second call. A
+//     redelivery accepts the mark, or, for a host killed between the two
+//     calls, an unmarked comment by the app's account, created after the
+//     progress record's last save (less two minutes of clock skew), with
+//     exactly the step's text (a file: naming the file, after its caption);
+//     it marks what it adopts.
+//   - Creating a request (POST /rest/servicedeskapi/request, no properties)
+//     saves its intent, the time, in the progress record first: the one
+//     extra write of a conversation. The new request is then marked with an
+//     issue property before the progress records it. A redelivery that finds
+//     an intent searches the app's requests of the project created since
+//     (JQL on project, creator = currentUser() and created): one marked with
+//     its op is its own; an unmarked one is its own only with exactly the
+//     summary and description the event makes and no chat mapped to it. A
+//     creation Jira refused (4xx, 429, 503) clears the intent; other 5xx and
+//     timeouts leave it, as the request may exist.
+//
+// Remaining windows: Jira's search lags writes, so a redelivery less than
+// 10 s after the intent that finds nothing retries 10 s later instead of
+// creating (on the host's last attempt it creates); a lag beyond that, or a
+// host killed between creating and marking a request whose summary or
+// description Jira stored altered, still opens a second request. An
+// unmarked customer comment is recognized only by its text, so a comment
+// Jira stored altered is repeated, and one identical unmarked comment of an
+// earlier delivery of the same chat that gave up between its two calls
+// would be taken for this one's. The progress record's own write failing
+// without a crash is an ordinary retry and covered the same way.
+//
+// Messenger sends (Telegram sendMessage, sendPhoto, sendDocument, Viber and
+// WhatsApp messages) stay at least once: they take no idempotency key and
+// the bot cannot read back what it sent, so a host killed between a send
+// and its progress write sends that part again.
+//
 // # Configuration
 //
 // Resolvers config.set, config.get, config.delete and config.list manage

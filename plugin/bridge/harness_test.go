@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -10,6 +11,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,9 +51,10 @@ type harness struct {
 	ctx   abi.Context
 	tg    *fakeTelegram
 	jira  *fakeJira
-	mu    sync.Mutex // guards now and slept
+	mu    sync.Mutex // guards now, slept and crash
 	now   time.Time
 	slept []time.Duration
+	crash *crashPoint
 	seq   int
 	// retries records the RetryAfterSeconds of every retry a consumer asked for.
 	retries []uint32
@@ -69,8 +73,84 @@ func newHarness(t *testing.T) *harness {
 		InvocationID: "inv-1", WebTriggers: []abi.Header{{Name: "telegram-webhook", Value: triggerURL}}}
 	h.tg = newFakeTelegram(t, h.env)
 	h.jira = newFakeJira(t)
-	h.env.JiraAPI.Handler = h.jira.serve
+	h.jira.now = h.clock
+	h.env.JiraAPI.Handler = h.serveJira
+	h.env.Env.Storage = crashingStorage{h}
 	return h
+}
+
+// errCrash is what a simulated crash panics with.
+var errCrash = errors.New("test: host killed")
+
+// crashAfter makes the host die (a panic that deliverCrashing recovers)
+// right after the next successful Jira call of method whose URL starts
+// with prefix: at the next Jira call (before a second call such as a
+// mark), or at the next write of a progress record (dedupe:...) when
+// atWrite is set. Nothing else of the delivery runs.
+func (h *harness) crashAfter(method, prefix string, atWrite bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.crash = &crashPoint{method: method, prefix: prefix, atWrite: atWrite}
+}
+
+type crashPoint struct {
+	method, prefix string
+	atWrite        bool
+	armed          bool // the call went through; the crash comes next
+}
+
+// crashNow reports whether the armed crash point is reached, disarming it.
+func (h *harness) crashNow(write bool) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c := h.crash; c != nil && c.armed && c.atWrite == write {
+		h.crash = nil
+		return true
+	}
+	return false
+}
+
+func (h *harness) serveJira(req *abi.Request) (*abi.Response, error) {
+	if h.crashNow(false) {
+		panic(errCrash)
+	}
+	resp, err := h.jira.serve(req)
+	h.mu.Lock()
+	if c := h.crash; c != nil && !c.armed && err == nil && resp.Status/100 == 2 && req.Method == c.method && strings.HasPrefix(req.URL, c.prefix) {
+		c.armed = true
+	}
+	h.mu.Unlock()
+	return resp, err
+}
+
+// crashingStorage is the fake storage, dying at an armed crash point.
+type crashingStorage struct{ h *harness }
+
+func (s crashingStorage) Get(key string) ([]byte, error) { return s.h.env.Store.Get(key) }
+func (s crashingStorage) Delete(key string) error        { return s.h.env.Store.Delete(key) }
+func (s crashingStorage) Query(prefix, cursor string, limit int) (abi.Page, error) {
+	return s.h.env.Store.Query(prefix, cursor, limit)
+}
+func (s crashingStorage) Set(key string, value []byte, ttl time.Duration) error {
+	if strings.HasPrefix(key, "dedupe:") && s.h.crashNow(true) {
+		panic(errCrash)
+	}
+	return s.h.env.Store.Set(key, value, ttl)
+}
+
+// deliverCrashing delivers p and expects the armed crash: the host dies
+// and the message stays in the queue.
+func (h *harness) deliverCrashing(p sdktest.Pushed, attempt uint32) {
+	h.t.Helper()
+	defer func() {
+		if r := recover(); r != errCrash {
+			if r != nil {
+				panic(r)
+			}
+			h.t.Fatal("the delivery did not reach the crash point")
+		}
+	}()
+	h.deliver(p, attempt)
 }
 
 func (h *harness) clock() time.Time {
@@ -403,9 +483,12 @@ func parseMultipart(t *testing.T, req *abi.Request) (map[string]string, string, 
 // --- fake Jira Service Management -------------------------------------------
 
 type fakeComment struct {
-	ID     string
-	Body   string
-	Public bool
+	ID      string
+	Body    string
+	Public  bool
+	Op      string // its chatbridge.op mark
+	Author  string
+	Created time.Time
 }
 
 type fakeAttach struct {
@@ -413,6 +496,10 @@ type fakeAttach struct {
 	Data    [][]byte
 	Public  bool
 	Comment string
+	// The comment JSM adds with the files.
+	CommentID string
+	Op        string
+	Created   time.Time
 }
 
 type fakeIssue struct {
@@ -421,6 +508,8 @@ type fakeIssue struct {
 	Status, Category     string
 	Comments             []fakeComment
 	Attached             []fakeAttach
+	Op                   string // its chatbridge.op mark
+	Created              time.Time
 }
 
 type fault struct {
@@ -449,7 +538,167 @@ type fakeJira struct {
 	// onCreate runs once inside the next create call, to interleave a
 	// concurrent delivery.
 	onCreate func()
+	// searchLag hides issues younger than it from searches, as Jira's
+	// index does.
+	searchLag time.Duration
+	now       func() time.Time
 }
+
+func (j *fakeJira) clock() time.Time {
+	if j.now == nil {
+		return time.Now()
+	}
+	return j.now()
+}
+
+// allComments lists an issue's comments, those JSM added with files
+// included, newest first; j.mu is held.
+func (is *fakeIssue) allComments() []fakeComment {
+	list := slices.Clone(is.Comments)
+	for _, a := range is.Attached {
+		body := a.Comment
+		for _, n := range a.Names {
+			body += "\n\n[^" + n + "]"
+		}
+		list = append(list, fakeComment{ID: a.CommentID, Body: strings.TrimSpace(body), Public: a.Public, Op: a.Op, Author: appAccount, Created: a.Created})
+	}
+	slices.SortStableFunc(list, func(a, b fakeComment) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	return list
+}
+
+// searchJQL is the one query the bridge makes.
+var searchJQL = regexp.MustCompile(`^project = "([A-Z][A-Z0-9_]*)" AND creator = currentUser\(\) AND created >= -([0-9]+)m ORDER BY created DESC$`)
+
+// servePlatform answers the platform API's comment, property and search
+// calls; ok is false for other calls. j.mu is held.
+func (j *fakeJira) servePlatform(req *abi.Request, path string, q url.Values) (*abi.Response, bool) {
+	seg := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if len(seg) < 4 || seg[0] != "rest" || seg[1] != "api" || seg[2] != "2" {
+		return nil, false
+	}
+	if req.Method == "POST" && path == "/rest/api/2/search/jql" {
+		var in struct {
+			JQL        string   `json:"jql"`
+			Properties []string `json:"properties"`
+		}
+		_ = json.Unmarshal(req.Body, &in)
+		m := searchJQL.FindStringSubmatch(in.JQL)
+		if m == nil {
+			return jsonResp(400, map[string]any{"errorMessages": []string{"Error in the JQL Query"}, "errors": map[string]any{}}), true
+		}
+		mins, _ := strconv.Atoi(m[2])
+		now := j.clock()
+		issues := []any{}
+		for i := len(j.order) - 1; i >= 0; i-- {
+			is := j.issues[j.order[i]]
+			if m[1] != testProject || is.Created.Before(now.Add(-time.Duration(mins)*time.Minute)) || now.Sub(is.Created) < j.searchLag {
+				continue
+			}
+			props := map[string]any{}
+			if is.Op != "" && slices.Contains(in.Properties, "chatbridge.op") {
+				props["chatbridge.op"] = map[string]string{"id": is.Op}
+			}
+			issues = append(issues, map[string]any{"id": is.ID, "key": is.Key, "properties": props,
+				"fields": map[string]any{"summary": is.Summary, "description": is.Description, "created": is.Created.Format(jiraTimeLayout)}})
+		}
+		return jsonResp(200, map[string]any{"issues": issues, "isLast": true}), true
+	}
+	if len(seg) < 6 || seg[3] != "issue" || j.issues[seg[4]] == nil {
+		return nil, false
+	}
+	is := j.issues[seg[4]]
+	switch {
+	case req.Method == "POST" && len(seg) == 6 && seg[5] == "comment":
+		var in struct {
+			Body       string `json:"body"`
+			Properties []struct {
+				Key   string          `json:"key"`
+				Value json.RawMessage `json:"value"`
+			} `json:"properties"`
+		}
+		if err := json.Unmarshal(req.Body, &in); err != nil || in.Body == "" {
+			return jsonResp(400, map[string]any{"errorMessages": []string{"Comment body can not be empty!"}}), true
+		}
+		c := fakeComment{Author: appAccount, Created: j.clock(), Body: in.Body}
+		visible := false
+		for _, p := range in.Properties {
+			var v struct {
+				Internal *bool  `json:"internal"`
+				ID       string `json:"id"`
+			}
+			_ = json.Unmarshal(p.Value, &v)
+			switch p.Key {
+			case "sd.public.comment":
+				visible = v.Internal != nil
+				c.Public = v.Internal != nil && !*v.Internal
+			case "chatbridge.op":
+				c.Op = v.ID
+			}
+		}
+		if !visible {
+			j.t.Errorf("fake Jira: a comment without sd.public.comment")
+		}
+		j.comments++
+		c.ID = strconv.Itoa(20000 + j.comments)
+		is.Comments = append(is.Comments, c)
+		return jsonResp(201, map[string]any{"id": c.ID, "body": c.Body}), true
+	case req.Method == "GET" && len(seg) == 6 && seg[5] == "comment":
+		list := is.allComments()
+		start, _ := strconv.Atoi(q.Get("startAt"))
+		limit, _ := strconv.Atoi(q.Get("maxResults"))
+		if q.Get("orderBy") != "-created" || limit <= 0 {
+			j.t.Errorf("fake Jira: comments listed with %v", q)
+		}
+		out := []any{}
+		for i := start; i < len(list) && i < start+limit; i++ {
+			c := list[i]
+			m := map[string]any{"id": c.ID, "body": c.Body, "author": map[string]any{"accountId": c.Author}, "created": c.Created.Format(jiraTimeLayout)}
+			if q.Get("expand") == "properties" {
+				props := []any{map[string]any{"key": "sd.public.comment", "value": map[string]bool{"internal": !c.Public}}}
+				if c.Op != "" {
+					props = append(props, map[string]any{"key": "chatbridge.op", "value": map[string]string{"id": c.Op}})
+				}
+				m["properties"] = props
+			}
+			out = append(out, m)
+		}
+		return jsonResp(200, map[string]any{"startAt": start, "maxResults": limit, "total": len(list), "comments": out}), true
+	case req.Method == "PUT" && len(seg) == 9 && seg[5] == "comment" && seg[7] == "properties" && seg[8] == "chatbridge.op":
+		var v struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(req.Body, &v)
+		for i := range is.Comments {
+			if is.Comments[i].ID == seg[6] {
+				is.Comments[i].Op = v.ID
+				return &abi.Response{Status: 201}, true
+			}
+		}
+		for i := range is.Attached {
+			if is.Attached[i].CommentID == seg[6] {
+				is.Attached[i].Op = v.ID
+				return &abi.Response{Status: 201}, true
+			}
+		}
+		return jsonResp(404, map[string]any{"errorMessages": []string{"Can not find a comment for the id: " + seg[6] + "."}}), true
+	case req.Method == "PUT" && len(seg) == 7 && seg[5] == "properties" && seg[6] == "chatbridge.op":
+		var v struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(req.Body, &v)
+		is.Op = v.ID
+		return &abi.Response{Status: 201}, true
+	}
+	return nil, false
+}
+
+// jiraTimeLayout is the platform API's timestamp format.
+const jiraTimeLayout = "2006-01-02T15:04:05.000-0700"
 
 func newFakeJira(t *testing.T) *fakeJira {
 	return &fakeJira{t: t, issues: map[string]*fakeIssue{}, properties: map[string]string{}, content: map[string][]byte{},
@@ -502,6 +751,9 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 	defer j.mu.Unlock()
 	path, query, _ := strings.Cut(req.URL, "?")
 	q, _ := url.ParseQuery(query)
+	if resp, ok := j.servePlatform(req, path, q); ok {
+		return resp, nil
+	}
 	seg := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	switch {
 	case req.Method == "GET" && path == "/rest/servicedeskapi/servicedesk":
@@ -523,7 +775,7 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 		j.creates++
 		n := len(j.order) + 1
 		is := &fakeIssue{Key: "SUP-" + strconv.Itoa(n), ID: strconv.Itoa(10041 + n), Summary: in.RequestFieldValues["summary"],
-			Description: in.RequestFieldValues["description"], Status: "Waiting for support", Category: "NEW"}
+			Description: in.RequestFieldValues["description"], Status: "Waiting for support", Category: "NEW", Created: j.clock()}
 		j.issues[is.Key] = is
 		j.order = append(j.order, is.Key)
 		return jsonResp(201, map[string]any{"issueId": is.ID, "issueKey": is.Key, "requestTypeId": "11", "serviceDeskId": "2",
@@ -545,7 +797,7 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 				return jsonResp(400, map[string]any{"errorMessage": "body and public are required"}), nil
 			}
 			j.comments++
-			c := fakeComment{ID: strconv.Itoa(20000 + j.comments), Body: in.Body, Public: *in.Public}
+			c := fakeComment{ID: strconv.Itoa(20000 + j.comments), Body: in.Body, Public: *in.Public, Author: appAccount, Created: j.clock()}
 			is.Comments = append(is.Comments, c)
 			return jsonResp(201, map[string]any{"id": c.ID, "body": c.Body, "public": c.Public}), nil
 		case req.Method == "POST" && len(seg) == 5 && seg[4] == "attachment":
@@ -559,7 +811,7 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 			if err := json.Unmarshal(req.Body, &in); err != nil || len(in.IDs) == 0 {
 				return jsonResp(400, map[string]any{"errorMessage": "no attachments"}), nil
 			}
-			a := fakeAttach{Public: in.Public}
+			a := fakeAttach{Public: in.Public, CommentID: strconv.Itoa(30001 + len(is.Attached)), Created: j.clock()}
 			if in.Comment != nil {
 				a.Comment = in.Comment.Body
 			}
@@ -571,7 +823,7 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 				a.Names, a.Data = append(a.Names, tmp.name), append(a.Data, tmp.data)
 			}
 			is.Attached = append(is.Attached, a)
-			return jsonResp(201, map[string]any{"attachments": map[string]any{"values": []any{}}}), nil
+			return jsonResp(201, map[string]any{"comment": map[string]any{"id": a.CommentID}, "attachments": map[string]any{"values": []any{}}}), nil
 		}
 	case req.Method == "POST" && len(seg) == 5 && seg[4] == "attachTemporaryFile":
 		if abi.Get(req.Headers, "X-Atlassian-Token") != "no-check" || abi.Get(req.Headers, "X-ExperimentalApi") != "opt-in" {

@@ -117,7 +117,6 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 			return respond(503), nil
 		}
 		log.Info("webhook: event queued", "event", ev.ID, "kind", string(ev.Kind))
-		b.sawCustomer(env, ch, project, name, ev) // window.go
 	}
 	if greeting != nil {
 		return &abi.Response{Status: 200, Headers: []abi.Header{{Name: "Content-Type", Value: "application/json"}}, Body: greeting}, nil
@@ -142,11 +141,16 @@ type inbound struct {
 	// attempt is the delivery's attempt number, for back-off.
 	attempt uint32
 	last    bool // the host's last attempt
+	// marks finds, on a redelivery, the Jira calls of earlier attempts.
+	marks ledger
 }
 
 func (w *inbound) chatKey() string { return chatKey(w.job.Project, w.job.Channel, w.job.Event.ChatID) }
 
-func (w *inbound) saveProgress() error { return w.st.put(w.key, &w.prog, DedupeTTL) }
+func (w *inbound) saveProgress() error {
+	w.prog.At = w.b.now().Unix()
+	return w.st.put(w.key, &w.prog, DedupeTTL)
+}
 
 // step runs fn once per event: a retried delivery skips completed steps.
 func (w *inbound) step(name string, fn func() error) error {
@@ -159,6 +163,77 @@ func (w *inbound) step(name string, fn func() error) error {
 	w.prog.Steps = append(w.prog.Steps, name)
 	return w.saveProgress()
 }
+
+// jiraStep is a step whose effect is a comment on issue, made by fn and
+// marked with the op it is given. On a redelivery, a comment carrying the
+// op (or, when match is set, an unmarked one match recognizes) records the
+// step without calling fn again.
+func (w *inbound) jiraStep(name, issue string, match func(jira.MarkedComment) bool, fn func(op string) error) error {
+	if w.prog.has(name) {
+		return nil
+	}
+	op := opID(w.job.Nonce, name)
+	done, err := w.marks.done(issue, op, match)
+	if err != nil {
+		return err
+	}
+	if done {
+		w.log.Info("inbound: an earlier attempt's call went through; not repeated", "step", name, "issue", issue)
+		fn = func(string) error { return nil }
+	}
+	return w.step(name, func() error { return fn(op) })
+}
+
+// addPublic adds the customer's text as a public comment through the
+// service desk API, then marks it with op: that API takes no properties, so
+// the mark is a second call, and a failed one only leaves the comment to be
+// recognized by its text (sameBody) should this delivery be retried.
+func (w *inbound) addPublic(issue, body, op string) error {
+	id, err := w.jc.AddComment(issue, body, true)
+	if err != nil {
+		return err
+	}
+	w.mark(issue, id, op)
+	return nil
+}
+
+// mark sets op on a comment created without it; a failure is logged, not
+// returned: the comment exists and must not be made again.
+func (w *inbound) mark(issue, commentID, op string) {
+	if commentID == "" {
+		w.log.Warn("inbound: comment id missing; not marked", "issue", issue)
+		return
+	}
+	if err := w.jc.MarkComment(issue, commentID, op); err != nil {
+		w.log.Warn("inbound: comment not marked", "issue", issue, "err", err)
+	}
+}
+
+// sameBody recognizes an unmarked comment by its whole text.
+func sameBody(body string) func(jira.MarkedComment) bool {
+	return func(c jira.MarkedComment) bool { return jira.SameText(c.Body, body) }
+}
+
+// withFile recognizes an unmarked attachment comment: it names the file
+// and starts with the caption, if any.
+func withFile(name, caption string) func(jira.MarkedComment) bool {
+	caption = strings.TrimSpace(strings.ReplaceAll(caption, "\r\n", "\n"))
+	return func(c jira.MarkedComment) bool {
+		body := strings.TrimSpace(strings.ReplaceAll(c.Body, "\r\n", "\n"))
+		return strings.Contains(body, name) && strings.HasPrefix(body, caption)
+	}
+}
+
+// Looking for a request an earlier attempt created: Jira's search misses
+// issues created less than about indexLag ago, so a redelivery that soon
+// waits before it concludes there is none.
+const indexLag = 10 * time.Second
+
+// errSettle asks the consumer to retry after wait: the search for the
+// request an earlier attempt may have created is not conclusive yet.
+type errSettle struct{ wait time.Duration }
+
+func (e errSettle) Error() string { return "bridge: waiting for Jira's search to show recent requests" }
 
 // errWait asks the consumer to re-queue the job: another delivery is opening
 // the chat's request.
@@ -197,12 +272,18 @@ func (b *Bridge) consumeInbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRes
 	case w.prog.Done:
 		return abi.QueueResult{}, nil
 	}
+	w.marks = newLedger(w.jc, m.Attempt, m.Context.AppAccountID, w.prog.At)
 	if _, err := w.st.get(w.chatKey(), &w.chat); err != nil {
 		return w.fail(err)
 	}
 	err = w.run()
 	if errors.Is(err, errWait) {
 		return w.wait()
+	}
+	var settle errSettle
+	if errors.As(err, &settle) {
+		w.log.Info("inbound: looking for a request an earlier attempt may have created; retrying soon")
+		return abi.QueueResult{RetryAfterSeconds: seconds(settle.wait)}, nil
 	}
 	if err != nil {
 		return w.fail(err)
@@ -342,13 +423,15 @@ func (w *inbound) blocked() error {
 	if w.chat.Issue == "" {
 		return nil
 	}
-	return w.step("note", func() error {
-		_, err := w.jc.AddComment(w.chat.Issue, fill(noteBlocked, "{channel}", channelTitle(w.job.Channel)), false)
-		if errors.Is(err, jira.ErrNotFound) {
-			return nil
-		}
+	issue := w.chat.Issue
+	err := w.jiraStep("note", issue, nil, func(op string) error {
+		_, err := w.jc.AddMarkedComment(issue, fill(noteBlocked, "{channel}", channelTitle(w.job.Channel)), false, op)
 		return err
 	})
+	if errors.Is(err, jira.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // message delivers a customer message: to the chat's open request, or to a
@@ -476,15 +559,91 @@ func (w *inbound) open(accepted []int) error {
 		Summary:       summary(w.cfg.SummaryTemplate, ev.Sender, ev.Plain, kindName),
 		Description:   description(ev, w.job.Channel, kindName),
 	}
+	op := opID(w.job.Nonce, "open")
+	if w.prog.OpenAt != 0 {
+		// An earlier attempt was creating the request: did it?
+		found, err := w.findCreated(req, op)
+		if err != nil {
+			return err
+		}
+		if found != nil {
+			w.log.Info("inbound: an earlier attempt created the request; not repeated", "issue", found.Key)
+			return w.opened(jira.Created{IssueKey: found.Key, IssueID: found.ID})
+		}
+		if age := w.b.now().Sub(time.Unix(w.prog.OpenAt, 0)); age < indexLag && !w.last {
+			return errSettle{indexLag - age}
+		}
+	}
+	// The intent, saved before the call, tells a redelivery to look first.
+	w.prog.OpenAt = now
+	if err := w.saveProgress(); err != nil {
+		return err
+	}
 	created, err := w.jc.CreateRequest(req)
 	if err != nil {
+		var se *jira.StatusError
+		if errors.As(err, &se) && (se.Status < 500 || se.Status == 503) {
+			// Refused (a 4xx, or 429 and 503 with which Jira sheds load):
+			// nothing was created. Other 5xx and host timeouts leave it in
+			// doubt.
+			w.prog.OpenAt = 0
+			_ = w.saveProgress()
+		}
 		return err
 	}
 	w.log.Info("inbound: request created", "issue", created.IssueKey)
-	w.prog.Issue, w.prog.IssueID, w.prog.Created = created.IssueKey, created.IssueID, true
+	// The mark must precede the progress record to be of use; without it
+	// a redelivery recognizes the request by its summary and description.
+	if err := w.jc.MarkIssue(created.IssueKey, op); err != nil {
+		w.log.Warn("inbound: request not marked", "issue", created.IssueKey, "err", err)
+	}
+	return w.opened(created)
+}
+
+// opened records the request this event created.
+func (w *inbound) opened(created jira.Created) error {
+	w.prog.Issue, w.prog.IssueID, w.prog.Created, w.prog.OpenAt = created.IssueKey, created.IssueID, true, 0
 	// The description carries the text and the caption.
 	w.prog.Steps = append(w.prog.Steps, "text")
 	return w.saveProgress()
+}
+
+// findCreated looks for the request an earlier attempt of this event
+// created: among the app's requests of the project created since the
+// intent (less clockSkew), the one marked with op; else an unmarked one
+// (the attempt ended between creating and marking) with exactly this
+// event's summary and description that no chat is mapped to, which it
+// marks. nil when there is none.
+func (w *inbound) findCreated(req jira.NewRequest, op string) (*jira.Found, error) {
+	since := time.Unix(w.prog.OpenAt, 0).Add(-clockSkew)
+	list, err := w.jc.RecentIssues(w.job.Project, w.b.now().Sub(since))
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if list[i].Op == op {
+			return &list[i], nil
+		}
+	}
+	for i := range list {
+		f := &list[i]
+		if f.Op != "" || f.Created.Before(since) || !jira.SameText(f.Summary, req.Summary) || !jira.SameText(f.Description, req.Description) {
+			continue
+		}
+		var rev issueRecord
+		mapped, err := w.st.get(issueKey(f.Key), &rev)
+		if err != nil {
+			return nil, err
+		}
+		if mapped {
+			continue
+		}
+		if err := w.jc.MarkIssue(f.Key, op); err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
+	return nil, nil
 }
 
 // deliver adds the text and files of the message to w.prog.Issue.
@@ -495,9 +654,9 @@ func (w *inbound) deliver(accepted []int) error {
 	// whose file cannot travel, is a comment of its own.
 	captionWithFile := len(accepted) > 0 && ev.Attachments[accepted[0]].Size <= w.ch.Limits().Download
 	if ev.Wiki != "" && !captionWithFile {
-		if err := w.step("text", func() error {
-			_, err := w.jc.AddComment(issue, commentBody(ev), true)
-			return err
+		body := commentBody(ev)
+		if err := w.jiraStep("text", issue, sameBody(body), func(op string) error {
+			return w.addPublic(issue, body, op)
 		}); err != nil {
 			return err
 		}
@@ -524,7 +683,8 @@ func (w *inbound) attach(id string, a channel.Attachment, comment string) error 
 	}
 	tooLarge := a.Size > w.ch.Limits().Download
 	if !tooLarge {
-		err := w.step(name, func() error {
+		issue := w.prog.Issue
+		err := w.jiraStep(name, issue, withFile(a.Name, comment), func(op string) error {
 			data, err := w.ch.Download(a)
 			if err != nil {
 				return err
@@ -533,7 +693,14 @@ func (w *inbound) attach(id string, a channel.Attachment, comment string) error 
 			if err != nil {
 				return err
 			}
-			return w.jc.Attach(w.prog.Issue, ids, true, comment)
+			// The service desk API takes no properties: the comment JSM adds
+			// with the file is marked in a second call.
+			id, err := w.jc.Attach(issue, ids, true, comment)
+			if err != nil {
+				return err
+			}
+			w.mark(issue, id, op)
+			return nil
 		})
 		if !errors.Is(err, channel.ErrTooLarge) && !errors.Is(err, sdk.ErrLimitExceeded) {
 			if err == nil && comment != "" {
@@ -548,9 +715,8 @@ func (w *inbound) attach(id string, a channel.Attachment, comment string) error 
 	// the caption as a comment of its own.
 	w.log.Info("inbound: file over the download limit", "issue", w.prog.Issue, "bytes", a.Size)
 	if comment != "" {
-		if err := w.step("text", func() error {
-			_, err := w.jc.AddComment(w.prog.Issue, comment, true)
-			return err
+		if err := w.jiraStep("text", w.prog.Issue, sameBody(comment), func(op string) error {
+			return w.addPublic(w.prog.Issue, comment, op)
 		}); err != nil {
 			return err
 		}
@@ -558,9 +724,9 @@ func (w *inbound) attach(id string, a channel.Attachment, comment string) error 
 	if err := w.replyStep("big"+id+".notice", fill(w.cfg.texts().TooLarge, "{name}", a.Name)); err != nil {
 		return err
 	}
-	return w.step("big"+id, func() error {
+	return w.jiraStep("big"+id, w.prog.Issue, nil, func(op string) error {
 		note := fill(noteTooLarge, "{name}", escapeWiki(a.Name), "{size}", sizeText(a.Size), "{channel}", channelTitle(w.job.Channel))
-		_, err := w.jc.AddComment(w.prog.Issue, note, false)
+		_, err := w.jc.AddMarkedComment(w.prog.Issue, note, false, op)
 		return err
 	})
 }

@@ -219,11 +219,16 @@ type outbound struct {
 	attempt uint32
 	last    bool // the host's last attempt
 	sent    int  // parts sent by this call, for pacing
+	// marks finds, on a redelivery, the Jira calls of earlier attempts.
+	marks ledger
 }
 
 func (o *outbound) chatKey() string { return chatKey(o.job.Project, o.rev.Channel, o.rev.Chat) }
 
-func (o *outbound) saveProgress() error { return o.st.put(o.job.Dedupe, &o.prog, DedupeTTL) }
+func (o *outbound) saveProgress() error {
+	o.prog.At = o.b.now().Unix()
+	return o.st.put(o.job.Dedupe, &o.prog, DedupeTTL)
+}
 
 func (o *outbound) step(name string, fn func() error) error {
 	if o.prog.has(name) {
@@ -234,6 +239,28 @@ func (o *outbound) step(name string, fn func() error) error {
 	}
 	o.prog.Steps = append(o.prog.Steps, name)
 	return o.saveProgress()
+}
+
+// note adds an internal note to the request once: the step's comment is
+// marked with its op in the same call, and a redelivery that finds the mark
+// records the step without adding the note again.
+func (o *outbound) note(name, text string) error {
+	if o.prog.has(name) {
+		return nil
+	}
+	op := opID(o.job.Nonce, name)
+	done, err := o.marks.done(o.job.Issue, op, nil)
+	if err != nil {
+		return err
+	}
+	return o.step(name, func() error {
+		if done {
+			o.log.Info("outbound: an earlier attempt's note went through; not repeated", "step", name)
+			return nil
+		}
+		_, err := o.jc.AddMarkedComment(o.job.Issue, text, false, op)
+		return err
+	})
 }
 
 // errRequeued ends a call that handed the rest of its work to a new message.
@@ -260,6 +287,7 @@ func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRe
 	case o.prog.Done:
 		return abi.QueueResult{}, nil
 	}
+	o.marks = newLedger(o.jc, m.Attempt, m.Context.AppAccountID, o.prog.At)
 	found, err = o.st.get(configKey(job.Project), &o.cfg)
 	if err != nil {
 		return o.fail(err)
@@ -312,7 +340,7 @@ func (o *outbound) fail(err error) (abi.QueueResult, error) {
 	if o.job.Kind == jobComment && o.ch != nil {
 		// Tell the agents; their reply did not reach the customer.
 		note := fill(noteSendFailed, "{channel}", channelTitle(o.rev.Channel), "{reason}", reason(err))
-		if _, e := o.jc.AddComment(o.job.Issue, note, false); e != nil {
+		if e := o.note("failnote", note); e != nil {
 			o.log.Warn("outbound: could not add the failure note", "err", e)
 		}
 	}
@@ -352,9 +380,6 @@ func (o *outbound) comment() error {
 	if o.chat.Blocked {
 		return o.blockedNote()
 	}
-	if out, err := o.outsideWindow(); out || err != nil {
-		return o.windowClosed(err) // window.go
-	}
 	if err := o.sendParts(o.ch.Render(o.job.Content)); err != nil {
 		return err
 	}
@@ -367,9 +392,6 @@ func (o *outbound) comment() error {
 func (o *outbound) resolved() error {
 	if o.chat.Blocked {
 		return nil
-	}
-	if out, err := o.outsideWindow(); out || err != nil {
-		return o.windowClosed(err)
 	}
 	return o.sendParts(o.ch.Render(channel.Content{Plain: o.cfg.resolution()}))
 }
@@ -426,13 +448,11 @@ func (o *outbound) blockedNote() error {
 	if o.job.Kind != jobComment {
 		return nil
 	}
-	return o.step("note", func() error {
-		_, err := o.jc.AddComment(o.job.Issue, fill(noteNotDelivered, "{channel}", channelTitle(o.rev.Channel)), false)
-		if errors.Is(err, jira.ErrNotFound) {
-			return nil
-		}
-		return err
-	})
+	err := o.note("note", fill(noteNotDelivered, "{channel}", channelTitle(o.rev.Channel)))
+	if errors.Is(err, jira.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // migrate moves the mapping of a group that became a supergroup.

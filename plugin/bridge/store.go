@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/chatbridge/chatbridge/plugin/jira"
 	"github.com/chatbridge/chatbridge/plugin/sdk"
 )
 
@@ -80,6 +81,12 @@ type progress struct {
 	Steps []string `json:"steps,omitempty"`
 	// Parts counts message parts already sent.
 	Parts int `json:"parts,omitempty"`
+	// At is when the record was last saved (Unix seconds): a Jira call
+	// whose step is not recorded was made after it.
+	At int64 `json:"at,omitempty"`
+	// OpenAt is when this delivery was about to create the request (Unix
+	// seconds), saved before the call; 0 when no creation is in doubt.
+	OpenAt int64 `json:"openAt,omitempty"`
 }
 
 func (p *progress) has(step string) bool { return slices.Contains(p.Steps, step) }
@@ -173,4 +180,87 @@ func (st store) deleteAll(prefix string) (int, error) {
 			n++
 		}
 	}
+}
+
+// # Marks in Jira
+//
+// A step records its completion after its call, so a crash between the two
+// leaves a call that went through unrecorded. Every comment, attachment and
+// request the consumers create is therefore marked in Jira with the entity
+// property chatbridge.op = {"id": op}, op being the delivery's nonce and the
+// step's name; a redelivery looks for the mark before redoing an unrecorded
+// step. A redelivery is attempt > 1, or a message whose progress record was
+// saved by an earlier run (a dead letter replayed starts at attempt 1
+// again); a first delivery reads nothing: nothing was done before it.
+
+// clockSkew widens the time bounds of fallback matching, which compare the
+// host's clock with the times Jira records.
+const clockSkew = 2 * time.Minute
+
+// opID names the Jira effect of one step of one delivery: short, without
+// content or chat ids.
+func opID(nonce, step string) string { return nonce + "." + step }
+
+// ledger answers, on a redelivery, whether an earlier attempt's comment
+// call for a step already took effect. It lists an issue's comments once per
+// call (newer ones are this call's own, recorded as steps).
+type ledger struct {
+	jc jira.Client
+	// redelivery: attempt > 1, or an earlier run saved progress. Otherwise
+	// done answers false without a call.
+	redelivery bool
+	// app is the app's account id; since bounds when an unrecorded call
+	// was made (the progress record's last save, less clockSkew). Fallback
+	// matching of unmarked comments needs both.
+	app   string
+	since time.Time
+	// listed caches each issue's comments.
+	listed map[string][]jira.MarkedComment
+}
+
+func newLedger(jc jira.Client, attempt uint32, app string, savedAt int64) ledger {
+	l := ledger{jc: jc, redelivery: attempt > 1 || savedAt > 0, app: app}
+	if savedAt > 0 {
+		l.since = time.Unix(savedAt, 0).Add(-clockSkew)
+	}
+	return l
+}
+
+// done reports whether issue has the effect of op: a comment marked with
+// op, or, when match is set, an unmarked comment of the app's made since
+// the bound that match accepts (a call that went through whose mark,
+// set in a second call, did not). An adopted comment is marked first.
+func (l *ledger) done(issue, op string, match func(jira.MarkedComment) bool) (bool, error) {
+	if !l.redelivery {
+		return false, nil
+	}
+	list, ok := l.listed[issue]
+	if !ok {
+		var err error
+		if list, err = l.jc.Comments(issue); err != nil {
+			return false, err
+		}
+		if l.listed == nil {
+			l.listed = map[string][]jira.MarkedComment{}
+		}
+		l.listed[issue] = list
+	}
+	for _, c := range list {
+		if c.Op == op {
+			return true, nil
+		}
+	}
+	if match == nil || l.app == "" || l.since.IsZero() {
+		return false, nil
+	}
+	for i, c := range list {
+		if c.Op == "" && c.AuthorID == l.app && !c.Created.Before(l.since) && match(c) {
+			if err := l.jc.MarkComment(issue, c.ID, op); err != nil {
+				return false, err
+			}
+			list[i].Op = op
+			return true, nil
+		}
+	}
+	return false, nil
 }

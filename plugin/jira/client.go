@@ -293,10 +293,11 @@ func quoteParam(s string) string {
 }
 
 // Attach adds temporarily uploaded files to a request, with an optional
-// comment (wiki markup) that accompanies them.
-func (c *Client) Attach(issueKey string, temporaryIDs []string, public bool, comment string) error {
+// comment (wiki markup) that accompanies them. It returns the id of the
+// comment JSM adds with the files ("" when the answer has none).
+func (c *Client) Attach(issueKey string, temporaryIDs []string, public bool, comment string) (string, error) {
 	if err := checkKey(issueKey); err != nil {
-		return err
+		return "", err
 	}
 	in := map[string]any{"temporaryAttachmentIds": temporaryIDs, "public": public}
 	if comment != "" {
@@ -304,12 +305,18 @@ func (c *Client) Attach(issueKey string, temporaryIDs []string, public bool, com
 	}
 	body, err := json.Marshal(in)
 	if err != nil {
-		return fmt.Errorf("jira: attach: %w", err)
+		return "", fmt.Errorf("jira: attach: %w", err)
 	}
-	return c.do("POST", "/rest/servicedeskapi/request/"+issueKey+"/attachment", []abi.Header{
+	var out struct {
+		Comment struct {
+			ID flexString `json:"id"`
+		} `json:"comment"`
+	}
+	err = c.do("POST", "/rest/servicedeskapi/request/"+issueKey+"/attachment", []abi.Header{
 		{Name: "Content-Type", Value: "application/json"},
 		{Name: "X-ExperimentalApi", Value: "opt-in"},
-	}, body, nil)
+	}, body, &out)
+	return string(out.Comment.ID), err
 }
 
 // RequestStatus is a request's current status as JSM shows it to customers.

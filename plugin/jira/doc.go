@@ -16,6 +16,17 @@
 // match [ErrTemporary]; a 404 matches [ErrNotFound]. Transport failures of
 // the host (unavailable, timeout) match ErrTemporary too.
 //
+// # Marks
+//
+// [OpProperty] (chatbridge.op) marks what the bridge creates, so that a
+// retry can tell whether an earlier call went through:
+// [Client.AddMarkedComment] sets it (with sd.public.comment) in the creating
+// call; [Client.MarkComment] and [Client.MarkIssue] set it afterwards on
+// what the service desk API created without properties. [Client.Comments]
+// lists an issue's comments with their marks, and [Client.RecentIssues]
+// searches the app's recent requests of a project (JQL, through the
+// enhanced search, whose index lags writes by a moment).
+//
 // # Webhooks
 //
 // [ParseWebhook] accepts both shapes Jira uses: admin webhooks

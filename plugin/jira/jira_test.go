@@ -218,7 +218,7 @@ func TestAttachmentsTakeTwoSteps(t *testing.T) {
 	if err != nil || len(ids) != 1 || ids[0] != "temp8186986881526427421" {
 		t.Fatalf("got %v, %v", ids, err)
 	}
-	if err := c.Attach("SUP-1", ids, true, "The _label_"); err != nil {
+	if _, err := c.Attach("SUP-1", ids, true, "The _label_"); err != nil {
 		t.Fatal(err)
 	}
 	reqs := env.JiraAPI.Requests()
@@ -334,4 +334,98 @@ func FuzzParseJiraWebhook(f *testing.F) {
 		}
 		_, _ = w.StatusChange()
 	})
+}
+
+func TestMarkedCommentsCarryVisibilityAndOpInOneCall(t *testing.T) {
+	env, c := fakeJira(201, `{"id":"10200","body":"x"}`)
+	id, err := c.AddMarkedComment("SUP-1", "Customer blocked the bot", false, "a1b2c3d4e5f60718.note")
+	if err != nil || id != "10200" {
+		t.Fatalf("got %q, %v", id, err)
+	}
+	req := env.JiraAPI.Requests()[0]
+	var in struct {
+		Body       string `json:"body"`
+		Properties []struct {
+			Key   string          `json:"key"`
+			Value json.RawMessage `json:"value"`
+		} `json:"properties"`
+	}
+	_ = json.Unmarshal(req.Body, &in)
+	if req.Method != "POST" || req.URL != "/rest/api/2/issue/SUP-1/comment" || in.Body != "Customer blocked the bot" || len(in.Properties) != 2 {
+		t.Fatalf("%s %s %s", req.Method, req.URL, req.Body)
+	}
+	if in.Properties[0].Key != "sd.public.comment" || string(in.Properties[0].Value) != `{"internal":true}` ||
+		in.Properties[1].Key != OpProperty || string(in.Properties[1].Value) != `{"id":"a1b2c3d4e5f60718.note"}` {
+		t.Errorf("properties %s", req.Body)
+	}
+	for _, bad := range []string{"", `x"y`, "a b", strings.Repeat("a", 65)} {
+		if _, err := c.AddMarkedComment("SUP-1", "x", true, bad); !errors.Is(err, ErrBadOp) {
+			t.Errorf("op %q: %v", bad, err)
+		}
+	}
+}
+
+func TestMarksArePutOnCommentsAndIssues(t *testing.T) {
+	env, c := fakeJira(201, ``)
+	if err := c.MarkComment("SUP-1", "10200", "n.text"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.MarkIssue("SUP-1", "n.open"); err != nil {
+		t.Fatal(err)
+	}
+	reqs := env.JiraAPI.Requests()
+	if reqs[0].Method != "PUT" || reqs[0].URL != "/rest/api/2/issue/SUP-1/comment/10200/properties/chatbridge.op" || string(reqs[0].Body) != `{"id":"n.text"}` {
+		t.Errorf("comment mark %s %s %s", reqs[0].Method, reqs[0].URL, reqs[0].Body)
+	}
+	if reqs[1].Method != "PUT" || reqs[1].URL != "/rest/api/2/issue/SUP-1/properties/chatbridge.op" || string(reqs[1].Body) != `{"id":"n.open"}` {
+		t.Errorf("issue mark %s %s %s", reqs[1].Method, reqs[1].URL, reqs[1].Body)
+	}
+}
+
+func TestCommentsArePagedNewestFirstWithTheirMarks(t *testing.T) {
+	env := sdktest.NewEnv()
+	env.JiraAPI.Handler = func(req *abi.Request) (*abi.Response, error) {
+		body := `{"startAt":0,"total":2,"comments":[{"id":"10300","author":{"accountId":"app"},"body":"newest","created":"2026-11-22T10:00:05.000+0000",
+			"properties":[{"key":"sd.public.comment","value":{"internal":false}},{"key":"chatbridge.op","value":{"id":"n.text"}}]}]}`
+		if strings.Contains(req.URL, "startAt=1") {
+			body = `{"startAt":1,"total":2,"comments":[{"id":10299,"author":{"accountId":"agent"},"body":"older","created":"2026-11-22T09:00:00.000+0000"}]}`
+		}
+		return &abi.Response{Status: 200, Body: []byte(body)}, nil
+	}
+	list, err := (&Client{API: env.Jira}).Comments("SUP-1")
+	if err != nil || len(list) != 2 {
+		t.Fatalf("got %+v, %v", list, err)
+	}
+	if list[0].Op != "n.text" || list[0].AuthorID != "app" || list[0].Body != "newest" || list[0].Created.Second() != 5 || list[1].Op != "" || list[1].ID != "10299" {
+		t.Errorf("comments %+v", list)
+	}
+	reqs := env.JiraAPI.Requests()
+	if len(reqs) != 2 || !strings.HasPrefix(reqs[0].URL, "/rest/api/2/issue/SUP-1/comment?") ||
+		!strings.Contains(reqs[0].URL, "expand=properties") || !strings.Contains(reqs[0].URL, "orderBy=-created") || !strings.Contains(reqs[0].URL, "maxResults=100") {
+		t.Errorf("calls %v", reqs)
+	}
+}
+
+func TestRecentIssuesSearchesTheAppsRequestsByTime(t *testing.T) {
+	env, c := fakeJira(200, `{"issues":[{"id":"10050","key":"SUP-8","fields":{"summary":"Chat","description":"Hi\r\n","created":"2026-11-22T10:00:00.000+0000"},
+		"properties":{"chatbridge.op":{"id":"n.open"}}},{"id":"10049","key":"SUP-7","fields":{"summary":"Other","description":null,"created":"2026-11-22T09:59:00.000+0000"},"properties":{}}],"isLast":true}`)
+	list, err := c.RecentIssues("SUP", 90*time.Second)
+	if err != nil || len(list) != 2 || list[0].Op != "n.open" || list[0].Key != "SUP-8" || list[1].Op != "" || list[1].Description != "" {
+		t.Fatalf("got %+v, %v", list, err)
+	}
+	if !SameText(list[0].Description, "Hi") {
+		t.Errorf("description %q", list[0].Description)
+	}
+	var in struct {
+		JQL        string   `json:"jql"`
+		Properties []string `json:"properties"`
+	}
+	req := env.JiraAPI.Requests()[0]
+	_ = json.Unmarshal(req.Body, &in)
+	if want := `project = "SUP" AND creator = currentUser() AND created >= -2m ORDER BY created DESC`; req.URL != "/rest/api/2/search/jql" || in.JQL != want || len(in.Properties) != 1 {
+		t.Errorf("%s %s", req.URL, req.Body)
+	}
+	if _, err := c.RecentIssues(`SUP" OR x`, time.Minute); !errors.Is(err, ErrBadID) {
+		t.Errorf("a project key with a quote: %v", err)
+	}
 }

@@ -14,10 +14,19 @@
 //     attachments in two steps (attachTemporaryFile needs
 //     X-Atlassian-Token: no-check, else 403 "XSRF check failed", and
 //     X-ExperimentalApi: opt-in), customers, service desks, request types.
-//   - Platform: myself, issues with ?fields=, v3 comments with ADF bodies,
-//     visibility and the sd.public.comment property, comment properties,
+//   - Platform: myself, issues with ?fields=, v3 comments with ADF bodies
+//     (v2: wiki strings), visibility and the sd.public.comment property
+//     (honoured as the comment's visibility, in webhooks too), properties
+//     set in the creating call, comment listings (startAt, maxResults,
+//     orderBy=[+-]created, expand=properties), comment and issue properties,
 //     transitions, attachment metadata, and attachment content by 303 to
 //     /secure/attachment/... (or the bytes with ?redirect=false).
+//   - Search: POST /rest/api/{2,3}/search/jql with fields, properties,
+//     maxResults and nextPageToken, for the JQL the bridge writes only:
+//     project = "KEY", creator = currentUser() and created >= -<n>m|h|d
+//     joined by AND, optionally ORDER BY created [ASC|DESC]. Any other query
+//     is answered 400 as Jira answers one it cannot parse. The index is
+//     never behind.
 //   - Webhooks: comment_created and jira:issue_updated (issue_commented) for
 //     every comment (Jira's double fire), comment_updated, jira:issue_created,
 //     jira:issue_updated with changelog items for transitions (status and

@@ -14,6 +14,7 @@ type request struct {
 	description   string // wiki markup
 	requestTypeID string
 	reporter      account
+	creator       account // who called create: the app
 	status        *status
 	statusDate    time.Time
 	resolution    string
@@ -21,6 +22,7 @@ type request struct {
 	updated       time.Time
 	comments      []*comment
 	attachments   []*attachment
+	properties    map[string]json.RawMessage // issue entity properties
 }
 
 // comment is a comment of a request.
@@ -177,7 +179,7 @@ func (s *Sim) issueJSON(r *request, fields map[string]bool, v3 bool) map[string]
 		"project":   map[string]any{"self": s.cfg.Site + "/rest/api/2/project/10000", "id": "10000", "key": s.cfg.ProjectKey, "name": s.cfg.ProjectName, "projectTypeKey": "service_desk"},
 		"issuetype": map[string]any{"self": s.cfg.Site + "/rest/api/2/issuetype/10010", "id": "10010", "name": "[System] Service request", "subtask": false},
 		"reporter":  s.userJSON(r.reporter),
-		"creator":   s.userJSON(r.reporter),
+		"creator":   s.userJSON(r.creator),
 		"created":   jiraTime(r.created),
 		"updated":   jiraTime(r.updated),
 		"resolution": func() any {

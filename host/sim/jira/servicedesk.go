@@ -82,7 +82,8 @@ func (s *Sim) createRequest(w http.ResponseWriter, r *http.Request) {
 	req := &request{
 		id: s.newIDLocked(), key: s.cfg.ProjectKey + "-" + itoa(s.nextIssue),
 		summary: summary, description: description, requestTypeID: body.RequestTypeID,
-		reporter: reporter, status: statuses[0], statusDate: now, created: now, updated: now,
+		reporter: reporter, creator: s.app, status: statuses[0], statusDate: now, created: now, updated: now,
+		properties: map[string]json.RawMessage{},
 	}
 	s.requests = append(s.requests, req)
 	s.byKey[req.key], s.byID[req.id] = req, req

@@ -253,7 +253,12 @@ func (s *Sim) newAPI() http.Handler {
 		base := "/rest/api/" + v
 		route("GET "+base+"/myself", s.myself)
 		route("GET "+base+"/issue/{key}", s.getIssue)
+		route("GET "+base+"/issue/{key}/comment", s.listIssueComments)
 		route("GET "+base+"/issue/{key}/comment/{id}", s.getComment)
+		route("GET "+base+"/issue/{key}/properties", s.listIssueProperties)
+		route("GET "+base+"/issue/{key}/properties/{prop}", s.getIssueProperty)
+		route("PUT "+base+"/issue/{key}/properties/{prop}", s.setIssueProperty)
+		route("POST "+base+"/search/jql", s.search)
 		route("GET "+base+"/issue/{key}/comment/{id}/properties/{prop}", s.getCommentProperty)
 		route("PUT "+base+"/issue/{key}/comment/{id}/properties/{prop}", s.setCommentProperty)
 		route("GET "+base+"/issue/{key}/transitions", s.listTransitions)

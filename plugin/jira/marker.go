@@ -1,0 +1,228 @@
+package jira
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// OpProperty is the entity property the bridge marks what it creates in
+// Jira with: {"id": "<op>"}, the id of the unit of work that created it.
+// Jira keeps the mark, so that a delivery retried after a crash can find
+// out whether its predecessor's call went through.
+const OpProperty = "chatbridge.op"
+
+// ErrBadOp: an op id that cannot be put into JQL or a property.
+var ErrBadOp = fmt.Errorf("jira: malformed op id")
+
+// opPattern keeps op ids short and free of quotes and content.
+var opPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// ValidOp reports whether op can be used as an op id.
+func ValidOp(op string) bool { return opPattern.MatchString(op) }
+
+type opValue struct {
+	ID string `json:"id"`
+}
+
+// AddMarkedComment adds a comment through the platform API,
+// POST /rest/api/2/issue/{key}/comment, with its visibility as the
+// sd.public.comment property and op as chatbridge.op, both set in the same
+// call: the comment never exists without its mark.
+func (c *Client) AddMarkedComment(issueKey, body string, public bool, op string) (string, error) {
+	if err := checkKey(issueKey); err != nil {
+		return "", err
+	}
+	if !ValidOp(op) {
+		return "", ErrBadOp
+	}
+	in := map[string]any{
+		"body": body,
+		"properties": []map[string]any{
+			{"key": "sd.public.comment", "value": map[string]bool{"internal": !public}},
+			{"key": OpProperty, "value": opValue{op}},
+		},
+	}
+	var out struct {
+		ID flexString `json:"id"`
+	}
+	err := c.doJSON("POST", "/rest/api/2/issue/"+issueKey+"/comment", in, &out)
+	return string(out.ID), err
+}
+
+// MarkComment sets chatbridge.op on a comment created without it.
+func (c *Client) MarkComment(issueKey, commentID, op string) error {
+	if err := checkKey(issueKey); err != nil {
+		return err
+	}
+	if err := checkID(commentID); err != nil {
+		return err
+	}
+	if !ValidOp(op) {
+		return ErrBadOp
+	}
+	return c.doJSON("PUT", "/rest/api/2/issue/"+issueKey+"/comment/"+commentID+"/properties/"+OpProperty, opValue{op}, nil)
+}
+
+// MarkIssue sets chatbridge.op on an issue.
+func (c *Client) MarkIssue(issueKey, op string) error {
+	if err := checkKey(issueKey); err != nil {
+		return err
+	}
+	if !ValidOp(op) {
+		return ErrBadOp
+	}
+	return c.doJSON("PUT", "/rest/api/2/issue/"+issueKey+"/properties/"+OpProperty, opValue{op}, nil)
+}
+
+// MarkedComment is a comment as the platform API lists it, with the bridge's mark.
+type MarkedComment struct {
+	ID       string
+	AuthorID string
+	Body     string // wiki markup
+	Created  time.Time
+	// Op is its chatbridge.op mark; "" when it has none.
+	Op string
+}
+
+// maxComments bounds Comments: 10 pages of 100.
+const maxComments = 1000
+
+// jiraTime is the platform API's timestamp format.
+const jiraTime = "2006-01-02T15:04:05.000-0700"
+
+// Comments lists an issue's comments, newest first, with their marks:
+// GET /rest/api/2/issue/{key}/comment?expand=properties&orderBy=-created,
+// page by page up to maxComments.
+func (c *Client) Comments(issueKey string) ([]MarkedComment, error) {
+	if err := checkKey(issueKey); err != nil {
+		return nil, err
+	}
+	var all []MarkedComment
+	for start := 0; start < maxComments; {
+		q := url.Values{"expand": {"properties"}, "orderBy": {"-created"}, "startAt": {strconv.Itoa(start)}, "maxResults": {"100"}}
+		var out struct {
+			Total    int `json:"total"`
+			Comments []struct {
+				ID     flexString `json:"id"`
+				Author struct {
+					AccountID string `json:"accountId"`
+				} `json:"author"`
+				Body       json.RawMessage `json:"body"`
+				Created    string          `json:"created"`
+				Properties []struct {
+					Key   string          `json:"key"`
+					Value json.RawMessage `json:"value"`
+				} `json:"properties"`
+			} `json:"comments"`
+		}
+		if err := c.do("GET", "/rest/api/2/issue/"+issueKey+"/comment?"+q.Encode(), nil, nil, &out); err != nil {
+			return nil, err
+		}
+		for _, raw := range out.Comments {
+			cm := MarkedComment{ID: string(raw.ID), AuthorID: raw.Author.AccountID}
+			_ = json.Unmarshal(raw.Body, &cm.Body) // v2 bodies are strings
+			cm.Created, _ = time.Parse(jiraTime, raw.Created)
+			for _, p := range raw.Properties {
+				if p.Key == OpProperty {
+					var v opValue
+					if json.Unmarshal(p.Value, &v) == nil {
+						cm.Op = v.ID
+					}
+				}
+			}
+			all = append(all, cm)
+		}
+		start += len(out.Comments)
+		if len(out.Comments) == 0 || start >= out.Total {
+			break
+		}
+	}
+	return all, nil
+}
+
+// Found is an issue a search returned.
+type Found struct {
+	Key, ID     string
+	Summary     string
+	Description string // wiki markup
+	Created     time.Time
+	// Op is its chatbridge.op mark; "" when it has none.
+	Op string
+}
+
+// RecentIssues lists the issues of project that the app's account created
+// in the last since (rounded up to whole minutes), newest first, with
+// their marks: POST /rest/api/2/search/jql with
+//
+//	project = "<KEY>" AND creator = currentUser() AND created >= -<n>m ORDER BY created DESC
+//
+// Jira's search index lags writes by a moment: an issue created a few
+// seconds ago may be missing.
+func (c *Client) RecentIssues(project string, since time.Duration) ([]Found, error) {
+	if !projectPattern.MatchString(project) {
+		return nil, ErrBadID
+	}
+	minutes := max(int64((since+time.Minute-1)/time.Minute), 1)
+	jql := `project = "` + project + `" AND creator = currentUser() AND created >= -` + strconv.FormatInt(minutes, 10) + `m ORDER BY created DESC`
+	var all []Found
+	token := ""
+	for range maxPages {
+		in := map[string]any{"jql": jql, "fields": []string{"summary", "description", "created"},
+			"properties": []string{OpProperty}, "maxResults": 50}
+		if token != "" {
+			in["nextPageToken"] = token
+		}
+		var out struct {
+			Issues []struct {
+				ID     flexString `json:"id"`
+				Key    string     `json:"key"`
+				Fields struct {
+					Summary     string          `json:"summary"`
+					Description json.RawMessage `json:"description"`
+					Created     string          `json:"created"`
+				} `json:"fields"`
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"issues"`
+			NextPageToken string `json:"nextPageToken"`
+			IsLast        *bool  `json:"isLast"`
+		}
+		if err := c.doJSON("POST", "/rest/api/2/search/jql", in, &out); err != nil {
+			return nil, err
+		}
+		for _, is := range out.Issues {
+			f := Found{Key: is.Key, ID: string(is.ID), Summary: is.Fields.Summary}
+			_ = json.Unmarshal(is.Fields.Description, &f.Description)
+			f.Created, _ = time.Parse(jiraTime, is.Fields.Created)
+			if raw, ok := is.Properties[OpProperty]; ok {
+				var v opValue
+				if json.Unmarshal(raw, &v) == nil {
+					f.Op = v.ID
+				}
+			}
+			if ValidIssueKey(f.Key) {
+				all = append(all, f)
+			}
+		}
+		if out.NextPageToken == "" || out.IsLast != nil && *out.IsLast || len(out.Issues) == 0 {
+			break
+		}
+		token = out.NextPageToken
+	}
+	return all, nil
+}
+
+var projectPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,254}$`)
+
+// SameText reports whether two wiki bodies are the same text, ignoring the
+// line-ending and trailing-space normalization Jira applies on storage.
+func SameText(a, b string) bool { return normalize(a) == normalize(b) }
+
+func normalize(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.TrimSpace(s)
+}
