@@ -380,6 +380,9 @@ func (o *outbound) comment() error {
 	if o.chat.Blocked {
 		return o.blockedNote()
 	}
+	if out, err := o.outsideWindow(); out || err != nil {
+		return o.windowClosed(err) // window.go
+	}
 	if err := o.sendParts(o.ch.Render(o.job.Content)); err != nil {
 		return err
 	}
@@ -392,6 +395,9 @@ func (o *outbound) comment() error {
 func (o *outbound) resolved() error {
 	if o.chat.Blocked {
 		return nil
+	}
+	if out, err := o.outsideWindow(); out || err != nil {
+		return o.windowClosed(err)
 	}
 	return o.sendParts(o.ch.Render(channel.Content{Plain: o.cfg.resolution()}))
 }
