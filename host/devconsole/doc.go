@@ -1,5 +1,7 @@
 // Package devconsole is the local emulator's web console: a messenger pane
-// and a service-desk pane driven through the simulators' control API, a live
+// (Telegram, Viber or WhatsApp, chatting as a customer of that simulator's
+// bot; it offers to switch the dev project to the chosen messenger) and a
+// service-desk pane driven through the simulators' control API, a live
 // trace of invocations and capability calls, the queue, a storage inspector
 // that shows each record sealed on disk beside its opened value, project
 // settings through the bridge's admin resolvers, and fault switches.

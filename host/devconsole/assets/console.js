@@ -1,6 +1,7 @@
 // ChatBridge dev console. Plain DOM, no framework: every text from the
 // simulators or the bridge is inserted as text, except the bot's Telegram
-// HTML, which is rebuilt from Telegram's allowed tags only.
+// HTML, which is rebuilt from Telegram's allowed tags only. The messenger
+// pane speaks Telegram, Viber and WhatsApp through their simulators.
 'use strict';
 
 const $ = (sel) => document.querySelector(sel);
@@ -137,17 +138,51 @@ const state = {
   renderedChat: '',
   renderedRequests: '',
   renderedStorage: '',
+  project: '',          // the dev project (SUP) ...
+  projectChannel: '',   // ... and the messenger it listens to
 };
 
-const chatId = () => Number($('#chat-id').value) || 0;
+// The messengers the pane speaks, each through its simulator's control API
+// (host/sim/doc.go). token is the simulator's default bot token (checked
+// against host/sim by devconsole's tests), used to switch the project over.
+const MESSENGERS = {
+  telegram: { title: 'Telegram', chat: '1001', token: '7000000001:AAHdevSimulatorToken_0123456789abcd' },
+  viber: { title: 'Viber', chat: 'DevVera+/0123456789AbC=', token: '4a5b6c7d8e9f0a1b-2c3d4e5f6a7b8c9d-0e1f2a3b4c5d6e7f' },
+  whatsapp: { title: 'WhatsApp', chat: '4915112345678',
+    token: '106540352242922:102290129340398:5f4dcc3b5aa765d61d8327deb882cf99:EAAGsimulatorAccessToken0123456789abcdefZZ' },
+};
+
+const messenger = () => MESSENGERS[$('#channel').value] ? $('#channel').value : 'telegram';
+// chatId is the chat of the pane: a number for Telegram, the simulator's
+// user id (Viber) or phone number (WhatsApp) otherwise; '' when unusable.
+function chatId() {
+  const v = $('#chat-id').value.trim();
+  switch (messenger()) {
+    case 'telegram': return /^-?[0-9]{1,19}$/.test(v) && Number(v) !== 0 ? v : '';
+    case 'whatsapp': return /^[0-9]{6,15}$/.test(v) ? v : '';
+  }
+  return v.length <= 64 ? v : '';
+}
+const chatKey = () => messenger() + ':' + chatId();
 
 // ---------------------------------------------------------------- messenger
 
+// sentPath is where the simulator lists what the bot sent to the chat.
+function sentPath(ch, id) {
+  switch (ch) {
+    case 'viber': return '/_sim/viber/sent?receiver=' + encodeURIComponent(id);
+    case 'whatsapp': return '/_sim/whatsapp/sent?to=' + encodeURIComponent(id);
+  }
+  return '/_sim/telegram/sent?chat_id=' + encodeURIComponent(id);
+}
+
 async function pollSent() {
   const id = chatId();
+  const ch = messenger();
   if (!id) { state.sent = []; renderChat(); return; }
   try {
-    state.sent = await api('GET', '/_sim/telegram/sent?chat_id=' + id) || [];
+    const sent = await api('GET', sentPath(ch, id)) || [];
+    state.sent = sent.map((m) => ({ ...m, channel: ch }));
   } catch (err) {
     // 404: the chat has no messages yet.
     state.sent = [];
@@ -155,19 +190,40 @@ async function pollSent() {
   renderChat();
 }
 
+function fileBox(name, size) {
+  return el('div', { class: 'file' }, '📄 ', name || 'file', size ? el('small', {}, fmtSize(size)) : null);
+}
+
 function botBubble(m) {
-  if (m.method === 'sendChatAction') return null;
   const body = [];
-  if (m.method === 'sendPhoto') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
-  if (m.method === 'sendDocument') {
-    body.push(el('div', { class: 'file' }, '📄 ', m.file_name || 'file', m.file_size ? el('small', {}, fmtSize(m.file_size)) : null));
+  let when = null;
+  switch (m.channel) {
+    case 'viber':
+      // Files come by URL: the simulator fetched it once, as Viber does.
+      if (m.type === 'picture') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
+      if (m.type === 'file') body.push(fileBox(m.file_name, m.size));
+      if (m.fetched) body.push(el('small', { class: 'muted' }, m.fetched.status === 200 ? 'fetched by link, ' + fmtSize(m.fetched.bytes) : 'link fetch: ' + (m.fetched.status || m.fetched.error)));
+      if (m.text) body.push(el('div', { class: 'text' }, m.text));
+      when = m.timestamp ? new Date(m.timestamp) : null;
+      break;
+    case 'whatsapp':
+      if (m.type === 'image') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
+      if (m.type === 'document') body.push(fileBox(m.filename, m.size));
+      if (m.text || m.caption) body.push(el('div', { class: 'text' }, m.text || m.caption));
+      break;
+    default: {
+      if (m.method === 'sendChatAction') return null;
+      if (m.method === 'sendPhoto') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
+      if (m.method === 'sendDocument') body.push(fileBox(m.file_name, m.file_size));
+      const text = el('div', { class: 'text' });
+      if (m.parse_mode === 'HTML') text.append(renderTelegramHTML(m.text || ''));
+      else text.append(m.plain || m.text || '');
+      body.push(text);
+      when = new Date(m.date * 1000);
+    }
   }
-  const text = el('div', { class: 'text' });
-  if (m.parse_mode === 'HTML') text.append(renderTelegramHTML(m.text || ''));
-  else text.append(m.plain || m.text || '');
-  body.push(text);
-  return el('div', { class: 'bubble bot', dataset: { messageId: m.message_id } }, body,
-    el('span', { class: 'meta' }, 'bot · ', fmtTime(new Date(m.date * 1000))));
+  return el('div', { class: 'bubble bot', dataset: { messageId: m.message_id || m.message_token || m.id || '' } }, body,
+    el('span', { class: 'meta' }, 'bot', when ? ' · ' + fmtTime(when) : ''));
 }
 
 function myBubble(m) {
@@ -181,10 +237,11 @@ function myBubble(m) {
 }
 
 function renderChat() {
-  const mine = state.mine.get(chatId()) || [];
-  const key = JSON.stringify([chatId(), state.sent, mine]);
+  const mine = state.mine.get(chatKey()) || [];
+  const key = JSON.stringify([chatKey(), state.sent, mine, state.projectChannel]);
   if (key === state.renderedChat) return;
   state.renderedChat = key;
+  renderChannelHint();
   const chat = $('#chat');
   const nodes = [];
   let i = 0;
@@ -196,11 +253,79 @@ function renderChat() {
   });
   while (i < mine.length) nodes.push(myBubble(mine[i++]));
   if (!nodes.length) {
-    nodes.push(el('p', { class: 'empty' }, 'No messages in chat ', String(chatId()), ' yet. Write as the customer below; try /start.'));
+    const hint = messenger() === 'telegram' ? ' Write as the customer below; try /start.' : ' Write as the customer below.';
+    nodes.push(el('p', { class: 'empty' }, 'No messages in chat ', chatId() || '(none)', ' yet.', hint));
   }
   const atBottom = !chat.children.length || chat.scrollHeight - chat.scrollTop - chat.clientHeight < 80;
   chat.replaceChildren(...nodes);
   if (atBottom) chat.scrollTop = chat.scrollHeight;
+}
+
+// renderChannelHint says when project SUP listens to another messenger than
+// the pane's, and offers to switch it to the pane's simulator bot.
+function renderChannelHint() {
+  const hint = $('#channel-hint');
+  const ch = messenger();
+  const project = state.projectChannel;
+  hint.hidden = !project || project === ch;
+  if (hint.hidden) return;
+  $('#channel-hint-text').textContent = 'Project ' + state.project + ' uses ' + (MESSENGERS[project] ? MESSENGERS[project].title : project) +
+    ': messages from this ' + MESSENGERS[ch].title + ' chat are refused.';
+  $('#channel-switch').textContent = 'Use ' + MESSENGERS[ch].title + ' for ' + state.project;
+}
+
+// pollProject learns which messenger the dev project listens to.
+async function pollProject() {
+  const inst = state.installations[0];
+  if (!inst) return;
+  try {
+    const a = await api('POST', '/_console/resolve/' + encodeURIComponent(inst.id) + '/config.list', {});
+    const p = ((a && a.configs) || [])[0];
+    state.project = p ? p.projectKey : '';
+    state.projectChannel = p ? p.channel : '';
+  } catch { /* shown by the connection badge */ }
+  renderChat();
+}
+
+async function switchProject() {
+  const inst = state.installations[0];
+  const err = $('#compose-error');
+  showError(err, null);
+  const ch = messenger();
+  $('#channel-switch').disabled = true;
+  try {
+    const a = await api('POST', '/_console/resolve/' + encodeURIComponent(inst.id) + '/config.set',
+      { projectKey: state.project, channel: ch, botToken: MESSENGERS[ch].token });
+    if (!a || !a.ok) throw new Error('config.set: ' + JSON.stringify((a && a.errors) || a));
+    await pollProject();
+  } catch (e) {
+    showError(err, e);
+  } finally {
+    $('#channel-switch').disabled = false;
+  }
+}
+
+// customerBody is the simulator's send request for a customer message.
+function customerBody(ch, id, kind, text, name, docName) {
+  const mime = docName.endsWith('.pdf') ? 'application/pdf' : 'application/octet-stream';
+  switch (ch) {
+    case 'viber': {
+      const b = { user_id: id, name, text };
+      if (kind === 'photo') b.picture = true;
+      if (kind === 'document') { b.file = { file_name: docName, size: 48213 }; delete b.text; }
+      return b;
+    }
+    case 'whatsapp': {
+      const b = { from: id, name, text };
+      if (kind === 'photo') { b.image = true; b.caption = text; delete b.text; }
+      if (kind === 'document') { b.document = { filename: docName, size: 48213, mime_type: mime }; b.caption = text; delete b.text; }
+      return b;
+    }
+  }
+  const b = { chat_id: Number(id), text, first_name: name };
+  if (kind === 'photo') b.photo = true;
+  if (kind === 'document') b.document = { file_name: docName, size: 48213, mime_type: mime };
+  return b;
 }
 
 async function send(ev) {
@@ -210,26 +335,24 @@ async function send(ev) {
   const kind = document.querySelector('input[name=kind]:checked').value;
   const text = $('#message').value.trim();
   const id = chatId();
+  const ch = messenger();
   if (!id) { showError(err, 'Choose a chat id.'); return; }
   if (!text && kind === 'text') { showError(err, 'Write a message first.'); return; }
-  const body = { chat_id: id, text, first_name: $('#chat-name').value.trim() || 'Customer' };
+  const docName = $('#doc-name').value.trim() || 'document.pdf';
+  const body = customerBody(ch, id, kind, text, $('#chat-name').value.trim() || 'Customer', docName);
   const m = { text, kind, at: Date.now() };
-  if (kind === 'photo') body.photo = true;
-  if (kind === 'document') {
-    const name = $('#doc-name').value.trim() || 'document.pdf';
-    body.document = { file_name: name, size: 48213, mime_type: name.endsWith('.pdf') ? 'application/pdf' : 'application/octet-stream' };
-    m.fileName = name;
-  }
+  if (kind === 'document') m.fileName = docName;
   $('#send').disabled = true;
   try {
     await pollSent();
     m.before = state.sent.length;
-    const res = await api('POST', '/_sim/telegram/send', body);
+    const res = await api('POST', '/_sim/' + ch + '/send', body);
     if (res.pending) m.note = 'queued by Telegram (no webhook yet)';
     else if (res.error) m.note = 'delivery failed: ' + res.error;
     else if (res.status && res.status >= 300) m.note = 'webhook answered ' + res.status;
-    if (!state.mine.has(id)) state.mine.set(id, []);
-    state.mine.get(id).push(m);
+    const key = ch + ':' + id;
+    if (!state.mine.has(key)) state.mine.set(key, []);
+    state.mine.get(key).push(m);
     $('#message').value = '';
     renderChat();
     setTimeout(pollSent, 300);
@@ -239,6 +362,16 @@ async function send(ev) {
     $('#send').disabled = false;
     $('#message').focus();
   }
+}
+
+// changeChannel gives the new messenger its default chat.
+function changeChannel() {
+  $('#chat-id').value = MESSENGERS[messenger()].chat;
+  $('#fault-block').disabled = messenger() !== 'telegram';
+  state.renderedChat = '';
+  pollSent();
+  pollFaults();
+  pollProject();
 }
 
 // ---------------------------------------------------------------- service desk
@@ -489,7 +622,8 @@ async function toggleFault(ev) {
         break;
       case 'fault-block': {
         const id = chatId();
-        await api('POST', '/_sim/telegram/block', { chat_id: id, unblock: !box.checked });
+        if (messenger() !== 'telegram') throw new Error('Blocking is simulated for Telegram only.');
+        await api('POST', '/_sim/telegram/block', { chat_id: Number(id), unblock: !box.checked });
         if (box.checked) state.blocked.add(id); else state.blocked.delete(id);
         break;
       }
@@ -628,6 +762,8 @@ function init() {
     r.addEventListener('change', () => { $('#doc-name').hidden = r.value !== 'document' || !r.checked; });
   }
   $('#chat-id').addEventListener('change', () => { state.renderedChat = ''; pollSent(); pollFaults(); });
+  $('#channel').addEventListener('change', changeChannel);
+  $('#channel-switch').addEventListener('click', switchProject);
   for (const id of ['#fault-jira', '#fault-telegram', '#fault-block']) $(id).addEventListener('change', toggleFault);
   $('#trace-pause').addEventListener('click', (e) => {
     state.paused = !state.paused;
@@ -646,6 +782,9 @@ function init() {
   route();
   every(1000, pollState);
   every(1000, pollSent);
+  // Each look is a resolver call in the trace: only now and then, and on
+  // a change of the pane's messenger.
+  every(15000, pollProject);
   every(1000, pollRequests);
   every(2500, pollFaults);
   every(3000, () => $('#st-auto').checked && !$('#page-console').hidden ? pollStorage() : null);
