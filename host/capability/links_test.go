@@ -119,3 +119,40 @@ func TestAttachmentLinksCountAgainstTheCallsRequestLimit(t *testing.T) {
 	}
 }
 
+
+// FuzzAttachmentLink feeds attachment-link any guest memory, pointer, length
+// and TTL: the answer is a result code (or the out-of-bounds trap), and only
+// a decimal id within the TTL bounds reaches the minter.
+func FuzzAttachmentLink(f *testing.F) {
+	f.Add([]byte("10042"), uint32(0), uint32(5), uint32(0))
+	f.Add([]byte("00042"), uint32(0), uint32(5), uint32(60))
+	f.Add([]byte("1{{secret:x}}"), uint32(0), uint32(13), uint32(3600))
+	f.Add([]byte{}, uint32(65535), uint32(2), uint32(1))
+	h, m := fuzzHost(f)
+	minter := &fakeMinter{}
+	h.deps.Links = minter
+	f.Fuzz(func(t *testing.T, mem []byte, ptr, n, ttl uint32) {
+		if len(mem) > 65536 {
+			mem = mem[:65536]
+		}
+		m.Memory().Write(0, make([]byte, 65536))
+		m.Memory().Write(0, mem)
+		call := &Call{Installation: "fuzz", Log: h.deps.Logger}
+		before := minter.calls
+		defer func() {
+			if r := recover(); r != nil {
+				if err, ok := r.(error); !ok || !errors.Is(err, errOutOfBounds) {
+					t.Fatalf("panic %v", r)
+				}
+			}
+		}()
+		code, _ := abi.SplitResult(h.attachmentLink(WithCall(context.Background(), call), m, ptr, n, ttl))
+		if minter.calls != before {
+			if code != abi.OK || !decimal(minter.id) || minter.ttl <= 0 || minter.ttl > time.Hour {
+				t.Fatalf("minted id %q ttl %v, code %v", minter.id, minter.ttl, code)
+			}
+		} else if code == abi.OK {
+			t.Fatal("ok without a link")
+		}
+	})
+}
