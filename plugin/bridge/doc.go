@@ -66,15 +66,16 @@
 //     timeouts leave it, as the request may exist.
 //
 // Remaining windows: Jira's search lags writes, so a redelivery less than
-// 10 s after the intent that finds nothing retries 10 s later instead of
-// creating (on the host's last attempt it creates); a lag beyond that, or a
-// host killed between creating and marking a request whose summary or
-// description Jira stored altered, still opens a second request. An
+// 10 s after the intent that finds nothing retries once 10 s have passed
+// instead of creating (on the host's last attempt it creates); a lag beyond
+// that, or a host killed between creating and marking a request whose
+// summary or description Jira stored altered, still opens a second one. An
 // unmarked customer comment is recognized only by its text, so a comment
-// Jira stored altered is repeated, and one identical unmarked comment of an
-// earlier delivery of the same chat that gave up between its two calls
-// would be taken for this one's. The progress record's own write failing
-// without a crash is an ordinary retry and covered the same way.
+// Jira stored altered is repeated, and an identical unmarked comment that
+// an earlier delivery of the same chat left between its two calls, less
+// than two minutes before this one's last save, would be taken for this
+// one's. The progress record's own write failing without a crash is an
+// ordinary retry and covered the same way.
 //
 // Messenger sends (Telegram sendMessage, sendPhoto, sendDocument, Viber and
 // WhatsApp messages) stay at least once: they take no idempotency key and
