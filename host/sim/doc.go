@@ -145,7 +145,10 @@
 //	         "body":string (the answer to conversation_started: the welcome),
 //	         "filtered":bool (event_types exclude conversation_started)}
 //	GET  /_sim/viber/sent?receiver=ID
-//	     -> [{"type","text","sender_name","message_token","timestamp"}]
+//	     -> [{"type","text","sender_name","message_token","timestamp",
+//	          picture and file messages: "media","file_name","size",
+//	          "fetched":{"status","bytes","sha256","content_type","error"}}]
+//	         (the simulator fetches a media URL once, as Viber does)
 //	GET  /_sim/viber/webhook
 //	     -> {"url","event_types":[string],"send_name":bool,"send_photo":bool}
 //	GET  /_sim/viber/stats -> {"requests":{method:int}}
