@@ -137,3 +137,24 @@ func TestTelegramKeepsNoLastMessageRecord(t *testing.T) {
 		t.Errorf("records %+v", page.Entries)
 	}
 }
+
+// A resolution outside the window is not tried either, and needs no note:
+// the agents resolved the request themselves.
+func TestWhatsAppResolutionOutsideTheWindowIsNotSent(t *testing.T) {
+	h, f := whatsappConversation(t)
+	sends := countSends(h)
+	h.advance(25 * time.Hour)
+	h.retries = nil
+	h.event("issue_updated_done.json")
+	h.drain()
+	if sends.Load() != 0 || len(f.sent) != 0 || len(h.retries) != 0 {
+		t.Fatalf("%d sends, sent %q, retries %v", sends.Load(), f.sent, h.retries)
+	}
+	if notes := internalNotes(h); len(notes) != 0 {
+		t.Errorf("internal notes %q", notes)
+	}
+	var rev issueRecord
+	if _, err := (store{h.env.Storage}).get("issue:SUP-1", &rev); err != nil || !rev.Resolved {
+		t.Errorf("the request's mapping was not closed: %+v %v", rev, err)
+	}
+}
