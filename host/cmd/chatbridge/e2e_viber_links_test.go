@@ -84,6 +84,28 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 		}
 	}
 
+	// A small image goes as a picture, by its own link.
+	var img jiraAnswer
+	s.call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{
+		"filename": "label.png", "size": 40_000, "public": true, "mime_type": "image/png"}, &img, http.StatusOK)
+	checkWebhooks(t, img.Webhooks)
+	var pic viber.Sent
+	eventually(t, "the agent's picture in Viber", func() string {
+		var sent []viber.Sent
+		s.call(t, "GET", "/_sim/viber/sent?receiver="+url.QueryEscape(user), nil, &sent, http.StatusOK)
+		for _, m := range sent {
+			if m.Type == "picture" {
+				pic = m
+				return ""
+			}
+		}
+		return fmt.Sprintf("sent %+v", sent)
+	})
+	pngSum := sha256.Sum256(s.jiraAttachment(t, img.ID))
+	if f := pic.Fetched; pic.Media == file.Media || f == nil || f.Status != 200 || f.Bytes != 40_000 || f.SHA256 != hex.EncodeToString(pngSum[:]) || f.ContentType != "image/png" {
+		t.Errorf("picture %+v fetched %+v", pic, pic.Fetched)
+	}
+
 	// Nothing of the link or the file is stored: not the token, not the bytes.
 	token := file.Media[strings.LastIndex(file.Media, "/")+1:]
 	sample := want[size/2 : size/2+64]
