@@ -65,9 +65,13 @@ func (t *trackedBody) Close() error {
 var _ Downloader = (*linkBackend)(nil)
 
 func startLinkServer(t *testing.T, cfg Config) (*linkBackend, *testServer) {
+	return startLinkServerLogging(t, cfg, slog.New(slog.DiscardHandler))
+}
+
+func startLinkServerLogging(t *testing.T, cfg Config, logger *slog.Logger) (*linkBackend, *testServer) {
 	t.Helper()
 	b := &linkBackend{fakeBackend: newFakeBackend(), links: map[string][]byte{}}
-	srv, err := New(cfg, b, slog.New(slog.DiscardHandler))
+	srv, err := New(cfg, b, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,5 +221,33 @@ func TestWithoutADownloaderDownloadPathsAre404(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("%d", resp.StatusCode)
+	}
+}
+
+func TestDownloadLogsCarryNoToken(t *testing.T) {
+	logs := &syncBuffer{}
+	b, ts := startLinkServerLogging(t, testConfig(t), slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	tok := b.add([]byte("secret file"))
+	c := ts.client()
+	for range 2 { // served, then 404
+		resp, err := c.Get("https://" + ts.addr + DownloadPath(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for strings.Count(logs.String(), `"kind":"download"`) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := logs.String()
+	if strings.Count(out, `"kind":"download"`) != 2 {
+		t.Fatalf("access log:\n%s", out)
+	}
+	for _, leak := range []string{tok, tok[:12], "secret file"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("the log holds %q:\n%s", leak, out)
+		}
 	}
 }
