@@ -74,7 +74,9 @@ func newService(t *testing.T, st storage.Store, s *site, cfg Config) *Service {
 	t.Helper()
 	cfg.Store, cfg.Sites, cfg.PublicURL = st, sites{s.srv.URL}, "https://bridge.example/"
 	cfg.HTTP = s.srv.Client()
-	cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	svc, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -313,5 +315,32 @@ func TestAttachmentsOverTheLimitAreRefused(t *testing.T) {
 	c = &capped{rc: io.NopCloser(bytes.NewReader(make([]byte, 1000))), left: 1000}
 	if b, err := io.ReadAll(c); err != nil || len(b) != 1000 {
 		t.Errorf("exactly the limit: %d bytes, %v", len(b), err)
+	}
+}
+
+func TestLogsNameTheAttachmentButNeverTheToken(t *testing.T) {
+	var logs bytes.Buffer
+	s := newSite(t, []byte("%PDF"))
+	svc := newService(t, memstore.New(), s, Config{Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ctx := context.Background()
+	link, err := svc.Mint(ctx, "inst-1", "10042", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := tokenOf(t, link)
+	for range 2 {
+		if d, err := svc.Open(ctx, tok, true); err == nil {
+			d.Body.Close()
+		}
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"attachment":"10042"`) {
+		t.Fatalf("logs %s", out)
+	}
+	sum := sha256.Sum256([]byte(tok))
+	for _, leak := range []string{tok, tok[:12], hex.EncodeToString(sum[:]), siteAuth} {
+		if strings.Contains(out, leak) {
+			t.Errorf("the log holds %q", leak)
+		}
 	}
 }
