@@ -161,17 +161,16 @@ func newNonce() string {
 }
 
 // lastAttempt reports whether m is the host's last attempt before the
-// message becomes a dead letter. There a temporary failure is final, so that
-// the customer or the agents hear of it instead of the message waiting
-// silently for an operator's replay.
+// message becomes a dead letter. There a temporary failure is told to the
+// customer or the agents, instead of the message waiting silently for an
+// operator's replay.
 func lastAttempt(m *abi.QueueMessage) bool { return m.MaxAttempts > 0 && m.Attempt >= m.MaxAttempts }
 
 // retryAfter decides whether err deserves another attempt and when: Jira's
 // Retry-After, Telegram's retry_after, or a back-off growing with the
-// attempt for 5xx and host unavailability. ok is false for permanent errors
-// and on the last attempt.
-func retryAfter(err error, attempt uint32, last bool) (abi.QueueResult, bool) {
-	if err == nil || last {
+// attempt for 5xx and host unavailability. ok is false for permanent errors.
+func retryAfter(err error, attempt uint32) (abi.QueueResult, bool) {
+	if err == nil {
 		return abi.QueueResult{}, false
 	}
 	var je *jira.StatusError

@@ -475,7 +475,11 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 	// Secrets the new configuration no longer names: the old bot's webhook
 	// goes first so that it stops calling with a secret about to vanish.
 	if exists {
-		if old.TokenSecret != "" && old.TokenSecret != cfg.TokenSecret {
+		// The same bot saved again (its token stored anew) already has its
+		// webhook replaced by the registration above: removing it would
+		// leave the project deaf.
+		sameBot := old.Channel == cfg.Channel && old.BotID != "" && old.BotID == cfg.BotID
+		if old.TokenSecret != "" && old.TokenSecret != cfg.TokenSecret && !sameBot {
 			if ok := b.kinds()[old.Channel]; ok.New != nil {
 				if err := ok.New(env, old.secrets()).Unregister(); err != nil {
 					log.Warn("could not remove the previous bot's webhook", "err", err)

@@ -234,3 +234,17 @@ func TestOneBotServesOneProject(t *testing.T) {
 		t.Fatalf("the second project took over the webhook: %s", h.tg.hookURL)
 	}
 }
+
+func TestConfigSetWithTheSameBotAgainKeepsItsWebhook(t *testing.T) {
+	// dev mode configures its project at every start, with the same token.
+	h := newHarness(t)
+	h.configure(nil)
+	h.configure(nil)
+	if h.tg.hookURL != triggerURL+"?project=SUP" || h.tg.deleted != 0 {
+		t.Fatalf("webhook %q after saving the same bot again (%d deletions)", h.tg.hookURL, h.tg.deleted)
+	}
+	h.sendFixture("update_text.json")
+	if p := h.env.Pushed.Take(); len(p) != 1 {
+		t.Fatalf("a delivery with the new secret queued %d jobs", len(p))
+	}
+}

@@ -313,11 +313,16 @@ func (w *inbound) wait() (abi.QueueResult, error) {
 // fail turns an error into a retry, or gives up on a permanent one and tells
 // the customer their message did not arrive.
 func (w *inbound) fail(err error) (abi.QueueResult, error) {
-	if res, ok := retryAfter(err, w.attempt, w.last); ok {
+	res, temporary := retryAfter(err, w.attempt)
+	switch {
+	case temporary && !w.last:
 		w.log.Warn("inbound: will retry", "err", err, "retryAfter", res.RetryAfterSeconds)
 		return res, nil
+	case temporary:
+		w.log.Error("inbound: still failing on the host's last attempt; left as a dead letter to replay", "err", err)
+	default:
+		w.log.Error("inbound: failed; giving up", "err", err)
 	}
-	w.log.Error("inbound: failed; giving up", "err", err)
 	if w.chat.Opening == w.job.Nonce && w.key != "" {
 		// Let the chat's next message open a request without waiting.
 		var chat chatRecord
@@ -330,6 +335,14 @@ func (w *inbound) fail(err error) (abi.QueueResult, error) {
 		if e := w.reply(w.cfg.texts().Failed); e == nil {
 			w.prog.Steps = append(w.prog.Steps, "failed")
 		}
+	}
+	if temporary {
+		// Not done: the host keeps the message, and a replay carries on
+		// from the steps recorded here, without telling the customer twice.
+		if w.key != "" {
+			_ = w.saveProgress()
+		}
+		return res, nil
 	}
 	w.prog.Done = true
 	if w.key != "" {

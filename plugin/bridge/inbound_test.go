@@ -507,10 +507,38 @@ func TestJiraDownForEveryAttemptTellsTheCustomerOnTheLast(t *testing.T) {
 	h.jira.fail("POST", "/rest/servicedeskapi/request", 503, MaxAttempts)
 	h.sendFixture("update_text.json")
 	h.drain()
-	if len(h.retries) != MaxAttempts-1 {
+	// Every attempt asks for a retry: after the last one the host keeps the
+	// message as a dead letter to replay.
+	if len(h.retries) != MaxAttempts {
 		t.Errorf("retries %v", h.retries)
 	}
 	if m := h.tg.messages(); len(m) != 1 || !strings.Contains(m[0].Text, "could not pass on your message") {
 		t.Fatalf("messages %+v", m)
+	}
+}
+
+func TestADeadLetterReplayedAfterTheOutageCarriesOn(t *testing.T) {
+	h := newHarness(t)
+	h.configure(nil)
+	h.jira.fail("POST", "/rest/servicedeskapi/request", 503, MaxAttempts)
+	h.sendFixture("update_text.json")
+	pushed := h.env.Pushed.Take()
+	if len(pushed) != 1 {
+		t.Fatalf("pushed %d", len(pushed))
+	}
+	for attempt := uint32(1); attempt <= MaxAttempts; attempt++ {
+		if res := h.deliver(pushed[0], attempt); res.RetryAfterSeconds == 0 {
+			t.Fatalf("attempt %d gave up instead of asking for a retry", attempt)
+		}
+	}
+	// The operator replays the dead letter once Jira is back: attempt 1 again.
+	if res := h.deliver(pushed[0], 1); res.RetryAfterSeconds != 0 {
+		t.Fatalf("replay asked for a retry: %+v", res)
+	}
+	if h.jira.issue("SUP-1") == nil {
+		t.Fatal("the replay opened no request")
+	}
+	if m := h.tg.messages(); len(m) != 1 {
+		t.Fatalf("the customer was told %d times: %+v", len(m), m)
 	}
 }

@@ -332,17 +332,27 @@ func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRe
 }
 
 func (o *outbound) fail(err error) (abi.QueueResult, error) {
-	if res, ok := retryAfter(err, o.attempt, o.last); ok {
+	res, temporary := retryAfter(err, o.attempt)
+	switch {
+	case temporary && !o.last:
 		o.log.Warn("outbound: will retry", "err", err, "retryAfter", res.RetryAfterSeconds)
 		return res, nil
+	case temporary:
+		o.log.Error("outbound: still failing on the host's last attempt; left as a dead letter to replay", "err", err)
+	default:
+		o.log.Error("outbound: failed; giving up", "err", err)
 	}
-	o.log.Error("outbound: failed; giving up", "err", err)
 	if o.job.Kind == jobComment && o.ch != nil {
 		// Tell the agents; their reply did not reach the customer.
 		note := fill(noteSendFailed, "{channel}", channelTitle(o.rev.Channel), "{reason}", reason(err))
 		if e := o.note("failnote", note); e != nil {
 			o.log.Warn("outbound: could not add the failure note", "err", e)
 		}
+	}
+	if temporary {
+		// Not done: a replay of the dead letter carries on from here.
+		_ = o.saveProgress()
+		return res, nil
 	}
 	o.prog.Done = true
 	_ = o.saveProgress()

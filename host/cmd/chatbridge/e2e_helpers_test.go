@@ -124,8 +124,14 @@ func newChat() int64 { return e2eChatSeq.Add(17) }
 // that inject faults, read global counters or stop the stack.
 func startE2E(t *testing.T) *e2eStack {
 	t.Helper()
+	return startE2EWith(t, nil)
+}
+
+// startE2EWith is startE2E with tweak applied to the stack's configuration.
+func startE2EWith(t *testing.T, tweak func(*serveConfig)) *e2eStack {
+	t.Helper()
 	module := testbundle.Module(t, "./plugin")
-	s, err := launch(t.TempDir(), t.TempDir(), module)
+	s, err := launch(t.TempDir(), t.TempDir(), module, tweak)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +166,7 @@ func sharedE2E(t *testing.T) *e2eStack {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := launch(filepath.Join(root, "data"), filepath.Join(root, "bundle"), module)
+		s, err := launch(filepath.Join(root, "data"), filepath.Join(root, "bundle"), module, nil)
 		if err != nil {
 			_ = os.RemoveAll(root)
 			t.Fatal(err)
@@ -189,7 +195,7 @@ func sharedE2E(t *testing.T) *e2eStack {
 // launch starts a stack: the bundle (module and plugin/manifest.yml) in
 // bundleDir, data (sealed BuntDB file, dev keys and certificate) in data,
 // the dev Jira site installed and project SUP configured.
-func launch(data, bundleDir string, module []byte) (_ *e2eStack, err error) {
+func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ *e2eStack, err error) {
 	if err := os.MkdirAll(bundleDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -205,6 +211,9 @@ func launch(data, bundleDir string, module []byte) (_ *e2eStack, err error) {
 	}
 	s := &e2eStack{data: data, log: &syncBuffer{}}
 	c := serveConfig{listen: "127.0.0.1:0", admin: "127.0.0.1:0", data: data, bundleDir: bundleDir, deadline: "fuel", logLevel: e2eLogLevel()}
+	if tweak != nil {
+		tweak(&c)
+	}
 	trust, hooks, err := devSetup(&c)
 	if err != nil {
 		return nil, fmt.Errorf("devSetup: %w", err)

@@ -39,12 +39,15 @@ type serveConfig struct {
 	// simsURL (dev only): use the simulators of a `chatbridge sims` process
 	// there instead of starting them in this one.
 	simsURL string
+	// edge is the edge's rate limits (0: proxy's defaults).
+	edge struct{ routeRate, installationRate float64 }
 	store   storeFlags // serve only: dev mode keeps BuntDB
 }
 
 func (c *serveConfig) flags(fs interface {
 	StringVar(*string, string, string, string)
 	IntVar(*int, string, int, string)
+	Float64Var(*float64, string, float64, string)
 }, devDefaults bool) {
 	listen, admin, data := ":8443", proxy.DefaultAdminAddr, "/var/lib/chatbridge"
 	if devDefaults {
@@ -57,6 +60,8 @@ func (c *serveConfig) flags(fs interface {
 	fs.StringVar(&c.publicURL, "public-url", "", "public base URL of the edge (default https://<listen>)")
 	fs.StringVar(&c.deadline, "deadline", "fuel", "runaway-call mechanism: fuel or close-on-context-done")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Float64Var(&c.edge.routeRate, "route-rate", 0, "requests per second a web trigger route accepts (default 20)")
+	fs.Float64Var(&c.edge.installationRate, "installation-rate", 0, "requests per second one installation's routes accept together (default 100)")
 	fs.IntVar(&c.queue.MaxAttempts, "queue-attempts", 0, "deliveries of a queued message before it becomes a dead letter (default 40, about three hours)")
 	if !devDefaults {
 		fs.StringVar(&c.trustDir, "trust", "", "directory of trusted vendor public keys")
@@ -198,6 +203,7 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 	}
 	r.edge, err = proxy.New(proxy.Config{
 		CertFile: c.certFile, KeyFile: c.keyFile,
+		RouteRate: c.edge.routeRate, InstallationRate: c.edge.installationRate,
 		Admin: proxy.AdminConfig{Extra: extra},
 	}, edge{r.host}, log)
 	if err != nil {

@@ -1,0 +1,634 @@
+package main
+
+// Durability scenarios of issue #6: outages of Jira and Telegram, the host
+// killed with SIGKILL, and load with duplicate deliveries. The killed host
+// is the chatbridge binary the tests build, run as `chatbridge dev -sims`
+// against simulators in the test process, so the simulated services keep
+// their state (and Telegram keeps retrying) while the host is down.
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+)
+
+// eventuallyWithin is eventually with its own bound, for scenarios whose
+// retries back off longer than e2eWait.
+func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		why := cond()
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v, %s: %s", d, what, why)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// conversationCheck reports what is wrong with the requests of chats (their
+// markers must need no wiki escaping, and no text may be a prefix of
+// another): each
+// chat must have exactly one request holding its messages, each exactly
+// once and in the order written ("" when all is well).
+func conversationCheck(reqs []jiraRequest, chats map[string][]string) string {
+	byChat := map[string][]jiraRequest{}
+	for _, r := range reqs {
+		for marker := range chats {
+			if strings.Contains(r.Description, marker+" ") || strings.Contains(r.Summary, marker+" ") {
+				byChat[marker] = append(byChat[marker], r)
+			}
+		}
+	}
+	missing := 0
+	for marker, texts := range chats {
+		rs := byChat[marker]
+		switch {
+		case len(rs) == 0:
+			missing++
+			continue
+		case len(rs) > 1:
+			return fmt.Sprintf("chat %s has %d requests", marker, len(rs))
+		}
+		r := rs[0]
+		// Where each text landed: 0 for the description, i for comment i.
+		last := -1
+		for _, text := range texts {
+			at := -1
+			n := 0
+			if strings.Contains(r.Description, text) {
+				at, n = 0, 1
+			}
+			for i, c := range r.Comments {
+				if strings.Contains(c.Body, text) {
+					if at < 0 {
+						at = i + 1
+					}
+					n++
+				}
+			}
+			switch {
+			case n == 0:
+				return fmt.Sprintf("%s: %q not delivered yet (summary %q, %d comments)", r.Key, text, r.Summary, len(r.Comments))
+			case n > 1:
+				return fmt.Sprintf("%s: %q delivered %d times", r.Key, text, n)
+			case at < last:
+				return fmt.Sprintf("%s: %q out of order", r.Key, text)
+			}
+			last = at
+		}
+	}
+	if missing > 0 {
+		return fmt.Sprintf("%d chats have no request yet", missing)
+	}
+	return ""
+}
+
+func TestE2E_JiraDownThenUpDeliversEveryMessageOnceInOrder(t *testing.T) {
+	s := startE2E(t)
+	s.fail(t, map[string]any{"service": "jira", "match": "*", "status": 503, "count": -1})
+	const nChats, perChat = 12, 5
+	chats := map[string][]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for c := range nChats {
+		wg.Go(func() {
+			chat := newChat()
+			marker := fmt.Sprintf("outage%dx%d", c, chat)
+			var texts []string
+			for i := range perChat {
+				text := fmt.Sprintf("%s message %03d", marker, i)
+				texts = append(texts, text)
+				// Acknowledged at once: Jira is not called at the webhook.
+				s.say(t, chat, text)
+			}
+			mu.Lock()
+			chats[marker] = texts
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	time.Sleep(2 * time.Second) // Jira stays down while the first attempts fail
+	if n := len(s.requests(t)); n != 0 {
+		t.Fatalf("%d requests created while Jira was down", n)
+	}
+	s.call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
+	eventuallyWithin(t, 90*time.Second, "every message in Jira once, in order", func() string {
+		return conversationCheck(s.requests(t), chats)
+	})
+	stable(t, time.Second, "no late duplicate", func() string { return conversationCheck(s.requests(t), chats) })
+	if st := s.jiraStats(t); st.EarlyRetries != 0 {
+		t.Errorf("%d Jira calls before their Retry-After", st.EarlyRetries)
+	}
+}
+
+func TestE2E_TelegramRateLimitsAndErrorsStillDeliverRepliesOnceInOrder(t *testing.T) {
+	s := startE2E(t)
+	const nChats, perChat = 4, 3
+	type conv struct {
+		chat int64
+		key  string
+	}
+	var convs []conv
+	for c := range nChats {
+		chat := newChat()
+		r := s.opened(t, chat, fmt.Sprintf("Please call me back falcon%d", c))
+		convs = append(convs, conv{chat, r.Key})
+	}
+	// Telegram throttles the bot, then errs, then throttles again.
+	s.fail(t, map[string]any{"service": "telegram", "match": "sendMessage", "status": 429, "retry_after": 2, "count": 2})
+	for i := range perChat {
+		for _, c := range convs {
+			s.reply(t, c.key, fmt.Sprintf("Reply %d to %s", i, c.key))
+		}
+		if i == 0 {
+			s.call(t, "POST", "/_sim/fail", map[string]any{"service": "telegram", "match": "sendMessage", "status": 500, "count": 3}, nil, http.StatusOK)
+		}
+	}
+	check := func() string {
+		for _, c := range convs {
+			var got []string
+			for _, m := range s.messages(t, c.chat) {
+				if strings.HasPrefix(m.Plain, "Reply ") {
+					got = append(got, m.Plain)
+				}
+			}
+			var want []string
+			for i := range perChat {
+				want = append(want, fmt.Sprintf("Reply %d to %s", i, c.key))
+			}
+			if len(got) < len(want) {
+				return fmt.Sprintf("chat of %s got %q so far", c.key, got)
+			}
+			if !slices.Equal(got, want) {
+				return fmt.Sprintf("chat of %s got %q, want %q once each in order", c.key, got, want)
+			}
+		}
+		return ""
+	}
+	eventuallyWithin(t, 90*time.Second, "every reply once, in order", check)
+	stable(t, 2*time.Second, "no late duplicate", check)
+	st := s.tgStats(t)
+	if st.EarlyRetries != 0 {
+		t.Errorf("%d Telegram calls were made before their retry_after", st.EarlyRetries)
+	}
+	// Every injected failure was a sendMessage that did not arrive.
+	delivered := 0
+	for _, c := range convs {
+		delivered += len(s.messages(t, c.chat))
+	}
+	if got := st.Requests["sendMessage"]; got < int64(delivered+5) {
+		t.Errorf("%d sendMessage calls for %d delivered: the 5 injected failures did not bite", got, delivered)
+	}
+}
+
+// killableStack is a dev host in a child process that the test can kill,
+// with its simulators in the test process.
+type killableStack struct {
+	*e2eStack // admin: the simulators' control API
+	t         *testing.T
+	sims      *servedSimulators
+	args      []string
+	hostAdmin string // the child's admin listener
+	token     string
+	cmd       *exec.Cmd
+	out       *syncBuffer
+	exited    chan struct{}
+	starts    int
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startKillable(t *testing.T) *killableStack {
+	t.Helper()
+	data, bundleDir := t.TempDir(), t.TempDir()
+	manifest, err := os.ReadFile(filepath.Join(testbundle.RepoRoot(), "plugin", "manifest.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(bundleDir, "manifest.yml"), manifest)
+	writeFile(t, filepath.Join(bundleDir, "plugin.wasm"), testbundle.Module(t, "./plugin"))
+	sims, simsAddr, err := serveSimulators(data, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sims.shutdown)
+	pem, err := os.ReadFile(filepath.Join(data, "dev", "dev-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	listen, admin := freePort(t), freePort(t)
+	k := &killableStack{
+		t: t, sims: sims, hostAdmin: "http://" + admin, out: &syncBuffer{},
+		e2eStack: &e2eStack{
+			data: data, log: &syncBuffer{}, admin: "http://" + simsAddr,
+			client:  &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}},
+			control: &http.Client{Timeout: 30 * time.Second},
+		},
+		args: []string{"dev", "-sims", "http://" + simsAddr, "-data", data, "-bundle", bundleDir,
+			"-listen", listen, "-admin", admin, "-log-level", "info"},
+	}
+	k.e2eStack.log = k.out
+	k.start()
+	t.Cleanup(func() {
+		k.stop()
+		if t.Failed() {
+			t.Logf("host log (end):\n%s", tail(k.out.String(), 20000))
+		}
+	})
+	return k
+}
+
+// start runs the host and waits until it has configured the dev project.
+func (k *killableStack) start() {
+	t := k.t
+	t.Helper()
+	k.starts++
+	fmt.Fprintf(k.out, "--- start %d\n", k.starts)
+	cmd := exec.Command(binary, k.args...)
+	stdout := &syncBuffer{}
+	cmd.Stdout = io.MultiWriter(stdout, k.out)
+	cmd.Stderr = k.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	k.cmd, k.exited = cmd, make(chan struct{})
+	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(k.exited)
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(stdout.String(), "dev console:") {
+		select {
+		case <-k.exited:
+			t.Fatalf("the host exited during start %d:\n%s", k.starts, tail(k.out.String(), 4000))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the host did not get ready (start %d)", k.starts)
+		}
+	}
+	if k.token == "" {
+		b, err := os.ReadFile(filepath.Join(k.data, "admin.token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.token = strings.TrimSpace(string(b))
+	}
+}
+
+// kill stops the host with SIGKILL: no drain, no flush.
+func (k *killableStack) kill() {
+	_ = k.cmd.Process.Signal(syscall.SIGKILL)
+	<-k.exited
+}
+
+func (k *killableStack) stop() {
+	if k.cmd == nil {
+		return
+	}
+	_ = k.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-k.exited:
+	case <-time.After(30 * time.Second):
+		k.kill()
+	}
+}
+
+// queueState is the host's GET /admin/queue.
+type queueState struct {
+	Stats struct {
+		Pending     int64 `json:"pending"`
+		DeadLetters int64 `json:"deadLetters"`
+		Retried     int64 `json:"retried"`
+	} `json:"stats"`
+	DeadLetters []struct {
+		ID        string `json:"id"`
+		Attempts  int    `json:"attempts"`
+		LastError string `json:"lastError"`
+	} `json:"deadLetters"`
+}
+
+func adminCall(t *testing.T, base, token, method, path string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %s: %v", method, path, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (k *killableStack) queue() queueState {
+	var q queueState
+	if code := adminCall(k.t, k.hostAdmin, k.token, "GET", "/admin/queue", &q); code != http.StatusOK {
+		k.t.Fatalf("GET /admin/queue: %d", code)
+	}
+	return q
+}
+
+// trySay is say for a host that may be down, and for goroutines other than
+// the test's: the simulator answers at once and keeps retrying a failed
+// delivery, as Telegram does.
+func (k *killableStack) trySay(chat int64, text string) error {
+	_, err := k.sendErr(userMsg{ChatID: chat, Text: text, FirstName: "Kim"})
+	return err
+}
+
+// sendErr is send without failing the test: for other goroutines.
+func (s *e2eStack) sendErr(m userMsg) (sendResult, error) {
+	var res sendResult
+	body, _ := json.Marshal(m)
+	resp, err := s.control.Post(s.admin+"/_sim/telegram/send", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		return res, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return res, fmt.Errorf("send: %d %s", resp.StatusCode, raw)
+	}
+	return res, json.Unmarshal(raw, &res)
+}
+
+// postPublicErr is postPublic without failing the test.
+func (s *e2eStack) postPublicErr(url string, body []byte, header map[string]string) (int, error) {
+	req, err := http.NewRequest("POST", url, strings.NewReader(string(body)))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func TestE2E_HostKilledWithSIGKILLLosesAndDoublesNothing(t *testing.T) {
+	k := startKillable(t)
+	const nChats, rounds = 200, 10
+	var (
+		mu    sync.Mutex
+		chats = map[string][]string{}
+		stop  atomic.Bool
+		wg    sync.WaitGroup
+		sent  atomic.Int64
+	)
+	for c := range nChats {
+		wg.Go(func() {
+			chat := newChat()
+			marker := fmt.Sprintf("kill%dx%d", c, chat)
+			rng := rand.New(rand.NewPCG(uint64(chat), 7))
+			for i := 0; i < 12 && !stop.Load(); i++ {
+				text := fmt.Sprintf("%s says %03d", marker, i)
+				if err := k.trySay(chat, text); err != nil {
+					t.Errorf("chat %s: %v", marker, err)
+					return
+				}
+				sent.Add(1)
+				mu.Lock()
+				chats[marker] = append(chats[marker], text)
+				mu.Unlock()
+				time.Sleep(time.Duration(500+rng.IntN(2000)) * time.Millisecond)
+			}
+		})
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	for r := range rounds {
+		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
+		k.kill()
+		t.Logf("round %d: killed with %d messages sent", r+1, sent.Load())
+		k.start()
+	}
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("%d messages from %d chats across %d kills", sent.Load(), nChats, rounds)
+	eventuallyWithin(t, 3*time.Minute, "every message in Jira once, in order", func() string {
+		return conversationCheck(k.requests(t), chats)
+	})
+	if st := k.tgStats(t); st.Dropped != 0 {
+		t.Errorf("Telegram gave up on %d updates", st.Dropped)
+	}
+	eventuallyWithin(t, time.Minute, "an empty queue", func() string {
+		q := k.queue()
+		if q.Stats.Pending != 0 || q.Stats.DeadLetters != 0 {
+			return fmt.Sprintf("%+v", q)
+		}
+		return ""
+	})
+}
+
+func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
+	k := startKillable(t)
+	k.stop()
+	k.args = append(k.args, "-queue-attempts", "2")
+	k.start()
+	// Jira refuses every request: the bridge's retries run out quickly.
+	k.fail(t, map[string]any{"service": "jira", "match": "POST /rest/servicedeskapi/request", "status": 500, "count": -1})
+	chat := newChat()
+	res, err := k.sendErr(userMsg{ChatID: chat, Text: "dead letter heron7 please", FirstName: "Kim"})
+	if err != nil || res.Status != http.StatusOK {
+		var hook map[string]any
+		k.call(t, "GET", "/_sim/telegram/webhook", nil, &hook, http.StatusOK)
+		t.Fatalf("delivery: %+v %v; webhook %v", res, err, hook)
+	}
+	var q queueState
+	eventuallyWithin(t, time.Minute, "a dead letter", func() string {
+		q = k.queue()
+		if len(q.DeadLetters) != 1 {
+			return fmt.Sprintf("%+v", q)
+		}
+		return ""
+	})
+	if d := q.DeadLetters[0]; d.Attempts != 2 || strings.Contains(d.LastError, "heron7") {
+		t.Fatalf("dead letter %+v", d)
+	}
+	metrics := func() string {
+		resp, err := http.Get(k.hostAdmin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if m := metrics(); !strings.Contains(m, "chatbridge_queue_dead_letters 1\n") || !strings.Contains(m, "chatbridge_queue_dead_lettered_total 1\n") {
+		t.Fatalf("metrics lack the dead letter:\n%s", m)
+	}
+	// The customer heard that the message did not arrive (the last attempt).
+	eventually(t, "the failure notice", func() string {
+		if len(k.messages(t, chat)) == 0 {
+			return "none"
+		}
+		return ""
+	})
+	// Fixed: the replay delivers it.
+	k.call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
+	if code := adminCall(t, k.hostAdmin, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNoContent {
+		t.Fatalf("replay: %d", code)
+	}
+	if code := adminCall(t, k.hostAdmin, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNotFound {
+		t.Fatalf("second replay: %d", code)
+	}
+	k.waitRequest(t, "heron7")
+	if m := metrics(); !strings.Contains(m, "chatbridge_queue_dead_letters 0\n") {
+		t.Fatalf("metrics after the replay:\n%s", m)
+	}
+}
+
+// TestE2E_LoadWithDuplicates is the load scenario of issue #6: chats x
+// messages, interleaved, with a share of the deliveries sent twice (as a
+// messenger retrying does). CHATBRIDGE_LOAD_CHATS and CHATBRIDGE_LOAD_MSGS
+// scale it; make test runs the issue's 1,000 x 20.
+func TestE2E_LoadWithDuplicates(t *testing.T) {
+	nChats, perChat := envInt("CHATBRIDGE_LOAD_CHATS", 100), envInt("CHATBRIDGE_LOAD_MSGS", 20)
+	// The edge's per-route limit (20/s) would measure the limiter.
+	s := startE2EWith(t, func(c *serveConfig) { c.edge.routeRate, c.edge.installationRate = 1e6, 1e6 })
+	hook := s.tgWebhook(t)
+	type chatState struct {
+		id     int64
+		marker string
+		texts  []string
+	}
+	all := make([]*chatState, nChats)
+	for c := range all {
+		id := newChat()
+		all[c] = &chatState{id: id, marker: fmt.Sprintf("load%dx%d", c, id)}
+	}
+	// Interleaved: every chat's first message, then every chat's second...
+	type job struct {
+		c *chatState
+		i int
+	}
+	jobs := make(chan job)
+	go func() {
+		defer close(jobs)
+		for i := range perChat {
+			for _, c := range all {
+				jobs <- job{c, i}
+			}
+		}
+	}()
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		dups      atomic.Int64
+		chatLocks = make([]sync.Mutex, nChats)
+		index     = map[*chatState]int{}
+		wg        sync.WaitGroup
+	)
+	for i, c := range all {
+		index[c] = i
+	}
+	start := time.Now()
+	for range 32 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+			for j := range jobs {
+				lock := &chatLocks[index[j.c]]
+				lock.Lock()
+				text := fmt.Sprintf("%s line %03d", j.c.marker, j.i)
+				t0 := time.Now()
+				res, err := s.sendErr(userMsg{ChatID: j.c.id, Text: text, FirstName: "Lee"})
+				d := time.Since(t0)
+				if err != nil || res.Status != http.StatusOK {
+					t.Errorf("delivery of %q: %+v %v", text, res, err)
+				}
+				j.c.texts = append(j.c.texts, text)
+				if rng.IntN(10) == 0 {
+					// The same update again, as Telegram retrying would send it.
+					body := tgUpdate(res.UpdateID, res.MessageID, j.c.id, text)
+					if code, err := s.postPublicErr(hook.URL, body, map[string]string{"X-Telegram-Bot-Api-Secret-Token": hook.SecretToken}); code != http.StatusOK {
+						t.Errorf("duplicate delivery: %d %v", code, err)
+					}
+					dups.Add(1)
+				}
+				lock.Unlock()
+				mu.Lock()
+				latencies = append(latencies, d)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	acked := time.Since(start)
+	chats := map[string][]string{}
+	for _, c := range all {
+		chats[c.marker] = c.texts
+	}
+	eventuallyWithin(t, 3*time.Minute, "every message in Jira once, in order", func() string {
+		return conversationCheck(s.requests(t), chats)
+	})
+	done := time.Since(start)
+	var comments, requests int
+	for _, r := range s.requests(t) {
+		for marker := range chats {
+			if strings.Contains(r.Description, marker+" ") {
+				requests++
+				comments += len(r.appComments(true))
+			}
+		}
+	}
+	if requests != nChats || comments != nChats*(perChat-1) {
+		t.Fatalf("%d requests and %d comments, want %d and %d", requests, comments, nChats, nChats*(perChat-1))
+	}
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	pct := func(p float64) time.Duration { return latencies[int(p*float64(len(latencies)-1))] }
+	n := nChats * perChat
+	t.Logf("load: %d chats x %d messages (+%d duplicates): %d requests, %d comments; all acknowledged in %v (%.0f deliveries/s), webhook ack p50 %v p99 %v; all in Jira after %v (%.0f messages/s end to end)",
+		nChats, perChat, dups.Load(), requests, comments, acked.Round(time.Millisecond), float64(n)/acked.Seconds(),
+		pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), done.Round(time.Millisecond), float64(n)/done.Seconds())
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
