@@ -103,13 +103,19 @@ func (r *Registry) index(in *Installation) {
 	}
 }
 
-// newID returns 144 random bits, URL-safe.
+// newID returns 144 random bits, URL-safe, never beginning with '-': an id
+// is an argument of the CLI (chatbridge uninstall <id>), where it would
+// read as a flag.
 func newID() string {
 	var b [18]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			panic(err) // crypto/rand does not fail on supported platforms
+		}
+		if id := base64.RawURLEncoding.EncodeToString(b[:]); id[0] != '-' {
+			return id
+		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // CheckSiteURL accepts https://host[:port] with no path, query or userinfo.
