@@ -72,6 +72,7 @@ vulncheck:
 test: etcd lint
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -count=1 ./host/fuel
+	CHATBRIDGE_LOAD_CHATS=1000 $(GO) test -count=1 -v -run '^TestE2E_LoadWithDuplicates$$' ./host/cmd/chatbridge
 
 # Debian's etcd-server (etcd 3.4) and etcd-client (etcdctl): the etcd storage
 # backend's tests start three-member clusters from it, and fail without it.
