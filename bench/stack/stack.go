@@ -22,6 +22,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/devca"
 	"github.com/chatbridge/chatbridge/host/engine"
+	"github.com/chatbridge/chatbridge/host/hostedge"
 	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/host/sim"
 	"github.com/chatbridge/chatbridge/host/sim/jira"
@@ -30,7 +31,6 @@ import (
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/proxy"
-	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 // Mode selects how the bridge runs.
@@ -162,7 +162,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			pub.Close()
 			return nil, err
 		}
-		backend = edge{s.host}
+		backend = hostedge.Backend{Host: s.host}
 	case InProcess:
 		m, err := bundle.ParseManifest(cfg.Manifest)
 		if err != nil {
@@ -409,41 +409,6 @@ func (s *Stack) Close() {
 		s.Client.CloseIdleConnections()
 	}
 }
-
-// edge is the host as the proxy sees it (as in host/cmd/chatbridge).
-type edge struct{ h *host.Host }
-
-var _ proxy.Backend = edge{}
-
-func (e edge) Lookup(routeID string) (proxy.Target, bool) {
-	t, ok := e.h.Registry().Lookup(routeID)
-	if !ok {
-		return proxy.Target{}, false
-	}
-	kind := proxy.WebTrigger
-	if t.Trigger == tenant.JiraEventsRoute {
-		kind = proxy.JiraEvents
-	}
-	return proxy.Target{Installation: t.Installation, Kind: kind, Trigger: t.Trigger}, true
-}
-
-func (e edge) Invoke(ctx context.Context, t proxy.Target, req *abi.WebTriggerRequest) (*abi.Response, error) {
-	if t.Kind == proxy.JiraEvents {
-		return e.h.JiraWebhook(ctx, t.Installation, req), nil
-	}
-	resp, err := e.h.WebTrigger(ctx, t.Installation, t.Trigger, req)
-	switch {
-	case errors.Is(err, engine.ErrTimeout):
-		return nil, fmt.Errorf("%w: %w", proxy.ErrTimeout, err)
-	case errors.Is(err, engine.ErrBusy), errors.Is(err, host.ErrNoBundle):
-		return nil, fmt.Errorf("%w: %w", proxy.ErrOverloaded, err)
-	}
-	return resp, err
-}
-
-func (e edge) Ready(ctx context.Context) error { return e.h.Ready(ctx) }
-
-func (e edge) WriteMetrics(io.Writer) error { return nil }
 
 // queueConfig is the queue both modes use: the host's defaults.
 var queueConfig = queue.Config{}

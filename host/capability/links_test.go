@@ -119,7 +119,6 @@ func TestAttachmentLinksCountAgainstTheCallsRequestLimit(t *testing.T) {
 	}
 }
 
-
 // FuzzAttachmentLink feeds attachment-link any guest memory, pointer, length
 // and TTL: the answer is a result code (or the out-of-bounds trap), and only
 // a decimal id within the TTL bounds reaches the minter.

@@ -22,6 +22,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/host/engine"
+	"github.com/chatbridge/chatbridge/host/hostedge"
 	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/proxy"
 )
@@ -40,8 +41,8 @@ type serveConfig struct {
 	// there instead of starting them in this one.
 	simsURL string
 	// edge is the edge's rate limits (0: proxy's defaults).
-	edge struct{ routeRate, installationRate float64 }
-	store   storeFlags // serve only: dev mode keeps BuntDB
+	edge  struct{ routeRate, installationRate float64 }
+	store storeFlags // serve only: dev mode keeps BuntDB
 }
 
 func (c *serveConfig) flags(fs interface {
@@ -205,7 +206,7 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 		CertFile: c.certFile, KeyFile: c.keyFile,
 		RouteRate: c.edge.routeRate, InstallationRate: c.edge.installationRate,
 		Admin: proxy.AdminConfig{Extra: extra},
-	}, edge{r.host}, log)
+	}, hostedge.Backend{Host: r.host}, log)
 	if err != nil {
 		pub.Close()
 		adm.Close()

@@ -1,4 +1,4 @@
-package main
+package hostedge
 
 import (
 	"context"
@@ -14,13 +14,14 @@ import (
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
-// edge is the host as the proxy sees it.
-type edge struct{ h *host.Host }
+// Backend is the host as the proxy sees it.
+type Backend struct{ Host *host.Host }
 
-var _ proxy.Backend = edge{}
+var _ proxy.Backend = Backend{}
 
-func (e edge) Lookup(routeID string) (proxy.Target, bool) {
-	t, ok := e.h.Registry().Lookup(routeID)
+// Lookup finds the installation and trigger of a route id.
+func (e Backend) Lookup(routeID string) (proxy.Target, bool) {
+	t, ok := e.Host.Registry().Lookup(routeID)
 	if !ok {
 		return proxy.Target{}, false
 	}
@@ -31,11 +32,13 @@ func (e edge) Lookup(routeID string) (proxy.Target, bool) {
 	return proxy.Target{Installation: t.Installation, Kind: kind, Trigger: t.Trigger}, true
 }
 
-func (e edge) Invoke(ctx context.Context, t proxy.Target, req *abi.WebTriggerRequest) (*abi.Response, error) {
+// Invoke runs a web trigger, or hands a Jira webhook to the host, mapping
+// the engine's overload and timeout errors to the proxy's.
+func (e Backend) Invoke(ctx context.Context, t proxy.Target, req *abi.WebTriggerRequest) (*abi.Response, error) {
 	if t.Kind == proxy.JiraEvents {
-		return e.h.JiraWebhook(ctx, t.Installation, req), nil
+		return e.Host.JiraWebhook(ctx, t.Installation, req), nil
 	}
-	resp, err := e.h.WebTrigger(ctx, t.Installation, t.Trigger, req)
+	resp, err := e.Host.WebTrigger(ctx, t.Installation, t.Trigger, req)
 	switch {
 	case errors.Is(err, engine.ErrTimeout):
 		return nil, fmt.Errorf("%w: %w", proxy.ErrTimeout, err)
@@ -45,13 +48,14 @@ func (e edge) Invoke(ctx context.Context, t proxy.Target, req *abi.WebTriggerReq
 	return resp, err
 }
 
-func (e edge) Ready(ctx context.Context) error { return e.h.Ready(ctx) }
+// Ready reports whether a bundle is loaded.
+func (e Backend) Ready(ctx context.Context) error { return e.Host.Ready(ctx) }
 
-var _ proxy.Downloader = edge{}
+var _ proxy.Downloader = Backend{}
 
 // Download serves a download link of jira.attachment-link (host/medialink).
-func (e edge) Download(ctx context.Context, token string, consume bool) (*proxy.File, error) {
-	links := e.h.Links()
+func (e Backend) Download(ctx context.Context, token string, consume bool) (*proxy.File, error) {
+	links := e.Host.Links()
 	if links == nil {
 		return nil, proxy.ErrNotFound
 	}
@@ -65,13 +69,14 @@ func (e edge) Download(ctx context.Context, token string, consume bool) (*proxy.
 	return &proxy.File{ContentType: d.ContentType, ContentDisposition: d.ContentDisposition(), Size: d.Size, Body: d.Body}, nil
 }
 
-func (e edge) WriteMetrics(w io.Writer) error {
-	eng := e.h.Engine()
+// WriteMetrics writes the engine's and the queue's counters for /metrics.
+func (e Backend) WriteMetrics(w io.Writer) error {
+	eng := e.Host.Engine()
 	if eng == nil {
 		return nil
 	}
 	s := eng.Stats()
-	q := e.h.Queue().Stats()
+	q := e.Host.Queue().Stats()
 	for _, m := range []struct {
 		name, kind, help string
 		v                int64
