@@ -72,7 +72,7 @@ vulncheck:
 test: etcd lint
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -count=1 ./host/fuel
-	CHATBRIDGE_LOAD_CHATS=1000 $(GO) test -count=1 -v -run '^TestE2E_LoadWithDuplicates$$' ./host/cmd/chatbridge
+	CHATBRIDGE_LOAD_CHATS=1000 $(GO) test -count=1 -v -timeout 20m -run '^(TestE2E_LoadWithDuplicates|TestE2E_HostKilledWithSIGKILLLosesAndDoublesNothing)$$' ./host/cmd/chatbridge
 
 # Debian's etcd-server (etcd 3.4) and etcd-client (etcdctl): the etcd storage
 # backend's tests start three-member clusters from it, and fail without it.
@@ -105,7 +105,7 @@ fuzz:
 # assertions. BENCH_FLAGS passes flags (e.g. -rows 1,6 -phase 3s); the
 # packages' own go benchmarks are `make bench-raw`.
 BENCH_FLAGS ?=
-bench:
+bench: etcd
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
 	$(GO) run ./bench/cmd/benchtable $(BENCH_FLAGS)
 

@@ -96,13 +96,12 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 	}
 	for _, ev := range events {
 		key := inboundDedupeKey(kind.Short, project, ev.ID)
-		nonce := newNonce()
-		won, err := st.claim(key, nonce)
+		nonce, queue, won, err := st.claimed(key)
 		if err != nil {
 			log.Error("webhook: dedupe record failed", "event", ev.ID, "err", err)
 			return respond(503), nil
 		}
-		if !won {
+		if !queue {
 			log.Info("webhook: duplicate delivery ignored", "event", ev.ID)
 			continue
 		}
@@ -111,8 +110,10 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 			err = env.Queue.Push(QueueInbound, chatKey(project, name, ev.ChatID), payload, 0)
 		}
 		if err != nil {
-			// Forget the event so that the messenger's retry is not a "duplicate".
-			_ = st.del(key)
+			if won {
+				// Forget the event so that the messenger's retry is not a "duplicate".
+				_ = st.del(key)
+			}
 			log.Error("webhook: could not queue the event", "event", ev.ID, "err", err)
 			return respond(503), nil
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/plugin/sdk/sdktest"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -106,13 +107,22 @@ func TestDuplicateUpdateHasOneEffect(t *testing.T) {
 	h.sendFixture("update_text.json")
 	h.sendFixture("update_text.json") // Telegram retried: our 200 was lost
 	pushed := h.env.Pushed.Take()
-	if len(pushed) != 1 {
-		t.Fatalf("a duplicate update was queued again: %d", len(pushed))
+	// Before a consumer touched the claim, the retry queues the event again
+	// under the claim's own nonce (the first delivery may have died before
+	// its push); both jobs are one piece of work.
+	if len(pushed) != 2 || jobNonce(t, pushed[0]) != jobNonce(t, pushed[1]) {
+		t.Fatalf("the duplicate was queued as other work: %d jobs", len(pushed))
 	}
-	// The host delivers the queued job twice (at-least-once).
+	// The host delivers the queued jobs, one of them twice (at-least-once).
 	h.deliver(pushed[0], 1)
 	h.deliver(pushed[0], 1)
+	h.deliver(pushed[1], 1)
 	h.drain()
+	// Once the work has begun, a further duplicate queues nothing.
+	h.sendFixture("update_text.json")
+	if p := h.env.Pushed.Take(); len(p) != 0 {
+		t.Fatalf("a duplicate of finished work was queued: %d", len(p))
+	}
 	if h.jira.creates != 1 || len(h.jira.issue("SUP-1").Comments) != 0 {
 		t.Fatalf("creates %d, comments %d", h.jira.creates, len(h.jira.issue("SUP-1").Comments))
 	}
@@ -540,5 +550,37 @@ func TestADeadLetterReplayedAfterTheOutageCarriesOn(t *testing.T) {
 	}
 	if m := h.tg.messages(); len(m) != 1 {
 		t.Fatalf("the customer was told %d times: %+v", len(m), m)
+	}
+}
+
+func jobNonce(t *testing.T, p sdktest.Pushed) string {
+	t.Helper()
+	var j struct {
+		Nonce string `json:"nonce"`
+	}
+	if err := json.Unmarshal(p.Payload, &j); err != nil || j.Nonce == "" {
+		t.Fatalf("job %s: %v", p.Payload, err)
+	}
+	return j.Nonce
+}
+
+func TestAClaimWhoseDeliveryDiedBeforeQueuingIsQueuedByTheRetry(t *testing.T) {
+	h := newHarness(t)
+	h.configure(nil)
+	// A delivery claimed the update, then the host died before the push.
+	st := store{h.env.Env.Storage}
+	key := inboundDedupeKey("tg", testProject, "861432017")
+	if won, err := st.claim(key, "deadbeefdeadbeef"); err != nil || !won {
+		t.Fatalf("claim: %v %v", won, err)
+	}
+	h.sendFixture("update_text.json") // Telegram retries: no 200 came
+	pushed := h.env.Pushed.Take()
+	if len(pushed) != 1 || jobNonce(t, pushed[0]) != "deadbeefdeadbeef" {
+		t.Fatalf("the retry queued %d jobs", len(pushed))
+	}
+	h.deliver(pushed[0], 1)
+	h.drain()
+	if h.jira.creates != 1 {
+		t.Fatalf("creates %d", h.jira.creates)
 	}
 }

@@ -107,7 +107,7 @@ func (b *Bridge) relayComment(env *sdk.Env, log *slog.Logger, ctx abi.Context, w
 		return nil
 	}
 	job := outboundJob{
-		Kind: jobComment, Project: rev.Project, Issue: w.Issue.Key, Nonce: newNonce(),
+		Kind: jobComment, Project: rev.Project, Issue: w.Issue.Key,
 		Dedupe: commentDedupeKey(rev.Project, c.ID), Comment: c.ID,
 		Content: channel.Content{Wiki: c.Body.Wiki, ADF: c.Body.ADF},
 		Verify:  c.JSDPublic == nil,
@@ -116,23 +116,27 @@ func (b *Bridge) relayComment(env *sdk.Env, log *slog.Logger, ctx abi.Context, w
 }
 
 // queueOnce claims the job's dedupe key and pushes it in the order of the
-// chat (order, a chat key); a duplicate event finds the claim and does nothing.
+// chat (order, a chat key); a duplicate event finds the claim and does
+// nothing, unless the claim may never have been queued (see claimed).
 func queueOnce(env *sdk.Env, log *slog.Logger, job outboundJob, order string) error {
 	st := store{env.Storage}
-	won, err := st.claim(job.Dedupe, job.Nonce)
+	nonce, queue, won, err := st.claimed(job.Dedupe)
 	if err != nil {
 		return err
 	}
-	if !won {
+	if !queue {
 		log.Info("event: duplicate; already queued")
 		return nil
 	}
+	job.Nonce = nonce
 	payload, err := json.Marshal(job)
 	if err == nil {
 		err = env.Queue.Push(QueueOutbound, order, payload, 0)
 	}
 	if err != nil {
-		_ = st.del(job.Dedupe)
+		if won {
+			_ = st.del(job.Dedupe)
+		}
 		return err
 	}
 	log.Info("event: queued for the customer", "kind", job.Kind)
@@ -168,7 +172,7 @@ func (b *Bridge) statusChanged(env *sdk.Env, log *slog.Logger, w *jira.Webhook, 
 			marker = strconv.FormatInt(w.Timestamp, 10)
 		}
 		if !chat.Blocked {
-			job := outboundJob{Kind: jobResolved, Project: rev.Project, Issue: w.Issue.Key, Nonce: newNonce(),
+			job := outboundJob{Kind: jobResolved, Project: rev.Project, Issue: w.Issue.Key,
 				Dedupe: statusDedupeKey(rev.Project, w.Issue.Key, marker)}
 			if err := queueOnce(env, log, job, chatKey); err != nil {
 				return err

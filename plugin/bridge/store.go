@@ -147,19 +147,47 @@ func kind(key string) string {
 // a window of one read-to-write gap in which both could win, and the
 // consumers' owner check catches most of those.
 func (st store) claim(key, nonce string) (bool, error) {
+	won, _, err := st.claimOrPeek(key, nonce)
+	return won, err
+}
+
+// claimOrPeek is claim that also returns the record found when the claim
+// is lost.
+func (st store) claimOrPeek(key, nonce string) (bool, progress, error) {
 	var p progress
 	found, err := st.get(key, &p)
 	if err != nil || found {
-		return false, err
+		return false, p, err
 	}
 	if err := st.put(key, progress{Owner: nonce}, DedupeTTL); err != nil {
-		return false, err
+		return false, p, err
 	}
 	found, err = st.get(key, &p)
 	if err != nil {
-		return false, err
+		return false, p, err
 	}
-	return found && p.Owner == nonce, nil
+	return found && p.Owner == nonce, p, nil
+}
+
+// claimed decides what a delivery does with an event: queue it under the
+// returned nonce, or nothing (queue false) when another delivery has it in
+// hand. A claim no consumer has touched yet may belong to a delivery that
+// died between the claim and its push (the messenger or Jira then retries):
+// the event is queued again under the claim's own nonce. If the first push
+// did happen, both jobs share the chat's lane and the later one finds the
+// work done, so a duplicate costs a queued no-op, never a second effect.
+func (st store) claimed(key string) (nonce string, queue, won bool, err error) {
+	nonce = newNonce()
+	won, held, err := st.claimOrPeek(key, nonce)
+	switch {
+	case err != nil:
+		return "", false, false, err
+	case won:
+		return nonce, true, true, nil
+	case held.Owner != "" && !held.Done && held.At == 0:
+		return held.Owner, true, false, nil
+	}
+	return "", false, false, nil
 }
 
 // deleteAll removes every key with prefix, page by page.
