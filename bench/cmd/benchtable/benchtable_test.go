@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/storage/bunt"
@@ -62,5 +65,35 @@ func TestPlainBaselineAnswersAsTheSealedStoreDoes(t *testing.T) {
 func TestRSSReadsProcStatus(t *testing.T) {
 	if rss("VmRSS") <= 0 || rss("VmHWM") < rss("VmRSS")/2 {
 		t.Fatalf("VmRSS %d KiB, VmHWM %d KiB: want both read", rss("VmRSS"), rss("VmHWM"))
+	}
+}
+
+// Row 9's closed loop runs for about its duration on every worker and
+// stops at the first error.
+func TestClosedLoopIsBoundedAndStopsAtTheFirstError(t *testing.T) {
+	start := time.Now()
+	var calls atomic.Int64
+	rate, err := closedLoop(t.Context(), 100*time.Millisecond, 4, func(int) error {
+		calls.Add(1)
+		time.Sleep(time.Millisecond)
+		return nil
+	})
+	if err != nil || rate <= 0 || calls.Load() < 4 {
+		t.Fatalf("rate %.0f/s after %d calls, err %v", rate, calls.Load(), err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("a 100 ms loop took %v", d)
+	}
+	boom := errors.New("boom")
+	if _, err := closedLoop(t.Context(), 10*time.Second, 4, func(i int) error {
+		if i == 10 {
+			return boom
+		}
+		return nil
+	}); !errors.Is(err, boom) {
+		t.Fatalf("err %v, want boom", err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("the loop ran on after an error: %v in all", d)
 	}
 }

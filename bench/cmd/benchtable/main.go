@@ -10,7 +10,10 @@
 // SDK (bench/extism, its own module); (5) the edge against nginx
 // (proxy/cmd/edgebench); (6) sealed against plain BuntDB; (7) cold start of
 // `chatbridge dev` with and without a warm compilation cache; (8) resident
-// memory per warm instance and with 10,000 installations.
+// memory per warm instance and with 10,000 installations; (9, issue #11)
+// the etcd backend on a three-member loopback cluster, which it starts from
+// the etcd binary on PATH, beside BuntDB: raw Get, Set and Scan, and a
+// sealed Get.
 //
 // Run it from the repository root: go run ./bench/cmd/benchtable.
 package main
@@ -44,6 +47,7 @@ type options struct {
 	benchtime time.Duration // each testing.B measurement
 	edgeTime  time.Duration // each server of row 5
 	installs  int           // installations of row 8
+	etcdTime  time.Duration // each measurement of row 9
 	only      string        // comma-separated row ids; empty runs all
 	work      string        // scratch directory; default a new temporary one
 	perKey    int           // engine.Config.MaxPerKey of the wasm stacks; 0 is the default
@@ -57,6 +61,7 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 40, "closed-loop connections of rows 1 and 2 (Telegram's default max_connections)")
 	flag.DurationVar(&o.benchtime, "benchtime", time.Second, "duration of each testing.B measurement")
 	flag.DurationVar(&o.edgeTime, "edge-duration", 3*time.Second, "measured time per server in row 5")
+	flag.DurationVar(&o.etcdTime, "etcd-duration", 2*time.Second, "duration of each measurement of row 9 (etcd and BuntDB each)")
 	flag.IntVar(&o.installs, "installations", 10_000, "installations in row 8")
 	flag.StringVar(&o.only, "rows", "", "comma-separated rows to run (e.g. 1,2,6); default all")
 	flag.IntVar(&o.perKey, "max-per-key", 0, "engine MaxPerKey of the wasm stacks of rows 1-3 (0: the engine's default)")
@@ -146,6 +151,7 @@ func run(o options) error {
 	step("6", func() ([]row, error) { return storageRows(ctx, a, o) })
 	step("7", func() ([]row, error) { return coldStartRows(ctx, a) })
 	step("8", func() ([]row, error) { return memoryRows(ctx, a, o) })
+	step("9", func() ([]row, error) { return etcdRows(ctx, a, o) })
 
 	fmt.Printf("\nChatBridge performance table (%s, loopback only, %v in all)\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), time.Since(start).Round(time.Second))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)

@@ -1,29 +1,18 @@
 // Package etcdtest starts throwaway etcd clusters on loopback for tests, from
-// the etcd binary on PATH (Debian's etcd-server package: `make etcd`).
+// the etcd binary on PATH (Debian's etcd-server package: `make etcd`). The
+// processes are etcdlocal's; this package ties them to a test's life.
 package etcdtest
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/chatbridge/chatbridge/host/storage/etcd/etcdlocal"
 )
 
 // InstallHint says how to get the etcd binary; a test that needs it fails
 // with this message rather than skipping.
 const InstallHint = "etcdtest: no etcd binary on PATH: run `make etcd` (apt-get install etcd-server)"
-
-// startTimeout bounds how long a cluster may take to become healthy.
-const startTimeout = 30 * time.Second
 
 // Options change how Start runs the members. The zero value is plain HTTP.
 type Options struct {
@@ -33,6 +22,9 @@ type Options struct {
 	TLS bool
 }
 
+// TLSFiles are the PEM files of a cluster started with Options.TLS.
+type TLSFiles = etcdlocal.TLSFiles
+
 // Cluster is a running etcd cluster whose members listen on 127.0.0.1.
 type Cluster struct {
 	// Endpoints are the members' client URLs, in member order.
@@ -40,34 +32,12 @@ type Cluster struct {
 	// TLS names the CA and certificates when Options.TLS is set.
 	TLS TLSFiles
 
-	opts Options
-	hc   *http.Client // health checks
-
-	t     testing.TB
-	bin   string
-	dir   string
-	token string
-	peers string // --initial-cluster
-	// mu guards members' processes, which Kill and Restart replace.
-	mu      sync.Mutex
-	members []*member
-}
-
-type member struct {
-	name, dataDir, logFile string
-	clientURL, peerURL     string
-	cmd                    *exec.Cmd
-	exited                 chan struct{}
+	t testing.TB
+	c *etcdlocal.Cluster
 }
 
 // Binary returns the path of the etcd binary, or "" when there is none.
-func Binary() string {
-	p, err := exec.LookPath("etcd")
-	if err != nil {
-		return ""
-	}
-	return p
-}
+func Binary() string { return etcdlocal.Binary() }
 
 // Start starts an n-member cluster in a temporary directory, waits until
 // every member is healthy, and stops it when the test ends. It fails the
@@ -80,234 +50,36 @@ func Start(t testing.TB, n int) *Cluster {
 // StartWith is Start with options.
 func StartWith(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
-	bin := Binary()
-	if bin == "" {
+	if Binary() == "" {
 		t.Fatal(InstallHint)
 	}
-	var err error
-	for try := 0; try < 3; try++ {
-		var c *Cluster
-		c, err = start(t, bin, n, opts)
-		if err == nil {
-			t.Cleanup(c.stop)
-			return c
-		}
-		// Most likely a port taken between choosing it and etcd binding it.
-		t.Logf("etcdtest: start attempt %d: %v", try+1, err)
-	}
-	t.Fatalf("etcdtest: could not start a %d-member cluster: %v", n, err)
-	return nil
-}
-
-func start(t testing.TB, bin string, n int, opts Options) (*Cluster, error) {
-	ports, err := freePorts(2 * n)
+	c, err := etcdlocal.Start(context.Background(), n, etcdlocal.Options{Dir: t.TempDir(), TLS: opts.TLS})
 	if err != nil {
-		return nil, err
+		t.Fatalf("etcdtest: %v", err)
 	}
-	dir, err := os.MkdirTemp(t.TempDir(), "etcd")
-	if err != nil {
-		return nil, err
-	}
-	c := &Cluster{t: t, bin: bin, dir: dir, token: filepath.Base(dir), opts: opts,
-		hc: &http.Client{Timeout: time.Second}}
-	scheme := "http"
-	if opts.TLS {
-		scheme = "https"
-		if c.TLS, err = writeTLS(dir); err != nil {
-			return nil, err
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Logf("etcdtest: %v", err)
 		}
-		tc, err := c.TLS.clientTLS()
-		if err != nil {
-			return nil, err
-		}
-		c.hc.Transport = &http.Transport{TLSClientConfig: tc}
-	}
-	var peers []string
-	for i := 0; i < n; i++ {
-		m := &member{
-			name:      fmt.Sprintf("m%d", i),
-			dataDir:   filepath.Join(dir, fmt.Sprintf("m%d.etcd", i)),
-			logFile:   filepath.Join(dir, fmt.Sprintf("m%d.log", i)),
-			clientURL: fmt.Sprintf("%s://127.0.0.1:%d", scheme, ports[2*i]),
-			peerURL:   fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]),
-		}
-		c.members = append(c.members, m)
-		c.Endpoints = append(c.Endpoints, m.clientURL)
-		peers = append(peers, m.name+"="+m.peerURL)
-	}
-	c.peers = strings.Join(peers, ",")
-	for i := range c.members {
-		if err := c.launch(i, "new"); err != nil {
-			c.stop()
-			return nil, err
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	for i := range c.members {
-		if err := c.waitHealthy(ctx, i); err != nil {
-			c.stop()
-			return nil, err
-		}
-	}
-	return c, nil
-}
-
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-// launch starts member i; state is "new" for a new cluster, "existing" for
-// a restart.
-func (c *Cluster) launch(i int, state string) error {
-	m := c.members[i]
-	args := []string{
-		"--name", m.name,
-		"--data-dir", m.dataDir,
-		"--listen-client-urls", m.clientURL,
-		"--advertise-client-urls", m.clientURL,
-		"--listen-peer-urls", m.peerURL,
-		"--initial-advertise-peer-urls", m.peerURL,
-		"--initial-cluster", c.peers,
-		"--initial-cluster-token", c.token,
-		"--initial-cluster-state", state,
-		// Loopback timings: a dead leader is replaced in about a second.
-		"--heartbeat-interval", "50",
-		"--election-timeout", "500",
-		"--logger", "zap",
-		"--log-outputs", m.logFile,
-	}
-	if c.opts.TLS {
-		args = append(args, "--cert-file", c.TLS.ServerCertFile, "--key-file", c.TLS.ServerKeyFile,
-			"--trusted-ca-file", c.TLS.CAFile, "--client-cert-auth")
-	}
-	cmd := exec.Command(c.bin, args...)
-	// The member reads ETCD_* variables as flags: start it without ours.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ETCD_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("etcdtest: start %s: %w", m.name, err)
-	}
-	m.cmd, m.exited = cmd, make(chan struct{})
-	go func(ch chan struct{}) { _ = cmd.Wait(); close(ch) }(m.exited)
-	return nil
-}
-
-// waitHealthy polls member i's /health until it reports a quorum.
-func (c *Cluster) waitHealthy(ctx context.Context, i int) error {
-	m := c.members[i]
-	for {
-		select {
-		case <-m.exited:
-			return fmt.Errorf("etcdtest: %s exited: %s", m.name, c.logTail(i))
-		default:
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.clientURL+"/health", nil)
-		if resp, err := c.hc.Do(req); err == nil {
-			var b [256]byte
-			n, _ := resp.Body.Read(b[:])
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && strings.Contains(string(b[:n]), `"true"`) {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("etcdtest: %s not healthy: %w: %s", m.name, ctx.Err(), c.logTail(i))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// logTail returns the end of member i's log, for a failure message.
-func (c *Cluster) logTail(i int) string {
-	b, err := os.ReadFile(c.members[i].logFile)
-	if err != nil {
-		return "(no log)"
-	}
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
+	})
+	return &Cluster{Endpoints: c.Endpoints, TLS: c.TLS, t: t, c: c}
 }
 
 // DataDir returns member i's data directory (its bbolt database is
 // member/snap/db, its write-ahead log member/wal).
-func (c *Cluster) DataDir(i int) string { return c.members[i].dataDir }
+func (c *Cluster) DataDir(i int) string { return c.c.DataDir(i) }
 
 // Kill stops member i with SIGKILL and waits until it has exited.
 func (c *Cluster) Kill(i int) {
 	c.t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	m := c.members[i]
-	if m.cmd == nil {
-		return
-	}
-	_ = m.cmd.Process.Kill()
-	<-m.exited
-	m.cmd = nil
+	c.c.Kill(i)
 }
 
 // Restart starts a killed member i again on its data and waits until it is
 // healthy.
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.members[i].cmd != nil {
-		return
-	}
-	if err := c.launch(i, "existing"); err != nil {
+	if err := c.c.Restart(context.Background(), i); err != nil {
 		c.t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	if err := c.waitHealthy(ctx, i); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// stop kills every member.
-func (c *Cluster) stop() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var errs []error
-	for _, m := range c.members {
-		if m.cmd == nil {
-			continue
-		}
-		_ = m.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-m.exited:
-		case <-time.After(5 * time.Second):
-			_ = m.cmd.Process.Kill()
-			<-m.exited
-			errs = append(errs, fmt.Errorf("%s ignored SIGTERM", m.name))
-		}
-		m.cmd = nil
-	}
-	if err := errors.Join(errs...); err != nil {
-		c.t.Logf("etcdtest: %v", err)
 	}
 }

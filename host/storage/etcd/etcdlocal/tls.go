@@ -1,4 +1,4 @@
-package etcdtest
+package etcdlocal
 
 import (
 	"crypto/ecdsa"
@@ -38,7 +38,7 @@ func writeTLS(dir string) (TLSFiles, error) {
 		return f, err
 	}
 	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "etcdtest CA"},
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "etcdlocal CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
@@ -95,7 +95,7 @@ func (f TLSFiles) clientTLS() (*tls.Config, error) {
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pemCA) {
-		return nil, fmt.Errorf("etcdtest: no CA in %s", f.CAFile)
+		return nil, fmt.Errorf("etcdlocal: no CA in %s", f.CAFile)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
