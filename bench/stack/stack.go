@@ -20,7 +20,6 @@ import (
 
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
-	"github.com/chatbridge/chatbridge/host/devca"
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/hostedge"
 	"github.com/chatbridge/chatbridge/host/queue"
@@ -95,7 +94,6 @@ type Stack struct {
 	tg      *telegram.Sim
 	jira    *jira.Sim
 	control http.Handler
-	servers []*http.Server
 	closers []func()
 }
 
@@ -244,43 +242,21 @@ func SignedBundle(dir string, manifest, module []byte) (*bundle.Trust, error) {
 // listeners with certificates for their real names and returns the host's
 // outbound client, which routes those names to them.
 func (s *Stack) startSims(edgeCert string) (*http.Client, error) {
-	pem, err := os.ReadFile(edgeCert)
+	deliver, err := sim.DeliveryClient(edgeCert)
 	if err != nil {
 		return nil, err
 	}
-	edgeRoots := x509.NewCertPool()
-	if !edgeRoots.AppendCertsFromPEM(pem) {
-		return nil, errors.New("stack: dev certificate has no PEM block")
-	}
-	deliver := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: edgeRoots}}}
 	s.tg = telegram.New(telegram.Config{Client: deliver, AnyWebhookPort: true})
 	s.jira = jira.New(jira.Config{Client: deliver, Site: Site})
 	s.closers = append(s.closers, s.tg.Close, s.jira.Close)
 	s.control = sim.Control(s.tg, s.jira)
-	ca, err := devca.New()
+	site, _ := url.Parse(Site)
+	ls, err := sim.ServeTLS(map[string]http.Handler{"api.telegram.org": s.tg.API(), site.Hostname(): s.jira.API()})
 	if err != nil {
 		return nil, err
 	}
-	site, _ := url.Parse(Site)
-	routes := map[string]string{}
-	for _, svc := range []struct {
-		name string
-		h    http.Handler
-	}{{"api.telegram.org", s.tg.API()}, {site.Hostname(), s.jira.API()}} {
-		cert, err := ca.Leaf(svc.name)
-		if err != nil {
-			return nil, err
-		}
-		ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		if err != nil {
-			return nil, err
-		}
-		srv := &http.Server{Handler: svc.h, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		s.servers = append(s.servers, srv)
-		routes[svc.name] = ln.Addr().String()
-	}
-	return host.RoutedClient(routes, ca.Pool()), nil
+	s.closers = append(s.closers, ls.Close)
+	return host.RoutedClient(ls.Routes, ls.CA.Pool()), nil
 }
 
 // installAndConfigure installs the simulated site and configures project SUP
@@ -398,9 +374,6 @@ func (s *Stack) Close() {
 	}
 	if s.store != nil {
 		_ = s.store.Close()
-	}
-	for _, srv := range s.servers {
-		_ = srv.Close()
 	}
 	for _, c := range s.closers {
 		c()

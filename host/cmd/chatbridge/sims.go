@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -21,7 +20,6 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/host"
-	"github.com/chatbridge/chatbridge/host/devca"
 	"github.com/chatbridge/chatbridge/host/sim"
 	"github.com/chatbridge/chatbridge/host/sim/jira"
 	"github.com/chatbridge/chatbridge/host/sim/telegram"
@@ -38,7 +36,8 @@ type simulators struct {
 	jira     *jira.Sim
 	viber    *viber.Sim
 	whatsapp *whatsapp.Sim
-	servers  []*http.Server
+	// listeners serve the simulators as the real services' names.
+	listeners *sim.Listeners
 	// egress is the host's outbound client: real names routed to the simulators.
 	egress *http.Client
 	// route is what a host in another process needs to reach them.
@@ -61,18 +60,13 @@ type egressRoute struct {
 	CA     string            `json:"ca"`     // PEM
 }
 
-// startSimulators starts both simulators. edgeCert is the dev certificate of
+// startSimulators starts the simulators. edgeCert is the dev certificate of
 // the edge, which the simulators' webhook deliveries must trust.
 func startSimulators(edgeCert string) (*simulators, error) {
-	pem, err := os.ReadFile(edgeCert)
+	deliver, err := sim.DeliveryClient(edgeCert)
 	if err != nil {
 		return nil, err
 	}
-	edgeRoots := x509.NewCertPool()
-	if !edgeRoots.AppendCertsFromPEM(pem) {
-		return nil, errors.New("dev certificate: no PEM certificate")
-	}
-	deliver := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: edgeRoots}}}
 	s := &simulators{
 		// Any port: dev mode listens where the developer says, not only on
 		// the four ports Telegram accepts.
@@ -81,35 +75,19 @@ func startSimulators(edgeCert string) (*simulators, error) {
 		viber:    viber.New(viber.Config{Client: deliver}),
 		whatsapp: whatsapp.New(whatsapp.Config{Client: deliver}),
 	}
-	ca, err := devca.New()
+	site, _ := url.Parse(devSite)
+	ls, err := sim.ServeTLS(map[string]http.Handler{
+		"api.telegram.org": s.telegram.API(), site.Hostname(): s.jira.API(),
+		"chatapi.viber.com": s.viber.API(), "dl-media.viber.com": s.viber.API(),
+		"graph.facebook.com": s.whatsapp.API(), "lookaside.fbsbx.com": s.whatsapp.API(),
+	})
 	if err != nil {
+		s.close()
 		return nil, err
 	}
-	site, _ := url.Parse(devSite)
-	routes := map[string]string{}
-	for _, svc := range []struct {
-		name string
-		h    http.Handler
-	}{{"api.telegram.org", s.telegram.API()}, {site.Hostname(), s.jira.API()},
-		{"chatapi.viber.com", s.viber.API()}, {"dl-media.viber.com", s.viber.API()},
-		{"graph.facebook.com", s.whatsapp.API()}, {"lookaside.fbsbx.com", s.whatsapp.API()}} {
-		cert, err := ca.Leaf(svc.name)
-		if err != nil {
-			s.close()
-			return nil, err
-		}
-		ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		if err != nil {
-			s.close()
-			return nil, err
-		}
-		srv := &http.Server{Handler: svc.h, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		s.servers = append(s.servers, srv)
-		routes[svc.name] = ln.Addr().String()
-	}
-	s.egress = host.RoutedClient(routes, ca.Pool())
-	s.route = egressRoute{Routes: routes, CA: string(ca.PEM())}
+	s.listeners = ls
+	s.egress = host.RoutedClient(ls.Routes, ls.CA.Pool())
+	s.route = egressRoute{Routes: ls.Routes, CA: string(ls.CA.PEM())}
 	return s, nil
 }
 
@@ -151,8 +129,8 @@ func (s *simulators) registerJiraWebhook(hookURL string, secret []byte) error {
 }
 
 func (s *simulators) close() {
-	for _, srv := range s.servers {
-		_ = srv.Close()
+	if s.listeners != nil {
+		s.listeners.Close()
 	}
 	s.telegram.Close()
 	s.jira.Close()
