@@ -3,39 +3,13 @@ package bunt
 import (
 	"fmt"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chatbridge/chatbridge/host/storage"
+	"github.com/chatbridge/chatbridge/host/storage/storagetest"
 	"github.com/tidwall/buntdb"
 )
-
-// runWriters calls write b.N times from the given number of goroutines.
-func runWriters(b *testing.B, writers int, write func(i int) error) {
-	b.Helper()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.N {
-					return
-				}
-				if err := write(i); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-}
 
 var value1K = make([]byte, 1024)
 
@@ -48,7 +22,7 @@ func BenchmarkSet_Durability(b *testing.B) {
 		b.Run(fmt.Sprintf("writers=%d/GroupCommit", writers), func(b *testing.B) {
 			d := open(b, filepath.Join(b.TempDir(), "db"))
 			b.ReportAllocs()
-			runWriters(b, writers, func(i int) error {
+			storagetest.RunWriters(b, writers, func(i int) error {
 				return d.Set(ctx, fmt.Sprintf("key%09d", i), value1K, time.Time{})
 			})
 			b.StopTimer()
@@ -59,7 +33,7 @@ func BenchmarkSet_Durability(b *testing.B) {
 			d := open(b, filepath.Join(b.TempDir(), "db"))
 			d.noSync = true
 			b.ReportAllocs()
-			runWriters(b, writers, func(i int) error {
+			storagetest.RunWriters(b, writers, func(i int) error {
 				return d.Set(ctx, fmt.Sprintf("key%09d", i), value1K, time.Time{})
 			})
 		})
@@ -74,7 +48,7 @@ func BenchmarkSet_Durability(b *testing.B) {
 				db.SetConfig(buntdb.Config{SyncPolicy: policy, AutoShrinkDisabled: true})
 				val := string(value1K)
 				b.ReportAllocs()
-				runWriters(b, writers, func(i int) error {
+				storagetest.RunWriters(b, writers, func(i int) error {
 					return db.Update(func(tx *buntdb.Tx) error {
 						_, _, err := tx.Set(fmt.Sprintf("key%09d", i), val, nil)
 						return err

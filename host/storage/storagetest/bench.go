@@ -49,26 +49,9 @@ func Bench(b *testing.B, open BenchOpen) {
 		b.Run(fmt.Sprintf("Set/writers=%d", writers), func(b *testing.B) {
 			d := open(b)
 			b.ReportAllocs()
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			for w := 0; w < writers; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						i := int(next.Add(1)) - 1
-						if i >= b.N {
-							return
-						}
-						if err := d.Set(ctx, fmt.Sprintf("key%09d", i), value1K, time.Time{}); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
+			RunWriters(b, writers, func(i int) error {
+				return d.Set(ctx, fmt.Sprintf("key%09d", i), value1K, time.Time{})
+			})
 		})
 	}
 	b.Run("Scan100of1000", func(b *testing.B) {
@@ -84,4 +67,30 @@ func Bench(b *testing.B, open BenchOpen) {
 			}
 		}
 	})
+}
+
+// RunWriters calls write b.N times, for i from 0, from the given number of
+// goroutines: the shape of every concurrent-writer benchmark.
+func RunWriters(b *testing.B, writers int, write func(i int) error) {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				if err := write(i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
