@@ -259,8 +259,10 @@ func startKillable(t *testing.T) *killableStack {
 		},
 		args: []string{"dev", "-sims", "http://" + simsAddr, "-data", data, "-bundle", bundleDir,
 			"-listen", listen, "-admin", admin, "-log-level", "info",
-			// The edge's per-route limits would throttle the scenario, not the queue.
-			"-route-rate", "1e6", "-installation-rate", "1e6"},
+			// The edge's per-route limits and per-address connection cap (the
+			// simulators all connect from 127.0.0.1) would throttle the
+			// scenario, not the queue.
+			"-route-rate", "1e6", "-installation-rate", "1e6", "-conns-per-ip", "4096"},
 	}
 	k.e2eStack.log = k.out
 	k.start()
@@ -548,8 +550,12 @@ func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
 func TestE2E_LoadWithDuplicates(t *testing.T) {
 	heavyScenario(t)
 	nChats, perChat := envInt("CHATBRIDGE_LOAD_CHATS", 100), envInt("CHATBRIDGE_LOAD_MSGS", 20)
-	// The edge's per-route limit (20/s) would measure the limiter.
-	s := startE2EWith(t, func(c *serveConfig) { c.edge.routeRate, c.edge.installationRate = 1e6, 1e6 })
+	// The edge's per-route limit (20/s) would measure the limiter, and its
+	// per-address connection cap would refuse the simulators, which all
+	// connect from 127.0.0.1.
+	s := startE2EWith(t, func(c *serveConfig) {
+		c.edge.routeRate, c.edge.installationRate, c.edge.connsPerIP = 1e6, 1e6, 4096
+	})
 	hook := s.tgWebhook(t)
 	type chatState struct {
 		id     int64
@@ -579,6 +585,7 @@ func TestE2E_LoadWithDuplicates(t *testing.T) {
 		mu        sync.Mutex
 		latencies []time.Duration
 		dups      atomic.Int64
+		unacked   atomic.Int64 // first deliveries the edge did not answer 200
 		chatLocks = make([]sync.Mutex, nChats)
 		index     = map[*chatState]int{}
 		wg        sync.WaitGroup
@@ -597,17 +604,21 @@ func TestE2E_LoadWithDuplicates(t *testing.T) {
 				t0 := time.Now()
 				res, err := s.sendErr(userMsg{ChatID: j.c.id, Text: text, FirstName: "Lee"})
 				d := time.Since(t0)
-				if err != nil || res.Status != http.StatusOK {
-					t.Errorf("delivery of %q: %+v %v", text, res, err)
+				switch {
+				case err != nil:
+					t.Errorf("sending %q: %v", text, err)
+				case res.Status != http.StatusOK:
+					// Not acknowledged at once: the simulator redelivers it, as
+					// Telegram does, and the check below waits for it.
+					unacked.Add(1)
 				}
 				j.c.texts = append(j.c.texts, text)
 				if rng.IntN(10) == 0 {
 					// The same update again, as Telegram retrying would send it.
 					body := tgUpdate(res.UpdateID, res.MessageID, j.c.id, text)
-					if code, err := s.postPublicErr(hook.URL, body, map[string]string{"X-Telegram-Bot-Api-Secret-Token": hook.SecretToken}); code != http.StatusOK {
-						t.Errorf("duplicate delivery: %d %v", code, err)
+					if code, _ := s.postPublicErr(hook.URL, body, map[string]string{"X-Telegram-Bot-Api-Secret-Token": hook.SecretToken}); code == http.StatusOK {
+						dups.Add(1)
 					}
-					dups.Add(1)
 				}
 				lock.Unlock()
 				mu.Lock()
@@ -641,8 +652,8 @@ func TestE2E_LoadWithDuplicates(t *testing.T) {
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	pct := func(p float64) time.Duration { return latencies[int(p*float64(len(latencies)-1))] }
 	n := nChats * perChat
-	t.Logf("load: %d chats x %d messages (+%d duplicates): %d requests, %d comments; all acknowledged in %v (%.0f deliveries/s), webhook ack p50 %v p99 %v; all in Jira after %v (%.0f messages/s end to end)",
-		nChats, perChat, dups.Load(), requests, comments, acked.Round(time.Millisecond), float64(n)/acked.Seconds(),
+	t.Logf("load: %d chats x %d messages (+%d duplicates accepted, %d first deliveries redelivered by the simulator): %d requests, %d comments; all sent in %v (%.0f deliveries/s), webhook ack p50 %v p99 %v; all in Jira after %v (%.0f messages/s end to end)",
+		nChats, perChat, dups.Load(), unacked.Load(), requests, comments, acked.Round(time.Millisecond), float64(n)/acked.Seconds(),
 		pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), done.Round(time.Millisecond), float64(n)/done.Seconds())
 }
 

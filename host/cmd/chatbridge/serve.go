@@ -40,8 +40,11 @@ type serveConfig struct {
 	// simsURL (dev only): use the simulators of a `chatbridge sims` process
 	// there instead of starting them in this one.
 	simsURL string
-	// edge is the edge's rate limits (0: proxy's defaults).
-	edge  struct{ routeRate, installationRate float64 }
+	// edge is the edge's limits (0: proxy's defaults).
+	edge struct {
+		routeRate, installationRate float64
+		connsPerIP                  int
+	}
 	store storeFlags // serve only: dev mode keeps BuntDB
 }
 
@@ -63,6 +66,7 @@ func (c *serveConfig) flags(fs interface {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.Float64Var(&c.edge.routeRate, "route-rate", 0, "requests per second a web trigger route accepts (default 20)")
 	fs.Float64Var(&c.edge.installationRate, "installation-rate", 0, "requests per second one installation's routes accept together (default 100)")
+	fs.IntVar(&c.edge.connsPerIP, "conns-per-ip", 0, "open public connections one client address may hold (default 128)")
 	fs.IntVar(&c.queue.MaxAttempts, "queue-attempts", 0, "deliveries of a queued message before it becomes a dead letter (default 40, about three hours)")
 	if !devDefaults {
 		fs.StringVar(&c.trustDir, "trust", "", "directory of trusted vendor public keys")
@@ -204,7 +208,7 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 	}
 	r.edge, err = proxy.New(proxy.Config{
 		CertFile: c.certFile, KeyFile: c.keyFile,
-		RouteRate: c.edge.routeRate, InstallationRate: c.edge.installationRate,
+		RouteRate: c.edge.routeRate, InstallationRate: c.edge.installationRate, MaxConnsPerIP: c.edge.connsPerIP,
 		Admin: proxy.AdminConfig{Extra: extra},
 	}, hostedge.Backend{Host: r.host}, log)
 	if err != nil {
