@@ -343,6 +343,13 @@ func (h *Host) Event(ctx context.Context, id, eventType string, payload []byte) 
 			continue
 		}
 		delivered = true
+		if t.Filter.IgnoreSelf {
+			if in, ok := h.registry.Get(id); ok && causedBy(payload, in.AppAccountID) {
+				// Forge's filter.ignoreSelf: the app's own comments come back
+				// as events; dropping them here saves an invocation each.
+				continue
+			}
+		}
 		if _, err := h.invoke(ctx, id, bundle.KindTrigger, abi.ExportHandleEvent, "trigger "+eventType, func(c abi.Context) []byte {
 			ev := abi.Event{Context: c, Trigger: t.Key, Type: eventType, Payload: payload}
 			return ev.Append(nil)

@@ -282,6 +282,21 @@ func TestEveryCapabilityWorksFromARealModule(t *testing.T) {
 		if r := f.probe(t, in, map[string]any{"op": "storage.get", "key": "event:last"}); r.Value != "avi:jira:commented:issue|jira-events" {
 			t.Fatalf("event: %+v", r)
 		}
+		// filter.ignoreSelf: the app's own comment never reaches the module.
+		self := []byte(`{"webhookEvent":"jira:issue_updated","user":{"accountId":"app-1"}}`)
+		if err := f.host.Event(context.Background(), in.ID, "avi:jira:updated:issue", self); err != nil {
+			t.Fatal(err)
+		}
+		if r := f.probe(t, in, map[string]any{"op": "storage.get", "key": "event:last"}); r.Value != "avi:jira:commented:issue|jira-events" {
+			t.Fatalf("an event the app caused reached the module: %+v", r)
+		}
+		agent := []byte(`{"webhookEvent":"jira:issue_updated","user":{"accountId":"agent-7"}}`)
+		if err := f.host.Event(context.Background(), in.ID, "avi:jira:updated:issue", agent); err != nil {
+			t.Fatal(err)
+		}
+		if r := f.probe(t, in, map[string]any{"op": "storage.get", "key": "event:last"}); r.Value != "avi:jira:updated:issue|jira-events" {
+			t.Fatalf("an agent's event: %+v", r)
+		}
 		if err := f.host.Scheduled(context.Background(), in.ID, "housekeeping"); err != nil {
 			t.Fatal(err)
 		}
