@@ -55,6 +55,10 @@ type Config struct {
 	// DeadLetterRetention is how long a dead letter is kept for replay.
 	// Default 7 days.
 	DeadLetterRetention time.Duration
+	// Cluster, when set, shares the store's messages with other host nodes:
+	// each lane is consumed by the one node that claims it. Nil: this
+	// process is the store's only consumer.
+	Cluster *Cluster
 }
 
 func (c Config) withDefaults() Config {
@@ -113,12 +117,15 @@ type Stats struct {
 // Queue is the host's durable queue. Every message is a sealed record in
 // its installation's Queue keyspace from the moment Push returns until it
 // is consumed or buried; the schedule in memory is rebuilt from the
-// records when the queue opens.
+// records when the queue opens, or, on a cluster, when this node claims a
+// lane.
 type Queue struct {
 	cfg     Config
 	store   storage.Store
 	consume Consumer
 	log     *slog.Logger
+	// cluster is nil when this process is the only consumer of store.
+	cluster *clustered
 
 	// mu guards everything below it; cond waits on it for runnable lanes.
 	mu       sync.Mutex
@@ -126,7 +133,7 @@ type Queue struct {
 	started  bool
 	closed   bool
 	seq      uint64
-	lanes    map[string]*lane
+	lanes    map[string]*lane // by laneKey; on a cluster, the lanes this node claims
 	runnable []*lane
 	dead     map[string]DeadLetter
 
@@ -140,7 +147,11 @@ type Queue struct {
 // first message blocks the rest until it is consumed or buried, through all
 // of its retries.
 type lane struct {
-	key   string
+	key          string // laneKey
+	installation string
+	id           string // laneOf its records
+	// name is the lane's claim on a cluster: Store's fingerprint of it.
+	name  string
 	items []*record // by Seq
 	// queued is set while the lane is on the runnable list or held by a worker.
 	queued bool
@@ -149,19 +160,33 @@ type lane struct {
 	timer *time.Timer
 }
 
-func laneKey(r *record) string {
-	if r.OrderKey != "" {
-		return r.Installation + "\x00k\x00" + r.OrderKey
+func laneKey(installation, id string) string { return installation + "\x00" + id }
+
+// has reports whether the lane holds message id.
+func (l *lane) has(id string) bool {
+	for _, r := range l.items {
+		if r.ID == id {
+			return true
+		}
 	}
-	return r.Installation + "\x00q\x00" + r.Queue
+	return false
 }
 
 // Open reads the pending messages and dead letters of installations from
-// store. Consumption begins with Start.
+// store. Consumption begins with Start. With Config.Cluster, nothing is read
+// here: Start sweeps the store for lanes no node consumes.
 func Open(ctx context.Context, store storage.Store, installations []string, cfg Config, consume Consumer, log *slog.Logger) (*Queue, error) {
 	q := &Queue{cfg: cfg.withDefaults(), store: store, consume: consume, log: log,
 		lanes: map[string]*lane{}, dead: map[string]DeadLetter{}}
 	q.cond = sync.NewCond(&q.mu)
+	if cfg.Cluster != nil {
+		c, err := newClustered(q, *cfg.Cluster)
+		if err != nil {
+			return nil, err
+		}
+		q.cluster = c
+		return q, nil
+	}
 	n := 0
 	for _, in := range installations {
 		c, err := q.load(ctx, in)
@@ -178,17 +203,12 @@ func Open(ctx context.Context, store storage.Store, installations []string, cfg 
 
 // load reads one installation's records.
 func (q *Queue) load(ctx context.Context, installation string) (int, error) {
-	var pending []*record
-	err := q.scan(ctx, installation, deadPrefix, func(r *record) {
-		q.dead[r.ID] = r.deadLetter()
-	})
-	if err == nil {
-		err = q.scan(ctx, installation, pendingPrefix, func(r *record) {
-			pending = append(pending, r)
-		})
-	}
+	pending, err := q.records(ctx, installation, pendingPrefix)
 	if err != nil {
 		return 0, fmt.Errorf("queue: resume installation %s: %w", installation, err)
+	}
+	if err := q.loadDead(ctx, installation); err != nil {
+		return 0, err
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -196,39 +216,63 @@ func (q *Queue) load(ctx context.Context, installation string) (int, error) {
 	for _, r := range pending {
 		if _, buried := q.dead[r.ID]; buried {
 			// Buried by a process that died before deleting the pending record.
-			_ = q.store.Delete(ctx, installation, storage.Queue, pendingKey(r.ID))
+			_ = q.store.Delete(ctx, installation, storage.Queue, r.key)
 			continue
 		}
 		q.seq = max(q.seq, r.Seq)
-		q.pending.Add(1)
-		q.insertLocked(r)
+		q.insertLocked(q.laneLocked(installation, laneOf(r), ""), r)
 		n++
 	}
-	// A due lane head may have been in flight when the process died: count
-	// that as an attempt, so the consumer knows an earlier attempt may have
-	// had effects it did not record, and a message that kills the process
-	// every time still ends as a dead letter.
-	now := time.Now()
 	for _, l := range q.lanes {
-		head := l.items[0]
-		if head.Installation != installation || head.Due.After(now) {
-			continue
-		}
-		head.Attempt++
-		head.LastError = "resumed after a restart"
-		if err := q.store.Set(ctx, installation, storage.Queue, pendingKey(head.ID), head.encode(), q.cfg.Retention); err != nil {
-			return 0, fmt.Errorf("queue: resume installation %s: %w", installation, err)
+		if l.installation == installation {
+			if err := q.resumeHead(ctx, l); err != nil {
+				return 0, fmt.Errorf("queue: resume installation %s: %w", installation, err)
+			}
 		}
 	}
 	return n, nil
 }
 
-func (q *Queue) scan(ctx context.Context, installation, prefix string, each func(*record)) error {
+// loadDead reads an installation's dead letters.
+func (q *Queue) loadDead(ctx context.Context, installation string) error {
+	dead, err := q.records(ctx, installation, deadPrefix)
+	if err != nil {
+		return fmt.Errorf("queue: dead letters of installation %s: %w", installation, err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, r := range dead {
+		q.dead[r.ID] = r.deadLetter()
+	}
+	return nil
+}
+
+// resumeHead counts an attempt for a due lane head that may have been in
+// flight when the process that held it died, so that the consumer knows an
+// earlier attempt may have had effects it did not record, and a message
+// that kills the process every time still ends as a dead letter.
+func (q *Queue) resumeHead(ctx context.Context, l *lane) error {
+	if len(l.items) == 0 || l.held {
+		return nil
+	}
+	head := l.items[0]
+	if head.Due.After(time.Now()) {
+		return nil
+	}
+	head.Attempt++
+	head.LastError = "resumed after a restart"
+	return q.store.Set(ctx, l.installation, storage.Queue, head.key, head.encode(), q.cfg.Retention)
+}
+
+// records reads every record of an installation under prefix. A pending
+// record still at its pre-lane key is moved to its lane's.
+func (q *Queue) records(ctx context.Context, installation, prefix string) ([]*record, error) {
+	var out []*record
 	cursor := ""
 	for {
 		page, err := q.store.Query(ctx, installation, storage.Queue, prefix, cursor, storage.MaxQueryLimit)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, e := range page.Entries {
 			r := &record{}
@@ -236,14 +280,29 @@ func (q *Queue) scan(ctx context.Context, installation, prefix string, each func
 				q.log.Error("queue: damaged record skipped", "installation", installation)
 				continue
 			}
-			r.Installation = installation
-			each(r)
+			r.Installation, r.key = installation, e.Key
+			if prefix == pendingPrefix && r.key != r.pendingKey() {
+				if err := q.move(ctx, r); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, r)
 		}
 		if page.NextCursor == "" {
-			return nil
+			return out, nil
 		}
 		cursor = page.NextCursor
 	}
+}
+
+// move rewrites a pending record found at an older key to its lane's key.
+func (q *Queue) move(ctx context.Context, r *record) error {
+	old := r.key
+	r.key = r.pendingKey()
+	if err := q.store.Set(ctx, r.Installation, storage.Queue, r.key, r.encode(), q.cfg.Retention); err != nil {
+		return err
+	}
+	return q.store.Delete(ctx, r.Installation, storage.Queue, old)
 }
 
 // Start begins consuming. It is safe to call more than once.
@@ -258,6 +317,10 @@ func (q *Queue) Start() {
 		q.wg.Add(1)
 		go q.work()
 	}
+	if q.cluster != nil {
+		q.wg.Add(1)
+		go q.cluster.run()
+	}
 }
 
 func newID() string {
@@ -266,51 +329,126 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// nextSeqLocked returns a Seq above every one this process has seen. It
+// follows the clock, so that on a cluster it also lands above those of
+// other nodes' earlier pushes. q.mu must be held.
+func (q *Queue) nextSeqLocked(atLeast uint64) uint64 {
+	q.seq = max(q.seq+1, uint64(time.Now().UnixNano()), atLeast)
+	return q.seq
+}
+
 // Push stores payload for the consumer of queue, due after delay. When it
 // returns nil the message is durable: it survives a crash of the process.
 func (q *Queue) Push(ctx context.Context, installation, queue, orderKey string, payload []byte, delay time.Duration) error {
 	now := time.Now()
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return ErrClosed
-	}
-	q.seq++
-	seq := q.seq
-	q.mu.Unlock()
 	r := &record{ID: newID(), Installation: installation, Queue: queue, OrderKey: orderKey,
-		Payload: append([]byte(nil), payload...), Attempt: 1, Seq: seq, Pushed: now, Due: now.Add(delay)}
-	if err := q.store.Set(ctx, installation, storage.Queue, pendingKey(r.ID), r.encode(), q.cfg.Retention); err != nil {
+		Payload: append([]byte(nil), payload...), Attempt: 1, Pushed: now, Due: now.Add(delay)}
+	if err := q.enqueue(ctx, r); err != nil {
 		return fmt.Errorf("queue: push: %w", err)
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.pending.Add(1)
-	if !q.closed {
-		q.insertLocked(r)
 	}
 	return nil
 }
 
-// insertLocked puts r into its lane in Seq order, never ahead of a message
-// a worker holds. q.mu must be held.
-func (q *Queue) insertLocked(r *record) {
-	key := laneKey(r)
+// enqueue gives r the next Seq of its lane, stores it, and hands it to the
+// lane's consumer: this process, or on a cluster the node that claims the
+// lane.
+func (q *Queue) enqueue(ctx context.Context, r *record) error {
+	q.mu.Lock()
+	closed := q.closed
+	q.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	id := laneOf(r)
+	var (
+		floor  uint64
+		stored []*record
+	)
+	if q.cluster != nil {
+		// Other nodes may have stored messages of this lane that this node
+		// has not seen yet: order after every one, so that a push made after
+		// another node's push returned is consumed after it.
+		var err error
+		if stored, err = q.laneRecords(ctx, r.Installation, id); err != nil {
+			return err
+		}
+		for _, s := range stored {
+			floor = max(floor, s.Seq+1)
+		}
+	}
+	q.mu.Lock()
+	r.Seq = q.nextSeqLocked(floor)
+	q.mu.Unlock()
+	r.key = r.pendingKey()
+	if err := q.store.Set(ctx, r.Installation, storage.Queue, r.key, r.encode(), q.cfg.Retention); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return nil // stored: consumed when a queue opens again
+	}
+	if q.cluster == nil {
+		q.insertLocked(q.laneLocked(r.Installation, id, ""), r)
+		q.mu.Unlock()
+		return nil
+	}
+	if l := q.lanes[laneKey(r.Installation, id)]; l != nil {
+		// This node consumes the lane: what the read found comes first,
+		// unless it was consumed meanwhile (the lane remembers).
+		for _, s := range stored {
+			if _, buried := q.dead[s.ID]; !buried {
+				q.insertLocked(l, s)
+			}
+		}
+		q.insertLocked(l, r)
+		q.mu.Unlock()
+		return nil
+	}
+	q.mu.Unlock()
+	q.cluster.offer(ctx, r.Installation, id)
+	return nil
+}
+
+// laneRecords reads the pending records of one lane, oldest first.
+func (q *Queue) laneRecords(ctx context.Context, installation, id string) ([]*record, error) {
+	recs, err := q.records(ctx, installation, lanePrefix(id))
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(recs, func(a, b *record) int { return cmp.Compare(a.Seq, b.Seq) })
+	return recs, nil
+}
+
+// laneLocked returns the lane, making it when it is new. q.mu must be held.
+func (q *Queue) laneLocked(installation, id, name string) *lane {
+	key := laneKey(installation, id)
 	l := q.lanes[key]
 	if l == nil {
-		l = &lane{key: key}
+		l = &lane{key: key, installation: installation, id: id, name: name}
 		q.lanes[key] = l
+	}
+	return l
+}
+
+// insertLocked puts r into l in Seq order, never ahead of a message a
+// worker holds, unless l already has it. q.mu must be held.
+func (q *Queue) insertLocked(l *lane, r *record) {
+	if l.has(r.ID) || (q.cluster != nil && q.cluster.gone.has(r.ID)) {
+		return
 	}
 	i := len(l.items)
 	for i > 0 && l.items[i-1].Seq > r.Seq && !(i == 1 && l.held) {
 		i--
 	}
 	l.items = slices.Insert(l.items, i, r)
+	q.pending.Add(1)
 	q.wakeLocked(l)
 }
 
 // wakeLocked makes an idle lane runnable when its first message is due, or
-// sets a timer for when it will be. q.mu must be held.
+// sets a timer for when it will be. An empty lane is dropped; on a cluster
+// its claim is given up after Cluster.Linger. q.mu must be held.
 func (q *Queue) wakeLocked(l *lane) {
 	if l.queued || q.closed || q.lanes[l.key] != l {
 		return
@@ -320,7 +458,11 @@ func (q *Queue) wakeLocked(l *lane) {
 		l.timer = nil
 	}
 	if len(l.items) == 0 {
-		delete(q.lanes, l.key)
+		if q.cluster == nil {
+			delete(q.lanes, l.key)
+			return
+		}
+		l.timer = time.AfterFunc(q.cluster.cfg.Linger, func() { q.cluster.release(l) })
 		return
 	}
 	wait := time.Until(l.items[0].Due)
@@ -383,7 +525,7 @@ func (q *Queue) handle(l *lane, r *record) {
 	m := Message{ID: r.ID, Installation: r.Installation, Queue: r.Queue, OrderKey: r.OrderKey, Payload: r.Payload, Attempt: r.Attempt, MaxAttempts: q.cfg.MaxAttempts}
 	retry, err := q.consume(ctx, m)
 	if err == nil && retry <= 0 {
-		if err := q.store.Delete(ctx, r.Installation, storage.Queue, pendingKey(r.ID)); err != nil {
+		if err := q.deleteConsumed(ctx, r); err != nil {
 			// Delivered again after a restart; the consumer is idempotent.
 			q.log.Warn("queue: consumed message not deleted", "installation", r.Installation, "err", err)
 		}
@@ -411,7 +553,7 @@ func (q *Queue) handle(l *lane, r *record) {
 	next.Attempt++
 	next.Due = time.Now().Add(retry)
 	next.LastError = why
-	if err := q.store.Set(ctx, r.Installation, storage.Queue, pendingKey(r.ID), next.encode(), q.cfg.Retention); err != nil {
+	if err := q.store.Set(ctx, r.Installation, storage.Queue, r.key, next.encode(), q.cfg.Retention); err != nil {
 		// The stored record keeps the older attempt: a restart retries sooner.
 		q.log.Warn("queue: retry not recorded", "installation", r.Installation, "err", err)
 	}
@@ -421,6 +563,19 @@ func (q *Queue) handle(l *lane, r *record) {
 		l.items[0] = &next
 	}
 	q.mu.Unlock()
+}
+
+// deleteConsumed deletes a consumed message's record, trying a few times
+// over a few seconds: a record left behind is delivered again.
+func (q *Queue) deleteConsumed(ctx context.Context, r *record) error {
+	var err error
+	for wait := 100 * time.Millisecond; wait < 5*time.Second; wait *= 2 {
+		if err = q.store.Delete(ctx, r.Installation, storage.Queue, r.key); err == nil {
+			return nil
+		}
+		time.Sleep(wait)
+	}
+	return err
 }
 
 func (q *Queue) forgotten(l *lane) bool {
@@ -447,7 +602,7 @@ func (q *Queue) bury(ctx context.Context, l *lane, r *record, why string) {
 		q.log.Error("queue: dead letter not recorded; the message stays pending", "installation", r.Installation, "err", err)
 		return
 	}
-	if err := q.store.Delete(ctx, r.Installation, storage.Queue, pendingKey(r.ID)); err != nil {
+	if err := q.store.Delete(ctx, r.Installation, storage.Queue, r.key); err != nil {
 		q.log.Warn("queue: buried message's pending record not deleted", "installation", r.Installation, "err", err)
 	}
 	q.log.Warn("queue: message dead-lettered after its last attempt", "installation", r.Installation, "queue", r.Queue, "message", r.ID, "attempts", r.Attempt)
@@ -465,6 +620,9 @@ func (q *Queue) drop(l *lane, r *record) {
 	defer q.mu.Unlock()
 	if len(l.items) > 0 && l.items[0].ID == r.ID {
 		l.items = l.items[1:]
+	}
+	if q.cluster != nil {
+		q.cluster.gone.add(r.ID)
 	}
 }
 
@@ -496,8 +654,6 @@ func (q *Queue) Replay(ctx context.Context, id string) error {
 		// Claimed, so that two replays of one letter cannot both succeed.
 		delete(q.dead, id)
 	}
-	q.seq++
-	seq := q.seq
 	q.mu.Unlock()
 	if !ok {
 		return ErrNotFound
@@ -509,6 +665,9 @@ func (q *Queue) Replay(ctx context.Context, id string) error {
 		return fmt.Errorf("queue: replay: %w", err)
 	}
 	v, err := q.store.Get(ctx, d.Installation, storage.Queue, deadKey(id))
+	if errors.Is(err, storage.ErrNotFound) {
+		return ErrNotFound // replayed or discarded by another node
+	}
 	if err != nil {
 		return restore(err)
 	}
@@ -516,20 +675,14 @@ func (q *Queue) Replay(ctx context.Context, id string) error {
 	if err := r.decode(v); err != nil {
 		return restore(err)
 	}
-	r.Installation, r.Seq, r.Attempt, r.Due, r.FailedAt, r.LastError = d.Installation, seq, 1, time.Now(), time.Time{}, ""
-	if err := q.store.Set(ctx, d.Installation, storage.Queue, pendingKey(id), r.encode(), q.cfg.Retention); err != nil {
+	r.Installation, r.Attempt, r.Due, r.FailedAt, r.LastError = d.Installation, 1, time.Now(), time.Time{}, ""
+	if err := q.enqueue(ctx, r); err != nil {
 		return restore(err)
 	}
 	if err := q.store.Delete(ctx, d.Installation, storage.Queue, deadKey(id)); err != nil {
 		q.log.Warn("queue: replayed dead letter not deleted", "installation", d.Installation, "err", err)
 	}
 	q.log.Info("queue: dead letter replayed", "installation", d.Installation, "queue", d.Queue, "message", id)
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.pending.Add(1)
-	if !q.closed {
-		q.insertLocked(r)
-	}
 	return nil
 }
 
@@ -554,9 +707,24 @@ func (q *Queue) Discard(ctx context.Context, id string) error {
 // purged (uninstalled). A message a worker holds finishes its attempt.
 func (q *Queue) Forget(installation string) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	dropped := q.dropLanesLocked(func(l *lane) bool { return l.installation == installation })
+	for id, d := range q.dead {
+		if d.Installation == installation {
+			delete(q.dead, id)
+		}
+	}
+	q.mu.Unlock()
+	if q.cluster != nil {
+		q.cluster.releaseAll(dropped)
+	}
+}
+
+// dropLanesLocked forgets the lanes that match, and returns them. A message
+// a worker holds finishes its attempt. q.mu must be held.
+func (q *Queue) dropLanesLocked(match func(*lane) bool) []*lane {
+	var dropped []*lane
 	for key, l := range q.lanes {
-		if len(l.items) == 0 || l.items[0].Installation != installation {
+		if !match(l) {
 			continue
 		}
 		if l.timer != nil {
@@ -568,12 +736,9 @@ func (q *Queue) Forget(installation string) {
 		}
 		q.pending.Add(-int64(n))
 		delete(q.lanes, key)
+		dropped = append(dropped, l)
 	}
-	for id, d := range q.dead {
-		if d.Installation == installation {
-			delete(q.dead, id)
-		}
-	}
+	return dropped
 }
 
 // Stats reports the queue's counters.
@@ -604,6 +769,9 @@ func (q *Queue) Close() {
 	}
 	q.cond.Broadcast()
 	q.mu.Unlock()
+	if q.cluster != nil {
+		q.cluster.stop()
+	}
 	q.wg.Wait()
 }
 

@@ -408,3 +408,24 @@ func TestRecordRoundTripsAndRejectsDamage(t *testing.T) {
 		t.Fatal("trailing bytes accepted")
 	}
 }
+
+func TestARecordAtItsPreLaneKeyIsMovedAndConsumed(t *testing.T) {
+	st := memstore.New()
+	ctx := context.Background()
+	old := record{ID: "0123456789abcdef01234567", Queue: "inbound", OrderKey: "chat-1", Payload: []byte("early"),
+		Attempt: 1, Seq: 7, Pushed: time.Now(), Due: time.Now().Add(time.Hour)}
+	if err := st.Set(ctx, "inst", storage.Queue, "m:"+old.ID, old.encode(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{}
+	q := open(t, st, []string{"inst"}, Config{}, r.consume)
+	if q.Pending() != 1 {
+		t.Fatalf("pending %d, want 1", q.Pending())
+	}
+	if _, err := st.Get(ctx, "inst", storage.Queue, "m:"+old.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the record is still at its old key: %v", err)
+	}
+	if _, err := st.Get(ctx, "inst", storage.Queue, old.pendingKey()); err != nil {
+		t.Fatalf("the record is not at its lane's key: %v", err)
+	}
+}

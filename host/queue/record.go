@@ -1,25 +1,48 @@
 package queue
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"time"
 )
 
-// Keys of the queue's records in an installation's Queue keyspace.
+// Keys of the queue's records in an installation's Queue keyspace. A
+// pending message lives at "m:" lane ":" id, so that one lane's records are
+// one prefix query (one range read under the sealing layer); records
+// written before lanes had keys of their own ("m:" id) are moved when read.
 const (
 	pendingPrefix = "m:"
 	deadPrefix    = "d:"
 )
 
-func pendingKey(id string) string { return pendingPrefix + id }
-func deadKey(id string) string    { return deadPrefix + id }
+func deadKey(id string) string { return deadPrefix + id }
+
+// laneOf names r's lane within its installation: a hash of its order key
+// (or of its queue, for keyless messages), one key segment long whatever
+// the order key holds.
+func laneOf(r *record) string {
+	id := "q\x00" + r.Queue
+	if r.OrderKey != "" {
+		id = "k\x00" + r.OrderKey
+	}
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:16])
+}
+
+func lanePrefix(lane string) string { return pendingPrefix + lane + ":" }
+
+// pendingKey is where r waits for its consumer.
+func (r *record) pendingKey() string { return lanePrefix(laneOf(r)) + r.ID }
 
 // record is one message as it is stored, sealed, in the Queue keyspace:
 // everything needed to deliver it again after a restart.
 type record struct {
 	ID           string
 	Installation string // not encoded: the keyspace is the installation's
+	// key is where the record was read from; not encoded.
+	key          string
 	Queue        string
 	OrderKey     string
 	Payload      []byte

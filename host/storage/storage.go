@@ -108,6 +108,14 @@ type Store interface {
 	Close() error
 }
 
+// Fingerprinter is a Store that can name a key for use outside the store,
+// such as a claim in a coordination service: the name is the same on every
+// host sharing the store, and reveals neither the key nor the installation
+// to someone without the store's keys.
+type Fingerprinter interface {
+	Fingerprint(ctx context.Context, installation string, space Keyspace, key string) (string, error)
+}
+
 // ValidateKey checks a key against Forge's rules: 1 to MaxKeyLen bytes of
 // [a-zA-Z0-9:._\s-#], not whitespace only. The rules are the contract's
 // (abi.KeyProblem), so the host and the guest's fakes agree.

@@ -178,6 +178,10 @@ func (d *DB) clientConfig(endpoints []string) clientv3.Config {
 	}
 }
 
+// Client returns the DB's connection to the cluster, for coordination
+// that shares it (host/cluster). Closing the DB closes it.
+func (d *DB) Client() *clientv3.Client { return d.client }
+
 // Leases returns how many leases the DB has granted since Open.
 func (d *DB) Leases() int { return d.leases.count() }
 

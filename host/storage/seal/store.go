@@ -2,8 +2,10 @@ package seal
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -297,8 +299,13 @@ func (s *Store) loadRing(ctx context.Context, inst string) (*keyring, error) {
 		r = r.with(v, key, max(r.current, v))
 	}
 	if len(r.aeads) == 0 {
-		// A crash came between writing the name key and the first data key.
-		return s.addDataKey(ctx, r, 1)
+		// A crash came between writing the name key and the first data key,
+		// or another host is between the two now.
+		r2, err := s.addDataKey(ctx, r, 1)
+		if errors.Is(err, storage.ErrConflict) {
+			return s.loadRing(ctx, inst)
+		}
+		return r2, err
 	}
 	return r, nil
 }
@@ -318,15 +325,29 @@ func (s *Store) createRing(ctx context.Context, inst string) (*keyring, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.b.Set(ctx, nameKeyKey(tag), val, time.Time{}); err != nil {
+		// Conditional: on a cluster, another host may be making the same
+		// installation's keys at this moment; one name key must win.
+		err = s.b.Apply(ctx, []storage.Write{{Key: nameKeyKey(tag), Value: val}}, storage.Precondition{Key: nameKeyKey(tag), Absent: true})
+		if err != nil && !errors.Is(err, storage.ErrConflict) {
 			return fmt.Errorf("seal: create keys: %w", err)
 		}
-		return nil
+		return err
 	}()
+	if errors.Is(err, storage.ErrConflict) {
+		r, err := s.loadRing(ctx, inst)
+		if err == nil && r == nil {
+			err = fmt.Errorf("seal: create keys: %w", integrity("name key vanished while being made"))
+		}
+		return r, err
+	}
 	if err != nil {
 		return nil, err
 	}
-	return s.addDataKey(ctx, newKeyring(inst, tag, nameKey), 1)
+	r, err := s.addDataKey(ctx, newKeyring(inst, tag, nameKey), 1)
+	if errors.Is(err, storage.ErrConflict) {
+		return s.loadRing(ctx, inst)
+	}
+	return r, err
 }
 
 // addDataKey stores a new data key version v and returns r with it current.
@@ -398,6 +419,22 @@ func (s *Store) Get(ctx context.Context, inst string, space storage.Keyspace, ke
 		}
 		return val, err
 	}
+}
+
+// Fingerprint implements storage.Fingerprinter: the raw key's tokens,
+// hashed. They are keyed by the installation's name key, which every host
+// sharing the backend unwraps, so the name is stable across hosts and
+// master key rotations and says nothing without the keys.
+func (s *Store) Fingerprint(ctx context.Context, inst string, space storage.Keyspace, key string) (string, error) {
+	if err := errors.Join(checkSpace(space), storage.ValidateKey(key)); err != nil {
+		return "", err
+	}
+	_, r, err := s.ring(ctx, inst, true)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(r.rawKey(space, key)))
+	return hex.EncodeToString(sum[:16]), nil
 }
 
 // open opens the record at raw that should hold key.

@@ -1,0 +1,20 @@
+// Package cluster makes a host one node of several that share an etcd
+// cluster: it implements queue.Claims, so that each lane of the durable
+// queue is consumed by one node at a time.
+//
+// A node joins with a session: an etcd lease it keeps alive, and a member
+// key on it. A claim is a key on the session's lease, created only if
+// absent, so it is held by one node; when a node dies its lease expires
+// after Config.TTL, its claims and member key go with it, and the other
+// nodes, which watch the members, sweep for the lanes it left. A nudge is a
+// key written for a lane, which the nodes watch, so that the node claiming
+// the lane reads it again.
+//
+// Keys name lanes only by the store's fingerprints (storage.Fingerprinter):
+// etcd's coordination keys reveal no installation, chat or message.
+//
+// If this node's session lapses (a partition longer than the TTL), its
+// claims may already be another node's: the node joins again with a new
+// session and reports queue.ClaimEvent{Lapsed: true}. Until it does, both
+// may consume one lane; the queue's consumer is idempotent.
+package cluster
