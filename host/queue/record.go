@@ -42,11 +42,11 @@ type record struct {
 	ID           string
 	Installation string // not encoded: the keyspace is the installation's
 	// key is where the record was read from; not encoded.
-	key          string
-	Queue        string
-	OrderKey     string
-	Payload      []byte
-	Attempt      int
+	key      string
+	Queue    string
+	OrderKey string
+	Payload  []byte
+	Attempt  int
 	// Seq orders the messages of one lane: push order.
 	Seq uint64
 	// Due is when the next attempt may start.
