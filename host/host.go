@@ -41,6 +41,14 @@ type Config struct {
 	PublicURL string
 	Limits    capability.Limits
 	Queue     queue.Config
+	// Claims, when set, makes the host one node of a cluster of hosts that
+	// share Store: each queue lane is consumed by the node that claims it
+	// (queue.Cluster), and the installations are read again every
+	// RegistryRefresh, since other nodes install and uninstall too.
+	Claims queue.Claims
+	// RegistryRefresh is how often a cluster node reads the installations
+	// again. Default 2 s.
+	RegistryRefresh time.Duration
 	// Trace, when set, receives every invocation and capability call (see
 	// capability.Event: storage keys and queue names, never values). For
 	// development tools; it must not block. Default: none.
@@ -63,6 +71,9 @@ type Host struct {
 	registry *tenant.Registry
 	queue    *queue.Queue
 	links    *medialink.Service
+	// stop ends the registry refresh of a cluster node; refreshed is closed when it has.
+	stop      context.CancelFunc
+	refreshed chan struct{}
 
 	// mu guards app.
 	mu  sync.RWMutex
@@ -97,16 +108,65 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 			return nil, err
 		}
 	}
-	var ids []string
-	for _, in := range reg.List() {
-		ids = append(ids, in.ID)
+	qc := cfg.Queue
+	if cfg.Claims != nil {
+		qc.Cluster = &queue.Cluster{Claims: cfg.Claims, Installations: h.installationIDs}
 	}
 	// The queue resumes its stored messages once a bundle is loaded.
-	h.queue, err = queue.Open(ctx, cfg.Store, ids, cfg.Queue, h.consume, cfg.Logger)
+	h.queue, err = queue.Open(ctx, cfg.Store, h.installationIDs(), qc, h.consume, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Claims != nil {
+		every := cfg.RegistryRefresh
+		if every <= 0 {
+			every = 2 * time.Second
+		}
+		rctx, stop := context.WithCancel(context.Background())
+		h.stop, h.refreshed = stop, make(chan struct{})
+		go h.refreshRegistry(rctx, every)
+	}
 	return h, nil
+}
+
+func (h *Host) installationIDs() []string {
+	var ids []string
+	for _, in := range h.registry.List() {
+		ids = append(ids, in.ID)
+	}
+	return ids
+}
+
+// refreshRegistry reads the installations again every so often, and
+// forgets those another node uninstalled.
+func (h *Host) refreshRegistry(ctx context.Context, every time.Duration) {
+	defer close(h.refreshed)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		removed, err := h.registry.Refresh(ctx)
+		if err != nil {
+			h.log.Warn("installations not refreshed", "err", err)
+			continue
+		}
+		for _, id := range removed {
+			h.forget(id)
+			h.log.Info("uninstalled on another node", "installation", id)
+		}
+	}
+}
+
+// forget drops what the host keeps in memory of an uninstalled installation.
+func (h *Host) forget(id string) {
+	h.queue.Forget(id)
+	if eng := h.Engine(); eng != nil {
+		eng.Drop(id)
+	}
 }
 
 // policy adapts the manifest to what the capabilities ask.
@@ -240,10 +300,7 @@ func (h *Host) Uninstall(ctx context.Context, id string) error {
 	if err := h.registry.Remove(ctx, id); err != nil {
 		return err
 	}
-	h.queue.Forget(id)
-	if eng := h.Engine(); eng != nil {
-		eng.Drop(id)
-	}
+	h.forget(id)
 	h.log.Info("uninstalled", "installation", id)
 	return nil
 }
@@ -410,6 +467,10 @@ func (h *Host) Ready(context.Context) error {
 
 // Close stops the queue and the engine. The store is the caller's to close.
 func (h *Host) Close(ctx context.Context) error {
+	if h.stop != nil {
+		h.stop()
+		<-h.refreshed
+	}
 	h.queue.Close()
 	h.mu.Lock()
 	a := h.app

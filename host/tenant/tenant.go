@@ -67,39 +67,85 @@ type Target struct {
 type Registry struct {
 	store storage.Store
 
-	// mu guards byID and byRoute.
+	// mu guards byID, byRoute and changes.
 	mu      sync.RWMutex
 	byID    map[string]*Installation
 	byRoute map[string]Target
+	// changes counts this host's own changes, so that Refresh does not put
+	// back what it read before one of them.
+	changes uint64
 }
 
 // Open loads every installation from store.
 func Open(ctx context.Context, store storage.Store) (*Registry, error) {
 	r := &Registry{store: store, byID: map[string]*Installation{}, byRoute: map[string]Target{}}
+	ins, err := r.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range ins {
+		index(r.byID, r.byRoute, in)
+	}
+	return r, nil
+}
+
+// read reads every installation record from the store.
+func (r *Registry) read(ctx context.Context) ([]*Installation, error) {
+	var ins []*Installation
 	cursor := ""
 	for {
-		p, err := store.Query(ctx, storage.HostInstallation, storage.Registry, recordPrefix, cursor, storage.MaxQueryLimit)
+		p, err := r.store.Query(ctx, storage.HostInstallation, storage.Registry, recordPrefix, cursor, storage.MaxQueryLimit)
 		if err != nil {
 			return nil, fmt.Errorf("tenant: load: %w", err)
 		}
 		for _, e := range p.Entries {
-			var in Installation
-			if err := json.Unmarshal(e.Value, &in); err != nil {
+			in := &Installation{}
+			if err := json.Unmarshal(e.Value, in); err != nil {
 				return nil, fmt.Errorf("tenant: load %s: %w", e.Key, err)
 			}
-			r.index(&in)
+			ins = append(ins, in)
 		}
 		if p.NextCursor == "" {
-			return r, nil
+			return ins, nil
 		}
 		cursor = p.NextCursor
 	}
 }
 
-func (r *Registry) index(in *Installation) {
-	r.byID[in.ID] = in
+// Refresh reads the installations again, for a host that shares its store
+// with other hosts: they install, uninstall and add routes too. It returns
+// the installations that are gone. Lookups keep being served from memory
+// throughout, so a flood of unknown routes never reaches the store.
+func (r *Registry) Refresh(ctx context.Context) (removed []string, err error) {
+	r.mu.RLock()
+	changes := r.changes
+	r.mu.RUnlock()
+	ins, err := r.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID, byRoute := make(map[string]*Installation, len(ins)), make(map[string]Target, len(ins)*2)
+	for _, in := range ins {
+		index(byID, byRoute, in)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.changes != changes {
+		return nil, nil // read before a change of this host's: the next refresh
+	}
+	for id := range r.byID {
+		if _, ok := byID[id]; !ok {
+			removed = append(removed, id)
+		}
+	}
+	r.byID, r.byRoute = byID, byRoute
+	return removed, nil
+}
+
+func index(byID map[string]*Installation, byRoute map[string]Target, in *Installation) {
+	byID[in.ID] = in
 	for trigger, id := range in.Routes {
-		r.byRoute[id] = Target{Installation: in.ID, Trigger: trigger}
+		byRoute[id] = Target{Installation: in.ID, Trigger: trigger}
 	}
 }
 
@@ -162,7 +208,8 @@ func (r *Registry) Create(ctx context.Context, site Site, webTriggers []string) 
 		return nil, "", err
 	}
 	r.mu.Lock()
-	r.index(in)
+	index(r.byID, r.byRoute, in)
+	r.changes++
 	r.mu.Unlock()
 	return in, webhookSecret, nil
 }
@@ -193,6 +240,7 @@ func (r *Registry) EnsureRoutes(ctx context.Context, webTriggers []string) error
 			}
 		}
 		if changed {
+			r.changes++
 			if err := r.save(ctx, in); err != nil {
 				return err
 			}
@@ -211,6 +259,7 @@ func (r *Registry) Remove(ctx context.Context, id string) error {
 		for _, route := range in.Routes {
 			delete(r.byRoute, route)
 		}
+		r.changes++
 	}
 	r.mu.Unlock()
 	if !ok {

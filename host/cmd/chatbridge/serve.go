@@ -21,9 +21,11 @@ import (
 	"github.com/chatbridge/chatbridge/host/adminapi"
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/capability"
+	"github.com/chatbridge/chatbridge/host/cluster"
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/hostedge"
 	"github.com/chatbridge/chatbridge/host/queue"
+	"github.com/chatbridge/chatbridge/host/storage/etcd"
 	"github.com/chatbridge/chatbridge/proxy"
 )
 
@@ -46,6 +48,9 @@ type serveConfig struct {
 		connsPerIP                  int
 	}
 	store storeFlags // serve only: dev mode keeps BuntDB
+	// clusterTTL (serve with -storage etcd): how long a dead node's queue
+	// lanes stay claimed.
+	clusterTTL time.Duration
 }
 
 func (c *serveConfig) flags(fs interface {
@@ -81,6 +86,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
 	c.flags(fs, false)
 	c.store.register(fs)
+	fs.DurationVar(&c.clusterTTL, "cluster-ttl", 5*time.Second, "with -storage etcd: how long the queue lanes a dead node claimed wait before another node takes them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -132,6 +138,7 @@ func parseLevel(s string) (slog.Level, error) {
 // running is a started host and edge.
 type running struct {
 	host      *host.Host
+	cluster   *cluster.Node // with -storage etcd
 	edge      *proxy.Server
 	store     io.Closer
 	publicURL string
@@ -183,6 +190,17 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 	if dev != nil {
 		hc.HTTP, hc.Trace = dev.http, dev.trace
 	}
+	if db, ok := store.Backend().(*etcd.DB); ok {
+		// Several nodes share the cluster: they share out the queue's lanes.
+		r.cluster, err = cluster.Join(ctx, db.Client(), cluster.Config{Prefix: clusterPrefix(c.store.prefix), TTL: c.clusterTTL, Logger: log})
+		if err != nil {
+			pub.Close()
+			adm.Close()
+			return r, err
+		}
+		hc.Claims = r.cluster
+		log.Info("joined the cluster", "node", r.cluster.ID())
+	}
 	if r.host, err = host.New(ctx, hc); err != nil {
 		pub.Close()
 		adm.Close()
@@ -232,6 +250,9 @@ func (r *running) shutdown(ctx context.Context) error {
 	}
 	if r.host != nil {
 		errs = append(errs, r.host.Close(ctx))
+	}
+	if r.cluster != nil {
+		errs = append(errs, r.cluster.Close())
 	}
 	if r.store != nil {
 		errs = append(errs, r.store.Close())

@@ -58,6 +58,11 @@ func (s storeFlags) open(ctx context.Context, dir string) (storage.Backend, erro
 		if len(eps) == 0 {
 			return nil, errors.New("-storage etcd needs -etcd-endpoints")
 		}
+		if !strings.HasSuffix(s.prefix, "/") {
+			// The nodes coordinate beside the prefix (clusterPrefix), which
+			// only a prefix ending in "/" keeps apart from the records.
+			return nil, fmt.Errorf("-etcd-prefix %q must end with /", s.prefix)
+		}
 		return etcd.Open(ctx, etcd.Config{
 			Endpoints: eps, Prefix: s.prefix,
 			CertFile: s.cert, KeyFile: s.key, CAFile: s.ca,
@@ -65,6 +70,13 @@ func (s storeFlags) open(ctx context.Context, dir string) (storage.Backend, erro
 		})
 	}
 	return nil, fmt.Errorf("unknown -storage %q (bunt or etcd)", s.backend)
+}
+
+// clusterPrefix is where the nodes sharing an etcd prefix coordinate:
+// beside the records' prefix, not under it, so that backups and
+// compactions of the records never see coordination keys.
+func clusterPrefix(dataPrefix string) string {
+	return strings.TrimSuffix(dataPrefix, "/") + "-cluster/"
 }
 
 // dataFile is the BuntDB file under the data directory.

@@ -19,6 +19,7 @@ func TestStoreFlags_RefuseWhatTheyCannotUse(t *testing.T) {
 		{"unknown backend", storeFlags{backend: "redis"}, "unknown -storage"},
 		{"etcd without endpoints", storeFlags{backend: "etcd", endpoints: " , "}, "needs -etcd-endpoints"},
 		{"etcd flags with BuntDB", storeFlags{backend: "bunt", endpoints: "http://127.0.0.1:2379"}, "need -storage etcd"},
+		{"etcd prefix without a slash", storeFlags{backend: "etcd", endpoints: "http://127.0.0.1:2379", prefix: "cb"}, "must end with /"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

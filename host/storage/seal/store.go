@@ -830,6 +830,10 @@ func Restore(ctx context.Context, r io.Reader, dst storage.Backend) error {
 
 // Compact compacts the backend: deleted, overwritten and expired records
 // leave its files.
+// Backend returns the raw backend the store seals records into, for
+// coordination that shares its connection (an etcd cluster's).
+func (s *Store) Backend() storage.Backend { return s.b }
+
 func (s *Store) Compact(ctx context.Context) error { return s.b.Compact(ctx) }
 
 // Close stops background work and closes the backend.
