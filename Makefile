@@ -68,11 +68,12 @@ vulncheck:
 # Every test, with the race detector; tests build the wasm modules they need.
 # host/fuel runs once more without it: under -race its Go-guest tests use
 # wazero's interpreter and skip the slowest spec scripts, so the compiler
-# path and every script run here.
+# path and every script run here. The load, SIGKILL and cluster scenarios
+# run at full size without it, in a step of their own.
 test: etcd lint
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -count=1 ./host/fuel
-	CHATBRIDGE_LOAD_CHATS=1000 $(GO) test -count=1 -v -timeout 20m -run '^(TestE2E_LoadWithDuplicates|TestE2E_HostKilledWithSIGKILLLosesAndDoublesNothing)$$' ./host/cmd/chatbridge
+	CHATBRIDGE_LOAD_CHATS=1000 CHATBRIDGE_CLUSTER_CHATS=1000 $(GO) test -count=1 -v -timeout 20m -run '^(TestE2E_LoadWithDuplicates|TestE2E_HostKilledWithSIGKILLLosesAndDoublesNothing|TestE2E_ClusterLosesAHostAndAnEtcdMemberAndNothingElse)$$' ./host/cmd/chatbridge
 
 # Debian's etcd-server (etcd 3.4) and etcd-client (etcdctl): the etcd storage
 # backend's tests start three-member clusters from it, and fail without it.
@@ -80,11 +81,12 @@ test: etcd lint
 etcd:
 	@command -v etcd >/dev/null || (apt-get update && apt-get install -y etcd-server etcd-client)
 
-# A local three-member etcd cluster on 127.0.0.1:12379, :22379, :32379, in the
-# foreground, data under data/etcd-cluster; host nodes: README, "Cluster
-# (development)".
-run-cluster: etcd
-	host/storage/etcd/cluster/run-cluster.sh
+# The local cluster, in the foreground: a three-member etcd cluster on
+# 127.0.0.1:12379, :22379, :32379 (data under data/etcd-cluster), the
+# simulators, two dev host nodes on it and a balancer at
+# https://127.0.0.1:8443 (README, "Cluster (development)").
+run-cluster: etcd build
+	CHATBRIDGE=$(BIN)/chatbridge BUNDLE=$(BUNDLE) host/storage/etcd/cluster/run-cluster.sh
 
 # A short run of every fuzz target (not part of test).
 FUZZTIME ?= 20s

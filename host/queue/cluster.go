@@ -155,6 +155,7 @@ func (c *clustered) offer(ctx context.Context, installation, id string) {
 		return
 	}
 	if !ok {
+		c.q.log.Debug("queue: lane nudged", "lane", name)
 		if err := c.cfg.Claims.Nudge(ctx, name); err != nil {
 			c.q.log.Warn("queue: lane's consumer not nudged; it finds the message when it empties the lane", "installation", installation, "err", err)
 		}
@@ -199,6 +200,7 @@ func (c *clustered) claimLocked(ctx context.Context, installation, id, name stri
 	if q.closed {
 		return false, nil
 	}
+	q.log.Debug("queue: lane claimed", "lane", name, "records", len(recs), "orphan", orphan)
 	l := q.laneLocked(installation, id, name)
 	c.byName[name] = l
 	for _, r := range recs {
@@ -230,6 +232,7 @@ func (c *clustered) release(l *lane) {
 	if err := c.cfg.Claims.Release(ctx, l.name); err != nil {
 		q.log.Warn("queue: lane not released; it is free when this node's claims lapse", "installation", l.installation, "err", err)
 	}
+	q.log.Debug("queue: lane released", "lane", l.name)
 	recs, err := q.laneRecords(ctx, l.installation, l.id)
 	if err != nil {
 		q.log.Warn("queue: released lane not read again; a sweep will", "installation", l.installation, "err", err)

@@ -524,6 +524,7 @@ func (q *Queue) handle(l *lane, r *record) {
 	ctx := context.Background()
 	m := Message{ID: r.ID, Installation: r.Installation, Queue: r.Queue, OrderKey: r.OrderKey, Payload: r.Payload, Attempt: r.Attempt, MaxAttempts: q.cfg.MaxAttempts}
 	retry, err := q.consume(ctx, m)
+	q.log.Debug("queue: attempt", "lane", l.name, "message", r.ID, "seq", r.Seq, "attempt", r.Attempt, "retry", retry, "failed", err != nil)
 	if err == nil && retry <= 0 {
 		if err := q.deleteConsumed(ctx, r); err != nil {
 			// Delivered again after a restart; the consumer is idempotent.

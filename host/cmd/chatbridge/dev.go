@@ -37,6 +37,9 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	c.flags(fs, true)
 	watch := fs.String("watch", "", "live reload: rebuild ./plugin of this source tree into -bundle and load it when a .go file or plugin/manifest.yml changes")
 	fs.StringVar(&c.simsURL, "sims", "", "control URL of a `chatbridge sims` process to use instead of starting the simulators here (so the host can be killed while they keep their state)")
+	// On etcd, several dev nodes that share -data (its dev keys) and
+	// -public-url (a balancer) form a local cluster: make run-cluster.
+	c.clusterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -48,6 +48,25 @@ func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() st
 	}
 }
 
+// positions says where each text landed in r: 0 for the description, i for
+// comment i, -1 when nowhere.
+func positions(r jiraRequest, texts []string) []int {
+	var at []int
+	for _, text := range texts {
+		p := -1
+		if strings.Contains(r.Description, text) {
+			p = 0
+		}
+		for i, c := range r.Comments {
+			if p < 0 && strings.Contains(c.Body, text) {
+				p = i + 1
+			}
+		}
+		at = append(at, p)
+	}
+	return at
+}
+
 // conversationCheck reports what is wrong with the requests of chats (their
 // markers must need no wiki escaping, and no text may be a prefix of
 // another): each
@@ -95,7 +114,7 @@ func conversationCheck(reqs []jiraRequest, chats map[string][]string) string {
 			case n > 1:
 				return fmt.Sprintf("%s: %q delivered %d times", r.Key, text, n)
 			case at < last:
-				return fmt.Sprintf("%s: %q out of order", r.Key, text)
+				return fmt.Sprintf("%s: %q out of order; the chat's texts are at %v (0: the description, i: comment i)", r.Key, text, positions(r, texts))
 			}
 			last = at
 		}
@@ -208,15 +227,10 @@ func TestE2E_TelegramRateLimitsAndErrorsStillDeliverRepliesOnceInOrder(t *testin
 // with its simulators in the test process.
 type killableStack struct {
 	*e2eStack // admin: the simulators' control API
-	t         *testing.T
-	sims      *servedSimulators
-	args      []string
-	hostAdmin string // the child's admin listener
-	token     string
-	cmd       *exec.Cmd
-	out       *syncBuffer
-	exited    chan struct{}
-	starts    int
+	*hostProcess
+	t     *testing.T
+	sims  *servedSimulators
+	token string
 }
 
 func freePort(t *testing.T) string {
@@ -229,15 +243,25 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startKillable(t *testing.T) *killableStack {
+// writeTestBundle writes the bridge's manifest and module into a new
+// directory, for a host process to sign and load.
+func writeTestBundle(t *testing.T) string {
 	t.Helper()
-	data, bundleDir := t.TempDir(), t.TempDir()
+	dir := t.TempDir()
 	manifest, err := os.ReadFile(filepath.Join(testbundle.RepoRoot(), "plugin", "manifest.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(bundleDir, "manifest.yml"), manifest)
-	writeFile(t, filepath.Join(bundleDir, "plugin.wasm"), testbundle.Module(t, "./plugin"))
+	writeFile(t, filepath.Join(dir, "manifest.yml"), manifest)
+	writeFile(t, filepath.Join(dir, "plugin.wasm"), testbundle.Module(t, "./plugin"))
+	return dir
+}
+
+// startTestSimulators serves the simulators from the test process, with a
+// dev certificate under data, and returns them and a stack whose calls go
+// to their control API.
+func startTestSimulators(t *testing.T, data string, out *syncBuffer) (*servedSimulators, *e2eStack) {
+	t.Helper()
 	sims, simsAddr, err := serveSimulators(data, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -249,23 +273,30 @@ func startKillable(t *testing.T) *killableStack {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	listen, admin := freePort(t), freePort(t)
-	k := &killableStack{
-		t: t, sims: sims, hostAdmin: "http://" + admin, out: &syncBuffer{},
-		e2eStack: &e2eStack{
-			data: data, log: &syncBuffer{}, admin: "http://" + simsAddr,
-			client:  &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}},
-			control: &http.Client{Timeout: 30 * time.Second},
-		},
-		args: []string{"dev", "-sims", "http://" + simsAddr, "-data", data, "-bundle", bundleDir,
-			"-listen", listen, "-admin", admin, "-log-level", "info",
-			// The edge's per-route limits and per-address connection cap (the
-			// simulators all connect from 127.0.0.1) would throttle the
-			// scenario, not the queue.
-			"-route-rate", "1e6", "-installation-rate", "1e6", "-conns-per-ip", "4096"},
+	return sims, &e2eStack{
+		data: data, log: out, admin: "http://" + simsAddr,
+		client:  &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}},
+		control: &http.Client{Timeout: 30 * time.Second},
 	}
-	k.e2eStack.log = k.out
+}
+
+// loadArgs lift the edge's per-route limits and per-address connection cap
+// (the simulators all connect from 127.0.0.1), which would throttle a
+// scenario, not the queue.
+var loadArgs = []string{"-route-rate", "1e6", "-installation-rate", "1e6", "-conns-per-ip", "4096"}
+
+func startKillable(t *testing.T) *killableStack {
+	t.Helper()
+	data, bundleDir := t.TempDir(), writeTestBundle(t)
+	out := &syncBuffer{}
+	sims, stack := startTestSimulators(t, data, out)
+	listen, admin := freePort(t), freePort(t)
+	args := append([]string{"dev", "-sims", stack.admin, "-data", data, "-bundle", bundleDir,
+		"-listen", listen, "-admin", admin, "-log-level", "info"}, loadArgs...)
+	k := &killableStack{t: t, sims: sims, e2eStack: stack,
+		hostProcess: &hostProcess{t: t, args: args, adminURL: "http://" + admin, out: out}}
 	k.start()
+	k.token = readAdminToken(t, data)
 	t.Cleanup(func() {
 		k.stop()
 		if t.Failed() {
@@ -275,8 +306,29 @@ func startKillable(t *testing.T) *killableStack {
 	return k
 }
 
+func readAdminToken(t *testing.T, data string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// hostProcess is the chatbridge binary running `dev` in a child process,
+// which the test can kill and start again.
+type hostProcess struct {
+	t        *testing.T
+	args     []string
+	adminURL string // base URL of its admin listener
+	out      *syncBuffer
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	starts   int
+}
+
 // start runs the host and waits until it has configured the dev project.
-func (k *killableStack) start() {
+func (k *hostProcess) start() {
 	t := k.t
 	t.Helper()
 	k.starts++
@@ -301,22 +353,15 @@ func (k *killableStack) start() {
 			t.Fatalf("the host did not get ready (start %d)", k.starts)
 		}
 	}
-	if k.token == "" {
-		b, err := os.ReadFile(filepath.Join(k.data, "admin.token"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		k.token = strings.TrimSpace(string(b))
-	}
 }
 
 // kill stops the host with SIGKILL: no drain, no flush.
-func (k *killableStack) kill() {
+func (k *hostProcess) kill() {
 	_ = k.cmd.Process.Signal(syscall.SIGKILL)
 	<-k.exited
 }
 
-func (k *killableStack) stop() {
+func (k *hostProcess) stop() {
 	if k.cmd == nil {
 		return
 	}
@@ -365,7 +410,7 @@ func adminCall(t *testing.T, base, token, method, path string, out any) int {
 
 func (k *killableStack) queue() queueState {
 	var q queueState
-	if code := adminCall(k.t, k.hostAdmin, k.token, "GET", "/admin/queue", &q); code != http.StatusOK {
+	if code := adminCall(k.t, k.adminURL, k.token, "GET", "/admin/queue", &q); code != http.StatusOK {
 		k.t.Fatalf("GET /admin/queue: %d", code)
 	}
 	return q
@@ -506,12 +551,12 @@ func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
 		t.Fatalf("dead letter %+v", d)
 	}
 	var raw json.RawMessage
-	adminCall(t, k.hostAdmin, k.token, "GET", "/admin/queue", &raw)
+	adminCall(t, k.adminURL, k.token, "GET", "/admin/queue", &raw)
 	if s := string(raw); strings.Contains(s, "heron7") || strings.Contains(s, strconv.FormatInt(chat, 10)) {
 		t.Fatalf("the admin API shows the message or its chat: %s", s)
 	}
 	metrics := func() string {
-		resp, err := http.Get(k.hostAdmin + "/metrics")
+		resp, err := http.Get(k.adminURL + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -531,10 +576,10 @@ func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
 	})
 	// Fixed: the replay delivers it.
 	k.call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
-	if code := adminCall(t, k.hostAdmin, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNoContent {
+	if code := adminCall(t, k.adminURL, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNoContent {
 		t.Fatalf("replay: %d", code)
 	}
-	if code := adminCall(t, k.hostAdmin, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNotFound {
+	if code := adminCall(t, k.adminURL, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNotFound {
 		t.Fatalf("second replay: %d", code)
 	}
 	k.waitRequest(t, "heron7")
@@ -556,6 +601,25 @@ func TestE2E_LoadWithDuplicates(t *testing.T) {
 	s := startE2EWith(t, func(c *serveConfig) {
 		c.edge.routeRate, c.edge.installationRate, c.edge.connsPerIP = 1e6, 1e6, 4096
 	})
+	l := sendLoad(t, s, nChats, perChat, nil)
+	l.finish(t, s, "load", 3*time.Minute)
+}
+
+// load is one run of the load scenario: what was sent, and how fast.
+type load struct {
+	nChats, perChat int
+	chats           map[string][]string // marker -> texts, in the order written
+	start           time.Time
+	acked           time.Duration // until the last delivery was answered
+	latencies       []time.Duration
+	dups, unacked   int64
+}
+
+// sendLoad sends nChats x perChat messages, interleaved (every chat's first
+// message, then every chat's second...), from 32 senders, one message of a
+// chat at a time, and sends one in ten again as Telegram retrying would.
+// progress, when set, is told each message sent.
+func sendLoad(t *testing.T, s *e2eStack, nChats, perChat int, progress func(sent int)) *load {
 	hook := s.tgWebhook(t)
 	type chatState struct {
 		id     int64
@@ -567,7 +631,6 @@ func TestE2E_LoadWithDuplicates(t *testing.T) {
 		id := newChat()
 		all[c] = &chatState{id: id, marker: fmt.Sprintf("load%dx%d", c, id)}
 	}
-	// Interleaved: every chat's first message, then every chat's second...
 	type job struct {
 		c *chatState
 		i int
@@ -586,6 +649,7 @@ func TestE2E_LoadWithDuplicates(t *testing.T) {
 		latencies []time.Duration
 		dups      atomic.Int64
 		unacked   atomic.Int64 // first deliveries the edge did not answer 200
+		sent      atomic.Int64
 		chatLocks = make([]sync.Mutex, nChats)
 		index     = map[*chatState]int{}
 		wg        sync.WaitGroup
@@ -609,12 +673,14 @@ func TestE2E_LoadWithDuplicates(t *testing.T) {
 					t.Errorf("sending %q: %v", text, err)
 				case res.Status != http.StatusOK:
 					// Not acknowledged at once: the simulator redelivers it, as
-					// Telegram does, and the check below waits for it.
+					// Telegram does, and the check waits for it.
 					unacked.Add(1)
 				}
 				j.c.texts = append(j.c.texts, text)
-				if rng.IntN(10) == 0 {
-					// The same update again, as Telegram retrying would send it.
+				if err == nil && res.Status == http.StatusOK && rng.IntN(10) == 0 {
+					// The same update again, as Telegram retrying would send it:
+					// only once delivered, for Telegram sends a chat's updates in
+					// order, and a copy of one still waiting would overtake it.
 					body := tgUpdate(res.UpdateID, res.MessageID, j.c.id, text)
 					if code, _ := s.postPublicErr(hook.URL, body, map[string]string{"X-Telegram-Bot-Api-Secret-Token": hook.SecretToken}); code == http.StatusOK {
 						dups.Add(1)
@@ -624,36 +690,46 @@ func TestE2E_LoadWithDuplicates(t *testing.T) {
 				mu.Lock()
 				latencies = append(latencies, d)
 				mu.Unlock()
+				if n := sent.Add(1); progress != nil {
+					progress(int(n))
+				}
 			}
 		})
 	}
 	wg.Wait()
-	acked := time.Since(start)
-	chats := map[string][]string{}
+	l := &load{nChats: nChats, perChat: perChat, chats: map[string][]string{}, start: start, acked: time.Since(start),
+		latencies: latencies, dups: dups.Load(), unacked: unacked.Load()}
 	for _, c := range all {
-		chats[c.marker] = c.texts
+		l.chats[c.marker] = c.texts
 	}
-	eventuallyWithin(t, 3*time.Minute, "every message in Jira once, in order", func() string {
-		return conversationCheck(s.requests(t), chats)
+	return l
+}
+
+// finish waits until every message is in Jira once, in order, checks the
+// counts, and logs the run's numbers under name.
+func (l *load) finish(t *testing.T, s *e2eStack, name string, wait time.Duration) {
+	t.Helper()
+	eventuallyWithin(t, wait, "every message in Jira once, in order", func() string {
+		return conversationCheck(s.requests(t), l.chats)
 	})
-	done := time.Since(start)
+	done := time.Since(l.start)
 	var comments, requests int
 	for _, r := range s.requests(t) {
-		for marker := range chats {
+		for marker := range l.chats {
 			if strings.Contains(r.Description, marker+" ") {
 				requests++
 				comments += len(r.appComments(true))
 			}
 		}
 	}
-	if requests != nChats || comments != nChats*(perChat-1) {
-		t.Fatalf("%d requests and %d comments, want %d and %d", requests, comments, nChats, nChats*(perChat-1))
+	if requests != l.nChats || comments != l.nChats*(l.perChat-1) {
+		t.Fatalf("%d requests and %d comments, want %d and %d", requests, comments, l.nChats, l.nChats*(l.perChat-1))
 	}
-	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
-	pct := func(p float64) time.Duration { return latencies[int(p*float64(len(latencies)-1))] }
-	n := nChats * perChat
-	t.Logf("load: %d chats x %d messages (+%d duplicates accepted, %d first deliveries redelivered by the simulator): %d requests, %d comments; all sent in %v (%.0f deliveries/s), webhook ack p50 %v p99 %v; all in Jira after %v (%.0f messages/s end to end)",
-		nChats, perChat, dups.Load(), unacked.Load(), requests, comments, acked.Round(time.Millisecond), float64(n)/acked.Seconds(),
+	sort.Slice(l.latencies, func(i, j int) bool { return l.latencies[i] < l.latencies[j] })
+	pct := func(p float64) time.Duration { return l.latencies[int(p*float64(len(l.latencies)-1))] }
+	n := l.nChats * l.perChat
+	t.Logf("%s: %d chats x %d messages (+%d duplicates accepted, %d first deliveries redelivered by the simulator): %d requests, %d comments; all sent in %v (%.0f deliveries/s), webhook ack p50 %v p99 %v; all in Jira after %v (%.0f messages/s end to end)",
+		name, l.nChats, l.perChat, l.dups, l.unacked, requests, comments, l.acked.Round(time.Millisecond), float64(n)/l.acked.Seconds(),
 		pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), done.Round(time.Millisecond), float64(n)/done.Seconds())
 }
 

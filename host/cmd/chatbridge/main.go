@@ -21,6 +21,7 @@ func commands() []command {
 		{"serve", "run the host and the HTTPS edge", runServe},
 		{"dev", "run the local emulator (development keys, certificate and bundle)", runDev},
 		{"sims", "run the emulator's simulators alone, for `dev -sims`", runSims},
+		{"balance", "spread connections over host nodes (the local cluster's load balancer)", runBalance},
 		{"bundle", "keygen | sign | verify a vendor bundle", runBundle},
 		{"audit", "report what a bundle can do and check it against its manifest", runAudit},
 		{"keys", "rotate the storage master key (and data keys)", runKeys},

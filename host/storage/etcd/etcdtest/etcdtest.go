@@ -5,6 +5,7 @@ package etcdtest
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/chatbridge/chatbridge/host/storage/etcd/etcdlocal"
@@ -20,6 +21,11 @@ type Options struct {
 	// a CA of their own, and require client certificates from that CA
 	// (Cluster.TLS names the files). Peers still talk plain HTTP on loopback.
 	TLS bool
+	// InMemory keeps the members' data on tmpfs (/dev/shm), where there is
+	// one: an fsync costs nothing there, and the data still outlives a
+	// killed member process (not the machine). For scenarios that load the
+	// host nodes, whose three members would otherwise queue on one disk.
+	InMemory bool
 }
 
 // TLSFiles are the PEM files of a cluster started with Options.TLS.
@@ -53,7 +59,14 @@ func StartWith(t testing.TB, n int, opts Options) *Cluster {
 	if Binary() == "" {
 		t.Fatal(InstallHint)
 	}
-	c, err := etcdlocal.Start(context.Background(), n, etcdlocal.Options{Dir: t.TempDir(), TLS: opts.TLS})
+	dir := t.TempDir()
+	if opts.InMemory {
+		if shm, err := os.MkdirTemp("/dev/shm", "etcdtest-"); err == nil {
+			dir = shm
+			t.Cleanup(func() { _ = os.RemoveAll(shm) })
+		}
+	}
+	c, err := etcdlocal.Start(context.Background(), n, etcdlocal.Options{Dir: dir, TLS: opts.TLS})
 	if err != nil {
 		t.Fatalf("etcdtest: %v", err)
 	}
