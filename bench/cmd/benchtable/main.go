@@ -13,7 +13,8 @@
 // memory per warm instance and with 10,000 installations; (9, issue #11)
 // the etcd backend on a three-member loopback cluster, which it starts from
 // the etcd binary on PATH, beside BuntDB: raw Get, Set and Scan, and a
-// sealed Get.
+// sealed Get; (10, issue #11) Telegram updates end to end through one and
+// then two host nodes on such a cluster.
 //
 // Run it from the repository root: go run ./bench/cmd/benchtable.
 package main
@@ -152,6 +153,7 @@ func run(o options) error {
 	step("7", func() ([]row, error) { return coldStartRows(ctx, a) })
 	step("8", func() ([]row, error) { return memoryRows(ctx, a, o) })
 	step("9", func() ([]row, error) { return etcdRows(ctx, a, o) })
+	step("10", func() ([]row, error) { return clusterRows(ctx, a, o) })
 
 	fmt.Printf("\nChatBridge performance table (%s, loopback only, %v in all)\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), time.Since(start).Round(time.Second))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
