@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/storage/bunt"
@@ -111,7 +112,14 @@ func openStore(ctx context.Context, dir, keyFile string, dev bool, sf storeFlags
 	if err != nil {
 		return nil, err
 	}
-	s, err := seal.Open(ctx, db, keys, seal.Config{})
+	var cfg seal.Config
+	if sf.backend == "etcd" {
+		// Other hosts share the records: re-read an installation's keys
+		// every so often, so that their rotations, installs and purges
+		// reach this one.
+		cfg.KeyCacheTTL = 30 * time.Second
+	}
+	s, err := seal.Open(ctx, db, keys, cfg)
 	if err != nil {
 		_ = db.Close()
 		return nil, err

@@ -2,9 +2,11 @@ package seal
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatbridge/chatbridge/host/storage"
 )
@@ -78,5 +80,78 @@ func TestNewInstallation_TwoHostsAgreeOnItsKeys(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Hosts that cache keys for a while: what one host creates, rotates or
+// purges, the other sees within KeyCacheTTL, and a rotation does not retire
+// a key the other host may still write with.
+func TestKeyCacheTTL_KeysOfOneHostReachTheOther(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const ttl = 300 * time.Millisecond
+	open := func() *Store {
+		s, err := Open(ctx, e.db, e.keys, Config{KeyCacheTTL: ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := open(), open()
+
+	// b looks before a creates: b caches "no keys" only for a while.
+	if _, err := b.Get(ctx, "inst", storage.KVS, "k1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("before: %v", err)
+	}
+	if err := a.Set(ctx, "inst", storage.KVS, "k1", []byte("v1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(ttl)
+	if v, err := b.Get(ctx, "inst", storage.KVS, "k1"); err != nil || string(v) != "v1" {
+		t.Fatalf("b after the TTL: %q, %v", v, err)
+	}
+
+	// a rotates; b still holds the old key and writes with it.
+	if err := a.RotateDataKey(ctx, "inst"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(ctx, "inst", storage.KVS, "k2", []byte("v2"), 0); err != nil {
+		t.Fatal(err)
+	}
+	// A record under the new key reads on b at once: the unknown version
+	// makes b read the keys again.
+	if err := a.Set(ctx, "inst", storage.KVS, "k3", []byte("v3"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := b.Get(ctx, "inst", storage.KVS, "k3"); err != nil || string(v) != "v3" {
+		t.Fatalf("b reads a's new record: %q, %v", v, err)
+	}
+	if err := a.WaitReseal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Store{a, b} {
+		for k, want := range map[string]string{"k1": "v1", "k2": "v2", "k3": "v3"} {
+			if v, err := s.Get(ctx, "inst", storage.KVS, k); err != nil || string(v) != want {
+				t.Fatalf("after the rotation: %s = %q, %v", k, v, err)
+			}
+		}
+	}
+	n := 0
+	for _, rec := range e.raw() {
+		if rec.Key[:1] == prefixKeys && rec.Key[1+tagSize] == 'd' && rec.Key[1:1+tagSize] == tagOf(a.hostKey, "inst") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d data keys after the rotation, want 1", n)
+	}
+
+	// a purges; b forgets within the TTL.
+	if err := a.Purge(ctx, "inst"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(ttl)
+	if _, err := b.Get(ctx, "inst", storage.KVS, "k1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("b after a's purge: %v", err)
 	}
 }

@@ -33,6 +33,7 @@ func (s *Store) RotateDataKey(ctx context.Context, inst string) error {
 	nr, err := s.addDataKey(ctx, r, slices.Max(r.versions())+1)
 	if err == nil {
 		e.ring.Store(nr)
+		e.rotated.Store(time.Now().UnixNano())
 	}
 	e.mu.Unlock()
 	if err != nil {
@@ -213,8 +214,19 @@ func (s *Store) retire(ctx context.Context, e *ringEntry, cur uint32) (bool, err
 	if err != nil || left > 0 {
 		return false, err
 	}
+	if wait := s.cfg.KeyCacheTTL - time.Since(time.Unix(0, e.rotated.Load())); wait > 0 {
+		// Other hosts may hold the older keys for up to KeyCacheTTL and write
+		// with them: wait that out, then look for their records again.
+		select {
+		case <-time.After(wait):
+			return false, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
 	// Writers took cur from the moment it became current, so no record under
-	// an older key can appear now: swap under the lock only to publish.
+	// an older key can appear now (on other hosts, once KeyCacheTTL has
+	// passed): swap under the lock only to publish.
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	r = e.ring.Load()
@@ -269,6 +281,8 @@ func (s *Store) resumeRotations(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("seal: open: %w", err)
 		}
+		// Begun by an earlier run, or by another host: count from now.
+		s.entry(string(secret[nameKeySize:])).rotated.Store(time.Now().UnixNano())
 		s.bg.add(string(secret[nameKeySize:]))
 	}
 	return nil

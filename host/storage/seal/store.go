@@ -45,6 +45,15 @@ type Config struct {
 	// ScanBatch is how many records a query, purge or re-seal reads from the
 	// backend at a time. Default 256.
 	ScanBatch int
+	// KeyCacheTTL is how long the store trusts its copy of an installation's
+	// unwrapped keys (or of their absence) before reading them from the
+	// backend again. Zero, the default, trusts it for ever: right when this
+	// store is the backend's only writer (BuntDB). Hosts sharing a backend
+	// (etcd) set it, so that a data key rotation, a new installation or a
+	// purge on one host reaches the others within it; a rotation then waits
+	// as long before it retires the older keys, which the others may still
+	// be writing with.
+	KeyCacheTTL time.Duration
 }
 
 // Store is a storage.Store that seals every record before it reaches the
@@ -76,6 +85,10 @@ type ringEntry struct {
 	mu     sync.RWMutex
 	ring   atomic.Pointer[keyring] // nil: no keys (none yet, or purged)
 	loaded atomic.Bool             // ring reflects the backend
+	// checked is when ring was read from the backend (Unix nanoseconds), for
+	// Config.KeyCacheTTL; rotated, when this store last began a data key
+	// rotation of the installation.
+	checked, rotated atomic.Int64
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -218,33 +231,31 @@ func (s *Store) entry(inst string) *ringEntry {
 }
 
 // ring returns the installation's keyring, loading it from the backend the
-// first time and, when create is set, making one for a new installation. A
-// nil keyring means the installation has no records.
+// first time (and again once Config.KeyCacheTTL has passed) and, when
+// create is set, making one for a new installation. A nil keyring means the
+// installation has no records.
 func (s *Store) ring(ctx context.Context, inst string, create bool) (*ringEntry, *keyring, error) {
 	if len(inst) > MaxInstallationLen {
 		return nil, nil, fmt.Errorf("%w: %d bytes", ErrInvalidInstallation, len(inst))
 	}
 	e := s.entry(inst)
-	if r := e.ring.Load(); r != nil || (e.loaded.Load() && !create) {
+	if r := e.ring.Load(); (r != nil || (e.loaded.Load() && !create)) && s.fresh(e) {
 		return e, r, nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if r := e.ring.Load(); r != nil {
-		return e, r, nil
-	}
-	if !e.loaded.Load() {
-		r, err := s.loadRing(ctx, inst)
-		if err != nil {
+	r := e.ring.Load()
+	if !e.loaded.Load() || !s.fresh(e) {
+		var err error
+		if r, err = s.loadRing(ctx, inst); err != nil {
 			return nil, nil, err
 		}
 		e.ring.Store(r)
 		e.loaded.Store(true)
-		if r != nil || !create {
-			return e, r, nil
-		}
-	} else if !create {
-		return e, nil, nil
+		e.checked.Store(time.Now().UnixNano())
+	}
+	if r != nil || !create {
+		return e, r, nil
 	}
 	r, err := s.createRing(ctx, inst)
 	if err != nil {
@@ -252,6 +263,22 @@ func (s *Store) ring(ctx context.Context, inst string, create bool) (*ringEntry,
 	}
 	e.ring.Store(r)
 	return e, r, nil
+}
+
+// fresh reports whether e's keyring may be used without reading it again.
+func (s *Store) fresh(e *ringEntry) bool {
+	return s.cfg.KeyCacheTTL <= 0 || time.Since(time.Unix(0, e.checked.Load())) < s.cfg.KeyCacheTTL
+}
+
+// stale reports an error of a first attempt that reading the keys again may
+// cure: a record sealed under a data key this store has not seen, which
+// another host sharing the backend made. It marks the keys for reading.
+func (s *Store) stale(err error, e *ringEntry, attempt int) bool {
+	if attempt > 0 || s.cfg.KeyCacheTTL <= 0 || !errors.Is(err, errUnknownVersion) {
+		return false
+	}
+	e.checked.Store(0)
+	return true
 }
 
 // loadRing reads and unwraps an installation's keys; nil when it has none.
@@ -411,7 +438,7 @@ func (s *Store) Get(ctx context.Context, inst string, space storage.Keyspace, ke
 			return nil, fmt.Errorf("seal: get (%s): %w", space, err)
 		}
 		val, err := s.open(r, space, raw, key, rec.Value)
-		if retryable(err, r, e.ring.Load()) && attempt < 3 {
+		if (retryable(err, r, e.ring.Load()) && attempt < 3) || s.stale(err, e, attempt) {
 			continue
 		}
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -540,7 +567,7 @@ func (s *Store) Query(ctx context.Context, inst string, space storage.Keyspace, 
 			s.testHookRead()
 		}
 		page, err := s.query(ctx, r, space, prefix, after, limit)
-		if retryable(err, r, e.ring.Load()) && attempt < 3 {
+		if (retryable(err, r, e.ring.Load()) && attempt < 3) || s.stale(err, e, attempt) {
 			continue
 		}
 		if err != nil {
