@@ -103,7 +103,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	h := &Host{cfg: cfg, log: cfg.Logger, registry: reg}
 	if cfg.PublicURL != "" {
-		h.links, err = medialink.New(medialink.Config{Store: cfg.Store, Sites: reg, PublicURL: cfg.PublicURL, HTTP: cfg.HTTP, Logger: cfg.Logger})
+		lc := medialink.Config{Store: cfg.Store, Sites: reg, PublicURL: cfg.PublicURL, HTTP: cfg.HTTP, Logger: cfg.Logger}
+		if cfg.Claims != nil {
+			lc.Claims = cfg.Claims // single-use across the cluster's hosts
+		}
+		h.links, err = medialink.New(lc)
 		if err != nil {
 			return nil, err
 		}

@@ -46,6 +46,18 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock of expiries. Default time.Now.
 	Now func() time.Time
+	// Claims, when set, makes a link single-use across the hosts that share
+	// Store (a cluster's queue claims, host/cluster): a host redeems a link
+	// only while it claims it, and only if the record is still there once
+	// it does. Store must then be a storage.Fingerprinter, which names the
+	// claim. Nil: single-use within this process, enough for one host.
+	Claims Claimer
+}
+
+// Claimer is the part of a cluster's claims the links use.
+type Claimer interface {
+	Claim(ctx context.Context, name string) (bool, error)
+	Release(ctx context.Context, name string) error
 }
 
 // Errors of Mint and Open.
@@ -88,6 +100,9 @@ type Service struct {
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Sites == nil || cfg.PublicURL == "" {
 		return nil, errors.New("medialink: Config.Store, Sites and PublicURL are required")
+	}
+	if _, ok := cfg.Store.(storage.Fingerprinter); cfg.Claims != nil && !ok {
+		return nil, errors.New("medialink: Config.Claims needs a Store that is a storage.Fingerprinter")
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	if cfg.MaxBytes == 0 {
@@ -240,12 +255,20 @@ func (s *Service) Open(ctx context.Context, token string, consume bool) (*Downlo
 	return d, nil
 }
 
-// lookup finds a live record; with consume it deletes it under the lock.
+// lookup finds a live record; with consume it deletes it under the lock
+// (and, on a cluster, under the link's claim).
 func (s *Service) lookup(ctx context.Context, token string, consume bool) (record, error) {
 	key := hashKey(token)
 	if consume {
 		s.redeem.Lock()
 		defer s.redeem.Unlock()
+		if s.cfg.Claims != nil {
+			release, err := s.claim(ctx, key)
+			if err != nil {
+				return record{}, err
+			}
+			defer release()
+		}
 	}
 	raw, err := s.cfg.Store.Get(ctx, storage.HostInstallation, storage.Dedupe, key)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -269,6 +292,30 @@ func (s *Service) lookup(ctx context.Context, token string, consume bool) (recor
 		return record{}, ErrNotFound
 	}
 	return rec, nil
+}
+
+// claim holds the link's claim for a redemption. Another host redeeming the
+// same link at once holds it, or read the record before this host deleted
+// it and claims only after this host released: it reads the record again
+// under its claim and finds it gone. Releasing afterwards keeps no claim
+// per link in the cluster.
+func (s *Service) claim(ctx context.Context, key string) (release func(), err error) {
+	name, err := s.cfg.Store.(storage.Fingerprinter).Fingerprint(ctx, storage.HostInstallation, storage.Dedupe, key)
+	if err != nil {
+		return nil, fmt.Errorf("medialink: name link claim: %w", err)
+	}
+	ok, err := s.cfg.Claims.Claim(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("medialink: claim link: %w", err)
+	}
+	if !ok {
+		return nil, ErrNotFound // another host is redeeming it
+	}
+	return func() {
+		if err := s.cfg.Claims.Release(context.WithoutCancel(ctx), name); err != nil {
+			s.cfg.Logger.Warn("medialink: link claim not released; it lapses with this host's session", "err", err)
+		}
+	}, nil
 }
 
 // capped fails a read that goes past the size limit, in case the site sent

@@ -1,0 +1,73 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/medialink"
+	"github.com/chatbridge/chatbridge/host/queue"
+)
+
+type site struct{ base string }
+
+func (s site) JiraBase(context.Context, string) (string, string, error) { return s.base, "Basic x", nil }
+
+// Two hosts on one etcd cluster each serve the download links of the
+// other's mints: every link, redeemed through both at once, serves once.
+func TestLinks_SingleUseAcrossHosts(t *testing.T) {
+	c := newTestCluster(t, 3)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/pdf")
+		w.Write([]byte("%PDF"))
+	}))
+	t.Cleanup(srv.Close)
+	var svcs []*medialink.Service
+	for range 2 {
+		n := c.join(nil, queue.Config{})
+		svc, err := medialink.New(medialink.Config{Store: n.store, Sites: site{srv.URL}, PublicURL: "https://bridge.example",
+			HTTP: srv.Client(), Logger: slog.New(slog.DiscardHandler), Claims: n.claim})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs = append(svcs, svc)
+	}
+	ctx := context.Background()
+	const links, tries = 20, 4 // per host and link
+	var served, refused atomic.Int64
+	var wg sync.WaitGroup
+	for i := range links {
+		link, err := svcs[i%2].Mint(ctx, "inst", "10042", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := strings.TrimPrefix(link, "https://bridge.example/dl/")
+		for _, svc := range svcs {
+			for range tries {
+				wg.Go(func() {
+					d, err := svc.Open(ctx, tok, true)
+					switch {
+					case err == nil:
+						d.Body.Close()
+						served.Add(1)
+					case errors.Is(err, medialink.ErrNotFound):
+						refused.Add(1)
+					default:
+						t.Error(err)
+					}
+				})
+			}
+		}
+	}
+	wg.Wait()
+	if served.Load() != links || refused.Load() != links*(2*tries-1) {
+		t.Fatalf("%d redeems served and %d refused, want %d and %d", served.Load(), refused.Load(), links, links*(2*tries-1))
+	}
+}
