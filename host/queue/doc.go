@@ -24,4 +24,19 @@
 // parallel on Config.Workers workers. A dead letter leaves its lane, so a
 // message that can never succeed does not stop its chat; a replayed one
 // joins the end of its lane.
+//
+// # Several nodes
+//
+// With Config.Cluster, host nodes share one store (etcd) and its messages:
+// each lane is consumed by the one node that claims it (Claims; host/cluster
+// implements them on etcd leases). A push reads its lane's records and
+// orders itself after all of them, stores its record, then consumes the
+// lane here if it holds or can claim it, and otherwise nudges the node that
+// does. A node gives up a lane a second after emptying it and then reads the
+// lane once more, so a nudge that came too late loses nothing. A dead node's
+// claims lapse with its lease; the others, told that a member left, and
+// every SweepInterval anyway, sweep the records for lanes no node consumes
+// and claim them, counting an attempt for a head that may have been in
+// flight. Lane claims are named by the store's keyed fingerprints, never by
+// installation or order key.
 package queue
