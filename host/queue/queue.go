@@ -395,7 +395,7 @@ func (q *Queue) enqueue(ctx context.Context, r *record) error {
 	}
 	if l := q.lanes[laneKey(r.Installation, id)]; l != nil {
 		// This node consumes the lane: what the read found comes first,
-		// unless it was consumed meanwhile (the lane remembers).
+		// unless this node consumed it meanwhile (goneSet remembers).
 		for _, s := range stored {
 			if _, buried := q.dead[s.ID]; !buried {
 				q.insertLocked(l, s)

@@ -115,7 +115,7 @@ func TestE2E_ClusterLosesAHostAndAnEtcdMemberAndNothingElse(t *testing.T) {
 		}
 	})
 	t.Logf("host node 1 killed after %d of %d messages, etcd member 2 after %d", total/3, total, 2*total/3)
-	l.finish(t, c.e2eStack, fmt.Sprintf("cluster of 2 nodes, one killed"), 4*time.Minute)
+	l.finish(t, c.e2eStack, "cluster of 2 nodes, one killed", 4*time.Minute)
 	if killedHost.Load() == 0 || killedMember.Load() == 0 {
 		t.Fatal("the kills did not happen")
 	}
