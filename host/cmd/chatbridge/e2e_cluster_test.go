@@ -93,7 +93,8 @@ func (c *clusterStack) queue(i int) queueState {
 // node with SIGKILL a third of the way in and one etcd member at two
 // thirds: every message still reaches Jira exactly once, in order, and the
 // surviving node ends with an empty queue. CHATBRIDGE_CLUSTER_CHATS and
-// CHATBRIDGE_LOAD_MSGS scale it.
+// CHATBRIDGE_LOAD_MSGS scale it: make test runs 400 x 20, inside its time
+// budget; issue #6's full 1,000 x 20 takes about 5 minutes on 2 cores.
 func TestE2E_ClusterLosesAHostAndAnEtcdMemberAndNothingElse(t *testing.T) {
 	heavyScenario(t)
 	nChats, perChat := envInt("CHATBRIDGE_CLUSTER_CHATS", 100), envInt("CHATBRIDGE_LOAD_MSGS", 20)
@@ -115,7 +116,9 @@ func TestE2E_ClusterLosesAHostAndAnEtcdMemberAndNothingElse(t *testing.T) {
 		}
 	})
 	t.Logf("host node 1 killed after %d of %d messages, etcd member 2 after %d", total/3, total, 2*total/3)
-	l.finish(t, c.e2eStack, "cluster of 2 nodes, one killed", 4*time.Minute)
+	// The surviving node consumes 60 to 100 messages a second on 2 cores
+	// beside three etcd members: wait for a backlog of that size.
+	l.finish(t, c.e2eStack, "cluster of 2 nodes, one killed", max(4*time.Minute, time.Duration(total/25)*time.Second))
 	if killedHost.Load() == 0 || killedMember.Load() == 0 {
 		t.Fatal("the kills did not happen")
 	}
