@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,6 +64,10 @@ func startCluster(t *testing.T, n int) *clusterStack {
 		t.Cleanup(func() {
 			p.stop()
 			if t.Failed() {
+				if dir := os.Getenv("CHATBRIDGE_E2E_LOGS"); dir != "" {
+					// The whole log, for debugging: the test output shows only its end.
+					_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-node%d.log", t.Name(), i+1)), []byte(node.String()), 0o600)
+				}
 				t.Logf("node %d log (end):\n%s", i+1, tail(node.String(), 20000))
 			}
 		})
@@ -116,6 +122,22 @@ func TestE2E_ClusterLosesAHostAndAnEtcdMemberAndNothingElse(t *testing.T) {
 		}
 	})
 	t.Logf("host node 1 killed after %d of %d messages, etcd member 2 after %d", total/3, total, 2*total/3)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		// What the nodes logged of each message that never reached Jira.
+		for text, update := range l.missing(t, c.e2eStack) {
+			id := fmt.Sprintf(`"plugin.event":"%d"`, update)
+			for i, n := range c.nodes {
+				for _, line := range strings.Split(n.out.String(), "\n") {
+					if strings.Contains(line, id) {
+						t.Logf("missing %q (update %d), node %d: %s", text, update, i+1, line)
+					}
+				}
+			}
+		}
+	})
 	// The surviving node consumes 60 to 100 messages a second on 2 cores
 	// beside three etcd members: wait for a backlog of that size.
 	l.finish(t, c.e2eStack, "cluster of 2 nodes, one killed", max(4*time.Minute, time.Duration(total/25)*time.Second))

@@ -613,6 +613,8 @@ type load struct {
 	acked           time.Duration // until the last delivery was answered
 	latencies       []time.Duration
 	dups, unacked   int64
+	// updates maps each text to its Telegram update id, for diagnosis.
+	updates map[string]int64
 }
 
 // sendLoad sends nChats x perChat messages, interleaved (every chat's first
@@ -651,6 +653,7 @@ func sendLoad(t *testing.T, s *e2eStack, nChats, perChat int, progress func(sent
 		unacked   atomic.Int64 // first deliveries the edge did not answer 200
 		sent      atomic.Int64
 		chatLocks = make([]sync.Mutex, nChats)
+		updates   = map[string]int64{}
 		index     = map[*chatState]int{}
 		wg        sync.WaitGroup
 	)
@@ -689,6 +692,7 @@ func sendLoad(t *testing.T, s *e2eStack, nChats, perChat int, progress func(sent
 				lock.Unlock()
 				mu.Lock()
 				latencies = append(latencies, d)
+				updates[text] = res.UpdateID
 				mu.Unlock()
 				if n := sent.Add(1); progress != nil {
 					progress(int(n))
@@ -698,11 +702,32 @@ func sendLoad(t *testing.T, s *e2eStack, nChats, perChat int, progress func(sent
 	}
 	wg.Wait()
 	l := &load{nChats: nChats, perChat: perChat, chats: map[string][]string{}, start: start, acked: time.Since(start),
-		latencies: latencies, dups: dups.Load(), unacked: unacked.Load()}
+		latencies: latencies, dups: dups.Load(), unacked: unacked.Load(), updates: updates}
 	for _, c := range all {
 		l.chats[c.marker] = c.texts
 	}
 	return l
+}
+
+// missing lists the texts that are in no request of s, with their update ids.
+func (l *load) missing(t *testing.T, s *e2eStack) map[string]int64 {
+	var all strings.Builder
+	for _, r := range s.requests(t) {
+		all.WriteString(r.Description)
+		for _, c := range r.Comments {
+			all.WriteString(c.Body)
+		}
+	}
+	got := all.String()
+	out := map[string]int64{}
+	for _, texts := range l.chats {
+		for _, text := range texts {
+			if !strings.Contains(got, text) {
+				out[text] = l.updates[text]
+			}
+		}
+	}
+	return out
 }
 
 // finish waits until every message is in Jira once, in order, checks the
