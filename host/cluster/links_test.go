@@ -18,7 +18,9 @@ import (
 
 type site struct{ base string }
 
-func (s site) JiraBase(context.Context, string) (string, string, error) { return s.base, "Basic x", nil }
+func (s site) JiraBase(context.Context, string) (string, string, error) {
+	return s.base, "Basic x", nil
+}
 
 // Two hosts on one etcd cluster each serve the download links of the
 // other's mints: every link, redeemed through both at once, serves once.
