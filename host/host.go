@@ -431,8 +431,17 @@ func (h *Host) consume(ctx context.Context, m queue.Message) (time.Duration, err
 		return qm.Append(nil)
 	})
 	if errors.Is(err, tenant.ErrNotFound) {
-		// Uninstalled: nobody is left to deliver to.
-		return 0, nil
+		// Not in this host's memory. Dropped only once the store confirms
+		// the uninstall: on a cluster, memory lags the other nodes by up to
+		// a registry refresh, and a message must not be lost to that lag.
+		stored, serr := h.registry.Stored(ctx, m.Installation)
+		switch {
+		case serr != nil:
+			return 0, serr
+		case stored:
+			return 0, fmt.Errorf("host: installation %q not loaded on this node yet: %w", m.Installation, err)
+		}
+		return 0, nil // uninstalled: nobody is left to deliver to
 	}
 	if err != nil {
 		return 0, err

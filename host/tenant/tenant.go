@@ -274,6 +274,20 @@ func (r *Registry) Remove(ctx context.Context, id string) error {
 	return nil
 }
 
+// Stored reports whether the store still holds the installation's record,
+// whatever this host's memory says: another host may have made it since the
+// last Refresh, and only the store can say it is gone for good.
+func (r *Registry) Stored(ctx context.Context, id string) (bool, error) {
+	_, err := r.store.Get(ctx, storage.HostInstallation, storage.Registry, recordPrefix+id)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, storage.ErrNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("tenant: look up %s: %w", id, err)
+}
+
 // Get returns a copy of the installation.
 func (r *Registry) Get(id string) (Installation, bool) {
 	r.mu.RLock()
