@@ -211,6 +211,7 @@ func (n *Node) run() {
 		if err != nil {
 			return
 		}
+		began := time.Now()
 		n.watch(s, id)
 		if n.ctx.Err() != nil {
 			return
@@ -219,6 +220,13 @@ func (n *Node) run() {
 		case <-s.Done():
 		default:
 			n.emit(queue.ClaimEvent{}) // a broken watch may have missed a leaving member
+			if time.Since(began) < time.Second {
+				// Broken at once (no leader, say): do not spin on it.
+				select {
+				case <-time.After(500 * time.Millisecond):
+				case <-n.ctx.Done():
+				}
+			}
 			continue
 		}
 		n.log.Warn("cluster: session lapsed; joining again", "node", id)
