@@ -205,6 +205,10 @@ func codeOf(c *Call, op string, err error) abi.Code {
 		return abi.Integrity
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return abi.Timeout
+	case errors.Is(err, storage.ErrUnavailable):
+		// The module retries these (a cluster's failover): worth a line, not an error.
+		c.Log.Warn("storage temporarily unavailable", "op", op, "err", err.Error())
+		return abi.Unavailable
 	}
 	var code abi.Code
 	if errors.As(err, &code) {

@@ -76,6 +76,11 @@ var (
 	ErrIntegrity = errors.New("storage: integrity check failed")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("storage: closed")
+	// ErrUnavailable is returned for a call the backend could not complete
+	// for now, such as while a cluster elects a leader or a member dies; a
+	// write that fails so may or may not have been applied. Trying again
+	// later is the remedy.
+	ErrUnavailable = errors.New("storage: temporarily unavailable")
 )
 
 // Entry is one record a query returns.

@@ -15,6 +15,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 var (
@@ -178,6 +180,33 @@ func (d *DB) clientConfig(endpoints []string) clientv3.Config {
 	}
 }
 
+// failed wraps an error of the cluster for op, marking those worth trying
+// again later (no leader, a member gone, a timeout) with
+// storage.ErrUnavailable, so that callers retry instead of giving up.
+func failed(op string, err error) error {
+	if transient(err) {
+		return fmt.Errorf("etcd: %s: %w: %w", op, storage.ErrUnavailable, err)
+	}
+	return fmt.Errorf("etcd: %s: %w", op, err)
+}
+
+func transient(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.ResourceExhausted:
+		return true
+	}
+	switch rpctypes.Error(err) {
+	case rpctypes.ErrNoLeader, rpctypes.ErrLeaderChanged, rpctypes.ErrNotCapable, rpctypes.ErrStopped,
+		rpctypes.ErrTimeout, rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrTimeoutDueToConnectionLost,
+		rpctypes.ErrTooManyRequests:
+		return true
+	}
+	return false
+}
+
 // Client returns the DB's connection to the cluster, for coordination
 // that shares it (host/cluster). Closing the DB closes it.
 func (d *DB) Client() *clientv3.Client { return d.client }
@@ -220,7 +249,7 @@ func (d *DB) Get(ctx context.Context, key string) (storage.Record, error) {
 	defer cancel()
 	resp, err := d.client.Get(ctx, d.cfg.Prefix+key)
 	if err != nil {
-		return storage.Record{}, fmt.Errorf("etcd: get: %w", err)
+		return storage.Record{}, failed("get", err)
 	}
 	if len(resp.Kvs) == 0 {
 		return storage.Record{}, storage.ErrNotFound
@@ -272,7 +301,7 @@ func (d *DB) Scan(ctx context.Context, from, to string, limit int) ([]storage.Re
 		}
 		resp, err := d.client.Get(ctx, start, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("etcd: scan: %w", err)
+			return nil, failed("scan", err)
 		}
 		rev = resp.Header.Revision
 		for _, kv := range resp.Kvs {

@@ -2,7 +2,6 @@ package etcd
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -72,7 +71,7 @@ func (ls *leases) forExpiry(ctx context.Context, expires int64, now time.Time) (
 		}
 		resp, err := ls.lease.Grant(ctx, secs+1)
 		if err != nil {
-			g.err = fmt.Errorf("etcd: grant lease: %w", err)
+			g.err = failed("grant lease", err)
 			ls.forget(end, g)
 		} else {
 			g.id = clientv3.LeaseID(resp.ID)

@@ -164,7 +164,7 @@ func (d *DB) txn(ctx context.Context, ops []clientv3.Op, conds []storage.Precond
 	for attempt := 0; ; attempt++ {
 		resp, err := d.client.Txn(ctx).If(cmps...).Then(ops...).Else(gets...).Commit()
 		if err != nil {
-			return fmt.Errorf("etcd: write: %w", err)
+			return failed("write", err)
 		}
 		if resp.Succeeded {
 			return nil
