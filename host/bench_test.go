@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/host/engine"
+	"github.com/chatbridge/chatbridge/host/trigger/webtrigger"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -86,7 +87,7 @@ func BenchmarkCall_JSON1KB(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ResetTimer()
 			for b.Loop() {
-				resp, err := f.host.WebTrigger(ctx, in.ID, "probe", &abi.WebTriggerRequest{Method: "POST", Body: body})
+				resp, err := webtrigger.Invoke(ctx, f.host, in.ID, "probe", &abi.WebTriggerRequest{Method: "POST", Body: body})
 				if err != nil || resp.Status != 200 {
 					b.Fatal(resp, err)
 				}

@@ -23,6 +23,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/proxy/publicurl"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -37,7 +38,7 @@ type Config struct {
 	// Logger receives structured logs; never message text or secrets. Default slog.Default().
 	Logger *slog.Logger
 	// PublicURL is where the proxy is reached, e.g. https://bridge.example.com;
-	// web trigger URLs are PublicURL + "/x/" + route id.
+	// the URLs under it are package publicurl's.
 	PublicURL string
 	Limits    capability.Limits
 	Queue     queue.Config
@@ -60,8 +61,6 @@ var (
 	ErrNoBundle = errors.New("host: no bundle loaded")
 	// ErrNoTrigger is returned for a trigger, queue or function the manifest does not declare.
 	ErrNoTrigger = errors.New("host: not declared in the manifest")
-	// ErrBadSignature is returned for a Jira webhook whose signature does not verify.
-	ErrBadSignature = errors.New("host: webhook signature does not verify")
 )
 
 // Host runs one bundle for many installations.
@@ -272,15 +271,32 @@ func (h *Host) linkMinter() capability.LinkMinter {
 // Queue returns the queue behind the queue capability.
 func (h *Host) Queue() *queue.Queue { return h.queue }
 
-func (h *Host) acquire() (*app, error) {
+// Acquire holds the running bundle for a sequence of invocations that must
+// all run on it, such as every trigger of one product event: a Load in
+// between does not split them across two bundles. Release it when done.
+func (h *Host) Acquire() (*Running, error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.app == nil {
 		return nil, ErrNoBundle
 	}
 	h.app.inflight.Add(1)
-	return h.app, nil
+	return &Running{h: h, app: h.app}, nil
 }
+
+// Running is a bundle held by Acquire.
+type Running struct {
+	h    *Host
+	app  *app
+	once sync.Once
+}
+
+// Manifest is the held bundle's manifest.
+func (r *Running) Manifest() *bundle.Manifest { return r.app.bundle.Manifest }
+
+// Release lets a reload close the held bundle once nothing else holds it.
+// Calling it again does nothing.
+func (r *Running) Release() { r.once.Do(r.app.inflight.Done) }
 
 // Install creates an installation for site, with routes for the running
 // bundle's web triggers. It returns the Jira webhook secret once.
@@ -309,13 +325,8 @@ func (h *Host) Uninstall(ctx context.Context, id string) error {
 	return nil
 }
 
-// URL returns the public URL of a route id.
-func (h *Host) URL(routeID string) string { return h.cfg.PublicURL + "/x/" + routeID }
-
-// JiraURL returns the public URL Jira's webhooks for an installation go to.
-func (h *Host) JiraURL(in tenant.Installation) string {
-	return h.cfg.PublicURL + "/jira/" + in.Routes[tenant.JiraEventsRoute]
-}
+// PublicURL is the edge's public URL, without a trailing slash.
+func (h *Host) PublicURL() string { return h.cfg.PublicURL }
 
 func newInvocationID() string {
 	var b [8]byte
@@ -323,26 +334,45 @@ func newInvocationID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// invoke runs export for an installation with the input encode builds
-// around the call's context, under the manifest's deadline for kind.
-func (h *Host) invoke(ctx context.Context, id string, kind bundle.Kind, export, op string, encode func(abi.Context) []byte) (out []byte, err error) {
-	a, err := h.acquire()
+// Invocation is one call into the module: which installation, which kind
+// of module (its deadline is the manifest's for that kind), which export,
+// and the input Encode builds around the call's context.
+type Invocation struct {
+	Installation string
+	Kind         bundle.Kind
+	// Export is the guest function, one of abi's Export names.
+	Export string
+	// Op names the invocation in traces, e.g. "webtrigger telegram".
+	Op     string
+	Encode func(abi.Context) []byte
+}
+
+// Invoke runs inv on the running bundle and returns the module's output.
+// A module's error code comes back as an abi.Code.
+func (h *Host) Invoke(ctx context.Context, inv Invocation) ([]byte, error) {
+	r, err := h.Acquire()
 	if err != nil {
 		return nil, err
 	}
-	defer a.inflight.Done()
-	in, ok := h.registry.Get(id)
+	defer r.Release()
+	return r.Invoke(ctx, inv)
+}
+
+// Invoke runs inv on the held bundle; see Host.Invoke.
+func (r *Running) Invoke(ctx context.Context, inv Invocation) (out []byte, err error) {
+	h, a := r.h, r.app
+	in, ok := h.registry.Get(inv.Installation)
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", tenant.ErrNotFound, id)
+		return nil, fmt.Errorf("%w: %q", tenant.ErrNotFound, inv.Installation)
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.bundle.Manifest.Timeout(kind))
+	ctx, cancel := context.WithTimeout(ctx, a.bundle.Manifest.Timeout(inv.Kind))
 	defer cancel()
 	invID := newInvocationID()
 	actx := abi.Context{Installation: in.ID, SiteURL: in.SiteURL, AppAccountID: in.AppAccountID, InvocationID: invID}
 	for _, w := range a.bundle.Manifest.Modules.WebTrigger {
-		actx.WebTriggers = append(actx.WebTriggers, abi.Header{Name: w.Key, Value: h.URL(in.Routes[w.Key])})
+		actx.WebTriggers = append(actx.WebTriggers, abi.Header{Name: w.Key, Value: publicurl.WebTrigger(h.cfg.PublicURL, in.Routes[w.Key])})
 	}
-	input := encode(actx)
+	input := inv.Encode(actx)
 	call := &capability.Call{
 		Installation: in.ID, InvocationID: invID, Input: input,
 		Log: h.log.With("installation", in.ID, "invocation", invID),
@@ -350,7 +380,7 @@ func (h *Host) invoke(ctx context.Context, id string, kind bundle.Kind, export, 
 	start := time.Now()
 	if h.cfg.Trace != nil {
 		defer func() {
-			ev := capability.Event{Time: start, Installation: in.ID, Invocation: invID, Kind: "invocation", Op: op, Outcome: "ok", Duration: time.Since(start)}
+			ev := capability.Event{Time: start, Installation: in.ID, Invocation: invID, Kind: "invocation", Op: inv.Op, Outcome: "ok", Duration: time.Since(start)}
 			var code abi.Code
 			switch {
 			case errors.As(err, &code):
@@ -361,74 +391,28 @@ func (h *Host) invoke(ctx context.Context, id string, kind bundle.Kind, export, 
 			h.cfg.Trace(ev)
 		}()
 	}
-	res, err := a.engine.Call(capability.WithCall(ctx, call), in.ID, export, uint64(len(input)))
+	res, err := a.engine.Call(capability.WithCall(ctx, call), in.ID, inv.Export, uint64(len(input)))
 	if err != nil {
-		call.Log.Warn("invocation failed", "export", export, "duration", time.Since(start), "err", err.Error())
+		call.Log.Warn("invocation failed", "export", inv.Export, "duration", time.Since(start), "err", err.Error())
 		return nil, err
 	}
 	if code := abi.Code(res); code != abi.OK {
-		call.Log.Info("invocation returned an error code", "export", export, "code", code.String())
+		call.Log.Info("invocation returned an error code", "export", inv.Export, "code", code.String())
 		return nil, code
 	}
-	call.Log.Debug("invocation", "export", export, "duration", time.Since(start))
+	call.Log.Debug("invocation", "export", inv.Export, "duration", time.Since(start))
 	return call.Output, nil
-}
-
-// WebTrigger invokes a web trigger of an installation with a Forge request.
-func (h *Host) WebTrigger(ctx context.Context, id, trigger string, req *abi.WebTriggerRequest) (*abi.Response, error) {
-	out, err := h.invoke(ctx, id, bundle.KindWebTrigger, abi.ExportHandleWebTrigger, "webtrigger "+trigger, func(c abi.Context) []byte {
-		req.Context, req.Trigger = c, trigger
-		return req.Append(nil)
-	})
-	if err != nil {
-		return nil, err
-	}
-	var resp abi.Response
-	if err := resp.Decode(out); err != nil {
-		return nil, fmt.Errorf("host: web trigger answer: %w", err)
-	}
-	return &resp, nil
-}
-
-// Event delivers a product event to every trigger that subscribes to its type.
-func (h *Host) Event(ctx context.Context, id, eventType string, payload []byte) error {
-	a, err := h.acquire()
-	if err != nil {
-		return err
-	}
-	triggers := a.bundle.Manifest.Modules.Trigger
-	a.inflight.Done()
-	delivered := false
-	for _, t := range triggers {
-		if !contains(t.Events, eventType) {
-			continue
-		}
-		delivered = true
-		if t.Filter.IgnoreSelf {
-			if in, ok := h.registry.Get(id); ok && causedBy(payload, in.AppAccountID) {
-				// Forge's filter.ignoreSelf: the app's own comments come back
-				// as events; dropping them here saves an invocation each.
-				continue
-			}
-		}
-		if _, err := h.invoke(ctx, id, bundle.KindTrigger, abi.ExportHandleEvent, "trigger "+eventType, func(c abi.Context) []byte {
-			ev := abi.Event{Context: c, Trigger: t.Key, Type: eventType, Payload: payload}
-			return ev.Append(nil)
-		}); err != nil {
-			return err
-		}
-	}
-	if !delivered {
-		return fmt.Errorf("%w: no trigger for %s", ErrNoTrigger, eventType)
-	}
-	return nil
 }
 
 // consume is the queue's consumer: it invokes the module's handle-queue.
 func (h *Host) consume(ctx context.Context, m queue.Message) (time.Duration, error) {
-	out, err := h.invoke(ctx, m.Installation, bundle.KindConsumer, abi.ExportHandleQueue, fmt.Sprintf("queue %s #%d", m.Queue, m.Attempt), func(c abi.Context) []byte {
-		qm := abi.QueueMessage{Context: c, Queue: m.Queue, ID: m.ID, Attempt: uint32(m.Attempt), MaxAttempts: uint32(m.MaxAttempts), Payload: m.Payload}
-		return qm.Append(nil)
+	out, err := h.Invoke(ctx, Invocation{
+		Installation: m.Installation, Kind: bundle.KindConsumer, Export: abi.ExportHandleQueue,
+		Op: fmt.Sprintf("queue %s #%d", m.Queue, m.Attempt),
+		Encode: func(c abi.Context) []byte {
+			qm := abi.QueueMessage{Context: c, Queue: m.Queue, ID: m.ID, Attempt: uint32(m.Attempt), MaxAttempts: uint32(m.MaxAttempts), Payload: m.Payload}
+			return qm.Append(nil)
+		},
 	})
 	if errors.Is(err, tenant.ErrNotFound) {
 		// Not in this host's memory. Dropped only once the store confirms
@@ -455,19 +439,14 @@ func (h *Host) consume(ctx context.Context, m queue.Message) (time.Duration, err
 
 // Scheduled fires a scheduled trigger for an installation.
 func (h *Host) Scheduled(ctx context.Context, id, trigger string) error {
-	_, err := h.invoke(ctx, id, bundle.KindScheduledTrigger, abi.ExportHandleScheduled, "scheduled "+trigger, func(c abi.Context) []byte {
-		sc := abi.ScheduledCall{Context: c, Trigger: trigger}
-		return sc.Append(nil)
+	_, err := h.Invoke(ctx, Invocation{
+		Installation: id, Kind: bundle.KindScheduledTrigger, Export: abi.ExportHandleScheduled, Op: "scheduled " + trigger,
+		Encode: func(c abi.Context) []byte {
+			sc := abi.ScheduledCall{Context: c, Trigger: trigger}
+			return sc.Append(nil)
+		},
 	})
 	return err
-}
-
-// Resolve calls an admin resolver function of the module.
-func (h *Host) Resolve(ctx context.Context, id, function string, payload []byte) ([]byte, error) {
-	return h.invoke(ctx, id, bundle.KindFunction, abi.ExportHandleResolver, "resolver "+function, func(c abi.Context) []byte {
-		rc := abi.ResolverCall{Context: c, Function: function, Payload: payload}
-		return rc.Append(nil)
-	})
 }
 
 // Ready reports nil when a bundle is loaded.
@@ -496,11 +475,5 @@ func (h *Host) Close(ctx context.Context) error {
 	return a.engine.Close(ctx)
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
+// Logger is the host's logger, for the ways in.
+func (h *Host) Logger() *slog.Logger { return h.log }

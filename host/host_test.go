@@ -28,6 +28,9 @@ import (
 	"github.com/chatbridge/chatbridge/host/internal/memstore"
 	"github.com/chatbridge/chatbridge/host/internal/testbundle"
 	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
+	"github.com/chatbridge/chatbridge/host/trigger/resolver"
+	"github.com/chatbridge/chatbridge/host/trigger/webtrigger"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -161,7 +164,7 @@ type result struct {
 
 func (f *fixture) probeCtx(ctx context.Context, in tenant.Installation, op map[string]any) (result, error) {
 	body, _ := json.Marshal(op)
-	resp, err := f.host.WebTrigger(ctx, in.ID, "probe", &abi.WebTriggerRequest{Method: "POST", Path: "/", Body: body})
+	resp, err := webtrigger.Invoke(ctx, f.host, in.ID, "probe", &abi.WebTriggerRequest{Method: "POST", Path: "/", Body: body})
 	if err != nil {
 		return result{}, err
 	}
@@ -276,7 +279,7 @@ func TestEveryCapabilityWorksFromARealModule(t *testing.T) {
 	})
 
 	t.Run("events, scheduled triggers and resolvers reach the module", func(t *testing.T) {
-		if err := f.host.Event(context.Background(), in.ID, "avi:jira:commented:issue", []byte(`{}`)); err != nil {
+		if err := jiraevent.Deliver(context.Background(), f.host, in.ID, "avi:jira:commented:issue", []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
 		if r := f.probe(t, in, map[string]any{"op": "storage.get", "key": "event:last"}); r.Value != "avi:jira:commented:issue|jira-events" {
@@ -284,14 +287,14 @@ func TestEveryCapabilityWorksFromARealModule(t *testing.T) {
 		}
 		// filter.ignoreSelf: the app's own comment never reaches the module.
 		self := []byte(`{"webhookEvent":"jira:issue_updated","user":{"accountId":"app-1"}}`)
-		if err := f.host.Event(context.Background(), in.ID, "avi:jira:updated:issue", self); err != nil {
+		if err := jiraevent.Deliver(context.Background(), f.host, in.ID, "avi:jira:updated:issue", self); err != nil {
 			t.Fatal(err)
 		}
 		if r := f.probe(t, in, map[string]any{"op": "storage.get", "key": "event:last"}); r.Value != "avi:jira:commented:issue|jira-events" {
 			t.Fatalf("an event the app caused reached the module: %+v", r)
 		}
 		agent := []byte(`{"webhookEvent":"jira:issue_updated","user":{"accountId":"agent-7"}}`)
-		if err := f.host.Event(context.Background(), in.ID, "avi:jira:updated:issue", agent); err != nil {
+		if err := jiraevent.Deliver(context.Background(), f.host, in.ID, "avi:jira:updated:issue", agent); err != nil {
 			t.Fatal(err)
 		}
 		if r := f.probe(t, in, map[string]any{"op": "storage.get", "key": "event:last"}); r.Value != "avi:jira:updated:issue|jira-events" {
@@ -303,11 +306,11 @@ func TestEveryCapabilityWorksFromARealModule(t *testing.T) {
 		if r := f.probe(t, in, map[string]any{"op": "storage.get", "key": "scheduled:housekeeping"}); r.Value != "fired" {
 			t.Fatalf("scheduled: %+v", r)
 		}
-		out, err := f.host.Resolve(context.Background(), in.ID, "config.get", []byte("p"))
+		out, err := resolver.Call(context.Background(), f.host, in.ID, "config.get", []byte("p"))
 		if err != nil || string(out) != "config.get:p" {
 			t.Fatalf("resolver: %q %v", out, err)
 		}
-		if _, err := f.host.Resolve(context.Background(), in.ID, "fail", nil); !errors.Is(err, abi.InvalidArgument) {
+		if _, err := resolver.Call(context.Background(), f.host, in.ID, "fail", nil); !errors.Is(err, abi.InvalidArgument) {
 			t.Fatalf("failing resolver: got %v, want invalid-argument", err)
 		}
 	})

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/engine"
+	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -18,7 +18,7 @@ func TestJiraWebhooksAreAuthenticatedBeforeTheSandbox(t *testing.T) {
 	}
 	body := []byte(`{"webhookEvent":"comment_created","comment":{"id":"10001"}}`)
 	deliver := func(sig string, body []byte) uint16 {
-		return f.host.JiraWebhook(ctx, in.ID, &abi.WebTriggerRequest{Method: "POST", Body: body,
+		return jiraevent.Webhook(ctx, f.host, in.ID, &abi.WebTriggerRequest{Method: "POST", Body: body,
 			Headers: []abi.Header{{Name: "X-Hub-Signature", Value: sig}}}).Status
 	}
 	calls := func() int64 { return f.host.Engine().Stats().Calls.Load() }
@@ -28,10 +28,10 @@ func TestJiraWebhooksAreAuthenticatedBeforeTheSandbox(t *testing.T) {
 		sig  string
 	}{
 		{"no signature", ""},
-		{"signed with another secret", host.SignJiraBody([]byte("not the secret"), body)},
-		{"signature of other bytes", host.SignJiraBody([]byte(secret), []byte(`{}`))},
+		{"signed with another secret", jiraevent.Sign([]byte("not the secret"), body)},
+		{"signature of other bytes", jiraevent.Sign([]byte(secret), []byte(`{}`))},
 		{"not hex", "sha256=zz"},
-		{"sha1 prefix", "sha1=" + host.SignJiraBody([]byte(secret), body)[7:]},
+		{"sha1 prefix", "sha1=" + jiraevent.Sign([]byte(secret), body)[7:]},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := calls()
@@ -44,7 +44,7 @@ func TestJiraWebhooksAreAuthenticatedBeforeTheSandbox(t *testing.T) {
 		})
 	}
 	t.Run("a signed comment event reaches the trigger", func(t *testing.T) {
-		if got := deliver(host.SignJiraBody([]byte(secret), body), body); got != 200 {
+		if got := deliver(jiraevent.Sign([]byte(secret), body), body); got != 200 {
 			t.Fatalf("status %d, want 200", got)
 		}
 		if r := f.probe(t, in, map[string]any{"op": "storage.get", "key": "event:last"}); r.Value != "avi:jira:commented:issue|jira-events" {
@@ -53,7 +53,7 @@ func TestJiraWebhooksAreAuthenticatedBeforeTheSandbox(t *testing.T) {
 	})
 	t.Run("an event no trigger subscribes to is acknowledged", func(t *testing.T) {
 		other := []byte(`{"webhookEvent":"jira:issue_deleted"}`)
-		if got := deliver(host.SignJiraBody([]byte(secret), other), other); got != 202 {
+		if got := deliver(jiraevent.Sign([]byte(secret), other), other); got != 202 {
 			t.Fatalf("status %d, want 202", got)
 		}
 	})
@@ -62,7 +62,7 @@ func TestJiraWebhooksAreAuthenticatedBeforeTheSandbox(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := deliver(host.SignJiraBody([]byte(otherSecret), body), body); got != 401 {
+		if got := deliver(jiraevent.Sign([]byte(otherSecret), body), body); got != 401 {
 			t.Fatalf("status %d, want 401", got)
 		}
 	})

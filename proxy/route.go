@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+
+	"github.com/chatbridge/chatbridge/proxy/publicurl"
 )
 
 // Route id shape: NewRouteID makes 32 characters (192 random bits);
@@ -17,11 +19,11 @@ const (
 	maxRouteIDLen = 64
 )
 
-// Public path prefixes.
+// Public path prefixes: the scheme is package publicurl's.
 const (
-	webTriggerPrefix = "/x/"
-	jiraPrefix       = "/jira/"
-	downloadPrefix   = "/dl/"
+	webTriggerPrefix = publicurl.WebTriggerPrefix
+	jiraPrefix       = publicurl.JiraEventsPrefix
+	downloadPrefix   = publicurl.DownloadPrefix
 )
 
 // NewRouteID returns a fresh unguessable route id: 192 bits from
@@ -49,16 +51,6 @@ func validRouteID(id []byte) bool {
 	}
 	return true
 }
-
-// WebTriggerPath and JiraPath are the public paths of a route id, for the
-// host to build the URLs it registers with Telegram, Jira and others.
-func WebTriggerPath(routeID string) string { return webTriggerPrefix + routeID }
-
-// JiraPath: see WebTriggerPath.
-func JiraPath(routeID string) string { return jiraPrefix + routeID }
-
-// DownloadPath is the public path of a download link's token (Downloader).
-func DownloadPath(token string) string { return downloadPrefix + token }
 
 // routeResult is the router's verdict on a method and path, before Lookup.
 type routeResult struct {

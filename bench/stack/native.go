@@ -24,6 +24,7 @@ import (
 	"github.com/chatbridge/chatbridge/plugin/bridge"
 	"github.com/chatbridge/chatbridge/plugin/sdk"
 	"github.com/chatbridge/chatbridge/proxy"
+	"github.com/chatbridge/chatbridge/proxy/publicurl"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -153,7 +154,7 @@ func (n *Native) env(ctx context.Context, id string) (*sdk.Env, abi.Context, err
 	_, _ = rand.Read(b[:])
 	actx := abi.Context{Installation: in.ID, SiteURL: in.SiteURL, AppAccountID: in.AppAccountID, InvocationID: hex.EncodeToString(b[:])}
 	for _, t := range n.triggers {
-		actx.WebTriggers = append(actx.WebTriggers, abi.Header{Name: t, Value: n.publicURL + "/x/" + in.Routes[t]})
+		actx.WebTriggers = append(actx.WebTriggers, abi.Header{Name: t, Value: publicurl.WebTrigger(n.publicURL, in.Routes[t])})
 	}
 	c := &call{n: n, ctx: ctx, inst: in.ID}
 	return &sdk.Env{

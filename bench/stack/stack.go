@@ -29,6 +29,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/storage/bunt"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/host/trigger/resolver"
 	"github.com/chatbridge/chatbridge/proxy"
 )
 
@@ -286,7 +287,7 @@ func (s *Stack) installAndConfigure(ctx context.Context) (Installation, error) {
 	var out []byte
 	var err error
 	if s.host != nil {
-		out, err = s.host.Resolve(ctx, id, "config.set", payload)
+		out, err = resolver.Call(ctx, s.host, id, "config.set", payload)
 	} else {
 		out, err = s.native.Resolve(ctx, id, "config.set", payload)
 	}

@@ -11,6 +11,9 @@ import (
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
+	"github.com/chatbridge/chatbridge/host/trigger/resolver"
+	"github.com/chatbridge/chatbridge/proxy/publicurl"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -82,7 +85,7 @@ func Handler(h *host.Host, token string) http.Handler {
 			writeError(w, http.StatusRequestEntityTooLarge, "body too large")
 			return
 		}
-		out, err := h.Resolve(r.Context(), r.PathValue("id"), r.PathValue("function"), body)
+		out, err := resolver.Call(r.Context(), h, r.PathValue("id"), r.PathValue("function"), body)
 		var code abi.Code
 		switch {
 		case errors.Is(err, tenant.ErrNotFound):
@@ -153,10 +156,10 @@ func authorized(token string, next http.Handler) http.Handler {
 }
 
 func view(h *host.Host, in tenant.Installation) Installation {
-	v := Installation{ID: in.ID, SiteURL: in.SiteURL, AppAccountID: in.AppAccountID, WebTriggers: map[string]string{}, JiraWebhook: h.JiraURL(in)}
+	v := Installation{ID: in.ID, SiteURL: in.SiteURL, AppAccountID: in.AppAccountID, WebTriggers: map[string]string{}, JiraWebhook: jiraevent.URL(h, in)}
 	for key, route := range in.Routes {
 		if key != tenant.JiraEventsRoute {
-			v.WebTriggers[key] = h.URL(route)
+			v.WebTriggers[key] = publicurl.WebTrigger(h.PublicURL(), route)
 		}
 	}
 	return v

@@ -19,6 +19,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/host/trigger/resolver"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -274,7 +275,7 @@ func (c *Console) resolve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, "body too large")
 		return
 	}
-	out, err := h.Resolve(r.Context(), r.PathValue("installation"), r.PathValue("function"), body)
+	out, err := resolver.Call(r.Context(), h, r.PathValue("installation"), r.PathValue("function"), body)
 	var code abi.Code
 	switch {
 	case errors.Is(err, tenant.ErrNotFound):

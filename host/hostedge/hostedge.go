@@ -10,6 +10,8 @@ import (
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/medialink"
 	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
+	"github.com/chatbridge/chatbridge/host/trigger/webtrigger"
 	"github.com/chatbridge/chatbridge/proxy"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
@@ -36,9 +38,9 @@ func (e Backend) Lookup(routeID string) (proxy.Target, bool) {
 // the engine's overload and timeout errors to the proxy's.
 func (e Backend) Invoke(ctx context.Context, t proxy.Target, req *abi.WebTriggerRequest) (*abi.Response, error) {
 	if t.Kind == proxy.JiraEvents {
-		return e.Host.JiraWebhook(ctx, t.Installation, req), nil
+		return jiraevent.Webhook(ctx, e.Host, t.Installation, req), nil
 	}
-	resp, err := e.Host.WebTrigger(ctx, t.Installation, t.Trigger, req)
+	resp, err := webtrigger.Invoke(ctx, e.Host, t.Installation, t.Trigger, req)
 	switch {
 	case errors.Is(err, engine.ErrTimeout):
 		return nil, fmt.Errorf("%w: %w", proxy.ErrTimeout, err)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/host/storage"
+	"github.com/chatbridge/chatbridge/proxy/publicurl"
 )
 
 // Sites is how the service reaches an installation's Jira site (the tenant
@@ -174,7 +175,7 @@ func (s *Service) Mint(ctx context.Context, installation, attachmentID string, t
 		return "", fmt.Errorf("medialink: store link: %w", err)
 	}
 	s.cfg.Logger.Debug("download link minted", "installation", installation, "attachment", attachmentID, "ttl", ttl)
-	return s.cfg.PublicURL + "/dl/" + token, nil
+	return publicurl.Download(s.cfg.PublicURL, token), nil
 }
 
 // Download is an attachment on its way to a client. Close Body when done.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/bench/stack"
 	"github.com/chatbridge/chatbridge/host/engine"
+	"github.com/chatbridge/chatbridge/host/trigger/webtrigger"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -141,7 +142,7 @@ func deadlineRow(ctx context.Context, a *artifacts, o options) ([]row, error) {
 			return testing.BenchmarkResult{}, err
 		}
 		call := func() error {
-			resp, err := s.Host().WebTrigger(ctx, in.ID, "telegram-webhook", &abi.WebTriggerRequest{
+			resp, err := webtrigger.Invoke(ctx, s.Host(), in.ID, "telegram-webhook", &abi.WebTriggerRequest{
 				Method: "POST", Path: "/", Query: []abi.Header{{Name: "project", Value: stack.Project}},
 				Headers: []abi.Header{{Name: "Content-Type", Value: "application/json"}, {Name: "X-Telegram-Bot-Api-Secret-Token", Value: in.SecretToken}},
 				Body:    body,

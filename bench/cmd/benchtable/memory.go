@@ -25,6 +25,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/storage/bunt"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/host/trigger/webtrigger"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -160,7 +161,7 @@ func memoryChild(role, module, manifest string, installations int) error {
 	var calls atomic.Int64
 	body := []byte(`{"update_id":1,"message":{"message_id":1,"date":1700000000,"text":"memory","chat":{"id":1,"type":"private"},"from":{"id":1,"is_bot":false,"first_name":"M"}}}`)
 	call := func(id string) error {
-		resp, err := h.WebTrigger(ctx, id, "telegram-webhook", &abi.WebTriggerRequest{Method: "POST", Path: "/",
+		resp, err := webtrigger.Invoke(ctx, h, id, "telegram-webhook", &abi.WebTriggerRequest{Method: "POST", Path: "/",
 			Query: []abi.Header{{Name: "project", Value: "SUP"}}, Body: body})
 		if err == nil && resp.Status != 404 {
 			err = fmt.Errorf("unconfigured project answered %d, want 404", resp.Status)
@@ -222,7 +223,7 @@ func memoryChild(role, module, manifest string, installations int) error {
 			go func() {
 				defer wg.Done()
 				for id := range work {
-					resp, err := h.WebTrigger(ctx, id, "telegram-webhook", &abi.WebTriggerRequest{Method: "POST", Path: "/",
+					resp, err := webtrigger.Invoke(ctx, h, id, "telegram-webhook", &abi.WebTriggerRequest{Method: "POST", Path: "/",
 						Query: []abi.Header{{Name: "project", Value: "SUP"}}, Body: body})
 					if err == nil && resp.Status != 404 {
 						err = fmt.Errorf("answered %d", resp.Status)

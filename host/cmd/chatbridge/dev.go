@@ -18,6 +18,9 @@ import (
 	"github.com/chatbridge/chatbridge/host/sim/telegram"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
+	"github.com/chatbridge/chatbridge/host/trigger/resolver"
+	"github.com/chatbridge/chatbridge/host/trigger/webtrigger"
 	"github.com/chatbridge/chatbridge/proxy"
 )
 
@@ -104,10 +107,10 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 		fmt.Fprintf(w, "installation %s site %s\n", in.ID, in.SiteURL)
 		for _, t := range in.Triggers() {
 			if t == tenant.JiraEventsRoute {
-				fmt.Fprintf(w, "  jira webhooks   %s\n", r.host.JiraURL(in))
+				fmt.Fprintf(w, "  jira webhooks   %s\n", jiraevent.URL(r.host, in))
 				continue
 			}
-			fmt.Fprintf(w, "  web trigger %-16s %s\n", t, r.host.URL(in.Routes[t]))
+			fmt.Fprintf(w, "  web trigger %-16s %s\n", t, webtrigger.URL(r.host, in, t))
 		}
 		fmt.Fprintf(w, "simulators: Telegram as api.telegram.org, Jira as %s; control API under %s/_sim/\n", devSite, r.adminURL)
 		if configured {
@@ -151,7 +154,7 @@ func devInstall(ctx context.Context, h *host.Host, sims simulatorControl) (tenan
 	if err != nil {
 		return in, err
 	}
-	return in, sims.registerJiraWebhook(h.JiraURL(in), secret)
+	return in, sims.registerJiraWebhook(jiraevent.URL(h, in), secret)
 }
 
 // devConfigure configures the dev project through the bridge's own admin
@@ -165,7 +168,7 @@ func devConfigure(ctx context.Context, h *host.Host, in tenant.Installation) (bo
 		"projectKey": devProject, "enabled": true, "channel": "telegram",
 		"botToken": telegram.DefaultToken, "serviceDeskId": "1", "requestTypeId": "10",
 	})
-	out, err := h.Resolve(ctx, in.ID, "config.set", payload)
+	out, err := resolver.Call(ctx, h, in.ID, "config.set", payload)
 	if err != nil {
 		return false, fmt.Errorf("configure the dev project: %w", err)
 	}
@@ -216,7 +219,7 @@ func firstWebTrigger(h *host.Host, list []tenant.Installation) (string, bool) {
 	for _, in := range list {
 		for _, t := range in.Triggers() {
 			if t != tenant.JiraEventsRoute {
-				return h.URL(in.Routes[t]), true
+				return webtrigger.URL(h, in, t), true
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/host/trigger/resolver"
 )
 
 // reconfigure switches the dev project to another channel through the
@@ -25,7 +26,7 @@ func (s *e2eStack) reconfigure(t *testing.T, channel, token string) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := s.r.host.Resolve(ctx, in.ID, "config.set", payload)
+	out, err := resolver.Call(ctx, s.r.host, in.ID, "config.set", payload)
 	if err != nil {
 		t.Fatalf("config.set %s: %v", channel, err)
 	}

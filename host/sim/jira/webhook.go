@@ -3,9 +3,6 @@ package jira
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
 )
 
 // Delivery is one webhook delivery attempt, as GET /_sim/jira/deliveries
@@ -194,7 +193,7 @@ func (s *Sim) attempt(ev *event, n int) (status int, err error, ok bool) {
 	req.Header.Set("User-Agent", "Atlassian Webhook HTTP Client")
 	req.Header.Set("X-Atlassian-Webhook-Identifier", ev.id)
 	if hook.Secret != "" {
-		req.Header.Set("X-Hub-Signature", Sign([]byte(hook.Secret), ev.body))
+		req.Header.Set("X-Hub-Signature", jiraevent.Sign([]byte(hook.Secret), ev.body))
 	}
 	if n > 0 {
 		req.Header.Set("X-Atlassian-Webhook-Retry", strconv.Itoa(n))
@@ -227,12 +226,4 @@ func (s *Sim) record(d Delivery) {
 	if len(s.deliveries) > maxDeliveries {
 		s.deliveries = s.deliveries[len(s.deliveries)-maxDeliveries:]
 	}
-}
-
-// Sign is the X-Hub-Signature value Jira sends for body with a webhook
-// secret: "sha256=" and the hex HMAC-SHA256 of the raw body.
-func Sign(secret, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }

@@ -33,6 +33,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/proxy"
 	"github.com/chatbridge/chatbridge/proxy/internal/load"
+	"github.com/chatbridge/chatbridge/proxy/publicurl"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -92,7 +93,7 @@ func run(conns, rounds int, duration, warmup time.Duration, nginxBin, profile st
 
 	route := proxy.NewRouteID()
 	body := `{"update_id":1,"message":{"message_id":1,"chat":{"id":1,"type":"private"},"date":1,"text":"hello"}}`
-	request := []byte("POST " + proxy.WebTriggerPath(route) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+	request := []byte("POST " + publicurl.WebTriggerPrefix + route + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
 		"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 	cfg := load.Config{TLS: tlsCfg, Conns: conns, Duration: duration, Warmup: warmup, Requests: [][]byte{request}}
 
