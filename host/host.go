@@ -194,6 +194,7 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 	p := policy{b.Manifest}
 	ec := h.cfg.Engine
 	ec.MemoryLimitPages = b.Manifest.MemoryPages()
+	ec.InitExport = abi.ExportInit
 	ec.HostModules = func(ctx context.Context, r wazero.Runtime) error {
 		return capability.Register(ctx, r, capability.Deps{
 			Store: h.cfg.Store, Queue: h.queue, Jira: h.registry, Logger: h.log,

@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"hash"
 	"io"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/host/bundle"
+	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/tenant"
@@ -173,27 +173,10 @@ type call struct {
 
 // codeOf maps a backend error to the code the module would see.
 func codeOf(err error) error {
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.Is(err, storage.ErrNotFound):
-		return abi.NotFound
-	case errors.Is(err, storage.ErrInvalidKey), errors.Is(err, storage.ErrInvalidQuery):
-		return abi.InvalidArgument
-	case errors.Is(err, storage.ErrValueTooLarge):
-		return abi.LimitExceeded
-	case errors.Is(err, storage.ErrDenied):
-		return abi.AccessDenied
-	case errors.Is(err, storage.ErrIntegrity):
-		return abi.Integrity
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return abi.Timeout
 	}
-	var code abi.Code
-	if errors.As(err, &code) {
-		return code
-	}
-	return abi.Internal
+	return capability.Code(err)
 }
 
 type kvs struct{ c *call }
@@ -301,26 +284,7 @@ func (s secrets) VerifyHMAC(name string, h sdk.Hash, data, mac []byte) (bool, er
 
 // substitute replaces every {{secret:NAME}} in s with the secret's value.
 func (c *call) substitute(s string) (string, error) {
-	const open, close = "{{secret:", "}}"
-	var out strings.Builder
-	for {
-		i := strings.Index(s, open)
-		if i < 0 {
-			out.WriteString(s)
-			return out.String(), nil
-		}
-		j := strings.Index(s[i+len(open):], close)
-		if j < 0 {
-			return "", abi.InvalidArgument
-		}
-		v, err := secrets{c}.get(s[i+len(open) : i+len(open)+j])
-		if err != nil {
-			return "", err
-		}
-		out.WriteString(s[:i])
-		out.Write(v)
-		s = s[i+len(open)+j+len(close):]
-	}
+	return abi.ExpandSecretRefs(s, secrets{c}.get)
 }
 
 type fetcher struct{ c *call }

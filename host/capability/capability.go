@@ -186,9 +186,11 @@ func (h *host) denied(c *Call, capName string) bool {
 	return true
 }
 
-// codeOf maps a backend error to the code the module sees. Anything
-// unexpected is logged (without the value) and reported as internal.
-func codeOf(c *Call, op string, err error) abi.Code {
+// Code maps a backend error to the code the module sees: the one mapping,
+// which the bridge's native benchmark build uses too. Anything unexpected
+// is internal.
+func Code(err error) abi.Code {
+	var code abi.Code
 	switch {
 	case err == nil:
 		return abi.OK
@@ -201,19 +203,31 @@ func codeOf(c *Call, op string, err error) abi.Code {
 	case errors.Is(err, storage.ErrDenied):
 		return abi.AccessDenied
 	case errors.Is(err, storage.ErrIntegrity):
-		c.Log.Error("stored record failed its integrity check", "op", op)
 		return abi.Integrity
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return abi.Timeout
 	case errors.Is(err, storage.ErrUnavailable):
-		// The module retries these (a cluster's failover): worth a line, not an error.
-		c.Log.Warn("storage temporarily unavailable", "op", op, "err", err.Error())
 		return abi.Unavailable
-	}
-	var code abi.Code
-	if errors.As(err, &code) {
+	case errors.As(err, &code):
 		return code
 	}
-	c.Log.Error("capability failed", "op", op, "err", err.Error())
 	return abi.Internal
+}
+
+// codeOf is Code, with a log line (never the value) for what an operator
+// should see: a failed integrity check, a store that is briefly
+// unavailable, and anything unexpected.
+func codeOf(c *Call, op string, err error) abi.Code {
+	code := Code(err)
+	var own abi.Code
+	switch {
+	case code == abi.Integrity:
+		c.Log.Error("stored record failed its integrity check", "op", op)
+	case code == abi.Unavailable && !errors.As(err, &own):
+		// The module retries these (a cluster's failover): worth a line, not an error.
+		c.Log.Warn("storage temporarily unavailable", "op", op, "err", err.Error())
+	case code == abi.Internal && !errors.As(err, &own):
+		c.Log.Error("capability failed", "op", op, "err", err.Error())
+	}
+	return code
 }

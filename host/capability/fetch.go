@@ -66,34 +66,22 @@ func (h *host) fetch(ctx context.Context, m api.Module, ptr, n uint32) int64 {
 // substitute replaces every {{secret:NAME}} in s with the secret's value and
 // remembers the value so that logs can redact it.
 func (h *host) substitute(ctx context.Context, c *Call, s string) (string, abi.Code) {
-	const open, close = "{{secret:", "}}"
-	if !strings.Contains(s, open) {
-		return s, abi.OK
-	}
-	var out strings.Builder
-	for {
-		i := strings.Index(s, open)
-		if i < 0 {
-			out.WriteString(s)
-			return out.String(), abi.OK
-		}
-		j := strings.Index(s[i+len(open):], close)
-		if j < 0 {
-			return "", abi.InvalidArgument
-		}
-		name := s[i+len(open) : i+len(open)+j]
+	out, err := abi.ExpandSecretRefs(s, func(name string) ([]byte, error) {
 		if abi.KeyProblem(name) != "" || strings.HasPrefix(name, storage.HostSecretPrefix) {
-			return "", abi.AccessDenied
+			return nil, abi.AccessDenied
 		}
 		v, code := h.secret(ctx, c, name)
 		if code != abi.OK {
-			return "", code
+			return nil, code
 		}
 		c.used = append(c.used, v)
-		out.WriteString(s[:i])
-		out.Write(v)
-		s = s[i+len(open)+j+len(close):]
+		return v, nil
+	})
+	var code abi.Code
+	if errors.As(err, &code) {
+		return "", code
 	}
+	return out, abi.OK
 }
 
 // send makes the outbound request and pends the encoded response. A non-empty

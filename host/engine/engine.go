@@ -15,7 +15,6 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/chatbridge/chatbridge/host/fuel"
-	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 // Deadline selects how a runaway call is stopped.
@@ -73,6 +72,10 @@ type Config struct {
 	NoReset bool
 	// HostModules instantiates the host's import modules in the runtime.
 	HostModules func(ctx context.Context, r wazero.Runtime) error
+	// InitExport names the export run once on every new instance, for its
+	// key, before the instance's first call; a non-zero result fails the
+	// instance. Default "": none. The contract names it, not the engine.
+	InitExport string
 }
 
 func (c Config) withDefaults() Config {
@@ -105,6 +108,8 @@ var (
 	ErrNoExport = errors.New("engine: module has no such export")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("engine: closed")
+	// ErrInit is returned when Config.InitExport failed on a new instance.
+	ErrInit = errors.New("engine: module init failed")
 )
 
 // exitTimeout is the exit code an instance is closed with when fuel runs out
@@ -392,9 +397,12 @@ func (e *Engine) instantiate(ctx context.Context, key string) (*instance, error)
 	return inst, nil
 }
 
-// initFor runs the module's init export for the instance's key.
+// initFor runs Config.InitExport for the instance's key.
 func (e *Engine) initFor(ctx context.Context, inst *instance) error {
-	init := inst.mod.ExportedFunction(abi.ExportInit)
+	if e.cfg.InitExport == "" {
+		return nil
+	}
+	init := inst.mod.ExportedFunction(e.cfg.InitExport)
 	if init == nil {
 		return nil
 	}
@@ -402,8 +410,8 @@ func (e *Engine) initFor(ctx context.Context, inst *instance) error {
 	if err != nil {
 		return e.callError(ctx, err)
 	}
-	if len(res) == 1 && abi.Code(res[0]) != abi.OK {
-		return fmt.Errorf("engine: module init failed: %v", abi.Code(res[0]))
+	if len(res) == 1 && res[0] != 0 {
+		return fmt.Errorf("%w: %s returned %d", ErrInit, e.cfg.InitExport, res[0])
 	}
 	return nil
 }

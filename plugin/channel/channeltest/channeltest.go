@@ -187,7 +187,7 @@ func Run(t *testing.T, s Suite) {
 			if token != "" && strings.Contains(all, token) {
 				t.Errorf("request to %s holds the token itself", r.URL)
 			}
-			if !strings.Contains(all, "{{secret:"+names.Token+"}}") {
+			if !strings.Contains(all, abi.SecretRef(names.Token)) {
 				t.Errorf("request to %s does not name the token secret", r.URL)
 			}
 		}

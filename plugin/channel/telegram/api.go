@@ -94,7 +94,7 @@ type reply struct {
 }
 
 func (c *Client) methodURL(method string) string {
-	return BaseURL + "/bot{{secret:" + c.TokenSecret + "}}/" + method
+	return BaseURL + "/bot" + abi.SecretRef(c.TokenSecret) + "/" + method
 }
 
 // Call invokes method with params encoded as JSON and decodes the result
@@ -228,7 +228,7 @@ func (c *Client) DownloadFile(path string) ([]byte, error) {
 	if path == "" || strings.Contains(path, "..") || strings.ContainsAny(path, "?#{}\\ \r\n") || strings.HasPrefix(path, "/") {
 		return nil, fmt.Errorf("telegram: download: unusable file path")
 	}
-	resp, err := c.Fetch.Fetch(&abi.Request{Method: "GET", URL: BaseURL + "/file/bot{{secret:" + c.TokenSecret + "}}/" + path})
+	resp, err := c.Fetch.Fetch(&abi.Request{Method: "GET", URL: BaseURL + "/file/bot" + abi.SecretRef(c.TokenSecret) + "/" + path})
 	if err != nil {
 		return nil, transportError("download", err)
 	}

@@ -107,7 +107,7 @@ func (c *Client) post(method string, body []byte, out any) error {
 		URL:    BaseURL + method,
 		Headers: []abi.Header{
 			{Name: "Content-Type", Value: "application/json"},
-			{Name: AuthHeader, Value: "{{secret:" + c.TokenSecret + "}}"},
+			{Name: AuthHeader, Value: abi.SecretRef(c.TokenSecret)},
 		},
 		Body: body,
 	})

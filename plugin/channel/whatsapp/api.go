@@ -89,7 +89,7 @@ type client struct {
 }
 
 func (c *client) auth() abi.Header {
-	return abi.Header{Name: "Authorization", Value: "Bearer {{secret:" + c.token + "}}"}
+	return abi.Header{Name: "Authorization", Value: "Bearer " + abi.SecretRef(c.token)}
 }
 
 // do sends a request to the Graph API and decodes a 2xx answer into out.

@@ -127,7 +127,7 @@ func New(env *sdk.Env, s channel.Secrets) *Channel {
 	return &Channel{client: client{fetch: env.Fetch, token: s.Token}, secrets: env.Secrets, names: s}
 }
 
-func (c *Channel) ref(suffix string) string { return "{{secret:" + c.names.Token + suffix + "}}" }
+func (c *Channel) ref(suffix string) string { return abi.SecretRef(c.names.Token + suffix) }
 
 // Name implements channel.Channel.
 func (c *Channel) Name() string { return Name }
