@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/host"
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/host/engine"
-	"github.com/chatbridge/chatbridge/host/internal/testbundle"
 	"github.com/chatbridge/chatbridge/host/queue"
 )
 
@@ -20,13 +20,13 @@ func TestAMessageOfAnInstallationNotYetLoadedIsKeptUntilTheStoreSaysItIsGone(t *
 	f := newFixture(t, nil, engine.Config{})
 	ctx := context.Background()
 	// A second host on the same store, loaded before the install.
-	other, err := host.New(ctx, host.Config{Store: f.store, Trust: testbundle.Trust(t), Engine: engine.Config{CacheDir: cacheDir},
+	other, err := host.New(ctx, host.Config{Store: f.store, Trust: bundletest.Trust(t), Engine: engine.Config{CacheDir: cacheDir},
 		Logger: slog.New(slog.DiscardHandler), Queue: queue.Config{BaseBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = other.Close(ctx) })
-	if err := other.Load(ctx, testbundle.Probe(t, nil)); err != nil {
+	if err := other.Load(ctx, bundletest.Probe(t, nil)); err != nil {
 		t.Fatal(err)
 	}
 	in := f.install(t, "https://example.atlassian.net")

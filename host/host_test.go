@@ -21,12 +21,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/emulator/devca"
+	"github.com/chatbridge/chatbridge/emulator/reroute"
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
-	"github.com/chatbridge/chatbridge/host/devca"
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/host/engine"
-	"github.com/chatbridge/chatbridge/host/internal/memstore"
-	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+	"github.com/chatbridge/chatbridge/host/storage/memstore"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
 	"github.com/chatbridge/chatbridge/host/trigger/resolver"
@@ -43,7 +44,7 @@ func TestMain(m *testing.M) {
 	}
 	cacheDir = d
 	code := m.Run()
-	testbundle.Cleanup()
+	bundletest.Cleanup()
 	_ = os.RemoveAll(d)
 	os.Exit(code)
 }
@@ -119,9 +120,9 @@ func newFixture(t testing.TB, manifest []byte, ec engine.Config) *fixture {
 	ec.CacheDir = cacheDir
 	h, err := host.New(context.Background(), host.Config{
 		Store:     f.store,
-		Trust:     testbundle.Trust(t),
+		Trust:     bundletest.Trust(t),
 		Engine:    ec,
-		HTTP:      host.RoutedClient(map[string]string{"api.telegram.org": telegram, "example.atlassian.net": jira, "evil.example.com": other}, ca.Pool()),
+		HTTP:      reroute.Client(map[string]string{"api.telegram.org": telegram, "example.atlassian.net": jira, "evil.example.com": other}, ca.Pool()),
 		Logger:    slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		PublicURL: "https://127.0.0.1:8443",
 	})
@@ -129,7 +130,7 @@ func newFixture(t testing.TB, manifest []byte, ec engine.Config) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = h.Close(context.Background()) })
-	if err := h.Load(context.Background(), testbundle.Probe(t, manifest)); err != nil {
+	if err := h.Load(context.Background(), bundletest.Probe(t, manifest)); err != nil {
 		t.Fatal(err)
 	}
 	f.host = h
@@ -508,7 +509,7 @@ func TestConcurrentInvocationsAcrossInstallationsStayUnmixed(t *testing.T) {
 
 func TestATamperedOrUnsignedBundleIsRefusedBeforeCompile(t *testing.T) {
 	f := newFixture(t, nil, engine.Config{})
-	good := testbundle.Probe(t, nil)
+	good := bundletest.Probe(t, nil)
 	cases := []struct {
 		name   string
 		mutate func(t *testing.T, dir string)
@@ -558,12 +559,12 @@ func TestATamperedOrUnsignedBundleIsRefusedBeforeCompile(t *testing.T) {
 
 func TestAModuleImportingAnUndeclaredCapabilityIsRefused(t *testing.T) {
 	f := newFixture(t, nil, engine.Config{})
-	m, err := os.ReadFile(filepath.Join(testbundle.RepoRoot(), "plugin", "examples", "probe", "manifest.yml"))
+	m, err := os.ReadFile(filepath.Join(bundletest.RepoRoot(), "plugin", "examples", "probe", "manifest.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	narrowed := bytes.Replace(m, []byte("capabilities: [storage, secrets, fetch, jira, queue, log]"), []byte("capabilities: [storage, log]"), 1)
-	err = f.host.Load(context.Background(), testbundle.Probe(t, narrowed))
+	err = f.host.Load(context.Background(), bundletest.Probe(t, narrowed))
 	if err == nil || !strings.Contains(err.Error(), "not declared") {
 		t.Fatalf("Load: got %v, want an undeclared-capability error", err)
 	}

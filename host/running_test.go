@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/host/engine"
-	"github.com/chatbridge/chatbridge/host/internal/testbundle"
 	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
 )
 
@@ -26,12 +26,12 @@ func TestAHeldBundleOutlivesAReloadUntilReleased(t *testing.T) {
 	}
 	oldManifest, oldEngine := held.Manifest(), f.host.Engine()
 
-	m, err := os.ReadFile(filepath.Join(testbundle.RepoRoot(), "plugin", "examples", "probe", "manifest.yml"))
+	m, err := os.ReadFile(filepath.Join(bundletest.RepoRoot(), "plugin", "examples", "probe", "manifest.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	renamed := bytes.Replace(m, []byte("name: ChatBridge probe"), []byte("name: ChatBridge probe, reloaded"), 1)
-	if err := f.host.Load(ctx, testbundle.Probe(t, renamed)); err != nil {
+	if err := f.host.Load(ctx, bundletest.Probe(t, renamed)); err != nil {
 		t.Fatal(err)
 	}
 	if f.host.Engine() == oldEngine || f.host.Bundle().Manifest.App.Name != "ChatBridge probe, reloaded" {

@@ -18,14 +18,15 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/chatbridge/chatbridge/emulator/reroute"
+	"github.com/chatbridge/chatbridge/emulator/sim"
+	"github.com/chatbridge/chatbridge/emulator/sim/jira"
+	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/hostedge"
 	"github.com/chatbridge/chatbridge/host/queue"
-	"github.com/chatbridge/chatbridge/host/sim"
-	"github.com/chatbridge/chatbridge/host/sim/jira"
-	"github.com/chatbridge/chatbridge/host/sim/telegram"
 	"github.com/chatbridge/chatbridge/host/storage/bunt"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
@@ -257,7 +258,7 @@ func (s *Stack) startSims(edgeCert string) (*http.Client, error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, ls.Close)
-	return host.RoutedClient(ls.Routes, ls.CA.Pool()), nil
+	return reroute.Client(ls.Routes, ls.CA.Pool()), nil
 }
 
 // installAndConfigure installs the simulated site and configures project SUP

@@ -11,7 +11,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
-	"github.com/chatbridge/chatbridge/host/internal/memstore"
+	"github.com/chatbridge/chatbridge/host/storage/memstore"
 )
 
 func TestQueueEndpointsNeedTheTokenAndAnswerForMissingLetters(t *testing.T) {

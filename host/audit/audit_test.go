@@ -11,18 +11,18 @@ import (
 	"testing"
 
 	"github.com/chatbridge/chatbridge/host/bundle"
-	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	testbundle.Cleanup()
+	bundletest.Cleanup()
 	os.Exit(code)
 }
 
 func probeManifest(t *testing.T) []byte {
 	t.Helper()
-	m, err := os.ReadFile(filepath.Join(testbundle.RepoRoot(), "plugin", "examples", "probe", "manifest.yml"))
+	m, err := os.ReadFile(filepath.Join(bundletest.RepoRoot(), "plugin", "examples", "probe", "manifest.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,8 +39,8 @@ func hasFinding(r *Report, sev Severity, substr string) bool {
 }
 
 func TestASignedBundleGetsACompleteReportAndPasses(t *testing.T) {
-	dir := testbundle.Probe(t, nil)
-	r, err := Run(context.Background(), dir, testbundle.Trust(t))
+	dir := bundletest.Probe(t, nil)
+	r, err := Run(context.Background(), dir, bundletest.Trust(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestASignedBundleGetsACompleteReportAndPasses(t *testing.T) {
 	if r.Signature.Ed25519 != "valid" || r.Signature.MLDSA65 != "valid" || !r.Signature.Trusted {
 		t.Errorf("signature: %+v", r.Signature)
 	}
-	if r.Signature.Signer != testbundle.Key(t).Public().Fingerprint() {
+	if r.Signature.Signer != bundletest.Key(t).Public().Fingerprint() {
 		t.Errorf("signer %q", r.Signature.Signer)
 	}
 	for _, group := range []string{"storage", "secrets", "fetch", "jira", "queue", "log", "abi", "wasi"} {
@@ -101,10 +101,10 @@ modules:
 permissions:
   capabilities: [fetch, log, storage, secrets, jira, queue]
 `)
-			return testbundle.Write(t, m, testbundle.Module(t, "./host/audit/testdata/egress"))
-		}, testbundle.Trust, "https://api.telegram.org but the manifest does not allow"},
+			return bundletest.Write(t, m, bundletest.Module(t, "./host/audit/testdata/egress"))
+		}, bundletest.Trust, "https://api.telegram.org but the manifest does not allow"},
 		{"a module changed after signing", func(t *testing.T) string {
-			dir := testbundle.Probe(t, nil)
+			dir := bundletest.Probe(t, nil)
 			f, err := os.OpenFile(filepath.Join(dir, "plugin.wasm"), os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -112,8 +112,8 @@ permissions:
 			f.Write([]byte{0})
 			f.Close()
 			return dir
-		}, testbundle.Trust, "changed after signing"},
-		{"a signer the host does not trust", func(t *testing.T) string { return testbundle.Probe(t, nil) },
+		}, bundletest.Trust, "changed after signing"},
+		{"a signer the host does not trust", func(t *testing.T) string { return bundletest.Probe(t, nil) },
 			func(t testing.TB) *bundle.Trust {
 				k, err := bundle.GenerateKey(rand.Reader)
 				if err != nil {
@@ -121,14 +121,14 @@ permissions:
 				}
 				return bundle.NewTrust([]*bundle.PublicKey{k.Public()}, nil)
 			}, "not trusted"},
-		{"a revoked signer", func(t *testing.T) string { return testbundle.Probe(t, nil) },
+		{"a revoked signer", func(t *testing.T) string { return bundletest.Probe(t, nil) },
 			func(t testing.TB) *bundle.Trust {
-				return bundle.NewTrust([]*bundle.PublicKey{testbundle.Key(t).Public()}, []string{testbundle.Key(t).Public().Fingerprint()})
+				return bundle.NewTrust([]*bundle.PublicKey{bundletest.Key(t).Public()}, []string{bundletest.Key(t).Public().Fingerprint()})
 			}, "revoked"},
 		{"an import the manifest does not declare", func(t *testing.T) string {
 			narrowed := bytes.Replace(probeManifest(t), []byte("capabilities: [storage, secrets, fetch, jira, queue, log]"), []byte("capabilities: [storage, log]"), 1)
-			return testbundle.Probe(t, narrowed)
-		}, testbundle.Trust, "imports secrets but the manifest does not declare it"},
+			return bundletest.Probe(t, narrowed)
+		}, bundletest.Trust, "imports secrets but the manifest does not declare it"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -152,7 +152,7 @@ permissions:
   external: {fetch: {backend: [{address: api.telegram.org}, {address: "*.example.com"}]}}
   capabilities: [fetch, log, storage, secrets, jira, queue]
 `)
-	r, err := Run(context.Background(), testbundle.Write(t, m, testbundle.Module(t, "./host/audit/testdata/egress")), testbundle.Trust(t))
+	r, err := Run(context.Background(), bundletest.Write(t, m, bundletest.Module(t, "./host/audit/testdata/egress")), bundletest.Trust(t))
 	if err != nil {
 		t.Fatal(err)
 	}

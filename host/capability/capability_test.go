@@ -11,8 +11,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/chatbridge/chatbridge/host/internal/memstore"
-	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
+	"github.com/chatbridge/chatbridge/host/storage/memstore"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -72,7 +72,7 @@ func TestGuestSDKImportsMatchTheWIT(t *testing.T) {
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter()) // decode only
 	defer r.Close(ctx)
-	cm, err := r.CompileModule(ctx, testbundle.Module(t, "./plugin/examples/probe"))
+	cm, err := r.CompileModule(ctx, bundletest.Module(t, "./plugin/examples/probe"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestCheckImportsRefusesUndeclaredAndUnknownModules(t *testing.T) {
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter()) // decode only
 	defer r.Close(ctx)
-	cm, err := r.CompileModule(ctx, testbundle.Module(t, "./plugin/examples/probe"))
+	cm, err := r.CompileModule(ctx, bundletest.Module(t, "./plugin/examples/probe"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/chatbridge/chatbridge/host/internal/memstore"
+	"github.com/chatbridge/chatbridge/host/storage/memstore"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 

@@ -18,10 +18,10 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/chatbridge/chatbridge/host/internal/memstore"
+	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
 	"github.com/chatbridge/chatbridge/host/ratelimit"
-	"github.com/chatbridge/chatbridge/host/sim/telegram"
 	"github.com/chatbridge/chatbridge/host/storage"
+	"github.com/chatbridge/chatbridge/host/storage/memstore"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 

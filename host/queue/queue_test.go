@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host/internal/memstore"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/storage/bunt"
+	"github.com/chatbridge/chatbridge/host/storage/memstore"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 )
 

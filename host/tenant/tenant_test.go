@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/chatbridge/chatbridge/host/internal/memstore"
+	"github.com/chatbridge/chatbridge/host/storage/memstore"
 )
 
 func TestIDsNeverReadAsAFlag(t *testing.T) {

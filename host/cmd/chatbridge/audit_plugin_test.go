@@ -8,7 +8,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/host/audit"
 	"github.com/chatbridge/chatbridge/host/bundle"
-	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
 
 // The bridge plugin with its manifest passes the audit's egress and
@@ -16,14 +16,14 @@ import (
 // bundle is unsigned here; make bundle signs it.)
 func TestBridgePluginPassesTheEgressAudit(t *testing.T) {
 	dir := t.TempDir()
-	manifest, err := os.ReadFile(filepath.Join(testbundle.RepoRoot(), "plugin", "manifest.yml"))
+	manifest, err := os.ReadFile(filepath.Join(bundletest.RepoRoot(), "plugin", "manifest.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "manifest.yml"), manifest, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "plugin.wasm"), testbundle.Module(t, "./plugin"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "plugin.wasm"), bundletest.Module(t, "./plugin"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r, err := audit.Run(context.Background(), dir, bundle.NewTrust(nil, nil))

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
 
 // The messenger pane chats over Viber and WhatsApp as well: it switches the
@@ -65,7 +65,7 @@ func TestDevConsoleChatsOverViberAndWhatsApp(t *testing.T) {
 			}
 		})
 	}
-	page.screenshot(t, filepath.Join(testbundle.RepoRoot(), "testdata", "artifacts", "console-whatsapp.png"))
+	page.screenshot(t, filepath.Join(bundletest.RepoRoot(), "testdata", "artifacts", "console-whatsapp.png"))
 	if p := page.consoleProblems(); len(p) > 0 {
 		t.Fatalf("the page logged errors:\n%s", strings.Join(p, "\n"))
 	}

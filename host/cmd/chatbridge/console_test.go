@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
 
 // devProcess is `chatbridge dev` running as a child process.
@@ -81,12 +81,12 @@ func bridgeBundleDir(t *testing.T) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	manifest, err := os.ReadFile(filepath.Join(testbundle.RepoRoot(), "plugin", "manifest.yml"))
+	manifest, err := os.ReadFile(filepath.Join(bundletest.RepoRoot(), "plugin", "manifest.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "manifest.yml"), manifest)
-	writeFile(t, filepath.Join(dir, "plugin.wasm"), testbundle.Module(t, "./plugin"))
+	writeFile(t, filepath.Join(dir, "plugin.wasm"), bundletest.Module(t, "./plugin"))
 	return dir
 }
 
@@ -262,7 +262,7 @@ func TestDevConsoleDrivesAConversationInHeadlessChromium(t *testing.T) {
 		page.waitFor(t, "the block switch off", `!document.querySelector('#fault-block').checked && document.querySelector('#fault-error').hidden`, wait)
 	})
 
-	artifacts := filepath.Join(testbundle.RepoRoot(), "testdata", "artifacts")
+	artifacts := filepath.Join(bundletest.RepoRoot(), "testdata", "artifacts")
 	page.screenshot(t, filepath.Join(artifacts, "console.png"))
 
 	t.Run("project settings show validation errors inline", func(t *testing.T) {

@@ -11,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/chatbridge/chatbridge/emulator/console"
+	"github.com/chatbridge/chatbridge/emulator/sim/jira"
+	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
-	"github.com/chatbridge/chatbridge/host/devconsole"
-	"github.com/chatbridge/chatbridge/host/sim/jira"
-	"github.com/chatbridge/chatbridge/host/sim/telegram"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
@@ -88,14 +88,14 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 	}
 	// The admin listener's non-API routes: the simulators' control API and,
 	// at the root, the dev console. Only dev mode mounts the console.
-	console := devconsole.New()
+	con := console.New()
 	extra := http.NewServeMux()
 	extra.Handle("/_sim/", sims.control())
-	extra.Handle("/", console.Handler())
-	hooks := &devHooks{http: sims.egressClient(), extra: extra, closer: sims.close, sims: sims, trace: console.Trace}
+	extra.Handle("/", con.Handler())
+	hooks := &devHooks{http: sims.egressClient(), extra: extra, closer: sims.close, sims: sims, trace: con.Trace}
 	hooks.ready = func(ctx context.Context, r *running, w io.Writer) error {
 		store, _ := r.store.(*seal.Store)
-		console.Attach(r.host, store)
+		con.Attach(r.host, store)
 		in, err := devInstall(ctx, r.host, sims)
 		if err != nil {
 			return err
@@ -123,7 +123,7 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 		fmt.Fprintf(w, "admin token in %s\n", filepath.Join(c.data, "admin.token"))
 		if hooks.watch != "" {
 			wt := &watcher{dir: hooks.watch, bundleDir: c.bundleDir, devDir: devDir, host: r.host,
-				log: r.log, report: console.SetReload}
+				log: r.log, report: con.SetReload}
 			go wt.run(ctx)
 			fmt.Fprintf(w, "live reload: watching %s\n", filepath.Join(hooks.watch, "plugin"))
 		}

@@ -28,7 +28,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
 
 // eventuallyWithin is eventually with its own bound, for scenarios whose
@@ -248,12 +248,12 @@ func freePort(t *testing.T) string {
 func writeTestBundle(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	manifest, err := os.ReadFile(filepath.Join(testbundle.RepoRoot(), "plugin", "manifest.yml"))
+	manifest, err := os.ReadFile(filepath.Join(bundletest.RepoRoot(), "plugin", "manifest.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "manifest.yml"), manifest)
-	writeFile(t, filepath.Join(dir, "plugin.wasm"), testbundle.Module(t, "./plugin"))
+	writeFile(t, filepath.Join(dir, "plugin.wasm"), bundletest.Module(t, "./plugin"))
 	return dir
 }
 

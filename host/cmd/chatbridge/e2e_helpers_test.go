@@ -29,7 +29,7 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
 
 // e2eWait bounds every wait for an asynchronous effect. Queue retries back
@@ -130,7 +130,7 @@ func startE2E(t *testing.T) *e2eStack {
 // startE2EWith is startE2E with tweak applied to the stack's configuration.
 func startE2EWith(t *testing.T, tweak func(*serveConfig)) *e2eStack {
 	t.Helper()
-	module := testbundle.Module(t, "./plugin")
+	module := bundletest.Module(t, "./plugin")
 	s, err := launch(t.TempDir(), t.TempDir(), module, tweak)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ var shared struct {
 // it when t ends.
 func sharedE2E(t *testing.T) *e2eStack {
 	t.Helper()
-	module := testbundle.Module(t, "./plugin")
+	module := bundletest.Module(t, "./plugin")
 	shared.Lock()
 	defer shared.Unlock()
 	if shared.stack == nil {
@@ -199,7 +199,7 @@ func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ 
 	if err := os.MkdirAll(bundleDir, 0o755); err != nil {
 		return nil, err
 	}
-	manifest, err := os.ReadFile(filepath.Join(testbundle.RepoRoot(), "plugin", "manifest.yml"))
+	manifest, err := os.ReadFile(filepath.Join(bundletest.RepoRoot(), "plugin", "manifest.yml"))
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/chatbridge/chatbridge/host/sim/telegram"
+	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
 )
 
 // Texts of the bridge that scenarios look for (plugin/bridge/texts.go).

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatbridge/chatbridge/host/sim/jira"
-	"github.com/chatbridge/chatbridge/host/sim/viber"
+	"github.com/chatbridge/chatbridge/emulator/sim/jira"
+	"github.com/chatbridge/chatbridge/emulator/sim/viber"
 )
 
 // An agent's file reaches a Viber customer by a single-use download link:

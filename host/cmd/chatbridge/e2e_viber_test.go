@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host/sim/viber"
+	"github.com/chatbridge/chatbridge/emulator/sim/viber"
 )
 
 // Viber customers reach the same bridge: the project is switched to the

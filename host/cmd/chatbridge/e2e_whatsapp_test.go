@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatbridge/chatbridge/host/sim/whatsapp"
+	"github.com/chatbridge/chatbridge/emulator/sim/whatsapp"
 )
 
 // WhatsApp customers reach the same bridge; a reply after the 24-hour

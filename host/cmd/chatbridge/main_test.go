@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
 
 var binary string
@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 		panic(string(out))
 	}
 	code := m.Run()
-	testbundle.Cleanup()
+	bundletest.Cleanup()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -46,12 +46,12 @@ func probeBundleDir(t *testing.T) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	manifest, err := os.ReadFile(filepath.Join(testbundle.RepoRoot(), "plugin", "examples", "probe", "manifest.yml"))
+	manifest, err := os.ReadFile(filepath.Join(bundletest.RepoRoot(), "plugin", "examples", "probe", "manifest.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "manifest.yml"), manifest)
-	writeFile(t, filepath.Join(dir, "plugin.wasm"), testbundle.Module(t, "./plugin/examples/probe"))
+	writeFile(t, filepath.Join(dir, "plugin.wasm"), bundletest.Module(t, "./plugin/examples/probe"))
 	return dir
 }
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
 
 // copyTree copies the files under src/rel into dst/rel.
@@ -77,7 +77,7 @@ func pollUntil(t *testing.T, what string, within time.Duration, cond func() bool
 
 func TestLiveReloadServesTheNewGreetingAndKeepsQueuedWork(t *testing.T) {
 	src := t.TempDir()
-	copyTree(t, testbundle.RepoRoot(), src, "go.mod", "go.sum", "plugin", "wit")
+	copyTree(t, bundletest.RepoRoot(), src, "go.mod", "go.sum", "plugin", "wit")
 	dev := startDev(t, "-bundle", bridgeBundleDir(t), "-data", t.TempDir(), "-watch", src)
 
 	state := func() consoleState {

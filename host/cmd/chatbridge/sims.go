@@ -19,12 +19,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host"
-	"github.com/chatbridge/chatbridge/host/sim"
-	"github.com/chatbridge/chatbridge/host/sim/jira"
-	"github.com/chatbridge/chatbridge/host/sim/telegram"
-	"github.com/chatbridge/chatbridge/host/sim/viber"
-	"github.com/chatbridge/chatbridge/host/sim/whatsapp"
+	"github.com/chatbridge/chatbridge/emulator/reroute"
+	"github.com/chatbridge/chatbridge/emulator/sim"
+	"github.com/chatbridge/chatbridge/emulator/sim/jira"
+	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
+	"github.com/chatbridge/chatbridge/emulator/sim/viber"
+	"github.com/chatbridge/chatbridge/emulator/sim/whatsapp"
 	"github.com/chatbridge/chatbridge/proxy"
 )
 
@@ -86,7 +86,7 @@ func startSimulators(edgeCert string) (*simulators, error) {
 		return nil, err
 	}
 	s.listeners = ls
-	s.egress = host.RoutedClient(ls.Routes, ls.CA.Pool())
+	s.egress = reroute.Client(ls.Routes, ls.CA.Pool())
 	s.route = egressRoute{Routes: ls.Routes, CA: string(ls.CA.PEM())}
 	return s, nil
 }
@@ -184,7 +184,7 @@ func remoteSimulators(base string) (*remote, error) {
 	if !roots.AppendCertsFromPEM([]byte(route.CA)) || len(route.Routes) == 0 {
 		return nil, errors.New("-sims: GET /_sim/egress: no routes or no CA certificate")
 	}
-	return &remote{base: u, egress: host.RoutedClient(route.Routes, roots), proxy: httputil.NewSingleHostReverseProxy(u)}, nil
+	return &remote{base: u, egress: reroute.Client(route.Routes, roots), proxy: httputil.NewSingleHostReverseProxy(u)}, nil
 }
 
 func (r *remote) control() http.Handler      { return r.proxy }

@@ -14,9 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatbridge/chatbridge/emulator/console"
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
-	"github.com/chatbridge/chatbridge/host/devconsole"
 )
 
 // watchInterval is how often the live reload looks at the plugin source.
@@ -33,7 +33,7 @@ type watcher struct {
 	devDir    string // holds the dev signing key
 	host      *host.Host
 	log       *slog.Logger
-	report    func(devconsole.Reload)
+	report    func(console.Reload)
 	loaded    int
 }
 
@@ -44,10 +44,10 @@ func (w *watcher) run(ctx context.Context) {
 	}
 	last, err := w.fingerprint()
 	if err != nil {
-		w.report(devconsole.Reload{State: "failed", Message: err.Error()})
+		w.report(console.Reload{State: "failed", Message: err.Error()})
 		w.log.Warn("live reload: cannot read the plugin source", "err", err.Error())
 	} else {
-		w.report(devconsole.Reload{State: "watching", Message: "watching " + filepath.Join(w.dir, "plugin")})
+		w.report(console.Reload{State: "watching", Message: "watching " + filepath.Join(w.dir, "plugin")})
 	}
 	t := time.NewTicker(watchInterval)
 	defer t.Stop()
@@ -95,11 +95,11 @@ func (w *watcher) fingerprint() (string, error) {
 
 // rebuild builds, signs and loads; a failure leaves the running bundle.
 func (w *watcher) rebuild(ctx context.Context) {
-	w.report(devconsole.Reload{State: "building", Count: w.loaded})
+	w.report(console.Reload{State: "building", Count: w.loaded})
 	w.log.Info("live reload: plugin source changed; rebuilding")
 	start := time.Now()
 	if err := w.build(ctx); err != nil {
-		w.report(devconsole.Reload{State: "failed", Message: err.Error(), Count: w.loaded})
+		w.report(console.Reload{State: "failed", Message: err.Error(), Count: w.loaded})
 		w.log.Warn("live reload failed; the previous bundle keeps running", "err", err.Error())
 		return
 	}
@@ -109,7 +109,7 @@ func (w *watcher) rebuild(ctx context.Context) {
 	if b != nil {
 		msg = "loaded module " + b.ModuleSHA256[:12]
 	}
-	w.report(devconsole.Reload{State: "loaded", Message: msg, Count: w.loaded})
+	w.report(console.Reload{State: "loaded", Message: msg, Count: w.loaded})
 	w.log.Info("live reload: bundle swapped", "duration", time.Since(start))
 }
 

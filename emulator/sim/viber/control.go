@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/chatbridge/chatbridge/host/sim/simctl"
+	"github.com/chatbridge/chatbridge/emulator/sim/simctl"
 )
 
 // SendRequest is the body of POST /_sim/viber/send.

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host/sim/simctl"
+	"github.com/chatbridge/chatbridge/emulator/sim/simctl"
 )
 
 // CustomerMessage is one message of POST /_sim/whatsapp/send.

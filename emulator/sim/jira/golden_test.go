@@ -6,11 +6,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"github.com/chatbridge/chatbridge/host/sim/simctl"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/emulator/sim/simctl"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/sim")

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host/devca"
+	"github.com/chatbridge/chatbridge/emulator/devca"
 )
 
 // Listeners are simulators served as the real services: each on its own
@@ -16,7 +16,7 @@ import (
 // signed by a development CA of its own.
 type Listeners struct {
 	// Routes maps each service host name to its listener's address, for a
-	// client that dials the real name (host.RoutedClient).
+	// client that dials the real name (reroute.Client).
 	Routes map[string]string
 	// CA signed every listener's certificate; trust only it.
 	CA      *devca.CA

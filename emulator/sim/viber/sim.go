@@ -15,7 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/chatbridge/chatbridge/host/sim/simctl"
+	"github.com/chatbridge/chatbridge/emulator/sim/simctl"
 )
 
 // DefaultToken is the bot token of a zero Config.

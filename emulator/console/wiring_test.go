@@ -1,4 +1,4 @@
-package devconsole
+package console
 
 import (
 	"go/parser"
@@ -10,15 +10,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatbridge/chatbridge/host/internal/testbundle"
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
 
 // The console shows decrypted storage without a token, so only dev mode may
 // mount it: no code but dev mode's imports this package, and nothing but
 // this package opens storage with seal's Inspect.
 func TestOnlyDevModeWiresTheConsoleAndTheInspector(t *testing.T) {
-	root := testbundle.RepoRoot()
-	const self = "github.com/chatbridge/chatbridge/host/devconsole"
+	root := bundletest.RepoRoot()
+	const self = "github.com/chatbridge/chatbridge/emulator/console"
 	allowed := map[string]bool{"host/cmd/chatbridge/dev.go": true, "host/cmd/chatbridge/watch.go": true}
 	importers := 0
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -49,7 +49,7 @@ func TestOnlyDevModeWiresTheConsoleAndTheInspector(t *testing.T) {
 				}
 			}
 		}
-		if strings.HasPrefix(rel, "host/storage/seal/") || strings.HasPrefix(rel, "host/devconsole/") {
+		if strings.HasPrefix(rel, "host/storage/seal/") || strings.HasPrefix(rel, "emulator/console/") {
 			return nil
 		}
 		src, err := os.ReadFile(path)

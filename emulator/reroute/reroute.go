@@ -1,4 +1,4 @@
-package host
+package reroute
 
 import (
 	"context"
@@ -9,12 +9,12 @@ import (
 	"time"
 )
 
-// RoutedClient returns the outbound client of dev mode: a connection to a
+// Client returns the outbound client of dev mode: a connection to a
 // host named in routes (host name -> "127.0.0.1:port") goes to that address
 // instead, with TLS still verified for the original name against roots.
 // The module and its manifest keep the real service names. With no routes
 // and nil roots it is an ordinary client.
-func RoutedClient(routes map[string]string, roots *x509.CertPool) *http.Client {
+func Client(routes map[string]string, roots *x509.CertPool) *http.Client {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {

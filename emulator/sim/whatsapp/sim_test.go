@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host/sim"
+	"github.com/chatbridge/chatbridge/emulator/sim"
 )
 
 type hook struct {

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host/sim/simctl"
+	"github.com/chatbridge/chatbridge/emulator/sim/simctl"
 )
 
 // DefaultToken is the bot token of a zero Config.

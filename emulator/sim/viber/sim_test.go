@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/chatbridge/chatbridge/host/sim"
+	"github.com/chatbridge/chatbridge/emulator/sim"
 )
 
 type hook struct {

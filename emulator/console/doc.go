@@ -1,4 +1,4 @@
-// Package devconsole is the local emulator's web console: a messenger pane
+// Package console is the local emulator's web console: a messenger pane
 // (Telegram, Viber or WhatsApp, chatting as a customer of that simulator's
 // bot; it offers to switch the dev project to the chosen messenger) and a
 // service-desk pane driven through the simulators' control API, a live
@@ -20,4 +20,4 @@
 //	POST /_console/resolve/{installation}/{function}   an admin resolver call
 //
 // The page calls the simulators' /_sim/ API, mounted beside it, directly.
-package devconsole
+package console

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host/sim/simctl"
+	"github.com/chatbridge/chatbridge/emulator/sim/simctl"
 )
 
 // DefaultAuthorization is the Authorization header a zero Config accepts:

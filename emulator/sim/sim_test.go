@@ -7,10 +7,10 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/chatbridge/chatbridge/host/sim"
-	"github.com/chatbridge/chatbridge/host/sim/jira"
-	"github.com/chatbridge/chatbridge/host/sim/simctl"
-	"github.com/chatbridge/chatbridge/host/sim/telegram"
+	"github.com/chatbridge/chatbridge/emulator/sim"
+	"github.com/chatbridge/chatbridge/emulator/sim/jira"
+	"github.com/chatbridge/chatbridge/emulator/sim/simctl"
+	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
 )
 
 // The simulators are sim.Services.

@@ -19,7 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/chatbridge/chatbridge/host/sim/simctl"
+	"github.com/chatbridge/chatbridge/emulator/sim/simctl"
 )
 
 // Defaults of a zero Config.

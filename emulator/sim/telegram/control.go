@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host/sim/simctl"
+	"github.com/chatbridge/chatbridge/emulator/sim/simctl"
 )
 
 // Control is the control API of the simulator, for the admin listener:

@@ -1,4 +1,4 @@
-package devconsole
+package console
 
 import (
 	"net/http"
@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatbridge/chatbridge/host/sim/telegram"
-	"github.com/chatbridge/chatbridge/host/sim/viber"
-	"github.com/chatbridge/chatbridge/host/sim/whatsapp"
+	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
+	"github.com/chatbridge/chatbridge/emulator/sim/viber"
+	"github.com/chatbridge/chatbridge/emulator/sim/whatsapp"
 )
 
 // The messenger pane switches the project to a simulator's bot with that

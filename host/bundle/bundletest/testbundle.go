@@ -1,8 +1,8 @@
-// Package testbundle builds plugin modules from source and signs them into
+// Package bundletest builds plugin modules from source and signs them into
 // bundles for tests, the way a vendor would: GOOS=wasip1 reactor build,
 // manifest beside it, composite signature. Built modules are cached per
 // process and never committed.
-package testbundle
+package bundletest
 
 import (
 	"crypto/rand"

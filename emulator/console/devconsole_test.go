@@ -1,4 +1,4 @@
-package devconsole
+package console
 
 import (
 	"net/http"
