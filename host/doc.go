@@ -1,8 +1,11 @@
-// Package host is the Forge stand-in: it loads a signed bundle, runs its
-// module in the sandbox (package engine) with the capabilities of package
-// capability over sealed storage, keeps the installations (package tenant),
-// and turns web-trigger requests, Jira webhooks, queue deliveries, schedules
-// and admin resolver calls into invocations of the module.
+// Package host is the runtime of the Forge stand-in: it loads a signed
+// bundle, runs its module in the sandbox (package engine) with the
+// capabilities of package capability over sealed storage, keeps the
+// installations (package tenant), and runs one Invoke for every way in.
+// The ways in are packages of their own that import this one (web
+// triggers, Jira events, resolvers under host/trigger); the queue's
+// deliveries are the one way in the runtime consumes itself, since it opens
+// the queue and knows when a bundle is loaded.
 //
 // # Invocations
 //
