@@ -9,7 +9,7 @@
 // under the configured name, and the app secret, phone number id and
 // business account id under that name with the suffixes of [Derived]. The
 // ids are not secret, but keeping them there lets requests name them by
-// reference ("/v21.0/{{secret:NAME.phone}}/messages") without any other
+// reference ("/v23.0/{{secret:NAME.phone}}/messages", [GraphVersion]) without any other
 // storage.
 //
 // # Webhooks
