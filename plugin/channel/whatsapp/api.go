@@ -95,7 +95,8 @@ func (e *Error) Is(target error) bool {
 	case channel.ErrBlocked:
 		return e.Code == CodeUndeliverable
 	case channel.ErrNotFound:
-		return e.Code == CodeNotAllowed || e.HTTP == 404
+		// 100 with subcode 33: the object does not exist (a media id).
+		return e.Code == CodeNotAllowed || e.HTTP == 404 || e.Code == 100 && e.Subcode == 33
 	case channel.ErrTemporary:
 		return e.rateLimited() || e.Code == CodeServiceUnavail || e.HTTP >= 500
 	case channel.ErrTooLarge:
