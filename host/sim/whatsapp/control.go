@@ -27,9 +27,9 @@ type CustomerMessage struct {
 	// (e.g. "poll_creation"): its content is left out.
 	Unsupported string `json:"unsupported,omitempty"`
 	Name        string `json:"name,omitempty"`
-	Text     string `json:"text,omitempty"`
-	Image    bool   `json:"image,omitempty"`
-	Document *struct {
+	Text        string `json:"text,omitempty"`
+	Image       bool   `json:"image,omitempty"`
+	Document    *struct {
 		Filename string `json:"filename"`
 		Size     int64  `json:"size"`
 		MimeType string `json:"mime_type,omitempty"`
