@@ -54,7 +54,7 @@ type SendResult struct {
 	Error  string   `json:"error,omitempty"`
 }
 
-// Control serves /_sim/whatsapp/send, /sent, /webhook, /age, /fail-delivery
+// Control serves /_sim/whatsapp/send, /sent, /failed, /webhook, /age, /fail-delivery
 // and /stats (calls by name, and status deliveries by "status:answer"), and
 // /_sim/fail for rules of service "whatsapp" (match: phone, messages,
 // upload, media, subscribe, unsubscribe, or "*"; 429 answers code 130429).
@@ -66,6 +66,12 @@ func (s *Sim) Control() http.Handler {
 		sent := append([]Sent{}, s.sent[r.URL.Query().Get("to")]...)
 		s.mu.Unlock()
 		simctl.WriteJSON(w, http.StatusOK, sent)
+	})
+	mux.HandleFunc("GET /_sim/whatsapp/failed", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		failed := append([]Failed{}, s.failed[r.URL.Query().Get("to")]...)
+		s.mu.Unlock()
+		simctl.WriteJSON(w, http.StatusOK, failed)
 	})
 	mux.HandleFunc("GET /_sim/whatsapp/webhook", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()

@@ -137,6 +137,13 @@ type Sent struct {
 	Caption  string `json:"caption,omitempty"`
 }
 
+// Failed is a message accepted and then reported failed, as GET
+// /_sim/whatsapp/failed lists it.
+type Failed struct {
+	ID   string `json:"id"`
+	Code int    `json:"code"`
+}
+
 // Webhook is the subscription of subscribed_apps.
 type Webhook struct {
 	URL         string `json:"url"`
@@ -161,6 +168,7 @@ type Sim struct {
 	lastSeen map[string]time.Time // chat (wa_id or user id) -> the customer's last message
 	failing  map[string]int       // chat -> the error code its messages fail with
 	sent     map[string][]Sent
+	failed   map[string][]Failed
 	media    map[string]media
 	seq      int64
 	calls    map[string]int
@@ -170,7 +178,7 @@ type Sim struct {
 
 // New returns a simulator configured by cfg.
 func New(cfg Config) *Sim {
-	return &Sim{cfg: cfg.withDefaults(), lastSeen: map[string]time.Time{}, failing: map[string]int{}, sent: map[string][]Sent{},
+	return &Sim{cfg: cfg.withDefaults(), lastSeen: map[string]time.Time{}, failing: map[string]int{}, sent: map[string][]Sent{}, failed: map[string][]Failed{},
 		media: map[string]media{}, seq: 1479537139650000, calls: map[string]int{}, statuses: map[string]int{}}
 }
 
@@ -376,6 +384,8 @@ func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
 	}
 	if code == 0 {
 		s.sent[to] = append(s.sent[to], out)
+	} else {
+		s.failed[to] = append(s.failed[to], Failed{ID: out.ID, Code: code})
 	}
 	s.statusesLocked(to, m.To == "", out.ID, code)
 	s.mu.Unlock()
