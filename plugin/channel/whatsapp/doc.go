@@ -22,6 +22,18 @@
 // entries and messages; each message is one event, its id (a wamid, which
 // holds characters storage keys do not allow) hashed into the dedupe id.
 //
+// # Statuses and customers without a number
+//
+// A send is answered with the message's id (a wamid); whether it arrived is
+// reported later in a statuses webhook. A failed status becomes a
+// channel.Undelivered event naming the wamid, with the error code and its
+// meaning ([FailureReason]); sent, delivered and read give no event. The
+// channel implements channel.Receipted so that the bridge learns the wamid.
+// A customer who hides their number is known by a business-scoped user id
+// ([ValidUserID]), which is then the chat id and is addressed by
+// "recipient". An edit is an Edited event with the new text; a message the
+// Cloud API delivers without content is an Unreadable one.
+//
 // # The 24-hour window
 //
 // Free-form messages reach a customer only within 24 hours of their last
