@@ -183,7 +183,7 @@ func TestForFindsTheKeysOfARequest(t *testing.T) {
 		{"telegram call without a chat", For("inst", tgURL("getMe"), nil, nil), []Rule{TelegramBot}, false},
 		{"telegram file download: host default", For("inst", mustURL("https://api.telegram.org/file/bot"+token+"/photos/a.jpg"), nil, nil), []Rule{{}}, false},
 		{"viber bot", For("inst", mustURL("https://chatapi.viber.com/pa/send_message"), http.Header{"X-Viber-Auth-Token": {"vtoken"}}, nil), []Rule{ViberBot}, false},
-		{"whatsapp number", For("inst", mustURL("https://graph.facebook.com/v21.0/55501/messages"), nil, nil), []Rule{WhatsAppNumber}, false},
+		{"whatsapp number", For("inst", mustURL("https://graph.facebook.com/v23.0/55501/messages"), nil, nil), []Rule{WhatsAppNumber}, false},
 		{"jira site", jiraDest("inst"), []Rule{{}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -228,7 +228,9 @@ type fakeWhatsApp struct {
 	h      *harness
 	mu     sync.Mutex // guards the fields below
 	sent   []string
-	window bool // the customer wrote within 24 hours
+	bodies []map[string]any // the send requests
+	ids    []string         // the wamids of the sends
+	window bool             // the customer wrote within 24 hours
 	verify *abi.Response
 }
 
@@ -265,8 +267,13 @@ func (f *fakeWhatsApp) serve(req *abi.Request) (*abi.Response, error) {
 			Text struct{ Body string } `json:"text"`
 		}
 		_ = json.Unmarshal(req.Body, &m)
+		var raw map[string]any
+		_ = json.Unmarshal(req.Body, &raw)
 		f.sent = append(f.sent, m.Text.Body)
-		return &abi.Response{Status: 200, Body: []byte(`{"messages":[{"id":"wamid.X"}]}`)}, nil
+		f.bodies = append(f.bodies, raw)
+		id := fmt.Sprintf("wamid.HBgL%d+/=", len(f.ids)+1)
+		f.ids = append(f.ids, id)
+		return &abi.Response{Status: 200, Body: []byte(`{"messaging_product":"whatsapp","messages":[{"id":"` + id + `"}]}`)}, nil
 	}
 	return &abi.Response{Status: 404, Body: []byte(`{"error":{"message":"Unknown path","code":100}}`)}, nil
 }

@@ -18,7 +18,10 @@
 // # Storage
 //
 // Only configuration, the chat-to-request mapping and expiring delivery
-// records are stored; see the key layout in store.go. Message text exists
+// records are stored; see the key layout in store.go. Messengers that
+// report deliveries later (WhatsApp) add, for a while, the hashed id of each
+// reply message sent (receipts.go), so that a failure becomes one note for
+// the agents. Message text exists
 // only in queue payloads, which the host deletes once delivered.
 //
 // # Idempotency

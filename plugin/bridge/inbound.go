@@ -383,6 +383,8 @@ func (w *inbound) run() error {
 			return w.saveChat()
 		}
 		return nil
+	case channel.Undelivered:
+		return w.undelivered() // receipts.go
 	case channel.Message:
 	default:
 		return nil
@@ -393,6 +395,9 @@ func (w *inbound) run() error {
 		if err := w.saveChat(); err != nil {
 			return err
 		}
+	}
+	if ev.Unreadable {
+		return w.replyStep("reply", t.Unreadable)
 	}
 	switch ev.Command {
 	case channel.CommandStart:

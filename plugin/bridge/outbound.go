@@ -217,6 +217,7 @@ type outbound struct {
 	job     outboundJob
 	cfg     Config
 	ch      channel.Channel
+	short   string // the channel's short name, for receipts' keys
 	rev     issueRecord
 	chat    chatRecord
 	prog    progress
@@ -309,7 +310,7 @@ func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRe
 		o.log.Info("outbound: request no longer mapped; dropped")
 		return abi.QueueResult{}, nil
 	}
-	o.ch = kind.New(env, o.cfg.secrets())
+	o.ch, o.short = kind.New(env, o.cfg.secrets()), kind.Short
 	if _, err := o.st.get(o.chatKey(), &o.chat); err != nil {
 		return o.fail(err)
 	}
@@ -425,7 +426,7 @@ func (o *outbound) sendParts(parts []string) error {
 		if o.sent > 0 {
 			o.b.sleep(pace)
 		}
-		if err := o.send(func(chat string) error { return o.ch.SendText(chat, parts[o.prog.Parts]) }); err != nil {
+		if err := o.send(func(chat string) error { return o.sendText(chat, parts[o.prog.Parts]) }); err != nil {
 			return err
 		}
 		o.sent++
@@ -547,7 +548,7 @@ func (o *outbound) files() error {
 				return err
 			}
 			err = o.send(func(chat string) error {
-				return o.ch.SendFile(chat, channel.File{Name: a.Filename, MIME: a.MimeType, Data: data})
+				return o.sendFile(chat, channel.File{Name: a.Filename, MIME: a.MimeType, Data: data})
 			})
 			if errors.Is(err, channel.ErrTooLarge) {
 				return o.fileNotice(a.Filename)

@@ -107,3 +107,41 @@ func TestQueuePayloadsAreTheOnlyPlaceTextTravels(t *testing.T) {
 		}
 	}
 }
+
+// The records of delivery receipts (sent:) hold neither text nor chat id,
+// and expire after SentTTL; with the window's seen: record they are the
+// only records a WhatsApp conversation adds to Telegram's.
+func TestWhatsAppReceiptRecordsHoldNoTextAndExpire(t *testing.T) {
+	h, f := whatsappConversation(t)
+	h.event("comment_created_public.json")
+	h.drain()
+	h.waSigned(waStatus(f.ids[0], "failed", 131026))
+	kinds := map[string]int{}
+	for _, k := range h.env.Store.Keys() {
+		prefix, _, _ := strings.Cut(k, ":")
+		kinds[prefix]++
+		v, _ := h.env.Store.Get(k)
+		for _, s := range []string{"My order is late", "Order 4711", "sorry about that", "Anna", f.ids[0]} {
+			if strings.Contains(string(v), s) || strings.Contains(k, s) {
+				t.Errorf("%s holds %q", k, s)
+			}
+		}
+		if prefix == "sent" && (strings.Contains(k, waCustomer) || strings.Contains(string(v), waCustomer)) {
+			t.Errorf("%s holds the chat id", k)
+		}
+		switch prefix {
+		case "config", "chat", "issue", "dedupe", "seen", "sent":
+		default:
+			t.Errorf("unexpected record %s", k)
+		}
+	}
+	if kinds["sent"] != 2 {
+		t.Errorf("records by kind: %v; want a sent message and its reply's note claim", kinds)
+	}
+	h.advance(SentTTL + time.Minute)
+	for _, k := range h.env.Store.Keys() {
+		if strings.HasPrefix(k, "sent:") || strings.HasPrefix(k, "dedupe:") {
+			t.Errorf("%s outlived its TTL", k)
+		}
+	}
+}

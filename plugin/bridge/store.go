@@ -27,6 +27,9 @@ const DedupeTTL = 48 * time.Hour
 //	dedupe:<short>:<PROJECT>:<eventId>          progress of one inbound event (TTL 48 h)
 //	dedupe:jira:<PROJECT>:comment:<commentId>   progress of one agent comment (TTL 48 h)
 //	dedupe:jira:<PROJECT>:status:<KEY>:<marker> one resolution notice (TTL 48 h)
+//	seen:<PROJECT>:<channel>:<chatId>           when the customer last wrote (window.go)
+//	sent:<PROJECT>:<short>:<hash>               sentRecord: a reply's message id, hashed (TTL 7 d)
+//	sent:<PROJECT>:<short>:note:<nonce>         the one "not delivered" note of a reply (TTL 7 d)
 func configKey(project string) string { return "config:" + project }
 
 func chatKey(project, ch, chatID string) string { return "chat:" + project + ":" + ch + ":" + chatID }
@@ -154,12 +157,17 @@ func (st store) claim(key, nonce string) (bool, error) {
 // claimOrPeek is claim that also returns the record found when the claim
 // is lost.
 func (st store) claimOrPeek(key, nonce string) (bool, progress, error) {
+	return st.claimFor(key, nonce, DedupeTTL)
+}
+
+// claimFor is claimOrPeek with a record that lives for ttl.
+func (st store) claimFor(key, nonce string, ttl time.Duration) (bool, progress, error) {
 	var p progress
 	found, err := st.get(key, &p)
 	if err != nil || found {
 		return false, p, err
 	}
-	if err := st.put(key, progress{Owner: nonce}, DedupeTTL); err != nil {
+	if err := st.put(key, progress{Owner: nonce}, ttl); err != nil {
 		return false, p, err
 	}
 	found, err = st.get(key, &p)

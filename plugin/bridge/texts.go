@@ -19,6 +19,9 @@ type texts struct {
 	Failed      string
 	// FileTooLarge tells the customer an agent's file could not be sent.
 	FileTooLarge string // {name}
+	// Unreadable answers a message the messenger delivered without its
+	// content (WhatsApp's unsupported messages).
+	Unreadable string
 }
 
 // languages holds the bot's texts; add a language by adding an entry.
@@ -34,6 +37,7 @@ var languages = map[string]*texts{
 		NotAccepted:  "Sorry, this kind of file is not accepted here. Please describe it in words or send it as a document.",
 		Failed:       "Sorry, we could not pass on your message. Please try again later.",
 		FileTooLarge: "Our support team shared a file ({name}) that is too large to send here.",
+		Unreadable:   "Sorry, this kind of message cannot be passed on to our support team. Please send it as text, a photo or a document.",
 	},
 	"de": {
 		Greeting:     "Hallo! Schreiben Sie Ihre Frage hier, unser Support-Team antwortet in diesem Chat.",
@@ -46,6 +50,7 @@ var languages = map[string]*texts{
 		NotAccepted:  "Diese Art von Datei wird hier leider nicht angenommen. Bitte beschreiben Sie sie oder senden Sie sie als Dokument.",
 		Failed:       "Ihre Nachricht konnte leider nicht weitergegeben werden. Bitte versuchen Sie es später noch einmal.",
 		FileTooLarge: "Unser Support-Team hat eine Datei ({name}) geteilt, die zu groß ist, um sie hier zu senden.",
+		Unreadable:   "Diese Art von Nachricht kann leider nicht an unser Support-Team weitergegeben werden. Bitte senden Sie sie als Text, Foto oder Dokument.",
 	},
 }
 
@@ -81,6 +86,7 @@ const (
 	noteNotDelivered  = "This reply was not delivered: the customer has blocked the bot in {channel}."
 	noteTooLarge      = "The customer tried to send a file ({name}, {size}) that is over {channel}'s download limit of 20 MB. They were asked to send a smaller one."
 	noteSendFailed    = "This reply could not be delivered to the customer in {channel} ({reason})."
+	noteUndelivered   = "A reply was not delivered to the customer in {channel}: {reason} (error {code})."
 	descriptionFooter = "Sent by {name} via {channel}."
 	attachmentOnly    = "({kind})"
 )

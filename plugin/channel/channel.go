@@ -66,6 +66,16 @@ type FileLink struct {
 	Size int64 // bytes, as Jira reports them
 }
 
+// Receipted is implemented by channels whose messenger accepts a message at
+// once and reports later, in a webhook, whether it reached the customer
+// (WhatsApp's statuses). SendTextID and SendFileID are SendText and SendFile
+// that also return the messenger's id of the message sent; a later
+// [Undelivered] event names that id in its MessageID.
+type Receipted interface {
+	SendTextID(chatID, text string) (id string, err error)
+	SendFileID(chatID string, f File) (id string, err error)
+}
+
 // Windowed is implemented by channels whose messenger accepts free-form
 // replies only for a while after the customer's last message (WhatsApp's
 // 24 hours); the bridge does not try a reply outside it.
@@ -105,6 +115,10 @@ const (
 	Blocked Kind = "blocked"
 	// Unblocked means the customer allowed the bot again.
 	Unblocked Kind = "unblocked"
+	// Undelivered means the messenger reported, after accepting it, that a
+	// message the bot sent (MessageID) did not reach the customer; Failure
+	// says why.
+	Undelivered Kind = "undelivered"
 )
 
 // Commands the bridge understands, lower case without the slash.
@@ -141,6 +155,18 @@ type Inbound struct {
 	// MediaGroup groups the messages of one album.
 	MediaGroup  string       `json:"album,omitempty"`
 	Attachments []Attachment `json:"att,omitempty"`
+	// Unreadable marks a message the messenger delivered without its
+	// content (a type its API does not support): the customer is told so.
+	Unreadable bool `json:"unreadable,omitempty"`
+	// Failure is set on Undelivered events.
+	Failure *Failure `json:"failure,omitempty"`
+}
+
+// Failure is why a message was not delivered: the messenger's error code and
+// its meaning in words, never message text.
+type Failure struct {
+	Code   int    `json:"code"`
+	Reason string `json:"reason"`
 }
 
 // AttachmentKind names a kind of inbound file; admins choose which they accept.

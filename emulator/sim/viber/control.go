@@ -22,8 +22,11 @@ type SendRequest struct {
 		FileName string `json:"file_name"`
 		Size     int64  `json:"size"`
 	} `json:"file,omitempty"`
-	Sticker  bool `json:"sticker,omitempty"`
-	Location *struct {
+	Sticker bool `json:"sticker,omitempty"`
+	// StickerIDOnly sends the sticker by its id, without media, as Viber
+	// may.
+	StickerIDOnly bool `json:"sticker_id_only,omitempty"`
+	Location      *struct {
 		Lat float64 `json:"lat"`
 		Lon float64 `json:"lon"`
 	} `json:"location,omitempty"`
@@ -120,11 +123,15 @@ func (s *Sim) controlSend(w http.ResponseWriter, r *http.Request) {
 	case "conversation_started":
 		cb["type"], cb["user"], cb["subscribed"] = "open", sender, u.subscribed
 	case "subscribed":
+		// Viber's SDK reads no message_token on these two events; the
+		// simulator sends none, so that receivers cannot rely on one.
 		u.subscribed = true
 		cb["user"] = sender
+		delete(cb, "message_token")
 	case "unsubscribed":
 		u.subscribed = false
 		cb["user_id"] = in.UserID
+		delete(cb, "message_token")
 	default:
 		s.mu.Unlock()
 		simctl.WriteError(w, http.StatusBadRequest, "viber: unknown event "+strconv.Quote(in.Event))
@@ -169,6 +176,8 @@ func (s *Sim) message(in *SendRequest, tok int64) (map[string]any, string) {
 		}
 		s.media[id+".bin"] = make([]byte, size)
 		return map[string]any{"type": "file", "media": s.cfg.MediaURL + id + ".bin", "size": size, "file_name": in.File.FileName}, ""
+	case in.StickerIDOnly:
+		return map[string]any{"type": "sticker", "sticker_id": 46105}, ""
 	case in.Sticker:
 		s.media[id+".png"] = []byte("\x89PNG simulated sticker")
 		return map[string]any{"type": "sticker", "sticker_id": 46105, "media": s.cfg.MediaURL + id + ".png"}, ""

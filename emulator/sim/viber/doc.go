@@ -19,6 +19,10 @@
 // fetch's status, size and SHA-256. Media of simulated customer messages is
 // served at MediaURL.
 //
+// subscribed and unsubscribed callbacks carry no message_token (Viber's
+// SDK, viber-bot-python 1.0.12, reads none on them), and a sticker may come
+// by sticker_id alone (StickerIDOnly).
+//
 // Failed callbacks are not redelivered: the control API reports the status
 // of the one attempt. The control API is described in package sim.
 package viber

@@ -2,8 +2,10 @@ package whatsapp
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chatbridge/chatbridge/emulator/sim/simctl"
@@ -11,11 +13,23 @@ import (
 
 // CustomerMessage is one message of POST /_sim/whatsapp/send.
 type CustomerMessage struct {
-	From     string `json:"from"`
-	Name     string `json:"name,omitempty"`
-	Text     string `json:"text,omitempty"`
-	Image    bool   `json:"image,omitempty"`
-	Document *struct {
+	// From is the customer's phone number; UserID their business-scoped
+	// user id (the simulator makes one from the number when empty). With
+	// HidePhone the delivery carries only the user id, as for a customer
+	// who hides their number behind a username: replies reach them by it.
+	From      string `json:"from"`
+	UserID    string `json:"user_id,omitempty"`
+	HidePhone bool   `json:"hide_phone,omitempty"`
+	// EditOf makes the message an edit of an earlier one (its id): Text is
+	// the new text.
+	EditOf string `json:"edit_of,omitempty"`
+	// Unsupported makes a message of a type the Cloud API does not deliver
+	// (e.g. "poll_creation"): its content is left out.
+	Unsupported string `json:"unsupported,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Text        string `json:"text,omitempty"`
+	Image       bool   `json:"image,omitempty"`
+	Document    *struct {
 		Filename string `json:"filename"`
 		Size     int64  `json:"size"`
 		MimeType string `json:"mime_type,omitempty"`
@@ -40,7 +54,8 @@ type SendResult struct {
 	Error  string   `json:"error,omitempty"`
 }
 
-// Control serves /_sim/whatsapp/send, /sent, /webhook, /age and /stats, and
+// Control serves /_sim/whatsapp/send, /sent, /failed, /webhook, /age, /fail-delivery
+// and /stats (calls by name, and status deliveries by "status:answer"), and
 // /_sim/fail for rules of service "whatsapp" (match: phone, messages,
 // upload, media, subscribe, unsubscribe, or "*"; 429 answers code 130429).
 func (s *Sim) Control() http.Handler {
@@ -51,6 +66,12 @@ func (s *Sim) Control() http.Handler {
 		sent := append([]Sent{}, s.sent[r.URL.Query().Get("to")]...)
 		s.mu.Unlock()
 		simctl.WriteJSON(w, http.StatusOK, sent)
+	})
+	mux.HandleFunc("GET /_sim/whatsapp/failed", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		failed := append([]Failed{}, s.failed[r.URL.Query().Get("to")]...)
+		s.mu.Unlock()
+		simctl.WriteJSON(w, http.StatusOK, failed)
 	})
 	mux.HandleFunc("GET /_sim/whatsapp/webhook", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -77,14 +98,29 @@ func (s *Sim) Control() http.Handler {
 		s.lastSeen[in.WaID] = last.Add(-time.Duration(in.Hours * float64(time.Hour)))
 		simctl.WriteJSON(w, http.StatusOK, map[string]any{"last_message": s.lastSeen[in.WaID].Unix()})
 	})
-	mux.HandleFunc("GET /_sim/whatsapp/stats", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /_sim/whatsapp/fail-delivery", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			To   string `json:"to"`
+			Code int    `json:"code"`
+		}
+		if err := simctl.DecodeJSON(r.Body, &in); err != nil || in.To == "" {
+			simctl.WriteError(w, http.StatusBadRequest, "whatsapp: want {\"to\":string, \"code\":number}; code 0 delivers again")
+			return
+		}
 		s.mu.Lock()
-		calls := map[string]int{}
-		for k, v := range s.calls {
-			calls[k] = v
+		if in.Code == 0 {
+			delete(s.failing, in.To)
+		} else {
+			s.failing[in.To] = in.Code
 		}
 		s.mu.Unlock()
-		simctl.WriteJSON(w, http.StatusOK, map[string]any{"requests": calls})
+		simctl.WriteJSON(w, http.StatusOK, map[string]any{"to": in.To, "code": in.Code})
+	})
+	mux.HandleFunc("GET /_sim/whatsapp/stats", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		calls, statuses := maps.Clone(s.calls), maps.Clone(s.statuses)
+		s.mu.Unlock()
+		simctl.WriteJSON(w, http.StatusOK, map[string]any{"requests": calls, "statuses": statuses})
 	})
 	mux.Handle("/_sim/fail", simctl.FailHandler("whatsapp", &s.faults))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -113,12 +149,31 @@ func (s *Sim) controlSend(w http.ResponseWriter, r *http.Request) {
 			simctl.WriteError(w, http.StatusBadRequest, "whatsapp: from must be a phone number in digits")
 			return
 		}
+		userID := m.UserID
+		if userID == "" {
+			userID = "DE." + m.From + "0"
+		}
 		id := m.ID
 		if id == "" {
 			id = "wamid.HBgL" + m.From + "FQIAEhgW" + strconv.FormatInt(s.next(), 10) + "=="
 		}
-		msg := map[string]any{"from": m.From, "id": id, "timestamp": strconv.FormatInt(now.Unix(), 10)}
+		chat := m.From
+		msg := map[string]any{"from": m.From, "from_user_id": userID, "id": id, "timestamp": strconv.FormatInt(now.Unix(), 10)}
+		contact := map[string]any{"profile": map[string]any{"name": m.Name}, "wa_id": m.From, "user_id": userID}
+		if m.HidePhone {
+			chat = userID
+			delete(msg, "from")
+			delete(contact, "wa_id")
+			contact["profile"].(map[string]any)["username"] = "@" + strings.ToLower(strings.ReplaceAll(firstNonEmpty(m.Name, "customer"), " ", "."))
+		}
 		switch {
+		case m.Unsupported != "":
+			msg["type"], msg["unsupported"] = "unsupported", map[string]any{"type": m.Unsupported}
+			msg["errors"] = []any{map[string]any{"code": 131051, "title": "Message type unknown", "message": "Message type unknown",
+				"error_data": map[string]any{"details": "Message type is currently not supported."}}}
+		case m.EditOf != "" && m.Text != "":
+			msg["type"], msg["edit"] = "edit", map[string]any{"original_message_id": m.EditOf,
+				"message": map[string]any{"type": "text", "text": map[string]any{"body": m.Text}}}
 		case m.Image:
 			mid := strconv.FormatInt(s.next(), 10)
 			s.media[mid] = media{data: []byte("\xff\xd8\xff\xe0 simulated JPEG " + mid), mime: "image/jpeg"}
@@ -138,9 +193,9 @@ func (s *Sim) controlSend(w http.ResponseWriter, r *http.Request) {
 			simctl.WriteError(w, http.StatusBadRequest, "whatsapp: a message needs text, image or document")
 			return
 		}
-		s.lastSeen[m.From] = now
+		s.lastSeen[chat] = now
 		messages = append(messages, msg)
-		contacts = append(contacts, map[string]any{"profile": map[string]any{"name": m.Name}, "wa_id": m.From})
+		contacts = append(contacts, contact)
 		res.IDs = append(res.IDs, id)
 	}
 	hook := s.hook

@@ -4,15 +4,22 @@
 //
 // # Wire format
 //
-// Calls go to https://graph.facebook.com/<version>/... with
-// "Authorization: Bearer <token>"; failures are {"error":{message, type,
-// code, error_subcode, fbtrace_id}} with an HTTP status. Served:
+// Meta's published specification (testdata/specs/whatsapp, version
+// [DefaultVersion]) is the law: [Routes] lists every operation served, each
+// one of the specification's, and only its version is served. Calls go to
+// https://graph.facebook.com/<version>/... with "Authorization: Bearer
+// <token>"; failures are {"error":{message, type, code, error_subcode,
+// fbtrace_id}} with an HTTP status. A path the Graph API lacks is answered
+// 400 with code 2500 ("Unknown path components"), a method an object does
+// not support (or an object that does not exist) 400 with code 100 and
+// subcode 33, and a message without a field the specification requires
+// 400 with code 100 naming it. Served:
 //
 //	GET    /<v>/<phone_number_id>             the number's record
-//	POST   /<v>/<phone_number_id>/messages    text (body <= 4096 characters) and document (uploaded media id)
+//	POST   /<v>/<phone_number_id>/messages    text (body <= 4096 characters) and document (uploaded media id), to a phone number ("to") or a user id ("recipient")
 //	POST   /<v>/<phone_number_id>/media       multipart upload -> {id}
 //	GET    /<v>/<media_id>                    {url, mime_type, file_size, sha256, id}
-//	GET    /whatsapp_business/attachments/?mid=<id>   the media (lookaside.fbsbx.com)
+//	GET    /whatsapp_business/attachments/?mid=<id>   the media (lookaside.fbsbx.com; the specification's /<v>/<Media-URL>)
 //	POST   /<v>/<waba_id>/subscribed_apps     {override_callback_uri, verify_token}
 //	DELETE /<v>/<waba_id>/subscribed_apps
 //
@@ -21,8 +28,14 @@
 // with the challenge. Deliveries carry X-Hub-Signature-256: sha256=<hex
 // HMAC-SHA256 of the body keyed with the app secret>.
 //
-// A free-form message reaches a customer only within 24 hours of their last
-// message; later (or before any) it fails with code 131047.
+// A message is accepted with its id; what became of it comes later in
+// status webhooks, as the Cloud API reports it: sent then delivered, or
+// failed with an error code. A free-form message reaches a customer only
+// within 24 hours of their last message; later (or before any) it fails
+// with code 131047, and a recipient set with /_sim/whatsapp/fail-delivery
+// fails with the code given (131026, 130472 ...). A customer may hide their
+// number: their deliveries carry only a business-scoped user id
+// (from_user_id, contacts[].user_id), and replies address it.
 //
 // Failed deliveries are not redelivered. The control API is described in
 // package sim.

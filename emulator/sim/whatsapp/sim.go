@@ -28,16 +28,55 @@ const (
 	DefaultAppSecret   = "5f4dcc3b5aa765d61d8327deb882cf99"
 	DefaultPhoneID     = "106540352242922"
 	DefaultAccountID   = "102290129340398"
-	DefaultVersion     = "v21.0"
+	// DefaultVersion is the only Graph API version served: the version of
+	// Meta's published specification (testdata/specs/whatsapp), which
+	// TestRoutes_AreAllInTheSpecification holds it to.
+	DefaultVersion = "v23.0"
 )
 
 // Graph error codes the simulator answers.
 const (
-	CodeInvalidParam = 100
-	CodeAccessToken  = 190
-	CodeWindowClosed = 131047
-	CodeRateLimit    = 130429
-	CodeVerifyFailed = 2200
+	CodeInvalidParam  = 100
+	CodeAccessToken   = 190
+	CodeUnknownPath   = 2500
+	CodeWindowClosed  = 131047
+	CodeUndeliverable = 131026
+	CodeRateLimit     = 130429
+	CodeVerifyFailed  = 2200
+)
+
+// SubcodeUnsupported is the error_subcode of code 100 for an object that
+// does not exist or does not support the method.
+const SubcodeUnsupported = 33
+
+// Route is one operation the simulator serves, named as Meta's published
+// specification names it (testdata/specs/whatsapp/cloud-api.json).
+type Route struct {
+	Method string // GET, POST, DELETE
+	Path   string // the specification's template, "/{Version}/{Phone-Number-ID}"
+	Call   string // the fault-rule key and stats name
+}
+
+// Routes are every operation served. The media download is served at the
+// URL a media object names (lookaside.fbsbx.com), which the specification
+// writes as /{Version}/{Media-URL}.
+var Routes = []Route{
+	{"GET", "/{Version}/{Phone-Number-ID}", "phone"},
+	{"POST", "/{Version}/{Phone-Number-ID}/messages", "messages"},
+	{"POST", "/{Version}/{Phone-Number-ID}/media", "upload"},
+	{"GET", "/{Version}/{Media-ID}", "media"},
+	{"GET", "/{Version}/{Media-URL}", "download"},
+	{"POST", "/{Version}/{WABA-ID}/subscribed_apps", "subscribe"},
+	{"DELETE", "/{Version}/{WABA-ID}/subscribed_apps", "unsubscribe"},
+}
+
+// Required fields, as the specification lists them: of every message, and
+// of each type the simulator sends. A message to a customer known only by
+// a business-scoped user id names them in "recipient" instead of "to"
+// (Meta's usernames reference, later than the specification).
+var (
+	RequiredMessageFields = []string{"messaging_product", "recipient_type", "to", "type"}
+	RequiredTypeFields    = map[string][]string{"text": {"text"}, "document": {"document"}}
 )
 
 // MaxText is the longest text body, in characters.
@@ -98,6 +137,13 @@ type Sent struct {
 	Caption  string `json:"caption,omitempty"`
 }
 
+// Failed is a message accepted and then reported failed, as GET
+// /_sim/whatsapp/failed lists it.
+type Failed struct {
+	ID   string `json:"id"`
+	Code int    `json:"code"`
+}
+
 // Webhook is the subscription of subscribed_apps.
 type Webhook struct {
 	URL         string `json:"url"`
@@ -115,26 +161,37 @@ type Sim struct {
 	cfg    Config
 	faults simctl.Faults
 
+	pending sync.WaitGroup // status deliveries under way
+
 	mu       sync.Mutex // guards everything below
 	hook     Webhook
-	lastSeen map[string]time.Time // wa_id -> the customer's last message
+	lastSeen map[string]time.Time // chat (wa_id or user id) -> the customer's last message
+	failing  map[string]int       // chat -> the error code its messages fail with
 	sent     map[string][]Sent
+	failed   map[string][]Failed
 	media    map[string]media
 	seq      int64
 	calls    map[string]int
+	statuses map[string]int // status deliveries by status and answer
+	closed   bool
 }
 
 // New returns a simulator configured by cfg.
 func New(cfg Config) *Sim {
-	return &Sim{cfg: cfg.withDefaults(), lastSeen: map[string]time.Time{}, sent: map[string][]Sent{},
-		media: map[string]media{}, seq: 1479537139650000, calls: map[string]int{}}
+	return &Sim{cfg: cfg.withDefaults(), lastSeen: map[string]time.Time{}, failing: map[string]int{}, sent: map[string][]Sent{}, failed: map[string][]Failed{},
+		media: map[string]media{}, seq: 1479537139650000, calls: map[string]int{}, statuses: map[string]int{}}
 }
 
 // Name implements sim.Service.
 func (s *Sim) Name() string { return "whatsapp" }
 
-// Close releases nothing; it exists for symmetry with the other simulators.
-func (s *Sim) Close() {}
+// Close waits for the status deliveries under way; later sends deliver none.
+func (s *Sim) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.pending.Wait()
+}
 
 func (s *Sim) next() int64 {
 	s.seq++
@@ -146,6 +203,25 @@ func graphError(w http.ResponseWriter, status, code int, msg string) {
 		"code": code, "error_data": map[string]any{"messaging_product": "whatsapp", "details": msg}, "fbtrace_id": "ASimTrace"}})
 }
 
+// unknownPath answers a path the Graph API does not have, as it does.
+func unknownPath(w http.ResponseWriter, path string) {
+	simctl.WriteJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{
+		"message": "Unknown path components: " + path, "type": "OAuthException", "code": CodeUnknownPath, "fbtrace_id": "ASimTrace"}})
+}
+
+// unsupported answers a method an object does not support, or an object
+// that does not exist, as the Graph API does.
+func unsupported(w http.ResponseWriter, method, id string) {
+	simctl.WriteJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{
+		"message": "Unsupported " + strings.ToLower(method) + " request. Object with ID '" + id + "' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api",
+		"type":    "GraphMethodException", "code": CodeInvalidParam, "error_subcode": SubcodeUnsupported, "fbtrace_id": "ASimTrace"}})
+}
+
+// required answers a request without a required parameter.
+func required(w http.ResponseWriter, name string) {
+	graphError(w, http.StatusBadRequest, CodeInvalidParam, "(#100) The parameter "+name+" is required.")
+}
+
 // API serves the Graph API and media downloads.
 func (s *Sim) API() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -153,16 +229,27 @@ func (s *Sim) API() http.Handler {
 			graphError(w, http.StatusUnauthorized, CodeAccessToken, "Error validating access token: The session is invalid.")
 			return
 		}
-		if r.URL.Path == "/whatsapp_business/attachments/" {
-			s.download(w, r)
-			return
+		call, id := "", ""
+		if r.URL.Path == "/whatsapp_business/attachments/" && r.Method == http.MethodGet {
+			call = "download"
+		} else {
+			seg := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+			if len(seg) < 2 || seg[0] != DefaultVersion {
+				unknownPath(w, r.URL.Path)
+				return
+			}
+			id = seg[1]
+			var known bool
+			call, known = callName(r.Method, seg[1:], s.cfg)
+			if call == "" {
+				if known {
+					unsupported(w, r.Method, id)
+				} else {
+					unknownPath(w, "/"+strings.Join(seg[2:], "/"))
+				}
+				return
+			}
 		}
-		seg := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-		if len(seg) < 2 || !strings.HasPrefix(seg[0], "v") {
-			graphError(w, http.StatusBadRequest, CodeInvalidParam, "Unknown path components: "+r.URL.Path)
-			return
-		}
-		call := callName(r.Method, seg[1:], s.cfg)
 		s.mu.Lock()
 		s.calls[call]++
 		s.mu.Unlock()
@@ -183,7 +270,9 @@ func (s *Sim) API() http.Handler {
 		case "upload":
 			s.upload(w, r)
 		case "media":
-			s.mediaInfo(w, seg[1])
+			s.mediaInfo(w, id)
+		case "download":
+			s.download(w, r)
 		case "subscribe":
 			s.subscribe(w, r)
 		case "unsubscribe":
@@ -191,30 +280,34 @@ func (s *Sim) API() http.Handler {
 			s.hook = Webhook{}
 			s.mu.Unlock()
 			simctl.WriteJSON(w, http.StatusOK, map[string]any{"success": true})
-		default:
-			graphError(w, http.StatusBadRequest, CodeInvalidParam, "Unsupported "+r.Method+" request.")
 		}
 	})
 }
 
-// callName is the fault-rule key of a call: phone, messages, upload, media,
-// subscribe, unsubscribe, or "" for anything else.
-func callName(method string, seg []string, cfg Config) string {
+// callName is the Route.Call of a request's path segments after the
+// version, or "": known then says whether the path names an object the
+// Graph API has (with another method), which it answers differently from a
+// path it does not have at all.
+func callName(method string, seg []string, cfg Config) (call string, known bool) {
+	var path string
 	switch {
-	case len(seg) == 1 && seg[0] == cfg.PhoneID && method == http.MethodGet:
-		return "phone"
-	case len(seg) == 2 && seg[0] == cfg.PhoneID && seg[1] == "messages" && method == http.MethodPost:
-		return "messages"
-	case len(seg) == 2 && seg[0] == cfg.PhoneID && seg[1] == "media" && method == http.MethodPost:
-		return "upload"
-	case len(seg) == 1 && method == http.MethodGet:
-		return "media"
-	case len(seg) == 2 && seg[0] == cfg.AccountID && seg[1] == "subscribed_apps" && method == http.MethodPost:
-		return "subscribe"
-	case len(seg) == 2 && seg[0] == cfg.AccountID && seg[1] == "subscribed_apps" && method == http.MethodDelete:
-		return "unsubscribe"
+	case len(seg) == 1 && seg[0] == cfg.PhoneID:
+		path = "/{Version}/{Phone-Number-ID}"
+	case len(seg) == 2 && seg[0] == cfg.PhoneID && (seg[1] == "messages" || seg[1] == "media"):
+		path = "/{Version}/{Phone-Number-ID}/" + seg[1]
+	case len(seg) == 2 && seg[0] == cfg.AccountID && seg[1] == "subscribed_apps":
+		path = "/{Version}/{WABA-ID}/subscribed_apps"
+	case len(seg) == 1:
+		path = "/{Version}/{Media-ID}"
+	default:
+		return "", false
 	}
-	return ""
+	for _, r := range Routes {
+		if r.Path == path && r.Method == method {
+			return r.Call, true
+		}
+	}
+	return "", true
 }
 
 func firstNonEmpty(s ...string) string {
@@ -227,11 +320,14 @@ func firstNonEmpty(s ...string) string {
 }
 
 func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
+	var raw map[string]json.RawMessage
 	var m struct {
-		Product string `json:"messaging_product"`
-		To      string `json:"to"`
-		Type    string `json:"type"`
-		Text    *struct {
+		Product   string `json:"messaging_product"`
+		Recipient string `json:"recipient_type"`
+		To        string `json:"to"`
+		UserID    string `json:"recipient"`
+		Type      string `json:"type"`
+		Text      *struct {
 			Body string `json:"body"`
 		} `json:"text"`
 		Document *struct {
@@ -240,23 +336,33 @@ func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
 			Caption  string `json:"caption"`
 		} `json:"document"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&m); err != nil || m.Product != "whatsapp" || m.To == "" {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if json.Unmarshal(body, &raw) != nil || json.Unmarshal(body, &m) != nil {
 		graphError(w, http.StatusBadRequest, CodeInvalidParam, "(#100) Invalid parameter")
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	seen, ok := s.lastSeen[m.To]
-	if !ok || s.cfg.Now().Sub(seen) > Window {
-		graphError(w, http.StatusBadRequest, CodeWindowClosed, "(#131047) Re-engagement message: more than 24 hours have passed since the recipient last replied to the sender number.")
+	for _, f := range append(append([]string{}, RequiredMessageFields...), RequiredTypeFields[m.Type]...) {
+		if _, ok := raw[f]; !ok && !(f == "to" && m.UserID != "") {
+			required(w, f)
+			return
+		}
+	}
+	to := m.To
+	if to == "" {
+		to = m.UserID // "to" takes precedence when both are given
+	}
+	if m.Product != "whatsapp" || m.Recipient != "individual" || to == "" {
+		graphError(w, http.StatusBadRequest, CodeInvalidParam, "(#100) Invalid parameter")
 		return
 	}
-	out := Sent{ID: "wamid.SIM" + strconv.FormatInt(s.next(), 10) + "==", Type: m.Type}
+	out := Sent{Type: m.Type}
 	switch {
 	case m.Type == "text" && m.Text != nil && m.Text.Body != "" && utf8.RuneCountInString(m.Text.Body) <= MaxText:
 		out.Text = m.Text.Body
-	case m.Type == "document" && m.Document != nil:
+	case m.Type == "document" && m.Document != nil && m.Document.ID != "":
+		s.mu.Lock()
 		md, ok := s.media[m.Document.ID]
+		s.mu.Unlock()
 		if !ok {
 			graphError(w, http.StatusBadRequest, CodeInvalidParam, "(#100) Invalid parameter: unknown media id")
 			return
@@ -266,9 +372,89 @@ func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
 		graphError(w, http.StatusBadRequest, CodeInvalidParam, "(#100) Invalid parameter: text body empty or over 4096 characters, or an unsupported type")
 		return
 	}
-	s.sent[m.To] = append(s.sent[m.To], out)
+	// Accepted: what becomes of the message is told later, in status
+	// webhooks, as the Cloud API does. Outside the 24-hour window (or
+	// before any message) it fails with 131047; a recipient made to fail
+	// with POST /_sim/whatsapp/fail-delivery fails with its code.
+	s.mu.Lock()
+	out.ID = "wamid.SIM" + strconv.FormatInt(s.next(), 10) + "=="
+	code := s.failing[to]
+	if seen, ok := s.lastSeen[to]; code == 0 && (!ok || s.cfg.Now().Sub(seen) > Window) {
+		code = CodeWindowClosed
+	}
+	if code == 0 {
+		s.sent[to] = append(s.sent[to], out)
+	} else {
+		s.failed[to] = append(s.failed[to], Failed{ID: out.ID, Code: code})
+	}
+	s.statusesLocked(to, m.To == "", out.ID, code)
+	s.mu.Unlock()
+	contact := map[string]any{"input": to, "wa_id": to}
+	if m.To == "" {
+		contact = map[string]any{"input": to, "user_id": to}
+	}
 	simctl.WriteJSON(w, http.StatusOK, map[string]any{"messaging_product": "whatsapp",
-		"contacts": []any{map[string]any{"input": m.To, "wa_id": m.To}}, "messages": []any{map[string]any{"id": out.ID}}})
+		"contacts": []any{contact}, "messages": []any{map[string]any{"id": out.ID}}})
+}
+
+// failureTitles are the titles of the failure codes the simulator reports.
+var failureTitles = map[int]string{
+	CodeWindowClosed:  "Re-engagement message",
+	CodeUndeliverable: "Message undeliverable",
+	130472:            "User's number is part of an experiment",
+}
+
+// statusesLocked delivers, after the send's answer, the statuses of message
+// id: sent and delivered, or failed with code. byUserID sends the
+// customer's business-scoped user id instead of a phone number. s.mu is held.
+func (s *Sim) statusesLocked(chat string, byUserID bool, id string, code int) {
+	hook := s.hook
+	if hook.URL == "" || s.closed {
+		return
+	}
+	now := strconv.FormatInt(s.cfg.Now().Unix(), 10)
+	status := func(st string) map[string]any {
+		m := map[string]any{"id": id, "status": st, "timestamp": now}
+		if byUserID {
+			m["recipient_user_id"] = chat
+		} else {
+			m["recipient_id"] = chat
+		}
+		if st == "failed" {
+			title := firstNonEmpty(failureTitles[code], "Message failed")
+			m["errors"] = []any{map[string]any{"code": code, "title": title, "message": title,
+				"error_data": map[string]any{"details": title}, "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"}}
+		} else {
+			m["conversation"] = map[string]any{"id": "simconversation", "origin": map[string]any{"type": "service"}}
+			m["pricing"] = map[string]any{"billable": false, "pricing_model": "PMP", "category": "service"}
+		}
+		return m
+	}
+	list := []map[string]any{status("sent"), status("delivered")}
+	if code != 0 {
+		list = []map[string]any{status("failed")}
+	}
+	s.pending.Add(1)
+	go func() {
+		defer s.pending.Done()
+		for _, st := range list {
+			body, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{
+				"id": s.cfg.AccountID, "changes": []any{map[string]any{"field": "messages", "value": map[string]any{
+					"messaging_product": "whatsapp",
+					"metadata":          map[string]any{"display_phone_number": s.cfg.DisplayPhone, "phone_number_id": s.cfg.PhoneID},
+					"statuses":          []any{st}}}}}}})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			answer, err := s.deliver(ctx, hook.URL, body)
+			cancel()
+			key := st["status"].(string) + ":" + strconv.Itoa(answer)
+			if err != nil {
+				key = st["status"].(string) + ":error"
+			}
+			s.mu.Lock()
+			s.statuses[key]++
+			s.mu.Unlock()
+		}
+	}()
 }
 
 func (s *Sim) upload(w http.ResponseWriter, r *http.Request) {
@@ -293,8 +479,15 @@ func (s *Sim) upload(w http.ResponseWriter, r *http.Request) {
 			md = media{data: b, mime: p.Header.Get("Content-Type"), name: p.FileName()}
 		}
 	}
-	if product != "whatsapp" || md.data == nil {
-		graphError(w, http.StatusBadRequest, CodeInvalidParam, "(#100) messaging_product and file are required")
+	switch {
+	case product == "":
+		required(w, "messaging_product")
+		return
+	case md.data == nil:
+		required(w, "file")
+		return
+	case product != "whatsapp":
+		graphError(w, http.StatusBadRequest, CodeInvalidParam, "(#100) Invalid parameter")
 		return
 	}
 	s.mu.Lock()
@@ -309,7 +502,7 @@ func (s *Sim) mediaInfo(w http.ResponseWriter, id string) {
 	md, ok := s.media[id]
 	s.mu.Unlock()
 	if !ok {
-		graphError(w, http.StatusNotFound, CodeInvalidParam, "Unsupported get request. Object with ID '"+id+"' does not exist")
+		unsupported(w, http.MethodGet, id)
 		return
 	}
 	sum := sha256.Sum256(md.data)

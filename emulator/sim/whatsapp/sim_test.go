@@ -63,6 +63,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(f.hs.Close)
 	f.api = httptest.NewUnstartedServer(nil)
 	f.sim = New(Config{Client: f.hs.Client(), Now: f.clock})
+	t.Cleanup(f.sim.Close) // before the hook's server closes: status deliveries end first
 	f.api.Config.Handler = f.sim.API()
 	f.api.Start()
 	t.Cleanup(f.api.Close)
@@ -116,12 +117,77 @@ func code(m map[string]any) int {
 
 func (f *fixture) subscribe(verify string) (int, map[string]any) {
 	b, _ := json.Marshal(map[string]string{"override_callback_uri": f.hs.URL + "/hook?project=SUP", "verify_token": verify})
-	return f.call("POST", "/v21.0/"+DefaultAccountID+"/subscribed_apps", "application/json", b)
+	return f.call("POST", "/"+DefaultVersion+"/"+DefaultAccountID+"/subscribed_apps", "application/json", b)
 }
 
 func text(to, body string) []byte {
-	b, _ := json.Marshal(map[string]any{"messaging_product": "whatsapp", "to": to, "type": "text", "text": map[string]any{"body": body}})
+	b, _ := json.Marshal(map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text", "text": map[string]any{"body": body}})
 	return b
+}
+
+// messageDeliveries are the deliveries carrying customer messages.
+func (h *hook) messageDeliveries() []map[string]any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []map[string]any
+	for _, d := range h.deliveries {
+		if _, ok := value(d)["messages"]; ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func value(d map[string]any) map[string]any {
+	return d["entry"].([]any)[0].(map[string]any)["changes"].([]any)[0].(map[string]any)["value"].(map[string]any)
+}
+
+// statusesOf waits until the statuses of message id include last, and
+// returns them in order of delivery.
+func (f *fixture) statusesOf(id, last string) []map[string]any {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var out []map[string]any
+		done := false
+		f.hook.mu.Lock()
+		for _, d := range f.hook.deliveries {
+			list, _ := value(d)["statuses"].([]any)
+			for _, st := range list {
+				m := st.(map[string]any)
+				if m["id"] == id {
+					out = append(out, m)
+					done = done || m["status"] == last
+				}
+			}
+		}
+		f.hook.mu.Unlock()
+		if done {
+			return out
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("no %s status for %s: %v", last, id, out)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func sentID(m map[string]any) string {
+	list, _ := m["messages"].([]any)
+	if len(list) != 1 {
+		return ""
+	}
+	id, _ := list[0].(map[string]any)["id"].(string)
+	return id
+}
+
+func statusCode(st map[string]any) int {
+	errs, _ := st["errors"].([]any)
+	if len(errs) != 1 {
+		return 0
+	}
+	c, _ := errs[0].(map[string]any)["code"].(float64)
+	return int(c)
 }
 
 func TestSubscriptionVerifiesTheCallback(t *testing.T) {
@@ -137,7 +203,7 @@ func TestSubscriptionVerifiesTheCallback(t *testing.T) {
 	if wh.VerifyToken != "v3rify" || !strings.HasSuffix(wh.URL, "/hook?project=SUP") {
 		t.Errorf("webhook %+v", wh)
 	}
-	req, _ := http.NewRequest("GET", f.api.URL+"/v21.0/"+DefaultPhoneID, nil)
+	req, _ := http.NewRequest("GET", f.api.URL+"/"+DefaultVersion+"/"+DefaultPhoneID, nil)
 	req.Header.Set("Authorization", "Bearer nope")
 	resp, _ := http.DefaultClient.Do(req)
 	if resp.StatusCode != 401 {
@@ -148,8 +214,13 @@ func TestSubscriptionVerifiesTheCallback(t *testing.T) {
 func TestBatchedDeliveryIsSignedAndOpensTheWindow(t *testing.T) {
 	f := newFixture(t)
 	f.subscribe("v3rify")
-	if st, m := f.call("POST", "/v21.0/"+DefaultPhoneID+"/messages", "application/json", text("4915112345678", "hi")); st != 400 || code(m) != CodeWindowClosed {
+	// Accepted, then reported failed, as the Cloud API does.
+	st, m := f.call("POST", "/"+DefaultVersion+"/"+DefaultPhoneID+"/messages", "application/json", text("4915112345678", "hi"))
+	if st != 200 || sentID(m) == "" {
 		t.Fatalf("a message before the customer wrote: %d %v", st, m)
+	}
+	if sts := f.statusesOf(sentID(m), "failed"); len(sts) != 1 || statusCode(sts[0]) != CodeWindowClosed || sts[0]["recipient_id"] != "4915112345678" {
+		t.Fatalf("statuses %v", sts)
 	}
 	var res SendResult
 	f.control("POST", "/_sim/whatsapp/send", map[string]any{"messages": []any{
@@ -157,17 +228,17 @@ func TestBatchedDeliveryIsSignedAndOpensTheWindow(t *testing.T) {
 		map[string]any{"from": "4915112345678", "image": true, "caption": "label"},
 		map[string]any{"from": "4917600000000", "document": map[string]any{"filename": "a.pdf", "size": 10, "mime_type": "application/pdf"}},
 	}}, &res)
-	if res.Status != 200 || len(res.IDs) != 3 || f.hook.bad != 0 || len(f.hook.deliveries) != 1 {
-		t.Fatalf("send %+v; bad %d; deliveries %d", res, f.hook.bad, len(f.hook.deliveries))
+	if res.Status != 200 || len(res.IDs) != 3 || f.hook.bad != 0 || len(f.hook.messageDeliveries()) != 1 {
+		t.Fatalf("send %+v; bad %d; deliveries %d", res, f.hook.bad, len(f.hook.messageDeliveries()))
 	}
-	value := f.hook.deliveries[0]["entry"].([]any)[0].(map[string]any)["changes"].([]any)[0].(map[string]any)["value"].(map[string]any)
-	msgs := value["messages"].([]any)
-	if len(msgs) != 3 || value["metadata"].(map[string]any)["phone_number_id"] != DefaultPhoneID {
-		t.Fatalf("value %+v", value)
+	v := value(f.hook.messageDeliveries()[0])
+	msgs := v["messages"].([]any)
+	if len(msgs) != 3 || v["metadata"].(map[string]any)["phone_number_id"] != DefaultPhoneID {
+		t.Fatalf("value %+v", v)
 	}
 	// The image is fetched by id, then from the media URL, with the token.
 	imgID := msgs[1].(map[string]any)["image"].(map[string]any)["id"].(string)
-	st, info := f.call("GET", "/v21.0/"+imgID, "", nil)
+	st, info := f.call("GET", "/"+DefaultVersion+"/"+imgID, "", nil)
 	if st != 200 || info["file_size"].(float64) == 0 {
 		t.Fatalf("media info %d %v", st, info)
 	}
@@ -178,10 +249,14 @@ func TestBatchedDeliveryIsSignedAndOpensTheWindow(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("download: %v %v", resp, err)
 	}
-	if st, m := f.call("POST", "/v21.0/"+DefaultPhoneID+"/messages", "application/json", text("4915112345678", "Your parcel left.")); st != 200 {
+	st, m = f.call("POST", "/"+DefaultVersion+"/"+DefaultPhoneID+"/messages", "application/json", text("4915112345678", "Your parcel left."))
+	if st != 200 {
 		t.Fatalf("reply within the window: %d %v", st, m)
 	}
-	if st, _ := f.call("POST", "/v21.0/"+DefaultPhoneID+"/messages", "application/json", text("4915112345678", strings.Repeat("x", MaxText+1))); st != 400 {
+	if sts := f.statusesOf(sentID(m), "delivered"); len(sts) != 2 || sts[0]["status"] != "sent" {
+		t.Errorf("statuses of a delivered reply: %v", sts)
+	}
+	if st, _ := f.call("POST", "/"+DefaultVersion+"/"+DefaultPhoneID+"/messages", "application/json", text("4915112345678", strings.Repeat("x", MaxText+1))); st != 400 {
 		t.Errorf("4097 characters: %d", st)
 	}
 	var sent []Sent
@@ -198,8 +273,17 @@ func TestTheWindowClosesAfter24Hours(t *testing.T) {
 	if code := f.control("POST", "/_sim/whatsapp/age", map[string]any{"wa_id": "4915112345678", "hours": 25}, nil); code != 200 {
 		t.Fatalf("age: %d", code)
 	}
-	if st, m := f.call("POST", "/v21.0/"+DefaultPhoneID+"/messages", "application/json", text("4915112345678", "late")); st != 400 || code(m) != CodeWindowClosed {
+	st, m := f.call("POST", "/"+DefaultVersion+"/"+DefaultPhoneID+"/messages", "application/json", text("4915112345678", "late"))
+	if st != 200 {
 		t.Fatalf("after 25 hours: %d %v", st, m)
+	}
+	if sts := f.statusesOf(sentID(m), "failed"); statusCode(sts[len(sts)-1]) != CodeWindowClosed {
+		t.Fatalf("after 25 hours: %v", sts)
+	}
+	var sent []Sent
+	f.control("GET", "/_sim/whatsapp/sent?to=4915112345678", nil, &sent)
+	if len(sent) != 0 {
+		t.Errorf("a message outside the window reached the customer: %+v", sent)
 	}
 }
 
@@ -213,13 +297,13 @@ func TestDocumentsAreUploadedThenSent(t *testing.T) {
 	part, _ := w.CreateFormFile("file", "invoice.pdf")
 	part.Write([]byte("%PDF-1.4"))
 	w.Close()
-	st, up := f.call("POST", "/v21.0/"+DefaultPhoneID+"/media", w.FormDataContentType(), buf.Bytes())
+	st, up := f.call("POST", "/"+DefaultVersion+"/"+DefaultPhoneID+"/media", w.FormDataContentType(), buf.Bytes())
 	if st != 200 || up["id"] == "" {
 		t.Fatalf("upload %d %v", st, up)
 	}
-	b, _ := json.Marshal(map[string]any{"messaging_product": "whatsapp", "to": "4915112345678", "type": "document",
+	b, _ := json.Marshal(map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": "4915112345678", "type": "document",
 		"document": map[string]any{"id": up["id"], "filename": "invoice.pdf"}})
-	if st, m := f.call("POST", "/v21.0/"+DefaultPhoneID+"/messages", "application/json", b); st != 200 {
+	if st, m := f.call("POST", "/"+DefaultVersion+"/"+DefaultPhoneID+"/messages", "application/json", b); st != 200 {
 		t.Fatalf("document %d %v", st, m)
 	}
 	var sent []Sent
@@ -234,13 +318,74 @@ func TestFaultRules(t *testing.T) {
 	if c := f.control("POST", "/_sim/fail", map[string]any{"service": "whatsapp", "match": "phone", "status": 429}, nil); c != 200 {
 		t.Fatalf("rule: %d", c)
 	}
-	if st, m := f.call("GET", "/v21.0/"+DefaultPhoneID, "", nil); st != 429 || code(m) != CodeRateLimit {
+	if st, m := f.call("GET", "/"+DefaultVersion+"/"+DefaultPhoneID, "", nil); st != 429 || code(m) != CodeRateLimit {
 		t.Fatalf("fault: %d %v", st, m)
 	}
-	if st, _ := f.call("GET", "/v21.0/"+DefaultPhoneID, "", nil); st != 200 {
+	if st, _ := f.call("GET", "/"+DefaultVersion+"/"+DefaultPhoneID, "", nil); st != 200 {
 		t.Fatalf("after the fault: %d", st)
 	}
 	if c := f.control("POST", "/_sim/fail", map[string]any{"service": "telegram", "match": "*", "status": 500}, nil); c != 400 {
 		t.Errorf("a rule for an unmounted service: %d", c)
+	}
+}
+
+// A delivery that fails is accepted with a message id and reported later in
+// a failed status with its code, as the Cloud API reports most failures.
+func TestFailedDeliveryIsReportedLaterInAStatus(t *testing.T) {
+	f := newFixture(t)
+	f.subscribe("v3rify")
+	f.control("POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112345678", "text": "hello"}, nil)
+	if c := f.control("POST", "/_sim/whatsapp/fail-delivery", map[string]any{"to": "4915112345678", "code": CodeUndeliverable}, nil); c != 200 {
+		t.Fatalf("fail-delivery: %d", c)
+	}
+	st, m := f.call("POST", "/"+DefaultVersion+"/"+DefaultPhoneID+"/messages", "application/json", text("4915112345678", "Your parcel left."))
+	if st != 200 || sentID(m) == "" {
+		t.Fatalf("send: %d %v", st, m)
+	}
+	sts := f.statusesOf(sentID(m), "failed")
+	if len(sts) != 1 || statusCode(sts[0]) != CodeUndeliverable || sts[0]["recipient_id"] != "4915112345678" {
+		t.Fatalf("statuses %v", sts)
+	}
+	var sent []Sent
+	f.control("GET", "/_sim/whatsapp/sent?to=4915112345678", nil, &sent)
+	if len(sent) != 0 {
+		t.Errorf("an undeliverable message reached the customer: %+v", sent)
+	}
+	f.control("POST", "/_sim/whatsapp/fail-delivery", map[string]any{"to": "4915112345678", "code": 0}, nil)
+	_, m = f.call("POST", "/"+DefaultVersion+"/"+DefaultPhoneID+"/messages", "application/json", text("4915112345678", "Again."))
+	if sts := f.statusesOf(sentID(m), "delivered"); len(sts) != 2 {
+		t.Errorf("statuses after the fault: %v", sts)
+	}
+}
+
+// A customer who hides their number arrives with a business-scoped user id
+// only, and replies reach them by "recipient".
+func TestCustomerWhoHidesTheirNumber(t *testing.T) {
+	f := newFixture(t)
+	f.subscribe("v3rify")
+	var res SendResult
+	f.control("POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112345678", "user_id": "DE.1502576394655843", "hide_phone": true, "name": "Bea", "text": "hi"}, &res)
+	d := f.hook.messageDeliveries()
+	if res.Status != 200 || len(d) != 1 {
+		t.Fatalf("send %+v", res)
+	}
+	v := value(d[0])
+	msg := v["messages"].([]any)[0].(map[string]any)
+	contact := v["contacts"].([]any)[0].(map[string]any)
+	if _, ok := msg["from"]; ok || msg["from_user_id"] != "DE.1502576394655843" || contact["wa_id"] != nil || contact["user_id"] != "DE.1502576394655843" {
+		t.Fatalf("the number was not withheld: %v %v", msg, contact)
+	}
+	b, _ := json.Marshal(map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "recipient": "DE.1502576394655843", "type": "text", "text": map[string]any{"body": "Hello Bea"}})
+	st, m := f.call("POST", "/"+DefaultVersion+"/"+DefaultPhoneID+"/messages", "application/json", b)
+	if st != 200 {
+		t.Fatalf("reply by user id: %d %v", st, m)
+	}
+	if sts := f.statusesOf(sentID(m), "delivered"); sts[0]["recipient_user_id"] != "DE.1502576394655843" || sts[0]["recipient_id"] != nil {
+		t.Errorf("statuses %v", sts)
+	}
+	var sent []Sent
+	f.control("GET", "/_sim/whatsapp/sent?to=DE.1502576394655843", nil, &sent)
+	if len(sent) != 1 || sent[0].Text != "Hello Bea" {
+		t.Errorf("sent %+v", sent)
 	}
 }

@@ -88,3 +88,84 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 		t.Errorf("forged delivery answered %d", st)
 	}
 }
+
+// A reply WhatsApp accepts and reports failed later (issue 16, finding 3)
+// becomes one internal note with the code, also when Meta delivers the
+// status again; a customer who hides their number (finding 4) is served by
+// their user id; an edit goes to Jira marked as one, and a message WhatsApp
+// delivers without content gets a clear answer (finding 5).
+func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testing.T) {
+	s := startE2E(t)
+	s.reconfigure(t, "whatsapp", whatsapp.DefaultPhoneID+":"+whatsapp.DefaultAccountID+":"+whatsapp.DefaultAppSecret+":"+whatsapp.DefaultAccessToken)
+	var wh whatsapp.Webhook
+	s.call(t, "GET", "/_sim/whatsapp/webhook", nil, &wh, http.StatusOK)
+
+	const customer = "4915112340001"
+	var res whatsapp.SendResult
+	s.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": customer, "name": "Fay", "text": "whatsappE2Eundelivered"}, &res, http.StatusOK)
+	req := s.waitRequest(t, "whatsappE2Eundelivered")
+
+	s.call(t, "POST", "/_sim/whatsapp/fail-delivery", map[string]any{"to": customer, "code": whatsapp.CodeUndeliverable}, nil, http.StatusOK)
+	s.reply(t, req.Key, "whatsappE2Ethis reply fails later")
+	notes := s.waitAppComments(t, req.Key, false, 1)
+	if !strings.Contains(notes[0].Body, "131026") || strings.Contains(notes[0].Body, "fails later") {
+		t.Errorf("note %q", notes[0].Body)
+	}
+	var failed []whatsapp.Failed
+	s.call(t, "GET", "/_sim/whatsapp/failed?to="+customer, nil, &failed, http.StatusOK)
+	if len(failed) != 1 {
+		t.Fatalf("failed %+v", failed)
+	}
+	// Meta delivers the status again: the webhook answers (the duplicate is
+	// dropped there, before any queue), and no second note appears.
+	status := fmt.Appendf(nil, `{"object":"whatsapp_business_account","entry":[{"id":%q,"changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550100001","phone_number_id":%q},"statuses":[{"id":%q,"status":"failed","timestamp":"1","recipient_id":%q,"errors":[{"code":131026,"title":"Message undeliverable"}]}]}}]}]}`,
+		whatsapp.DefaultAccountID, whatsapp.DefaultPhoneID, failed[0].ID, customer)
+	for range 2 {
+		if st := s.postPublic(t, wh.URL, status, map[string]string{"X-Hub-Signature-256": whatsapp.Sign(whatsapp.DefaultAppSecret, status)}); st != http.StatusOK {
+			t.Fatalf("redelivered status answered %d", st)
+		}
+	}
+	if n := len(s.request(t, req.Key).appComments(false)); n != 1 {
+		t.Errorf("%d notes after the redelivered status", n)
+	}
+	var sent []whatsapp.Sent
+	s.call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
+	if len(sent) != 0 {
+		t.Errorf("the failed reply reached the customer: %+v", sent)
+	}
+
+	// A customer known only by a user id.
+	const userID = "DE.49151123400020"
+	s.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "name": "Gil", "text": "whatsappE2Eusername"}, &res, http.StatusOK)
+	first := res.IDs[0]
+	hidden := s.waitRequest(t, "whatsappE2Eusername")
+	s.reply(t, hidden.Key, "whatsappE2E reply by user id")
+	eventually(t, "the reply reaches the customer by user id", func() string {
+		s.call(t, "GET", "/_sim/whatsapp/sent?to="+userID, nil, &sent, http.StatusOK)
+		if len(sent) != 1 || sent[0].Text != "whatsappE2E reply by user id" {
+			return fmt.Sprintf("sent %+v", sent)
+		}
+		return ""
+	})
+
+	// An edit, then a message WhatsApp cannot deliver the content of.
+	s.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "edit_of": first, "text": "whatsappE2Eusername corrected"}, &res, http.StatusOK)
+	eventually(t, "the edit as a comment", func() string {
+		for _, c := range s.request(t, hidden.Key).Comments {
+			if strings.Contains(c.Body, "(edited)") && strings.Contains(c.Body, "corrected") {
+				return ""
+			}
+		}
+		return "no edit yet"
+	})
+	s.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "unsupported": "poll_creation"}, &res, http.StatusOK)
+	eventually(t, "the answer to an unsupported message", func() string {
+		s.call(t, "GET", "/_sim/whatsapp/sent?to="+userID, nil, &sent, http.StatusOK)
+		for _, m := range sent {
+			if strings.Contains(m.Text, "cannot be passed on") {
+				return ""
+			}
+		}
+		return fmt.Sprintf("sent %+v", sent)
+	})
+}

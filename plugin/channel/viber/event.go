@@ -2,6 +2,8 @@ package viber
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,8 +76,15 @@ func Parse(body []byte) ([]channel.Inbound, error) {
 		switch cb.Event {
 		case "webhook", "delivered", "seen", "failed":
 			return nil, nil
+		case "subscribed", "unsubscribed", "conversation_started":
+			// Viber's SDK reads no message_token on subscribed and
+			// unsubscribed: the user and the time identify the event.
+			if id, ok = userEventID(&cb); !ok {
+				return nil, fmt.Errorf("%w: %s without user or timestamp", ErrMalformed, cb.Event)
+			}
+		default:
+			return nil, fmt.Errorf("%w: no message_token", ErrMalformed)
 		}
-		return nil, fmt.Errorf("%w: no message_token", ErrMalformed)
 	}
 	ev := channel.Inbound{ID: id}
 	switch cb.Event {
@@ -115,6 +124,21 @@ func Parse(body []byte) ([]channel.Inbound, error) {
 	return []channel.Inbound{ev}, nil
 }
 
+// userEventID is the dedupe id of a user event without a message_token:
+// "u" and a hash of the event, the user and the timestamp, which a
+// redelivery repeats.
+func userEventID(cb *Callback) (string, bool) {
+	user := cb.UserID
+	if cb.User != nil {
+		user = cb.User.ID
+	}
+	if user == "" || cb.Timestamp == 0 {
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(cb.Event + "\x00" + user + "\x00" + strconv.FormatInt(cb.Timestamp, 10)))
+	return "u" + hex.EncodeToString(sum[:12]), true
+}
+
 // tokenID is a message_token as a dedupe id: a decimal integer.
 func tokenID(n json.Number) (string, bool) {
 	s := string(n)
@@ -142,6 +166,11 @@ func message(ev *channel.Inbound, m *Message) bool {
 		a = channel.Attachment{Kind: channel.Document, Ref: m.Media, Name: fileName(m.FileName, "file_"+ev.ID), MIME: "application/octet-stream", Size: m.Size}
 	case "sticker":
 		a = channel.Attachment{Kind: channel.Sticker, Ref: m.Media, Name: "sticker_" + ev.ID + ".png", MIME: "image/png"}
+		if m.Media == "" && m.StickerID != 0 {
+			// Viber's callback may name the sticker by id only, with no
+			// media to fetch: the agents see that one was sent.
+			text = "(sticker " + strconv.FormatInt(m.StickerID, 10) + ")"
+		}
 	case "contact":
 		if m.Contact == nil {
 			return false

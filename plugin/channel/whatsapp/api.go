@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chatbridge/chatbridge/plugin/channel"
@@ -12,9 +13,14 @@ import (
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
+// GraphVersion is the Graph API version the channel calls: the version of
+// Meta's published specification (testdata/specs/whatsapp/cloud-api.json),
+// which TestGraphVersionIsTheSpecifications holds it to.
+const GraphVersion = "v23.0"
+
 // GraphURL is the Graph API's address and version; the manifest declares its
 // host (and lookaside.fbsbx.com, where media lives) for egress.
-const GraphURL = "https://graph.facebook.com/v21.0/"
+const GraphURL = "https://graph.facebook.com/" + GraphVersion + "/"
 
 // Graph API error codes the bridge tells apart.
 const (
@@ -29,7 +35,35 @@ const (
 	CodeMediaTooLarge  = 131052 // media download error
 	CodeServiceUnavail = 131000 // something went wrong
 	CodeNotAllowed     = 131030 // recipient not in the allowed list (test numbers)
+	CodeExperiment     = 130472 // the customer's number is part of an experiment
+	CodeUserIDRefused  = 131062 // a business-scoped user id cannot receive this message
 )
+
+// failureReasons says in words what the error codes of a failed status mean,
+// after Meta's error code reference.
+var failureReasons = map[int]string{
+	CodeUndeliverable:  "the message could not be delivered: the customer may not use WhatsApp any more, may run an outdated app, or may have blocked the business",
+	CodeExperiment:     "the customer's number is part of a WhatsApp experiment that withholds messages from businesses",
+	CodeWindowClosed:   "more than 24 hours have passed since the customer last wrote, and WhatsApp delivers free-form replies only within that time",
+	CodeServiceUnavail: "WhatsApp reported an unknown error",
+	CodeNotAllowed:     "the customer's number is not on the test number's allowed list",
+	CodeUserIDRefused:  "WhatsApp does not deliver this kind of message to a customer known only by a username",
+	131049:             "WhatsApp withheld the message to keep the customer's experience healthy",
+	131053:             "WhatsApp could not process the file",
+	131016:             "WhatsApp was overloaded",
+}
+
+// FailureReason says what the error code of a failed status means; title,
+// Meta's own words, is the fallback for a code the table lacks.
+func FailureReason(code int, title string) string {
+	if r, ok := failureReasons[code]; ok {
+		return r
+	}
+	if title = strings.TrimSpace(title); title != "" {
+		return "WhatsApp reported: " + truncate(title, 200)
+	}
+	return "WhatsApp gave no reason"
+}
 
 // RateWait is the wait after a rate-limit error, which carries no time.
 const RateWait = time.Minute
@@ -61,7 +95,8 @@ func (e *Error) Is(target error) bool {
 	case channel.ErrBlocked:
 		return e.Code == CodeUndeliverable
 	case channel.ErrNotFound:
-		return e.Code == CodeNotAllowed || e.HTTP == 404
+		// 100 with subcode 33: the object does not exist (a media id).
+		return e.Code == CodeNotAllowed || e.HTTP == 404 || e.Code == 100 && e.Subcode == 33
 	case channel.ErrTemporary:
 		return e.rateLimited() || e.Code == CodeServiceUnavail || e.HTTP >= 500
 	case channel.ErrTooLarge:

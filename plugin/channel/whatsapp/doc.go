@@ -9,7 +9,7 @@
 // under the configured name, and the app secret, phone number id and
 // business account id under that name with the suffixes of [Derived]. The
 // ids are not secret, but keeping them there lets requests name them by
-// reference ("/v21.0/{{secret:NAME.phone}}/messages") without any other
+// reference ("/v23.0/{{secret:NAME.phone}}/messages", [GraphVersion]) without any other
 // storage.
 //
 // # Webhooks
@@ -21,6 +21,18 @@
 // raw body keyed with the app secret>. One delivery may hold several
 // entries and messages; each message is one event, its id (a wamid, which
 // holds characters storage keys do not allow) hashed into the dedupe id.
+//
+// # Statuses and customers without a number
+//
+// A send is answered with the message's id (a wamid); whether it arrived is
+// reported later in a statuses webhook. A failed status becomes a
+// channel.Undelivered event naming the wamid, with the error code and its
+// meaning ([FailureReason]); sent, delivered and read give no event. The
+// channel implements channel.Receipted so that the bridge learns the wamid.
+// A customer who hides their number is known by a business-scoped user id
+// ([ValidUserID]), which is then the chat id and is addressed by
+// "recipient". An edit is an Edited event with the new text; a message the
+// Cloud API delivers without content is an Unreadable one.
 //
 // # The 24-hour window
 //

@@ -42,19 +42,43 @@ type Value struct {
 		Profile struct {
 			Name string `json:"name"`
 		} `json:"profile"`
+		// WaID is the customer's phone number; it is left out for a
+		// customer who hides it behind a username.
 		WaID string `json:"wa_id"`
+		// UserID is the customer's business-scoped user id (BSUID).
+		UserID string `json:"user_id"`
 	} `json:"contacts"`
-	Messages []Message        `json:"messages"`
-	Statuses []map[string]any `json:"statuses"`
+	Messages []Message `json:"messages"`
+	Statuses []Status  `json:"statuses"`
+}
+
+// Status reports what became of a message the business sent.
+type Status struct {
+	ID     string `json:"id"`
+	Status string `json:"status"` // sent, delivered, read, failed
+	// RecipientID is the customer's phone number, left out for a customer
+	// who hides it; RecipientUserID is their BSUID.
+	RecipientID     string        `json:"recipient_id"`
+	RecipientUserID string        `json:"recipient_user_id"`
+	Errors          []StatusError `json:"errors"`
+}
+
+// StatusError is an error of a failed status or an unsupported message.
+type StatusError struct {
+	Code  int    `json:"code"`
+	Title string `json:"title"`
 }
 
 // Message is one inbound message.
 type Message struct {
-	From      string `json:"from"`
-	ID        string `json:"id"`
-	Timestamp string `json:"timestamp"`
-	Type      string `json:"type"`
-	Text      *struct {
+	// From is the customer's phone number, left out for a customer who
+	// hides it; FromUserID is their BSUID.
+	From       string `json:"from"`
+	FromUserID string `json:"from_user_id"`
+	ID         string `json:"id"`
+	Timestamp  string `json:"timestamp"`
+	Type       string `json:"type"`
+	Text       *struct {
 		Body string `json:"body"`
 	} `json:"text"`
 	Image    *Media `json:"image"`
@@ -90,6 +114,17 @@ type Message struct {
 	Context *struct {
 		ID string `json:"id"`
 	} `json:"context"`
+	// Edit carries the new content of an edited message.
+	Edit *struct {
+		OriginalMessageID string   `json:"original_message_id"`
+		Message           *Message `json:"message"`
+	} `json:"edit"`
+	// Unsupported names the type of a message the Cloud API does not
+	// deliver; Errors says why.
+	Unsupported *struct {
+		Type string `json:"type"`
+	} `json:"unsupported"`
+	Errors []StatusError `json:"errors"`
 }
 
 // Media is an inbound media object: fetched by id.
@@ -106,8 +141,9 @@ type Media struct {
 var ErrMalformed = errors.New("whatsapp: malformed delivery")
 
 // Parse decodes a delivery and turns every message of every entry into an
-// event; status updates give none. accept, when not nil, decides whether a
-// change's phone_number_id belongs to this bot.
+// event, and every failed status into an Undelivered event; the other
+// statuses (sent, delivered, read) give none. accept, when not nil, decides
+// whether a change's phone_number_id belongs to this bot.
 func Parse(body []byte, accept func(phoneNumberID string) bool) ([]channel.Inbound, error) {
 	var d Delivery
 	if err := json.Unmarshal(body, &d); err != nil {
@@ -119,18 +155,32 @@ func Parse(body []byte, accept func(phoneNumberID string) bool) ([]channel.Inbou
 	var out []channel.Inbound
 	for _, e := range d.Entry {
 		for _, ch := range e.Changes {
-			if ch.Field != "messages" || len(ch.Value.Messages) == 0 {
+			if ch.Field != "messages" || len(ch.Value.Messages) == 0 && len(ch.Value.Statuses) == 0 {
 				continue
 			}
 			if accept != nil && !accept(ch.Value.Metadata.PhoneNumberID) {
 				continue
 			}
 			names := map[string]string{}
+			var onlyUser string // the BSUID of a delivery's only contact
 			for _, c := range ch.Value.Contacts {
-				names[c.WaID] = c.Profile.Name
+				if c.WaID != "" {
+					names[c.WaID] = c.Profile.Name
+				}
+				if c.UserID != "" {
+					names[c.UserID] = c.Profile.Name
+					if len(ch.Value.Contacts) == 1 {
+						onlyUser = c.UserID
+					}
+				}
 			}
 			for i := range ch.Value.Messages {
-				if ev, ok := event(&ch.Value.Messages[i], names); ok {
+				if ev, ok := event(&ch.Value.Messages[i], names, onlyUser); ok {
+					out = append(out, ev)
+				}
+			}
+			for i := range ch.Value.Statuses {
+				if ev, ok := failed(&ch.Value.Statuses[i]); ok {
 					out = append(out, ev)
 				}
 			}
@@ -146,7 +196,34 @@ func EventID(wamid string) string {
 	return "wa" + hex.EncodeToString(sum[:16])
 }
 
-// validPhone reports whether s is a WhatsApp id: digits only.
+// validChat reports whether s addresses a customer: a phone number, or a
+// business-scoped user id for a customer who hides theirs.
+func validChat(s string) bool { return validPhone(s) || ValidUserID(s) }
+
+// ValidUserID reports whether s is a business-scoped user id (BSUID): a
+// two-letter country code, a dot and up to 128 letters and digits
+// ("US.13491208655302741918"), or a parent BSUID with "ENT." after the
+// country ("US.ENT.11815799212886844830"). Its characters are all allowed
+// in storage keys, so it serves as a chat id as it is.
+func ValidUserID(s string) bool {
+	cc, rest, ok := strings.Cut(s, ".")
+	if !ok || len(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z' {
+		return false
+	}
+	rest = strings.TrimPrefix(rest, "ENT.")
+	if rest == "" || len(rest) > 128 {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// validPhone reports whether s is a phone number: digits only.
 func validPhone(s string) bool {
 	if len(s) < 3 || len(s) > 20 {
 		return false
@@ -159,12 +236,65 @@ func validPhone(s string) bool {
 	return true
 }
 
-func event(m *Message, names map[string]string) (channel.Inbound, bool) {
-	if m.ID == "" || !validPhone(m.From) {
+// sender is the chat of a message: the customer's phone number when Meta
+// shares it, else their business-scoped user id (from_user_id, or the user_id
+// of the delivery's only contact).
+func sender(m *Message, onlyUser string) string {
+	switch {
+	case validPhone(m.From):
+		return m.From
+	case ValidUserID(m.FromUserID):
+		return m.FromUserID
+	case m.From == "" && m.FromUserID == "" && ValidUserID(onlyUser):
+		return onlyUser
+	}
+	return ""
+}
+
+// failed turns a failed status into an Undelivered event, deduplicated per
+// message: Meta may deliver the same status more than once.
+func failed(st *Status) (channel.Inbound, bool) {
+	if st.Status != "failed" || st.ID == "" {
 		return channel.Inbound{}, false
 	}
-	ev := channel.Inbound{ID: EventID(m.ID), Kind: channel.Message, ChatID: m.From, MessageID: m.ID,
-		Sender: displayName(names[m.From])}
+	chat := st.RecipientID
+	if !validPhone(chat) {
+		chat = st.RecipientUserID
+	}
+	if !validChat(chat) {
+		return channel.Inbound{}, false
+	}
+	f := &channel.Failure{Reason: FailureReason(0, "")}
+	if len(st.Errors) > 0 {
+		f.Code, f.Reason = st.Errors[0].Code, FailureReason(st.Errors[0].Code, st.Errors[0].Title)
+	}
+	return channel.Inbound{ID: EventID(st.ID + ":failed"), Kind: channel.Undelivered, ChatID: chat, MessageID: st.ID, Failure: f}, true
+}
+
+func event(m *Message, names map[string]string, onlyUser string) (channel.Inbound, bool) {
+	chat := sender(m, onlyUser)
+	if m.ID == "" || chat == "" {
+		return channel.Inbound{}, false
+	}
+	ev := channel.Inbound{ID: EventID(m.ID), Kind: channel.Message, ChatID: chat, MessageID: m.ID,
+		Sender: displayName(names[chat])}
+	if m.Type == "edit" {
+		// The edit's own id is the event's; its content is the new version
+		// of the original message.
+		if m.Edit == nil || m.Edit.Message == nil || m.Edit.Message.Type == "edit" {
+			return channel.Inbound{}, false
+		}
+		edited := *m.Edit.Message
+		edited.ID, edited.From, edited.FromUserID = m.ID, m.From, m.FromUserID
+		m = &edited
+		ev.Edited = true
+	}
+	if m.Type == "unsupported" || m.Type == "unknown" {
+		// Meta delivers the message without its content: the customer is
+		// told that it could not be read.
+		ev.Unreadable = true
+		return ev, true
+	}
 	short := ev.ID[2:12]
 	var text string
 	var a *channel.Attachment
@@ -224,7 +354,8 @@ func event(m *Message, names map[string]string) (channel.Inbound, bool) {
 			}
 		}
 	}
-	if a != nil {
+	if a != nil && !ev.Edited {
+		// An edit changes a caption, never the file the request already has.
 		ev.Attachments = []channel.Attachment{*a}
 	}
 	if text != "" {

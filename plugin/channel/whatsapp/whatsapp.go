@@ -177,19 +177,41 @@ func (c *Channel) Render(content channel.Content) []string {
 
 func (c *Channel) messagesURL() string { return GraphURL + c.ref(SuffixPhone) + "/messages" }
 
-func (c *Channel) send(chatID string, msg map[string]any) error {
-	if !validPhone(chatID) {
-		return fmt.Errorf("whatsapp: bad chat id: %w", channel.ErrNotFound)
+// send posts a message and returns its id (a wamid). A chat is a phone
+// number, addressed by "to", or the business-scoped user id of a customer
+// who hides their number, addressed by "recipient" (Meta's usernames
+// reference; "to" would take precedence, so it is left out).
+func (c *Channel) send(chatID string, msg map[string]any) (string, error) {
+	switch {
+	case validPhone(chatID):
+		msg["to"] = chatID
+	case ValidUserID(chatID):
+		msg["recipient"] = chatID
+	default:
+		return "", fmt.Errorf("whatsapp: bad chat id: %w", channel.ErrNotFound)
 	}
 	msg["messaging_product"] = "whatsapp"
 	msg["recipient_type"] = "individual"
-	msg["to"] = chatID
 	body, err := json.Marshal(msg)
 	if err != nil {
-		return fmt.Errorf("whatsapp: send: %w", err)
+		return "", fmt.Errorf("whatsapp: send: %w", err)
 	}
-	return c.client.do("send", "POST", c.messagesURL(), "application/json", body, nil)
+	var out struct {
+		Messages []struct {
+			ID string `json:"id"`
+		} `json:"messages"`
+	}
+	if err := c.client.do("send", "POST", c.messagesURL(), "application/json", body, &out); err != nil {
+		return "", err
+	}
+	if len(out.Messages) == 0 || out.Messages[0].ID == "" {
+		// Accepted, but nothing to follow its statuses by.
+		return "", nil
+	}
+	return out.Messages[0].ID, nil
 }
+
+var _ channel.Receipted = (*Channel)(nil)
 
 // ReplyWindow is how long after the customer's last message free-form
 // replies are allowed; later ones need an approved template.
@@ -203,17 +225,30 @@ func (c *Channel) ReplyWindow() time.Duration { return ReplyWindow }
 // SendText implements channel.Channel. Outside the 24-hour window the error
 // matches ErrWindowClosed.
 func (c *Channel) SendText(chatID, text string) error {
+	_, err := c.SendTextID(chatID, text)
+	return err
+}
+
+// SendTextID implements channel.Receipted: SendText returning the wamid,
+// which a later failed status names.
+func (c *Channel) SendTextID(chatID, text string) (string, error) {
 	return c.send(chatID, map[string]any{"type": "text", "text": map[string]any{"body": text, "preview_url": false}})
 }
 
 // SendFile implements channel.Channel: the file is uploaded as media, then
 // sent as a document.
 func (c *Channel) SendFile(chatID string, f channel.File) error {
-	if !validPhone(chatID) {
-		return fmt.Errorf("whatsapp: bad chat id: %w", channel.ErrNotFound)
+	_, err := c.SendFileID(chatID, f)
+	return err
+}
+
+// SendFileID implements channel.Receipted: SendFile returning the wamid.
+func (c *Channel) SendFileID(chatID string, f channel.File) (string, error) {
+	if !validChat(chatID) {
+		return "", fmt.Errorf("whatsapp: bad chat id: %w", channel.ErrNotFound)
 	}
 	if int64(len(f.Data)) > Limits.Upload {
-		return fmt.Errorf("whatsapp: file of %d bytes: %w", len(f.Data), channel.ErrTooLarge)
+		return "", fmt.Errorf("whatsapp: file of %d bytes: %w", len(f.Data), channel.ErrTooLarge)
 	}
 	mimeType := f.MIME
 	if mimeType == "" {
@@ -234,16 +269,16 @@ func (c *Channel) SendFile(chatID string, f channel.File) error {
 		err = w.Close()
 	}
 	if err != nil {
-		return fmt.Errorf("whatsapp: upload: %w", err)
+		return "", fmt.Errorf("whatsapp: upload: %w", err)
 	}
 	var up struct {
 		ID string `json:"id"`
 	}
 	if err := c.client.do("upload", "POST", GraphURL+c.ref(SuffixPhone)+"/media", w.FormDataContentType(), buf.Bytes(), &up); err != nil {
-		return err
+		return "", err
 	}
 	if up.ID == "" {
-		return fmt.Errorf("whatsapp: upload gave no media id")
+		return "", fmt.Errorf("whatsapp: upload gave no media id")
 	}
 	doc := map[string]any{"id": up.ID, "filename": f.Name}
 	if f.Caption != "" {

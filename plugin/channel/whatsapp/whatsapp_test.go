@@ -386,10 +386,15 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for _, ev := range evs {
-			if abi.KeyProblem("dedupe:wa:P:"+ev.ID) != "" || !validPhone(ev.ChatID) {
+			if abi.KeyProblem("dedupe:wa:P:"+ev.ID) != "" || abi.KeyProblem("chat:P:whatsapp:"+ev.ChatID) != "" || !validChat(ev.ChatID) {
 				t.Fatalf("ids unusable: %+v", ev)
 			}
-			if ev.Wiki == "" && len(ev.Attachments) == 0 {
+			switch {
+			case ev.Kind == channel.Undelivered:
+				if ev.Failure == nil || ev.MessageID == "" {
+					t.Fatalf("failure without its reason or message: %+v", ev)
+				}
+			case ev.Wiki == "" && len(ev.Attachments) == 0 && !ev.Unreadable:
 				t.Fatalf("empty event: %+v", ev)
 			}
 			if _, err := json.Marshal(ev); err != nil {
