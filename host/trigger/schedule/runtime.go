@@ -1,0 +1,47 @@
+package schedule
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/chatbridge/chatbridge/host"
+	"github.com/chatbridge/chatbridge/host/bundle"
+)
+
+// ForHost returns the Runtime of a host: the running bundle's scheduled
+// triggers, the installations the host knows, and Host.Scheduled.
+func ForHost(h *host.Host) Runtime { return hostRuntime{h} }
+
+type hostRuntime struct{ h *host.Host }
+
+var _ Runtime = hostRuntime{}
+
+func (r hostRuntime) Triggers() []bundle.ScheduledTrigger {
+	b := r.h.Bundle()
+	if b == nil {
+		return nil
+	}
+	return b.Manifest.Modules.ScheduledTrigger
+}
+
+func (r hostRuntime) Installations() []string {
+	list := r.h.Registry().List()
+	ids := make([]string, len(list))
+	for i, in := range list {
+		ids[i] = in.ID
+	}
+	return ids
+}
+
+// Scheduled invokes the trigger if the running bundle still declares it: a
+// reload may have dropped it since the last scan.
+func (r hostRuntime) Scheduled(ctx context.Context, installation, trigger string) error {
+	declared := false
+	for _, t := range r.Triggers() {
+		declared = declared || t.Key == trigger
+	}
+	if !declared {
+		return fmt.Errorf("%w: scheduled trigger %q", host.ErrNoTrigger, trigger)
+	}
+	return r.h.Scheduled(ctx, installation, trigger)
+}
