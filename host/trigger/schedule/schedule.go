@@ -58,7 +58,8 @@ type Config struct {
 	// interval is Forge's (bundle.IntervalPeriod).
 	Intervals map[string]time.Duration
 	// Observe, when set, is told of every firing once it is recorded; for
-	// tests and metrics. It must not block. Default: none.
+	// tests and metrics. Firings call it from several goroutines; it must
+	// not block. Default: none.
 	Observe func(Firing)
 }
 
