@@ -438,18 +438,6 @@ func (h *Host) consume(ctx context.Context, m queue.Message) (time.Duration, err
 	return time.Duration(r.RetryAfterSeconds) * time.Second, nil
 }
 
-// Scheduled fires a scheduled trigger for an installation.
-func (h *Host) Scheduled(ctx context.Context, id, trigger string) error {
-	_, err := h.Invoke(ctx, Invocation{
-		Installation: id, Kind: bundle.KindScheduledTrigger, Export: abi.ExportHandleScheduled, Op: "scheduled " + trigger,
-		Encode: func(c abi.Context) []byte {
-			sc := abi.ScheduledCall{Context: c, Trigger: trigger}
-			return sc.Append(nil)
-		},
-	})
-	return err
-}
-
 // Ready reports nil when a bundle is loaded.
 func (h *Host) Ready(context.Context) error {
 	if h.Bundle() == nil {

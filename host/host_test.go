@@ -31,6 +31,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
 	"github.com/chatbridge/chatbridge/host/trigger/resolver"
+	"github.com/chatbridge/chatbridge/host/trigger/schedule"
 	"github.com/chatbridge/chatbridge/host/trigger/webtrigger"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
@@ -301,7 +302,7 @@ func TestEveryCapabilityWorksFromARealModule(t *testing.T) {
 		if r := f.probe(t, in, map[string]any{"op": "storage.get", "key": "event:last"}); r.Value != "avi:jira:updated:issue|jira-events" {
 			t.Fatalf("an agent's event: %+v", r)
 		}
-		if err := f.host.Scheduled(context.Background(), in.ID, "housekeeping"); err != nil {
+		if err := schedule.ForHost(f.host).Scheduled(context.Background(), in.ID, "housekeeping"); err != nil {
 			t.Fatal(err)
 		}
 		if r := f.probe(t, in, map[string]any{"op": "storage.get", "key": "scheduled:housekeeping"}); r.Value != "fired" {

@@ -35,7 +35,8 @@
 //     required. Web trigger responses are "dynamic" only. Trigger events are
 //     non-empty, distinct and start with "avi:". Consumer queues match
 //     [a-z0-9-]{1,64}, one consumer each. Scheduled intervals are fiveMinute,
-//     hour, day or week.
+//     hour, day or week (IntervalPeriod gives their lengths); host/trigger/schedule
+//     fires them.
 //   - permissions.scopes look like read:jira-work; capabilities are from
 //     storage, secrets, fetch, jira, queue, log; neither repeats.
 //   - Each egress address in permissions.external.fetch.backend is an ASCII

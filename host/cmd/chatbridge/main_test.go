@@ -153,6 +153,17 @@ func TestDevServesTheExampleBundleAndShutsDownCleanly(t *testing.T) {
 	if r := post(`{"op":"storage.get","key":"hello"}`); r["value"] != marker {
 		t.Fatalf("get: %v", r)
 	}
+	// The schedule is wired: the probe's hourly trigger fires for the dev
+	// installation once, soon after start (the probe counts it).
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		r := post(`{"op":"storage.get","key":"scheduled-count:housekeeping"}`)
+		if r["value"] == "1" {
+			break
+		}
+		if r["value"] != nil || time.Now().After(deadline) {
+			t.Fatalf("the scheduled trigger's count: %v, want one firing", r)
+		}
+	}
 
 	t.Run("the admin API needs the token and manages installations", func(t *testing.T) {
 		resp, err := http.Get(admin + "/admin/installations")

@@ -27,6 +27,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/hostedge"
 	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/host/storage/etcd"
+	"github.com/chatbridge/chatbridge/host/trigger/schedule"
 	"github.com/chatbridge/chatbridge/proxy"
 )
 
@@ -148,6 +149,7 @@ func parseLevel(s string) (slog.Level, error) {
 type running struct {
 	host      *host.Host
 	cluster   *cluster.Node // with -storage etcd
+	schedule  *schedule.Scheduler
 	edge      *proxy.Server
 	store     io.Closer
 	publicURL string
@@ -227,6 +229,17 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 		adm.Close()
 		return r, err
 	}
+	// The bundle's scheduled triggers fire from here on; on a cluster,
+	// once per interval across the nodes, under the nodes' claims.
+	sc := schedule.Config{Runtime: schedule.ForHost(r.host), Store: store, Logger: log}
+	if r.cluster != nil {
+		sc.Claims = r.cluster
+	}
+	if r.schedule, err = schedule.Start(sc); err != nil {
+		pub.Close()
+		adm.Close()
+		return r, err
+	}
 	if r.token, err = adminToken(c.data); err != nil {
 		pub.Close()
 		adm.Close()
@@ -263,6 +276,10 @@ func (r *running) shutdown(ctx context.Context) error {
 		if err := r.edge.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
+	}
+	if r.schedule != nil {
+		// Before the host: a firing under way finishes on a running host.
+		errs = append(errs, r.schedule.Stop(ctx))
 	}
 	if r.host != nil {
 		errs = append(errs, r.host.Close(ctx))

@@ -216,8 +216,24 @@ func consume(env *sdk.Env, m *abi.QueueMessage) (abi.QueueResult, error) {
 	return abi.QueueResult{}, env.Storage.Set("queue:got:"+m.Queue+":"+string(m.Payload), []byte(strconv.Itoa(int(m.Attempt))), 0)
 }
 
+// scheduled marks the trigger fired and counts its firings, so that the
+// schedule's tests can tell one firing per interval from two.
 func scheduled(env *sdk.Env, c *abi.ScheduledCall) error {
-	return env.Storage.Set("scheduled:"+c.Trigger, []byte("fired"), 0)
+	if err := env.Storage.Set("scheduled:"+c.Trigger, []byte("fired"), 0); err != nil {
+		return err
+	}
+	key := "scheduled-count:" + c.Trigger
+	n := 0
+	v, err := env.Storage.Get(key)
+	switch {
+	case err == nil:
+		if n, err = strconv.Atoi(string(v)); err != nil {
+			return sdk.ErrInternal
+		}
+	case !errors.Is(err, sdk.ErrNotFound):
+		return err
+	}
+	return env.Storage.Set(key, []byte(strconv.Itoa(n+1)), 0)
 }
 
 func resolver(env *sdk.Env, c *abi.ResolverCall) ([]byte, error) {
