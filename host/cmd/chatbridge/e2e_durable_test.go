@@ -31,6 +31,22 @@ import (
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
 
+// testSeed is the seed of a test's random choices: CHATBRIDGE_SEED when set,
+// else the clock; logged either way, so a failing run can be repeated.
+func testSeed(t *testing.T) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("CHATBRIDGE_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("CHATBRIDGE_SEED=%q: %v", v, err)
+		}
+		seed = n
+	}
+	t.Logf("seed %d (repeat with CHATBRIDGE_SEED=%d)", seed, seed)
+	return seed
+}
+
 // eventuallyWithin is eventually with its own bound, for scenarios whose
 // retries back off longer than e2eWait.
 func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() string) {
@@ -149,7 +165,19 @@ func TestE2E_JiraDownThenUpDeliversEveryMessageOnceInOrder(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	time.Sleep(2 * time.Second) // Jira stays down while the first attempts fail
+	// Jira stays down until every chat's first message has been tried
+	// against it (the simulator counts refused calls too), so the check
+	// below sees attempts that failed, not attempts not yet made.
+	eventuallyWithin(t, 90*time.Second, "every chat's first message tried against the failing Jira", func() string {
+		var tried int64
+		for _, n := range s.jiraStats(t).Requests {
+			tried += n
+		}
+		if tried < nChats {
+			return fmt.Sprintf("%d Jira calls so far, want at least %d", tried, nChats)
+		}
+		return ""
+	})
 	if n := len(s.requests(t)); n != 0 {
 		t.Fatalf("%d requests created while Jira was down", n)
 	}
@@ -500,7 +528,7 @@ func TestE2E_HostKilledWithSIGKILLLosesAndDoublesNothing(t *testing.T) {
 			}
 		})
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	rng := rand.New(rand.NewPCG(testSeed(t), 1))
 	for r := range rounds {
 		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
 		k.kill()
@@ -660,10 +688,11 @@ func sendLoad(t *testing.T, s *e2eStack, nChats, perChat int, progress func(sent
 	for i, c := range all {
 		index[c] = i
 	}
+	seed := testSeed(t)
 	start := time.Now()
-	for range 32 {
+	for w := range 32 {
 		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+			rng := rand.New(rand.NewPCG(seed+uint64(w), 3))
 			for j := range jobs {
 				lock := &chatLocks[index[j.c]]
 				lock.Lock()

@@ -121,6 +121,7 @@ func crashRound(t *testing.T, path string, key *MasterKey, round int, acked, che
 		t.Fatal(err)
 	}
 	killAt := 1 + rand.IntN(crashWrites-1)
+	t.Logf("killing the writer after %d of %d writes", killAt, crashWrites)
 	r := bufio.NewReader(out)
 	n, killed := 0, false
 	for {
