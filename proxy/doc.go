@@ -85,7 +85,10 @@
 // route kind and status, a latency histogram, rate-limited requests,
 // rejected connections, open connections, certificate expiry, then
 // Backend.WriteMetrics). Every other path goes to AdminConfig.Extra, where
-// development tooling can mount its own pages.
+// development tooling can mount its own pages. All of it sits behind a
+// LocalGuard: a Host other than the names the listener serves is 421 (DNS
+// rebinding), and a write from another origin, or with Sec-Fetch-Site other
+// than same-origin, is 403.
 //
 // # Shutdown
 //
