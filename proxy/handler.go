@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // client would read a broken TLS record instead of the 408. Every answer
 // therefore arms its own: handle, handleExpect and handleError.
 func (s *Server) armWrite(ctx *fasthttp.RequestCtx) {
+	if _, ok := ctx.Conn().(*tls.Conn); !ok {
+		return // not a connection Serve accepted (a RequestCtx made by Init)
+	}
 	_ = ctx.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 }
 

@@ -144,16 +144,17 @@ func TestServePassesTheAdminAddressToTheEdge(t *testing.T) {
 				t.Fatalf("warned %v, want %v; log:\n%s", warned, tt.warn, logs.String())
 			}
 			host, _, _ := net.SplitHostPort(tt.admin)
-			for _, name := range []string{host, "ops.example", "metrics.example"} {
-				if name == "" || name == "0.0.0.0" || name == "::" {
-					continue
-				}
+			served := map[string]int{"ops.example": http.StatusOK, "metrics.example": http.StatusOK, "rebind.example": http.StatusMisdirectedRequest}
+			if host != "" && host != "0.0.0.0" && host != "::" {
+				served[host] = http.StatusOK
+			}
+			for name, want := range served {
 				req, _ := http.NewRequest("GET", "/healthz", nil)
 				req.Host = net.JoinHostPort(name, "9091")
 				w := &recorder{header: http.Header{}}
 				edge.AdminHandler().ServeHTTP(w, req)
-				if w.status != 0 && w.status != http.StatusOK {
-					t.Errorf("host %s: status %d", name, w.status)
+				if w.status != want {
+					t.Errorf("host %s: status %d, want %d", name, w.status, want)
 				}
 			}
 		})
