@@ -111,4 +111,3 @@ func TestAJiraCommentTooLargeToQueueIsDropped(t *testing.T) {
 		t.Fatal("the next comment did not reach the customer")
 	}
 }
-
