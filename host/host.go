@@ -70,6 +70,8 @@ type Host struct {
 	registry *tenant.Registry
 	queue    *queue.Queue
 	links    *medialink.Service
+	// refused counts capability calls refused for a limit, for metrics.
+	refused capability.Counters
 	// stop ends the registry refresh of a cluster node; refreshed is closed when it has.
 	stop      context.CancelFunc
 	refreshed chan struct{}
@@ -199,7 +201,7 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 		return capability.Register(ctx, r, capability.Deps{
 			Store: h.cfg.Store, Queue: h.queue, Jira: h.registry, Logger: h.log,
 			HTTP: h.cfg.HTTP, Limits: h.cfg.Limits, Trace: h.cfg.Trace,
-			Links: h.linkMinter(),
+			Links: h.linkMinter(), Counters: &h.refused,
 		}, p)
 	}
 	eng, err := engine.New(ctx, b.Module, ec)
@@ -271,6 +273,10 @@ func (h *Host) linkMinter() capability.LinkMinter {
 
 // Queue returns the queue behind the queue capability.
 func (h *Host) Queue() *queue.Queue { return h.queue }
+
+// Refused counts the module's capability calls refused for a limit, such as
+// queue pushes over the payload cap.
+func (h *Host) Refused() *capability.Counters { return &h.refused }
 
 // Acquire holds the running bundle for a sequence of invocations that must
 // all run on it, such as every trigger of one product event: a Load in

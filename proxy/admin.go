@@ -17,13 +17,15 @@ const (
 // AdminHandler returns the admin handler: /healthz (the process is up),
 // /readyz (Backend.Ready, and not shutting down), /metrics (Prometheus text
 // format: the proxy's metrics, then Backend.WriteMetrics), and
-// AdminConfig.Extra for every other path. Mount it anywhere; ServeAdmin and
+// AdminConfig.Extra for every other path, all behind a LocalGuard of
+// Admin.Addr and Admin.Hosts. Mount it anywhere; ServeAdmin and
 // ListenAndServe serve it on the admin listener.
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 func (s *Server) adminHandler() http.Handler {
 	extra := s.cfg.Admin.Extra
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	guard := LocalGuard{Addr: s.cfg.Admin.Addr, Hosts: s.cfg.Admin.Hosts}
+	return guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminHealthz:
 			if !getOrHead(w, r) {
@@ -67,7 +69,7 @@ func (s *Server) adminHandler() http.Handler {
 			}
 			http.NotFound(w, r)
 		}
-	})
+	}))
 }
 
 func getOrHead(w http.ResponseWriter, r *http.Request) bool {

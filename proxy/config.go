@@ -103,6 +103,11 @@ type AdminConfig struct {
 	// Default "127.0.0.1:9091".
 	Addr string
 
+	// Hosts are host names the admin listener answers to besides Addr's
+	// host, "localhost" and the loopback addresses (see LocalGuard); a
+	// request naming any other is 421. Default none.
+	Hosts []string
+
 	// Disabled stops ListenAndServe from opening the admin listener; the
 	// handler is still available from (*Server).AdminHandler.
 	Disabled bool

@@ -49,7 +49,12 @@
 //   - ReadTimeout bounds the TLS handshake plus one whole request, so a
 //     slow-drip client is cut off; IdleTimeout bounds the wait for the next
 //     request on a keep-alive connection; WriteTimeout bounds writing a
-//     response to a client that stopped reading.
+//     response to a client that stopped reading. Every answer gets a write
+//     deadline of its own (fasthttp arms one only at the handshake and after
+//     each handler), so a request that times out is answered 408 cleanly
+//     even when ReadTimeout equals WriteTimeout.
+//   - A request line of an HTTP major version other than 1 is 505 and
+//     closes the connection (fasthttp would read "HTTP/2.0" as HTTP/1.x).
 //   - A body over MaxBodyBytes is 413, refused before it is read when
 //     Content-Length (or Expect: 100-continue) announces it; headers over
 //     MaxHeaderBytes are 431. fasthttp's own answers (400 for both) are
@@ -80,7 +85,10 @@
 // route kind and status, a latency histogram, rate-limited requests,
 // rejected connections, open connections, certificate expiry, then
 // Backend.WriteMetrics). Every other path goes to AdminConfig.Extra, where
-// development tooling can mount its own pages.
+// development tooling can mount its own pages. All of it sits behind a
+// LocalGuard: a Host other than the names the listener serves is 421 (DNS
+// rebinding), and a write from another origin, or with Sec-Fetch-Site other
+// than same-origin, is 403.
 //
 // # Shutdown
 //

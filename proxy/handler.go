@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,11 +41,34 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			s.respond(ctx, fasthttp.StatusInternalServerError)
 		}
 		s.finish(ctx, &a, start)
+		s.armWrite(ctx)
 	}()
 	s.serve(ctx, &a)
 }
 
+// armWrite gives the answer about to be written a WriteTimeout of its own.
+// fasthttp arms the write deadline at the TLS handshake and after each
+// handler only, so the answers it writes itself (100 Continue, and error
+// answers such as 408) would inherit a deadline that may have passed: with
+// ReadTimeout equal to WriteTimeout, always when a read times out, and the
+// client would read a broken TLS record instead of the 408. Every answer
+// therefore arms its own: handle, handleExpect and handleError.
+func (s *Server) armWrite(ctx *fasthttp.RequestCtx) {
+	if _, ok := ctx.Conn().(*tls.Conn); !ok {
+		return // not a connection Serve accepted (a RequestCtx made by Init)
+	}
+	_ = ctx.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+}
+
 func (s *Server) serve(ctx *fasthttp.RequestCtx, a *access) {
+	if !httpMajorOne(ctx.Request.Header.Protocol()) {
+		// fasthttp reads any HTTP/d.d request line as HTTP/1.x. A major
+		// version other than 1 on this framing is not a request the edge
+		// can read as its sender meant it (RFC 9112 section 2.3).
+		ctx.SetConnectionClose()
+		s.respond(ctx, fasthttp.StatusHTTPVersionNotSupported)
+		return
+	}
 	if ambiguousFraming(ctx.Request.Header.RawHeaders()) {
 		// fasthttp let chunked win; refuse instead, and end the connection
 		// so that nothing framed the other way can follow.
@@ -261,6 +285,7 @@ func (s *Server) handleError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetConnectionClose()
 	lingerAfterError(ctx.Conn())
 	s.finish(ctx, &access{}, start)
+	s.armWrite(ctx)
 }
 
 // handleExpect refuses "Expect: 100-continue" requests that announce an
@@ -271,8 +296,10 @@ func (s *Server) handleExpect(ctx *fasthttp.RequestCtx) int {
 		s.respond(ctx, status)
 		lingerAfterError(ctx.Conn()) // the client may send the body anyway
 		s.finish(ctx, &access{parsed: true}, time.Now())
+		s.armWrite(ctx)
 		return status
 	}
+	s.armWrite(ctx) // for the 100 Continue; handle arms the answer again
 	return fasthttp.StatusContinue
 }
 
@@ -352,6 +379,12 @@ func validHeaderValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// httpMajorOne reports whether a request line's version, which fasthttp
+// has checked to be "HTTP/d.d", is HTTP/1.x.
+func httpMajorOne(proto []byte) bool {
+	return len(proto) == len("HTTP/1.1") && proto[5] == '1'
 }
 
 // ambiguousFraming reports a header block that two HTTP parsers could

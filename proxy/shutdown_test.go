@@ -53,7 +53,7 @@ func TestShutdown(t *testing.T) {
 			return err != nil
 		})
 		rec := httptest.NewRecorder()
-		ts.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", AdminReadyz, nil))
+		ts.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1"+AdminReadyz, nil))
 		if rec.Code != http.StatusServiceUnavailable {
 			t.Errorf("readyz while draining: %d, want 503", rec.Code)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -48,7 +49,8 @@ type Limits struct {
 	ResponseBytes int64
 	// RequestBytes caps one outbound request body. Default 50 MiB (Telegram's upload limit).
 	RequestBytes int
-	// QueuePayloadBytes caps one queue push. Default 200 KiB (Forge).
+	// QueuePayloadBytes caps one queue push. Default abi.MaxQueuePayloadLen
+	// (Forge's 200 KiB).
 	QueuePayloadBytes int
 	// QueueDelay caps a push's delay. Default 900 s (Forge).
 	QueueDelay time.Duration
@@ -67,7 +69,7 @@ func (l Limits) withDefaults() Limits {
 		l.RequestBytes = 50 << 20
 	}
 	if l.QueuePayloadBytes == 0 {
-		l.QueuePayloadBytes = 200 << 10
+		l.QueuePayloadBytes = abi.MaxQueuePayloadLen
 	}
 	if l.QueueDelay == 0 {
 		l.QueueDelay = 900 * time.Second
@@ -99,6 +101,16 @@ type Deps struct {
 	// Links mints the download links of jira.attachment-link. Default:
 	// none, and the function answers unavailable.
 	Links LinkMinter
+	// Counters, when set, counts calls refused for a limit, for metrics.
+	// Default: not counted.
+	Counters *Counters
+}
+
+// Counters count capability calls refused for a limit. A host shares one
+// among the runtimes of its bundles.
+type Counters struct {
+	// QueueTooLarge counts queue pushes over Limits.QueuePayloadBytes.
+	QueueTooLarge atomic.Int64
 }
 
 // host is the registered capability set of one runtime.

@@ -35,6 +35,9 @@ func (h *host) queuePush(ctx context.Context, m api.Module, qp, qn, kp, kn, pp, 
 		return abi.Result(abi.InvalidArgument, 0)
 	}
 	if pn > uint32(h.limits.QueuePayloadBytes) {
+		if h.deps.Counters != nil {
+			h.deps.Counters.QueueTooLarge.Add(1)
+		}
 		return abi.Result(abi.LimitExceeded, 0)
 	}
 	d := time.Duration(delay) * time.Second

@@ -93,6 +93,7 @@ func (e Backend) WriteMetrics(w io.Writer) error {
 		{"chatbridge_queue_retries_total", "counter", "Queue deliveries scheduled for another attempt.", q.Retried},
 		{"chatbridge_queue_dead_lettered_total", "counter", "Queue messages that ran out of attempts.", q.DeadLettered},
 		{"chatbridge_queue_dead_letters", "gauge", "Dead letters kept for replay.", q.DeadLetters},
+		{"chatbridge_queue_push_too_large_total", "counter", "Queue pushes refused for a payload over the cap; the module drops such an event.", e.Host.Refused().QueueTooLarge.Load()},
 	} {
 		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", m.name, m.help, m.name, m.kind, m.name, m.v); err != nil {
 			return err

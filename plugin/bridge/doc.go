@@ -6,7 +6,9 @@
 //
 // Customer to Jira: the web trigger authenticates a messenger webhook,
 // drops duplicates by event id, queues each event on "inbound" and answers
-// at once. The inbound consumer opens a JSM request for a chat's first
+// at once. An event too large for the queue (abi.MaxQueuePayloadLen) is
+// answered 200 and dropped, as is such a Jira comment: no retry would fit.
+// The inbound consumer opens a JSM request for a chat's first
 // message and comments on it afterwards; commands (/start, /help, /new,
 // /status) are answered by the bot; files travel as request attachments.
 //

@@ -114,6 +114,15 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 				// Forget the event so that the messenger's retry is not a "duplicate".
 				_ = st.del(key)
 			}
+			if errors.Is(err, sdk.ErrLimitExceeded) {
+				// Over the queue's payload cap: no retry would fit it, and
+				// every messenger retries anything but 2xx (Viber for an
+				// hour, WhatsApp for days), so it is answered 200 and
+				// dropped. No real message is this big (a Telegram text is
+				// at most 4096 characters); the host counts the refusal.
+				log.Warn("webhook: event too large to queue; dropped", "event", ev.ID, "bytes", len(payload))
+				continue
+			}
 			log.Error("webhook: could not queue the event", "event", ev.ID, "err", err)
 			return respond(503), nil
 		}

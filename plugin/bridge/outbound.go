@@ -137,6 +137,12 @@ func queueOnce(env *sdk.Env, log *slog.Logger, job outboundJob, order string) er
 		if won {
 			_ = st.del(job.Dedupe)
 		}
+		if errors.Is(err, sdk.ErrLimitExceeded) {
+			// As for a messenger's event (WebTrigger): a retry would not
+			// fit either, so Jira gets its 2xx and the job is dropped.
+			log.Warn("event: too large to queue; dropped", "kind", job.Kind, "bytes", len(payload))
+			return nil
+		}
 		return err
 	}
 	log.Info("event: queued for the customer", "kind", job.Kind)

@@ -11,6 +11,10 @@ const (
 	DefaultQueryLimit = 10
 	// MaxQueryLimit is the largest page a query may ask for.
 	MaxQueryLimit = 100
+	// MaxQueuePayloadLen is Forge's limit on a queue push's payload:
+	// 200 KiB. A larger push is refused with LimitExceeded, and a retry
+	// is refused the same way.
+	MaxQueuePayloadLen = 200 << 10
 )
 
 // KeyProblem explains why key breaks Forge's rules (1 to MaxKeyLen bytes of

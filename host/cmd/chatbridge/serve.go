@@ -50,8 +50,12 @@ type serveConfig struct {
 	edge struct {
 		routeRate, installationRate float64
 		connsPerIP                  int
+		readTimeout, writeTimeout   time.Duration
 	}
-	store storeFlags
+	// adminHosts are further host names the admin listener answers to
+	// (comma-separated; proxy.LocalGuard).
+	adminHosts string
+	store      storeFlags
 	// clusterTTL (with -storage etcd): how long a dead node's queue lanes
 	// stay claimed.
 	clusterTTL time.Duration
@@ -61,6 +65,7 @@ func (c *serveConfig) flags(fs interface {
 	StringVar(*string, string, string, string)
 	IntVar(*int, string, int, string)
 	Float64Var(*float64, string, float64, string)
+	DurationVar(*time.Duration, string, time.Duration, string)
 }, devDefaults bool) {
 	listen, admin, data := ":8443", proxy.DefaultAdminAddr, "/var/lib/chatbridge"
 	if devDefaults {
@@ -68,6 +73,7 @@ func (c *serveConfig) flags(fs interface {
 	}
 	fs.StringVar(&c.listen, "listen", listen, "public HTTPS address")
 	fs.StringVar(&c.admin, "admin", admin, "admin address (health, metrics, admin API); keep it private")
+	fs.StringVar(&c.adminHosts, "admin-hosts", "", "host names the admin listener answers to besides the -admin host, localhost and loopback addresses (comma-separated); others get 421")
 	fs.StringVar(&c.data, "data", data, "data directory (storage, admin token)")
 	fs.StringVar(&c.bundleDir, "bundle", "", "bundle directory: manifest.yml, plugin.wasm, signature.json")
 	fs.StringVar(&c.publicURL, "public-url", "", "public base URL of the edge (default https://<listen>)")
@@ -76,6 +82,8 @@ func (c *serveConfig) flags(fs interface {
 	fs.Float64Var(&c.edge.routeRate, "route-rate", 0, "requests per second a web trigger route accepts (default 20)")
 	fs.Float64Var(&c.edge.installationRate, "installation-rate", 0, "requests per second one installation's routes accept together (default 100)")
 	fs.IntVar(&c.edge.connsPerIP, "conns-per-ip", 0, "open public connections one client address may hold (default 128)")
+	fs.DurationVar(&c.edge.readTimeout, "read-timeout", 0, "time a client has to send one whole request; a slower one gets 408 (default 10s)")
+	fs.DurationVar(&c.edge.writeTimeout, "write-timeout", 0, "time the edge has to write one response (default 10s)")
 	fs.IntVar(&c.instancesPerInstallation, "instances-per-installation", 0, "live module instances one installation may use at once (default 4, or 16 with -storage etcd, where calls wait longer on storage)")
 	fs.IntVar(&c.queue.MaxAttempts, "queue-attempts", 0, "deliveries of a queued message before it becomes a dead letter (default 40, about three hours)")
 	if !devDefaults {
@@ -253,11 +261,7 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 		mux.Handle("/", dev.extra)
 		extra = mux
 	}
-	r.edge, err = proxy.New(proxy.Config{
-		CertFile: c.certFile, KeyFile: c.keyFile,
-		RouteRate: c.edge.routeRate, InstallationRate: c.edge.installationRate, MaxConnsPerIP: c.edge.connsPerIP,
-		Admin: proxy.AdminConfig{Extra: extra},
-	}, hostedge.Backend{Host: r.host}, log)
+	r.edge, err = proxy.New(c.edgeConfig(extra), hostedge.Backend{Host: r.host}, log)
 	if err != nil {
 		pub.Close()
 		adm.Close()
@@ -266,6 +270,29 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 	go func() { r.errc <- r.edge.Serve(pub) }()
 	go func() { r.errc <- r.edge.ServeAdmin(adm) }()
 	return r, nil
+}
+
+// edgeConfig is the edge's configuration. start opens the listeners itself,
+// but the addresses go in too: the admin address's host is a name the admin
+// listener serves, and one off loopback gets a warning.
+func (c *serveConfig) edgeConfig(extra http.Handler) proxy.Config {
+	return proxy.Config{
+		Addr: c.listen, CertFile: c.certFile, KeyFile: c.keyFile,
+		ReadTimeout: c.edge.readTimeout, WriteTimeout: c.edge.writeTimeout,
+		RouteRate: c.edge.routeRate, InstallationRate: c.edge.installationRate, MaxConnsPerIP: c.edge.connsPerIP,
+		Admin: proxy.AdminConfig{Addr: c.admin, Hosts: hostList(c.adminHosts), Extra: extra},
+	}
+}
+
+// hostList splits a comma-separated -admin-hosts value.
+func hostList(s string) []string {
+	var out []string
+	for _, h := range strings.Split(s, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // shutdown stops accepting, drains in-flight requests and invocations, and

@@ -218,6 +218,7 @@ func runSims(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sims", stderr)
 	data := fs.String("data", "data", "the dev host's data directory: the edge's dev certificate under dev/ is read, or created")
 	listen := fs.String("listen", "127.0.0.1:9191", "control API address; keep it on loopback")
+	hosts := fs.String("hosts", "", "host names the control API answers to besides the -listen host, localhost and loopback addresses (comma-separated); others get 421")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -226,7 +227,7 @@ func runSims(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, addr, err := serveSimulators(*data, *listen)
+	s, addr, err := serveSimulators(*data, *listen, hostList(*hosts)...)
 	if err != nil {
 		return err
 	}
@@ -248,8 +249,9 @@ func (s *servedSimulators) shutdown() {
 }
 
 // serveSimulators starts the simulators, trusting the edge certificate of
-// the dev data directory, and serves their control API on listen.
-func serveSimulators(data, listen string) (*servedSimulators, string, error) {
+// the dev data directory, and serves their control API on listen behind
+// the admin listener's guard (host names, same-origin writes).
+func serveSimulators(data, listen string, hosts ...string) (*servedSimulators, string, error) {
 	certFile, _, err := proxy.DevCertificate(filepath.Join(data, "dev"))
 	if err != nil {
 		return nil, "", err
@@ -263,7 +265,8 @@ func serveSimulators(data, listen string) (*servedSimulators, string, error) {
 		sims.close()
 		return nil, "", err
 	}
-	srv := &http.Server{Handler: sims.standalone(), ReadHeaderTimeout: 10 * time.Second}
+	guard := proxy.LocalGuard{Addr: listen, Hosts: hosts}
+	srv := &http.Server{Handler: guard.Handler(sims.standalone()), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return &servedSimulators{simulators: sims, srv: srv}, ln.Addr().String(), nil
 }

@@ -253,8 +253,12 @@ type Queue struct {
 	items []Pushed
 }
 
-// Push implements sdk.Queue.
+// Push implements sdk.Queue. A payload over abi.MaxQueuePayloadLen is
+// refused with LimitExceeded, as the host refuses it.
 func (q *Queue) Push(queue, orderKey string, payload []byte, delay time.Duration) error {
+	if len(payload) > abi.MaxQueuePayloadLen {
+		return abi.LimitExceeded
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.items = append(q.items, Pushed{queue, orderKey, slices.Clone(payload), delay})
