@@ -268,7 +268,7 @@ func TestCommentVisibilityFailsClosed(t *testing.T) {
 			if err != nil || got != tt.want {
 				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
 			}
-			if u := env.JiraAPI.Requests()[0].URL; u != "/rest/api/3/issue/SUP-1/comment/10104/properties/sd.public.comment" {
+			if u := env.JiraAPI.Requests()[0].URL; u != "/rest/api/3/comment/10104/properties/sd.public.comment" {
 				t.Errorf("url %s", u)
 			}
 		})
@@ -374,7 +374,7 @@ func TestMarksArePutOnCommentsAndIssues(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqs := env.JiraAPI.Requests()
-	if reqs[0].Method != "PUT" || reqs[0].URL != "/rest/api/2/issue/SUP-1/comment/10200/properties/chatbridge.op" || string(reqs[0].Body) != `{"id":"n.text"}` {
+	if reqs[0].Method != "PUT" || reqs[0].URL != "/rest/api/2/comment/10200/properties/chatbridge.op" || string(reqs[0].Body) != `{"id":"n.text"}` {
 		t.Errorf("comment mark %s %s %s", reqs[0].Method, reqs[0].URL, reqs[0].Body)
 	}
 	if reqs[1].Method != "PUT" || reqs[1].URL != "/rest/api/2/issue/SUP-1/properties/chatbridge.op" || string(reqs[1].Body) != `{"id":"n.open"}` {

@@ -54,7 +54,9 @@ func (c *Client) AddMarkedComment(issueKey, body string, public bool, op string)
 	return string(out.ID), err
 }
 
-// MarkComment sets chatbridge.op on a comment created without it.
+// MarkComment sets chatbridge.op on a comment created without it:
+// PUT /rest/api/2/comment/{commentId}/properties/chatbridge.op (issueKey is
+// checked, not sent: comment ids are unique on the site).
 func (c *Client) MarkComment(issueKey, commentID, op string) error {
 	if err := checkKey(issueKey); err != nil {
 		return err
@@ -65,7 +67,7 @@ func (c *Client) MarkComment(issueKey, commentID, op string) error {
 	if !ValidOp(op) {
 		return ErrBadOp
 	}
-	return c.doJSON("PUT", "/rest/api/2/issue/"+issueKey+"/comment/"+commentID+"/properties/"+OpProperty, opValue{op}, nil)
+	return c.doJSON("PUT", "/rest/api/2/comment/"+commentID+"/properties/"+OpProperty, opValue{op}, nil)
 }
 
 // MarkIssue sets chatbridge.op on an issue.

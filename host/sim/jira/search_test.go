@@ -24,7 +24,7 @@ func TestPlatformComments_PropertiesAtCreationAreKeptAndListed(t *testing.T) {
 	if rs := e.requests(t); len(rs[0].Comments) != 1 || rs[0].Comments[0].Public {
 		t.Errorf("control shows %+v", rs[0].Comments)
 	}
-	if p := e.call(t, "GET", "/rest/api/2/issue/"+key+"/comment/"+id+"/properties/chatbridge.op", nil); dig(p.json, "value", "id") != "a1b2.note" {
+	if p := e.call(t, "GET", "/rest/api/2/comment/"+id+"/properties/chatbridge.op", nil); dig(p.json, "value", "id") != "a1b2.note" {
 		t.Errorf("property %d %s", p.status, p.raw)
 	}
 	e.call(t, "POST", "/rest/api/2/issue/"+key+"/comment", map[string]any{"body": "second"})

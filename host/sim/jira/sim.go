@@ -150,6 +150,7 @@ type Sim struct {
 	requests       []*request // in creation order
 	byKey          map[string]*request
 	byID           map[string]*request
+	byComment      map[string]*request // comment id -> its request
 	temps          map[string]*temporary
 	attachments    map[string]*attachment
 	customers      map[string]account // by accountId
@@ -186,6 +187,7 @@ func New(cfg Config) *Sim {
 		hook:           hookConfig{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret},
 		byKey:          map[string]*request{},
 		byID:           map[string]*request{},
+		byComment:      map[string]*request{},
 		temps:          map[string]*temporary{},
 		attachments:    map[string]*attachment{},
 		customers:      map[string]account{},
@@ -259,8 +261,8 @@ func (s *Sim) newAPI() http.Handler {
 		route("GET "+base+"/issue/{key}/properties/{prop}", s.getIssueProperty)
 		route("PUT "+base+"/issue/{key}/properties/{prop}", s.setIssueProperty)
 		route("POST "+base+"/search/jql", s.search)
-		route("GET "+base+"/issue/{key}/comment/{id}/properties/{prop}", s.getCommentProperty)
-		route("PUT "+base+"/issue/{key}/comment/{id}/properties/{prop}", s.setCommentProperty)
+		route("GET "+base+"/comment/{id}/properties/{prop}", s.getCommentProperty)
+		route("PUT "+base+"/comment/{id}/properties/{prop}", s.setCommentProperty)
 		route("GET "+base+"/issue/{key}/transitions", s.listTransitions)
 		route("POST "+base+"/issue/{key}/transitions", s.doTransition)
 		route("GET "+base+"/attachment/{id}", s.getAttachmentMeta)
@@ -269,10 +271,36 @@ func (s *Sim) newAPI() http.Handler {
 	route("POST /rest/api/3/issue/{key}/comment", s.addIssueComment)
 	route("POST /rest/api/2/issue/{key}/comment", s.addIssueComment)
 	route("GET /secure/attachment/{id}/{name}", s.serveAttachment)
-	mux.Handle("/", s.guard(func(w http.ResponseWriter, r *http.Request) {
-		writeErrors(w, http.StatusNotFound, []string{"null for uri: " + s.cfg.Site + r.URL.Path}, nil)
-	}))
+	mux.Handle("/", s.guard(func(w http.ResponseWriter, r *http.Request) { noRoute(mux, w, r) }))
 	return mux
+}
+
+// noRoute answers a path or method the site does not have, as Jira Cloud
+// does (RATIONALE.md, "Why does the Jira simulator answer an unknown route
+// with a problem document?"): an RFC 7807 problem document, 405 with Allow
+// when the path exists under other methods, else 404 "No endpoint".
+func noRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	status, detail := http.StatusNotFound, "No endpoint "+r.Method+" "+r.URL.Path+"."
+	if len(allow) > 0 {
+		status, detail = http.StatusMethodNotAllowed, "Method '"+r.Method+"' is not supported."
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+	}
+	body, _ := json.Marshal(map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status,
+		"detail": detail, "instance": r.URL.Path})
+	w.Header().Set("Content-Type", "application/problem+json;charset=UTF-8")
+	w.WriteHeader(status)
+	w.Write(body)
 }
 
 // guard checks the Authorization header, counts the call, enforces
