@@ -18,7 +18,9 @@
 //     (v2: wiki strings), visibility and the sd.public.comment property
 //     (honoured as the comment's visibility, in webhooks too), properties
 //     set in the creating call, comment listings (startAt, maxResults,
-//     orderBy=[+-]created, expand=properties), comment properties at
+//     orderBy=[+-]created; expand=properties is ignored, as Jira documents
+//     only renderedBody there), comments by id with their properties
+//     (POST comment/list?expand=properties), comment properties at
 //     /comment/{commentId}/properties/{key} and issue properties,
 //     transitions, attachment metadata, and attachment content by 303 to
 //     /secure/attachment/... (or the bytes with ?redirect=false).

@@ -261,6 +261,7 @@ func (s *Sim) newAPI() http.Handler {
 		route("GET "+base+"/issue/{key}/properties/{prop}", s.getIssueProperty)
 		route("PUT "+base+"/issue/{key}/properties/{prop}", s.setIssueProperty)
 		route("POST "+base+"/search/jql", s.search)
+		route("POST "+base+"/comment/list", s.listCommentsByID)
 		route("GET "+base+"/comment/{id}/properties/{prop}", s.getCommentProperty)
 		route("PUT "+base+"/comment/{id}/properties/{prop}", s.setCommentProperty)
 		route("GET "+base+"/issue/{key}/transitions", s.listTransitions)
