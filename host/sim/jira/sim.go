@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,6 +139,7 @@ type Sim struct {
 	faults  simctl.Faults
 	api     http.Handler
 	control http.Handler
+	routes  []string // the API's mux patterns, "METHOD /path/{param}"
 
 	ctx    context.Context // cancelled by Close: stops deliveries
 	cancel context.CancelFunc
@@ -236,9 +238,16 @@ func (s *Sim) newIDLocked() string {
 // API is the site's REST API as the bridge calls it, to be served over TLS.
 func (s *Sim) API() http.Handler { return s.api }
 
+// Routes lists the API's routes as "METHOD /path/{param}" patterns, for
+// tests that hold them against Jira's specification.
+func (s *Sim) Routes() []string { return slices.Clone(s.routes) }
+
 func (s *Sim) newAPI() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.guard(h)) }
+	route := func(pattern string, h http.HandlerFunc) {
+		s.routes = append(s.routes, pattern)
+		mux.Handle(pattern, s.guard(h))
+	}
 	// Jira Service Management.
 	route("POST /rest/servicedeskapi/request", s.createRequest)
 	route("GET /rest/servicedeskapi/request/{key}", s.getRequest)
@@ -271,6 +280,8 @@ func (s *Sim) newAPI() http.Handler {
 	}
 	route("POST /rest/api/3/issue/{key}/comment", s.addIssueComment)
 	route("POST /rest/api/2/issue/{key}/comment", s.addIssueComment)
+	// Where the 303 of attachment/content points: a download location, not
+	// a REST route (Cloud points at its media host).
 	route("GET /secure/attachment/{id}/{name}", s.serveAttachment)
 	mux.Handle("/", s.guard(func(w http.ResponseWriter, r *http.Request) { noRoute(mux, w, r) }))
 	return mux
