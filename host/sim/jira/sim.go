@@ -320,6 +320,14 @@ func noRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
 func (s *Sim) guard(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(s.cfg.Authorization)) != 1 {
+			if strings.HasSuffix(r.URL.Path, "/myself") {
+				// Measured on Cloud (RATIONALE.md, finding 9): text, not JSON.
+				w.Header().Set("WWW-Authenticate", `OAuth realm="`+s.cfg.Site+`"`)
+				w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte("Client must be authenticated to access this resource."))
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="protected-area"`)
 			writeErrors(w, http.StatusUnauthorized, []string{"Client must be authenticated to access this resource."}, nil)
 			return
