@@ -27,7 +27,7 @@ type rule struct {
 
 // platform is every host package that is neither the runtime nor a way in.
 var platform = []string{"host/audit", "host/bundle", "host/capability", "host/cluster",
-	"host/engine", "host/fuel", "host/medialink", "host/queue", "host/ratelimit", "host/storage", "host/tenant"}
+	"host/engine", "host/fuel", "host/jirasite", "host/medialink", "host/queue", "host/ratelimit", "host/storage", "host/tenant"}
 
 var rules = []rule{
 	{from: "wit", forbid: []string{""}, allow: []string{"wit"}},

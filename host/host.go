@@ -19,6 +19,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/fuel"
+	"github.com/chatbridge/chatbridge/host/jirasite"
 	"github.com/chatbridge/chatbridge/host/medialink"
 	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/host/storage"
@@ -307,7 +308,35 @@ func (r *Running) Release() { r.once.Do(r.app.inflight.Done) }
 
 // Install creates an installation for site, with routes for the running
 // bundle's web triggers. It returns the Jira webhook secret once.
+//
+// The site is called first with the credentials (package jirasite): the app
+// account is the one GET /rest/api/3/myself names, and it must see a
+// service desk. Credentials Jira refuses, an account that sees no service
+// desk, or an AppAccountID other than the credentials' account fail with
+// tenant.ErrInvalid and a message saying what to do; a site that does not
+// answer fails with jirasite.ErrUnreachable.
 func (h *Host) Install(ctx context.Context, site tenant.Site) (tenant.Installation, string, error) {
+	if _, err := tenant.CheckSiteURL(site.URL); err != nil {
+		return tenant.Installation{}, "", err
+	}
+	if site.Authorization == "" {
+		return tenant.Installation{}, "", fmt.Errorf("%w: Jira authorization is required", tenant.ErrInvalid)
+	}
+	client := h.cfg.HTTP
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	acct, err := jirasite.Check(ctx, client, site.URL, site.Authorization)
+	switch {
+	case errors.Is(err, jirasite.ErrCredentials), errors.Is(err, jirasite.ErrNoServiceDesk):
+		return tenant.Installation{}, "", fmt.Errorf("%w: %w", tenant.ErrInvalid, err)
+	case err != nil:
+		return tenant.Installation{}, "", err
+	case site.AppAccountID != "" && site.AppAccountID != acct.ID:
+		return tenant.Installation{}, "", fmt.Errorf("%w: the credentials belong to account %s, not %s: give the app account's credentials, or leave the account out",
+			tenant.ErrInvalid, acct.ID, site.AppAccountID)
+	}
+	site.AppAccountID = acct.ID
 	var keys []string
 	if b := h.Bundle(); b != nil {
 		for _, w := range b.Manifest.Modules.WebTrigger {

@@ -109,6 +109,20 @@ func newFixture(t testing.TB, manifest []byte, ec engine.Config) *fixture {
 		f.seen = append(f.seen, r)
 		f.seenMu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path { // what an install asks the site (package jirasite)
+		case "/rest/api/3/myself":
+			if r.Header.Get("Authorization") == refusedAuthorization {
+				w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+				w.WriteHeader(http.StatusUnauthorized)
+				fmt.Fprint(w, "Client must be authenticated to access this resource.")
+				return
+			}
+			fmt.Fprintf(w, `{"accountId":"app-1","displayName":"ChatBridge","accountType":"app","ok":true,"path":%q,"auth":%q}`, r.URL.Path, r.Header.Get("Authorization"))
+			return
+		case "/rest/servicedeskapi/servicedesk":
+			fmt.Fprint(w, `{"size":1,"start":0,"limit":50,"isLastPage":true,"values":[{"id":"1","projectKey":"SUP"}]}`)
+			return
+		}
 		if r.URL.Path == "/big" {
 			_, _ = w.Write(bytes.Repeat([]byte("x"), 21<<20))
 			return
@@ -116,14 +130,23 @@ func newFixture(t testing.TB, manifest []byte, ec engine.Config) *fixture {
 		fmt.Fprintf(w, `{"ok":true,"path":%q,"auth":%q,"body":%q}`, r.URL.Path, r.Header.Get("Authorization"), body)
 	})
 	telegram := serveTLS(t, ca, record, "api.telegram.org")
-	jira := serveTLS(t, ca, record, "example.atlassian.net")
 	other := serveTLS(t, ca, record, "evil.example.com")
+	// Every site a test installs: an install asks the site (jirasite).
+	sites := []string{"example.atlassian.net", "other.atlassian.net", "a.atlassian.net", "b.atlassian.net", "c.atlassian.net"}
+	for i := range 50 {
+		sites = append(sites, fmt.Sprintf("site%d.atlassian.net", i))
+	}
+	jira := serveTLS(t, ca, record, sites...)
+	routes := map[string]string{"api.telegram.org": telegram, "evil.example.com": other}
+	for _, s := range sites {
+		routes[s] = jira
+	}
 	ec.CacheDir = cacheDir
 	h, err := host.New(context.Background(), host.Config{
 		Store:     f.store,
 		Trust:     bundletest.Trust(t),
 		Engine:    ec,
-		HTTP:      reroute.Client(map[string]string{"api.telegram.org": telegram, "example.atlassian.net": jira, "evil.example.com": other}, ca.Pool()),
+		HTTP:      reroute.Client(routes, ca.Pool()),
 		Logger:    slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		PublicURL: "https://127.0.0.1:8443",
 	})
@@ -139,6 +162,40 @@ func newFixture(t testing.TB, manifest []byte, ec engine.Config) *fixture {
 }
 
 // siteFor is a site with test credentials.
+// refusedAuthorization is credentials the fixture's Jira sites refuse.
+const refusedAuthorization = "Basic cmVmdXNlZDpyZWZ1c2Vk"
+
+// An install finds the app account from the credentials it is given, and
+// refuses credentials that do not work or belong to another account
+// (issue 16, finding 9: an empty account id made the bridge echo the
+// customer's own messages).
+func TestInstallTakesTheAppAccountFromTheSite(t *testing.T) {
+	f := newFixture(t, nil, engine.Config{})
+	ctx := context.Background()
+	in, _, err := f.host.Install(ctx, tenant.Site{URL: "https://example.atlassian.net", Authorization: "Basic c2l0ZTp0b2tlbg=="})
+	if err != nil || in.AppAccountID != "app-1" {
+		t.Fatalf("without an account id: %+v, %v", in, err)
+	}
+	for _, tt := range []struct {
+		name string
+		site tenant.Site
+		says string
+	}{
+		{"refused credentials", tenant.Site{URL: "https://a.atlassian.net", Authorization: refusedAuthorization}, "API token"},
+		{"another account's credentials", tenant.Site{URL: "https://b.atlassian.net", AppAccountID: "someone-else", Authorization: "Basic c2l0ZTp0b2tlbg=="}, "belong to account app-1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := f.host.Install(ctx, tt.site)
+			if !errors.Is(err, tenant.ErrInvalid) || !strings.Contains(err.Error(), tt.says) {
+				t.Fatalf("got %v", err)
+			}
+			if len(f.host.Registry().List()) != 1 {
+				t.Fatal("a refused install was registered")
+			}
+		})
+	}
+}
+
 func siteFor(url string) tenant.Site {
 	return tenant.Site{URL: url, AppAccountID: "app-1", Authorization: "Basic c2l0ZTp0b2tlbg=="}
 }

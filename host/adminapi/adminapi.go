@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/chatbridge/chatbridge/host"
+	"github.com/chatbridge/chatbridge/host/jirasite"
 	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
@@ -60,6 +61,9 @@ func Handler(h *host.Host, token string) http.Handler {
 			return
 		case errors.Is(err, tenant.ErrExists):
 			writeError(w, http.StatusConflict, err.Error())
+			return
+		case errors.Is(err, jirasite.ErrUnreachable):
+			writeError(w, http.StatusBadGateway, err.Error())
 			return
 		case err != nil:
 			writeError(w, http.StatusInternalServerError, "install failed")

@@ -184,6 +184,10 @@ func (r *Registry) Create(ctx context.Context, site Site, webTriggers []string) 
 	if site.Authorization == "" {
 		return nil, "", fmt.Errorf("%w: Jira authorization is required", ErrInvalid)
 	}
+	if strings.TrimSpace(site.AppAccountID) == "" {
+		// Without it the bridge cannot tell its own comments from an agent's.
+		return nil, "", fmt.Errorf("%w: the app's Jira account id is required", ErrInvalid)
+	}
 	r.mu.RLock()
 	for _, in := range r.byID {
 		if in.SiteURL == siteURL {

@@ -29,7 +29,7 @@ func TestRefresh_SeesAnotherHostsInstallsAndUninstalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, _, err := a.Create(ctx, Site{URL: "https://one.atlassian.net", Authorization: "Basic x"}, []string{"telegram"})
+	in, _, err := a.Create(ctx, Site{URL: "https://one.atlassian.net", Authorization: "Basic x", AppAccountID: "app-1"}, []string{"telegram"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -608,6 +608,55 @@ func (j *fakeJira) servePlatform(req *abi.Request, path string, q url.Values) (*
 		}
 		return jsonResp(200, map[string]any{"issues": issues, "isLast": true}), true
 	}
+	if req.Method == "POST" && path == "/rest/api/2/comment/list" {
+		var in struct {
+			IDs []int64 `json:"ids"`
+		}
+		if err := json.Unmarshal(req.Body, &in); err != nil || len(in.IDs) == 0 || len(in.IDs) > 1000 {
+			return jsonResp(400, map[string]any{"errorMessages": []string{"ids: 1 to 1000 comment ids are required"}, "errors": map[string]any{}}), true
+		}
+		values := []any{}
+		for _, id := range in.IDs {
+			for _, is := range j.issues {
+				for _, c := range is.allComments() {
+					if c.ID != strconv.FormatInt(id, 10) {
+						continue
+					}
+					m := map[string]any{"id": c.ID, "body": c.Body, "author": map[string]any{"accountId": c.Author}, "created": c.Created.Format(jiraTimeLayout)}
+					if q.Get("expand") == "properties" {
+						props := []any{map[string]any{"key": "sd.public.comment", "value": map[string]bool{"internal": !c.Public}}}
+						if c.Op != "" {
+							props = append(props, map[string]any{"key": "chatbridge.op", "value": map[string]string{"id": c.Op}})
+						}
+						m["properties"] = props
+					}
+					values = append(values, m)
+				}
+			}
+		}
+		return jsonResp(200, map[string]any{"startAt": 0, "maxResults": 1000, "total": len(values), "isLast": true, "values": values}), true
+	}
+	if req.Method == "PUT" && len(seg) == 7 && seg[3] == "comment" && seg[5] == "properties" && seg[6] == "chatbridge.op" {
+		var v struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(req.Body, &v)
+		for _, is := range j.issues {
+			for i := range is.Comments {
+				if is.Comments[i].ID == seg[4] {
+					is.Comments[i].Op = v.ID
+					return &abi.Response{Status: 201}, true
+				}
+			}
+			for i := range is.Attached {
+				if is.Attached[i].CommentID == seg[4] {
+					is.Attached[i].Op = v.ID
+					return &abi.Response{Status: 201}, true
+				}
+			}
+		}
+		return jsonResp(404, map[string]any{"errorMessages": []string{"Can not find a comment for the id: " + seg[4] + "."}}), true
+	}
 	if len(seg) < 6 || seg[3] != "issue" || j.issues[seg[4]] == nil {
 		return nil, false
 	}
@@ -657,35 +706,11 @@ func (j *fakeJira) servePlatform(req *abi.Request, path string, q url.Values) (*
 		out := []any{}
 		for i := start; i < len(list) && i < start+limit; i++ {
 			c := list[i]
-			m := map[string]any{"id": c.ID, "body": c.Body, "author": map[string]any{"accountId": c.Author}, "created": c.Created.Format(jiraTimeLayout)}
-			if q.Get("expand") == "properties" {
-				props := []any{map[string]any{"key": "sd.public.comment", "value": map[string]bool{"internal": !c.Public}}}
-				if c.Op != "" {
-					props = append(props, map[string]any{"key": "chatbridge.op", "value": map[string]string{"id": c.Op}})
-				}
-				m["properties"] = props
-			}
-			out = append(out, m)
+			// Jira documents only renderedBody for this expand: properties are
+			// never listed here.
+			out = append(out, map[string]any{"id": c.ID, "body": c.Body, "author": map[string]any{"accountId": c.Author}, "created": c.Created.Format(jiraTimeLayout)})
 		}
 		return jsonResp(200, map[string]any{"startAt": start, "maxResults": limit, "total": len(list), "comments": out}), true
-	case req.Method == "PUT" && len(seg) == 9 && seg[5] == "comment" && seg[7] == "properties" && seg[8] == "chatbridge.op":
-		var v struct {
-			ID string `json:"id"`
-		}
-		_ = json.Unmarshal(req.Body, &v)
-		for i := range is.Comments {
-			if is.Comments[i].ID == seg[6] {
-				is.Comments[i].Op = v.ID
-				return &abi.Response{Status: 201}, true
-			}
-		}
-		for i := range is.Attached {
-			if is.Attached[i].CommentID == seg[6] {
-				is.Attached[i].Op = v.ID
-				return &abi.Response{Status: 201}, true
-			}
-		}
-		return jsonResp(404, map[string]any{"errorMessages": []string{"Can not find a comment for the id: " + seg[6] + "."}}), true
 	case req.Method == "PUT" && len(seg) == 7 && seg[5] == "properties" && seg[6] == "chatbridge.op":
 		var v struct {
 			ID string `json:"id"`
@@ -836,8 +861,8 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 			data []byte
 		}{name, data}
 		return jsonResp(201, map[string]any{"temporaryAttachments": []any{map[string]any{"temporaryAttachmentId": id, "fileName": name}}}), nil
-	case req.Method == "GET" && strings.HasSuffix(path, "/properties/sd.public.comment"):
-		id := seg[6]
+	case req.Method == "GET" && len(seg) == 7 && seg[3] == "comment" && seg[6] == "sd.public.comment":
+		id := seg[4]
 		if p, ok := j.properties[id]; ok {
 			return &abi.Response{Status: 200, Body: []byte(p)}, nil
 		}

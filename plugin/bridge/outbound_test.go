@@ -138,7 +138,7 @@ func TestInternalCommentsNeverLeaveJira(t *testing.T) {
 func TestPropertyLookupIsRetriedWhenJiraIsBusy(t *testing.T) {
 	h := conversation(t)
 	h.jira.properties["10104"] = string(load(t, "jira/property_public.json"))
-	h.jira.fail("GET", "/rest/api/3/issue/SUP-1/comment/10104/properties/", 429, 1, abi.Header{Name: "Retry-After", Value: "12"})
+	h.jira.fail("GET", "/rest/api/3/comment/10104/properties/", 429, 1, abi.Header{Name: "Retry-After", Value: "12"})
 	h.event("comment_created_unclear.json")
 	h.drain()
 	if len(h.retries) != 1 || h.retries[0] != 12 || len(h.tg.messages()) != 1 {

@@ -273,7 +273,7 @@ func (l *ledger) done(issue, op string, match func(jira.MarkedComment) bool) (bo
 	list, ok := l.listed[issue]
 	if !ok {
 		var err error
-		if list, err = l.jc.Comments(issue); err != nil {
+		if list, err = l.jc.Comments(issue, l.app); err != nil {
 			return false, err
 		}
 		if l.listed == nil {

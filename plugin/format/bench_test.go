@@ -56,7 +56,7 @@ func BenchmarkSplit(b *testing.B) {
 }
 
 func BenchmarkADFToTelegramHTML(b *testing.B) {
-	adf := readTestdata(b, "adf", "blocks.json")
+	adf := readTestdata(b, "adf", "invalid_blocks.json")
 	b.ReportAllocs()
 	b.SetBytes(int64(len(adf)))
 	for b.Loop() {

@@ -371,7 +371,10 @@ const (
 	Internal
 )
 
-// CommentVisibility reads the comment property sd.public.comment.
+// CommentVisibility reads the comment property sd.public.comment:
+// GET /rest/api/3/comment/{commentId}/properties/sd.public.comment. Comment
+// ids are unique on the site, so the issue is not in the path; issueKey is
+// checked all the same, as every caller has it.
 func (c *Client) CommentVisibility(issueKey, commentID string) (Visibility, error) {
 	if err := checkKey(issueKey); err != nil {
 		return Unknown, err
@@ -384,7 +387,7 @@ func (c *Client) CommentVisibility(issueKey, commentID string) (Visibility, erro
 			Internal *bool `json:"internal"`
 		} `json:"value"`
 	}
-	err := c.do("GET", "/rest/api/3/issue/"+issueKey+"/comment/"+commentID+"/properties/sd.public.comment", nil, nil, &out)
+	err := c.do("GET", "/rest/api/3/comment/"+commentID+"/properties/sd.public.comment", nil, nil, &out)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return Unknown, nil

@@ -23,7 +23,9 @@
 // [Client.AddMarkedComment] sets it (with sd.public.comment) in the creating
 // call; [Client.MarkComment] and [Client.MarkIssue] set it afterwards on
 // what the service desk API created without properties. [Client.Comments]
-// lists an issue's comments with their marks, and [Client.RecentIssues]
+// lists an issue's comments and reads their marks through the documented
+// comment/list call (an issue's comment listing documents no
+// expand=properties), and [Client.RecentIssues]
 // searches the app's recent requests of a project (JQL, through the
 // enhanced search, whose index lags writes by a moment).
 //

@@ -268,7 +268,7 @@ func TestCommentVisibilityFailsClosed(t *testing.T) {
 			if err != nil || got != tt.want {
 				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
 			}
-			if u := env.JiraAPI.Requests()[0].URL; u != "/rest/api/3/issue/SUP-1/comment/10104/properties/sd.public.comment" {
+			if u := env.JiraAPI.Requests()[0].URL; u != "/rest/api/3/comment/10104/properties/sd.public.comment" {
 				t.Errorf("url %s", u)
 			}
 		})
@@ -374,7 +374,7 @@ func TestMarksArePutOnCommentsAndIssues(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqs := env.JiraAPI.Requests()
-	if reqs[0].Method != "PUT" || reqs[0].URL != "/rest/api/2/issue/SUP-1/comment/10200/properties/chatbridge.op" || string(reqs[0].Body) != `{"id":"n.text"}` {
+	if reqs[0].Method != "PUT" || reqs[0].URL != "/rest/api/2/comment/10200/properties/chatbridge.op" || string(reqs[0].Body) != `{"id":"n.text"}` {
 		t.Errorf("comment mark %s %s %s", reqs[0].Method, reqs[0].URL, reqs[0].Body)
 	}
 	if reqs[1].Method != "PUT" || reqs[1].URL != "/rest/api/2/issue/SUP-1/properties/chatbridge.op" || string(reqs[1].Body) != `{"id":"n.open"}` {
@@ -382,27 +382,57 @@ func TestMarksArePutOnCommentsAndIssues(t *testing.T) {
 	}
 }
 
+// Marks are read the documented way: the issue's listing (which documents
+// no expand=properties, so a listing's properties are ignored), then the
+// author's comments by id through comment/list?expand=properties.
 func TestCommentsArePagedNewestFirstWithTheirMarks(t *testing.T) {
 	env := sdktest.NewEnv()
 	env.JiraAPI.Handler = func(req *abi.Request) (*abi.Response, error) {
-		body := `{"startAt":0,"total":2,"comments":[{"id":"10300","author":{"accountId":"app"},"body":"newest","created":"2026-11-22T10:00:05.000+0000",
-			"properties":[{"key":"sd.public.comment","value":{"internal":false}},{"key":"chatbridge.op","value":{"id":"n.text"}}]}]}`
-		if strings.Contains(req.URL, "startAt=1") {
-			body = `{"startAt":1,"total":2,"comments":[{"id":10299,"author":{"accountId":"agent"},"body":"older","created":"2026-11-22T09:00:00.000+0000"}]}`
+		switch {
+		case strings.HasPrefix(req.URL, "/rest/api/2/comment/list?"):
+			var in struct {
+				IDs []int64 `json:"ids"`
+			}
+			if err := json.Unmarshal(req.Body, &in); err != nil || len(in.IDs) != 2 || in.IDs[0] != 10300 || in.IDs[1] != 10298 {
+				t.Errorf("comment/list body %s", req.Body)
+			}
+			return &abi.Response{Status: 200, Body: []byte(`{"startAt":0,"maxResults":1000,"total":2,"isLast":true,"values":[
+				{"id":"10300","author":{"accountId":"app"},"body":"newest","created":"2026-11-22T10:00:05.000+0000",
+				"properties":[{"key":"sd.public.comment","value":{"internal":false}},{"key":"chatbridge.op","value":{"id":"n.text"}}]},
+				{"id":"10298","author":{"accountId":"app"},"body":"oldest","created":"2026-11-22T08:00:00.000+0000","properties":[]}]}`)}, nil
+		case strings.Contains(req.URL, "startAt=1"):
+			return &abi.Response{Status: 200, Body: []byte(`{"startAt":1,"total":3,"comments":[
+				{"id":10299,"author":{"accountId":"agent"},"body":"older","created":"2026-11-22T09:00:00.000+0000"},
+				{"id":10298,"author":{"accountId":"app"},"body":"oldest","created":"2026-11-22T08:00:00.000+0000"}]}`)}, nil
 		}
-		return &abi.Response{Status: 200, Body: []byte(body)}, nil
+		return &abi.Response{Status: 200, Body: []byte(`{"startAt":0,"total":3,"comments":[{"id":"10300","author":{"accountId":"app"},"body":"newest","created":"2026-11-22T10:00:05.000+0000",
+			"properties":[{"key":"chatbridge.op","value":{"id":"listing.is.not.read"}}]}]}`)}, nil
 	}
-	list, err := (&Client{API: env.Jira}).Comments("SUP-1")
-	if err != nil || len(list) != 2 {
+	list, err := (&Client{API: env.Jira}).Comments("SUP-1", "app")
+	if err != nil || len(list) != 3 {
 		t.Fatalf("got %+v, %v", list, err)
 	}
-	if list[0].Op != "n.text" || list[0].AuthorID != "app" || list[0].Body != "newest" || list[0].Created.Second() != 5 || list[1].Op != "" || list[1].ID != "10299" {
+	if list[0].Op != "n.text" || list[0].AuthorID != "app" || list[0].Body != "newest" || list[0].Created.Second() != 5 ||
+		list[1].Op != "" || list[1].ID != "10299" || list[2].ID != "10298" || list[2].Op != "" {
 		t.Errorf("comments %+v", list)
 	}
 	reqs := env.JiraAPI.Requests()
-	if len(reqs) != 2 || !strings.HasPrefix(reqs[0].URL, "/rest/api/2/issue/SUP-1/comment?") ||
-		!strings.Contains(reqs[0].URL, "expand=properties") || !strings.Contains(reqs[0].URL, "orderBy=-created") || !strings.Contains(reqs[0].URL, "maxResults=100") {
-		t.Errorf("calls %v", reqs)
+	if len(reqs) != 3 || !strings.HasPrefix(reqs[0].URL, "/rest/api/2/issue/SUP-1/comment?") ||
+		strings.Contains(reqs[0].URL, "expand") || !strings.Contains(reqs[0].URL, "orderBy=-created") || !strings.Contains(reqs[0].URL, "maxResults=100") ||
+		reqs[2].Method != "POST" || reqs[2].URL != "/rest/api/2/comment/list?expand=properties" {
+		for _, r := range reqs {
+			t.Errorf("call %s %s", r.Method, r.URL)
+		}
+	}
+}
+
+func TestCommentsWithoutCommentsOfTheAuthorReadNoMarks(t *testing.T) {
+	env := sdktest.NewEnv()
+	env.JiraAPI.Handler = func(req *abi.Request) (*abi.Response, error) {
+		return &abi.Response{Status: 200, Body: []byte(`{"startAt":0,"total":1,"comments":[{"id":"10299","author":{"accountId":"agent"},"body":"hi","created":"2026-11-22T09:00:00.000+0000"}]}`)}, nil
+	}
+	if list, err := (&Client{API: env.Jira}).Comments("SUP-1", "app"); err != nil || len(list) != 1 || len(env.JiraAPI.Requests()) != 1 {
+		t.Errorf("got %+v, %v, %d calls", list, err, len(env.JiraAPI.Requests()))
 	}
 }
 

@@ -54,7 +54,9 @@ func (c *Client) AddMarkedComment(issueKey, body string, public bool, op string)
 	return string(out.ID), err
 }
 
-// MarkComment sets chatbridge.op on a comment created without it.
+// MarkComment sets chatbridge.op on a comment created without it:
+// PUT /rest/api/2/comment/{commentId}/properties/chatbridge.op (issueKey is
+// checked, not sent: comment ids are unique on the site).
 func (c *Client) MarkComment(issueKey, commentID, op string) error {
 	if err := checkKey(issueKey); err != nil {
 		return err
@@ -65,7 +67,7 @@ func (c *Client) MarkComment(issueKey, commentID, op string) error {
 	if !ValidOp(op) {
 		return ErrBadOp
 	}
-	return c.doJSON("PUT", "/rest/api/2/issue/"+issueKey+"/comment/"+commentID+"/properties/"+OpProperty, opValue{op}, nil)
+	return c.doJSON("PUT", "/rest/api/2/comment/"+commentID+"/properties/"+OpProperty, opValue{op}, nil)
 }
 
 // MarkIssue sets chatbridge.op on an issue.
@@ -89,60 +91,138 @@ type MarkedComment struct {
 	Op string
 }
 
-// maxComments bounds Comments: 10 pages of 100.
+// maxComments bounds Comments: 10 pages of 100, and the most ids one
+// comment/list call takes.
 const maxComments = 1000
 
 // jiraTime is the platform API's timestamp format.
 const jiraTime = "2006-01-02T15:04:05.000-0700"
 
-// Comments lists an issue's comments, newest first, with their marks:
-// GET /rest/api/2/issue/{key}/comment?expand=properties&orderBy=-created,
-// page by page up to maxComments.
-func (c *Client) Comments(issueKey string) ([]MarkedComment, error) {
+// Comments lists an issue's comments, newest first, up to maxComments, with
+// the marks of those written by author ("": of all of them). Jira documents
+// expand=properties only for comments fetched by id, not for an issue's
+// listing (which takes renderedBody alone), so this takes two documented
+// calls: GET /rest/api/2/issue/{key}/comment?orderBy=-created, page by page,
+// then POST /rest/api/2/comment/list?expand=properties with the ids
+// (RATIONALE.md, "Why are marks read through comment/list?").
+func (c *Client) Comments(issueKey, author string) ([]MarkedComment, error) {
 	if err := checkKey(issueKey); err != nil {
 		return nil, err
 	}
 	var all []MarkedComment
 	for start := 0; start < maxComments; {
-		q := url.Values{"expand": {"properties"}, "orderBy": {"-created"}, "startAt": {strconv.Itoa(start)}, "maxResults": {"100"}}
+		q := url.Values{"orderBy": {"-created"}, "startAt": {strconv.Itoa(start)}, "maxResults": {"100"}}
 		var out struct {
-			Total    int `json:"total"`
-			Comments []struct {
-				ID     flexString `json:"id"`
-				Author struct {
-					AccountID string `json:"accountId"`
-				} `json:"author"`
-				Body       json.RawMessage `json:"body"`
-				Created    string          `json:"created"`
-				Properties []struct {
-					Key   string          `json:"key"`
-					Value json.RawMessage `json:"value"`
-				} `json:"properties"`
-			} `json:"comments"`
+			Total    int          `json:"total"`
+			Comments []rawComment `json:"comments"`
 		}
 		if err := c.do("GET", "/rest/api/2/issue/"+issueKey+"/comment?"+q.Encode(), nil, nil, &out); err != nil {
 			return nil, err
 		}
 		for _, raw := range out.Comments {
-			cm := MarkedComment{ID: string(raw.ID), AuthorID: raw.Author.AccountID}
-			_ = json.Unmarshal(raw.Body, &cm.Body) // v2 bodies are strings
-			cm.Created, _ = time.Parse(jiraTime, raw.Created)
-			for _, p := range raw.Properties {
-				if p.Key == OpProperty {
-					var v opValue
-					if json.Unmarshal(p.Value, &v) == nil {
-						cm.Op = v.ID
-					}
-				}
+			if len(all) < maxComments {
+				all = append(all, raw.marked())
 			}
-			all = append(all, cm)
 		}
 		start += len(out.Comments)
 		if len(out.Comments) == 0 || start >= out.Total {
 			break
 		}
 	}
+	var ids []string
+	at := map[string]int{}
+	for i, cm := range all {
+		if ValidID(cm.ID) && (author == "" || cm.AuthorID == author) {
+			ids = append(ids, cm.ID)
+			at[cm.ID] = i
+		}
+	}
+	marks, err := c.marks(ids)
+	if err != nil {
+		return nil, err
+	}
+	for id, op := range marks {
+		if i, ok := at[id]; ok {
+			all[i].Op = op
+		}
+	}
 	return all, nil
+}
+
+// marks reads the chatbridge.op of comments by id:
+// POST /rest/api/2/comment/list?expand=properties {"ids": [...]}. The answer
+// is a page; ids it leaves out (deleted, or beyond the page) are asked for
+// again until every id was answered or a call brings nothing new.
+func (c *Client) marks(ids []string) (map[string]string, error) {
+	marks := map[string]string{}
+	left := map[string]bool{}
+	for _, id := range ids {
+		left[id] = true
+	}
+	for len(left) > 0 {
+		nums := make([]int64, 0, len(left))
+		for _, id := range ids {
+			if left[id] {
+				n, err := strconv.ParseInt(id, 10, 64)
+				if err != nil {
+					return nil, ErrBadID
+				}
+				nums = append(nums, n)
+			}
+		}
+		var out struct {
+			IsLast bool         `json:"isLast"`
+			Values []rawComment `json:"values"`
+		}
+		if err := c.doJSON("POST", "/rest/api/2/comment/list?expand=properties", map[string]any{"ids": nums}, &out); err != nil {
+			return nil, err
+		}
+		progress := false
+		for _, raw := range out.Values {
+			cm := raw.marked()
+			if left[cm.ID] {
+				delete(left, cm.ID)
+				progress = true
+				if cm.Op != "" {
+					marks[cm.ID] = cm.Op
+				}
+			}
+		}
+		if !progress || out.IsLast {
+			break
+		}
+	}
+	return marks, nil
+}
+
+// rawComment is a comment of the platform API v2, with its properties when
+// expanded.
+type rawComment struct {
+	ID     flexString `json:"id"`
+	Author struct {
+		AccountID string `json:"accountId"`
+	} `json:"author"`
+	Body       json.RawMessage `json:"body"`
+	Created    string          `json:"created"`
+	Properties []struct {
+		Key   string          `json:"key"`
+		Value json.RawMessage `json:"value"`
+	} `json:"properties"`
+}
+
+func (raw rawComment) marked() MarkedComment {
+	cm := MarkedComment{ID: string(raw.ID), AuthorID: raw.Author.AccountID}
+	_ = json.Unmarshal(raw.Body, &cm.Body) // v2 bodies are strings
+	cm.Created, _ = time.Parse(jiraTime, raw.Created)
+	for _, p := range raw.Properties {
+		if p.Key == OpProperty {
+			var v opValue
+			if json.Unmarshal(p.Value, &v) == nil {
+				cm.Op = v.ID
+			}
+		}
+	}
+	return cm
 }
 
 // Found is an issue a search returned.

@@ -15,6 +15,19 @@ type adfNode struct {
 	Content []*adfNode     `json:"content,omitempty"`
 }
 
+// MarshalJSON writes a doc's content even when empty: the ADF schema
+// requires it on doc, and forbids it on leaves such as text and hardBreak.
+func (n *adfNode) MarshalJSON() ([]byte, error) {
+	type plain adfNode
+	if n.Type != "doc" || len(n.Content) > 0 {
+		return json.Marshal((*plain)(n))
+	}
+	return json.Marshal(struct {
+		*plain
+		Content []*adfNode `json:"content"`
+	}{(*plain)(n), []*adfNode{}})
+}
+
 type adfMark struct {
 	Type  string         `json:"type"`
 	Attrs map[string]any `json:"attrs,omitempty"`

@@ -18,7 +18,10 @@
 //     (v2: wiki strings), visibility and the sd.public.comment property
 //     (honoured as the comment's visibility, in webhooks too), properties
 //     set in the creating call, comment listings (startAt, maxResults,
-//     orderBy=[+-]created, expand=properties), comment and issue properties,
+//     orderBy=[+-]created; expand=properties is ignored, as Jira documents
+//     only renderedBody there), comments by id with their properties
+//     (POST comment/list?expand=properties), comment properties at
+//     /comment/{commentId}/properties/{key} and issue properties,
 //     transitions, attachment metadata, and attachment content by 303 to
 //     /secure/attachment/... (or the bytes with ?redirect=false).
 //   - Search: POST /rest/api/{2,3}/search/jql with fields, properties,
@@ -34,6 +37,8 @@
 //     X-Hub-Signature: sha256=<hex HMAC-SHA256>; X-Atlassian-Webhook-Identifier;
 //     retried on 408, 409, 425, 429, 5xx and timeouts with
 //     X-Atlassian-Webhook-Retry: n and growing delays.
+//   - A path or method Jira does not have answers as Jira Cloud does: 404
+//     (405 with Allow for a served path) as an RFC 7807 problem document.
 //   - Faults: any call may be made to answer 429 with Retry-After and
 //     X-RateLimit-Reset, or 5xx; calls made inside a Retry-After window are
 //     counted.

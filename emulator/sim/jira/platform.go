@@ -146,8 +146,8 @@ func (s *Sim) addIssueComment(w http.ResponseWriter, r *http.Request) {
 	s.deliverLater(evs)
 }
 
-// lookupComment finds the issue and comment of a request path; false after
-// answering 404. s.mu is held.
+// lookupComment finds the issue and comment of a request path
+// (/issue/{key}/comment/{id}); false after answering 404. s.mu is held.
 func (s *Sim) lookupComment(w http.ResponseWriter, r *http.Request) (*request, *comment, bool) {
 	req := s.findRequest(r.PathValue("key"))
 	if req == nil {
@@ -156,10 +156,27 @@ func (s *Sim) lookupComment(w http.ResponseWriter, r *http.Request) (*request, *
 	}
 	c := req.findComment(r.PathValue("id"))
 	if c == nil {
-		writeErrors(w, http.StatusNotFound, []string{"Can not find a comment for the id: " + r.PathValue("id") + "."}, nil)
+		commentNotFound(w, r.PathValue("id"))
 		return nil, nil, false
 	}
 	return req, c, true
+}
+
+// commentByID finds a comment by its site-wide id, as the comment
+// property paths (/comment/{commentId}/properties/...) name it; false after
+// answering 404. s.mu is held.
+func (s *Sim) commentByID(w http.ResponseWriter, id string) (*comment, bool) {
+	if req := s.byComment[id]; req != nil {
+		if c := req.findComment(id); c != nil {
+			return c, true
+		}
+	}
+	commentNotFound(w, id)
+	return nil, false
+}
+
+func commentNotFound(w http.ResponseWriter, id string) {
+	writeErrors(w, http.StatusNotFound, []string{"Can not find a comment for the id: " + id + "."}, nil)
 }
 
 func (s *Sim) getComment(w http.ResponseWriter, r *http.Request) {
@@ -179,7 +196,7 @@ func (s *Sim) getComment(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) getCommentProperty(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, c, ok := s.lookupComment(w, r)
+	c, ok := s.commentByID(w, r.PathValue("id"))
 	if !ok {
 		return
 	}
@@ -198,7 +215,7 @@ func (s *Sim) setCommentProperty(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, c, ok := s.lookupComment(w, r)
+	c, ok := s.commentByID(w, r.PathValue("id"))
 	if !ok {
 		return
 	}

@@ -14,8 +14,9 @@ import (
 const maxPropertyBytes = 32768
 
 // listIssueComments is GET /rest/api/{2,3}/issue/{key}/comment: paged with
-// startAt and maxResults, ordered by orderBy (created, +created, -created),
-// each comment with its properties under expand=properties.
+// startAt and maxResults, ordered by orderBy (created, +created, -created).
+// Its expand documents renderedBody only; expand=properties is ignored, as
+// Cloud may ignore it (properties come from comment/list).
 func (s *Sim) listIssueComments(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	start, max, ok := pageParams(w, q, 5000)
@@ -31,7 +32,6 @@ func (s *Sim) listIssueComments(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadRequest, []string{"The orderBy parameter must be created, +created or -created."}, nil)
 		return
 	}
-	withProps := slices.Contains(strings.Split(q.Get("expand"), ","), "properties")
 	v3 := strings.HasPrefix(r.URL.Path, "/rest/api/3/")
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -51,13 +51,59 @@ func (s *Sim) listIssueComments(w http.ResponseWriter, r *http.Request) {
 		if v3 {
 			body = json.RawMessage(c.adf)
 		}
-		m := s.commentJSON(req, c, body)
-		if withProps {
-			m["properties"] = propertiesJSON(c.properties)
-		}
-		out = append(out, m)
+		out = append(out, s.commentJSON(req, c, body))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"startAt": start, "maxResults": max, "total": len(list), "comments": out})
+}
+
+// maxCommentIDs is the most ids POST comment/list takes.
+const maxCommentIDs = 1000
+
+// listCommentsByID is POST /rest/api/{2,3}/comment/list {"ids": [...]}: the
+// comments with those ids (unknown ids are left out), oldest first, in one
+// page, each with its properties under expand=properties.
+func (s *Sim) listCommentsByID(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		IDs *[]int64 `json:"ids"`
+	}
+	if !decodeBody(w, r, &body, false) {
+		return
+	}
+	if body.IDs == nil {
+		writeErrors(w, http.StatusBadRequest, nil, map[string]string{"ids": "The list of comment ids is required."})
+		return
+	}
+	if len(*body.IDs) > maxCommentIDs {
+		writeErrors(w, http.StatusBadRequest, []string{"The number of comment ids must not exceed 1000."}, nil)
+		return
+	}
+	withProps := slices.Contains(strings.Split(r.URL.Query().Get("expand"), ","), "properties")
+	v3 := strings.HasPrefix(r.URL.Path, "/rest/api/3/")
+	want := map[string]bool{}
+	for _, id := range *body.IDs {
+		want[strconv.FormatInt(id, 10)] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	for _, req := range s.requests {
+		for _, c := range req.comments {
+			if !want[c.id] {
+				continue
+			}
+			var b any = c.wiki
+			if v3 {
+				b = json.RawMessage(c.adf)
+			}
+			m := s.commentJSON(req, c, b)
+			if withProps {
+				m["properties"] = propertiesJSON(c.properties)
+			}
+			out = append(out, m)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"self": s.cfg.Site + r.URL.Path, "startAt": 0, "maxResults": maxCommentIDs,
+		"total": len(out), "isLast": true, "values": out})
 }
 
 // propertiesJSON is the properties array of an expanded entity, by key.

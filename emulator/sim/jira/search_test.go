@@ -1,6 +1,7 @@
 package jira
 
 import (
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -24,13 +25,13 @@ func TestPlatformComments_PropertiesAtCreationAreKeptAndListed(t *testing.T) {
 	if rs := e.requests(t); len(rs[0].Comments) != 1 || rs[0].Comments[0].Public {
 		t.Errorf("control shows %+v", rs[0].Comments)
 	}
-	if p := e.call(t, "GET", "/rest/api/2/issue/"+key+"/comment/"+id+"/properties/chatbridge.op", nil); dig(p.json, "value", "id") != "a1b2.note" {
+	if p := e.call(t, "GET", "/rest/api/2/comment/"+id+"/properties/chatbridge.op", nil); dig(p.json, "value", "id") != "a1b2.note" {
 		t.Errorf("property %d %s", p.status, p.raw)
 	}
 	e.call(t, "POST", "/rest/api/2/issue/"+key+"/comment", map[string]any{"body": "second"})
 	e.call(t, "POST", "/rest/api/2/issue/"+key+"/comment", map[string]any{"body": "third"})
 
-	t.Run("newest first with properties", func(t *testing.T) {
+	t.Run("newest first, expand=properties ignored as Jira documents only renderedBody", func(t *testing.T) {
 		l := e.call(t, "GET", "/rest/api/2/issue/"+key+"/comment?expand=properties&orderBy=-created&maxResults=100", nil)
 		list, _ := l.json["comments"].([]any)
 		if l.status != 200 || len(list) != 3 || l.json["total"] != 3.0 {
@@ -39,13 +40,38 @@ func TestPlatformComments_PropertiesAtCreationAreKeptAndListed(t *testing.T) {
 		if dig(list[0], "body") != "third" || dig(list[2], "body") != "Customer blocked the bot" {
 			t.Errorf("order %s", l.raw)
 		}
-		props, _ := dig(list[2], "properties").([]any)
-		found := map[string]any{}
-		for _, p := range props {
-			found[dig(p, "key").(string)] = dig(p, "value")
+		for _, c := range list {
+			if p, ok := c.(map[string]any)["properties"]; ok {
+				t.Errorf("a listing carried properties: %v", p)
+			}
 		}
-		if dig(found["chatbridge.op"], "id") != "a1b2.note" || dig(found["sd.public.comment"], "internal") != true {
-			t.Errorf("properties %v", props)
+	})
+	t.Run("comment/list by id with properties", func(t *testing.T) {
+		n, _ := strconv.ParseInt(id, 10, 64)
+		for _, v := range []string{"2", "3"} {
+			l := e.call(t, "POST", "/rest/api/"+v+"/comment/list?expand=properties", map[string]any{"ids": []int64{n, 1}})
+			list, _ := l.json["values"].([]any)
+			if l.status != 200 || len(list) != 1 || l.json["isLast"] != true || dig(list[0], "id") != id {
+				t.Fatalf("v%s: %d %s", v, l.status, l.raw)
+			}
+			props, _ := dig(list[0], "properties").([]any)
+			found := map[string]any{}
+			for _, p := range props {
+				found[dig(p, "key").(string)] = dig(p, "value")
+			}
+			if dig(found["chatbridge.op"], "id") != "a1b2.note" || dig(found["sd.public.comment"], "internal") != true {
+				t.Errorf("v%s properties %v", v, props)
+			}
+		}
+		if l := e.call(t, "POST", "/rest/api/2/comment/list", map[string]any{}); l.status != 400 {
+			t.Errorf("without ids: %d %s", l.status, l.raw)
+		}
+		if l := e.call(t, "POST", "/rest/api/2/comment/list", map[string]any{"ids": make([]int64, 1001)}); l.status != 400 {
+			t.Errorf("1001 ids: %d %s", l.status, l.raw)
+		}
+		l := e.call(t, "POST", "/rest/api/2/comment/list", map[string]any{"ids": []int64{n}})
+		if list, _ := l.json["values"].([]any); len(list) != 1 || dig(list[0], "properties") != nil {
+			t.Errorf("properties without expand: %s", l.raw)
 		}
 	})
 	t.Run("pages", func(t *testing.T) {

@@ -189,6 +189,7 @@ func (s *Sim) addCommentLocked(req *request, author account, wiki string, adf *a
 	c := &comment{id: s.newIDLocked(), wiki: wiki, adf: raw, public: public, author: author, created: now, updated: now,
 		properties: map[string]json.RawMessage{"sd.public.comment": json.RawMessage(`{"internal":` + internal + `}`)}}
 	req.comments = append(req.comments, c)
+	s.byComment[c.id] = req
 	req.updated = now
 	return c
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,6 +139,7 @@ type Sim struct {
 	faults  simctl.Faults
 	api     http.Handler
 	control http.Handler
+	routes  []string // the API's mux patterns, "METHOD /path/{param}"
 
 	ctx    context.Context // cancelled by Close: stops deliveries
 	cancel context.CancelFunc
@@ -150,6 +152,7 @@ type Sim struct {
 	requests       []*request // in creation order
 	byKey          map[string]*request
 	byID           map[string]*request
+	byComment      map[string]*request // comment id -> its request
 	temps          map[string]*temporary
 	attachments    map[string]*attachment
 	customers      map[string]account // by accountId
@@ -186,6 +189,7 @@ func New(cfg Config) *Sim {
 		hook:           hookConfig{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret},
 		byKey:          map[string]*request{},
 		byID:           map[string]*request{},
+		byComment:      map[string]*request{},
 		temps:          map[string]*temporary{},
 		attachments:    map[string]*attachment{},
 		customers:      map[string]account{},
@@ -234,9 +238,16 @@ func (s *Sim) newIDLocked() string {
 // API is the site's REST API as the bridge calls it, to be served over TLS.
 func (s *Sim) API() http.Handler { return s.api }
 
+// Routes lists the API's routes as "METHOD /path/{param}" patterns, for
+// tests that hold them against Jira's specification.
+func (s *Sim) Routes() []string { return slices.Clone(s.routes) }
+
 func (s *Sim) newAPI() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.guard(h)) }
+	route := func(pattern string, h http.HandlerFunc) {
+		s.routes = append(s.routes, pattern)
+		mux.Handle(pattern, s.guard(h))
+	}
 	// Jira Service Management.
 	route("POST /rest/servicedeskapi/request", s.createRequest)
 	route("GET /rest/servicedeskapi/request/{key}", s.getRequest)
@@ -259,8 +270,9 @@ func (s *Sim) newAPI() http.Handler {
 		route("GET "+base+"/issue/{key}/properties/{prop}", s.getIssueProperty)
 		route("PUT "+base+"/issue/{key}/properties/{prop}", s.setIssueProperty)
 		route("POST "+base+"/search/jql", s.search)
-		route("GET "+base+"/issue/{key}/comment/{id}/properties/{prop}", s.getCommentProperty)
-		route("PUT "+base+"/issue/{key}/comment/{id}/properties/{prop}", s.setCommentProperty)
+		route("POST "+base+"/comment/list", s.listCommentsByID)
+		route("GET "+base+"/comment/{id}/properties/{prop}", s.getCommentProperty)
+		route("PUT "+base+"/comment/{id}/properties/{prop}", s.setCommentProperty)
 		route("GET "+base+"/issue/{key}/transitions", s.listTransitions)
 		route("POST "+base+"/issue/{key}/transitions", s.doTransition)
 		route("GET "+base+"/attachment/{id}", s.getAttachmentMeta)
@@ -268,11 +280,39 @@ func (s *Sim) newAPI() http.Handler {
 	}
 	route("POST /rest/api/3/issue/{key}/comment", s.addIssueComment)
 	route("POST /rest/api/2/issue/{key}/comment", s.addIssueComment)
+	// Where the 303 of attachment/content points: a download location, not
+	// a REST route (Cloud points at its media host).
 	route("GET /secure/attachment/{id}/{name}", s.serveAttachment)
-	mux.Handle("/", s.guard(func(w http.ResponseWriter, r *http.Request) {
-		writeErrors(w, http.StatusNotFound, []string{"null for uri: " + s.cfg.Site + r.URL.Path}, nil)
-	}))
+	mux.Handle("/", s.guard(func(w http.ResponseWriter, r *http.Request) { noRoute(mux, w, r) }))
 	return mux
+}
+
+// noRoute answers a path or method the site does not have, as Jira Cloud
+// does (RATIONALE.md, "Why does the Jira simulator answer an unknown route
+// with a problem document?"): an RFC 7807 problem document, 405 with Allow
+// when the path exists under other methods, else 404 "No endpoint".
+func noRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	status, detail := http.StatusNotFound, "No endpoint "+r.Method+" "+r.URL.Path+"."
+	if len(allow) > 0 {
+		status, detail = http.StatusMethodNotAllowed, "Method '"+r.Method+"' is not supported."
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+	}
+	body, _ := json.Marshal(map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status,
+		"detail": detail, "instance": r.URL.Path})
+	w.Header().Set("Content-Type", "application/problem+json;charset=UTF-8")
+	w.WriteHeader(status)
+	w.Write(body)
 }
 
 // guard checks the Authorization header, counts the call, enforces
@@ -280,6 +320,14 @@ func (s *Sim) newAPI() http.Handler {
 func (s *Sim) guard(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(s.cfg.Authorization)) != 1 {
+			if strings.HasSuffix(r.URL.Path, "/myself") {
+				// Measured on Cloud (RATIONALE.md, finding 9): text, not JSON.
+				w.Header().Set("WWW-Authenticate", `OAuth realm="`+s.cfg.Site+`"`)
+				w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte("Client must be authenticated to access this resource."))
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="protected-area"`)
 			writeErrors(w, http.StatusUnauthorized, []string{"Client must be authenticated to access this resource."}, nil)
 			return

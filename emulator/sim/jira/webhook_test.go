@@ -105,7 +105,7 @@ func TestWebhook_InternalCommentShapes(t *testing.T) {
 				}
 			}
 			// The property tells the truth in every shape.
-			p := e.call(t, "GET", "/rest/api/3/issue/"+key+"/comment/"+out["id"].(string)+"/properties/sd.public.comment", nil)
+			p := e.call(t, "GET", "/rest/api/3/comment/"+out["id"].(string)+"/properties/sd.public.comment", nil)
 			internal := dig(p.json, "value", "internal")
 			if p.status != 200 || internal != (tt.jsdPublic != true) {
 				t.Errorf("property %d %s", p.status, p.raw)
@@ -205,7 +205,7 @@ func TestPlatformComments(t *testing.T) {
 	t.Run("an unknown property is 404", func(t *testing.T) {
 		list := e.requests(t)
 		id := list[0].Comments[0].ID
-		if a := e.call(t, "GET", "/rest/api/3/issue/"+key+"/comment/"+id+"/properties/nope", nil); a.status != 404 {
+		if a := e.call(t, "GET", "/rest/api/3/comment/"+id+"/properties/nope", nil); a.status != 404 {
 			t.Errorf("got %d", a.status)
 		}
 	})

@@ -327,6 +327,7 @@ func startKillable(t *testing.T) *killableStack {
 	k.token = readAdminToken(t, data)
 	t.Cleanup(func() {
 		k.stop()
+		checkJiraCalls(t, k.e2eStack)
 		if t.Failed() {
 			t.Logf("host log (end):\n%s", tail(k.out.String(), 20000))
 		}

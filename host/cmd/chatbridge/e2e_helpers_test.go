@@ -136,6 +136,7 @@ func startE2EWith(t *testing.T, tweak func(*serveConfig)) *e2eStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		checkJiraCalls(t, s)
 		if err := s.shutdown(); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
@@ -182,6 +183,7 @@ func sharedE2E(t *testing.T) *e2eStack {
 		if shared.users > 0 || shared.stack != s {
 			return
 		}
+		checkJiraCalls(t, s)
 		if err := s.shutdown(); err != nil {
 			t.Errorf("shutdown of the shared stack: %v", err)
 		}

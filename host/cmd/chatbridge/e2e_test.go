@@ -277,7 +277,7 @@ func TestE2E_InternalCommentsNeverReachTheCustomer(t *testing.T) {
 	}
 	// A comment whose event says nothing about its visibility is checked
 	// against the sd.public.comment property before anything is sent.
-	check := "GET /rest/api/3/issue/" + r.Key + "/comment/" + property + "/properties/sd.public.comment"
+	check := "GET /rest/api/3/comment/" + property + "/properties/sd.public.comment"
 	eventually(t, "the bridge reading the sd.public.comment property", func() string {
 		if s.jiraStats(t).Requests[check] == 0 {
 			return "not read yet"

@@ -71,7 +71,7 @@ func runInstall(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("install", stderr)
 	admin, data := adminFlags(fs)
 	site := fs.String("site", "", "Jira site URL, https://NAME.atlassian.net")
-	account := fs.String("app-account", "", "the app's Jira account id on the site")
+	account := fs.String("app-account", "", "optional: the app's Jira account id, checked against the account the credentials belong to (GET /rest/api/3/myself), which is used")
 	authEnv := fs.String("auth-env", "CHATBRIDGE_JIRA_AUTHORIZATION", "environment variable holding the Jira Authorization header value")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -81,16 +81,19 @@ func runInstall(args []string, stdout, stderr io.Writer) error {
 	}
 	auth := os.Getenv(*authEnv)
 	if *site == "" || auth == "" {
-		return fmt.Errorf("-site and the %s environment variable are required", *authEnv)
+		return fmt.Errorf("-site and the %s environment variable are required: set it to \"Basic \" and the base64 of <the app account's email>:<its API token>", *authEnv)
 	}
 	c, err := newAdminClient(*admin, *data)
 	if err != nil {
 		return err
 	}
 	var in adminapi.Installation
+	// The host asks the site which account the credentials belong to and
+	// whether it sees a service desk; its error says what to fix.
 	if err := c.do("POST", "/admin/installations", adminapi.InstallRequest{SiteURL: *site, AppAccountID: *account, Authorization: auth}, &in); err != nil {
 		return err
 	}
+	fmt.Fprintf(stderr, "installed; the app account is %s\n", in.AppAccountID)
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(in)

@@ -174,23 +174,42 @@ func TestDevServesTheExampleBundleAndShutsDownCleanly(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("without the token: %d", resp.StatusCode)
 		}
-		cmd := exec.Command(binary, "install", "-admin", admin, "-data", data, "-site", "https://second.atlassian.net")
-		cmd.Env = append(os.Environ(), "CHATBRIDGE_JIRA_AUTHORIZATION=Basic eDp5")
-		out, err := cmd.CombinedOutput()
+		install := func(auth string) ([]byte, error) {
+			cmd := exec.Command(binary, "install", "-admin", admin, "-data", data, "-site", devSite)
+			cmd.Env = append(os.Environ(), "CHATBRIDGE_JIRA_AUTHORIZATION="+auth)
+			return cmd.Output()
+		}
+		// Credentials the site refuses are refused, saying what to do.
+		out, err := install("Basic eDp5")
+		if ee, ok := err.(*exec.ExitError); !ok || !strings.Contains(string(ee.Stderr), "/rest/api/3/myself answered 401") || !strings.Contains(string(ee.Stderr), "API token") {
+			t.Fatalf("install with refused credentials: %v %s", err, out)
+		}
+		// The dev site again, from the command line: the account comes
+		// from the credentials (GET /rest/api/3/myself), none is given.
+		var list []struct{ ID, SiteURL string }
+		out2, err := chatbridge(t, "installations", "-admin", admin, "-data", data)
+		out = []byte(out2)
+		if err != nil || json.Unmarshal(out, &list) != nil || len(list) != 1 {
+			t.Fatalf("installations: %v\n%s", err, out)
+		}
+		if out, err := chatbridge(t, "uninstall", "-admin", admin, "-data", data, list[0].ID); err != nil {
+			t.Fatalf("uninstall: %v\n%s", err, out)
+		}
+		raw, err := install("Basic ZGV2OmRldg==")
 		if err != nil {
-			t.Fatalf("install: %v\n%s", err, out)
+			t.Fatalf("install: %v\n%s", err, raw)
 		}
-		var in struct{ ID, JiraWebhookSecret string }
-		if err := json.Unmarshal(out, &in); err != nil || in.ID == "" || in.JiraWebhookSecret == "" {
-			t.Fatalf("install printed %s", out)
+		var in struct{ ID, JiraWebhookSecret, AppAccountID string }
+		if err := json.Unmarshal(raw, &in); err != nil || in.ID == "" || in.JiraWebhookSecret == "" || in.AppAccountID != "chatbridge-dev-app" {
+			t.Fatalf("install printed %s", raw)
 		}
-		if out, err := chatbridge(t, "installations", "-admin", admin, "-data", data); err != nil || !strings.Contains(out, "second.atlassian.net") {
+		if out, err := chatbridge(t, "installations", "-admin", admin, "-data", data); err != nil || !strings.Contains(out, in.ID) {
 			t.Fatalf("installations: %v\n%s", err, out)
 		}
 		if out, err := chatbridge(t, "uninstall", "-admin", admin, "-data", data, in.ID); err != nil {
 			t.Fatalf("uninstall: %v\n%s", err, out)
 		}
-		if out, _ := chatbridge(t, "installations", "-admin", admin, "-data", data); strings.Contains(out, "second.atlassian.net") {
+		if out, _ := chatbridge(t, "installations", "-admin", admin, "-data", data); strings.Contains(out, in.ID) {
 			t.Fatalf("still listed after uninstall:\n%s", out)
 		}
 	})

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/chatbridge/chatbridge/emulator/sim/apispec"
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
+)
+
+// checkJiraCalls holds every call the Jira simulator of a stack answered
+// (the bridge's, the host's installs and download links) against Jira's
+// specifications: one they lack is a call real Jira would not serve. Each
+// end-to-end stack runs it before it stops.
+func checkJiraCalls(t *testing.T, s *e2eStack) {
+	t.Helper()
+	dir := filepath.Join(bundletest.RepoRoot(), "testdata", "specs")
+	platform, err := apispec.Load(filepath.Join(dir, "jira-platform-v3.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsm, err := apispec.Load(filepath.Join(dir, "jsm.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := s.jiraStats(t).Requests
+	if len(calls) == 0 {
+		return
+	}
+	var bad []string
+	for call := range calls {
+		if undocumentedJiraCall(platform, jsm, call) {
+			bad = append(bad, call)
+		}
+	}
+	sort.Strings(bad)
+	for _, call := range bad {
+		t.Errorf("a Jira call the specifications lack: %s (%d times)", call, calls[call])
+	}
+	t.Logf("%d distinct Jira calls held against the specifications, %d undocumented", len(calls), len(bad))
+}
+
+// undocumentedJiraCall reports whether "METHOD /path" is not in Jira's
+// specifications. The one path outside the REST APIs is where the 303 of
+// attachment/content points (Cloud: its media host).
+func undocumentedJiraCall(platform, jsm *apispec.Spec, call string) bool {
+	method, path, _ := strings.Cut(call, " ")
+	var spec *apispec.Spec
+	switch {
+	case strings.HasPrefix(path, "/rest/api/2/"), strings.HasPrefix(path, "/rest/api/3/"):
+		spec = platform
+	case strings.HasPrefix(path, "/rest/servicedeskapi/"):
+		spec = jsm
+	case method == "GET" && strings.HasPrefix(path, "/secure/attachment/"):
+		return false
+	default:
+		return true
+	}
+	_, _, ok := spec.Find(method, path)
+	return !ok
+}
+
+func TestUndocumentedJiraCallsAreFound(t *testing.T) {
+	platform, err := apispec.Load(filepath.Join(bundletest.RepoRoot(), "testdata", "specs", "jira-platform-v3.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsm, err := apispec.Load(filepath.Join(bundletest.RepoRoot(), "testdata", "specs", "jsm.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for call, want := range map[string]bool{
+		"GET /rest/api/3/issue/SUP-1/comment/10001/properties/sd.public.comment": true,
+		"PUT /rest/api/2/issue/SUP-1/comment/10001/properties/chatbridge.op":     true,
+		"GET /rest/api/3/comment/10001/properties/sd.public.comment":             false,
+		"POST /rest/api/2/comment/list":                                          false,
+		"POST /rest/servicedeskapi/request/SUP-1/comment":                        false,
+		"GET /secure/attachment/10001/a.png":                                     false,
+		"GET /wiki/rest/api/space":                                               true,
+	} {
+		if got := undocumentedJiraCall(platform, jsm, call); got != want {
+			t.Errorf("%s: undocumented %v, want %v", call, got, want)
+		}
+	}
+}
