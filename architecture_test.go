@@ -32,7 +32,7 @@ var platform = []string{"host/audit", "host/bundle", "host/capability", "host/cl
 var rules = []rule{
 	{from: "wit", forbid: []string{""}, allow: []string{"wit"}},
 	{from: "plugin", forbid: []string{""}, allow: []string{"plugin", "wit"}},
-	{from: "proxy", forbid: []string{""}, allow: []string{"proxy", "wit"}},
+	{from: "proxy", forbid: []string{""}, allow: []string{"proxy"}},
 	{from: "host", forbid: []string{"plugin", "emulator", "bench", "proxy", "host/cmd"}, allow: []string{"proxy/publicurl", "host/hostedge:proxy"}, except: []string{"host/cmd"}},
 	{from: "host=", forbid: []string{"host/trigger", "host/hostedge", "host/adminapi"}},
 	{from: "emulator", forbid: []string{"plugin", "bench", "host/cmd"}},

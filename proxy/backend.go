@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-
-	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 // Kind is what a route leads to.
@@ -37,6 +35,32 @@ var (
 	ErrNotFound = errors.New("proxy: not found")
 )
 
+// Request is a web request as the edge hands it to its Backend: copied out
+// of fasthttp's reused buffers, owned by the callee. The edge speaks its own
+// types; the backend maps them to whatever its side speaks (host/hostedge:
+// the guest ABI's).
+type Request struct {
+	Method string
+	Path   string
+	// Headers and Query keep the order and repetition they arrived in.
+	Headers []Header
+	Query   []Header
+	Body    []byte
+}
+
+// Header is one header or query parameter.
+type Header struct {
+	Name  string
+	Value string
+}
+
+// Response is the backend's answer. Status 0 means 200.
+type Response struct {
+	Status  uint16
+	Headers []Header
+	Body    []byte
+}
+
 // Backend is the host as the proxy sees it. The proxy never imports the host;
 // host/cmd wires the two together.
 type Backend interface {
@@ -45,7 +69,7 @@ type Backend interface {
 	// Invoke runs the request in the module under ctx's deadline, which the
 	// proxy sets from its own configuration. The request is the proxy's copy,
 	// owned by the callee.
-	Invoke(ctx context.Context, t Target, req *abi.WebTriggerRequest) (*abi.Response, error)
+	Invoke(ctx context.Context, t Target, req *Request) (*Response, error)
 	// Ready reports nil when a bundle is loaded and storage is open.
 	Ready(ctx context.Context) error
 	// WriteMetrics appends the host's own metrics (invocations, traps,

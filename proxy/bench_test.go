@@ -38,6 +38,6 @@ func BenchmarkToWebTriggerRequest_Telegram(b *testing.B) {
 		"X-Telegram-Bot-Api-Secret-Token: t\r\nContent-Length: 15\r\n\r\n{\"update_id\":1}")
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = toWebTriggerRequest(req, "t")
+		_ = toRequest(req)
 	}
 }

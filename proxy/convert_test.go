@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 func parseRequest(t testing.TB, raw string) *fasthttp.Request {
@@ -21,49 +19,49 @@ func parseRequest(t testing.TB, raw string) *fasthttp.Request {
 	return &req
 }
 
-func TestToWebTriggerRequest(t *testing.T) {
+func TestToRequest(t *testing.T) {
 	tests := []struct {
 		name string
 		raw  string
-		want abi.WebTriggerRequest
+		want Request
 	}{
 		{
 			name: "a Telegram update keeps its secret-token header for the module to check",
 			raw: "POST /x/abc HTTP/1.1\r\nHost: edge.example\r\nContent-Type: application/json\r\n" +
 				"X-Telegram-Bot-Api-Secret-Token: tok\r\nContent-Length: 15\r\n\r\n{\"update_id\":1}",
-			want: abi.WebTriggerRequest{Trigger: "tg", Method: "POST", Path: "/x/abc",
-				Headers: []abi.Header{h("host", "edge.example"), h("content-length", "15"), h("content-type", "application/json"),
+			want: Request{Method: "POST", Path: "/x/abc",
+				Headers: []Header{h("host", "edge.example"), h("content-length", "15"), h("content-type", "application/json"),
 					h("x-telegram-bot-api-secret-token", "tok")},
 				Body: []byte(`{"update_id":1}`)},
 		},
 		{
 			name: "a WhatsApp verification GET carries its query parameters",
 			raw:  "GET /x/abc?hub.mode=subscribe&hub.verify_token=v&hub.challenge=1158201444 HTTP/1.1\r\nHost: h\r\n\r\n",
-			want: abi.WebTriggerRequest{Trigger: "tg", Method: "GET", Path: "/x/abc",
-				Headers: []abi.Header{h("host", "h")},
-				Query:   []abi.Header{h("hub.mode", "subscribe"), h("hub.verify_token", "v"), h("hub.challenge", "1158201444")},
+			want: Request{Method: "GET", Path: "/x/abc",
+				Headers: []Header{h("host", "h")},
+				Query:   []Header{h("hub.mode", "subscribe"), h("hub.verify_token", "v"), h("hub.challenge", "1158201444")},
 				Body:    []byte{}},
 		},
 		{
 			name: "repeated headers and query parameters stay repeated, in order; percent-encoding is decoded",
 			raw:  "POST /x/abc?a=1&a=%20two HTTP/1.1\r\nHost: h\r\nX-M: 1\r\nX-M: 2\r\nContent-Length: 0\r\n\r\n",
-			want: abi.WebTriggerRequest{Trigger: "tg", Method: "POST", Path: "/x/abc",
-				Headers: []abi.Header{h("host", "h"), h("content-length", "0"), h("x-m", "1"), h("x-m", "2")},
-				Query:   []abi.Header{h("a", "1"), h("a", " two")},
+			want: Request{Method: "POST", Path: "/x/abc",
+				Headers: []Header{h("host", "h"), h("content-length", "0"), h("x-m", "1"), h("x-m", "2")},
+				Query:   []Header{h("a", "1"), h("a", " two")},
 				Body:    []byte{}},
 		},
 		{
 			name: "hop-by-hop headers are left out and a chunked body arrives whole",
 			raw: "POST /x/abc HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n" +
 				"Keep-Alive: timeout=5\r\nUpgrade: h2c\r\nX-Hub-Signature-256: sha256=ab\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-			want: abi.WebTriggerRequest{Trigger: "tg", Method: "POST", Path: "/x/abc",
-				Headers: []abi.Header{h("host", "h"), h("x-hub-signature-256", "sha256=ab")},
+			want: Request{Method: "POST", Path: "/x/abc",
+				Headers: []Header{h("host", "h"), h("x-hub-signature-256", "sha256=ab")},
 				Body:    []byte("abc")},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := toWebTriggerRequest(parseRequest(t, tt.raw), "tg")
+			got := toRequest(parseRequest(t, tt.raw))
 			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", *got, tt.want)
 			}
@@ -71,21 +69,21 @@ func TestToWebTriggerRequest(t *testing.T) {
 	}
 }
 
-func h(name, value string) abi.Header { return abi.Header{Name: name, Value: value} }
+func h(name, value string) Header { return Header{Name: name, Value: value} }
 
-func cloneWebTriggerRequest(r *abi.WebTriggerRequest) *abi.WebTriggerRequest {
+func cloneRequest(r *Request) *Request {
 	c := *r
-	c.Headers = append([]abi.Header(nil), r.Headers...)
-	c.Query = append([]abi.Header(nil), r.Query...)
+	c.Headers = append([]Header(nil), r.Headers...)
+	c.Query = append([]Header(nil), r.Query...)
 	c.Body = bytes.Clone(r.Body)
 	return &c
 }
 
-// FuzzToWebTriggerRequest converts arbitrary raw requests that fasthttp
+// FuzzToRequest converts arbitrary raw requests that fasthttp
 // accepts and checks the copy: it matches the request, names headers in
 // lower case, leaves hop-by-hop headers out, and does not change when
 // fasthttp reuses the request's buffers for another request.
-func FuzzToWebTriggerRequest(f *testing.F) {
+func FuzzToRequest(f *testing.F) {
 	for _, seed := range []string{
 		"POST /x/abc HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
 		"GET /x/abc?hub.mode=subscribe&hub.challenge=1 HTTP/1.1\r\nHost: h\r\n\r\n",
@@ -103,8 +101,8 @@ func FuzzToWebTriggerRequest(f *testing.F) {
 			return
 		}
 		_ = ambiguousFraming(req.Header.RawHeaders())
-		got := toWebTriggerRequest(&req, "t")
-		want := cloneWebTriggerRequest(got)
+		got := toRequest(&req)
+		want := cloneRequest(got)
 
 		if got.Method != string(req.Header.Method()) || got.Path != string(req.URI().Path()) || !bytes.Equal(got.Body, req.Body()) {
 			t.Fatalf("method/path/body differ: %q %q %q", got.Method, got.Path, got.Body)

@@ -30,7 +30,7 @@
 // not one of these or an id of the wrong shape is 404 without asking the
 // backend; a wrong method is 405 with Allow; an id Backend.Lookup does not
 // know, or knows as the other kind, is 404. A routed request is copied
-// out of fasthttp's reused buffers into an abi.WebTriggerRequest in
+// out of fasthttp's reused buffers into a Request in
 // Forge's shape (method, path, lower-case headers with every value, query
 // parameters, body) and handed to Backend.Invoke under the proxy's own
 // deadline, Config.InvokeTimeout; the request context's deadline is never

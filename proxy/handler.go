@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 // errBackendPanic stands for a panic inside Backend.Invoke, which the proxy
@@ -117,7 +115,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, a *access) {
 		return
 	}
 
-	resp, err := s.invoke(t, toWebTriggerRequest(&ctx.Request, t.Trigger))
+	resp, err := s.invoke(t, toRequest(&ctx.Request))
 	switch {
 	case err == nil && resp != nil:
 		s.writeResponse(ctx, resp)
@@ -140,7 +138,7 @@ func (s *Server) rateLimited(ctx *fasthttp.RequestCtx, scope int, wait time.Dura
 }
 
 type invokeResult struct {
-	resp *abi.Response
+	resp *Response
 	err  error
 }
 
@@ -149,7 +147,7 @@ type invokeResult struct {
 // the client past the deadline. The call keeps its in-flight slot until it
 // really returns, so a stuck backend fills MaxInFlight and then gets 503s
 // instead of piling up goroutines.
-func (s *Server) invoke(t Target, req *abi.WebTriggerRequest) (*abi.Response, error) {
+func (s *Server) invoke(t Target, req *Request) (*Response, error) {
 	ctx, cancel := context.WithTimeout(s.invokeCtx, s.cfg.InvokeTimeout)
 	defer cancel()
 	done := make(chan invokeResult, 1)
@@ -187,7 +185,7 @@ var droppedResponseHeaders = map[string]bool{
 	"te": true, "trailer": true, "transfer-encoding": true, "upgrade": true,
 }
 
-func (s *Server) writeResponse(ctx *fasthttp.RequestCtx, resp *abi.Response) {
+func (s *Server) writeResponse(ctx *fasthttp.RequestCtx, resp *Response) {
 	status := int(resp.Status)
 	if status == 0 {
 		status = fasthttp.StatusOK
@@ -310,33 +308,32 @@ var hopByHop = map[string]bool{
 	"trailer": true, "transfer-encoding": true, "upgrade": true, "expect": true,
 }
 
-// toWebTriggerRequest copies r into Forge's web trigger request shape. Every
+// toRequest copies r into the Request a Backend gets. Every
 // string and slice is a fresh copy: nothing aliases fasthttp's buffers.
 // Header names are lower-cased as Forge delivers them; repeated headers and
 // query parameters stay as repeated pairs, in order.
-func toWebTriggerRequest(r *fasthttp.Request, trigger string) *abi.WebTriggerRequest {
-	out := &abi.WebTriggerRequest{
-		Trigger: trigger,
-		Method:  string(r.Header.Method()),
-		Path:    string(r.URI().Path()),
-		Body:    bytes.Clone(r.Body()),
+func toRequest(r *fasthttp.Request) *Request {
+	out := &Request{
+		Method: string(r.Header.Method()),
+		Path:   string(r.URI().Path()),
+		Body:   bytes.Clone(r.Body()),
 	}
 	if out.Body == nil {
 		out.Body = []byte{}
 	}
-	out.Headers = make([]abi.Header, 0, r.Header.Len())
+	out.Headers = make([]Header, 0, r.Header.Len())
 	for k, v := range r.Header.All() {
 		name := lowerASCII(k)
 		if hopByHop[name] {
 			continue
 		}
-		out.Headers = append(out.Headers, abi.Header{Name: name, Value: string(v)})
+		out.Headers = append(out.Headers, Header{Name: name, Value: string(v)})
 	}
 	args := r.URI().QueryArgs()
 	if n := args.Len(); n > 0 {
-		out.Query = make([]abi.Header, 0, n)
+		out.Query = make([]Header, 0, n)
 		for k, v := range args.All() {
-			out.Query = append(out.Query, abi.Header{Name: string(k), Value: string(v)})
+			out.Query = append(out.Query, Header{Name: string(k), Value: string(v)})
 		}
 	}
 	return out

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 func TestServe_RoutesOnlyKnownIDsAndMethods(t *testing.T) {
@@ -95,8 +93,8 @@ func TestServe_HandsTheBackendACopyInForgeShape(t *testing.T) {
 	if got.Method != "POST" || got.Path != WebTriggerPath(ts.route) || string(got.Body) != `{"a": 1}` {
 		t.Errorf("method/path/body = %q %q %q", got.Method, got.Path, got.Body)
 	}
-	if got.Trigger != "trigger-inst-a" {
-		t.Errorf("trigger %q", got.Trigger)
+	if tg := ts.backend.target(); tg.Trigger != "trigger-inst-a" {
+		t.Errorf("trigger %q", tg.Trigger)
 	}
 	want := map[string][]string{
 		"host":                            {"example.test"},
@@ -124,8 +122,8 @@ func TestServe_HandsTheBackendACopyInForgeShape(t *testing.T) {
 
 func TestServe_PassesTheModuleResponseButNotItsFraming(t *testing.T) {
 	b := newFakeBackend()
-	b.setInvoke(func(context.Context, Target, *abi.WebTriggerRequest) (*abi.Response, error) {
-		return &abi.Response{Status: 201, Headers: []abi.Header{
+	b.setInvoke(func(context.Context, Target, *Request) (*Response, error) {
+		return &Response{Status: 201, Headers: []Header{
 			{Name: "Content-Type", Value: "application/json"},
 			{Name: "X-Reply", Value: "yes"},
 			{Name: "Content-Length", Value: "9999"},
@@ -248,8 +246,8 @@ func TestServe_CutsOffAClientThatStopsReading(t *testing.T) {
 	cfg.WriteTimeout = 500 * time.Millisecond
 	b := newFakeBackend()
 	big := make([]byte, 48<<20) // more than loopback socket buffers hold
-	b.setInvoke(func(context.Context, Target, *abi.WebTriggerRequest) (*abi.Response, error) {
-		return &abi.Response{Status: 200, Body: big}, nil
+	b.setInvoke(func(context.Context, Target, *Request) (*Response, error) {
+		return &Response{Status: 200, Body: big}, nil
 	})
 	ts := startServer(t, cfg, b)
 	c := ts.dial()

@@ -18,15 +18,14 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 // fakeBackend records calls and answers as told.
 type fakeBackend struct {
-	mu     sync.Mutex // guards routes, calls, reqs
-	routes map[string]Target
-	reqs   []*abi.WebTriggerRequest
+	mu         sync.Mutex // guards routes, calls, reqs
+	routes     map[string]Target
+	reqs       []*Request
+	lastTarget Target
 
 	lookups atomic.Int64
 	calls   atomic.Int64
@@ -35,7 +34,7 @@ type fakeBackend struct {
 	invoke atomic.Pointer[invokeFunc]
 }
 
-type invokeFunc func(ctx context.Context, t Target, req *abi.WebTriggerRequest) (*abi.Response, error)
+type invokeFunc func(ctx context.Context, t Target, req *Request) (*Response, error)
 
 func (b *fakeBackend) setInvoke(f invokeFunc) {
 	if f == nil {
@@ -63,17 +62,18 @@ func (b *fakeBackend) Lookup(id string) (Target, bool) {
 	return t, ok
 }
 
-func (b *fakeBackend) Invoke(ctx context.Context, t Target, req *abi.WebTriggerRequest) (*abi.Response, error) {
+func (b *fakeBackend) Invoke(ctx context.Context, t Target, req *Request) (*Response, error) {
 	b.calls.Add(1)
 	b.mu.Lock()
 	if len(b.reqs) < 1000 {
 		b.reqs = append(b.reqs, req)
 	}
+	b.lastTarget = t
 	b.mu.Unlock()
 	if f := b.invoke.Load(); f != nil {
 		return (*f)(ctx, t, req)
 	}
-	return &abi.Response{Status: 200, Headers: []abi.Header{{Name: "Content-Type", Value: "text/plain"}}, Body: []byte("ok")}, nil
+	return &Response{Status: 200, Headers: []Header{{Name: "Content-Type", Value: "text/plain"}}, Body: []byte("ok")}, nil
 }
 
 func (b *fakeBackend) Ready(context.Context) error {
@@ -88,7 +88,13 @@ func (b *fakeBackend) WriteMetrics(w io.Writer) error {
 	return err
 }
 
-func (b *fakeBackend) lastRequest() *abi.WebTriggerRequest {
+func (b *fakeBackend) target() Target {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lastTarget
+}
+
+func (b *fakeBackend) lastRequest() *Request {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.reqs) == 0 {

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 func TestServe_CapsConnectionsPerIP(t *testing.T) {
@@ -118,37 +116,37 @@ func TestServe_SlowOrFailingBackendGetsATimelyAnswer(t *testing.T) {
 		wantStatus int
 		wantRetry  bool
 	}{
-		{"a backend that ignores its deadline gets 504 at the deadline", func(context.Context, Target, *abi.WebTriggerRequest) (*abi.Response, error) {
+		{"a backend that ignores its deadline gets 504 at the deadline", func(context.Context, Target, *Request) (*Response, error) {
 			<-release
-			return &abi.Response{Status: 200}, nil
+			return &Response{Status: 200}, nil
 		}, 504, false},
-		{"a backend that honours its deadline gets 504", func(ctx context.Context, _ Target, _ *abi.WebTriggerRequest) (*abi.Response, error) {
+		{"a backend that honours its deadline gets 504", func(ctx context.Context, _ Target, _ *Request) (*Response, error) {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		}, 504, false},
-		{"ErrTimeout is 504", func(context.Context, Target, *abi.WebTriggerRequest) (*abi.Response, error) {
+		{"ErrTimeout is 504", func(context.Context, Target, *Request) (*Response, error) {
 			return nil, fmt.Errorf("host: %w", ErrTimeout)
 		}, 504, false},
-		{"ErrOverloaded is 503 with Retry-After", func(context.Context, Target, *abi.WebTriggerRequest) (*abi.Response, error) {
+		{"ErrOverloaded is 503 with Retry-After", func(context.Context, Target, *Request) (*Response, error) {
 			return nil, fmt.Errorf("host: %w", ErrOverloaded)
 		}, 503, true},
-		{"any other error is 502", func(context.Context, Target, *abi.WebTriggerRequest) (*abi.Response, error) {
+		{"any other error is 502", func(context.Context, Target, *Request) (*Response, error) {
 			return nil, errors.New("trap: unreachable")
 		}, 502, false},
-		{"a panic is 502", func(context.Context, Target, *abi.WebTriggerRequest) (*abi.Response, error) {
+		{"a panic is 502", func(context.Context, Target, *Request) (*Response, error) {
 			panic("boom")
 		}, 502, false},
-		{"no response and no error is 502", func(context.Context, Target, *abi.WebTriggerRequest) (*abi.Response, error) {
+		{"no response and no error is 502", func(context.Context, Target, *Request) (*Response, error) {
 			return nil, nil
 		}, 502, false},
-		{"an informational status is 502", func(context.Context, Target, *abi.WebTriggerRequest) (*abi.Response, error) {
-			return &abi.Response{Status: 101}, nil
+		{"an informational status is 502", func(context.Context, Target, *Request) (*Response, error) {
+			return &Response{Status: 101}, nil
 		}, 502, false},
-		{"an out-of-range status is 502", func(context.Context, Target, *abi.WebTriggerRequest) (*abi.Response, error) {
-			return &abi.Response{Status: 1000}, nil
+		{"an out-of-range status is 502", func(context.Context, Target, *Request) (*Response, error) {
+			return &Response{Status: 1000}, nil
 		}, 502, false},
-		{"status 0 means 200", func(context.Context, Target, *abi.WebTriggerRequest) (*abi.Response, error) {
-			return &abi.Response{}, nil
+		{"status 0 means 200", func(context.Context, Target, *Request) (*Response, error) {
+			return &Response{}, nil
 		}, 200, false},
 	}
 	ts := startServer(t, cfg, nil)
@@ -177,10 +175,10 @@ func TestServe_InvocationDeadlineComesFromConfig(t *testing.T) {
 		ok               bool
 	}
 	got := make(chan seen, 1)
-	ts.backend.setInvoke(func(ctx context.Context, _ Target, _ *abi.WebTriggerRequest) (*abi.Response, error) {
+	ts.backend.setInvoke(func(ctx context.Context, _ Target, _ *Request) (*Response, error) {
 		dl, ok := ctx.Deadline()
 		got <- seen{dl, time.Now(), ok}
-		return &abi.Response{Status: 204}, nil
+		return &Response{Status: 204}, nil
 	})
 	// The deadline is InvokeTimeout after the edge took the request, which
 	// lies between sending it and the backend's call: no slack to guess.
@@ -203,9 +201,9 @@ func TestServe_StuckBackendFillsMaxInFlightThenGets503(t *testing.T) {
 	cfg.InvokeTimeout = 200 * time.Millisecond
 	ts := startServer(t, cfg, nil)
 	release := make(chan struct{})
-	ts.backend.setInvoke(func(context.Context, Target, *abi.WebTriggerRequest) (*abi.Response, error) {
+	ts.backend.setInvoke(func(context.Context, Target, *Request) (*Response, error) {
 		<-release
-		return &abi.Response{Status: 200, Body: []byte("ok")}, nil
+		return &Response{Status: 200, Body: []byte("ok")}, nil
 	})
 	for range cfg.MaxInFlight {
 		if code, _, _ := ts.do("POST", WebTriggerPath(ts.route), "{}"); code != 504 {

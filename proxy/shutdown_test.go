@@ -11,18 +11,16 @@ import (
 	"os"
 	"testing"
 	"time"
-
-	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 func TestShutdown(t *testing.T) {
 	t.Run("in-flight requests finish, new connections are refused, Shutdown returns nil", func(t *testing.T) {
 		ts := startServer(t, testConfig(t), nil)
 		started, release := make(chan struct{}), make(chan struct{})
-		ts.backend.setInvoke(func(context.Context, Target, *abi.WebTriggerRequest) (*abi.Response, error) {
+		ts.backend.setInvoke(func(context.Context, Target, *Request) (*Response, error) {
 			close(started)
 			<-release
-			return &abi.Response{Status: 200, Body: []byte("done")}, nil
+			return &Response{Status: 200, Body: []byte("done")}, nil
 		})
 		type result struct {
 			code  int
@@ -109,7 +107,7 @@ func TestShutdown(t *testing.T) {
 		cfg.ShutdownTimeout = 300 * time.Millisecond
 		ts := startServer(t, cfg, nil)
 		started, cancelled := make(chan struct{}), make(chan struct{})
-		ts.backend.setInvoke(func(ctx context.Context, _ Target, _ *abi.WebTriggerRequest) (*abi.Response, error) {
+		ts.backend.setInvoke(func(ctx context.Context, _ Target, _ *Request) (*Response, error) {
 			close(started)
 			<-ctx.Done()
 			close(cancelled)
@@ -151,7 +149,7 @@ func TestShutdown(t *testing.T) {
 		cfg.ShutdownTimeout = 20 * time.Second
 		ts := startServer(t, cfg, nil)
 		started := make(chan struct{})
-		ts.backend.setInvoke(func(ctx context.Context, _ Target, _ *abi.WebTriggerRequest) (*abi.Response, error) {
+		ts.backend.setInvoke(func(ctx context.Context, _ Target, _ *Request) (*Response, error) {
 			close(started)
 			<-ctx.Done()
 			return nil, ctx.Err()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/capability"
+	"github.com/chatbridge/chatbridge/host/hostedge"
 	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/tenant"
@@ -89,13 +90,14 @@ func (n *Native) Lookup(routeID string) (proxy.Target, bool) {
 }
 
 // Invoke implements proxy.Backend: the bridge's web trigger handler.
-func (n *Native) Invoke(ctx context.Context, t proxy.Target, req *abi.WebTriggerRequest) (*abi.Response, error) {
+func (n *Native) Invoke(ctx context.Context, t proxy.Target, preq *proxy.Request) (*proxy.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.manifest.Timeout(bundle.KindWebTrigger))
 	defer cancel()
 	env, actx, err := n.env(ctx, t.Installation)
 	if err != nil {
 		return nil, err
 	}
+	req := hostedge.ToABI(preq)
 	req.Context, req.Trigger = actx, t.Trigger
 	resp, err := bridge.Handlers().WebTrigger(env, req)
 	if err != nil {
@@ -104,7 +106,7 @@ func (n *Native) Invoke(ctx context.Context, t proxy.Target, req *abi.WebTrigger
 	if resp == nil {
 		resp = &abi.Response{Status: 204}
 	}
-	return resp, nil
+	return hostedge.FromABI(resp), nil
 }
 
 // Ready implements proxy.Backend.

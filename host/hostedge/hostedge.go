@@ -36,18 +36,53 @@ func (e Backend) Lookup(routeID string) (proxy.Target, bool) {
 
 // Invoke runs a web trigger, or hands a Jira webhook to the host, mapping
 // the engine's overload and timeout errors to the proxy's.
-func (e Backend) Invoke(ctx context.Context, t proxy.Target, req *abi.WebTriggerRequest) (*abi.Response, error) {
+func (e Backend) Invoke(ctx context.Context, t proxy.Target, req *proxy.Request) (*proxy.Response, error) {
 	if t.Kind == proxy.JiraEvents {
-		return jiraevent.Webhook(ctx, e.Host, t.Installation, req), nil
+		return FromABI(jiraevent.Webhook(ctx, e.Host, t.Installation, ToABI(req))), nil
 	}
-	resp, err := webtrigger.Invoke(ctx, e.Host, t.Installation, t.Trigger, req)
+	resp, err := webtrigger.Invoke(ctx, e.Host, t.Installation, t.Trigger, ToABI(req))
 	switch {
 	case errors.Is(err, engine.ErrTimeout):
 		return nil, fmt.Errorf("%w: %w", proxy.ErrTimeout, err)
 	case errors.Is(err, engine.ErrBusy), errors.Is(err, host.ErrNoBundle):
 		return nil, fmt.Errorf("%w: %w", proxy.ErrOverloaded, err)
+	case err != nil:
+		return nil, err
 	}
-	return resp, err
+	return FromABI(resp), nil
+}
+
+// ToABI is the edge's request in the guest ABI's shape, for a web trigger;
+// the caller sets its Context and Trigger. Strings and the body are shared,
+// not copied: the edge's request is the callee's to keep.
+func ToABI(r *proxy.Request) *abi.WebTriggerRequest {
+	return &abi.WebTriggerRequest{Method: r.Method, Path: r.Path, Headers: toABIHeaders(r.Headers), Query: toABIHeaders(r.Query), Body: r.Body}
+}
+
+// FromABI is a module's answer in the edge's shape.
+func FromABI(r *abi.Response) *proxy.Response {
+	if r == nil {
+		return nil
+	}
+	out := &proxy.Response{Status: r.Status, Body: r.Body}
+	if r.Headers != nil {
+		out.Headers = make([]proxy.Header, len(r.Headers))
+		for i, h := range r.Headers {
+			out.Headers[i] = proxy.Header{Name: h.Name, Value: h.Value}
+		}
+	}
+	return out
+}
+
+func toABIHeaders(hs []proxy.Header) []abi.Header {
+	if hs == nil {
+		return nil
+	}
+	out := make([]abi.Header, len(hs))
+	for i, h := range hs {
+		out[i] = abi.Header{Name: h.Name, Value: h.Value}
+	}
+	return out
 }
 
 // Ready reports whether a bundle is loaded.

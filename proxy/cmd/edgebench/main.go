@@ -26,7 +26,6 @@ import (
 	"github.com/chatbridge/chatbridge/proxy"
 	"github.com/chatbridge/chatbridge/proxy/internal/load"
 	"github.com/chatbridge/chatbridge/proxy/publicurl"
-	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 func main() {
@@ -279,10 +278,10 @@ func (b benchBackend) Lookup(id string) (proxy.Target, bool) {
 	return proxy.Target{Installation: "bench", Kind: proxy.WebTrigger, Trigger: "webhook"}, true
 }
 
-var okResponse = []abi.Header{{Name: "Content-Type", Value: "text/plain"}}
+var okResponse = []proxy.Header{{Name: "Content-Type", Value: "text/plain"}}
 
-func (benchBackend) Invoke(_ context.Context, _ proxy.Target, _ *abi.WebTriggerRequest) (*abi.Response, error) {
-	return &abi.Response{Status: 200, Headers: okResponse, Body: []byte("ok")}, nil
+func (benchBackend) Invoke(_ context.Context, _ proxy.Target, _ *proxy.Request) (*proxy.Response, error) {
+	return &proxy.Response{Status: 200, Headers: okResponse, Body: []byte("ok")}, nil
 }
 func (benchBackend) Ready(context.Context) error  { return nil }
 func (benchBackend) WriteMetrics(io.Writer) error { return nil }
