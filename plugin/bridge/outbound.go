@@ -64,7 +64,7 @@ func (b *Bridge) Event(env *sdk.Env, ev *abi.Event) error {
 	if !found {
 		return nil // not a chat's request
 	}
-	log := logger(env, "project", rev.Project, "issue", w.Issue.Key, "event", string(w.Event))
+	log := logger(env, "project", rev.Project, "event", string(w.Event))
 	var cfg Config
 	found, err = st.get(configKey(rev.Project), &cfg)
 	if err != nil {
@@ -89,6 +89,10 @@ func (b *Bridge) Event(env *sdk.Env, ev *abi.Event) error {
 // unknown (checked by the consumer against sd.public.comment).
 func (b *Bridge) relayComment(env *sdk.Env, log *slog.Logger, ctx abi.Context, w *jira.Webhook, rev *issueRecord) error {
 	c := w.Comment
+	if !jira.ValidID(c.ID) {
+		log.Warn("event: comment id not numeric; not relayed")
+		return nil
+	}
 	log = log.With("comment", c.ID)
 	switch {
 	case w.SelfGenerated || ctx.AppAccountID != "" && c.Author.AccountID == ctx.AppAccountID:
@@ -101,9 +105,6 @@ func (b *Bridge) relayComment(env *sdk.Env, log *slog.Logger, ctx abi.Context, w
 		log.Info("event: internal comment; not relayed")
 		return nil
 	case c.Body.Empty():
-		return nil
-	case !jira.ValidID(c.ID):
-		log.Warn("event: comment id not numeric; not relayed")
 		return nil
 	}
 	job := outboundJob{
@@ -277,7 +278,7 @@ func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRe
 		return abi.QueueResult{}, nil
 	}
 	o := &outbound{b: b, env: env, st: store{env.Storage}, jc: jira.Client{API: env.Jira}, job: job, attempt: m.Attempt, last: lastAttempt(m),
-		log: logger(env, "project", job.Project, "issue", job.Issue, "comment", job.Comment, "kind", job.Kind, "message", m.ID, "attempt", m.Attempt)}
+		log: logger(env, "project", job.Project, "comment", job.Comment, "kind", job.Kind, "message", m.ID, "attempt", m.Attempt)}
 	found, err := o.st.get(job.Dedupe, &o.prog)
 	if err != nil {
 		return o.fail(err)
@@ -475,10 +476,14 @@ func (o *outbound) blockedNote() error {
 	return err
 }
 
+// errBadMigration reports a supergroup id that is not a chat id.
+var errBadMigration = errors.New("bridge: the chat moved to an id that is not a number")
+
 // migrate moves the mapping of a group that became a supergroup.
 func (o *outbound) migrate(to string) error {
 	if _, err := strconv.ParseInt(to, 10, 64); err != nil {
-		return err
+		// strconv's error quotes the id: a chat id must not reach a log.
+		return errBadMigration
 	}
 	old := o.chatKey()
 	o.log.Info("outbound: chat moved to a new id; mapping moved")
