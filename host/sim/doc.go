@@ -101,6 +101,11 @@
 //	GET  /_sim/jira/deliveries
 //	     -> [{"event","identifier","attempt":int,"status":int,"error"}]
 //	     Every delivery attempt (attempt n carries X-Atlassian-Webhook-Retry: n).
+//	POST /_sim/jira/deliveries/{identifier}/redeliver
+//	     Sends a delivered event (one of the last 1000) again, byte for byte,
+//	     as Jira's next retry: what Jira does when it saw no answer to a
+//	     delivery the app did process. -> {"webhooks":[...]}; 404 for an
+//	     unknown identifier
 //	GET  /_sim/jira/stats -> {"requests":{"METHOD /path":int}, "early_retries":int}
 //
 // Webhook results ("webhooks" above) are the first attempts, made

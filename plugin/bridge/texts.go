@@ -19,6 +19,8 @@ type texts struct {
 	Failed      string
 	// FileTooLarge tells the customer an agent's file could not be sent.
 	FileTooLarge string // {name}
+	// Corrected heads an agent's edited reply, sent again in full.
+	Corrected string
 }
 
 // languages holds the bot's texts; add a language by adding an entry.
@@ -34,6 +36,7 @@ var languages = map[string]*texts{
 		NotAccepted:  "Sorry, this kind of file is not accepted here. Please describe it in words or send it as a document.",
 		Failed:       "Sorry, we could not pass on your message. Please try again later.",
 		FileTooLarge: "Our support team shared a file ({name}) that is too large to send here.",
+		Corrected:    "Correction to our earlier reply:",
 	},
 	"de": {
 		Greeting:     "Hallo! Schreiben Sie Ihre Frage hier, unser Support-Team antwortet in diesem Chat.",
@@ -46,6 +49,7 @@ var languages = map[string]*texts{
 		NotAccepted:  "Diese Art von Datei wird hier leider nicht angenommen. Bitte beschreiben Sie sie oder senden Sie sie als Dokument.",
 		Failed:       "Ihre Nachricht konnte leider nicht weitergegeben werden. Bitte versuchen Sie es später noch einmal.",
 		FileTooLarge: "Unser Support-Team hat eine Datei ({name}) geteilt, die zu groß ist, um sie hier zu senden.",
+		Corrected:    "Korrektur unserer vorherigen Antwort:",
 	},
 }
 
