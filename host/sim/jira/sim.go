@@ -156,8 +156,8 @@ type Sim struct {
 	nextIssue      int
 	nextID         int64 // issue, comment, attachment and changelog ids
 	deliveries     []Delivery
-	events         map[string]*event // delivered events by identifier, for redelivery
-	eventOrder     []string          // their identifiers, oldest first (at most maxDeliveries)
+	events         map[string]*event    // delivered events by identifier, for redelivery
+	eventOrder     []string             // their identifiers, oldest first (at most maxDeliveries)
 	retryUntil     map[string]time.Time // call key -> end of its 429's Retry-After
 	retryAfter     map[string]int
 	earlyRetries   int64
