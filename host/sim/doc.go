@@ -169,6 +169,10 @@
 //	GET  /_sim/whatsapp/sent?to=WA_ID
 //	     -> [{"id","type":"text"|"document","text","filename","mime_type","size","caption"}]
 //	GET  /_sim/whatsapp/webhook -> {"url","verify_token"} as subscribed_apps set them
+//	POST /_sim/whatsapp/verify
+//	     Meta re-verifies the subscribed callback: the same GET with
+//	     hub.mode=subscribe, the subscription's hub.verify_token and a new
+//	     hub.challenge. -> {"verified":bool, "error"}; 409 without a webhook
 //	POST /_sim/whatsapp/age {"wa_id":string, "hours":number}
 //	     Moves the customer's last message back: after 24 hours, sends fail
 //	     with code 131047. -> {"last_message":unix}

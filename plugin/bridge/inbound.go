@@ -49,27 +49,37 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 	if !ok {
 		return respond(404), nil
 	}
+	project := abi.Get(req.Query, "project")
+	var (
+		log   = logger(env, "channel", name)
+		st    = store{env.Storage}
+		cfg   Config
+		found bool
+		err   error
+	)
+	if ValidProjectKey(project) {
+		log = log.With("project", project)
+		if found, err = st.get(configKey(project), &cfg); err != nil {
+			log.Error("webhook: configuration unreadable", "err", err)
+			return respond(503), nil
+		}
+		if cfg.Channel != name {
+			found, cfg = false, Config{}
+		}
+	}
 	if kind.Handshake != nil {
-		if resp := kind.Handshake(env, req); resp != nil {
+		webhook := ""
+		if found && cfg.Enabled {
+			webhook = cfg.WebhookSecret
+		}
+		if resp := kind.Handshake(env, req, webhook); resp != nil {
 			return resp, nil
 		}
 	}
 	if req.Method != "POST" {
 		return respond(405), nil
 	}
-	project := abi.Get(req.Query, "project")
-	if !ValidProjectKey(project) {
-		return respond(404), nil
-	}
-	log := logger(env, "project", project, "channel", name)
-	st := store{env.Storage}
-	var cfg Config
-	found, err := st.get(configKey(project), &cfg)
-	if err != nil {
-		log.Error("webhook: configuration unreadable", "err", err)
-		return respond(503), nil
-	}
-	if !found || cfg.Channel != name {
+	if !found {
 		return respond(404), nil
 	}
 	ch := kind.New(env, cfg.secrets())

@@ -24,6 +24,8 @@ func fullConversation(t *testing.T) *harness {
 	h.event("comment_created_internal.json")
 	h.event("comment_created_unclear.json")
 	h.drain()
+	h.event("comment_updated.json") // an edit of the public reply: a correction
+	h.drain()
 	h.event("issue_updated_done.json")
 	h.drain()
 	h.send(h.text(5123456789, "Another question about invoice 99"))
@@ -60,6 +62,15 @@ func TestStorageHoldsOnlyConfigMappingAndExpiringRecords(t *testing.T) {
 	}
 	if kinds["config"] != 1 || kinds["chat"] != 1 || kinds["issue"] != 2 || kinds["dedupe"] == 0 {
 		t.Errorf("records by kind: %v", kinds)
+	}
+	edits := 0
+	for _, k := range keys {
+		if strings.HasPrefix(k, "dedupe:jira:"+testProject+":edit:") {
+			edits++
+		}
+	}
+	if edits != 1 {
+		t.Errorf("%d progress records of edits, want the one correction's", edits)
 	}
 	// Delivery records expire on their own.
 	h.advance(DedupeTTL + time.Minute)
