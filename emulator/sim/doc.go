@@ -101,6 +101,11 @@
 //	GET  /_sim/jira/deliveries
 //	     -> [{"event","identifier","attempt":int,"status":int,"error"}]
 //	     Every delivery attempt (attempt n carries X-Atlassian-Webhook-Retry: n).
+//	POST /_sim/jira/deliveries/{identifier}/redeliver
+//	     Sends a delivered event (one of the last 1000) again, byte for byte,
+//	     as Jira's next retry: what Jira does when it saw no answer to a
+//	     delivery the app did process. -> {"webhooks":[...]}; 404 for an
+//	     unknown identifier
 //	GET  /_sim/jira/stats -> {"requests":{"METHOD /path":int}, "early_retries":int}
 //
 // Webhook results ("webhooks" above) are the first attempts, made
@@ -164,6 +169,10 @@
 //	GET  /_sim/whatsapp/sent?to=WA_ID
 //	     -> [{"id","type":"text"|"document","text","filename","mime_type","size","caption"}]
 //	GET  /_sim/whatsapp/webhook -> {"url","verify_token"} as subscribed_apps set them
+//	POST /_sim/whatsapp/verify
+//	     Meta re-verifies the subscribed callback: the same GET with
+//	     hub.mode=subscribe, the subscription's hub.verify_token and a new
+//	     hub.challenge. -> {"verified":bool, "error"}; 409 without a webhook
 //	POST /_sim/whatsapp/age {"wa_id":string, "hours":number}
 //	     Moves the customer's last message back: after 24 hours, sends fail
 //	     with code 131047. -> {"last_message":unix}

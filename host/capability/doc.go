@@ -26,6 +26,16 @@
 // bridge turns into a queue retry no earlier. 429 and 503 answers teach the
 // limiter when the bot or site may be called again.
 //
+// # Logs
+//
+// A module's log record reaches the invocation's logger with its message
+// and attribute values escaped (control, format and invalid characters
+// written as Go escapes) and bounded (Limits.LogMessageBytes, 256 bytes a
+// value), attribute names of letters, digits, '_' and '.' (others dropped
+// and counted in plugin_attrs_dropped), values of sensitive names and every
+// secret the call used redacted. The host's own lines quote nothing from
+// outside unescaped.
+//
 // # One file per capability
 //
 // Each file registers one import module of wit/chatbridge.wit and writes out

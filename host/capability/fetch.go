@@ -57,7 +57,9 @@ func (h *host) fetch(ctx context.Context, m api.Module, ptr, n uint32) int64 {
 		return abi.Result(abi.InvalidArgument, 0)
 	}
 	if !h.policy.EgressAllowed(u.Hostname()) {
-		c.Log.Warn("egress denied", "host", u.Hostname())
+		// The name may come from outside (a media URL in a messenger's
+		// answer) or hold a secret the module substituted into it.
+		c.Log.Warn("egress denied", "host", escapeLog(c.redact(u.Hostname()), maxLogHost))
 		return abi.Result(abi.AccessDenied, 0)
 	}
 	return h.send(ctx, c, r, u, "")

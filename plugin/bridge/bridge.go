@@ -50,8 +50,10 @@ type Kind struct {
 	// Derived lists the suffixes of secrets StoreToken derives from a token.
 	Derived []string
 	// Handshake answers the messenger's check of the webhook URL, which may
-	// arrive before the configuration is saved, or returns nil.
-	Handshake func(env *sdk.Env, req *abi.WebTriggerRequest) *abi.Response
+	// arrive before the configuration is saved (during Register) or at any
+	// time after (a re-verification), or returns nil. webhook names the
+	// saved configuration's webhook secret, "" when none is saved.
+	Handshake func(env *sdk.Env, req *abi.WebTriggerRequest, webhook string) *abi.Response
 }
 
 // builtin are the channels this build supports.
@@ -67,7 +69,7 @@ var builtin = map[string]Kind{
 		TokenProblem: viber.TokenProblem,
 		Trigger:      "viber-webhook",
 		Short:        "vb",
-		Handshake:    func(_ *sdk.Env, req *abi.WebTriggerRequest) *abi.Response { return viber.Handshake(req) },
+		Handshake:    func(_ *sdk.Env, req *abi.WebTriggerRequest, _ string) *abi.Response { return viber.Handshake(req) },
 	},
 	whatsapp.Name: {
 		New:          func(env *sdk.Env, s channel.Secrets) channel.Channel { return whatsapp.New(env, s) },

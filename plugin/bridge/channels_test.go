@@ -232,6 +232,7 @@ type fakeWhatsApp struct {
 	ids    []string         // the wamids of the sends
 	window bool             // the customer wrote within 24 hours
 	verify *abi.Response
+	token  string // the verify token of the last subscription
 }
 
 func (f *fakeWhatsApp) serve(req *abi.Request) (*abi.Response, error) {
@@ -249,7 +250,7 @@ func (f *fakeWhatsApp) serve(req *abi.Request) (*abi.Response, error) {
 		v := f.h.trigger(&abi.WebTriggerRequest{Trigger: "whatsapp-webhook", Method: "GET", Query: []abi.Header{
 			{Name: "hub.mode", Value: "subscribe"}, {Name: "hub.verify_token", Value: p["verify_token"]}, {Name: "hub.challenge", Value: "1158201444"}}})
 		f.mu.Lock()
-		f.verify = v
+		f.verify, f.token = v, p["verify_token"]
 		f.mu.Unlock()
 		if !strings.HasSuffix(u, "-whatsapp?project=SUP") || v.Status != 200 || string(v.Body) != "1158201444" {
 			return &abi.Response{Status: 400, Body: []byte(`{"error":{"message":"callback verification failed","code":2200}}`)}, nil
@@ -345,6 +346,49 @@ func TestWhatsAppReplyOutsideThe24HourWindowBecomesAnInternalNote(t *testing.T) 
 	}
 	if len(notes) != 1 || !strings.Contains(notes[0], "WhatsApp") {
 		t.Errorf("internal notes %q", notes)
+	}
+}
+
+// reverify is Meta's verification GET of the webhook URL with token.
+func (f *fakeWhatsApp) reverify(token string) *abi.Response {
+	return f.h.trigger(&abi.WebTriggerRequest{Trigger: "whatsapp-webhook", Method: "GET", Query: []abi.Header{
+		{Name: "hub.mode", Value: "subscribe"}, {Name: "hub.verify_token", Value: token}, {Name: "hub.challenge", Value: "2093847561"}}})
+}
+
+func TestWhatsAppReverificationAnswersWhileTheProjectIsConfigured(t *testing.T) {
+	h, f := whatsappConversation(t)
+	f.mu.Lock()
+	token := f.token
+	f.mu.Unlock()
+	if token == "" {
+		t.Fatal("no subscription seen")
+	}
+	if r := f.reverify(token); r.Status != 200 || string(r.Body) != "2093847561" {
+		t.Fatalf("Meta's later re-verification: %d %s", r.Status, r.Body)
+	}
+	if r := f.reverify(token + "x"); r.Status != 403 {
+		t.Errorf("a wrong verify token: %d", r.Status)
+	}
+	// Saving again registers a new token; the old one is refused.
+	h.configure(map[string]any{"channel": "whatsapp", "botToken": waPhone + ":" + waAccount + ":" + waApp + ":" + waAccess})
+	f.mu.Lock()
+	renewed := f.token
+	f.mu.Unlock()
+	if renewed == token {
+		t.Fatal("a new registration kept the token")
+	}
+	if r := f.reverify(renewed); r.Status != 200 {
+		t.Errorf("re-verification after a new registration: %d", r.Status)
+	}
+	if r := f.reverify(token); r.Status != 403 {
+		t.Errorf("the previous registration's token: %d", r.Status)
+	}
+	// A deleted configuration answers no verification.
+	if a, err := h.resolve("config.delete", map[string]any{"projectKey": testProject}); err != nil || a["ok"] != true {
+		t.Fatalf("%v %v", a, err)
+	}
+	if r := f.reverify(renewed); r.Status != 403 {
+		t.Errorf("after the configuration was deleted: %d", r.Status)
 	}
 }
 

@@ -13,9 +13,17 @@
 // /status) are answered by the bot; files travel as request attachments.
 //
 // Jira to customer: the event handler picks public agent comments (never
-// internal ones, never the app's own, each comment once) and resolutions,
-// and queues them on "outbound"; the outbound consumer renders and sends
-// them, paced to about one message a second per chat.
+// internal ones, never the app's own, each comment once), edits of them
+// (each edit once, sent as a correction marked in the bot's language) and
+// resolutions, and queues them on "outbound"; the outbound consumer renders
+// and sends them, paced to about one message a second per chat.
+//
+// # Logs
+//
+// The bridge logs attributes of a fixed vocabulary only (project, channel,
+// event and queue message ids, numeric comment and attachment ids, kinds,
+// steps, counts, errors) and never an issue key, chat id, token or message
+// text; errors name Jira paths by their shape and quote no decoded input.
 //
 // # Storage
 //

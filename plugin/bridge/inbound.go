@@ -49,27 +49,37 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 	if !ok {
 		return respond(404), nil
 	}
+	project := abi.Get(req.Query, "project")
+	var (
+		log   = logger(env, "channel", name)
+		st    = store{env.Storage}
+		cfg   Config
+		found bool
+		err   error
+	)
+	if ValidProjectKey(project) {
+		log = log.With("project", project)
+		if found, err = st.get(configKey(project), &cfg); err != nil {
+			log.Error("webhook: configuration unreadable", "err", err)
+			return respond(503), nil
+		}
+		if cfg.Channel != name {
+			found, cfg = false, Config{}
+		}
+	}
 	if kind.Handshake != nil {
-		if resp := kind.Handshake(env, req); resp != nil {
+		webhook := ""
+		if found && cfg.Enabled {
+			webhook = cfg.WebhookSecret
+		}
+		if resp := kind.Handshake(env, req, webhook); resp != nil {
 			return resp, nil
 		}
 	}
 	if req.Method != "POST" {
 		return respond(405), nil
 	}
-	project := abi.Get(req.Query, "project")
-	if !ValidProjectKey(project) {
-		return respond(404), nil
-	}
-	log := logger(env, "project", project, "channel", name)
-	st := store{env.Storage}
-	var cfg Config
-	found, err := st.get(configKey(project), &cfg)
-	if err != nil {
-		log.Error("webhook: configuration unreadable", "err", err)
-		return respond(503), nil
-	}
-	if !found || cfg.Channel != name {
+	if !found {
 		return respond(404), nil
 	}
 	ch := kind.New(env, cfg.secrets())
@@ -189,7 +199,7 @@ func (w *inbound) jiraStep(name, issue string, match func(jira.MarkedComment) bo
 		return err
 	}
 	if done {
-		w.log.Info("inbound: an earlier attempt's call went through; not repeated", "step", name, "issue", issue)
+		w.log.Info("inbound: an earlier attempt's call went through; not repeated", "step", name)
 		fn = func(string) error { return nil }
 	}
 	return w.step(name, func() error { return fn(op) })
@@ -212,11 +222,11 @@ func (w *inbound) addPublic(issue, body, op string) error {
 // returned: the comment exists and must not be made again.
 func (w *inbound) mark(issue, commentID, op string) {
 	if commentID == "" {
-		w.log.Warn("inbound: comment id missing; not marked", "issue", issue)
+		w.log.Warn("inbound: comment id missing; not marked")
 		return
 	}
 	if err := w.jc.MarkComment(issue, commentID, op); err != nil {
-		w.log.Warn("inbound: comment not marked", "issue", issue, "err", err)
+		w.log.Warn("inbound: comment not marked", "err", err)
 	}
 }
 
@@ -418,7 +428,7 @@ func (w *inbound) run() error {
 			if w.chat.Issue == "" {
 				return nil
 			}
-			w.log.Info("inbound: customer closed the mapping", "issue", w.chat.Issue)
+			w.log.Info("inbound: customer closed the mapping")
 			w.chat.Issue, w.chat.IssueID = "", ""
 			return w.saveChat()
 		}); err != nil {
@@ -448,7 +458,7 @@ func (w *inbound) blocked() error {
 	if err := w.saveChat(); err != nil {
 		return err
 	}
-	w.log.Info("inbound: customer blocked the bot", "issue", w.chat.Issue)
+	w.log.Info("inbound: customer blocked the bot")
 	if w.chat.Issue == "" {
 		return nil
 	}
@@ -496,7 +506,7 @@ func (w *inbound) message() error {
 		if !errors.Is(err, jira.ErrNotFound) || w.prog.Created || round > 0 {
 			return err
 		}
-		w.log.Warn("inbound: mapped request no longer exists; opening a new one", "issue", w.prog.Issue)
+		w.log.Warn("inbound: mapped request no longer exists; opening a new one")
 		if w.chat.Issue == w.prog.Issue {
 			w.chat.Issue, w.chat.IssueID = "", ""
 			if err := w.saveChat(); err != nil {
@@ -596,7 +606,7 @@ func (w *inbound) open(accepted []int) error {
 			return err
 		}
 		if found != nil {
-			w.log.Info("inbound: an earlier attempt created the request; not repeated", "issue", found.Key)
+			w.log.Info("inbound: an earlier attempt created the request; not repeated")
 			return w.opened(jira.Created{IssueKey: found.Key, IssueID: found.ID})
 		}
 		if age := w.b.now().Sub(time.Unix(w.prog.OpenAt, 0)); age < indexLag && !w.last {
@@ -620,11 +630,11 @@ func (w *inbound) open(accepted []int) error {
 		}
 		return err
 	}
-	w.log.Info("inbound: request created", "issue", created.IssueKey)
+	w.log.Info("inbound: request created")
 	// The mark must precede the progress record to be of use; without it
 	// a redelivery recognizes the request by its summary and description.
 	if err := w.jc.MarkIssue(created.IssueKey, op); err != nil {
-		w.log.Warn("inbound: request not marked", "issue", created.IssueKey, "err", err)
+		w.log.Warn("inbound: request not marked", "err", err)
 	}
 	return w.opened(created)
 }
@@ -742,7 +752,7 @@ func (w *inbound) attach(id string, a channel.Attachment, comment string) error 
 	}
 	// Over the download limit: tell the customer and the agents, and keep
 	// the caption as a comment of its own.
-	w.log.Info("inbound: file over the download limit", "issue", w.prog.Issue, "bytes", a.Size)
+	w.log.Info("inbound: file over the download limit", "bytes", a.Size)
 	if comment != "" {
 		if err := w.jiraStep("text", w.prog.Issue, sameBody(comment), func(op string) error {
 			return w.addPublic(w.prog.Issue, comment, op)

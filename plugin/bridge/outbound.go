@@ -17,7 +17,13 @@ import (
 const (
 	jobComment  = "comment"
 	jobResolved = "resolved"
+	// jobEdit is an edit of a public comment, sent as a correction.
+	jobEdit = "edit"
 )
+
+// reply reports whether a kind carries an agent's words (a comment or its
+// edit), whose failure the agents are told of.
+func reply(kind string) bool { return kind == jobComment || kind == jobEdit }
 
 // outboundJob is the payload of the outbound queue: an agent's public reply
 // or a resolution notice for one request's chat.
@@ -64,7 +70,7 @@ func (b *Bridge) Event(env *sdk.Env, ev *abi.Event) error {
 	if !found {
 		return nil // not a chat's request
 	}
-	log := logger(env, "project", rev.Project, "issue", w.Issue.Key, "event", string(w.Event))
+	log := logger(env, "project", rev.Project, "event", string(w.Event))
 	var cfg Config
 	found, err = st.get(configKey(rev.Project), &cfg)
 	if err != nil {
@@ -73,7 +79,7 @@ func (b *Bridge) Event(env *sdk.Env, ev *abi.Event) error {
 	if !found || !cfg.Enabled {
 		return nil
 	}
-	if w.Event == jira.CommentCreated {
+	if w.Event == jira.CommentCreated || w.Event == jira.CommentUpdated {
 		if err := b.relayComment(env, log, ev.Context, w, &rev); err != nil {
 			return err
 		}
@@ -84,11 +90,18 @@ func (b *Bridge) Event(env *sdk.Env, ev *abi.Event) error {
 	return nil
 }
 
-// relayComment queues a comment that may be public, once per comment id.
-// Fail closed: internal by jsdPublic, by a visibility restriction, or
-// unknown (checked by the consumer against sd.public.comment).
+// relayComment queues a comment that may be public, once per comment id,
+// and an edit of one as a correction, once per edit (comment id and its
+// updated time: Jira's retries and its double fire of comment_updated and
+// issue_comment_edited carry the same). Fail closed: internal by jsdPublic,
+// by a visibility restriction, or unknown (checked by the consumer against
+// sd.public.comment), for an edit as for the comment.
 func (b *Bridge) relayComment(env *sdk.Env, log *slog.Logger, ctx abi.Context, w *jira.Webhook, rev *issueRecord) error {
 	c := w.Comment
+	if !jira.ValidID(c.ID) {
+		log.Warn("event: comment id not numeric; not relayed")
+		return nil
+	}
 	log = log.With("comment", c.ID)
 	switch {
 	case w.SelfGenerated || ctx.AppAccountID != "" && c.Author.AccountID == ctx.AppAccountID:
@@ -102,9 +115,6 @@ func (b *Bridge) relayComment(env *sdk.Env, log *slog.Logger, ctx abi.Context, w
 		return nil
 	case c.Body.Empty():
 		return nil
-	case !jira.ValidID(c.ID):
-		log.Warn("event: comment id not numeric; not relayed")
-		return nil
 	}
 	job := outboundJob{
 		Kind: jobComment, Project: rev.Project, Issue: w.Issue.Key,
@@ -112,7 +122,40 @@ func (b *Bridge) relayComment(env *sdk.Env, log *slog.Logger, ctx abi.Context, w
 		Content: channel.Content{Wiki: c.Body.Wiki, ADF: c.Body.ADF},
 		Verify:  c.JSDPublic == nil,
 	}
+	if w.Event == jira.CommentUpdated {
+		edited, ok := editTime(c)
+		if !ok {
+			log.Info("event: comment update without a later updated time; not relayed")
+			return nil
+		}
+		job.Kind, job.Dedupe = jobEdit, commentEditDedupeKey(rev.Project, c.ID, edited)
+	}
 	return queueOnce(env, log, job, chatKey(rev.Project, rev.Channel, rev.Chat))
+}
+
+// Jira's comment times: the platform API's and Forge's ISO 8601 forms.
+var jiraTimeLayouts = []string{"2006-01-02T15:04:05.000-0700", time.RFC3339Nano}
+
+// editTime is when an edited comment was last updated, in Unix
+// milliseconds: the edit's identity. A comment whose updated time is
+// missing, unreadable or not after its created time was not edited.
+func editTime(c *jira.Comment) (int64, bool) {
+	parse := func(s string) (time.Time, bool) {
+		for _, l := range jiraTimeLayouts {
+			if t, err := time.Parse(l, s); err == nil {
+				return t, true
+			}
+		}
+		return time.Time{}, false
+	}
+	updated, ok := parse(c.Updated)
+	if !ok {
+		return 0, false
+	}
+	if created, ok := parse(c.Created); ok && !updated.After(created) {
+		return 0, false
+	}
+	return updated.UnixMilli(), true
 }
 
 // queueOnce claims the job's dedupe key and pushes it in the order of the
@@ -284,7 +327,7 @@ func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRe
 		return abi.QueueResult{}, nil
 	}
 	o := &outbound{b: b, env: env, st: store{env.Storage}, jc: jira.Client{API: env.Jira}, job: job, attempt: m.Attempt, last: lastAttempt(m),
-		log: logger(env, "project", job.Project, "issue", job.Issue, "comment", job.Comment, "kind", job.Kind, "message", m.ID, "attempt", m.Attempt)}
+		log: logger(env, "project", job.Project, "comment", job.Comment, "kind", job.Kind, "message", m.ID, "attempt", m.Attempt)}
 	found, err := o.st.get(job.Dedupe, &o.prog)
 	if err != nil {
 		return o.fail(err)
@@ -321,7 +364,7 @@ func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRe
 		return o.fail(err)
 	}
 	switch job.Kind {
-	case jobComment:
+	case jobComment, jobEdit:
 		err = o.comment()
 	case jobResolved:
 		err = o.resolved()
@@ -353,7 +396,7 @@ func (o *outbound) fail(err error) (abi.QueueResult, error) {
 	default:
 		o.log.Error("outbound: failed; giving up", "err", err)
 	}
-	if o.job.Kind == jobComment && o.ch != nil {
+	if reply(o.job.Kind) && o.ch != nil {
 		// Tell the agents; their reply did not reach the customer.
 		note := fill(noteSendFailed, "{channel}", channelTitle(o.rev.Channel), "{reason}", reason(err))
 		if e := o.note("failnote", note); e != nil {
@@ -403,6 +446,10 @@ func (o *outbound) comment() error {
 	}
 	if out, err := o.outsideWindow(); out || err != nil {
 		return o.windowClosed(err) // window.go
+	}
+	if o.job.Kind == jobEdit {
+		// The text only: the files it shows went with the comment.
+		return o.sendParts(o.ch.Render(corrected(o.job.Content, o.cfg.texts().Corrected)))
 	}
 	if err := o.sendParts(o.ch.Render(o.job.Content)); err != nil {
 		return err
@@ -472,7 +519,7 @@ func (o *outbound) send(fn func(chat string) error) error {
 var errStop = errors.New("bridge: customer unreachable")
 
 func (o *outbound) blockedNote() error {
-	if o.job.Kind != jobComment {
+	if !reply(o.job.Kind) {
 		return nil
 	}
 	err := o.note("note", fill(noteNotDelivered, "{channel}", channelTitle(o.rev.Channel)))
@@ -482,10 +529,14 @@ func (o *outbound) blockedNote() error {
 	return err
 }
 
+// errBadMigration reports a supergroup id that is not a chat id.
+var errBadMigration = errors.New("bridge: the chat moved to an id that is not a number")
+
 // migrate moves the mapping of a group that became a supergroup.
 func (o *outbound) migrate(to string) error {
 	if _, err := strconv.ParseInt(to, 10, 64); err != nil {
-		return err
+		// strconv's error quotes the id: a chat id must not reach a log.
+		return errBadMigration
 	}
 	old := o.chatKey()
 	o.log.Info("outbound: chat moved to a new id; mapping moved")

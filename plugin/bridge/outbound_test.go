@@ -174,17 +174,94 @@ func TestDoubleFireAndRetriesSendOnce(t *testing.T) {
 	}
 }
 
-func TestAnEditedCommentIsNotResent(t *testing.T) {
+// editOf mutates comment_updated.json into another edit: a later updated
+// time and a new body.
+func editOf(updated, body string) func(map[string]any) {
+	return func(m map[string]any) {
+		c := m["comment"].(map[string]any)
+		c["updated"], c["body"] = updated, body
+	}
+}
+
+func TestAnEditedPublicCommentIsSentOnceAsACorrection(t *testing.T) {
 	h := conversation(t)
 	h.event("comment_created_public.json")
 	h.drain()
+	// The edit, Jira's retry of it, and its second event for the same edit.
 	h.event("comment_updated.json")
-	h.eventWith("forge_commented_adf.json", func(m map[string]any) {
-		m["comment"].(map[string]any)["updated"] = "2025-11-22T11:30:00.000+0100"
+	h.event("comment_updated.json")
+	h.eventWith("comment_updated.json", func(m map[string]any) {
+		m["webhookEvent"], m["issue_event_type_name"] = "jira:issue_updated", "issue_comment_edited"
 	})
 	h.drain()
-	if n := len(h.tg.messages()); n != 1 {
-		t.Fatalf("sent %d messages", n)
+	h.event("comment_updated.json") // a retry after the correction went out
+	h.drain()
+	msgs := h.tg.messages()
+	if len(msgs) != 2 {
+		t.Fatalf("sent %d messages, want the reply and one correction: %+v", len(msgs), msgs)
+	}
+	const head = "<i>Correction to our earlier reply:</i>\n"
+	if !strings.HasPrefix(msgs[1].Text, head) || !strings.Contains(msgs[1].Text, "sorry about that") {
+		t.Errorf("the correction reads %q", msgs[1].Text)
+	}
+	if strings.HasPrefix(msgs[0].Text, head) {
+		t.Errorf("the first reply is marked as a correction: %q", msgs[0].Text)
+	}
+	// A second edit is a second correction; the first edit's record is kept.
+	h.eventWith("comment_updated.json", editOf("2025-11-22T11:02:00.000+0100", "Second edit: the label, please."))
+	h.drain()
+	if msgs = h.tg.messages(); len(msgs) != 3 || !strings.HasPrefix(msgs[2].Text, head) || !strings.Contains(msgs[2].Text, "Second edit") {
+		t.Fatalf("after a second edit: %+v", msgs)
+	}
+	// Forge's event of an edit: ADF, updated after created.
+	h.eventWith("forge_commented_adf.json", func(m map[string]any) {
+		c := m["comment"].(map[string]any)
+		c["jsdPublic"], c["created"], c["updated"] = true, "2025-11-22T11:00:00.000+0100", "2025-11-22T11:30:00.000+0100"
+	})
+	h.drain()
+	if msgs = h.tg.messages(); len(msgs) != 4 || !strings.HasPrefix(msgs[3].Text, head) || !strings.Contains(msgs[3].Text, "approved") {
+		t.Fatalf("after Forge's edit event: %+v", msgs)
+	}
+}
+
+func TestAnEditedCommentInGermanIsMarkedInGerman(t *testing.T) {
+	h := newHarness(t)
+	h.configure(map[string]any{"language": "de"})
+	h.sendFixture("update_text.json")
+	h.drain()
+	h.event("comment_updated.json")
+	h.drain()
+	msgs := h.tg.messages()
+	if len(msgs) == 0 || !strings.HasPrefix(msgs[len(msgs)-1].Text, "<i>Korrektur unserer vorherigen Antwort:</i>") {
+		t.Fatalf("sent %+v", msgs)
+	}
+}
+
+func TestEditsOfInternalCommentsNeverLeaveJira(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(c map[string]any)
+	}{
+		{"jsdPublic false", func(c map[string]any) { c["jsdPublic"] = false }},
+		{"visibility restriction", func(c map[string]any) {
+			delete(c, "jsdPublic")
+			c["visibility"] = map[string]any{"type": "role", "value": "Service Desk Team"}
+		}},
+		{"unclear, no property: fail closed", func(c map[string]any) { delete(c, "jsdPublic") }},
+		{"by the app itself", func(c map[string]any) {
+			c["author"] = map[string]any{"accountId": appAccount, "accountType": "app"}
+		}},
+		{"not edited: updated equals created", func(c map[string]any) { c["updated"] = c["created"] }},
+		{"updated time unreadable", func(c map[string]any) { c["updated"] = "yesterday" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := conversation(t)
+			h.eventWith("comment_updated.json", func(m map[string]any) { tc.mutate(m["comment"].(map[string]any)) })
+			h.drain()
+			if msgs := h.tg.messages(); len(msgs) != 0 {
+				t.Fatalf("sent %+v", msgs)
+			}
+		})
 	}
 }
 

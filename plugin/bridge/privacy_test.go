@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,8 @@ func fullConversation(t *testing.T) *harness {
 	h.event("issue_updated_commented.json")
 	h.event("comment_created_internal.json")
 	h.event("comment_created_unclear.json")
+	h.drain()
+	h.event("comment_updated.json") // an edit of the public reply: a correction
 	h.drain()
 	h.event("issue_updated_done.json")
 	h.drain()
@@ -59,6 +62,15 @@ func TestStorageHoldsOnlyConfigMappingAndExpiringRecords(t *testing.T) {
 	}
 	if kinds["config"] != 1 || kinds["chat"] != 1 || kinds["issue"] != 2 || kinds["dedupe"] == 0 {
 		t.Errorf("records by kind: %v", kinds)
+	}
+	edits := 0
+	for _, k := range keys {
+		if strings.HasPrefix(k, "dedupe:jira:"+testProject+":edit:") {
+			edits++
+		}
+	}
+	if edits != 1 {
+		t.Errorf("%d progress records of edits, want the one correction's", edits)
 	}
 	// Delivery records expire on their own.
 	h.advance(DedupeTTL + time.Minute)
@@ -143,5 +155,68 @@ func TestWhatsAppReceiptRecordsHoldNoTextAndExpire(t *testing.T) {
 		if strings.HasPrefix(k, "sent:") || strings.HasPrefix(k, "dedupe:") {
 			t.Errorf("%s outlived its TTL", k)
 		}
+	}
+}
+
+// logVocabulary is every attribute the bridge may log, and what its value
+// is: the log carries these and nothing else (SECURITY.md, "Logs").
+var logVocabulary = map[string]string{
+	"project":    "a project key",
+	"channel":    "a channel name",
+	"event":      "a messenger's event id (a number or a hash) or a Jira event name",
+	"message":    "the host's queue message id",
+	"attempt":    "a delivery attempt number",
+	"kind":       "a job or event kind",
+	"comment":    "a numeric Jira comment id",
+	"attachment": "a numeric Jira attachment id",
+	"step":       "a step name",
+	"sent":       "a count of parts",
+	"retryAfter": "seconds",
+	"visibility": "a number",
+	"bytes":      "a size",
+	"records":    "a count",
+	"enabled":    "a boolean",
+	"type":       "a Forge event type",
+	"err":        "an error: fixed words, Jira paths as shapes, no quoted input",
+}
+
+var issueKeyInText = regexp.MustCompile(`[A-Z][A-Z0-9_]*-[0-9]+`)
+
+func TestLogsNameNoIssueKeyAndOnlyAFixedVocabulary(t *testing.T) {
+	h := fullConversation(t)
+	// Failing calls log their errors, which name Jira paths with keys in them.
+	h.jira.fail("POST", "/rest/servicedeskapi/request/SUP-2/comment", 503, 1)
+	h.send(h.text(5123456789, "One more thing"))
+	h.drain()
+	h.jira.fail("GET", "/rest/api/3/issue/SUP-2", 503, 1)
+	h.event("comment_created_unclear.json", `"SUP-1"`, `"SUP-2"`, `"10042"`, `"10043"`, `"10104"`, `"10199"`)
+	h.drain()
+	// An authentic delivery that does not decode: the error must not quote it.
+	h.send([]byte(`{"update_id": 99999999999999999999999, "message": {"chat": {"id": 5123456789}}}`))
+	records := h.env.Logs.Records()
+	var sawErr, sawPath bool
+	for _, r := range records {
+		line := r.Message
+		for _, a := range r.Attrs {
+			line += " " + a.Name + "=" + a.Value
+			if _, ok := logVocabulary[a.Name]; !ok {
+				t.Errorf("log %q: attribute %q is not in the vocabulary", r.Message, a.Name)
+			}
+			if a.Name == "err" {
+				sawErr = true
+				sawPath = sawPath || strings.Contains(a.Value, "{key}")
+			}
+		}
+		if k := issueKeyInText.FindString(line); k != "" {
+			t.Errorf("log %q names the issue key %s", line, k)
+		}
+		for _, s := range []string{annaChat, "99999999999999999999999"} {
+			if strings.Contains(line, s) {
+				t.Errorf("log %q quotes %s from outside", line, s)
+			}
+		}
+	}
+	if !sawErr || !sawPath {
+		t.Errorf("the failures were not logged with their Jira path (err %v, path %v): nothing checked", sawErr, sawPath)
 	}
 }

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"encoding/json"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -81,4 +82,31 @@ func messageBody(ev *channel.Inbound) string {
 	}
 	b.WriteString(ev.Wiki)
 	return strings.TrimSpace(b.String())
+}
+
+// corrected heads content with marker, in italics, on a line of its own:
+// an agent's edited reply as the customer sees it. An ADF document gets a
+// paragraph in front; one that is not a document is left to render as
+// nothing, as it would unmarked.
+func corrected(c channel.Content, marker string) channel.Content {
+	switch {
+	case len(c.ADF) > 0:
+		var doc map[string]json.RawMessage
+		var content []json.RawMessage
+		if json.Unmarshal(c.ADF, &doc) != nil || json.Unmarshal(doc["content"], &content) != nil {
+			return c
+		}
+		head, _ := json.Marshal(map[string]any{"type": "paragraph", "content": []any{
+			map[string]any{"type": "text", "text": marker, "marks": []any{map[string]string{"type": "em"}}},
+		}})
+		doc["content"], _ = json.Marshal(append([]json.RawMessage{head}, content...))
+		adf, err := json.Marshal(doc)
+		if err != nil {
+			return c
+		}
+		return channel.Content{ADF: adf}
+	case c.Wiki != "":
+		return channel.Content{Wiki: "_" + escapeWiki(marker) + "_\n" + c.Wiki}
+	}
+	return channel.Content{Plain: marker + "\n" + c.Plain}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/chatbridge/chatbridge/plugin/jira"
@@ -26,6 +27,7 @@ const DedupeTTL = 48 * time.Hour
 //	issue:<ISSUEKEY>                            issueRecord: the chat a request belongs to
 //	dedupe:<short>:<PROJECT>:<eventId>          progress of one inbound event (TTL 48 h)
 //	dedupe:jira:<PROJECT>:comment:<commentId>   progress of one agent comment (TTL 48 h)
+//	dedupe:jira:<PROJECT>:edit:<commentId>:<ms> progress of one edit of it, by its updated time (TTL 48 h)
 //	dedupe:jira:<PROJECT>:status:<KEY>:<marker> one resolution notice (TTL 48 h)
 //	seen:<PROJECT>:<channel>:<chatId>           when the customer last wrote (window.go)
 //	sent:<PROJECT>:<short>:<hash>               sentRecord: a reply's message id, hashed (TTL 7 d)
@@ -42,6 +44,10 @@ func inboundDedupeKey(short, project, id string) string {
 
 func commentDedupeKey(project, commentID string) string {
 	return "dedupe:jira:" + project + ":comment:" + commentID
+}
+
+func commentEditDedupeKey(project, commentID string, updatedMs int64) string {
+	return "dedupe:jira:" + project + ":edit:" + commentID + ":" + strconv.FormatInt(updatedMs, 10)
 }
 
 func statusDedupeKey(project, key, marker string) string {

@@ -22,6 +22,8 @@ type texts struct {
 	// Unreadable answers a message the messenger delivered without its
 	// content (WhatsApp's unsupported messages).
 	Unreadable string
+	// Corrected heads an agent's edited reply, sent again in full.
+	Corrected string
 }
 
 // languages holds the bot's texts; add a language by adding an entry.
@@ -38,6 +40,7 @@ var languages = map[string]*texts{
 		Failed:       "Sorry, we could not pass on your message. Please try again later.",
 		FileTooLarge: "Our support team shared a file ({name}) that is too large to send here.",
 		Unreadable:   "Sorry, this kind of message cannot be passed on to our support team. Please send it as text, a photo or a document.",
+		Corrected:    "Correction to our earlier reply:",
 	},
 	"de": {
 		Greeting:     "Hallo! Schreiben Sie Ihre Frage hier, unser Support-Team antwortet in diesem Chat.",
@@ -51,6 +54,7 @@ var languages = map[string]*texts{
 		Failed:       "Ihre Nachricht konnte leider nicht weitergegeben werden. Bitte versuchen Sie es später noch einmal.",
 		FileTooLarge: "Unser Support-Team hat eine Datei ({name}) geteilt, die zu groß ist, um sie hier zu senden.",
 		Unreadable:   "Diese Art von Nachricht kann leider nicht an unser Support-Team weitergegeben werden. Bitte senden Sie sie als Text, Foto oder Dokument.",
+		Corrected:    "Korrektur unserer vorherigen Antwort:",
 	},
 }
 

@@ -61,7 +61,7 @@ func (o *outbound) windowClosed(err error) error {
 		return err
 	}
 	o.log.Info("outbound: outside the messenger's reply window; not sent")
-	if o.job.Kind != jobComment {
+	if !reply(o.job.Kind) {
 		return nil
 	}
 	w := o.ch.(channel.Windowed)

@@ -45,7 +45,49 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	return "jira: " + e.Method + " " + e.Path + ": status " + strconv.Itoa(e.Status)
+	return "jira: " + e.Method + " " + PathShape(e.Path) + ": status " + strconv.Itoa(e.Status)
+}
+
+// PathShape is path as errors and logs name it: each segment that is not a
+// word of the API's fixed vocabulary (an issue key, a numeric id, a property
+// key) becomes a placeholder, so that no issue key reaches a log.
+// "/rest/api/2/issue/SUP-81/comment/10042" gives
+// "/rest/api/2/issue/{key}/comment/{id}".
+func PathShape(path string) string {
+	path, _, _ = strings.Cut(path, "?")
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		switch {
+		case s == "" || apiWord(s):
+		case ValidIssueKey(s):
+			segs[i] = "{key}"
+		case ValidID(s):
+			segs[i] = "{id}"
+		default:
+			segs[i] = "{…}"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// apiWord reports whether s is a path word of the REST APIs: a lower-case
+// letter, then letters, digits and '.', at most 40 bytes ("servicedeskapi",
+// "attachTemporaryFile", "sd.public.comment"), or an API version. Project
+// and issue keys start with an upper-case letter.
+func apiWord(s string) bool {
+	if s == "2" || s == "3" {
+		return true
+	}
+	if len(s) > 40 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // Temporary reports whether a later retry may succeed.
@@ -112,9 +154,9 @@ func (c *Client) do(method, path string, headers []abi.Header, body []byte, out 
 	bare, _, _ := strings.Cut(path, "?")
 	if err != nil {
 		if errors.Is(err, sdk.ErrUnavailable) || errors.Is(err, sdk.ErrTimeout) {
-			return fmt.Errorf("jira: %s %s: %w (%w)", method, bare, ErrTemporary, err)
+			return fmt.Errorf("jira: %s %s: %w (%w)", method, PathShape(bare), ErrTemporary, err)
 		}
-		return fmt.Errorf("jira: %s %s: %w", method, bare, err)
+		return fmt.Errorf("jira: %s %s: %w", method, PathShape(bare), err)
 	}
 	if resp.Status/100 != 2 {
 		return statusError(method, bare, resp)
@@ -127,7 +169,7 @@ func (c *Client) do(method, path string, headers []abi.Header, body []byte, out 
 		return nil
 	}
 	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return fmt.Errorf("jira: %s %s: decode answer: %w", method, bare, err)
+		return fmt.Errorf("jira: %s %s: decode answer: %w", method, PathShape(bare), sdk.JSONError(err))
 	}
 	return nil
 }
@@ -135,7 +177,7 @@ func (c *Client) do(method, path string, headers []abi.Header, body []byte, out 
 func (c *Client) doJSON(method, path string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
-		return fmt.Errorf("jira: %s %s: %w", method, path, err)
+		return fmt.Errorf("jira: %s %s: %w", method, PathShape(path), err)
 	}
 	return c.do(method, path, []abi.Header{{Name: "Content-Type", Value: "application/json"}}, body, out)
 }

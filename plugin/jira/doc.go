@@ -35,4 +35,11 @@
 // (webhookEvent comment_created, comment_updated, jira:issue_updated; comment
 // bodies in wiki markup) and Forge product events (avi:jira:commented:issue,
 // avi:jira:updated:issue; bodies in ADF).
+//
+// # Errors
+//
+// Errors name a call's path by its shape ([PathShape]:
+// /rest/api/3/issue/{key}/comment/{id}), never with an issue key, and leave
+// Jira's error messages out of their text ([StatusError.Messages]), so that
+// logs stay free of keys and content.
 package jira

@@ -459,3 +459,22 @@ func TestRecentIssuesSearchesTheAppsRequestsByTime(t *testing.T) {
 		t.Errorf("a project key with a quote: %v", err)
 	}
 }
+
+func TestPathShapeNamesNoKeyOrID(t *testing.T) {
+	for in, want := range map[string]string{
+		"/rest/api/2/issue/SUP-81/comment/10042":                              "/rest/api/2/issue/{key}/comment/{id}",
+		"/rest/api/3/issue/SUP-81/comment/10042/properties/sd.public.comment": "/rest/api/3/issue/{key}/comment/{id}/properties/sd.public.comment",
+		"/rest/servicedeskapi/servicedesk/7/attachTemporaryFile":              "/rest/servicedeskapi/servicedesk/{id}/attachTemporaryFile",
+		"/rest/api/3/issue/SUP-81?fields=status":                              "/rest/api/3/issue/{key}",
+		"/rest/api/3/project/SUP/x%20y/../Anna Schmidt":                       "/rest/api/3/project/{…}/{…}/{…}/{…}",
+		"/rest/servicedeskapi/request":                                        "/rest/servicedeskapi/request",
+	} {
+		if got := PathShape(in); got != want {
+			t.Errorf("PathShape(%q) = %q, want %q", in, got, want)
+		}
+	}
+	err := (&StatusError{Method: "POST", Path: "/rest/servicedeskapi/request/SUP-81/comment", Status: 503}).Error()
+	if strings.Contains(err, "SUP-81") || !strings.Contains(err, "request/{key}/comment: status 503") {
+		t.Errorf("StatusError: %q", err)
+	}
+}

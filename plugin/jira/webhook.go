@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/chatbridge/chatbridge/plugin/sdk"
 )
 
 // Event is what a webhook reports, normalised over admin webhooks and Forge
@@ -187,7 +189,7 @@ type wireWebhook struct {
 func ParseWebhook(eventType string, payload []byte) (*Webhook, error) {
 	var in wireWebhook
 	if err := json.Unmarshal(payload, &in); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, sdk.JSONError(err))
 	}
 	if in.Issue == nil || in.Issue.Key == "" {
 		return nil, fmt.Errorf("%w: no issue", ErrMalformed)

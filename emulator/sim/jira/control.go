@@ -24,6 +24,7 @@ func (s *Sim) newControl() http.Handler {
 	mux.HandleFunc("GET /_sim/jira/webhook", s.controlGetWebhook)
 	mux.HandleFunc("PUT /_sim/jira/webhook", s.controlPutWebhook)
 	mux.HandleFunc("GET /_sim/jira/deliveries", s.controlDeliveries)
+	mux.HandleFunc("POST /_sim/jira/deliveries/{identifier}/redeliver", s.controlRedeliver)
 	mux.HandleFunc("GET /_sim/jira/stats", s.controlStats)
 	mux.Handle("/_sim/fail", simctl.FailHandler(s.Name(), &s.faults))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -262,6 +263,15 @@ func (s *Sim) controlDeliveries(w http.ResponseWriter, _ *http.Request) {
 	out := append([]Delivery{}, s.deliveries...)
 	s.mu.Unlock()
 	simctl.WriteJSON(w, http.StatusOK, out)
+}
+
+func (s *Sim) controlRedeliver(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.redeliver(r.PathValue("identifier"))
+	if !ok {
+		simctl.WriteError(w, http.StatusNotFound, "jira: no delivered event "+r.PathValue("identifier"))
+		return
+	}
+	simctl.WriteJSON(w, http.StatusOK, controlAnswer{Webhooks: []WebhookResult{res}})
 }
 
 func (s *Sim) controlStats(w http.ResponseWriter, _ *http.Request) {

@@ -159,6 +159,8 @@ type Sim struct {
 	nextIssue      int
 	nextID         int64 // issue, comment, attachment and changelog ids
 	deliveries     []Delivery
+	events         map[string]*event    // delivered events by identifier, for redelivery
+	eventOrder     []string             // their identifiers, oldest first (at most maxDeliveries)
 	retryUntil     map[string]time.Time // call key -> end of its 429's Retry-After
 	retryAfter     map[string]int
 	earlyRetries   int64
@@ -197,6 +199,7 @@ func New(cfg Config) *Sim {
 		retryUntil:     map[string]time.Time{},
 		retryAfter:     map[string]int{},
 		requestsByCall: map[string]int64{},
+		events:         map[string]*event{},
 	}
 	s.api = s.newAPI()
 	s.control = s.newControl()

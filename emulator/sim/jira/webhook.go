@@ -102,6 +102,7 @@ func (s *Sim) commentUpdatedLocked(r *request, c *comment) *event {
 func (s *Sim) deliver(evs []*event) []WebhookResult {
 	out := []WebhookResult{}
 	for _, ev := range evs {
+		s.keep(ev)
 		status, err, ok := s.attempt(ev, 0)
 		if !ok {
 			out = append(out, WebhookResult{Event: ev.name, Error: "no webhook registered"})
@@ -117,6 +118,49 @@ func (s *Sim) deliver(evs []*event) []WebhookResult {
 		}
 	}
 	return out
+}
+
+// keep remembers a delivered event for redeliver, the last maxDeliveries.
+func (s *Sim) keep(ev *event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.events[ev.id]; ok {
+		return
+	}
+	s.events[ev.id] = ev
+	s.eventOrder = append(s.eventOrder, ev.id)
+	if len(s.eventOrder) > maxDeliveries {
+		delete(s.events, s.eventOrder[0])
+		s.eventOrder = s.eventOrder[1:]
+	}
+}
+
+// redeliver sends a delivered event again, byte for byte, as Jira's next
+// retry of it (X-Atlassian-Webhook-Retry one more than its last attempt):
+// what Jira does when it did not see the answer to a delivery that the app
+// had in fact processed. ok is false for an unknown identifier.
+func (s *Sim) redeliver(id string) (res WebhookResult, ok bool) {
+	s.mu.Lock()
+	ev := s.events[id]
+	n := 0
+	for _, d := range s.deliveries {
+		if d.Identifier == id && d.Attempt >= n {
+			n = d.Attempt + 1
+		}
+	}
+	s.mu.Unlock()
+	if ev == nil {
+		return WebhookResult{}, false
+	}
+	status, err, hooked := s.attempt(ev, n)
+	res = WebhookResult{Event: ev.name, Status: status}
+	switch {
+	case !hooked:
+		res.Error = "no webhook registered"
+	case err != nil:
+		res.Error = err.Error()
+	}
+	return res, true
 }
 
 // deliverLater delivers in the background: events of the bridge's own

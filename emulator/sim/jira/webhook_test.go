@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -396,5 +397,42 @@ func TestPlatformComments_V2TakesWikiStrings(t *testing.T) {
 	e.hook.next(t)
 	if bad := e.call(t, "POST", "/rest/api/2/issue/"+key+"/comment", map[string]any{"body": map[string]any{"type": "doc"}}); bad.status != 400 {
 		t.Errorf("v2 with an object body: %d", bad.status)
+	}
+}
+
+func TestWebhook_AnEditFiresCommentUpdatedAndRedeliversAsTheNextRetry(t *testing.T) {
+	e := newEnv(t, Config{})
+	key := e.newRequest(t, "edit")
+	_, out, _ := e.control(t, "POST", "/_sim/jira/requests/"+key+"/comment", map[string]any{"body": "Try it off and on", "public": true})
+	e.hook.next(t)
+	e.hook.next(t)
+	id, _ := out["id"].(string)
+	st, _, raw := e.control(t, "PUT", "/_sim/jira/requests/"+key+"/comment/"+id, map[string]any{"body": "Try it off, then on"})
+	if st != http.StatusOK {
+		t.Fatalf("edit: %d %s", st, raw)
+	}
+	edit := e.hook.next(t)
+	c := edit.comment()
+	if edit.event() != "comment_updated" || c["id"] != id || c["body"] != "Try it off, then on" || c["jsdPublic"] != true ||
+		c["updated"] == c["created"] || !verify(testSecret, edit) {
+		t.Fatalf("the edit's event: %s", edit.body)
+	}
+	ident := edit.header.Get("X-Atlassian-Webhook-Identifier")
+	st, out, raw = e.control(t, "POST", "/_sim/jira/deliveries/"+ident+"/redeliver", nil)
+	if st != http.StatusOK || dig(out, "webhooks") == nil {
+		t.Fatalf("redeliver: %d %s", st, raw)
+	}
+	again := e.hook.next(t)
+	if string(again.body) != string(edit.body) || again.header.Get("X-Atlassian-Webhook-Identifier") != ident ||
+		again.header.Get("X-Atlassian-Webhook-Retry") != "1" || !verify(testSecret, again) {
+		t.Errorf("the redelivery is not Jira's next retry of the edit: retry %q, body %s",
+			again.header.Get("X-Atlassian-Webhook-Retry"), again.body)
+	}
+	e.control(t, "POST", "/_sim/jira/deliveries/"+ident+"/redeliver", nil)
+	if r := e.hook.next(t).header.Get("X-Atlassian-Webhook-Retry"); r != "2" {
+		t.Errorf("the second redelivery carries retry %q, want 2", r)
+	}
+	if st, _, _ := e.control(t, "POST", "/_sim/jira/deliveries/no-such-event/redeliver", nil); st != http.StatusNotFound {
+		t.Errorf("an unknown identifier: %d, want 404", st)
 	}
 }

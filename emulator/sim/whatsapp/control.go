@@ -54,8 +54,9 @@ type SendResult struct {
 	Error  string   `json:"error,omitempty"`
 }
 
-// Control serves /_sim/whatsapp/send, /sent, /failed, /webhook, /age, /fail-delivery
-// and /stats (calls by name, and status deliveries by "status:answer"), and
+// Control serves /_sim/whatsapp/send, /sent, /failed, /webhook, /verify, /age,
+// /fail-delivery and /stats (calls by name, and status deliveries by
+// "status:answer"), and
 // /_sim/fail for rules of service "whatsapp" (match: phone, messages,
 // upload, media, subscribe, unsubscribe, or "*"; 429 answers code 130429).
 func (s *Sim) Control() http.Handler {
@@ -79,6 +80,7 @@ func (s *Sim) Control() http.Handler {
 		s.mu.Unlock()
 		simctl.WriteJSON(w, http.StatusOK, hook)
 	})
+	mux.HandleFunc("POST /_sim/whatsapp/verify", s.controlVerify)
 	mux.HandleFunc("POST /_sim/whatsapp/age", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			WaID  string  `json:"wa_id"`
@@ -127,6 +129,23 @@ func (s *Sim) Control() http.Handler {
 		simctl.WriteError(w, http.StatusNotFound, "unknown control call "+r.Method+" "+r.URL.Path)
 	})
 	return mux
+}
+
+// controlVerify makes Meta's verification GET of the subscribed callback
+// again, with its verify token, as Meta does when it re-verifies a webhook.
+func (s *Sim) controlVerify(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	hook := s.hook
+	s.mu.Unlock()
+	if hook.URL == "" {
+		simctl.WriteError(w, http.StatusConflict, "whatsapp: no webhook subscribed")
+		return
+	}
+	if err := s.verify(r.Context(), hook.URL, hook.VerifyToken); err != nil {
+		simctl.WriteJSON(w, http.StatusOK, map[string]any{"verified": false, "error": err.Error()})
+		return
+	}
+	simctl.WriteJSON(w, http.StatusOK, map[string]any{"verified": true})
 }
 
 func (s *Sim) controlSend(w http.ResponseWriter, r *http.Request) {

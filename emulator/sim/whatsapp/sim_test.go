@@ -389,3 +389,22 @@ func TestCustomerWhoHidesTheirNumber(t *testing.T) {
 		t.Errorf("sent %+v", sent)
 	}
 }
+func TestVerifyRepeatsMetasCheckWithTheSubscriptionsToken(t *testing.T) {
+	f := newFixture(t)
+	var out map[string]any
+	if st := f.control("POST", "/_sim/whatsapp/verify", nil, &out); st != http.StatusConflict {
+		t.Fatalf("without a subscription: %d %v", st, out)
+	}
+	if st, m := f.subscribe("v3rify"); st != 200 {
+		t.Fatalf("subscribe: %d %v", st, m)
+	}
+	if st := f.control("POST", "/_sim/whatsapp/verify", nil, &out); st != 200 || out["verified"] != true {
+		t.Fatalf("re-verification of a callback that answers: %d %v", st, out)
+	}
+	f.hook.mu.Lock()
+	f.hook.verify = "forgot-it" // the callback no longer knows the token
+	f.hook.mu.Unlock()
+	if st := f.control("POST", "/_sim/whatsapp/verify", nil, &out); st != 200 || out["verified"] != false || out["error"] == nil {
+		t.Fatalf("re-verification of a callback that answers 403: %d %v", st, out)
+	}
+}

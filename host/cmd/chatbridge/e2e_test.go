@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -997,6 +998,13 @@ func TestE2E_NoMessageTextTokenChatIDOrIssueKeyInTheDataFileOrLog(t *testing.T) 
 		if form, ok := leaks(raw, key); ok {
 			t.Errorf("the data file holds the issue key %s %s", key, form)
 		}
+		if form, ok := leaks(log, key); ok {
+			t.Errorf("the host log holds the issue key %s %s", key, form)
+		}
+	}
+	// Any request of the project, in any field: the bridge names none.
+	if k := regexp.MustCompile(`SUP-[0-9]+`).Find(log); k != nil {
+		t.Errorf("the host log names the issue key %s", k)
 	}
 }
 

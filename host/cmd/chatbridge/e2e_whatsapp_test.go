@@ -19,6 +19,15 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 	if !strings.Contains(wh.URL, "project="+devProject) {
 		t.Fatalf("webhook %+v", wh)
 	}
+	// Meta re-verifies a subscribed webhook later, with the same token.
+	var verified struct {
+		Verified bool   `json:"verified"`
+		Error    string `json:"error"`
+	}
+	s.call(t, "POST", "/_sim/whatsapp/verify", nil, &verified, http.StatusOK)
+	if !verified.Verified {
+		t.Errorf("Meta's re-verification of the webhook failed: %s", verified.Error)
+	}
 
 	const customer = "4915112349876"
 	var res whatsapp.SendResult

@@ -203,7 +203,7 @@ func decodeReply(method string, resp *abi.Response, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(r.Result, out); err != nil {
-		return fmt.Errorf("telegram: %s: result: %w", method, err)
+		return fmt.Errorf("telegram: %s: result: %w", method, sdk.JSONError(err))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/sdk"
 )
 
 // Update is the part of a Bot API Update the bridge reads.
@@ -135,7 +136,7 @@ const maxQuote = 500
 func ParseUpdate(body []byte) ([]channel.Inbound, error) {
 	var u Update
 	if err := json.Unmarshal(body, &u); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, sdk.JSONError(err))
 	}
 	if u.UpdateID == 0 && u.Message == nil && u.EditedMessage == nil && u.MyChatMember == nil {
 		return nil, fmt.Errorf("%w: no update_id", ErrMalformed)

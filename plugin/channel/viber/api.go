@@ -125,7 +125,7 @@ func (c *Client) post(method string, body []byte, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return fmt.Errorf("viber: %s: result: %w", method, err)
+		return fmt.Errorf("viber: %s: result: %w", method, sdk.JSONError(err))
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/plugin/channel"
 	"github.com/chatbridge/chatbridge/plugin/format"
+	"github.com/chatbridge/chatbridge/plugin/sdk"
 )
 
 // Callback is the part of a Viber callback the bridge reads.
@@ -66,7 +67,7 @@ func Parse(body []byte) ([]channel.Inbound, error) {
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	if err := d.Decode(&cb); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, sdk.JSONError(err))
 	}
 	if cb.Event == "" {
 		return nil, fmt.Errorf("%w: no event", ErrMalformed)

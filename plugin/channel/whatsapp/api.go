@@ -144,7 +144,7 @@ func (c *client) do(call, method, url, contentType string, body []byte, out any)
 		return nil
 	}
 	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return fmt.Errorf("whatsapp: %s: reply: %w", call, err)
+		return fmt.Errorf("whatsapp: %s: reply: %w", call, sdk.JSONError(err))
 	}
 	return nil
 }

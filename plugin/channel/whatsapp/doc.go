@@ -15,9 +15,11 @@
 // # Webhooks
 //
 // Register subscribes the business account's webhook to the bridge's URL
-// with a verify token; Meta checks it at once with a GET that [Handshake]
-// answers with hub.challenge when hub.verify_token matches (compared by the
-// host). Deliveries carry X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the
+// with a verify token; Meta checks it at once, and may again later, with a
+// GET that [Handshake] answers with hub.challenge when hub.verify_token
+// matches (compared by the host) the token of the registration under way or
+// the saved configuration's webhook secret, which is the token it
+// registered. Deliveries carry X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the
 // raw body keyed with the app secret>. One delivery may hold several
 // entries and messages; each message is one event, its id (a wamid, which
 // holds characters storage keys do not allow) hashed into the dedupe id.

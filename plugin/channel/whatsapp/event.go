@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/plugin/channel"
 	"github.com/chatbridge/chatbridge/plugin/format"
+	"github.com/chatbridge/chatbridge/plugin/sdk"
 )
 
 // Delivery is the part of a webhook delivery the bridge reads.
@@ -147,7 +148,7 @@ var ErrMalformed = errors.New("whatsapp: malformed delivery")
 func Parse(body []byte, accept func(phoneNumberID string) bool) ([]channel.Inbound, error) {
 	var d Delivery
 	if err := json.Unmarshal(body, &d); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, sdk.JSONError(err))
 	}
 	if d.Object != "whatsapp_business_account" {
 		return nil, fmt.Errorf("%w: object %q", ErrMalformed, truncate(d.Object, 40))

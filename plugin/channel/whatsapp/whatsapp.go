@@ -79,9 +79,12 @@ func StoreToken(s sdk.Secrets, name, token string) error {
 func VerifySecretName(project string) string { return "chatbridge.wa.verify." + project }
 
 // Handshake answers Meta's verification GET (hub.mode=subscribe), comparing
-// hub.verify_token with the project's verify token by reference; it returns
-// nil for any other request.
-func Handshake(env *sdk.Env, req *abi.WebTriggerRequest) *abi.Response {
+// hub.verify_token by reference with the project's verify token: the one
+// of a registration under way (VerifySecretName), or webhook, the name of
+// the secret the saved configuration registered as its verify token, for
+// Meta's later re-verifications ("" when none is saved). It returns nil
+// for any other request.
+func Handshake(env *sdk.Env, req *abi.WebTriggerRequest, webhook string) *abi.Response {
 	mode := hubParam(req.Query, "mode")
 	if req.Method != "GET" || mode == "" {
 		return nil
@@ -93,11 +96,20 @@ func Handshake(env *sdk.Env, req *abi.WebTriggerRequest) *abi.Response {
 		project == "" || abi.KeyProblem(VerifySecretName(project)) != "" {
 		return deny
 	}
-	ok, err := env.Secrets.Compare(VerifySecretName(project), []byte(token))
-	if err != nil || !ok {
-		return deny
+	for _, name := range []string{VerifySecretName(project), webhook} {
+		if name == "" {
+			continue
+		}
+		ok, err := env.Secrets.Compare(name, []byte(token))
+		if err != nil && !errors.Is(err, sdk.ErrNotFound) {
+			// Not a refusal: Meta will try again.
+			return &abi.Response{Status: 503, Headers: []abi.Header{{Name: "Content-Type", Value: "text/plain"}}, Body: []byte("unavailable")}
+		}
+		if ok {
+			return &abi.Response{Status: 200, Headers: []abi.Header{{Name: "Content-Type", Value: "text/plain"}}, Body: []byte(challenge)}
+		}
 	}
-	return &abi.Response{Status: 200, Headers: []abi.Header{{Name: "Content-Type", Value: "text/plain"}}, Body: []byte(challenge)}
+	return deny
 }
 
 // hubParam returns the query parameter "hub.<name>". The names are not
@@ -366,7 +378,9 @@ func (c *Channel) Validate() (channel.Bot, error) {
 // Register implements channel.Channel: the business account's webhook is
 // pointed at url with secret as verify token. Meta verifies the URL during
 // the call, before the bridge saves the configuration, so the token is kept
-// under VerifySecretName for Handshake for the duration of the call.
+// under VerifySecretName for Handshake for the duration of the call; later
+// re-verifications are answered with the secret itself, which the bridge
+// keeps (channel.Secrets.Webhook) as long as the configuration.
 func (c *Channel) Register(hookURL, secret string) error {
 	u, err := url.Parse(hookURL)
 	project := ""

@@ -192,7 +192,7 @@ func TestHandshake(t *testing.T) {
 		}
 		return h
 	}
-	ok := Handshake(env.Env, &abi.WebTriggerRequest{Method: "GET", Query: q("project", "SUP", "hub.mode", "subscribe", "hub.verify_token", "verify-me", "hub.challenge", "1158201444")})
+	ok := Handshake(env.Env, &abi.WebTriggerRequest{Method: "GET", Query: q("project", "SUP", "hub.mode", "subscribe", "hub.verify_token", "verify-me", "hub.challenge", "1158201444")}, "")
 	if ok == nil || ok.Status != 200 || string(ok.Body) != "1158201444" {
 		t.Fatalf("good verification: %+v", ok)
 	}
@@ -202,12 +202,30 @@ func TestHandshake(t *testing.T) {
 		"not subscribe":     q("project", "SUP", "hub.mode", "unsubscribe", "hub.verify_token", "verify-me", "hub.challenge", "1"),
 		"without challenge": q("project", "SUP", "hub.mode", "subscribe", "hub.verify_token", "verify-me"),
 	} {
-		if r := Handshake(env.Env, &abi.WebTriggerRequest{Method: "GET", Query: query}); r == nil || r.Status != 403 {
+		if r := Handshake(env.Env, &abi.WebTriggerRequest{Method: "GET", Query: query}, ""); r == nil || r.Status != 403 {
 			t.Errorf("%s: %+v", name, r)
 		}
 	}
-	if r := Handshake(env.Env, &abi.WebTriggerRequest{Method: "POST", Body: []byte("{}")}); r != nil {
+	if r := Handshake(env.Env, &abi.WebTriggerRequest{Method: "POST", Body: []byte("{}")}, ""); r != nil {
 		t.Errorf("a delivery was answered by the handshake")
+	}
+}
+
+func TestHandshakeAfterRegistrationComparesWithTheSavedWebhookSecret(t *testing.T) {
+	env := sdktest.NewEnv()
+	_ = env.Secret.Set("chatbridge.wa.webhook.SUP.n1", []byte("registered-token"))
+	verify := func(token, webhook string) *abi.Response {
+		return Handshake(env.Env, &abi.WebTriggerRequest{Method: "GET", Query: []abi.Header{{Name: "project", Value: "SUP"},
+			{Name: "hub.mode", Value: "subscribe"}, {Name: "hub.verify_token", Value: token}, {Name: "hub.challenge", Value: "77"}}}, webhook)
+	}
+	if r := verify("registered-token", "chatbridge.wa.webhook.SUP.n1"); r == nil || r.Status != 200 || string(r.Body) != "77" {
+		t.Fatalf("Meta's re-verification: %+v", r)
+	}
+	if r := verify("another-token", "chatbridge.wa.webhook.SUP.n1"); r == nil || r.Status != 403 {
+		t.Errorf("a wrong token: %+v", r)
+	}
+	if r := verify("registered-token", ""); r == nil || r.Status != 403 {
+		t.Errorf("without a saved configuration: %+v", r)
 	}
 }
 
@@ -223,7 +241,7 @@ func TestRegisterKeepsTheVerifyTokenOnlyDuringTheCall(t *testing.T) {
 		_ = json.Unmarshal(r.Body, &p)
 		// Meta verifies the URL while the call runs.
 		during = Handshake(env.Env, &abi.WebTriggerRequest{Method: "GET", Query: []abi.Header{{Name: "project", Value: "SUP"},
-			{Name: "hub.mode", Value: "subscribe"}, {Name: "hub.verify_token", Value: p["verify_token"]}, {Name: "hub.challenge", Value: "42"}}})
+			{Name: "hub.mode", Value: "subscribe"}, {Name: "hub.verify_token", Value: p["verify_token"]}, {Name: "hub.challenge", Value: "42"}}}, "")
 		return &abi.Response{Status: 200, Body: []byte(`{"success":true}`)}, nil
 	}
 	if err := New(env.Env, s).Register("https://bridge.example/wt/w?project=SUP", "s3cret"); err != nil {
