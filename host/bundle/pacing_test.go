@@ -173,3 +173,26 @@ permissions:
 		t.Error("the wildcard rule's second request within a minute was not held back")
 	}
 }
+
+// TestPacing_DocExampleParses: the rule the package doc shows, with every
+// field, is one the manifest accepts.
+func TestPacing_DocExampleParses(t *testing.T) {
+	doc := string(readFile(t, "doc.go"))
+	start := strings.Index(doc, "//\tpacing:\n")
+	if start < 0 {
+		t.Fatal("doc.go shows no pacing example")
+	}
+	end := strings.Index(doc[start:], "\n//\n")
+	var example strings.Builder
+	for _, line := range strings.Split(doc[start:start+end], "\n") {
+		example.WriteString("      " + strings.TrimPrefix(line, "//\t") + "\n")
+	}
+	data := "app: {id: \"ari:cloud:ecosystem::app/x\"}\npermissions:\n  external:\n    fetch:\n      backend: [{address: api.telegram.org}]\n" + example.String()
+	m, err := ParseManifest([]byte(data))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	if table, err := m.Pacing(); err != nil || table.Len() != 1 {
+		t.Fatalf("Pacing = %v, %v", table, err)
+	}
+}
