@@ -195,6 +195,10 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 		return err
 	}
 	p := policy{b.Manifest}
+	pacing, err := b.Manifest.Pacing()
+	if err != nil {
+		return fmt.Errorf("host: load %s: %w", b.Manifest.App.ID, err)
+	}
 	ec := h.cfg.Engine
 	ec.MemoryLimitPages = b.Manifest.MemoryPages()
 	ec.InitExport = abi.ExportInit
@@ -202,7 +206,7 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 		return capability.Register(ctx, r, capability.Deps{
 			Store: h.cfg.Store, Queue: h.queue, Jira: h.registry, Logger: h.log,
 			HTTP: h.cfg.HTTP, Limits: h.cfg.Limits, Trace: h.cfg.Trace,
-			Links: h.linkMinter(), Counters: &h.refused,
+			Links: h.linkMinter(), Counters: &h.refused, Pacing: pacing,
 		}, p)
 	}
 	eng, err := engine.New(ctx, b.Module, ec)

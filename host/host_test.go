@@ -109,18 +109,7 @@ func newFixture(t testing.TB, manifest []byte, ec engine.Config) *fixture {
 		f.seen = append(f.seen, r)
 		f.seenMu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path { // what an install asks the site (package jirasite)
-		case "/rest/api/3/myself":
-			if r.Header.Get("Authorization") == refusedAuthorization {
-				w.Header().Set("Content-Type", "text/html;charset=UTF-8")
-				w.WriteHeader(http.StatusUnauthorized)
-				fmt.Fprint(w, "Client must be authenticated to access this resource.")
-				return
-			}
-			fmt.Fprintf(w, `{"accountId":"app-1","displayName":"ChatBridge","accountType":"app","ok":true,"path":%q,"auth":%q}`, r.URL.Path, r.Header.Get("Authorization"))
-			return
-		case "/rest/servicedeskapi/servicedesk":
-			fmt.Fprint(w, `{"size":1,"start":0,"limit":50,"isLastPage":true,"values":[{"id":"1","projectKey":"SUP"}]}`)
+		if answerSiteCheck(w, r) {
 			return
 		}
 		if r.URL.Path == "/big" {
@@ -159,6 +148,26 @@ func newFixture(t testing.TB, manifest []byte, ec engine.Config) *fixture {
 	}
 	f.host = h
 	return f
+}
+
+// answerSiteCheck answers what an install asks the Jira site (package
+// jirasite), as Jira Cloud does, and reports whether it did.
+func answerSiteCheck(w http.ResponseWriter, r *http.Request) bool {
+	switch r.URL.Path {
+	case "/rest/api/3/myself":
+		if r.Header.Get("Authorization") == refusedAuthorization {
+			w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, "Client must be authenticated to access this resource.")
+			return true
+		}
+		fmt.Fprintf(w, `{"accountId":"app-1","displayName":"ChatBridge","accountType":"app","ok":true,"path":%q,"auth":%q}`, r.URL.Path, r.Header.Get("Authorization"))
+		return true
+	case "/rest/servicedeskapi/servicedesk":
+		fmt.Fprint(w, `{"size":1,"start":0,"limit":50,"isLastPage":true,"values":[{"id":"1","projectKey":"SUP"}]}`)
+		return true
+	}
+	return false
 }
 
 // siteFor is a site with test credentials.

@@ -16,6 +16,7 @@ import (
 // YAML that decodes to the same value and allows the egress it declares.
 func FuzzDecodeManifest(f *testing.F) {
 	f.Add(exampleManifest(f))
+	f.Add(readFile(f, filepath.Join("..", "..", "plugin", "manifest.yml"))) // pacing rules
 	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "bundle", "invalid", "*.yml"))
 	for _, file := range files {
 		f.Add(readFile(f, file))

@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/chatbridge/chatbridge/host/ratelimit"
 )
 
 // Capability names a manifest may list in permissions.capabilities: the host
@@ -146,9 +148,47 @@ type External struct {
 	Fetch Fetch `yaml:"fetch,omitempty"`
 }
 
-// Fetch lists the hosts the fetch capability may reach.
+// Fetch lists the hosts the fetch capability may reach, and how fast.
 type Fetch struct {
-	Backend []Backend `yaml:"backend,omitempty"`
+	Backend []Backend    `yaml:"backend,omitempty"`
+	Pacing  []PacingRule `yaml:"pacing,omitempty"` // see Manifest.Pacing
+}
+
+// PacingRule paces the fetch requests to one egress host that match it,
+// counted per installation and per the values named in Key. The package
+// doc describes each field; package ratelimit applies them.
+type PacingRule struct {
+	Host            string                 `yaml:"host"`                      // an address of backend (a wildcard only as written there)
+	Method          string                 `yaml:"method,omitempty"`          // GET, POST...; absent: any
+	Path            string                 `yaml:"path,omitempty"`            // "/bot{bot}/{method}"; absent: any
+	When            map[string]PacingMatch `yaml:"when,omitempty"`            // value name -> condition
+	Key             []string               `yaml:"key,omitempty"`             // path.<capture>, param.<name>, header.<Name>
+	Rate            *Rate                  `yaml:"rate,omitempty"`            // absent: no pace, blocks only
+	TooManyRequests TooManyRequests        `yaml:"tooManyRequests,omitempty"` // how the host spells "wait"
+}
+
+// PacingMatch is a condition on one request value, compared without regard
+// to ASCII case. Every list that is set must hold.
+type PacingMatch struct {
+	In        []string `yaml:"in,omitempty"`
+	NotIn     []string `yaml:"notIn,omitempty"`
+	Prefix    []string `yaml:"prefix,omitempty"`
+	NotPrefix []string `yaml:"notPrefix,omitempty"`
+}
+
+// Rate is Requests per Per, sustained, with bursts of up to Burst.
+type Rate struct {
+	Requests int    `yaml:"requests"`        // 1..1000000
+	Per      string `yaml:"per"`             // a Go duration, 1ms..24h: "1s", "1100ms", "1m"
+	Burst    int    `yaml:"burst,omitempty"` // 1..requests; absent means 1
+}
+
+// TooManyRequests says how an egress host asks a client to wait, and how
+// the host asks the module in its name.
+type TooManyRequests struct {
+	RetryAfterField string `yaml:"retryAfterField,omitempty"` // JSON member of a 429 or 503 holding seconds: "parameters.retry_after"
+	RetryAfter      string `yaml:"retryAfter,omitempty"`      // how long a 429 naming no time blocks, 1ms..15m; absent: nothing
+	Body            string `yaml:"body,omitempty"`            // JSON answered in place of a held-back request; {seconds} is replaced
 }
 
 // Backend is one egress host: a DNS name such as "api.telegram.org", or a
@@ -212,6 +252,10 @@ var (
 		"External":           "permissions.external",
 		"Fetch":              "permissions.external.fetch",
 		"Backend":            "permissions.external.fetch.backend[]",
+		"PacingRule":         "permissions.external.fetch.pacing[]",
+		"PacingMatch":        "permissions.external.fetch.pacing[].when",
+		"Rate":               "permissions.external.fetch.pacing[].rate",
+		"TooManyRequests":    "permissions.external.fetch.pacing[].tooManyRequests",
 	}
 )
 
@@ -247,6 +291,21 @@ func (m *Manifest) normalize() {
 	}
 	nilIfEmpty(&m.Permissions.Scopes)
 	nilIfEmpty(&m.Permissions.External.Fetch.Backend)
+	nilIfEmpty(&m.Permissions.External.Fetch.Pacing)
+	for i := range m.Permissions.External.Fetch.Pacing {
+		r := &m.Permissions.External.Fetch.Pacing[i]
+		nilIfEmpty(&r.Key)
+		if len(r.When) == 0 {
+			r.When = nil
+		}
+		for name, c := range r.When {
+			nilIfEmpty(&c.In)
+			nilIfEmpty(&c.NotIn)
+			nilIfEmpty(&c.Prefix)
+			nilIfEmpty(&c.NotPrefix)
+			r.When[name] = c
+		}
+	}
 	nilIfEmpty(&m.Permissions.Capabilities)
 }
 
@@ -384,6 +443,7 @@ func (m *Manifest) Validate() error {
 		}
 		seen["backend "+a] = true
 	}
+	m.pacing(&v)
 	for i, c := range perm.Capabilities {
 		switch {
 		case !oneOf(c, capabilities):
@@ -394,6 +454,123 @@ func (m *Manifest) Validate() error {
 		seen["capability "+c] = true
 	}
 	return v.err()
+}
+
+// Bounds of a pacing rule's rate and answers.
+const (
+	maxRequests   = 1_000_000
+	minPer        = time.Millisecond
+	maxPer        = 24 * time.Hour
+	maxRetryAfter = 15 * time.Minute // the longest queue delay, and ratelimit's longest block
+)
+
+// pacing checks permissions.external.fetch.pacing and returns its rules
+// as package ratelimit takes them; every problem goes to v.
+func (m *Manifest) pacing(v *validator) []ratelimit.Spec {
+	rules := m.Permissions.External.Fetch.Pacing
+	if len(rules) > ratelimit.MaxRules {
+		v.add("permissions.external.fetch.pacing has %d rules, at most %d", len(rules), ratelimit.MaxRules)
+	}
+	specs := make([]ratelimit.Spec, len(rules))
+	for i, r := range rules {
+		field := fmt.Sprintf("permissions.external.fetch.pacing[%d]", i)
+		s := &specs[i]
+		*s = ratelimit.Spec{Host: r.Host, Method: r.Method, Path: r.Path, Key: r.Key}
+		switch {
+		case r.Host == "":
+			v.add("%s.host is required", field)
+		case checkAddress(r.Host) != "":
+			v.add("%s.host %q %s", field, r.Host, checkAddress(r.Host))
+		case !m.declaresEgress(r.Host):
+			v.add("%s.host %q is not an egress host of permissions.external.fetch.backend", field, r.Host)
+		}
+		if r.When != nil {
+			s.When = make(map[string]ratelimit.Match, len(r.When))
+			for name, c := range r.When {
+				s.When[name] = ratelimit.Match{In: c.In, NotIn: c.NotIn, Prefix: c.Prefix, NotPrefix: c.NotPrefix}
+			}
+		}
+		if rate := r.Rate; rate != nil {
+			per, err := time.ParseDuration(rate.Per)
+			switch {
+			case rate.Per == "":
+				v.add("%s.rate.per is required (such as 1s or 1m)", field)
+			case err != nil:
+				v.add("%s.rate.per %q is not a duration (such as 1s, 1100ms or 1m)", field, rate.Per)
+			case per < minPer || per > maxPer:
+				v.add("%s.rate.per %q is out of range %v..%v", field, rate.Per, minPer, maxPer)
+			}
+			switch {
+			case rate.Requests < 1 || rate.Requests > maxRequests:
+				v.add("%s.rate.requests %d is out of range 1..%d", field, rate.Requests, maxRequests)
+			case rate.Burst < 0 || rate.Burst > rate.Requests:
+				v.add("%s.rate.burst %d is out of range 1..%d (the requests of one interval; absent means 1)", field, rate.Burst, rate.Requests)
+			case err == nil && per >= minPer && per <= maxPer:
+				s.Pace = ratelimit.Pace{Every: per / time.Duration(rate.Requests), Burst: max(rate.Burst, 1)}
+			}
+		}
+		t := r.TooManyRequests
+		s.TooManyRequests = ratelimit.Answers{RetryAfterField: t.RetryAfterField, Body: t.Body}
+		if t.RetryAfter != "" {
+			d, err := time.ParseDuration(t.RetryAfter)
+			switch {
+			case err != nil:
+				v.add("%s.tooManyRequests.retryAfter %q is not a duration (such as 1s)", field, t.RetryAfter)
+			case d < time.Millisecond || d > maxRetryAfter:
+				v.add("%s.tooManyRequests.retryAfter %q is out of range 1ms..%v", field, t.RetryAfter, maxRetryAfter)
+			default:
+				s.TooManyRequests.RetryAfter = d
+			}
+		}
+	}
+	if _, err := ratelimit.NewTable(specs); err != nil {
+		for _, e := range unjoin(err) {
+			var se *ratelimit.SpecError
+			switch {
+			case errors.As(e, &se) && se.Field == "host":
+				// Checked above, more strictly.
+			case se != nil:
+				v.add("permissions.external.fetch.pacing[%d].%s %s", se.Rule, se.Field, se.Problem)
+			default:
+				v.add("permissions.external.fetch.pacing: %v", e)
+			}
+		}
+	}
+	return specs
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// declaresEgress reports whether a pacing rule's host is covered by the
+// egress allowlist: a name EgressAllowed allows, or a wildcard written
+// exactly so in backend.
+func (m *Manifest) declaresEgress(host string) bool {
+	if !strings.HasPrefix(host, "*.") {
+		return m.EgressAllowed(host)
+	}
+	for _, b := range m.Permissions.External.Fetch.Backend {
+		if strings.EqualFold(b.Address, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// Pacing returns permissions.external.fetch.pacing compiled for package
+// ratelimit, which paces the fetch requests of the running bundle by it.
+// It fails only for a manifest that does not validate.
+func (m *Manifest) Pacing() (*ratelimit.Table, error) {
+	var v validator
+	specs := m.pacing(&v)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return ratelimit.NewTable(specs)
 }
 
 type validator struct{ errs []error }

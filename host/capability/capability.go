@@ -98,6 +98,10 @@ type Deps struct {
 	// those a 429 or 503 asked to wait (package ratelimit). Default: one
 	// with ratelimit's defaults per Register.
 	Limiter *ratelimit.Limiter
+	// Pacing is the running bundle's pacing rules (bundle.Manifest.Pacing),
+	// by which Limiter paces fetch requests. Default: none; every
+	// destination is then only held back by its own 429 and 503 answers.
+	Pacing *ratelimit.Table
 	// Links mints the download links of jira.attachment-link. Default:
 	// none, and the function answers unavailable.
 	Links LinkMinter

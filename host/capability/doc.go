@@ -19,12 +19,15 @@
 // # Rate shaping
 //
 // fetch and jira pass every request through Deps.Limiter (package
-// ratelimit) before sending it: a request waits its turn per bot, chat or
-// site when that is at most the limiter's MaxWait (2 s) away; a longer wait
-// is not sent, and the module gets the service's own 429 (Telegram's Bot
-// API body with parameters.retry_after, otherwise Retry-After), which the
-// bridge turns into a queue retry no earlier. 429 and 503 answers teach the
-// limiter when the bot or site may be called again.
+// ratelimit) before sending it, counted against the keys the bundle's
+// pacing rules (Deps.Pacing, declared in its manifest) give it, such as a
+// bot and a chat; a request no rule matches, Jira's included, counts
+// against its installation and host. A request waits its turn when that is
+// at most the limiter's MaxWait (2 s) away; a longer wait is not sent, and
+// the module gets a 429 with Retry-After and the body the rule declares
+// (the service's own refusal), which the bridge turns into a queue retry no
+// earlier. 429 and 503 answers teach the limiter when the key may be called
+// again. The host knows no service by name.
 //
 // # Logs
 //

@@ -119,7 +119,7 @@ func (h *host) send(ctx context.Context, c *Call, r *abi.Request, u *url.URL, au
 	if authorization != "" {
 		kind = "jira"
 	}
-	dest := ratelimit.For(c.Installation, u, req.Header, r.Body)
+	dest := h.deps.Pacing.For(c.Installation, method, u, req.Header, r.Body)
 	if err := h.deps.Limiter.Wait(ctx, dest); err != nil {
 		var we *ratelimit.WaitError
 		if !errors.As(err, &we) {

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
+	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/ratelimit"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/storage/memstore"
@@ -28,6 +31,29 @@ import (
 // The rate-limit tests talk TLS on loopback. They assert what a server saw
 // and when, relative to answers it gave (lower bounds only: a slow machine
 // makes them pass later, never fail).
+
+// pluginPacing is the pacing table of plugin/manifest.yml, by which the
+// host paces the bridge's requests.
+func pluginPacing(t *testing.T) *ratelimit.Table {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "plugin", "manifest.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := bundle.ParseManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := m.Pacing()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return table
+}
+
+// telegramChatEvery is the spacing plugin/manifest.yml declares for one
+// private chat (1 per 1100ms).
+const telegramChatEvery = 1100 * time.Millisecond
 
 // egressAll grants every capability and every host.
 type egressAll struct{}
@@ -101,7 +127,7 @@ func newLimitHost(t *testing.T, srv *httptest.Server, cfg ratelimit.Config, site
 		}
 	}
 	deps := Deps{
-		Store: store, Jira: site, HTTP: loopClient(srv), Limiter: ratelimit.New(cfg),
+		Store: store, Jira: site, HTTP: loopClient(srv), Limiter: ratelimit.New(cfg), Pacing: pluginPacing(t),
 		Logger: slog.New(slog.NewTextHandler(lh.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Trace: func(ev Event) {
 			lh.mu.Lock()
@@ -243,7 +269,7 @@ func TestTelegramRepliesArriveOnceInOrderPacedAndNotBeforeRetryAfter(t *testing.
 		}
 		// Requests to one chat go out 1.1 s apart at least, counted from
 		// before the first: the i-th cannot reach the server earlier.
-		if min := time.Duration(i) * ratelimit.TelegramChat.Every; s.at.Sub(start) < min {
+		if min := time.Duration(i) * telegramChatEvery; s.at.Sub(start) < min {
 			t.Errorf("request %d reached the server %v after the start, before the chat's pace allows (%v)", i, s.at.Sub(start), min)
 		}
 		if !refused.IsZero() && s.at.Before(refused.Add(2*time.Second)) {

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// Rule is the pace one key allows.
-type Rule struct {
+// Pace is the rate one key allows.
+type Pace struct {
 	// Every is the spacing between requests at the sustained rate. Zero: no
 	// pace; only blocks learned from the destination's answers apply.
 	Every time.Duration
@@ -25,21 +25,29 @@ type Rule struct {
 // name it, so the limiter keeps no token, chat id or other name.
 type Key struct {
 	id   [16]byte
-	rule Rule
+	pace Pace
 }
 
-// NewKey returns the key of installation and parts, paced by rule.
-func NewKey(rule Rule, installation string, parts ...string) Key {
-	h := sha256.New()
-	var n [8]byte
-	for _, p := range append([]string{installation}, parts...) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		h.Write(n[:])
-		h.Write([]byte(p))
+// NewKey returns the key of installation and parts, paced by pace.
+func NewKey(pace Pace, installation string, parts ...string) Key {
+	return newKey(pace, installation, nil, parts)
+}
+
+// newKey hashes installation, then the parts of each list in turn: one
+// length-prefixed sequence, as NewKey(pace, installation, a..., b...).
+func newKey(pace Pace, installation string, a, b []string) Key {
+	buf := make([]byte, 0, 512)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(len(installation)))
+	buf = append(buf, installation...)
+	for _, list := range [2][]string{a, b} {
+		for _, p := range list {
+			buf = binary.BigEndian.AppendUint64(buf, uint64(len(p)))
+			buf = append(buf, p...)
+		}
 	}
-	var k Key
-	copy(k.id[:], h.Sum(nil))
-	k.rule = rule
+	sum := sha256.Sum256(buf)
+	k := Key{pace: pace}
+	copy(k.id[:], sum[:])
 	return k
 }
 
@@ -192,8 +200,8 @@ func (l *Limiter) reserve(now time.Time, keys []Key) (time.Duration, bool) {
 		if e.blocked.After(at) {
 			at = e.blocked
 		}
-		if k.rule.Every > 0 {
-			tolerance := time.Duration(max(k.rule.Burst, 1)-1) * k.rule.Every
+		if k.pace.Every > 0 {
+			tolerance := time.Duration(max(k.pace.Burst, 1)-1) * k.pace.Every
 			if t := e.tat.Add(-tolerance); t.After(at) {
 				at = t
 			}
@@ -206,14 +214,14 @@ func (l *Limiter) reserve(now time.Time, keys []Key) (time.Duration, bool) {
 		return wait, false
 	}
 	for i, k := range keys {
-		if k.rule.Every <= 0 {
+		if k.pace.Every <= 0 {
 			continue
 		}
 		e := entries[i]
 		if at.After(e.tat) {
 			e.tat = at
 		}
-		e.tat = e.tat.Add(k.rule.Every)
+		e.tat = e.tat.Add(k.pace.Every)
 	}
 	return wait, true
 }
@@ -294,7 +302,7 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// String shows a key's hash prefix and rule, never what it was made of.
+// String shows a key's hash prefix and pace, never what it was made of.
 func (k Key) String() string {
-	return strconv.FormatUint(binary.BigEndian.Uint64(k.id[:8]), 16) + "/" + k.rule.Every.String()
+	return strconv.FormatUint(binary.BigEndian.Uint64(k.id[:8]), 16) + "/" + k.pace.Every.String()
 }

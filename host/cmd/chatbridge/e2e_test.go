@@ -955,6 +955,7 @@ func TestE2E_NoMessageTextTokenChatIDOrIssueKeyInTheDataFileOrLog(t *testing.T) 
 	texts = append(texts, "After the resolution kiwi66120")
 	second := s.waitRequest(t, "kiwi66120")
 
+	checkJiraCalls(t, s)
 	if err := s.shutdown(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}

@@ -16,6 +16,9 @@ import (
 // end-to-end stack runs it before it stops.
 func checkJiraCalls(t *testing.T, s *e2eStack) {
 	t.Helper()
+	if s.stopped.Load() {
+		return // a test that stopped its stack itself checked it then
+	}
 	dir := filepath.Join(bundletest.RepoRoot(), "testdata", "specs")
 	platform, err := apispec.Load(filepath.Join(dir, "jira-platform-v3.json"))
 	if err != nil {

@@ -3,11 +3,14 @@ package schedule
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/emulator/devca"
+	"github.com/chatbridge/chatbridge/emulator/reroute"
+	"github.com/chatbridge/chatbridge/emulator/sim/jira"
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
@@ -84,6 +90,32 @@ func (f *firings) of(installation string) []observed {
 	return out
 }
 
+// jiraSites is a client that reaches the Jira simulator under every site
+// name the tests install (an install asks the site who the app is).
+func jiraSites(t *testing.T) *http.Client {
+	t.Helper()
+	ca, err := devca.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"one.atlassian.net", "two.atlassian.net", "three.atlassian.net"}
+	cert, err := ca.Leaf(names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := jira.New(jira.Config{})
+	t.Cleanup(sim.Close)
+	srv := httptest.NewUnstartedServer(sim.API())
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	routes := map[string]string{}
+	for _, n := range names {
+		routes[n] = srv.Listener.Addr().String()
+	}
+	return reroute.Client(routes, ca.Pool())
+}
+
 // node is one host running the probe bundle and its schedule.
 type node struct {
 	host    *host.Host
@@ -99,6 +131,7 @@ func startNode(t *testing.T, name string, store storage.Store, claims host.Confi
 	ctx := context.Background()
 	hc := claims
 	hc.Store, hc.Trust, hc.Logger = store, bundletest.Trust(t), quiet
+	hc.HTTP = jiraSites(t)
 	hc.Engine = engine.Config{CacheDir: cacheDir}
 	h, err := host.New(ctx, hc)
 	if err != nil {
@@ -137,7 +170,7 @@ func (n *node) stop() {
 
 func (n *node) install(t *testing.T, site string) string {
 	t.Helper()
-	in, _, err := n.host.Install(context.Background(), tenant.Site{URL: site, AppAccountID: "app-1", Authorization: "Basic c2l0ZTp0b2tlbg=="})
+	in, _, err := n.host.Install(context.Background(), tenant.Site{URL: site, Authorization: jira.DefaultAuthorization})
 	if err != nil {
 		t.Fatal(err)
 	}
