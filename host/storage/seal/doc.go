@@ -77,4 +77,13 @@
 // (and can drop) records that fail authentication. Backup writes a consistent,
 // still-sealed snapshot of a live store; Restore loads one into an empty
 // backend.
+//
+// # Files
+//
+// store.go holds the Store and its single-record operations; rings.go the
+// per-installation keyrings (wrapping data keys, loading, creating and
+// caching them); query.go paged queries and their sealed cursors; purge.go
+// purges and prefix deletes; backup.go backup and restore; rotate.go master
+// key rotation; record.go and keyring.go the record and key formats;
+// masterkey.go and kem_*.go the master keys.
 package seal

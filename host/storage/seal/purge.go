@@ -1,0 +1,146 @@
+package seal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/storage"
+)
+
+// Purge implements storage.Store: it removes the installation's keys first,
+// in one atomic write (its records are unreadable from then on), then its
+// records, then compacts the backend so nothing of it stays in the file. A
+// marker written first lets Open finish a purge a crash interrupted.
+func (s *Store) Purge(ctx context.Context, inst string) error {
+	if len(inst) > MaxInstallationLen {
+		return fmt.Errorf("%w: %d bytes", ErrInvalidInstallation, len(inst))
+	}
+	e := s.entry(inst)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	tag := tagOf(s.hostKey, inst)
+	if err := s.b.Set(ctx, prefixPurge+tag, []byte{1}, time.Time{}); err != nil {
+		return fmt.Errorf("seal: purge: %w", err)
+	}
+	e.ring.Store(nil)
+	e.loaded.Store(true)
+	if err := s.purgeTag(ctx, tag); err != nil {
+		return err
+	}
+	if err := s.b.Compact(ctx); err != nil {
+		return fmt.Errorf("seal: purge: %w", err)
+	}
+	return nil
+}
+
+// purgeTag deletes everything of the installation with tag, then its marker.
+func (s *Store) purgeTag(ctx context.Context, tag string) error {
+	for _, p := range []string{prefixKeys + tag, prefixRecords + tag} {
+		if _, err := s.deleteRange(ctx, p, storage.PrefixEnd(p), nil); err != nil {
+			return fmt.Errorf("seal: purge: %w", err)
+		}
+	}
+	if err := s.b.Delete(ctx, prefixPurge+tag); err != nil {
+		return fmt.Errorf("seal: purge: %w", err)
+	}
+	return nil
+}
+
+// deleteRange deletes the records in [from, to) that keep approves (nil:
+// all), a batch at a time, and returns how many.
+func (s *Store) deleteRange(ctx context.Context, from, to string, keep func(storage.Record) (bool, error)) (int, error) {
+	n := 0
+	for {
+		recs, err := s.b.Scan(ctx, from, to, s.cfg.ScanBatch)
+		if err != nil {
+			return n, err
+		}
+		var ws []storage.Write
+		for _, rec := range recs {
+			del := true
+			if keep != nil {
+				if del, err = keep(rec); err != nil {
+					return n, err
+				}
+			}
+			if del {
+				ws = append(ws, storage.Write{Key: rec.Key, Delete: true})
+			}
+		}
+		if len(ws) > 0 {
+			if err := s.b.Apply(ctx, ws); err != nil {
+				return n, err
+			}
+			n += len(ws)
+		}
+		if len(recs) < s.cfg.ScanBatch {
+			return n, nil
+		}
+		from = recs[len(recs)-1].Key + "\x00"
+	}
+}
+
+// resumePurges finishes purges a crash interrupted.
+func (s *Store) resumePurges(ctx context.Context) error {
+	recs, err := s.b.Scan(ctx, prefixPurge, storage.PrefixEnd(prefixPurge), 1<<16)
+	if err != nil {
+		return fmt.Errorf("seal: open: %w", err)
+	}
+	for _, rec := range recs {
+		if err := s.purgeTag(ctx, rec.Key[len(prefixPurge):]); err != nil {
+			return err
+		}
+	}
+	if len(recs) > 0 {
+		return s.b.Compact(ctx)
+	}
+	return nil
+}
+
+// DeletePrefix deletes every record of the installation's keyspace whose key
+// begins with prefix (for removing a project's configuration) and returns
+// how many it deleted. When prefix ends on a segment boundary (with ':'),
+// records that fail authentication under it are deleted too; otherwise they
+// cannot be told to match, are kept, and make DeletePrefix return an error
+// wrapping storage.ErrIntegrity after deleting the rest.
+func (s *Store) DeletePrefix(ctx context.Context, inst string, space storage.Keyspace, prefix string) (int, error) {
+	if err := errors.Join(checkSpace(space), storage.ValidatePrefix(prefix)); err != nil {
+		return 0, err
+	}
+	e, r, err := s.ring(ctx, inst, false)
+	if err != nil || r == nil {
+		return 0, err
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if r = e.ring.Load(); r == nil {
+		return 0, nil
+	}
+	from := r.rawPrefix(space, prefix)
+	boundary := prefix == "" || prefix[len(prefix)-1] == ':'
+	unreadable := 0
+	n, err := s.deleteRange(ctx, from, storage.PrefixEnd(from), func(rec storage.Record) (bool, error) {
+		var o opened
+		var err error
+		if !rec.Damaged {
+			o, err = r.openName(space, rec.Key, rec.Value)
+		}
+		if rec.Damaged || err != nil {
+			if boundary && len(rec.Key) > len(from) {
+				return true, nil
+			}
+			unreadable++
+			return false, nil
+		}
+		return len(o.name) >= len(prefix) && o.name[:len(prefix)] == prefix, nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("seal: delete prefix: %w", err)
+	}
+	if unreadable > 0 {
+		return n, fmt.Errorf("seal: delete prefix: %w", integrity(fmt.Sprintf("%d records could not be read", unreadable)))
+	}
+	return n, nil
+}
