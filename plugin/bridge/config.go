@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -295,15 +296,11 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 	if err := decodeStrict(c.Payload, &in); err != nil {
 		return nil, err
 	}
-	errs := map[string]string{}
 	if !ValidProjectKey(in.ProjectKey) {
-		errs["projectKey"] = "Not a Jira project key (upper-case letters, digits and _, starting with a letter)."
-		return fieldErrors(errs), nil
+		return fieldErrors(map[string]string{"projectKey": "Not a Jira project key (upper-case letters, digits and _, starting with a letter)."}), nil
 	}
 	p := in.ProjectKey
 	st := store{env.Storage}
-	log := logger(env, "project", p)
-
 	var old Config
 	exists, err := st.get(configKey(p), &old)
 	if err != nil {
@@ -311,12 +308,64 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 	}
 	cfg := old
 	if !exists {
-		cfg = Config{ProjectKey: p, Enabled: true, Channel: "telegram", SummaryTemplate: DefaultSummaryTemplate,
-			AttachmentsOut: true, Language: DefaultLanguage}
-		for _, k := range channel.AttachmentKinds {
-			cfg.AttachmentsIn = append(cfg.AttachmentsIn, string(k))
+		cfg = newConfig(p)
+	}
+	in.applyTo(&cfg)
+	token := ""
+	if in.BotToken != nil {
+		token = strings.TrimSpace(*in.BotToken)
+	}
+	kind, kindOK := b.kinds()[cfg.Channel]
+	errs := b.configProblems(cfg, old, exists, token)
+	hookURL := ""
+	if kindOK && cfg.Enabled {
+		hookURL = webhookURL(c.Context.WebTriggers, kind.Trigger, p)
+		if hookURL == "" {
+			errs["enabled"] = "This installation has no " + kind.Trigger + " web trigger; the app must be reinstalled."
 		}
 	}
+	if len(errs) > 0 {
+		return fieldErrors(errs), nil
+	}
+
+	// Jira: the service desk must belong to the project and offer the request type.
+	jc := jira.Client{API: env.Jira}
+	if field, msg := checkServiceDesk(&jc, p, cfg.ServiceDeskID, cfg.RequestTypeID); field != "" {
+		return fieldErrors(map[string]string{field: msg}), nil
+	}
+
+	sv := &saving{env: env, kind: kind, log: logger(env, "project", p)}
+	if field, msg, err := sv.connect(&cfg, token, hookURL, st); err != nil || field != "" {
+		sv.undo()
+		if err != nil {
+			return nil, err
+		}
+		return fieldErrors(map[string]string{field: msg}), nil
+	}
+	if err := st.put(configKey(p), &cfg, 0); err != nil {
+		sv.undo()
+		return nil, err
+	}
+	if exists {
+		b.retire(env, sv.log, old, cfg)
+	}
+	sv.log.Info("configuration saved", "enabled", cfg.Enabled)
+	return okAnswer("config", cfg.view()), nil
+}
+
+// newConfig is a new project's configuration before its input is applied.
+func newConfig(project string) Config {
+	cfg := Config{ProjectKey: project, Enabled: true, Channel: "telegram", SummaryTemplate: DefaultSummaryTemplate,
+		AttachmentsOut: true, Language: DefaultLanguage}
+	for _, k := range channel.AttachmentKinds {
+		cfg.AttachmentsIn = append(cfg.AttachmentsIn, string(k))
+	}
+	return cfg
+}
+
+// applyTo sets the fields the input names, and the defaults of those it
+// emptied.
+func (in setInput) applyTo(cfg *Config) {
 	setIf(&cfg.Enabled, in.Enabled)
 	setIf(&cfg.Channel, in.Channel)
 	setIf(&cfg.ServiceDeskID, in.ServiceDeskID)
@@ -342,14 +391,15 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 	if cfg.Language == "" {
 		cfg.Language = DefaultLanguage
 	}
+}
 
+// configProblems are the local checks of a configuration about to be saved
+// over old (when exists), by field; token is the new bot token, or "".
+func (b *Bridge) configProblems(cfg, old Config, exists bool, token string) map[string]string {
+	errs := map[string]string{}
 	kind, kindOK := b.kinds()[cfg.Channel]
 	if !kindOK {
 		errs["channel"] = "Unknown channel; supported: " + strings.Join(b.kindNames(), ", ") + "."
-	}
-	token := ""
-	if in.BotToken != nil {
-		token = strings.TrimSpace(*in.BotToken)
 	}
 	switch {
 	case token != "" && kindOK:
@@ -384,116 +434,102 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 	if _, ok := languages[cfg.Language]; !ok {
 		errs["language"] = "Unsupported language; choose one of " + strings.Join(Languages(), ", ") + "."
 	}
-	hookURL := ""
-	if kindOK && cfg.Enabled {
-		hookURL = webhookURL(c.Context.WebTriggers, kind.Trigger, p)
-		if hookURL == "" {
-			errs["enabled"] = "This installation has no " + kind.Trigger + " web trigger; the app must be reinstalled."
-		}
-	}
-	if len(errs) > 0 {
-		return fieldErrors(errs), nil
-	}
+	return errs
+}
 
-	// Jira: the service desk must belong to the project and offer the request type.
-	jc := jira.Client{API: env.Jira}
-	if field, msg := checkServiceDesk(&jc, p, cfg.ServiceDeskID, cfg.RequestTypeID); field != "" {
-		errs[field] = msg
-		return fieldErrors(errs), nil
-	}
+// saving is one configSet's effects outside its own record: the secrets it
+// created, which undo removes again if the save does not complete.
+type saving struct {
+	env     *sdk.Env
+	kind    Kind
+	log     *slog.Logger
+	created []string
+}
 
-	// The token: stored first, then used only by reference.
-	var created []string // secrets this call created, removed again on failure
-	cleanup := func() {
-		for _, name := range created {
-			_ = env.Secrets.Delete(name)
-		}
+func (sv *saving) undo() {
+	for _, name := range sv.created {
+		_ = sv.env.Secrets.Delete(name)
 	}
-	newToken := token != ""
-	if newToken {
-		cfg.TokenSecret = secretName("token", kind.Short, p)
+}
+
+// connect stores a new token (then used only by reference), checks it with
+// the messenger, and registers the webhook with a fresh secret, or removes
+// it for a disabled project, at hookURL. A problem the admin can fix comes
+// back as a field and its message.
+func (sv *saving) connect(cfg *Config, token, hookURL string, st store) (field, msg string, err error) {
+	env, kind := sv.env, sv.kind
+	if token != "" {
+		cfg.TokenSecret = secretName("token", kind.Short, cfg.ProjectKey)
 		put := func(s sdk.Secrets, name, token string) error { return s.Set(name, []byte(token)) }
 		if kind.StoreToken != nil {
 			put = kind.StoreToken
 		}
-		created = append(created, kind.secretNames(cfg.TokenSecret, "")...)
+		sv.created = append(sv.created, kind.secretNames(cfg.TokenSecret, "")...)
 		if err := put(env.Secrets, cfg.TokenSecret, token); err != nil {
-			cleanup()
-			return nil, fmt.Errorf("bridge: store bot token: %w", err)
+			return "", "", fmt.Errorf("bridge: store bot token: %w", err)
 		}
-		token = ""
 	}
 	ch := kind.New(env, cfg.secrets())
 	bot, err := ch.Validate()
 	if err != nil {
-		cleanup()
-		log.Warn("bot token check failed", "err", err)
-		switch {
-		case errors.Is(err, channel.ErrUnauthorized):
-			errs["botToken"] = "The messenger rejected this token (401 Unauthorized). Copy it again from @BotFather."
-		default:
-			errs["botToken"] = "Could not check the token with the messenger; try again in a minute."
+		sv.log.Warn("bot token check failed", "err", err)
+		if errors.Is(err, channel.ErrUnauthorized) {
+			return "botToken", "The messenger rejected this token (401 Unauthorized). Copy it again from @BotFather.", nil
 		}
-		return fieldErrors(errs), nil
+		return "botToken", "Could not check the token with the messenger; try again in a minute.", nil
 	}
 	cfg.Bot, cfg.BotID = bot.Username, bot.ID
-	if other, err := projectWithBot(st, cfg.Channel, bot.ID, p); err != nil {
-		cleanup()
-		return nil, err
-	} else if other != "" {
-		cleanup()
-		errs["botToken"] = "This bot already serves project " + other + "; each project needs its own bot."
-		return fieldErrors(errs), nil
+	other, err := projectWithBot(st, cfg.Channel, bot.ID, cfg.ProjectKey)
+	if err != nil {
+		return "", "", err
 	}
+	if other != "" {
+		return "botToken", "This bot already serves project " + other + "; each project needs its own bot.", nil
+	}
+	if !cfg.Enabled {
+		if err := ch.Unregister(); err != nil {
+			sv.log.Warn("could not remove the webhook of a disabled project", "err", err)
+		}
+		return "", "", nil
+	}
+	// setWebhook without secret_token would drop the secret, and the
+	// module cannot read the stored one back: every registration gets a
+	// fresh secret, and the previous one is deleted after the save.
+	secret := randomSecret()
+	cfg.WebhookSecret = secretName("webhook", kind.Short, cfg.ProjectKey)
+	if err := env.Secrets.Set(cfg.WebhookSecret, []byte(secret)); err != nil {
+		return "", "", fmt.Errorf("bridge: store webhook secret: %w", err)
+	}
+	sv.created = append(sv.created, cfg.WebhookSecret)
+	ch = kind.New(env, cfg.secrets())
+	if err := ch.Register(hookURL, secret); err != nil {
+		sv.log.Warn("webhook registration failed", "err", err)
+		return "botToken", "The messenger refused to register the webhook; check the token and try again.", nil
+	}
+	return "", "", nil
+}
 
-	if cfg.Enabled {
-		// setWebhook without secret_token would drop the secret, and the
-		// module cannot read the stored one back: every registration gets a
-		// fresh secret, and the previous one is deleted after the save.
-		secret := randomSecret()
-		cfg.WebhookSecret = secretName("webhook", kind.Short, p)
-		if err := env.Secrets.Set(cfg.WebhookSecret, []byte(secret)); err != nil {
-			cleanup()
-			return nil, fmt.Errorf("bridge: store webhook secret: %w", err)
-		}
-		created = append(created, cfg.WebhookSecret)
-		ch = kind.New(env, cfg.secrets())
-		if err := ch.Register(hookURL, secret); err != nil {
-			cleanup()
-			log.Warn("webhook registration failed", "err", err)
-			errs["botToken"] = "The messenger refused to register the webhook; check the token and try again."
-			return fieldErrors(errs), nil
-		}
-	} else if err := ch.Unregister(); err != nil {
-		log.Warn("could not remove the webhook of a disabled project", "err", err)
-	}
-
-	if err := st.put(configKey(p), &cfg, 0); err != nil {
-		cleanup()
-		return nil, err
-	}
-	// Secrets the new configuration no longer names: the old bot's webhook
-	// goes first so that it stops calling with a secret about to vanish.
-	if exists {
-		// The same bot saved again (its token stored anew) already has its
-		// webhook replaced by the registration above: removing it would
-		// leave the project deaf.
-		sameBot := old.Channel == cfg.Channel && old.BotID != "" && old.BotID == cfg.BotID
-		if old.TokenSecret != "" && old.TokenSecret != cfg.TokenSecret && !sameBot {
-			if ok := b.kinds()[old.Channel]; ok.New != nil {
-				if err := ok.New(env, old.secrets()).Unregister(); err != nil {
-					log.Warn("could not remove the previous bot's webhook", "err", err)
-				}
-			}
-		}
-		for _, name := range b.kinds()[old.Channel].secretNames(old.TokenSecret, old.WebhookSecret) {
-			if name != "" && !slices.Contains(kind.secretNames(cfg.TokenSecret, cfg.WebhookSecret), name) {
-				_ = env.Secrets.Delete(name)
+// retire removes what the saved configuration no longer names: the old
+// bot's webhook first, so that it stops calling with a secret about to
+// vanish, then the secrets.
+func (b *Bridge) retire(env *sdk.Env, log *slog.Logger, old, cfg Config) {
+	// The same bot saved again (its token stored anew) already has its
+	// webhook replaced by the registration: removing it would leave the
+	// project deaf.
+	sameBot := old.Channel == cfg.Channel && old.BotID != "" && old.BotID == cfg.BotID
+	if old.TokenSecret != "" && old.TokenSecret != cfg.TokenSecret && !sameBot {
+		if ok := b.kinds()[old.Channel]; ok.New != nil {
+			if err := ok.New(env, old.secrets()).Unregister(); err != nil {
+				log.Warn("could not remove the previous bot's webhook", "err", err)
 			}
 		}
 	}
-	log.Info("configuration saved", "enabled", cfg.Enabled)
-	return okAnswer("config", cfg.view()), nil
+	kind := b.kinds()[cfg.Channel]
+	for _, name := range b.kinds()[old.Channel].secretNames(old.TokenSecret, old.WebhookSecret) {
+		if name != "" && !slices.Contains(kind.secretNames(cfg.TokenSecret, cfg.WebhookSecret), name) {
+			_ = env.Secrets.Delete(name)
+		}
+	}
 }
 
 // kindNames lists the configured channels' names, sorted.
