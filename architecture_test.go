@@ -37,6 +37,8 @@ var rules = []rule{
 	{from: "host=", forbid: []string{"host/trigger", "host/hostedge", "host/adminapi"}},
 	{from: "emulator", forbid: []string{"plugin", "bench", "host/cmd"}},
 	{from: "emulator/sim", forbid: []string{""}, allow: []string{"emulator", "host/trigger/jiraevent"}},
+	// Test helpers are for tests: no product code imports them.
+	{from: "", forbid: []string{"internal"}, except: []string{"internal"}},
 }
 
 func init() {
@@ -209,7 +211,7 @@ func TestEveryPackageHasADocAndArchitectureNamesIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	named := map[string]bool{}
-	for _, m := range regexp.MustCompile("`((?:wit|plugin|proxy|host|emulator|bench)(?:/[a-z0-9_]+)*)/?`").FindAllStringSubmatch(string(doc), -1) {
+	for _, m := range regexp.MustCompile("`((?:wit|plugin|proxy|host|emulator|bench|internal)(?:/[a-z0-9_]+)*)/?`").FindAllStringSubmatch(string(doc), -1) {
 		named[m[1]] = true
 	}
 	for dir := range named {

@@ -10,6 +10,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/queue"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // A queued message of an installation this host does not know yet (another
@@ -33,7 +34,7 @@ func TestAMessageOfAnInstallationNotYetLoadedIsKeptUntilTheStoreSaysItIsGone(t *
 	if err := other.Queue().Push(ctx, in.ID, "deliveries", "k", []byte(`{}`), 0); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() bool { return other.Queue().Stats().Retried >= 1 })
+	waitfor.Until(t, 10*time.Second, "the condition", waitfor.True(func() bool { return other.Queue().Stats().Retried >= 1 }))
 	if s := other.Queue().Stats(); s.Delivered != 0 || s.Pending != 1 {
 		t.Fatalf("the message of an installation not loaded here was dropped: %+v", s)
 	}
@@ -42,7 +43,7 @@ func TestAMessageOfAnInstallationNotYetLoadedIsKeptUntilTheStoreSaysItIsGone(t *
 	if err := f.host.Uninstall(ctx, in.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() bool { return other.Queue().Pending() == 0 })
+	waitfor.Until(t, 10*time.Second, "the condition", waitfor.True(func() bool { return other.Queue().Pending() == 0 }))
 	if s := other.Queue().Stats(); s.Delivered != 1 {
 		t.Fatalf("stats after the uninstall: %+v", s)
 	}

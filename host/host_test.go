@@ -33,6 +33,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/trigger/resolver"
 	"github.com/chatbridge/chatbridge/host/trigger/schedule"
 	"github.com/chatbridge/chatbridge/host/trigger/webtrigger"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -325,11 +326,12 @@ func TestEveryCapabilityWorksFromARealModule(t *testing.T) {
 	t.Run("queue push reaches the consumer, with a retry it asked for", func(t *testing.T) {
 		f.probe(t, in, map[string]any{"op": "queue.push", "key": "deliveries", "value": "m1"})
 		f.probe(t, in, map[string]any{"op": "queue.push", "key": "deliveries", "value": "retry-once"})
-		waitFor(t, 10*time.Second, func() bool {
+		waitfor.Until(t, 10*time.Second, "the condition", waitfor.True(func() bool {
 			a := f.probe(t, in, map[string]any{"op": "storage.get", "key": "queue:got:deliveries:m1"})
 			b := f.probe(t, in, map[string]any{"op": "storage.get", "key": "queue:got:deliveries:retry-once"})
 			return a.Value == "1" && b.Value == "2"
-		})
+		}))
+
 		if r := f.probe(t, in, map[string]any{"op": "queue.push", "key": "undeclared", "value": "x"}); r.Code != "invalid-argument" {
 			t.Fatalf("push to an undeclared queue: %+v", r)
 		}
@@ -634,17 +636,6 @@ func TestAModuleImportingAnUndeclaredCapabilityIsRefused(t *testing.T) {
 	err = f.host.Load(context.Background(), bundletest.Probe(t, narrowed))
 	if err == nil || !strings.Contains(err.Error(), "not declared") {
 		t.Fatalf("Load: got %v, want an undeclared-capability error", err)
-	}
-}
-
-func waitFor(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", d)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 func TestServe_RoutesOnlyKnownIDsAndMethods(t *testing.T) {
@@ -255,7 +257,7 @@ func TestServe_CutsOffAClientThatStopsReading(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Never read: the server's write blocks until WriteTimeout closes it.
-	waitFor(t, 10*time.Second, "the server to drop the connection", func() bool { return ts.conns.count() == 0 })
+	waitfor.Until(t, 10*time.Second, "the server to drop the connection", waitfor.True(func() bool { return ts.conns.count() == 0 }))
 	b.setInvoke(nil)
 	ts.assertHealthy()
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 func TestServe_CapsConnectionsPerIP(t *testing.T) {
@@ -38,7 +40,7 @@ func TestServe_CapsConnectionsPerIP(t *testing.T) {
 		t.Errorf("rejection not counted:\n%s", m)
 	}
 	open[0].Close()
-	waitFor(t, 5*time.Second, "the slot to free", func() bool { return ts.conns.count() < cfg.MaxConnsPerIP })
+	waitfor.Until(t, 5*time.Second, "the slot to free", waitfor.True(func() bool { return ts.conns.count() < cfg.MaxConnsPerIP }))
 	ts.assertHealthy()
 }
 
@@ -222,7 +224,7 @@ func TestServe_StuckBackendFillsMaxInFlightThenGets503(t *testing.T) {
 	}
 	close(release)
 	ts.backend.setInvoke(nil)
-	waitFor(t, 5*time.Second, "stuck calls to return", func() bool { return ts.metrics.inFlight.Load() == 0 })
+	waitfor.Until(t, 5*time.Second, "stuck calls to return", waitfor.True(func() bool { return ts.metrics.inFlight.Load() == 0 }))
 	ts.assertHealthy()
 }
 

@@ -11,6 +11,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 func TestShutdown(t *testing.T) {
@@ -43,13 +45,14 @@ func TestShutdown(t *testing.T) {
 		shut := make(chan error, 1)
 		begun := time.Now()
 		go func() { shut <- ts.Shutdown(context.Background()) }()
-		waitFor(t, 2*time.Second, "the listener to close", func() bool {
+		waitfor.Until(t, 2*time.Second, "the listener to close", waitfor.True(func() bool {
 			c, err := net.DialTimeout("tcp", ts.addr, time.Second)
 			if err == nil {
 				c.Close()
 			}
 			return err != nil
-		})
+		}))
+
 		rec := httptest.NewRecorder()
 		ts.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1"+AdminReadyz, nil))
 		if rec.Code != http.StatusServiceUnavailable {
@@ -140,7 +143,7 @@ func TestShutdown(t *testing.T) {
 		case <-time.After(2 * time.Second):
 			t.Error("the client still waits")
 		}
-		waitFor(t, 2*time.Second, "connections to close", func() bool { return ts.conns.count() == 0 })
+		waitfor.Until(t, 2*time.Second, "connections to close", waitfor.True(func() bool { return ts.conns.count() == 0 }))
 	})
 
 	t.Run("the caller's context bounds it too", func(t *testing.T) {

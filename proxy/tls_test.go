@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 func TestTLS_NegotiatesModernVersionsOnly(t *testing.T) {
@@ -65,9 +67,10 @@ func TestTLS_NegotiatesModernVersionsOnly(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, 5*time.Second, "the two refused handshakes to be counted", func() bool {
+	waitfor.Until(t, 5*time.Second, "the two refused handshakes to be counted", waitfor.True(func() bool {
 		return strings.Contains(ts.metricsText(), "chatbridge_proxy_tls_handshake_errors_total 2\n")
-	})
+	}))
+
 	ts.assertHealthy()
 }
 
@@ -194,7 +197,7 @@ func TestReloadCertificate(t *testing.T) {
 		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "the SIGHUP reload", func() bool { return servedSerial(t, hup.addr) == want })
+		waitfor.Until(t, 5*time.Second, "the SIGHUP reload", waitfor.True(func() bool { return servedSerial(t, hup.addr) == want }))
 	})
 	ts.assertHealthy()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/storage/etcd"
 	"github.com/chatbridge/chatbridge/host/storage/etcd/etcdtest"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -261,17 +262,6 @@ func (l *ledger) check(t *testing.T, chats, perChat int) {
 	}
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // pushAll pushes perChat messages to each chat, one chat's in order, each
 // through a node pick chooses, several chats at once. A push that fails is
 // made again, as a webhook's sender would, maybe through another node; its
@@ -338,8 +328,8 @@ func TestQueue_TwoNodesConsumeEachMessageOnceInPushOrder(t *testing.T) {
 			c.etcd.Kill(2) // a member dies mid-run; the other two are a quorum
 		}
 	})
-	waitFor(t, "every message consumed", 60*time.Second, func() bool { return l.total() == chats*perChat })
-	waitFor(t, "every record deleted", 30*time.Second, func() bool { return pendingRecords(t, a.store) == 0 })
+	waitfor.Until(t, 60*time.Second, "every message consumed", waitfor.True(func() bool { return l.total() == chats*perChat }))
+	waitfor.Until(t, 30*time.Second, "every record deleted", waitfor.True(func() bool { return pendingRecords(t, a.store) == 0 }))
 	l.check(t, chats, perChat)
 	sa, sb := a.queue.Stats(), b.queue.Stats()
 	t.Logf("node a delivered %d, node b %d", sa.Delivered, sb.Delivered)
@@ -373,10 +363,10 @@ func TestQueue_ANodeThatDiesLeavesItsLanesToAnother(t *testing.T) {
 		}
 	})
 	// Pushes after a's death go through b only.
-	waitFor(t, "every message consumed by the survivor", 60*time.Second, func() bool { return l.total() == chats*perChat })
+	waitfor.Until(t, 60*time.Second, "every message consumed by the survivor", waitfor.True(func() bool { return l.total() == chats*perChat }))
 	l.check(t, chats, perChat)
 	if pendingRecords(t, b.store) != 0 {
-		waitFor(t, "every record deleted", 30*time.Second, func() bool { return pendingRecords(t, b.store) == 0 })
+		waitfor.Until(t, 30*time.Second, "every record deleted", waitfor.True(func() bool { return pendingRecords(t, b.store) == 0 }))
 	}
 }
 

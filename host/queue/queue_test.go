@@ -19,6 +19,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/storage/bunt"
 	"github.com/chatbridge/chatbridge/host/storage/memstore"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -82,17 +83,6 @@ func (r *recorder) attempts() []Message {
 	return slices.Clone(r.got)
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20 s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func open(t *testing.T, st storage.Store, installations []string, cfg Config, c Consumer) *Queue {
 	t.Helper()
 	q, err := Open(context.Background(), st, installations, cfg, c, quiet)
@@ -124,7 +114,7 @@ func TestPushIsStoredUntilConsumedAndWaitsForItsDelay(t *testing.T) {
 		t.Fatalf("%d pending records after Push, want 1", n)
 	}
 	q.Start()
-	waitUntil(t, "delivery", func() bool { return len(r.attempts()) == 1 })
+	waitfor.Until(t, 0, "delivery", waitfor.True(func() bool { return len(r.attempts()) == 1 }))
 	if waited := time.Since(start); waited < 300*time.Millisecond {
 		t.Fatalf("delivered after %v, before its delay", waited)
 	}
@@ -132,7 +122,7 @@ func TestPushIsStoredUntilConsumedAndWaitsForItsDelay(t *testing.T) {
 	if m.Installation != "inst" || m.Queue != "deliveries" || m.OrderKey != "chat-1" || string(m.Payload) != "p" || m.Attempt != 1 || m.MaxAttempts != 40 {
 		t.Fatalf("message %+v", m)
 	}
-	waitUntil(t, "record deleted", func() bool { return q.Pending() == 0 && stored(t, st, "inst", pendingPrefix) == 0 })
+	waitfor.Until(t, 0, "record deleted", waitfor.True(func() bool { return q.Pending() == 0 && stored(t, st, "inst", pendingPrefix) == 0 }))
 }
 
 func TestOneKeyIsConsumedInPushOrderThroughRetriesWhileOtherKeysGoOn(t *testing.T) {
@@ -156,7 +146,7 @@ func TestOneKeyIsConsumedInPushOrderThroughRetriesWhileOtherKeysGoOn(t *testing.
 		}
 	}
 	q.Start()
-	waitUntil(t, "everything consumed", func() bool { return q.Pending() == 0 })
+	waitfor.Until(t, 0, "everything consumed", waitfor.True(func() bool { return q.Pending() == 0 }))
 	if got := r.succeeded("A"); !slices.Equal(got, want) {
 		t.Fatalf("chat A applied %v, want %v", got, want)
 	}
@@ -191,7 +181,7 @@ func TestARetryThatNamesItsDelayWaitsForIt(t *testing.T) {
 	if err := q.Push(context.Background(), "inst", "outbound", "", []byte("x"), 0); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "second attempt", func() bool { return len(r.attempts()) == 2 })
+	waitfor.Until(t, 0, "second attempt", waitfor.True(func() bool { return len(r.attempts()) == 2 }))
 	a := r.attempts()
 	if a[1].Attempt != 2 {
 		t.Fatalf("attempts %+v", a)
@@ -207,7 +197,7 @@ func TestKeylessMessagesOfOneQueueShareALane(t *testing.T) {
 		}
 	}
 	q.Start()
-	waitUntil(t, "consumed", func() bool { return q.Pending() == 0 })
+	waitfor.Until(t, 0, "consumed", waitfor.True(func() bool { return q.Pending() == 0 }))
 	for i, m := range r.attempts() {
 		if string(m.Payload) != fmt.Sprint(i) {
 			t.Fatalf("order %v", r.attempts())
@@ -228,7 +218,7 @@ func TestAfterTheLastAttemptAMessageIsADeadLetterAndReplays(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "dead letter", func() bool { return q.Stats().DeadLetters == 1 && q.Pending() == 0 })
+	waitfor.Until(t, 0, "dead letter", waitfor.True(func() bool { return q.Stats().DeadLetters == 1 && q.Pending() == 0 }))
 	if got := r.succeeded("chat"); !slices.Equal(got, []string{"next"}) {
 		t.Fatalf("the chat's next message was not delivered after the dead letter: %v", got)
 	}
@@ -257,7 +247,7 @@ func TestAfterTheLastAttemptAMessageIsADeadLetterAndReplays(t *testing.T) {
 	if err := q.Replay(ctx, dl[0].ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("second replay: %v", err)
 	}
-	waitUntil(t, "replayed", func() bool { return q.Pending() == 0 && len(r.succeeded("chat")) == 2 })
+	waitfor.Until(t, 0, "replayed", waitfor.True(func() bool { return q.Pending() == 0 && len(r.succeeded("chat")) == 2 }))
 	if s := q.Stats(); s.DeadLetters != 0 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -274,7 +264,7 @@ func TestDiscardDeletesADeadLetter(t *testing.T) {
 	if err := q.Push(context.Background(), "inst", "q", "", []byte("x"), 0); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "dead letter", func() bool { return len(q.DeadLetters()) == 1 })
+	waitfor.Until(t, 0, "dead letter", waitfor.True(func() bool { return len(q.DeadLetters()) == 1 }))
 	if err := q.Discard(context.Background(), q.DeadLetters()[0].ID); err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +323,7 @@ func TestReopenedQueueResumesInOrderOnTheSealedStore(t *testing.T) {
 		t.Fatalf("resumed %d messages, want 30", q.Pending())
 	}
 	q.Start()
-	waitUntil(t, "resumed messages consumed", func() bool { return q.Pending() == 0 })
+	waitfor.Until(t, 0, "resumed messages consumed", waitfor.True(func() bool { return q.Pending() == 0 }))
 	for c := range 3 {
 		chat := fmt.Sprintf("chat-%d", c)
 		got := r.succeeded(chat)
@@ -356,7 +346,7 @@ func TestReopenedQueueResumesInOrderOnTheSealedStore(t *testing.T) {
 	if err := q.Push(ctx, "inst", "inbound", "chat-0", []byte("chat-0/99"), 0); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the new push", func() bool { return q.Pending() == 0 && len(r.succeeded("chat-0")) == 11 })
+	waitfor.Until(t, 0, "the new push", waitfor.True(func() bool { return q.Pending() == 0 && len(r.succeeded("chat-0")) == 11 }))
 	if n := stored(t, st, "inst", pendingPrefix); n != 0 {
 		t.Fatalf("%d records left", n)
 	}

@@ -273,18 +273,6 @@ func (e *env) setHook(t *testing.T, secret string) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // newTLSServer is httptest.NewTLSServer without the log lines of
 // handshakes cut short when tests end.
 func newTLSServer(h http.Handler) *httptest.Server {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 func TestSetWebhook(t *testing.T) {
@@ -144,10 +146,11 @@ func TestWebhook_DeliversRealUpdatesWithTheSecret(t *testing.T) {
 		defer func() { e.hook.mu.Lock(); e.hook.reply = ""; e.hook.mu.Unlock() }()
 		e.userSays(t, map[string]any{"chat_id": 77, "text": "ping"})
 		e.hook.next(t)
-		eventually(t, "the answer's method to run", func() bool {
+		waitfor.Until(t, 0, "the answer's method to run", waitfor.True(func() bool {
 			list := e.sent(t, 77)
 			return list[len(list)-1].Text == "from the webhook answer"
-		})
+		}))
+
 	})
 	t.Run("allowed_updates filters what is made", func(t *testing.T) {
 		e.call(t, "setWebhook", map[string]any{"url": "https://example.com/tg", "secret_token": "the-secret_1", "allowed_updates": []string{"edited_message"}})
@@ -176,10 +179,11 @@ func TestWebhook_RetriesUntilDelivered(t *testing.T) {
 		t.Errorf("attempts delivered updates %v", ids)
 	}
 	var info WebhookInfo
-	eventually(t, "the queue to empty", func() bool {
+	waitfor.Until(t, 0, "the queue to empty", waitfor.True(func() bool {
 		e.call(t, "getWebhookInfo", nil).into(t, &info)
 		return info.PendingUpdateCount == 0
-	})
+	}))
+
 	if info.LastErrorMessage != "Wrong response from the webhook: 502 Bad Gateway" || info.LastErrorDate == 0 {
 		t.Errorf("info %+v", info)
 	}

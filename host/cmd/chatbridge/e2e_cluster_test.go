@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/host/storage/etcd/etcdtest"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // clusterStack is n host nodes on a 3-member etcd cluster behind a balancer.
@@ -147,10 +148,11 @@ func TestE2E_ClusterLosesAHostAndAnEtcdMemberAndNothingElse(t *testing.T) {
 	if st := c.tgStats(t); st.Dropped != 0 {
 		t.Errorf("Telegram gave up on %d updates", st.Dropped)
 	}
-	eventuallyWithin(t, time.Minute, "an empty queue on the surviving node", func() string {
+	waitfor.Until(t, time.Minute, "an empty queue on the surviving node", func() string {
 		if q := c.queue(1); q.Stats.Pending != 0 || q.Stats.DeadLetters != 0 {
 			return fmt.Sprintf("%+v", q)
 		}
 		return ""
 	})
+
 }

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // testSeed is the seed of a test's random choices: CHATBRIDGE_SEED when set,
@@ -45,23 +46,6 @@ func testSeed(t *testing.T) uint64 {
 	}
 	t.Logf("seed %d (repeat with CHATBRIDGE_SEED=%d)", seed, seed)
 	return seed
-}
-
-// eventuallyWithin is eventually with its own bound, for scenarios whose
-// retries back off longer than e2eWait.
-func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		why := cond()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v, %s: %s", d, what, why)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
 }
 
 // positions says where each text landed in r: 0 for the description, i for
@@ -168,7 +152,7 @@ func TestE2E_JiraDownThenUpDeliversEveryMessageOnceInOrder(t *testing.T) {
 	// Jira stays down until every chat's first message has been tried
 	// against it (the simulator counts refused calls too), so the check
 	// below sees attempts that failed, not attempts not yet made.
-	eventuallyWithin(t, 90*time.Second, "every chat's first message tried against the failing Jira", func() string {
+	waitfor.Until(t, 90*time.Second, "every chat's first message tried against the failing Jira", func() string {
 		var tried int64
 		for _, n := range s.jiraStats(t).Requests {
 			tried += n
@@ -178,13 +162,15 @@ func TestE2E_JiraDownThenUpDeliversEveryMessageOnceInOrder(t *testing.T) {
 		}
 		return ""
 	})
+
 	if n := len(s.requests(t)); n != 0 {
 		t.Fatalf("%d requests created while Jira was down", n)
 	}
 	s.call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
-	eventuallyWithin(t, 90*time.Second, "every message in Jira once, in order", func() string {
+	waitfor.Until(t, 90*time.Second, "every message in Jira once, in order", func() string {
 		return conversationCheck(s.requests(t), chats)
 	})
+
 	stable(t, time.Second, "no late duplicate", func() string { return conversationCheck(s.requests(t), chats) })
 	if st := s.jiraStats(t); st.EarlyRetries != 0 {
 		t.Errorf("%d Jira calls before their Retry-After", st.EarlyRetries)
@@ -235,7 +221,7 @@ func TestE2E_TelegramRateLimitsAndErrorsStillDeliverRepliesOnceInOrder(t *testin
 		}
 		return ""
 	}
-	eventuallyWithin(t, 90*time.Second, "every reply once, in order", check)
+	waitfor.Until(t, 90*time.Second, "every reply once, in order", check)
 	stable(t, 2*time.Second, "no late duplicate", check)
 	st := s.tgStats(t)
 	if st.EarlyRetries != 0 {
@@ -539,19 +525,21 @@ func TestE2E_HostKilledWithSIGKILLLosesAndDoublesNothing(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 	t.Logf("%d messages from %d chats across %d kills", sent.Load(), nChats, rounds)
-	eventuallyWithin(t, 4*time.Minute, "every message in Jira once, in order", func() string {
+	waitfor.Until(t, 4*time.Minute, "every message in Jira once, in order", func() string {
 		return conversationCheck(k.requests(t), chats)
 	})
+
 	if st := k.tgStats(t); st.Dropped != 0 {
 		t.Errorf("Telegram gave up on %d updates", st.Dropped)
 	}
-	eventuallyWithin(t, time.Minute, "an empty queue", func() string {
+	waitfor.Until(t, time.Minute, "an empty queue", func() string {
 		q := k.queue()
 		if q.Stats.Pending != 0 || q.Stats.DeadLetters != 0 {
 			return fmt.Sprintf("%+v", q)
 		}
 		return ""
 	})
+
 }
 
 func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
@@ -569,13 +557,14 @@ func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
 		t.Fatalf("delivery: %+v %v; webhook %v", res, err, hook)
 	}
 	var q queueState
-	eventuallyWithin(t, time.Minute, "a dead letter", func() string {
+	waitfor.Until(t, time.Minute, "a dead letter", func() string {
 		q = k.queue()
 		if len(q.DeadLetters) != 1 {
 			return fmt.Sprintf("%+v", q)
 		}
 		return ""
 	})
+
 	if d := q.DeadLetters[0]; d.Attempts != 2 {
 		t.Fatalf("dead letter %+v", d)
 	}
@@ -597,12 +586,13 @@ func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
 		t.Fatalf("metrics lack the dead letter:\n%s", m)
 	}
 	// The customer heard that the message did not arrive (the last attempt).
-	eventually(t, "the failure notice", func() string {
+	waitfor.Until(t, e2eWait, "the failure notice", func() string {
 		if len(k.messages(t, chat)) == 0 {
 			return "none"
 		}
 		return ""
 	})
+
 	// Fixed: the replay delivers it.
 	k.call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
 	if code := adminCall(t, k.adminURL, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNoContent {
@@ -764,9 +754,10 @@ func (l *load) missing(t *testing.T, s *e2eStack) map[string]int64 {
 // counts, and logs the run's numbers under name.
 func (l *load) finish(t *testing.T, s *e2eStack, name string, wait time.Duration) {
 	t.Helper()
-	eventuallyWithin(t, wait, "every message in Jira once, in order", func() string {
+	waitfor.Until(t, wait, "every message in Jira once, in order", func() string {
 		return conversationCheck(s.requests(t), l.chats)
 	})
+
 	done := time.Since(l.start)
 	var comments, requests int
 	for _, r := range s.requests(t) {

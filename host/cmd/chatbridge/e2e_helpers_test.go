@@ -30,6 +30,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // e2eWait bounds every wait for an asynchronous effect. Queue retries back
@@ -619,23 +620,6 @@ func (s *e2eStack) jiraStats(t *testing.T) jiraStats {
 	return st
 }
 
-// eventually polls cond every e2eStep until it returns "" (done) or e2eWait
-// passes; then the test fails with cond's last explanation.
-func eventually(t *testing.T, what string, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(e2eWait)
-	for {
-		why := cond()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v, %s: %s", e2eWait, what, why)
-		}
-		time.Sleep(e2eStep)
-	}
-}
-
 // stable checks that cond keeps holding (returns "") for d: used after an
 // effect arrived, to see that no second one follows.
 func stable(t *testing.T, d time.Duration, what string, cond func() string) {
@@ -653,7 +637,7 @@ func stable(t *testing.T, d time.Duration, what string, cond func() string) {
 func (s *e2eStack) waitRequest(t *testing.T, marker string) jiraRequest {
 	t.Helper()
 	var got jiraRequest
-	eventually(t, "a request holding "+strconv.Quote(marker), func() string {
+	waitfor.Until(t, e2eWait, "a request holding "+strconv.Quote(marker), func() string {
 		rs := s.requestsWith(t, marker)
 		switch len(rs) {
 		case 0:
@@ -664,6 +648,7 @@ func (s *e2eStack) waitRequest(t *testing.T, marker string) jiraRequest {
 		}
 		return fmt.Sprintf("%d requests", len(rs))
 	})
+
 	return got
 }
 

@@ -23,6 +23,7 @@ import (
 	"unicode"
 
 	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // Texts of the bridge that scenarios look for (plugin/bridge/texts.go).
@@ -49,13 +50,14 @@ func (s *e2eStack) opened(t *testing.T, chat int64, text string) jiraRequest {
 func (s *e2eStack) waitAppComments(t *testing.T, key string, public bool, n int) []jiraComment {
 	t.Helper()
 	var got []jiraComment
-	eventually(t, fmt.Sprintf("%d comments (public %v) by the app on %s", n, public, key), func() string {
+	waitfor.Until(t, e2eWait, fmt.Sprintf("%d comments (public %v) by the app on %s", n, public, key), func() string {
 		got = s.request(t, key).appComments(public)
 		if len(got) < n {
 			return fmt.Sprintf("%d so far", len(got))
 		}
 		return ""
 	})
+
 	return got
 }
 
@@ -64,7 +66,7 @@ func (s *e2eStack) waitAppComments(t *testing.T, key string, public bool, n int)
 func (s *e2eStack) waitText(t *testing.T, chat int64, want string) sentMsg {
 	t.Helper()
 	var got sentMsg
-	eventually(t, "a message containing "+strconv.Quote(want), func() string {
+	waitfor.Until(t, e2eWait, "a message containing "+strconv.Quote(want), func() string {
 		ms := s.messages(t, chat)
 		for _, m := range ms {
 			if strings.Contains(m.Plain, want) {
@@ -74,6 +76,7 @@ func (s *e2eStack) waitText(t *testing.T, chat int64, want string) sentMsg {
 		}
 		return fmt.Sprintf("chat has %d messages: %+v", len(ms), ms)
 	})
+
 	return got
 }
 
@@ -173,7 +176,7 @@ func TestE2E_MessagesSentInQuickSuccessionKeepTheirOrder(t *testing.T) {
 		}
 		return out
 	}
-	eventually(t, "all five messages in Jira", func() string {
+	waitfor.Until(t, e2eWait, "all five messages in Jira", func() string {
 		n := 0
 		for _, q := range mine() {
 			for _, text := range texts {
@@ -185,6 +188,7 @@ func TestE2E_MessagesSentInQuickSuccessionKeepTheirOrder(t *testing.T) {
 		}
 		return ""
 	})
+
 	stable(t, 2*time.Second, "the messages", func() string {
 		rs := mine()
 		if len(rs) != 1 {
@@ -279,12 +283,13 @@ func TestE2E_InternalCommentsNeverReachTheCustomer(t *testing.T) {
 	// A comment whose event says nothing about its visibility is checked
 	// against the sd.public.comment property before anything is sent.
 	check := "GET /rest/api/3/comment/" + property + "/properties/sd.public.comment"
-	eventually(t, "the bridge reading the sd.public.comment property", func() string {
+	waitfor.Until(t, e2eWait, "the bridge reading the sd.public.comment property", func() string {
 		if s.jiraStats(t).Requests[check] == 0 {
 			return "not read yet"
 		}
 		return ""
 	})
+
 	// A public reply after them: once it arrives, the internal ones had
 	// their chance.
 	s.reply(t, r.Key, "We are looking into it.")
@@ -430,7 +435,7 @@ func TestE2E_LongReplyArrivesInOrderedPartsWithinTelegramsLimit(t *testing.T) {
 	}
 	s.reply(t, r.Key, reply)
 	var parts []sentMsg
-	eventually(t, "the whole reply", func() string {
+	waitfor.Until(t, e2eWait, "the whole reply", func() string {
 		parts = s.messages(t, chat)
 		got := 0
 		for _, p := range parts {
@@ -441,6 +446,7 @@ func TestE2E_LongReplyArrivesInOrderedPartsWithinTelegramsLimit(t *testing.T) {
 		}
 		return ""
 	})
+
 	stable(t, 2*time.Second, "the parts", func() string {
 		if n := len(s.messages(t, chat)); n != len(parts) {
 			return fmt.Sprintf("%d parts, then %d", len(parts), n)
@@ -528,13 +534,14 @@ func TestE2E_PhotoAndDocumentBecomeAttachmentsOfTheRequest(t *testing.T) {
 	r := s.waitRequest(t, "swan9")
 	s.send(t, userMsg{ChatID: chat, FirstName: "Alice", Text: "The error log", Document: &docMsg{FileName: "error-log.txt", Size: 50_000, MimeType: "text/plain"}})
 	var atts []jiraAttachment
-	eventually(t, "two attachments", func() string {
+	waitfor.Until(t, e2eWait, "two attachments", func() string {
 		atts = s.request(t, r.Key).Attachments
 		if len(atts) < 2 {
 			return fmt.Sprintf("%+v", atts)
 		}
 		return ""
 	})
+
 	var photo, doc *jiraAttachment
 	for i, a := range atts {
 		switch {
@@ -553,7 +560,7 @@ func TestE2E_PhotoAndDocumentBecomeAttachmentsOfTheRequest(t *testing.T) {
 	if !strings.Contains(r.Description, "The broken screen") {
 		t.Errorf("the photo's caption is not in the description %q", r.Description)
 	}
-	eventually(t, "the document's caption", func() string {
+	waitfor.Until(t, e2eWait, "the document's caption", func() string {
 		for _, c := range s.request(t, r.Key).Comments {
 			if strings.Contains(c.Body, "The error log") {
 				return ""
@@ -561,6 +568,7 @@ func TestE2E_PhotoAndDocumentBecomeAttachmentsOfTheRequest(t *testing.T) {
 		}
 		return "no comment carries it"
 	})
+
 	stable(t, time.Second, "attachments", func() string {
 		if n := len(s.request(t, r.Key).Attachments); n != 2 {
 			return fmt.Sprintf("%d attachments for two files", n)
@@ -587,13 +595,14 @@ func TestE2E_AlbumOpensOneRequestWithAllItsFiles(t *testing.T) {
 		}
 		return out
 	}
-	eventually(t, "one request with the album's three files", func() string {
+	waitfor.Until(t, e2eWait, "one request with the album's three files", func() string {
 		rs := album()
 		if len(rs) != 1 || len(rs[0].Attachments) < 3 {
 			return fmt.Sprintf("%+v", rs)
 		}
 		return ""
 	})
+
 	// Every item waits for the one opening the request: one request.
 	stable(t, 2*time.Second, "the album", func() string {
 		rs := album()
@@ -639,7 +648,7 @@ func TestE2E_OversizeFileIsNotAttachedAndBothSidesAreTold(t *testing.T) {
 	if !strings.Contains(notes[0].Body, noteTooLarge) || !strings.Contains(notes[0].Body, "recording.mp4") {
 		t.Errorf("internal note %q", notes[0].Body)
 	}
-	eventually(t, "the caption as a comment", func() string {
+	waitfor.Until(t, e2eWait, "the caption as a comment", func() string {
 		for _, c := range s.request(t, r.Key).appComments(true) {
 			if c.Body == "Here it is" {
 				return ""
@@ -647,6 +656,7 @@ func TestE2E_OversizeFileIsNotAttachedAndBothSidesAreTold(t *testing.T) {
 		}
 		return "not yet"
 	})
+
 	stable(t, time.Second, "the oversize file", func() string {
 		q := s.request(t, r.Key)
 		if len(q.Attachments) != 0 {
@@ -837,7 +847,7 @@ func TestE2E_BlockedBotDeliversNothingAndAgentsAreTold(t *testing.T) {
 		t.Fatalf("the my_chat_member update: %+v", res)
 	}
 	s.reply(t, r.Key, "Try again now please")
-	eventually(t, "the note that the reply was not delivered", func() string {
+	waitfor.Until(t, e2eWait, "the note that the reply was not delivered", func() string {
 		for _, c := range s.request(t, r.Key).appComments(false) {
 			if strings.Contains(c.Body, noteNotDelivered) {
 				return ""
@@ -845,6 +855,7 @@ func TestE2E_BlockedBotDeliversNothingAndAgentsAreTold(t *testing.T) {
 		}
 		return fmt.Sprintf("internal notes: %+v", s.request(t, r.Key).appComments(false))
 	})
+
 	stable(t, 2*time.Second, "the blocked chat", func() string {
 		if n := len(s.sent(t, chat)); n != 0 {
 			return fmt.Sprintf("the bot sent %d messages to a chat that blocked it: %+v", n, s.sent(t, chat))
@@ -871,7 +882,7 @@ func TestE2E_BlockedBotDeliversNothingAndAgentsAreTold(t *testing.T) {
 	// Writing again unblocks the bot (Telegram delivers my_chat_member
 	// first): the message reaches the request and replies arrive again.
 	s.say(t, chat, "Sorry, I am back dove15")
-	eventually(t, "the message after unblocking", func() string {
+	waitfor.Until(t, e2eWait, "the message after unblocking", func() string {
 		for _, c := range s.request(t, r.Key).appComments(true) {
 			if strings.Contains(c.Body, "I am back") {
 				return ""
@@ -879,6 +890,7 @@ func TestE2E_BlockedBotDeliversNothingAndAgentsAreTold(t *testing.T) {
 		}
 		return "not commented yet"
 	})
+
 	s.reply(t, r.Key, "Welcome back")
 	s.waitText(t, chat, "Welcome back")
 	if n := len(s.messages(t, chat)); n != 1 {
@@ -899,7 +911,7 @@ func TestE2E_AgentsPublicFileArrivesAndAnInternalOneDoesNot(t *testing.T) {
 	attach(map[string]any{"filename": "internal-notes.pdf", "size": 1000, "public": false, "comment": "Internal file"})
 	attach(map[string]any{"filename": "manual.pdf", "size": 30_000, "public": true, "comment": "Here is the manual"})
 	var doc sentMsg
-	eventually(t, "the manual as a document", func() string {
+	waitfor.Until(t, e2eWait, "the manual as a document", func() string {
 		for _, m := range s.sent(t, chat) {
 			if m.Method == "sendDocument" && m.FileName == "manual.pdf" {
 				doc = m
@@ -908,6 +920,7 @@ func TestE2E_AgentsPublicFileArrivesAndAnInternalOneDoesNot(t *testing.T) {
 		}
 		return fmt.Sprintf("%+v", s.sent(t, chat))
 	})
+
 	if doc.FileSize != 30_000 {
 		t.Errorf("the manual arrived with %d bytes, want 30000", doc.FileSize)
 	}
@@ -940,12 +953,13 @@ func TestE2E_NoMessageTextTokenChatIDOrIssueKeyInTheDataFileOrLog(t *testing.T) 
 	s.say(t, chat, texts[1])
 	s.send(t, userMsg{ChatID: chat, FirstName: "Alice", Photo: true, Text: texts[2]})
 	s.waitAppComments(t, r.Key, true, 1)
-	eventually(t, "the photo", func() string {
+	waitfor.Until(t, e2eWait, "the photo", func() string {
 		if len(s.request(t, r.Key).Attachments) == 0 {
 			return "not attached"
 		}
 		return ""
 	})
+
 	s.reply(t, r.Key, texts[3])
 	s.waitText(t, chat, texts[3])
 	s.agentComment(t, r.Key, map[string]any{"body": texts[4]})
@@ -1057,7 +1071,7 @@ func TestE2E_AgentsRepliesArriveInTheOrderTheyWereWritten(t *testing.T) {
 		return m.Plain
 	}
 	var got []string
-	eventually(t, "both replies and the file", func() string {
+	waitfor.Until(t, e2eWait, "both replies and the file", func() string {
 		got = got[:0]
 		for _, m := range s.sent(t, chat) {
 			got = append(got, describe(m))
@@ -1067,6 +1081,7 @@ func TestE2E_AgentsRepliesArriveInTheOrderTheyWereWritten(t *testing.T) {
 		}
 		return ""
 	})
+
 	stable(t, time.Second, "the replies", func() string {
 		if n := len(s.sent(t, chat)); n != 3 {
 			return fmt.Sprintf("%d things sent: %+v", n, s.sent(t, chat))

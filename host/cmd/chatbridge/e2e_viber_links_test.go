@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/emulator/sim/jira"
 	"github.com/chatbridge/chatbridge/emulator/sim/viber"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // An agent's file reaches a Viber customer by a single-use download link:
@@ -33,7 +34,7 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 	req := s.waitRequest(t, "viber-e2e-links")
 	// The request exists in Jira a moment before the bridge has mapped it
 	// to the chat: wait for the inbound work to finish.
-	eventually(t, "the inbound queue drained", func() string {
+	waitfor.Until(t, e2eWait, "the inbound queue drained", func() string {
 		if n := s.r.host.Queue().Pending(); n != 0 {
 			return fmt.Sprintf("%d pending", n)
 		}
@@ -47,7 +48,7 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 	checkWebhooks(t, att.Webhooks)
 
 	var file viber.Sent
-	eventually(t, "the agent's file in Viber", func() string {
+	waitfor.Until(t, e2eWait, "the agent's file in Viber", func() string {
 		var sent []viber.Sent
 		s.call(t, "GET", "/_sim/viber/sent?receiver="+url.QueryEscape(user), nil, &sent, http.StatusOK)
 		for _, m := range sent {
@@ -58,6 +59,7 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 		}
 		return fmt.Sprintf("sent %+v", sent)
 	})
+
 	if file.FileName != "manual.pdf" || file.Size != size || !strings.Contains(file.Media, "/dl/") {
 		t.Fatalf("file message %+v", file)
 	}
@@ -90,7 +92,7 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 		"filename": "label.png", "size": 40_000, "public": true, "mime_type": "image/png"}, &img, http.StatusOK)
 	checkWebhooks(t, img.Webhooks)
 	var pic viber.Sent
-	eventually(t, "the agent's picture in Viber", func() string {
+	waitfor.Until(t, e2eWait, "the agent's picture in Viber", func() string {
 		var sent []viber.Sent
 		s.call(t, "GET", "/_sim/viber/sent?receiver="+url.QueryEscape(user), nil, &sent, http.StatusOK)
 		for _, m := range sent {
@@ -101,6 +103,7 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 		}
 		return fmt.Sprintf("sent %+v", sent)
 	})
+
 	pngSum := sha256.Sum256(s.jiraAttachment(t, img.ID))
 	if f := pic.Fetched; pic.Media == file.Media || f == nil || f.Status != 200 || f.Bytes != 40_000 || f.SHA256 != hex.EncodeToString(pngSum[:]) || f.ContentType != "image/png" {
 		t.Errorf("picture %+v fetched %+v", pic, pic.Fetched)

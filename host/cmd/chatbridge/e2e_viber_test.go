@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/emulator/sim/viber"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // Viber customers reach the same bridge: the project is switched to the
@@ -50,7 +51,7 @@ func TestE2E_ViberCustomerAndAgent(t *testing.T) {
 
 	// A photo travels from Viber's media host to the request.
 	s.call(t, "POST", "/_sim/viber/send", map[string]any{"user_id": user, "picture": true, "text": "the label"}, &res, http.StatusOK)
-	eventually(t, "the photo attached to the request", func() string {
+	waitfor.Until(t, e2eWait, "the photo attached to the request", func() string {
 		if n := len(s.request(t, req.Key).Attachments); n != 1 {
 			return fmt.Sprintf("%d attachments", n)
 		}
@@ -59,13 +60,14 @@ func TestE2E_ViberCustomerAndAgent(t *testing.T) {
 
 	s.reply(t, req.Key, "Your parcel is *on its way*.")
 	var sent []viber.Sent
-	eventually(t, "the agent's reply in Viber", func() string {
+	waitfor.Until(t, e2eWait, "the agent's reply in Viber", func() string {
 		s.call(t, "GET", "/_sim/viber/sent?receiver="+url.QueryEscape(user), nil, &sent, http.StatusOK)
 		if len(sent) == 0 {
 			return "nothing sent"
 		}
 		return ""
 	})
+
 	if sent[0].Text != "Your parcel is on its way." || sent[0].SenderName == "" {
 		t.Errorf("sent %+v", sent)
 	}

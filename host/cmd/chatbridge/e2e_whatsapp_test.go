@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/chatbridge/chatbridge/emulator/sim/whatsapp"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // WhatsApp customers reach the same bridge; a reply after the 24-hour
@@ -41,7 +42,7 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 	// The two messages of one delivery are handled in parallel: either opens
 	// the request, the other joins it.
 	req := s.waitRequest(t, "via WhatsApp")
-	eventually(t, "both messages and the photo in one request", func() string {
+	waitfor.Until(t, e2eWait, "both messages and the photo in one request", func() string {
 		r := s.request(t, req.Key)
 		all := r.Description
 		for _, c := range r.Comments {
@@ -55,13 +56,14 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 
 	s.reply(t, req.Key, "We are on it.")
 	var sent []whatsapp.Sent
-	eventually(t, "the agent's reply in WhatsApp", func() string {
+	waitfor.Until(t, e2eWait, "the agent's reply in WhatsApp", func() string {
 		s.call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
 		if len(sent) == 0 {
 			return "nothing sent"
 		}
 		return ""
 	})
+
 	if sent[0].Text != "We are on it." {
 		t.Errorf("sent %+v", sent)
 	}
@@ -70,7 +72,7 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 	var att jiraAnswer
 	s.call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{"filename": "guide.pdf", "size": 2048, "public": true, "mime_type": "application/pdf"}, &att, http.StatusOK)
 	checkWebhooks(t, att.Webhooks)
-	eventually(t, "the agent's file in WhatsApp", func() string {
+	waitfor.Until(t, e2eWait, "the agent's file in WhatsApp", func() string {
 		s.call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
 		for _, m := range sent {
 			if m.Type == "document" && m.Filename == "guide.pdf" && m.Size == 2048 {
@@ -149,7 +151,7 @@ func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testin
 	first := res.IDs[0]
 	hidden := s.waitRequest(t, "whatsappE2Eusername")
 	s.reply(t, hidden.Key, "whatsappE2E reply by user id")
-	eventually(t, "the reply reaches the customer by user id", func() string {
+	waitfor.Until(t, e2eWait, "the reply reaches the customer by user id", func() string {
 		s.call(t, "GET", "/_sim/whatsapp/sent?to="+userID, nil, &sent, http.StatusOK)
 		if len(sent) != 1 || sent[0].Text != "whatsappE2E reply by user id" {
 			return fmt.Sprintf("sent %+v", sent)
@@ -159,7 +161,7 @@ func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testin
 
 	// An edit, then a message WhatsApp cannot deliver the content of.
 	s.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "edit_of": first, "text": "whatsappE2Eusername corrected"}, &res, http.StatusOK)
-	eventually(t, "the edit as a comment", func() string {
+	waitfor.Until(t, e2eWait, "the edit as a comment", func() string {
 		for _, c := range s.request(t, hidden.Key).Comments {
 			if strings.Contains(c.Body, "(edited)") && strings.Contains(c.Body, "corrected") {
 				return ""
@@ -167,8 +169,9 @@ func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testin
 		}
 		return "no edit yet"
 	})
+
 	s.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "unsupported": "poll_creation"}, &res, http.StatusOK)
-	eventually(t, "the answer to an unsupported message", func() string {
+	waitfor.Until(t, e2eWait, "the answer to an unsupported message", func() string {
 		s.call(t, "GET", "/_sim/whatsapp/sent?to="+userID, nil, &sent, http.StatusOK)
 		for _, m := range sent {
 			if strings.Contains(m.Text, "cannot be passed on") {
@@ -177,4 +180,5 @@ func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testin
 		}
 		return fmt.Sprintf("sent %+v", sent)
 	})
+
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/storage/etcd"
 	"github.com/chatbridge/chatbridge/host/storage/etcd/etcdtest"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // Two host nodes on a three-member etcd cluster, each with its own
@@ -50,14 +51,15 @@ func TestSchedule_TwoNodesOverEtcdFireOncePerInterval(t *testing.T) {
 		b.install(t, "https://three.atlassian.net"),
 	}
 	const want = 4
-	waitFor(t, "four firings of every installation", func() bool {
+	waitfor.Until(t, 0, "four firings of every installation", waitfor.True(func() bool {
 		for _, id := range ids {
 			if count(t, a.store, id) < want {
 				return false
 			}
 		}
 		return true
-	})
+	}))
+
 	a.stop()
 	b.stop()
 	byNode := map[string]int{}

@@ -30,6 +30,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/storage/bunt"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // The probe's scheduled trigger (plugin/examples/probe/manifest.yml): it
@@ -194,19 +195,6 @@ func count(t *testing.T, store storage.Store, installation string) int {
 	return n
 }
 
-// waitFor polls cond until it holds; the bound is generous, for a loaded
-// machine, and never the thing tested.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // openBunt opens the sealed BuntDB store in dir.
 func openBunt(t *testing.T, dir string, key *seal.MasterKey) *seal.Store {
 	t.Helper()
@@ -259,9 +247,10 @@ func TestSchedule_FiresAtItsIntervalOnOneNode(t *testing.T) {
 	seen := &firings{}
 	n := startNode(t, "a", st, host.Config{}, period, seen)
 	ids := []string{n.install(t, "https://one.atlassian.net"), n.install(t, "https://two.atlassian.net")}
-	waitFor(t, "three firings per installation", func() bool {
+	waitfor.Until(t, 0, "three firings per installation", waitfor.True(func() bool {
 		return count(t, st, ids[0]) >= 3 && count(t, st, ids[1]) >= 3
-	})
+	}))
+
 	n.stop()
 	for _, id := range ids {
 		checkOncePerInterval(t, st, seen, id, period)
@@ -282,7 +271,7 @@ func TestSchedule_ARestartDoesNotFireAgainWithinAnInterval(t *testing.T) {
 	seen := &firings{}
 	n := startNode(t, "before", st, host.Config{}, period, seen)
 	id := n.install(t, "https://one.atlassian.net")
-	waitFor(t, "the first firing", func() bool { return count(t, st, id) == 1 })
+	waitfor.Until(t, 0, "the first firing", waitfor.True(func() bool { return count(t, st, id) == 1 }))
 	n.stop()
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
@@ -292,7 +281,7 @@ func TestSchedule_ARestartDoesNotFireAgainWithinAnInterval(t *testing.T) {
 	defer st.Close()
 	n = startNode(t, "after", st, host.Config{}, period, seen)
 	// The restarted node read the record and found the interval fired.
-	waitFor(t, "the restarted node to look at the trigger", func() bool { s := n.sched.Stats(); return s.NotDue+s.Fired >= 1 })
+	waitfor.Until(t, 0, "the restarted node to look at the trigger", waitfor.True(func() bool { s := n.sched.Stats(); return s.NotDue+s.Fired >= 1 }))
 	if c := count(t, st, id); c != 1 {
 		t.Fatalf("the module fired %d times, want once: the restart fired the interval again", c)
 	}
@@ -308,7 +297,7 @@ func TestSchedule_AMissedIntervalFiresOnceAfterDowntime(t *testing.T) {
 	seen := &firings{}
 	n := startNode(t, "before", st, host.Config{}, period, seen)
 	id := n.install(t, "https://one.atlassian.net")
-	waitFor(t, "the first firing", func() bool { return count(t, st, id) == 1 })
+	waitfor.Until(t, 0, "the first firing", waitfor.True(func() bool { return count(t, st, id) == 1 }))
 	n.stop()
 
 	// The node was down for ten intervals: the last firing is that old.
@@ -319,7 +308,7 @@ func TestSchedule_AMissedIntervalFiresOnceAfterDowntime(t *testing.T) {
 	}
 	restart := time.Now()
 	n = startNode(t, "after", st, host.Config{}, period, seen)
-	waitFor(t, "the firing after the downtime", func() bool { return n.sched.Stats().Fired == 1 })
+	waitfor.Until(t, 0, "the firing after the downtime", waitfor.True(func() bool { return n.sched.Stats().Fired == 1 }))
 	n.stop()
 	got := seen.of(id)
 	if len(got) != 2 || got[1].Slot.Before(restart) {
@@ -330,7 +319,7 @@ func TestSchedule_AMissedIntervalFiresOnceAfterDowntime(t *testing.T) {
 	// nothing due, where catching up would fire the missed ones.
 	n = startNode(t, "later", st, host.Config{}, period, seen)
 	defer st.Close()
-	waitFor(t, "the next node to look at the trigger", func() bool { s := n.sched.Stats(); return s.NotDue+s.Fired >= 1 })
+	waitfor.Until(t, 0, "the next node to look at the trigger", waitfor.True(func() bool { s := n.sched.Stats(); return s.NotDue+s.Fired >= 1 }))
 	n.stop()
 	if c := count(t, st, id); c != 2 {
 		t.Fatalf("the module fired %d times, want twice: once before the downtime and once after", c)
@@ -344,7 +333,7 @@ func TestSchedule_RecordIsSealedAndGoesWithItsInstallation(t *testing.T) {
 	seen := &firings{}
 	n := startNode(t, "a", st, host.Config{}, time.Minute, seen)
 	id := n.install(t, "https://one.atlassian.net")
-	waitFor(t, "the first firing", func() bool { return count(t, st, id) == 1 })
+	waitfor.Until(t, 0, "the first firing", waitfor.True(func() bool { return count(t, st, id) == 1 }))
 	ctx := context.Background()
 	raw, err := st.Get(ctx, id, storage.Dedupe, storage.SchedulePrefix+trigger)
 	if err != nil {
@@ -385,9 +374,10 @@ func TestSchedule_AFailureIsAFiringAndNothingToFireIntoIsNot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a firing of failing, and one into gone", func() bool {
+	waitfor.Until(t, 0, "a firing of failing, and one into gone", waitfor.True(func() bool {
 		return s.Stats().Fired >= 1 && s.Stats().Deferred >= 1
-	})
+	}))
+
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
