@@ -245,8 +245,9 @@ func runSims(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer s.shutdown()
-	fmt.Fprintf(stdout, "simulators: control API http://%s/_sim/ (writes carry the admin token in %s)\nrun the host with: chatbridge dev -sims http://%s -data %s -bundle ...\n",
-		addr, s.tokenFile, addr, *data)
+	// The first line ends with the control URL: scripts read it there.
+	fmt.Fprintf(stdout, "simulators: control API http://%s/_sim/\nwrites carry the admin token: -H \"Authorization: Bearer $(cat %s)\"\nrun the host with: chatbridge dev -sims http://%s -data %s -bundle ...\n",
+		addr, shellWord(s.tokenFile), addr, *data)
 	<-ctx.Done()
 	return nil
 }
