@@ -18,13 +18,13 @@ const (
 // /readyz (Backend.Ready, and not shutting down), /metrics (Prometheus text
 // format: the proxy's metrics, then Backend.WriteMetrics), and
 // AdminConfig.Extra for every other path, all behind a LocalGuard of
-// Admin.Addr and Admin.Hosts. Mount it anywhere; ServeAdmin and
+// Admin.Addr, Admin.Hosts and Admin.Token. Mount it anywhere; ServeAdmin and
 // ListenAndServe serve it on the admin listener.
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 func (s *Server) adminHandler() http.Handler {
 	extra := s.cfg.Admin.Extra
-	guard := LocalGuard{Addr: s.cfg.Admin.Addr, Hosts: s.cfg.Admin.Hosts}
+	guard := LocalGuard{Addr: s.cfg.Admin.Addr, Hosts: s.cfg.Admin.Hosts, Token: s.cfg.Admin.Token, TokenFile: s.cfg.Admin.TokenFile}
 	return guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminHealthz:

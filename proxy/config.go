@@ -108,6 +108,16 @@ type AdminConfig struct {
 	// request naming any other is 421. Default none.
 	Hosts []string
 
+	// Token is the admin token: a state-changing request (to Extra) is
+	// served only with "Authorization: Bearer <Token>" or from the
+	// listener's own origin (see LocalGuard). Default none: only the
+	// listener's own pages can write.
+	Token string
+
+	// TokenFile is where the operator finds Token; a refused write names
+	// it. Default none.
+	TokenFile string
+
 	// Disabled stops ListenAndServe from opening the admin listener; the
 	// handler is still available from (*Server).AdminHandler.
 	Disabled bool

@@ -87,8 +87,9 @@
 // Backend.WriteMetrics). Every other path goes to AdminConfig.Extra, where
 // development tooling can mount its own pages. All of it sits behind a
 // LocalGuard: a Host other than the names the listener serves is 421 (DNS
-// rebinding), and a write from another origin, or with Sec-Fetch-Site other
-// than same-origin, is 403.
+// rebinding), and a write is served only with a same-origin proof, the
+// admin token (Authorization: Bearer) or the listener's own Origin (with
+// Sec-Fetch-Site, if sent, same-origin); without one it is 403.
 //
 // # Shutdown
 //

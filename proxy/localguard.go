@@ -1,7 +1,7 @@
 package proxy
 
 import (
-	"mime"
+	"crypto/subtle"
 	"net"
 	"net/http"
 	"strings"
@@ -9,26 +9,22 @@ import (
 
 // LocalGuard keeps web pages away from a listener meant for the operator's
 // own tools: the admin listener, where dev mode also serves its console and
-// the simulators' control API, and `chatbridge sims`. Neither has
-// authentication beyond the admin API's token, so the guard refuses what a
-// page in the operator's browser could send there:
+// the simulators' control API, and `chatbridge sims`. Browsers send
+// requests there from any page, so the guard refuses what a page could:
 //
 //   - A request naming a host the listener does not serve is 421. A page
 //     that rebinds its own name to the listener's address (DNS rebinding)
 //     names its own host, so it can read nothing, even same-origin.
 //   - A state-changing request (any method but GET, HEAD, OPTIONS and TRACE)
-//     must come from the listener's own origin: an Origin header other than
-//     the served origin is 403, and so is Sec-Fetch-Site other than
-//     same-origin (same-site and cross-site alike). A request with neither
-//     header did not come from a current browser, which sends Origin with
-//     every such request; it is served unless a browser of before 2020
-//     (which sent no Origin on form posts) could have sent it: a CORS-simple
-//     request (POST with no Content-Type or a form one, no Authorization)
-//     whose User-Agent is a browser's. Anything else needs a CORS preflight,
-//     which these listeners never approve. So curl, the CLI and scripts work
-//     as they are, and no page can write.
+//     is served only with a same-origin proof: the token (Authorization:
+//     Bearer Token), which only the operator's tools can read, or an
+//     Origin equal to the listener's own origin with Sec-Fetch-Site, if
+//     sent, same-origin, which only the listener's own pages send. Anything
+//     else is refused, a missing Origin included: 401 for a wrong token,
+//     403 otherwise, with what to send.
 //
-// The zero value serves the loopback names only.
+// The zero value serves the loopback names only and, having no token,
+// accepts writes from the listener's own pages only.
 type LocalGuard struct {
 	// Addr is the address the listener was asked to listen on; its host,
 	// unless unspecified (":9091", "0.0.0.0:9091"), is a name it serves.
@@ -38,6 +34,16 @@ type LocalGuard struct {
 	// without ports). "localhost", the loopback addresses and the address
 	// each connection arrived on are always served.
 	Hosts []string
+
+	// Token is the secret that proves a write comes from the operator's
+	// tools: sent as "Authorization: Bearer <Token>". Default none: only
+	// the listener's own pages can write.
+	Token string
+
+	// TokenFile is where the operator finds Token (e.g. data/admin.token);
+	// a refused write names it, so the refusal says what to send. Default
+	// none: the refusal says "<token>".
+	TokenFile string
 }
 
 // Handler returns next behind the guard.
@@ -53,19 +59,56 @@ func (g LocalGuard) Handler(next http.Handler) http.Handler {
 			names[h] = true
 		}
 	}
+	var bearer []byte
+	if g.Token != "" {
+		bearer = []byte("Bearer " + g.Token)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !servesHost(names, r) {
 			http.Error(w, "this listener does not serve that host name", http.StatusMisdirectedRequest)
 			return
 		}
-		if !safeMethod(r.Method) {
-			if reason := crossOrigin(r); reason != "" {
-				http.Error(w, "refused: "+reason, http.StatusForbidden)
-				return
-			}
+		if safeMethod(r.Method) {
+			next.ServeHTTP(w, r)
+			return
 		}
-		next.ServeHTTP(w, r)
+		auth := r.Header.Values("Authorization")
+		if bearer != nil && len(auth) == 1 && subtle.ConstantTimeCompare([]byte(auth[0]), bearer) == 1 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		reason := crossOrigin(r)
+		if reason == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if len(auth) > 0 && bearer != nil {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			http.Error(w, "refused: a write with a wrong token; "+g.howToWrite(), http.StatusUnauthorized)
+			return
+		}
+		http.Error(w, "refused: "+reason+"; "+g.howToWrite(), http.StatusForbidden)
 	})
+}
+
+// howToWrite tells the operator what a write must carry.
+func (g LocalGuard) howToWrite() string {
+	if g.Token == "" {
+		return "writes are taken from this listener's own pages only"
+	}
+	tok := "<token>"
+	if g.TokenFile != "" {
+		tok = "$(cat " + shellWord(g.TokenFile) + ")"
+	}
+	return `send the admin token: -H "Authorization: Bearer ` + tok + `"`
+}
+
+// shellWord quotes s for a POSIX shell unless it needs no quoting.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // canonicalHost lower-cases a host name, drops a trailing dot and the
@@ -113,28 +156,27 @@ func safeMethod(m string) bool {
 	return false
 }
 
-// crossOrigin says why a state-changing request may have come from another
-// origin, or returns "" when it did not.
+// crossOrigin says why a state-changing request does not prove it came
+// from the listener's own origin, or returns "" when it does: one Origin,
+// equal to the listener's, and Sec-Fetch-Site, if sent, same-origin.
 func crossOrigin(r *http.Request) string {
 	origins := r.Header.Values("Origin")
 	site := r.Header.Values("Sec-Fetch-Site")
 	if len(origins) > 1 || len(site) > 1 {
 		return "repeated Origin or Sec-Fetch-Site"
 	}
-	if len(origins) == 1 {
-		scheme := "http://"
-		if r.TLS != nil {
-			scheme = "https://"
-		}
-		if !strings.EqualFold(origins[0], scheme+r.Host) {
-			return "a write from another origin"
-		}
+	if len(origins) == 0 {
+		return "a write without Origin"
+	}
+	scheme := "http://"
+	if r.TLS != nil {
+		scheme = "https://"
+	}
+	if !strings.EqualFold(origins[0], scheme+r.Host) {
+		return "a write from another origin"
 	}
 	if len(site) == 1 && site[0] != "same-origin" {
 		return "a write from another site (Sec-Fetch-Site: " + fetchSiteLabel(site[0]) + ")"
-	}
-	if len(origins) == 0 && len(site) == 0 && corsSimple(r) && browserAgent(r.UserAgent()) {
-		return "a browser's write without Origin"
 	}
 	return ""
 }
@@ -148,30 +190,3 @@ func fetchSiteLabel(v string) string {
 	}
 	return "other"
 }
-
-// corsSimple reports a request a page can send without a CORS preflight:
-// a POST with no Content-Type or one a form can send, and no Authorization.
-// (Other headers outside the CORS safelist also need a preflight; counting
-// such a request as simple only makes the guard stricter.)
-func corsSimple(r *http.Request) bool {
-	if r.Method != http.MethodPost || r.Header.Get("Authorization") != "" {
-		return false
-	}
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return true
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return true // a browser may send any text there; treat it as simple
-	}
-	switch mt {
-	case "application/x-www-form-urlencoded", "multipart/form-data", "text/plain":
-		return true
-	}
-	return false
-}
-
-// browserAgent reports a User-Agent that every browser sends: a page cannot
-// change it without a preflight.
-func browserAgent(ua string) bool { return strings.HasPrefix(ua, "Mozilla/") }

@@ -85,10 +85,14 @@ func TestAdminListener_AnswersOnlyTheHostNamesItServes(t *testing.T) {
 	})
 }
 
-// TestAdminListener_WritesNeedASameOriginProof: no page can change state
-// through the admin listener (the console's config.set, the simulators'
-// control API), while curl, the CLI and the console's own page can.
+// TestAdminListener_WritesNeedASameOriginProof: a state-changing request
+// is served only with the admin token or from the listener's own origin
+// (issue 21: "every state-changing request must carry a same-origin proof
+// ... a missing Origin on a non-simple request is refused"), so no page can
+// change state (the console's config.set, the simulators' control API),
+// while the operator's tools with the token and the console's own page can.
 func TestAdminListener_WritesNeedASameOriginProof(t *testing.T) {
+	const token = "0123456789abcdef"
 	cfg := testConfig(t)
 	var writes atomic.Int64
 	cfg.Admin.Extra = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -97,9 +101,11 @@ func TestAdminListener_WritesNeedASameOriginProof(t *testing.T) {
 		}
 		io.WriteString(w, "done")
 	})
+	cfg.Admin.Token, cfg.Admin.TokenFile = token, "data/admin.token"
 	ts := startServer(t, cfg, nil)
 	_, port, _ := net.SplitHostPort(ts.admin)
 	self := "http://" + ts.admin
+	bearer := "Bearer " + token
 
 	tests := []struct {
 		name   string
@@ -112,6 +118,35 @@ func TestAdminListener_WritesNeedASameOriginProof(t *testing.T) {
 			[]string{"Origin", self, "Sec-Fetch-Site", "same-origin", "User-Agent", chromeAgent, "Content-Type", "application/json"}, 200},
 		{"the same page reached as localhost writes", "POST", "localhost:" + port,
 			[]string{"Origin", "http://localhost:" + port, "Sec-Fetch-Site", "same-origin", "User-Agent", chromeAgent}, 200},
+		{"a same-origin Origin without Sec-Fetch-Site writes (browsers before 2023)", "DELETE", "",
+			[]string{"Origin", self, "User-Agent", chromeAgent}, 200},
+		{"curl with the admin token writes (README's lines)", "POST", "",
+			[]string{"User-Agent", curlAgent, "Content-Type", "application/x-www-form-urlencoded", "Authorization", bearer}, 200},
+		{"a script's JSON post with the token writes", "POST", "",
+			[]string{"User-Agent", "Go-http-client/1.1", "Content-Type", "application/json", "Authorization", bearer}, 200},
+		{"a PUT with the token writes (dev -sims registering the Jira webhook)", "PUT", "",
+			[]string{"Authorization", bearer}, 200},
+		{"a DELETE with the token writes", "DELETE", "",
+			[]string{"Authorization", bearer}, 200},
+		{"a JSON post without Origin or token is refused (not CORS-simple)", "POST", "",
+			[]string{"User-Agent", curlAgent, "Content-Type", "application/json"}, 403},
+		{"a PUT without Origin or token is refused", "PUT", "",
+			[]string{"User-Agent", "Go-http-client/1.1"}, 403},
+		{"a DELETE without Origin or token is refused", "DELETE", "", nil, 403},
+		{"curl -d without the token is refused (a form post without Origin)", "POST", "",
+			[]string{"User-Agent", curlAgent, "Content-Type", "application/x-www-form-urlencoded"}, 403},
+		{"an old browser's form post without Origin is refused", "POST", "",
+			[]string{"User-Agent", chromeAgent, "Content-Type", "application/x-www-form-urlencoded"}, 403},
+		{"a browser's post without Origin or Content-Type is refused", "POST", "",
+			[]string{"User-Agent", chromeAgent}, 403},
+		{"Sec-Fetch-Site same-origin without Origin is refused", "POST", "",
+			[]string{"Sec-Fetch-Site", "same-origin", "User-Agent", chromeAgent}, 403},
+		{"a wrong token is refused", "POST", "",
+			[]string{"User-Agent", curlAgent, "Content-Type", "application/json", "Authorization", "Bearer " + token + "0"}, 401},
+		{"the token in another scheme is refused", "POST", "",
+			[]string{"Authorization", "Basic " + token}, 401},
+		{"two Authorization headers are refused", "POST", "",
+			[]string{"Authorization", bearer, "Authorization", "Bearer x"}, 401},
 		{"a page elsewhere cannot write (Origin of another site)", "POST", "",
 			[]string{"Origin", "https://evil.example", "User-Agent", chromeAgent, "Content-Type", "text/plain"}, 403},
 		{"a page on another loopback port cannot write", "POST", "",
@@ -131,25 +166,10 @@ func TestAdminListener_WritesNeedASameOriginProof(t *testing.T) {
 		{"a PUT from another origin is refused", "PUT", "",
 			[]string{"Origin", "https://evil.example", "Content-Type", "application/json"}, 403},
 		{"two Origin headers are refused", "POST", "",
-			[]string{"Origin", self, "Origin", "https://evil.example"}, 403},
-		{"an old browser's form post without Origin is refused", "POST", "",
-			[]string{"User-Agent", chromeAgent, "Content-Type", "application/x-www-form-urlencoded"}, 403},
-		{"an old browser's text/plain post without Origin is refused", "POST", "",
-			[]string{"User-Agent", chromeAgent, "Content-Type", "text/plain; charset=utf-8"}, 403},
-		{"a browser's post without Origin or Content-Type is refused", "POST", "",
-			[]string{"User-Agent", chromeAgent}, 403},
-		{"curl -d writes as README shows (a form post without Origin)", "POST", "",
-			[]string{"User-Agent", curlAgent, "Content-Type", "application/x-www-form-urlencoded"}, 200},
-		{"a script's JSON post without Origin writes", "POST", "",
-			[]string{"User-Agent", "Go-http-client/1.1", "Content-Type", "application/json"}, 200},
-		{"a JSON post with a browser's User-Agent but no Origin writes: no page can send it without a preflight", "POST", "",
-			[]string{"User-Agent", chromeAgent, "Content-Type", "application/json"}, 200},
-		{"a PUT without Origin writes (the CLI, sims -webhook registration)", "PUT", "",
-			[]string{"User-Agent", "Go-http-client/1.1"}, 200},
-		{"a post with the admin API's Authorization writes", "POST", "",
-			[]string{"User-Agent", chromeAgent, "Authorization", "Bearer x", "Content-Type", "text/plain"}, 200},
+			[]string{"Origin", self, "Origin", self}, 403},
 		{"a read from another origin is served (the browser keeps its answer from the page)", "GET", "",
 			[]string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}, 200},
+		{"a read without Origin or token is served", "GET", "", nil, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,7 +198,64 @@ func TestAdminListener_WritesNeedASameOriginProof(t *testing.T) {
 			if wrote != (tt.want == 200 && tt.method != "GET") {
 				t.Fatalf("write reached the handler: %v", wrote)
 			}
+			if tt.want == 403 || tt.want == 401 {
+				// The refusal tells the operator what to send, and never
+				// echoes the token.
+				if !strings.Contains(string(body), `-H "Authorization: Bearer $(cat data/admin.token)"`) || strings.Contains(string(body), token) {
+					t.Fatalf("refusal %q does not say what to send, or shows the token", body)
+				}
+			}
 		})
+	}
+}
+
+// TestLocalGuard_WithoutATokenOnlyTheListenersOwnPagesWrite: the zero
+// value (no token) accepts a write only from its own origin.
+func TestLocalGuard_WithoutATokenOnlyTheListenersOwnPagesWrite(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	tests := []struct {
+		name string
+		hdr  []string
+		want int
+	}{
+		{"own origin", []string{"Origin", "http://127.0.0.1:9091"}, 200},
+		{"no Origin", nil, 403},
+		{"any bearer token", []string{"Authorization", "Bearer "}, 403},
+		{"another origin with a bearer token", []string{"Origin", "http://evil.example", "Authorization", "Bearer x"}, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/_sim/telegram/send", nil)
+			r.Host = "127.0.0.1:9091"
+			for i := 0; i+1 < len(tt.hdr); i += 2 {
+				r.Header.Add(tt.hdr[i], tt.hdr[i+1])
+			}
+			w := httptest.NewRecorder()
+			LocalGuard{}.Handler(ok).ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Fatalf("status %d, want %d: %s", w.Code, tt.want, w.Body)
+			}
+			if w.Code == 403 && !strings.Contains(w.Body.String(), "own pages only") {
+				t.Fatalf("refusal %q does not say what writes", w.Body)
+			}
+		})
+	}
+}
+
+func TestLocalGuard_RefusalQuotesTheTokenFileForTheShell(t *testing.T) {
+	for file, want := range map[string]string{
+		"data/admin.token":           "$(cat data/admin.token)",
+		"/home/a b/admin.token":      "$(cat '/home/a b/admin.token')",
+		"/tmp/it's/admin.token":      `$(cat '/tmp/it'\''s/admin.token')`,
+		"/tmp/$(reboot)/admin.token": "$(cat '/tmp/$(reboot)/admin.token')",
+	} {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.Host = "localhost"
+		w := httptest.NewRecorder()
+		LocalGuard{Token: "t", TokenFile: file}.Handler(http.NotFoundHandler()).ServeHTTP(w, r)
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("%s: %q does not contain %q", file, w.Body, want)
+		}
 	}
 }
 

@@ -10,7 +10,8 @@
 //
 // The console shows decrypted storage and storage keys and answers without
 // the admin token, so it exists only where `chatbridge dev` mounts it (on the
-// loopback admin listener). Nothing in `serve` imports this package.
+// loopback admin listener, whose guard takes a write only from the console's
+// own page or with the admin token). Nothing in `serve` imports this package.
 //
 // # Routes
 //

@@ -201,7 +201,19 @@ func startToFirstWebhook(ctx context.Context, bin, data, bundleDir string) (read
 		return 0, 0, fmt.Errorf("chatbridge dev printed no ready line: %s", stderr.String())
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	resp, err := http.Post(admin+"/_sim/telegram/send", "application/json", strings.NewReader(`{"chat_id":1001,"text":"cold start"}`))
+	// The admin listener takes a write only with the admin token, which
+	// the host wrote to its data directory before its ready line.
+	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		return 0, 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, admin+"/_sim/telegram/send", strings.NewReader(`{"chat_id":1001,"text":"cold start"}`))
+	if err != nil {
+		return 0, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -19,6 +19,7 @@ import (
 // devProcess is `chatbridge dev` running as a child process.
 type devProcess struct {
 	admin, public string
+	token         string // the admin token, when args name -data
 	stdout        *lockedBuffer
 	stderr        *lockedBuffer
 }
@@ -66,6 +67,9 @@ func startDev(t *testing.T, args ...string) *devProcess {
 	select {
 	case r := <-ready:
 		d.public, d.admin = r[0], r[1]
+		if i := slicesIndex(args, "-data"); i >= 0 && i+1 < len(args) {
+			d.token = readAdminToken(t, args[i+1])
+		}
 	case <-exited:
 		t.Fatalf("dev exited before ready:\n%s\n%s", d.stdout.String(), d.stderr.String())
 	case <-time.After(3 * time.Minute):

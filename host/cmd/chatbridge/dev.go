@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/chatbridge/chatbridge/emulator/console"
 	"github.com/chatbridge/chatbridge/emulator/sim/jira"
@@ -79,7 +80,13 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 	}
 	var sims simulatorControl
 	if c.simsURL != "" {
-		sims, err = remoteSimulators(c.simsURL)
+		// The sims process shares the data directory, and so the admin
+		// token, which its control API takes as a write's proof.
+		var token string
+		if token, err = adminToken(c.data); err != nil {
+			return nil, nil, err
+		}
+		sims, err = remoteSimulators(c.simsURL, token)
 	} else {
 		sims, err = startSimulators(c.certFile)
 	}
@@ -113,14 +120,18 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 			fmt.Fprintf(w, "  web trigger %-16s %s\n", t, webtrigger.URL(r.host, in, t))
 		}
 		fmt.Fprintf(w, "simulators: Telegram as api.telegram.org, Jira as %s; control API under %s/_sim/\n", devSite, r.adminURL)
+		tokenFile := filepath.Join(c.data, adminTokenFile)
 		if configured {
+			// Writes carry the admin token: the admin listener takes no
+			// write without it but from its own pages (proxy.LocalGuard).
 			fmt.Fprintf(w, "project %s is configured; chat as a customer:\n", devProject)
-			fmt.Fprintf(w, "  curl -s -X POST %s/_sim/telegram/send -d '{\"chat_id\":1001,\"text\":\"Hello, my printer is on fire\"}'\n", r.adminURL)
+			fmt.Fprintf(w, "  curl -s -X POST -H \"Authorization: Bearer $(cat %s)\" %s/_sim/telegram/send -d '{\"chat_id\":1001,\"text\":\"Hello, my printer is on fire\"}'\n",
+				shellWord(tokenFile), r.adminURL)
 			fmt.Fprintf(w, "  curl -s %s/_sim/jira/requests\n", r.adminURL)
 		} else if url, ok := firstWebTrigger(r.host, []tenant.Installation{in}); ok {
 			fmt.Fprintf(w, "try: curl -k -X POST %s -d '{\"op\":\"echo\"}'\n", url)
 		}
-		fmt.Fprintf(w, "admin token in %s\n", filepath.Join(c.data, "admin.token"))
+		fmt.Fprintf(w, "admin token in %s\n", tokenFile)
 		if hooks.watch != "" {
 			wt := &watcher{dir: hooks.watch, bundleDir: c.bundleDir, devDir: devDir, host: r.host,
 				log: r.log, report: con.SetReload}
@@ -224,4 +235,13 @@ func firstWebTrigger(h *host.Host, list []tenant.Installation) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// shellWord quotes s for a POSIX shell unless it needs no quoting, for
+// the command lines dev mode prints.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -290,7 +290,7 @@ func startTestSimulators(t *testing.T, data string, out *syncBuffer) (*servedSim
 	return sims, &e2eStack{
 		data: data, log: out, admin: "http://" + simsAddr,
 		client:  &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}},
-		control: &http.Client{Timeout: 30 * time.Second},
+		control: controlClient(30*time.Second, sims.token),
 	}
 }
 

@@ -275,7 +275,7 @@ func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ 
 		return s, errors.New("dev certificate: no PEM certificate")
 	}
 	s.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	s.control = &http.Client{Timeout: 60 * time.Second}
+	s.control = controlClient(60*time.Second, r.token)
 	return s, nil
 }
 
@@ -352,6 +352,34 @@ func (s *e2eStack) call(t *testing.T, method, path string, in, out any, want int
 		if err := json.Unmarshal(raw, out); err != nil {
 			t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
 		}
+	}
+}
+
+// controlClient is the client of a control API (the admin listener's
+// /_sim/ or a sims process's): it sends the admin token with every
+// request, as the operator's tools do, since the listener serves no write
+// without it but from its own pages.
+func controlClient(timeout time.Duration, token string) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: bearer{token: token, next: http.DefaultTransport}}
+}
+
+// bearer adds the admin token to a request that carries no Authorization.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	return b.next.RoundTrip(r)
+}
+
+func (b bearer) CloseIdleConnections() {
+	if c, ok := b.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
 	}
 }
 

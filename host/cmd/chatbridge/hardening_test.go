@@ -136,7 +136,7 @@ func TestServePassesTheAdminAddressToTheEdge(t *testing.T) {
 			}
 			c.certFile, c.keyFile = certFile, keyFile
 			var logs strings.Builder
-			edge, err := proxy.New(c.edgeConfig(nil), hostedge.Backend{}, slog.New(slog.NewJSONHandler(&logs, nil)))
+			edge, err := proxy.New(c.edgeConfig(nil, ""), hostedge.Backend{}, slog.New(slog.NewJSONHandler(&logs, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,15 +177,21 @@ func (r *recorder) WriteHeader(status int) { r.status = status }
 
 // TestDevListenerRefusesRebindingAndCrossOriginWrites drives the real
 // binary's dev listener as a hostile page would (issue 21, items 4 to 6),
-// and as README's curl lines and the console's page do.
+// as a tool without the admin token would (issue 21: every state-changing
+// request carries a same-origin proof; a missing Origin is refused), and
+// as README's curl lines (with the token) and the console's page do.
 func TestDevListenerRefusesRebindingAndCrossOriginWrites(t *testing.T) {
-	dev := startDev(t, "-bundle", bridgeBundleDir(t), "-data", t.TempDir())
+	data := t.TempDir()
+	dev := startDev(t, "-bundle", bridgeBundleDir(t), "-data", data)
 	admin, err := url.Parse(dev.admin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, port, _ := net.SplitHostPort(admin.Host)
 	const chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+	bearer := "Bearer " + dev.token
+	// What a refusal tells the operator to send.
+	hint := `-H "Authorization: Bearer $(cat ` + shellWord(filepath.Join(data, adminTokenFile)) + `)"`
 
 	do := func(t *testing.T, method, path, host, body string, hdr ...string) (int, string) {
 		t.Helper()
@@ -228,10 +234,43 @@ func TestDevListenerRefusesRebindingAndCrossOriginWrites(t *testing.T) {
 		}
 	})
 
+	// refused is a write that must be turned away: by its status, with a
+	// message saying what to send.
+	type refused struct {
+		hdr  []string
+		want int
+	}
+	check := func(t *testing.T, method, path, body string, cases []refused) {
+		t.Helper()
+		for _, c := range cases {
+			code, answer := do(t, method, path, "", body, c.hdr...)
+			if code != c.want {
+				t.Errorf("%s %s with %v: %d %s, want %d", method, path, c.hdr, code, answer, c.want)
+			}
+			if !strings.Contains(answer, hint) {
+				t.Errorf("%s %s with %v: the refusal %q does not say to send %s", method, path, c.hdr, answer, hint)
+			}
+		}
+	}
+	// Neither a page nor a tool without the token can write.
+	noProof := []refused{
+		{[]string{"Origin", "https://evil.example", "User-Agent", chrome, "Content-Type", "text/plain"}, 403},
+		{[]string{"Origin", dev.admin, "Sec-Fetch-Site", "same-site", "User-Agent", chrome, "Content-Type", "application/json"}, 403},
+		{[]string{"Origin", "null", "User-Agent", chrome, "Content-Type", "application/x-www-form-urlencoded"}, 403},
+		{[]string{"Origin", "http://localhost:" + port, "Sec-Fetch-Site", "same-site", "User-Agent", chrome}, 403},
+		{[]string{"Sec-Fetch-Site", "cross-site", "User-Agent", chrome, "Content-Type", "text/plain"}, 403},
+		{[]string{"User-Agent", chrome, "Content-Type", "text/plain"}, 403},
+		// Not CORS-simple, no Origin, no token: refused (what main served before).
+		{[]string{"User-Agent", "curl/8.5.0", "Content-Type", "application/json"}, 403},
+		// CORS-simple (curl -d's form post), no Origin, no token: refused.
+		{[]string{"User-Agent", "curl/8.5.0", "Content-Type", "application/x-www-form-urlencoded"}, 403},
+		{[]string{"User-Agent", "curl/8.5.0", "Content-Type", "application/json", "Authorization", bearer + "0"}, 401},
+	}
+
 	configSet := "/_console/resolve/" + inst + "/config.set"
 	greeting := func(t *testing.T) string {
 		t.Helper()
-		code, body := do(t, "POST", "/_console/resolve/"+inst+"/config.list", "", "{}", "Content-Type", "application/json")
+		code, body := do(t, "POST", "/_console/resolve/"+inst+"/config.list", "", "{}", "Content-Type", "application/json", "Authorization", bearer)
 		if code != http.StatusOK {
 			t.Fatalf("config.list: %d %s", code, body)
 		}
@@ -242,17 +281,8 @@ func TestDevListenerRefusesRebindingAndCrossOriginWrites(t *testing.T) {
 		b, _ := json.Marshal(map[string]any{"projectKey": "SUP", "channel": "telegram", "greeting": text})
 		return string(b)
 	}
-	t.Run("config.set from another origin is refused and changes nothing", func(t *testing.T) {
-		for _, hdr := range [][]string{
-			{"Origin", "https://evil.example", "User-Agent", chrome, "Content-Type", "text/plain"},
-			{"Origin", dev.admin, "Sec-Fetch-Site", "same-site", "User-Agent", chrome, "Content-Type", "application/json"},
-			{"Sec-Fetch-Site", "cross-site", "User-Agent", chrome, "Content-Type", "text/plain"},
-			{"User-Agent", chrome, "Content-Type", "text/plain"},
-		} {
-			if code, body := do(t, "POST", configSet, "", setTo("pwned"), hdr...); code != http.StatusForbidden {
-				t.Errorf("with %v: %d %s", hdr, code, body)
-			}
-		}
+	t.Run("config.set without a same-origin proof is refused and changes nothing", func(t *testing.T) {
+		check(t, "POST", configSet, setTo("pwned"), noProof)
 		if after := greeting(t); after != before || strings.Contains(after, "pwned") {
 			t.Fatalf("the configuration changed:\n%s\n%s", before, after)
 		}
@@ -267,6 +297,16 @@ func TestDevListenerRefusesRebindingAndCrossOriginWrites(t *testing.T) {
 			t.Fatal("config.set did not take")
 		}
 	})
+	t.Run("a tool with the admin token sets the configuration", func(t *testing.T) {
+		code, body := do(t, "POST", configSet, "", setTo("Welcome, token"),
+			"User-Agent", "curl/8.5.0", "Content-Type", "application/json", "Authorization", bearer)
+		if code != http.StatusOK || !strings.Contains(body, `"ok":true`) {
+			t.Fatalf("%d %s", code, body)
+		}
+		if !strings.Contains(greeting(t), "Welcome, token") {
+			t.Fatal("config.set did not take")
+		}
+	})
 
 	delivered := func(t *testing.T) int64 {
 		t.Helper()
@@ -276,34 +316,45 @@ func TestDevListenerRefusesRebindingAndCrossOriginWrites(t *testing.T) {
 		simGet(t, dev.admin+"/_sim/telegram/stats", &st)
 		return st.Delivered
 	}
+	var hook struct {
+		URL string `json:"url"`
+	}
+	simGet(t, dev.admin+"/_sim/jira/webhook", &hook)
 	d0 := delivered(t)
 	send := `{"chat_id":1001,"text":"injected"}`
-	t.Run("a page cannot inject a customer message", func(t *testing.T) {
-		for _, hdr := range [][]string{
-			{"Origin", "https://evil.example", "User-Agent", chrome, "Content-Type", "text/plain"},
-			{"Origin", "null", "User-Agent", chrome, "Content-Type", "application/x-www-form-urlencoded"},
-			{"Origin", "http://localhost:" + port, "Sec-Fetch-Site", "same-site", "User-Agent", chrome},
-			{"User-Agent", chrome, "Content-Type", "application/x-www-form-urlencoded"},
-		} {
-			if code, body := do(t, "POST", "/_sim/telegram/send", "", send, hdr...); code != http.StatusForbidden {
-				t.Errorf("with %v: %d %s", hdr, code, body)
-			}
-		}
-		if code, _ := do(t, "POST", "/_sim/telegram/send", rebound, send, "User-Agent", "curl/8.5.0"); code != http.StatusMisdirectedRequest {
+	t.Run("neither a page nor a tool without the token injects a customer message or moves the Jira webhook", func(t *testing.T) {
+		check(t, "POST", "/_sim/telegram/send", send, noProof)
+		check(t, "PUT", "/_sim/jira/webhook", `{"url":"https://evil.example/hook","secret":"s"}`, []refused{
+			{[]string{"User-Agent", "Go-http-client/1.1", "Content-Type", "application/json"}, 403},
+			{[]string{"Origin", "https://evil.example", "Content-Type", "application/json"}, 403},
+		})
+		if code, _ := do(t, "POST", "/_sim/telegram/send", rebound, send, "User-Agent", "curl/8.5.0", "Authorization", bearer); code != http.StatusMisdirectedRequest {
 			t.Errorf("through a rebound name: %d", code)
 		}
-	})
-	t.Run("README's curl line injects one", func(t *testing.T) {
-		code, body := do(t, "POST", "/_sim/telegram/send", "", `{"chat_id":1001,"text":"Hello from curl"}`,
-			"User-Agent", "curl/8.5.0", "Content-Type", "application/x-www-form-urlencoded")
-		if code != http.StatusOK {
-			t.Fatalf("%d %s", code, body)
+		var after struct {
+			URL string `json:"url"`
 		}
-		// The simulator delivers what it accepted: this one, and none of
+		simGet(t, dev.admin+"/_sim/jira/webhook", &after)
+		if after.URL != hook.URL || hook.URL == "" {
+			t.Errorf("the Jira webhook is %q, was %q", after.URL, hook.URL)
+		}
+	})
+	t.Run("README's curl line with the token and the console's page each inject one", func(t *testing.T) {
+		code, body := do(t, "POST", "/_sim/telegram/send", "", `{"chat_id":1001,"text":"Hello from curl"}`,
+			"User-Agent", "curl/8.5.0", "Content-Type", "application/x-www-form-urlencoded", "Authorization", bearer)
+		if code != http.StatusOK {
+			t.Fatalf("curl: %d %s", code, body)
+		}
+		code, body = do(t, "POST", "/_sim/telegram/send", "", `{"chat_id":1001,"text":"Hello from the console"}`,
+			"Origin", dev.admin, "Sec-Fetch-Site", "same-origin", "User-Agent", chrome, "Content-Type", "application/json")
+		if code != http.StatusOK {
+			t.Fatalf("the console: %d %s", code, body)
+		}
+		// The simulator delivers what it accepted: these two, and none of
 		// the refused ones.
-		pollUntil(t, "the delivery", 30*time.Second, func() bool { return delivered(t) > d0 })
-		if d := delivered(t); d != d0+1 {
-			t.Fatalf("%d deliveries since the refused ones, want 1", d-d0)
+		pollUntil(t, "the deliveries", 30*time.Second, func() bool { return delivered(t) >= d0+2 })
+		if d := delivered(t); d != d0+2 {
+			t.Fatalf("%d deliveries since the refused ones, want 2", d-d0)
 		}
 	})
 }

@@ -47,12 +47,13 @@ type consoleState struct {
 	} `json:"reload"`
 }
 
-func simPost(t *testing.T, method, url, body string) {
+func simPost(t *testing.T, token, method, url, body string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -111,14 +112,14 @@ func TestLiveReloadServesTheNewGreetingAndKeepsQueuedWork(t *testing.T) {
 	pollUntil(t, "the watcher starts", 30*time.Second, func() bool { return state().Reload.State == "watching" })
 	before := state().ModuleSHA256
 
-	simPost(t, http.MethodPost, dev.admin+"/_sim/telegram/send", `{"chat_id":2001,"text":"/start"}`)
+	simPost(t, dev.token, http.MethodPost, dev.admin+"/_sim/telegram/send", `{"chat_id":2001,"text":"/start"}`)
 	pollUntil(t, "the old greeting", 30*time.Second, func() bool { return said("2001", "Hello! Write your question here") })
 
 	// A customer message whose request Jira refuses for now (429, retry in
 	// 25 s) waits in the queue across the reload.
-	simPost(t, http.MethodPost, dev.admin+"/_sim/fail", `{"service":"jira","match":"*","status":429,"retry_after":25,"count":1}`)
+	simPost(t, dev.token, http.MethodPost, dev.admin+"/_sim/fail", `{"service":"jira","match":"*","status":429,"retry_after":25,"count":1}`)
 	const question = "Queued before the reload"
-	simPost(t, http.MethodPost, dev.admin+"/_sim/telegram/send", `{"chat_id":2002,"text":"`+question+`"}`)
+	simPost(t, dev.token, http.MethodPost, dev.admin+"/_sim/telegram/send", `{"chat_id":2002,"text":"`+question+`"}`)
 	pollUntil(t, "the message waits in the queue", 20*time.Second, func() bool { return state().Pending > 0 })
 
 	texts := filepath.Join(src, "plugin", "bridge", "texts.go")
@@ -147,7 +148,7 @@ func TestLiveReloadServesTheNewGreetingAndKeepsQueuedWork(t *testing.T) {
 	}
 
 	t.Run("the next /start is answered with the new greeting", func(t *testing.T) {
-		simPost(t, http.MethodPost, dev.admin+"/_sim/telegram/send", `{"chat_id":2003,"text":"/start"}`)
+		simPost(t, dev.token, http.MethodPost, dev.admin+"/_sim/telegram/send", `{"chat_id":2003,"text":"/start"}`)
 		pollUntil(t, "the new greeting", 30*time.Second, func() bool { return said("2003", "Howdy! Live reload says hi") })
 	})
 	t.Run("the message queued before the reload is delivered", func(t *testing.T) {

@@ -261,7 +261,7 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 		mux.Handle("/", dev.extra)
 		extra = mux
 	}
-	r.edge, err = proxy.New(c.edgeConfig(extra), hostedge.Backend{Host: r.host}, log)
+	r.edge, err = proxy.New(c.edgeConfig(extra, r.token), hostedge.Backend{Host: r.host}, log)
 	if err != nil {
 		pub.Close()
 		adm.Close()
@@ -274,13 +274,15 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 
 // edgeConfig is the edge's configuration. start opens the listeners itself,
 // but the addresses go in too: the admin address's host is a name the admin
-// listener serves, and one off loopback gets a warning.
-func (c *serveConfig) edgeConfig(extra http.Handler) proxy.Config {
+// listener serves, and one off loopback gets a warning. The admin token is
+// also the admin listener's proof of a write from the operator's tools.
+func (c *serveConfig) edgeConfig(extra http.Handler, token string) proxy.Config {
 	return proxy.Config{
 		Addr: c.listen, CertFile: c.certFile, KeyFile: c.keyFile,
 		ReadTimeout: c.edge.readTimeout, WriteTimeout: c.edge.writeTimeout,
 		RouteRate: c.edge.routeRate, InstallationRate: c.edge.installationRate, MaxConnsPerIP: c.edge.connsPerIP,
-		Admin: proxy.AdminConfig{Addr: c.admin, Hosts: hostList(c.adminHosts), Extra: extra},
+		Admin: proxy.AdminConfig{Addr: c.admin, Hosts: hostList(c.adminHosts), Extra: extra,
+			Token: token, TokenFile: filepath.Join(c.data, adminTokenFile)},
 	}
 }
 
@@ -359,22 +361,52 @@ func serve(c serveConfig, trust *bundle.Trust, dev *devHooks, stdout, stderr io.
 	return err
 }
 
+// adminTokenFile is the admin token's file in the data directory.
+const adminTokenFile = "admin.token"
+
 // adminToken reads the admin API token from the data directory, creating it
-// (0600) on first start.
+// (0600) on first start. A `chatbridge sims` process and the dev hosts
+// that share its data directory may start at once: the file appears
+// whole, once (written aside, then linked into place), and whoever loses
+// the race reads the winner's token.
 func adminToken(dir string) (string, error) {
-	path := filepath.Join(dir, "admin.token")
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", err
+	path := filepath.Join(dir, adminTokenFile)
+	if tok, err := loadAdminToken(path); !errors.Is(err, os.ErrNotExist) {
+		return tok, err
 	}
 	var b [24]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
 	tok := hex.EncodeToString(b[:])
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+	tmp, err := os.CreateTemp(dir, ".admin.token-*")
+	if err != nil {
 		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(tok + "\n")
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+		return loadAdminToken(path)
+	} else if err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+func loadAdminToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("%s is empty: delete it to have a new token made", path)
 	}
 	return tok, nil
 }

@@ -157,12 +157,16 @@ func (r *statusRecorder) WriteHeader(status int) { r.status = status }
 // its control API.
 type remote struct {
 	base   *url.URL
+	token  string // the admin token, which the sims process takes as a write's proof
 	egress *http.Client
 	proxy  http.Handler
 }
 
 // remoteSimulators asks the sims process at base where its simulators listen.
-func remoteSimulators(base string) (*remote, error) {
+// token is the admin token of the data directory the two processes share:
+// every call to the sims process carries it, because the sims listener
+// serves a write only with it or from its own pages.
+func remoteSimulators(base, token string) (*remote, error) {
 	u, err := url.Parse(strings.TrimSuffix(base, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("-sims %q: want the http URL of a `chatbridge sims` control API", base)
@@ -184,7 +188,15 @@ func remoteSimulators(base string) (*remote, error) {
 	if !roots.AppendCertsFromPEM([]byte(route.CA)) || len(route.Routes) == 0 {
 		return nil, errors.New("-sims: GET /_sim/egress: no routes or no CA certificate")
 	}
-	return &remote{base: u, egress: reroute.Client(route.Routes, roots), proxy: httputil.NewSingleHostReverseProxy(u)}, nil
+	// The admin listener's guard has let the request through (it carried
+	// the token or came from the console's own page); it goes on to the
+	// sims process as this process's own call: the sims listener's host
+	// name and the token.
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(u)
+		pr.Out.Header.Set("Authorization", "Bearer "+token)
+	}}
+	return &remote{base: u, token: token, egress: reroute.Client(route.Routes, roots), proxy: proxy}, nil
 }
 
 func (r *remote) control() http.Handler      { return r.proxy }
@@ -200,6 +212,7 @@ func (r *remote) registerJiraWebhook(hookURL string, secret []byte) error {
 	if err != nil {
 		return err
 	}
+	req.Header.Set("Authorization", "Bearer "+r.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("register the Jira webhook with the simulator: %w", err)
@@ -216,7 +229,7 @@ func (r *remote) registerJiraWebhook(hookURL string, secret []byte) error {
 // while the simulated services keep their state, as real ones would.
 func runSims(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sims", stderr)
-	data := fs.String("data", "data", "the dev host's data directory: the edge's dev certificate under dev/ is read, or created")
+	data := fs.String("data", "data", "the dev host's data directory: the edge's dev certificate under dev/ and the admin token (admin.token), which writes to the control API must carry, are read, or created")
 	listen := fs.String("listen", "127.0.0.1:9191", "control API address; keep it on loopback")
 	hosts := fs.String("hosts", "", "host names the control API answers to besides the -listen host, localhost and loopback addresses (comma-separated); others get 421")
 	if err := fs.Parse(args); err != nil {
@@ -232,7 +245,9 @@ func runSims(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer s.shutdown()
-	fmt.Fprintf(stdout, "simulators: control API http://%s/_sim/\nrun the host with: chatbridge dev -sims http://%s -data %s -bundle ...\n", addr, addr, *data)
+	// The first line ends with the control URL: scripts read it there.
+	fmt.Fprintf(stdout, "simulators: control API http://%s/_sim/\nwrites carry the admin token: -H \"Authorization: Bearer $(cat %s)\"\nrun the host with: chatbridge dev -sims http://%s -data %s -bundle ...\n",
+		addr, shellWord(s.tokenFile), addr, *data)
 	<-ctx.Done()
 	return nil
 }
@@ -241,6 +256,10 @@ func runSims(args []string, stdout, stderr io.Writer) error {
 type servedSimulators struct {
 	*simulators
 	srv *http.Server
+	// token is the admin token of the data directory, which a write to
+	// the control API must carry (or come from the listener's origin);
+	// tokenFile holds it.
+	token, tokenFile string
 }
 
 func (s *servedSimulators) shutdown() {
@@ -250,12 +269,18 @@ func (s *servedSimulators) shutdown() {
 
 // serveSimulators starts the simulators, trusting the edge certificate of
 // the dev data directory, and serves their control API on listen behind
-// the admin listener's guard (host names, same-origin writes).
+// the admin listener's guard (host names; writes with the data directory's
+// admin token, or from the listener's own origin).
 func serveSimulators(data, listen string, hosts ...string) (*servedSimulators, string, error) {
 	certFile, _, err := proxy.DevCertificate(filepath.Join(data, "dev"))
 	if err != nil {
 		return nil, "", err
 	}
+	token, err := adminToken(data)
+	if err != nil {
+		return nil, "", err
+	}
+	tokenFile := filepath.Join(data, adminTokenFile)
 	sims, err := startSimulators(certFile)
 	if err != nil {
 		return nil, "", err
@@ -265,8 +290,8 @@ func serveSimulators(data, listen string, hosts ...string) (*servedSimulators, s
 		sims.close()
 		return nil, "", err
 	}
-	guard := proxy.LocalGuard{Addr: listen, Hosts: hosts}
+	guard := proxy.LocalGuard{Addr: listen, Hosts: hosts, Token: token, TokenFile: tokenFile}
 	srv := &http.Server{Handler: guard.Handler(sims.standalone()), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return &servedSimulators{simulators: sims, srv: srv}, ln.Addr().String(), nil
+	return &servedSimulators{simulators: sims, srv: srv, token: token, tokenFile: tokenFile}, ln.Addr().String(), nil
 }

@@ -95,6 +95,6 @@ done
 "$CHATBRIDGE" balance -listen 127.0.0.1:8443 -to 127.0.0.1:18441,127.0.0.1:18442 >"$nodes/balance.log" 2>&1 &
 pids="$pids $!"
 echo "ready host nodes behind https://127.0.0.1:8443; dev consoles http://127.0.0.1:19091/ and :19092/ (logs in $nodes/)"
-echo "chat as a customer: curl -s -X POST http://127.0.0.1:9191/_sim/telegram/send -d '{\"chat_id\":1001,\"text\":\"Hello\"}'"
+echo "chat as a customer: curl -s -X POST -H \"Authorization: Bearer \$(cat $nodes/admin.token)\" http://127.0.0.1:9191/_sim/telegram/send -d '{\"chat_id\":1001,\"text\":\"Hello\"}'"
 echo "kill a node (kill -9) and keep chatting: the other takes over its queued messages"
 wait
