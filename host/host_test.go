@@ -39,17 +39,7 @@ import (
 
 var cacheDir string
 
-func TestMain(m *testing.M) {
-	d, err := os.MkdirTemp("", "chatbridge-host-cache-")
-	if err != nil {
-		panic(err)
-	}
-	cacheDir = d
-	code := m.Run()
-	bundletest.Cleanup()
-	_ = os.RemoveAll(d)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(bundletest.Main(m, &cacheDir)) }
 
 // syncBuffer is a log sink safe for concurrent writers.
 type syncBuffer struct {

@@ -68,6 +68,21 @@ func Cleanup() {
 	}
 }
 
+// Main runs a package's tests with a fresh folder for the engine's compile
+// cache in *cacheDir, and removes it and the built modules afterwards:
+// call it as os.Exit(bundletest.Main(m, &cacheDir)) from TestMain.
+func Main(m *testing.M, cacheDir *string) int {
+	d, err := os.MkdirTemp("", "chatbridge-test-cache-")
+	if err != nil {
+		panic(err)
+	}
+	*cacheDir = d
+	code := m.Run()
+	Cleanup()
+	_ = os.RemoveAll(d)
+	return code
+}
+
 // Key returns the test vendor key, the same for the whole process.
 func Key(tb testing.TB) *bundle.PrivateKey {
 	tb.Helper()

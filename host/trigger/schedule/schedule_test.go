@@ -46,17 +46,7 @@ var (
 	quiet    = slog.New(slog.DiscardHandler)
 )
 
-func TestMain(m *testing.M) {
-	d, err := os.MkdirTemp("", "chatbridge-schedule-cache-")
-	if err != nil {
-		panic(err)
-	}
-	cacheDir = d
-	code := m.Run()
-	bundletest.Cleanup()
-	_ = os.RemoveAll(d)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(bundletest.Main(m, &cacheDir)) }
 
 // firings collects what the schedulers of a test fired, by node.
 type firings struct {
