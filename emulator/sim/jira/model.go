@@ -14,7 +14,8 @@ type request struct {
 	description   string // wiki markup
 	requestTypeID string
 	reporter      account
-	creator       account // who called create: the app
+	creator       account   // who called create: the app
+	participants  []account // request participants: customers, like the reporter
 	status        *status
 	statusDate    time.Time
 	resolution    string
