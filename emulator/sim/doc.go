@@ -77,7 +77,8 @@
 //	          "attachments":[{"id","filename","size","mime_type"}]}]
 //	POST /_sim/jira/requests/{key}/comment
 //	     {"body":string, "public":bool, optional "adf":true,
-//	      "internal_shape":"visibility"|"property", "author":accountId}
+//	      "internal_shape":"visibility"|"property", "bare":true,
+//	      "author":accountId}
 //	     An agent's comment ("public" absent means internal), or with
 //	     "author" the public comment of a customer of the request (its
 //	     reporter or a participant; anyone else is 400). Fires
@@ -86,7 +87,8 @@
 //	     any (package jira, automation.go).
 //	     Internal comments carry jsdPublic:false; with internal_shape they
 //	     carry instead only a visibility restriction, or nothing (the
-//	     sd.public.comment property, readable through REST, says internal).
+//	     sd.public.comment property, readable through REST, says internal);
+//	     "bare" leaves jsdPublic out of any comment's webhooks likewise.
 //	     "adf":true fires the body as ADF instead of wiki markup.
 //	     -> {"id":string, "webhooks":[{"event","status":int,"error"}]}
 //	PUT  /_sim/jira/requests/{key}/comment/{id} {"body":string}

@@ -112,6 +112,9 @@ func (s *Sim) controlComment(w http.ResponseWriter, r *http.Request) {
 		Public        bool   `json:"public"`
 		ADF           bool   `json:"adf"`
 		InternalShape string `json:"internal_shape"`
+		// Bare leaves jsdPublic out of the webhooks, as Jira does in some
+		// deliveries: only the sd.public.comment property tells.
+		Bare bool `json:"bare"`
 		// Author is the account id of the request's reporter or of a
 		// participant, a customer commenting from the portal; empty: the
 		// agent.
@@ -131,6 +134,12 @@ func (s *Sim) controlComment(w http.ResponseWriter, r *http.Request) {
 	case body.InternalShape != "" && body.Public:
 		simctl.WriteError(w, http.StatusBadRequest, "jira: internal_shape is for internal comments (public: false)")
 		return
+	case body.Bare && body.InternalShape != "":
+		simctl.WriteError(w, http.StatusBadRequest, `jira: bare is internal_shape "property" for any comment; give one of them`)
+		return
+	}
+	if body.Bare {
+		body.InternalShape = "property"
 	}
 	s.mu.Lock()
 	req, ok := s.controlRequest(w, r)

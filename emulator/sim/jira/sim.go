@@ -353,6 +353,7 @@ func (s *Sim) guard(h http.HandlerFunc) http.Handler {
 		}
 		s.mu.Unlock()
 		if rule, ok := s.faults.Take(key); ok {
+			rule.Hold(r.Context())
 			s.fail(w, key, rule)
 			return
 		}

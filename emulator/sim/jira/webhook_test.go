@@ -86,6 +86,7 @@ func TestWebhook_InternalCommentShapes(t *testing.T) {
 		{"a visibility restriction only", map[string]any{"body": "note", "public": false, "internal_shape": "visibility"}, nil, true},
 		{"the property only", map[string]any{"body": "note", "public": false, "internal_shape": "property"}, nil, false},
 		{"public", map[string]any{"body": "hi", "public": true}, true, false},
+		{"public and bare: the property only", map[string]any{"body": "hi", "public": true, "bare": true}, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,7 +108,7 @@ func TestWebhook_InternalCommentShapes(t *testing.T) {
 			// The property tells the truth in every shape.
 			p := e.call(t, "GET", "/rest/api/3/comment/"+out["id"].(string)+"/properties/sd.public.comment", nil)
 			internal := dig(p.json, "value", "internal")
-			if p.status != 200 || internal != (tt.jsdPublic != true) {
+			if p.status != 200 || internal != (tt.body["public"] != true) {
 				t.Errorf("property %d %s", p.status, p.raw)
 			}
 		})
@@ -115,6 +116,9 @@ func TestWebhook_InternalCommentShapes(t *testing.T) {
 	t.Run("a public comment with an internal shape is refused", func(t *testing.T) {
 		if code, _, _ := e.control(t, "POST", "/_sim/jira/requests/"+key+"/comment", map[string]any{"body": "x", "public": true, "internal_shape": "property"}); code != 400 {
 			t.Errorf("got %d", code)
+		}
+		if code, _, _ := e.control(t, "POST", "/_sim/jira/requests/"+key+"/comment", map[string]any{"body": "x", "bare": true, "internal_shape": "visibility"}); code != 400 {
+			t.Errorf("bare with a shape: got %d", code)
 		}
 	})
 	t.Run("an ADF comment fires an ADF body", func(t *testing.T) {
