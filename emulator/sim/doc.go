@@ -72,17 +72,23 @@
 //
 //	GET  /_sim/jira/requests
 //	     -> [{"key","id","summary","description","status","status_category",
-//	          "request_type_id","reporter_account_id",
+//	          "request_type_id","reporter_account_id","participant_account_ids",
 //	          "comments":[{"id","body","public":bool,"author_account_id"}],
 //	          "attachments":[{"id","filename","size","mime_type"}]}]
 //	POST /_sim/jira/requests/{key}/comment
 //	     {"body":string, "public":bool, optional "adf":true,
-//	      "internal_shape":"visibility"|"property"}
-//	     An agent's comment ("public" absent means internal). Fires
-//	     comment_created and jira:issue_updated (issue_commented), signed.
+//	      "internal_shape":"visibility"|"property", "bare":true,
+//	      "author":accountId}
+//	     An agent's comment ("public" absent means internal), or with
+//	     "author" the public comment of a customer of the request (its
+//	     reporter or a participant; anyone else is 400). Fires
+//	     comment_created and jira:issue_updated (issue_commented), signed,
+//	     then the status change of JSM's "Transition on comment" rule, if
+//	     any (package jira, automation.go).
 //	     Internal comments carry jsdPublic:false; with internal_shape they
 //	     carry instead only a visibility restriction, or nothing (the
-//	     sd.public.comment property, readable through REST, says internal).
+//	     sd.public.comment property, readable through REST, says internal);
+//	     "bare" leaves jsdPublic out of any comment's webhooks likewise.
 //	     "adf":true fires the body as ADF instead of wiki markup.
 //	     -> {"id":string, "webhooks":[{"event","status":int,"error"}]}
 //	PUT  /_sim/jira/requests/{key}/comment/{id} {"body":string}

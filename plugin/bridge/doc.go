@@ -11,6 +11,10 @@
 // The inbound consumer opens a JSM request for a chat's first
 // message and comments on it afterwards; commands (/start, /help, /new,
 // /status) are answered by the bot; files travel as request attachments.
+// After a customer's comment the request is moved back to "Waiting for
+// support" if it waits for the customer: JSM counts the app's comments as
+// the team's (RATIONALE.md, "Why does a customer's message move the
+// request, and how?").
 //
 // Jira to customer: the event handler picks public agent comments (never
 // internal ones, never the app's own, each comment once), edits of them

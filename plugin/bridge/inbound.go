@@ -710,6 +710,38 @@ func (w *inbound) deliver(accepted []int) error {
 			return err
 		}
 	}
+	if w.prog.Created && len(accepted) == 0 {
+		return nil // a new request, no comment: it waits for support already
+	}
+	return w.step("support", func() error { return w.backToSupport(issue) })
+}
+
+// backToSupport leaves the request where the customer's own comment would
+// have: waiting for support. The bridge's comments are the app's, which JSM
+// counts as the team's, so its "Transition on comment" rule leaves a request
+// waiting for the customer (or moves it there) after the customer wrote;
+// the bridge moves it back (RATIONALE.md, "Why does a customer's message
+// move the request, and how?"). A failure here does not undo the delivered
+// message: only a temporary one before the host's last attempt is retried.
+func (w *inbound) backToSupport(issue string) error {
+	moved := false
+	st, err := w.jc.Status(issue)
+	if err == nil && strings.EqualFold(strings.TrimSpace(st.Name), jira.WaitingForCustomer) {
+		moved, err = w.jc.TransitionTo(issue, jira.WaitingForSupport)
+		if err == nil && !moved {
+			w.log.Warn("inbound: no transition to waiting for support; the request keeps waiting for the customer", "issue", issue)
+		}
+	}
+	switch {
+	case err == nil:
+		if moved {
+			w.log.Info("inbound: request moved back to waiting for support", "issue", issue)
+		}
+		return nil
+	case errors.Is(err, jira.ErrTemporary) && !w.last:
+		return err
+	}
+	w.log.Warn("inbound: request status not checked after the customer's message", "issue", issue, "err", err)
 	return nil
 }
 

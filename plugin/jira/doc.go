@@ -1,7 +1,8 @@
 // Package jira is the bridge's Jira Service Management client and webhook
 // parser: it creates requests, adds public comments and internal notes,
 // uploads attachments, reads statuses and comment visibility through the
-// host's Jira capability, and decodes the comment and issue events Jira sends.
+// host's Jira capability, moves requests between statuses, and decodes the
+// comment and issue events Jira sends.
 //
 // # Calls
 //

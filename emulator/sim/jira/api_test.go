@@ -273,7 +273,7 @@ func TestAttachmentsInTwoSteps(t *testing.T) {
 }
 
 func TestAgentAttachmentViaControl(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, Config{NoCommentRule: true}) // the comments' own events only; automation_test.go has the rule
 	key := e.newRequest(t, "agent sends a file")
 	code, out, raw := e.control(t, "POST", "/_sim/jira/requests/"+key+"/attachment", map[string]any{"filename": "fix.png", "size": 5000, "public": true})
 	if code != 200 || out["id"] == "" || len(out["webhooks"].([]any)) != 2 {

@@ -35,16 +35,18 @@ func (s *Sim) newControl() http.Handler {
 
 // RequestState is one request as GET /_sim/jira/requests lists it.
 type RequestState struct {
-	Key               string            `json:"key"`
-	ID                string            `json:"id"`
-	Summary           string            `json:"summary"`
-	Description       string            `json:"description"`
-	Status            string            `json:"status"`
-	StatusCategory    string            `json:"status_category"`
-	RequestTypeID     string            `json:"request_type_id"`
-	ReporterAccountID string            `json:"reporter_account_id"`
-	Comments          []CommentState    `json:"comments"`
-	Attachments       []AttachmentState `json:"attachments"`
+	Key               string `json:"key"`
+	ID                string `json:"id"`
+	Summary           string `json:"summary"`
+	Description       string `json:"description"`
+	Status            string `json:"status"`
+	StatusCategory    string `json:"status_category"`
+	RequestTypeID     string `json:"request_type_id"`
+	ReporterAccountID string `json:"reporter_account_id"`
+	// ParticipantAccountIDs are the request participants.
+	ParticipantAccountIDs []string          `json:"participant_account_ids"`
+	Comments              []CommentState    `json:"comments"`
+	Attachments           []AttachmentState `json:"attachments"`
 }
 
 // CommentState is a comment of a RequestState.
@@ -69,7 +71,10 @@ func (s *Sim) controlRequests(w http.ResponseWriter, _ *http.Request) {
 	for _, r := range s.requests {
 		st := RequestState{Key: r.key, ID: r.id, Summary: r.summary, Description: r.description, Status: r.status.Name,
 			StatusCategory: r.status.Category, RequestTypeID: r.requestTypeID, ReporterAccountID: r.reporter.ID,
-			Comments: []CommentState{}, Attachments: []AttachmentState{}}
+			Comments: []CommentState{}, Attachments: []AttachmentState{}, ParticipantAccountIDs: []string{}}
+		for _, p := range r.participants {
+			st.ParticipantAccountIDs = append(st.ParticipantAccountIDs, p.ID)
+		}
 		for _, c := range r.comments {
 			st.Comments = append(st.Comments, CommentState{ID: c.id, Body: c.wiki, Public: c.public, AuthorAccountID: c.author.ID})
 		}
@@ -108,6 +113,13 @@ func (s *Sim) controlComment(w http.ResponseWriter, r *http.Request) {
 		Public        bool   `json:"public"`
 		ADF           bool   `json:"adf"`
 		InternalShape string `json:"internal_shape"`
+		// Bare leaves jsdPublic out of the webhooks, as Jira does in some
+		// deliveries: only the sd.public.comment property tells.
+		Bare bool `json:"bare"`
+		// Author is the account id of the request's reporter or of a
+		// participant, a customer commenting from the portal; empty: the
+		// agent.
+		Author string `json:"author"`
 	}
 	if err := simctl.DecodeJSON(r.Body, &body); err != nil {
 		simctl.WriteError(w, http.StatusBadRequest, "jira: "+err.Error())
@@ -123,6 +135,12 @@ func (s *Sim) controlComment(w http.ResponseWriter, r *http.Request) {
 	case body.InternalShape != "" && body.Public:
 		simctl.WriteError(w, http.StatusBadRequest, "jira: internal_shape is for internal comments (public: false)")
 		return
+	case body.Bare && body.InternalShape != "":
+		simctl.WriteError(w, http.StatusBadRequest, `jira: bare is internal_shape "property" for any comment; give one of them`)
+		return
+	}
+	if body.Bare {
+		body.InternalShape = "property"
 	}
 	s.mu.Lock()
 	req, ok := s.controlRequest(w, r)
@@ -130,13 +148,27 @@ func (s *Sim) controlComment(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		return
 	}
-	c := s.addCommentLocked(req, s.agent, body.Body, nil, body.Public)
+	author := s.agent
+	if body.Author != "" {
+		var ok bool
+		if author, ok = req.customer(body.Author); !ok {
+			s.mu.Unlock()
+			simctl.WriteError(w, http.StatusBadRequest, "jira: author "+body.Author+" is neither a customer reporter nor a participant of "+req.key)
+			return
+		}
+		if !body.Public {
+			s.mu.Unlock()
+			simctl.WriteError(w, http.StatusBadRequest, "jira: a customer's comments are public")
+			return
+		}
+	}
+	c := s.addCommentLocked(req, author, body.Body, nil, body.Public)
 	c.fireADF = body.ADF
 	c.shape = body.InternalShape
 	if c.shape == "visibility" {
 		c.visibility = &visibility{Type: "role", Value: "Service Desk Team", Identifier: "Service Desk Team"}
 	}
-	evs := s.commentEventsLocked(req, c, s.agent, nil)
+	evs := withRule(s.commentEventsLocked(req, c, author, nil), s.commentRuleLocked(req, c))
 	s.mu.Unlock()
 	simctl.WriteJSON(w, http.StatusOK, controlAnswer{ID: c.id, Webhooks: s.deliver(evs)})
 }
@@ -230,7 +262,7 @@ func (s *Sim) controlAttachment(w http.ResponseWriter, r *http.Request) {
 	}
 	a := s.addAttachmentLocked(req, s.agent, body.Filename, body.MimeType, body.Size, nil)
 	c := s.addCommentLocked(req, s.agent, attachmentComment(body.Comment, []*attachment{a}), nil, body.Public)
-	evs := s.commentEventsLocked(req, c, s.agent, attachmentChangelog([]*attachment{a}))
+	evs := withRule(s.commentEventsLocked(req, c, s.agent, attachmentChangelog([]*attachment{a})), s.commentRuleLocked(req, c))
 	s.mu.Unlock()
 	simctl.WriteJSON(w, http.StatusOK, controlAnswer{ID: a.id, CommentID: c.id, Webhooks: s.deliver(evs)})
 }

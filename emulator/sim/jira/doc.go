@@ -13,7 +13,14 @@
 //     an upper-case statusCategory, _links), comments {body, public},
 //     attachments in two steps (attachTemporaryFile needs
 //     X-Atlassian-Token: no-check, else 403 "XSRF check failed", and
-//     X-ExperimentalApi: opt-in), customers, service desks, request types.
+//     X-ExperimentalApi: opt-in), customers, service desks, request types,
+//     raiseOnBehalfOf and request participants.
+//   - JSM's default "Transition on comment" rule: a customer's public
+//     comment on a request "Waiting for customer" moves it to "Waiting for
+//     support", the team's (the app's included) on "Waiting for support" to
+//     "Waiting for customer", as "Automation for Jira" (Config.NoCommentRule
+//     turns it off). Jira runs it moments after the comment; the simulator
+//     at once.
 //   - Platform: myself, issues with ?fields=, v3 comments with ADF bodies
 //     (v2: wiki strings), visibility and the sd.public.comment property
 //     (honoured as the comment's visibility, in webhooks too), properties

@@ -14,7 +14,8 @@ type request struct {
 	description   string // wiki markup
 	requestTypeID string
 	reporter      account
-	creator       account // who called create: the app
+	creator       account   // who called create: the app
+	participants  []account // request participants: customers, like the reporter
 	status        *status
 	statusDate    time.Time
 	resolution    string
@@ -32,9 +33,10 @@ type comment struct {
 	adf     json.RawMessage // the body as ADF (REST v3)
 	fireADF bool            // webhooks carry the ADF body (control "adf": true)
 	public  bool
-	// shape is how an internal comment shows it is internal in webhooks:
-	// "" jsdPublic:false, "visibility" a role restriction, "property" only
-	// the sd.public.comment property.
+	// shape is how a comment shows its visibility in webhooks: ""
+	// jsdPublic, "visibility" a role restriction (internal ones), "property"
+	// only the sd.public.comment property (control "bare", or an internal
+	// one's internal_shape).
 	shape      string
 	visibility *visibility
 	author     account
@@ -242,12 +244,12 @@ func (s *Sim) commentJSON(r *request, c *comment, body any) map[string]any {
 		"updated":      jiraTime(c.updated),
 	}
 	switch {
+	case c.shape == "property":
+		// Only the sd.public.comment property tells.
 	case c.public:
 		m["jsdPublic"] = true
 	case c.shape == "visibility":
 		m["visibility"] = c.visibility
-	case c.shape == "property":
-		// Only the sd.public.comment property says it is internal.
 	default:
 		m["jsdPublic"] = false
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -140,7 +141,7 @@ func (s *Sim) addIssueComment(w http.ResponseWriter, r *http.Request) {
 		answerBody = c.wiki
 	}
 	out := s.commentJSON(req, c, answerBody)
-	evs := s.commentEventsLocked(req, c, s.app, nil)
+	evs := withRule(s.commentEventsLocked(req, c, s.app, nil), s.commentRuleLocked(req, c))
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, out)
 	s.deliverLater(evs)
@@ -235,10 +236,10 @@ func (s *Sim) setCommentProperty(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// transitionID is the id of the transition into a status.
+// transitionID is the id of the (global) transition into a status: 11, 21,
+// 31... as Jira numbers a workflow's transitions, one per status.
 func transitionID(st *status) string {
-	n, _ := strconv.Atoi(st.ID)
-	return strconv.Itoa(n%1000 + 10)
+	return strconv.Itoa((slices.Index(statuses, st)+1)*10 + 1)
 }
 
 func (s *Sim) listTransitions(w http.ResponseWriter, r *http.Request) {

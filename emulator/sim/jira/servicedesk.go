@@ -77,13 +77,17 @@ func (s *Sim) createRequest(w http.ResponseWriter, r *http.Request) {
 	if body.RaiseOnBehalfOf != "" {
 		reporter = s.customerLocked(body.RaiseOnBehalfOf)
 	}
+	var participants []account
+	for _, id := range body.RequestParticipants {
+		participants = addParticipant(participants, s.customerLocked(id))
+	}
 	now := s.now()
 	s.nextIssue++
 	req := &request{
 		id: s.newIDLocked(), key: s.cfg.ProjectKey + "-" + itoa(s.nextIssue),
 		summary: summary, description: description, requestTypeID: body.RequestTypeID,
 		reporter: reporter, creator: s.app, status: statuses[0], statusDate: now, created: now, updated: now,
-		properties: map[string]json.RawMessage{},
+		properties: map[string]json.RawMessage{}, participants: participants,
 	}
 	s.requests = append(s.requests, req)
 	s.byKey[req.key], s.byID[req.id] = req, req
@@ -166,7 +170,7 @@ func (s *Sim) addRequestComment(w http.ResponseWriter, r *http.Request) {
 	}
 	c := s.addCommentLocked(req, s.app, *body.Body, nil, public)
 	out := s.sdCommentJSON(req, c)
-	evs := s.commentEventsLocked(req, c, s.app, nil)
+	evs := withRule(s.commentEventsLocked(req, c, s.app, nil), s.commentRuleLocked(req, c))
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, out)
 	s.deliverLater(evs)
@@ -419,7 +423,7 @@ func (s *Sim) attachToRequest(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	out := map[string]any{"comment": s.sdCommentJSON(req, c), "attachments": s.page(values, r.URL.Path)}
-	evs := s.commentEventsLocked(req, c, s.app, attachmentChangelog(added))
+	evs := withRule(s.commentEventsLocked(req, c, s.app, attachmentChangelog(added)), s.commentRuleLocked(req, c))
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, out)
 	s.deliverLater(evs)
@@ -455,4 +459,59 @@ func attachmentChangelog(added []*attachment) []map[string]any {
 			"from": nil, "fromString": nil, "to": a.id, "toString": a.filename})
 	}
 	return items
+}
+
+// addParticipant adds an account to a participant list once.
+func addParticipant(list []account, a account) []account {
+	for _, p := range list {
+		if p.ID == a.ID {
+			return list
+		}
+	}
+	return append(list, a)
+}
+
+func (s *Sim) participantsPage(req *request, p string) map[string]any {
+	values := []any{}
+	for _, a := range req.participants {
+		values = append(values, s.sdUserJSON(a))
+	}
+	return s.page(values, p)
+}
+
+func (s *Sim) listParticipants(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	req := s.findRequest(r.PathValue("key"))
+	if req == nil {
+		writeSDError(w, http.StatusNotFound, "sd.request.error.not.found", "The request %s does not exist or you do not have permission to see it.", r.PathValue("key"))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.participantsPage(req, r.URL.Path))
+}
+
+// addParticipants is POST .../participant {"accountIds": [...]}: customers
+// who may see and comment on the request; JSM answers with the whole list.
+func (s *Sim) addParticipants(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		AccountIDs []string `json:"accountIds"`
+	}
+	if !decodeBody(w, r, &body, true) {
+		return
+	}
+	if len(body.AccountIDs) == 0 {
+		writeSDError(w, http.StatusBadRequest, "sd.request.participant.error.empty", "The accountIds field is required.")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	req := s.findRequest(r.PathValue("key"))
+	if req == nil {
+		writeSDError(w, http.StatusNotFound, "sd.request.error.not.found", "The request %s does not exist or you do not have permission to see it.", r.PathValue("key"))
+		return
+	}
+	for _, id := range body.AccountIDs {
+		req.participants = addParticipant(req.participants, s.customerLocked(id))
+	}
+	writeJSON(w, http.StatusOK, s.participantsPage(req, r.URL.Path))
 }

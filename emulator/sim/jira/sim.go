@@ -79,6 +79,11 @@ type Config struct {
 	// included. Default 6 (Jira retries up to 5 times).
 	MaxAttempts int
 
+	// NoCommentRule switches off JSM's "Transition on comment" rule (see
+	// automation.go), as a site admin may. Default: the rule runs, as in a
+	// new service project.
+	NoCommentRule bool
+
 	// Now is the clock of timestamps and of Retry-After windows. Default
 	// time.Now.
 	Now func() time.Time
@@ -256,6 +261,8 @@ func (s *Sim) newAPI() http.Handler {
 	route("GET /rest/servicedeskapi/request/{key}", s.getRequest)
 	route("POST /rest/servicedeskapi/request/{key}/comment", s.addRequestComment)
 	route("GET /rest/servicedeskapi/request/{key}/comment", s.listRequestComments)
+	route("GET /rest/servicedeskapi/request/{key}/participant", s.listParticipants)
+	route("POST /rest/servicedeskapi/request/{key}/participant", s.addParticipants)
 	route("POST /rest/servicedeskapi/request/{key}/attachment", s.attachToRequest)
 	route("POST /rest/servicedeskapi/servicedesk/{id}/attachTemporaryFile", s.attachTemporaryFile)
 	route("GET /rest/servicedeskapi/servicedesk", s.listServiceDesks)
@@ -349,6 +356,7 @@ func (s *Sim) guard(h http.HandlerFunc) http.Handler {
 		}
 		s.mu.Unlock()
 		if rule, ok := s.faults.Take(key); ok {
+			rule.Hold(r.Context())
 			s.fail(w, key, rule)
 			return
 		}

@@ -27,7 +27,7 @@ func verify(secret string, d hookDelivery) bool {
 }
 
 func TestWebhook_CommentsFireTwiceSigned(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, Config{NoCommentRule: true}) // the comments' own events only; automation_test.go has the rule
 	key := e.newRequest(t, "hello")
 	code, out, raw := e.control(t, "POST", "/_sim/jira/requests/"+key+"/comment", map[string]any{"body": "Have you tried *turning it off*?", "public": true})
 	if code != 200 {
@@ -75,7 +75,7 @@ func TestWebhook_CommentsFireTwiceSigned(t *testing.T) {
 }
 
 func TestWebhook_InternalCommentShapes(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, Config{NoCommentRule: true}) // the comments' own events only; automation_test.go has the rule
 	key := e.newRequest(t, "internal")
 	tests := []struct {
 		name      string
@@ -87,6 +87,7 @@ func TestWebhook_InternalCommentShapes(t *testing.T) {
 		{"a visibility restriction only", map[string]any{"body": "note", "public": false, "internal_shape": "visibility"}, nil, true},
 		{"the property only", map[string]any{"body": "note", "public": false, "internal_shape": "property"}, nil, false},
 		{"public", map[string]any{"body": "hi", "public": true}, true, false},
+		{"public and bare: the property only", map[string]any{"body": "hi", "public": true, "bare": true}, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,7 +109,7 @@ func TestWebhook_InternalCommentShapes(t *testing.T) {
 			// The property tells the truth in every shape.
 			p := e.call(t, "GET", "/rest/api/3/comment/"+out["id"].(string)+"/properties/sd.public.comment", nil)
 			internal := dig(p.json, "value", "internal")
-			if p.status != 200 || internal != (tt.jsdPublic != true) {
+			if p.status != 200 || internal != (tt.body["public"] != true) {
 				t.Errorf("property %d %s", p.status, p.raw)
 			}
 		})
@@ -116,6 +117,9 @@ func TestWebhook_InternalCommentShapes(t *testing.T) {
 	t.Run("a public comment with an internal shape is refused", func(t *testing.T) {
 		if code, _, _ := e.control(t, "POST", "/_sim/jira/requests/"+key+"/comment", map[string]any{"body": "x", "public": true, "internal_shape": "property"}); code != 400 {
 			t.Errorf("got %d", code)
+		}
+		if code, _, _ := e.control(t, "POST", "/_sim/jira/requests/"+key+"/comment", map[string]any{"body": "x", "bare": true, "internal_shape": "visibility"}); code != 400 {
+			t.Errorf("bare with a shape: got %d", code)
 		}
 	})
 	t.Run("an ADF comment fires an ADF body", func(t *testing.T) {
@@ -130,7 +134,7 @@ func TestWebhook_InternalCommentShapes(t *testing.T) {
 }
 
 func TestWebhook_TheBridgesOwnCommentsComeBack(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, Config{NoCommentRule: true}) // the comments' own events only; automation_test.go has the rule
 	key := e.newRequest(t, "echo")
 	a := e.call(t, "POST", "/rest/servicedeskapi/request/"+key+"/comment", map[string]any{"body": "From Telegram: hi", "public": true})
 	if a.status != 201 || a.json["public"] != true || dig(a.json, "author", "accountId") != "chatbridge-dev-app" || dig(a.json, "created", "epochMillis") == nil {
@@ -160,7 +164,7 @@ func TestWebhook_TheBridgesOwnCommentsComeBack(t *testing.T) {
 }
 
 func TestPlatformComments(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, Config{NoCommentRule: true}) // the comments' own events only; automation_test.go has the rule
 	key := e.newRequest(t, "v3")
 	adf := map[string]any{"version": 1, "type": "doc", "content": []any{
 		map[string]any{"type": "paragraph", "content": []any{
@@ -271,6 +275,25 @@ func TestWebhook_Transitions(t *testing.T) {
 		d := e.hook.next(t)
 		if dig(d.payload, "issue", "fields", "status", "name") != "Resolved" || dig(d.payload, "user", "accountId") != "chatbridge-dev-app" {
 			t.Errorf("%s", d.body)
+		}
+	})
+	t.Run("every transition leads to its own status", func(t *testing.T) {
+		// Once, "Waiting for support" (10001) and "Open" (1) shared the id 11.
+		for _, want := range []string{"Waiting for support", "Open", "Waiting for customer", "Waiting for support"} {
+			tr := e.call(t, "GET", "/rest/api/3/issue/"+key+"/transitions", nil)
+			var id string
+			for _, x := range tr.json["transitions"].([]any) {
+				if dig(x, "to", "name") == want {
+					id = x.(map[string]any)["id"].(string)
+				}
+			}
+			if a := e.call(t, "POST", "/rest/api/3/issue/"+key+"/transitions", map[string]any{"transition": map[string]any{"id": id}}); a.status != 204 {
+				t.Fatalf("transition %d %s", a.status, a.raw)
+			}
+			e.hook.next(t)
+			if got := e.requests(t)[0].Status; got != want {
+				t.Fatalf("transition %s went to %s, want %s", id, got, want)
+			}
 		}
 	})
 	t.Run("unknown statuses and keys are refused", func(t *testing.T) {

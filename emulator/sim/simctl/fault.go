@@ -1,12 +1,15 @@
 package simctl
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Rule is one fault: the next Count calls of Service that match Match fail
@@ -15,7 +18,8 @@ type Rule struct {
 	// Service is the simulator the rule is for: "telegram" or "jira".
 	Service string `json:"service"`
 	// Match is the call key to match (see the package documentation); "*"
-	// matches all.
+	// matches all, and a key ending in "*" every key with that prefix
+	// ("PUT /rest/api/3/comment/*").
 	Match string `json:"match"`
 	// Status is the HTTP status to answer, 400-599.
 	Status int `json:"status"`
@@ -28,6 +32,31 @@ type Rule struct {
 	Count int `json:"count,omitempty"`
 	// Description replaces the simulator's error text, when set.
 	Description string `json:"description,omitempty"`
+	// HoldSeconds holds the call this long before the fault is answered,
+	// or until the caller goes away: a test can kill a client while its
+	// call is pending, and the call has no effect. Default 0: at once.
+	HoldSeconds int `json:"hold_seconds,omitempty"`
+}
+
+// matches reports whether the rule applies to a call key.
+func (r Rule) matches(key string) bool {
+	if prefix, ok := strings.CutSuffix(r.Match, "*"); ok {
+		return strings.HasPrefix(key, prefix)
+	}
+	return r.Match == key
+}
+
+// Hold waits HoldSeconds, or until ctx (the call's) is done.
+func (r Rule) Hold(ctx context.Context) {
+	if r.HoldSeconds <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(r.HoldSeconds) * time.Second)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // Errors of Decode.
@@ -56,6 +85,8 @@ func Decode(r io.Reader) (Rule, error) {
 		return Rule{}, fmt.Errorf("%w: status %d is not 400-599", ErrBadRule, rule.Status)
 	case rule.RetryAfter < 0:
 		return Rule{}, fmt.Errorf("%w: negative retry_after", ErrBadRule)
+	case rule.HoldSeconds < 0 || rule.HoldSeconds > 3600:
+		return Rule{}, fmt.Errorf("%w: hold_seconds %d is not 0-3600", ErrBadRule, rule.HoldSeconds)
 	case rule.Count < -1:
 		return Rule{}, fmt.Errorf("%w: count %d (want -1, or 0 and up)", ErrBadRule, rule.Count)
 	}
@@ -84,7 +115,7 @@ func (s *Faults) Take(key string) (Rule, bool) {
 	defer s.mu.Unlock()
 	for i := range s.rules {
 		r := &s.rules[i]
-		if r.Match != "*" && r.Match != key {
+		if !r.matches(key) {
 			continue
 		}
 		got := *r

@@ -1,6 +1,7 @@
 package simctl
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -23,6 +24,9 @@ func TestDecode(t *testing.T) {
 		{"count below -1", `{"service":"jira","match":"*","status":500,"count":-2}`, Rule{}, false},
 		{"unknown field", `{"service":"jira","match":"*","status":500,"when":"now"}`, Rule{}, false},
 		{"not JSON", `service=jira`, Rule{}, false},
+		{"held", `{"service":"jira","match":"PUT /rest/api/3/comment/*","status":500,"hold_seconds":60}`,
+			Rule{Service: "jira", Match: "PUT /rest/api/3/comment/*", Status: 500, Count: 1, HoldSeconds: 60}, true},
+		{"negative hold", `{"service":"jira","match":"*","status":500,"hold_seconds":-1}`, Rule{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,4 +74,34 @@ func TestFaults_TakeUsesRulesUpInOrder(t *testing.T) {
 	if _, ok := f.Take("x"); ok || len(f.Rules()) != 0 {
 		t.Error("Clear left rules")
 	}
+}
+
+func TestFaults_APrefixRuleMatchesEveryKeyItStarts(t *testing.T) {
+	var f Faults
+	f.Add(Rule{Service: "jira", Match: "PUT /rest/api/3/comment/*", Status: 500, Count: 2})
+	for _, tc := range []struct {
+		key  string
+		want bool
+	}{
+		{"PUT /rest/api/2/comment/10001/properties/chatbridge.op", false},
+		{"GET /rest/api/3/comment/10001/properties/chatbridge.op", false},
+		{"PUT /rest/api/3/comment/10001/properties/chatbridge.op", true},
+		{"PUT /rest/api/3/comment/10002/properties/x", true},
+		{"PUT /rest/api/3/comment/10003/properties/x", false}, // used up
+	} {
+		if _, got := f.Take(tc.key); got != tc.want {
+			t.Errorf("%s: matched %v, want %v", tc.key, got, tc.want)
+		}
+	}
+}
+
+func TestRule_HoldEndsWhenTheCallerGoesAway(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		Rule{HoldSeconds: 3600}.Hold(ctx)
+		close(done)
+	}()
+	cancel()
+	<-done // the test would time out if the hold outlived its caller
 }

@@ -390,6 +390,7 @@ func (s *Sim) call(ctx context.Context, b *bot, m *method, a *args) (any, string
 	s.mu.Unlock()
 
 	if rule, ok := s.faults.Take(m.name); ok {
+		rule.Hold(ctx)
 		e := &apiError{code: rule.Status, desc: rule.Description}
 		if rule.Status == http.StatusTooManyRequests {
 			n := max(rule.RetryAfter, 1)

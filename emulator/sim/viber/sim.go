@@ -186,6 +186,7 @@ func (s *Sim) API() http.Handler {
 			return
 		}
 		if rule, ok := s.faults.Take(method); ok {
+			rule.Hold(r.Context())
 			if rule.Status == http.StatusTooManyRequests {
 				writeStatus(w, StatusTooManyRequests, firstNonEmpty(rule.Description, "tooManyRequests"), nil)
 				return

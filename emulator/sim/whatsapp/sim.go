@@ -254,6 +254,7 @@ func (s *Sim) API() http.Handler {
 		s.calls[call]++
 		s.mu.Unlock()
 		if rule, ok := s.faults.Take(call); ok {
+			rule.Hold(r.Context())
 			code := 1
 			if rule.Status == http.StatusTooManyRequests {
 				code = CodeRateLimit

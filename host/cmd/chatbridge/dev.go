@@ -170,7 +170,10 @@ func devInstall(ctx context.Context, h *host.Host, sims simulatorControl) (tenan
 
 // devConfigure configures the dev project through the bridge's own admin
 // resolver, which validates the simulator's bot token and registers the
-// Telegram webhook. A bundle without that resolver is left alone.
+// Telegram webhook. A project configured before (by an earlier start, or an
+// admin since: another channel, another greeting) keeps its configuration;
+// saving it again registers its webhook with the simulators, which may be
+// new. A bundle without that resolver is left alone.
 func devConfigure(ctx context.Context, h *host.Host, in tenant.Installation) (bool, error) {
 	if !hasWebTrigger(h, "telegram-webhook") {
 		return false, nil
@@ -179,6 +182,15 @@ func devConfigure(ctx context.Context, h *host.Host, in tenant.Installation) (bo
 		"projectKey": devProject, "enabled": true, "channel": "telegram",
 		"botToken": telegram.DefaultToken, "serviceDeskId": "1", "requestTypeId": "10",
 	})
+	project, _ := json.Marshal(map[string]any{"projectKey": devProject})
+	if out, err := resolver.Call(ctx, h, in.ID, "config.get", project); err == nil {
+		var got struct {
+			OK bool `json:"ok"`
+		}
+		if json.Unmarshal(out, &got) == nil && got.OK {
+			payload = project
+		}
+	}
 	out, err := resolver.Call(ctx, h, in.ID, "config.set", payload)
 	if err != nil {
 		return false, fmt.Errorf("configure the dev project: %w", err)
