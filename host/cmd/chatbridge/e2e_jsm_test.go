@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/emulator/sim/jira"
 	"github.com/chatbridge/chatbridge/emulator/sim/whatsapp"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // JSM's default workflow statuses between which its "Transition on comment"
@@ -56,19 +57,20 @@ func TestE2E_ACustomersMessageLeavesTheRequestWaitingForSupport(t *testing.T) {
 	// The customer answers in the chat: support has the ball again.
 	s.say(t, chat, "It is the model X200")
 	s.waitAppComments(t, r.Key, true, 1)
-	eventually(t, "the answered request waiting for support", status(waitingForSupport))
+	waitfor.Until(t, e2eWait, "the answered request waiting for support", status(waitingForSupport))
 
 	// Another message while support has it: it stays with support, though
 	// the rule takes the app's comment for the team's reply.
 	s.say(t, chat, "It jams with a single page too")
 	s.waitAppComments(t, r.Key, true, 2)
 	moves := "POST /rest/api/3/issue/" + r.Key + "/transitions"
-	eventually(t, "the bridge's second move back to support", func() string {
+	waitfor.Until(t, e2eWait, "the bridge's second move back to support", func() string {
 		if n := s.jiraStats(t).Requests[moves]; n != 2 {
 			return fmt.Sprintf("%d transitions by the bridge", n)
 		}
 		return status(waitingForSupport)()
 	})
+
 	for i, want := range []string{"It is the model X200", "It jams with a single page too"} {
 		if c := s.request(t, r.Key).appComments(true); len(c) != 2 || c[i].Body != want {
 			t.Fatalf("the customer's comments: %+v", c)
@@ -99,12 +101,13 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 	}
 	settled := func(what string) {
 		t.Helper()
-		eventuallyWithin(t, time.Minute, what, func() string {
+		waitfor.Until(t, time.Minute, what, func() string {
 			if q := k.queue(); q.Stats.Pending != 0 || q.Stats.DeadLetters != 0 {
 				return fmt.Sprintf("queue %+v", q.Stats)
 			}
 			return ""
 		})
+
 	}
 	replies := func() []string {
 		var sent []whatsapp.Sent
@@ -124,12 +127,13 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 
 	// (a) A public reply whose webhooks carry no jsdPublic.
 	k.agentComment(t, r.Key, map[string]any{"body": "Reply one: hold the power button for ten seconds.", "public": true, "bare": true})
-	eventually(t, "the bare reply in WhatsApp", func() string {
+	waitfor.Until(t, e2eWait, "the bare reply in WhatsApp", func() string {
 		if got := replies(); len(got) != 1 {
 			return fmt.Sprintf("replies %q", got)
 		}
 		return ""
 	})
+
 	var read int64
 	for call, n := range k.jiraStats(t).Requests {
 		if strings.HasPrefix(call, "GET /rest/api/3/comment/") && strings.HasSuffix(call, "/properties/sd.public.comment") {
@@ -146,7 +150,7 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 	k.call(t, "POST", "/_sim/fail", map[string]any{"service": "jira", "match": marks, "status": 500, "hold_seconds": 600}, nil, http.StatusOK)
 	followUp := "It still does not boot after that"
 	say(followUp)
-	eventually(t, "the comment made and its mark pending", func() string {
+	waitfor.Until(t, e2eWait, "the comment made and its mark pending", func() string {
 		var held int64
 		for call, n := range k.jiraStats(t).Requests {
 			if strings.HasPrefix(call, strings.TrimSuffix(marks, "*")) {
@@ -158,6 +162,7 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 		}
 		return ""
 	})
+
 	k.kill()
 	k.call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
 	k.start()
@@ -185,12 +190,13 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 	}
 	k.call(t, "POST", "/_sim/whatsapp/fail-delivery", map[string]any{"to": customer, "code": 0}, nil, http.StatusOK)
 	k.reply(t, r.Key, "Reply three: we will call you.")
-	eventually(t, "the third reply in WhatsApp", func() string {
+	waitfor.Until(t, e2eWait, "the third reply in WhatsApp", func() string {
 		if got := replies(); len(got) != 2 {
 			return fmt.Sprintf("replies %q", got)
 		}
 		return ""
 	})
+
 	settled("the conversation")
 
 	final := func() string {
