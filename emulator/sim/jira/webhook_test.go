@@ -424,7 +424,7 @@ func TestPlatformComments_V2TakesWikiStrings(t *testing.T) {
 }
 
 func TestWebhook_AnEditFiresCommentUpdatedAndRedeliversAsTheNextRetry(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, Config{NoCommentRule: true}) // the comments' own events only; automation_test.go has the rule
 	key := e.newRequest(t, "edit")
 	_, out, _ := e.control(t, "POST", "/_sim/jira/requests/"+key+"/comment", map[string]any{"body": "Try it off and on", "public": true})
 	e.hook.next(t)
