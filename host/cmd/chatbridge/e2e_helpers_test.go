@@ -661,6 +661,18 @@ func stable(t *testing.T, d time.Duration, what string, cond func() string) {
 	}
 }
 
+// idle waits until the host's queue holds no work: every job pushed so far
+// (a first message's request and its mapping among them) has run.
+func (s *e2eStack) idle(t *testing.T) {
+	t.Helper()
+	waitfor.Until(t, e2eWait, "the host's queue to be empty", func() string {
+		if st := s.r.host.Queue().Stats(); st.Pending != 0 {
+			return fmt.Sprintf("%d jobs pending", st.Pending)
+		}
+		return ""
+	})
+}
+
 // waitRequest waits for exactly one request whose description holds marker.
 func (s *e2eStack) waitRequest(t *testing.T, marker string) jiraRequest {
 	t.Helper()

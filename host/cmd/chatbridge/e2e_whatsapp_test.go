@@ -115,6 +115,7 @@ func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testin
 	var res whatsapp.SendResult
 	s.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": customer, "name": "Fay", "text": "whatsappE2Eundelivered"}, &res, http.StatusOK)
 	req := s.waitRequest(t, "whatsappE2Eundelivered")
+	s.idle(t) // the request is mapped to the chat before the agent replies
 
 	s.call(t, "POST", "/_sim/whatsapp/fail-delivery", map[string]any{"to": customer, "code": whatsapp.CodeUndeliverable}, nil, http.StatusOK)
 	s.reply(t, req.Key, "whatsappE2Ethis reply fails later")
