@@ -3,6 +3,7 @@ package telegram
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -384,7 +385,9 @@ func (s *Sim) controlBlock(w http.ResponseWriter, r *http.Request) {
 
 // stats is the answer of GET /_sim/telegram/stats.
 type stats struct {
-	Requests     map[string]int64 `json:"requests"`
+	Requests map[string]int64 `json:"requests"`
+	// Refused counts calls of methods the Bot API does not have.
+	Refused      map[string]int64 `json:"refused"`
 	EarlyRetries int64            `json:"early_retries"`
 	RateLimited  int64            `json:"rate_limited"`
 	Delivered    int64            `json:"delivered"`
@@ -393,7 +396,7 @@ type stats struct {
 
 func (s *Sim) controlStats(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
-	st := stats{Requests: make(map[string]int64, len(s.requests)), EarlyRetries: s.earlyRetries,
+	st := stats{Requests: make(map[string]int64, len(s.requests)), Refused: maps.Clone(s.refused), EarlyRetries: s.earlyRetries,
 		RateLimited: s.rateLimited, Delivered: s.delivered, Dropped: s.dropped}
 	for k, v := range s.requests {
 		st.Requests[k] = v

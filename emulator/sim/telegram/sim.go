@@ -136,6 +136,7 @@ type Sim struct {
 	delivered    int64
 	dropped      int64
 	requests     map[string]int64 // by method
+	refused      map[string]int64 // calls of methods the Bot API lacks, by name
 }
 
 // bot is one bot's state, guarded by Sim.mu.
@@ -212,6 +213,7 @@ func New(cfg Config) *Sim {
 		cancel:   cancel,
 		wake:     make(chan struct{}, 1),
 		requests: make(map[string]int64),
+		refused:  make(map[string]int64),
 	}
 	for i, token := range cfg.Tokens {
 		if _, dup := s.byToken[token]; dup {
@@ -342,6 +344,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
 	if !ok {
+		s.refuse("(no method)")
 		writeResult(w, nil, "", errNotFound)
 		return
 	}
@@ -353,6 +356,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	m, ok := methods[strings.ToLower(name)]
 	if !ok {
+		s.refuse(name)
 		writeResult(w, nil, "", errNotFound)
 		return
 	}
@@ -363,6 +367,14 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	result, desc, e := s.call(r.Context(), b, m, a)
 	writeResult(w, result, desc, e)
+}
+
+// refuse counts a call of a method the simulator does not serve (none the
+// Bot API has), for GET /_sim/telegram/stats.
+func (s *Sim) refuse(method string) {
+	s.mu.Lock()
+	s.refused[method]++
+	s.mu.Unlock()
 }
 
 // call runs one method for a bot: retry_after windows, injected faults and

@@ -120,9 +120,9 @@ func (s *Sim) Control() http.Handler {
 	})
 	mux.HandleFunc("GET /_sim/whatsapp/stats", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		calls, statuses := maps.Clone(s.calls), maps.Clone(s.statuses)
+		calls, statuses, refused := maps.Clone(s.calls), maps.Clone(s.statuses), maps.Clone(s.refused)
 		s.mu.Unlock()
-		simctl.WriteJSON(w, http.StatusOK, map[string]any{"requests": calls, "statuses": statuses})
+		simctl.WriteJSON(w, http.StatusOK, map[string]any{"requests": calls, "statuses": statuses, "refused": refused})
 	})
 	mux.Handle("/_sim/fail", simctl.FailHandler("whatsapp", &s.faults))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -173,13 +173,14 @@ type Sim struct {
 	seq      int64
 	calls    map[string]int
 	statuses map[string]int // status deliveries by status and answer
+	refused  map[string]int // calls outside the specification, by "METHOD path"
 	closed   bool
 }
 
 // New returns a simulator configured by cfg.
 func New(cfg Config) *Sim {
 	return &Sim{cfg: cfg.withDefaults(), lastSeen: map[string]time.Time{}, failing: map[string]int{}, sent: map[string][]Sent{}, failed: map[string][]Failed{},
-		media: map[string]media{}, seq: 1479537139650000, calls: map[string]int{}, statuses: map[string]int{}}
+		media: map[string]media{}, seq: 1479537139650000, calls: map[string]int{}, statuses: map[string]int{}, refused: map[string]int{}}
 }
 
 // Name implements sim.Service.
@@ -222,6 +223,14 @@ func required(w http.ResponseWriter, name string) {
 	graphError(w, http.StatusBadRequest, CodeInvalidParam, "(#100) The parameter "+name+" is required.")
 }
 
+// refuse counts a call the simulator does not serve (none its
+// specification has), by method and path, for GET /_sim/whatsapp/stats.
+func (s *Sim) refuse(r *http.Request) {
+	s.mu.Lock()
+	s.refused[r.Method+" "+r.URL.Path]++
+	s.mu.Unlock()
+}
+
 // API serves the Graph API and media downloads.
 func (s *Sim) API() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -235,6 +244,7 @@ func (s *Sim) API() http.Handler {
 		} else {
 			seg := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 			if len(seg) < 2 || seg[0] != DefaultVersion {
+				s.refuse(r)
 				unknownPath(w, r.URL.Path)
 				return
 			}
@@ -242,6 +252,7 @@ func (s *Sim) API() http.Handler {
 			var known bool
 			call, known = callName(r.Method, seg[1:], s.cfg)
 			if call == "" {
+				s.refuse(r)
 				if known {
 					unsupported(w, r.Method, id)
 				} else {

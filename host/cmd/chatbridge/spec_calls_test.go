@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -43,6 +44,28 @@ func checkJiraCalls(t *testing.T, s *e2eStack) {
 		t.Errorf("a Jira call the specifications lack: %s (%d times)", call, calls[call])
 	}
 	t.Logf("%d distinct Jira calls held against the specifications, %d undocumented", len(calls), len(bad))
+	checkMessengerCalls(t, s)
+}
+
+// checkMessengerCalls fails for any call the Telegram or WhatsApp simulator
+// of a stack refused as outside its service's specification (each serves
+// only what its specification has: TestSpec_* and
+// TestRoutes_AreAllInTheSpecification).
+func checkMessengerCalls(t *testing.T, s *e2eStack) {
+	t.Helper()
+	for _, service := range []string{"telegram", "whatsapp"} {
+		var st struct {
+			Requests map[string]int64 `json:"requests"`
+			Refused  map[string]int64 `json:"refused"`
+		}
+		s.call(t, "GET", "/_sim/"+service+"/stats", nil, &st, http.StatusOK)
+		for call, n := range st.Refused {
+			t.Errorf("a %s call its specification lacks: %s (%d times)", service, call, n)
+		}
+		if len(st.Requests) > 0 {
+			t.Logf("%d distinct %s calls, %d outside the specification", len(st.Requests), service, len(st.Refused))
+		}
+	}
 }
 
 // undocumentedJiraCall reports whether "METHOD /path" is not in Jira's
