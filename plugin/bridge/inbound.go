@@ -729,19 +729,19 @@ func (w *inbound) backToSupport(issue string) error {
 	if err == nil && strings.EqualFold(strings.TrimSpace(st.Name), jira.WaitingForCustomer) {
 		moved, err = w.jc.TransitionTo(issue, jira.WaitingForSupport)
 		if err == nil && !moved {
-			w.log.Warn("inbound: no transition to waiting for support; the request keeps waiting for the customer", "issue", issue)
+			w.log.Warn("inbound: no transition to waiting for support; the request keeps waiting for the customer")
 		}
 	}
 	switch {
 	case err == nil:
 		if moved {
-			w.log.Info("inbound: request moved back to waiting for support", "issue", issue)
+			w.log.Info("inbound: request moved back to waiting for support")
 		}
 		return nil
 	case errors.Is(err, jira.ErrTemporary) && !w.last:
 		return err
 	}
-	w.log.Warn("inbound: request status not checked after the customer's message", "issue", issue, "err", err)
+	w.log.Warn("inbound: request status not checked after the customer's message", "err", err)
 	return nil
 }
 

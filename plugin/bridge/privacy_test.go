@@ -178,6 +178,8 @@ var logVocabulary = map[string]string{
 	"enabled":    "a boolean",
 	"type":       "a Forge event type",
 	"err":        "an error: fixed words, Jira paths as shapes, no quoted input",
+	"queue":      "a queue name of the manifest",
+	"code":       "a messenger's numeric error code",
 }
 
 var issueKeyInText = regexp.MustCompile(`[A-Z][A-Z0-9_]*-[0-9]+`)

@@ -96,7 +96,7 @@ func (w *inbound) undelivered() error {
 		w.log.Info("inbound: failed delivery of a message without a record; nothing to note", "code", ev.Failure.Code)
 		return nil
 	}
-	log := w.log.With("issue", rec.Issue, "code", ev.Failure.Code)
+	log := w.log.With("code", ev.Failure.Code)
 	// One note per reply: the first failed message of the reply claims it.
 	won, held, err := w.st.claimFor(sentNoteKey(w.job.Project, w.kind.Short, rec.Reply), w.job.Nonce, SentTTL)
 	if err != nil {

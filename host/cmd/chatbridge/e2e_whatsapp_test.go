@@ -151,6 +151,7 @@ func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testin
 	s.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "name": "Gil", "text": "whatsappE2Eusername"}, &res, http.StatusOK)
 	first := res.IDs[0]
 	hidden := s.waitRequest(t, "whatsappE2Eusername")
+	s.idle(t) // mapped to the chat before the agent replies
 	s.reply(t, hidden.Key, "whatsappE2E reply by user id")
 	waitfor.Until(t, e2eWait, "the reply reaches the customer by user id", func() string {
 		s.call(t, "GET", "/_sim/whatsapp/sent?to="+userID, nil, &sent, http.StatusOK)
