@@ -418,6 +418,9 @@ func (w *inbound) run() error {
 	if ev.Unreadable {
 		return w.replyStep("reply", t.Unreadable)
 	}
+	if forgetCommand(ev) {
+		return w.forget() // privacy.go
+	}
 	switch ev.Command {
 	case channel.CommandStart:
 		return w.replyStep("reply", w.cfg.greeting())
@@ -503,6 +506,9 @@ func (w *inbound) message() error {
 			return err
 		}
 		err := w.deliver(accepted)
+		if err == nil {
+			w.touch(w.prog.Issue) // privacy.go
+		}
 		if !errors.Is(err, jira.ErrNotFound) || w.prog.Created || round > 0 {
 			return err
 		}
@@ -551,7 +557,7 @@ func (w *inbound) ensureIssue(accepted []int) error {
 	}
 	// The mapping of a request this event created.
 	return w.step("map", func() error {
-		rev := issueRecord{Project: w.job.Project, Channel: w.job.Channel, Chat: w.job.Event.ChatID, IssueID: w.prog.IssueID}
+		rev := issueRecord{Project: w.job.Project, Channel: w.job.Channel, Chat: w.job.Event.ChatID, IssueID: w.prog.IssueID, At: w.b.now().Unix()}
 		if err := w.st.put(issueKey(w.prog.Issue), &rev, 0); err != nil {
 			return err
 		}
