@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// adminResolve calls a resolver of the dev installation through the admin
+// API (POST /admin/installations/{id}/resolve/{function}), with the admin
+// token, and decodes its answer.
+func (s *e2eStack) adminResolve(t *testing.T, function string, payload any) map[string]any {
+	t.Helper()
+	tok, err := os.ReadFile(filepath.Join(s.data, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(method, path string, body []byte) []byte {
+		req, err := http.NewRequest(method, s.admin+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := s.control.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+		}
+		return raw
+	}
+	var list []struct{ ID string }
+	if raw := do("GET", "/admin/installations", nil); json.Unmarshal(raw, &list) != nil || len(list) != 1 {
+		var wrapped struct{ Installations []struct{ ID string } }
+		if json.Unmarshal(raw, &wrapped) != nil || len(wrapped.Installations) != 1 {
+			t.Fatalf("installations: %s", raw)
+		}
+		list = wrapped.Installations
+	}
+	body, _ := json.Marshal(payload)
+	raw := do("POST", "/admin/installations/"+list[0].ID+"/resolve/"+function, body)
+	var a map[string]any
+	if err := json.Unmarshal(raw, &a); err != nil {
+		t.Fatalf("%s answered %s", function, raw)
+	}
+	return a
+}
+
+// storedRecords is the installation's app storage, opened (the dev
+// console's view of the sealed store): key and value of each record.
+func (s *e2eStack) storedRecords(t *testing.T) []string {
+	t.Helper()
+	var st struct {
+		Installations []struct{ ID string } `json:"installations"`
+	}
+	simGet(t, s.admin+"/_console/state", &st)
+	if len(st.Installations) != 1 {
+		t.Fatalf("installations %+v", st)
+	}
+	var recs []struct{ Key, Value, Error string }
+	simGet(t, s.admin+"/_console/storage?installation="+st.Installations[0].ID+"&space=kvs", &recs)
+	var out []string
+	for _, r := range recs {
+		if r.Error != "" {
+			t.Fatalf("record unreadable: %s", r.Error)
+		}
+		out = append(out, r.Key+"="+r.Value)
+	}
+	return out
+}
+
+func TestE2E_ForgetByRequestKeyLeavesNothingOfTheChatAndJiraUntouched(t *testing.T) {
+	t.Parallel()
+	s := startE2E(t) // own stack: it is stopped to read the data file
+	chat, other := newChat(), newChat()
+	texts := []string{"Forget me please quagga40913", "Another detail serval77215", "Agent answer okapi39920"}
+	r := s.opened(t, chat, texts[0])
+	s.say(t, chat, texts[1])
+	s.waitAppComments(t, r.Key, true, 1)
+	s.reply(t, r.Key, texts[2])
+	s.waitText(t, chat, texts[2])
+	s.transition(t, r.Key, "Done")
+	s.waitText(t, chat, textResolved)
+	texts = append(texts, "After the resolution caracal11820")
+	s.say(t, chat, texts[3])
+	second := s.waitRequest(t, texts[3])
+	kept := s.opened(t, other, "The other customer gerenuk55031")
+	chatID, otherID := strconv.FormatInt(chat, 10), strconv.FormatInt(other, 10)
+
+	// The admin sees the requests, not the chat ids.
+	list := s.adminResolve(t, "mappings.list", map[string]any{"projectKey": devProject})
+	raw, _ := json.Marshal(list)
+	if list["ok"] != true || len(list["mappings"].([]any)) != 3 || strings.Contains(string(raw), chatID) || strings.Contains(string(raw), otherID) {
+		t.Fatalf("mappings.list: %s", raw)
+	}
+	before := map[string]jiraRequest{r.Key: s.request(t, r.Key), second.Key: s.request(t, second.Key)}
+
+	a := s.adminResolve(t, "mappings.forget", map[string]any{"projectKey": devProject, "issueKey": r.Key})
+	if a["ok"] != true || len(a["forgotten"].([]any)) != 2 {
+		t.Fatalf("mappings.forget: %v", a)
+	}
+	// Nothing of the chat in the opened store; the other chat's mapping stays.
+	otherKept := false
+	for _, rec := range s.storedRecords(t) {
+		for _, secret := range []string{chatID, r.Key, second.Key} {
+			// A whole id: SUP-1 is not SUP-10.
+			if regexp.MustCompile(`(^|[^0-9A-Z-])` + regexp.QuoteMeta(secret) + `([^0-9]|$)`).MatchString(rec) {
+				t.Errorf("a record of the forgotten chat is left: %.120s", rec)
+			}
+		}
+		otherKept = otherKept || strings.Contains(rec, otherID)
+	}
+	if !otherKept {
+		t.Error("the other chat's mapping went too")
+	}
+	inv := s.adminResolve(t, "inventory", map[string]any{"projectKey": devProject})
+	for _, row := range inv["kinds"].([]any) {
+		m := row.(map[string]any)
+		if (m["kind"] == "issue" || m["kind"] == "chat") && m["count"] != float64(1) {
+			t.Errorf("inventory after the forget: %v", m)
+		}
+	}
+	// The requests in Jira are untouched.
+	for key, was := range before {
+		now := s.request(t, key)
+		if now.Description != was.Description || len(now.Comments) != len(was.Comments) || now.Status != was.Status {
+			t.Errorf("request %s changed: %+v, was %+v", key, now, was)
+		}
+	}
+	// The customer's next message opens a new request.
+	fresh := s.opened(t, chat, "Starting over dikdik62208")
+	if fresh.Key == r.Key || fresh.Key == second.Key || fresh.Key == kept.Key {
+		t.Errorf("the next message went to %s", fresh.Key)
+	}
+	if n := len(s.request(t, second.Key).Comments); n != len(before[second.Key].Comments) {
+		t.Errorf("the next message went to the forgotten request %s", second.Key)
+	}
+
+	// The data-file and log scan of TestE2E_NoMessageTextTokenChatIDOrIssueKeyInTheDataFileOrLog.
+	checkJiraCalls(t, s)
+	if err := s.shutdown(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	file, err := os.ReadFile(filepath.Join(s.data, "chatbridge.db"))
+	if err != nil || len(file) == 0 {
+		t.Fatalf("the data file: %v", err)
+	}
+	log := []byte(s.log.String())
+	if !bytes.Contains(log, []byte("chat forgotten")) {
+		t.Fatalf("the log misses the forget; nothing to check")
+	}
+	for i, secret := range append(texts, chatID, r.Key, second.Key) {
+		if form, ok := leaks(file, secret); ok {
+			t.Errorf("the data file holds secret %d %s", i, form)
+		}
+		if form, ok := leaks(log, secret); ok {
+			t.Errorf("the host log holds secret %d %s", i, form)
+		}
+	}
+}
