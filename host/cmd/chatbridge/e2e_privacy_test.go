@@ -61,6 +61,12 @@ func (s *e2eStack) adminResolve(t *testing.T, function string, payload any) map[
 // console's view of the sealed store): key and value of each record.
 func (s *e2eStack) storedRecords(t *testing.T) []string {
 	t.Helper()
+	return s.stored(t, "kvs")
+}
+
+// stored is storedRecords for any keyspace.
+func (s *e2eStack) stored(t *testing.T, space string) []string {
+	t.Helper()
 	var st struct {
 		Installations []struct{ ID string } `json:"installations"`
 	}
@@ -69,7 +75,7 @@ func (s *e2eStack) storedRecords(t *testing.T) []string {
 		t.Fatalf("installations %+v", st)
 	}
 	var recs []struct{ Key, Value, Error string }
-	simGet(t, s.admin+"/_console/storage?installation="+st.Installations[0].ID+"&space=kvs", &recs)
+	simGet(t, s.admin+"/_console/storage?installation="+st.Installations[0].ID+"&space="+space, &recs)
 	var out []string
 	for _, r := range recs {
 		if r.Error != "" {
@@ -145,6 +151,20 @@ func TestE2E_ForgetByRequestKeyLeavesNothingOfTheChatAndJiraUntouched(t *testing
 	}
 	if n := len(s.request(t, second.Key).Comments); n != len(before[second.Key].Comments) {
 		t.Errorf("the next message went to the forgotten request %s", second.Key)
+	}
+
+	// The daily retention sweep is declared and runs in the module: the
+	// schedule fires a new trigger shortly after it appears.
+	eventually(t, "the retention trigger's first firing", func() string {
+		for _, rec := range s.stored(t, "dedupe") {
+			if strings.HasPrefix(rec, "schedule:") && strings.Contains(rec, "retention") {
+				return ""
+			}
+		}
+		return "not fired"
+	})
+	if strings.Contains(s.log.String(), "scheduled trigger failed") {
+		t.Error("the retention sweep failed in the module")
 	}
 
 	// The data-file and log scan of TestE2E_NoMessageTextTokenChatIDOrIssueKeyInTheDataFileOrLog.
