@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,45 +13,26 @@ import (
 )
 
 // adminResolve calls a resolver of the dev installation through the admin
-// API (POST /admin/installations/{id}/resolve/{function}), with the admin
-// token, and decodes its answer.
+// API (POST /admin/installations/{id}/resolve/{function}) by the command
+// line's resolve, and decodes its answer.
 func (s *e2eStack) adminResolve(t *testing.T, function string, payload any) map[string]any {
 	t.Helper()
-	tok, err := os.ReadFile(filepath.Join(s.data, "admin.token"))
-	if err != nil {
+	var list bytes.Buffer
+	if err := runInstallations([]string{"-admin", s.admin, "-data", s.data}, &list, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	do := func(method, path string, body []byte) []byte {
-		req, err := http.NewRequest(method, s.admin+path, bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := s.control.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-		}
-		return raw
-	}
-	var list []struct{ ID string }
-	if raw := do("GET", "/admin/installations", nil); json.Unmarshal(raw, &list) != nil || len(list) != 1 {
-		var wrapped struct{ Installations []struct{ ID string } }
-		if json.Unmarshal(raw, &wrapped) != nil || len(wrapped.Installations) != 1 {
-			t.Fatalf("installations: %s", raw)
-		}
-		list = wrapped.Installations
+	var ins []struct{ ID string }
+	if json.Unmarshal(list.Bytes(), &ins) != nil || len(ins) != 1 {
+		t.Fatalf("installations: %s", list.Bytes())
 	}
 	body, _ := json.Marshal(payload)
-	raw := do("POST", "/admin/installations/"+list[0].ID+"/resolve/"+function, body)
+	var out, errs bytes.Buffer
+	if err := runResolve([]string{"-admin", s.admin, "-data", s.data, ins[0].ID, function, string(body)}, &out, &errs); err != nil {
+		t.Fatalf("resolve %s: %v %s", function, err, errs.Bytes())
+	}
 	var a map[string]any
-	if err := json.Unmarshal(raw, &a); err != nil {
-		t.Fatalf("%s answered %s", function, raw)
+	if err := json.Unmarshal(out.Bytes(), &a); err != nil {
+		t.Fatalf("%s answered %s", function, out.Bytes())
 	}
 	return a
 }
