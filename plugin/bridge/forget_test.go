@@ -205,8 +205,19 @@ func TestForgetCommand_WhatsAppByText(t *testing.T) {
 			"contacts": []any{map[string]any{"profile": map[string]any{"name": "Anna"}, "wa_id": waCustomer}},
 			"messages": []any{map[string]any{"from": waCustomer, "id": "wamid.F==", "type": "text", "text": map[string]any{"body": " /Forget "}}},
 		}}}}}})
+	seen := seenKey(testProject, "whatsapp", waCustomer)
+	before, err := h.env.Store.Get(seen)
+	if err != nil {
+		t.Fatal("no window record to check")
+	}
+	h.advance(time.Minute)
 	if r := h.waPost(body, "sha256="+hmacHex([]byte(waApp), body)); r.Status != 200 {
 		t.Fatalf("delivery answered %d", r.Status)
+	}
+	// The webhook does not note a /forget as the customer's last message: a
+	// consumer running before that write would leave it behind.
+	if after, _ := h.env.Store.Get(seen); string(after) != string(before) {
+		t.Errorf("the /forget moved the window record: %s, was %s", after, before)
 	}
 	h.drain()
 	if left := h.recordsOf(waCustomer, "SUP-1"); len(left) != 0 {

@@ -137,7 +137,9 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 			return respond(503), nil
 		}
 		log.Info("webhook: event queued", "event", ev.ID, "kind", string(ev.Kind))
-		b.sawCustomer(env, ch, project, name, ev) // window.go
+		if !forgetCommand(&ev) { // a /forget leaves no window record behind (privacy.go)
+			b.sawCustomer(env, ch, project, name, ev) // window.go
+		}
 	}
 	if greeting != nil {
 		return &abi.Response{Status: 200, Headers: []abi.Header{{Name: "Content-Type", Value: "application/json"}}, Body: greeting}, nil
