@@ -3,6 +3,7 @@ package bridge
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -394,4 +395,46 @@ func TestInventory_CountsEveryStoredRecordByTheSameKinds(t *testing.T) {
 
 func scheduledCallFor(trigger string) abi.ScheduledCall {
 	return abi.ScheduledCall{Context: abi.Context{Installation: "inst-1"}, Trigger: trigger}
+}
+
+func TestMappingsList_PagesByRequestKey(t *testing.T) {
+	h := newHarness(t)
+	h.configure(nil)
+	for i := 1; i <= maxListed+5; i++ {
+		rec, _ := json.Marshal(issueRecord{Project: testProject, Channel: "telegram", Chat: strconv.Itoa(1000 + i), At: h.clock().Unix()})
+		_ = h.env.Store.Set(issueKey("SUP-"+strconv.Itoa(i)), rec, 0)
+	}
+	// Another project's requests, whose keys share the prefix "SUP", are not listed.
+	rec, _ := json.Marshal(issueRecord{Project: "SUPX", Channel: "telegram", Chat: "1"})
+	_ = h.env.Store.Set(issueKey("SUPX-1"), rec, 0)
+	seen := map[string]bool{}
+	cursor := ""
+	for page := 0; page < 3; page++ {
+		in := map[string]any{"projectKey": testProject}
+		if cursor != "" {
+			in["cursor"] = cursor
+		}
+		a, err := h.resolve("mappings.list", in)
+		if err != nil || a["ok"] != true {
+			t.Fatalf("page %d: %v %v", page, a, err)
+		}
+		for _, r := range a["mappings"].([]any) {
+			k := r.(map[string]any)["issueKey"].(string)
+			if seen[k] || !strings.HasPrefix(k, "SUP-") {
+				t.Errorf("%s listed twice or from another project", k)
+			}
+			seen[k] = true
+		}
+		next, _ := a["next"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(seen) != maxListed+5 {
+		t.Errorf("%d mappings listed, want %d", len(seen), maxListed+5)
+	}
+	if a, _ := h.resolve("mappings.list", map[string]any{"projectKey": testProject, "cursor": "OTHER-1"}); a["ok"] != false {
+		t.Errorf("a cursor of another project: %v", a)
+	}
 }
