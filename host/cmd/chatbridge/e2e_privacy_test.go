@@ -169,3 +169,30 @@ func TestE2E_ForgetByRequestKeyLeavesNothingOfTheChatAndJiraUntouched(t *testing
 		}
 	}
 }
+
+func TestE2E_CustomersForgetCommandForgetsTheChat(t *testing.T) {
+	t.Parallel()
+	s := startE2E(t)
+	chat := newChat()
+	chatID := strconv.FormatInt(chat, 10)
+	r := s.opened(t, chat, "Please forget me later bongo83011")
+	s.reply(t, r.Key, "Agent answer sitatunga20931")
+	s.waitText(t, chat, "sitatunga20931")
+	was := s.request(t, r.Key)
+	s.say(t, chat, "/forget")
+	s.waitText(t, chat, "this chat is no longer linked to your requests")
+	for _, rec := range s.storedRecords(t) {
+		for _, secret := range []string{chatID, r.Key} {
+			if regexp.MustCompile(`(^|[^0-9A-Z-])` + regexp.QuoteMeta(secret) + `([^0-9]|$)`).MatchString(rec) {
+				t.Errorf("a record of the forgotten chat is left: %.120s", rec)
+			}
+		}
+	}
+	if now := s.request(t, r.Key); len(now.Comments) != len(was.Comments) || now.Description != was.Description {
+		t.Errorf("the request in Jira changed (the /forget reached it?): %+v", now.Comments)
+	}
+	fresh := s.opened(t, chat, "A new start eland40027")
+	if fresh.Key == r.Key {
+		t.Error("the next message went to the forgotten request")
+	}
+}
