@@ -32,6 +32,9 @@ type Bridge struct {
 	// Channels maps a channel name to its constructor; nil means the
 	// built-in channels (Telegram, Viber, WhatsApp).
 	Channels map[string]Kind
+	// SweepBatch bounds the retention sweep per project and run; 0 means
+	// the package's SweepBatch.
+	SweepBatch int
 }
 
 // Kind describes a channel implementation the bridge can configure.
@@ -108,6 +111,7 @@ func (b *Bridge) Handlers() sdk.Handlers {
 		Event:      b.Event,
 		Queue:      b.Queue,
 		Resolver:   b.Resolver,
+		Scheduled:  b.Scheduled,
 	}
 }
 

@@ -34,6 +34,9 @@ type Config struct {
 	AttachmentsIn     []string `json:"attachmentsIn"`
 	AttachmentsOut    bool     `json:"attachmentsOut"`
 	Language          string   `json:"language"`
+	// RetentionDays is how long the mapping of a resolved request is kept
+	// after its last activity; 0 means DefaultRetentionDays (privacy.go).
+	RetentionDays int `json:"retentionDays,omitempty"`
 	// Bot is the bot's username, shown to admins.
 	Bot string `json:"bot,omitempty"`
 	// BotID is the bot's numeric id: one bot serves one project, since a
@@ -95,6 +98,7 @@ type view struct {
 	AttachmentsIn     []string `json:"attachmentsIn"`
 	AttachmentsOut    bool     `json:"attachmentsOut"`
 	Language          string   `json:"language"`
+	RetentionDays     int      `json:"retentionDays"`
 	Bot               string   `json:"bot,omitempty"`
 	TokenSet          bool     `json:"tokenSet"`
 }
@@ -109,7 +113,7 @@ func (c *Config) view() view {
 		ServiceDeskID: c.ServiceDeskID, RequestTypeID: c.RequestTypeID,
 		SummaryTemplate: c.SummaryTemplate, Greeting: c.Greeting, ResolutionMessage: c.ResolutionMessage,
 		AttachmentsIn: in, AttachmentsOut: c.AttachmentsOut, Language: c.Language,
-		Bot: c.Bot, TokenSet: c.TokenSecret != "",
+		RetentionDays: c.retentionDays(), Bot: c.Bot, TokenSet: c.TokenSecret != "",
 	}
 }
 
@@ -131,6 +135,7 @@ type setInput struct {
 	AttachmentsIn     *[]string `json:"attachmentsIn"`
 	AttachmentsOut    *bool     `json:"attachmentsOut"`
 	Language          *string   `json:"language"`
+	RetentionDays     *int      `json:"retentionDays"`
 	// Read-only fields of config.get, accepted so that a UI can send back
 	// what it read.
 	TokenSet *bool   `json:"tokenSet"`
@@ -151,7 +156,8 @@ func okAnswer(kv ...any) answer {
 func fieldErrors(errs map[string]string) answer { return answer{"ok": false, "errors": errs} }
 
 // Resolver answers the admin functions config.set, config.get,
-// config.delete and config.list. Validation problems are answers with
+// config.delete and config.list, and privacy.go's mappings.list,
+// mappings.forget and inventory. Validation problems are answers with
 // ok:false and per-field messages; malformed input is abi.InvalidArgument.
 func (b *Bridge) Resolver(env *sdk.Env, c *abi.ResolverCall) ([]byte, error) {
 	var (
@@ -167,6 +173,12 @@ func (b *Bridge) Resolver(env *sdk.Env, c *abi.ResolverCall) ([]byte, error) {
 		a, err = b.configDelete(env, c.Payload)
 	case "config.list":
 		a, err = b.configList(env)
+	case "mappings.list":
+		a, err = b.mappingsList(env, c.Payload)
+	case "mappings.forget":
+		a, err = b.mappingsForget(env, c.Payload)
+	case "inventory":
+		a, err = b.inventory(env, c.Payload)
 	default:
 		return nil, abi.InvalidArgument
 	}
@@ -270,7 +282,8 @@ func (b *Bridge) configDelete(env *sdk.Env, payload []byte) (answer, error) {
 	// Mappings and delivery records go even without a configuration, so
 	// that a half-finished delete can be completed.
 	total := 0
-	prefixes := []string{"chat:" + p + ":", "issue:" + p + "-", "dedupe:jira:" + p + ":", "seen:" + p + ":"}
+	prefixes := []string{"chat:" + p + ":", "issue:" + p + "-", "dedupe:jira:" + p + ":", "seen:" + p + ":",
+		"sent:" + p + ":", sweepKey(p)}
 	for _, k := range b.kinds() {
 		prefixes = append(prefixes, "dedupe:"+k.Short+":"+p+":")
 	}
@@ -375,6 +388,7 @@ func (in setInput) applyTo(cfg *Config) {
 	setIf(&cfg.ResolutionMessage, in.ResolutionMessage)
 	setIf(&cfg.AttachmentsOut, in.AttachmentsOut)
 	setIf(&cfg.Language, in.Language)
+	setIf(&cfg.RetentionDays, in.RetentionDays)
 	if in.AttachmentsIn != nil {
 		cfg.AttachmentsIn = []string{}
 		for _, k := range *in.AttachmentsIn {
@@ -430,6 +444,9 @@ func (b *Bridge) configProblems(cfg, old Config, exists bool, token string) map[
 		if !slices.Contains(channel.AttachmentKinds, channel.AttachmentKind(k)) {
 			errs["attachmentsIn"] = "Unknown kind " + quoteShort(k) + "; choose from photo, document, voice, video, sticker."
 		}
+	}
+	if cfg.RetentionDays != 0 && (cfg.RetentionDays < 1 || cfg.RetentionDays > maxRetentionDays) {
+		errs["retentionDays"] = fmt.Sprintf("Between 1 and %d days.", maxRetentionDays)
 	}
 	if _, ok := languages[cfg.Language]; !ok {
 		errs["language"] = "Unsupported language; choose one of " + strings.Join(Languages(), ", ") + "."

@@ -38,6 +38,15 @@
 // the agents. Message text exists
 // only in queue payloads, which the host deletes once delivered.
 //
+// RecordKinds (privacy.go) names every kind of record, its holdings and
+// lifetime; the inventory resolver counts by it and the privacy tests
+// accept nothing else. The admin lists a project's mappings without chat
+// ids and forgets one chat (mappings.forget, or the customer's /forget):
+// its mappings and every record derived from them go, Jira is untouched.
+// A resolved request's mapping expires after the project's retention
+// period (retentionDays, default 90), swept daily by the "retention"
+// scheduled trigger, a bounded batch per project and run.
+//
 // # Idempotency
 //
 // Webhooks and queue deliveries arrive at least once. Every unit of work

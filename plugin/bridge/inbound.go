@@ -137,7 +137,9 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 			return respond(503), nil
 		}
 		log.Info("webhook: event queued", "event", ev.ID, "kind", string(ev.Kind))
-		b.sawCustomer(env, ch, project, name, ev) // window.go
+		if !forgetCommand(&ev) { // a /forget leaves no window record behind (privacy.go)
+			b.sawCustomer(env, ch, project, name, ev) // window.go
+		}
 	}
 	if greeting != nil {
 		return &abi.Response{Status: 200, Headers: []abi.Header{{Name: "Content-Type", Value: "application/json"}}, Body: greeting}, nil
@@ -418,6 +420,9 @@ func (w *inbound) run() error {
 	if ev.Unreadable {
 		return w.replyStep("reply", t.Unreadable)
 	}
+	if forgetCommand(ev) {
+		return w.forget() // privacy.go
+	}
 	switch ev.Command {
 	case channel.CommandStart:
 		return w.replyStep("reply", w.cfg.greeting())
@@ -503,6 +508,9 @@ func (w *inbound) message() error {
 			return err
 		}
 		err := w.deliver(accepted)
+		if err == nil {
+			w.touch(w.prog.Issue) // privacy.go
+		}
 		if !errors.Is(err, jira.ErrNotFound) || w.prog.Created || round > 0 {
 			return err
 		}
@@ -551,7 +559,7 @@ func (w *inbound) ensureIssue(accepted []int) error {
 	}
 	// The mapping of a request this event created.
 	return w.step("map", func() error {
-		rev := issueRecord{Project: w.job.Project, Channel: w.job.Channel, Chat: w.job.Event.ChatID, IssueID: w.prog.IssueID}
+		rev := issueRecord{Project: w.job.Project, Channel: w.job.Channel, Chat: w.job.Event.ChatID, IssueID: w.prog.IssueID, At: w.b.now().Unix()}
 		if err := w.st.put(issueKey(w.prog.Issue), &rev, 0); err != nil {
 			return err
 		}

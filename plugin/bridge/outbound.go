@@ -227,7 +227,7 @@ func (b *Bridge) statusChanged(env *sdk.Env, log *slog.Logger, w *jira.Webhook, 
 				return err
 			}
 		}
-		rev.Resolved = true
+		rev.Resolved, rev.At = true, b.now().Unix()
 		if err := st.put(issueKey(w.Issue.Key), rev, 0); err != nil {
 			return err
 		}
@@ -239,7 +239,7 @@ func (b *Bridge) statusChanged(env *sdk.Env, log *slog.Logger, w *jira.Webhook, 
 		}
 		log.Info("event: request resolved; mapping closed")
 	case !done && rev.Resolved:
-		rev.Resolved = false
+		rev.Resolved, rev.At = false, b.now().Unix()
 		if err := st.put(issueKey(w.Issue.Key), rev, 0); err != nil {
 			return err
 		}
@@ -280,7 +280,8 @@ type outbound struct {
 func (o *outbound) chatKey() string { return chatKey(o.job.Project, o.rev.Channel, o.rev.Chat) }
 
 func (o *outbound) saveProgress() error {
-	o.prog.At = o.b.now().Unix()
+	// The request key lets a forget find the record (privacy.go).
+	o.prog.At, o.prog.Issue = o.b.now().Unix(), o.job.Issue
 	return o.st.put(o.job.Dedupe, &o.prog, DedupeTTL)
 }
 

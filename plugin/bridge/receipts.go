@@ -41,6 +41,8 @@ type sentRecord struct {
 	// Reply is the nonce of the outbound job that sent it: every message
 	// of one reply shares it.
 	Reply string `json:"reply"`
+	// At is when it was sent (Unix seconds), for the inventory's ages.
+	At int64 `json:"at,omitempty"`
 }
 
 // sendText sends one part, recording its message id when the channel
@@ -73,7 +75,7 @@ func (o *outbound) sentID(id string) {
 	if id == "" {
 		return
 	}
-	rec := sentRecord{Issue: o.job.Issue, Reply: o.job.Nonce}
+	rec := sentRecord{Issue: o.job.Issue, Reply: o.job.Nonce, At: o.b.now().Unix()}
 	if err := o.st.put(sentKey(o.job.Project, o.short, id), &rec, SentTTL); err != nil {
 		o.log.Warn("outbound: sent message not recorded; a later failure will not be noted", "err", err)
 	}

@@ -32,6 +32,10 @@ const DedupeTTL = 48 * time.Hour
 //	seen:<PROJECT>:<channel>:<chatId>           when the customer last wrote (window.go)
 //	sent:<PROJECT>:<short>:<hash>               sentRecord: a reply's message id, hashed (TTL 7 d)
 //	sent:<PROJECT>:<short>:note:<nonce>         the one "not delivered" note of a reply (TTL 7 d)
+//	sweep:<PROJECT>                             where the retention sweep resumes (TTL 7 d; privacy.go)
+//
+// RecordKinds (privacy.go) lists these kinds for the inventory and the
+// privacy tests: a new kind goes there too.
 func configKey(project string) string { return "config:" + project }
 
 func chatKey(project, ch, chatID string) string { return "chat:" + project + ":" + ch + ":" + chatID }
@@ -72,6 +76,10 @@ type issueRecord struct {
 	Chat     string `json:"chat"`
 	IssueID  string `json:"issueId,omitempty"`
 	Resolved bool   `json:"resolved,omitempty"`
+	// At is the request's last activity (Unix seconds): its opening, a
+	// customer's message (noted at most hourly, touchEvery), its resolution
+	// or reopening. Retention counts from it (privacy.go).
+	At int64 `json:"at,omitempty"`
 }
 
 // progress records how far the work of one delivery got, so that a retried

@@ -127,6 +127,10 @@ const (
 	CommandHelp   = "help"
 	CommandNew    = "new"
 	CommandStatus = "status"
+	// CommandForget asks the bridge to forget the chat (the customer's
+	// request to be forgotten). Channels without bot commands send it as
+	// the text "/forget", which the bridge recognises itself.
+	CommandForget = "forget"
 )
 
 // Inbound is one event from a messenger, already in the bridge's terms.

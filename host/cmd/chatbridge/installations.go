@@ -141,3 +141,39 @@ func runInstallations(args []string, stdout, stderr io.Writer) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(list)
 }
+
+// runResolve calls an admin resolver of an installation (mappings.list,
+// mappings.forget, inventory, config.*) and prints its answer.
+func runResolve(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("resolve", stderr)
+	admin, data := adminFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() < 2 || fs.NArg() > 3 {
+		fmt.Fprintln(stderr, `usage: chatbridge resolve [flags] INSTALLATION_ID FUNCTION ['{"projectKey":"SUP"}']`)
+		return errUsage
+	}
+	payload := json.RawMessage("{}")
+	if fs.NArg() == 3 {
+		payload = json.RawMessage(fs.Arg(2))
+		if !json.Valid(payload) {
+			return fmt.Errorf("the payload is not JSON")
+		}
+	}
+	c, err := newAdminClient(*admin, *data)
+	if err != nil {
+		return err
+	}
+	var out json.RawMessage
+	if err := c.do("POST", "/admin/installations/"+fs.Arg(0)+"/resolve/"+fs.Arg(1), payload, &out); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, out, "", "  "); err != nil {
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err = stdout.Write(buf.Bytes())
+	return err
+}

@@ -28,6 +28,7 @@ func commands() []command {
 		{"install", "install a Jira site on a running host", runInstall},
 		{"uninstall", "uninstall a site and purge its data", runUninstall},
 		{"installations", "list installations of a running host", runInstallations},
+		{"resolve", "call an installation's admin resolver (mappings, inventory, config)", runResolve},
 	}
 }
 

@@ -275,7 +275,7 @@ func command(text string, entities []Entity) (string, bool) {
 	name, _, _ = strings.Cut(name[1:], "@")
 	name = strings.ToLower(name)
 	switch name {
-	case channel.CommandStart, channel.CommandHelp, channel.CommandNew, channel.CommandStatus:
+	case channel.CommandStart, channel.CommandHelp, channel.CommandNew, channel.CommandStatus, channel.CommandForget:
 		return name, true
 	}
 	return "", false

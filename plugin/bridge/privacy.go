@@ -1,0 +1,699 @@
+package bridge
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/jira"
+	"github.com/chatbridge/chatbridge/plugin/sdk"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// The admin's control over stored data: the mappings of a project, listed
+// without chat ids and forgotten one chat at a time (by request key, or by
+// the customer's /forget); the retention of resolved requests' mappings,
+// swept daily; and the inventory of what is stored, from RecordKinds.
+
+// RecordKind is one kind of record the bridge stores: the inventory counts
+// them and the privacy tests accept no other.
+type RecordKind struct {
+	// Name is the key's first segment ("chat").
+	Name string `json:"kind"`
+	// Holds says what the record holds, and what it never does.
+	Holds string `json:"holds"`
+	// Lifetime says how long it lives.
+	Lifetime string `json:"lifetime"`
+	// Sealed: the host seals every record of app storage (SECURITY.md,
+	// "Storage"): encrypted and authenticated under the installation's key.
+	Sealed bool `json:"sealed"`
+	// project names the project a record of this kind belongs to.
+	project func(key string, value []byte) string
+	// at is when the record was written or last active (Unix seconds), or 0
+	// when it carries no time.
+	at func(value []byte) int64
+}
+
+// RecordKinds lists every kind of record the bridge stores (store.go's key
+// list), in key order.
+var RecordKinds = []RecordKind{
+	{Name: "chat", Holds: "a chat's open request and blocked flag; keyed by the chat id, no content",
+		Lifetime: "until the chat is forgotten, its project deleted, or (with no open request) its last resolved request expires",
+		Sealed:   true, project: segment(1), at: noTime},
+	{Name: "config", Holds: "a project's settings; secret names, never secrets",
+		Lifetime: "until the project's configuration is deleted", Sealed: true, project: segment(1), at: noTime},
+	{Name: "dedupe", Holds: "the progress of one delivery: its owner, steps, request key; no content, no chat id",
+		Lifetime: "48 hours", Sealed: true, project: segment(2), at: field("at")},
+	{Name: "issue", Holds: "a request's chat (project, channel, chat id), resolved flag, last activity",
+		Lifetime: "until the chat is forgotten or its project deleted; once resolved, the project's retention period (default 90 days) after its last activity",
+		Sealed:   true, project: issueProject, at: field("at")},
+	{Name: "seen", Holds: "when a customer last wrote, for a reply window; keyed by the chat id",
+		Lifetime: "the reply window and 7 days", Sealed: true, project: segment(1), at: field("at")},
+	{Name: "sent", Holds: "a sent reply's hashed message id, its request key and reply nonce; no content, no chat id",
+		Lifetime: "7 days", Sealed: true, project: segment(1), at: field("at")},
+	{Name: "sweep", Holds: "the request key after which the retention sweep resumes",
+		Lifetime: "7 days, or until the sweep reaches the end", Sealed: true, project: segment(1), at: field("at")},
+}
+
+// KindOf returns the kind of a stored key, or false for a key no kind names.
+func KindOf(key string) (RecordKind, bool) {
+	name := kind(key)
+	for _, k := range RecordKinds {
+		if k.Name == name && len(key) > len(name) {
+			return k, true
+		}
+	}
+	return RecordKind{}, false
+}
+
+func segment(n int) func(string, []byte) string {
+	return func(key string, _ []byte) string {
+		parts := strings.Split(key, ":")
+		if n < len(parts) {
+			return parts[n]
+		}
+		return ""
+	}
+}
+
+func issueProject(key string, _ []byte) string {
+	p, _, _ := strings.Cut(strings.TrimPrefix(key, "issue:"), "-")
+	return p
+}
+
+func noTime([]byte) int64 { return 0 }
+
+func field(name string) func([]byte) int64 {
+	return func(v []byte) int64 {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(v, &m) != nil {
+			return 0
+		}
+		var at int64
+		if json.Unmarshal(m[name], &at) != nil {
+			return 0
+		}
+		return at
+	}
+}
+
+// DefaultRetentionDays is how long the mapping of a resolved request is kept
+// after its last activity unless the project sets retentionDays.
+const DefaultRetentionDays = 90
+
+// maxRetentionDays bounds a project's retention period (ten years).
+const maxRetentionDays = 3650
+
+func (c *Config) retentionDays() int {
+	if c.RetentionDays > 0 {
+		return c.RetentionDays
+	}
+	return DefaultRetentionDays
+}
+
+// touchEvery is how often a customer's messages move a request's last
+// activity: at most one write an hour per request.
+const touchEvery = time.Hour
+
+// touch notes the request's last activity. A failure only makes the mapping
+// expire earlier after its resolution, so it is logged.
+func (w *inbound) touch(issue string) {
+	var rev issueRecord
+	found, err := w.st.get(issueKey(issue), &rev)
+	now := w.b.now().Unix()
+	if err == nil && found && now-rev.At >= int64(touchEvery/time.Second) {
+		rev.At = now
+		err = w.st.put(issueKey(issue), &rev, 0)
+	}
+	if err != nil {
+		w.log.Warn("inbound: last activity not noted", "err", err)
+	}
+}
+
+// forgetCommand recognises /forget: a channel's command, or the text itself
+// on channels without bot commands.
+func forgetCommand(ev *channel.Inbound) bool {
+	if ev.Edited {
+		return false
+	}
+	if ev.Command == channel.CommandForget {
+		return true
+	}
+	return ev.Command == "" && len(ev.Attachments) == 0 && strings.EqualFold(strings.TrimSpace(ev.Plain), "/"+channel.CommandForget)
+}
+
+// forget is the customer's /forget: everything of the chat goes, then the
+// customer is told so in the project's language. The chat's lane orders it
+// after the chat's earlier messages; its next message opens a new request.
+func (w *inbound) forget() error {
+	if err := w.step("forget", func() error {
+		n, err := forgetChat(w.st, w.job.Project, w.job.Channel, w.job.Event.ChatID, w.b.kinds())
+		if err != nil {
+			return err
+		}
+		w.chat = chatRecord{}
+		w.log.Info("inbound: customer asked to be forgotten; chat forgotten", "records", n)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return w.replyStep("reply", w.cfg.texts().Forgotten)
+}
+
+// chatIssues lists the request keys mapped to a chat.
+func chatIssues(st store, project, ch, chatID string) ([]string, error) {
+	var keys []string
+	err := eachRecord(st, "issue:"+project+"-", func(key string, v []byte) (bool, error) {
+		var rev issueRecord
+		if json.Unmarshal(v, &rev) == nil && rev.Project == project && rev.Channel == ch && rev.Chat == chatID {
+			keys = append(keys, strings.TrimPrefix(key, "issue:"))
+		}
+		return true, nil
+	})
+	return keys, err
+}
+
+// eachRecord calls fn for each record under prefix, page by page, until fn
+// answers false.
+func eachRecord(st store, prefix string, fn func(key string, value []byte) (bool, error)) error {
+	cursor := ""
+	for {
+		page, err := st.s.Query(prefix, cursor, 100)
+		if err != nil {
+			return fmt.Errorf("bridge: list %s: %w", kind(prefix), err)
+		}
+		for _, e := range page.Entries {
+			more, err := fn(e.Key, e.Value)
+			if err != nil || !more {
+				return err
+			}
+		}
+		if page.NextCursor == "" || len(page.Entries) == 0 {
+			return nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// forgetChat removes every record of one chat: the records derived from its
+// requests (forgetIssues), its window record, its chat record, and last its
+// requests' mappings, so that a forget cut short can be run again by any of
+// their keys. It answers how many records went.
+func forgetChat(st store, project, ch, chatID string, kinds map[string]Kind) (int, error) {
+	issues, err := chatIssues(st, project, ch, chatID)
+	if err != nil {
+		return 0, err
+	}
+	var chat chatRecord
+	if _, err := st.get(chatKey(project, ch, chatID), &chat); err != nil {
+		return 0, err
+	}
+	if chat.Issue != "" && !containsKey(issues, chat.Issue) {
+		issues = append(issues, chat.Issue)
+	}
+	n, err := forgetDerived(st, project, issues, kinds)
+	if err != nil {
+		return n, err
+	}
+	keys := []string{seenKey(project, ch, chatID), chatKey(project, ch, chatID), sweepKey(project)}
+	for _, issue := range issues {
+		keys = append(keys, issueKey(issue))
+	}
+	for _, key := range keys {
+		gone, err := st.delFound(key)
+		if err != nil {
+			return n, err
+		}
+		if gone {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// delFound deletes key and reports whether there was a record.
+func (st store) delFound(key string) (bool, error) {
+	if _, err := st.s.Get(key); errors.Is(err, sdk.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("bridge: read %s: %w", kind(key), err)
+	}
+	return true, st.del(key)
+}
+
+func containsKey(list []string, key string) bool {
+	for _, k := range list {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// forgetDerived removes the project's delivery and receipt records that
+// name one of issues: progress records (inbound and outbound, by their
+// request key), resolution notices' claims (by key), sent messages' records
+// and the note claims of their replies.
+func forgetDerived(st store, project string, issues []string, kinds map[string]Kind) (int, error) {
+	if len(issues) == 0 {
+		return 0, nil
+	}
+	set := map[string]bool{}
+	for _, k := range issues {
+		set[k] = true
+	}
+	var doomed []string
+	prefixes := []string{"dedupe:jira:" + project + ":"}
+	for _, k := range kinds {
+		prefixes = append(prefixes, "dedupe:"+k.Short+":"+project+":")
+	}
+	for _, prefix := range prefixes {
+		if err := eachRecord(st, prefix, func(key string, v []byte) (bool, error) {
+			var p progress
+			_ = json.Unmarshal(v, &p)
+			if set[p.Issue] || statusOf(key, project, set) {
+				doomed = append(doomed, key)
+			}
+			return true, nil
+		}); err != nil {
+			return 0, err
+		}
+	}
+	replies := map[string]bool{}
+	if err := eachRecord(st, "sent:"+project+":", func(key string, v []byte) (bool, error) {
+		var r sentRecord
+		if json.Unmarshal(v, &r) == nil && set[r.Issue] {
+			doomed = append(doomed, key)
+			replies[r.Reply] = true
+		}
+		return true, nil
+	}); err != nil {
+		return 0, err
+	}
+	for _, k := range kinds {
+		for reply := range replies {
+			if reply != "" {
+				doomed = append(doomed, sentNoteKey(project, k.Short, reply))
+			}
+		}
+	}
+	for i, key := range doomed {
+		if err := st.del(key); err != nil {
+			return i, err
+		}
+	}
+	return len(doomed), nil
+}
+
+// statusOf reports whether key is a resolution notice's claim of one of set.
+func statusOf(key, project string, set map[string]bool) bool {
+	rest, ok := strings.CutPrefix(key, "dedupe:jira:"+project+":status:")
+	if !ok {
+		return false
+	}
+	issue, _, _ := strings.Cut(rest, ":")
+	return set[issue]
+}
+
+// chatRef names a chat in the admin's lists without its id: the same chat
+// always gets the same reference, which says nothing about the id.
+func chatRef(project, ch, chatID string) string {
+	sum := sha256.Sum256([]byte("chatbridge.chatref\x00" + project + "\x00" + ch + "\x00" + chatID))
+	return hex.EncodeToString(sum[:6])
+}
+
+// mapping is one row of mappings.list.
+type mapping struct {
+	IssueKey string `json:"issueKey"`
+	Channel  string `json:"channel"`
+	// Chat tells the requests of one chat apart from another's (chatRef).
+	Chat     string `json:"chat"`
+	Open     bool   `json:"open"`
+	Resolved bool   `json:"resolved"`
+	// LastActivity is RFC 3339, or "" for a mapping from before it was kept.
+	LastActivity string `json:"lastActivity"`
+	// ExpiresAt is when retention removes a resolved request's mapping.
+	ExpiresAt string `json:"expiresAt,omitempty"`
+}
+
+// maxListed bounds one page of mappings.list.
+const maxListed = 200
+
+type mappingsInput struct {
+	ProjectKey string `json:"projectKey"`
+	// Cursor is the last request key of the previous page.
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// mappingsList lists a project's mappings by request key, a page at a time.
+func (b *Bridge) mappingsList(env *sdk.Env, payload []byte) (answer, error) {
+	var in mappingsInput
+	if err := decodeStrict(payload, &in); err != nil {
+		return nil, err
+	}
+	if !ValidProjectKey(in.ProjectKey) {
+		return fieldErrors(map[string]string{"projectKey": "Not a Jira project key."}), nil
+	}
+	if in.Cursor != "" && (!jira.ValidIssueKey(in.Cursor) || issueProject(issueKey(in.Cursor), nil) != in.ProjectKey) {
+		return fieldErrors(map[string]string{"cursor": "Not a request key of this project."}), nil
+	}
+	st := store{env.Storage}
+	var cfg Config
+	if _, err := st.get(configKey(in.ProjectKey), &cfg); err != nil {
+		return nil, err
+	}
+	retention := time.Duration(cfg.retentionDays()) * 24 * time.Hour
+	prefix := "issue:" + in.ProjectKey + "-"
+	cursor := ""
+	if in.Cursor != "" {
+		cursor = issueKey(in.Cursor)
+	}
+	rows := []mapping{}
+	next := ""
+	openIssue := map[string]string{} // each chat's open request, read once
+	for {
+		page, err := st.s.Query(prefix, cursor, 100)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: list mappings: %w", err)
+		}
+		for _, e := range page.Entries {
+			var rev issueRecord
+			if json.Unmarshal(e.Value, &rev) != nil || rev.Project != in.ProjectKey {
+				continue
+			}
+			if len(rows) == maxListed {
+				next = rows[len(rows)-1].IssueKey
+				break
+			}
+			key := strings.TrimPrefix(e.Key, "issue:")
+			ck := chatKey(rev.Project, rev.Channel, rev.Chat)
+			if _, seen := openIssue[ck]; !seen {
+				var chat chatRecord
+				if _, err := st.get(ck, &chat); err != nil {
+					return nil, err
+				}
+				openIssue[ck] = chat.Issue
+			}
+			m := mapping{IssueKey: key, Channel: rev.Channel, Chat: chatRef(rev.Project, rev.Channel, rev.Chat),
+				Open: openIssue[ck] == key, Resolved: rev.Resolved}
+			if rev.At > 0 {
+				m.LastActivity = time.Unix(rev.At, 0).UTC().Format(time.RFC3339)
+				if rev.Resolved {
+					m.ExpiresAt = time.Unix(rev.At, 0).Add(retention).UTC().Format(time.RFC3339)
+				}
+			}
+			rows = append(rows, m)
+		}
+		if next != "" || page.NextCursor == "" || len(page.Entries) == 0 {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	a := okAnswer("mappings", rows)
+	if next != "" {
+		a["next"] = next
+	}
+	return a, nil
+}
+
+type forgetInput struct {
+	ProjectKey string `json:"projectKey"`
+	IssueKey   string `json:"issueKey"`
+}
+
+// mappingsForget forgets the chat of one request: the chat's mapping, every
+// request of the chat, and every record derived from them. The requests in
+// Jira are not touched; the chat's next message opens a new request.
+func (b *Bridge) mappingsForget(env *sdk.Env, payload []byte) (answer, error) {
+	var in forgetInput
+	if err := decodeStrict(payload, &in); err != nil {
+		return nil, err
+	}
+	errs := map[string]string{}
+	if !ValidProjectKey(in.ProjectKey) {
+		errs["projectKey"] = "Not a Jira project key."
+	}
+	if !jira.ValidIssueKey(in.IssueKey) {
+		errs["issueKey"] = "Not a request key."
+	}
+	if len(errs) > 0 {
+		return fieldErrors(errs), nil
+	}
+	st := store{env.Storage}
+	var rev issueRecord
+	found, err := st.get(issueKey(in.IssueKey), &rev)
+	if err != nil {
+		return nil, err
+	}
+	if !found || rev.Project != in.ProjectKey {
+		return fieldErrors(map[string]string{"issueKey": "No chat of this project is mapped to this request."}), nil
+	}
+	issues, err := chatIssues(st, rev.Project, rev.Channel, rev.Chat)
+	if err != nil {
+		return nil, err
+	}
+	n, err := forgetChat(st, rev.Project, rev.Channel, rev.Chat, b.kinds())
+	if err != nil {
+		return nil, err
+	}
+	logger(env, "project", rev.Project, "channel", rev.Channel).Info("chat forgotten at the admin's request", "records", n)
+	return okAnswer("forgotten", issues, "records", n), nil
+}
+
+// SweepBatch bounds the retention sweep per project and run: at most this
+// many expired requests' mappings go, and at most ten times as many
+// mappings are read. The rest wait for the next run, which resumes after
+// the last request read (the sweep: record).
+const SweepBatch = 100
+
+// RetentionTrigger is the manifest's scheduled trigger of the sweep.
+const RetentionTrigger = "retention"
+
+func sweepKey(project string) string { return "sweep:" + project }
+
+// sweepRecord is where a project's sweep resumes: after Cursor, a stored
+// key ("issue:<KEY>"), or from the start when there is no record.
+type sweepRecord struct {
+	Cursor string `json:"cursor"`
+	At     int64  `json:"at"`
+}
+
+// sweepTTL is how long a sweep's resume point is kept: a daily sweep
+// rewrites it long before.
+const sweepTTL = 7 * 24 * time.Hour
+
+// Scheduled runs the daily retention sweep over every project.
+func (b *Bridge) Scheduled(env *sdk.Env, c *abi.ScheduledCall) error {
+	if c.Trigger != RetentionTrigger {
+		env.Log.Warn("scheduled: unknown trigger", "kind", c.Trigger)
+		return nil
+	}
+	st := store{env.Storage}
+	var projects []Config
+	if err := eachRecord(st, "config:", func(_ string, v []byte) (bool, error) {
+		var cfg Config
+		if json.Unmarshal(v, &cfg) == nil && ValidProjectKey(cfg.ProjectKey) {
+			projects = append(projects, cfg)
+		}
+		return true, nil
+	}); err != nil {
+		return err
+	}
+	for i := range projects {
+		n, err := b.sweep(st, &projects[i], b.batch())
+		log := logger(env, "project", projects[i].ProjectKey)
+		if err != nil {
+			log.Error("scheduled: retention sweep failed", "err", err)
+			continue
+		}
+		if n > 0 {
+			log.Info("scheduled: resolved requests' mappings expired", "records", n)
+		}
+	}
+	return nil
+}
+
+func (b *Bridge) batch() int {
+	if b.SweepBatch > 0 {
+		return b.SweepBatch
+	}
+	return SweepBatch
+}
+
+// sweep expires, for one project, the mappings of requests resolved longer
+// than the retention period ago, with the records derived from them, and
+// the chat records left without a request. It is idempotent: a run cut
+// short leaves the rest for the next, and a mapping once gone is not found
+// again. A resolved mapping from before last activity was kept is dated
+// now, so it expires one period later. It answers the records removed.
+func (b *Bridge) sweep(st store, cfg *Config, batch int) (int, error) {
+	p := cfg.ProjectKey
+	now := b.now()
+	cutoff := now.Add(-time.Duration(cfg.retentionDays()) * 24 * time.Hour).Unix()
+	var at sweepRecord
+	if _, err := st.get(sweepKey(p), &at); err != nil {
+		return 0, err
+	}
+	var (
+		expired []string
+		chats   = map[string]bool{}
+		read    int
+		last    = at.Cursor // the last request kept, to resume after
+		done    bool
+	)
+	cursor := at.Cursor
+	for !done {
+		page, err := st.s.Query("issue:"+p+"-", cursor, 100)
+		if err != nil {
+			return 0, fmt.Errorf("bridge: list mappings: %w", err)
+		}
+		for _, e := range page.Entries {
+			if read == 10*batch || len(expired) == batch {
+				done = true
+				break
+			}
+			read++
+			var rev issueRecord
+			if json.Unmarshal(e.Value, &rev) != nil || rev.Project != p {
+				last = e.Key
+				continue
+			}
+			switch {
+			case rev.Resolved && rev.At == 0:
+				rev.At = now.Unix()
+				if err := st.put(e.Key, &rev, 0); err != nil {
+					return 0, err
+				}
+			case rev.Resolved && rev.At <= cutoff:
+				expired = append(expired, strings.TrimPrefix(e.Key, "issue:"))
+				chats[chatKey(rev.Project, rev.Channel, rev.Chat)] = true
+				continue
+			}
+			last = e.Key
+		}
+		if page.NextCursor == "" || len(page.Entries) == 0 {
+			if !done {
+				last = "" // the end: the next run starts over
+			}
+			done = true
+		}
+		cursor = page.NextCursor
+	}
+	n, err := forgetDerived(st, p, expired, b.kinds())
+	if err != nil {
+		return n, err
+	}
+	for _, issue := range expired {
+		if err := st.del(issueKey(issue)); err != nil {
+			return n, err
+		}
+		n++
+	}
+	for key := range chats {
+		var chat chatRecord
+		found, err := st.get(key, &chat)
+		if err != nil {
+			return n, err
+		}
+		if found && chat.Issue == "" && chat.Opening == "" {
+			if err := st.del(key); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	if last == "" {
+		return n, st.del(sweepKey(p))
+	}
+	return n, st.put(sweepKey(p), sweepRecord{Cursor: last, At: now.Unix()}, sweepTTL)
+}
+
+// inventoryRow is one kind's count and age, for one project or all.
+type inventoryRow struct {
+	RecordKind
+	Count int `json:"count"`
+	// OldestAgeSeconds is the age of the oldest record that carries a time;
+	// Undated counts those that do not (config and chat records carry none).
+	OldestAgeSeconds int64 `json:"oldestAgeSeconds"`
+	Undated          int   `json:"undated"`
+}
+
+type inventoryInput struct {
+	ProjectKey string `json:"projectKey,omitempty"`
+}
+
+// inventory counts every stored record by kind, for the installation and
+// per project (or for one project), with the oldest age of each: the same
+// RecordKinds the privacy tests hold the store to. A record no kind names
+// is counted under "unknown", which the privacy tests forbid.
+func (b *Bridge) inventory(env *sdk.Env, payload []byte) (answer, error) {
+	var in inventoryInput
+	if len(payload) > 0 {
+		if err := decodeStrict(payload, &in); err != nil {
+			return nil, err
+		}
+	}
+	if in.ProjectKey != "" && !ValidProjectKey(in.ProjectKey) {
+		return fieldErrors(map[string]string{"projectKey": "Not a Jira project key."}), nil
+	}
+	now := b.now().Unix()
+	total := newRows()
+	projects := map[string]map[string]*inventoryRow{}
+	unknown := 0
+	if err := eachRecord(store{env.Storage}, "", func(key string, v []byte) (bool, error) {
+		k, ok := KindOf(key)
+		if !ok {
+			unknown++
+			return true, nil
+		}
+		p := k.project(key, v)
+		if in.ProjectKey != "" && p != in.ProjectKey {
+			return true, nil
+		}
+		if projects[p] == nil {
+			projects[p] = newRows()
+		}
+		for _, rows := range []map[string]*inventoryRow{total, projects[p]} {
+			r := rows[k.Name]
+			r.Count++
+			if at := k.at(v); at > 0 {
+				r.OldestAgeSeconds = max(r.OldestAgeSeconds, now-at)
+			} else {
+				r.Undated++
+			}
+		}
+		return true, nil
+	}); err != nil {
+		return nil, err
+	}
+	per := map[string][]inventoryRow{}
+	for p, rows := range projects {
+		per[p] = listRows(rows)
+	}
+	a := okAnswer("kinds", listRows(total), "projects", per)
+	if in.ProjectKey == "" {
+		a["unknown"] = unknown
+	}
+	return a, nil
+}
+
+func newRows() map[string]*inventoryRow {
+	rows := map[string]*inventoryRow{}
+	for _, k := range RecordKinds {
+		rows[k.Name] = &inventoryRow{RecordKind: k}
+	}
+	return rows
+}
+
+func listRows(rows map[string]*inventoryRow) []inventoryRow {
+	out := make([]inventoryRow, 0, len(RecordKinds))
+	for _, k := range RecordKinds {
+		out = append(out, *rows[k.Name])
+	}
+	return out
+}
