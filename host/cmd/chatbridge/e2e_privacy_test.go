@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // adminResolve calls a resolver of the dev installation through the admin
@@ -135,7 +137,7 @@ func TestE2E_ForgetByRequestKeyLeavesNothingOfTheChatAndJiraUntouched(t *testing
 
 	// The daily retention sweep is declared and runs in the module: the
 	// schedule fires a new trigger shortly after it appears.
-	eventually(t, "the retention trigger's first firing", func() string {
+	waitfor.Until(t, e2eWait, "the retention trigger's first firing", func() string {
 		for _, rec := range s.stored(t, "dedupe") {
 			if strings.HasPrefix(rec, "schedule:") && strings.Contains(rec, "retention") {
 				return ""
@@ -143,6 +145,7 @@ func TestE2E_ForgetByRequestKeyLeavesNothingOfTheChatAndJiraUntouched(t *testing
 		}
 		return "not fired"
 	})
+
 	if strings.Contains(s.log.String(), "scheduled trigger failed") {
 		t.Error("the retention sweep failed in the module")
 	}
