@@ -538,6 +538,10 @@ type fakeJira struct {
 	// onCreate runs once inside the next create call, to interleave a
 	// concurrent delivery.
 	onCreate func()
+	// onCall runs once inside the next call whose "METHOD URL" starts with
+	// onCallPrefix, before it is answered.
+	onCall       func()
+	onCallPrefix string
 	// searchLag hides issues younger than it from searches, as Jira's
 	// index does.
 	searchLag time.Duration
@@ -765,6 +769,13 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 			j.mu.Unlock()
 			return &abi.Response{Status: f.status, Headers: f.headers, Body: []byte(`{"errorMessages":["injected"],"errors":{}}`)}, nil
 		}
+	}
+	if j.onCall != nil && strings.HasPrefix(req.Method+" "+req.URL, j.onCallPrefix) {
+		hook := j.onCall
+		j.onCall = nil
+		j.mu.Unlock()
+		hook()
+		j.mu.Lock()
 	}
 	if req.Method == "POST" && req.URL == "/rest/servicedeskapi/request" && j.onCreate != nil {
 		hook := j.onCreate

@@ -559,8 +559,7 @@ func (w *inbound) ensureIssue(accepted []int) error {
 	}
 	// The mapping of a request this event created.
 	return w.step("map", func() error {
-		rev := issueRecord{Project: w.job.Project, Channel: w.job.Channel, Chat: w.job.Event.ChatID, IssueID: w.prog.IssueID, At: w.b.now().Unix()}
-		if err := w.st.put(issueKey(w.prog.Issue), &rev, 0); err != nil {
+		if err := w.mapIssue(w.prog.Issue, w.prog.IssueID); err != nil {
 			return err
 		}
 		// Re-read: a /new or a resolution may have changed the chat meanwhile.
@@ -639,6 +638,13 @@ func (w *inbound) open(accepted []int) error {
 		return err
 	}
 	w.log.Info("inbound: request created")
+	// Mapped at once, before any other call: an agent's reply, or a JSM
+	// automation's comment on a new request, may come back as an event
+	// while this delivery is still marking and recording; unmapped, it
+	// would be taken for another request's and dropped.
+	if err := w.mapIssue(created.IssueKey, created.IssueID); err != nil {
+		return err
+	}
 	// The mark must precede the progress record to be of use; without it
 	// a redelivery recognizes the request by its summary and description.
 	if err := w.jc.MarkIssue(created.IssueKey, op); err != nil {
@@ -655,12 +661,18 @@ func (w *inbound) opened(created jira.Created) error {
 	return w.saveProgress()
 }
 
+// mapIssue maps a request this delivery created to its chat.
+func (w *inbound) mapIssue(key, id string) error {
+	rev := issueRecord{Project: w.job.Project, Channel: w.job.Channel, Chat: w.job.Event.ChatID, IssueID: id, At: w.b.now().Unix()}
+	return w.st.put(issueKey(key), &rev, 0)
+}
+
 // findCreated looks for the request an earlier attempt of this event
 // created: among the app's requests of the project created since the
 // intent (less clockSkew), the one marked with op; else an unmarked one
 // (the attempt ended between creating and marking) with exactly this
-// event's summary and description that no chat is mapped to, which it
-// marks. nil when there is none.
+// event's summary and description that no other chat is mapped to, which
+// it marks. nil when there is none.
 func (w *inbound) findCreated(req jira.NewRequest, op string) (*jira.Found, error) {
 	since := time.Unix(w.prog.OpenAt, 0).Add(-clockSkew)
 	list, err := w.jc.RecentIssues(w.job.Project, w.b.now().Sub(since))
@@ -682,8 +694,8 @@ func (w *inbound) findCreated(req jira.NewRequest, op string) (*jira.Found, erro
 		if err != nil {
 			return nil, err
 		}
-		if mapped {
-			continue
+		if mapped && (rev.Project != w.job.Project || rev.Channel != w.job.Channel || rev.Chat != w.job.Event.ChatID) {
+			continue // another chat's request with the same words
 		}
 		if err := w.jc.MarkIssue(f.Key, op); err != nil {
 			return nil, err

@@ -649,3 +649,24 @@ func TestAChatsInboundAndOutboundWorkShareOneOrderKey(t *testing.T) {
 		t.Fatalf("order keys %q and %q, want both %q", in[0].OrderKey, out[0].OrderKey, want)
 	}
 }
+
+// An agent's reply (or a JSM automation's comment) that comes back as an
+// event while the delivery that created the request is still marking it
+// reaches the customer: the request is mapped to its chat at once.
+func TestAReplyWhileTheNewRequestIsBeingMarkedReachesTheChat(t *testing.T) {
+	h := newHarness(t)
+	h.configure(nil)
+	h.jira.onCallPrefix = "PUT /rest/api/2/issue/SUP-1/properties/"
+	h.jira.onCall = func() { h.event("comment_created_public.json") }
+	h.sendFixture("update_text.json")
+	h.drain()
+	if h.jira.onCall != nil {
+		t.Fatal("the request was never marked: nothing interleaved")
+	}
+	if h.jira.issue("SUP-1") == nil || h.jira.creates != 1 {
+		t.Fatalf("requests created: %d", h.jira.creates)
+	}
+	if m := h.tg.messages(); len(m) != 1 || m[0].Chat != annaChat {
+		t.Fatalf("sent %+v, want the agent's reply to Anna", m)
+	}
+}
