@@ -162,7 +162,8 @@
 //	         (the simulator fetches a media URL once, as Viber does)
 //	GET  /_sim/viber/webhook
 //	     -> {"url","event_types":[string],"send_name":bool,"send_photo":bool}
-//	GET  /_sim/viber/stats -> {"requests":{method:int}}
+//	GET  /_sim/viber/stats -> {"requests":{method:int},
+//	         "refused":{"METHOD /pa/name":int} (calls of endpoints it does not serve)}
 //
 // WhatsApp:
 //

@@ -2,6 +2,7 @@ package viber
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -68,12 +69,9 @@ func (s *Sim) Control() http.Handler {
 	})
 	mux.HandleFunc("GET /_sim/viber/stats", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		calls := map[string]int{}
-		for k, v := range s.calls {
-			calls[k] = v
-		}
+		calls, refused := maps.Clone(s.calls), maps.Clone(s.refused)
 		s.mu.Unlock()
-		simctl.WriteJSON(w, http.StatusOK, map[string]any{"requests": calls})
+		simctl.WriteJSON(w, http.StatusOK, map[string]any{"requests": calls, "refused": refused})
 	})
 	mux.Handle("/_sim/fail", simctl.FailHandler("viber", &s.faults))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -23,6 +23,10 @@
 // SDK, viber-bot-python 1.0.12, reads none on them), and a sticker may come
 // by sticker_id alone (StickerIDOnly).
 //
+// The simulator serves only Routes, each an endpoint of Viber's SDK
+// (testdata/specs/viber/bot-api.json); any other call is answered status 3
+// (405 for a method other than POST) and counted as refused.
+//
 // Failed callbacks are not redelivered: the control API reports the status
 // of the one attempt. The control API is described in package sim.
 package viber

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -131,12 +132,26 @@ type Sim struct {
 	media map[string][]byte
 	token int64
 	calls map[string]int
+	// refused counts calls of endpoints the simulator does not serve, by
+	// "METHOD /pa/name".
+	refused map[string]int
 }
+
+// Routes are the endpoints the simulator serves, each POST
+// https://chatapi.viber.com/pa/<name>. Every one is an endpoint of Viber's
+// REST Bot API (testdata/specs/viber/bot-api.json; held by
+// TestRoutes_AreAllInTheSpecification); any other call is refused and
+// counted.
+var Routes = []string{"get_account_info", "set_webhook", "send_message"}
+
+// SendTypes are the message types send_message accepts, each one of
+// Viber's message types.
+var SendTypes = []string{"text", "picture", "file"}
 
 // New returns a simulator configured by cfg.
 func New(cfg Config) *Sim {
 	return &Sim{cfg: cfg.withDefaults(), users: map[string]*user{}, sent: map[string][]Sent{}, media: map[string][]byte{},
-		token: 5000000000000000000, calls: map[string]int{}}
+		token: 5000000000000000000, calls: map[string]int{}, refused: map[string]int{}}
 }
 
 // Name implements sim.Service.
@@ -170,6 +185,7 @@ func (s *Sim) API() http.Handler {
 			return
 		}
 		if r.Method != http.MethodPost {
+			s.refuse(r)
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
@@ -178,11 +194,22 @@ func (s *Sim) API() http.Handler {
 			http.Error(w, "body", http.StatusBadRequest)
 			return
 		}
-		s.mu.Lock()
-		s.calls[method]++
-		s.mu.Unlock()
+		served := slices.Contains(Routes, method)
+		if served {
+			s.mu.Lock()
+			s.calls[method]++
+			s.mu.Unlock()
+		} else {
+			s.refuse(r)
+		}
 		if !hmac.Equal([]byte(r.Header.Get("X-Viber-Auth-Token")), []byte(s.cfg.Token)) {
 			writeStatus(w, StatusInvalidToken, "invalidAuthToken", nil)
+			return
+		}
+		if !served {
+			// Viber documents no answer to an unknown endpoint; the
+			// simulator keeps its bad-data status (RATIONALE.md, Viber).
+			writeStatus(w, StatusBadData, "unknown method "+method, nil)
 			return
 		}
 		if rule, ok := s.faults.Take(method); ok {
@@ -211,10 +238,16 @@ func (s *Sim) API() http.Handler {
 			s.setWebhook(r.Context(), w, body)
 		case "send_message":
 			s.sendMessage(r.Context(), w, body)
-		default:
-			writeStatus(w, StatusBadData, "unknown method "+method, nil)
 		}
 	})
+}
+
+// refuse counts a call the simulator does not serve (none Viber's REST Bot
+// API has), for GET /_sim/viber/stats.
+func (s *Sim) refuse(r *http.Request) {
+	s.mu.Lock()
+	s.refused[r.Method+" "+r.URL.Path]++
+	s.mu.Unlock()
 }
 
 func firstNonEmpty(s ...string) string {
@@ -297,7 +330,7 @@ func (s *Sim) sendMessage(ctx context.Context, w http.ResponseWriter, body []byt
 			writeStatus(w, StatusBadData, "badData: "+problem, nil)
 			return
 		}
-	case p.Type != "text":
+	case !slices.Contains(SendTypes, p.Type):
 		writeStatus(w, StatusBadData, "badData: the simulator sends types text, picture and file only", nil)
 		return
 	case p.Text == "" || utf8.RuneCountInString(p.Text) > MaxText:

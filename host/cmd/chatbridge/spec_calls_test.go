@@ -47,13 +47,13 @@ func checkJiraCalls(t *testing.T, s *e2eStack) {
 	checkMessengerCalls(t, s)
 }
 
-// checkMessengerCalls fails for any call the Telegram or WhatsApp simulator
+// checkMessengerCalls fails for any call the Telegram, WhatsApp or Viber simulator
 // of a stack refused as outside its service's specification (each serves
 // only what its specification has: TestSpec_* and
 // TestRoutes_AreAllInTheSpecification).
 func checkMessengerCalls(t *testing.T, s *e2eStack) {
 	t.Helper()
-	for _, service := range []string{"telegram", "whatsapp"} {
+	for _, service := range []string{"telegram", "whatsapp", "viber"} {
 		var st struct {
 			Requests map[string]int64 `json:"requests"`
 			Refused  map[string]int64 `json:"refused"`
