@@ -130,17 +130,20 @@ func openStore(ctx context.Context, dir, keyFile string, dev bool, sf storeFlags
 // runKeys is `chatbridge keys rotate`: a new master key re-wraps every data
 // key; the store must not be open in a running host (the file is locked).
 func runKeys(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "rotate" {
-		fmt.Fprintln(stderr, "usage: chatbridge keys rotate -data DIR -master-key FILE [-storage etcd -etcd-endpoints URLS]")
-		return errUsage
-	}
+	return subcommands("keys", []command{
+		{name: "rotate", summary: "a new master key re-wraps every data key (host stopped)", run: keysRotate},
+	}, args, stdout, stderr)
+}
+
+// keysRotate is `chatbridge keys rotate`.
+func keysRotate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("keys rotate", stderr)
-	data := fs.String("data", "/var/lib/chatbridge", "data directory")
+	data := fs.String("data", defaultDataDir, "data directory")
 	keyFile := fs.String("master-key", "", "master key file to rotate (the new key is written first)")
 	dataKeys := fs.Bool("data-keys", false, "also rotate every installation's data key and re-seal its records")
 	var sf storeFlags
 	sf.register(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
