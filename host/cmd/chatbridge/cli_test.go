@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
+	"github.com/chatbridge/chatbridge/host/storage/seal"
 )
 
 // exitCode runs the binary and returns its output and exit code.
@@ -43,7 +46,7 @@ func TestEveryCommandPrintsUsageAndExitsZeroOnDashH(t *testing.T) {
 	for _, sub := range []string{"keygen", "sign", "verify"} {
 		cases = append(cases, []string{"bundle", sub, "-h"})
 	}
-	for _, sub := range []string{"rotate"} {
+	for _, sub := range []string{"new", "rotate"} {
 		cases = append(cases, []string{"keys", sub, "-h"})
 	}
 	for _, args := range cases {
@@ -108,7 +111,7 @@ func TestServeAndTheCLIShareTheirDefaults(t *testing.T) {
 			t.Errorf("%s -data defaults to %q, serve's is %q", name, got, data)
 		}
 	}
-	if got := flagDefault(t, runKeys, []string{"rotate"}, "data"); got != data {
+	if got := flagDefault(t, runKeys, []string{"new", "rotate"}, "data"); got != data {
 		t.Errorf("keys rotate -data defaults to %q, serve's is %q", got, data)
 	}
 	if got := flagDefault(t, runDev, nil, "data"); got != "data" {
@@ -225,5 +228,51 @@ func TestMakeRunSaysWhatItBuilds(t *testing.T) {
 			}
 			announced = false
 		}
+	}
+}
+
+func TestKeysNewWritesAKeyServeAcceptsAndNeverOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "master.key")
+	out, code := exitCode(t, "keys", "new", "-out", keyFile)
+	if code != 0 || !strings.Contains(out, "wrote master key") {
+		t.Fatalf("keys new: exit %d\n%s", code, out)
+	}
+	st, err := os.Stat(keyFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", st, err)
+	}
+	keys, err := seal.ReadKeyFile(keyFile)
+	if err != nil || len(keys) != 1 || !strings.Contains(out, keys[0].ID()) {
+		t.Fatalf("the loader reads %v, %v; keys new said:\n%s", keys, err, out)
+	}
+	before, _ := os.ReadFile(keyFile)
+	out, code = exitCode(t, "keys", "new", "-out", keyFile)
+	if after, _ := os.ReadFile(keyFile); code != 1 || !strings.Contains(out, "not overwritten") || !bytes.Equal(before, after) {
+		t.Fatalf("a second keys new: exit %d\n%s", code, out)
+	}
+	// -out - prints the key alone, which the environment variable takes.
+	out, code = exitCode(t, "keys", "new", "-out", "-")
+	if k, err := seal.ParseMasterKey(strings.TrimSpace(out)); code != 0 || err != nil {
+		t.Fatalf("keys new -out -: exit %d, %v %v\n%s", code, k, err, out)
+	}
+}
+
+func TestRawKeyBytesAreRefusedSayingWhatToDo(t *testing.T) {
+	raw := make([]byte, 32)
+	for i := range raw {
+		raw[i] = byte(0x80 + i) // not base64 in any alphabet
+	}
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	if err := os.WriteFile(keyFile, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := seal.ReadKeyFile(keyFile)
+	if err == nil || !strings.Contains(err.Error(), "chatbridge keys new") || !strings.Contains(err.Error(), "base64") {
+		t.Fatalf("raw bytes in the key file: %v", err)
+	}
+	t.Setenv(masterKeyEnv, "short")
+	if _, err := seal.LoadMasterKeys(""); err == nil || !strings.Contains(err.Error(), "chatbridge keys new") {
+		t.Fatalf("a short key in %s: %v", masterKeyEnv, err)
 	}
 }
