@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
+	"github.com/chatbridge/chatbridge/emulator/sim/viber"
+	"github.com/chatbridge/chatbridge/emulator/sim/whatsapp"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/proxy"
 )
@@ -322,7 +325,9 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 	vars := map[string]string{
 		"ETC": etc, "DATA": data, "BACKUP": backup, "LISTEN": listen, "PUBLIC": "https://" + listen,
 		"ADMIN": "http://" + admin, "SITE": devSite, "JIRA_EMAIL": "dev", "JIRA_API_TOKEN": "dev",
-		"TELEGRAM_BOT_TOKEN": telegram.DefaultToken,
+		"TELEGRAM_BOT_TOKEN": telegram.DefaultToken, "VIBER_BOT_TOKEN": viber.DefaultToken,
+		"WHATSAPP_PHONE_NUMBER_ID": whatsapp.DefaultPhoneID, "WHATSAPP_WABA_ID": whatsapp.DefaultAccountID,
+		"WHATSAPP_APP_SECRET": whatsapp.DefaultAppSecret, "WHATSAPP_ACCESS_TOKEN": whatsapp.DefaultAccessToken,
 	}
 	env := append(os.Environ(),
 		"PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
@@ -339,15 +344,26 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 	ctlDir := t.TempDir()
 	ctl := startHTTP(t, svc.control(ctlDir))
 
+	// A customer writes from the project's current channel, an agent
+	// answers in Jira, and the customer gets the answer.
+	channel, step := "telegram", 0
 	chat := newChat()
-	step := 0
+	viberUser := fmt.Sprintf("OpsGuide%d+/Vera=", chat)
+	waUser := strconv.FormatInt(4915100000000+chat%1000000, 10)
 	roundTrip := func(when string) {
 		t.Helper()
 		step++
-		question := fmt.Sprintf("printer on fire, %s (%d)", when, step)
-		post(t, simCtl+"/_sim/telegram/send", map[string]any{"chat_id": chat, "text": question, "first_name": "Alice"})
+		question := fmt.Sprintf("printer on fire, %s via %s (%d)", when, channel, step)
+		switch channel {
+		case "telegram":
+			post(t, simCtl+"/_sim/telegram/send", map[string]any{"chat_id": chat, "text": question, "first_name": "Alice"})
+		case "viber":
+			post(t, simCtl+"/_sim/viber/send", map[string]any{"user_id": viberUser, "name": "Vera", "text": question})
+		case "whatsapp":
+			post(t, simCtl+"/_sim/whatsapp/send", map[string]any{"from": waUser, "name": "Wanda", "text": question})
+		}
 		var key string
-		eventually(t, "the customer's message in a Jira request ("+when+")", func() string {
+		eventually(t, "the customer's message in a Jira request ("+when+", "+channel+")", func() string {
 			var reqs []jiraRequest
 			getJSON(t, simCtl+"/_sim/jira/requests", &reqs)
 			for _, r := range reqs {
@@ -358,11 +374,18 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 			}
 			return fmt.Sprintf("%d requests, none holds it", len(reqs))
 		})
-		answer := fmt.Sprintf("try turning it off, %s (%d)", when, step)
+		answer := fmt.Sprintf("try turning it off, %s via %s (%d)", when, channel, step)
 		post(t, simCtl+"/_sim/jira/requests/"+key+"/comment", map[string]any{"body": answer, "public": true})
-		eventually(t, "the agent's reply in Telegram ("+when+")", func() string {
-			var sent []sentMsg
-			getJSON(t, simCtl+"/_sim/telegram/sent?chat_id="+strconv.FormatInt(chat, 10), &sent)
+		eventually(t, "the agent's reply in "+channel+" ("+when+")", func() string {
+			var sent []struct{ Text, Plain string }
+			switch channel {
+			case "telegram":
+				getJSON(t, simCtl+"/_sim/telegram/sent?chat_id="+strconv.FormatInt(chat, 10), &sent)
+			case "viber":
+				getJSON(t, simCtl+"/_sim/viber/sent?receiver="+url.QueryEscape(viberUser), &sent)
+			case "whatsapp":
+				getJSON(t, simCtl+"/_sim/whatsapp/sent?to="+waUser, &sent)
+			}
 			for _, s := range sent {
 				if strings.Contains(s.Plain, answer) || strings.Contains(s.Text, answer) {
 					return ""
@@ -372,10 +395,17 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 		})
 	}
 
+	// After a block: what the guide leaves to people, from here on served
+	// by the channel that block configured.
+	afterBlock := map[string]func(string){
+		"Viber and WhatsApp#0": func(string) { channel = "viber"; roundTrip("after switching to Viber") },
+		"Viber and WhatsApp#1": func(string) { channel = "whatsapp"; roundTrip("after switching to WhatsApp") },
+	}
+
 	// After a section's blocks: what the guide leaves to web pages and
 	// people, and checks that its commands did what it says.
-	after := map[int]func(outs []string){
-		6: func(outs []string) {
+	after := map[string]func(outs []string){
+		"Install the Jira site": func(outs []string) {
 			var in struct{ ID, JiraWebhookURL, JiraWebhookSecret, AppAccountID string }
 			raw, err := os.ReadFile(filepath.Join(etc, "install.json"))
 			if err != nil || json.Unmarshal(raw, &in) != nil || in.ID == "" || in.JiraWebhookSecret == "" || in.AppAccountID == "" {
@@ -393,39 +423,39 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 			}
 			resp.Body.Close()
 		},
-		9: func(outs []string) {
+		"Project settings": func(outs []string) {
 			if !strings.Contains(outs[1], `"ok":true`) || !strings.Contains(outs[2], `"tokenSet":true`) {
 				t.Fatalf("config.set / config.get answered:\n%s\n%s", outs[1], outs[2])
 			}
 			roundTrip("after set-up")
 		},
-		10: func(outs []string) {
+		"Health and metrics": func(outs []string) {
 			m := regexp.MustCompile(`(\d+)\s*$`).FindStringSubmatch(outs[0])
 			if n, _ := strconv.Atoi(m[1]); m == nil || n == 0 {
 				t.Fatalf("no chatbridge_ metrics:\n%s", outs[0])
 			}
 		},
-		12: func([]string) {
+		"Backup": func([]string) {
 			if st, err := os.Stat(filepath.Join(backup, "chatbridge.db")); err != nil || st.Size() == 0 {
 				t.Fatalf("the backup: %v", err)
 			}
 			roundTrip("after the backup")
 		},
-		13: func([]string) { roundTrip("after the upgrade") },
-		14: func(outs []string) {
+		"Upgrade": func([]string) { roundTrip("after the upgrade") },
+		"Key rotation": func(outs []string) {
 			if !strings.Contains(outs[0], "data keys re-wrapped") || !strings.Contains(outs[0], "every record re-sealed") {
 				t.Fatalf("keys rotate printed:\n%s", outs[0])
 			}
 			roundTrip("after the key rotation")
 		},
-		15: func(outs []string) {
+		"Uninstall": func(outs []string) {
 			if !strings.Contains(outs[0], "uninstalled "+vars["INSTALLATION"]) || !strings.Contains(outs[0], "[]") {
 				t.Fatalf("installations after uninstall:\n%s", outs[0])
 			}
 		},
 	}
 
-	ran := 0
+	ran, used := 0, map[string]bool{}
 	for _, sec := range sections {
 		var outs []string
 		for i, block := range sec.blocks {
@@ -448,12 +478,28 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 			}
 			outs = append(outs, string(out))
 			ran++
+			if f := afterBlock[fmt.Sprintf("%s#%d", sec.title, i)]; f != nil {
+				used[fmt.Sprintf("%s#%d", sec.title, i)] = true
+				f(string(out))
+			}
 		}
-		if f := after[sec.number]; f != nil {
+		if f := after[sec.title]; f != nil {
+			used[sec.title] = true
 			f(outs)
 		}
 	}
 	t.Logf("ran %d sh blocks of docs/operations.md", ran)
+	// A check whose section or block the guide lost would pass unseen.
+	for k := range after {
+		if !used[k] {
+			t.Errorf("the guide has no section %q with sh blocks", k)
+		}
+	}
+	for k := range afterBlock {
+		if !used[k] {
+			t.Errorf("the guide has no block %q", k)
+		}
+	}
 	// serve reached Jira and Telegram through the stand-in internet only.
 	for _, h := range []string{"api.telegram.org", "dev.atlassian.net"} {
 		if inet.tunnels(h) == 0 {
