@@ -111,7 +111,7 @@ func TestServeAndTheCLIShareTheirDefaults(t *testing.T) {
 			t.Errorf("%s -data defaults to %q, serve's is %q", name, got, data)
 		}
 	}
-	if got := flagDefault(t, runKeys, []string{"new", "rotate"}, "data"); got != data {
+	if got := flagDefault(t, runKeys, []string{"rotate"}, "data"); got != data {
 		t.Errorf("keys rotate -data defaults to %q, serve's is %q", got, data)
 	}
 	if got := flagDefault(t, runDev, nil, "data"); got != "data" {
