@@ -23,15 +23,22 @@ all: build
 
 build: $(BIN)/chatbridge wasm
 
+# The commit `chatbridge version` prints (Go's own VCS stamp is off above).
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+
+# Each step says what it does: the first build compiles every dependency and
+# takes minutes, and -v names each package as it compiles.
 $(BIN)/chatbridge: FORCE
-	$(GO) build -trimpath -o $@ ./host/cmd/chatbridge
+	@echo "==> building the host binary $@ (go build -v: each package is named as it compiles; the first build takes minutes)"
+	$(GO) build -v -trimpath -ldflags "-X main.commit=$(COMMIT)" -o $@ ./host/cmd/chatbridge
 
 # The plugin as a wasip1 reactor, beside its manifest; `chatbridge dev` signs it.
 # -trimpath and an empty build id make the module byte-identical for the same
 # source and Go version (TestPluginBuildIsReproducible).
 wasm: FORCE
+	@echo "==> building the plugin $(BUNDLE)/plugin.wasm (GOOS=wasip1)"
 	@mkdir -p $(BUNDLE)
-	GOOS=wasip1 GOARCH=wasm $(GO) build $(WASM_FLAGS) -o $(BUNDLE)/plugin.wasm $(PLUGIN_PKG)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -v $(WASM_FLAGS) -o $(BUNDLE)/plugin.wasm $(PLUGIN_PKG)
 	cp $(PLUGIN_MANIFEST) $(BUNDLE)/manifest.yml
 
 # The signed bundle, then its audit.
@@ -44,6 +51,7 @@ bundle: build
 # dev console at http://127.0.0.1:9090/, and the plugin rebuilt and reloaded
 # when its source changes.
 run: build
+	@echo "==> starting the emulator: chatbridge dev (it prints a ready line, then the dev console's address)"
 	$(BIN)/chatbridge dev -bundle $(BUNDLE) -data data -watch .
 
 vet:

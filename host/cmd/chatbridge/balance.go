@@ -23,7 +23,7 @@ import (
 // connection is skipped.
 func runBalance(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("balance", stderr)
-	listen := fs.String("listen", "127.0.0.1:8443", "address to accept connections on")
+	listen := fs.String("listen", devListen, "address to accept connections on")
 	to := fs.String("to", "", "the nodes' public addresses, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -48,7 +48,7 @@ func runBalance(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	go func() { <-ctx.Done(); ln.Close() }()
 	fmt.Fprintf(stdout, "balancing %s over %s\n", ln.Addr(), strings.Join(nodes, ", "))
-	err = balance(ln, nodes, slog.New(slog.NewTextHandler(stderr, nil)))
+	err = balance(ln, nodes, slog.New(slog.NewJSONHandler(stderr, nil)))
 	if ctx.Err() != nil {
 		return nil
 	}

@@ -10,20 +10,11 @@ import (
 )
 
 func runBundle(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: chatbridge bundle keygen|sign|verify [flags]")
-		return errUsage
-	}
-	switch args[0] {
-	case "keygen":
-		return bundleKeygen(args[1:], stdout, stderr)
-	case "sign":
-		return bundleSign(args[1:], stdout, stderr)
-	case "verify":
-		return bundleVerify(args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "chatbridge bundle: unknown subcommand %q\n", args[0])
-	return errUsage
+	return subcommands("bundle", []command{
+		{name: "keygen", summary: "write a new vendor signing key pair", run: bundleKeygen},
+		{name: "sign", summary: "sign a bundle directory with a vendor key", run: bundleSign},
+		{name: "verify", summary: "check a bundle's signature against a trust directory", run: bundleVerify},
+	}, args, stdout, stderr)
 }
 
 func bundleKeygen(args []string, stdout, stderr io.Writer) error {

@@ -84,6 +84,7 @@ func TestE2E_ForgetByRequestKeyLeavesNothingOfTheChatAndJiraUntouched(t *testing
 	s.say(t, chat, texts[3])
 	second := s.waitRequest(t, texts[3])
 	kept := s.opened(t, other, "The other customer gerenuk55031")
+	s.idle(t) // every request mapped to its chat
 	chatID, otherID := strconv.FormatInt(chat, 10), strconv.FormatInt(other, 10)
 
 	// The admin sees the requests, not the chat ids.

@@ -21,18 +21,33 @@ type adminClient struct {
 	http        *http.Client
 }
 
-func adminFlags(fs *flag.FlagSet) (*string, *string) {
-	admin := fs.String("admin", "http://127.0.0.1:9090", "admin URL of the running host")
-	data := fs.String("data", "data", "the host's data directory (for its admin token)")
-	return admin, data
+// adminTarget is how a CLI command reaches a running host's admin API: its
+// URL and its token, given with -token or read from the data directory.
+type adminTarget struct {
+	admin, data, token string
 }
 
-func newAdminClient(admin, data string) (*adminClient, error) {
-	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
-	if err != nil {
-		return nil, fmt.Errorf("read the admin token: %w", err)
+// adminFlags registers -admin, -data and -token with serve's defaults
+// (defaults.go); `chatbridge dev` listens on devAdminAddr with -data
+// devDataDir, so give those for a dev host.
+func adminFlags(fs *flag.FlagSet) *adminTarget {
+	var t adminTarget
+	fs.StringVar(&t.admin, "admin", defaultAdminURL, "admin URL of the running host")
+	fs.StringVar(&t.data, "data", defaultDataDir, "the host's data directory, whose admin.token is used when -token is not given")
+	fs.StringVar(&t.token, "token", "", "the admin token (default: the content of <-data>/admin.token); a flag shows in the process list, so prefer the file on shared machines")
+	return &t
+}
+
+func newAdminClient(t *adminTarget) (*adminClient, error) {
+	tok := strings.TrimSpace(t.token)
+	if tok == "" {
+		b, err := os.ReadFile(filepath.Join(t.data, "admin.token"))
+		if err != nil {
+			return nil, fmt.Errorf("read the admin token (give -token, or -data the host's data directory): %w", err)
+		}
+		tok = strings.TrimSpace(string(b))
 	}
-	return &adminClient{base: strings.TrimSuffix(admin, "/"), token: strings.TrimSpace(string(tok)), http: &http.Client{Timeout: 30 * time.Second}}, nil
+	return &adminClient{base: strings.TrimSuffix(t.admin, "/"), token: tok, http: &http.Client{Timeout: 30 * time.Second}}, nil
 }
 
 func (c *adminClient) do(method, path string, body, out any) error {
@@ -69,7 +84,7 @@ func (c *adminClient) do(method, path string, body, out any) error {
 
 func runInstall(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("install", stderr)
-	admin, data := adminFlags(fs)
+	target := adminFlags(fs)
 	site := fs.String("site", "", "Jira site URL, https://NAME.atlassian.net")
 	account := fs.String("app-account", "", "optional: the app's Jira account id, checked against the account the credentials belong to (GET /rest/api/3/myself), which is used")
 	authEnv := fs.String("auth-env", "CHATBRIDGE_JIRA_AUTHORIZATION", "environment variable holding the Jira Authorization header value")
@@ -83,7 +98,7 @@ func runInstall(args []string, stdout, stderr io.Writer) error {
 	if *site == "" || auth == "" {
 		return fmt.Errorf("-site and the %s environment variable are required: set it to \"Basic \" and the base64 of <the app account's email>:<its API token>", *authEnv)
 	}
-	c, err := newAdminClient(*admin, *data)
+	c, err := newAdminClient(target)
 	if err != nil {
 		return err
 	}
@@ -101,7 +116,7 @@ func runInstall(args []string, stdout, stderr io.Writer) error {
 
 func runUninstall(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("uninstall", stderr)
-	admin, data := adminFlags(fs)
+	target := adminFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,7 +124,7 @@ func runUninstall(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: chatbridge uninstall [flags] INSTALLATION_ID")
 		return errUsage
 	}
-	c, err := newAdminClient(*admin, *data)
+	c, err := newAdminClient(target)
 	if err != nil {
 		return err
 	}
@@ -122,14 +137,14 @@ func runUninstall(args []string, stdout, stderr io.Writer) error {
 
 func runInstallations(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("installations", stderr)
-	admin, data := adminFlags(fs)
+	target := adminFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	c, err := newAdminClient(*admin, *data)
+	c, err := newAdminClient(target)
 	if err != nil {
 		return err
 	}
@@ -146,7 +161,7 @@ func runInstallations(args []string, stdout, stderr io.Writer) error {
 // mappings.forget, inventory, config.*) and prints its answer.
 func runResolve(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("resolve", stderr)
-	admin, data := adminFlags(fs)
+	target := adminFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -161,7 +176,7 @@ func runResolve(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("the payload is not JSON")
 		}
 	}
-	c, err := newAdminClient(*admin, *data)
+	c, err := newAdminClient(target)
 	if err != nil {
 		return err
 	}

@@ -67,9 +67,9 @@ func (c *serveConfig) flags(fs interface {
 	Float64Var(*float64, string, float64, string)
 	DurationVar(*time.Duration, string, time.Duration, string)
 }, devDefaults bool) {
-	listen, admin, data := ":8443", proxy.DefaultAdminAddr, "/var/lib/chatbridge"
+	listen, admin, data := defaultListen, defaultAdminAddr, defaultDataDir
 	if devDefaults {
-		listen, admin, data = "127.0.0.1:8443", "127.0.0.1:9090", "data"
+		listen, admin, data = devListen, devAdminAddr, devDataDir
 	}
 	fs.StringVar(&c.listen, "listen", listen, "public HTTPS address")
 	fs.StringVar(&c.admin, "admin", admin, "admin address (health, metrics, admin API); keep it private")

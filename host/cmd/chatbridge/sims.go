@@ -229,8 +229,8 @@ func (r *remote) registerJiraWebhook(hookURL string, secret []byte) error {
 // while the simulated services keep their state, as real ones would.
 func runSims(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sims", stderr)
-	data := fs.String("data", "data", "the dev host's data directory: the edge's dev certificate under dev/ and the admin token (admin.token), which writes to the control API must carry, are read, or created")
-	listen := fs.String("listen", "127.0.0.1:9191", "control API address; keep it on loopback")
+	data := fs.String("data", devDataDir, "the dev host's data directory: the edge's dev certificate under dev/ and the admin token (admin.token), which writes to the control API must carry, are read, or created")
+	listen := fs.String("listen", devSimsAddr, "control API address; keep it on loopback")
 	hosts := fs.String("hosts", "", "host names the control API answers to besides the -listen host, localhost and loopback addresses (comma-separated); others get 421")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -130,17 +130,55 @@ func openStore(ctx context.Context, dir, keyFile string, dev bool, sf storeFlags
 // runKeys is `chatbridge keys rotate`: a new master key re-wraps every data
 // key; the store must not be open in a running host (the file is locked).
 func runKeys(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "rotate" {
-		fmt.Fprintln(stderr, "usage: chatbridge keys rotate -data DIR -master-key FILE [-storage etcd -etcd-endpoints URLS]")
+	return subcommands("keys", []command{
+		{name: "new", summary: "write a new master key file (0600; refuses to overwrite)", run: keysNew},
+		{name: "rotate", summary: "a new master key re-wraps every data key (host stopped)", run: keysRotate},
+	}, args, stdout, stderr)
+}
+
+// keysNew is `chatbridge keys new -out FILE`: a fresh master key in the key
+// file format serve's -master-key reads. With -out -, the key alone goes to
+// stdout, for CHATBRIDGE_MASTER_KEY or a vault.
+func keysNew(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("keys new", stderr)
+	out := fs.String("out", "", "key file to create (mode 0600; an existing file is refused); - prints the key alone, for "+masterKeyEnv)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *out == "" {
+		fmt.Fprintln(stderr, "usage: chatbridge keys new -out FILE (keep FILE outside the data directory)")
 		return errUsage
 	}
+	k, err := seal.GenerateMasterKey()
+	if err != nil {
+		return err
+	}
+	if *out == "-" {
+		_, err := fmt.Fprintln(stdout, k.Secret())
+		return err
+	}
+	if err := seal.CreateKeyFile(*out, []*seal.MasterKey{k}); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s exists: it may be the key your data is sealed with, so it is not overwritten (rotate with `chatbridge keys rotate`)", *out)
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote master key %s to %s\n", k.ID(), *out)
+	return nil
+}
+
+// keysRotate is `chatbridge keys rotate`.
+func keysRotate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("keys rotate", stderr)
-	data := fs.String("data", "/var/lib/chatbridge", "data directory")
+	data := fs.String("data", defaultDataDir, "data directory")
 	keyFile := fs.String("master-key", "", "master key file to rotate (the new key is written first)")
 	dataKeys := fs.Bool("data-keys", false, "also rotate every installation's data key and re-seal its records")
 	var sf storeFlags
 	sf.register(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {

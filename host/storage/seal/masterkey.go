@@ -76,11 +76,17 @@ func ParseMasterKey(text string) (*MasterKey, error) {
 	text = strings.TrimSpace(text)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if seed, err := enc.DecodeString(text); err == nil {
+			if len(seed) != masterKeySize {
+				return nil, fmt.Errorf("%w: %d bytes, want %d (%s)", ErrBadMasterKey, len(seed), masterKeySize, makeOne)
+			}
 			return newMasterKey(seed)
 		}
 	}
-	return nil, fmt.Errorf("%w: not base64", ErrBadMasterKey)
+	return nil, fmt.Errorf("%w: not base64: a master key is %d random bytes written in base64, one key a line (%s)", ErrBadMasterKey, masterKeySize, makeOne)
 }
+
+// makeOne says how to make a master key, in ParseMasterKey's errors.
+const makeOne = "make one with `chatbridge keys new -out FILE`, or encode raw bytes with `base64 -w0`"
 
 // ID identifies the key in wrapped records and logs: 16 hex digits derived
 // from its public key.
@@ -185,12 +191,7 @@ func WriteKeyFile(path string, keys []*MasterKey) error {
 	if len(keys) == 0 {
 		return ErrNoMasterKey
 	}
-	var b strings.Builder
-	b.WriteString("# ChatBridge master keys: the first wraps new data keys, the others only unwrap.\n")
-	b.WriteString("# Keep this file secret (mode 0600) and never beside the data file or its backups.\n")
-	for _, k := range keys {
-		fmt.Fprintf(&b, "# %s\n%s\n", k.ID(), k.Secret())
-	}
+	b := keyFileText(keys)
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".masterkey-*")
 	if err != nil {
@@ -218,6 +219,43 @@ func WriteKeyFile(path string, keys []*MasterKey) error {
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		d.Close()
+	}
+	return nil
+}
+
+// keyFileText is a key file's content: a comment, then each key's ID as a
+// comment above its base64 secret.
+func keyFileText(keys []*MasterKey) *strings.Builder {
+	var b strings.Builder
+	b.WriteString("# ChatBridge master keys: the first wraps new data keys, the others only unwrap.\n")
+	b.WriteString("# Keep this file secret (mode 0600) and never beside the data file or its backups.\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "# %s\n%s\n", k.ID(), k.Secret())
+	}
+	return &b
+}
+
+// CreateKeyFile writes keys to a new file at path, mode 0600, in
+// ReadKeyFile's format; it refuses (fs.ErrExist) a path that exists, so that
+// no key, and no data sealed under it, is lost to a slip.
+func CreateKeyFile(path string, keys []*MasterKey) error {
+	if len(keys) == 0 {
+		return ErrNoMasterKey
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("seal: create key file: %w", err)
+	}
+	_, err = f.WriteString(keyFileText(keys).String())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("seal: create key file: %w", err)
 	}
 	return nil
 }
