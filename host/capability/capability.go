@@ -21,8 +21,8 @@ import (
 type Policy interface {
 	// HasCapability reports whether the manifest declares a capability.
 	HasCapability(name string) bool
-	// EgressAllowed reports whether fetch may reach host.
-	EgressAllowed(host string) bool
+	// EgressAllowedAt reports whether fetch may reach host on port.
+	EgressAllowedAt(host string, port int) bool
 	// HasQueue reports whether a consumer for queue is declared.
 	HasQueue(queue string) bool
 }
