@@ -212,3 +212,47 @@ func TestHostile_ShutdownStopsASleepingGuestInBoundedTime(t *testing.T) {
 		})
 	}
 }
+
+// A Jira call outside the manifest's scopes is access-denied with the missing
+// scope in the host log and never reaches the site; so is an operation the
+// specifications lack, and a path whose dot segments could turn into another
+// operation is refused (issue 22, item 2: a bundle declaring only
+// read:jira-work created issues).
+func TestHostile_AJiraCallOutsideTheDeclaredScopesIsDenied(t *testing.T) {
+	f := newFixture(t, nil, engine.Config{}) // the probe declares read:jira-work and read:jira-user
+	in := f.install(t, "https://example.atlassian.net")
+	for _, c := range []struct {
+		name, method, url, code, log string
+	}{
+		{"write without write:jira-work", "POST", "/rest/api/3/issue", "access-denied", `"missing":"write:jira-work"`},
+		{"through the v2 alias", "POST", "/rest/api/2/issue/SUP-1/comment", "access-denied", `"missing":"write:jira-work"`},
+		{"JSM without its scope", "POST", "/rest/servicedeskapi/request", "access-denied", `"missing":"write:servicedesk-request"`},
+		{"an undocumented operation", "GET", "/rest/agile/1.0/board", "access-denied", "the specifications have no such operation"},
+		{"dot segments", "GET", "/rest/api/3/issue/SUP-1/../../../servicedeskapi/request", "invalid-argument", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := f.callWithin(t, context.Background(), in, map[string]any{"op": "jira", "method": c.method, "url": c.url, "value": "{}"})
+			if err != nil || r.OK || r.Code != c.code {
+				t.Fatalf("%s %s: %+v, %v; want %s", c.method, c.url, r, err, c.code)
+			}
+			if c.log != "" && !strings.Contains(f.logs.String(), c.log) {
+				t.Fatalf("the host log does not say %s", c.log)
+			}
+		})
+	}
+	f.seenMu.Lock()
+	for _, r := range f.seen {
+		if r.Method != "GET" || strings.Contains(r.URL.Path, "servicedeskapi/request") || strings.Contains(r.URL.Path, "agile") {
+			t.Errorf("a denied call reached the site: %s %s", r.Method, r.URL.Path)
+		}
+	}
+	f.seenMu.Unlock()
+	if strings.Contains(f.logs.String(), "SUP-1") {
+		t.Error("the host log holds an issue key")
+	}
+	// A call inside the scopes goes through.
+	if r, err := f.callWithin(t, context.Background(), in, map[string]any{"op": "jira", "method": "GET", "url": "/rest/api/3/issue/SUP-1?fields=status"}); err != nil || !r.OK {
+		t.Fatalf("a read with read:jira-work: %+v, %v", r, err)
+	}
+	f.servesOn(t, in)
+}

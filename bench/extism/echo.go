@@ -56,6 +56,7 @@ type grantsNothing struct{}
 func (grantsNothing) HasCapability(string) bool        { return false }
 func (grantsNothing) EgressAllowedAt(string, int) bool { return false }
 func (grantsNothing) HasQueue(string) bool             { return false }
+func (grantsNothing) HasScope(string) bool             { return false }
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 

@@ -773,6 +773,11 @@ func (m *Manifest) egress(host string, port int) bool {
 	return false
 }
 
+// HasScope reports whether permissions.scopes declares scope.
+func (m *Manifest) HasScope(scope string) bool {
+	return oneOf(scope, m.Permissions.Scopes)
+}
+
 // HasCapability reports whether the manifest grants the named capability
 // (one of the Capability constants).
 func (m *Manifest) HasCapability(name string) bool {

@@ -25,6 +25,9 @@ type Policy interface {
 	EgressAllowedAt(host string, port int) bool
 	// HasQueue reports whether a consumer for queue is declared.
 	HasQueue(queue string) bool
+	// HasScope reports whether the manifest declares an OAuth 2.0 scope,
+	// which the jira capability holds each call against.
+	HasScope(scope string) bool
 }
 
 // Pusher is the queue behind the queue capability.

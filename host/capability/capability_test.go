@@ -124,3 +124,4 @@ type only []string
 func (o only) HasCapability(c string) bool    { return slices.Contains(o, c) }
 func (only) EgressAllowedAt(string, int) bool { return false }
 func (only) HasQueue(string) bool             { return false }
+func (only) HasScope(string) bool             { return false }

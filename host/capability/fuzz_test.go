@@ -22,6 +22,7 @@ type allowAll struct{}
 func (allowAll) HasCapability(string) bool        { return true }
 func (allowAll) EgressAllowedAt(string, int) bool { return false } // fuzzing must never reach a network
 func (allowAll) HasQueue(string) bool             { return true }
+func (allowAll) HasScope(string) bool             { return true }
 
 // fuzzHost is a capability host over an in-memory store and a guest with
 // one page of memory, whose contents and pointers the fuzzer chooses.
