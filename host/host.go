@@ -512,7 +512,11 @@ func (h *Host) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		h.log.Warn("shutdown: stopping invocations still running")
 	}
-	err := a.engine.Close(context.Background())
+	// Stopped calls return promptly (every blocking point obeys the call's
+	// context); the bound only guards against a host bug.
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := a.engine.Close(stopCtx)
 	<-drained
 	return err
 }

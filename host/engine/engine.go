@@ -124,7 +124,7 @@ type Engine struct {
 	compiled wazero.CompiledModule
 	cache    wazero.CompilationCache
 
-	// mu guards pools, live, perKey, lru and closed.
+	// mu guards pools, live, perKey, lru, closed, active and drained.
 	mu     sync.Mutex
 	pools  map[string][]*instance // idle instances by key
 	live   int                    // instances created and not yet closed
@@ -132,6 +132,9 @@ type Engine struct {
 	lru    []*instance            // idle instances, least recently used first
 	closed bool
 	freed  chan struct{} // closed and replaced whenever an instance is released
+
+	active  int           // calls under way
+	drained chan struct{} // closed when active falls to 0 after Close began
 
 	// stopping ends when Close begins; every call's context ends with it.
 	stopping context.Context
@@ -300,6 +303,14 @@ func (e *Engine) Stats() *Stats { return &e.stats }
 // Call runs export on an instance of key with params under ctx. init runs
 // once per new instance, under the same ctx, before the call.
 func (e *Engine) Call(ctx context.Context, key, export string, params ...uint64) (uint64, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return 0, ErrClosed
+	}
+	e.active++
+	e.mu.Unlock()
+	defer e.endCall()
 	// Close stops calls in flight through this context.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -334,6 +345,16 @@ func (e *Engine) Call(ctx context.Context, key, export string, params ...uint64)
 		return 0, nil
 	}
 	return res[0], nil
+}
+
+// endCall counts a call finished and tells a waiting Close when it was the last.
+func (e *Engine) endCall() {
+	e.mu.Lock()
+	if e.active--; e.active == 0 && e.drained != nil {
+		close(e.drained)
+		e.drained = nil
+	}
+	e.mu.Unlock()
 }
 
 func (e *Engine) callError(ctx context.Context, err error) error {
@@ -580,7 +601,8 @@ func (e *Engine) Live() int {
 }
 
 // Close closes every idle instance and the runtime; calls in flight end
-// with ErrTimeout, stopped as if their deadline had passed.
+// with ErrTimeout, stopped as if their deadline had passed. Close waits for
+// them to return, until ctx ends, before it closes the runtime under them.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
@@ -592,8 +614,19 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.pools = nil
 	e.lru = nil
 	e.signalLocked()
+	var drained chan struct{}
+	if e.active > 0 {
+		e.drained = make(chan struct{})
+		drained = e.drained
+	}
 	e.mu.Unlock()
-	err := e.runtime.Close(ctx)
+	if drained != nil {
+		select {
+		case <-drained:
+		case <-ctx.Done():
+		}
+	}
+	err := e.runtime.Close(context.Background())
 	if e.cache != nil {
 		if cerr := e.cache.Close(ctx); err == nil {
 			err = cerr
