@@ -485,7 +485,8 @@ func (h *Host) Ready(context.Context) error {
 	return nil
 }
 
-// Close stops the queue and the engine. The store is the caller's to close.
+// Close stops the queue and the engine, waiting for calls in flight until
+// ctx ends and then stopping them. The store is the caller's to close.
 func (h *Host) Close(ctx context.Context) error {
 	if h.stop != nil {
 		h.stop()
@@ -499,8 +500,25 @@ func (h *Host) Close(ctx context.Context) error {
 	if a == nil {
 		return nil
 	}
-	a.inflight.Wait()
-	return a.engine.Close(ctx)
+	// Calls in flight finish by their own deadlines; when ctx ends first,
+	// closing the engine stops the rest as if their deadlines had passed.
+	drained := make(chan struct{})
+	go func() {
+		a.inflight.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		h.log.Warn("shutdown: stopping invocations still running")
+	}
+	// Stopped calls return promptly (every blocking point obeys the call's
+	// context); the bound only guards against a host bug.
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := a.engine.Close(stopCtx)
+	<-drained
+	return err
 }
 
 // Logger is the host's logger, for the ways in.

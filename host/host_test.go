@@ -103,6 +103,11 @@ func newFixture(t testing.TB, manifest []byte, ec engine.Config) *fixture {
 		if answerSiteCheck(w, r) {
 			return
 		}
+		if r.URL.Path == "/hang" {
+			// A service that never answers: only the caller's deadline ends it.
+			<-r.Context().Done()
+			return
+		}
 		if r.URL.Path == "/big" {
 			_, _ = w.Write(bytes.Repeat([]byte("x"), 21<<20))
 			return

@@ -24,9 +24,10 @@ type noStore struct{ storage.Store }
 // grantsNothing is a manifest with no capability: the echo module needs none.
 type grantsNothing struct{}
 
-func (grantsNothing) HasCapability(string) bool { return false }
-func (grantsNothing) EgressAllowed(string) bool { return false }
-func (grantsNothing) HasQueue(string) bool      { return false }
+func (grantsNothing) HasCapability(string) bool        { return false }
+func (grantsNothing) EgressAllowedAt(string, int) bool { return false }
+func (grantsNothing) HasQueue(string) bool             { return false }
+func (grantsNothing) HasScope(string) bool             { return false }
 
 // The table's echo plugin returns its input through the host's engine, with
 // fuel checks, for every length the Extism comparison uses and more (its

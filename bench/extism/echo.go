@@ -53,9 +53,10 @@ func (noStore) Close() error                        { return nil }
 // grantsNothing is a manifest with no capability: the echo module needs none.
 type grantsNothing struct{}
 
-func (grantsNothing) HasCapability(string) bool { return false }
-func (grantsNothing) EgressAllowed(string) bool { return false }
-func (grantsNothing) HasQueue(string) bool      { return false }
+func (grantsNothing) HasCapability(string) bool        { return false }
+func (grantsNothing) EgressAllowedAt(string, int) bool { return false }
+func (grantsNothing) HasQueue(string) bool             { return false }
+func (grantsNothing) HasScope(string) bool             { return false }
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 

@@ -95,7 +95,11 @@ type Report struct {
 	Limits       Limits              `json:"limits"`
 	Build        *Build              `json:"build"`
 	EgressUsed   []string            `json:"egressUsed"` // hosts of https URLs found in the module's data
-	Findings     []Finding           `json:"findings"`
+	// EgressCannotTell is set when the module imports fetch: a URL it
+	// builds at run time is invisible to the audit, so EgressUsed may be
+	// incomplete (the host's allowlist still holds every call).
+	EgressCannotTell bool      `json:"egressCannotTell"`
+	Findings         []Finding `json:"findings"`
 }
 
 // Failed reports whether any finding is a failure.
@@ -162,6 +166,10 @@ func Run(ctx context.Context, dir string, trust *bundle.Trust) (*Report, error) 
 	r.Limits, err = limits(module)
 	if err != nil {
 		r.add(Fail, "module", "the module's sections do not decode: %v", err)
+	} else if need, allowed := r.Limits.MemoryMinPages, m.MemoryPages(); need > allowed {
+		// The host caps memory at memoryMiB and would fail every start.
+		r.add(Fail, "memory", "the module needs %d pages (%.1f MiB) of memory to start but the manifest allows %d MiB (app.runtime.memoryMiB)",
+			need, float64(need)/16, allowed/16)
 	}
 	// The interpreter only decodes and validates: the audit runs nothing.
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
@@ -222,6 +230,7 @@ func Run(ctx context.Context, dir string, trust *bundle.Trust) (*Report, error) 
 		}
 	}
 	sort.Strings(r.EgressUsed)
+	r.EgressCannotTell = imported[bundle.CapabilityFetch]
 	return r, nil
 }
 

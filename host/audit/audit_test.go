@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
@@ -161,5 +163,86 @@ permissions:
 	}
 	if !hasFinding(r, Warn, "*.example.com is a wildcard") {
 		t.Errorf("no wildcard warning: %+v", r.Findings)
+	}
+}
+
+// A module whose minimum memory exceeds the manifest's memoryMiB fails the
+// audit, as it would fail every start on the host (issue 22, item 4).
+func TestAuditFailsAModuleThatNeedsMoreMemoryThanTheManifestAllows(t *testing.T) {
+	small := bytes.Replace(probeManifest(t), []byte("memoryMiB: 64"), []byte("memoryMiB: 1"), 1)
+	r, err := Run(context.Background(), bundletest.Probe(t, small), bundletest.Trust(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Limits.MemoryMinPages <= 16 {
+		t.Fatalf("the probe starts with %d pages; the test needs more than 1 MiB", r.Limits.MemoryMinPages)
+	}
+	if !r.Failed() || !hasFinding(r, Fail, "allows 1 MiB") {
+		t.Fatalf("want a memory failure, got %+v", r.Findings)
+	}
+	// The same module under its own manifest passes the memory check.
+	r, err = Run(context.Background(), bundletest.Probe(t, nil), bundletest.Trust(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range r.Findings {
+		if f.Check == "memory" {
+			t.Fatalf("memory finding under 64 MiB: %+v", f)
+		}
+	}
+}
+
+// A module that imports fetch may build URLs the audit cannot see (the
+// probe fetches whatever URL its input names): the report says it cannot
+// tell instead of "egress used none" (issue 22, item 5).
+func TestAuditCannotTellTheEgressOfAModuleThatBuildsURLs(t *testing.T) {
+	r, err := Run(context.Background(), bundletest.Probe(t, nil), bundletest.Trust(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.EgressCannotTell {
+		t.Fatal("a module importing fetch is reported as fully known")
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`egress used +cannot tell: the module imports fetch`).MatchString(text.String()) {
+		t.Fatalf("the text report does not say it cannot tell:\n%s", text.String())
+	}
+	// A module that cannot fetch at all is known to use none.
+	r.EgressCannotTell = false
+	text.Reset()
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`egress used +none\n`).MatchString(text.String()) {
+		t.Fatalf("without fetch the report should say none:\n%s", text.String())
+	}
+}
+
+// Every string the text report prints is escaped: an export name with
+// terminal escapes cannot redraw the signer's line (issue 22, item 6).
+func TestTheTextReportEscapesControlCharacters(t *testing.T) {
+	r := &Report{
+		Bundle:    "dir\r",
+		Signature: Signature{Signer: "trusted-vendor"},
+		Exports:   []string{"handle\x1b[2A\x1b[2Ksigner  someone-else", "rtl\u202eexe.txt", "bad\xffutf8", "tab\there"},
+		Findings:  []Finding{{Fail, "imports", "evil\x07.\x1b]0;title\x07"}},
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	out := text.String()
+	for _, c := range out {
+		if c != '\n' && (unicode.IsControl(c) || unicode.Is(unicode.Bidi_Control, c)) {
+			t.Fatalf("the report prints %U raw:\n%q", c, out)
+		}
+	}
+	for _, want := range []string{`handle\x1b[2A\x1b[2Ksigner`, `rtl\u202eexe.txt`, `bad\xffutf8`, `tab\there`, `evil\a.\x1b]0;title\a`, `dir\r`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %s:\n%s", want, out)
+		}
 	}
 }

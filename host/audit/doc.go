@@ -16,8 +16,22 @@
 // A failed check makes the report fail (and `chatbridge audit` exit non-zero):
 // a signature that does not verify, an untrusted or revoked signer, a file
 // changed after signing, an import from a capability the manifest does not
-// declare or from a module the host does not provide, and an https URL in
-// the module's data whose host the manifest's egress list does not allow.
-// Warnings do not fail: a declared capability the module never imports, and
-// a wildcard egress host.
+// declare or from a module the host does not provide, an https URL in the
+// module's data whose host the manifest's egress list does not allow, and a
+// minimum memory above the manifest's memoryMiB (the host would fail every
+// start). Warnings do not fail: a declared capability the module never
+// imports, and a wildcard egress host.
+//
+// # Honest egress
+//
+// The hosts under "egress used" are the https URLs the module names
+// literally. A module that imports fetch may build others at run time, so
+// its report says it cannot tell (Report.EgressCannotTell); the host's
+// allowlist holds every call either way.
+//
+// # Escaping
+//
+// The text report writes control characters, bidirectional controls and
+// invalid UTF-8 in every string it prints as Go escapes, so that a name in
+// the module or manifest cannot redraw the report.
 package audit

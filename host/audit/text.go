@@ -4,14 +4,26 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 )
 
-// WriteText writes the report for a person.
+// WriteText writes the report for a person. Every string it prints is
+// escaped (printable), so that a name in the module or the manifest cannot
+// move the cursor, recolour or redraw earlier lines such as the signer.
 func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	p := func(format string, args ...any) { fmt.Fprintf(tw, format+"\n", args...) }
+	p := func(format string, args ...any) {
+		for i, a := range args {
+			if s, ok := a.(string); ok {
+				args[i] = printable(s)
+			}
+		}
+		fmt.Fprintf(tw, format+"\n", args...)
+	}
 	p("bundle\t%s", r.Bundle)
 	p("bundle sha256\t%s", r.BundleSHA256)
 	p("module sha256\t%s (%d bytes)", r.ModuleSHA256, r.ModuleBytes)
@@ -22,7 +34,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	p("app\t%s", r.Permissions.AppID)
 	p("capabilities\t%s", orNone(trimmed(r.Permissions.Capabilities)))
 	p("egress\t%s", orNone(trimmed(r.Permissions.Egress)))
-	p("egress used\t%s", orNone(trimmed(r.EgressUsed)))
+	switch used := trimmed(r.EgressUsed); {
+	case r.EgressCannotTell && used == "":
+		p("egress used\t%s", "cannot tell: the module imports fetch and names no https host; URLs it builds at run time are invisible to the audit")
+	case r.EgressCannotTell:
+		p("egress used\t%s (cannot tell whether it builds others at run time)", used)
+	default:
+		p("egress used\t%s", orNone(used))
+	}
 	p("scopes\t%s", orNone(trimmed(r.Permissions.Scopes)))
 	p("memory\t%d MiB", r.Permissions.MemoryMiB)
 	var kinds []string
@@ -83,6 +102,33 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("result\tPASS")
 	}
 	return tw.Flush()
+}
+
+// printable writes control characters, bidirectional controls and invalid
+// UTF-8 in s as Go escapes (\x1b, \u202e); everything else is kept.
+func printable(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, unprintable) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unprintable(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func unprintable(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == utf8.RuneError
 }
 
 func orNone(s string) string {

@@ -41,10 +41,12 @@
 //     storage, secrets, fetch, jira, queue, log; neither repeats.
 //   - Each egress address in permissions.external.fetch.backend is an ASCII
 //     DNS name of at least two labels (IDNs in xn-- form) with no scheme,
-//     port, path, user information or trailing dot, and not an IP address in
+//     path, user information or trailing dot, and not an IP address in
 //     any spelling a resolver accepts (10.0.0.1, 127.1, 0x7f.1, [::1]). A
 //     leading "*." makes a wildcard for exactly one label, never over a
-//     top-level domain; Backend.Wildcard lets an audit flag it.
+//     top-level domain; Backend.Wildcard lets an audit flag it. An address
+//     may end in a port (api.example.com:8443); without one, fetch reaches
+//     the host on port 443 only.
 //   - Each pacing rule (below) names a host the backend list allows (a
 //     wildcard only as written there), and every field checks out.
 //

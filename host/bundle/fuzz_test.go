@@ -47,14 +47,21 @@ func FuzzDecodeManifest(f *testing.F) {
 			t.Fatalf("round trip changed the manifest\nbefore %#v\nafter  %#v\nyaml:\n%s", m, again, out)
 		}
 		for _, b := range m.Permissions.External.Fetch.Backend {
-			if parent, ok := strings.CutPrefix(b.Address, "*."); ok {
+			name := b.Host()
+			if parent, ok := strings.CutPrefix(name, "*."); ok {
+				name = "x." + parent
+			}
+			if !m.EgressAllowedAt(name, b.Port()) {
+				t.Errorf("declared address %q does not allow %s on its port %d", b.Address, name, b.Port())
+			}
+			if parent, ok := strings.CutPrefix(b.Host(), "*."); ok {
 				if !m.EgressAllowed("x." + parent) {
 					t.Errorf("wildcard %q does not allow x.%s", b.Address, parent)
 				}
 				if m.EgressAllowed(parent) && !declared(m, parent) {
 					t.Errorf("wildcard %q allows its parent", b.Address)
 				}
-			} else if !m.EgressAllowed(b.Address) {
+			} else if !m.EgressAllowed(b.Host()) {
 				t.Errorf("declared address %q is not allowed", b.Address)
 			}
 		}

@@ -192,9 +192,52 @@ type TooManyRequests struct {
 }
 
 // Backend is one egress host: a DNS name such as "api.telegram.org", or a
-// wildcard "*.example.com" that matches exactly one label in its place.
+// wildcard "*.example.com" that matches exactly one label in its place,
+// optionally with a port ("api.example.com:8443"); without one, only port
+// 443 is allowed.
 type Backend struct {
 	Address string `yaml:"address"`
+}
+
+// DefaultEgressPort is the only port a backend address without one allows.
+const DefaultEgressPort = 443
+
+// Host returns the address without its port.
+func (b Backend) Host() string {
+	h, _, _ := cutPort(b.Address)
+	return h
+}
+
+// Port returns the address's port, DefaultEgressPort when it names none.
+func (b Backend) Port() int {
+	_, p, ok := cutPort(b.Address)
+	if !ok {
+		return DefaultEgressPort
+	}
+	return p
+}
+
+// cutPort splits "name:port" into name and port; ok is false when a has no
+// port or the port is not a decimal number in 1..65535 without leading zeros.
+func cutPort(a string) (name string, port int, ok bool) {
+	i := strings.LastIndexByte(a, ':')
+	if i < 0 {
+		return a, 0, false
+	}
+	digits := a[i+1:]
+	if digits == "" || len(digits) > 5 || digits[0] == '0' {
+		return a, 0, false
+	}
+	for j := 0; j < len(digits); j++ {
+		if digits[j] < '0' || digits[j] > '9' {
+			return a, 0, false
+		}
+		port = port*10 + int(digits[j]-'0')
+	}
+	if port > 65535 {
+		return a, 0, false
+	}
+	return a[:i], port, true
 }
 
 // Wildcard reports whether b is a wildcard address, which an audit should flag.
@@ -437,7 +480,7 @@ func (m *Manifest) Validate() error {
 			v.add("%s %q %s", field, b.Address, msg)
 			continue
 		}
-		a := strings.ToLower(b.Address)
+		a := fmt.Sprintf("%s:%d", strings.ToLower(b.Host()), b.Port())
 		if seen["backend "+a] {
 			v.add("%s %q is listed twice", field, b.Address)
 		}
@@ -554,7 +597,7 @@ func (m *Manifest) declaresEgress(host string) bool {
 		return m.EgressAllowed(host)
 	}
 	for _, b := range m.Permissions.External.Fetch.Backend {
-		if strings.EqualFold(b.Address, host) {
+		if strings.EqualFold(b.Host(), host) {
 			return true
 		}
 	}
@@ -624,8 +667,13 @@ func checkAddress(a string) string {
 		return "must be a host name without user information"
 	case strings.HasPrefix(a, "[") || net.ParseIP(a) != nil:
 		return "must be a host name, not an IP address"
+	}
+	if name, _, ok := cutPort(a); ok {
+		a = name
+	}
+	switch {
 	case strings.Contains(a, ":"):
-		return "must be a host name without a port"
+		return "must be a host name, optionally with a port from 1 to 65535 (host:8443)"
 	case strings.HasSuffix(a, "."):
 		return "must be written without a trailing dot"
 	}
@@ -688,19 +736,32 @@ func looksNumeric(h string) bool {
 	return strings.Trim(last, "0123456789") == ""
 }
 
-// EgressAllowed reports whether the fetch capability may connect to host,
-// the bare host name of a request URL (url.URL.Hostname()). host matches a
-// backend address exactly, or matches "*.example.com" when it is one more
-// label in front of example.com; never example.com itself. Comparison is
-// case-insensitive and ignores one trailing dot. A host with a scheme, port,
-// path or user information, an IP literal, or a non-ASCII name is refused.
-func (m *Manifest) EgressAllowed(host string) bool {
+// EgressAllowed reports whether the fetch capability may connect to host on
+// some port: host is the bare host name of a request URL
+// (url.URL.Hostname()). host matches a backend address's name exactly, or
+// matches "*.example.com" when it is one more label in front of
+// example.com; never example.com itself. Comparison is case-insensitive and
+// ignores one trailing dot. A host with a scheme, port, path or user
+// information, an IP literal, or a non-ASCII name is refused.
+func (m *Manifest) EgressAllowed(host string) bool { return m.egress(host, 0) }
+
+// EgressAllowedAt is EgressAllowed for one port: the address must name that
+// port, or name none and port be DefaultEgressPort.
+func (m *Manifest) EgressAllowedAt(host string, port int) bool {
+	return port > 0 && m.egress(host, port)
+}
+
+// egress matches host against the backend addresses, on port unless it is 0.
+func (m *Manifest) egress(host string, port int) bool {
 	h, ok := canonicalHost(host)
 	if !ok {
 		return false
 	}
 	for _, b := range m.Permissions.External.Fetch.Backend {
-		a := strings.ToLower(b.Address)
+		if port != 0 && b.Port() != port {
+			continue
+		}
+		a := strings.ToLower(b.Host())
 		if parent, wild := strings.CutPrefix(a, "*."); wild {
 			if _, rest, _ := strings.Cut(h, "."); rest == parent {
 				return true
@@ -710,6 +771,11 @@ func (m *Manifest) EgressAllowed(host string) bool {
 		}
 	}
 	return false
+}
+
+// HasScope reports whether permissions.scopes declares scope.
+func (m *Manifest) HasScope(scope string) bool {
+	return oneOf(scope, m.Permissions.Scopes)
 }
 
 // HasCapability reports whether the manifest grants the named capability

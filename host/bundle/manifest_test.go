@@ -155,7 +155,11 @@ func TestValidate_EnforcesEveryRule(t *testing.T) {
 		{"capability listed once", func(m *Manifest) { m.Permissions.Capabilities = []string{"log", "log"} }, `"log" is listed twice`},
 		{"address without scheme", func(m *Manifest) { setAddress(m, "https://api.telegram.org") }, "must be a host name without a scheme"},
 		{"address without path", func(m *Manifest) { setAddress(m, "api.telegram.org/bot") }, "without a path"},
-		{"address without port", func(m *Manifest) { setAddress(m, "api.telegram.org:443") }, "without a port"},
+		{"address port in range", func(m *Manifest) { setAddress(m, "api.telegram.org:65536") }, "optionally with a port from 1 to 65535"},
+		{"address port not zero", func(m *Manifest) { setAddress(m, "api.telegram.org:0") }, "optionally with a port from 1 to 65535"},
+		{"address port decimal", func(m *Manifest) { setAddress(m, "api.telegram.org:0x1bb") }, "optionally with a port from 1 to 65535"},
+		{"address port written once", func(m *Manifest) { setAddress(m, "api.telegram.org:443:443") }, "optionally with a port from 1 to 65535"},
+		{"address IPv4 with a port", func(m *Manifest) { setAddress(m, "10.0.0.1:443") }, "not an IP address"},
 		{"address without user", func(m *Manifest) { setAddress(m, "me@api.telegram.org") }, "without user information"},
 		{"address not IPv4", func(m *Manifest) { setAddress(m, "10.0.0.1") }, "not an IP address"},
 		{"address not short IPv4", func(m *Manifest) { setAddress(m, "127.1") }, "not an IP address"},
@@ -243,6 +247,34 @@ func TestEgressAllowed(t *testing.T) {
 	}
 	if (&Manifest{}).EgressAllowed("api.telegram.org") {
 		t.Error("a manifest without backends allows egress")
+	}
+}
+
+// A backend address allows its own port, 443 when it names none, and no
+// other (issue 22, item 3: a declared host was reachable on any port).
+func TestEgressAllowedAt_ThePortIsPartOfTheAllowlist(t *testing.T) {
+	m := validManifest()
+	m.Permissions.External.Fetch.Backend = []Backend{{Address: "api.telegram.org"}, {Address: "hooks.example.com:8443"}, {Address: "*.example.net:9000"}}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		host string
+		port int
+		want bool
+	}{
+		{"api.telegram.org", 443, true},
+		{"api.telegram.org", 8443, false},
+		{"api.telegram.org", 80, false},
+		{"api.telegram.org", 0, false},
+		{"hooks.example.com", 8443, true},
+		{"hooks.example.com", 443, false},
+		{"a.example.net", 9000, true},
+		{"a.example.net", 443, false},
+	} {
+		if got := m.EgressAllowedAt(tt.host, tt.port); got != tt.want {
+			t.Errorf("EgressAllowedAt(%q, %d) = %v, want %v", tt.host, tt.port, got, tt.want)
+		}
 	}
 }
 

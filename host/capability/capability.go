@@ -21,10 +21,13 @@ import (
 type Policy interface {
 	// HasCapability reports whether the manifest declares a capability.
 	HasCapability(name string) bool
-	// EgressAllowed reports whether fetch may reach host.
-	EgressAllowed(host string) bool
+	// EgressAllowedAt reports whether fetch may reach host on port.
+	EgressAllowedAt(host string, port int) bool
 	// HasQueue reports whether a consumer for queue is declared.
 	HasQueue(queue string) bool
+	// HasScope reports whether the manifest declares an OAuth 2.0 scope,
+	// which the jira capability holds each call against.
+	HasScope(scope string) bool
 }
 
 // Pusher is the queue behind the queue capability.

@@ -121,6 +121,7 @@ func TestCheckImportsRefusesUndeclaredAndUnknownModules(t *testing.T) {
 
 type only []string
 
-func (o only) HasCapability(c string) bool { return slices.Contains(o, c) }
-func (only) EgressAllowed(string) bool     { return false }
-func (only) HasQueue(string) bool          { return false }
+func (o only) HasCapability(c string) bool    { return slices.Contains(o, c) }
+func (only) EgressAllowedAt(string, int) bool { return false }
+func (only) HasQueue(string) bool             { return false }
+func (only) HasScope(string) bool             { return false }

@@ -10,6 +10,12 @@
 // fails the bundle's load (CheckImports), and at call time a denial is an
 // abi error code the module sees, never a trap.
 //
+// fetch reaches a host the manifest's backend list names, on the port the
+// address names (443 when it names none). jira sends only an operation the
+// Jira and JSM specifications document, and only when the manifest declares
+// every scope of one of the operation's scope sets: jirascopes.go, generated
+// from testdata/specs by gen_jirascopes.go (go generate), holds them.
+//
 // # Traps
 //
 // Only a host bug or an out-of-bounds guest pointer traps (a panic that

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,10 +57,18 @@ func (h *host) fetch(ctx context.Context, m api.Module, ptr, n uint32) int64 {
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
 		return abi.Result(abi.InvalidArgument, 0)
 	}
-	if !h.policy.EgressAllowed(u.Hostname()) {
+	port := 443
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return abi.Result(abi.InvalidArgument, 0)
+		}
+		port = n
+	}
+	if !h.policy.EgressAllowedAt(u.Hostname(), port) {
 		// The name may come from outside (a media URL in a messenger's
 		// answer) or hold a secret the module substituted into it.
-		c.Log.Warn("egress denied", "host", escapeLog(c.redact(u.Hostname()), maxLogHost))
+		c.Log.Warn("egress denied", "host", escapeLog(c.redact(u.Hostname()), maxLogHost), "port", port)
 		return abi.Result(abi.AccessDenied, 0)
 	}
 	return h.send(ctx, c, r, u, "")

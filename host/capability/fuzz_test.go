@@ -19,9 +19,10 @@ var memoryModule = []byte{0, 'a', 's', 'm', 1, 0, 0, 0, 5, 3, 1, 0, 1}
 
 type allowAll struct{}
 
-func (allowAll) HasCapability(string) bool { return true }
-func (allowAll) EgressAllowed(string) bool { return false } // fuzzing must never reach a network
-func (allowAll) HasQueue(string) bool      { return true }
+func (allowAll) HasCapability(string) bool        { return true }
+func (allowAll) EgressAllowedAt(string, int) bool { return false } // fuzzing must never reach a network
+func (allowAll) HasQueue(string) bool             { return true }
+func (allowAll) HasScope(string) bool             { return true }
 
 // fuzzHost is a capability host over an in-memory store and a guest with
 // one page of memory, whose contents and pointers the fuzzer chooses.

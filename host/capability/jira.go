@@ -40,6 +40,30 @@ func (h *host) jira(ctx context.Context, m api.Module, ptr, n uint32) int64 {
 	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\@") || strings.Contains(p, "://") {
 		return abi.Result(abi.InvalidArgument, 0)
 	}
+	// The operation must be one the specifications document, and the
+	// manifest must declare every scope of one of its scope sets.
+	path, _, _ := strings.Cut(p, "?")
+	if dotSegment(path) {
+		return abi.Result(abi.InvalidArgument, 0)
+	}
+	method := r.Method
+	if method == "" {
+		method = "GET"
+	}
+	op := findJiraOperation(method, path)
+	if op == nil {
+		// The path may hold issue keys: only the method is logged.
+		c.Log.Warn("jira call denied: the specifications have no such operation", "method", escapeLog(method, maxLogHost))
+		return abi.Result(abi.AccessDenied, 0)
+	}
+	if op.scopes == nil {
+		c.Log.Warn("jira call denied: the operation is offered to no app", "method", op.method, "operation", op.path)
+		return abi.Result(abi.AccessDenied, 0)
+	}
+	if missing := missingScopes(op, h.policy.HasScope); missing != nil {
+		c.Log.Warn("jira call denied: scope not declared", "method", op.method, "operation", op.path, "missing", strings.Join(missing, " "))
+		return abi.Result(abi.AccessDenied, 0)
+	}
 	base, auth, err := h.deps.Jira.JiraBase(ctx, c.Installation)
 	if err != nil {
 		return abi.Result(codeOf(c, "jira.site", err), 0)

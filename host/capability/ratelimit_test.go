@@ -58,9 +58,10 @@ const telegramChatEvery = 1100 * time.Millisecond
 // egressAll grants every capability and every host.
 type egressAll struct{}
 
-func (egressAll) HasCapability(string) bool { return true }
-func (egressAll) EgressAllowed(string) bool { return true }
-func (egressAll) HasQueue(string) bool      { return true }
+func (egressAll) HasCapability(string) bool        { return true }
+func (egressAll) EgressAllowedAt(string, int) bool { return true }
+func (egressAll) HasQueue(string) bool             { return true }
+func (egressAll) HasScope(string) bool             { return true }
 
 const tgToken = "7000000001:AAHdevSimulatorToken_0123456789abcd"
 

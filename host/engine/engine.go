@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -123,7 +124,7 @@ type Engine struct {
 	compiled wazero.CompiledModule
 	cache    wazero.CompilationCache
 
-	// mu guards pools, live, perKey, lru and closed.
+	// mu guards pools, live, perKey, lru, closed, active and drained.
 	mu     sync.Mutex
 	pools  map[string][]*instance // idle instances by key
 	live   int                    // instances created and not yet closed
@@ -131,6 +132,13 @@ type Engine struct {
 	lru    []*instance            // idle instances, least recently used first
 	closed bool
 	freed  chan struct{} // closed and replaced whenever an instance is released
+
+	active  int           // calls under way
+	drained chan struct{} // closed when active falls to 0 after Close began
+
+	// stopping ends when Close begins; every call's context ends with it.
+	stopping context.Context
+	stop     context.CancelFunc
 
 	// snap is the state of a fresh instance right after _initialize, taken
 	// from the first instance; reset restores it. Nil until then, or when
@@ -154,6 +162,51 @@ type instance struct {
 	fns     map[string]api.Function
 	globals []api.MutableGlobal // the module's mutable globals, exported by the rewrite
 	calls   int
+	sleep   *sleeper // the instance's WASI nanosleep, bound to the call under way
+}
+
+// sleeper is an instance's WASI nanosleep (poll_oneoff's clock wait). It
+// sleeps until the time passes or the context of the call under way ends;
+// then it stops the call as the fuel import does, so that a guest that
+// sleeps past its deadline neither keeps its instance nor blocks shutdown,
+// whichever deadline mechanism runs.
+type sleeper struct {
+	mu  sync.Mutex      // guards ctx and mod
+	ctx context.Context // the call under way; nil between calls
+	mod api.Module
+}
+
+// bind makes ctx the context of the instance's next guest code; unbind with nil.
+func (s *sleeper) bind(ctx context.Context) {
+	s.mu.Lock()
+	s.ctx = ctx
+	s.mu.Unlock()
+}
+
+func (s *sleeper) nanosleep(ns int64) {
+	s.mu.Lock()
+	ctx, mod := s.ctx, s.mod
+	s.mu.Unlock()
+	if ctx == nil {
+		// Guest code runs only inside a bound call; refuse to sleep outside one.
+		panic(sys.NewExitError(exitTimeout))
+	}
+	if ns > 0 && ctx.Err() == nil {
+		t := time.NewTimer(time.Duration(ns))
+		select {
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	if ctx.Err() == nil {
+		return
+	}
+	if mod != nil {
+		_ = mod.CloseWithExitCode(context.Background(), exitTimeout)
+	}
+	panic(sys.NewExitError(exitTimeout))
 }
 
 // New compiles module. It must already be verified: New trusts the bytes.
@@ -190,6 +243,7 @@ func New(ctx context.Context, module []byte, cfg Config) (*Engine, error) {
 	}
 	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	e := &Engine{cfg: cfg, runtime: r, cache: cache, globalNames: globals, pools: map[string][]*instance{}, perKey: map[string]int{}, freed: make(chan struct{})}
+	e.stopping, e.stop = context.WithCancel(context.Background())
 	fail := func(err error) (*Engine, error) {
 		_ = r.Close(ctx)
 		if cache != nil {
@@ -249,6 +303,18 @@ func (e *Engine) Stats() *Stats { return &e.stats }
 // Call runs export on an instance of key with params under ctx. init runs
 // once per new instance, under the same ctx, before the call.
 func (e *Engine) Call(ctx context.Context, key, export string, params ...uint64) (uint64, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return 0, ErrClosed
+	}
+	e.active++
+	e.mu.Unlock()
+	defer e.endCall()
+	// Close stops calls in flight through this context.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(e.stopping, cancel)()
 	inst, err := e.acquire(ctx, key)
 	if err != nil {
 		return 0, err
@@ -263,17 +329,32 @@ func (e *Engine) Call(ctx context.Context, key, export string, params ...uint64)
 		inst.fns[export] = fn
 	}
 	e.stats.Calls.Add(1)
+	inst.sleep.bind(ctx)
 	res, err := fn.Call(ctx, params...)
+	inst.sleep.bind(nil)
 	inst.calls++
 	if err != nil {
 		e.release(ctx, inst, false)
 		return 0, e.callError(ctx, err)
 	}
-	e.release(ctx, inst, true)
+	// A call that returned only as its deadline passed may have been cut
+	// short in a host function that saw the deadline; its instance is not
+	// trusted with another call.
+	e.release(ctx, inst, ctx.Err() == nil)
 	if len(res) == 0 {
 		return 0, nil
 	}
 	return res[0], nil
+}
+
+// endCall counts a call finished and tells a waiting Close when it was the last.
+func (e *Engine) endCall() {
+	e.mu.Lock()
+	if e.active--; e.active == 0 && e.drained != nil {
+		close(e.drained)
+		e.drained = nil
+	}
+	e.mu.Unlock()
 }
 
 func (e *Engine) callError(ctx context.Context, err error) error {
@@ -360,17 +441,23 @@ func (e *Engine) acquire(ctx context.Context, key string) (*instance, error) {
 func (e *Engine) instantiate(ctx context.Context, key string) (*instance, error) {
 	// No FS, env, args or stdio: wazero's defaults. Clocks and randomness
 	// are real because the Go guest's scheduler and GC depend on them.
+	// Sleeping obeys the call's deadline (sleeper), not only the clock.
+	sl := &sleeper{ctx: ctx}
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions().
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithSysWalltime().WithSysNanotime().WithNanosleep(sl.nanosleep).
 		WithRandSource(rand.Reader)
 	mod, err := e.runtime.InstantiateModule(ctx, e.compiled, mc)
 	if err != nil {
 		return nil, e.callError(ctx, err)
 	}
+	sl.mu.Lock()
+	sl.mod = mod
+	sl.mu.Unlock()
+	defer sl.bind(nil)
 	e.stats.Instantiations.Add(1)
-	inst := &instance{key: key, mod: mod, fns: map[string]api.Function{}}
+	inst := &instance{key: key, mod: mod, fns: map[string]api.Function{}, sleep: sl}
 	if start := mod.ExportedFunction("_initialize"); start != nil {
 		if _, err := start.Call(ctx); err != nil {
 			_ = mod.Close(context.Background())
@@ -427,6 +514,8 @@ func (e *Engine) reset(ctx context.Context, inst *instance, key string) error {
 	e.stats.Resets.Add(1)
 	inst.key = key
 	inst.calls = 0
+	inst.sleep.bind(ctx)
+	defer inst.sleep.bind(nil)
 	return e.initFor(ctx, inst)
 }
 
@@ -512,19 +601,32 @@ func (e *Engine) Live() int {
 }
 
 // Close closes every idle instance and the runtime; calls in flight end
-// with an error.
+// with ErrTimeout, stopped as if their deadline had passed. Close waits for
+// them to return, until ctx ends, before it closes the runtime under them.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
 		return nil
 	}
+	e.stop()
 	e.closed = true
 	e.pools = nil
 	e.lru = nil
 	e.signalLocked()
+	var drained chan struct{}
+	if e.active > 0 {
+		e.drained = make(chan struct{})
+		drained = e.drained
+	}
 	e.mu.Unlock()
-	err := e.runtime.Close(ctx)
+	if drained != nil {
+		select {
+		case <-drained:
+		case <-ctx.Done():
+		}
+	}
+	err := e.runtime.Close(context.Background())
 	if e.cache != nil {
 		if cerr := e.cache.Close(ctx); err == nil {
 			err = cerr

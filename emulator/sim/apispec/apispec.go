@@ -37,6 +37,12 @@ type Operation struct {
 	Deprecated bool        `json:"deprecated,omitempty"`
 	Parameters []Parameter `json:"parameters,omitempty"`
 	Body       *Body       `json:"body,omitempty"`
+	// Scopes are the OAuth 2.0 scope sets that each allow the operation,
+	// from x-atlassian-oauth2-scopes (classic, then granular), else from
+	// the security requirement's OAuth2 entries; an app needs every scope
+	// of one set. Absent: the document offers the operation to no OAuth 2.0
+	// app; one empty set: no scope is needed.
+	Scopes [][]string `json:"scopes,omitempty"`
 }
 
 // Parameter is a parameter of an operation.
@@ -167,9 +173,14 @@ func Prune(full []byte, prefix, source string, aliases map[string]string) ([]byt
 				continue
 			}
 			var op struct {
-				Summary     string      `json:"summary"`
-				Deprecated  bool        `json:"deprecated"`
-				Parameters  []fullParam `json:"parameters"`
+				Summary    string                `json:"summary"`
+				Deprecated bool                  `json:"deprecated"`
+				Parameters []fullParam           `json:"parameters"`
+				Security   []map[string][]string `json:"security"`
+				XScopes    []struct {
+					Scheme string   `json:"scheme"`
+					Scopes []string `json:"scopes"`
+				} `json:"x-atlassian-oauth2-scopes"`
 				RequestBody *struct {
 					Required bool `json:"required"`
 					Content  map[string]struct {
@@ -181,6 +192,32 @@ func Prune(full []byte, prefix, source string, aliases map[string]string) ([]byt
 				return nil, fmt.Errorf("apispec: prune %s %s: %w", method, path, err)
 			}
 			o := &Operation{Summary: op.Summary, Deprecated: op.Deprecated}
+			addSet := func(set []string) {
+				set = slices.Clone(set)
+				slices.Sort(set)
+				set = slices.Compact(set)
+				if set == nil {
+					set = []string{}
+				}
+				for _, have := range o.Scopes {
+					if slices.Equal(have, set) {
+						return
+					}
+				}
+				o.Scopes = append(o.Scopes, set)
+			}
+			for _, x := range op.XScopes {
+				if x.Scheme == "OAuth2" {
+					addSet(x.Scopes)
+				}
+			}
+			if len(o.Scopes) == 0 {
+				for _, req := range op.Security {
+					if set, ok := req["OAuth2"]; ok {
+						addSet(set)
+					}
+				}
+			}
 			for _, p := range append(slices.Clone(shared), op.Parameters...) {
 				o.Parameters = append(o.Parameters, Parameter{Name: p.Name, In: p.In, Required: p.Required || p.In == "path"})
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"strconv"
 	"time"
@@ -181,6 +182,28 @@ func run(env *sdk.Env, req *abi.WebTriggerRequest, op *Op) Result {
 		for {
 			op.N++
 		}
+	case "sleep":
+		// WASI poll_oneoff with a clock subscription: the host must end it
+		// at the call's deadline.
+		time.Sleep(time.Duration(op.N) * time.Second)
+		return Result{OK: true}
+	case "block":
+		// Waits on a channel nothing will close for op.N seconds: the
+		// scheduler idles in poll_oneoff, as a guest blocked on I/O would.
+		done := make(chan struct{})
+		go func() {
+			time.Sleep(time.Duration(op.N) * time.Second)
+			close(done)
+		}()
+		<-done
+		return Result{OK: true}
+	case "stdin":
+		// No stdin is given: a read ends at once, never blocks.
+		b, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			return Result{Code: "stdin: " + err.Error()}
+		}
+		return Result{OK: true, Value: strconv.Itoa(len(b))}
 	case "hog":
 		// Allocate and touch op.N MiB and keep it, to press on the memory cap.
 		for range op.N {
