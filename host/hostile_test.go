@@ -13,6 +13,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // The hostile-plugin suite (issue 22): a module that sleeps, blocks, loops,
@@ -191,7 +192,7 @@ func TestHostile_ShutdownStopsASleepingGuestInBoundedTime(t *testing.T) {
 				_, err := f.probeCtx(context.Background(), in, map[string]any{"op": "sleep", "n": 3600})
 				slept <- err
 			}()
-			waitFor(t, failBound, func() bool { return f.host.Engine().Stats().Calls.Load() > calls })
+			waitfor.Until(t, failBound, "the condition", waitfor.True(func() bool { return f.host.Engine().Stats().Calls.Load() > calls }))
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
 			closed := make(chan error, 1)
