@@ -183,6 +183,13 @@ func (s *sleeper) bind(ctx context.Context) {
 	s.mu.Unlock()
 }
 
+// unbind ends the binding of bind: a sleep outside a call is refused.
+func (s *sleeper) unbind() {
+	s.mu.Lock()
+	s.ctx = nil
+	s.mu.Unlock()
+}
+
 func (s *sleeper) nanosleep(ns int64) {
 	s.mu.Lock()
 	ctx, mod := s.ctx, s.mod
@@ -331,7 +338,7 @@ func (e *Engine) Call(ctx context.Context, key, export string, params ...uint64)
 	e.stats.Calls.Add(1)
 	inst.sleep.bind(ctx)
 	res, err := fn.Call(ctx, params...)
-	inst.sleep.bind(nil)
+	inst.sleep.unbind()
 	inst.calls++
 	if err != nil {
 		e.release(ctx, inst, false)
@@ -455,7 +462,7 @@ func (e *Engine) instantiate(ctx context.Context, key string) (*instance, error)
 	sl.mu.Lock()
 	sl.mod = mod
 	sl.mu.Unlock()
-	defer sl.bind(nil)
+	defer sl.unbind()
 	e.stats.Instantiations.Add(1)
 	inst := &instance{key: key, mod: mod, fns: map[string]api.Function{}, sleep: sl}
 	if start := mod.ExportedFunction("_initialize"); start != nil {
@@ -515,7 +522,7 @@ func (e *Engine) reset(ctx context.Context, inst *instance, key string) error {
 	inst.key = key
 	inst.calls = 0
 	inst.sleep.bind(ctx)
-	defer inst.sleep.bind(nil)
+	defer inst.sleep.unbind()
 	return e.initFor(ctx, inst)
 }
 
