@@ -36,7 +36,7 @@ import (
 // e2eWait bounds every wait for an asynchronous effect. Queue retries back
 // off from 1 s (host) or 5 s (bridge, for 5xx), so a few retries fit.
 const (
-	e2eWait = 20 * time.Second
+	e2eWait = 60 * time.Second
 	e2eStep = 50 * time.Millisecond
 )
 
