@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/emulator/sim"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 type hook struct {
@@ -146,9 +148,9 @@ func value(d map[string]any) map[string]any {
 // returns them in order of delivery.
 func (f *fixture) statusesOf(id, last string) []map[string]any {
 	f.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var out []map[string]any
+	var out []map[string]any
+	waitfor.Until(f.t, 0, "the "+last+" status of "+id, func() string {
+		out = nil
 		done := false
 		f.hook.mu.Lock()
 		for _, d := range f.hook.deliveries {
@@ -162,14 +164,12 @@ func (f *fixture) statusesOf(id, last string) []map[string]any {
 			}
 		}
 		f.hook.mu.Unlock()
-		if done {
-			return out
+		if !done {
+			return fmt.Sprintf("statuses so far %v", out)
 		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("no %s status for %s: %v", last, id, out)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return ""
+	})
+	return out
 }
 
 func sentID(m map[string]any) string {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 var binary string
@@ -155,15 +156,17 @@ func TestDevServesTheExampleBundleAndShutsDownCleanly(t *testing.T) {
 	}
 	// The schedule is wired: the probe's hourly trigger fires for the dev
 	// installation once, soon after start (the probe counts it).
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+	waitfor.Until(t, time.Minute, "the hourly trigger's first firing", func() string {
 		r := post(`{"op":"storage.get","key":"scheduled-count:housekeeping"}`)
-		if r["value"] == "1" {
-			break
+		switch r["value"] {
+		case "1":
+			return ""
+		case nil:
+			return "not fired yet"
 		}
-		if r["value"] != nil || time.Now().After(deadline) {
-			t.Fatalf("the scheduled trigger's count: %v, want one firing", r)
-		}
-	}
+		t.Fatalf("the scheduled trigger's count: %v, want one firing", r)
+		return ""
+	})
 
 	t.Run("the admin API needs the token and manages installations", func(t *testing.T) {
 		resp, err := http.Get(admin + "/admin/installations")
