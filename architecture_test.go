@@ -33,7 +33,7 @@ var rules = []rule{
 	{from: "wit", forbid: []string{""}, allow: []string{"wit"}},
 	{from: "plugin", forbid: []string{""}, allow: []string{"plugin", "wit"}},
 	{from: "proxy", forbid: []string{""}, allow: []string{"proxy"}},
-	{from: "host", forbid: []string{"plugin", "emulator", "bench", "proxy", "host/cmd"}, allow: []string{"proxy/publicurl", "host/hostedge:proxy"}, except: []string{"host/cmd"}},
+	{from: "host", forbid: []string{"plugin", "emulator", "bench", "proxy", "host/cmd"}, allow: []string{"proxy/publicurl", "host/hostedge:proxy", "host/node:proxy"}, except: []string{"host/cmd"}},
 	{from: "host=", forbid: []string{"host/trigger", "host/hostedge", "host/adminapi"}},
 	{from: "emulator", forbid: []string{"plugin", "bench", "host/cmd"}},
 	{from: "emulator/sim", forbid: []string{""}, allow: []string{"emulator", "host/trigger/jiraevent"}},

@@ -17,7 +17,7 @@ import (
 	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
-	"github.com/chatbridge/chatbridge/host/storage/seal"
+	"github.com/chatbridge/chatbridge/host/node"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
 	"github.com/chatbridge/chatbridge/host/trigger/resolver"
@@ -100,45 +100,44 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 	extra.Handle("/_sim/", sims.control())
 	extra.Handle("/", con.Handler())
 	hooks := &devHooks{http: sims.egressClient(), extra: extra, closer: sims.close, sims: sims, trace: con.Trace}
-	hooks.ready = func(ctx context.Context, r *running, w io.Writer) error {
-		store, _ := r.store.(*seal.Store)
-		con.Attach(r.host, store)
-		in, err := devInstall(ctx, r.host, sims)
+	hooks.ready = func(ctx context.Context, r *node.Node, w io.Writer) error {
+		con.Attach(r.Host, r.Store)
+		in, err := devInstall(ctx, r.Host, sims)
 		if err != nil {
 			return err
 		}
-		configured, err := devConfigure(ctx, r.host, in)
+		configured, err := devConfigure(ctx, r.Host, in)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "installation %s site %s\n", in.ID, in.SiteURL)
 		for _, t := range in.Triggers() {
 			if t == tenant.JiraEventsRoute {
-				fmt.Fprintf(w, "  jira webhooks   %s\n", jiraevent.URL(r.host, in))
+				fmt.Fprintf(w, "  jira webhooks   %s\n", jiraevent.URL(r.Host, in))
 				continue
 			}
-			fmt.Fprintf(w, "  web trigger %-16s %s\n", t, webtrigger.URL(r.host, in, t))
+			fmt.Fprintf(w, "  web trigger %-16s %s\n", t, webtrigger.URL(r.Host, in, t))
 		}
-		fmt.Fprintf(w, "simulators: Telegram as api.telegram.org, Jira as %s; control API under %s/_sim/\n", devSite, r.adminURL)
+		fmt.Fprintf(w, "simulators: Telegram as api.telegram.org, Jira as %s; control API under %s/_sim/\n", devSite, r.AdminURL)
 		tokenFile := filepath.Join(c.data, adminTokenFile)
 		if configured {
 			// Writes carry the admin token: the admin listener takes no
 			// write without it but from its own pages (proxy.LocalGuard).
 			fmt.Fprintf(w, "project %s is configured; chat as a customer:\n", devProject)
 			fmt.Fprintf(w, "  curl -s -X POST -H \"Authorization: Bearer $(cat %s)\" %s/_sim/telegram/send -d '{\"chat_id\":1001,\"text\":\"Hello, my printer is on fire\"}'\n",
-				shellWord(tokenFile), r.adminURL)
-			fmt.Fprintf(w, "  curl -s %s/_sim/jira/requests\n", r.adminURL)
-		} else if url, ok := firstWebTrigger(r.host, []tenant.Installation{in}); ok {
+				shellWord(tokenFile), r.AdminURL)
+			fmt.Fprintf(w, "  curl -s %s/_sim/jira/requests\n", r.AdminURL)
+		} else if url, ok := firstWebTrigger(r.Host, []tenant.Installation{in}); ok {
 			fmt.Fprintf(w, "try: curl -k -X POST %s -d '{\"op\":\"echo\"}'\n", url)
 		}
 		fmt.Fprintf(w, "admin token in %s\n", tokenFile)
 		if hooks.watch != "" {
-			wt := &watcher{dir: hooks.watch, bundleDir: c.bundleDir, devDir: devDir, host: r.host,
-				log: r.log, report: con.SetReload}
+			wt := &watcher{dir: hooks.watch, bundleDir: c.bundleDir, devDir: devDir, host: r.Host,
+				log: r.Log, report: con.SetReload}
 			go wt.run(ctx)
 			fmt.Fprintf(w, "live reload: watching %s\n", filepath.Join(hooks.watch, "plugin"))
 		}
-		fmt.Fprintf(w, "dev console: %s/\n", r.adminURL)
+		fmt.Fprintf(w, "dev console: %s/\n", r.AdminURL)
 		return nil
 	}
 	return bundle.NewTrust([]*bundle.PublicKey{key.Public()}, nil), hooks, nil

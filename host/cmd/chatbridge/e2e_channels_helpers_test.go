@@ -15,7 +15,7 @@ import (
 func (s *e2eStack) reconfigure(t *testing.T, channel, token string) {
 	t.Helper()
 	var in tenant.Installation
-	for _, i := range s.r.host.Registry().List() {
+	for _, i := range s.r.Host.Registry().List() {
 		if i.SiteURL == devSite {
 			in = i
 		}
@@ -26,7 +26,7 @@ func (s *e2eStack) reconfigure(t *testing.T, channel, token string) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := resolver.Call(ctx, s.r.host, in.ID, "config.set", payload)
+	out, err := resolver.Call(ctx, s.r.Host, in.ID, "config.set", payload)
 	if err != nil {
 		t.Fatalf("config.set %s: %v", channel, err)
 	}

@@ -30,6 +30,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
+	"github.com/chatbridge/chatbridge/host/node"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
@@ -103,7 +104,7 @@ func (c *compileCache) restore(dir string) error {
 // e2eStack is one running dev stack.
 type e2eStack struct {
 	data    string
-	r       *running
+	r       *node.Node
 	hooks   *devHooks
 	log     *syncBuffer
 	admin   string       // base URL of the admin listener (/_sim/...)
@@ -250,14 +251,11 @@ func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ 
 		compiled.Unlock()
 	}
 	if err != nil {
-		if r != nil {
-			_ = r.shutdown(context.Background())
-		}
 		hooks.closer()
 		return nil, fmt.Errorf("start: %w", err)
 	}
 	s.r = r
-	s.admin = r.adminURL
+	s.admin = r.AdminURL
 	defer func() {
 		if err != nil {
 			_ = s.shutdown()
@@ -275,7 +273,7 @@ func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ 
 		return s, errors.New("dev certificate: no PEM certificate")
 	}
 	s.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	s.control = controlClient(60*time.Second, r.token)
+	s.control = controlClient(60*time.Second, r.Token)
 	return s, nil
 }
 
@@ -287,7 +285,7 @@ func (s *e2eStack) shutdown() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := s.r.shutdown(ctx)
+	err := s.r.Shutdown(ctx)
 	s.hooks.closer()
 	if s.client != nil {
 		s.client.CloseIdleConnections()
@@ -666,7 +664,7 @@ func stable(t *testing.T, d time.Duration, what string, cond func() string) {
 func (s *e2eStack) idle(t *testing.T) {
 	t.Helper()
 	waitfor.Until(t, e2eWait, "the host's queue to be empty", func() string {
-		if st := s.r.host.Queue().Stats(); st.Pending != 0 {
+		if st := s.r.Host.Queue().Stats(); st.Pending != 0 {
 			return fmt.Sprintf("%d jobs pending", st.Pending)
 		}
 		return ""

@@ -35,7 +35,7 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 	// The request exists in Jira a moment before the bridge has mapped it
 	// to the chat: wait for the inbound work to finish.
 	waitfor.Until(t, e2eWait, "the inbound queue drained", func() string {
-		if n := s.r.host.Queue().Pending(); n != 0 {
+		if n := s.r.Host.Queue().Pending(); n != 0 {
 			return fmt.Sprintf("%d pending", n)
 		}
 		return ""

@@ -136,7 +136,11 @@ func TestServePassesTheAdminAddressToTheEdge(t *testing.T) {
 			}
 			c.certFile, c.keyFile = certFile, keyFile
 			var logs strings.Builder
-			edge, err := proxy.New(c.edgeConfig(nil, ""), hostedge.Backend{}, slog.New(slog.NewJSONHandler(&logs, nil)))
+			nc, err := c.nodeConfig(nil, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			edge, err := proxy.New(nc.EdgeConfig(nil, ""), hostedge.Backend{}, slog.New(slog.NewJSONHandler(&logs, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,33 +2,23 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/chatbridge/chatbridge/host"
-	"github.com/chatbridge/chatbridge/host/adminapi"
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/capability"
-	"github.com/chatbridge/chatbridge/host/cluster"
 	"github.com/chatbridge/chatbridge/host/engine"
-	"github.com/chatbridge/chatbridge/host/hostedge"
+	"github.com/chatbridge/chatbridge/host/node"
 	"github.com/chatbridge/chatbridge/host/queue"
-	"github.com/chatbridge/chatbridge/host/storage/etcd"
-	"github.com/chatbridge/chatbridge/host/trigger/schedule"
-	"github.com/chatbridge/chatbridge/proxy"
 )
 
 // serveConfig is what serve and dev share.
@@ -131,7 +121,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 type devHooks struct {
 	http   *http.Client // outbound client routed to simulators
 	extra  http.Handler // extra admin routes
-	ready  func(ctx context.Context, r *running, w io.Writer) error
+	ready  func(ctx context.Context, n *node.Node, w io.Writer) error
 	closer func()
 	sims   simulatorControl
 	trace  func(capability.Event) // the host's Config.Trace
@@ -153,137 +143,38 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, err
 }
 
-// running is a started host and edge.
-type running struct {
-	host      *host.Host
-	cluster   *cluster.Node // with -storage etcd
-	schedule  *schedule.Scheduler
-	edge      *proxy.Server
-	store     io.Closer
-	publicURL string
-	adminURL  string
-	token     string
-	log       *slog.Logger
-	errc      chan error // a listener that stopped on its own
-}
-
-// start opens storage, loads the bundle and serves the edge and admin
-// listeners. The caller stops it with shutdown.
-func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHooks, log *slog.Logger) (r *running, err error) {
+// nodeConfig is the node c describes, with the emulator's additions when
+// dev is set.
+func (c *serveConfig) nodeConfig(trust *bundle.Trust, dev *devHooks, log *slog.Logger) (node.Config, error) {
 	deadline, err := parseDeadline(c.deadline)
 	if err != nil {
-		return nil, err
+		return node.Config{}, err
 	}
-	if err := os.MkdirAll(c.data, 0o700); err != nil {
-		return nil, err
-	}
-	store, err := openStore(ctx, c.data, c.masterKeyFile, dev != nil, c.store)
-	if err != nil {
-		return nil, err
-	}
-	r = &running{store: store, log: log, errc: make(chan error, 2)}
-	defer func() {
-		if err != nil {
-			_ = r.shutdown(context.Background())
-		}
-	}()
-	// Listen first: a busy port should fail before anything is loaded.
-	pub, err := net.Listen("tcp", c.listen)
-	if err != nil {
-		return r, err
-	}
-	adm, err := net.Listen("tcp", c.admin)
-	if err != nil {
-		pub.Close()
-		return r, err
-	}
-	r.publicURL = c.publicURL
-	if r.publicURL == "" {
-		r.publicURL = "https://" + pub.Addr().String()
-	}
-	r.adminURL = "http://" + adm.Addr().String()
-	hc := host.Config{
-		Store: store, Trust: trust, Logger: log, PublicURL: r.publicURL, Queue: c.queue,
-		Engine: engine.Config{CacheDir: filepath.Join(c.data, "cache"), Deadline: deadline, MaxPerKey: c.instancesPerInstallation},
+	nc := node.Config{
+		Listen: c.listen, Admin: c.admin, AdminHosts: hostList(c.adminHosts), PublicURL: c.publicURL,
+		DataDir: c.data, BundleDir: c.bundleDir, Trust: trust,
+		CertFile: c.certFile, KeyFile: c.keyFile, MasterKeyFile: c.masterKeyFile, DevKeys: dev != nil,
+		Store: c.store.config(), ClusterTTL: c.clusterTTL,
+		Deadline: deadline, InstancesPerInstallation: c.instancesPerInstallation, Queue: c.queue,
+		Edge: node.EdgeLimits{
+			RouteRate: c.edge.routeRate, InstallationRate: c.edge.installationRate, ConnsPerIP: c.edge.connsPerIP,
+			ReadTimeout: c.edge.readTimeout, WriteTimeout: c.edge.writeTimeout,
+		},
+		Logger: log,
 	}
 	if dev != nil {
-		hc.HTTP, hc.Trace = dev.http, dev.trace
+		nc.Emulate = node.Emulation{HTTP: dev.http, Trace: dev.trace, AdminExtra: dev.extra}
 	}
-	if db, ok := store.Backend().(*etcd.DB); ok {
-		if hc.Engine.MaxPerKey == 0 {
-			// Each storage call waits on a network round trip and a quorum:
-			// more instances keep an installation's calls from queueing
-			// behind those waits (76 against 61 messages/s end to end in
-			// the cluster scenario on 2 cores; see RATIONALE.md).
-			hc.Engine.MaxPerKey = 16
-		}
-		// Several nodes share the cluster: they share out the queue's lanes.
-		r.cluster, err = cluster.Join(ctx, db.Client(), cluster.Config{Prefix: clusterPrefix(c.store.prefix), TTL: c.clusterTTL, Logger: log})
-		if err != nil {
-			pub.Close()
-			adm.Close()
-			return r, err
-		}
-		hc.Claims = r.cluster
-		log.Info("joined the cluster", "node", r.cluster.ID())
-	}
-	if r.host, err = host.New(ctx, hc); err != nil {
-		pub.Close()
-		adm.Close()
-		return r, err
-	}
-	if err = r.host.Load(ctx, c.bundleDir); err != nil {
-		pub.Close()
-		adm.Close()
-		return r, err
-	}
-	// The bundle's scheduled triggers fire from here on; on a cluster,
-	// once per interval across the nodes, under the nodes' claims.
-	sc := schedule.Config{Runtime: schedule.ForHost(r.host), Store: store, Logger: log}
-	if r.cluster != nil {
-		sc.Claims = r.cluster
-	}
-	if r.schedule, err = schedule.Start(sc); err != nil {
-		pub.Close()
-		adm.Close()
-		return r, err
-	}
-	if r.token, err = adminToken(c.data); err != nil {
-		pub.Close()
-		adm.Close()
-		return r, err
-	}
-	api := adminapi.Handler(r.host, r.token)
-	var extra http.Handler = api
-	if dev != nil && dev.extra != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/admin/", api)
-		mux.Handle("/", dev.extra)
-		extra = mux
-	}
-	r.edge, err = proxy.New(c.edgeConfig(extra, r.token), hostedge.Backend{Host: r.host}, log)
-	if err != nil {
-		pub.Close()
-		adm.Close()
-		return r, err
-	}
-	go func() { r.errc <- r.edge.Serve(pub) }()
-	go func() { r.errc <- r.edge.ServeAdmin(adm) }()
-	return r, nil
+	return nc, nil
 }
 
-// edgeConfig is the edge's configuration. start opens the listeners itself,
-// but the addresses go in too: the admin address's host is a name the admin
-// listener serves, and one off loopback gets a warning. The admin token is
-// also the admin listener's proof of a write from the operator's tools.
-func (c *serveConfig) edgeConfig(extra http.Handler, token string) proxy.Config {
-	return proxy.Config{
-		Addr: c.listen, CertFile: c.certFile, KeyFile: c.keyFile,
-		ReadTimeout: c.edge.readTimeout, WriteTimeout: c.edge.writeTimeout,
-		RouteRate: c.edge.routeRate, InstallationRate: c.edge.installationRate, MaxConnsPerIP: c.edge.connsPerIP,
-		Admin: proxy.AdminConfig{Addr: c.admin, Hosts: hostList(c.adminHosts), Extra: extra,
-			Token: token, TokenFile: filepath.Join(c.data, adminTokenFile)},
+// start starts the node c describes.
+func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHooks, log *slog.Logger) (*node.Node, error) {
+	nc, err := c.nodeConfig(trust, dev, log)
+	if err != nil {
+		return nil, err
 	}
+	return node.Start(ctx, nc)
 }
 
 // hostList splits a comma-separated -admin-hosts value.
@@ -297,31 +188,6 @@ func hostList(s string) []string {
 	return out
 }
 
-// shutdown stops accepting, drains in-flight requests and invocations, and
-// closes storage, flushing it.
-func (r *running) shutdown(ctx context.Context) error {
-	var errs []error
-	if r.edge != nil {
-		if err := r.edge.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, err)
-		}
-	}
-	if r.schedule != nil {
-		// Before the host: a firing under way finishes on a running host.
-		errs = append(errs, r.schedule.Stop(ctx))
-	}
-	if r.host != nil {
-		errs = append(errs, r.host.Close(ctx))
-	}
-	if r.cluster != nil {
-		errs = append(errs, r.cluster.Close())
-	}
-	if r.store != nil {
-		errs = append(errs, r.store.Close())
-	}
-	return errors.Join(errs...)
-}
-
 // serve runs host and edge until SIGINT or SIGTERM, then shuts down gracefully.
 func serve(c serveConfig, trust *bundle.Trust, dev *devHooks, stdout, stderr io.Writer) error {
 	level, err := parseLevel(c.logLevel)
@@ -331,25 +197,25 @@ func serve(c serveConfig, trust *bundle.Trust, dev *devHooks, stdout, stderr io.
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := start(ctx, c, trust, dev, log)
+	n, err := start(ctx, c, trust, dev, log)
 	if err != nil {
 		return err
 	}
 	if dev != nil && dev.ready != nil {
-		if err := dev.ready(ctx, r, stdout); err != nil {
-			_ = r.shutdown(context.Background())
+		if err := dev.ready(ctx, n, stdout); err != nil {
+			_ = n.Shutdown(context.Background())
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "ready %s admin %s\n", r.publicURL, r.adminURL)
+	fmt.Fprintf(stdout, "ready %s admin %s\n", n.PublicURL, n.AdminURL)
 	select {
 	case <-ctx.Done():
-	case err = <-r.errc:
+	case err = <-n.Stopped():
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if serr := r.shutdown(sctx); err == nil {
+	if serr := n.Shutdown(sctx); err == nil {
 		err = serr
 	}
 	if dev != nil && dev.closer != nil {
@@ -362,51 +228,7 @@ func serve(c serveConfig, trust *bundle.Trust, dev *devHooks, stdout, stderr io.
 }
 
 // adminTokenFile is the admin token's file in the data directory.
-const adminTokenFile = "admin.token"
+const adminTokenFile = node.AdminTokenFile
 
-// adminToken reads the admin API token from the data directory, creating it
-// (0600) on first start. A `chatbridge sims` process and the dev hosts
-// that share its data directory may start at once: the file appears
-// whole, once (written aside, then linked into place), and whoever loses
-// the race reads the winner's token.
-func adminToken(dir string) (string, error) {
-	path := filepath.Join(dir, adminTokenFile)
-	if tok, err := loadAdminToken(path); !errors.Is(err, os.ErrNotExist) {
-		return tok, err
-	}
-	var b [24]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	tok := hex.EncodeToString(b[:])
-	tmp, err := os.CreateTemp(dir, ".admin.token-*")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.WriteString(tok + "\n")
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", err
-	}
-	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
-		return loadAdminToken(path)
-	} else if err != nil {
-		return "", err
-	}
-	return tok, nil
-}
-
-func loadAdminToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", fmt.Errorf("%s is empty: delete it to have a new token made", path)
-	}
-	return tok, nil
-}
+// adminToken reads or creates the data directory's admin token.
+func adminToken(dir string) (string, error) { return node.AdminToken(dir) }

@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/chatbridge/chatbridge/host/node"
 	"github.com/chatbridge/chatbridge/host/storage"
-	"github.com/chatbridge/chatbridge/host/storage/bunt"
-	"github.com/chatbridge/chatbridge/host/storage/etcd"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
 )
@@ -41,90 +38,24 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.user, "etcd-user", "", "etcd user; the password is read from "+etcdPasswordEnv)
 }
 
-// open opens the chosen backend; dir is the data directory.
-func (s storeFlags) open(ctx context.Context, dir string) (storage.Backend, error) {
-	switch s.backend {
-	case "", "bunt":
-		if s.endpoints != "" || s.cert != "" || s.key != "" || s.ca != "" || s.user != "" {
-			return nil, errors.New("-etcd-* flags need -storage etcd")
-		}
-		return bunt.Open(dataFile(dir), bunt.Config{})
-	case "etcd":
-		var eps []string
-		for _, e := range strings.Split(s.endpoints, ",") {
-			if e = strings.TrimSpace(e); e != "" {
-				eps = append(eps, e)
-			}
-		}
-		if len(eps) == 0 {
-			return nil, errors.New("-storage etcd needs -etcd-endpoints")
-		}
-		if !strings.HasSuffix(s.prefix, "/") {
-			// The nodes coordinate beside the prefix (clusterPrefix), which
-			// only a prefix ending in "/" keeps apart from the records.
-			return nil, fmt.Errorf("-etcd-prefix %q must end with /", s.prefix)
-		}
-		return etcd.Open(ctx, etcd.Config{
-			Endpoints: eps, Prefix: s.prefix,
-			CertFile: s.cert, KeyFile: s.key, CAFile: s.ca,
-			Username: s.user, Password: os.Getenv(etcdPasswordEnv),
-		})
-	}
-	return nil, fmt.Errorf("unknown -storage %q (bunt or etcd)", s.backend)
-}
-
-// clusterPrefix is where the nodes sharing an etcd prefix coordinate:
-// beside the records' prefix, not under it, so that backups and
-// compactions of the records never see coordination keys.
-func clusterPrefix(dataPrefix string) string {
-	return strings.TrimSuffix(dataPrefix, "/") + "-cluster/"
-}
-
-// dataFile is the BuntDB file under the data directory.
-func dataFile(dir string) string { return filepath.Join(dir, "chatbridge.db") }
-
-// devMasterKeyFile is where dev mode keeps its generated master key. It sits
-// under data/ because dev data is throwaway; serve refuses that placement.
-func devMasterKeyFile(dir string) string { return filepath.Join(dir, "dev", "master.key") }
-
-// masterKeys loads the master keys: dev mode creates its own; serve takes
-// the environment variable or a key file kept away from the data.
-func masterKeys(dir, keyFile string, dev bool) ([]*seal.MasterKey, error) {
-	if dev {
-		return seal.EnsureDevKeyFile(devMasterKeyFile(dir))
-	}
-	if keyFile != "" {
-		if err := seal.CheckKeyPlacement(keyFile, dataFile(dir)); err != nil {
-			return nil, err
+// config is the node's storage configuration the flags describe.
+func (s storeFlags) config() node.Store {
+	var eps []string
+	for _, e := range strings.Split(s.endpoints, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			eps = append(eps, e)
 		}
 	}
-	return seal.LoadMasterKeys(keyFile)
+	return node.Store{
+		Backend: s.backend, Endpoints: eps, Prefix: s.prefix,
+		CertFile: s.cert, KeyFile: s.key, CA: s.ca,
+		Username: s.user, Password: os.Getenv(etcdPasswordEnv),
+	}
 }
 
-// openStore opens the sealed store on the backend sf chooses (BuntDB in dir
-// by default).
+// openStore opens the sealed store of data directory dir.
 func openStore(ctx context.Context, dir, keyFile string, dev bool, sf storeFlags) (*seal.Store, error) {
-	keys, err := masterKeys(dir, keyFile, dev)
-	if err != nil {
-		return nil, err
-	}
-	db, err := sf.open(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	var cfg seal.Config
-	if sf.backend == "etcd" {
-		// Other hosts share the records: re-read an installation's keys
-		// every so often, so that their rotations, installs and purges
-		// reach this one.
-		cfg.KeyCacheTTL = 30 * time.Second
-	}
-	s, err := seal.Open(ctx, db, keys, cfg)
-	if err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	return s, nil
+	return node.OpenStore(ctx, dir, keyFile, dev, sf.config())
 }
 
 // runKeys is `chatbridge keys rotate`: a new master key re-wraps every data

@@ -23,9 +23,9 @@ func TestStoreFlags_RefuseWhatTheyCannotUse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db, err := tt.sf.open(t.Context(), t.TempDir())
+			s, err := openStore(t.Context(), t.TempDir(), "", true, tt.sf)
 			if err == nil {
-				db.Close()
+				s.Close()
 				t.Fatal("open succeeded")
 			}
 			if !strings.Contains(err.Error(), tt.want) {

@@ -1,0 +1,11 @@
+// Package node starts one whole ChatBridge node: the sealed store on its
+// backend, the runtime with the bundle loaded, the scheduler, the cluster
+// membership when the store is etcd, and the HTTPS edge with its admin
+// listener. `chatbridge serve`, the local emulator (emulator/stack), the
+// end-to-end tests and the benchmarks all start a node through Start, so
+// what they run is wired one way.
+//
+// The node is the one package under host/ that imports the edge besides
+// host/hostedge: it assembles the runtime and the edge, and belongs to
+// neither.
+package node

@@ -1,0 +1,112 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/storage"
+	"github.com/chatbridge/chatbridge/host/storage/bunt"
+	"github.com/chatbridge/chatbridge/host/storage/etcd"
+	"github.com/chatbridge/chatbridge/host/storage/seal"
+)
+
+// Store chooses the storage backend: BuntDB, a file in the data directory
+// (one machine), or an etcd cluster (several nodes).
+type Store struct {
+	// Backend is "bunt" (the default) or "etcd".
+	Backend string
+	// Endpoints, Prefix, the TLS files and the user are etcd's.
+	Endpoints             []string
+	Prefix                string
+	CertFile, KeyFile, CA string
+	Username, Password    string
+}
+
+// IsEtcd reports whether the store is an etcd cluster.
+func (s Store) IsEtcd() bool { return s.Backend == "etcd" }
+
+// open opens the chosen backend; dir is the data directory.
+func (s Store) open(ctx context.Context, dir string) (storage.Backend, error) {
+	switch s.Backend {
+	case "", "bunt":
+		if len(s.Endpoints) > 0 || s.CertFile != "" || s.KeyFile != "" || s.CA != "" || s.Username != "" {
+			return nil, errors.New("-etcd-* flags need -storage etcd")
+		}
+		return bunt.Open(DataFile(dir), bunt.Config{})
+	case "etcd":
+		if len(s.Endpoints) == 0 {
+			return nil, errors.New("-storage etcd needs -etcd-endpoints")
+		}
+		if !strings.HasSuffix(s.Prefix, "/") {
+			// The nodes coordinate beside the prefix (ClusterPrefix), which
+			// only a prefix ending in "/" keeps apart from the records.
+			return nil, fmt.Errorf("-etcd-prefix %q must end with /", s.Prefix)
+		}
+		return etcd.Open(ctx, etcd.Config{
+			Endpoints: s.Endpoints, Prefix: s.Prefix,
+			CertFile: s.CertFile, KeyFile: s.KeyFile, CAFile: s.CA,
+			Username: s.Username, Password: s.Password,
+		})
+	}
+	return nil, fmt.Errorf("unknown -storage %q (bunt or etcd)", s.Backend)
+}
+
+// ClusterPrefix is where the nodes sharing an etcd prefix coordinate:
+// beside the records' prefix, not under it, so that backups and
+// compactions of the records never see coordination keys.
+func ClusterPrefix(dataPrefix string) string {
+	return strings.TrimSuffix(dataPrefix, "/") + "-cluster/"
+}
+
+// DataFile is the BuntDB file in the data directory.
+func DataFile(dir string) string { return filepath.Join(dir, "chatbridge.db") }
+
+// DevMasterKeyFile is where the emulator keeps its generated master key. It
+// sits in the data directory because dev data is throwaway; production
+// refuses that placement.
+func DevMasterKeyFile(dir string) string { return filepath.Join(dir, "dev", "master.key") }
+
+// masterKeys loads the master keys: the emulator makes its own; production
+// takes the environment variable or a key file kept away from the data.
+func masterKeys(dir, keyFile string, dev bool) ([]*seal.MasterKey, error) {
+	if dev {
+		return seal.EnsureDevKeyFile(DevMasterKeyFile(dir))
+	}
+	if keyFile != "" {
+		if err := seal.CheckKeyPlacement(keyFile, DataFile(dir)); err != nil {
+			return nil, err
+		}
+	}
+	return seal.LoadMasterKeys(keyFile)
+}
+
+// OpenStore opens the sealed store of data directory dir on the backend sc
+// chooses, with the master key of keyFile (or the environment), or the
+// emulator's own when dev is set.
+func OpenStore(ctx context.Context, dir, keyFile string, dev bool, sc Store) (*seal.Store, error) {
+	keys, err := masterKeys(dir, keyFile, dev)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sc.open(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	var cfg seal.Config
+	if sc.IsEtcd() {
+		// Other nodes share the records: re-read an installation's keys
+		// every so often, so that their rotations, installs and purges
+		// reach this one.
+		cfg.KeyCacheTTL = 30 * time.Second
+	}
+	s, err := seal.Open(ctx, db, keys, cfg)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
