@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
@@ -167,7 +168,7 @@ func TestLongRunningCommandsLogJSONOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var route egressRoute
+	var route stack.EgressRoute
 	err = json.NewDecoder(resp.Body).Decode(&route)
 	resp.Body.Close()
 	if err != nil {

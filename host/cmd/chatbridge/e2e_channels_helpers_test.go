@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/host/trigger/resolver"
 )
@@ -16,12 +17,12 @@ func (s *e2eStack) reconfigure(t *testing.T, channel, token string) {
 	t.Helper()
 	var in tenant.Installation
 	for _, i := range s.r.Host.Registry().List() {
-		if i.SiteURL == devSite {
+		if i.SiteURL == stack.Site {
 			in = i
 		}
 	}
 	payload, _ := json.Marshal(map[string]any{
-		"projectKey": devProject, "enabled": true, "channel": channel,
+		"projectKey": stack.Project, "enabled": true, "channel": channel,
 		"botToken": token, "serviceDeskId": "1", "requestTypeId": "10",
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

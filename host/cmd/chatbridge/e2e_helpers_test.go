@@ -29,6 +29,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/host/node"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
@@ -105,7 +106,7 @@ func (c *compileCache) restore(dir string) error {
 type e2eStack struct {
 	data    string
 	r       *node.Node
-	hooks   *devHooks
+	st      *stack.Stack
 	log     *syncBuffer
 	admin   string       // base URL of the admin listener (/_sim/...)
 	client  *http.Client // trusts the edge's dev certificate
@@ -218,17 +219,15 @@ func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ 
 	if tweak != nil {
 		tweak(&c)
 	}
-	trust, hooks, err := devSetup(&c)
-	if err != nil {
-		return nil, fmt.Errorf("devSetup: %w", err)
-	}
-	s.hooks = hooks
 	level, err := parseLevel(c.logLevel)
 	if err != nil {
-		hooks.closer()
 		return nil, err
 	}
 	logger := slog.New(slog.NewJSONHandler(s.log, &slog.HandlerOptions{Level: level}))
+	sc, err := c.stackConfig(logger)
+	if err != nil {
+		return nil, err
+	}
 
 	// The first start compiles the module (slow under -race); later ones
 	// find its machine code in their cache directory.
@@ -237,13 +236,12 @@ func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ 
 	if restored {
 		compiled.Unlock()
 		if err := compiled.restore(filepath.Join(data, "cache")); err != nil {
-			hooks.closer()
 			return nil, err
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	r, err := start(ctx, c, trust, hooks, logger)
+	st, err := stack.Start(ctx, sc)
 	if !restored {
 		if err == nil {
 			compiled.snapshot(filepath.Join(data, "cache"))
@@ -251,19 +249,15 @@ func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ 
 		compiled.Unlock()
 	}
 	if err != nil {
-		hooks.closer()
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	s.r = r
-	s.admin = r.AdminURL
+	s.st, s.r = st, st.Node
+	s.admin = st.Node.AdminURL
 	defer func() {
 		if err != nil {
 			_ = s.shutdown()
 		}
 	}()
-	if err := hooks.ready(ctx, r, io.Discard); err != nil {
-		return s, fmt.Errorf("ready: %w", err)
-	}
 	pem, err := os.ReadFile(filepath.Join(data, "dev", "dev-cert.pem"))
 	if err != nil {
 		return s, err
@@ -273,7 +267,7 @@ func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ 
 		return s, errors.New("dev certificate: no PEM certificate")
 	}
 	s.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	s.control = controlClient(60*time.Second, r.Token)
+	s.control = controlClient(60*time.Second, st.Node.Token)
 	return s, nil
 }
 
@@ -285,8 +279,7 @@ func (s *e2eStack) shutdown() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := s.r.Shutdown(ctx)
-	s.hooks.closer()
+	err := s.st.Shutdown(ctx)
 	if s.client != nil {
 		s.client.CloseIdleConnections()
 		s.control.CloseIdleConnections()

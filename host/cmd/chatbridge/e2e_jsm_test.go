@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/emulator/sim/jira"
 	"github.com/chatbridge/chatbridge/emulator/sim/whatsapp"
+	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
@@ -237,7 +238,7 @@ func (k *killableStack) useWhatsApp(t *testing.T) {
 		t.Fatalf("installations: %d %+v", code, list)
 	}
 	payload, _ := json.Marshal(map[string]any{
-		"projectKey": devProject, "enabled": true, "channel": "whatsapp", "serviceDeskId": "1", "requestTypeId": "10",
+		"projectKey": stack.Project, "enabled": true, "channel": "whatsapp", "serviceDeskId": "1", "requestTypeId": "10",
 		"botToken": whatsapp.DefaultPhoneID + ":" + whatsapp.DefaultAccountID + ":" + whatsapp.DefaultAppSecret + ":" + whatsapp.DefaultAccessToken,
 	})
 	req, _ := http.NewRequest("POST", k.adminURL+"/admin/installations/"+list[0].ID+"/resolve/config.set", bytes.NewReader(payload))
@@ -260,7 +261,7 @@ func (k *killableStack) jiraGet(t *testing.T, path string, out any) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("GET", path, nil)
 	req.Header.Set("Authorization", jira.DefaultAuthorization)
-	k.sims.jira.API().ServeHTTP(rec, req)
+	k.sims.Jira.API().ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), out) != nil {
 		t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body.Bytes())
 	}

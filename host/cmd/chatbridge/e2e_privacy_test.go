@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
@@ -88,14 +89,14 @@ func TestE2E_ForgetByRequestKeyLeavesNothingOfTheChatAndJiraUntouched(t *testing
 	chatID, otherID := strconv.FormatInt(chat, 10), strconv.FormatInt(other, 10)
 
 	// The admin sees the requests, not the chat ids.
-	list := s.adminResolve(t, "mappings.list", map[string]any{"projectKey": devProject})
+	list := s.adminResolve(t, "mappings.list", map[string]any{"projectKey": stack.Project})
 	raw, _ := json.Marshal(list)
 	if list["ok"] != true || len(list["mappings"].([]any)) != 3 || strings.Contains(string(raw), chatID) || strings.Contains(string(raw), otherID) {
 		t.Fatalf("mappings.list: %s", raw)
 	}
 	before := map[string]jiraRequest{r.Key: s.request(t, r.Key), second.Key: s.request(t, second.Key)}
 
-	a := s.adminResolve(t, "mappings.forget", map[string]any{"projectKey": devProject, "issueKey": r.Key})
+	a := s.adminResolve(t, "mappings.forget", map[string]any{"projectKey": stack.Project, "issueKey": r.Key})
 	if a["ok"] != true || len(a["forgotten"].([]any)) != 2 {
 		t.Fatalf("mappings.forget: %v", a)
 	}
@@ -113,7 +114,7 @@ func TestE2E_ForgetByRequestKeyLeavesNothingOfTheChatAndJiraUntouched(t *testing
 	if !otherKept {
 		t.Error("the other chat's mapping went too")
 	}
-	inv := s.adminResolve(t, "inventory", map[string]any{"projectKey": devProject})
+	inv := s.adminResolve(t, "inventory", map[string]any{"projectKey": stack.Project})
 	for _, row := range inv["kinds"].([]any) {
 		m := row.(map[string]any)
 		if (m["kind"] == "issue" || m["kind"] == "chat") && m["count"] != float64(1) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/emulator/sim/jira"
 	"github.com/chatbridge/chatbridge/emulator/sim/viber"
+	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
@@ -133,14 +134,14 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 // jiraAttachment is the content of an attachment as the Jira simulator serves it.
 func (s *e2eStack) jiraAttachment(t *testing.T, id string) []byte {
 	t.Helper()
-	sims, ok := s.hooks.sims.(*simulators)
+	sims, ok := s.st.Sims.(*stack.Local)
 	if !ok {
-		t.Fatalf("simulators %T", s.hooks.sims)
+		t.Fatalf("simulators %T", s.st.Sims)
 	}
 	r := httptest.NewRequest("GET", "/rest/api/3/attachment/content/"+id+"?redirect=false", nil)
 	r.Header.Set("Authorization", jira.DefaultAuthorization)
 	rec := httptest.NewRecorder()
-	sims.jira.API().ServeHTTP(rec, r)
+	sims.Jira.API().ServeHTTP(rec, r)
 	if rec.Code != 200 {
 		t.Fatalf("attachment %s: %d", id, rec.Code)
 	}

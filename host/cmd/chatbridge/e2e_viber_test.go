@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/emulator/sim/viber"
+	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
@@ -19,7 +20,7 @@ func TestE2E_ViberCustomerAndAgent(t *testing.T) {
 	s.reconfigure(t, "viber", viber.DefaultToken)
 	var wh viber.Webhook
 	s.call(t, "GET", "/_sim/viber/webhook", nil, &wh, http.StatusOK)
-	if !strings.Contains(wh.URL, "project="+devProject) {
+	if !strings.Contains(wh.URL, "project="+stack.Project) {
 		t.Fatalf("webhook %+v", wh)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/chatbridge/chatbridge/emulator/sim/whatsapp"
+	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
@@ -17,7 +18,7 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 	s.reconfigure(t, "whatsapp", whatsapp.DefaultPhoneID+":"+whatsapp.DefaultAccountID+":"+whatsapp.DefaultAppSecret+":"+whatsapp.DefaultAccessToken)
 	var wh whatsapp.Webhook
 	s.call(t, "GET", "/_sim/whatsapp/webhook", nil, &wh, http.StatusOK)
-	if !strings.Contains(wh.URL, "project="+devProject) {
+	if !strings.Contains(wh.URL, "project="+stack.Project) {
 		t.Fatalf("webhook %+v", wh)
 	}
 	// Meta re-verifies a subscribed webhook later, with the same token.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/chatbridge/chatbridge/emulator/stack"
 )
 
 // TestDevSimsForwardsWritesWithTheSharedToken: `chatbridge sims` serves no
@@ -62,7 +64,7 @@ func TestDevSimsForwardsWritesWithTheSharedToken(t *testing.T) {
 		}
 	})
 
-	remote, err := remoteSimulators(base, token)
+	remote, err := stack.RemoteSimulators(base, token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func TestDevSimsForwardsWritesWithTheSharedToken(t *testing.T) {
 		req.Header.Set("Origin", "http://admin.internal:9090")
 		req.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
-		remote.control().ServeHTTP(w, req)
+		remote.Control().ServeHTTP(w, req)
 		if w.Code != http.StatusOK {
 			t.Fatalf("%d %s", w.Code, w.Body)
 		}
@@ -83,7 +85,7 @@ func TestDevSimsForwardsWritesWithTheSharedToken(t *testing.T) {
 		}
 	})
 	t.Run("the dev host registers the Jira webhook with the token", func(t *testing.T) {
-		if err := remote.registerJiraWebhook("https://127.0.0.1:8443/jira/abc", []byte("s3cret")); err != nil {
+		if err := remote.RegisterJiraWebhook("https://127.0.0.1:8443/jira/abc", []byte("s3cret")); err != nil {
 			t.Fatal(err)
 		}
 		var hook struct {
@@ -95,13 +97,13 @@ func TestDevSimsForwardsWritesWithTheSharedToken(t *testing.T) {
 		}
 	})
 	t.Run("a dev host with another token is refused", func(t *testing.T) {
-		other, err := remoteSimulators(base, token+"0")
+		other, err := stack.RemoteSimulators(base, token+"0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		req := httptest.NewRequest("DELETE", "/_sim/fail", nil)
 		w := httptest.NewRecorder()
-		other.control().ServeHTTP(w, req)
+		other.Control().ServeHTTP(w, req)
 		if w.Code != http.StatusUnauthorized {
 			t.Fatalf("%d %s", w.Code, w.Body)
 		}

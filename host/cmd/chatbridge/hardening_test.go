@@ -136,7 +136,7 @@ func TestServePassesTheAdminAddressToTheEdge(t *testing.T) {
 			}
 			c.certFile, c.keyFile = certFile, keyFile
 			var logs strings.Builder
-			nc, err := c.nodeConfig(nil, nil, nil)
+			nc, err := c.nodeConfig(nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

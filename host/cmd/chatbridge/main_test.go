@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
@@ -178,7 +179,7 @@ func TestDevServesTheExampleBundleAndShutsDownCleanly(t *testing.T) {
 			t.Fatalf("without the token: %d", resp.StatusCode)
 		}
 		install := func(auth string) ([]byte, error) {
-			cmd := exec.Command(binary, "install", "-admin", admin, "-data", data, "-site", devSite)
+			cmd := exec.Command(binary, "install", "-admin", admin, "-data", data, "-site", stack.Site)
 			cmd.Env = append(os.Environ(), "CHATBRIDGE_JIRA_AUTHORIZATION="+auth)
 			return cmd.Output()
 		}

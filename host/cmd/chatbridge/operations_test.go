@@ -23,6 +23,7 @@ import (
 	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
 	"github.com/chatbridge/chatbridge/emulator/sim/viber"
 	"github.com/chatbridge/chatbridge/emulator/sim/whatsapp"
+	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 	"github.com/chatbridge/chatbridge/proxy"
@@ -292,7 +293,7 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 		t.Fatal(err)
 	}
 	simToken := strings.TrimSpace(string(rawToken))
-	var route egressRoute
+	var route stack.EgressRoute
 	getJSON(t, simCtl+"/_sim/egress", &route)
 	caFile := filepath.Join(root, "simulators-ca.pem")
 	writeFile(t, caFile, []byte(route.CA))
@@ -332,7 +333,7 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 	listen, admin := freeAddr(t), freeAddr(t)
 	vars := map[string]string{
 		"ETC": etc, "DATA": data, "BACKUP": backup, "LISTEN": listen, "PUBLIC": "https://" + listen,
-		"ADMIN": "http://" + admin, "SITE": devSite, "JIRA_EMAIL": "dev", "JIRA_API_TOKEN": "dev",
+		"ADMIN": "http://" + admin, "SITE": stack.Site, "JIRA_EMAIL": "dev", "JIRA_API_TOKEN": "dev",
 		"TELEGRAM_BOT_TOKEN": telegram.DefaultToken, "VIBER_BOT_TOKEN": viber.DefaultToken,
 		"WHATSAPP_PHONE_NUMBER_ID": whatsapp.DefaultPhoneID, "WHATSAPP_WABA_ID": whatsapp.DefaultAccountID,
 		"WHATSAPP_APP_SECRET": whatsapp.DefaultAppSecret, "WHATSAPP_ACCESS_TOKEN": whatsapp.DefaultAccessToken,

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/host/bundle"
-	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/node"
 	"github.com/chatbridge/chatbridge/host/queue"
@@ -114,18 +113,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serve(c, trust, nil, stdout, stderr)
-}
-
-// devHooks lets dev mode add to a running server: simulators, a console.
-type devHooks struct {
-	http   *http.Client // outbound client routed to simulators
-	extra  http.Handler // extra admin routes
-	ready  func(ctx context.Context, n *node.Node, w io.Writer) error
-	closer func()
-	sims   simulatorControl
-	trace  func(capability.Event) // the host's Config.Trace
-	watch  string                 // -watch: the source tree to rebuild the plugin from
+	return serve(c, trust, stdout, stderr)
 }
 
 func parseDeadline(s string) (engine.Deadline, error) {
@@ -143,9 +131,8 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, err
 }
 
-// nodeConfig is the node c describes, with the emulator's additions when
-// dev is set.
-func (c *serveConfig) nodeConfig(trust *bundle.Trust, dev *devHooks, log *slog.Logger) (node.Config, error) {
+// nodeConfig is the node c describes.
+func (c *serveConfig) nodeConfig(trust *bundle.Trust, log *slog.Logger) (node.Config, error) {
 	deadline, err := parseDeadline(c.deadline)
 	if err != nil {
 		return node.Config{}, err
@@ -153,7 +140,7 @@ func (c *serveConfig) nodeConfig(trust *bundle.Trust, dev *devHooks, log *slog.L
 	nc := node.Config{
 		Listen: c.listen, Admin: c.admin, AdminHosts: hostList(c.adminHosts), PublicURL: c.publicURL,
 		DataDir: c.data, BundleDir: c.bundleDir, Trust: trust,
-		CertFile: c.certFile, KeyFile: c.keyFile, MasterKeyFile: c.masterKeyFile, DevKeys: dev != nil,
+		CertFile: c.certFile, KeyFile: c.keyFile, MasterKeyFile: c.masterKeyFile,
 		Store: c.store.config(), ClusterTTL: c.clusterTTL,
 		Deadline: deadline, InstancesPerInstallation: c.instancesPerInstallation, Queue: c.queue,
 		Edge: node.EdgeLimits{
@@ -162,19 +149,7 @@ func (c *serveConfig) nodeConfig(trust *bundle.Trust, dev *devHooks, log *slog.L
 		},
 		Logger: log,
 	}
-	if dev != nil {
-		nc.Emulate = node.Emulation{HTTP: dev.http, Trace: dev.trace, AdminExtra: dev.extra}
-	}
 	return nc, nil
-}
-
-// start starts the node c describes.
-func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHooks, log *slog.Logger) (*node.Node, error) {
-	nc, err := c.nodeConfig(trust, dev, log)
-	if err != nil {
-		return nil, err
-	}
-	return node.Start(ctx, nc)
 }
 
 // hostList splits a comma-separated -admin-hosts value.
@@ -188,38 +163,48 @@ func hostList(s string) []string {
 	return out
 }
 
-// serve runs host and edge until SIGINT or SIGTERM, then shuts down gracefully.
-func serve(c serveConfig, trust *bundle.Trust, dev *devHooks, stdout, stderr io.Writer) error {
+// logger is the JSON logger at c's level.
+func (c *serveConfig) logger(w io.Writer) (*slog.Logger, error) {
 	level, err := parseLevel(c.logLevel)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	n, err := start(ctx, c, trust, dev, log)
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
+}
+
+// serve runs a node until SIGINT or SIGTERM, then shuts down gracefully.
+func serve(c serveConfig, trust *bundle.Trust, stdout, stderr io.Writer) error {
+	log, err := c.logger(stderr)
 	if err != nil {
 		return err
 	}
-	if dev != nil && dev.ready != nil {
-		if err := dev.ready(ctx, n, stdout); err != nil {
-			_ = n.Shutdown(context.Background())
-			return err
-		}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	nc, err := c.nodeConfig(trust, log)
+	if err != nil {
+		return err
 	}
+	n, err := node.Start(ctx, nc)
+	if err != nil {
+		return err
+	}
+	return runUntilSignal(ctx, n, stdout, n.Shutdown)
+}
+
+// runUntilSignal says the node is ready and serves until ctx ends (a
+// signal) or a listener stops on its own, then shuts down within 30 s.
+func runUntilSignal(ctx context.Context, n *node.Node, stdout io.Writer, shutdown func(context.Context) error) error {
 	fmt.Fprintf(stdout, "ready %s admin %s\n", n.PublicURL, n.AdminURL)
+	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-n.Stopped():
 	}
-	log.Info("shutting down")
+	n.Log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if serr := n.Shutdown(sctx); err == nil {
+	if serr := shutdown(sctx); err == nil {
 		err = serr
-	}
-	if dev != nil && dev.closer != nil {
-		dev.closer()
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/emulator/console"
+	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
 )
@@ -138,7 +139,7 @@ func (w *watcher) build(ctx context.Context) error {
 	if err := os.Rename(tmp, filepath.Join(w.bundleDir, "plugin.wasm")); err != nil {
 		return err
 	}
-	key, err := devSigningKey(w.devDir)
+	key, err := stack.SigningKey(w.devDir)
 	if err != nil {
 		return err
 	}
