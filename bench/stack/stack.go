@@ -13,24 +13,21 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/chatbridge/chatbridge/emulator/reroute"
-	"github.com/chatbridge/chatbridge/emulator/sim"
+	emustack "github.com/chatbridge/chatbridge/emulator/stack"
+	"github.com/chatbridge/chatbridge/host/node"
+
 	"github.com/chatbridge/chatbridge/emulator/sim/jira"
 	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/engine"
-	"github.com/chatbridge/chatbridge/host/hostedge"
 	"github.com/chatbridge/chatbridge/host/queue"
-	"github.com/chatbridge/chatbridge/host/storage/bunt"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
-	"github.com/chatbridge/chatbridge/host/trigger/resolver"
 	"github.com/chatbridge/chatbridge/proxy"
 )
 
@@ -53,10 +50,10 @@ func (m Mode) String() string {
 }
 
 // Site is the simulated Jira site every installation is on.
-const Site = "https://dev.atlassian.net"
+const Site = emustack.Site
 
 // Project is the service project each installation configures.
-const Project = "SUP"
+const Project = emustack.Project
 
 // Config configures a Stack. Dir is required; so are Module and Manifest in
 // Wasm mode.
@@ -88,19 +85,26 @@ type Stack struct {
 	Client    *http.Client
 	PublicURL string
 
-	mode    Mode
-	host    *host.Host
+	mode Mode
+	// emu is the Wasm mode's stack: the emulator's, as `chatbridge dev`
+	// starts it, without the console.
+	emu *emustack.Stack
+	// The InProcess mode's parts: there is no host to start a node
+	// around, so the edge serves the plugin compiled into this process.
 	native  *Native
 	store   *seal.Store
 	edge    *proxy.Server
-	tg      *telegram.Sim
-	jira    *jira.Sim
+	sims    *emustack.Local
 	control http.Handler
-	closers []func()
 }
 
 // discard is the logger of measured stacks: logging is not what is measured.
 var discard = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
+
+// limits are the edge's production limits, except the per-route and
+// per-installation rate limits (20/s and 100/s), which would measure the
+// limiter instead.
+var limits = node.EdgeLimits{RouteRate: 1e9, RouteBurst: 1 << 30, InstallationRate: 1e9, InstallationBurst: 1 << 30}
 
 // Start starts a stack; Close stops it.
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
@@ -113,86 +117,18 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			s.Close()
 		}
 	}()
-	devDir := filepath.Join(cfg.Dir, "dev")
-	certFile, keyFile, err := proxy.DevCertificate(devDir)
-	if err != nil {
-		return nil, err
-	}
-	egress, err := s.startSims(certFile)
-	if err != nil {
-		return nil, err
-	}
-	keys, err := seal.EnsureDevKeyFile(filepath.Join(devDir, "master.key"))
-	if err != nil {
-		return nil, err
-	}
-	db, err := bunt.Open(filepath.Join(cfg.Dir, "chatbridge.db"), bunt.Config{})
-	if err != nil {
-		return nil, err
-	}
-	if s.store, err = seal.Open(ctx, db, keys, seal.Config{}); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	pub, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	s.PublicURL = "https://" + pub.Addr().String()
-
-	var backend proxy.Backend
+	var certFile string
 	switch cfg.Mode {
 	case Wasm:
-		dir := filepath.Join(cfg.Dir, "bundle")
-		trust, err := SignedBundle(dir, cfg.Manifest, cfg.Module)
-		if err != nil {
-			pub.Close()
-			return nil, err
-		}
-		ec := cfg.Engine
-		if ec.CacheDir == "" {
-			ec.CacheDir = filepath.Join(cfg.Dir, "cache")
-		}
-		s.host, err = host.New(ctx, host.Config{Store: s.store, Trust: trust, Engine: ec, HTTP: egress, Logger: discard, PublicURL: s.PublicURL})
-		if err != nil {
-			pub.Close()
-			return nil, err
-		}
-		if err := s.host.Load(ctx, dir); err != nil {
-			pub.Close()
-			return nil, err
-		}
-		backend = hostedge.Backend{Host: s.host}
+		certFile, err = s.startWasm(ctx, cfg)
 	case InProcess:
-		m, err := bundle.ParseManifest(cfg.Manifest)
-		if err != nil {
-			pub.Close()
-			return nil, err
-		}
-		s.native, err = NewNative(ctx, s.store, egress, m, s.PublicURL)
-		if err != nil {
-			pub.Close()
-			return nil, err
-		}
-		backend = s.native
+		certFile, err = s.startNative(ctx, cfg)
 	default:
-		pub.Close()
-		return nil, fmt.Errorf("stack: unknown mode %d", cfg.Mode)
+		err = fmt.Errorf("stack: unknown mode %d", cfg.Mode)
 	}
-
-	// The edge's production limits, except the per-route and per-installation
-	// rate limits (20/s and 100/s), which would measure the limiter instead.
-	s.edge, err = proxy.New(proxy.Config{
-		CertFile: certFile, KeyFile: keyFile, DisableSIGHUPReload: true,
-		RouteRate: 1e9, RouteBurst: 1 << 30, InstallationRate: 1e9, InstallationBurst: 1 << 30,
-		Admin: proxy.AdminConfig{Disabled: true},
-	}, backend, discard)
 	if err != nil {
-		pub.Close()
 		return nil, err
 	}
-	go func() { _ = s.edge.Serve(pub) }()
-
 	pem, err := os.ReadFile(certFile)
 	if err != nil {
 		return nil, err
@@ -215,19 +151,83 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	return s, nil
 }
 
+// startWasm starts the emulator's stack (emulator/stack) with the signed
+// bundle, and returns the edge's certificate file.
+func (s *Stack) startWasm(ctx context.Context, cfg Config) (string, error) {
+	dir := filepath.Join(cfg.Dir, "bundle")
+	if err := writeBundle(dir, cfg.Manifest, cfg.Module); err != nil {
+		return "", err
+	}
+	nc := node.Config{
+		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", DataDir: cfg.Dir, BundleDir: dir,
+		CacheDir: cfg.Engine.CacheDir, Deadline: cfg.Engine.Deadline, InstancesPerInstallation: cfg.Engine.MaxPerKey,
+		Queue: queueConfig, Edge: limits, Logger: discard,
+	}
+	emu, err := emustack.Start(ctx, emustack.Config{Node: nc, NoConsole: true})
+	if err != nil {
+		return "", err
+	}
+	s.emu, s.PublicURL, s.control = emu, emu.Node.PublicURL, emu.Sims.Control()
+	return filepath.Join(emu.DevDir, "dev-cert.pem"), nil
+}
+
+// startNative starts the simulators, the store and the edge around the
+// plugin compiled into this process, and returns the edge's certificate
+// file.
+func (s *Stack) startNative(ctx context.Context, cfg Config) (string, error) {
+	certFile, keyFile, err := proxy.DevCertificate(filepath.Join(cfg.Dir, "dev"))
+	if err != nil {
+		return "", err
+	}
+	if s.sims, err = emustack.StartSimulators(certFile); err != nil {
+		return "", err
+	}
+	s.control = s.sims.Control()
+	if s.store, err = node.OpenStore(ctx, cfg.Dir, "", true, node.Store{}); err != nil {
+		return "", err
+	}
+	pub, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	s.PublicURL = "https://" + pub.Addr().String()
+	m, err := bundle.ParseManifest(cfg.Manifest)
+	if err != nil {
+		pub.Close()
+		return "", err
+	}
+	if s.native, err = NewNative(ctx, s.store, s.sims.Egress(), m, s.PublicURL); err != nil {
+		pub.Close()
+		return "", err
+	}
+	ec := node.Config{CertFile: certFile, KeyFile: keyFile, Edge: limits}.EdgeConfig(nil, "")
+	ec.DisableSIGHUPReload, ec.Admin = true, proxy.AdminConfig{Disabled: true}
+	if s.edge, err = proxy.New(ec, s.native, discard); err != nil {
+		pub.Close()
+		return "", err
+	}
+	go func() { _ = s.edge.Serve(pub) }()
+	return certFile, nil
+}
+
+// writeBundle writes manifest and module to dir.
+func writeBundle(dir string, manifest, module []byte) error {
+	if len(manifest) == 0 || len(module) == 0 {
+		return errors.New("stack: a bundle needs a module and a manifest")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "manifest.yml"), manifest, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "plugin.wasm"), module, 0o644)
+}
+
 // SignedBundle writes manifest and module to dir, signs them with a fresh
 // vendor key and returns the trust that accepts the bundle.
 func SignedBundle(dir string, manifest, module []byte) (*bundle.Trust, error) {
-	if len(manifest) == 0 || len(module) == 0 {
-		return nil, errors.New("stack: a bundle needs a module and a manifest")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "manifest.yml"), manifest, 0o644); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "plugin.wasm"), module, 0o644); err != nil {
+	if err := writeBundle(dir, manifest, module); err != nil {
 		return nil, err
 	}
 	key, err := bundle.GenerateKey(rand.Reader)
@@ -240,27 +240,6 @@ func SignedBundle(dir string, manifest, module []byte) (*bundle.Trust, error) {
 	return bundle.NewTrust([]*bundle.PublicKey{key.Public()}, nil), nil
 }
 
-// startSims starts the Telegram and Jira simulators on loopback TLS
-// listeners with certificates for their real names and returns the host's
-// outbound client, which routes those names to them.
-func (s *Stack) startSims(edgeCert string) (*http.Client, error) {
-	deliver, err := sim.DeliveryClient(edgeCert)
-	if err != nil {
-		return nil, err
-	}
-	s.tg = telegram.New(telegram.Config{Client: deliver, AnyWebhookPort: true})
-	s.jira = jira.New(jira.Config{Client: deliver, Site: Site})
-	s.closers = append(s.closers, s.tg.Close, s.jira.Close)
-	s.control = sim.Control(s.tg, s.jira)
-	site, _ := url.Parse(Site)
-	ls, err := sim.ServeTLS(map[string]http.Handler{"api.telegram.org": s.tg.API(), site.Hostname(): s.jira.API()})
-	if err != nil {
-		return nil, err
-	}
-	s.closers = append(s.closers, ls.Close)
-	return reroute.Client(ls.Routes, ls.CA.Pool()), nil
-}
-
 // installAndConfigure installs the simulated site and configures project SUP
 // through the bridge's own config.set resolver, which registers the Telegram
 // webhook with the simulator; the simulator then says where and with which
@@ -268,38 +247,29 @@ func (s *Stack) startSims(edgeCert string) (*http.Client, error) {
 func (s *Stack) installAndConfigure(ctx context.Context) (Installation, error) {
 	site := tenant.Site{URL: Site, AppAccountID: "chatbridge-bench-app", Authorization: jira.DefaultAuthorization}
 	var id string
-	if s.host != nil {
-		in, _, err := s.host.Install(ctx, site)
-		if err != nil {
-			return Installation{}, err
-		}
-		id = in.ID
+	if s.emu != nil {
+		// The emulator installed the site and configured the project.
+		id = s.emu.Installation.ID
 	} else {
 		in, err := s.native.Install(ctx, site)
 		if err != nil {
 			return Installation{}, err
 		}
 		id = in.ID
-	}
-	payload, _ := json.Marshal(map[string]any{
-		"projectKey": Project, "enabled": true, "channel": "telegram",
-		"botToken": telegram.DefaultToken, "serviceDeskId": "1", "requestTypeId": "10",
-	})
-	var out []byte
-	var err error
-	if s.host != nil {
-		out, err = resolver.Call(ctx, s.host, id, "config.set", payload)
-	} else {
-		out, err = s.native.Resolve(ctx, id, "config.set", payload)
-	}
-	if err != nil {
-		return Installation{}, fmt.Errorf("stack: configure: %w", err)
-	}
-	var answer struct {
-		OK bool `json:"ok"`
-	}
-	if err := json.Unmarshal(out, &answer); err != nil || !answer.OK {
-		return Installation{}, fmt.Errorf("stack: configure: %s", out)
+		payload, _ := json.Marshal(map[string]any{
+			"projectKey": Project, "enabled": true, "channel": "telegram",
+			"botToken": telegram.DefaultToken, "serviceDeskId": "1", "requestTypeId": "10",
+		})
+		out, err := s.native.Resolve(ctx, id, "config.set", payload)
+		if err != nil {
+			return Installation{}, fmt.Errorf("stack: configure: %w", err)
+		}
+		var answer struct {
+			OK bool `json:"ok"`
+		}
+		if err := json.Unmarshal(out, &answer); err != nil || !answer.OK {
+			return Installation{}, fmt.Errorf("stack: configure: %s", out)
+		}
 	}
 	var hook struct {
 		URL         string `json:"url"`
@@ -340,8 +310,8 @@ func (s *Stack) JiraTotals() (requests, comments int, err error) {
 
 // Pending is the number of queued deliveries not yet consumed.
 func (s *Stack) Pending() int64 {
-	if s.host != nil {
-		return s.host.Queue().Pending()
+	if s.emu != nil {
+		return s.emu.Node.Host.Queue().Pending()
 	}
 	return s.native.queue.Pending()
 }
@@ -359,17 +329,22 @@ func (s *Stack) Drain(ctx context.Context) error {
 }
 
 // Host is the host of a Wasm stack, nil in Native mode.
-func (s *Stack) Host() *host.Host { return s.host }
+func (s *Stack) Host() *host.Host {
+	if s.emu == nil {
+		return nil
+	}
+	return s.emu.Node.Host
+}
 
 // Close stops everything; it is safe on a partly started stack.
 func (s *Stack) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if s.emu != nil {
+		_ = s.emu.Shutdown(ctx)
+	}
 	if s.edge != nil {
 		_ = s.edge.Shutdown(ctx)
-	}
-	if s.host != nil {
-		_ = s.host.Close(ctx)
 	}
 	if s.native != nil {
 		s.native.Close()
@@ -377,8 +352,8 @@ func (s *Stack) Close() {
 	if s.store != nil {
 		_ = s.store.Close()
 	}
-	for _, c := range s.closers {
-		c()
+	if s.sims != nil {
+		s.sims.Close()
 	}
 	if s.Client != nil {
 		s.Client.CloseIdleConnections()

@@ -7,7 +7,11 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
+
+func TestMain(m *testing.M) { os.Exit(bundletest.Main(m, new(string))) }
 
 func manifest(t *testing.T) []byte {
 	t.Helper()
@@ -19,17 +23,30 @@ func manifest(t *testing.T) []byte {
 	return b
 }
 
-// The native adapter carries a Telegram update through the same edge,
-// sealed storage and queue to the Jira simulator: the first update of a
-// chat opens a request, the next becomes its comment.
+// Both modes carry a Telegram update through the same edge, sealed storage
+// and queue to the Jira simulator: the first update of a chat opens a
+// request, the next becomes its comment. The Wasm mode is the emulator's
+// stack, as `chatbridge dev` starts it.
 func TestNativeStackCarriesUpdatesToJira(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	carriesUpdatesToJira(t, Config{Dir: t.TempDir(), Mode: InProcess, Manifest: manifest(t)})
+}
+
+func TestWasmStackCarriesUpdatesToJira(t *testing.T) {
+	module := bundletest.Module(t, "./plugin")
+	s := carriesUpdatesToJira(t, Config{Dir: t.TempDir(), Mode: Wasm, Manifest: manifest(t), Module: module})
+	if s.Host() == nil {
+		t.Fatal("a Wasm stack without a host")
+	}
+}
+
+func carriesUpdatesToJira(t *testing.T, cfg Config) *Stack {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Config{Dir: t.TempDir(), Mode: InProcess, Manifest: manifest(t)})
+	s, err := Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(s.Close)
 	u := NewUpdates(s, 1)
 	for range 2 {
 		req, err := u.Request(ctx)
@@ -55,6 +72,7 @@ func TestNativeStackCarriesUpdatesToJira(t *testing.T) {
 	if requests != 1 || comments < 1 {
 		t.Fatalf("Jira holds %d requests and %d comments, want 1 request with the follow-up as a comment", requests, comments)
 	}
+	return s
 }
 
 // The open-loop generator sends what it was asked and times every answer.

@@ -13,13 +13,14 @@ import (
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
 
-// The console shows decrypted storage without a token, so only dev mode may
-// mount it: no code but dev mode's imports this package, and nothing but
+// The console shows decrypted storage without a token, so only the
+// emulator may mount it: no code but the emulator's start (emulator/stack)
+// and dev mode's live reload imports this package, and nothing but
 // this package opens storage with seal's Inspect.
 func TestOnlyDevModeWiresTheConsoleAndTheInspector(t *testing.T) {
 	root := bundletest.RepoRoot()
 	const self = "github.com/chatbridge/chatbridge/emulator/console"
-	allowed := map[string]bool{"host/cmd/chatbridge/dev.go": true, "host/cmd/chatbridge/watch.go": true}
+	allowed := map[string]bool{"emulator/stack/stack.go": true, "host/cmd/chatbridge/watch.go": true}
 	importers := 0
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -45,7 +46,7 @@ func TestOnlyDevModeWiresTheConsoleAndTheInspector(t *testing.T) {
 			if p, _ := strconv.Unquote(imp.Path.Value); p == self {
 				importers++
 				if !allowed[rel] {
-					t.Errorf("%s imports the dev console; only dev mode (dev.go, watch.go) may", rel)
+					t.Errorf("%s imports the dev console; only the emulator (emulator/stack, watch.go) may", rel)
 				}
 			}
 		}
@@ -65,6 +66,6 @@ func TestOnlyDevModeWiresTheConsoleAndTheInspector(t *testing.T) {
 		t.Fatal(err)
 	}
 	if importers == 0 {
-		t.Fatal("nothing imports the dev console: the walk found no dev.go")
+		t.Fatal("nothing imports the dev console: the walk found no emulator/stack")
 	}
 }

@@ -37,13 +37,16 @@ type Config struct {
 	// SimsURL is the control URL of a `chatbridge sims` process whose
 	// simulators to use; empty starts them in this process.
 	SimsURL string
+	// NoConsole leaves the dev console out, and with it the trace of
+	// every capability call: benchmarks measure the production path.
+	NoConsole bool
 }
 
 // Stack is a running emulator.
 type Stack struct {
 	Node    *node.Node
 	Sims    Simulators
-	Console *console.Console
+	Console *console.Console // nil with NoConsole
 	// Installation is the dev site's installation.
 	Installation tenant.Installation
 	// Configured is set when the bridge's project Project is configured
@@ -98,11 +101,14 @@ func Start(ctx context.Context, c Config) (_ *Stack, err error) {
 	}()
 	// The admin listener's non-API routes: the simulators' control API and,
 	// at the root, the dev console. Only the emulator mounts the console.
-	s.Console = console.New()
 	extra := http.NewServeMux()
 	extra.Handle("/_sim/", s.Sims.Control())
-	extra.Handle("/", s.Console.Handler())
-	nc.Emulate = node.Emulation{HTTP: s.Sims.Egress(), Trace: s.Console.Trace, AdminExtra: extra}
+	nc.Emulate = node.Emulation{HTTP: s.Sims.Egress(), AdminExtra: extra}
+	if !c.NoConsole {
+		s.Console = console.New()
+		extra.Handle("/", s.Console.Handler())
+		nc.Emulate.Trace = s.Console.Trace
+	}
 	if s.Node, err = node.Start(ctx, nc); err != nil {
 		return nil, err
 	}
@@ -111,7 +117,9 @@ func Start(ctx context.Context, c Config) (_ *Stack, err error) {
 			_ = s.Node.Shutdown(context.Background())
 		}
 	}()
-	s.Console.Attach(s.Node.Host, s.Node.Store)
+	if s.Console != nil {
+		s.Console.Attach(s.Node.Host, s.Node.Store)
+	}
 	if s.Installation, err = s.install(ctx); err != nil {
 		return nil, err
 	}

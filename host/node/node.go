@@ -35,8 +35,8 @@ type Config struct {
 	// PublicURL is the edge's public base URL (default https://<Listen>).
 	PublicURL string
 	// DataDir holds the BuntDB file, the admin token and the compilation
-	// cache.
-	DataDir string
+	// cache (unless CacheDir puts it elsewhere).
+	DataDir, CacheDir string
 	// BundleDir is the signed bundle; Trust the vendor keys it must be
 	// signed by.
 	BundleDir string
@@ -65,9 +65,10 @@ type Config struct {
 
 // EdgeLimits are the edge's limits; zero values take proxy's defaults.
 type EdgeLimits struct {
-	RouteRate, InstallationRate float64
-	ConnsPerIP                  int
-	ReadTimeout, WriteTimeout   time.Duration
+	RouteRate, InstallationRate   float64
+	RouteBurst, InstallationBurst int
+	ConnsPerIP                    int
+	ReadTimeout, WriteTimeout     time.Duration
 }
 
 // Emulation is what the local emulator adds to a node; production leaves
@@ -157,7 +158,10 @@ func (n *Node) startRuntime(ctx context.Context, c Config) (err error) {
 	hc := host.Config{
 		Store: n.Store, Trust: c.Trust, Logger: n.Log, PublicURL: n.PublicURL, Queue: c.Queue,
 		HTTP: c.Emulate.HTTP, Trace: c.Emulate.Trace,
-		Engine: engine.Config{CacheDir: filepath.Join(c.DataDir, "cache"), Deadline: c.Deadline, MaxPerKey: c.InstancesPerInstallation},
+		Engine: engine.Config{CacheDir: c.CacheDir, Deadline: c.Deadline, MaxPerKey: c.InstancesPerInstallation},
+	}
+	if hc.Engine.CacheDir == "" {
+		hc.Engine.CacheDir = filepath.Join(c.DataDir, "cache")
 	}
 	if c.Store.IsEtcd() {
 		if hc.Engine.MaxPerKey == 0 {
@@ -222,6 +226,7 @@ func (c Config) EdgeConfig(admin http.Handler, token string) proxy.Config {
 		Addr: c.Listen, CertFile: c.CertFile, KeyFile: c.KeyFile,
 		ReadTimeout: c.Edge.ReadTimeout, WriteTimeout: c.Edge.WriteTimeout,
 		RouteRate: c.Edge.RouteRate, InstallationRate: c.Edge.InstallationRate, MaxConnsPerIP: c.Edge.ConnsPerIP,
+		RouteBurst: c.Edge.RouteBurst, InstallationBurst: c.Edge.InstallationBurst,
 		Admin: proxy.AdminConfig{Addr: c.Admin, Hosts: c.AdminHosts, Extra: admin,
 			Token: token, TokenFile: filepath.Join(c.DataDir, AdminTokenFile)},
 	}
