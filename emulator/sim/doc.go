@@ -132,6 +132,16 @@
 //	GET    /_sim/fail[?service=]  -> the active rules
 //	DELETE /_sim/fail[?service=]  clears them
 //
+// Activity (every simulator that works in the background):
+//
+//	GET    /_sim/activity -> {"pending":int, "started":int}
+//	       pending counts the work the simulators started on their own and
+//	       have not finished: Telegram updates waiting for (or in) delivery to
+//	       a webhook, Jira webhook deliveries and their retries, WhatsApp
+//	       status callbacks; started counts all such work ever begun. Nothing
+//	       pending in two looks with the same started means nothing more will
+//	       come from the simulators unless something calls them.
+//
 // # Viber and WhatsApp
 //
 // Packages viber (the Viber REST Bot API, served as chatapi.viber.com, with

@@ -35,6 +35,15 @@ func Control(services ...Service) http.Handler {
 		byName[s.Name()] = s
 		mux.Handle("/_sim/"+s.Name()+"/", s.Control())
 	}
+	mux.HandleFunc("GET /_sim/activity", func(w http.ResponseWriter, _ *http.Request) {
+		var sum simctl.Activity
+		for _, s := range services {
+			if a, ok := s.(interface{ Activity() simctl.Activity }); ok {
+				sum = sum.Add(a.Activity())
+			}
+		}
+		simctl.WriteJSON(w, http.StatusOK, sum)
+	})
 	mux.HandleFunc("/_sim/fail", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			body, err := io.ReadAll(io.LimitReader(r.Body, maxControlBody))

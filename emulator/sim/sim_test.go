@@ -109,3 +109,28 @@ func TestControl_OneMuxForBothSimulators(t *testing.T) {
 		}
 	})
 }
+
+// busy is a Service with work under way.
+type busy struct {
+	name string
+	a    simctl.Activity
+}
+
+func (b busy) Name() string              { return b.name }
+func (b busy) Control() http.Handler     { return http.NotFoundHandler() }
+func (b busy) Activity() simctl.Activity { return b.a }
+
+func TestControl_ActivitySumsTheSimulatorsThatHaveAny(t *testing.T) {
+	tg := telegram.New(telegram.Config{})
+	defer tg.Close()
+	h := sim.Control(busy{"a", simctl.Activity{Pending: 2, Started: 5}}, busy{"b", simctl.Activity{Pending: 1, Started: 1}}, tg)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/_sim/activity", nil))
+	var got simctl.Activity
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if got != (simctl.Activity{Pending: 3, Started: 6}) {
+		t.Fatalf("activity %+v, want 3 pending and 6 started", got)
+	}
+}

@@ -149,6 +149,7 @@ type Sim struct {
 	ctx    context.Context // cancelled by Close: stops deliveries
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	busy   simctl.Tracker // the deliveries spawn started
 
 	// mu guards everything below.
 	mu             sync.Mutex

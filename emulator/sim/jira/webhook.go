@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/chatbridge/chatbridge/emulator/sim/simctl"
 	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
 )
 
@@ -179,11 +180,16 @@ func (s *Sim) spawn(f func()) {
 		return
 	}
 	s.wg.Add(1)
+	done := s.busy.Begin()
 	go func() {
 		defer s.wg.Done()
+		defer done()
 		f()
 	}()
 }
+
+// Activity counts the webhook deliveries and retries under way.
+func (s *Sim) Activity() simctl.Activity { return s.busy.Activity() }
 
 // retry redelivers an event with back-off until it is taken, the attempts
 // run out or the simulator closes.

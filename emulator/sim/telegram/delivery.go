@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/chatbridge/chatbridge/emulator/sim/simctl"
 )
 
 // pending is an update not yet delivered; guarded by Sim.mu.
@@ -43,9 +45,25 @@ func (s *Sim) enqueue(b *bot, u *Update, chatID int64) *pending {
 	}
 	p := &pending{id: u.UpdateID, chatID: chatID, body: body, created: time.Now()}
 	b.queue = append(b.queue, p)
+	s.enqueued++
 	close(b.newUpdate)
 	b.newUpdate = make(chan struct{})
 	return p
+}
+
+// Activity counts the updates waiting for, or in, delivery to a webhook
+// (updates of a bot without a webhook wait for getUpdates, not for the
+// simulator, and are not counted).
+func (s *Sim) Activity() simctl.Activity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := simctl.Activity{Started: s.enqueued}
+	for _, b := range s.bots {
+		if b.hook.url != "" {
+			a.Pending += int64(len(b.queue))
+		}
+	}
+	return a
 }
 
 // poke wakes the dispatcher.

@@ -135,6 +135,7 @@ type Sim struct {
 	rateLimited  int64
 	delivered    int64
 	dropped      int64
+	enqueued     int64            // updates ever queued, for Activity
 	requests     map[string]int64 // by method
 	refused      map[string]int64 // calls of methods the Bot API lacks, by name
 }

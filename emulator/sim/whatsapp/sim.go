@@ -156,12 +156,16 @@ type media struct {
 	name string
 }
 
+// Activity counts the status deliveries under way.
+func (s *Sim) Activity() simctl.Activity { return s.busy.Activity() }
+
 // Sim is a simulated WhatsApp Cloud API.
 type Sim struct {
 	cfg    Config
 	faults simctl.Faults
 
 	pending sync.WaitGroup // status deliveries under way
+	busy    simctl.Tracker // the same, counted for /_sim/activity
 
 	mu       sync.Mutex // guards everything below
 	hook     Webhook
@@ -447,8 +451,10 @@ func (s *Sim) statusesLocked(chat string, byUserID bool, id string, code int) {
 		list = []map[string]any{status("failed")}
 	}
 	s.pending.Add(1)
+	done := s.busy.Begin()
 	go func() {
 		defer s.pending.Done()
+		defer done()
 		for _, st := range list {
 			body, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{
 				"id": s.cfg.AccountID, "changes": []any{map[string]any{"field": "messages", "value": map[string]any{

@@ -171,7 +171,7 @@ func TestE2E_JiraDownThenUpDeliversEveryMessageOnceInOrder(t *testing.T) {
 		return conversationCheck(s.requests(t), chats)
 	})
 
-	stable(t, time.Second, "no late duplicate", func() string { return conversationCheck(s.requests(t), chats) })
+	s.stable(t, "no late duplicate", func() string { return conversationCheck(s.requests(t), chats) })
 	if st := s.jiraStats(t); st.EarlyRetries != 0 {
 		t.Errorf("%d Jira calls before their Retry-After", st.EarlyRetries)
 	}
@@ -222,7 +222,7 @@ func TestE2E_TelegramRateLimitsAndErrorsStillDeliverRepliesOnceInOrder(t *testin
 		return ""
 	}
 	waitfor.Until(t, 90*time.Second, "every reply once, in order", check)
-	stable(t, 2*time.Second, "no late duplicate", check)
+	s.stable(t, "no late duplicate", check)
 	st := s.tgStats(t)
 	if st.EarlyRetries != 0 {
 		t.Errorf("%d Telegram calls were made before their retry_after", st.EarlyRetries)
@@ -311,6 +311,7 @@ func startKillable(t *testing.T) *killableStack {
 		hostProcess: &hostProcess{t: t, args: args, adminURL: "http://" + admin, out: out}}
 	k.start()
 	k.token = readAdminToken(t, data)
+	k.e2eStack.hostAdmin = &struct{ url, token string }{k.hostProcess.adminURL, k.token}
 	t.Cleanup(func() {
 		k.stop()
 		checkJiraCalls(t, k.e2eStack)

@@ -30,8 +30,10 @@ import (
 	"unicode/utf16"
 
 	"github.com/chatbridge/chatbridge/emulator/stack"
+	"github.com/chatbridge/chatbridge/host/adminapi"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/host/node"
+	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
@@ -112,6 +114,9 @@ type e2eStack struct {
 	client  *http.Client // trusts the edge's dev certificate
 	control *http.Client
 	stopped atomic.Bool
+	// hostAdmin is the admin API of a host in a child process (r is nil
+	// then).
+	hostAdmin *struct{ url, token string }
 }
 
 // e2eChatSeq hands out distinct chat ids, large enough (over 32 bits) that
@@ -639,17 +644,67 @@ func (s *e2eStack) jiraStats(t *testing.T) jiraStats {
 	return st
 }
 
-// stable checks that cond keeps holding (returns "") for d: used after an
-// effect arrived, to see that no second one follows.
-func stable(t *testing.T, d time.Duration, what string, cond func() string) {
+// stable checks, once everything has settled, that cond holds: used after
+// an effect arrived, to see that no second one follows. It waits for the
+// work itself to end, never for a fixed time.
+func (s *e2eStack) stable(t *testing.T, what string, cond func() string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if why := cond(); why != "" {
-			t.Fatalf("%s: %s", what, why)
-		}
-		time.Sleep(4 * e2eStep)
+	s.settle(t)
+	if why := cond(); why != "" {
+		t.Fatalf("%s: %s", what, why)
 	}
+}
+
+// settle waits until nothing is under way: no simulator has a delivery,
+// retry or callback pending, the host's queue is empty, and no new work
+// started between two looks. Every effect still to come needs one of
+// these, so after settle none is.
+func (s *e2eStack) settle(t *testing.T) {
+	t.Helper()
+	last := int64(-1)
+	waitfor.Until(t, e2eWait, "the simulators and the host to settle", func() string {
+		pending, started := s.activity(t)
+		if pending > 0 {
+			last = -1
+			return fmt.Sprintf("%d pieces of work under way", pending)
+		}
+		if started != last {
+			last = started
+			return "work started since the last look"
+		}
+		return ""
+	})
+}
+
+// activity sums what the simulators and the host's queue have under way,
+// and how much work they ever started (for the queue: the messages pushed,
+// as pending plus consumed plus buried).
+func (s *e2eStack) activity(t *testing.T) (pending, started int64) {
+	t.Helper()
+	var sims struct {
+		Pending int64 `json:"pending"`
+		Started int64 `json:"started"`
+	}
+	s.call(t, "GET", "/_sim/activity", nil, &sims, http.StatusOK)
+	q := s.queueStats(t)
+	return sims.Pending + q.Pending, sims.Started + q.Pending + q.Delivered + q.DeadLettered
+}
+
+// queueStats are the host's queue counters: read in process, or from the
+// admin API of a host in a child process.
+func (s *e2eStack) queueStats(t *testing.T) queue.Stats {
+	t.Helper()
+	if s.r != nil {
+		return s.r.Host.Queue().Stats()
+	}
+	if s.hostAdmin == nil {
+		t.Fatal("a stack without a host to ask")
+	}
+	var v adminapi.QueueView
+	if code := adminCall(t, s.hostAdmin.url, s.hostAdmin.token, "GET", "/admin/queue", &v); code != http.StatusOK {
+		t.Fatalf("GET /admin/queue: status %d", code)
+	}
+	return v.Stats
 }
 
 // idle waits until the host's queue holds no work: every job pushed so far

@@ -223,7 +223,7 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 	if why := final(); why != "" {
 		t.Fatal(why)
 	}
-	stable(t, 2*time.Second, "no late duplicate", final)
+	k.stable(t, "no late duplicate", final)
 }
 
 // useWhatsApp switches the dev project to WhatsApp through the admin API,

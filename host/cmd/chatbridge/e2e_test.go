@@ -109,7 +109,7 @@ func TestE2E_FirstMessageOpensARequestWithTheTextAndTheSendersName(t *testing.T)
 		t.Errorf("a new request is %s", r.Status)
 	}
 	// The text is in the description; it is not repeated as a comment.
-	stable(t, time.Second, "the request's comments", func() string {
+	s.stable(t, "the request's comments", func() string {
 		if c := s.request(t, r.Key).Comments; len(c) != 0 {
 			return fmt.Sprintf("a new request has comments: %+v", c)
 		}
@@ -132,7 +132,7 @@ func TestE2E_FollowUpsBecomePublicCommentsOnTheSameRequestInOrder(t *testing.T) 
 		s.say(t, chat, f)
 		s.waitAppComments(t, r.Key, true, i+1)
 	}
-	stable(t, 2*time.Second, "the follow-ups", func() string {
+	s.stable(t, "the follow-ups", func() string {
 		if c := s.request(t, r.Key).appComments(true); len(c) != len(follow) {
 			return fmt.Sprintf("%d public comments for %d follow-ups: %+v", len(c), len(follow), c)
 		}
@@ -189,7 +189,7 @@ func TestE2E_MessagesSentInQuickSuccessionKeepTheirOrder(t *testing.T) {
 		return ""
 	})
 
-	stable(t, 2*time.Second, "the messages", func() string {
+	s.stable(t, "the messages", func() string {
 		rs := mine()
 		if len(rs) != 1 {
 			return fmt.Sprintf("%d requests for one conversation: %+v", len(rs), rs)
@@ -254,7 +254,7 @@ func TestE2E_AgentsPublicReplyArrivesInTheChatAsHTML(t *testing.T) {
 	if m.Plain != reply {
 		t.Errorf("the customer sees %q, want %q", m.Plain, reply)
 	}
-	stable(t, time.Second, "the reply", func() string {
+	s.stable(t, "the reply", func() string {
 		if n := len(s.messages(t, chat)); n != 1 {
 			return fmt.Sprintf("%d messages for one reply: %+v", n, s.messages(t, chat))
 		}
@@ -294,7 +294,7 @@ func TestE2E_InternalCommentsNeverReachTheCustomer(t *testing.T) {
 	// their chance.
 	s.reply(t, r.Key, "We are looking into it.")
 	s.waitText(t, chat, "We are looking into it.")
-	stable(t, 3*time.Second, "internal comments", func() string {
+	s.stable(t, "internal comments", func() string {
 		for _, m := range s.messages(t, chat) {
 			if strings.Contains(m.Plain, "Internal") {
 				return "the customer received an internal comment: " + m.Plain
@@ -319,7 +319,7 @@ func TestE2E_TheCustomersOwnMessagesNeverComeBackToTheChat(t *testing.T) {
 	// other; a reply after them shows the bridge processed those events.
 	s.reply(t, r.Key, "Your order ships tomorrow.")
 	s.waitText(t, chat, "ships tomorrow")
-	stable(t, 2*time.Second, "echoes", func() string {
+	s.stable(t, "echoes", func() string {
 		for _, m := range s.messages(t, chat) {
 			if strings.Contains(m.Plain, "4711") || strings.Contains(m.Plain, "Paid by card") || strings.Contains(m.Plain, "heron5") {
 				return "the customer's own message came back: " + m.Plain
@@ -353,7 +353,7 @@ func TestE2E_DuplicateDeliveriesHaveExactlyOneEffect(t *testing.T) {
 		t.Fatalf("the repeated update got %d, want 200", st)
 	}
 	s.waitAppComments(t, r.Key, true, 1)
-	stable(t, 2*time.Second, "repeated Telegram updates", func() string {
+	s.stable(t, "repeated Telegram updates", func() string {
 		if n := len(s.requestsWith(t, "ibis6")); n != 1 {
 			return fmt.Sprintf("%d requests", n)
 		}
@@ -394,7 +394,7 @@ func TestE2E_DuplicateDeliveriesHaveExactlyOneEffect(t *testing.T) {
 			t.Fatalf("the retried %s got %d", event, st)
 		}
 	}
-	stable(t, 3*time.Second, "Jira's double fire and retries", func() string {
+	s.stable(t, "Jira's double fire and retries", func() string {
 		if n := s.countText(t, chat, reply); n != 1 {
 			return fmt.Sprintf("the reply arrived %d times", n)
 		}
@@ -447,7 +447,7 @@ func TestE2E_LongReplyArrivesInOrderedPartsWithinTelegramsLimit(t *testing.T) {
 		return ""
 	})
 
-	stable(t, 2*time.Second, "the parts", func() string {
+	s.stable(t, "the parts", func() string {
 		if n := len(s.messages(t, chat)); n != len(parts) {
 			return fmt.Sprintf("%d parts, then %d", len(parts), n)
 		}
@@ -569,7 +569,7 @@ func TestE2E_PhotoAndDocumentBecomeAttachmentsOfTheRequest(t *testing.T) {
 		return "no comment carries it"
 	})
 
-	stable(t, time.Second, "attachments", func() string {
+	s.stable(t, "attachments", func() string {
 		if n := len(s.request(t, r.Key).Attachments); n != 2 {
 			return fmt.Sprintf("%d attachments for two files", n)
 		}
@@ -604,7 +604,7 @@ func TestE2E_AlbumOpensOneRequestWithAllItsFiles(t *testing.T) {
 	})
 
 	// Every item waits for the one opening the request: one request.
-	stable(t, 2*time.Second, "the album", func() string {
+	s.stable(t, "the album", func() string {
 		rs := album()
 		if len(rs) != 1 {
 			return fmt.Sprintf("the album opened %d requests: %+v", len(rs), rs)
@@ -657,7 +657,7 @@ func TestE2E_OversizeFileIsNotAttachedAndBothSidesAreTold(t *testing.T) {
 		return "not yet"
 	})
 
-	stable(t, time.Second, "the oversize file", func() string {
+	s.stable(t, "the oversize file", func() string {
 		q := s.request(t, r.Key)
 		if len(q.Attachments) != 0 {
 			return fmt.Sprintf("attached: %+v", q.Attachments)
@@ -690,7 +690,7 @@ func TestE2E_ResolutionTellsTheCustomerAndTheNextMessageOpensANewRequest(t *test
 	if got := s.request(t, old.Key); len(got.Comments) != 0 || got.StatusCategory != "done" {
 		t.Errorf("the resolved request changed: %+v", got)
 	}
-	stable(t, time.Second, "the resolution message", func() string {
+	s.stable(t, "the resolution message", func() string {
 		if n := s.countText(t, chat, textResolved); n != 1 {
 			return fmt.Sprintf("sent %d times", n)
 		}
@@ -749,7 +749,7 @@ func TestE2E_ForgedWebhooksAreRefusedAndChangeNothing(t *testing.T) {
 	s.waitAppComments(t, r.Key, true, 1)
 	s.reply(t, r.Key, "genuine reply")
 	s.waitText(t, chat, "genuine reply")
-	stable(t, time.Second, "forged deliveries", func() string {
+	s.stable(t, "forged deliveries", func() string {
 		if rs := s.requestsWith(t, "forgedtg"); len(rs) != 0 {
 			return "a forged update opened " + rs[0].Key
 		}
@@ -783,7 +783,7 @@ func TestE2E_RateLimitsAreRetriedAfterRetryAfterWithNothingLostOrDuplicated(t *t
 	if d := time.Since(sentAt); d < 2*time.Second {
 		t.Errorf("the request was created %v after a 429 with Retry-After 2", d)
 	}
-	stable(t, time.Second, "the retried creation", func() string {
+	s.stable(t, "the retried creation", func() string {
 		if n := len(s.requests(t)); n != 1 {
 			return fmt.Sprintf("%d requests", n)
 		}
@@ -799,7 +799,7 @@ func TestE2E_RateLimitsAreRetriedAfterRetryAfterWithNothingLostOrDuplicated(t *t
 	s.fail(t, map[string]any{"service": "jira", "match": comment, "status": 429, "retry_after": 2, "count": 1})
 	s.say(t, chat, "It also smells of toner")
 	s.waitAppComments(t, r.Key, true, 1)
-	stable(t, time.Second, "the retried comment", func() string {
+	s.stable(t, "the retried comment", func() string {
 		if c := s.request(t, r.Key).appComments(true); len(c) != 1 {
 			return fmt.Sprintf("%d comments: %+v", len(c), c)
 		}
@@ -821,7 +821,7 @@ func TestE2E_RateLimitsAreRetriedAfterRetryAfterWithNothingLostOrDuplicated(t *t
 	if d := time.Since(sentAt); d < 2*time.Second {
 		t.Errorf("the reply arrived %v after the 429 with retry_after 2", d)
 	}
-	stable(t, time.Second, "the retried reply", func() string {
+	s.stable(t, "the retried reply", func() string {
 		if n := s.countText(t, chat, "technician"); n != 1 {
 			return fmt.Sprintf("arrived %d times", n)
 		}
@@ -856,7 +856,7 @@ func TestE2E_BlockedBotDeliversNothingAndAgentsAreTold(t *testing.T) {
 		return fmt.Sprintf("internal notes: %+v", s.request(t, r.Key).appComments(false))
 	})
 
-	stable(t, 2*time.Second, "the blocked chat", func() string {
+	s.stable(t, "the blocked chat", func() string {
 		if n := len(s.sent(t, chat)); n != 0 {
 			return fmt.Sprintf("the bot sent %d messages to a chat that blocked it: %+v", n, s.sent(t, chat))
 		}
@@ -925,7 +925,7 @@ func TestE2E_AgentsPublicFileArrivesAndAnInternalOneDoesNot(t *testing.T) {
 		t.Errorf("the manual arrived with %d bytes, want 30000", doc.FileSize)
 	}
 	s.waitText(t, chat, "Here is the manual")
-	stable(t, 2*time.Second, "the internal file", func() string {
+	s.stable(t, "the internal file", func() string {
 		for _, m := range s.sent(t, chat) {
 			if m.FileName == "internal-notes.pdf" || strings.Contains(m.Plain, "Internal file") || strings.Contains(m.Plain, "internal-notes") {
 				return fmt.Sprintf("the customer received the internal file: %+v", m)
@@ -1082,7 +1082,7 @@ func TestE2E_AgentsRepliesArriveInTheOrderTheyWereWritten(t *testing.T) {
 		return ""
 	})
 
-	stable(t, time.Second, "the replies", func() string {
+	s.stable(t, "the replies", func() string {
 		if n := len(s.sent(t, chat)); n != 3 {
 			return fmt.Sprintf("%d things sent: %+v", n, s.sent(t, chat))
 		}

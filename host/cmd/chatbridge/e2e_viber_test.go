@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chatbridge/chatbridge/emulator/sim/viber"
 	"github.com/chatbridge/chatbridge/emulator/stack"
@@ -40,7 +39,7 @@ func TestE2E_ViberCustomerAndAgent(t *testing.T) {
 	if !strings.Contains(req.Description, "via Viber") || strings.Contains(req.Description, "{color:red}") {
 		t.Errorf("description %q", req.Description)
 	}
-	stable(t, time.Second, "one request and no comment", func() string {
+	s.stable(t, "one request and no comment", func() string {
 		if n := len(s.requestsWith(t, "viber-e2e-parcel")); n != 1 {
 			return fmt.Sprintf("%d requests", n)
 		}
