@@ -39,7 +39,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	var c serveConfig
 	fs := newFlags("dev", stderr)
 	c.flags(fs, true)
-	watch := fs.String("watch", "", "live reload: rebuild ./plugin of this source tree into -bundle and load it when a .go file or plugin/manifest.yml changes")
+	watch := fs.String("watch", "", "live reload: the plugin folder (its main package and manifest.yml, or a module root with ./plugin) to rebuild and load when a .go file or the manifest changes; without -bundle, the first bundle is built from it")
 	fs.StringVar(&c.simsURL, "sims", "", "control URL of a `chatbridge sims` process to use instead of starting the simulators here (so the host can be killed while they keep their state)")
 	// On etcd, several dev nodes that share -data (its dev keys) and
 	// -public-url (a balancer) form a local cluster: make run-cluster.
@@ -49,6 +49,12 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := noArgs(fs); err != nil {
 		return err
+	}
+	if c.bundleDir == "" && *watch != "" {
+		var err error
+		if c.bundleDir, err = devBuildFirst(c.data, *watch); err != nil {
+			return err
+		}
 	}
 	trust, hooks, err := devSetup(&c)
 	if err != nil {
@@ -72,9 +78,6 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := bundle.Sign(c.bundleDir, key); err != nil {
-		return nil, nil, fmt.Errorf("sign the bundle with the dev key: %w", err)
-	}
 	if c.certFile, c.keyFile, err = proxy.DevCertificate(devDir); err != nil {
 		return nil, nil, err
 	}
@@ -93,13 +96,19 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	bundleCopy, removeCopy, err := devBundle(devDir, c.bundleDir, key)
+	if err != nil {
+		sims.close()
+		return nil, nil, err
+	}
+	c.bundleDir = bundleCopy
 	// The admin listener's non-API routes: the simulators' control API and,
 	// at the root, the dev console. Only dev mode mounts the console.
 	con := console.New()
 	extra := http.NewServeMux()
 	extra.Handle("/_sim/", sims.control())
 	extra.Handle("/", con.Handler())
-	hooks := &devHooks{http: sims.egressClient(), extra: extra, closer: sims.close, sims: sims, trace: con.Trace}
+	hooks := &devHooks{http: sims.egressClient(), extra: extra, closer: func() { sims.close(); removeCopy() }, sims: sims, trace: con.Trace}
 	hooks.ready = func(ctx context.Context, r *running, w io.Writer) error {
 		store, _ := r.store.(*seal.Store)
 		con.Attach(r.host, store)
@@ -135,8 +144,11 @@ func devSetup(c *serveConfig) (*bundle.Trust, *devHooks, error) {
 		if hooks.watch != "" {
 			wt := &watcher{dir: hooks.watch, bundleDir: c.bundleDir, devDir: devDir, host: r.host,
 				log: r.log, report: con.SetReload}
+			if wt.dir, err = pluginSource(hooks.watch); err != nil {
+				return err
+			}
 			go wt.run(ctx)
-			fmt.Fprintf(w, "live reload: watching %s\n", filepath.Join(hooks.watch, "plugin"))
+			fmt.Fprintf(w, "live reload: watching %s\n", wt.dir)
 		}
 		fmt.Fprintf(w, "dev console: %s/\n", r.adminURL)
 		return nil
