@@ -26,7 +26,7 @@ type Installation struct {
 	ID           string            `json:"id"`
 	SiteURL      string            `json:"siteUrl"`
 	AppAccountID string            `json:"appAccountId"`
-	WebTriggers  map[string]string `json:"webTriggers"` // key -> public URL
+	WebTriggers  map[string]string `json:"webTriggers"`              // key -> public URL
 	JiraWebhook  string            `json:"jiraWebhookUrl,omitempty"` // absent for an installation without a Jira site
 	// JiraWebhookSecret is shown once, in the answer to an install.
 	JiraWebhookSecret string `json:"jiraWebhookSecret,omitempty"`
