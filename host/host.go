@@ -319,7 +319,12 @@ func (r *Running) Release() { r.once.Do(r.app.inflight.Done) }
 // desk, or an AppAccountID other than the credentials' account fail with
 // tenant.ErrInvalid and a message saying what to do; a site that does not
 // answer fails with jirasite.ErrUnreachable.
+//
+// A zero site installs an app that uses no Jira (installWithoutSite).
 func (h *Host) Install(ctx context.Context, site tenant.Site) (tenant.Installation, string, error) {
+	if site.URL == "" && site.Authorization == "" && site.AppAccountID == "" {
+		return h.installWithoutSite(ctx)
+	}
 	if _, err := tenant.CheckSiteURL(site.URL); err != nil {
 		return tenant.Installation{}, "", err
 	}

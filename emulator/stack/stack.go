@@ -56,10 +56,14 @@ type Stack struct {
 	DevDir string
 	// SigningKey is the development vendor key the bundle is signed with.
 	SigningKey *bundle.PrivateKey
+	// BundleDir is the emulator's signed copy of the bundle it runs (live
+	// reload builds into it); the bundle given is never re-signed.
+	BundleDir  string
+	removeCopy func()
 }
 
-// Start starts the emulator. The bundle is signed with the development
-// key, which only this node trusts.
+// Start starts the emulator. A copy of the bundle is signed with the
+// development key, which only this node trusts.
 func Start(ctx context.Context, c Config) (_ *Stack, err error) {
 	nc := c.Node
 	if nc.BundleDir == "" {
@@ -72,9 +76,17 @@ func Start(ctx context.Context, c Config) (_ *Stack, err error) {
 	if s.SigningKey, err = SigningKey(s.DevDir); err != nil {
 		return nil, err
 	}
-	if err := bundle.Sign(nc.BundleDir, s.SigningKey); err != nil {
-		return nil, fmt.Errorf("sign the bundle with the dev key: %w", err)
+	var removeCopy func()
+	if nc.BundleDir, removeCopy, err = signedCopy(s.DevDir, nc.BundleDir, s.SigningKey); err != nil {
+		return nil, err
 	}
+	s.BundleDir = nc.BundleDir
+	s.removeCopy = removeCopy
+	defer func() {
+		if err != nil {
+			removeCopy()
+		}
+	}()
 	nc.Trust = bundle.NewTrust([]*bundle.PublicKey{s.SigningKey.Public()}, nil)
 	nc.DevKeys = true
 	if nc.CertFile, nc.KeyFile, err = proxy.DevCertificate(s.DevDir); err != nil {
@@ -133,6 +145,7 @@ func Start(ctx context.Context, c Config) (_ *Stack, err error) {
 func (s *Stack) Shutdown(ctx context.Context) error {
 	err := s.Node.Shutdown(ctx)
 	s.Sims.Close()
+	s.removeCopy()
 	return err
 }
 

@@ -26,8 +26,8 @@ type Installation struct {
 	ID           string            `json:"id"`
 	SiteURL      string            `json:"siteUrl"`
 	AppAccountID string            `json:"appAccountId"`
-	WebTriggers  map[string]string `json:"webTriggers"` // key -> public URL
-	JiraWebhook  string            `json:"jiraWebhookUrl"`
+	WebTriggers  map[string]string `json:"webTriggers"`              // key -> public URL
+	JiraWebhook  string            `json:"jiraWebhookUrl,omitempty"` // absent for an installation without a Jira site
 	// JiraWebhookSecret is shown once, in the answer to an install.
 	JiraWebhookSecret string `json:"jiraWebhookSecret,omitempty"`
 }
@@ -103,6 +103,7 @@ func Handler(h *host.Host, token string) http.Handler {
 			_, _ = w.Write(out)
 		}
 	})
+	fireRoutes(mux, h)
 	mux.HandleFunc("GET /admin/queue", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, QueueView{Stats: h.Queue().Stats(), DeadLetters: h.Queue().DeadLetters()})
 	})
@@ -160,7 +161,10 @@ func authorized(token string, next http.Handler) http.Handler {
 }
 
 func view(h *host.Host, in tenant.Installation) Installation {
-	v := Installation{ID: in.ID, SiteURL: in.SiteURL, AppAccountID: in.AppAccountID, WebTriggers: map[string]string{}, JiraWebhook: jiraevent.URL(h, in)}
+	v := Installation{ID: in.ID, SiteURL: in.SiteURL, AppAccountID: in.AppAccountID, WebTriggers: map[string]string{}}
+	if _, ok := in.Routes[tenant.JiraEventsRoute]; ok {
+		v.JiraWebhook = jiraevent.URL(h, in)
+	}
 	for key, route := range in.Routes {
 		if key != tenant.JiraEventsRoute {
 			v.WebTriggers[key] = publicurl.WebTrigger(h.PublicURL(), route)

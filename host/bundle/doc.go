@@ -20,72 +20,10 @@
 //
 // # Manifest
 //
-// manifest.yml is Forge-like YAML, decoded strictly: exactly one document,
-// no unknown field at any depth (the error names the field, its line and its
-// section), no duplicate keys. Validate then checks, reporting every problem
-// with its path (modules.webtrigger[0].function "x" is not a declared
-// function):
-//
-//   - app.id is required, of the form ari:cloud:ecosystem::app/<id>.
-//   - app.runtime.memoryMiB is 1..512 (default 64); timeoutSeconds is 1..900
-//     (default 25), and Timeout caps it per kind: 55 s for web triggers, 900 s
-//     for consumers, 25 s for everything else.
-//   - Module keys match [a-z0-9-]{1,64} and are unique across all kinds; every
-//     function reference names an entry of modules.function, whose handler is
-//     required. Web trigger responses are "dynamic" only. Trigger events are
-//     non-empty, distinct and start with "avi:". Consumer queues match
-//     [a-z0-9-]{1,64}, one consumer each. Scheduled intervals are fiveMinute,
-//     hour, day or week (IntervalPeriod gives their lengths); host/trigger/schedule
-//     fires them.
-//   - permissions.scopes look like read:jira-work; capabilities are from
-//     storage, secrets, fetch, jira, queue, log; neither repeats.
-//   - Each egress address in permissions.external.fetch.backend is an ASCII
-//     DNS name of at least two labels (IDNs in xn-- form) with no scheme,
-//     path, user information or trailing dot, and not an IP address in
-//     any spelling a resolver accepts (10.0.0.1, 127.1, 0x7f.1, [::1]). A
-//     leading "*." makes a wildcard for exactly one label, never over a
-//     top-level domain; Backend.Wildcard lets an audit flag it. An address
-//     may end in a port (api.example.com:8443); without one, fetch reaches
-//     the host on port 443 only.
-//   - Each pacing rule (below) names a host the backend list allows (a
-//     wildcard only as written there), and every field checks out.
-//
-// Free text (app.name, handlers) must be printable UTF-8 of at most 256
-// bytes, because audits print it.
-//
-// # Pacing
-//
-// permissions.external.fetch.pacing lists, in order, how fast the module's
-// fetch requests may go to its egress hosts, counted per installation;
-// Manifest.Pacing compiles it for package ratelimit, which applies it and
-// knows no service by name. One rule, with every field:
-//
-//	pacing:
-//	  - host: api.telegram.org          # required; an egress host
-//	    method: POST                    # optional: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS
-//	    path: /bot{bot}/{method}        # optional: literal segments, one {capture} per segment at most
-//	    when:                           # optional: conditions on request values, all must hold
-//	      path.method: { notIn: [sendChatAction] }
-//	      param.chat_id: { notPrefix: ["-", "@"] }   # also in, prefix; ASCII case ignored
-//	    key: [path.bot, param.chat_id]  # the values a key is made of; absent: one key per host
-//	    rate: { requests: 1, per: 1100ms, burst: 1 }  # absent: no pace, blocks only
-//	    tooManyRequests:                # how the service spells "wait"
-//	      retryAfterField: parameters.retry_after   # JSON member of a 429 or 503, in seconds
-//	      retryAfter: 1s                # a 429 naming no time blocks this long
-//	      body: '{"ok":false,"parameters":{"retry_after":{seconds}}}'
-//
-// A value is path.<capture> (of the rule's path), param.<name> (the
-// query's, else the body's: a JSON object's top-level member, a form field
-// or a multipart text field) or header.<Name>. A rule applies to a request
-// to its host, of its method, matching its path, carrying every value it
-// names and meeting its conditions; every rule that applies gives the
-// request a key to wait on, and the first owns it: a 429 or 503 blocks its
-// key, and its tooManyRequests is used (absent: Retry-After and
-// X-RateLimit-Reset only, and a Jira-style refusal body). Bounds: at most
-// 100 rules; requests 1..1000000; per a Go duration 1ms..24h; burst
-// 1..requests (absent means 1); retryAfter 1ms..15m; body valid JSON once
-// {seconds} is a number, at most 4096 bytes; at most 8 key values and 8
-// conditions of 32 entries each.
+// manifest.yml is Forge-like YAML, decoded strictly (one document, no
+// unknown field, no duplicate key) and validated by Manifest.Validate, which
+// reports every problem with its path. Its reference, every field and rule
+// with the pacing rules, is docs/manifest.md; keep the two together.
 //
 // # Signature scheme
 //

@@ -130,10 +130,13 @@ type ScheduledTrigger struct {
 	Interval string `yaml:"interval"` // fiveMinute, hour, day or week
 }
 
-// Function is a handler the other modules refer to by key.
+// Function is a handler the other modules refer to by key. A module is one
+// wasm module whose exports the host calls by module kind, so Handler names
+// nothing the host can dispatch on: it is optional, a label for people
+// (Forge's "index.run"), checked as free text and printed by the audit.
 type Function struct {
 	Key     string `yaml:"key"`
-	Handler string `yaml:"handler"`
+	Handler string `yaml:"handler,omitempty"`
 }
 
 // Permissions are what the app may do beyond computing.
@@ -413,7 +416,7 @@ func (m *Manifest) Validate() error {
 	for i, f := range mods.Function {
 		field := fmt.Sprintf("modules.function[%d]", i)
 		key(field, f.Key)
-		v.text(field+".handler", f.Handler, true)
+		v.text(field+".handler", f.Handler, false)
 	}
 	for i, w := range mods.WebTrigger {
 		field := fmt.Sprintf("modules.webtrigger[%d]", i)

@@ -148,7 +148,6 @@ func TestValidate_EnforcesEveryRule(t *testing.T) {
 			m.Modules.Consumer = append(m.Modules.Consumer, Consumer{Key: "second", Queue: "deliveries", Function: "main"})
 		}, `modules.consumer[1].queue "deliveries" already has a consumer`},
 		{"interval from the list", func(m *Manifest) { m.Modules.ScheduledTrigger[0].Interval = "minute" }, `interval "minute" is not one of fiveMinute, hour, day, week`},
-		{"function handler required", func(m *Manifest) { m.Modules.Function[0].Handler = "" }, "modules.function[0].handler is required"},
 		{"scope form", func(m *Manifest) { m.Permissions.Scopes = []string{"everything"} }, `permissions.scopes[0] "everything" is not a scope`},
 		{"scope listed once", func(m *Manifest) { m.Permissions.Scopes = []string{"storage:app", "storage:app"} }, `permissions.scopes[1] "storage:app" is listed twice`},
 		{"unknown capability", func(m *Manifest) { m.Permissions.Capabilities = []string{"files"} }, `permissions.capabilities[0] "files" is not a capability`},
@@ -354,5 +353,53 @@ func TestParseManifest_TreatsEmptyListsAsAbsent(t *testing.T) {
 	}
 	if m.Modules.WebTrigger != nil || m.Permissions.Scopes != nil || m.Permissions.Capabilities != nil {
 		t.Errorf("empty lists decoded as non-nil: %+v", m)
+	}
+}
+
+// handler: is a label (the host dispatches by module kind): a manifest
+// without one loads, and one with control characters still does not.
+func TestValidate_FunctionHandlerIsOptional(t *testing.T) {
+	m := validManifest()
+	m.Modules.Function[0].Handler = ""
+	if err := m.Validate(); err != nil {
+		t.Fatalf("a function without a handler: %v", err)
+	}
+	raw := "app:\n  id: \"ari:cloud:ecosystem::app/x\"\nmodules:\n  webtrigger:\n    - key: hook\n      function: main\n  function:\n    - key: main\npermissions:\n  capabilities: [storage]\n"
+	if _, err := ParseManifest([]byte(raw)); err != nil {
+		t.Fatalf("ParseManifest without handler: %v", err)
+	}
+}
+
+func TestNeedsJiraSite(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		edit func(m *Manifest)
+		want bool
+	}{
+		{"storage, fetch, queue and a schedule only", func(m *Manifest) {
+			m.Modules.Trigger = nil
+			m.Permissions.Scopes = []string{ScopeStorage}
+			m.Permissions.Capabilities = []string{CapabilityStorage, CapabilityQueue, CapabilityFetch}
+		}, false},
+		{"no scopes at all", func(m *Manifest) { m.Modules.Trigger = nil; m.Permissions.Scopes = nil }, false},
+		{"a Jira scope", func(m *Manifest) { m.Modules.Trigger = nil; m.Permissions.Scopes = []string{"read:jira-work"} }, true},
+		{"a JSM scope", func(m *Manifest) {
+			m.Modules.Trigger = nil
+			m.Permissions.Scopes = []string{"read:servicedesk-request"}
+		}, true},
+		{"the jira capability", func(m *Manifest) {
+			m.Modules.Trigger = nil
+			m.Permissions.Scopes = nil
+			m.Permissions.Capabilities = []string{CapabilityJira}
+		}, true},
+		{"a Jira event trigger", func(m *Manifest) { m.Permissions.Scopes = nil }, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := validManifest()
+			tt.edit(m)
+			if got := m.NeedsJiraSite(); got != tt.want {
+				t.Fatalf("NeedsJiraSite = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

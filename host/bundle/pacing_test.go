@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -174,18 +175,27 @@ permissions:
 	}
 }
 
-// TestPacing_DocExampleParses: the rule the package doc shows, with every
-// field, is one the manifest accepts.
-func TestPacing_DocExampleParses(t *testing.T) {
-	doc := string(readFile(t, "doc.go"))
-	start := strings.Index(doc, "//\tpacing:\n")
-	if start < 0 {
-		t.Fatal("doc.go shows no pacing example")
+// manifestDocBlock returns the ```text block of docs/manifest.md that
+// begins with first.
+func manifestDocBlock(t *testing.T, first string) string {
+	t.Helper()
+	doc := string(readFile(t, filepath.Join("..", "..", "docs", "manifest.md")))
+	for _, part := range strings.Split(doc, "```text\n")[1:] {
+		block, _, _ := strings.Cut(part, "```")
+		if strings.HasPrefix(block, first) {
+			return block
+		}
 	}
-	end := strings.Index(doc[start:], "\n//\n")
+	t.Fatalf("docs/manifest.md shows no example beginning %q", first)
+	return ""
+}
+
+// TestPacing_DocExampleParses: the rule the manifest reference shows, with
+// every field, is one the manifest accepts.
+func TestPacing_DocExampleParses(t *testing.T) {
 	var example strings.Builder
-	for _, line := range strings.Split(doc[start:start+end], "\n") {
-		example.WriteString("      " + strings.TrimPrefix(line, "//\t") + "\n")
+	for _, line := range strings.Split(manifestDocBlock(t, "pacing:\n"), "\n") {
+		example.WriteString("      " + line + "\n")
 	}
 	data := "app: {id: \"ari:cloud:ecosystem::app/x\"}\npermissions:\n  external:\n    fetch:\n      backend: [{address: api.telegram.org}]\n" + example.String()
 	m, err := ParseManifest([]byte(data))
@@ -194,5 +204,12 @@ func TestPacing_DocExampleParses(t *testing.T) {
 	}
 	if table, err := m.Pacing(); err != nil || table.Len() != 1 {
 		t.Fatalf("Pacing = %v, %v", table, err)
+	}
+}
+
+// The complete example of the manifest reference is a valid manifest.
+func TestManifestReferenceExampleParses(t *testing.T) {
+	if _, err := ParseManifest([]byte(manifestDocBlock(t, "app:\n"))); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -145,8 +145,9 @@ func (h *host) send(ctx context.Context, c *Call, r *abi.Request, u *url.URL, au
 	resp, err := h.deps.HTTP.Do(req)
 	if err != nil {
 		h.trace(c, Event{Kind: kind, Op: method, Host: u.Hostname(), Outcome: "unavailable", Duration: time.Since(start)})
-		// The error text holds the URL, which may hold a secret: log the host only.
-		c.Log.Warn("outbound request failed", "host", u.Hostname(), "timeout", errors.Is(err, context.DeadlineExceeded))
+		// The error text holds the URL, which may hold a secret: log the
+		// host and the cause without it (fetchCause).
+		c.Log.Warn("outbound request failed", "host", u.Hostname(), "timeout", errors.Is(err, context.DeadlineExceeded), "cause", fetchCause(c, u, err))
 		if ctx.Err() != nil {
 			return abi.Result(abi.Timeout, 0)
 		}

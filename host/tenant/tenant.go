@@ -218,6 +218,24 @@ func (r *Registry) Create(ctx context.Context, site Site, webTriggers []string) 
 	return in, webhookSecret, nil
 }
 
+// CreateWithoutSite installs an app that uses no Jira (bundle's
+// Manifest.NeedsJiraSite is false): routes for its web triggers only, no
+// credentials, no Jira webhook. Each call is a new installation.
+func (r *Registry) CreateWithoutSite(ctx context.Context, webTriggers []string) (*Installation, error) {
+	in := &Installation{ID: newID(), Routes: map[string]string{}, CreatedAt: time.Now().UTC().Truncate(time.Second)}
+	for _, t := range webTriggers {
+		in.Routes[t] = newID()
+	}
+	if err := r.save(ctx, in); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	index(r.byID, r.byRoute, in)
+	r.changes++
+	r.mu.Unlock()
+	return in, nil
+}
+
 func (r *Registry) save(ctx context.Context, in *Installation) error {
 	b, err := json.Marshal(in)
 	if err != nil {
@@ -345,6 +363,9 @@ func (r *Registry) JiraBase(ctx context.Context, id string) (string, string, err
 	in, ok := r.Get(id)
 	if !ok {
 		return "", "", fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	if in.SiteURL == "" {
+		return "", "", fmt.Errorf("%w: %q was installed without a Jira site", ErrNotFound, id)
 	}
 	auth, err := r.store.Get(ctx, id, storage.Secret, secretJiraAuth)
 	if err != nil {

@@ -13,6 +13,16 @@
 // runs against the host's imports inside wasm and against the in-memory
 // fakes of package sdktest in native tests.
 //
+// docs/vendors.md in the repository goes from a clone to a signed plugin
+// answering over HTTPS (`chatbridge new` writes a first plugin), and
+// docs/manifest.md is the reference of manifest.yml. In tests,
+// sdktest.NewEnvFor holds the fakes to the plugin's manifest.
+//
+// # Versions
+//
+// Version is this SDK's; abi.Version the contract's. CHANGELOG.md beside
+// this file says what changed.
+//
 // # Errors
 //
 // A capability refusal arrives as an [abi.Code] (access-denied, not-found,

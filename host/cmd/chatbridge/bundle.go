@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/chatbridge/chatbridge/host/bundle"
 )
 
 func runBundle(args []string, stdout, stderr io.Writer) error {
 	return subcommands("bundle", []command{
+		{name: "build", summary: "build a plugin's wasm module beside its manifest into a bundle directory", run: bundleBuild},
 		{name: "keygen", summary: "write a new vendor signing key pair", run: bundleKeygen},
 		{name: "sign", summary: "sign a bundle directory with a vendor key", run: bundleSign},
 		{name: "verify", summary: "check a bundle's signature against a trust directory", run: bundleVerify},
@@ -25,6 +28,14 @@ func bundleKeygen(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
+		return err
+	}
+	// The key's folder is private; the public key's is a trust directory,
+	// which LoadTrust refuses when world-writable.
+	if err := os.MkdirAll(filepath.Dir(*priv), 0o700); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*pub), 0o755); err != nil {
 		return err
 	}
 	k, err := bundle.GenerateKey(rand.Reader)

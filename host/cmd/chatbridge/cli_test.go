@@ -45,7 +45,7 @@ func TestEveryCommandPrintsUsageAndExitsZeroOnDashH(t *testing.T) {
 	for _, c := range commands() {
 		cases = append(cases, []string{c.name, "-h"})
 	}
-	for _, sub := range []string{"keygen", "sign", "verify"} {
+	for _, sub := range []string{"build", "keygen", "sign", "verify"} {
 		cases = append(cases, []string{"bundle", sub, "-h"})
 	}
 	for _, sub := range []string{"new", "rotate"} {

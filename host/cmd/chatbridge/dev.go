@@ -32,7 +32,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	var c serveConfig
 	fs := newFlags("dev", stderr)
 	c.flags(fs, true)
-	watch := fs.String("watch", "", "live reload: rebuild ./plugin of this source tree into -bundle and load it when a .go file or plugin/manifest.yml changes")
+	watch := fs.String("watch", "", "live reload: the plugin folder (its main package and manifest.yml, or a module root with ./plugin) to rebuild and load when a .go file or the manifest changes; without -bundle, the first bundle is built from it")
 	fs.StringVar(&c.simsURL, "sims", "", "control URL of a `chatbridge sims` process to use instead of starting the simulators here (so the host can be killed while they keep their state)")
 	// On etcd, several dev nodes that share -data (its dev keys) and
 	// -public-url (a balancer) form a local cluster: make run-cluster.
@@ -47,6 +47,11 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if c.bundleDir == "" && *watch != "" {
+		if c.bundleDir, err = devBuildFirst(c.data, *watch); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sc, err := c.stackConfig(log)
@@ -59,10 +64,14 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	}
 	welcome(stdout, st, c.data)
 	if *watch != "" {
-		wt := &watcher{dir: *watch, bundleDir: c.bundleDir, devDir: st.DevDir, host: st.Node.Host,
+		wt := &watcher{bundleDir: st.BundleDir, devDir: st.DevDir, host: st.Node.Host,
 			log: log, report: st.Console.SetReload}
+		if wt.dir, err = pluginSource(*watch); err != nil {
+			_ = st.Shutdown(context.Background())
+			return err
+		}
 		go wt.run(ctx)
-		fmt.Fprintf(stdout, "live reload: watching %s\n", filepath.Join(*watch, "plugin"))
+		fmt.Fprintf(stdout, "live reload: watching %s\n", wt.dir)
 	}
 	fmt.Fprintf(stdout, "dev console: %s/\n", st.Node.AdminURL)
 	return runUntilSignal(ctx, st.Node, stdout, st.Shutdown)

@@ -85,7 +85,7 @@ func (c *adminClient) do(method, path string, body, out any) error {
 func runInstall(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("install", stderr)
 	target := adminFlags(fs)
-	site := fs.String("site", "", "Jira site URL, https://NAME.atlassian.net")
+	site := fs.String("site", "", "Jira site URL, https://NAME.atlassian.net; leave it out for an app that uses no Jira (docs/manifest.md)")
 	account := fs.String("app-account", "", "optional: the app's Jira account id, checked against the account the credentials belong to (GET /rest/api/3/myself), which is used")
 	authEnv := fs.String("auth-env", "CHATBRIDGE_JIRA_AUTHORIZATION", "environment variable holding the Jira Authorization header value")
 	if err := fs.Parse(args); err != nil {
@@ -95,8 +95,11 @@ func runInstall(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	auth := os.Getenv(*authEnv)
-	if *site == "" || auth == "" {
-		return fmt.Errorf("-site and the %s environment variable are required: set it to \"Basic \" and the base64 of <the app account's email>:<its API token>", *authEnv)
+	if *site == "" {
+		// The host installs without a site only an app that uses no Jira.
+		auth = ""
+	} else if auth == "" {
+		return fmt.Errorf("with -site, the %s environment variable is required: set it to \"Basic \" and the base64 of <the app account's email>:<its API token>", *authEnv)
 	}
 	c, err := newAdminClient(target)
 	if err != nil {
@@ -108,7 +111,11 @@ func runInstall(args []string, stdout, stderr io.Writer) error {
 	if err := c.do("POST", "/admin/installations", adminapi.InstallRequest{SiteURL: *site, AppAccountID: *account, Authorization: auth}, &in); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "installed; the app account is %s\n", in.AppAccountID)
+	if in.SiteURL == "" {
+		fmt.Fprintln(stderr, "installed without a Jira site")
+	} else {
+		fmt.Fprintf(stderr, "installed; the app account is %s\n", in.AppAccountID)
+	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(in)

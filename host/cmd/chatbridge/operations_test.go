@@ -41,11 +41,11 @@ var (
 	fenceOpen    = regexp.MustCompile("^```(\\w*)\\s*$")
 )
 
-// readGuide splits the guide into its numbered sections and their ```sh
-// blocks; ```text blocks (clicks in web pages) are not commands.
-func readGuide(t *testing.T) []guideSection {
+// readGuide splits a guide of docs/ into its numbered sections and their
+// ```sh blocks; ```text blocks (clicks in web pages) are not commands.
+func readGuide(t *testing.T, name string) []guideSection {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(bundletest.RepoRoot(), "docs", "operations.md"))
+	raw, err := os.ReadFile(filepath.Join(bundletest.RepoRoot(), "docs", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ systemctl() { [ "$2" = chatbridge ] && curl -sSf -X POST "$CB_TEST_CTRL/$1"; }
 // clicks in Atlassian's and Telegram's pages, and the customer and the
 // agent, are done through the simulators' control API.
 func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
-	sections := readGuide(t)
+	sections := readGuide(t, "operations.md")
 	root := t.TempDir()
 	etc, data, backup := filepath.Join(root, "etc"), filepath.Join(root, "data"), filepath.Join(root, "backup")
 	binDir := filepath.Dir(binary)

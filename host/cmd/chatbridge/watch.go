@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -23,14 +19,14 @@ import (
 // watchInterval is how often the live reload looks at the plugin source.
 const watchInterval = time.Second
 
-// watcher is dev mode's live reload: when a .go file (not a test) under <dir>/plugin or
-// plugin/manifest.yml changes, it rebuilds the wasm into the bundle
-// directory, signs it with the dev key and swaps it in with Host.Load, which
-// keeps storage and the queue and lets in-flight invocations finish on the
-// old module.
+// watcher is dev mode's live reload: when a .go file (not a test) under the
+// plugin folder or its manifest.yml changes, it rebuilds the wasm into dev
+// mode's copy of the bundle (never the vendor's folder), signs it with the
+// dev key and swaps it in with Host.Load, which keeps storage and the queue
+// and lets in-flight invocations finish on the old module.
 type watcher struct {
-	dir       string // module root: ./plugin is built
-	bundleDir string
+	dir       string // the plugin folder (pluginSource): its main package and manifest.yml
+	bundleDir string // dev mode's copy, under the data directory
 	devDir    string // holds the dev signing key
 	host      *host.Host
 	log       *slog.Logger
@@ -48,7 +44,7 @@ func (w *watcher) run(ctx context.Context) {
 		w.report(console.Reload{State: "failed", Message: err.Error()})
 		w.log.Warn("live reload: cannot read the plugin source", "err", err.Error())
 	} else {
-		w.report(console.Reload{State: "watching", Message: "watching " + filepath.Join(w.dir, "plugin")})
+		w.report(console.Reload{State: "watching", Message: "watching " + w.dir})
 	}
 	t := time.NewTicker(watchInterval)
 	defer t.Stop()
@@ -70,7 +66,7 @@ func (w *watcher) run(ctx context.Context) {
 // fingerprint sums the names, sizes and mtimes of the watched files.
 func (w *watcher) fingerprint() (string, error) {
 	h := sha256.New()
-	root := filepath.Join(w.dir, "plugin")
+	root := w.dir
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -115,28 +111,7 @@ func (w *watcher) rebuild(ctx context.Context) {
 }
 
 func (w *watcher) build(ctx context.Context) error {
-	goBin, err := goCommand()
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(w.bundleDir, ".plugin.wasm.tmp")
-	defer os.Remove(tmp)
-	cmd := exec.CommandContext(ctx, goBin, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-buildid=", "-o", tmp, "./plugin")
-	cmd.Dir = w.dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=-buildvcs=false")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, strings.TrimSpace(out.String()))
-	}
-	manifest, err := os.ReadFile(filepath.Join(w.dir, "plugin", "manifest.yml"))
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(w.bundleDir, "manifest.yml"), manifest, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(w.bundleDir, "plugin.wasm")); err != nil {
+	if err := buildPlugin(ctx, w.dir, w.bundleDir); err != nil {
 		return err
 	}
 	key, err := stack.SigningKey(w.devDir)
@@ -147,17 +122,4 @@ func (w *watcher) build(ctx context.Context) error {
 		return fmt.Errorf("sign: %w", err)
 	}
 	return w.host.Load(ctx, w.bundleDir)
-}
-
-// goCommand finds the go command: on PATH, else under $GOROOT.
-func goCommand() (string, error) {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p, nil
-	}
-	if root := os.Getenv("GOROOT"); root != "" {
-		if p, err := exec.LookPath(filepath.Join(root, "bin", "go")); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("live reload needs the go command on PATH (or GOROOT set)")
 }

@@ -4,4 +4,13 @@
 // The fakes enforce the contract's limits (Forge key rules, value size,
 // query paging) the way the host does, so a plugin that passes here does
 // not meet a surprise in the sandbox.
+//
+// # The manifest
+//
+// NewEnv allows everything. NewEnvFor(ReadManifest("manifest.yml")) holds
+// the fakes to the plugin's manifest as the host holds the module: a fetch
+// to a host or port the manifest does not declare, or a capability it does
+// not list, answers access-denied; a push to a queue no consumer reads
+// answers invalid-argument. Jira scopes are the host's alone: the jira fake
+// does not check them.
 package sdktest

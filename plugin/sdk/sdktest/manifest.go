@@ -1,0 +1,199 @@
+package sdktest
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/chatbridge/chatbridge/plugin/sdk"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// Manifest is what the host enforces at call time of a plugin's
+// manifest.yml: its capabilities, egress hosts and consumers' queues. Read
+// one with ReadManifest; NewEnvFor makes fakes that refuse the rest.
+//
+// It is read leniently: the strict decoding and every other rule is the
+// host's (chatbridge bundle build checks it), and Jira scopes are not
+// checked here (the jira fake answers whatever its Handler answers).
+type Manifest struct {
+	Capabilities []string // permissions.capabilities
+	Egress       []string // permissions.external.fetch.backend[].address
+	Queues       []string // modules.consumer[].queue
+}
+
+// ReadManifest reads the manifest.yml at path.
+func ReadManifest(path string) (*Manifest, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseManifest(b)
+}
+
+// ParseManifest reads a manifest.yml's permissions and queues.
+func ParseManifest(b []byte) (*Manifest, error) {
+	var raw struct {
+		Modules struct {
+			Consumer []struct {
+				Queue string `yaml:"queue"`
+			} `yaml:"consumer"`
+		} `yaml:"modules"`
+		Permissions struct {
+			Capabilities []string `yaml:"capabilities"`
+			External     struct {
+				Fetch struct {
+					Backend []struct {
+						Address string `yaml:"address"`
+					} `yaml:"backend"`
+				} `yaml:"fetch"`
+			} `yaml:"external"`
+		} `yaml:"permissions"`
+	}
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("sdktest: manifest: %w", err)
+	}
+	m := &Manifest{Capabilities: raw.Permissions.Capabilities}
+	for _, c := range raw.Modules.Consumer {
+		m.Queues = append(m.Queues, c.Queue)
+	}
+	for _, a := range raw.Permissions.External.Fetch.Backend {
+		m.Egress = append(m.Egress, a.Address)
+	}
+	return m, nil
+}
+
+// NewEnvFor returns NewEnv's fakes behind the manifest's rules, as the host
+// applies them: a capability the manifest does not list answers
+// access-denied (the host refuses to load such a module at all); fetch to a
+// host or port no backend address allows answers access-denied, and to
+// anything but an https URL invalid-argument; a push to a queue no consumer
+// reads answers invalid-argument. The fakes' Handlers answer the rest.
+func NewEnvFor(m *Manifest) *Env {
+	e := NewEnv()
+	has := func(c string) bool { return slices.Contains(m.Capabilities, c) }
+	if !has(abi.CapabilityStorage) {
+		e.Env.Storage = deniedStorage{}
+	}
+	if !has(abi.CapabilitySecrets) {
+		e.Env.Secrets = deniedSecrets{}
+	}
+	if has(abi.CapabilityFetch) {
+		e.Env.Fetch = egressFetcher{m.Egress, e.HTTP}
+	} else {
+		e.Env.Fetch = deniedHTTP{}
+	}
+	if !has(abi.CapabilityJira) {
+		e.Env.Jira = deniedHTTP{}
+	}
+	if has(abi.CapabilityQueue) {
+		e.Env.Queue = declaredQueues{m.Queues, e.Pushed}
+	} else {
+		e.Env.Queue = deniedQueue{}
+	}
+	return e
+}
+
+// EgressAllowed reports whether fetch may reach host on port under the
+// backend addresses: a name matches itself (ASCII case and a trailing dot
+// ignored), "*.example.com" matches one label in place of the star, and an
+// address without a port allows 443 only.
+func EgressAllowed(addresses []string, host string, port int) bool {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	if h == "" || port < 1 || port > 65535 {
+		return false
+	}
+	for _, a := range addresses {
+		name, p := a, defaultEgressPort
+		if i := strings.LastIndexByte(a, ':'); i >= 0 {
+			n, err := strconv.Atoi(a[i+1:])
+			if err != nil {
+				continue
+			}
+			name, p = a[:i], n
+		}
+		if p != port {
+			continue
+		}
+		name = strings.ToLower(name)
+		if parent, wild := strings.CutPrefix(name, "*."); wild {
+			if label, rest, ok := strings.Cut(h, "."); ok && label != "" && rest == parent {
+				return true
+			}
+		} else if name == h {
+			return true
+		}
+	}
+	return false
+}
+
+type egressFetcher struct {
+	addresses []string
+	next      *HTTP
+}
+
+func (f egressFetcher) Fetch(req *abi.Request) (*abi.Response, error) {
+	u, err := url.Parse(req.URL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return nil, abi.InvalidArgument
+	}
+	port := defaultEgressPort
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {
+			return nil, abi.InvalidArgument
+		}
+	}
+	if !EgressAllowed(f.addresses, u.Hostname(), port) {
+		return nil, abi.AccessDenied
+	}
+	return f.next.Fetch(req)
+}
+
+type declaredQueues struct {
+	queues []string
+	next   *Queue
+}
+
+func (q declaredQueues) Push(queue, orderKey string, payload []byte, delay time.Duration) error {
+	if !slices.Contains(q.queues, queue) {
+		return abi.InvalidArgument
+	}
+	return q.next.Push(queue, orderKey, payload, delay)
+}
+
+type deniedStorage struct{}
+
+func (deniedStorage) Get(string) ([]byte, error)              { return nil, abi.AccessDenied }
+func (deniedStorage) Set(string, []byte, time.Duration) error { return abi.AccessDenied }
+func (deniedStorage) Delete(string) error                     { return abi.AccessDenied }
+func (deniedStorage) Query(string, string, int) (abi.Page, error) {
+	return abi.Page{}, abi.AccessDenied
+}
+
+type deniedSecrets struct{}
+
+func (deniedSecrets) Set(string, []byte) error             { return abi.AccessDenied }
+func (deniedSecrets) Delete(string) error                  { return abi.AccessDenied }
+func (deniedSecrets) Compare(string, []byte) (bool, error) { return false, abi.AccessDenied }
+func (deniedSecrets) VerifyHMAC(string, sdk.Hash, []byte, []byte) (bool, error) {
+	return false, abi.AccessDenied
+}
+
+type deniedHTTP struct{}
+
+func (deniedHTTP) Fetch(*abi.Request) (*abi.Response, error)   { return nil, abi.AccessDenied }
+func (deniedHTTP) Request(*abi.Request) (*abi.Response, error) { return nil, abi.AccessDenied }
+
+type deniedQueue struct{}
+
+func (deniedQueue) Push(string, string, []byte, time.Duration) error { return abi.AccessDenied }
+
+// defaultEgressPort is the one port a backend address without a port
+// allows, as the host's (host/bundle DefaultEgressPort).
+const defaultEgressPort = 443

@@ -1,0 +1,107 @@
+package sdktest_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/bundle"
+	"github.com/chatbridge/chatbridge/plugin/sdk"
+	"github.com/chatbridge/chatbridge/plugin/sdk/sdktest"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+const manifest = `app:
+  id: "ari:cloud:ecosystem::app/t"
+modules:
+  consumer:
+    - key: work
+      queue: work
+      function: main
+  function:
+    - key: main
+permissions:
+  capabilities: [storage, fetch, queue]
+  external:
+    fetch:
+      backend:
+        - address: api.example.com
+        - address: "*.cdn.example.net:8443"
+`
+
+func envFor(t *testing.T) *sdktest.Env {
+	t.Helper()
+	m, err := sdktest.ParseManifest([]byte(manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := sdktest.NewEnvFor(m)
+	e.HTTP.Handler = func(*abi.Request) (*abi.Response, error) { return &abi.Response{Status: 200}, nil }
+	return e
+}
+
+// A unit test meets the host's refusals: fetch outside the declared hosts
+// and ports, a capability the manifest does not list, a queue no consumer
+// reads.
+func TestNewEnvForRefusesWhatTheManifestDoesNotAllow(t *testing.T) {
+	e := envFor(t)
+	for _, tt := range []struct {
+		url  string
+		want error
+	}{
+		{"https://api.example.com/v1/x", nil},
+		{"https://API.example.com./v1/x", nil},
+		{"https://api.example.com:443/x", nil},
+		{"https://api.example.com:8443/x", sdk.ErrAccessDenied},
+		{"https://evil.example.com/x", sdk.ErrAccessDenied},
+		{"https://img.cdn.example.net:8443/a.png", nil},
+		{"https://img.cdn.example.net/a.png", sdk.ErrAccessDenied},
+		{"https://a.b.cdn.example.net:8443/a.png", sdk.ErrAccessDenied},
+		{"http://api.example.com/x", sdk.ErrInvalidArgument},
+	} {
+		_, err := e.Fetch.Fetch(&abi.Request{Method: "GET", URL: tt.url})
+		if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+			t.Errorf("fetch %s: %v, want %v", tt.url, err, tt.want)
+		}
+	}
+	if n := len(e.HTTP.Requests()); n != 4 {
+		t.Errorf("%d requests reached the fake, want the 4 allowed", n)
+	}
+	if _, err := e.Jira.Request(&abi.Request{Method: "GET", URL: "/rest/api/3/myself"}); !errors.Is(err, sdk.ErrAccessDenied) {
+		t.Errorf("jira without the capability: %v, want access-denied", err)
+	}
+	if err := e.Secrets.Set("k", []byte("v")); !errors.Is(err, sdk.ErrAccessDenied) {
+		t.Errorf("secrets without the capability: %v, want access-denied", err)
+	}
+	if err := e.Queue.Push("work", "", []byte("x"), 0); err != nil {
+		t.Errorf("push to a declared queue: %v", err)
+	}
+	if err := e.Queue.Push("other", "", []byte("x"), 0); !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Errorf("push to an undeclared queue: %v, want invalid-argument", err)
+	}
+	if err := e.Storage.Set("k", []byte("v"), time.Minute); err != nil {
+		t.Errorf("storage, declared: %v", err)
+	}
+}
+
+// The fake's egress rule is the host's: both agree on every pair of
+// address and destination below.
+func TestEgressAllowedAgreesWithTheHost(t *testing.T) {
+	addresses := []string{"api.example.com", "*.cdn.example.net:8443", "api.other.org:8080"}
+	var backends []bundle.Backend
+	for _, a := range addresses {
+		backends = append(backends, bundle.Backend{Address: a})
+	}
+	m := &bundle.Manifest{Permissions: bundle.Permissions{External: bundle.External{Fetch: bundle.Fetch{Backend: backends}}}}
+	for _, host := range []string{"api.example.com", "API.EXAMPLE.COM", "api.example.com.", "x.api.example.com", "example.com",
+		"a.cdn.example.net", "cdn.example.net", "a.b.cdn.example.net", "api.other.org", ""} {
+		for _, port := range []int{443, 8443, 8080, 0} {
+			t.Run(fmt.Sprintf("%s:%d", host, port), func(t *testing.T) {
+				if got, want := sdktest.EgressAllowed(addresses, host, port), m.EgressAllowedAt(host, port); got != want {
+					t.Fatalf("sdktest says %v, the host %v", got, want)
+				}
+			})
+		}
+	}
+}
