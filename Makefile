@@ -32,13 +32,20 @@ $(BIN)/chatbridge: FORCE
 	@echo "==> building the host binary $@ (go build -v: each package is named as it compiles; the first build takes minutes)"
 	$(GO) build -v -trimpath -ldflags "-X main.commit=$(COMMIT)" -o $@ ./host/cmd/chatbridge
 
+# Go stamps the commit into the module (vcs.revision, vcs.modified; `chatbridge
+# audit` shows them and the command that rebuilds it) only where it finds the
+# repository: a checkout whose .git is a directory. In a linked worktree (.git
+# is a file) Go walks past it and could stamp another repository's commit
+# (golang/go#58218), so there, and without git, the module records no commit.
+WASM_BUILDVCS ?= $(if $(and $(wildcard .git/HEAD),$(shell command -v git)),true,false)
+
 # The plugin as a wasip1 reactor, beside its manifest; `chatbridge dev` signs it.
 # -trimpath and an empty build id make the module byte-identical for the same
-# source and Go version (TestPluginBuildIsReproducible).
+# source, commit and Go version (TestPluginBuildIsReproducible).
 wasm: FORCE
-	@echo "==> building the plugin $(BUNDLE)/plugin.wasm (GOOS=wasip1)"
+	@echo "==> building the plugin $(BUNDLE)/plugin.wasm (GOOS=wasip1, -buildvcs=$(WASM_BUILDVCS))"
 	@mkdir -p $(BUNDLE)
-	GOOS=wasip1 GOARCH=wasm $(GO) build -v $(WASM_FLAGS) -o $(BUNDLE)/plugin.wasm $(PLUGIN_PKG)
+	GOOS=wasip1 GOARCH=wasm GOFLAGS=-buildvcs=$(WASM_BUILDVCS) $(GO) build -v $(WASM_FLAGS) -o $(BUNDLE)/plugin.wasm $(PLUGIN_PKG)
 	cp $(PLUGIN_MANIFEST) $(BUNDLE)/manifest.yml
 
 # The signed bundle, then its audit.

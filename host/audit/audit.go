@@ -9,10 +9,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
 	"github.com/chatbridge/chatbridge/host/bundle"
+	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -35,18 +37,23 @@ type Finding struct {
 
 // Signature is the signature part of a report.
 type Signature struct {
-	Signer  string `json:"signer"`
-	Trusted bool   `json:"trusted"`
-	Revoked bool   `json:"revoked"`
-	Ed25519 string `json:"ed25519"`
-	MLDSA65 string `json:"mldsa65"`
+	Signer     string `json:"signer"`     // the signing key's fingerprint
+	SignerName string `json:"signerName"` // the trust entry's name for it; empty when none
+	// SignedAt is the signing time (RFC 3339) the signature covers, once
+	// verified; empty for a version 1 signature or an unverified one.
+	SignedAt string `json:"signedAt"`
+	Trusted  bool   `json:"trusted"`
+	Revoked  bool   `json:"revoked"`
+	Ed25519  string `json:"ed25519"`
+	MLDSA65  string `json:"mldsa65"`
 }
 
 // Permissions are what the manifest declares.
 type Permissions struct {
 	AppID          string            `json:"appId"`
 	Capabilities   []string          `json:"capabilities"`
-	Egress         []string          `json:"egress"`
+	Egress         []string          `json:"egress"`      // addresses as the manifest writes them
+	EgressPorts    []string          `json:"egressPorts"` // the same as host:port (443 unless written)
 	Scopes         []string          `json:"scopes"`
 	MemoryMiB      int               `json:"memoryMiB"`
 	TimeoutSeconds map[string]int    `json:"timeoutSeconds"`
@@ -68,18 +75,37 @@ type Table struct {
 
 // Build is what the module says it was built from.
 type Build struct {
-	GoVersion string       `json:"goVersion"`
-	Path      string       `json:"path"`
-	Main      string       `json:"main"`
-	Deps      []Dependency `json:"deps"`
-	Settings  []string     `json:"settings"`
+	GoVersion  string       `json:"goVersion"` // from the producers section; Unknown without one
+	Path       string       `json:"path"`      // the main package
+	Main       Dependency   `json:"main"`      // the main module
+	Deps       []Dependency `json:"deps"`
+	Settings   []string     `json:"settings"` // key=value, as recorded
+	Provenance *Provenance  `json:"provenance"`
 }
 
 // Dependency is one module the plugin was built with.
 type Dependency struct {
-	Path    string `json:"path"`
-	Version string `json:"version"`
-	Sum     string `json:"sum,omitempty"`
+	Path    string      `json:"path"`
+	Version string      `json:"version"`
+	Sum     string      `json:"sum,omitempty"`
+	Replace *Dependency `json:"replace,omitempty"` // the module used in its place
+}
+
+// Used is the module whose code the build used: the replacement if any.
+func (d Dependency) Used() Dependency {
+	if d.Replace != nil {
+		return *d.Replace
+	}
+	return d
+}
+
+// String is "path version", with " => path version" for a replacement.
+func (d Dependency) String() string {
+	s := d.Path + " " + d.Version
+	if d.Replace != nil {
+		s += " => " + strings.TrimSpace(d.Replace.Path+" "+d.Replace.Version)
+	}
+	return s
 }
 
 // Report is the audit of one bundle.
@@ -98,8 +124,11 @@ type Report struct {
 	// EgressCannotTell is set when the module imports fetch: a URL it
 	// builds at run time is invisible to the audit, so EgressUsed may be
 	// incomplete (the host's allowlist still holds every call).
-	EgressCannotTell bool      `json:"egressCannotTell"`
-	Findings         []Finding `json:"findings"`
+	EgressCannotTell bool `json:"egressCannotTell"`
+	// VulnDB and Vulns are set by CheckVulns.
+	VulnDB   *VulnDBInfo `json:"vulnDB,omitempty"`
+	Vulns    []Vuln      `json:"vulns,omitempty"`
+	Findings []Finding   `json:"findings"`
 }
 
 // Failed reports whether any finding is a failure.
@@ -134,9 +163,12 @@ func Run(ctx context.Context, dir string, trust *bundle.Trust) (*Report, error) 
 		Bundle:       dir,
 		ModuleSHA256: in.ModuleSHA256,
 		ModuleBytes:  in.ModuleSize,
-		Signature: Signature{Signer: in.Signer, Trusted: in.Trusted, Revoked: in.Revoked,
+		Signature: Signature{Signer: in.Signer, SignerName: in.SignerName, Trusted: in.Trusted, Revoked: in.Revoked,
 			Ed25519: string(in.Ed25519), MLDSA65: string(in.MLDSA65)},
 		Imports: map[string][]string{},
+	}
+	if !in.SignedAt.IsZero() {
+		r.Signature.SignedAt = in.SignedAt.UTC().Format(time.RFC3339)
 	}
 	sum := sha256.Sum256([]byte(in.ManifestSHA256 + in.ModuleSHA256))
 	r.BundleSHA256 = hex.EncodeToString(sum[:])
@@ -231,7 +263,22 @@ func Run(ctx context.Context, dir string, trust *bundle.Trust) (*Report, error) 
 	}
 	sort.Strings(r.EgressUsed)
 	r.EgressCannotTell = imported[bundle.CapabilityFetch]
+	r.checkScopes(m, imported)
 	return r, nil
+}
+
+// checkScopes fails a scope no Jira or JSM operation accepts: the host
+// grants nothing for it, so it is a promise the host cannot keep (or a
+// misspelling that leaves every call needing the real scope denied).
+func (r *Report) checkScopes(m *bundle.Manifest, imported map[string]bool) {
+	for _, s := range m.Permissions.Scopes {
+		if !capability.KnownJiraScope(s) {
+			r.add(Fail, "scopes", "permissions.scopes declares %s, which no Jira or JSM operation in the specifications accepts: the host grants nothing for it", s)
+		}
+	}
+	if len(m.Permissions.Scopes) > 0 && !imported[bundle.CapabilityJira] {
+		r.add(Warn, "scopes", "the manifest declares scopes but the module never imports jira")
+	}
 }
 
 func permissions(m *bundle.Manifest) Permissions {
@@ -245,6 +292,7 @@ func permissions(m *bundle.Manifest) Permissions {
 	}
 	for _, b := range m.Permissions.External.Fetch.Backend {
 		p.Egress = append(p.Egress, b.Address)
+		p.EgressPorts = append(p.EgressPorts, fmt.Sprintf("%s:%d", strings.ToLower(b.Host()), b.Port()))
 	}
 	for _, k := range []bundle.Kind{bundle.KindWebTrigger, bundle.KindTrigger, bundle.KindConsumer, bundle.KindScheduledTrigger, bundle.KindFunction} {
 		p.TimeoutSeconds[string(k)] = int(m.Timeout(k).Seconds())

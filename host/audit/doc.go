@@ -4,12 +4,28 @@
 //
 // # What a report holds
 //
-// Bundle and module SHA-256; the signature status per algorithm and the
-// signer's fingerprint; every import grouped by capability (and each WASI
-// function) and every export; the manifest's permissions (egress hosts,
+// Bundle and module SHA-256; the signature status per algorithm, the
+// signer's fingerprint, the name its trust entry gives it and the signing
+// time the signature covers; every import grouped by capability (and each
+// WASI function) and every export; the manifest's permissions (egress hosts,
 // scopes, capabilities, memory, timeouts); the module's memory and table
-// limits; and the Go version, main module and dependencies the module was
-// built from (read from the runtime.modinfo record the Go linker embeds).
+// limits; and the build: Go version (the module's producers section), main
+// module and every dependency with version and go.sum hash (the
+// runtime.modinfo record, which debug/buildinfo cannot find in a wasm
+// module), the commit (vcs.revision, vcs.modified; "unknown" without a VCS
+// stamp), the flags and environment, and the go build command that rebuilds
+// plugin.wasm byte for byte, with the caveats when the module does not
+// record enough to promise that.
+//
+// # Supply chain
+//
+// Report.SBOM writes a CycloneDX 1.5 bill of materials from the build
+// information. Report.CheckVulns checks every module (and the standard
+// library at the Go version) against OSV records in a local folder
+// (LoadVulnDB; no network): a module version inside an affected range is a
+// failure naming the OSV id. Compare lists what changed between two bundles
+// in capabilities, egress (host:port), scopes, memory, imports, exports and
+// dependencies.
 //
 // # Checks
 //
@@ -17,9 +33,10 @@
 // a signature that does not verify, an untrusted or revoked signer, a file
 // changed after signing, an import from a capability the manifest does not
 // declare or from a module the host does not provide, an https URL in the
-// module's data whose host the manifest's egress list does not allow, and a
+// module's data whose host the manifest's egress list does not allow, a
 // minimum memory above the manifest's memoryMiB (the host would fail every
-// start). Warnings do not fail: a declared capability the module never
+// start), a scope no Jira or JSM operation accepts (the host grants nothing
+// for it), and, with a vulnerability folder, a known vulnerability. Warnings do not fail: a declared capability the module never
 // imports, and a wildcard egress host.
 //
 // # Honest egress
@@ -31,7 +48,9 @@
 //
 // # Escaping
 //
-// The text report writes control characters, bidirectional controls and
-// invalid UTF-8 in every string it prints as Go escapes, so that a name in
-// the module or manifest cannot redraw the report.
+// The text report and the diff write control characters, bidirectional
+// controls and invalid UTF-8 in every string they print as Go escapes, so
+// that a name in the module, the manifest or the trust directory cannot
+// redraw the report; the rebuild command quotes every build setting as one
+// shell word.
 package audit

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime/debug"
 	"strings"
 
@@ -29,11 +28,14 @@ func readModule(dir string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// The sentinels the Go linker puts around runtime.modinfo.
+// The sentinels the go command puts around runtime.modinfo
+// (cmd/go/internal/modload.infoStart and infoEnd). The Go linker's wasm
+// output has no "\xff Go buildinf:" blob, so debug/buildinfo (and `go
+// version -m`) cannot read a wasm module; the modinfo string itself sits in
+// the data section between these (RATIONALE.md).
 var (
 	modinfoStart = []byte("0w\xaf\x0c\x92t\x08\x02A\xe1\xc1\x07\xe6\xd6\x18\xe6")
 	modinfoEnd   = []byte("\xf92C1\x86\x18 r\x00\x82B\x10A\x16\xd8\xf2")
-	goVersionRE  = regexp.MustCompile(`\bgo1\.[0-9]+(\.[0-9]+)?\b`)
 )
 
 // buildInfo reads the module's embedded build information, or nil.
@@ -51,22 +53,29 @@ func buildInfo(module []byte) *Build {
 	if err != nil {
 		return nil
 	}
-	b := &Build{GoVersion: bi.GoVersion, Path: bi.Path, Main: bi.Main.Path + " " + bi.Main.Version}
-	if b.GoVersion == "" {
-		// The version string lives beside modinfo, as runtime.buildVersion.
-		b.GoVersion = string(goVersionRE.Find(module))
-	}
+	// runtime.modinfo has no "go" line: the version lives in the module's
+	// producers section.
+	b := &Build{GoVersion: goVersion(module), Path: bi.Path, Main: dependency(&bi.Main)}
 	for _, d := range bi.Deps {
-		dep := Dependency{Path: d.Path, Version: d.Version, Sum: d.Sum}
-		if d.Replace != nil {
-			dep.Version += " => " + d.Replace.Path + " " + d.Replace.Version
-		}
-		b.Deps = append(b.Deps, dep)
+		b.Deps = append(b.Deps, dependency(d))
 	}
+	var settings [][2]string
 	for _, s := range bi.Settings {
 		b.Settings = append(b.Settings, s.Key+"="+s.Value)
+		settings = append(settings, [2]string{s.Key, s.Value})
 	}
+	b.Provenance = provenance(b, settings, module)
 	return b
+}
+
+// dependency is m as the report and the SBOM show it; a replaced module
+// keeps the version the build asked for and names what it used instead.
+func dependency(m *debug.Module) Dependency {
+	d := Dependency{Path: m.Path, Version: m.Version, Sum: m.Sum}
+	if r := m.Replace; r != nil {
+		d.Replace = &Dependency{Path: r.Path, Version: r.Version, Sum: r.Sum}
+	}
+	return d
 }
 
 var errSection = errors.New("malformed section")

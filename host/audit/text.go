@@ -27,7 +27,18 @@ func (r *Report) WriteText(w io.Writer) error {
 	p("bundle\t%s", r.Bundle)
 	p("bundle sha256\t%s", r.BundleSHA256)
 	p("module sha256\t%s (%d bytes)", r.ModuleSHA256, r.ModuleBytes)
-	p("signer\t%s (trusted: %v, revoked: %v)", orNone(r.Signature.Signer), r.Signature.Trusted, r.Signature.Revoked)
+	signer := orNone(r.Signature.Signer)
+	if r.Signature.SignerName != "" {
+		signer = r.Signature.SignerName + " " + signer
+	}
+	p("signer\t%s (trusted: %v, revoked: %v)", signer, r.Signature.Trusted, r.Signature.Revoked)
+	signedAt := r.Signature.SignedAt
+	if signedAt == "" {
+		signedAt = "unknown (a version 1 signature records no time, and an unverified one's is not shown)"
+	} else {
+		signedAt += " (the signer's clock, covered by the signature)"
+	}
+	p("signed at\t%s", signedAt)
 	p("signature ed25519\t%s", r.Signature.Ed25519)
 	p("signature ml-dsa-65\t%s", r.Signature.MLDSA65)
 	p("")
@@ -81,13 +92,55 @@ func (r *Report) WriteText(w io.Writer) error {
 	p("")
 	if b := r.Build; b != nil {
 		p("go\t%s", b.GoVersion)
-		p("main\t%s (%s)", b.Path, b.Main)
+		p("main\t%s (module %s)", b.Path, b.Main.String())
 		for _, d := range b.Deps {
-			p("dependency\t%s %s", d.Path, d.Version)
+			p("dependency\t%s %s", d.String(), d.Used().Sum)
+		}
+		if len(b.Deps) == 0 {
+			p("dependency\t%s", "none")
 		}
 		p("build\t%s", trimmed(b.Settings))
+		if v := b.Provenance; v != nil {
+			commit := v.Commit
+			switch {
+			case v.Commit == Unknown:
+				commit = "unknown (the module records no VCS stamp)"
+			case v.Modified == "true":
+				commit += " (" + v.VCS + ", " + v.CommitTime + ", with uncommitted changes)"
+			default:
+				commit += " (" + v.VCS + ", " + v.CommitTime + ", modified: " + v.Modified + ")"
+			}
+			p("commit\t%s", commit)
+			p("build flags\t%s", strings.Join(v.Flags, " "))
+			p("build env\t%s", strings.Join(v.Env, " "))
+			ld := orNone(v.LDFlags)
+			if !v.LDFlagsRecorded {
+				ld += " (read from the module's sections, not recorded)"
+			}
+			p("ldflags\t%s", ld)
+			where := "in a checkout of " + b.Main.Path + " at commit " + v.Commit
+			if v.Commit == Unknown {
+				where = "in a copy of the same sources of " + b.Main.Path + " (the module does not name a commit)"
+			}
+			p("reproduce\t%s:", where)
+			p("reproduce\t%s", v.Reproduce)
+			p("reproduce\tthen sha256sum plugin.wasm must print %s", r.ModuleSHA256)
+			if v.ByteForByte {
+				p("reproducible\t%s", "byte for byte: the module records the toolchain, commit and flags")
+			} else {
+				p("reproducible\t%s", "not proven byte for byte: see the caveats")
+			}
+			for _, c := range v.Caveats {
+				p("caveat\t%s", c)
+			}
+		}
 	} else {
 		p("go\tunknown (no build information in the module)")
+	}
+	if db := r.VulnDB; db != nil {
+		p("vulnerabilities\t%d found in %s (%d OSV records, newest modified %s)", len(r.Vulns), db.Dir, db.Records, orNone(db.Newest))
+	} else {
+		p("vulnerabilities\t%s", "not checked (no -vulndb)")
 	}
 	p("")
 	if len(r.Findings) == 0 {

@@ -51,7 +51,7 @@ func BenchmarkSign(b *testing.B) {
 func BenchmarkVerify(b *testing.B) {
 	k := testKey(b, 1)
 	msg := message([32]byte{1}, [32]byte{2})
-	ed, ml, err := k.sign(msg)
+	ed, ml, err := k.sign(msg, mldsaContext)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.Run("ML-DSA-65", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if !k.pub.verifyMLDSA65(msg, ml) {
+			if !k.pub.verifyMLDSA65(msg, mldsaContext, ml) {
 				b.Fatal("invalid")
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Bundle is a bundle that passed verification: both signatures verified
@@ -15,10 +16,12 @@ import (
 // the manifest decoded strictly and validated.
 type Bundle struct {
 	Manifest       *Manifest
-	Module         []byte // plugin.wasm, exactly the bytes that were verified
-	Signer         string // fingerprint of the signing key
-	ManifestSHA256 string // lower-case hex
-	ModuleSHA256   string // lower-case hex
+	Module         []byte    // plugin.wasm, exactly the bytes that were verified
+	Signer         string    // fingerprint of the signing key
+	SignerName     string    // the name the trust entry gives the key; may be empty
+	SignedAt       time.Time // the signing time the signature covers; zero for a version 1 signature
+	ManifestSHA256 string    // lower-case hex
+	ModuleSHA256   string    // lower-case hex
 }
 
 // SignatureStatus is the outcome of checking one algorithm's signature.
@@ -36,9 +39,15 @@ const (
 // Report is what Inspect found in a bundle. It is meant for an audit; only
 // Err says whether the host would load the bundle.
 type Report struct {
-	Signer         string // keyId from signature.json; empty when unsigned or malformed
-	Trusted        bool   // the signer's key is in the trust set and not revoked
-	Revoked        bool   // the signer's fingerprint is revoked
+	Signer     string // keyId from signature.json; empty when unsigned or malformed
+	SignerName string // the name the trust entry gives the signer's key (a Name header); empty when none or unknown
+	// SignedAt is the signing time the signer recorded (version 2), set
+	// only when both signatures verify; zero for a version 1 signature,
+	// which records none. It is the signer's claim, covered by the
+	// signature, not a timestamp authority's.
+	SignedAt       time.Time
+	Trusted        bool // the signer's key is in the trust set and not revoked
+	Revoked        bool // the signer's fingerprint is revoked
 	Ed25519        SignatureStatus
 	MLDSA65        SignatureStatus
 	ManifestSHA256 string // computed from manifest.yml, lower-case hex
@@ -102,6 +111,8 @@ func Open(dir string, trust *Trust) (*Bundle, error) {
 		Manifest:       m,
 		Module:         c.module,
 		Signer:         r.Signer,
+		SignerName:     r.SignerName,
+		SignedAt:       r.SignedAt,
 		ManifestSHA256: r.ManifestSHA256,
 		ModuleSHA256:   r.ModuleSHA256,
 	}, nil
@@ -147,15 +158,22 @@ func (c *contents) verify(trust *Trust, r *Report) error {
 	}
 	key, revoked := trust.lookup(s.keyID)
 	r.Signer, r.Revoked, r.Trusted = s.keyID, revoked, key != nil && !revoked
+	if key != nil {
+		r.SignerName = key.name
+	}
 	r.ManifestIntact = s.manifestSum == c.manifestSum
 	r.ModuleIntact = s.moduleSum == c.moduleSum
 	r.Ed25519, r.MLDSA65 = SignatureUnknownKey, SignatureUnknownKey
 	if key != nil {
 		// The signatures are checked over the hashes of the bytes read, not
 		// the hashes signature.json claims.
-		msg := message(c.manifestSum, c.moduleSum)
+		msg, ctx := s.signed(c.manifestSum, c.moduleSum)
 		r.Ed25519 = status(key.verifyEd25519(msg, s.ed))
-		r.MLDSA65 = status(key.verifyMLDSA65(msg, s.ml))
+		r.MLDSA65 = status(key.verifyMLDSA65(msg, ctx, s.ml))
+		if r.Ed25519 == SignatureValid && r.MLDSA65 == SignatureValid {
+			// Shown only once verified: until then it is anyone's claim.
+			r.SignedAt = s.signedAt
+		}
 	}
 	switch {
 	case revoked:

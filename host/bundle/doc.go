@@ -29,20 +29,27 @@
 //
 // A vendor key is a composite of Ed25519 and ML-DSA-65 (FIPS 204), so a
 // bundle stays unforgeable if either algorithm falls. Both sign the same
-// message:
+// message; Sign writes version 2, which covers the signing time:
+//
+//	"chatbridge-bundle-v2" 0x00 || SHA-256(manifest.yml) || SHA-256(plugin.wasm) || signedAt (Unix seconds, 8 bytes big-endian)
+//
+// Version 1 signatures, which record no time, still verify; theirs is
 //
 //	"chatbridge-bundle-v1" 0x00 || SHA-256(manifest.yml) || SHA-256(plugin.wasm)
 //
 // Ed25519 signs it as is (pure Ed25519); ML-DSA-65 signs it with the context
-// string "chatbridge-bundle-v1", hedged (randomised). A bundle verifies only
-// when both signatures verify.
+// string of its version ("chatbridge-bundle-v2" or "-v1"), hedged
+// (randomised). A bundle verifies only when both signatures verify. The
+// signing time is the signer's own clock: the signature stops anyone else
+// from changing it, nothing proves it true.
 //
 // signature.json is one flat JSON object with exactly these members (exact
-// case, none repeated, nothing after it):
+// case, none repeated, nothing after it; version 1 has no signedAt):
 //
 //	{
-//	  "version": 1,
+//	  "version": 2,
 //	  "keyId": "sha256:<64 hex>",         // fingerprint of the signing key
+//	  "signedAt": "2026-12-04T21:17:43Z", // RFC 3339, UTC, whole seconds
 //	  "ed25519": "<standard base64>",     // 64 bytes
 //	  "mldsa65": "<standard base64>",     // 3309 bytes
 //	  "manifestSha256": "<64 hex>",
@@ -64,7 +71,10 @@
 // public key (1952 bytes).
 //
 // Key files are PEM with one header, Key-Id, holding the fingerprint (checked
-// on read when present):
+// on read when present); a public key file may also have a Name header
+// naming the key's owner (PublicKey.WithName), which Open and Inspect report
+// as the signer's name. The fingerprint does not cover the name: it is the
+// trust directory's label, and displays escape it:
 //
 //   - "CHATBRIDGE BUNDLE PRIVATE KEY": the 32-byte Ed25519 seed followed by
 //     the 32-byte ML-DSA-65 seed. Written with mode 0600 and never over an

@@ -13,6 +13,10 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 )
@@ -21,6 +25,8 @@ const (
 	privateKeyPEMType = "CHATBRIDGE BUNDLE PRIVATE KEY"
 	publicKeyPEMType  = "CHATBRIDGE BUNDLE PUBLIC KEY"
 	keyIDHeader       = "Key-Id"
+	nameHeader        = "Name" // public key files only: who the key belongs to
+	maxNameLen        = 200
 
 	seedSize          = ed25519.SeedSize + mldsa65.SeedSize           // 64
 	publicKeySize     = ed25519.PublicKeySize + mldsa65.PublicKeySize // 1984
@@ -34,10 +40,11 @@ const (
 // PublicKey is a composite verification key: an Ed25519 key and an ML-DSA-65
 // key. A signature is valid only when both halves verify.
 type PublicKey struct {
-	ed  ed25519.PublicKey
-	ml  *mldsa65.PublicKey
-	raw []byte // ed || ml, the encoding the fingerprint and key files use
-	fp  string
+	ed   ed25519.PublicKey
+	ml   *mldsa65.PublicKey
+	raw  []byte // ed || ml, the encoding the fingerprint and key files use
+	fp   string
+	name string // from the key file's Name header; not part of the identity
 }
 
 // PrivateKey is a composite signing key. It is kept as the two 32-byte seeds
@@ -117,6 +124,32 @@ func (k *PublicKey) Fingerprint() string { return k.fp }
 // String returns the fingerprint.
 func (k *PublicKey) String() string { return k.fp }
 
+// Name returns the name the key file gives its owner (its Name header), or
+// "" when it gives none. It is a label for people, not part of the key's
+// identity: the fingerprint does not cover it, and it may hold anything a
+// one-line PEM header can, so a display must escape it.
+func (k *PublicKey) Name() string { return k.name }
+
+// WithName returns a copy of k that WritePublicKeyFile writes with name as
+// its Name header. A name must be valid UTF-8, at most 200 bytes, with no
+// control characters: it is printed to people beside the fingerprint.
+func (k *PublicKey) WithName(name string) (*PublicKey, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	c := *k
+	c.name = name
+	return &c, nil
+}
+
+func checkName(name string) error {
+	if len(name) > maxNameLen || !utf8.ValidString(name) || strings.TrimSpace(name) != name ||
+		strings.ContainsFunc(name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }) {
+		return fmt.Errorf("%w: key name %q: want at most %d bytes of UTF-8 without control characters or surrounding spaces", ErrMalformedKey, name, maxNameLen)
+	}
+	return nil
+}
+
 // WritePrivateKeyFile writes k to a new file at path with mode 0600. It refuses
 // to overwrite an existing file, so a signing key is never lost by accident.
 func WritePrivateKeyFile(path string, k *PrivateKey) error {
@@ -165,11 +198,16 @@ func ReadPrivateKeyFile(path string) (*PrivateKey, error) {
 	return k, nil
 }
 
-// WritePublicKeyFile writes k to path with mode 0644, replacing any file there.
+// WritePublicKeyFile writes k to path with mode 0644, replacing any file
+// there; a named key (WithName) gets a Name header.
 func WritePublicKeyFile(path string, k *PublicKey) error {
+	headers := map[string]string{keyIDHeader: k.fp}
+	if k.name != "" {
+		headers[nameHeader] = k.name
+	}
 	data := pem.EncodeToMemory(&pem.Block{
 		Type:    publicKeyPEMType,
-		Headers: map[string]string{keyIDHeader: k.fp},
+		Headers: headers,
 		Bytes:   k.raw,
 	})
 	if err := os.WriteFile(path, data, publicKeyPerm); err != nil {
@@ -188,7 +226,7 @@ func ReadPublicKeyFile(path string) (*PublicKey, error) {
 }
 
 func parsePublicKeyPEM(path string, data []byte) (*PublicKey, error) {
-	b, err := decodePEM(data, publicKeyPEMType)
+	b, err := decodePEM(data, publicKeyPEMType, nameHeader)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrMalformedKey, path, err)
 	}
@@ -199,12 +237,15 @@ func parsePublicKeyPEM(path string, data []byte) (*PublicKey, error) {
 	if id, ok := b.Headers[keyIDHeader]; ok && id != k.fp {
 		return nil, fmt.Errorf("%w: %s: %s header %s does not match the key (%s)", ErrMalformedKey, path, keyIDHeader, id, k.fp)
 	}
+	// The name is kept as written (one PEM header line): a trust directory
+	// is the operator's, and every display escapes it.
+	k.name = b.Headers[nameHeader]
 	return k, nil
 }
 
 // decodePEM accepts exactly one block of the wanted type, no headers other
-// than Key-Id, and nothing but white space around it.
-func decodePEM(data []byte, typ string) (*pem.Block, error) {
+// than Key-Id and those in extra, and nothing but white space around it.
+func decodePEM(data []byte, typ string, extra ...string) (*pem.Block, error) {
 	b, rest := pem.Decode(data)
 	if b == nil {
 		return nil, errors.New("no PEM block")
@@ -213,7 +254,7 @@ func decodePEM(data []byte, typ string) (*pem.Block, error) {
 		return nil, fmt.Errorf("PEM block is %q, want %q", b.Type, typ)
 	}
 	for h := range b.Headers {
-		if h != keyIDHeader {
+		if h != keyIDHeader && !slices.Contains(extra, h) {
 			return nil, fmt.Errorf("unexpected PEM header %q", h)
 		}
 	}

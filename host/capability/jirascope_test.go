@@ -93,3 +93,16 @@ func TestDotSegmentsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestKnownJiraScopeIsWhatTheSpecificationsAccept(t *testing.T) {
+	for _, s := range []string{"read:jira-work", "write:jira-work", "read:jira-user", "read:servicedesk-request", "read:issue:jira"} {
+		if !KnownJiraScope(s) {
+			t.Errorf("%s is not known", s)
+		}
+	}
+	for _, s := range []string{"storage:app", "read:jira-wrok", "", "read:confluence-content.all"} {
+		if KnownJiraScope(s) {
+			t.Errorf("%q is known", s)
+		}
+	}
+}

@@ -24,6 +24,7 @@ func bundleKeygen(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bundle keygen", stderr)
 	priv := fs.String("key", "vendor.key", "private key file to write (mode 0600)")
 	pub := fs.String("pub", "vendor.pub", "public key file to write, for hosts' trust directories")
+	name := fs.String("name", "", "the key owner's name, written into the public key file (audit shows it beside the fingerprint)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,10 +43,16 @@ func bundleKeygen(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	public := k.Public()
+	if *name != "" {
+		if public, err = public.WithName(*name); err != nil {
+			return err
+		}
+	}
 	if err := bundle.WritePrivateKeyFile(*priv, k); err != nil {
 		return err
 	}
-	if err := bundle.WritePublicKeyFile(*pub, k.Public()); err != nil {
+	if err := bundle.WritePublicKeyFile(*pub, public); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s and %s\nsigner %s\n", *priv, *pub, k.Public().Fingerprint())
