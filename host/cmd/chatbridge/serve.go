@@ -20,6 +20,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/adminapi"
+	"github.com/chatbridge/chatbridge/host/adminui"
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/host/cluster"
@@ -253,7 +254,7 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 		adm.Close()
 		return r, err
 	}
-	api := adminapi.Handler(r.host, r.token)
+	api := adminui.Mount(adminapi.Handler(r.host, r.token), r.token)
 	var extra http.Handler = api
 	if dev != nil && dev.extra != nil {
 		mux := http.NewServeMux()
