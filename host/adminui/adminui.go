@@ -56,6 +56,7 @@ type UI struct {
 	mux   *http.ServeMux
 	pages *template.Template
 	css   []byte
+	icon  []byte
 }
 
 // Mount returns a handler serving the UI under Prefix and api for every
@@ -87,6 +88,7 @@ func New(c Config) *UI {
 	_, _ = rand.Read(u.key)
 	u.pages = template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/*.html"))
 	u.css, _ = fs.ReadFile(files, "static/ui.css")
+	u.icon, _ = fs.ReadFile(files, "static/icon.svg")
 	u.routes()
 	return u
 }
@@ -97,6 +99,11 @@ func (u *UI) routes() {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
 		_, _ = w.Write(u.css)
+	})
+	m.HandleFunc("GET "+Prefix+"static/icon.svg", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = w.Write(u.icon)
 	})
 	m.HandleFunc("GET "+Prefix+"signin", u.signinForm)
 	m.HandleFunc("POST "+Prefix+"signin", u.signin)
@@ -119,7 +126,9 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", CSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	// Not no-referrer: with it, Chromium sends "Origin: null" with a
+	// form, which the origin checks must refuse.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")

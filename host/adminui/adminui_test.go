@@ -386,7 +386,7 @@ func TestEveryAnswerCarriesTheCSPAndLoadsNothingElse(t *testing.T) {
 			if got := p.header.Get("Content-Security-Policy"); got != CSP || p.status == 0 {
 				t.Errorf("CSP %q", got)
 			}
-			for h, want := range map[string]string{"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"} {
+			for h, want := range map[string]string{"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"} {
 				if p.header.Get(h) != want {
 					t.Errorf("%s: %q", h, p.header.Get(h))
 				}
