@@ -114,7 +114,7 @@ func TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium(t
 		s.say(t, chat, marker)
 		req := s.waitRequest(t, marker)
 		for deadline := time.Now().Add(wait); ; {
-			navigate(t, adminui.Prefix + "installations/" + url.PathEscape(installationID(t, s)) + "/projects/SUP")
+			navigate(t, adminui.Prefix+"installations/"+url.PathEscape(installationID(t, s))+"/projects/SUP")
 			page.waitFor(t, "the project page", `document.readyState === 'complete' && document.querySelector('h1').innerText === 'Project SUP'`, wait)
 			var shown bool
 			page.eval(t, `!!document.querySelector('#mapping-list tr[data-issue=`+js(req.Key)+`]') && Number(document.querySelector('#q-delivered').innerText) > `+strconv.Itoa(before), &shown)
