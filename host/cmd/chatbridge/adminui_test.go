@@ -14,6 +14,7 @@ import (
 	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
 	"github.com/chatbridge/chatbridge/host/adminui"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium
@@ -113,19 +114,18 @@ func TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium(t
 		marker := "admin UI delivery " + strconv.FormatInt(chat, 10)
 		s.say(t, chat, marker)
 		req := s.waitRequest(t, marker)
-		for deadline := time.Now().Add(wait); ; {
-			navigate(t, adminui.Prefix+"installations/"+url.PathEscape(installationID(t, s))+"/projects/SUP")
-			page.waitFor(t, "the project page", `document.readyState === 'complete' && document.querySelector('h1').innerText === 'Project SUP'`, wait)
+		project := adminui.Prefix + "installations/" + url.PathEscape(installationID(t, s)) + "/projects/SUP"
+		waitfor.Until(t, wait, "request "+req.Key+" and a delivery on the project page", func() string {
+			page.eval(t, `window.previousPage = true; true`, nil)
+			navigate(t, project)
+			page.waitFor(t, "the project page", `!window.previousPage && document.readyState === 'complete' && document.querySelector('h1') && document.querySelector('h1').innerText === 'Project SUP'`, wait)
 			var shown bool
 			page.eval(t, `!!document.querySelector('#mapping-list tr[data-issue=`+js(req.Key)+`]') && Number(document.querySelector('#q-delivered').innerText) > `+strconv.Itoa(before), &shown)
-			if shown {
-				break
+			if !shown {
+				return "not shown yet"
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("request %s and a delivery not shown within %v", req.Key, wait)
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
+			return ""
+		})
 		var text string
 		page.eval(t, `document.body.innerText`, &text)
 		if strings.Contains(text, strconv.FormatInt(chat, 10)) {
