@@ -3,6 +3,7 @@ package adminui
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -121,7 +122,8 @@ func newFixture(t *testing.T, tls bool) *fixture {
 	t.Helper()
 	f := &fixture{t: t, api: &fakeAPI{t: t, setAnswer: `{"ok":true,"config":{"projectKey":"SUP","bot":"acme_support_bot","tokenSet":true}}`},
 		clock: &clock{now: time.Date(2025, 11, 22, 10, 0, 0, 0, time.UTC)}}
-	ui := New(Config{API: f.api, Token: testToken, Now: f.clock.Now, IdleTimeout: 30 * time.Minute, MaxAge: 2 * time.Hour})
+	ui := New(Config{API: f.api, Token: testToken, Now: f.clock.Now, IdleTimeout: 30 * time.Minute, MaxAge: 2 * time.Hour,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	mux := http.NewServeMux()
 	mux.Handle(Prefix, ui)
 	mux.Handle("/", f.api)
