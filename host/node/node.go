@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/adminapi"
+	"github.com/chatbridge/chatbridge/host/adminui"
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/host/cluster"
@@ -204,10 +205,10 @@ func joinCluster(ctx context.Context, store *seal.Store, c Config, log *slog.Log
 	return cluster.Join(ctx, db.Client(), cluster.Config{Prefix: ClusterPrefix(c.Store.Prefix), TTL: c.ClusterTTL, Logger: log})
 }
 
-// adminHandler serves the admin API under /admin/ and the emulator's
-// extra paths beside it.
+// adminHandler serves the admin API and the admin UI under /admin/, and
+// the emulator's extra paths beside them.
 func (n *Node) adminHandler(c Config) http.Handler {
-	api := adminapi.Handler(n.Host, n.Token)
+	api := adminui.Mount(adminapi.Handler(n.Host, n.Token), n.Token)
 	if c.Emulate.AdminExtra == nil {
 		return api
 	}

@@ -156,8 +156,9 @@ func okAnswer(kv ...any) answer {
 func fieldErrors(errs map[string]string) answer { return answer{"ok": false, "errors": errs} }
 
 // Resolver answers the admin functions config.set, config.get,
-// config.delete and config.list, and privacy.go's mappings.list,
-// mappings.forget and inventory. Validation problems are answers with
+// config.delete and config.list, privacy.go's mappings.list,
+// mappings.forget and inventory, and choices.go's servicedesks.list and
+// config.options. Validation problems are answers with
 // ok:false and per-field messages; malformed input is abi.InvalidArgument.
 func (b *Bridge) Resolver(env *sdk.Env, c *abi.ResolverCall) ([]byte, error) {
 	var (
@@ -179,6 +180,10 @@ func (b *Bridge) Resolver(env *sdk.Env, c *abi.ResolverCall) ([]byte, error) {
 		a, err = b.mappingsForget(env, c.Payload)
 	case "inventory":
 		a, err = b.inventory(env, c.Payload)
+	case "servicedesks.list":
+		a, err = b.serviceDesksList(env, c.Payload)
+	case "config.options":
+		a = b.configOptions()
 	default:
 		return nil, abi.InvalidArgument
 	}

@@ -113,4 +113,7 @@
 // Resolvers config.set, config.get, config.delete and config.list manage
 // one [Config] per Jira project. The bot token is write-only: it goes to
 // the host's secrets and is used by reference from then on.
+// servicedesks.list names the site's service desks and their request types
+// (so that an admin picks them by name), and config.options the channels,
+// languages and attachment kinds config.set accepts.
 package bridge
