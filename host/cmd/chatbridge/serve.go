@@ -253,7 +253,7 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 		adm.Close()
 		return r, err
 	}
-	api := adminapi.Handler(r.host, r.token)
+	api := adminapi.Handler(r.host, r.token, adminNode(c, store, dev != nil))
 	var extra http.Handler = api
 	if dev != nil && dev.extra != nil {
 		mux := http.NewServeMux()
