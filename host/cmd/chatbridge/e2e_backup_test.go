@@ -6,19 +6,25 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/host/adminapi"
+	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/storage/bunt"
+	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
@@ -181,4 +187,126 @@ func copySecrets(t *testing.T, src, dst string, rels ...string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// withCustomSection returns module with a wasm custom section appended: the
+// same code under another hash, as a new build of the bridge would be.
+func withCustomSection(module []byte, name, payload string) []byte {
+	body := append([]byte{byte(len(name))}, name...)
+	body = append(body, payload...)
+	out := append(slices.Clone(module), 0, byte(len(body)))
+	return append(out, body...)
+}
+
+func TestE2E_MasterKeyRotationsAndABundleUpgradeWhileServingLoseNothing(t *testing.T) {
+	k := startKillable(t)
+	keyFile := devMasterKeyFile(k.data)
+	before, err := seal.ReadKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		chats = map[string][]string{}
+		stop  atomic.Bool
+		wg    sync.WaitGroup
+	)
+	for c := range 12 {
+		wg.Go(func() {
+			chat := newChat()
+			marker := fmt.Sprintf("onl%dx%d", c, chat)
+			for i := 0; !stop.Load() || i < 3; i++ {
+				text := fmt.Sprintf("%s says %03d", marker, i)
+				if err := k.trySay(chat, text); err != nil {
+					t.Errorf("chat %s: %v", marker, err)
+					return
+				}
+				mu.Lock()
+				chats[marker] = append(chats[marker], text)
+				mu.Unlock()
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+	cli := func(args ...string) string {
+		t.Helper()
+		out, err := chatbridge(t, append(args, "-admin", k.adminURL, "-data", k.data)...)
+		if err != nil {
+			t.Fatalf("chatbridge %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	// Two rotations of the master key while the chats write.
+	for range 2 {
+		t.Log(strings.TrimSpace(cli("keys", "rotate")))
+	}
+
+	// A bundle upgrade: a new build, signed, loaded while messages are
+	// queued and calls run. A tampered one first: refused before compile.
+	bundleDir := k.args[slices.Index(k.args, "-bundle")+1]
+	module, err := os.ReadFile(filepath.Join(bundleDir, "plugin.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running adminapi.BundleView
+	adminCall(t, k.adminURL, k.token, "GET", "/admin/bundle", &running)
+	writeFile(t, filepath.Join(bundleDir, "plugin.wasm"), withCustomSection(module, "tampered", "x"))
+	if out, err := chatbridge(t, "bundle", "reload", "-admin", k.adminURL, "-data", k.data); err == nil || !strings.Contains(out, "does not match its signed hash") {
+		t.Fatalf("a tampered bundle was not refused: %v\n%s", err, out)
+	}
+	upgraded := withCustomSection(module, "build", "2")
+	writeFile(t, filepath.Join(bundleDir, "plugin.wasm"), upgraded)
+	signer, err := devSigningKey(filepath.Join(k.data, "dev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bundle.Sign(bundleDir, signer); err != nil {
+		t.Fatal(err)
+	}
+	out := cli("bundle", "reload")
+	sum := sha256.Sum256(upgraded)
+	if !strings.Contains(out, hex.EncodeToString(sum[:])) || strings.Contains(out, running.ModuleSHA256) {
+		t.Fatalf("reload loaded something else than the new build (was %s):\n%s", running.ModuleSHA256, out)
+	}
+	t.Log(strings.TrimSpace(cli("keys", "rotate")))
+
+	stop.Store(true)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	n := 0
+	for _, texts := range chats {
+		n += len(texts)
+	}
+	t.Logf("%d messages from %d chats across three rotations and an upgrade", n, len(chats))
+	waitfor.Until(t, e2eWait, "every message in Jira once, in order", func() string {
+		return conversationCheck(k.requests(t), chats)
+	})
+	waitfor.Until(t, e2eWait, "an empty queue", func() string {
+		if q := k.queue(); q.Stats.Pending != 0 || q.Stats.DeadLetters != 0 {
+			return fmt.Sprintf("%+v", q.Stats)
+		}
+		return ""
+	})
+	after, err := seal.ReadKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != 1 || after[0].ID() == before[0].ID() {
+		t.Fatalf("the key file holds %v after three rotations from %v: want one new key", after, before)
+	}
+	// The key file alone opens the store at the next start.
+	k.stop()
+	k.start()
+	for marker, texts := range chats {
+		chat, _ := strconv.ParseInt(marker[strings.Index(marker, "x")+1:], 10, 64)
+		text := marker + " says after"
+		if err := k.trySay(chat, text); err != nil {
+			t.Fatal(err)
+		}
+		chats[marker] = append(texts, text)
+	}
+	waitfor.Until(t, e2eWait, "each chat's message after the restart on its request", func() string {
+		return conversationCheck(k.requests(t), chats)
+	})
 }
