@@ -45,6 +45,7 @@ func Handler(h *host.Host, token string, n Node) http.Handler {
 	mux := http.NewServeMux()
 	(&nodeOps{h: h, n: n}).register(mux)
 	registerDirectory(mux, h)
+	registerWebhookSecret(mux, h)
 	mux.HandleFunc("GET /admin/installations", func(w http.ResponseWriter, r *http.Request) {
 		list := []Installation{}
 		for _, in := range h.Registry().List() {
