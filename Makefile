@@ -87,10 +87,21 @@ vulncheck:
 # run without it, in a step of their own: the load at issue #6's 1,000 chats,
 # the cluster at 400 (1,000 takes about 5 minutes more on 2 cores:
 # CHATBRIDGE_CLUSTER_CHATS=1000).
-test: etcd lint
+test: etcd deploy-tools lint
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -count=1 ./host/fuel
 	CHATBRIDGE_LOAD_CHATS=1000 CHATBRIDGE_CLUSTER_CHATS=400 $(GO) test -count=1 -v -timeout 20m -run '^(TestE2E_LoadWithDuplicates|TestE2E_HostKilledWithSIGKILLLosesAndDoublesNothing|TestE2E_ClusterLosesAHostAndAnEtcdMemberAndNothingElse)$$' ./host/cmd/chatbridge
+
+# Debian's systemd (systemd-analyze) and buildah: TestSystemdUnitVerifies
+# checks deploy/chatbridge.service, TestContainerImageBuildsOffline builds
+# deploy/Containerfile without a daemon.
+.PHONY: deploy-tools image
+deploy-tools:
+	@command -v systemd-analyze >/dev/null && command -v buildah >/dev/null || (apt-get update && apt-get install -y systemd buildah)
+
+# The container image (deploy/Containerfile), built offline: IMAGE=name:tag.
+image:
+	COMMIT=$(COMMIT) GO=$(GO) deploy/build-image.sh
 
 # Debian's etcd-server (etcd 3.4) and etcd-client (etcdctl): the etcd storage
 # backend's tests start three-member clusters from it, and fail without it.

@@ -39,9 +39,13 @@ type InstallRequest struct {
 	Authorization string `json:"authorization"`
 }
 
-// Handler serves the API for h, accepting only requests bearing token.
-func Handler(h *host.Host, token string) http.Handler {
+// Handler serves the API for h and the node-wide operations of n,
+// accepting only requests bearing token.
+func Handler(h *host.Host, token string, n Node) http.Handler {
 	mux := http.NewServeMux()
+	(&nodeOps{h: h, n: n}).register(mux)
+	registerDirectory(mux, h)
+	registerWebhookSecret(mux, h)
 	mux.HandleFunc("GET /admin/installations", func(w http.ResponseWriter, r *http.Request) {
 		list := []Installation{}
 		for _, in := range h.Registry().List() {

@@ -21,7 +21,7 @@ func TestQueueEndpointsNeedTheTokenAndAnswerForMissingLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close(context.Background())
-	srv := httptest.NewServer(Handler(h, "s3cret"))
+	srv := httptest.NewServer(Handler(h, "s3cret", Node{}))
 	defer srv.Close()
 	call := func(method, path, token string) *http.Response {
 		t.Helper()

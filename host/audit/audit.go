@@ -270,13 +270,21 @@ func Run(ctx context.Context, dir string, trust *bundle.Trust) (*Report, error) 
 // checkScopes fails a scope no Jira or JSM operation accepts: the host
 // grants nothing for it, so it is a promise the host cannot keep (or a
 // misspelling that leaves every call needing the real scope denied).
+// storage:app is Forge's scope for the storage API, which a Forge app
+// declares; this host gates storage by the storage capability, so the
+// scope is accepted and promises nothing more.
 func (r *Report) checkScopes(m *bundle.Manifest, imported map[string]bool) {
+	jiraScopes := 0
 	for _, s := range m.Permissions.Scopes {
+		if s == bundle.ScopeStorage {
+			continue
+		}
+		jiraScopes++
 		if !capability.KnownJiraScope(s) {
 			r.add(Fail, "scopes", "permissions.scopes declares %s, which no Jira or JSM operation in the specifications accepts: the host grants nothing for it", s)
 		}
 	}
-	if len(m.Permissions.Scopes) > 0 && !imported[bundle.CapabilityJira] {
+	if jiraScopes > 0 && !imported[bundle.CapabilityJira] {
 		r.add(Warn, "scopes", "the manifest declares scopes but the module never imports jira")
 	}
 }

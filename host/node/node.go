@@ -208,7 +208,7 @@ func joinCluster(ctx context.Context, store *seal.Store, c Config, log *slog.Log
 // adminHandler serves the admin API and the admin UI under /admin/, and
 // the emulator's extra paths beside them.
 func (n *Node) adminHandler(c Config) http.Handler {
-	api := adminui.Mount(adminapi.Handler(n.Host, n.Token), n.Token)
+	api := adminui.Mount(adminapi.Handler(n.Host, n.Token, c.adminNode(n.Store)), n.Token)
 	if c.Emulate.AdminExtra == nil {
 		return api
 	}
@@ -216,6 +216,21 @@ func (n *Node) adminHandler(c Config) http.Handler {
 	mux.Handle("/admin/", api)
 	mux.Handle("/", c.Emulate.AdminExtra)
 	return mux
+}
+
+// adminNode is what the admin API's node-wide operations (backup, master
+// key rotation, bundle reload) need: the store, the key file its master
+// keys came from (none when they came from the environment, which
+// seal.LoadMasterKeys prefers), and the bundle directory.
+func (c Config) adminNode(store *seal.Store) adminapi.Node {
+	n := adminapi.Node{Store: store, BundleDir: c.BundleDir}
+	switch {
+	case c.DevKeys:
+		n.MasterKeyFile = DevMasterKeyFile(c.DataDir)
+	case os.Getenv(seal.EnvMasterKey) == "":
+		n.MasterKeyFile = c.MasterKeyFile
+	}
+	return n
 }
 
 // EdgeConfig is the edge's configuration. Start opens the listeners itself,

@@ -29,8 +29,8 @@ type Store struct {
 // IsEtcd reports whether the store is an etcd cluster.
 func (s Store) IsEtcd() bool { return s.Backend == "etcd" }
 
-// open opens the chosen backend; dir is the data directory.
-func (s Store) open(ctx context.Context, dir string) (storage.Backend, error) {
+// Open opens the chosen backend, unsealed; dir is the data directory.
+func (s Store) Open(ctx context.Context, dir string) (storage.Backend, error) {
 	switch s.Backend {
 	case "", "bunt":
 		if len(s.Endpoints) > 0 || s.CertFile != "" || s.KeyFile != "" || s.CA != "" || s.Username != "" {
@@ -92,7 +92,7 @@ func OpenStore(ctx context.Context, dir, keyFile string, dev bool, sc Store) (*s
 	if err != nil {
 		return nil, err
 	}
-	db, err := sc.open(ctx, dir)
+	db, err := sc.Open(ctx, dir)
 	if err != nil {
 		return nil, err
 	}

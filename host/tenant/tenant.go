@@ -24,6 +24,9 @@ const JiraEventsRoute = "jira-events"
 const (
 	secretJiraAuth    = storage.HostSecretPrefix + "jira-authorization"
 	secretJiraWebhook = storage.HostSecretPrefix + "jira-webhook"
+	// secretJiraWebhookPrevious is the secret a rotation replaced, which
+	// verifies deliveries for WebhookSecretGrace more.
+	secretJiraWebhookPrevious = storage.HostSecretPrefix + "jira-webhook-previous"
 )
 
 const recordPrefix = "installation:"

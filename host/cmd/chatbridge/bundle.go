@@ -17,6 +17,7 @@ func runBundle(args []string, stdout, stderr io.Writer) error {
 		{name: "keygen", summary: "write a new vendor signing key pair", run: bundleKeygen},
 		{name: "sign", summary: "sign a bundle directory with a vendor key", run: bundleSign},
 		{name: "verify", summary: "check a bundle's signature against a trust directory", run: bundleVerify},
+		{name: "reload", summary: "a running host loads the bundle now in its -bundle directory", run: bundleReload},
 	}, args, stdout, stderr)
 }
 

@@ -143,6 +143,9 @@ func runUninstall(args []string, stdout, stderr io.Writer) error {
 }
 
 func runInstallations(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "secret" || args[0] == "rotate-secret") {
+		return installationSecret(args[0], args[1:], stdout, stderr)
+	}
 	fs := newFlags("installations", stderr)
 	target := adminFlags(fs)
 	if err := fs.Parse(args); err != nil {

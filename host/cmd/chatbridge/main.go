@@ -33,6 +33,9 @@ func commands() []command {
 		{name: "install", summary: "install a Jira site on a running host", run: runInstall},
 		{name: "uninstall", summary: "uninstall a site and purge its data", run: runUninstall},
 		{name: "installations", summary: "list installations of a running host", run: runInstallations},
+		{name: "projects", summary: "list | show | set | delete a project's bridge settings", run: runProjects},
+		{name: "backup", summary: "stream a consistent, still-sealed backup of a running host's store", run: runBackup},
+		{name: "restore", summary: "restore a backup into a data directory without a store", run: runRestore},
 		{name: "resolve", summary: "call an installation's admin resolver (mappings, inventory, config)", run: runResolve},
 		{name: "version", summary: "print the version, commit and Go version of this binary", run: runVersion},
 	}

@@ -478,18 +478,31 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 				t.Fatalf("no chatbridge_ metrics:\n%s", outs[0])
 			}
 		},
-		"Backup": func([]string) {
-			if st, err := os.Stat(filepath.Join(backup, "chatbridge.db")); err != nil || st.Size() == 0 {
-				t.Fatalf("the backup: %v", err)
+		"Backup": func(outs []string) {
+			if st, err := os.Stat(filepath.Join(backup, "chatbridge.backup")); err != nil || st.Size() == 0 || st.Mode().Perm() != 0o600 {
+				t.Fatalf("the backup: %v %v", err, st)
 			}
-			roundTrip("after the backup")
+			if !strings.Contains(outs[1], "restored") {
+				t.Fatalf("restore printed:\n%s", outs[1])
+			}
+			// The restored store knows the chat: the round trip stays on
+			// its request.
+			roundTrip("after the backup and restore")
 		},
-		"Upgrade": func([]string) { roundTrip("after the upgrade") },
-		"Key rotation": func(outs []string) {
-			if !strings.Contains(outs[0], "data keys re-wrapped") || !strings.Contains(outs[0], "every record re-sealed") {
-				t.Fatalf("keys rotate printed:\n%s", outs[0])
+		"Upgrade": func(outs []string) {
+			if !strings.Contains(outs[0], "module sha256") || !strings.Contains(outs[0], "loaded ") {
+				t.Fatalf("bundle reload printed:\n%s", outs[0])
 			}
-			roundTrip("after the key rotation")
+			roundTrip("after the upgrade")
+		},
+		"Key rotation": func(outs []string) {
+			if !strings.Contains(outs[0], "every wrapped key re-wrapped") || !strings.Contains(outs[0], "holds the keys in use") {
+				t.Fatalf("keys rotate -admin printed:\n%s", outs[0])
+			}
+			if !strings.Contains(outs[1], "data keys re-wrapped") || !strings.Contains(outs[1], "every record re-sealed") {
+				t.Fatalf("keys rotate printed:\n%s", outs[1])
+			}
+			roundTrip("after the key rotations")
 		},
 		"Uninstall": func(outs []string) {
 			if !strings.Contains(outs[0], "uninstalled "+vars["INSTALLATION"]) || !strings.Contains(outs[0], "[]") {

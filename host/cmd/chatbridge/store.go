@@ -63,7 +63,7 @@ func openStore(ctx context.Context, dir, keyFile string, dev bool, sf storeFlags
 func runKeys(args []string, stdout, stderr io.Writer) error {
 	return subcommands("keys", []command{
 		{name: "new", summary: "write a new master key file (0600; refuses to overwrite)", run: keysNew},
-		{name: "rotate", summary: "a new master key re-wraps every data key (host stopped)", run: keysRotate},
+		{name: "rotate", summary: "a new master key re-wraps every data key (-admin: while the host serves)", run: keysRotate},
 	}, args, stdout, stderr)
 }
 
@@ -107,6 +107,9 @@ func keysRotate(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", defaultDataDir, "data directory")
 	keyFile := fs.String("master-key", "", "master key file to rotate (the new key is written first)")
 	dataKeys := fs.Bool("data-keys", false, "also rotate every installation's data key and re-seal its records")
+	var online adminTarget
+	fs.StringVar(&online.admin, "admin", "", "admin URL of a running host: it rotates while it serves (keys from "+masterKeyEnv+": the new key in "+newMasterKeyEnv+")")
+	fs.StringVar(&online.token, "token", "", "with -admin: the admin token (default: <-data>/admin.token)")
 	var sf storeFlags
 	sf.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -114,6 +117,13 @@ func keysRotate(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := noArgs(fs); err != nil {
 		return err
+	}
+	if online.admin != "" {
+		if *keyFile != "" || *dataKeys {
+			return errors.New("with -admin the running host rotates the keys it was started with: give neither -master-key nor -data-keys")
+		}
+		online.data = *data
+		return keysRotateOnline(&online, stdout)
 	}
 	if *keyFile == "" {
 		return errors.New("-master-key is required (keys from " + masterKeyEnv + " are rotated by whoever keeps them)")

@@ -51,9 +51,15 @@ func Webhook(ctx context.Context, h *host.Host, id string, req *abi.WebTriggerRe
 		log.Warn("jira webhook for an installation without a secret", "installation", id)
 		return &abi.Response{Status: 404}
 	}
-	if !validSignature(secret, req.Body, abi.Get(req.Headers, "X-Hub-Signature")) {
-		log.Warn("jira webhook signature does not verify", "installation", id)
-		return &abi.Response{Status: 401}
+	if sig := abi.Get(req.Headers, "X-Hub-Signature"); !validSignature(secret, req.Body, sig) {
+		// Within a day of a rotation, Jira may still sign with the old
+		// secret (tenant.WebhookSecretGrace).
+		prev, err := h.Registry().PreviousWebhookSecret(ctx, id)
+		if err != nil || prev == nil || !validSignature(prev, req.Body, sig) {
+			log.Warn("jira webhook signature does not verify", "installation", id)
+			return &abi.Response{Status: 401}
+		}
+		log.Warn("jira webhook signed with the previous secret: enter the new one in Jira", "installation", id)
 	}
 	var head struct {
 		WebhookEvent string `json:"webhookEvent"`

@@ -1,0 +1,47 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/storage"
+)
+
+// WebhookSecretGrace is how long the secret a rotation replaced still
+// verifies Jira's deliveries: the time the administrator has to enter the
+// new one in Jira's webhook page before Jira's deliveries are refused.
+const WebhookSecretGrace = 24 * time.Hour
+
+// RotateWebhookSecret gives the installation a new Jira webhook secret and
+// returns it; the old one verifies deliveries for WebhookSecretGrace more.
+func (r *Registry) RotateWebhookSecret(ctx context.Context, id string) (string, time.Time, error) {
+	if _, ok := r.Get(id); !ok {
+		return "", time.Time{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	old, err := r.store.Get(ctx, id, storage.Secret, secretJiraWebhook)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("tenant: webhook secret: %w", err)
+	}
+	// The old one first: a crash in between leaves the old secret current
+	// and the previous one equal to it, which verifies the same deliveries.
+	if err := r.store.Set(ctx, id, storage.Secret, secretJiraWebhookPrevious, old, WebhookSecretGrace); err != nil {
+		return "", time.Time{}, fmt.Errorf("tenant: keep the previous webhook secret: %w", err)
+	}
+	secret := newID()
+	if err := r.store.Set(ctx, id, storage.Secret, secretJiraWebhook, []byte(secret), 0); err != nil {
+		return "", time.Time{}, fmt.Errorf("tenant: store webhook secret: %w", err)
+	}
+	return secret, time.Now().Add(WebhookSecretGrace).UTC().Truncate(time.Second), nil
+}
+
+// PreviousWebhookSecret returns the secret the last rotation replaced while
+// its grace lasts, or nil.
+func (r *Registry) PreviousWebhookSecret(ctx context.Context, id string) ([]byte, error) {
+	b, err := r.store.Get(ctx, id, storage.Secret, secretJiraWebhookPrevious)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	return b, err
+}
