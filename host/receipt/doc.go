@@ -14,6 +14,7 @@
 // # Format
 //
 // A receipt is JSON: {"receipt": BODY, "ed25519": SIG, "mldsa65": SIG}, where
-// BODY is the signed JSON object itself (kept byte for byte) and each
-// signature covers "chatbridge-receipt-v1\x00" followed by BODY.
+// BODY is the signed JSON object and each signature covers
+// "chatbridge-receipt-v1\x00" followed by BODY in compact form (json.Compact:
+// whitespace outside strings does not count, so an indented receipt verifies).
 package receipt

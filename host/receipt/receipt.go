@@ -158,7 +158,12 @@ func Verify(data []byte, pub *PublicKey) (Body, error) {
 	if err1 != nil || err2 != nil || len(r.Body) == 0 {
 		return Body{}, fmt.Errorf("%w: signatures malformed or body missing", ErrInvalid)
 	}
-	msg := message(r.Body)
+	// Signed compact: whitespace (an indenting printer's) does not count.
+	var body bytes.Buffer
+	if err := json.Compact(&body, r.Body); err != nil {
+		return Body{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	msg := message(body.Bytes())
 	if !ed25519.Verify(pub.ed, msg, ed) || !mldsa65.Verify(pub.ml, msg, []byte(domain), ml) {
 		return Body{}, fmt.Errorf("%w: the signatures do not verify against %s", ErrInvalid, pub.Fingerprint())
 	}

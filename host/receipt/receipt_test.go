@@ -48,10 +48,10 @@ func TestReceipt_VerifiesAndATamperedOneDoesNot(t *testing.T) {
 	}
 	tampered := map[string][]byte{
 		"another installation": bytes.Replace(data, []byte("inst-1"), []byte("inst-2"), 1),
-		"fewer keys destroyed":  bytes.Replace(data, []byte(`"kind":"name"`), []byte(`"kind":"nome"`), 1),
-		"not shredded":          bytes.Replace(data, []byte(`"backupsShredded":true`), []byte(`"backupsShredded":false`), 1),
-		"no signature":          bytes.Replace(data, []byte(`"ed25519":"`), []byte(`"ed25519":"A`), 1),
-		"not json":              data[:len(data)-2],
+		"fewer keys destroyed": bytes.Replace(data, []byte(`"kind":"name"`), []byte(`"kind":"nome"`), 1),
+		"not shredded":         bytes.Replace(data, []byte(`"backupsShredded":true`), []byte(`"backupsShredded":false`), 1),
+		"no signature":         bytes.Replace(data, []byte(`"ed25519":"`), []byte(`"ed25519":"A`), 1),
+		"not json":             data[:len(data)-2],
 	}
 	for name, d := range tampered {
 		if bytes.Equal(d, data) {

@@ -177,6 +177,10 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 	if err := os.MkdirAll(c.data, 0o700); err != nil {
 		return nil, err
 	}
+	rk, err := receiptKey(c.data)
+	if err != nil {
+		return nil, err
+	}
 	store, err := openStore(ctx, c.data, c.masterKeyFile, dev != nil, c.store)
 	if err != nil {
 		return nil, err
@@ -203,7 +207,7 @@ func start(ctx context.Context, c serveConfig, trust *bundle.Trust, dev *devHook
 	}
 	r.adminURL = "http://" + adm.Addr().String()
 	hc := host.Config{
-		Store: store, Trust: trust, Logger: log, PublicURL: r.publicURL, Queue: c.queue,
+		Store: store, Trust: trust, Logger: log, PublicURL: r.publicURL, Queue: c.queue, ReceiptKey: rk,
 		Engine: engine.Config{CacheDir: filepath.Join(c.data, "cache"), Deadline: deadline, MaxPerKey: c.instancesPerInstallation},
 	}
 	if dev != nil {

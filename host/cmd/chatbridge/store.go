@@ -113,6 +113,10 @@ func openStore(ctx context.Context, dir, keyFile string, dev bool, sf storeFlags
 		return nil, err
 	}
 	var cfg seal.Config
+	if cfg.KeyStore, err = sf.openKeys(ctx, dir); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if sf.backend == "etcd" {
 		// Other hosts share the records: re-read an installation's keys
 		// every so often, so that their rotations, installs and purges
@@ -122,6 +126,7 @@ func openStore(ctx context.Context, dir, keyFile string, dev bool, sf storeFlags
 	s, err := seal.Open(ctx, db, keys, cfg)
 	if err != nil {
 		_ = db.Close()
+		_ = cfg.KeyStore.Close()
 		return nil, err
 	}
 	return s, nil
