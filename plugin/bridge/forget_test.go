@@ -438,3 +438,44 @@ func TestMappingsList_PagesByRequestKey(t *testing.T) {
 		t.Errorf("a cursor of another project: %v", a)
 	}
 }
+
+// A sweep cut short by its read bound resumes where it stopped on the next
+// run, with the storage's own cursor: a key is no cursor on the host.
+func TestRetention_ASweepCutShortResumesAtItsCursor(t *testing.T) {
+	h := newHarness(t)
+	h.configure(map[string]any{"retentionDays": 1})
+	h.b.SweepBatch = 2 // reads at most 20 mappings a run
+	old := h.clock().Add(-48 * time.Hour).Unix()
+	for i := 100; i < 125; i++ {
+		rec, _ := json.Marshal(issueRecord{Project: testProject, Channel: "telegram", Chat: strconv.Itoa(i), At: old})
+		_ = h.env.Store.Set(issueKey("SUP-"+strconv.Itoa(i)), rec, 0)
+	}
+	for i := 200; i < 202; i++ {
+		rec, _ := json.Marshal(issueRecord{Project: testProject, Channel: "telegram", Chat: strconv.Itoa(i), At: old, Resolved: true})
+		_ = h.env.Store.Set(issueKey("SUP-"+strconv.Itoa(i)), rec, 0)
+	}
+	has := func(k string) bool { return slices.Contains(h.env.Store.Keys(), issueKey(k)) }
+	if err := h.b.Scheduled(h.env.Env, &scheduledCall); err != nil {
+		t.Fatal(err)
+	}
+	if !has("SUP-200") || !has("SUP-201") {
+		t.Fatal("the first run read past its bound")
+	}
+	if !slices.Contains(h.env.Store.Keys(), sweepKey(testProject)) {
+		t.Fatal("the first run saved no resume point")
+	}
+	if err := h.b.Scheduled(h.env.Env, &scheduledCall); err != nil {
+		t.Fatalf("the second run: %v", err)
+	}
+	if has("SUP-200") || has("SUP-201") || !has("SUP-124") {
+		t.Fatal("the second run did not resume and expire the resolved mappings, or took an open one")
+	}
+	if slices.Contains(h.env.Store.Keys(), sweepKey(testProject)) {
+		t.Fatal("a sweep that reached the end kept its resume point")
+	}
+	// A resume point of the older format (a key) starts the sweep over.
+	_ = h.env.Store.Set(sweepKey(testProject), []byte(`{"cursor":"issue:SUP-110","at":1}`), 0)
+	if err := h.b.Scheduled(h.env.Env, &scheduledCall); err != nil {
+		t.Fatalf("a run from an older resume point: %v", err)
+	}
+}
