@@ -479,3 +479,41 @@ func TestRetention_ASweepCutShortResumesAtItsCursor(t *testing.T) {
 		t.Fatalf("a run from an older resume point: %v", err)
 	}
 }
+
+// In a group chat /forget forgets nothing: the group's requests are all its
+// members', and one member may not unlink them for the others. The member
+// is told why, in the project's language; the admin's mappings.forget can.
+func TestForgetCommand_InAGroupForgetsNothingAndSaysWhy(t *testing.T) {
+	h := newHarness(t)
+	h.configure(map[string]any{"language": "de"})
+	group := func(id int, text string, command bool) []byte {
+		m := map[string]any{
+			"message_id": id, "from": map[string]any{"id": 6234567890, "is_bot": false, "first_name": "Bob"},
+			"chat": map[string]any{"id": -1001987654321, "type": "supergroup", "title": "Acme ops"}, "date": 1, "text": text}
+		if command {
+			m["entities"] = []any{map[string]any{"type": "bot_command", "offset": 0, "length": len(text)}}
+		}
+		b, _ := json.Marshal(map[string]any{"update_id": id, "message": m})
+		return b
+	}
+	h.send(group(1, "Printer on fire", false))
+	h.drain()
+	before := h.recordsOf("-1001987654321")
+	if len(before) == 0 {
+		t.Fatal("nothing stored of the group's chat")
+	}
+	h.send(group(2, "/forget", true))
+	h.drain()
+	msgs := h.tg.messages()
+	if last := msgs[len(msgs)-1]; last.Text != languages["de"].ForgetInGroup {
+		t.Errorf("answer %q", last.Text)
+	}
+	if after := h.recordsOf("-1001987654321"); !slices.Equal(after, before) {
+		t.Errorf("records of the group's chat changed: %v, were %v", after, before)
+	}
+	h.send(group(3, "Still burning", false))
+	h.drain()
+	if h.jira.issueCount() != 1 || len(h.jira.issue("SUP-1").Comments) != 1 {
+		t.Error("the group's next message did not join its request")
+	}
+}

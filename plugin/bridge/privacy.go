@@ -150,7 +150,14 @@ func forgetCommand(ev *channel.Inbound) bool {
 // forget is the customer's /forget: everything of the chat goes, then the
 // customer is told so in the project's language. The chat's lane orders it
 // after the chat's earlier messages; its next message opens a new request.
+// In a group chat it forgets nothing and says why: the group's requests are
+// all its members', and one member may not unlink them for the others
+// (RATIONALE.md); the admin's mappings.forget can.
 func (w *inbound) forget() error {
+	if w.job.Event.Group {
+		w.log.Info("inbound: /forget in a group chat refused")
+		return w.replyStep("reply", w.cfg.texts().ForgetInGroup)
+	}
 	if err := w.step("forget", func() error {
 		n, err := forgetChat(w.st, w.job.Project, w.job.Channel, w.job.Event.ChatID, w.b.kinds())
 		if err != nil {
