@@ -517,3 +517,47 @@ func TestForgetCommand_InAGroupForgetsNothingAndSaysWhy(t *testing.T) {
 		t.Error("the group's next message did not join its request")
 	}
 }
+
+// The admin's forget runs outside the chat's queue lane: a message of the
+// chat still queued then (or a dead letter replayed later) is refused, not
+// turned into a new request; what the customer writes afterwards is not.
+func TestMappingsForget_RefusesTheChatsMessagesQueuedBeforeIt(t *testing.T) {
+	h := newHarness(t)
+	h.configure(nil)
+	h.send(h.text(5123456789, "Hello my order"))
+	h.drain()
+	h.send(h.text(5123456789, "Queued before the forget"))
+	h.advance(time.Second)
+	if a, err := h.resolve("mappings.forget", map[string]any{"projectKey": testProject, "issueKey": "SUP-1"}); err != nil || a["ok"] != true {
+		t.Fatalf("mappings.forget: %v %v", a, err)
+	}
+	h.drain()
+	if h.jira.issueCount() != 1 || len(h.jira.issue("SUP-1").Comments) != 0 {
+		t.Fatalf("a message queued before the forget reached Jira: %d requests", h.jira.issueCount())
+	}
+	if left := h.recordsOf(annaChat); len(left) != 0 {
+		t.Errorf("records of the forgotten chat: %v", left)
+	}
+	h.advance(time.Second)
+	h.send(h.text(5123456789, "Written after the forget"))
+	h.drain()
+	if h.jira.issueCount() != 2 {
+		t.Errorf("%d requests; a message written after the forget opens a new one", h.jira.issueCount())
+	}
+}
+
+// The customer's /forget runs in the chat's lane: what the customer writes
+// after it, even queued before the /forget ran, opens a new request.
+func TestForgetCommand_AMessageWrittenAfterItOpensANewRequest(t *testing.T) {
+	h := newHarness(t)
+	h.configure(nil)
+	h.send(h.text(5123456789, "Hello my order"))
+	h.drain()
+	h.send(h.command(5123456789, "/forget"))
+	h.advance(time.Second)
+	h.send(h.text(5123456789, "Written after the forget"))
+	h.drain()
+	if h.jira.issueCount() != 2 {
+		t.Errorf("%d requests; the message after /forget opens a new one", h.jira.issueCount())
+	}
+}

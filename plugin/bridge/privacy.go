@@ -49,6 +49,8 @@ var RecordKinds = []RecordKind{
 		Lifetime: "until the project's configuration is deleted", Sealed: true, project: segment(1), at: noTime},
 	{Name: "dedupe", Holds: "the progress of one delivery: its owner, steps, request key; no content, no chat id",
 		Lifetime: "48 hours", Sealed: true, project: segment(2), at: field("at")},
+	{Name: "forgot", Holds: "when a chat was forgotten, so that its messages queued before are refused; keyed by a hash of the chat, no chat id",
+		Lifetime: "8 days (the queue's dead-letter retention and a day)", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "issue", Holds: "a request's chat (project, channel, chat id), resolved flag, last activity",
 		Lifetime: "until the chat is forgotten or its project deleted; once resolved, the project's retention period (default 90 days) after its last activity",
 		Sealed:   true, project: issueProject, at: field("at")},
@@ -164,12 +166,55 @@ func (w *inbound) forget() error {
 			return err
 		}
 		w.chat = chatRecord{}
+		// What the chat queued before the /forget ran before it, in its
+		// lane; a dead letter of it replayed later is refused.
+		before := w.job.Queued
+		if before == 0 {
+			before = w.b.now().UnixMilli()
+		}
+		if err := markForgotten(w.st, w.job.Project, w.job.Channel, w.job.Event.ChatID, before); err != nil {
+			return err
+		}
 		w.log.Info("inbound: customer asked to be forgotten; chat forgotten", "records", n)
 		return nil
 	}); err != nil {
 		return err
 	}
 	return w.replyStep("reply", w.cfg.texts().Forgotten)
+}
+
+// forgotTTL is how long a forgotten chat's mark lives: as long as a message
+// queued before the forget may still run (a dead letter is kept 7 days, and
+// may be replayed until then), and a day.
+const forgotTTL = 8 * 24 * time.Hour
+
+// forgotRecord marks a forgotten chat.
+type forgotRecord struct {
+	// At is when (Unix seconds); Before is the queue time (Unix
+	// milliseconds) before which the chat's messages are refused.
+	At     int64 `json:"at"`
+	Before int64 `json:"before"`
+}
+
+// forgotKey names a chat's mark by a hash, never by its id.
+func forgotKey(project, ch, chatID string) string {
+	sum := sha256.Sum256([]byte("chatbridge.forgot\x00" + project + "\x00" + ch + "\x00" + chatID))
+	return "forgot:" + project + ":" + hex.EncodeToString(sum[:16])
+}
+
+func markForgotten(st store, project, ch, chatID string, before int64) error {
+	return st.put(forgotKey(project, ch, chatID), forgotRecord{At: before / 1000, Before: before}, forgotTTL)
+}
+
+// queuedBeforeForget reports a job queued before its chat was forgotten (a
+// job from before queue times were kept counts as before).
+func queuedBeforeForget(st store, job *inboundJob) (bool, error) {
+	var f forgotRecord
+	found, err := st.get(forgotKey(job.Project, job.Channel, job.Event.ChatID), &f)
+	if err != nil || !found {
+		return false, err
+	}
+	return job.Queued < f.Before, nil
 }
 
 // chatIssues lists the request keys mapped to a chat.
@@ -466,6 +511,11 @@ func (b *Bridge) mappingsForget(env *sdk.Env, payload []byte) (answer, error) {
 		return nil, err
 	}
 	n, err := forgetChat(st, rev.Project, rev.Channel, rev.Chat, b.kinds())
+	if err == nil {
+		// The admin's forget runs outside the chat's lane: the chat's
+		// messages still queued, or dead letters replayed later, are refused.
+		err = markForgotten(st, rev.Project, rev.Channel, rev.Chat, b.now().UnixMilli())
+	}
 	if err != nil {
 		return nil, err
 	}
