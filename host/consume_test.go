@@ -40,7 +40,7 @@ func TestAMessageOfAnInstallationNotYetLoadedIsKeptUntilTheStoreSaysItIsGone(t *
 	}
 
 	// Uninstalled for good: the store has no record, and the message goes.
-	if err := f.host.Uninstall(ctx, in.ID); err != nil {
+	if _, err := f.host.Uninstall(ctx, in.ID); err != nil {
 		t.Fatal(err)
 	}
 	waitfor.Until(t, 10*time.Second, "the condition", waitfor.True(func() bool { return other.Queue().Pending() == 0 }))

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -22,6 +24,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/jirasite"
 	"github.com/chatbridge/chatbridge/host/medialink"
 	"github.com/chatbridge/chatbridge/host/queue"
+	"github.com/chatbridge/chatbridge/host/receipt"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/proxy/publicurl"
@@ -55,6 +58,9 @@ type Config struct {
 	// capability.Event: storage keys and queue names, never values). For
 	// development tools; it must not block. Default: none.
 	Trace func(capability.Event)
+	// ReceiptKey signs the receipt of an uninstall (host/receipt). Default:
+	// none, and receipts go unsigned.
+	ReceiptKey *receipt.PrivateKey
 }
 
 var (
@@ -62,6 +68,8 @@ var (
 	ErrNoBundle = errors.New("host: no bundle loaded")
 	// ErrNoTrigger is returned for a trigger, queue or function the manifest does not declare.
 	ErrNoTrigger = errors.New("host: not declared in the manifest")
+	// ErrNoBackup is returned by Backup for a store that cannot take one.
+	ErrNoBackup = errors.New("host: the store takes no backups")
 )
 
 // Host runs one bundle for many installations.
@@ -360,14 +368,44 @@ func (h *Host) Install(ctx context.Context, site tenant.Site) (tenant.Installati
 	return *in, secret, nil
 }
 
-// Uninstall removes an installation and purges all of its data.
-func (h *Host) Uninstall(ctx context.Context, id string) error {
-	if err := h.registry.Remove(ctx, id); err != nil {
-		return err
+// Uninstall removes an installation and purges all of its data, destroying
+// its keys, and returns the receipt of what it destroyed, signed with
+// Config.ReceiptKey.
+func (h *Host) Uninstall(ctx context.Context, id string) (*receipt.Receipt, error) {
+	rep, err := h.registry.Remove(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	h.forget(id)
-	h.log.Info("uninstalled", "installation", id)
-	return nil
+	h.log.Info("uninstalled", "installation", id, "keysDestroyed", len(rep.Keys), "backupsShredded", rep.Apart)
+	body := receipt.FromShredding(rep)
+	if h.cfg.ReceiptKey == nil {
+		b, err := json.Marshal(body)
+		return &receipt.Receipt{Body: b}, err
+	}
+	return h.cfg.ReceiptKey.Sign(body)
+}
+
+// ReceiptKey returns the public key that verifies the host's receipts; nil
+// when Config.ReceiptKey is not set.
+func (h *Host) ReceiptKey() *receipt.PublicKey {
+	if h.cfg.ReceiptKey == nil {
+		return nil
+	}
+	return h.cfg.ReceiptKey.Public()
+}
+
+// Backup writes a consistent, still sealed snapshot of the records (not of
+// the keys, which a store with a key store keeps apart) to w; ErrNoBackup
+// when the store cannot.
+func (h *Host) Backup(ctx context.Context, w io.Writer) error {
+	b, ok := h.cfg.Store.(interface {
+		Backup(context.Context, io.Writer) error
+	})
+	if !ok {
+		return ErrNoBackup
+	}
+	return b.Backup(ctx, w)
 }
 
 // PublicURL is the edge's public URL, without a trailing slash.

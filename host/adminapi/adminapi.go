@@ -78,13 +78,15 @@ func Handler(h *host.Host, token string, n Node) http.Handler {
 		writeJSON(w, http.StatusCreated, v)
 	})
 	mux.HandleFunc("DELETE /admin/installations/{id}", func(w http.ResponseWriter, r *http.Request) {
-		switch err := h.Uninstall(r.Context(), r.PathValue("id")); {
+		// The answer is the uninstall's receipt (host/receipt): what was
+		// destroyed, signed with the host's receipt key.
+		switch rc, err := h.Uninstall(r.Context(), r.PathValue("id")); {
 		case errors.Is(err, tenant.ErrNotFound):
 			writeError(w, http.StatusNotFound, "no such installation")
 		case err != nil:
 			writeError(w, http.StatusInternalServerError, "uninstall failed")
 		default:
-			w.WriteHeader(http.StatusNoContent)
+			writeJSON(w, http.StatusOK, rc)
 		}
 	})
 	mux.HandleFunc("POST /admin/installations/{id}/resolve/{function}", func(w http.ResponseWriter, r *http.Request) {
@@ -108,6 +110,14 @@ func Handler(h *host.Host, token string, n Node) http.Handler {
 		}
 	})
 	fireRoutes(mux, h)
+	mux.HandleFunc("GET /admin/receipt-key", func(w http.ResponseWriter, r *http.Request) {
+		k := h.ReceiptKey()
+		if k == nil {
+			writeError(w, http.StatusNotFound, "this host signs no receipts")
+			return
+		}
+		writeJSON(w, http.StatusOK, ReceiptKey{Fingerprint: k.Fingerprint(), PEM: string(k.PEM())})
+	})
 	mux.HandleFunc("GET /admin/queue", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, QueueView{Stats: h.Queue().Stats(), DeadLetters: h.Queue().DeadLetters()})
 	})
@@ -118,6 +128,13 @@ func Handler(h *host.Host, token string, n Node) http.Handler {
 		deadLetterResult(w, h.Queue().Discard(r.Context(), r.PathValue("id")), "discard failed")
 	})
 	return authorized(token, mux)
+}
+
+// ReceiptKey is the answer to GET /admin/receipt-key: the public key that
+// verifies the host's uninstall receipts (`chatbridge receipt verify`).
+type ReceiptKey struct {
+	Fingerprint string `json:"fingerprint"`
+	PEM         string `json:"pem"`
 }
 
 // QueueView is the answer to GET /admin/queue.

@@ -19,6 +19,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/hostedge"
 	"github.com/chatbridge/chatbridge/host/queue"
+	"github.com/chatbridge/chatbridge/host/receipt"
 	"github.com/chatbridge/chatbridge/host/storage/etcd"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/trigger/schedule"
@@ -111,6 +112,10 @@ func Start(ctx context.Context, c Config) (_ *Node, err error) {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, err
 	}
+	receiptKey, err := receipt.LoadOrCreate(ReceiptKeyFile(c.DataDir))
+	if err != nil {
+		return nil, err
+	}
 	store, err := OpenStore(ctx, c.DataDir, c.MasterKeyFile, c.DevKeys, c.Store)
 	if err != nil {
 		return nil, err
@@ -139,7 +144,7 @@ func Start(ctx context.Context, c Config) (_ *Node, err error) {
 		n.PublicURL = "https://" + pub.Addr().String()
 	}
 	n.AdminURL = "http://" + adm.Addr().String()
-	if err = n.startRuntime(ctx, c); err != nil {
+	if err = n.startRuntime(ctx, c, receiptKey); err != nil {
 		return nil, err
 	}
 	if n.Token, err = AdminToken(c.DataDir); err != nil {
@@ -155,9 +160,9 @@ func Start(ctx context.Context, c Config) (_ *Node, err error) {
 
 // startRuntime joins the cluster (on etcd), starts the runtime with the
 // bundle and its schedules.
-func (n *Node) startRuntime(ctx context.Context, c Config) (err error) {
+func (n *Node) startRuntime(ctx context.Context, c Config, receiptKey *receipt.PrivateKey) (err error) {
 	hc := host.Config{
-		Store: n.Store, Trust: c.Trust, Logger: n.Log, PublicURL: n.PublicURL, Queue: c.Queue,
+		Store: n.Store, Trust: c.Trust, Logger: n.Log, PublicURL: n.PublicURL, Queue: c.Queue, ReceiptKey: receiptKey,
 		HTTP: c.Emulate.HTTP, Trace: c.Emulate.Trace,
 		Engine: engine.Config{CacheDir: c.CacheDir, Deadline: c.Deadline, MaxPerKey: c.InstancesPerInstallation},
 	}

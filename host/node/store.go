@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -55,6 +56,42 @@ func (s Store) Open(ctx context.Context, dir string) (storage.Backend, error) {
 	return nil, fmt.Errorf("unknown -storage %q (bunt or etcd)", s.Backend)
 }
 
+// KeysDir holds what must never be copied with the data: the key store
+// (the wrapped keys of every installation, seal.Config.KeyStore) and the
+// host's receipt key. Backups copy chatbridge.db (or `chatbridge backup`)
+// only, so destroying a site's keys here shreds every earlier backup of it.
+func KeysDir(dir string) string { return filepath.Join(dir, "keys") }
+
+// KeyStoreFile is the BuntDB key store beside a BuntDB data file.
+func KeyStoreFile(dir string) string { return filepath.Join(KeysDir(dir), "keys.db") }
+
+// ReceiptKeyFile is the host's receipt signing key; its public key is
+// ReceiptKeyFile + ".pub".
+func ReceiptKeyFile(dir string) string { return filepath.Join(KeysDir(dir), "receipt.key") }
+
+// keysPrefix is where the key store lives in etcd: beside the records'
+// prefix, not under it, so that a backup of the records (their prefix)
+// never holds a key.
+func keysPrefix(dataPrefix string) string {
+	return strings.TrimSuffix(dataPrefix, "/") + "-keys/"
+}
+
+// openKeys opens the key store of the backend s chooses. Call it after
+// Open, which has checked the settings.
+func (s Store) openKeys(ctx context.Context, dir string) (storage.Backend, error) {
+	if s.IsEtcd() {
+		return etcd.Open(ctx, etcd.Config{
+			Endpoints: s.Endpoints, Prefix: keysPrefix(s.Prefix),
+			CertFile: s.CertFile, KeyFile: s.KeyFile, CAFile: s.CA,
+			Username: s.Username, Password: s.Password,
+		})
+	}
+	if err := os.MkdirAll(KeysDir(dir), 0o700); err != nil {
+		return nil, err
+	}
+	return bunt.Open(KeyStoreFile(dir), bunt.Config{})
+}
+
 // ClusterPrefix is where the nodes sharing an etcd prefix coordinate:
 // beside the records' prefix, not under it, so that backups and
 // compactions of the records never see coordination keys.
@@ -85,7 +122,7 @@ func masterKeys(dir, keyFile string, dev bool) ([]*seal.MasterKey, error) {
 }
 
 // OpenStore opens the sealed store of data directory dir on the backend sc
-// chooses, with the master key of keyFile (or the environment), or the
+// chooses, with its key store apart (KeysDir), with the master key of keyFile (or the environment), or the
 // emulator's own when dev is set.
 func OpenStore(ctx context.Context, dir, keyFile string, dev bool, sc Store) (*seal.Store, error) {
 	keys, err := masterKeys(dir, keyFile, dev)
@@ -97,6 +134,10 @@ func OpenStore(ctx context.Context, dir, keyFile string, dev bool, sc Store) (*s
 		return nil, err
 	}
 	var cfg seal.Config
+	if cfg.KeyStore, err = sc.openKeys(ctx, dir); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if sc.IsEtcd() {
 		// Other nodes share the records: re-read an installation's keys
 		// every so often, so that their rotations, installs and purges
@@ -106,6 +147,7 @@ func OpenStore(ctx context.Context, dir, keyFile string, dev bool, sc Store) (*s
 	s, err := seal.Open(ctx, db, keys, cfg)
 	if err != nil {
 		_ = db.Close()
+		_ = cfg.KeyStore.Close()
 		return nil, err
 	}
 	return s, nil

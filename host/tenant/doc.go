@@ -4,8 +4,14 @@
 //
 // # Records
 //
-// An installation's record lives in the store's registry keyspace of the
-// host installation; its credentials live in the installation's own secret
-// keyspace under storage.HostSecretPrefix, which the module cannot reach.
-// Removing an installation purges every record it has.
+// The host installation's registry keyspace holds an index record per
+// installation (its id only); the installation's own record (site URL, app
+// account, routes) lives in its own registry keyspace and its credentials
+// in its own secret keyspace under storage.HostSecretPrefix, which the
+// module cannot reach: all sealed under its own keys. Removing an
+// installation purges every record it has and, with a storage.Shredder,
+// destroys its keys and reports them; Open drops the index records of
+// installations whose keys were destroyed (a backup restored after their
+// uninstall) and moves index records of the older format, which held the
+// whole installation.
 package tenant

@@ -29,7 +29,16 @@ const (
 	secretJiraWebhookPrevious = storage.HostSecretPrefix + "jira-webhook-previous"
 )
 
-const recordPrefix = "installation:"
+// recordPrefix begins each installation's index record in the host's
+// registry: {"id": ID} only. The installation's own record (site URL, app
+// account, routes) is detailsKey in the installation's registry keyspace,
+// sealed under its own keys, so that shredding them leaves nothing of the
+// site readable in any backup. Index records of the older format hold the
+// whole installation; Open moves them.
+const (
+	recordPrefix = "installation:"
+	detailsKey   = "installation"
+)
 
 var (
 	// ErrNotFound is returned for an unknown installation or route.
@@ -58,6 +67,8 @@ type Installation struct {
 	AppAccountID string            `json:"appAccountId"`
 	Routes       map[string]string `json:"routes"` // web trigger key (or JiraEventsRoute) -> route id
 	CreatedAt    time.Time         `json:"createdAt"`
+
+	old bool // read from an index record of the older format
 }
 
 // Target is what a route id leads to.
@@ -79,12 +90,30 @@ type Registry struct {
 	changes uint64
 }
 
-// Open loads every installation from store.
+// Open loads every installation from store. It moves index records of the
+// older format (the whole installation under the host's keys) to the
+// installation's own keys, and drops the index records of installations
+// whose keys were shredded (a backup restored after their uninstall).
 func Open(ctx context.Context, store storage.Store) (*Registry, error) {
 	r := &Registry{store: store, byID: map[string]*Installation{}, byRoute: map[string]Target{}}
-	ins, err := r.read(ctx)
+	ins, gone, err := r.read(ctx)
 	if err != nil {
 		return nil, err
+	}
+	for _, in := range ins {
+		if in.old {
+			if err := r.save(ctx, in); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, id := range gone {
+		if err := r.store.Delete(ctx, storage.HostInstallation, storage.Registry, recordPrefix+id); err != nil {
+			return nil, fmt.Errorf("tenant: drop a shredded installation: %w", err)
+		}
+		if err := r.store.Purge(ctx, id); err != nil {
+			return nil, fmt.Errorf("tenant: drop a shredded installation: %w", err)
+		}
 	}
 	for _, in := range ins {
 		index(r.byID, r.byRoute, in)
@@ -92,24 +121,39 @@ func Open(ctx context.Context, store storage.Store) (*Registry, error) {
 	return r, nil
 }
 
-// read reads every installation record from the store.
-func (r *Registry) read(ctx context.Context) ([]*Installation, error) {
-	var ins []*Installation
+// read reads every installation record from the store; gone lists the
+// index records of installations whose keys were shredded.
+func (r *Registry) read(ctx context.Context) (ins []*Installation, gone []string, err error) {
 	cursor := ""
 	for {
 		p, err := r.store.Query(ctx, storage.HostInstallation, storage.Registry, recordPrefix, cursor, storage.MaxQueryLimit)
 		if err != nil {
-			return nil, fmt.Errorf("tenant: load: %w", err)
+			return nil, nil, fmt.Errorf("tenant: load: %w", err)
 		}
 		for _, e := range p.Entries {
 			in := &Installation{}
 			if err := json.Unmarshal(e.Value, in); err != nil {
-				return nil, fmt.Errorf("tenant: load %s: %w", e.Key, err)
+				return nil, nil, fmt.Errorf("tenant: load %s: %w", e.Key, err)
 			}
-			ins = append(ins, in)
+			if in.SiteURL != "" {
+				in.old = true
+				ins = append(ins, in)
+				continue
+			}
+			id := in.ID
+			in, shredded, err := r.details(ctx, id)
+			if err != nil {
+				return nil, nil, err
+			}
+			if in != nil {
+				ins = append(ins, in)
+			}
+			if shredded {
+				gone = append(gone, id)
+			}
 		}
 		if p.NextCursor == "" {
-			return ins, nil
+			return ins, gone, nil
 		}
 		cursor = p.NextCursor
 	}
@@ -123,7 +167,7 @@ func (r *Registry) Refresh(ctx context.Context) (removed []string, err error) {
 	r.mu.RLock()
 	changes := r.changes
 	r.mu.RUnlock()
-	ins, err := r.read(ctx)
+	ins, _, err := r.read(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -239,14 +283,48 @@ func (r *Registry) CreateWithoutSite(ctx context.Context, webTriggers []string) 
 	return in, nil
 }
 
+// details reads an installation's own record; nil when it is gone: its
+// keys were shredded (shredded is then true), or an install stopped
+// before writing it.
+func (r *Registry) details(ctx context.Context, id string) (in *Installation, shredded bool, err error) {
+	b, err := r.store.Get(ctx, id, storage.Registry, detailsKey)
+	if errors.Is(err, storage.ErrNotFound) {
+		if sh, ok := r.store.(storage.Shredder); ok {
+			if shredded, err = sh.Shredded(ctx, id); err != nil {
+				return nil, false, fmt.Errorf("tenant: load: %w", err)
+			}
+		}
+		return nil, shredded, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("tenant: load: %w", err)
+	}
+	in = &Installation{}
+	if err := json.Unmarshal(b, in); err != nil || in.ID != id {
+		return nil, false, fmt.Errorf("tenant: load: installation record malformed")
+	}
+	return in, false, nil
+}
+
+// save writes the installation's own record, then its index record.
 func (r *Registry) save(ctx context.Context, in *Installation) error {
 	b, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	if err := r.store.Set(ctx, storage.HostInstallation, storage.Registry, recordPrefix+in.ID, b, 0); err != nil {
+	if err := r.store.Set(ctx, in.ID, storage.Registry, detailsKey, b, 0); err != nil {
 		return fmt.Errorf("tenant: save: %w", err)
 	}
+	idx, err := json.Marshal(struct {
+		ID string `json:"id"`
+	}{in.ID})
+	if err != nil {
+		return err
+	}
+	if err := r.store.Set(ctx, storage.HostInstallation, storage.Registry, recordPrefix+in.ID, idx, 0); err != nil {
+		return fmt.Errorf("tenant: save: %w", err)
+	}
+	in.old = false
 	return nil
 }
 
@@ -275,8 +353,9 @@ func (r *Registry) EnsureRoutes(ctx context.Context, webTriggers []string) error
 }
 
 // Remove uninstalls: it forgets the routes and purges every record and the
-// data key of the installation.
-func (r *Registry) Remove(ctx context.Context, id string) error {
+// keys of the installation; with a storage.Shredder it reports the keys
+// destroyed.
+func (r *Registry) Remove(ctx context.Context, id string) (storage.Shredding, error) {
 	r.mu.Lock()
 	in, ok := r.byID[id]
 	if ok {
@@ -288,15 +367,22 @@ func (r *Registry) Remove(ctx context.Context, id string) error {
 	}
 	r.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("%w: %q", ErrNotFound, id)
+		return storage.Shredding{}, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	if err := r.store.Delete(ctx, storage.HostInstallation, storage.Registry, recordPrefix+id); err != nil {
-		return fmt.Errorf("tenant: remove record: %w", err)
+		return storage.Shredding{}, fmt.Errorf("tenant: remove record: %w", err)
+	}
+	if sh, ok := r.store.(storage.Shredder); ok {
+		rep, err := sh.Shred(ctx, id)
+		if err != nil {
+			return rep, fmt.Errorf("tenant: shred: %w", err)
+		}
+		return rep, nil
 	}
 	if err := r.store.Purge(ctx, id); err != nil {
-		return fmt.Errorf("tenant: purge: %w", err)
+		return storage.Shredding{}, fmt.Errorf("tenant: purge: %w", err)
 	}
-	return nil
+	return storage.Shredding{Installation: id, At: time.Now().UTC()}, nil
 }
 
 // Stored reports whether the store still holds the installation's record,

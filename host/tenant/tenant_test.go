@@ -46,7 +46,7 @@ func TestRefresh_SeesAnotherHostsInstallsAndUninstalls(t *testing.T) {
 	if _, _, err := b.Create(ctx, Site{URL: "https://one.atlassian.net", Authorization: "Basic y"}, nil); err == nil {
 		t.Fatal("host b installed a site host a had installed")
 	}
-	if err := a.Remove(ctx, in.ID); err != nil {
+	if _, err := a.Remove(ctx, in.ID); err != nil {
 		t.Fatal(err)
 	}
 	removed, err := b.Refresh(ctx)

@@ -288,7 +288,7 @@ func (b *Bridge) configDelete(env *sdk.Env, payload []byte) (answer, error) {
 	// that a half-finished delete can be completed.
 	total := 0
 	prefixes := []string{"chat:" + p + ":", "issue:" + p + "-", "dedupe:jira:" + p + ":", "seen:" + p + ":",
-		"sent:" + p + ":", sweepKey(p)}
+		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p)}
 	for _, k := range b.kinds() {
 		prefixes = append(prefixes, "dedupe:"+k.Short+":"+p+":")
 	}

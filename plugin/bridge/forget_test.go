@@ -438,3 +438,126 @@ func TestMappingsList_PagesByRequestKey(t *testing.T) {
 		t.Errorf("a cursor of another project: %v", a)
 	}
 }
+
+// A sweep cut short by its read bound resumes where it stopped on the next
+// run, with the storage's own cursor: a key is no cursor on the host.
+func TestRetention_ASweepCutShortResumesAtItsCursor(t *testing.T) {
+	h := newHarness(t)
+	h.configure(map[string]any{"retentionDays": 1})
+	h.b.SweepBatch = 2 // reads at most 20 mappings a run
+	old := h.clock().Add(-48 * time.Hour).Unix()
+	for i := 100; i < 125; i++ {
+		rec, _ := json.Marshal(issueRecord{Project: testProject, Channel: "telegram", Chat: strconv.Itoa(i), At: old})
+		_ = h.env.Store.Set(issueKey("SUP-"+strconv.Itoa(i)), rec, 0)
+	}
+	for i := 200; i < 202; i++ {
+		rec, _ := json.Marshal(issueRecord{Project: testProject, Channel: "telegram", Chat: strconv.Itoa(i), At: old, Resolved: true})
+		_ = h.env.Store.Set(issueKey("SUP-"+strconv.Itoa(i)), rec, 0)
+	}
+	has := func(k string) bool { return slices.Contains(h.env.Store.Keys(), issueKey(k)) }
+	if err := h.b.Scheduled(h.env.Env, &scheduledCall); err != nil {
+		t.Fatal(err)
+	}
+	if !has("SUP-200") || !has("SUP-201") {
+		t.Fatal("the first run read past its bound")
+	}
+	if !slices.Contains(h.env.Store.Keys(), sweepKey(testProject)) {
+		t.Fatal("the first run saved no resume point")
+	}
+	if err := h.b.Scheduled(h.env.Env, &scheduledCall); err != nil {
+		t.Fatalf("the second run: %v", err)
+	}
+	if has("SUP-200") || has("SUP-201") || !has("SUP-124") {
+		t.Fatal("the second run did not resume and expire the resolved mappings, or took an open one")
+	}
+	if slices.Contains(h.env.Store.Keys(), sweepKey(testProject)) {
+		t.Fatal("a sweep that reached the end kept its resume point")
+	}
+	// A resume point of the older format (a key) starts the sweep over.
+	_ = h.env.Store.Set(sweepKey(testProject), []byte(`{"cursor":"issue:SUP-110","at":1}`), 0)
+	if err := h.b.Scheduled(h.env.Env, &scheduledCall); err != nil {
+		t.Fatalf("a run from an older resume point: %v", err)
+	}
+}
+
+// In a group chat /forget forgets nothing: the group's requests are all its
+// members', and one member may not unlink them for the others. The member
+// is told why, in the project's language; the admin's mappings.forget can.
+func TestForgetCommand_InAGroupForgetsNothingAndSaysWhy(t *testing.T) {
+	h := newHarness(t)
+	h.configure(map[string]any{"language": "de"})
+	group := func(id int, text string, command bool) []byte {
+		m := map[string]any{
+			"message_id": id, "from": map[string]any{"id": 6234567890, "is_bot": false, "first_name": "Bob"},
+			"chat": map[string]any{"id": -1001987654321, "type": "supergroup", "title": "Acme ops"}, "date": 1, "text": text}
+		if command {
+			m["entities"] = []any{map[string]any{"type": "bot_command", "offset": 0, "length": len(text)}}
+		}
+		b, _ := json.Marshal(map[string]any{"update_id": id, "message": m})
+		return b
+	}
+	h.send(group(1, "Printer on fire", false))
+	h.drain()
+	before := h.recordsOf("-1001987654321")
+	if len(before) == 0 {
+		t.Fatal("nothing stored of the group's chat")
+	}
+	h.send(group(2, "/forget", true))
+	h.drain()
+	msgs := h.tg.messages()
+	if last := msgs[len(msgs)-1]; last.Text != languages["de"].ForgetInGroup {
+		t.Errorf("answer %q", last.Text)
+	}
+	if after := h.recordsOf("-1001987654321"); !slices.Equal(after, before) {
+		t.Errorf("records of the group's chat changed: %v, were %v", after, before)
+	}
+	h.send(group(3, "Still burning", false))
+	h.drain()
+	if h.jira.issueCount() != 1 || len(h.jira.issue("SUP-1").Comments) != 1 {
+		t.Error("the group's next message did not join its request")
+	}
+}
+
+// The admin's forget runs outside the chat's queue lane: a message of the
+// chat still queued then (or a dead letter replayed later) is refused, not
+// turned into a new request; what the customer writes afterwards is not.
+func TestMappingsForget_RefusesTheChatsMessagesQueuedBeforeIt(t *testing.T) {
+	h := newHarness(t)
+	h.configure(nil)
+	h.send(h.text(5123456789, "Hello my order"))
+	h.drain()
+	h.send(h.text(5123456789, "Queued before the forget"))
+	h.advance(time.Second)
+	if a, err := h.resolve("mappings.forget", map[string]any{"projectKey": testProject, "issueKey": "SUP-1"}); err != nil || a["ok"] != true {
+		t.Fatalf("mappings.forget: %v %v", a, err)
+	}
+	h.drain()
+	if h.jira.issueCount() != 1 || len(h.jira.issue("SUP-1").Comments) != 0 {
+		t.Fatalf("a message queued before the forget reached Jira: %d requests", h.jira.issueCount())
+	}
+	if left := h.recordsOf(annaChat); len(left) != 0 {
+		t.Errorf("records of the forgotten chat: %v", left)
+	}
+	h.advance(time.Second)
+	h.send(h.text(5123456789, "Written after the forget"))
+	h.drain()
+	if h.jira.issueCount() != 2 {
+		t.Errorf("%d requests; a message written after the forget opens a new one", h.jira.issueCount())
+	}
+}
+
+// The customer's /forget runs in the chat's lane: what the customer writes
+// after it, even queued before the /forget ran, opens a new request.
+func TestForgetCommand_AMessageWrittenAfterItOpensANewRequest(t *testing.T) {
+	h := newHarness(t)
+	h.configure(nil)
+	h.send(h.text(5123456789, "Hello my order"))
+	h.drain()
+	h.send(h.command(5123456789, "/forget"))
+	h.advance(time.Second)
+	h.send(h.text(5123456789, "Written after the forget"))
+	h.drain()
+	if h.jira.issueCount() != 2 {
+		t.Errorf("%d requests; the message after /forget opens a new one", h.jira.issueCount())
+	}
+}

@@ -25,6 +25,9 @@ type inboundJob struct {
 	Event   channel.Inbound `json:"event"`
 	// Waits counts re-queues while another delivery opened the chat's request.
 	Waits int `json:"waits,omitempty"`
+	// Queued is when the webhook queued it (Unix milliseconds): a forget of
+	// the chat refuses what was queued before it (privacy.go).
+	Queued int64 `json:"queued,omitempty"`
 }
 
 // Opening a request: a delivery that finds another one opening the chat's
@@ -115,7 +118,7 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 			log.Info("webhook: duplicate delivery ignored", "event", ev.ID)
 			continue
 		}
-		payload, err := json.Marshal(inboundJob{Project: project, Channel: name, Nonce: nonce, Event: ev})
+		payload, err := json.Marshal(inboundJob{Project: project, Channel: name, Nonce: nonce, Event: ev, Queued: b.now().UnixMilli()})
 		if err == nil {
 			err = env.Queue.Push(QueueInbound, chatKey(project, name, ev.ChatID), payload, 0)
 		}
@@ -277,6 +280,12 @@ func (b *Bridge) consumeInbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRes
 	kind, ok := b.kinds()[job.Channel]
 	if !found || !w.cfg.Enabled || !ok || w.cfg.Channel != job.Channel {
 		w.log.Info("inbound: project not configured for this channel; dropped")
+		return abi.QueueResult{}, nil
+	}
+	if gone, err := queuedBeforeForget(w.st, &job); err != nil {
+		return w.fail(err)
+	} else if gone {
+		w.log.Info("inbound: queued before its chat was forgotten; dropped")
 		return abi.QueueResult{}, nil
 	}
 	w.kind, w.ch = kind, kind.New(env, w.cfg.secrets())

@@ -49,6 +49,8 @@ var RecordKinds = []RecordKind{
 		Lifetime: "until the project's configuration is deleted", Sealed: true, project: segment(1), at: noTime},
 	{Name: "dedupe", Holds: "the progress of one delivery: its owner, steps, request key; no content, no chat id",
 		Lifetime: "48 hours", Sealed: true, project: segment(2), at: field("at")},
+	{Name: "forgot", Holds: "when a chat was forgotten, so that its messages queued before are refused; keyed by a hash of the chat, no chat id",
+		Lifetime: "8 days (the queue's dead-letter retention and a day)", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "issue", Holds: "a request's chat (project, channel, chat id), resolved flag, last activity",
 		Lifetime: "until the chat is forgotten or its project deleted; once resolved, the project's retention period (default 90 days) after its last activity",
 		Sealed:   true, project: issueProject, at: field("at")},
@@ -56,7 +58,7 @@ var RecordKinds = []RecordKind{
 		Lifetime: "the reply window and 7 days", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "sent", Holds: "a sent reply's hashed message id, its request key and reply nonce; no content, no chat id",
 		Lifetime: "7 days", Sealed: true, project: segment(1), at: field("at")},
-	{Name: "sweep", Holds: "the request key after which the retention sweep resumes",
+	{Name: "sweep", Holds: "where the retention sweep resumes (a storage cursor: the last request key read, sealed by the host)",
 		Lifetime: "7 days, or until the sweep reaches the end", Sealed: true, project: segment(1), at: field("at")},
 }
 
@@ -150,19 +152,69 @@ func forgetCommand(ev *channel.Inbound) bool {
 // forget is the customer's /forget: everything of the chat goes, then the
 // customer is told so in the project's language. The chat's lane orders it
 // after the chat's earlier messages; its next message opens a new request.
+// In a group chat it forgets nothing and says why: the group's requests are
+// all its members', and one member may not unlink them for the others
+// (RATIONALE.md); the admin's mappings.forget can.
 func (w *inbound) forget() error {
+	if w.job.Event.Group {
+		w.log.Info("inbound: /forget in a group chat refused")
+		return w.replyStep("reply", w.cfg.texts().ForgetInGroup)
+	}
 	if err := w.step("forget", func() error {
 		n, err := forgetChat(w.st, w.job.Project, w.job.Channel, w.job.Event.ChatID, w.b.kinds())
 		if err != nil {
 			return err
 		}
 		w.chat = chatRecord{}
+		// What the chat queued before the /forget ran before it, in its
+		// lane; a dead letter of it replayed later is refused.
+		before := w.job.Queued
+		if before == 0 {
+			before = w.b.now().UnixMilli()
+		}
+		if err := markForgotten(w.st, w.job.Project, w.job.Channel, w.job.Event.ChatID, before); err != nil {
+			return err
+		}
 		w.log.Info("inbound: customer asked to be forgotten; chat forgotten", "records", n)
 		return nil
 	}); err != nil {
 		return err
 	}
 	return w.replyStep("reply", w.cfg.texts().Forgotten)
+}
+
+// forgotTTL is how long a forgotten chat's mark lives: as long as a message
+// queued before the forget may still run (a dead letter is kept 7 days, and
+// may be replayed until then), and a day.
+const forgotTTL = 8 * 24 * time.Hour
+
+// forgotRecord marks a forgotten chat.
+type forgotRecord struct {
+	// At is when (Unix seconds); Before is the queue time (Unix
+	// milliseconds) before which the chat's messages are refused.
+	At     int64 `json:"at"`
+	Before int64 `json:"before"`
+}
+
+// forgotKey names a chat's mark by a hash, never by its id.
+func forgotKey(project, ch, chatID string) string {
+	sum := sha256.Sum256([]byte("chatbridge.forgot\x00" + project + "\x00" + ch + "\x00" + chatID))
+	return "forgot:" + project + ":" + hex.EncodeToString(sum[:16])
+}
+
+func markForgotten(st store, project, ch, chatID string, before int64) error {
+	return st.put(forgotKey(project, ch, chatID), forgotRecord{At: before / 1000, Before: before}, forgotTTL)
+}
+
+// queuedBeforeForget reports a job queued before its chat was forgotten (a
+// job from before queue times were kept counts as before).
+func queuedBeforeForget(st store, job *inboundJob) (bool, error) {
+	var f forgotRecord
+	found, err := st.get(forgotKey(job.Project, job.Channel, job.Event.ChatID), &f)
+	if err != nil || !found {
+		return false, err
+	}
+	return job.Queued < f.Before, nil
 }
 
 // chatIssues lists the request keys mapped to a chat.
@@ -346,11 +398,15 @@ const maxListed = 200
 
 type mappingsInput struct {
 	ProjectKey string `json:"projectKey"`
-	// Cursor is the last request key of the previous page.
+	// Cursor is the previous page's "next": an opaque storage cursor, valid
+	// for this project's list only.
 	Cursor string `json:"cursor,omitempty"`
 }
 
-// mappingsList lists a project's mappings by request key, a page at a time.
+// mappingsList lists a project's mappings by request key, a page of at
+// most maxListed at a time. Each storage page asks for no more than the
+// rows still wanted, so a list page ends where a storage page ends and its
+// "next" is that page's cursor (storage cursors are opaque: a key is none).
 func (b *Bridge) mappingsList(env *sdk.Env, payload []byte) (answer, error) {
 	var in mappingsInput
 	if err := decodeStrict(payload, &in); err != nil {
@@ -359,9 +415,6 @@ func (b *Bridge) mappingsList(env *sdk.Env, payload []byte) (answer, error) {
 	if !ValidProjectKey(in.ProjectKey) {
 		return fieldErrors(map[string]string{"projectKey": "Not a Jira project key."}), nil
 	}
-	if in.Cursor != "" && (!jira.ValidIssueKey(in.Cursor) || issueProject(issueKey(in.Cursor), nil) != in.ProjectKey) {
-		return fieldErrors(map[string]string{"cursor": "Not a request key of this project."}), nil
-	}
 	st := store{env.Storage}
 	var cfg Config
 	if _, err := st.get(configKey(in.ProjectKey), &cfg); err != nil {
@@ -369,15 +422,15 @@ func (b *Bridge) mappingsList(env *sdk.Env, payload []byte) (answer, error) {
 	}
 	retention := time.Duration(cfg.retentionDays()) * 24 * time.Hour
 	prefix := "issue:" + in.ProjectKey + "-"
-	cursor := ""
-	if in.Cursor != "" {
-		cursor = issueKey(in.Cursor)
-	}
+	cursor := in.Cursor
 	rows := []mapping{}
 	next := ""
 	openIssue := map[string]string{} // each chat's open request, read once
 	for {
-		page, err := st.s.Query(prefix, cursor, 100)
+		page, err := st.s.Query(prefix, cursor, min(100, maxListed-len(rows)))
+		if errors.Is(err, abi.InvalidArgument) && cursor == in.Cursor && cursor != "" {
+			return fieldErrors(map[string]string{"cursor": "Not a cursor of this project's list: give the previous page's next."}), nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("bridge: list mappings: %w", err)
 		}
@@ -385,10 +438,6 @@ func (b *Bridge) mappingsList(env *sdk.Env, payload []byte) (answer, error) {
 			var rev issueRecord
 			if json.Unmarshal(e.Value, &rev) != nil || rev.Project != in.ProjectKey {
 				continue
-			}
-			if len(rows) == maxListed {
-				next = rows[len(rows)-1].IssueKey
-				break
 			}
 			key := strings.TrimPrefix(e.Key, "issue:")
 			ck := chatKey(rev.Project, rev.Channel, rev.Chat)
@@ -409,7 +458,11 @@ func (b *Bridge) mappingsList(env *sdk.Env, payload []byte) (answer, error) {
 			}
 			rows = append(rows, m)
 		}
-		if next != "" || page.NextCursor == "" || len(page.Entries) == 0 {
+		if page.NextCursor == "" || len(page.Entries) == 0 {
+			break
+		}
+		if len(rows) == maxListed {
+			next = page.NextCursor
 			break
 		}
 		cursor = page.NextCursor
@@ -458,6 +511,11 @@ func (b *Bridge) mappingsForget(env *sdk.Env, payload []byte) (answer, error) {
 		return nil, err
 	}
 	n, err := forgetChat(st, rev.Project, rev.Channel, rev.Chat, b.kinds())
+	if err == nil {
+		// The admin's forget runs outside the chat's lane: the chat's
+		// messages still queued, or dead letters replayed later, are refused.
+		err = markForgotten(st, rev.Project, rev.Channel, rev.Chat, b.now().UnixMilli())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -476,8 +534,9 @@ const RetentionTrigger = "retention"
 
 func sweepKey(project string) string { return "sweep:" + project }
 
-// sweepRecord is where a project's sweep resumes: after Cursor, a stored
-// key ("issue:<KEY>"), or from the start when there is no record.
+// sweepRecord is where a project's sweep resumes: at Cursor, a storage
+// cursor (opaque; on the host the last key read, sealed), or from the start
+// when there is no record or its cursor no longer opens.
 type sweepRecord struct {
 	Cursor string `json:"cursor"`
 	At     int64  `json:"at"`
@@ -543,24 +602,24 @@ func (b *Bridge) sweep(st store, cfg *Config, batch int) (int, error) {
 		expired []string
 		chats   = map[string]bool{}
 		read    int
-		last    = at.Cursor // the last request kept, to resume after
-		done    bool
+		resume  string // the storage cursor after the last mapping read
 	)
 	cursor := at.Cursor
-	for !done {
-		page, err := st.s.Query("issue:"+p+"-", cursor, 100)
+	for {
+		// Each page asks for no more than the run may still read or expire,
+		// so the run stops where a page ends and resumes at its cursor.
+		page, err := st.s.Query("issue:"+p+"-", cursor, min(100, 10*batch-read, batch-len(expired)))
+		if errors.Is(err, abi.InvalidArgument) && cursor != "" && cursor == at.Cursor {
+			cursor = "" // a resume point of an older version (a key): start over
+			continue
+		}
 		if err != nil {
 			return 0, fmt.Errorf("bridge: list mappings: %w", err)
 		}
 		for _, e := range page.Entries {
-			if read == 10*batch || len(expired) == batch {
-				done = true
-				break
-			}
 			read++
 			var rev issueRecord
 			if json.Unmarshal(e.Value, &rev) != nil || rev.Project != p {
-				last = e.Key
 				continue
 			}
 			switch {
@@ -572,15 +631,14 @@ func (b *Bridge) sweep(st store, cfg *Config, batch int) (int, error) {
 			case rev.Resolved && rev.At <= cutoff:
 				expired = append(expired, strings.TrimPrefix(e.Key, "issue:"))
 				chats[chatKey(rev.Project, rev.Channel, rev.Chat)] = true
-				continue
 			}
-			last = e.Key
 		}
 		if page.NextCursor == "" || len(page.Entries) == 0 {
-			if !done {
-				last = "" // the end: the next run starts over
-			}
-			done = true
+			break // the end: the next run starts over
+		}
+		if read == 10*batch || len(expired) == batch {
+			resume = page.NextCursor
+			break
 		}
 		cursor = page.NextCursor
 	}
@@ -607,10 +665,10 @@ func (b *Bridge) sweep(st store, cfg *Config, batch int) (int, error) {
 			n++
 		}
 	}
-	if last == "" {
+	if resume == "" {
 		return n, st.del(sweepKey(p))
 	}
-	return n, st.put(sweepKey(p), sweepRecord{Cursor: last, At: now.Unix()}, sweepTTL)
+	return n, st.put(sweepKey(p), sweepRecord{Cursor: resume, At: now.Unix()}, sweepTTL)
 }
 
 // inventoryRow is one kind's count and age, for one project or all.

@@ -32,6 +32,7 @@ const DedupeTTL = 48 * time.Hour
 //	seen:<PROJECT>:<channel>:<chatId>           when the customer last wrote (window.go)
 //	sent:<PROJECT>:<short>:<hash>               sentRecord: a reply's message id, hashed (TTL 7 d)
 //	sent:<PROJECT>:<short>:note:<nonce>         the one "not delivered" note of a reply (TTL 7 d)
+//	forgot:<PROJECT>:<HASH>                     a forgotten chat's forget time, refusing what was queued before (TTL 8 d; privacy.go)
 //	sweep:<PROJECT>                             where the retention sweep resumes (TTL 7 d; privacy.go)
 //
 // RecordKinds (privacy.go) lists these kinds for the inventory and the

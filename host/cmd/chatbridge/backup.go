@@ -12,6 +12,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/node"
 	"github.com/chatbridge/chatbridge/host/storage/bunt"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
+	"github.com/chatbridge/chatbridge/host/tenant"
 )
 
 // runBackup is `chatbridge backup > FILE`: a running host streams a
@@ -76,12 +77,16 @@ func runBackup(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// runRestore is `chatbridge restore -data DIR < FILE`: a backup becomes the
-// store of a data directory that has none, atomically.
+// runRestore is `chatbridge restore -data DIR < FILE`, the host stopped: a
+// backup's records become the store of a data directory that has none
+// (atomically), or of an empty etcd prefix, and are opened beside the live
+// key store to check that they belong to it. Installations uninstalled
+// since the backup stay unreadable and are dropped.
 func runRestore(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("restore", stderr)
-	data := fs.String("data", defaultDataDir, "data directory to restore into (it must have no store yet)")
+	data := fs.String("data", defaultDataDir, "data directory to restore into: no chatbridge.db yet, and keys/ the live key store")
 	in := fs.String("in", "-", "backup file; - is stdin")
+	keyFile := fs.String("master-key", "", "master key file (default: "+masterKeyEnv+")")
 	var sf storeFlags
 	sf.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -123,7 +128,20 @@ func runRestore(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintln(stdout, "restored; start the host with the master keys the backup was made under")
+	st, err := openStore(ctx, *data, *keyFile, false, sf)
+	if err != nil {
+		if errors.Is(err, seal.ErrKeyStoreMismatch) && sf.backend != "etcd" {
+			_ = os.Remove(node.DataFile(*data))
+			return fmt.Errorf("%w: the backup needs the key store (%s) of the host that took it; nothing restored", err, node.KeysDir(*data))
+		}
+		return err
+	}
+	defer st.Close()
+	reg, err := tenant.Open(ctx, st) // drops the installations shredded since
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "restored: %d installations; start the host with the master keys the backup was made under\n", len(reg.List()))
 	return nil
 }
 

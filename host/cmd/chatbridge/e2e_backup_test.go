@@ -116,14 +116,26 @@ func TestE2E_BackupWhileServingRestoresEveryRecordAfterTheHostIsKilled(t *testin
 		t.Fatalf("the backup does not read back: %v", err)
 	}
 
-	// Restore into a new data directory. The backup is the store only: the
-	// master key, certificates and admin token are copied as an operator
-	// copies them from where they keep them.
+	// Restore into a new data directory. The backup is the records only:
+	// the key store (keys/), the master key, certificates and admin token
+	// are copied as an operator copies them from where they keep them.
 	data2 := t.TempDir()
-	if out, err := chatbridge(t, "restore", "-data", data2, "-in", file); err != nil {
+	copySecrets(t, k.data, data2, "dev", "keys", adminTokenFile)
+	// restore opens the records with the master key to check them; a
+	// production key file lives outside the data directory.
+	masterKey := filepath.Join(t.TempDir(), "master.key")
+	mk, err := os.ReadFile(node.DevMasterKeyFile(k.data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, masterKey, mk)
+	if err := os.Chmod(masterKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := chatbridge(t, "restore", "-data", data2, "-master-key", masterKey, "-in", file); err != nil {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
-	if out, err := chatbridge(t, "restore", "-data", data2, "-in", file); err == nil || !strings.Contains(out, "exists") {
+	if out, err := chatbridge(t, "restore", "-data", data2, "-master-key", masterKey, "-in", file); err == nil || !strings.Contains(out, "exists") {
 		t.Fatalf("a second restore over the first was not refused: %v\n%s", err, out)
 	}
 	db, err := bunt.Open(node.DataFile(data2), bunt.Config{})
@@ -144,7 +156,6 @@ func TestE2E_BackupWhileServingRestoresEveryRecordAfterTheHostIsKilled(t *testin
 		}
 	}
 	t.Logf("%d records restored byte for byte", len(got))
-	copySecrets(t, k.data, data2, "dev", adminTokenFile)
 
 	// The restored host knows every chat of the backup: a chat's next
 	// message joins its request, nothing is opened twice.

@@ -121,27 +121,6 @@ func runInstall(args []string, stdout, stderr io.Writer) error {
 	return enc.Encode(in)
 }
 
-func runUninstall(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("uninstall", stderr)
-	target := adminFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: chatbridge uninstall [flags] INSTALLATION_ID")
-		return errUsage
-	}
-	c, err := newAdminClient(target)
-	if err != nil {
-		return err
-	}
-	if err := c.do("DELETE", "/admin/installations/"+fs.Arg(0), nil, nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "uninstalled %s; its data is purged\n", fs.Arg(0))
-	return nil
-}
-
 func runInstallations(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "secret" || args[0] == "rotate-secret") {
 		return installationSecret(args[0], args[1:], stdout, stderr)

@@ -89,8 +89,11 @@
 // drops old log segments (keeping --max-wals). Those files hold sealed
 // records only; a purge deletes the installation's wrapped keys first, so
 // what lingers is ciphertext whose keys are gone, as with freed disk blocks
-// and backups of a BuntDB file. Rotate the master key after a purge to shred
-// the wrapped keys in those files too.
+// and backups of a BuntDB file. chatbridge keeps the wrapped keys under a
+// prefix of their own (seal.Config.KeyStore), compacted after a purge too;
+// rotate the master key after a purge to shred the wrapped keys lingering in
+// those files as well. An etcdctl snapshot holds every prefix, keys included:
+// back up the records with `chatbridge backup` for backups a purge shreds.
 //
 // # Damaged records
 //

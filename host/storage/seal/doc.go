@@ -14,6 +14,11 @@
 // each wrapped key to its purpose, installation and version. Only the primary
 // master key (the first given) wraps; any given one unwraps.
 //
+// With Config.KeyStore the wrapped keys live in a backend of their own,
+// which Backup does not copy; without it they live among the records (the
+// older layout). Open moves an older layout's keys into a key store, and
+// refuses records restored beside another key store (ErrKeyStoreMismatch).
+//
 // # Record format
 //
 // A record of installation I, keyspace S and key K is stored at the raw key
@@ -70,9 +75,12 @@
 //
 // # Purge and maintenance
 //
-// Purge deletes an installation's keys first (its records become unreadable
-// at once), then its records, then compacts the backend so nothing of it
-// stays in the file; a purge a crash interrupted is finished by Open.
+// Purge (and Shred, which reports what it destroyed) deletes an
+// installation's keys first (its records become unreadable at once) leaving
+// a tombstone in the key store, then its records, then compacts the backends
+// so nothing of it stays in the files; a purge a crash interrupted is
+// finished by Open. With a key store, every backup taken before no longer
+// opens for the installation (crypto-shredding); the others still do.
 // DeletePrefix removes a key prefix (a project's configuration). Check finds
 // (and can drop) records that fail authentication. Backup writes a consistent,
 // still-sealed snapshot of a live store; Restore loads one into an empty
@@ -83,7 +91,8 @@
 // store.go holds the Store and its single-record operations; rings.go the
 // per-installation keyrings (wrapping data keys, loading, creating and
 // caching them); query.go paged queries and their sealed cursors; purge.go
-// purges and prefix deletes; backup.go backup and restore; rotate.go master
+// purges and prefix deletes; shred.go the key store (tombstones, moving
+// keys out of the records, its mark); backup.go backup and restore; rotate.go master
 // key rotation; record.go and keyring.go the record and key formats;
 // masterkey.go and kem_*.go the master keys.
 package seal

@@ -9,51 +9,69 @@ import (
 	"github.com/chatbridge/chatbridge/host/storage"
 )
 
-// Purge implements storage.Store: it removes the installation's keys first,
-// in one atomic write (its records are unreadable from then on), then its
-// records, then compacts the backend so nothing of it stays in the file. A
-// marker written first lets Open finish a purge a crash interrupted.
+// Purge implements storage.Store: it is Shred without the report.
 func (s *Store) Purge(ctx context.Context, inst string) error {
+	_, err := s.Shred(ctx, inst)
+	return err
+}
+
+// Shred implements storage.Shredder: it destroys the installation's keys
+// first, in one atomic write that leaves a tombstone of its tag in the key
+// store (its records are unreadable from then on, in the live store and,
+// with Config.KeyStore, in every earlier backup), then deletes its records,
+// then compacts both backends so nothing of it stays in their files. A
+// marker written first lets Open finish a purge a crash interrupted. The
+// report lists the key records destroyed, by fingerprint.
+func (s *Store) Shred(ctx context.Context, inst string) (storage.Shredding, error) {
+	rep := storage.Shredding{Installation: inst, Apart: s.apart()}
 	if len(inst) > MaxInstallationLen {
-		return fmt.Errorf("%w: %d bytes", ErrInvalidInstallation, len(inst))
+		return rep, fmt.Errorf("%w: %d bytes", ErrInvalidInstallation, len(inst))
 	}
 	e := s.entry(inst)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	tag := tagOf(s.hostKey, inst)
+	rep.Tag = fmt.Sprintf("%x", tag)
 	if err := s.b.Set(ctx, prefixPurge+tag, []byte{1}, time.Time{}); err != nil {
-		return fmt.Errorf("seal: purge: %w", err)
+		return rep, fmt.Errorf("seal: purge: %w", err)
 	}
 	e.ring.Store(nil)
 	e.loaded.Store(true)
-	if err := s.purgeTag(ctx, tag); err != nil {
-		return err
+	keys, err := s.purgeTag(ctx, tag)
+	if err != nil {
+		return rep, err
 	}
-	if err := s.b.Compact(ctx); err != nil {
-		return fmt.Errorf("seal: purge: %w", err)
+	rep.Keys, rep.At = keys, s.cfg.Now().UTC()
+	if err := s.Compact(ctx); err != nil {
+		return rep, fmt.Errorf("seal: purge: %w", err)
 	}
-	return nil
+	return rep, nil
 }
 
-// purgeTag deletes everything of the installation with tag, then its marker.
-func (s *Store) purgeTag(ctx context.Context, tag string) error {
-	for _, p := range []string{prefixKeys + tag, prefixRecords + tag} {
-		if _, err := s.deleteRange(ctx, p, storage.PrefixEnd(p), nil); err != nil {
-			return fmt.Errorf("seal: purge: %w", err)
-		}
+// purgeTag destroys the keys of the installation with tag (leaving its
+// tombstone), deletes its records, then its marker, and returns the key
+// records it destroyed.
+func (s *Store) purgeTag(ctx context.Context, tag string) ([]storage.DestroyedKey, error) {
+	keys, err := s.destroyKeys(ctx, tag)
+	if err != nil {
+		return nil, fmt.Errorf("seal: purge: %w", err)
+	}
+	p := prefixRecords + tag
+	if _, err := s.deleteRange(ctx, s.b, p, storage.PrefixEnd(p), nil); err != nil {
+		return nil, fmt.Errorf("seal: purge: %w", err)
 	}
 	if err := s.b.Delete(ctx, prefixPurge+tag); err != nil {
-		return fmt.Errorf("seal: purge: %w", err)
+		return nil, fmt.Errorf("seal: purge: %w", err)
 	}
-	return nil
+	return keys, nil
 }
 
 // deleteRange deletes the records in [from, to) that keep approves (nil:
 // all), a batch at a time, and returns how many.
-func (s *Store) deleteRange(ctx context.Context, from, to string, keep func(storage.Record) (bool, error)) (int, error) {
+func (s *Store) deleteRange(ctx context.Context, b storage.Backend, from, to string, keep func(storage.Record) (bool, error)) (int, error) {
 	n := 0
 	for {
-		recs, err := s.b.Scan(ctx, from, to, s.cfg.ScanBatch)
+		recs, err := b.Scan(ctx, from, to, s.cfg.ScanBatch)
 		if err != nil {
 			return n, err
 		}
@@ -70,7 +88,7 @@ func (s *Store) deleteRange(ctx context.Context, from, to string, keep func(stor
 			}
 		}
 		if len(ws) > 0 {
-			if err := s.b.Apply(ctx, ws); err != nil {
+			if err := b.Apply(ctx, ws); err != nil {
 				return n, err
 			}
 			n += len(ws)
@@ -89,12 +107,12 @@ func (s *Store) resumePurges(ctx context.Context) error {
 		return fmt.Errorf("seal: open: %w", err)
 	}
 	for _, rec := range recs {
-		if err := s.purgeTag(ctx, rec.Key[len(prefixPurge):]); err != nil {
+		if _, err := s.purgeTag(ctx, rec.Key[len(prefixPurge):]); err != nil {
 			return err
 		}
 	}
 	if len(recs) > 0 {
-		return s.b.Compact(ctx)
+		return s.Compact(ctx)
 	}
 	return nil
 }
@@ -121,7 +139,7 @@ func (s *Store) DeletePrefix(ctx context.Context, inst string, space storage.Key
 	from := r.rawPrefix(space, prefix)
 	boundary := prefix == "" || prefix[len(prefix)-1] == ':'
 	unreadable := 0
-	n, err := s.deleteRange(ctx, from, storage.PrefixEnd(from), func(rec storage.Record) (bool, error) {
+	n, err := s.deleteRange(ctx, s.b, from, storage.PrefixEnd(from), func(rec storage.Record) (bool, error) {
 		var o opened
 		var err error
 		if !rec.Damaged {

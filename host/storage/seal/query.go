@@ -130,8 +130,13 @@ func cmpString(a, b string) int {
 
 // scan calls fn for every record in [from, to), in batches.
 func (s *Store) scan(ctx context.Context, from, to string, fn func(storage.Record) error) error {
+	return s.scanIn(ctx, s.b, from, to, fn)
+}
+
+// scanIn is scan over backend b (the records' or the keys').
+func (s *Store) scanIn(ctx context.Context, b storage.Backend, from, to string, fn func(storage.Record) error) error {
 	for {
-		recs, err := s.b.Scan(ctx, from, to, s.cfg.ScanBatch)
+		recs, err := b.Scan(ctx, from, to, s.cfg.ScanBatch)
 		if err != nil {
 			return err
 		}

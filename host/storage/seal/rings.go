@@ -77,7 +77,7 @@ func wrappedBy(val []byte) (string, bool) {
 // loadHostKey reads the host's name key, creating it in a new store.
 func (s *Store) loadHostKey(ctx context.Context) error {
 	for {
-		rec, err := s.b.Get(ctx, hostNameKey)
+		rec, err := s.kb.Get(ctx, hostNameKey)
 		if err == nil {
 			key, _, err := s.unwrap(kindHostKey, hostNameKey, rec.Value)
 			if err != nil {
@@ -97,7 +97,7 @@ func (s *Store) loadHostKey(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = s.b.Apply(ctx, []storage.Write{{Key: hostNameKey, Value: val}}, storage.Precondition{Key: hostNameKey, Absent: true})
+		err = s.kb.Apply(ctx, []storage.Write{{Key: hostNameKey, Value: val}}, storage.Precondition{Key: hostNameKey, Absent: true})
 		if err == nil {
 			s.hostKey = key
 			return nil
@@ -173,7 +173,7 @@ func (s *Store) stale(err error, e *ringEntry, attempt int) bool {
 // loadRing reads and unwraps an installation's keys; nil when it has none.
 func (s *Store) loadRing(ctx context.Context, inst string) (*keyring, error) {
 	tag := tagOf(s.hostKey, inst)
-	recs, err := s.b.Scan(ctx, prefixKeys+tag, storage.PrefixEnd(prefixKeys+tag), 1<<16)
+	recs, err := s.kb.Scan(ctx, prefixKeys+tag, storage.PrefixEnd(prefixKeys+tag), 1<<16)
 	if err != nil {
 		return nil, fmt.Errorf("seal: load keys: %w", err)
 	}
@@ -243,7 +243,7 @@ func (s *Store) createRing(ctx context.Context, inst string) (*keyring, error) {
 		}
 		// Conditional: on a cluster, another host may be making the same
 		// installation's keys at this moment; one name key must win.
-		err = s.b.Apply(ctx, []storage.Write{{Key: nameKeyKey(tag), Value: val}}, storage.Precondition{Key: nameKeyKey(tag), Absent: true})
+		err = s.kb.Apply(ctx, []storage.Write{{Key: nameKeyKey(tag), Value: val}}, storage.Precondition{Key: nameKeyKey(tag), Absent: true})
 		if err != nil && !errors.Is(err, storage.ErrConflict) {
 			return fmt.Errorf("seal: create keys: %w", err)
 		}
@@ -277,7 +277,7 @@ func (s *Store) addDataKey(ctx context.Context, r *keyring, v uint32) (*keyring,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.b.Apply(ctx, []storage.Write{{Key: raw, Value: val}}, storage.Precondition{Key: raw, Absent: true}); err != nil {
+	if err := s.kb.Apply(ctx, []storage.Write{{Key: raw, Value: val}}, storage.Precondition{Key: raw, Absent: true}); err != nil {
 		return nil, fmt.Errorf("seal: add data key: %w", err)
 	}
 	return r.with(v, key, v), nil

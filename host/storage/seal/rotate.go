@@ -244,7 +244,7 @@ func (s *Store) retire(ctx context.Context, e *ringEntry, cur uint32) (bool, err
 	if len(ws) == 0 {
 		return true, nil
 	}
-	if err := s.b.Apply(ctx, ws); err != nil {
+	if err := s.kb.Apply(ctx, ws); err != nil {
 		return false, fmt.Errorf("seal: retire data keys: %w", err)
 	}
 	e.ring.Store(nr)
@@ -288,9 +288,10 @@ func (s *Store) resumeRotations(ctx context.Context) error {
 	return nil
 }
 
+// scanAll reads every key record under prefix (from the key store).
 func (s *Store) scanAll(ctx context.Context, prefix string) ([]storage.Record, error) {
 	var out []storage.Record
-	err := s.scan(ctx, prefix, storage.PrefixEnd(prefix), func(rec storage.Record) error {
+	err := s.scanIn(ctx, s.kb, prefix, storage.PrefixEnd(prefix), func(rec storage.Record) error {
 		out = append(out, rec)
 		return nil
 	})
@@ -311,7 +312,7 @@ func (s *Store) RotateMasterKey(ctx context.Context, k *MasterKey) error {
 	s.masters = append([]*MasterKey{k}, slices.DeleteFunc(s.masters, func(m *MasterKey) bool { return m.id == k.id })...)
 	s.keysMu.Unlock()
 	for _, p := range []string{prefixHost, prefixKeys} {
-		err := s.scan(ctx, p, storage.PrefixEnd(p), func(rec storage.Record) error {
+		err := s.scanIn(ctx, s.kb, p, storage.PrefixEnd(p), func(rec storage.Record) error {
 			if id, ok := wrappedBy(rec.Value); ok && id != k.id && !rec.Damaged {
 				return s.rewrap(ctx, rec)
 			}
@@ -343,13 +344,13 @@ func (s *Store) rewrap(ctx context.Context, rec storage.Record) error {
 		primary := s.masters[0].id
 		val, err := s.wrap(kind, v, rec.Key, secret)
 		if err == nil {
-			err = s.b.Apply(ctx, []storage.Write{{Key: rec.Key, Value: val}}, storage.Precondition{Key: rec.Key, Value: rec.Value})
+			err = s.kb.Apply(ctx, []storage.Write{{Key: rec.Key, Value: val}}, storage.Precondition{Key: rec.Key, Value: rec.Value})
 		}
 		s.keysMu.RUnlock()
 		if err == nil || !errors.Is(err, storage.ErrConflict) {
 			return err
 		}
-		cur, err := s.b.Get(ctx, rec.Key)
+		cur, err := s.kb.Get(ctx, rec.Key)
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil
 		}
@@ -369,7 +370,7 @@ func (s *Store) rewrap(ctx context.Context, rec storage.Record) error {
 func (s *Store) MasterKeysInUse(ctx context.Context) ([]string, error) {
 	var ids []string
 	for _, p := range []string{prefixHost, prefixKeys} {
-		err := s.scan(ctx, p, storage.PrefixEnd(p), func(rec storage.Record) error {
+		err := s.scanIn(ctx, s.kb, p, storage.PrefixEnd(p), func(rec storage.Record) error {
 			if id, ok := wrappedBy(rec.Value); ok && !slices.Contains(ids, id) {
 				ids = append(ids, id)
 			}

@@ -51,12 +51,21 @@ type Config struct {
 	// as long before it retires the older keys, which the others may still
 	// be writing with.
 	KeyCacheTTL time.Duration
+	// KeyStore is where the wrapped keys live, apart from the records:
+	// Backup copies the records backend only, so a Purge that destroys an
+	// installation's keys here leaves every earlier backup unreadable for
+	// that installation (crypto-shredding). The Store owns it and closes it.
+	// Open moves keys a store of the older layout kept among its records
+	// into it. Nil, the default, keeps the keys among the records: backups
+	// then carry them.
+	KeyStore storage.Backend
 }
 
 // Store is a storage.Store that seals every record before it reaches the
 // backend. It is safe for concurrent use.
 type Store struct {
-	b   storage.Backend
+	b   storage.Backend // the records
+	kb  storage.Backend // the wrapped keys: Config.KeyStore, or b
 	cfg Config
 
 	// keysMu guards masters. Wrapping a key holds it for reading, so a
@@ -104,8 +113,20 @@ func Open(ctx context.Context, backend storage.Backend, keys []*MasterKey, cfg C
 	if cfg.ScanBatch <= 0 {
 		cfg.ScanBatch = 256
 	}
-	s := &Store{b: backend, cfg: cfg, masters: slices.Clone(keys), rings: map[string]*ringEntry{}}
+	s := &Store{b: backend, kb: backend, cfg: cfg, masters: slices.Clone(keys), rings: map[string]*ringEntry{}}
+	if cfg.KeyStore != nil {
+		s.kb = cfg.KeyStore
+	}
+	if err := s.moveKeys(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.checkMark(ctx, false); err != nil {
+		return nil, err
+	}
 	if err := s.loadHostKey(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.checkMark(ctx, true); err != nil {
 		return nil, err
 	}
 	if err := s.resumePurges(ctx); err != nil {
@@ -251,16 +272,32 @@ func (s *Store) Delete(ctx context.Context, inst string, space storage.Keyspace,
 	return nil
 }
 
-// Compact compacts the backend: deleted, overwritten and expired records
-// leave its files.
 // Backend returns the raw backend the store seals records into, for
 // coordination that shares its connection (an etcd cluster's).
 func (s *Store) Backend() storage.Backend { return s.b }
 
-func (s *Store) Compact(ctx context.Context) error { return s.b.Compact(ctx) }
+// Compact compacts the backends: deleted, overwritten and expired records
+// leave their files.
 
-// Close stops background work and closes the backend.
+func (s *Store) Compact(ctx context.Context) error {
+	if err := s.b.Compact(ctx); err != nil {
+		return err
+	}
+	if s.apart() {
+		return s.kb.Compact(ctx)
+	}
+	return nil
+}
+
+// apart reports whether the keys live apart from the records.
+func (s *Store) apart() bool { return s.kb != s.b }
+
+// Close stops background work and closes the backends.
 func (s *Store) Close() error {
 	s.bg.stop()
-	return s.b.Close()
+	err := s.b.Close()
+	if s.apart() {
+		err = errors.Join(err, s.kb.Close())
+	}
+	return err
 }

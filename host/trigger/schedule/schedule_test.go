@@ -342,7 +342,7 @@ func TestSchedule_RecordIsSealedAndGoesWithItsInstallation(t *testing.T) {
 			t.Errorf("the data file holds %q in the clear", clear)
 		}
 	}
-	if err := n.host.Uninstall(ctx, id); err != nil {
+	if _, err := n.host.Uninstall(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Get(ctx, id, storage.Dedupe, storage.SchedulePrefix+trigger); !errors.Is(err, storage.ErrNotFound) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"hash"
 	"slices"
 	"sort"
@@ -120,7 +121,10 @@ func (s *Storage) Delete(key string) error {
 	return nil
 }
 
-// Query implements sdk.Storage; the cursor is the last key of the previous page.
+// Query implements sdk.Storage. As on the host, a cursor is opaque and
+// valid only for the prefix that made it: anything else (a key, another
+// prefix's cursor) is abi.InvalidArgument, so a module that builds cursors
+// of its own fails here as it would on the host.
 func (s *Storage) Query(prefix, cursor string, limit int) (abi.Page, error) {
 	switch {
 	case limit == 0:
@@ -128,11 +132,18 @@ func (s *Storage) Query(prefix, cursor string, limit int) (abi.Page, error) {
 	case limit < 0 || limit > abi.MaxQueryLimit:
 		return abi.Page{}, abi.InvalidArgument
 	}
+	after := ""
+	if cursor != "" {
+		var ok bool
+		if after, ok = openCursor(prefix, cursor); !ok {
+			return abi.Page{}, abi.InvalidArgument
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var keys []string
 	for k := range s.values {
-		if strings.HasPrefix(k, prefix) && k > cursor && s.live(k) {
+		if strings.HasPrefix(k, prefix) && k > after && s.live(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -140,12 +151,27 @@ func (s *Storage) Query(prefix, cursor string, limit int) (abi.Page, error) {
 	var p abi.Page
 	for i, k := range keys {
 		if i == limit {
-			p.NextCursor = keys[i-1]
+			p.NextCursor = makeCursor(prefix, keys[i-1])
 			break
 		}
 		p.Entries = append(p.Entries, abi.Entry{Key: k, Value: slices.Clone(s.values[k])})
 	}
 	return p, nil
+}
+
+const cursorTag = "sdktest-cursor:"
+
+func makeCursor(prefix, last string) string {
+	return cursorTag + base64.RawURLEncoding.EncodeToString([]byte(prefix+"\x00"+last))
+}
+
+func openCursor(prefix, cursor string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(cursor, cursorTag))
+	if err != nil || !strings.HasPrefix(cursor, cursorTag) {
+		return "", false
+	}
+	p, last, ok := strings.Cut(string(b), "\x00")
+	return last, ok && p == prefix
 }
 
 // Keys lists every live key, sorted: what a test asserts was stored.

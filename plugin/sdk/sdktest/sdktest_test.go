@@ -98,3 +98,28 @@ func TestLoggerFlattensGroups(t *testing.T) {
 		t.Fatalf("got %+v", r)
 	}
 }
+
+// As on the host, a cursor is opaque and bound to its prefix: a key, or
+// another prefix's cursor, is refused, so a module's home-made cursor fails
+// in its tests as it would in production.
+func TestStorageQueryRefusesACursorItDidNotMake(t *testing.T) {
+	s := NewStorage()
+	for _, k := range []string{"chat:1", "chat:2", "chat:3", "issue:1", "issue:2"} {
+		if err := s.Set(k, []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := s.Query("chat:", "", 1)
+	if err != nil || p.NextCursor == "" {
+		t.Fatalf("first page: %+v, %v", p, err)
+	}
+	for name, c := range map[string]string{"a key": "chat:1", "another prefix's cursor": p.NextCursor} {
+		prefix := "chat:"
+		if name == "another prefix's cursor" {
+			prefix = "issue:"
+		}
+		if _, err := s.Query(prefix, c, 1); !errors.Is(err, abi.InvalidArgument) {
+			t.Errorf("%s: %v, want invalid-argument", name, err)
+		}
+	}
+}
