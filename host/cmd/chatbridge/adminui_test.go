@@ -26,7 +26,7 @@ import (
 // the UI. Screenshots go to testdata/artifacts/adminui-*.png.
 func TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium(t *testing.T) {
 	b := startChromium(t)
-	s := startE2E(t)
+	s := Start(t)
 	page := b.newPage(t)
 	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
 		if _, err := page.call(domain, map[string]any{}); err != nil {
@@ -38,7 +38,7 @@ func TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium(t
 	js := func(v any) string { b, _ := json.Marshal(v); return string(b) }
 	navigate := func(t *testing.T, path string) {
 		t.Helper()
-		if _, err := page.call("Page.navigate", map[string]any{"url": s.admin + path}); err != nil {
+		if _, err := page.call("Page.navigate", map[string]any{"url": s.Admin + path}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -57,7 +57,7 @@ func TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium(t
 		submit(t, "#signin", "Sign in")
 		page.waitFor(t, "the refusal", `document.querySelector('#problem').innerText.includes('not the admin token')`, wait)
 		page.screenshot(t, filepath.Join(artifacts, "adminui-signin.png"))
-		page.eval(t, `document.querySelector('#token').value = `+js(s.r.Token)+`; true`, nil)
+		page.eval(t, `document.querySelector('#token').value = `+js(s.Node.Token)+`; true`, nil)
 		submit(t, "#signin", "ChatBridge administration")
 		page.waitFor(t, "the installation", `document.querySelector('#installations a') && document.querySelector('#installations a').innerText.includes('https://')`, wait)
 		var cookie string
@@ -102,7 +102,7 @@ func TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium(t
 			Bot           string `json:"bot"`
 		} `json:"config"`
 	}
-	s.call(t, "POST", "/admin/installations/"+installationID(t, s)+"/resolve/config.get", map[string]string{"projectKey": "SUP"}, &got, http.StatusOK)
+	s.Call(t, "POST", "/admin/installations/"+installationID(t, s)+"/resolve/config.get", map[string]string{"projectKey": "SUP"}, &got, http.StatusOK)
 	if got.Config.ServiceDeskID != "1" || got.Config.RequestTypeID != "10" || got.Config.Greeting != "Welcome to Support, configured in the admin UI." || got.Config.Bot != "chatbridge_dev_bot" {
 		t.Fatalf("the saved configuration: %+v", got)
 	}
@@ -110,10 +110,10 @@ func TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium(t
 	t.Run("a customer's message shows as a delivery and a mapping", func(t *testing.T) {
 		var before int
 		page.eval(t, `Number(document.querySelector('#q-delivered').innerText)`, &before)
-		chat := newChat()
+		chat := NewChat()
 		marker := "admin UI delivery " + strconv.FormatInt(chat, 10)
-		s.say(t, chat, marker)
-		req := s.waitRequest(t, marker)
+		s.Say(t, chat, marker)
+		req := s.WaitRequest(t, marker)
 		project := adminui.Prefix + "installations/" + url.PathEscape(installationID(t, s)) + "/projects/SUP"
 		waitfor.Until(t, wait, "request "+req.Key+" and a delivery on the project page", func() string {
 			page.eval(t, `window.previousPage = true; true`, nil)
@@ -145,8 +145,8 @@ func TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium(t
 	// the test asked for; anything else, a CSP violation above all, is not.
 	var problems []string
 	for _, p := range page.consoleProblems() {
-		if strings.Contains(p, "status of 401 (Unauthorized) "+s.admin+adminui.Prefix+"signin") ||
-			strings.Contains(p, "status of 422 (Unprocessable Entity) "+s.admin+adminui.Prefix+"installations/") {
+		if strings.Contains(p, "status of 401 (Unauthorized) "+s.Admin+adminui.Prefix+"signin") ||
+			strings.Contains(p, "status of 422 (Unprocessable Entity) "+s.Admin+adminui.Prefix+"installations/") {
 			continue
 		}
 		problems = append(problems, p)
@@ -158,12 +158,12 @@ func TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium(t
 }
 
 // installationID is the stack's one installation.
-func installationID(t *testing.T, s *e2eStack) string {
+func installationID(t *testing.T, s *Stack) string {
 	t.Helper()
 	var list []struct {
 		ID string `json:"id"`
 	}
-	s.call(t, "GET", "/admin/installations", nil, &list, http.StatusOK)
+	s.Call(t, "GET", "/admin/installations", nil, &list, http.StatusOK)
 	if len(list) != 1 {
 		t.Fatalf("installations: %+v", list)
 	}
@@ -175,10 +175,10 @@ func installationID(t *testing.T, s *e2eStack) string {
 // listener does not serve (DNS rebinding) gets 421 and no page; a form
 // from another origin is refused; the CSP is on the listener's answers.
 func TestAdminUIAnswersOnlyItsHostNamesAndSameOriginForms(t *testing.T) {
-	s := sharedE2E(t)
+	s := Shared(t)
 	do := func(method, path, host, origin string) (int, http.Header, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, s.admin+path, strings.NewReader("csrf=x&token=y"))
+		req, _ := http.NewRequest(method, s.Admin+path, strings.NewReader("csrf=x&token=y"))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if host != "" {
 			req.Host = host
@@ -194,7 +194,7 @@ func TestAdminUIAnswersOnlyItsHostNamesAndSameOriginForms(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, resp.Header, string(body)
 	}
-	u, _ := url.Parse(s.admin)
+	u, _ := url.Parse(s.Admin)
 	tests := []struct {
 		name, method, path, host, origin string
 		want                             int
@@ -204,7 +204,7 @@ func TestAdminUIAnswersOnlyItsHostNamesAndSameOriginForms(t *testing.T) {
 		{"a rebound host name", "GET", adminui.Prefix + "signin", "evil.example:" + u.Port(), "", http.StatusMisdirectedRequest, "does not serve"},
 		{"a sign-in from another origin", "POST", adminui.Prefix + "signin", "", "http://evil.example", http.StatusForbidden, "another origin"},
 		{"a sign-in without Origin", "POST", adminui.Prefix + "signin", "", "", http.StatusForbidden, "without Origin"},
-		{"a same-origin sign-in without its form's token", "POST", adminui.Prefix + "signin", "", s.admin, http.StatusForbidden, "sign-in form"},
+		{"a same-origin sign-in without its form's token", "POST", adminui.Prefix + "signin", "", s.Admin, http.StatusForbidden, "sign-in form"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -153,7 +153,7 @@ func TestLongRunningCommandsLogJSONOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
+	stderr := &SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -181,7 +181,7 @@ func TestLongRunningCommandsLogJSONOnly(t *testing.T) {
 	_, _ = io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
 	_, _ = io.ReadAll(c)
 	c.Close()
-	waitfor.Until(t, e2eWait, "the simulator's listener logs the handshake error", func() string {
+	waitfor.Until(t, Wait, "the simulator's listener logs the handshake error", func() string {
 		if strings.Contains(stderr.String(), "TLS handshake error") {
 			return ""
 		}

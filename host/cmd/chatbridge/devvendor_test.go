@@ -74,7 +74,7 @@ func TestDevRunsAScaffoldedPluginFromRelativePathsAndSignsOnlyACopy(t *testing.T
 		t.Fatalf("dev touched the vendor's signature (%v)", err)
 	}
 	mustRun(t, "bundle", "verify", "-trust", filepath.Join(root, "trust"), bundleDir)
-	waitfor.Until(t, e2eWait, "the watcher to start", func() string {
+	waitfor.Until(t, Wait, "the watcher to start", func() string {
 		var st consoleState
 		simGet(t, dev.admin+"/_console/state", &st)
 		if st.Reload.State != "watching" {

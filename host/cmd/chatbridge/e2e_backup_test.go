@@ -40,7 +40,7 @@ func noise(t *testing.T, k *killableStack, prefix string) (stop func() int64) {
 	)
 	for c := range 4 {
 		wg.Go(func() {
-			chat := newChat()
+			chat := NewChat()
 			for i := 0; !done.Load(); i++ {
 				if err := k.trySay(chat, fmt.Sprintf("%s%dx%d says %03d", prefix, c, chat, i)); err != nil {
 					if !done.Load() {
@@ -65,7 +65,7 @@ func chatsTalk(t *testing.T, k *killableStack, prefix string, n int) (map[string
 	t.Helper()
 	texts, ids := map[string][]string{}, map[string]int64{}
 	for c := range n {
-		chat := newChat()
+		chat := NewChat()
 		marker := fmt.Sprintf("%s%dx%d", prefix, c, chat)
 		ids[marker] = chat
 		for i := range 2 {
@@ -82,14 +82,14 @@ func chatsTalk(t *testing.T, k *killableStack, prefix string, n int) (map[string
 func TestE2E_BackupWhileServingRestoresEveryRecordAfterTheHostIsKilled(t *testing.T) {
 	k := startKillable(t)
 	chats, ids := chatsTalk(t, k, "bak", 6)
-	waitfor.Until(t, e2eWait, "the first messages in Jira", func() string {
-		return conversationCheck(k.requests(t), chats)
+	waitfor.Until(t, Wait, "the first messages in Jira", func() string {
+		return conversationCheck(k.Requests(t), chats)
 	})
 
 	// The backup streams while other chats keep writing.
 	stopNoise := noise(t, k, "bnoise")
 	file := filepath.Join(t.TempDir(), "chatbridge.backup")
-	out, err := chatbridge(t, "backup", "-admin", k.adminURL, "-data", k.data, "-out", file)
+	out, err := chatbridge(t, "backup", "-admin", k.adminURL, "-data", k.Data, "-out", file)
 	if err != nil {
 		t.Fatalf("backup: %v\n%s", err, out)
 	}
@@ -120,11 +120,11 @@ func TestE2E_BackupWhileServingRestoresEveryRecordAfterTheHostIsKilled(t *testin
 	// the key store (keys/), the master key, certificates and admin token
 	// are copied as an operator copies them from where they keep them.
 	data2 := t.TempDir()
-	copySecrets(t, k.data, data2, "dev", "keys", adminTokenFile)
+	copySecrets(t, k.Data, data2, "dev", "keys", adminTokenFile)
 	// restore opens the records with the master key to check them; a
 	// production key file lives outside the data directory.
 	masterKey := filepath.Join(t.TempDir(), "master.key")
-	mk, err := os.ReadFile(node.DevMasterKeyFile(k.data))
+	mk, err := os.ReadFile(node.DevMasterKeyFile(k.Data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +172,8 @@ func TestE2E_BackupWhileServingRestoresEveryRecordAfterTheHostIsKilled(t *testin
 		}
 		chats[marker] = append(chats[marker], text)
 	}
-	waitfor.Until(t, e2eWait, "each chat's next message on its own request after the restore", func() string {
-		return conversationCheck(k.requests(t), chats)
+	waitfor.Until(t, Wait, "each chat's next message on its own request after the restore", func() string {
+		return conversationCheck(k.Requests(t), chats)
 	})
 }
 
@@ -213,7 +213,7 @@ func withCustomSection(module []byte, name, payload string) []byte {
 
 func TestE2E_MasterKeyRotationsAndABundleUpgradeWhileServingLoseNothing(t *testing.T) {
 	k := startKillable(t)
-	keyFile := node.DevMasterKeyFile(k.data)
+	keyFile := node.DevMasterKeyFile(k.Data)
 	before, err := seal.ReadKeyFile(keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +226,7 @@ func TestE2E_MasterKeyRotationsAndABundleUpgradeWhileServingLoseNothing(t *testi
 	)
 	for c := range 12 {
 		wg.Go(func() {
-			chat := newChat()
+			chat := NewChat()
 			marker := fmt.Sprintf("onl%dx%d", c, chat)
 			for i := 0; !stop.Load() || i < 3; i++ {
 				text := fmt.Sprintf("%s says %03d", marker, i)
@@ -243,7 +243,7 @@ func TestE2E_MasterKeyRotationsAndABundleUpgradeWhileServingLoseNothing(t *testi
 	}
 	cli := func(args ...string) string {
 		t.Helper()
-		out, err := chatbridge(t, append(args, "-admin", k.adminURL, "-data", k.data)...)
+		out, err := chatbridge(t, append(args, "-admin", k.adminURL, "-data", k.Data)...)
 		if err != nil {
 			t.Fatalf("chatbridge %v: %v\n%s", args, err, out)
 		}
@@ -260,19 +260,19 @@ func TestE2E_MasterKeyRotationsAndABundleUpgradeWhileServingLoseNothing(t *testi
 	// copy of -bundle, which is what serve's -bundle is to a production
 	// host.
 	var running adminapi.BundleView
-	adminCall(t, k.adminURL, k.token, "GET", "/admin/bundle", &running)
+	AdminCall(t, k.adminURL, k.token, "GET", "/admin/bundle", &running)
 	bundleDir := running.Dir
 	module, err := os.ReadFile(filepath.Join(bundleDir, "plugin.wasm"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(bundleDir, "plugin.wasm"), withCustomSection(module, "tampered", "x"))
-	if out, err := chatbridge(t, "bundle", "reload", "-admin", k.adminURL, "-data", k.data); err == nil || !strings.Contains(out, "does not match its signed hash") {
+	if out, err := chatbridge(t, "bundle", "reload", "-admin", k.adminURL, "-data", k.Data); err == nil || !strings.Contains(out, "does not match its signed hash") {
 		t.Fatalf("a tampered bundle was not refused: %v\n%s", err, out)
 	}
 	upgraded := withCustomSection(module, "build", "2")
 	writeFile(t, filepath.Join(bundleDir, "plugin.wasm"), upgraded)
-	signer, err := stack.SigningKey(filepath.Join(k.data, "dev"))
+	signer, err := stack.SigningKey(filepath.Join(k.Data, "dev"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,10 +295,10 @@ func TestE2E_MasterKeyRotationsAndABundleUpgradeWhileServingLoseNothing(t *testi
 		n += len(texts)
 	}
 	t.Logf("%d messages from %d chats across three rotations and an upgrade", n, len(chats))
-	waitfor.Until(t, e2eWait, "every message in Jira once, in order", func() string {
-		return conversationCheck(k.requests(t), chats)
+	waitfor.Until(t, Wait, "every message in Jira once, in order", func() string {
+		return conversationCheck(k.Requests(t), chats)
 	})
-	waitfor.Until(t, e2eWait, "an empty queue", func() string {
+	waitfor.Until(t, Wait, "an empty queue", func() string {
 		if q := k.queue(); q.Stats.Pending != 0 || q.Stats.DeadLetters != 0 {
 			return fmt.Sprintf("%+v", q.Stats)
 		}
@@ -322,7 +322,7 @@ func TestE2E_MasterKeyRotationsAndABundleUpgradeWhileServingLoseNothing(t *testi
 		}
 		chats[marker] = append(texts, text)
 	}
-	waitfor.Until(t, e2eWait, "each chat's message after the restart on its request", func() string {
-		return conversationCheck(k.requests(t), chats)
+	waitfor.Until(t, Wait, "each chat's message after the restart on its request", func() string {
+		return conversationCheck(k.Requests(t), chats)
 	})
 }

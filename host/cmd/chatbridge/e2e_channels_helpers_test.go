@@ -11,12 +11,12 @@ import (
 	"github.com/chatbridge/chatbridge/host/trigger/resolver"
 )
 
-// reconfigure switches the dev project to another channel through the
+// Reconfigure switches the dev project to another channel through the
 // bridge's own admin resolver, as an admin would.
-func (s *e2eStack) reconfigure(t *testing.T, channel, token string) {
+func (s *Stack) Reconfigure(t *testing.T, channel, token string) {
 	t.Helper()
 	var in tenant.Installation
-	for _, i := range s.r.Host.Registry().List() {
+	for _, i := range s.Node.Host.Registry().List() {
 		if i.SiteURL == stack.Site {
 			in = i
 		}
@@ -27,7 +27,7 @@ func (s *e2eStack) reconfigure(t *testing.T, channel, token string) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := resolver.Call(ctx, s.r.Host, in.ID, "config.set", payload)
+	out, err := resolver.Call(ctx, s.Node.Host, in.ID, "config.set", payload)
 	if err != nil {
 		t.Fatalf("config.set %s: %v", channel, err)
 	}

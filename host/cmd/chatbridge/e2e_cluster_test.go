@@ -24,11 +24,11 @@ import (
 
 // clusterStack is n host nodes on a 3-member etcd cluster behind a balancer.
 type clusterStack struct {
-	*e2eStack // admin: the simulators' control API
-	t         *testing.T
-	etcd      *etcdtest.Cluster
-	nodes     []*hostProcess
-	token     string
+	*Stack // admin: the simulators' control API
+	t      *testing.T
+	etcd   *etcdtest.Cluster
+	nodes  []*hostProcess
+	token  string
 }
 
 func startCluster(t *testing.T, n int) *clusterStack {
@@ -39,9 +39,9 @@ func startCluster(t *testing.T, n int) *clusterStack {
 	// One data directory for every node: the dev master key, signing key
 	// and certificate in it are what the nodes of a cluster share.
 	data := t.TempDir()
-	out := &syncBuffer{}
+	out := &SyncBuffer{}
 	_, stack := startTestSimulators(t, data, out)
-	c := &clusterStack{e2eStack: stack, t: t, etcd: members}
+	c := &clusterStack{Stack: stack, t: t, etcd: members}
 	lb, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +53,8 @@ func startCluster(t *testing.T, n int) *clusterStack {
 	go func() { _ = balance(lb, addrs, slog.New(slog.DiscardHandler)) }()
 	t.Cleanup(func() { lb.Close() })
 	for i, addr := range addrs {
-		node := &syncBuffer{}
-		args := append([]string{"dev", "-sims", stack.admin, "-data", data, "-bundle", writeTestBundle(t),
+		node := &SyncBuffer{}
+		args := append([]string{"dev", "-sims", stack.Admin, "-data", data, "-bundle", writeTestBundle(t),
 			"-listen", addr, "-admin", freePort(t), "-public-url", "https://" + lb.Addr().String(), "-log-level", e2eLogLevel(),
 			"-storage", "etcd", "-etcd-endpoints", strings.Join(members.Endpoints, ","), "-cluster-ttl", "3s"}, loadArgs...)
 		p := &hostProcess{t: t, args: args, out: node}
@@ -69,7 +69,7 @@ func startCluster(t *testing.T, n int) *clusterStack {
 					// The whole log, for debugging: the test output shows only its end.
 					_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-node%d.log", t.Name(), i+1)), []byte(node.String()), 0o600)
 				}
-				t.Logf("node %d log (end):\n%s", i+1, tail(node.String(), 20000))
+				t.Logf("node %d log (end):\n%s", i+1, Tail(node.String(), 20000))
 			}
 		})
 	}
@@ -89,7 +89,7 @@ func slicesIndex(list []string, s string) int {
 // queue is node i's GET /admin/queue.
 func (c *clusterStack) queue(i int) queueState {
 	var q queueState
-	if code := adminCall(c.t, c.nodes[i].adminURL, c.token, "GET", "/admin/queue", &q); code != http.StatusOK {
+	if code := AdminCall(c.t, c.nodes[i].adminURL, c.token, "GET", "/admin/queue", &q); code != http.StatusOK {
 		c.t.Fatalf("node %d: GET /admin/queue: %d", i+1, code)
 	}
 	return q
@@ -108,7 +108,7 @@ func TestE2E_ClusterLosesAHostAndAnEtcdMemberAndNothingElse(t *testing.T) {
 	c := startCluster(t, 2)
 	total := nChats * perChat
 	var killedHost, killedMember atomic.Int64
-	l := sendLoad(t, c.e2eStack, nChats, perChat, func(sent int) {
+	l := sendLoad(t, c.Stack, nChats, perChat, func(sent int) {
 		switch sent {
 		case total / 3:
 			go func() {
@@ -128,7 +128,7 @@ func TestE2E_ClusterLosesAHostAndAnEtcdMemberAndNothingElse(t *testing.T) {
 			return
 		}
 		// What the nodes logged of each message that never reached Jira.
-		for text, update := range l.missing(t, c.e2eStack) {
+		for text, update := range l.missing(t, c.Stack) {
 			id := fmt.Sprintf(`"plugin.event":"%d"`, update)
 			for i, n := range c.nodes {
 				for _, line := range strings.Split(n.out.String(), "\n") {
@@ -141,11 +141,11 @@ func TestE2E_ClusterLosesAHostAndAnEtcdMemberAndNothingElse(t *testing.T) {
 	})
 	// The surviving node consumes 60 to 100 messages a second on 2 cores
 	// beside three etcd members: wait for a backlog of that size.
-	l.finish(t, c.e2eStack, "cluster of 2 nodes, one killed", max(4*time.Minute, time.Duration(total/25)*time.Second))
+	l.finish(t, c.Stack, "cluster of 2 nodes, one killed", max(4*time.Minute, time.Duration(total/25)*time.Second))
 	if killedHost.Load() == 0 || killedMember.Load() == 0 {
 		t.Fatal("the kills did not happen")
 	}
-	if st := c.tgStats(t); st.Dropped != 0 {
+	if st := c.TelegramStats(t); st.Dropped != 0 {
 		t.Errorf("Telegram gave up on %d updates", st.Dropped)
 	}
 	waitfor.Until(t, time.Minute, "an empty queue on the surviving node", func() string {

@@ -50,7 +50,7 @@ func testSeed(t *testing.T) uint64 {
 
 // positions says where each text landed in r: 0 for the description, i for
 // comment i, -1 when nowhere.
-func positions(r jiraRequest, texts []string) []int {
+func positions(r JiraRequest, texts []string) []int {
 	var at []int
 	for _, text := range texts {
 		p := -1
@@ -72,8 +72,8 @@ func positions(r jiraRequest, texts []string) []int {
 // another): each
 // chat must have exactly one request holding its messages, each exactly
 // once and in the order written ("" when all is well).
-func conversationCheck(reqs []jiraRequest, chats map[string][]string) string {
-	byChat := map[string][]jiraRequest{}
+func conversationCheck(reqs []JiraRequest, chats map[string][]string) string {
+	byChat := map[string][]JiraRequest{}
 	for _, r := range reqs {
 		for marker := range chats {
 			if strings.Contains(r.Description, marker+" ") || strings.Contains(r.Summary, marker+" ") {
@@ -126,22 +126,22 @@ func conversationCheck(reqs []jiraRequest, chats map[string][]string) string {
 }
 
 func TestE2E_JiraDownThenUpDeliversEveryMessageOnceInOrder(t *testing.T) {
-	s := startE2E(t)
-	s.fail(t, map[string]any{"service": "jira", "match": "*", "status": 503, "count": -1})
+	s := Start(t)
+	s.Fail(t, map[string]any{"service": "jira", "match": "*", "status": 503, "count": -1})
 	const nChats, perChat = 12, 5
 	chats := map[string][]string{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for c := range nChats {
 		wg.Go(func() {
-			chat := newChat()
+			chat := NewChat()
 			marker := fmt.Sprintf("outage%dx%d", c, chat)
 			var texts []string
 			for i := range perChat {
 				text := fmt.Sprintf("%s message %03d", marker, i)
 				texts = append(texts, text)
 				// Acknowledged at once: Jira is not called at the webhook.
-				s.say(t, chat, text)
+				s.Say(t, chat, text)
 			}
 			mu.Lock()
 			chats[marker] = texts
@@ -154,7 +154,7 @@ func TestE2E_JiraDownThenUpDeliversEveryMessageOnceInOrder(t *testing.T) {
 	// below sees attempts that failed, not attempts not yet made.
 	waitfor.Until(t, 90*time.Second, "every chat's first message tried against the failing Jira", func() string {
 		var tried int64
-		for _, n := range s.jiraStats(t).Requests {
+		for _, n := range s.JiraStats(t).Requests {
 			tried += n
 		}
 		if tried < nChats {
@@ -163,22 +163,22 @@ func TestE2E_JiraDownThenUpDeliversEveryMessageOnceInOrder(t *testing.T) {
 		return ""
 	})
 
-	if n := len(s.requests(t)); n != 0 {
+	if n := len(s.Requests(t)); n != 0 {
 		t.Fatalf("%d requests created while Jira was down", n)
 	}
-	s.call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
+	s.Call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
 	waitfor.Until(t, 90*time.Second, "every message in Jira once, in order", func() string {
-		return conversationCheck(s.requests(t), chats)
+		return conversationCheck(s.Requests(t), chats)
 	})
 
-	s.stable(t, "no late duplicate", func() string { return conversationCheck(s.requests(t), chats) })
-	if st := s.jiraStats(t); st.EarlyRetries != 0 {
+	s.Stable(t, "no late duplicate", func() string { return conversationCheck(s.Requests(t), chats) })
+	if st := s.JiraStats(t); st.EarlyRetries != 0 {
 		t.Errorf("%d Jira calls before their Retry-After", st.EarlyRetries)
 	}
 }
 
 func TestE2E_TelegramRateLimitsAndErrorsStillDeliverRepliesOnceInOrder(t *testing.T) {
-	s := startE2E(t)
+	s := Start(t)
 	const nChats, perChat = 4, 3
 	type conv struct {
 		chat int64
@@ -186,24 +186,24 @@ func TestE2E_TelegramRateLimitsAndErrorsStillDeliverRepliesOnceInOrder(t *testin
 	}
 	var convs []conv
 	for c := range nChats {
-		chat := newChat()
-		r := s.opened(t, chat, fmt.Sprintf("Please call me back falcon%d", c))
+		chat := NewChat()
+		r := s.Opened(t, chat, fmt.Sprintf("Please call me back falcon%d", c))
 		convs = append(convs, conv{chat, r.Key})
 	}
 	// Telegram throttles the bot, then errs, then throttles again.
-	s.fail(t, map[string]any{"service": "telegram", "match": "sendMessage", "status": 429, "retry_after": 2, "count": 2})
+	s.Fail(t, map[string]any{"service": "telegram", "match": "sendMessage", "status": 429, "retry_after": 2, "count": 2})
 	for i := range perChat {
 		for _, c := range convs {
-			s.reply(t, c.key, fmt.Sprintf("Reply %d to %s", i, c.key))
+			s.Reply(t, c.key, fmt.Sprintf("Reply %d to %s", i, c.key))
 		}
 		if i == 0 {
-			s.call(t, "POST", "/_sim/fail", map[string]any{"service": "telegram", "match": "sendMessage", "status": 500, "count": 3}, nil, http.StatusOK)
+			s.Call(t, "POST", "/_sim/fail", map[string]any{"service": "telegram", "match": "sendMessage", "status": 500, "count": 3}, nil, http.StatusOK)
 		}
 	}
 	check := func() string {
 		for _, c := range convs {
 			var got []string
-			for _, m := range s.messages(t, c.chat) {
+			for _, m := range s.Messages(t, c.chat) {
 				if strings.HasPrefix(m.Plain, "Reply ") {
 					got = append(got, m.Plain)
 				}
@@ -222,15 +222,15 @@ func TestE2E_TelegramRateLimitsAndErrorsStillDeliverRepliesOnceInOrder(t *testin
 		return ""
 	}
 	waitfor.Until(t, 90*time.Second, "every reply once, in order", check)
-	s.stable(t, "no late duplicate", check)
-	st := s.tgStats(t)
+	s.Stable(t, "no late duplicate", check)
+	st := s.TelegramStats(t)
 	if st.EarlyRetries != 0 {
 		t.Errorf("%d Telegram calls were made before their retry_after", st.EarlyRetries)
 	}
 	// Every injected failure was a sendMessage that did not arrive.
 	delivered := 0
 	for _, c := range convs {
-		delivered += len(s.messages(t, c.chat))
+		delivered += len(s.Messages(t, c.chat))
 	}
 	if got := st.Requests["sendMessage"]; got < int64(delivered+5) {
 		t.Errorf("%d sendMessage calls for %d delivered: the 5 injected failures did not bite", got, delivered)
@@ -240,7 +240,7 @@ func TestE2E_TelegramRateLimitsAndErrorsStillDeliverRepliesOnceInOrder(t *testin
 // killableStack is a dev host in a child process that the test can kill,
 // with its simulators in the test process.
 type killableStack struct {
-	*e2eStack // admin: the simulators' control API
+	*Stack // admin: the simulators' control API
 	*hostProcess
 	t     *testing.T
 	sims  *servedSimulators
@@ -274,7 +274,7 @@ func writeTestBundle(t *testing.T) string {
 // startTestSimulators serves the simulators from the test process, with a
 // dev certificate under data, and returns them and a stack whose calls go
 // to their control API.
-func startTestSimulators(t *testing.T, data string, out *syncBuffer) (*servedSimulators, *e2eStack) {
+func startTestSimulators(t *testing.T, data string, out *SyncBuffer) (*servedSimulators, *Stack) {
 	t.Helper()
 	sims, simsAddr, err := serveSimulators(data, "127.0.0.1:0")
 	if err != nil {
@@ -287,10 +287,10 @@ func startTestSimulators(t *testing.T, data string, out *syncBuffer) (*servedSim
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	return sims, &e2eStack{
-		data: data, log: out, admin: "http://" + simsAddr,
-		client:  &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}},
-		control: controlClient(30*time.Second, sims.token),
+	return sims, &Stack{
+		Data: data, Log: out, Admin: "http://" + simsAddr,
+		Client:  &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}},
+		Control: ControlClient(30*time.Second, sims.token),
 	}
 }
 
@@ -302,21 +302,21 @@ var loadArgs = []string{"-route-rate", "1e6", "-installation-rate", "1e6", "-con
 func startKillable(t *testing.T) *killableStack {
 	t.Helper()
 	data, bundleDir := t.TempDir(), writeTestBundle(t)
-	out := &syncBuffer{}
+	out := &SyncBuffer{}
 	sims, stack := startTestSimulators(t, data, out)
 	listen, admin := freePort(t), freePort(t)
-	args := append([]string{"dev", "-sims", stack.admin, "-data", data, "-bundle", bundleDir,
+	args := append([]string{"dev", "-sims", stack.Admin, "-data", data, "-bundle", bundleDir,
 		"-listen", listen, "-admin", admin, "-log-level", "info"}, loadArgs...)
-	k := &killableStack{t: t, sims: sims, e2eStack: stack,
+	k := &killableStack{t: t, sims: sims, Stack: stack,
 		hostProcess: &hostProcess{t: t, args: args, adminURL: "http://" + admin, out: out}}
 	k.start()
 	k.token = readAdminToken(t, data)
-	k.e2eStack.hostAdmin = &struct{ url, token string }{k.hostProcess.adminURL, k.token}
+	k.Stack.HostAdmin = &struct{ url, token string }{k.hostProcess.adminURL, k.token}
 	t.Cleanup(func() {
 		k.stop()
-		checkJiraCalls(t, k.e2eStack)
+		CheckJiraCalls(t, k.Stack)
 		if t.Failed() {
-			t.Logf("host log (end):\n%s", tail(k.out.String(), 20000))
+			t.Logf("host log (end):\n%s", Tail(k.out.String(), 20000))
 		}
 	})
 	return k
@@ -337,7 +337,7 @@ type hostProcess struct {
 	t        *testing.T
 	args     []string
 	adminURL string // base URL of its admin listener
-	out      *syncBuffer
+	out      *SyncBuffer
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	starts   int
@@ -350,7 +350,7 @@ func (k *hostProcess) start() {
 	k.starts++
 	fmt.Fprintf(k.out, "--- start %d\n", k.starts)
 	cmd := exec.Command(binary, k.args...)
-	stdout := &syncBuffer{}
+	stdout := &SyncBuffer{}
 	cmd.Stdout = io.MultiWriter(stdout, k.out)
 	cmd.Stderr = k.out
 	if err := cmd.Start(); err != nil {
@@ -362,7 +362,7 @@ func (k *hostProcess) start() {
 	for !strings.Contains(stdout.String(), "dev console:") {
 		select {
 		case <-k.exited:
-			t.Fatalf("the host exited during start %d:\n%s", k.starts, tail(k.out.String(), 4000))
+			t.Fatalf("the host exited during start %d:\n%s", k.starts, Tail(k.out.String(), 4000))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -403,7 +403,7 @@ type queueState struct {
 	} `json:"deadLetters"`
 }
 
-func adminCall(t *testing.T, base, token, method, path string, out any) int {
+func AdminCall(t *testing.T, base, token, method, path string, out any) int {
 	t.Helper()
 	req, err := http.NewRequest(method, base+path, nil)
 	if err != nil {
@@ -426,7 +426,7 @@ func adminCall(t *testing.T, base, token, method, path string, out any) int {
 
 func (k *killableStack) queue() queueState {
 	var q queueState
-	if code := adminCall(k.t, k.adminURL, k.token, "GET", "/admin/queue", &q); code != http.StatusOK {
+	if code := AdminCall(k.t, k.adminURL, k.token, "GET", "/admin/queue", &q); code != http.StatusOK {
 		k.t.Fatalf("GET /admin/queue: %d", code)
 	}
 	return q
@@ -436,15 +436,15 @@ func (k *killableStack) queue() queueState {
 // the test's: the simulator answers at once and keeps retrying a failed
 // delivery, as Telegram does.
 func (k *killableStack) trySay(chat int64, text string) error {
-	_, err := k.sendErr(userMsg{ChatID: chat, Text: text, FirstName: "Kim"})
+	_, err := k.SendErr(UserMsg{ChatID: chat, Text: text, FirstName: "Kim"})
 	return err
 }
 
-// sendErr is send without failing the test: for other goroutines.
-func (s *e2eStack) sendErr(m userMsg) (sendResult, error) {
-	var res sendResult
+// SendErr is send without failing the test: for other goroutines.
+func (s *Stack) SendErr(m UserMsg) (SendResult, error) {
+	var res SendResult
 	body, _ := json.Marshal(m)
-	resp, err := s.control.Post(s.admin+"/_sim/telegram/send", "application/json", strings.NewReader(string(body)))
+	resp, err := s.Control.Post(s.Admin+"/_sim/telegram/send", "application/json", strings.NewReader(string(body)))
 	if err != nil {
 		return res, err
 	}
@@ -456,8 +456,8 @@ func (s *e2eStack) sendErr(m userMsg) (sendResult, error) {
 	return res, json.Unmarshal(raw, &res)
 }
 
-// postPublicErr is postPublic without failing the test.
-func (s *e2eStack) postPublicErr(url string, body []byte, header map[string]string) (int, error) {
+// PostPublicErr is postPublic without failing the test.
+func (s *Stack) PostPublicErr(url string, body []byte, header map[string]string) (int, error) {
 	req, err := http.NewRequest("POST", url, strings.NewReader(string(body)))
 	if err != nil {
 		return 0, err
@@ -466,7 +466,7 @@ func (s *e2eStack) postPublicErr(url string, body []byte, header map[string]stri
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := s.client.Do(req)
+	resp, err := s.Client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -499,7 +499,7 @@ func TestE2E_HostKilledWithSIGKILLLosesAndDoublesNothing(t *testing.T) {
 	)
 	for c := range nChats {
 		wg.Go(func() {
-			chat := newChat()
+			chat := NewChat()
 			marker := fmt.Sprintf("kill%dx%d", c, chat)
 			rng := rand.New(rand.NewPCG(uint64(chat), 7))
 			for i := 0; i < 10 && !stop.Load(); i++ {
@@ -527,10 +527,10 @@ func TestE2E_HostKilledWithSIGKILLLosesAndDoublesNothing(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d messages from %d chats across %d kills", sent.Load(), nChats, rounds)
 	waitfor.Until(t, 4*time.Minute, "every message in Jira once, in order", func() string {
-		return conversationCheck(k.requests(t), chats)
+		return conversationCheck(k.Requests(t), chats)
 	})
 
-	if st := k.tgStats(t); st.Dropped != 0 {
+	if st := k.TelegramStats(t); st.Dropped != 0 {
 		t.Errorf("Telegram gave up on %d updates", st.Dropped)
 	}
 	waitfor.Until(t, time.Minute, "an empty queue", func() string {
@@ -549,12 +549,12 @@ func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
 	k.args = append(k.args, "-queue-attempts", "2")
 	k.start()
 	// Jira refuses every request: the bridge's retries run out quickly.
-	k.fail(t, map[string]any{"service": "jira", "match": "POST /rest/servicedeskapi/request", "status": 500, "count": -1})
-	chat := newChat()
-	res, err := k.sendErr(userMsg{ChatID: chat, Text: "dead letter heron7 please", FirstName: "Kim"})
+	k.Fail(t, map[string]any{"service": "jira", "match": "POST /rest/servicedeskapi/request", "status": 500, "count": -1})
+	chat := NewChat()
+	res, err := k.SendErr(UserMsg{ChatID: chat, Text: "dead letter heron7 please", FirstName: "Kim"})
 	if err != nil || res.Status != http.StatusOK {
 		var hook map[string]any
-		k.call(t, "GET", "/_sim/telegram/webhook", nil, &hook, http.StatusOK)
+		k.Call(t, "GET", "/_sim/telegram/webhook", nil, &hook, http.StatusOK)
 		t.Fatalf("delivery: %+v %v; webhook %v", res, err, hook)
 	}
 	var q queueState
@@ -570,7 +570,7 @@ func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
 		t.Fatalf("dead letter %+v", d)
 	}
 	var raw json.RawMessage
-	adminCall(t, k.adminURL, k.token, "GET", "/admin/queue", &raw)
+	AdminCall(t, k.adminURL, k.token, "GET", "/admin/queue", &raw)
 	if s := string(raw); strings.Contains(s, "heron7") || strings.Contains(s, strconv.FormatInt(chat, 10)) {
 		t.Fatalf("the admin API shows the message or its chat: %s", s)
 	}
@@ -587,22 +587,22 @@ func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
 		t.Fatalf("metrics lack the dead letter:\n%s", m)
 	}
 	// The customer heard that the message did not arrive (the last attempt).
-	waitfor.Until(t, e2eWait, "the failure notice", func() string {
-		if len(k.messages(t, chat)) == 0 {
+	waitfor.Until(t, Wait, "the failure notice", func() string {
+		if len(k.Messages(t, chat)) == 0 {
 			return "none"
 		}
 		return ""
 	})
 
 	// Fixed: the replay delivers it.
-	k.call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
-	if code := adminCall(t, k.adminURL, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNoContent {
+	k.Call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
+	if code := AdminCall(t, k.adminURL, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNoContent {
 		t.Fatalf("replay: %d", code)
 	}
-	if code := adminCall(t, k.adminURL, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNotFound {
+	if code := AdminCall(t, k.adminURL, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNotFound {
 		t.Fatalf("second replay: %d", code)
 	}
-	k.waitRequest(t, "heron7")
+	k.WaitRequest(t, "heron7")
 	if m := metrics(); !strings.Contains(m, "chatbridge_queue_dead_letters 0\n") {
 		t.Fatalf("metrics after the replay:\n%s", m)
 	}
@@ -618,7 +618,7 @@ func TestE2E_LoadWithDuplicates(t *testing.T) {
 	// The edge's per-route limit (20/s) would measure the limiter, and its
 	// per-address connection cap would refuse the simulators, which all
 	// connect from 127.0.0.1.
-	s := startE2EWith(t, func(c *serveConfig) {
+	s := StartWith(t, func(c *serveConfig) {
 		c.edge.routeRate, c.edge.installationRate, c.edge.connsPerIP = 1e6, 1e6, 4096
 	})
 	l := sendLoad(t, s, nChats, perChat, nil)
@@ -641,8 +641,8 @@ type load struct {
 // message, then every chat's second...), from 32 senders, one message of a
 // chat at a time, and sends one in ten again as Telegram retrying would.
 // progress, when set, is told each message sent.
-func sendLoad(t *testing.T, s *e2eStack, nChats, perChat int, progress func(sent int)) *load {
-	hook := s.tgWebhook(t)
+func sendLoad(t *testing.T, s *Stack, nChats, perChat int, progress func(sent int)) *load {
+	hook := s.TelegramWebhook(t)
 	type chatState struct {
 		id     int64
 		marker string
@@ -650,7 +650,7 @@ func sendLoad(t *testing.T, s *e2eStack, nChats, perChat int, progress func(sent
 	}
 	all := make([]*chatState, nChats)
 	for c := range all {
-		id := newChat()
+		id := NewChat()
 		all[c] = &chatState{id: id, marker: fmt.Sprintf("load%dx%d", c, id)}
 	}
 	type job struct {
@@ -690,7 +690,7 @@ func sendLoad(t *testing.T, s *e2eStack, nChats, perChat int, progress func(sent
 				lock.Lock()
 				text := fmt.Sprintf("%s line %03d", j.c.marker, j.i)
 				t0 := time.Now()
-				res, err := s.sendErr(userMsg{ChatID: j.c.id, Text: text, FirstName: "Lee"})
+				res, err := s.SendErr(UserMsg{ChatID: j.c.id, Text: text, FirstName: "Lee"})
 				d := time.Since(t0)
 				switch {
 				case err != nil:
@@ -705,8 +705,8 @@ func sendLoad(t *testing.T, s *e2eStack, nChats, perChat int, progress func(sent
 					// The same update again, as Telegram retrying would send it:
 					// only once delivered, for Telegram sends a chat's updates in
 					// order, and a copy of one still waiting would overtake it.
-					body := tgUpdate(res.UpdateID, res.MessageID, j.c.id, text)
-					if code, _ := s.postPublicErr(hook.URL, body, map[string]string{"X-Telegram-Bot-Api-Secret-Token": hook.SecretToken}); code == http.StatusOK {
+					body := TelegramUpdate(res.UpdateID, res.MessageID, j.c.id, text)
+					if code, _ := s.PostPublicErr(hook.URL, body, map[string]string{"X-Telegram-Bot-Api-Secret-Token": hook.SecretToken}); code == http.StatusOK {
 						dups.Add(1)
 					}
 				}
@@ -731,9 +731,9 @@ func sendLoad(t *testing.T, s *e2eStack, nChats, perChat int, progress func(sent
 }
 
 // missing lists the texts that are in no request of s, with their update ids.
-func (l *load) missing(t *testing.T, s *e2eStack) map[string]int64 {
+func (l *load) missing(t *testing.T, s *Stack) map[string]int64 {
 	var all strings.Builder
-	for _, r := range s.requests(t) {
+	for _, r := range s.Requests(t) {
 		all.WriteString(r.Description)
 		for _, c := range r.Comments {
 			all.WriteString(c.Body)
@@ -753,19 +753,19 @@ func (l *load) missing(t *testing.T, s *e2eStack) map[string]int64 {
 
 // finish waits until every message is in Jira once, in order, checks the
 // counts, and logs the run's numbers under name.
-func (l *load) finish(t *testing.T, s *e2eStack, name string, wait time.Duration) {
+func (l *load) finish(t *testing.T, s *Stack, name string, wait time.Duration) {
 	t.Helper()
 	waitfor.Until(t, wait, "every message in Jira once, in order", func() string {
-		return conversationCheck(s.requests(t), l.chats)
+		return conversationCheck(s.Requests(t), l.chats)
 	})
 
 	done := time.Since(l.start)
 	var comments, requests int
-	for _, r := range s.requests(t) {
+	for _, r := range s.Requests(t) {
 		for marker := range l.chats {
 			if strings.Contains(r.Description, marker+" ") {
 				requests++
-				comments += len(r.appComments(true))
+				comments += len(r.AppComments(true))
 			}
 		}
 	}

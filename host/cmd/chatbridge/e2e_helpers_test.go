@@ -37,26 +37,26 @@ import (
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
-// e2eWait bounds every wait for an asynchronous effect. Queue retries back
+// Wait bounds every wait for an asynchronous effect. Queue retries back
 // off from 1 s (host) or 5 s (bridge, for 5xx), so a few retries fit.
 const (
-	e2eWait = 60 * time.Second
-	e2eStep = 50 * time.Millisecond
+	Wait = 60 * time.Second
+	Step = 50 * time.Millisecond
 )
 
-// syncBuffer is a log sink the host writes from many goroutines.
-type syncBuffer struct {
+// SyncBuffer is a log sink the host writes from many goroutines.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -104,19 +104,19 @@ func (c *compileCache) restore(dir string) error {
 	return nil
 }
 
-// e2eStack is one running dev stack.
-type e2eStack struct {
-	data    string
-	r       *node.Node
-	st      *stack.Stack
-	log     *syncBuffer
-	admin   string       // base URL of the admin listener (/_sim/...)
-	client  *http.Client // trusts the edge's dev certificate
-	control *http.Client
-	stopped atomic.Bool
-	// hostAdmin is the admin API of a host in a child process (r is nil
+// Stack is one running dev stack.
+type Stack struct {
+	Data    string
+	Node    *node.Node
+	Emu     *stack.Stack
+	Log     *SyncBuffer
+	Admin   string       // base URL of the admin listener (/_sim/...)
+	Client  *http.Client // trusts the edge's dev certificate
+	Control *http.Client
+	Stopped atomic.Bool
+	// HostAdmin is the admin API of a host in a child process (r is nil
 	// then).
-	hostAdmin *struct{ url, token string }
+	HostAdmin *struct{ url, token string }
 }
 
 // e2eChatSeq hands out distinct chat ids, large enough (over 32 bits) that
@@ -125,18 +125,18 @@ var e2eChatSeq atomic.Int64
 
 func init() { e2eChatSeq.Store(7_291_638_400) }
 
-// newChat returns a chat id no other scenario uses.
-func newChat() int64 { return e2eChatSeq.Add(17) }
+// NewChat returns a chat id no other scenario uses.
+func NewChat() int64 { return e2eChatSeq.Add(17) }
 
-// startE2E starts a stack of t's own, stopped when t ends: for scenarios
+// Start starts a stack of t's own, stopped when t ends: for scenarios
 // that inject faults, read global counters or stop the stack.
-func startE2E(t *testing.T) *e2eStack {
+func Start(t *testing.T) *Stack {
 	t.Helper()
-	return startE2EWith(t, nil)
+	return StartWith(t, nil)
 }
 
-// startE2EWith is startE2E with tweak applied to the stack's configuration.
-func startE2EWith(t *testing.T, tweak func(*serveConfig)) *e2eStack {
+// StartWith is startE2E with tweak applied to the stack's configuration.
+func StartWith(t *testing.T, tweak func(*serveConfig)) *Stack {
 	t.Helper()
 	module := bundletest.Module(t, "./plugin")
 	s, err := launch(t.TempDir(), t.TempDir(), module, tweak)
@@ -144,12 +144,12 @@ func startE2EWith(t *testing.T, tweak func(*serveConfig)) *e2eStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		checkJiraCalls(t, s)
-		if err := s.shutdown(); err != nil {
+		CheckJiraCalls(t, s)
+		if err := s.Shutdown(); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	s.logOnFailure(t)
+	s.LogOnFailure(t)
 	return s
 }
 
@@ -158,14 +158,14 @@ func startE2EWith(t *testing.T, tweak func(*serveConfig)) *e2eStack {
 // scenarios using it run in parallel; the last one to finish stops it.
 var shared struct {
 	sync.Mutex
-	stack *e2eStack
+	stack *Stack
 	root  string
 	users int
 }
 
-// sharedE2E returns the shared stack, starting it if needed, and releases
+// Shared returns the shared stack, starting it if needed, and releases
 // it when t ends.
-func sharedE2E(t *testing.T) *e2eStack {
+func Shared(t *testing.T) *Stack {
 	t.Helper()
 	module := bundletest.Module(t, "./plugin")
 	shared.Lock()
@@ -191,21 +191,21 @@ func sharedE2E(t *testing.T) *e2eStack {
 		if shared.users > 0 || shared.stack != s {
 			return
 		}
-		checkJiraCalls(t, s)
-		if err := s.shutdown(); err != nil {
+		CheckJiraCalls(t, s)
+		if err := s.Shutdown(); err != nil {
 			t.Errorf("shutdown of the shared stack: %v", err)
 		}
 		_ = os.RemoveAll(shared.root)
 		shared.stack, shared.root = nil, ""
 	})
-	s.logOnFailure(t)
+	s.LogOnFailure(t)
 	return s
 }
 
 // launch starts a stack: the bundle (module and plugin/manifest.yml) in
 // bundleDir, data (sealed BuntDB file, dev keys and certificate) in data,
 // the dev Jira site installed and project SUP configured.
-func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ *e2eStack, err error) {
+func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ *Stack, err error) {
 	if err := os.MkdirAll(bundleDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ 
 	if err := os.WriteFile(filepath.Join(bundleDir, "plugin.wasm"), module, 0o644); err != nil {
 		return nil, err
 	}
-	s := &e2eStack{data: data, log: &syncBuffer{}}
+	s := &Stack{Data: data, Log: &SyncBuffer{}}
 	c := serveConfig{listen: "127.0.0.1:0", admin: "127.0.0.1:0", data: data, bundleDir: bundleDir, deadline: "fuel", logLevel: e2eLogLevel()}
 	if tweak != nil {
 		tweak(&c)
@@ -228,7 +228,7 @@ func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ 
 	if err != nil {
 		return nil, err
 	}
-	logger := slog.New(slog.NewJSONHandler(s.log, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewJSONHandler(s.Log, &slog.HandlerOptions{Level: level}))
 	sc, err := c.stackConfig(logger)
 	if err != nil {
 		return nil, err
@@ -256,11 +256,11 @@ func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ 
 	if err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	s.st, s.r = st, st.Node
-	s.admin = st.Node.AdminURL
+	s.Emu, s.Node = st, st.Node
+	s.Admin = st.Node.AdminURL
 	defer func() {
 		if err != nil {
-			_ = s.shutdown()
+			_ = s.Shutdown()
 		}
 	}()
 	pem, err := os.ReadFile(filepath.Join(data, "dev", "dev-cert.pem"))
@@ -271,51 +271,51 @@ func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ 
 	if !roots.AppendCertsFromPEM(pem) {
 		return s, errors.New("dev certificate: no PEM certificate")
 	}
-	s.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	s.control = controlClient(60*time.Second, st.Node.Token)
+	s.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	s.Control = ControlClient(60*time.Second, st.Node.Token)
 	return s, nil
 }
 
-// shutdown stops the edge and host, closes (flushes) storage and stops the
+// Shutdown stops the edge and host, closes (flushes) storage and stops the
 // simulators; later calls do nothing.
-func (s *e2eStack) shutdown() error {
-	if !s.stopped.CompareAndSwap(false, true) {
+func (s *Stack) Shutdown() error {
+	if !s.Stopped.CompareAndSwap(false, true) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := s.st.Shutdown(ctx)
-	if s.client != nil {
-		s.client.CloseIdleConnections()
-		s.control.CloseIdleConnections()
+	err := s.Emu.Shutdown(ctx)
+	if s.Client != nil {
+		s.Client.CloseIdleConnections()
+		s.Control.CloseIdleConnections()
 	}
 	return err
 }
 
-// logOnFailure shows the end of the host log when t fails.
-func (s *e2eStack) logOnFailure(t *testing.T) {
+// LogOnFailure shows the end of the host log when t fails.
+func (s *Stack) LogOnFailure(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			if dir := os.Getenv("CHATBRIDGE_E2E_LOGS"); dir != "" {
 				// The whole log, for debugging: the test output shows only its end.
-				_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log"), []byte(s.log.String()), 0o600)
+				_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log"), []byte(s.Log.String()), 0o600)
 			}
-			t.Logf("host log (end):\n%s", tail(s.log.String(), 20000))
+			t.Logf("host log (end):\n%s", Tail(s.Log.String(), 20000))
 		}
 	})
 }
 
-func tail(s string, n int) string {
+func Tail(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	return "…" + s[len(s)-n:]
 }
 
-// call makes a control API call; in (if not nil) is sent as JSON, the answer
+// Call makes a control API Call; in (if not nil) is sent as JSON, the answer
 // decoded into out (if not nil). It fails the test on a status other than
 // want.
-func (s *e2eStack) call(t *testing.T, method, path string, in, out any, want int) {
+func (s *Stack) Call(t *testing.T, method, path string, in, out any, want int) {
 	t.Helper()
 	var body io.Reader
 	if in != nil {
@@ -325,14 +325,14 @@ func (s *e2eStack) call(t *testing.T, method, path string, in, out any, want int
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, s.admin+path, body)
+	req, err := http.NewRequest(method, s.Admin+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := s.control.Do(req)
+	resp, err := s.Control.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -351,11 +351,11 @@ func (s *e2eStack) call(t *testing.T, method, path string, in, out any, want int
 	}
 }
 
-// controlClient is the client of a control API (the admin listener's
+// ControlClient is the client of a control API (the admin listener's
 // /_sim/ or a sims process's): it sends the admin token with every
 // request, as the operator's tools do, since the listener serves no write
 // without it but from its own pages.
-func controlClient(timeout time.Duration, token string) *http.Client {
+func ControlClient(timeout time.Duration, token string) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: bearer{token: token, next: http.DefaultTransport}}
 }
 
@@ -379,8 +379,8 @@ func (b bearer) CloseIdleConnections() {
 	}
 }
 
-// sendResult is the answer of /_sim/telegram/send and /block.
-type sendResult struct {
+// SendResult is the answer of /_sim/telegram/send and /block.
+type SendResult struct {
 	UpdateID  int64  `json:"update_id"`
 	MessageID int64  `json:"message_id"`
 	Status    int    `json:"status"`
@@ -389,29 +389,29 @@ type sendResult struct {
 	Filtered  bool   `json:"filtered"`
 }
 
-// userMsg is a customer's message, the body of /_sim/telegram/send.
-type userMsg struct {
+// UserMsg is a customer's message, the body of /_sim/telegram/send.
+type UserMsg struct {
 	ChatID       int64   `json:"chat_id"`
 	Text         string  `json:"text,omitempty"`
 	FirstName    string  `json:"first_name,omitempty"`
 	LastName     string  `json:"last_name,omitempty"`
 	Photo        bool    `json:"photo,omitempty"`
-	Document     *docMsg `json:"document,omitempty"`
+	Document     *DocMsg `json:"document,omitempty"`
 	MediaGroupID string  `json:"media_group_id,omitempty"`
 }
 
-type docMsg struct {
+type DocMsg struct {
 	FileName string `json:"file_name"`
 	Size     int64  `json:"size,omitempty"`
 	MimeType string `json:"mime_type,omitempty"`
 }
 
-// send delivers a customer's message through the Telegram simulator and
+// Send delivers a customer's message through the Telegram simulator and
 // checks that the bridge accepted the delivery.
-func (s *e2eStack) send(t *testing.T, m userMsg) sendResult {
+func (s *Stack) Send(t *testing.T, m UserMsg) SendResult {
 	t.Helper()
-	var res sendResult
-	s.call(t, "POST", "/_sim/telegram/send", m, &res, http.StatusOK)
+	var res SendResult
+	s.Call(t, "POST", "/_sim/telegram/send", m, &res, http.StatusOK)
 	// Pending: an earlier update of the chat (a my_chat_member before a
 	// message from a user who had blocked the bot) goes first; the
 	// simulator delivers both in the background.
@@ -421,14 +421,14 @@ func (s *e2eStack) send(t *testing.T, m userMsg) sendResult {
 	return res
 }
 
-// say sends a text message from a named customer.
-func (s *e2eStack) say(t *testing.T, chat int64, text string) sendResult {
+// Say sends a text message from a named customer.
+func (s *Stack) Say(t *testing.T, chat int64, text string) SendResult {
 	t.Helper()
-	return s.send(t, userMsg{ChatID: chat, Text: text, FirstName: "Alice", LastName: "Example"})
+	return s.Send(t, UserMsg{ChatID: chat, Text: text, FirstName: "Alice", LastName: "Example"})
 }
 
-// sentMsg is one entry of /_sim/telegram/sent.
-type sentMsg struct {
+// SentMsg is one entry of /_sim/telegram/sent.
+type SentMsg struct {
 	Method    string `json:"method"`
 	Text      string `json:"text"`
 	ParseMode string `json:"parse_mode"`
@@ -438,19 +438,19 @@ type sentMsg struct {
 	FileSize  int64  `json:"file_size"`
 }
 
-// sent lists what the bot sent to chat, oldest first.
-func (s *e2eStack) sent(t *testing.T, chat int64) []sentMsg {
+// Sent lists what the bot Sent to chat, oldest first.
+func (s *Stack) Sent(t *testing.T, chat int64) []SentMsg {
 	t.Helper()
-	var out []sentMsg
-	s.call(t, "GET", "/_sim/telegram/sent?chat_id="+strconv.FormatInt(chat, 10), nil, &out, http.StatusOK)
+	var out []SentMsg
+	s.Call(t, "GET", "/_sim/telegram/sent?chat_id="+strconv.FormatInt(chat, 10), nil, &out, http.StatusOK)
 	return out
 }
 
-// messages lists the sendMessage calls to chat.
-func (s *e2eStack) messages(t *testing.T, chat int64) []sentMsg {
+// Messages lists the sendMessage calls to chat.
+func (s *Stack) Messages(t *testing.T, chat int64) []SentMsg {
 	t.Helper()
-	var out []sentMsg
-	for _, m := range s.sent(t, chat) {
+	var out []SentMsg
+	for _, m := range s.Sent(t, chat) {
 		if m.Method == "sendMessage" {
 			out = append(out, m)
 		}
@@ -458,53 +458,53 @@ func (s *e2eStack) messages(t *testing.T, chat int64) []sentMsg {
 	return out
 }
 
-// jiraComment and jiraRequest are /_sim/jira/requests entries.
-type jiraComment struct {
+// JiraComment and jiraRequest are /_sim/jira/requests entries.
+type JiraComment struct {
 	ID              string `json:"id"`
 	Body            string `json:"body"`
 	Public          bool   `json:"public"`
 	AuthorAccountID string `json:"author_account_id"`
 }
 
-type jiraAttachment struct {
+type JiraAttachment struct {
 	ID       string `json:"id"`
 	Filename string `json:"filename"`
 	Size     int64  `json:"size"`
 	MimeType string `json:"mime_type"`
 }
 
-type jiraRequest struct {
+type JiraRequest struct {
 	Key            string           `json:"key"`
 	ID             string           `json:"id"`
 	Summary        string           `json:"summary"`
 	Description    string           `json:"description"`
 	Status         string           `json:"status"`
 	StatusCategory string           `json:"status_category"`
-	Comments       []jiraComment    `json:"comments"`
-	Attachments    []jiraAttachment `json:"attachments"`
+	Comments       []JiraComment    `json:"comments"`
+	Attachments    []JiraAttachment `json:"attachments"`
 }
 
-// appAccount authors everything the bridge writes into the dev Jira site.
-const appAccount = "chatbridge-dev-app"
+// AppAccount authors everything the bridge writes into the dev Jira site.
+const AppAccount = "chatbridge-dev-app"
 
 // publicComments are the comments the customer wrote (posted by the app).
-func (r jiraRequest) appComments(public bool) []jiraComment {
-	var out []jiraComment
+func (r JiraRequest) AppComments(public bool) []JiraComment {
+	var out []JiraComment
 	for _, c := range r.Comments {
-		if c.AuthorAccountID == appAccount && c.Public == public {
+		if c.AuthorAccountID == AppAccount && c.Public == public {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// holds reports whether text is in the request's summary, description or
+// Holds reports whether text is in the request's summary, description or
 // one of its comments.
-func (r jiraRequest) holds(text string) bool { return r.count(text) > 0 }
+func (r JiraRequest) Holds(text string) bool { return r.Count(text) > 0 }
 
-// count counts the places (summary and description together, each comment)
+// Count counts the places (summary and description together, each comment)
 // that hold text.
-func (r jiraRequest) count(text string) int {
+func (r JiraRequest) Count(text string) int {
 	n := 0
 	if strings.Contains(r.Summary, text) || strings.Contains(r.Description, text) {
 		n++
@@ -517,7 +517,7 @@ func (r jiraRequest) count(text string) int {
 	return n
 }
 
-func (r jiraRequest) hasFile(name string) bool {
+func (r JiraRequest) HasFile(name string) bool {
 	for _, a := range r.Attachments {
 		if a.Filename == name {
 			return true
@@ -526,19 +526,19 @@ func (r jiraRequest) hasFile(name string) bool {
 	return false
 }
 
-func (s *e2eStack) requests(t *testing.T) []jiraRequest {
+func (s *Stack) Requests(t *testing.T) []JiraRequest {
 	t.Helper()
-	var out []jiraRequest
-	s.call(t, "GET", "/_sim/jira/requests", nil, &out, http.StatusOK)
+	var out []JiraRequest
+	s.Call(t, "GET", "/_sim/jira/requests", nil, &out, http.StatusOK)
 	return out
 }
 
-// requestsWith lists the requests whose description contains marker: a
+// RequestsWith lists the requests whose description contains marker: a
 // scenario's own, since each one writes unique text.
-func (s *e2eStack) requestsWith(t *testing.T, marker string) []jiraRequest {
+func (s *Stack) RequestsWith(t *testing.T, marker string) []JiraRequest {
 	t.Helper()
-	var out []jiraRequest
-	for _, r := range s.requests(t) {
+	var out []JiraRequest
+	for _, r := range s.Requests(t) {
 		if strings.Contains(r.Description, marker) || strings.Contains(r.Summary, marker) {
 			out = append(out, r)
 		}
@@ -546,54 +546,54 @@ func (s *e2eStack) requestsWith(t *testing.T, marker string) []jiraRequest {
 	return out
 }
 
-func (s *e2eStack) request(t *testing.T, key string) jiraRequest {
+func (s *Stack) Request(t *testing.T, key string) JiraRequest {
 	t.Helper()
-	for _, r := range s.requests(t) {
+	for _, r := range s.Requests(t) {
 		if r.Key == key {
 			return r
 		}
 	}
 	t.Fatalf("no request %s", key)
-	return jiraRequest{}
+	return JiraRequest{}
 }
 
-// webhookResult is one first delivery attempt of a Jira control call.
-type webhookResult struct {
+// WebhookResult is one first delivery attempt of a Jira control call.
+type WebhookResult struct {
 	Event  string `json:"event"`
 	Status int    `json:"status"`
 	Error  string `json:"error"`
 }
 
-type jiraAnswer struct {
+type JiraAnswer struct {
 	ID        string          `json:"id"`
 	CommentID string          `json:"comment_id"`
-	Webhooks  []webhookResult `json:"webhooks"`
+	Webhooks  []WebhookResult `json:"webhooks"`
 }
 
-// agentComment adds an agent's comment (see the control API for the fields)
+// AgentComment adds an agent's comment (see the control API for the fields)
 // and checks that every webhook it fired was accepted.
-func (s *e2eStack) agentComment(t *testing.T, key string, body map[string]any) jiraAnswer {
+func (s *Stack) AgentComment(t *testing.T, key string, body map[string]any) JiraAnswer {
 	t.Helper()
-	var a jiraAnswer
-	s.call(t, "POST", "/_sim/jira/requests/"+key+"/comment", body, &a, http.StatusOK)
-	checkWebhooks(t, a.Webhooks)
+	var a JiraAnswer
+	s.Call(t, "POST", "/_sim/jira/requests/"+key+"/comment", body, &a, http.StatusOK)
+	CheckWebhooks(t, a.Webhooks)
 	return a
 }
 
-// reply adds an agent's public reply.
-func (s *e2eStack) reply(t *testing.T, key, text string) jiraAnswer {
+// Reply adds an agent's public Reply.
+func (s *Stack) Reply(t *testing.T, key, text string) JiraAnswer {
 	t.Helper()
-	return s.agentComment(t, key, map[string]any{"body": text, "public": true})
+	return s.AgentComment(t, key, map[string]any{"body": text, "public": true})
 }
 
-func (s *e2eStack) transition(t *testing.T, key, status string) {
+func (s *Stack) Transition(t *testing.T, key, status string) {
 	t.Helper()
-	var a jiraAnswer
-	s.call(t, "POST", "/_sim/jira/requests/"+key+"/transition", map[string]any{"status": status}, &a, http.StatusOK)
-	checkWebhooks(t, a.Webhooks)
+	var a JiraAnswer
+	s.Call(t, "POST", "/_sim/jira/requests/"+key+"/transition", map[string]any{"status": status}, &a, http.StatusOK)
+	CheckWebhooks(t, a.Webhooks)
 }
 
-func checkWebhooks(t *testing.T, hooks []webhookResult) {
+func CheckWebhooks(t *testing.T, hooks []WebhookResult) {
 	t.Helper()
 	if len(hooks) == 0 {
 		t.Fatal("the Jira simulator fired no webhook")
@@ -605,19 +605,19 @@ func checkWebhooks(t *testing.T, hooks []webhookResult) {
 	}
 }
 
-// fail installs a fault rule in a simulator.
-func (s *e2eStack) fail(t *testing.T, rule map[string]any) {
+// Fail installs a fault rule in a simulator.
+func (s *Stack) Fail(t *testing.T, rule map[string]any) {
 	t.Helper()
-	s.call(t, "POST", "/_sim/fail", rule, nil, http.StatusOK)
+	s.Call(t, "POST", "/_sim/fail", rule, nil, http.StatusOK)
 	t.Cleanup(func() {
-		if !s.stopped.Load() {
-			s.call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
+		if !s.Stopped.Load() {
+			s.Call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
 		}
 	})
 }
 
-// tgStats and jiraStats are the simulators' counters.
-type tgStats struct {
+// TelegramStats and jiraStats are the simulators' counters.
+type TelegramStats struct {
 	Requests     map[string]int64 `json:"requests"`
 	EarlyRetries int64            `json:"early_retries"`
 	RateLimited  int64            `json:"rate_limited"`
@@ -625,45 +625,45 @@ type tgStats struct {
 	Dropped      int64            `json:"dropped"`
 }
 
-type jiraStats struct {
+type JiraStats struct {
 	Requests     map[string]int64 `json:"requests"`
 	EarlyRetries int64            `json:"early_retries"`
 }
 
-func (s *e2eStack) tgStats(t *testing.T) tgStats {
+func (s *Stack) TelegramStats(t *testing.T) TelegramStats {
 	t.Helper()
-	var st tgStats
-	s.call(t, "GET", "/_sim/telegram/stats", nil, &st, http.StatusOK)
+	var st TelegramStats
+	s.Call(t, "GET", "/_sim/telegram/stats", nil, &st, http.StatusOK)
 	return st
 }
 
-func (s *e2eStack) jiraStats(t *testing.T) jiraStats {
+func (s *Stack) JiraStats(t *testing.T) JiraStats {
 	t.Helper()
-	var st jiraStats
-	s.call(t, "GET", "/_sim/jira/stats", nil, &st, http.StatusOK)
+	var st JiraStats
+	s.Call(t, "GET", "/_sim/jira/stats", nil, &st, http.StatusOK)
 	return st
 }
 
-// stable checks, once everything has settled, that cond holds: used after
+// Stable checks, once everything has settled, that cond holds: used after
 // an effect arrived, to see that no second one follows. It waits for the
 // work itself to end, never for a fixed time.
-func (s *e2eStack) stable(t *testing.T, what string, cond func() string) {
+func (s *Stack) Stable(t *testing.T, what string, cond func() string) {
 	t.Helper()
-	s.settle(t)
+	s.Settle(t)
 	if why := cond(); why != "" {
 		t.Fatalf("%s: %s", what, why)
 	}
 }
 
-// settle waits until nothing is under way: no simulator has a delivery,
+// Settle waits until nothing is under way: no simulator has a delivery,
 // retry or callback pending, the host's queue is empty, and no new work
 // started between two looks. Every effect still to come needs one of
-// these, so after settle none is.
-func (s *e2eStack) settle(t *testing.T) {
+// these, so after Settle none is.
+func (s *Stack) Settle(t *testing.T) {
 	t.Helper()
 	last := int64(-1)
-	waitfor.Until(t, e2eWait, "the simulators and the host to settle", func() string {
-		pending, started := s.activity(t)
+	waitfor.Until(t, Wait, "the simulators and the host to settle", func() string {
+		pending, started := s.Activity(t)
 		if pending > 0 {
 			last = -1
 			return fmt.Sprintf("%d pieces of work under way", pending)
@@ -676,55 +676,55 @@ func (s *e2eStack) settle(t *testing.T) {
 	})
 }
 
-// activity sums what the simulators and the host's queue have under way,
+// Activity sums what the simulators and the host's queue have under way,
 // and how much work they ever started (for the queue: the messages pushed,
 // as pending plus consumed plus buried).
-func (s *e2eStack) activity(t *testing.T) (pending, started int64) {
+func (s *Stack) Activity(t *testing.T) (pending, started int64) {
 	t.Helper()
 	var sims struct {
 		Pending int64 `json:"pending"`
 		Started int64 `json:"started"`
 	}
-	s.call(t, "GET", "/_sim/activity", nil, &sims, http.StatusOK)
-	q := s.queueStats(t)
+	s.Call(t, "GET", "/_sim/activity", nil, &sims, http.StatusOK)
+	q := s.QueueStats(t)
 	return sims.Pending + q.Pending, sims.Started + q.Pending + q.Delivered + q.DeadLettered
 }
 
-// queueStats are the host's queue counters: read in process, or from the
+// QueueStats are the host's queue counters: read in process, or from the
 // admin API of a host in a child process.
-func (s *e2eStack) queueStats(t *testing.T) queue.Stats {
+func (s *Stack) QueueStats(t *testing.T) queue.Stats {
 	t.Helper()
-	if s.r != nil {
-		return s.r.Host.Queue().Stats()
+	if s.Node != nil {
+		return s.Node.Host.Queue().Stats()
 	}
-	if s.hostAdmin == nil {
+	if s.HostAdmin == nil {
 		t.Fatal("a stack without a host to ask")
 	}
 	var v adminapi.QueueView
-	if code := adminCall(t, s.hostAdmin.url, s.hostAdmin.token, "GET", "/admin/queue", &v); code != http.StatusOK {
+	if code := AdminCall(t, s.HostAdmin.url, s.HostAdmin.token, "GET", "/admin/queue", &v); code != http.StatusOK {
 		t.Fatalf("GET /admin/queue: status %d", code)
 	}
 	return v.Stats
 }
 
-// idle waits until the host's queue holds no work: every job pushed so far
+// Idle waits until the host's queue holds no work: every job pushed so far
 // (a first message's request and its mapping among them) has run.
-func (s *e2eStack) idle(t *testing.T) {
+func (s *Stack) Idle(t *testing.T) {
 	t.Helper()
-	waitfor.Until(t, e2eWait, "the host's queue to be empty", func() string {
-		if st := s.r.Host.Queue().Stats(); st.Pending != 0 {
+	waitfor.Until(t, Wait, "the host's queue to be empty", func() string {
+		if st := s.Node.Host.Queue().Stats(); st.Pending != 0 {
 			return fmt.Sprintf("%d jobs pending", st.Pending)
 		}
 		return ""
 	})
 }
 
-// waitRequest waits for exactly one request whose description holds marker.
-func (s *e2eStack) waitRequest(t *testing.T, marker string) jiraRequest {
+// WaitRequest waits for exactly one request whose description holds marker.
+func (s *Stack) WaitRequest(t *testing.T, marker string) JiraRequest {
 	t.Helper()
-	var got jiraRequest
-	waitfor.Until(t, e2eWait, "a request holding "+strconv.Quote(marker), func() string {
-		rs := s.requestsWith(t, marker)
+	var got JiraRequest
+	waitfor.Until(t, Wait, "a request holding "+strconv.Quote(marker), func() string {
+		rs := s.RequestsWith(t, marker)
 		switch len(rs) {
 		case 0:
 			return "none yet"
@@ -738,43 +738,43 @@ func (s *e2eStack) waitRequest(t *testing.T, marker string) jiraRequest {
 	return got
 }
 
-// tgWebhook is /_sim/telegram/webhook: where the bridge registered
+// TelegramWebhook is /_sim/telegram/webhook: where the bridge registered
 // Telegram's deliveries, and the secret they carry.
-type tgWebhook struct {
+type TelegramWebhook struct {
 	URL         string `json:"url"`
 	SecretToken string `json:"secret_token"`
 }
 
-func (s *e2eStack) tgWebhook(t *testing.T) tgWebhook {
+func (s *Stack) TelegramWebhook(t *testing.T) TelegramWebhook {
 	t.Helper()
-	var h tgWebhook
-	s.call(t, "GET", "/_sim/telegram/webhook", nil, &h, http.StatusOK)
+	var h TelegramWebhook
+	s.Call(t, "GET", "/_sim/telegram/webhook", nil, &h, http.StatusOK)
 	if h.URL == "" || h.SecretToken == "" {
 		t.Fatalf("no Telegram webhook registered: %+v", h)
 	}
 	return h
 }
 
-// jiraWebhook is /_sim/jira/webhook: the installation's Jira webhook URL and
+// JiraWebhook is /_sim/jira/webhook: the installation's Jira webhook URL and
 // its signing secret.
-type jiraWebhook struct {
+type JiraWebhook struct {
 	URL    string `json:"url"`
 	Secret string `json:"secret"`
 }
 
-func (s *e2eStack) jiraWebhook(t *testing.T) jiraWebhook {
+func (s *Stack) JiraWebhook(t *testing.T) JiraWebhook {
 	t.Helper()
-	var h jiraWebhook
-	s.call(t, "GET", "/_sim/jira/webhook", nil, &h, http.StatusOK)
+	var h JiraWebhook
+	s.Call(t, "GET", "/_sim/jira/webhook", nil, &h, http.StatusOK)
 	if h.URL == "" || h.Secret == "" {
 		t.Fatalf("no Jira webhook registered: %+v", h)
 	}
 	return h
 }
 
-// postPublic POSTs body to a public URL of the edge, as Telegram or Jira
+// PostPublic POSTs body to a public URL of the edge, as Telegram or Jira
 // would, and returns the status.
-func (s *e2eStack) postPublic(t *testing.T, url string, body []byte, header map[string]string) int {
+func (s *Stack) PostPublic(t *testing.T, url string, body []byte, header map[string]string) int {
 	t.Helper()
 	req, err := http.NewRequest("POST", url, bytes.NewReader(body))
 	if err != nil {
@@ -784,7 +784,7 @@ func (s *e2eStack) postPublic(t *testing.T, url string, body []byte, header map[
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := s.client.Do(req)
+	resp, err := s.Client.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", url, err)
 	}
@@ -793,9 +793,9 @@ func (s *e2eStack) postPublic(t *testing.T, url string, body []byte, header map[
 	return resp.StatusCode
 }
 
-// tgUpdate is a Bot API Update with a private chat's text message, as the
+// TelegramUpdate is a Bot API Update with a private chat's text message, as the
 // simulator delivers it.
-func tgUpdate(updateID, messageID, chat int64, text string) []byte {
+func TelegramUpdate(updateID, messageID, chat int64, text string) []byte {
 	user := map[string]any{"id": chat, "is_bot": false, "first_name": "Alice", "last_name": "Example", "language_code": "en"}
 	b, _ := json.Marshal(map[string]any{
 		"update_id": updateID,
@@ -807,10 +807,10 @@ func tgUpdate(updateID, messageID, chat int64, text string) []byte {
 	return b
 }
 
-// jiraCommentEvent is an admin-webhook payload (comment_created, or
+// JiraCommentEvent is an admin-webhook payload (comment_created, or
 // jira:issue_updated with issue_commented) for a public agent comment on r,
 // shaped as Jira (and the simulator) sends it.
-func jiraCommentEvent(event string, r jiraRequest, commentID, body string) []byte {
+func JiraCommentEvent(event string, r JiraRequest, commentID, body string) []byte {
 	agent := map[string]any{"accountId": "agent-1", "displayName": "Alex Agent", "accountType": "atlassian", "active": true}
 	now := time.Now()
 	comment := map[string]any{
@@ -834,15 +834,15 @@ func jiraCommentEvent(event string, r jiraRequest, commentID, body string) []byt
 	return b
 }
 
-// signJira is X-Hub-Signature for body with secret.
-func signJira(secret string, body []byte) string {
+// SignJira is X-Hub-Signature for body with secret.
+func SignJira(secret string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// utf16Len counts UTF-16 code units, as Telegram measures text.
-func utf16Len(s string) int {
+// UTF16Len counts UTF-16 code units, as Telegram measures text.
+func UTF16Len(s string) int {
 	n := 0
 	for _, r := range s {
 		n += utf16.RuneLen(r)

@@ -33,12 +33,12 @@ const (
 // would have left it: waiting for support.
 func TestE2E_ACustomersMessageLeavesTheRequestWaitingForSupport(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	r := s.opened(t, chat, "The scanner jams on every page gnu7")
+	s := Shared(t)
+	chat := NewChat()
+	r := s.Opened(t, chat, "The scanner jams on every page gnu7")
 	status := func(want string) func() string {
 		return func() string {
-			if got := s.request(t, r.Key).Status; got != want {
+			if got := s.Request(t, r.Key).Status; got != want {
 				return fmt.Sprintf("%s is %q", r.Key, got)
 			}
 			return ""
@@ -49,31 +49,31 @@ func TestE2E_ACustomersMessageLeavesTheRequestWaitingForSupport(t *testing.T) {
 	}
 
 	// The agent asks; JSM's rule makes the request wait for the customer.
-	s.reply(t, r.Key, "Which model is it?")
-	s.waitText(t, chat, "Which model")
+	s.Reply(t, r.Key, "Which model is it?")
+	s.WaitText(t, chat, "Which model")
 	if why := status(waitingForCustomer)(); why != "" {
 		t.Fatalf("after the agent's question: %s", why)
 	}
 
 	// The customer answers in the chat: support has the ball again.
-	s.say(t, chat, "It is the model X200")
-	s.waitAppComments(t, r.Key, true, 1)
-	waitfor.Until(t, e2eWait, "the answered request waiting for support", status(waitingForSupport))
+	s.Say(t, chat, "It is the model X200")
+	s.WaitAppComments(t, r.Key, true, 1)
+	waitfor.Until(t, Wait, "the answered request waiting for support", status(waitingForSupport))
 
 	// Another message while support has it: it stays with support, though
 	// the rule takes the app's comment for the team's reply.
-	s.say(t, chat, "It jams with a single page too")
-	s.waitAppComments(t, r.Key, true, 2)
+	s.Say(t, chat, "It jams with a single page too")
+	s.WaitAppComments(t, r.Key, true, 2)
 	moves := "POST /rest/api/3/issue/" + r.Key + "/transitions"
-	waitfor.Until(t, e2eWait, "the bridge's second move back to support", func() string {
-		if n := s.jiraStats(t).Requests[moves]; n != 2 {
+	waitfor.Until(t, Wait, "the bridge's second move back to support", func() string {
+		if n := s.JiraStats(t).Requests[moves]; n != 2 {
 			return fmt.Sprintf("%d transitions by the bridge", n)
 		}
 		return status(waitingForSupport)()
 	})
 
 	for i, want := range []string{"It is the model X200", "It jams with a single page too"} {
-		if c := s.request(t, r.Key).appComments(true); len(c) != 2 || c[i].Body != want {
+		if c := s.Request(t, r.Key).AppComments(true); len(c) != 2 || c[i].Body != want {
 			t.Fatalf("the customer's comments: %+v", c)
 		}
 	}
@@ -95,7 +95,7 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 	say := func(text string) {
 		t.Helper()
 		var res whatsapp.SendResult
-		k.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": customer, "name": "Ada", "text": text}, &res, http.StatusOK)
+		k.Call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": customer, "name": "Ada", "text": text}, &res, http.StatusOK)
 		if res.Status != http.StatusOK {
 			t.Fatalf("the host answered WhatsApp's delivery %d", res.Status)
 		}
@@ -112,7 +112,7 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 	}
 	replies := func() []string {
 		var sent []whatsapp.Sent
-		k.call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
+		k.Call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
 		var out []string
 		for _, m := range sent {
 			if strings.HasPrefix(m.Text, "Reply ") {
@@ -123,12 +123,12 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 	}
 
 	say("My laptop does not boot accept16")
-	r := k.waitRequest(t, "accept16")
+	r := k.WaitRequest(t, "accept16")
 	settled("the request opened and mapped to the chat")
 
 	// (a) A public reply whose webhooks carry no jsdPublic.
-	k.agentComment(t, r.Key, map[string]any{"body": "Reply one: hold the power button for ten seconds.", "public": true, "bare": true})
-	waitfor.Until(t, e2eWait, "the bare reply in WhatsApp", func() string {
+	k.AgentComment(t, r.Key, map[string]any{"body": "Reply one: hold the power button for ten seconds.", "public": true, "bare": true})
+	waitfor.Until(t, Wait, "the bare reply in WhatsApp", func() string {
 		if got := replies(); len(got) != 1 {
 			return fmt.Sprintf("replies %q", got)
 		}
@@ -136,7 +136,7 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 	})
 
 	var read int64
-	for call, n := range k.jiraStats(t).Requests {
+	for call, n := range k.JiraStats(t).Requests {
 		if strings.HasPrefix(call, "GET /rest/api/3/comment/") && strings.HasSuffix(call, "/properties/sd.public.comment") {
 			read += n
 		}
@@ -148,27 +148,27 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 	// (b) The customer answers; the mark of the comment hangs, and the host
 	// dies while it does.
 	const marks = "PUT /rest/api/2/comment/*"
-	k.call(t, "POST", "/_sim/fail", map[string]any{"service": "jira", "match": marks, "status": 500, "hold_seconds": 600}, nil, http.StatusOK)
+	k.Call(t, "POST", "/_sim/fail", map[string]any{"service": "jira", "match": marks, "status": 500, "hold_seconds": 600}, nil, http.StatusOK)
 	followUp := "It still does not boot after that"
 	say(followUp)
-	waitfor.Until(t, e2eWait, "the comment made and its mark pending", func() string {
+	waitfor.Until(t, Wait, "the comment made and its mark pending", func() string {
 		var held int64
-		for call, n := range k.jiraStats(t).Requests {
+		for call, n := range k.JiraStats(t).Requests {
 			if strings.HasPrefix(call, strings.TrimSuffix(marks, "*")) {
 				held += n
 			}
 		}
-		if c := k.request(t, r.Key).appComments(true); len(c) != 1 || held != 1 {
+		if c := k.Request(t, r.Key).AppComments(true); len(c) != 1 || held != 1 {
 			return fmt.Sprintf("%d comments, %d mark calls", len(c), held)
 		}
 		return ""
 	})
 
 	k.kill()
-	k.call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
+	k.Call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
 	k.start()
 	settled("the redelivered follow-up")
-	comments := k.request(t, r.Key).appComments(true)
+	comments := k.Request(t, r.Key).AppComments(true)
 	if len(comments) != 1 || comments[0].Body != followUp {
 		t.Fatalf("after the kill, the customer's comments are %+v, want %q once", comments, followUp)
 	}
@@ -183,15 +183,15 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 	}
 
 	// (c) WhatsApp accepts the next reply and reports it failed later.
-	k.call(t, "POST", "/_sim/whatsapp/fail-delivery", map[string]any{"to": customer, "code": whatsapp.CodeUndeliverable}, nil, http.StatusOK)
-	k.reply(t, r.Key, "Reply two: please send the serial number.")
-	notes := k.waitAppComments(t, r.Key, false, 1)
+	k.Call(t, "POST", "/_sim/whatsapp/fail-delivery", map[string]any{"to": customer, "code": whatsapp.CodeUndeliverable}, nil, http.StatusOK)
+	k.Reply(t, r.Key, "Reply two: please send the serial number.")
+	notes := k.WaitAppComments(t, r.Key, false, 1)
 	if !strings.Contains(notes[0].Body, "131026") {
 		t.Errorf("the note says %q", notes[0].Body)
 	}
-	k.call(t, "POST", "/_sim/whatsapp/fail-delivery", map[string]any{"to": customer, "code": 0}, nil, http.StatusOK)
-	k.reply(t, r.Key, "Reply three: we will call you.")
-	waitfor.Until(t, e2eWait, "the third reply in WhatsApp", func() string {
+	k.Call(t, "POST", "/_sim/whatsapp/fail-delivery", map[string]any{"to": customer, "code": 0}, nil, http.StatusOK)
+	k.Reply(t, r.Key, "Reply three: we will call you.")
+	waitfor.Until(t, Wait, "the third reply in WhatsApp", func() string {
 		if got := replies(); len(got) != 2 {
 			return fmt.Sprintf("replies %q", got)
 		}
@@ -205,17 +205,17 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 		if got := replies(); !slices.Equal(got, want) {
 			return fmt.Sprintf("the customer got %q, want %q once each", got, want)
 		}
-		req := k.request(t, r.Key)
-		if c := req.appComments(true); len(c) != 1 {
+		req := k.Request(t, r.Key)
+		if c := req.AppComments(true); len(c) != 1 {
 			return fmt.Sprintf("%d public comments by the app, want the follow-up once: %+v", len(c), c)
 		}
-		if n := req.count("accept16"); n != 1 {
+		if n := req.Count("accept16"); n != 1 {
 			return fmt.Sprintf("the first message is in %d places", n)
 		}
-		if c := req.appComments(false); len(c) != 1 {
+		if c := req.AppComments(false); len(c) != 1 {
 			return fmt.Sprintf("%d internal notes, want one \"not delivered\" note: %+v", len(c), c)
 		}
-		if n := len(k.requestsWith(t, "accept16")); n != 1 {
+		if n := len(k.RequestsWith(t, "accept16")); n != 1 {
 			return fmt.Sprintf("%d requests", n)
 		}
 		return ""
@@ -223,7 +223,7 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 	if why := final(); why != "" {
 		t.Fatal(why)
 	}
-	k.stable(t, "no late duplicate", final)
+	k.Stable(t, "no late duplicate", final)
 }
 
 // useWhatsApp switches the dev project to WhatsApp through the admin API,
@@ -234,7 +234,7 @@ func (k *killableStack) useWhatsApp(t *testing.T) {
 		ID      string `json:"id"`
 		SiteURL string `json:"siteUrl"`
 	}
-	if code := adminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != http.StatusOK || len(list) != 1 {
+	if code := AdminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != http.StatusOK || len(list) != 1 {
 		t.Fatalf("installations: %d %+v", code, list)
 	}
 	payload, _ := json.Marshal(map[string]any{

@@ -16,31 +16,31 @@ import (
 // (issue 21, item 2).
 func TestE2E_ASignedUpdateTooLargeToQueueIsAnswered200AndCounted(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	hook := s.tgWebhook(t)
+	s := Shared(t)
+	chat := NewChat()
+	hook := s.TelegramWebhook(t)
 	before := tooLargeCount(t, s)
 
-	huge := tgUpdate(7_770_001, 1, chat, "oversize "+strings.Repeat("x", 900<<10))
-	if st := s.postPublic(t, hook.URL, huge, map[string]string{tgSecretHeader: hook.SecretToken}); st != http.StatusOK {
+	huge := TelegramUpdate(7_770_001, 1, chat, "oversize "+strings.Repeat("x", 900<<10))
+	if st := s.PostPublic(t, hook.URL, huge, map[string]string{tgSecretHeader: hook.SecretToken}); st != http.StatusOK {
 		t.Fatalf("an oversize signed update got %d, want 200", st)
 	}
 	if n := tooLargeCount(t, s); n != before+1 {
 		t.Fatalf("chatbridge_queue_push_too_large_total went from %d to %d, want one more", before, n)
 	}
-	r := s.opened(t, chat, "after the oversize one lark21")
+	r := s.Opened(t, chat, "after the oversize one lark21")
 	if strings.Contains(r.Description, "xxxxxxxx") {
 		t.Fatal("the oversize text reached Jira")
 	}
-	if rs := s.requestsWith(t, "oversize xxxx"); len(rs) != 0 {
+	if rs := s.RequestsWith(t, "oversize xxxx"); len(rs) != 0 {
 		t.Fatalf("the oversize update opened %s", rs[0].Key)
 	}
 }
 
 // tooLargeCount reads chatbridge_queue_push_too_large_total from /metrics.
-func tooLargeCount(t *testing.T, s *e2eStack) int64 {
+func tooLargeCount(t *testing.T, s *Stack) int64 {
 	t.Helper()
-	resp, err := s.control.Get(s.admin + "/metrics")
+	resp, err := s.Control.Get(s.Admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,13 @@ import (
 func TestProjectsCLIPicksServiceDeskAndRequestTypeByNameAndSaysWhatIsValid(t *testing.T) {
 	k := startKillable(t)
 	var list []struct{ ID string }
-	if code := adminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != 200 || len(list) != 1 {
+	if code := AdminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != 200 || len(list) != 1 {
 		t.Fatalf("installations: %d %v", code, list)
 	}
 	inst := list[0].ID
 	cli := func(args ...string) (string, error) {
 		t.Helper()
-		return chatbridge(t, append(append([]string{"projects"}, args[0], "-admin", k.adminURL, "-data", k.data), args[1:]...)...)
+		return chatbridge(t, append(append([]string{"projects"}, args[0], "-admin", k.adminURL, "-data", k.Data), args[1:]...)...)
 	}
 	type cfg struct {
 		ProjectKey, ServiceDeskID, RequestTypeID, Greeting string

@@ -38,20 +38,20 @@ const (
 // tgSecretHeader carries the webhook's secret token on Telegram's deliveries.
 const tgSecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 
-// opened sends chat's first message and waits for its request.
-func (s *e2eStack) opened(t *testing.T, chat int64, text string) jiraRequest {
+// Opened sends chat's first message and waits for its request.
+func (s *Stack) Opened(t *testing.T, chat int64, text string) JiraRequest {
 	t.Helper()
-	s.say(t, chat, text)
-	return s.waitRequest(t, text)
+	s.Say(t, chat, text)
+	return s.WaitRequest(t, text)
 }
 
-// waitAppComments waits until request key has n comments by the app with
+// WaitAppComments waits until request key has n comments by the app with
 // the given visibility, and returns them.
-func (s *e2eStack) waitAppComments(t *testing.T, key string, public bool, n int) []jiraComment {
+func (s *Stack) WaitAppComments(t *testing.T, key string, public bool, n int) []JiraComment {
 	t.Helper()
-	var got []jiraComment
-	waitfor.Until(t, e2eWait, fmt.Sprintf("%d comments (public %v) by the app on %s", n, public, key), func() string {
-		got = s.request(t, key).appComments(public)
+	var got []JiraComment
+	waitfor.Until(t, Wait, fmt.Sprintf("%d comments (public %v) by the app on %s", n, public, key), func() string {
+		got = s.Request(t, key).AppComments(public)
 		if len(got) < n {
 			return fmt.Sprintf("%d so far", len(got))
 		}
@@ -61,13 +61,13 @@ func (s *e2eStack) waitAppComments(t *testing.T, key string, public bool, n int)
 	return got
 }
 
-// waitText waits for a sendMessage to chat whose visible text contains
+// WaitText waits for a sendMessage to chat whose visible text contains
 // want and returns it.
-func (s *e2eStack) waitText(t *testing.T, chat int64, want string) sentMsg {
+func (s *Stack) WaitText(t *testing.T, chat int64, want string) SentMsg {
 	t.Helper()
-	var got sentMsg
-	waitfor.Until(t, e2eWait, "a message containing "+strconv.Quote(want), func() string {
-		ms := s.messages(t, chat)
+	var got SentMsg
+	waitfor.Until(t, Wait, "a message containing "+strconv.Quote(want), func() string {
+		ms := s.Messages(t, chat)
 		for _, m := range ms {
 			if strings.Contains(m.Plain, want) {
 				got = m
@@ -80,11 +80,11 @@ func (s *e2eStack) waitText(t *testing.T, chat int64, want string) sentMsg {
 	return got
 }
 
-// countText counts the messages to chat whose visible text contains want.
-func (s *e2eStack) countText(t *testing.T, chat int64, want string) int {
+// CountText counts the messages to chat whose visible text contains want.
+func (s *Stack) CountText(t *testing.T, chat int64, want string) int {
 	t.Helper()
 	n := 0
-	for _, m := range s.messages(t, chat) {
+	for _, m := range s.Messages(t, chat) {
 		if strings.Contains(m.Plain, want) {
 			n++
 		}
@@ -94,11 +94,11 @@ func (s *e2eStack) countText(t *testing.T, chat int64, want string) int {
 
 func TestE2E_FirstMessageOpensARequestWithTheTextAndTheSendersName(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
+	s := Shared(t)
+	chat := NewChat()
 	text := "My printer is on fire since this morning zebra1"
-	s.say(t, chat, text)
-	r := s.waitRequest(t, "zebra1")
+	s.Say(t, chat, text)
+	r := s.WaitRequest(t, "zebra1")
 	if want := "Alice Example"; !strings.Contains(r.Summary, want) || !strings.Contains(r.Summary, text) {
 		t.Errorf("summary %q lacks the sender %q or the text %q", r.Summary, want, text)
 	}
@@ -109,45 +109,45 @@ func TestE2E_FirstMessageOpensARequestWithTheTextAndTheSendersName(t *testing.T)
 		t.Errorf("a new request is %s", r.Status)
 	}
 	// The text is in the description; it is not repeated as a comment.
-	s.stable(t, "the request's comments", func() string {
-		if c := s.request(t, r.Key).Comments; len(c) != 0 {
+	s.Stable(t, "the request's comments", func() string {
+		if c := s.Request(t, r.Key).Comments; len(c) != 0 {
 			return fmt.Sprintf("a new request has comments: %+v", c)
 		}
 		return ""
 	})
-	if n := len(s.requestsWith(t, "zebra1")); n != 1 {
+	if n := len(s.RequestsWith(t, "zebra1")); n != 1 {
 		t.Errorf("%d requests for one message", n)
 	}
 }
 
 func TestE2E_FollowUpsBecomePublicCommentsOnTheSameRequestInOrder(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	r := s.opened(t, chat, "The VPN drops every ten minutes yak2")
+	s := Shared(t)
+	chat := NewChat()
+	r := s.Opened(t, chat, "The VPN drops every ten minutes yak2")
 	follow := []string{"It happened again at noon", "Now it drops every five minutes", "Restarting the router did not help"}
 	// A conversation: each message after the previous one went through
 	// (quick succession is TestE2E_MessagesSentInQuickSuccessionKeepTheirOrder).
 	for i, f := range follow {
-		s.say(t, chat, f)
-		s.waitAppComments(t, r.Key, true, i+1)
+		s.Say(t, chat, f)
+		s.WaitAppComments(t, r.Key, true, i+1)
 	}
-	s.stable(t, "the follow-ups", func() string {
-		if c := s.request(t, r.Key).appComments(true); len(c) != len(follow) {
+	s.Stable(t, "the follow-ups", func() string {
+		if c := s.Request(t, r.Key).AppComments(true); len(c) != len(follow) {
 			return fmt.Sprintf("%d public comments for %d follow-ups: %+v", len(c), len(follow), c)
 		}
 		return ""
 	})
-	for i, c := range s.request(t, r.Key).appComments(true) {
+	for i, c := range s.Request(t, r.Key).AppComments(true) {
 		if c.Body != follow[i] {
 			t.Errorf("comment %d is %q, want %q", i, c.Body, follow[i])
 		}
 	}
-	if n := len(s.requestsWith(t, "yak2")); n != 1 {
+	if n := len(s.RequestsWith(t, "yak2")); n != 1 {
 		t.Errorf("%d requests for one conversation", n)
 	}
 	for _, f := range follow {
-		if rs := s.requestsWith(t, f); len(rs) != 0 {
+		if rs := s.RequestsWith(t, f); len(rs) != 0 {
 			t.Errorf("a follow-up opened request %s", rs[0].Key)
 		}
 	}
@@ -155,20 +155,20 @@ func TestE2E_FollowUpsBecomePublicCommentsOnTheSameRequestInOrder(t *testing.T) 
 
 func TestE2E_MessagesSentInQuickSuccessionKeepTheirOrder(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
+	s := Shared(t)
+	chat := NewChat()
 	// The customer types five messages without waiting: the first opens
 	// the request while the others arrive.
 	texts := []string{"Hello I have a problem magpie16", "The screen is black magpie16b", "It beeps three times magpie16c",
 		"The fan is spinning magpie16d", "I tried another cable magpie16e"}
 	for _, text := range texts {
-		s.say(t, chat, text)
+		s.Say(t, chat, text)
 	}
-	mine := func() []jiraRequest {
-		var out []jiraRequest
-		for _, q := range s.requests(t) {
+	mine := func() []JiraRequest {
+		var out []JiraRequest
+		for _, q := range s.Requests(t) {
 			for _, text := range texts {
-				if q.holds(text) {
+				if q.Holds(text) {
 					out = append(out, q)
 					break
 				}
@@ -176,11 +176,11 @@ func TestE2E_MessagesSentInQuickSuccessionKeepTheirOrder(t *testing.T) {
 		}
 		return out
 	}
-	waitfor.Until(t, e2eWait, "all five messages in Jira", func() string {
+	waitfor.Until(t, Wait, "all five messages in Jira", func() string {
 		n := 0
 		for _, q := range mine() {
 			for _, text := range texts {
-				n += q.count(text)
+				n += q.Count(text)
 			}
 		}
 		if n < len(texts) {
@@ -189,13 +189,13 @@ func TestE2E_MessagesSentInQuickSuccessionKeepTheirOrder(t *testing.T) {
 		return ""
 	})
 
-	s.stable(t, "the messages", func() string {
+	s.Stable(t, "the messages", func() string {
 		rs := mine()
 		if len(rs) != 1 {
 			return fmt.Sprintf("%d requests for one conversation: %+v", len(rs), rs)
 		}
 		for _, text := range texts {
-			if n := rs[0].count(text); n != 1 {
+			if n := rs[0].Count(text); n != 1 {
 				return fmt.Sprintf("%q is in the request %d times", text, n)
 			}
 		}
@@ -209,7 +209,7 @@ func TestE2E_MessagesSentInQuickSuccessionKeepTheirOrder(t *testing.T) {
 			got = append(got, text)
 		}
 	}
-	for _, c := range r.appComments(true) {
+	for _, c := range r.AppComments(true) {
 		got = append(got, c.Body)
 	}
 	if !sameSet(got, texts) {
@@ -242,21 +242,21 @@ func sameSet(a, b []string) bool {
 
 func TestE2E_AgentsPublicReplyArrivesInTheChatAsHTML(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	r := s.opened(t, chat, "How do I reset my password owl3")
+	s := Shared(t)
+	chat := NewChat()
+	r := s.Opened(t, chat, "How do I reset my password owl3")
 	reply := "Hello Alice, open the login page and choose Forgot password."
-	s.reply(t, r.Key, reply)
-	m := s.waitText(t, chat, "Forgot password")
+	s.Reply(t, r.Key, reply)
+	m := s.WaitText(t, chat, "Forgot password")
 	if m.Method != "sendMessage" || m.ParseMode != "HTML" {
 		t.Errorf("sent with %s parse_mode %q, want sendMessage with HTML", m.Method, m.ParseMode)
 	}
 	if m.Plain != reply {
 		t.Errorf("the customer sees %q, want %q", m.Plain, reply)
 	}
-	s.stable(t, "the reply", func() string {
-		if n := len(s.messages(t, chat)); n != 1 {
-			return fmt.Sprintf("%d messages for one reply: %+v", n, s.messages(t, chat))
+	s.Stable(t, "the reply", func() string {
+		if n := len(s.Messages(t, chat)); n != 1 {
+			return fmt.Sprintf("%d messages for one reply: %+v", n, s.Messages(t, chat))
 		}
 		return ""
 	})
@@ -264,9 +264,9 @@ func TestE2E_AgentsPublicReplyArrivesInTheChatAsHTML(t *testing.T) {
 
 func TestE2E_InternalCommentsNeverReachTheCustomer(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	r := s.opened(t, chat, "My laptop will not boot crane4")
+	s := Shared(t)
+	chat := NewChat()
+	r := s.Opened(t, chat, "My laptop will not boot crane4")
 	internal := []map[string]any{
 		{"body": "Internal: jsdPublic false, customer seems upset"},
 		{"body": "Internal: visibility restricted, check warranty", "internal_shape": "visibility"},
@@ -275,7 +275,7 @@ func TestE2E_InternalCommentsNeverReachTheCustomer(t *testing.T) {
 	}
 	var property string
 	for _, c := range internal {
-		a := s.agentComment(t, r.Key, c)
+		a := s.AgentComment(t, r.Key, c)
 		if c["internal_shape"] == "property" {
 			property = a.ID
 		}
@@ -283,8 +283,8 @@ func TestE2E_InternalCommentsNeverReachTheCustomer(t *testing.T) {
 	// A comment whose event says nothing about its visibility is checked
 	// against the sd.public.comment property before anything is sent.
 	check := "GET /rest/api/3/comment/" + property + "/properties/sd.public.comment"
-	waitfor.Until(t, e2eWait, "the bridge reading the sd.public.comment property", func() string {
-		if s.jiraStats(t).Requests[check] == 0 {
+	waitfor.Until(t, Wait, "the bridge reading the sd.public.comment property", func() string {
+		if s.JiraStats(t).Requests[check] == 0 {
 			return "not read yet"
 		}
 		return ""
@@ -292,101 +292,101 @@ func TestE2E_InternalCommentsNeverReachTheCustomer(t *testing.T) {
 
 	// A public reply after them: once it arrives, the internal ones had
 	// their chance.
-	s.reply(t, r.Key, "We are looking into it.")
-	s.waitText(t, chat, "We are looking into it.")
-	s.stable(t, "internal comments", func() string {
-		for _, m := range s.messages(t, chat) {
+	s.Reply(t, r.Key, "We are looking into it.")
+	s.WaitText(t, chat, "We are looking into it.")
+	s.Stable(t, "internal comments", func() string {
+		for _, m := range s.Messages(t, chat) {
 			if strings.Contains(m.Plain, "Internal") {
 				return "the customer received an internal comment: " + m.Plain
 			}
 		}
 		return ""
 	})
-	if n := len(s.messages(t, chat)); n != 1 {
-		t.Errorf("%d messages, want only the public reply: %+v", n, s.messages(t, chat))
+	if n := len(s.Messages(t, chat)); n != 1 {
+		t.Errorf("%d messages, want only the public reply: %+v", n, s.Messages(t, chat))
 	}
 }
 
 func TestE2E_TheCustomersOwnMessagesNeverComeBackToTheChat(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	r := s.opened(t, chat, "Where is my order heron5")
-	s.say(t, chat, "Order number 4711 placed last week")
-	s.say(t, chat, "Paid by card")
-	s.waitAppComments(t, r.Key, true, 2)
+	s := Shared(t)
+	chat := NewChat()
+	r := s.Opened(t, chat, "Where is my order heron5")
+	s.Say(t, chat, "Order number 4711 placed last week")
+	s.Say(t, chat, "Paid by card")
+	s.WaitAppComments(t, r.Key, true, 2)
 	// The app's comments fired comment_created and issue_updated like any
 	// other; a reply after them shows the bridge processed those events.
-	s.reply(t, r.Key, "Your order ships tomorrow.")
-	s.waitText(t, chat, "ships tomorrow")
-	s.stable(t, "echoes", func() string {
-		for _, m := range s.messages(t, chat) {
+	s.Reply(t, r.Key, "Your order ships tomorrow.")
+	s.WaitText(t, chat, "ships tomorrow")
+	s.Stable(t, "echoes", func() string {
+		for _, m := range s.Messages(t, chat) {
 			if strings.Contains(m.Plain, "4711") || strings.Contains(m.Plain, "Paid by card") || strings.Contains(m.Plain, "heron5") {
 				return "the customer's own message came back: " + m.Plain
 			}
 		}
 		return ""
 	})
-	if n := len(s.messages(t, chat)); n != 1 {
-		t.Errorf("%d messages, want only the agent's reply: %+v", n, s.messages(t, chat))
+	if n := len(s.Messages(t, chat)); n != 1 {
+		t.Errorf("%d messages, want only the agent's reply: %+v", n, s.Messages(t, chat))
 	}
 }
 
 func TestE2E_DuplicateDeliveriesHaveExactlyOneEffect(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	hook := s.tgWebhook(t)
+	s := Shared(t)
+	chat := NewChat()
+	hook := s.TelegramWebhook(t)
 	secret := map[string]string{tgSecretHeader: hook.SecretToken}
 
 	// Telegram delivers an update again (it had no answer in time): the
 	// first message opens one request, a follow-up makes one comment.
 	first := "Scanner shows error E42 ibis6"
-	res := s.say(t, chat, first)
-	if st := s.postPublic(t, hook.URL, tgUpdate(res.UpdateID, res.MessageID, chat, first), secret); st != http.StatusOK {
+	res := s.Say(t, chat, first)
+	if st := s.PostPublic(t, hook.URL, TelegramUpdate(res.UpdateID, res.MessageID, chat, first), secret); st != http.StatusOK {
 		t.Fatalf("the repeated update got %d, want 200", st)
 	}
-	r := s.waitRequest(t, "ibis6")
+	r := s.WaitRequest(t, "ibis6")
 	follow := "Still E42 after a restart"
-	res = s.say(t, chat, follow)
-	if st := s.postPublic(t, hook.URL, tgUpdate(res.UpdateID, res.MessageID, chat, follow), secret); st != http.StatusOK {
+	res = s.Say(t, chat, follow)
+	if st := s.PostPublic(t, hook.URL, TelegramUpdate(res.UpdateID, res.MessageID, chat, follow), secret); st != http.StatusOK {
 		t.Fatalf("the repeated update got %d, want 200", st)
 	}
-	s.waitAppComments(t, r.Key, true, 1)
-	s.stable(t, "repeated Telegram updates", func() string {
-		if n := len(s.requestsWith(t, "ibis6")); n != 1 {
+	s.WaitAppComments(t, r.Key, true, 1)
+	s.Stable(t, "repeated Telegram updates", func() string {
+		if n := len(s.RequestsWith(t, "ibis6")); n != 1 {
 			return fmt.Sprintf("%d requests", n)
 		}
-		if c := s.request(t, r.Key).appComments(true); len(c) != 1 {
+		if c := s.Request(t, r.Key).AppComments(true); len(c) != 1 {
 			return fmt.Sprintf("%d comments for one follow-up: %+v", len(c), c)
 		}
 		return ""
 	})
 	// Control: the same delivery with a new update_id is a new message, so
 	// what kept the repeats out was the update_id.
-	if st := s.postPublic(t, hook.URL, tgUpdate(res.UpdateID+1_000_000, res.MessageID+1_000, chat, "Delivered directly"), secret); st != http.StatusOK {
+	if st := s.PostPublic(t, hook.URL, TelegramUpdate(res.UpdateID+1_000_000, res.MessageID+1_000, chat, "Delivered directly"), secret); st != http.StatusOK {
 		t.Fatalf("a direct delivery got %d", st)
 	}
-	if c := s.waitAppComments(t, r.Key, true, 2); c[1].Body != "Delivered directly" {
+	if c := s.WaitAppComments(t, r.Key, true, 2); c[1].Body != "Delivered directly" {
 		t.Errorf("the direct delivery became %q", c[1].Body)
 	}
 
 	// Jira fires comment_created and jira:issue_updated for one comment.
 	reply := "Please send a photo of the display."
-	a := s.reply(t, r.Key, reply)
+	a := s.Reply(t, r.Key, reply)
 	if len(a.Webhooks) < 2 {
 		t.Errorf("the simulator fired %+v, want Jira's double fire", a.Webhooks)
 	}
-	s.waitText(t, chat, reply)
+	s.WaitText(t, chat, reply)
 
 	// Jira retries a delivery (it saw no answer): both events again, with
 	// X-Atlassian-Webhook-Retry, correctly signed.
-	jh := s.jiraWebhook(t)
-	r = s.request(t, r.Key)
+	jh := s.JiraWebhook(t)
+	r = s.Request(t, r.Key)
 	for i, event := range []string{"comment_created", "jira:issue_updated"} {
-		body := jiraCommentEvent(event, r, a.ID, reply)
-		st := s.postPublic(t, jh.URL, body, map[string]string{
-			"X-Hub-Signature":                signJira(jh.Secret, body),
+		body := JiraCommentEvent(event, r, a.ID, reply)
+		st := s.PostPublic(t, jh.URL, body, map[string]string{
+			"X-Hub-Signature":                SignJira(jh.Secret, body),
 			"X-Atlassian-Webhook-Retry":      "1",
 			"X-Atlassian-Webhook-Identifier": "e2e-retry-" + strconv.Itoa(i),
 		})
@@ -394,19 +394,19 @@ func TestE2E_DuplicateDeliveriesHaveExactlyOneEffect(t *testing.T) {
 			t.Fatalf("the retried %s got %d", event, st)
 		}
 	}
-	s.stable(t, "Jira's double fire and retries", func() string {
-		if n := s.countText(t, chat, reply); n != 1 {
+	s.Stable(t, "Jira's double fire and retries", func() string {
+		if n := s.CountText(t, chat, reply); n != 1 {
 			return fmt.Sprintf("the reply arrived %d times", n)
 		}
 		return ""
 	})
 	// Control: the same delivery for another comment id is relayed, so
 	// what kept the retries out was the comment id.
-	body := jiraCommentEvent("comment_created", r, "99"+a.ID, "Relayed directly")
-	if st := s.postPublic(t, jh.URL, body, map[string]string{"X-Hub-Signature": signJira(jh.Secret, body)}); st/100 != 2 {
+	body := JiraCommentEvent("comment_created", r, "99"+a.ID, "Relayed directly")
+	if st := s.PostPublic(t, jh.URL, body, map[string]string{"X-Hub-Signature": SignJira(jh.Secret, body)}); st/100 != 2 {
 		t.Fatalf("a direct Jira delivery got %d", st)
 	}
-	s.waitText(t, chat, "Relayed directly")
+	s.WaitText(t, chat, "Relayed directly")
 }
 
 // longReply is an agent's reply of more than 10,000 characters with emoji
@@ -426,17 +426,17 @@ func longReply() string {
 
 func TestE2E_LongReplyArrivesInOrderedPartsWithinTelegramsLimit(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	r := s.opened(t, chat, "Router lights blink red kite7")
+	s := Shared(t)
+	chat := NewChat()
+	r := s.Opened(t, chat, "Router lights blink red kite7")
 	reply := longReply()
 	if n := len([]rune(reply)); n < 10000 {
 		t.Fatalf("reply of %d characters", n)
 	}
-	s.reply(t, r.Key, reply)
-	var parts []sentMsg
-	waitfor.Until(t, e2eWait, "the whole reply", func() string {
-		parts = s.messages(t, chat)
+	s.Reply(t, r.Key, reply)
+	var parts []SentMsg
+	waitfor.Until(t, Wait, "the whole reply", func() string {
+		parts = s.Messages(t, chat)
 		got := 0
 		for _, p := range parts {
 			got += len([]rune(strings.TrimSpace(p.Plain)))
@@ -447,21 +447,21 @@ func TestE2E_LongReplyArrivesInOrderedPartsWithinTelegramsLimit(t *testing.T) {
 		return ""
 	})
 
-	s.stable(t, "the parts", func() string {
-		if n := len(s.messages(t, chat)); n != len(parts) {
+	s.Stable(t, "the parts", func() string {
+		if n := len(s.Messages(t, chat)); n != len(parts) {
 			return fmt.Sprintf("%d parts, then %d", len(parts), n)
 		}
 		return ""
 	})
 	if len(parts) < 3 {
-		t.Errorf("%d parts for %d UTF-16 units", len(parts), utf16Len(reply))
+		t.Errorf("%d parts for %d UTF-16 units", len(parts), UTF16Len(reply))
 	}
 	rest := reply
 	for i, p := range parts {
 		if p.ParseMode != "HTML" {
 			t.Errorf("part %d sent with parse_mode %q", i, p.ParseMode)
 		}
-		if n := utf16Len(p.Plain); n > 4096 || n == 0 {
+		if n := UTF16Len(p.Plain); n > 4096 || n == 0 {
 			t.Errorf("part %d has %d UTF-16 units", i, n)
 		}
 		if strings.ContainsRune(p.Plain, unicode.ReplacementChar) {
@@ -489,24 +489,24 @@ func head(s string, n int) string {
 
 func TestE2E_MarkupIsEscapedOrConvertedBothWays(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
+	s := Shared(t)
+	chat := NewChat()
 
 	// Customer to Jira: what the customer typed arrives as typed.
 	first := "Tags like <b>& stay as typed puffin8"
-	r := s.opened(t, chat, first)
+	r := s.Opened(t, chat, first)
 	if !strings.Contains(r.Description, "<b>&") || !strings.Contains(r.Summary, "<b>&") {
 		t.Errorf("description %q / summary %q changed <b>&", r.Description, r.Summary)
 	}
-	s.say(t, chat, "And <i>this</i> & <b>&")
-	c := s.waitAppComments(t, r.Key, true, 1)
+	s.Say(t, chat, "And <i>this</i> & <b>&")
+	c := s.WaitAppComments(t, r.Key, true, 1)
 	if c[0].Body != "And <i>this</i> & <b>&" {
 		t.Errorf("comment %q, want the text verbatim", c[0].Body)
 	}
 
 	// Jira to customer: < & > escaped, wiki markup converted to HTML.
-	s.reply(t, r.Key, "Check: 1 < 2 & 3 > 2, <b>not bold</b> <script>x</script>, *bold* and _italic_ and {{x < y}} end1")
-	m := s.waitText(t, chat, "end1")
+	s.Reply(t, r.Key, "Check: 1 < 2 & 3 > 2, <b>not bold</b> <script>x</script>, *bold* and _italic_ and {{x < y}} end1")
+	m := s.WaitText(t, chat, "end1")
 	if m.ParseMode != "HTML" {
 		t.Fatalf("parse_mode %q: the HTML was refused or not used (text %q)", m.ParseMode, m.Text)
 	}
@@ -519,8 +519,8 @@ func TestE2E_MarkupIsEscapedOrConvertedBothWays(t *testing.T) {
 		}
 	}
 	// The same from an ADF body (REST v3, Forge).
-	s.agentComment(t, r.Key, map[string]any{"body": "ADF: a < b & c > d <u>x</u> end2", "public": true, "adf": true})
-	m = s.waitText(t, chat, "end2")
+	s.AgentComment(t, r.Key, map[string]any{"body": "ADF: a < b & c > d <u>x</u> end2", "public": true, "adf": true})
+	m = s.WaitText(t, chat, "end2")
 	if m.ParseMode != "HTML" || m.Plain != "ADF: a < b & c > d <u>x</u> end2" {
 		t.Errorf("ADF reply arrived as %q (parse_mode %q, HTML %q)", m.Plain, m.ParseMode, m.Text)
 	}
@@ -528,21 +528,21 @@ func TestE2E_MarkupIsEscapedOrConvertedBothWays(t *testing.T) {
 
 func TestE2E_PhotoAndDocumentBecomeAttachmentsOfTheRequest(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	s.send(t, userMsg{ChatID: chat, FirstName: "Alice", Photo: true, Text: "The broken screen swan9"})
-	r := s.waitRequest(t, "swan9")
-	s.send(t, userMsg{ChatID: chat, FirstName: "Alice", Text: "The error log", Document: &docMsg{FileName: "error-log.txt", Size: 50_000, MimeType: "text/plain"}})
-	var atts []jiraAttachment
-	waitfor.Until(t, e2eWait, "two attachments", func() string {
-		atts = s.request(t, r.Key).Attachments
+	s := Shared(t)
+	chat := NewChat()
+	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", Photo: true, Text: "The broken screen swan9"})
+	r := s.WaitRequest(t, "swan9")
+	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", Text: "The error log", Document: &DocMsg{FileName: "error-log.txt", Size: 50_000, MimeType: "text/plain"}})
+	var atts []JiraAttachment
+	waitfor.Until(t, Wait, "two attachments", func() string {
+		atts = s.Request(t, r.Key).Attachments
 		if len(atts) < 2 {
 			return fmt.Sprintf("%+v", atts)
 		}
 		return ""
 	})
 
-	var photo, doc *jiraAttachment
+	var photo, doc *JiraAttachment
 	for i, a := range atts {
 		switch {
 		case strings.HasSuffix(a.Filename, ".jpg"):
@@ -560,8 +560,8 @@ func TestE2E_PhotoAndDocumentBecomeAttachmentsOfTheRequest(t *testing.T) {
 	if !strings.Contains(r.Description, "The broken screen") {
 		t.Errorf("the photo's caption is not in the description %q", r.Description)
 	}
-	waitfor.Until(t, e2eWait, "the document's caption", func() string {
-		for _, c := range s.request(t, r.Key).Comments {
+	waitfor.Until(t, Wait, "the document's caption", func() string {
+		for _, c := range s.Request(t, r.Key).Comments {
 			if strings.Contains(c.Body, "The error log") {
 				return ""
 			}
@@ -569,8 +569,8 @@ func TestE2E_PhotoAndDocumentBecomeAttachmentsOfTheRequest(t *testing.T) {
 		return "no comment carries it"
 	})
 
-	s.stable(t, "attachments", func() string {
-		if n := len(s.request(t, r.Key).Attachments); n != 2 {
+	s.Stable(t, "attachments", func() string {
+		if n := len(s.Request(t, r.Key).Attachments); n != 2 {
 			return fmt.Sprintf("%d attachments for two files", n)
 		}
 		return ""
@@ -579,23 +579,23 @@ func TestE2E_PhotoAndDocumentBecomeAttachmentsOfTheRequest(t *testing.T) {
 
 func TestE2E_AlbumOpensOneRequestWithAllItsFiles(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
+	s := Shared(t)
+	chat := NewChat()
 	id := strconv.FormatInt(chat, 10)
 	caption, invoice := "Damage on arrival robin10", "invoice-"+id+".pdf"
-	s.send(t, userMsg{ChatID: chat, FirstName: "Alice", Photo: true, MediaGroupID: "album" + id, Text: caption})
-	s.send(t, userMsg{ChatID: chat, FirstName: "Alice", Photo: true, MediaGroupID: "album" + id})
-	s.send(t, userMsg{ChatID: chat, FirstName: "Alice", MediaGroupID: "album" + id, Document: &docMsg{FileName: invoice, Size: 4096, MimeType: "application/pdf"}})
-	album := func() []jiraRequest {
-		var out []jiraRequest
-		for _, q := range s.requests(t) {
-			if q.holds(caption) || q.hasFile(invoice) {
+	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", Photo: true, MediaGroupID: "album" + id, Text: caption})
+	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", Photo: true, MediaGroupID: "album" + id})
+	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", MediaGroupID: "album" + id, Document: &DocMsg{FileName: invoice, Size: 4096, MimeType: "application/pdf"}})
+	album := func() []JiraRequest {
+		var out []JiraRequest
+		for _, q := range s.Requests(t) {
+			if q.Holds(caption) || q.HasFile(invoice) {
 				out = append(out, q)
 			}
 		}
 		return out
 	}
-	waitfor.Until(t, e2eWait, "one request with the album's three files", func() string {
+	waitfor.Until(t, Wait, "one request with the album's three files", func() string {
 		rs := album()
 		if len(rs) != 1 || len(rs[0].Attachments) < 3 {
 			return fmt.Sprintf("%+v", rs)
@@ -604,7 +604,7 @@ func TestE2E_AlbumOpensOneRequestWithAllItsFiles(t *testing.T) {
 	})
 
 	// Every item waits for the one opening the request: one request.
-	s.stable(t, "the album", func() string {
+	s.Stable(t, "the album", func() string {
 		rs := album()
 		if len(rs) != 1 {
 			return fmt.Sprintf("the album opened %d requests: %+v", len(rs), rs)
@@ -612,7 +612,7 @@ func TestE2E_AlbumOpensOneRequestWithAllItsFiles(t *testing.T) {
 		if n := len(rs[0].Attachments); n != 3 {
 			return fmt.Sprintf("%d attachments for three files", n)
 		}
-		if n := rs[0].count(caption); n != 1 {
+		if n := rs[0].Count(caption); n != 1 {
 			return fmt.Sprintf("the caption appears %d times", n)
 		}
 		return ""
@@ -624,7 +624,7 @@ func TestE2E_AlbumOpensOneRequestWithAllItsFiles(t *testing.T) {
 			photos++
 		}
 	}
-	if photos != 2 || !r.hasFile(invoice) {
+	if photos != 2 || !r.HasFile(invoice) {
 		t.Errorf("attachments %+v, want two photos and %s", r.Attachments, invoice)
 	}
 	if !strings.Contains(r.Description, caption) {
@@ -636,20 +636,20 @@ func TestE2E_AlbumOpensOneRequestWithAllItsFiles(t *testing.T) {
 
 func TestE2E_OversizeFileIsNotAttachedAndBothSidesAreTold(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	r := s.opened(t, chat, "I need to send a big video finch11")
-	s.send(t, userMsg{ChatID: chat, FirstName: "Alice", Text: "Here it is", Document: &docMsg{FileName: "recording.mp4", Size: 25 << 20, MimeType: "video/mp4"}})
-	m := s.waitText(t, chat, textTooLarge)
+	s := Shared(t)
+	chat := NewChat()
+	r := s.Opened(t, chat, "I need to send a big video finch11")
+	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", Text: "Here it is", Document: &DocMsg{FileName: "recording.mp4", Size: 25 << 20, MimeType: "video/mp4"}})
+	m := s.WaitText(t, chat, textTooLarge)
 	if !strings.Contains(m.Plain, "recording.mp4") {
 		t.Errorf("the notice %q does not name the file", m.Plain)
 	}
-	notes := s.waitAppComments(t, r.Key, false, 1)
+	notes := s.WaitAppComments(t, r.Key, false, 1)
 	if !strings.Contains(notes[0].Body, noteTooLarge) || !strings.Contains(notes[0].Body, "recording.mp4") {
 		t.Errorf("internal note %q", notes[0].Body)
 	}
-	waitfor.Until(t, e2eWait, "the caption as a comment", func() string {
-		for _, c := range s.request(t, r.Key).appComments(true) {
+	waitfor.Until(t, Wait, "the caption as a comment", func() string {
+		for _, c := range s.Request(t, r.Key).AppComments(true) {
 			if c.Body == "Here it is" {
 				return ""
 			}
@@ -657,15 +657,15 @@ func TestE2E_OversizeFileIsNotAttachedAndBothSidesAreTold(t *testing.T) {
 		return "not yet"
 	})
 
-	s.stable(t, "the oversize file", func() string {
-		q := s.request(t, r.Key)
+	s.Stable(t, "the oversize file", func() string {
+		q := s.Request(t, r.Key)
 		if len(q.Attachments) != 0 {
 			return fmt.Sprintf("attached: %+v", q.Attachments)
 		}
-		if n := len(q.appComments(false)); n != 1 {
+		if n := len(q.AppComments(false)); n != 1 {
 			return fmt.Sprintf("%d internal notes", n)
 		}
-		if n := s.countText(t, chat, textTooLarge); n != 1 {
+		if n := s.CountText(t, chat, textTooLarge); n != 1 {
 			return fmt.Sprintf("the customer was told %d times", n)
 		}
 		return ""
@@ -674,24 +674,24 @@ func TestE2E_OversizeFileIsNotAttachedAndBothSidesAreTold(t *testing.T) {
 
 func TestE2E_ResolutionTellsTheCustomerAndTheNextMessageOpensANewRequest(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	old := s.opened(t, chat, "Monitor flickers gull12")
-	s.transition(t, old.Key, "Done")
-	m := s.waitText(t, chat, textResolved)
+	s := Shared(t)
+	chat := NewChat()
+	old := s.Opened(t, chat, "Monitor flickers gull12")
+	s.Transition(t, old.Key, "Done")
+	m := s.WaitText(t, chat, textResolved)
 	if m.ParseMode != "HTML" {
 		t.Errorf("resolution message sent with parse_mode %q", m.ParseMode)
 	}
-	s.say(t, chat, "It flickers again tern12")
-	next := s.waitRequest(t, "tern12")
+	s.Say(t, chat, "It flickers again tern12")
+	next := s.WaitRequest(t, "tern12")
 	if next.Key == old.Key {
 		t.Fatalf("the message after the resolution went to the resolved %s", old.Key)
 	}
-	if got := s.request(t, old.Key); len(got.Comments) != 0 || got.StatusCategory != "done" {
+	if got := s.Request(t, old.Key); len(got.Comments) != 0 || got.StatusCategory != "done" {
 		t.Errorf("the resolved request changed: %+v", got)
 	}
-	s.stable(t, "the resolution message", func() string {
-		if n := s.countText(t, chat, textResolved); n != 1 {
+	s.Stable(t, "the resolution message", func() string {
+		if n := s.CountText(t, chat, textResolved); n != 1 {
 			return fmt.Sprintf("sent %d times", n)
 		}
 		return ""
@@ -700,10 +700,10 @@ func TestE2E_ResolutionTellsTheCustomerAndTheNextMessageOpensANewRequest(t *test
 
 func TestE2E_ForgedWebhooksAreRefusedAndChangeNothing(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat, stranger := newChat(), newChat()
-	r := s.opened(t, chat, "Keyboard types wrong letters lark13")
-	hook := s.tgWebhook(t)
+	s := Shared(t)
+	chat, stranger := NewChat(), NewChat()
+	r := s.Opened(t, chat, "Keyboard types wrong letters lark13")
+	hook := s.TelegramWebhook(t)
 
 	// Telegram: a wrong secret token, or none.
 	for i, header := range []map[string]string{
@@ -712,56 +712,56 @@ func TestE2E_ForgedWebhooksAreRefusedAndChangeNothing(t *testing.T) {
 		nil,
 	} {
 		for _, u := range [][]byte{
-			tgUpdate(900_000+int64(i), 1, stranger, "forged opening forgedtg"),
-			tgUpdate(900_100+int64(i), 99, chat, "forged follow-up forgedtg"),
+			TelegramUpdate(900_000+int64(i), 1, stranger, "forged opening forgedtg"),
+			TelegramUpdate(900_100+int64(i), 99, chat, "forged follow-up forgedtg"),
 		} {
-			if st := s.postPublic(t, hook.URL, u, header); st != http.StatusUnauthorized && st != http.StatusForbidden {
+			if st := s.PostPublic(t, hook.URL, u, header); st != http.StatusUnauthorized && st != http.StatusForbidden {
 				t.Errorf("forged Telegram update (header %v) got %d, want 401 or 403", header, st)
 			}
 		}
 	}
 
 	// Jira: a wrong signature, none, or a body changed after signing.
-	jh := s.jiraWebhook(t)
-	body := jiraCommentEvent("comment_created", r, "987654", "forged reply forgedjira")
-	signed := jiraCommentEvent("comment_created", r, "987655", "forged reply forgedjira")
+	jh := s.JiraWebhook(t)
+	body := JiraCommentEvent("comment_created", r, "987654", "forged reply forgedjira")
+	signed := JiraCommentEvent("comment_created", r, "987655", "forged reply forgedjira")
 	tampered := bytes.Replace(signed, []byte("forged reply"), []byte("FORGED REPLY"), 1)
 	for _, c := range []struct {
 		body []byte
 		sig  string
 	}{
-		{body, signJira("not-the-secret", body)},
+		{body, SignJira("not-the-secret", body)},
 		{body, ""},
 		{body, "sha256=" + strings.Repeat("0", 64)},
-		{tampered, signJira(jh.Secret, signed)},
+		{tampered, SignJira(jh.Secret, signed)},
 	} {
 		h := map[string]string{}
 		if c.sig != "" {
 			h["X-Hub-Signature"] = c.sig
 		}
-		if st := s.postPublic(t, jh.URL, c.body, h); st != http.StatusUnauthorized && st != http.StatusForbidden {
+		if st := s.PostPublic(t, jh.URL, c.body, h); st != http.StatusUnauthorized && st != http.StatusForbidden {
 			t.Errorf("forged Jira event (signature %q) got %d, want 401 or 403", c.sig, st)
 		}
 	}
 
 	// Genuine traffic afterwards goes through; the forged had no effect.
-	s.say(t, chat, "genuine follow-up lark13")
-	s.waitAppComments(t, r.Key, true, 1)
-	s.reply(t, r.Key, "genuine reply")
-	s.waitText(t, chat, "genuine reply")
-	s.stable(t, "forged deliveries", func() string {
-		if rs := s.requestsWith(t, "forgedtg"); len(rs) != 0 {
+	s.Say(t, chat, "genuine follow-up lark13")
+	s.WaitAppComments(t, r.Key, true, 1)
+	s.Reply(t, r.Key, "genuine reply")
+	s.WaitText(t, chat, "genuine reply")
+	s.Stable(t, "forged deliveries", func() string {
+		if rs := s.RequestsWith(t, "forgedtg"); len(rs) != 0 {
 			return "a forged update opened " + rs[0].Key
 		}
-		for _, c := range s.request(t, r.Key).Comments {
+		for _, c := range s.Request(t, r.Key).Comments {
 			if strings.Contains(c.Body, "forged") {
 				return "a forged update commented: " + c.Body
 			}
 		}
-		if n := s.countText(t, chat, "forged"); n != 0 {
+		if n := s.CountText(t, chat, "forged"); n != 0 {
 			return "a forged Jira event reached the customer"
 		}
-		if n := len(s.sent(t, stranger)); n != 0 {
+		if n := len(s.Sent(t, stranger)); n != 0 {
 			return "the bot wrote to the forger's chat"
 		}
 		return ""
@@ -770,64 +770,64 @@ func TestE2E_ForgedWebhooksAreRefusedAndChangeNothing(t *testing.T) {
 
 func TestE2E_RateLimitsAreRetriedAfterRetryAfterWithNothingLostOrDuplicated(t *testing.T) {
 	t.Parallel()
-	s := startE2E(t) // own stack: fault rules and counters are global
-	chat := newChat()
+	s := Start(t) // own stack: fault rules and counters are global
+	chat := NewChat()
 	const create = "POST /rest/servicedeskapi/request"
 
 	// Jira answers 429 with Retry-After to the request's creation.
-	s.fail(t, map[string]any{"service": "jira", "match": create, "status": 429, "retry_after": 2, "count": 1})
-	before := s.jiraStats(t)
+	s.Fail(t, map[string]any{"service": "jira", "match": create, "status": 429, "retry_after": 2, "count": 1})
+	before := s.JiraStats(t)
 	sentAt := time.Now()
-	s.say(t, chat, "Printer jams on every page plover14")
-	r := s.waitRequest(t, "plover14")
+	s.Say(t, chat, "Printer jams on every page plover14")
+	r := s.WaitRequest(t, "plover14")
 	if d := time.Since(sentAt); d < 2*time.Second {
 		t.Errorf("the request was created %v after a 429 with Retry-After 2", d)
 	}
-	s.stable(t, "the retried creation", func() string {
-		if n := len(s.requests(t)); n != 1 {
+	s.Stable(t, "the retried creation", func() string {
+		if n := len(s.Requests(t)); n != 1 {
 			return fmt.Sprintf("%d requests", n)
 		}
 		return ""
 	})
-	after := s.jiraStats(t)
+	after := s.JiraStats(t)
 	if n := after.Requests[create] - before.Requests[create]; n != 2 {
 		t.Errorf("%d creation calls, want the refused one and one retry", n)
 	}
 
 	// And to a follow-up's comment.
 	comment := "POST /rest/servicedeskapi/request/" + r.Key + "/comment"
-	s.fail(t, map[string]any{"service": "jira", "match": comment, "status": 429, "retry_after": 2, "count": 1})
-	s.say(t, chat, "It also smells of toner")
-	s.waitAppComments(t, r.Key, true, 1)
-	s.stable(t, "the retried comment", func() string {
-		if c := s.request(t, r.Key).appComments(true); len(c) != 1 {
+	s.Fail(t, map[string]any{"service": "jira", "match": comment, "status": 429, "retry_after": 2, "count": 1})
+	s.Say(t, chat, "It also smells of toner")
+	s.WaitAppComments(t, r.Key, true, 1)
+	s.Stable(t, "the retried comment", func() string {
+		if c := s.Request(t, r.Key).AppComments(true); len(c) != 1 {
 			return fmt.Sprintf("%d comments: %+v", len(c), c)
 		}
 		return ""
 	})
-	if st := s.jiraStats(t); st.EarlyRetries != before.EarlyRetries {
+	if st := s.JiraStats(t); st.EarlyRetries != before.EarlyRetries {
 		t.Errorf("%d Jira calls came before their Retry-After", st.EarlyRetries-before.EarlyRetries)
 	}
-	if st := s.jiraStats(t); st.Requests[comment] != 2 {
+	if st := s.JiraStats(t); st.Requests[comment] != 2 {
 		t.Errorf("%d comment calls, want the refused one and one retry", st.Requests[comment])
 	}
 
 	// Telegram answers 429 with retry_after to the agent's reply.
-	tgBefore := s.tgStats(t)
-	s.fail(t, map[string]any{"service": "telegram", "match": "sendMessage", "status": 429, "retry_after": 2, "count": 1})
+	tgBefore := s.TelegramStats(t)
+	s.Fail(t, map[string]any{"service": "telegram", "match": "sendMessage", "status": 429, "retry_after": 2, "count": 1})
 	sentAt = time.Now()
-	s.reply(t, r.Key, "A technician will call you today.")
-	s.waitText(t, chat, "technician")
+	s.Reply(t, r.Key, "A technician will call you today.")
+	s.WaitText(t, chat, "technician")
 	if d := time.Since(sentAt); d < 2*time.Second {
 		t.Errorf("the reply arrived %v after the 429 with retry_after 2", d)
 	}
-	s.stable(t, "the retried reply", func() string {
-		if n := s.countText(t, chat, "technician"); n != 1 {
+	s.Stable(t, "the retried reply", func() string {
+		if n := s.CountText(t, chat, "technician"); n != 1 {
 			return fmt.Sprintf("arrived %d times", n)
 		}
 		return ""
 	})
-	tgAfter := s.tgStats(t)
+	tgAfter := s.TelegramStats(t)
 	if n := tgAfter.EarlyRetries - tgBefore.EarlyRetries; n != 0 {
 		t.Errorf("%d Telegram calls came before their retry_after", n)
 	}
@@ -838,30 +838,30 @@ func TestE2E_RateLimitsAreRetriedAfterRetryAfterWithNothingLostOrDuplicated(t *t
 
 func TestE2E_BlockedBotDeliversNothingAndAgentsAreTold(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	r := s.opened(t, chat, "Cannot log in to the portal dove15")
-	var res sendResult
-	s.call(t, "POST", "/_sim/telegram/block", map[string]any{"chat_id": chat}, &res, http.StatusOK)
+	s := Shared(t)
+	chat := NewChat()
+	r := s.Opened(t, chat, "Cannot log in to the portal dove15")
+	var res SendResult
+	s.Call(t, "POST", "/_sim/telegram/block", map[string]any{"chat_id": chat}, &res, http.StatusOK)
 	if res.Status != http.StatusOK {
 		t.Fatalf("the my_chat_member update: %+v", res)
 	}
-	s.reply(t, r.Key, "Try again now please")
-	waitfor.Until(t, e2eWait, "the note that the reply was not delivered", func() string {
-		for _, c := range s.request(t, r.Key).appComments(false) {
+	s.Reply(t, r.Key, "Try again now please")
+	waitfor.Until(t, Wait, "the note that the reply was not delivered", func() string {
+		for _, c := range s.Request(t, r.Key).AppComments(false) {
 			if strings.Contains(c.Body, noteNotDelivered) {
 				return ""
 			}
 		}
-		return fmt.Sprintf("internal notes: %+v", s.request(t, r.Key).appComments(false))
+		return fmt.Sprintf("internal notes: %+v", s.Request(t, r.Key).AppComments(false))
 	})
 
-	s.stable(t, "the blocked chat", func() string {
-		if n := len(s.sent(t, chat)); n != 0 {
-			return fmt.Sprintf("the bot sent %d messages to a chat that blocked it: %+v", n, s.sent(t, chat))
+	s.Stable(t, "the blocked chat", func() string {
+		if n := len(s.Sent(t, chat)); n != 0 {
+			return fmt.Sprintf("the bot sent %d messages to a chat that blocked it: %+v", n, s.Sent(t, chat))
 		}
 		n := 0
-		for _, c := range s.request(t, r.Key).appComments(false) {
+		for _, c := range s.Request(t, r.Key).AppComments(false) {
 			if strings.Contains(c.Body, noteNotDelivered) {
 				n++
 			}
@@ -872,18 +872,18 @@ func TestE2E_BlockedBotDeliversNothingAndAgentsAreTold(t *testing.T) {
 		return ""
 	})
 	blockedNoted := false
-	for _, c := range s.request(t, r.Key).appComments(false) {
+	for _, c := range s.Request(t, r.Key).AppComments(false) {
 		blockedNoted = blockedNoted || strings.Contains(c.Body, noteBlocked)
 	}
 	if !blockedNoted {
-		t.Errorf("no note that the customer blocked the bot: %+v", s.request(t, r.Key).Comments)
+		t.Errorf("no note that the customer blocked the bot: %+v", s.Request(t, r.Key).Comments)
 	}
 
 	// Writing again unblocks the bot (Telegram delivers my_chat_member
 	// first): the message reaches the request and replies arrive again.
-	s.say(t, chat, "Sorry, I am back dove15")
-	waitfor.Until(t, e2eWait, "the message after unblocking", func() string {
-		for _, c := range s.request(t, r.Key).appComments(true) {
+	s.Say(t, chat, "Sorry, I am back dove15")
+	waitfor.Until(t, Wait, "the message after unblocking", func() string {
+		for _, c := range s.Request(t, r.Key).AppComments(true) {
 			if strings.Contains(c.Body, "I am back") {
 				return ""
 			}
@@ -891,48 +891,48 @@ func TestE2E_BlockedBotDeliversNothingAndAgentsAreTold(t *testing.T) {
 		return "not commented yet"
 	})
 
-	s.reply(t, r.Key, "Welcome back")
-	s.waitText(t, chat, "Welcome back")
-	if n := len(s.messages(t, chat)); n != 1 {
-		t.Errorf("%d messages after unblocking, want only the new reply: %+v", n, s.messages(t, chat))
+	s.Reply(t, r.Key, "Welcome back")
+	s.WaitText(t, chat, "Welcome back")
+	if n := len(s.Messages(t, chat)); n != 1 {
+		t.Errorf("%d messages after unblocking, want only the new reply: %+v", n, s.Messages(t, chat))
 	}
 }
 
 func TestE2E_AgentsPublicFileArrivesAndAnInternalOneDoesNot(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	r := s.opened(t, chat, "Where is the manual stork17")
+	s := Shared(t)
+	chat := NewChat()
+	r := s.Opened(t, chat, "Where is the manual stork17")
 	attach := func(body map[string]any) {
-		var a jiraAnswer
-		s.call(t, "POST", "/_sim/jira/requests/"+r.Key+"/attachment", body, &a, http.StatusOK)
-		checkWebhooks(t, a.Webhooks)
+		var a JiraAnswer
+		s.Call(t, "POST", "/_sim/jira/requests/"+r.Key+"/attachment", body, &a, http.StatusOK)
+		CheckWebhooks(t, a.Webhooks)
 	}
 	attach(map[string]any{"filename": "internal-notes.pdf", "size": 1000, "public": false, "comment": "Internal file"})
 	attach(map[string]any{"filename": "manual.pdf", "size": 30_000, "public": true, "comment": "Here is the manual"})
-	var doc sentMsg
-	waitfor.Until(t, e2eWait, "the manual as a document", func() string {
-		for _, m := range s.sent(t, chat) {
+	var doc SentMsg
+	waitfor.Until(t, Wait, "the manual as a document", func() string {
+		for _, m := range s.Sent(t, chat) {
 			if m.Method == "sendDocument" && m.FileName == "manual.pdf" {
 				doc = m
 				return ""
 			}
 		}
-		return fmt.Sprintf("%+v", s.sent(t, chat))
+		return fmt.Sprintf("%+v", s.Sent(t, chat))
 	})
 
 	if doc.FileSize != 30_000 {
 		t.Errorf("the manual arrived with %d bytes, want 30000", doc.FileSize)
 	}
-	s.waitText(t, chat, "Here is the manual")
-	s.stable(t, "the internal file", func() string {
-		for _, m := range s.sent(t, chat) {
+	s.WaitText(t, chat, "Here is the manual")
+	s.Stable(t, "the internal file", func() string {
+		for _, m := range s.Sent(t, chat) {
 			if m.FileName == "internal-notes.pdf" || strings.Contains(m.Plain, "Internal file") || strings.Contains(m.Plain, "internal-notes") {
 				return fmt.Sprintf("the customer received the internal file: %+v", m)
 			}
 		}
-		if n := len(s.sent(t, chat)); n != 2 {
-			return fmt.Sprintf("%d things sent, want the comment and the document: %+v", n, s.sent(t, chat))
+		if n := len(s.Sent(t, chat)); n != 2 {
+			return fmt.Sprintf("%d things sent, want the comment and the document: %+v", n, s.Sent(t, chat))
 		}
 		return ""
 	})
@@ -940,8 +940,8 @@ func TestE2E_AgentsPublicFileArrivesAndAnInternalOneDoesNot(t *testing.T) {
 
 func TestE2E_NoMessageTextTokenChatIDOrIssueKeyInTheDataFileOrLog(t *testing.T) {
 	t.Parallel()
-	s := startE2E(t) // own stack: it is stopped to read the data file
-	chat := newChat()
+	s := Start(t) // own stack: it is stopped to read the data file
+	chat := NewChat()
 	texts := []string{
 		"Confidential: my account number is quokka93817",
 		"Second secret message wombat28461",
@@ -949,38 +949,38 @@ func TestE2E_NoMessageTextTokenChatIDOrIssueKeyInTheDataFileOrLog(t *testing.T) 
 		"Agent answer numbat71924",
 		"Agent internal echidna40017",
 	}
-	r := s.opened(t, chat, texts[0])
-	s.say(t, chat, texts[1])
-	s.send(t, userMsg{ChatID: chat, FirstName: "Alice", Photo: true, Text: texts[2]})
-	s.waitAppComments(t, r.Key, true, 1)
-	waitfor.Until(t, e2eWait, "the photo", func() string {
-		if len(s.request(t, r.Key).Attachments) == 0 {
+	r := s.Opened(t, chat, texts[0])
+	s.Say(t, chat, texts[1])
+	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", Photo: true, Text: texts[2]})
+	s.WaitAppComments(t, r.Key, true, 1)
+	waitfor.Until(t, Wait, "the photo", func() string {
+		if len(s.Request(t, r.Key).Attachments) == 0 {
 			return "not attached"
 		}
 		return ""
 	})
 
-	s.reply(t, r.Key, texts[3])
-	s.waitText(t, chat, texts[3])
-	s.agentComment(t, r.Key, map[string]any{"body": texts[4]})
-	s.transition(t, r.Key, "Done")
-	s.waitText(t, chat, textResolved)
-	s.say(t, chat, "After the resolution kiwi66120")
+	s.Reply(t, r.Key, texts[3])
+	s.WaitText(t, chat, texts[3])
+	s.AgentComment(t, r.Key, map[string]any{"body": texts[4]})
+	s.Transition(t, r.Key, "Done")
+	s.WaitText(t, chat, textResolved)
+	s.Say(t, chat, "After the resolution kiwi66120")
 	texts = append(texts, "After the resolution kiwi66120")
-	second := s.waitRequest(t, "kiwi66120")
+	second := s.WaitRequest(t, "kiwi66120")
 
-	checkJiraCalls(t, s)
-	if err := s.shutdown(); err != nil {
+	CheckJiraCalls(t, s)
+	if err := s.Shutdown(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	raw, err := os.ReadFile(filepath.Join(s.data, "chatbridge.db"))
+	raw, err := os.ReadFile(filepath.Join(s.Data, "chatbridge.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(raw) == 0 {
 		t.Fatal("the data file is empty")
 	}
-	log := []byte(s.log.String())
+	log := []byte(s.Log.String())
 	if !bytes.Contains(log, []byte("request created")) {
 		t.Fatalf("the captured log misses the bridge's records; nothing to check:\n%s", log)
 	}
@@ -1053,15 +1053,15 @@ func leaks(data []byte, secret string) (string, bool) {
 
 func TestE2E_AgentsRepliesArriveInTheOrderTheyWereWritten(t *testing.T) {
 	t.Parallel()
-	s := sharedE2E(t)
-	chat := newChat()
-	r := s.opened(t, chat, "Need the setup guide pelican18")
-	var a jiraAnswer
-	s.call(t, "POST", "/_sim/jira/requests/"+r.Key+"/attachment",
+	s := Shared(t)
+	chat := NewChat()
+	r := s.Opened(t, chat, "Need the setup guide pelican18")
+	var a JiraAnswer
+	s.Call(t, "POST", "/_sim/jira/requests/"+r.Key+"/attachment",
 		map[string]any{"filename": "setup-guide.pdf", "size": 300_000, "public": true, "comment": "Here is the guide"}, &a, http.StatusOK)
-	checkWebhooks(t, a.Webhooks)
-	s.reply(t, r.Key, "Tell me if page 3 helps")
-	describe := func(m sentMsg) string {
+	CheckWebhooks(t, a.Webhooks)
+	s.Reply(t, r.Key, "Tell me if page 3 helps")
+	describe := func(m SentMsg) string {
 		switch {
 		case m.Method != "sendMessage":
 			return m.Method + " " + m.FileName
@@ -1071,9 +1071,9 @@ func TestE2E_AgentsRepliesArriveInTheOrderTheyWereWritten(t *testing.T) {
 		return m.Plain
 	}
 	var got []string
-	waitfor.Until(t, e2eWait, "both replies and the file", func() string {
+	waitfor.Until(t, Wait, "both replies and the file", func() string {
 		got = got[:0]
-		for _, m := range s.sent(t, chat) {
+		for _, m := range s.Sent(t, chat) {
 			got = append(got, describe(m))
 		}
 		if len(got) < 3 {
@@ -1082,9 +1082,9 @@ func TestE2E_AgentsRepliesArriveInTheOrderTheyWereWritten(t *testing.T) {
 		return ""
 	})
 
-	s.stable(t, "the replies", func() string {
-		if n := len(s.sent(t, chat)); n != 3 {
-			return fmt.Sprintf("%d things sent: %+v", n, s.sent(t, chat))
+	s.Stable(t, "the replies", func() string {
+		if n := len(s.Sent(t, chat)); n != 3 {
+			return fmt.Sprintf("%d things sent: %+v", n, s.Sent(t, chat))
 		}
 		return ""
 	})

@@ -24,34 +24,34 @@ import (
 // the edge, which streams the attachment from the Jira simulator; the link
 // then answers 404, and neither the link's token nor the file is on disk.
 func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
-	s := startE2E(t)
-	s.reconfigure(t, "viber", viber.DefaultToken)
+	s := Start(t)
+	s.Reconfigure(t, "viber", viber.DefaultToken)
 	const user = "E2eLinks+/0123456789B="
 	var res viber.SendResult
-	s.call(t, "POST", "/_sim/viber/send", map[string]any{"user_id": user, "name": "Lina", "text": "viber-e2e-links where is the manual"}, &res, http.StatusOK)
+	s.Call(t, "POST", "/_sim/viber/send", map[string]any{"user_id": user, "name": "Lina", "text": "viber-e2e-links where is the manual"}, &res, http.StatusOK)
 	if res.Status != 200 {
 		t.Fatalf("message: %+v", res)
 	}
-	req := s.waitRequest(t, "viber-e2e-links")
+	req := s.WaitRequest(t, "viber-e2e-links")
 	// The request exists in Jira a moment before the bridge has mapped it
 	// to the chat: wait for the inbound work to finish.
-	waitfor.Until(t, e2eWait, "the inbound queue drained", func() string {
-		if n := s.r.Host.Queue().Pending(); n != 0 {
+	waitfor.Until(t, Wait, "the inbound queue drained", func() string {
+		if n := s.Node.Host.Queue().Pending(); n != 0 {
 			return fmt.Sprintf("%d pending", n)
 		}
 		return ""
 	})
 
 	const size = 300_000
-	var att jiraAnswer
-	s.call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{
+	var att JiraAnswer
+	s.Call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{
 		"filename": "manual.pdf", "size": size, "public": true, "mime_type": "application/pdf", "comment": "Here is the manual."}, &att, http.StatusOK)
-	checkWebhooks(t, att.Webhooks)
+	CheckWebhooks(t, att.Webhooks)
 
 	var file viber.Sent
-	waitfor.Until(t, e2eWait, "the agent's file in Viber", func() string {
+	waitfor.Until(t, Wait, "the agent's file in Viber", func() string {
 		var sent []viber.Sent
-		s.call(t, "GET", "/_sim/viber/sent?receiver="+url.QueryEscape(user), nil, &sent, http.StatusOK)
+		s.Call(t, "GET", "/_sim/viber/sent?receiver="+url.QueryEscape(user), nil, &sent, http.StatusOK)
 		for _, m := range sent {
 			if m.Type == "file" {
 				file = m
@@ -64,7 +64,7 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 	if file.FileName != "manual.pdf" || file.Size != size || !strings.Contains(file.Media, "/dl/") {
 		t.Fatalf("file message %+v", file)
 	}
-	want := s.jiraAttachment(t, att.ID)
+	want := s.JiraAttachmentContent(t, att.ID)
 	sum := sha256.Sum256(want)
 	if f := file.Fetched; f == nil || f.Status != 200 || f.Bytes != size || f.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Fatalf("Viber's fetch of the link: %+v", f)
@@ -76,7 +76,7 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := s.client.Do(r)
+		resp, err := s.Client.Do(r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,14 +88,14 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 	}
 
 	// A small image goes as a picture, by its own link.
-	var img jiraAnswer
-	s.call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{
+	var img JiraAnswer
+	s.Call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{
 		"filename": "label.png", "size": 40_000, "public": true, "mime_type": "image/png"}, &img, http.StatusOK)
-	checkWebhooks(t, img.Webhooks)
+	CheckWebhooks(t, img.Webhooks)
 	var pic viber.Sent
-	waitfor.Until(t, e2eWait, "the agent's picture in Viber", func() string {
+	waitfor.Until(t, Wait, "the agent's picture in Viber", func() string {
 		var sent []viber.Sent
-		s.call(t, "GET", "/_sim/viber/sent?receiver="+url.QueryEscape(user), nil, &sent, http.StatusOK)
+		s.Call(t, "GET", "/_sim/viber/sent?receiver="+url.QueryEscape(user), nil, &sent, http.StatusOK)
 		for _, m := range sent {
 			if m.Type == "picture" {
 				pic = m
@@ -105,7 +105,7 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 		return fmt.Sprintf("sent %+v", sent)
 	})
 
-	pngSum := sha256.Sum256(s.jiraAttachment(t, img.ID))
+	pngSum := sha256.Sum256(s.JiraAttachmentContent(t, img.ID))
 	if f := pic.Fetched; pic.Media == file.Media || f == nil || f.Status != 200 || f.Bytes != 40_000 || f.SHA256 != hex.EncodeToString(pngSum[:]) || f.ContentType != "image/png" {
 		t.Errorf("picture %+v fetched %+v", pic, pic.Fetched)
 	}
@@ -113,7 +113,7 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 	// Nothing of the link or the file is stored: not the token, not the bytes.
 	token := file.Media[strings.LastIndex(file.Media, "/")+1:]
 	sample := want[size/2 : size/2+64]
-	_ = filepath.WalkDir(s.data, func(path string, d os.DirEntry, err error) error {
+	_ = filepath.WalkDir(s.Data, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.Contains(path, string(filepath.Separator)+"cache"+string(filepath.Separator)) {
 			return nil
 		}
@@ -131,12 +131,12 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 	})
 }
 
-// jiraAttachment is the content of an attachment as the Jira simulator serves it.
-func (s *e2eStack) jiraAttachment(t *testing.T, id string) []byte {
+// JiraAttachmentContent is the content of an attachment as the Jira simulator serves it.
+func (s *Stack) JiraAttachmentContent(t *testing.T, id string) []byte {
 	t.Helper()
-	sims, ok := s.st.Sims.(*stack.Local)
+	sims, ok := s.Emu.Sims.(*stack.Local)
 	if !ok {
-		t.Fatalf("simulators %T", s.st.Sims)
+		t.Fatalf("simulators %T", s.Emu.Sims)
 	}
 	r := httptest.NewRequest("GET", "/rest/api/3/attachment/content/"+id+"?redirect=false", nil)
 	r.Header.Set("Authorization", jira.DefaultAuthorization)

@@ -14,14 +14,14 @@ func TestJiraWebhookSecretIsShownAgainAndRotatesWithADaysGrace(t *testing.T) {
 		ID             string
 		JiraWebhookURL string `json:"jiraWebhookUrl"`
 	}
-	if code := adminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != 200 || len(list) != 1 {
+	if code := AdminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != 200 || len(list) != 1 {
 		t.Fatalf("installations: %d %v", code, list)
 	}
 	in := list[0]
 	secretRE := regexp.MustCompile(`(?m)^jira webhook secret  (\S+)$`)
 	secretOf := func(args ...string) string {
 		t.Helper()
-		out, err := chatbridge(t, append([]string{"installations"}, append(args, "-admin", k.adminURL, "-data", k.data, in.ID)...)...)
+		out, err := chatbridge(t, append([]string{"installations"}, append(args, "-admin", k.adminURL, "-data", k.Data, in.ID)...)...)
 		m := secretRE.FindStringSubmatch(out)
 		if err != nil || m == nil || !strings.Contains(out, in.JiraWebhookURL) {
 			t.Fatalf("installations %v: %v\n%s", args, err, out)
@@ -33,7 +33,7 @@ func TestJiraWebhookSecretIsShownAgainAndRotatesWithADaysGrace(t *testing.T) {
 	body := []byte(`{"webhookEvent":"jira:worklog_updated","timestamp":1}`)
 	deliver := func(secret string) int {
 		t.Helper()
-		return k.postPublic(t, in.JiraWebhookURL, body, map[string]string{"X-Hub-Signature": jiraevent.Sign([]byte(secret), body)})
+		return k.PostPublic(t, in.JiraWebhookURL, body, map[string]string{"X-Hub-Signature": jiraevent.Sign([]byte(secret), body)})
 	}
 
 	old := secretOf("secret")
@@ -43,7 +43,7 @@ func TestJiraWebhookSecretIsShownAgainAndRotatesWithADaysGrace(t *testing.T) {
 	if code := deliver("not-the-secret"); code != 401 {
 		t.Fatalf("a delivery signed with another secret: %d", code)
 	}
-	out, err := chatbridge(t, "installations", "rotate-secret", "-admin", k.adminURL, "-data", k.data, in.ID)
+	out, err := chatbridge(t, "installations", "rotate-secret", "-admin", k.adminURL, "-data", k.Data, in.ID)
 	if err != nil || !strings.Contains(out, "the old one verifies deliveries until") {
 		t.Fatalf("rotate-secret: %v\n%s", err, out)
 	}
@@ -58,14 +58,14 @@ func TestJiraWebhookSecretIsShownAgainAndRotatesWithADaysGrace(t *testing.T) {
 		t.Fatalf("a delivery signed with the old secret within the grace: %d", code)
 	}
 	// A second rotation ends the first one's grace.
-	third := secretRE.FindStringSubmatch(mustRun(t, "installations", "rotate-secret", "-admin", k.adminURL, "-data", k.data, in.ID))[1]
+	third := secretRE.FindStringSubmatch(mustRun(t, "installations", "rotate-secret", "-admin", k.adminURL, "-data", k.Data, in.ID))[1]
 	if code := deliver(old); code != 401 {
 		t.Fatalf("a delivery signed with a secret two rotations old: %d", code)
 	}
 	if code := deliver(third); code != 202 {
 		t.Fatalf("a delivery signed with the newest secret: %d", code)
 	}
-	if out, err := chatbridge(t, "installations", "secret", "-admin", k.adminURL, "-data", k.data, "nope"); err == nil || !strings.Contains(out, "no such installation") {
+	if out, err := chatbridge(t, "installations", "secret", "-admin", k.adminURL, "-data", k.Data, "nope"); err == nil || !strings.Contains(out, "no such installation") {
 		t.Fatalf("secret of an unknown installation: %v\n%s", err, out)
 	}
 }

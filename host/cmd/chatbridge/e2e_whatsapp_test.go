@@ -14,10 +14,10 @@ import (
 // WhatsApp customers reach the same bridge; a reply after the 24-hour
 // window becomes an internal note instead.
 func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
-	s := startE2E(t)
-	s.reconfigure(t, "whatsapp", whatsapp.DefaultPhoneID+":"+whatsapp.DefaultAccountID+":"+whatsapp.DefaultAppSecret+":"+whatsapp.DefaultAccessToken)
+	s := Start(t)
+	s.Reconfigure(t, "whatsapp", whatsapp.DefaultPhoneID+":"+whatsapp.DefaultAccountID+":"+whatsapp.DefaultAppSecret+":"+whatsapp.DefaultAccessToken)
 	var wh whatsapp.Webhook
-	s.call(t, "GET", "/_sim/whatsapp/webhook", nil, &wh, http.StatusOK)
+	s.Call(t, "GET", "/_sim/whatsapp/webhook", nil, &wh, http.StatusOK)
 	if !strings.Contains(wh.URL, "project="+stack.Project) {
 		t.Fatalf("webhook %+v", wh)
 	}
@@ -26,14 +26,14 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 		Verified bool   `json:"verified"`
 		Error    string `json:"error"`
 	}
-	s.call(t, "POST", "/_sim/whatsapp/verify", nil, &verified, http.StatusOK)
+	s.Call(t, "POST", "/_sim/whatsapp/verify", nil, &verified, http.StatusOK)
 	if !verified.Verified {
 		t.Errorf("Meta's re-verification of the webhook failed: %s", verified.Error)
 	}
 
 	const customer = "4915112349876"
 	var res whatsapp.SendResult
-	s.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"messages": []any{
+	s.Call(t, "POST", "/_sim/whatsapp/send", map[string]any{"messages": []any{
 		map[string]any{"from": customer, "name": "Wanda", "text": "whatsappE2Efirst"},
 		map[string]any{"from": customer, "name": "Wanda", "image": true, "caption": "whatsappE2Elabel"},
 	}}, &res, http.StatusOK)
@@ -42,9 +42,9 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 	}
 	// The two messages of one delivery are handled in parallel: either opens
 	// the request, the other joins it.
-	req := s.waitRequest(t, "via WhatsApp")
-	waitfor.Until(t, e2eWait, "both messages and the photo in one request", func() string {
-		r := s.request(t, req.Key)
+	req := s.WaitRequest(t, "via WhatsApp")
+	waitfor.Until(t, Wait, "both messages and the photo in one request", func() string {
+		r := s.Request(t, req.Key)
 		all := r.Description
 		for _, c := range r.Comments {
 			all += "\n" + c.Body
@@ -55,10 +55,10 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 		return ""
 	})
 
-	s.reply(t, req.Key, "We are on it.")
+	s.Reply(t, req.Key, "We are on it.")
 	var sent []whatsapp.Sent
-	waitfor.Until(t, e2eWait, "the agent's reply in WhatsApp", func() string {
-		s.call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
+	waitfor.Until(t, Wait, "the agent's reply in WhatsApp", func() string {
+		s.Call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
 		if len(sent) == 0 {
 			return "nothing sent"
 		}
@@ -70,11 +70,11 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 	}
 
 	// An agent's file goes out as a document.
-	var att jiraAnswer
-	s.call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{"filename": "guide.pdf", "size": 2048, "public": true, "mime_type": "application/pdf"}, &att, http.StatusOK)
-	checkWebhooks(t, att.Webhooks)
-	waitfor.Until(t, e2eWait, "the agent's file in WhatsApp", func() string {
-		s.call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
+	var att JiraAnswer
+	s.Call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{"filename": "guide.pdf", "size": 2048, "public": true, "mime_type": "application/pdf"}, &att, http.StatusOK)
+	CheckWebhooks(t, att.Webhooks)
+	waitfor.Until(t, Wait, "the agent's file in WhatsApp", func() string {
+		s.Call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
 		for _, m := range sent {
 			if m.Type == "document" && m.Filename == "guide.pdf" && m.Size == 2048 {
 				return ""
@@ -83,20 +83,20 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 		return fmt.Sprintf("sent %+v", sent)
 	})
 
-	s.call(t, "POST", "/_sim/whatsapp/age", map[string]any{"wa_id": customer, "hours": 25}, nil, http.StatusOK)
-	s.reply(t, req.Key, "Are you still there?")
-	notes := s.waitAppComments(t, req.Key, false, 1)
+	s.Call(t, "POST", "/_sim/whatsapp/age", map[string]any{"wa_id": customer, "hours": 25}, nil, http.StatusOK)
+	s.Reply(t, req.Key, "Are you still there?")
+	notes := s.WaitAppComments(t, req.Key, false, 1)
 	if !strings.Contains(notes[0].Body, "WhatsApp") {
 		t.Errorf("note %q", notes[0].Body)
 	}
 	before := len(sent)
-	s.call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
+	s.Call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
 	if len(sent) != before {
 		t.Errorf("a reply went out after the window closed: %+v", sent)
 	}
 
 	body := []byte(`{"object":"whatsapp_business_account","entry":[]}`)
-	if st := s.postPublic(t, wh.URL, body, map[string]string{"X-Hub-Signature-256": whatsapp.Sign("wrong", body)}); st != http.StatusUnauthorized {
+	if st := s.PostPublic(t, wh.URL, body, map[string]string{"X-Hub-Signature-256": whatsapp.Sign("wrong", body)}); st != http.StatusUnauthorized {
 		t.Errorf("forged delivery answered %d", st)
 	}
 }
@@ -107,25 +107,25 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 // their user id; an edit goes to Jira marked as one, and a message WhatsApp
 // delivers without content gets a clear answer (finding 5).
 func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testing.T) {
-	s := startE2E(t)
-	s.reconfigure(t, "whatsapp", whatsapp.DefaultPhoneID+":"+whatsapp.DefaultAccountID+":"+whatsapp.DefaultAppSecret+":"+whatsapp.DefaultAccessToken)
+	s := Start(t)
+	s.Reconfigure(t, "whatsapp", whatsapp.DefaultPhoneID+":"+whatsapp.DefaultAccountID+":"+whatsapp.DefaultAppSecret+":"+whatsapp.DefaultAccessToken)
 	var wh whatsapp.Webhook
-	s.call(t, "GET", "/_sim/whatsapp/webhook", nil, &wh, http.StatusOK)
+	s.Call(t, "GET", "/_sim/whatsapp/webhook", nil, &wh, http.StatusOK)
 
 	const customer = "4915112340001"
 	var res whatsapp.SendResult
-	s.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": customer, "name": "Fay", "text": "whatsappE2Eundelivered"}, &res, http.StatusOK)
-	req := s.waitRequest(t, "whatsappE2Eundelivered")
-	s.idle(t) // the request is mapped to the chat before the agent replies
+	s.Call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": customer, "name": "Fay", "text": "whatsappE2Eundelivered"}, &res, http.StatusOK)
+	req := s.WaitRequest(t, "whatsappE2Eundelivered")
+	s.Idle(t) // the request is mapped to the chat before the agent replies
 
-	s.call(t, "POST", "/_sim/whatsapp/fail-delivery", map[string]any{"to": customer, "code": whatsapp.CodeUndeliverable}, nil, http.StatusOK)
-	s.reply(t, req.Key, "whatsappE2Ethis reply fails later")
-	notes := s.waitAppComments(t, req.Key, false, 1)
+	s.Call(t, "POST", "/_sim/whatsapp/fail-delivery", map[string]any{"to": customer, "code": whatsapp.CodeUndeliverable}, nil, http.StatusOK)
+	s.Reply(t, req.Key, "whatsappE2Ethis reply fails later")
+	notes := s.WaitAppComments(t, req.Key, false, 1)
 	if !strings.Contains(notes[0].Body, "131026") || strings.Contains(notes[0].Body, "fails later") {
 		t.Errorf("note %q", notes[0].Body)
 	}
 	var failed []whatsapp.Failed
-	s.call(t, "GET", "/_sim/whatsapp/failed?to="+customer, nil, &failed, http.StatusOK)
+	s.Call(t, "GET", "/_sim/whatsapp/failed?to="+customer, nil, &failed, http.StatusOK)
 	if len(failed) != 1 {
 		t.Fatalf("failed %+v", failed)
 	}
@@ -134,28 +134,28 @@ func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testin
 	status := fmt.Appendf(nil, `{"object":"whatsapp_business_account","entry":[{"id":%q,"changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550100001","phone_number_id":%q},"statuses":[{"id":%q,"status":"failed","timestamp":"1","recipient_id":%q,"errors":[{"code":131026,"title":"Message undeliverable"}]}]}}]}]}`,
 		whatsapp.DefaultAccountID, whatsapp.DefaultPhoneID, failed[0].ID, customer)
 	for range 2 {
-		if st := s.postPublic(t, wh.URL, status, map[string]string{"X-Hub-Signature-256": whatsapp.Sign(whatsapp.DefaultAppSecret, status)}); st != http.StatusOK {
+		if st := s.PostPublic(t, wh.URL, status, map[string]string{"X-Hub-Signature-256": whatsapp.Sign(whatsapp.DefaultAppSecret, status)}); st != http.StatusOK {
 			t.Fatalf("redelivered status answered %d", st)
 		}
 	}
-	if n := len(s.request(t, req.Key).appComments(false)); n != 1 {
+	if n := len(s.Request(t, req.Key).AppComments(false)); n != 1 {
 		t.Errorf("%d notes after the redelivered status", n)
 	}
 	var sent []whatsapp.Sent
-	s.call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
+	s.Call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
 	if len(sent) != 0 {
 		t.Errorf("the failed reply reached the customer: %+v", sent)
 	}
 
 	// A customer known only by a user id.
 	const userID = "DE.49151123400020"
-	s.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "name": "Gil", "text": "whatsappE2Eusername"}, &res, http.StatusOK)
+	s.Call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "name": "Gil", "text": "whatsappE2Eusername"}, &res, http.StatusOK)
 	first := res.IDs[0]
-	hidden := s.waitRequest(t, "whatsappE2Eusername")
-	s.idle(t) // mapped to the chat before the agent replies
-	s.reply(t, hidden.Key, "whatsappE2E reply by user id")
-	waitfor.Until(t, e2eWait, "the reply reaches the customer by user id", func() string {
-		s.call(t, "GET", "/_sim/whatsapp/sent?to="+userID, nil, &sent, http.StatusOK)
+	hidden := s.WaitRequest(t, "whatsappE2Eusername")
+	s.Idle(t) // mapped to the chat before the agent replies
+	s.Reply(t, hidden.Key, "whatsappE2E reply by user id")
+	waitfor.Until(t, Wait, "the reply reaches the customer by user id", func() string {
+		s.Call(t, "GET", "/_sim/whatsapp/sent?to="+userID, nil, &sent, http.StatusOK)
 		if len(sent) != 1 || sent[0].Text != "whatsappE2E reply by user id" {
 			return fmt.Sprintf("sent %+v", sent)
 		}
@@ -163,9 +163,9 @@ func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testin
 	})
 
 	// An edit, then a message WhatsApp cannot deliver the content of.
-	s.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "edit_of": first, "text": "whatsappE2Eusername corrected"}, &res, http.StatusOK)
-	waitfor.Until(t, e2eWait, "the edit as a comment", func() string {
-		for _, c := range s.request(t, hidden.Key).Comments {
+	s.Call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "edit_of": first, "text": "whatsappE2Eusername corrected"}, &res, http.StatusOK)
+	waitfor.Until(t, Wait, "the edit as a comment", func() string {
+		for _, c := range s.Request(t, hidden.Key).Comments {
 			if strings.Contains(c.Body, "(edited)") && strings.Contains(c.Body, "corrected") {
 				return ""
 			}
@@ -173,9 +173,9 @@ func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testin
 		return "no edit yet"
 	})
 
-	s.call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "unsupported": "poll_creation"}, &res, http.StatusOK)
-	waitfor.Until(t, e2eWait, "the answer to an unsupported message", func() string {
-		s.call(t, "GET", "/_sim/whatsapp/sent?to="+userID, nil, &sent, http.StatusOK)
+	s.Call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "unsupported": "poll_creation"}, &res, http.StatusOK)
+	waitfor.Until(t, Wait, "the answer to an unsupported message", func() string {
+		s.Call(t, "GET", "/_sim/whatsapp/sent?to="+userID, nil, &sent, http.StatusOK)
 		for _, m := range sent {
 			if strings.Contains(m.Text, "cannot be passed on") {
 				return ""

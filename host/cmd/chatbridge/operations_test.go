@@ -147,7 +147,7 @@ type service struct {
 	args   []string // the serve command line the guide gave
 	env    []string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *SyncBuffer
 	done   chan error
 }
 
@@ -161,7 +161,7 @@ func (s *service) start() error {
 	if err != nil {
 		return err
 	}
-	s.stderr = &syncBuffer{}
+	s.stderr = &SyncBuffer{}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		return err
@@ -274,7 +274,7 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	simsErr := &syncBuffer{}
+	simsErr := &SyncBuffer{}
 	sims.Stderr = simsErr
 	if err := sims.Start(); err != nil {
 		t.Fatal(err)
@@ -347,7 +347,7 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 	svc := &service{t: t, env: env}
 	t.Cleanup(func() {
 		if t.Failed() && svc.stderr != nil {
-			t.Logf("serve's log:\n%s\nthe simulators' log:\n%s", tail(svc.stderr.String(), 6000), tail(simsErr.String(), 3000))
+			t.Logf("serve's log:\n%s\nthe simulators' log:\n%s", Tail(svc.stderr.String(), 6000), Tail(simsErr.String(), 3000))
 		}
 	})
 	defer func() {
@@ -361,7 +361,7 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 	// A customer writes from the project's current channel, an agent
 	// answers in Jira, and the customer gets the answer.
 	channel, step := "telegram", 0
-	chat := newChat()
+	chat := NewChat()
 	viberUser := fmt.Sprintf("OpsGuide%d+/Vera=", chat)
 	waUser := strconv.FormatInt(4915100000000+chat%1000000, 10)
 	roundTrip := func(when string) {
@@ -380,11 +380,11 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 		}
 		say(question)
 		var key string
-		waitfor.Until(t, e2eWait, "the customer's message in a Jira request ("+when+", "+channel+")", func() string {
-			var reqs []jiraRequest
+		waitfor.Until(t, Wait, "the customer's message in a Jira request ("+when+", "+channel+")", func() string {
+			var reqs []JiraRequest
 			getJSON(t, simCtl+"/_sim/jira/requests", &reqs)
 			for _, r := range reqs {
-				if r.holds(question) {
+				if r.Holds(question) {
 					key = r.Key
 					return ""
 				}
@@ -400,11 +400,11 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 		// here once under -race before this wait.
 		again := question + ", still"
 		say(again)
-		waitfor.Until(t, e2eWait, "the second message in the same request ("+when+", "+channel+")", func() string {
-			var reqs []jiraRequest
+		waitfor.Until(t, Wait, "the second message in the same request ("+when+", "+channel+")", func() string {
+			var reqs []JiraRequest
 			getJSON(t, simCtl+"/_sim/jira/requests", &reqs)
 			for _, r := range reqs {
-				if r.holds(again) {
+				if r.Holds(again) {
 					if r.Key != key {
 						return "it opened " + r.Key + ", not " + key
 					}
@@ -417,7 +417,7 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 
 		answer := fmt.Sprintf("try turning it off, %s via %s (%d)", when, channel, step)
 		post(t, simToken, simCtl+"/_sim/jira/requests/"+key+"/comment", map[string]any{"body": answer, "public": true})
-		waitfor.Until(t, e2eWait, "the agent's reply in "+channel+" ("+when+")", func() string {
+		waitfor.Until(t, Wait, "the agent's reply in "+channel+" ("+when+")", func() string {
 			var sent []struct{ Text, Plain string }
 			switch channel {
 			case "telegram":
@@ -525,7 +525,7 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 			if err != nil {
 				stderr := ""
 				if svc.stderr != nil {
-					stderr = tail(svc.stderr.String(), 4000)
+					stderr = Tail(svc.stderr.String(), 4000)
 				}
 				t.Fatalf("section %d (%s), block %d failed: %v\n--- block\n%s--- output\n%s\n--- serve's log\n%s", sec.number, sec.title, i+1, err, block, out, stderr)
 			}

@@ -11,13 +11,13 @@ import (
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
 
-// checkJiraCalls holds every call the Jira simulator of a stack answered
+// CheckJiraCalls holds every call the Jira simulator of a stack answered
 // (the bridge's, the host's installs and download links) against Jira's
 // specifications: one they lack is a call real Jira would not serve. Each
 // end-to-end stack runs it before it stops.
-func checkJiraCalls(t *testing.T, s *e2eStack) {
+func CheckJiraCalls(t *testing.T, s *Stack) {
 	t.Helper()
-	if s.stopped.Load() {
+	if s.Stopped.Load() {
 		return // a test that stopped its stack itself checked it then
 	}
 	dir := filepath.Join(bundletest.RepoRoot(), "testdata", "specs")
@@ -29,7 +29,7 @@ func checkJiraCalls(t *testing.T, s *e2eStack) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := s.jiraStats(t).Requests
+	calls := s.JiraStats(t).Requests
 	if len(calls) == 0 {
 		return
 	}
@@ -44,21 +44,21 @@ func checkJiraCalls(t *testing.T, s *e2eStack) {
 		t.Errorf("a Jira call the specifications lack: %s (%d times)", call, calls[call])
 	}
 	t.Logf("%d distinct Jira calls held against the specifications, %d undocumented", len(calls), len(bad))
-	checkMessengerCalls(t, s)
+	CheckMessengerCalls(t, s)
 }
 
-// checkMessengerCalls fails for any call the Telegram, WhatsApp or Viber simulator
+// CheckMessengerCalls fails for any call the Telegram, WhatsApp or Viber simulator
 // of a stack refused as outside its service's specification (each serves
 // only what its specification has: TestSpec_* and
 // TestRoutes_AreAllInTheSpecification).
-func checkMessengerCalls(t *testing.T, s *e2eStack) {
+func CheckMessengerCalls(t *testing.T, s *Stack) {
 	t.Helper()
 	for _, service := range []string{"telegram", "whatsapp", "viber"} {
 		var st struct {
 			Requests map[string]int64 `json:"requests"`
 			Refused  map[string]int64 `json:"refused"`
 		}
-		s.call(t, "GET", "/_sim/"+service+"/stats", nil, &st, http.StatusOK)
+		s.Call(t, "GET", "/_sim/"+service+"/stats", nil, &st, http.StatusOK)
 		for call, n := range st.Refused {
 			t.Errorf("a %s call its specification lacks: %s (%d times)", service, call, n)
 		}
