@@ -249,6 +249,7 @@ func (h *harness) event(name string, replace ...string) {
 	typ := "avi:jira:commented:issue"
 	if strings.Contains(payload, `"jira:issue_updated"`) {
 		typ = "avi:jira:updated:issue"
+		h.jira.follow([]byte(payload))
 	}
 	if err := h.b.Event(h.env.Env, &abi.Event{Context: h.ctx, Trigger: "jira-events", Type: typ, Payload: []byte(payload)}); err != nil {
 		h.t.Fatalf("event %s: %v", name, err)
@@ -741,6 +742,33 @@ func (j *fakeJira) fail(method, prefix string, status uint16, times int, headers
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.faults = append(j.faults, fault{method, prefix, status, headers, times})
+}
+
+// follow makes the fake's issue show the status an issue_updated event
+// announces: the event tells of a change an agent made in Jira.
+func (j *fakeJira) follow(payload []byte) {
+	var ev struct {
+		Issue struct {
+			Key    string `json:"key"`
+			Fields struct {
+				Status *struct {
+					Name           string `json:"name"`
+					StatusCategory struct {
+						Key string `json:"key"`
+					} `json:"statusCategory"`
+				} `json:"status"`
+			} `json:"fields"`
+		} `json:"issue"`
+	}
+	if json.Unmarshal(payload, &ev) != nil || ev.Issue.Fields.Status == nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if is := j.issues[ev.Issue.Key]; is != nil {
+		is.Status = ev.Issue.Fields.Status.Name
+		is.Category = strings.ToUpper(ev.Issue.Fields.Status.StatusCategory.Key)
+	}
 }
 
 func (j *fakeJira) issue(key string) *fakeIssue {

@@ -195,17 +195,34 @@ func queueOnce(env *sdk.Env, log *slog.Logger, job outboundJob, order string) er
 // statusChanged follows the request's status category: into done closes the
 // chat's mapping and tells the customer; out of done reattaches the request
 // when the chat has not opened another one meanwhile.
+//
+// Jira does not deliver webhooks in order: an issue_updated written before
+// the resolution can arrive after it, its payload still showing the older
+// status. So a change of category that the payload announces is acted on
+// only once Jira confirms it is the request's status now.
 func (b *Bridge) statusChanged(env *sdk.Env, log *slog.Logger, w *jira.Webhook, rev *issueRecord) error {
 	st := store{env.Storage}
 	done := w.Issue.Done()
-	if w.Issue.StatusCategory == "" && !w.Issue.Resolved {
-		// The payload does not carry the category: ask Jira.
+	doneNow := func() (bool, error) {
 		jc := jira.Client{API: env.Jira}
 		_, category, err := jc.IssueStatus(w.Issue.Key)
+		return category == "done", err
+	}
+	if w.Issue.StatusCategory == "" && !w.Issue.Resolved {
+		// The payload does not carry the category: ask Jira.
+		var err error
+		if done, err = doneNow(); err != nil {
+			return err
+		}
+	} else if done != rev.Resolved {
+		now, err := doneNow()
 		if err != nil {
 			return err
 		}
-		done = category == "done"
+		if now != done {
+			log.Info("event: a status Jira has since left; ignored")
+			return nil
+		}
 	}
 	chatKey := chatKey(rev.Project, rev.Channel, rev.Chat)
 	var chat chatRecord

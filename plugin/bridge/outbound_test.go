@@ -370,6 +370,31 @@ func TestCustomResolutionMessage(t *testing.T) {
 	}
 }
 
+// Jira delivers webhooks in no particular order: an update written before
+// the resolution (here: the request moved back to waiting for support)
+// may arrive after it, still showing the older status. It reopens nothing:
+// Jira, asked, says the request is resolved, and the customer's next
+// message opens a new request.
+func TestAStaleStatusArrivingAfterTheResolutionReopensNothing(t *testing.T) {
+	h := conversation(t)
+	h.event("issue_updated_done.json")
+	h.drain()
+	stale := load(t, "jira/issue_updated_reopened.json") // not followed: Jira has moved on
+	if err := h.b.Event(h.env.Env, &abi.Event{Context: h.ctx, Trigger: "jira-events", Type: "avi:jira:updated:issue", Payload: stale}); err != nil {
+		t.Fatal(err)
+	}
+	var rev issueRecord
+	_, _ = (store{h.env.Storage}).get("issue:SUP-1", &rev)
+	if !rev.Resolved {
+		t.Fatal("a stale status reopened the request")
+	}
+	h.sendFixture("update_followup.json")
+	h.drain()
+	if h.jira.issueCount() != 2 || len(h.jira.issue("SUP-1").Comments) != 0 {
+		t.Fatal("the message after the resolution did not open a new request")
+	}
+}
+
 func TestReopenedRequestIsReattachedUnlessTheChatMovedOn(t *testing.T) {
 	t.Run("no newer request", func(t *testing.T) {
 		h := conversation(t)
