@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/host/adminui"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
@@ -26,7 +27,7 @@ import (
 // the UI. Screenshots go to testdata/artifacts/adminui-*.png.
 func TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium(t *testing.T) {
 	b := startChromium(t)
-	s := Start(t)
+	s := stacktest.Start(t)
 	page := b.newPage(t)
 	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
 		if _, err := page.call(domain, map[string]any{}); err != nil {
@@ -110,7 +111,7 @@ func TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium(t
 	t.Run("a customer's message shows as a delivery and a mapping", func(t *testing.T) {
 		var before int
 		page.eval(t, `Number(document.querySelector('#q-delivered').innerText)`, &before)
-		chat := NewChat()
+		chat := stacktest.NewChat()
 		marker := "admin UI delivery " + strconv.FormatInt(chat, 10)
 		s.Say(t, chat, marker)
 		req := s.WaitRequest(t, marker)
@@ -158,7 +159,7 @@ func TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium(t
 }
 
 // installationID is the stack's one installation.
-func installationID(t *testing.T, s *Stack) string {
+func installationID(t *testing.T, s *stacktest.Stack) string {
 	t.Helper()
 	var list []struct {
 		ID string `json:"id"`
@@ -175,7 +176,7 @@ func installationID(t *testing.T, s *Stack) string {
 // listener does not serve (DNS rebinding) gets 421 and no page; a form
 // from another origin is refused; the CSP is on the listener's answers.
 func TestAdminUIAnswersOnlyItsHostNamesAndSameOriginForms(t *testing.T) {
-	s := Shared(t)
+	s := stacktest.Shared(t)
 	do := func(method, path, host, origin string) (int, http.Header, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, s.Admin+path, strings.NewReader("csrf=x&token=y"))

@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/chatbridge/chatbridge/emulator/stack"
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
@@ -153,7 +154,7 @@ func TestLongRunningCommandsLogJSONOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &SyncBuffer{}
+	stderr := &stacktest.SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -181,7 +182,7 @@ func TestLongRunningCommandsLogJSONOnly(t *testing.T) {
 	_, _ = io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
 	_, _ = io.ReadAll(c)
 	c.Close()
-	waitfor.Until(t, Wait, "the simulator's listener logs the handshake error", func() string {
+	waitfor.Until(t, stacktest.Wait, "the simulator's listener logs the handshake error", func() string {
 		if strings.Contains(stderr.String(), "TLS handshake error") {
 			return ""
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
@@ -74,7 +75,7 @@ func TestDevRunsAScaffoldedPluginFromRelativePathsAndSignsOnlyACopy(t *testing.T
 		t.Fatalf("dev touched the vendor's signature (%v)", err)
 	}
 	mustRun(t, "bundle", "verify", "-trust", filepath.Join(root, "trust"), bundleDir)
-	waitfor.Until(t, Wait, "the watcher to start", func() string {
+	waitfor.Until(t, stacktest.Wait, "the watcher to start", func() string {
 		var st consoleState
 		simGet(t, dev.admin+"/_console/state", &st)
 		if st.Reload.State != "watching" {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/emulator/stack"
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/host/adminapi"
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/node"
@@ -40,7 +41,7 @@ func noise(t *testing.T, k *killableStack, prefix string) (stop func() int64) {
 	)
 	for c := range 4 {
 		wg.Go(func() {
-			chat := NewChat()
+			chat := stacktest.NewChat()
 			for i := 0; !done.Load(); i++ {
 				if err := k.trySay(chat, fmt.Sprintf("%s%dx%d says %03d", prefix, c, chat, i)); err != nil {
 					if !done.Load() {
@@ -65,7 +66,7 @@ func chatsTalk(t *testing.T, k *killableStack, prefix string, n int) (map[string
 	t.Helper()
 	texts, ids := map[string][]string{}, map[string]int64{}
 	for c := range n {
-		chat := NewChat()
+		chat := stacktest.NewChat()
 		marker := fmt.Sprintf("%s%dx%d", prefix, c, chat)
 		ids[marker] = chat
 		for i := range 2 {
@@ -82,7 +83,7 @@ func chatsTalk(t *testing.T, k *killableStack, prefix string, n int) (map[string
 func TestE2E_BackupWhileServingRestoresEveryRecordAfterTheHostIsKilled(t *testing.T) {
 	k := startKillable(t)
 	chats, ids := chatsTalk(t, k, "bak", 6)
-	waitfor.Until(t, Wait, "the first messages in Jira", func() string {
+	waitfor.Until(t, stacktest.Wait, "the first messages in Jira", func() string {
 		return conversationCheck(k.Requests(t), chats)
 	})
 
@@ -172,7 +173,7 @@ func TestE2E_BackupWhileServingRestoresEveryRecordAfterTheHostIsKilled(t *testin
 		}
 		chats[marker] = append(chats[marker], text)
 	}
-	waitfor.Until(t, Wait, "each chat's next message on its own request after the restore", func() string {
+	waitfor.Until(t, stacktest.Wait, "each chat's next message on its own request after the restore", func() string {
 		return conversationCheck(k.Requests(t), chats)
 	})
 }
@@ -226,7 +227,7 @@ func TestE2E_MasterKeyRotationsAndABundleUpgradeWhileServingLoseNothing(t *testi
 	)
 	for c := range 12 {
 		wg.Go(func() {
-			chat := NewChat()
+			chat := stacktest.NewChat()
 			marker := fmt.Sprintf("onl%dx%d", c, chat)
 			for i := 0; !stop.Load() || i < 3; i++ {
 				text := fmt.Sprintf("%s says %03d", marker, i)
@@ -260,7 +261,7 @@ func TestE2E_MasterKeyRotationsAndABundleUpgradeWhileServingLoseNothing(t *testi
 	// copy of -bundle, which is what serve's -bundle is to a production
 	// host.
 	var running adminapi.BundleView
-	AdminCall(t, k.adminURL, k.token, "GET", "/admin/bundle", &running)
+	stacktest.AdminCall(t, k.adminURL, k.token, "GET", "/admin/bundle", &running)
 	bundleDir := running.Dir
 	module, err := os.ReadFile(filepath.Join(bundleDir, "plugin.wasm"))
 	if err != nil {
@@ -295,10 +296,10 @@ func TestE2E_MasterKeyRotationsAndABundleUpgradeWhileServingLoseNothing(t *testi
 		n += len(texts)
 	}
 	t.Logf("%d messages from %d chats across three rotations and an upgrade", n, len(chats))
-	waitfor.Until(t, Wait, "every message in Jira once, in order", func() string {
+	waitfor.Until(t, stacktest.Wait, "every message in Jira once, in order", func() string {
 		return conversationCheck(k.Requests(t), chats)
 	})
-	waitfor.Until(t, Wait, "an empty queue", func() string {
+	waitfor.Until(t, stacktest.Wait, "an empty queue", func() string {
 		if q := k.queue(); q.Stats.Pending != 0 || q.Stats.DeadLetters != 0 {
 			return fmt.Sprintf("%+v", q.Stats)
 		}
@@ -322,7 +323,7 @@ func TestE2E_MasterKeyRotationsAndABundleUpgradeWhileServingLoseNothing(t *testi
 		}
 		chats[marker] = append(texts, text)
 	}
-	waitfor.Until(t, Wait, "each chat's message after the restart on its request", func() string {
+	waitfor.Until(t, stacktest.Wait, "each chat's message after the restart on its request", func() string {
 		return conversationCheck(k.Requests(t), chats)
 	})
 }

@@ -18,17 +18,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/host/storage/etcd/etcdtest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // clusterStack is n host nodes on a 3-member etcd cluster behind a balancer.
 type clusterStack struct {
-	*Stack // admin: the simulators' control API
-	t      *testing.T
-	etcd   *etcdtest.Cluster
-	nodes  []*hostProcess
-	token  string
+	*stacktest.Stack // admin: the simulators' control API
+	t                *testing.T
+	etcd             *etcdtest.Cluster
+	nodes            []*hostProcess
+	token            string
 }
 
 func startCluster(t *testing.T, n int) *clusterStack {
@@ -39,7 +40,7 @@ func startCluster(t *testing.T, n int) *clusterStack {
 	// One data directory for every node: the dev master key, signing key
 	// and certificate in it are what the nodes of a cluster share.
 	data := t.TempDir()
-	out := &SyncBuffer{}
+	out := &stacktest.SyncBuffer{}
 	_, stack := startTestSimulators(t, data, out)
 	c := &clusterStack{Stack: stack, t: t, etcd: members}
 	lb, err := net.Listen("tcp", "127.0.0.1:0")
@@ -53,9 +54,9 @@ func startCluster(t *testing.T, n int) *clusterStack {
 	go func() { _ = balance(lb, addrs, slog.New(slog.DiscardHandler)) }()
 	t.Cleanup(func() { lb.Close() })
 	for i, addr := range addrs {
-		node := &SyncBuffer{}
+		node := &stacktest.SyncBuffer{}
 		args := append([]string{"dev", "-sims", stack.Admin, "-data", data, "-bundle", writeTestBundle(t),
-			"-listen", addr, "-admin", freePort(t), "-public-url", "https://" + lb.Addr().String(), "-log-level", e2eLogLevel(),
+			"-listen", addr, "-admin", freePort(t), "-public-url", "https://" + lb.Addr().String(), "-log-level", stacktest.LogLevel().String(),
 			"-storage", "etcd", "-etcd-endpoints", strings.Join(members.Endpoints, ","), "-cluster-ttl", "3s"}, loadArgs...)
 		p := &hostProcess{t: t, args: args, out: node}
 		p.adminURL = "http://" + args[slicesIndex(args, "-admin")+1]
@@ -69,7 +70,7 @@ func startCluster(t *testing.T, n int) *clusterStack {
 					// The whole log, for debugging: the test output shows only its end.
 					_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-node%d.log", t.Name(), i+1)), []byte(node.String()), 0o600)
 				}
-				t.Logf("node %d log (end):\n%s", i+1, Tail(node.String(), 20000))
+				t.Logf("node %d log (end):\n%s", i+1, stacktest.Tail(node.String(), 20000))
 			}
 		})
 	}
@@ -89,7 +90,7 @@ func slicesIndex(list []string, s string) int {
 // queue is node i's GET /admin/queue.
 func (c *clusterStack) queue(i int) queueState {
 	var q queueState
-	if code := AdminCall(c.t, c.nodes[i].adminURL, c.token, "GET", "/admin/queue", &q); code != http.StatusOK {
+	if code := stacktest.AdminCall(c.t, c.nodes[i].adminURL, c.token, "GET", "/admin/queue", &q); code != http.StatusOK {
 		c.t.Fatalf("node %d: GET /admin/queue: %d", i+1, code)
 	}
 	return q

@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/emulator/stack"
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
@@ -50,7 +52,7 @@ func testSeed(t *testing.T) uint64 {
 
 // positions says where each text landed in r: 0 for the description, i for
 // comment i, -1 when nowhere.
-func positions(r JiraRequest, texts []string) []int {
+func positions(r stacktest.JiraRequest, texts []string) []int {
 	var at []int
 	for _, text := range texts {
 		p := -1
@@ -72,8 +74,8 @@ func positions(r JiraRequest, texts []string) []int {
 // another): each
 // chat must have exactly one request holding its messages, each exactly
 // once and in the order written ("" when all is well).
-func conversationCheck(reqs []JiraRequest, chats map[string][]string) string {
-	byChat := map[string][]JiraRequest{}
+func conversationCheck(reqs []stacktest.JiraRequest, chats map[string][]string) string {
+	byChat := map[string][]stacktest.JiraRequest{}
 	for _, r := range reqs {
 		for marker := range chats {
 			if strings.Contains(r.Description, marker+" ") || strings.Contains(r.Summary, marker+" ") {
@@ -126,7 +128,7 @@ func conversationCheck(reqs []JiraRequest, chats map[string][]string) string {
 }
 
 func TestE2E_JiraDownThenUpDeliversEveryMessageOnceInOrder(t *testing.T) {
-	s := Start(t)
+	s := stacktest.Start(t)
 	s.Fail(t, map[string]any{"service": "jira", "match": "*", "status": 503, "count": -1})
 	const nChats, perChat = 12, 5
 	chats := map[string][]string{}
@@ -134,7 +136,7 @@ func TestE2E_JiraDownThenUpDeliversEveryMessageOnceInOrder(t *testing.T) {
 	var wg sync.WaitGroup
 	for c := range nChats {
 		wg.Go(func() {
-			chat := NewChat()
+			chat := stacktest.NewChat()
 			marker := fmt.Sprintf("outage%dx%d", c, chat)
 			var texts []string
 			for i := range perChat {
@@ -178,7 +180,7 @@ func TestE2E_JiraDownThenUpDeliversEveryMessageOnceInOrder(t *testing.T) {
 }
 
 func TestE2E_TelegramRateLimitsAndErrorsStillDeliverRepliesOnceInOrder(t *testing.T) {
-	s := Start(t)
+	s := stacktest.Start(t)
 	const nChats, perChat = 4, 3
 	type conv struct {
 		chat int64
@@ -186,7 +188,7 @@ func TestE2E_TelegramRateLimitsAndErrorsStillDeliverRepliesOnceInOrder(t *testin
 	}
 	var convs []conv
 	for c := range nChats {
-		chat := NewChat()
+		chat := stacktest.NewChat()
 		r := s.Opened(t, chat, fmt.Sprintf("Please call me back falcon%d", c))
 		convs = append(convs, conv{chat, r.Key})
 	}
@@ -240,7 +242,7 @@ func TestE2E_TelegramRateLimitsAndErrorsStillDeliverRepliesOnceInOrder(t *testin
 // killableStack is a dev host in a child process that the test can kill,
 // with its simulators in the test process.
 type killableStack struct {
-	*Stack // admin: the simulators' control API
+	*stacktest.Stack // admin: the simulators' control API
 	*hostProcess
 	t     *testing.T
 	sims  *servedSimulators
@@ -274,7 +276,7 @@ func writeTestBundle(t *testing.T) string {
 // startTestSimulators serves the simulators from the test process, with a
 // dev certificate under data, and returns them and a stack whose calls go
 // to their control API.
-func startTestSimulators(t *testing.T, data string, out *SyncBuffer) (*servedSimulators, *Stack) {
+func startTestSimulators(t *testing.T, data string, out *stacktest.SyncBuffer) (*servedSimulators, *stacktest.Stack) {
 	t.Helper()
 	sims, simsAddr, err := serveSimulators(data, "127.0.0.1:0")
 	if err != nil {
@@ -287,10 +289,10 @@ func startTestSimulators(t *testing.T, data string, out *SyncBuffer) (*servedSim
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	return sims, &Stack{
+	return sims, &stacktest.Stack{
 		Data: data, Log: out, Admin: "http://" + simsAddr,
 		Client:  &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}},
-		Control: ControlClient(30*time.Second, sims.token),
+		Control: stacktest.ControlClient(30*time.Second, sims.token),
 	}
 }
 
@@ -302,7 +304,7 @@ var loadArgs = []string{"-route-rate", "1e6", "-installation-rate", "1e6", "-con
 func startKillable(t *testing.T) *killableStack {
 	t.Helper()
 	data, bundleDir := t.TempDir(), writeTestBundle(t)
-	out := &SyncBuffer{}
+	out := &stacktest.SyncBuffer{}
 	sims, stack := startTestSimulators(t, data, out)
 	listen, admin := freePort(t), freePort(t)
 	args := append([]string{"dev", "-sims", stack.Admin, "-data", data, "-bundle", bundleDir,
@@ -311,12 +313,12 @@ func startKillable(t *testing.T) *killableStack {
 		hostProcess: &hostProcess{t: t, args: args, adminURL: "http://" + admin, out: out}}
 	k.start()
 	k.token = readAdminToken(t, data)
-	k.Stack.HostAdmin = &struct{ url, token string }{k.hostProcess.adminURL, k.token}
+	k.Stack.HostAdmin = &stacktest.HostAdmin{URL: k.hostProcess.adminURL, Token: k.token}
 	t.Cleanup(func() {
 		k.stop()
-		CheckJiraCalls(t, k.Stack)
+		stacktest.CheckJiraCalls(t, k.Stack)
 		if t.Failed() {
-			t.Logf("host log (end):\n%s", Tail(k.out.String(), 20000))
+			t.Logf("host log (end):\n%s", stacktest.Tail(k.out.String(), 20000))
 		}
 	})
 	return k
@@ -337,7 +339,7 @@ type hostProcess struct {
 	t        *testing.T
 	args     []string
 	adminURL string // base URL of its admin listener
-	out      *SyncBuffer
+	out      *stacktest.SyncBuffer
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	starts   int
@@ -350,7 +352,7 @@ func (k *hostProcess) start() {
 	k.starts++
 	fmt.Fprintf(k.out, "--- start %d\n", k.starts)
 	cmd := exec.Command(binary, k.args...)
-	stdout := &SyncBuffer{}
+	stdout := &stacktest.SyncBuffer{}
 	cmd.Stdout = io.MultiWriter(stdout, k.out)
 	cmd.Stderr = k.out
 	if err := cmd.Start(); err != nil {
@@ -362,7 +364,7 @@ func (k *hostProcess) start() {
 	for !strings.Contains(stdout.String(), "dev console:") {
 		select {
 		case <-k.exited:
-			t.Fatalf("the host exited during start %d:\n%s", k.starts, Tail(k.out.String(), 4000))
+			t.Fatalf("the host exited during start %d:\n%s", k.starts, stacktest.Tail(k.out.String(), 4000))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -403,30 +405,9 @@ type queueState struct {
 	} `json:"deadLetters"`
 }
 
-func AdminCall(t *testing.T, base, token, method, path string, out any) int {
-	t.Helper()
-	req, err := http.NewRequest(method, base+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: %s: %v", method, path, raw, err)
-		}
-	}
-	return resp.StatusCode
-}
-
 func (k *killableStack) queue() queueState {
 	var q queueState
-	if code := AdminCall(k.t, k.adminURL, k.token, "GET", "/admin/queue", &q); code != http.StatusOK {
+	if code := stacktest.AdminCall(k.t, k.adminURL, k.token, "GET", "/admin/queue", &q); code != http.StatusOK {
 		k.t.Fatalf("GET /admin/queue: %d", code)
 	}
 	return q
@@ -436,43 +417,8 @@ func (k *killableStack) queue() queueState {
 // the test's: the simulator answers at once and keeps retrying a failed
 // delivery, as Telegram does.
 func (k *killableStack) trySay(chat int64, text string) error {
-	_, err := k.SendErr(UserMsg{ChatID: chat, Text: text, FirstName: "Kim"})
+	_, err := k.SendErr(stacktest.UserMsg{ChatID: chat, Text: text, FirstName: "Kim"})
 	return err
-}
-
-// SendErr is send without failing the test: for other goroutines.
-func (s *Stack) SendErr(m UserMsg) (SendResult, error) {
-	var res SendResult
-	body, _ := json.Marshal(m)
-	resp, err := s.Control.Post(s.Admin+"/_sim/telegram/send", "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		return res, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return res, fmt.Errorf("send: %d %s", resp.StatusCode, raw)
-	}
-	return res, json.Unmarshal(raw, &res)
-}
-
-// PostPublicErr is postPublic without failing the test.
-func (s *Stack) PostPublicErr(url string, body []byte, header map[string]string) (int, error) {
-	req, err := http.NewRequest("POST", url, strings.NewReader(string(body)))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := s.Client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
 }
 
 // heavyScenario keeps a scenario out of the race detector's run: make test
@@ -499,7 +445,7 @@ func TestE2E_HostKilledWithSIGKILLLosesAndDoublesNothing(t *testing.T) {
 	)
 	for c := range nChats {
 		wg.Go(func() {
-			chat := NewChat()
+			chat := stacktest.NewChat()
 			marker := fmt.Sprintf("kill%dx%d", c, chat)
 			rng := rand.New(rand.NewPCG(uint64(chat), 7))
 			for i := 0; i < 10 && !stop.Load(); i++ {
@@ -550,8 +496,8 @@ func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
 	k.start()
 	// Jira refuses every request: the bridge's retries run out quickly.
 	k.Fail(t, map[string]any{"service": "jira", "match": "POST /rest/servicedeskapi/request", "status": 500, "count": -1})
-	chat := NewChat()
-	res, err := k.SendErr(UserMsg{ChatID: chat, Text: "dead letter heron7 please", FirstName: "Kim"})
+	chat := stacktest.NewChat()
+	res, err := k.SendErr(stacktest.UserMsg{ChatID: chat, Text: "dead letter heron7 please", FirstName: "Kim"})
 	if err != nil || res.Status != http.StatusOK {
 		var hook map[string]any
 		k.Call(t, "GET", "/_sim/telegram/webhook", nil, &hook, http.StatusOK)
@@ -570,7 +516,7 @@ func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
 		t.Fatalf("dead letter %+v", d)
 	}
 	var raw json.RawMessage
-	AdminCall(t, k.adminURL, k.token, "GET", "/admin/queue", &raw)
+	stacktest.AdminCall(t, k.adminURL, k.token, "GET", "/admin/queue", &raw)
 	if s := string(raw); strings.Contains(s, "heron7") || strings.Contains(s, strconv.FormatInt(chat, 10)) {
 		t.Fatalf("the admin API shows the message or its chat: %s", s)
 	}
@@ -587,7 +533,7 @@ func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
 		t.Fatalf("metrics lack the dead letter:\n%s", m)
 	}
 	// The customer heard that the message did not arrive (the last attempt).
-	waitfor.Until(t, Wait, "the failure notice", func() string {
+	waitfor.Until(t, stacktest.Wait, "the failure notice", func() string {
 		if len(k.Messages(t, chat)) == 0 {
 			return "none"
 		}
@@ -596,10 +542,10 @@ func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
 
 	// Fixed: the replay delivers it.
 	k.Call(t, "DELETE", "/_sim/fail", nil, nil, http.StatusNoContent)
-	if code := AdminCall(t, k.adminURL, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNoContent {
+	if code := stacktest.AdminCall(t, k.adminURL, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNoContent {
 		t.Fatalf("replay: %d", code)
 	}
-	if code := AdminCall(t, k.adminURL, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNotFound {
+	if code := stacktest.AdminCall(t, k.adminURL, k.token, "POST", "/admin/queue/dead/"+q.DeadLetters[0].ID+"/replay", nil); code != http.StatusNotFound {
 		t.Fatalf("second replay: %d", code)
 	}
 	k.WaitRequest(t, "heron7")
@@ -618,8 +564,8 @@ func TestE2E_LoadWithDuplicates(t *testing.T) {
 	// The edge's per-route limit (20/s) would measure the limiter, and its
 	// per-address connection cap would refuse the simulators, which all
 	// connect from 127.0.0.1.
-	s := StartWith(t, func(c *serveConfig) {
-		c.edge.routeRate, c.edge.installationRate, c.edge.connsPerIP = 1e6, 1e6, 4096
+	s := stacktest.StartWith(t, func(c *stack.Config) {
+		c.Node.Edge.RouteRate, c.Node.Edge.InstallationRate, c.Node.Edge.ConnsPerIP = 1e6, 1e6, 4096
 	})
 	l := sendLoad(t, s, nChats, perChat, nil)
 	l.finish(t, s, "load", 3*time.Minute)
@@ -641,7 +587,7 @@ type load struct {
 // message, then every chat's second...), from 32 senders, one message of a
 // chat at a time, and sends one in ten again as Telegram retrying would.
 // progress, when set, is told each message sent.
-func sendLoad(t *testing.T, s *Stack, nChats, perChat int, progress func(sent int)) *load {
+func sendLoad(t *testing.T, s *stacktest.Stack, nChats, perChat int, progress func(sent int)) *load {
 	hook := s.TelegramWebhook(t)
 	type chatState struct {
 		id     int64
@@ -650,7 +596,7 @@ func sendLoad(t *testing.T, s *Stack, nChats, perChat int, progress func(sent in
 	}
 	all := make([]*chatState, nChats)
 	for c := range all {
-		id := NewChat()
+		id := stacktest.NewChat()
 		all[c] = &chatState{id: id, marker: fmt.Sprintf("load%dx%d", c, id)}
 	}
 	type job struct {
@@ -690,7 +636,7 @@ func sendLoad(t *testing.T, s *Stack, nChats, perChat int, progress func(sent in
 				lock.Lock()
 				text := fmt.Sprintf("%s line %03d", j.c.marker, j.i)
 				t0 := time.Now()
-				res, err := s.SendErr(UserMsg{ChatID: j.c.id, Text: text, FirstName: "Lee"})
+				res, err := s.SendErr(stacktest.UserMsg{ChatID: j.c.id, Text: text, FirstName: "Lee"})
 				d := time.Since(t0)
 				switch {
 				case err != nil:
@@ -705,7 +651,7 @@ func sendLoad(t *testing.T, s *Stack, nChats, perChat int, progress func(sent in
 					// The same update again, as Telegram retrying would send it:
 					// only once delivered, for Telegram sends a chat's updates in
 					// order, and a copy of one still waiting would overtake it.
-					body := TelegramUpdate(res.UpdateID, res.MessageID, j.c.id, text)
+					body := stacktest.TelegramUpdate(res.UpdateID, res.MessageID, j.c.id, text)
 					if code, _ := s.PostPublicErr(hook.URL, body, map[string]string{"X-Telegram-Bot-Api-Secret-Token": hook.SecretToken}); code == http.StatusOK {
 						dups.Add(1)
 					}
@@ -731,7 +677,7 @@ func sendLoad(t *testing.T, s *Stack, nChats, perChat int, progress func(sent in
 }
 
 // missing lists the texts that are in no request of s, with their update ids.
-func (l *load) missing(t *testing.T, s *Stack) map[string]int64 {
+func (l *load) missing(t *testing.T, s *stacktest.Stack) map[string]int64 {
 	var all strings.Builder
 	for _, r := range s.Requests(t) {
 		all.WriteString(r.Description)
@@ -753,7 +699,7 @@ func (l *load) missing(t *testing.T, s *Stack) map[string]int64 {
 
 // finish waits until every message is in Jira once, in order, checks the
 // counts, and logs the run's numbers under name.
-func (l *load) finish(t *testing.T, s *Stack, name string, wait time.Duration) {
+func (l *load) finish(t *testing.T, s *stacktest.Stack, name string, wait time.Duration) {
 	t.Helper()
 	waitfor.Until(t, wait, "every message in Jira once, in order", func() string {
 		return conversationCheck(s.Requests(t), l.chats)

@@ -4,43 +4,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-)
 
-// EditComment edits an agent's comment in the Jira simulator, which fires
-// comment_updated, and returns the identifiers of the comment_updated
-// deliveries it made (usually one; other tests share the simulator).
-func (s *Stack) EditComment(t *testing.T, key, id, body string) []string {
-	t.Helper()
-	before := map[string]bool{}
-	var ds []struct {
-		Event      string `json:"event"`
-		Identifier string `json:"identifier"`
-	}
-	s.Call(t, "GET", "/_sim/jira/deliveries", nil, &ds, http.StatusOK)
-	for _, d := range ds {
-		before[d.Identifier] = true
-	}
-	var a JiraAnswer
-	s.Call(t, "PUT", "/_sim/jira/requests/"+key+"/comment/"+id, map[string]any{"body": body}, &a, http.StatusOK)
-	CheckWebhooks(t, a.Webhooks)
-	s.Call(t, "GET", "/_sim/jira/deliveries", nil, &ds, http.StatusOK)
-	var ids []string
-	for _, d := range ds {
-		if d.Event == "comment_updated" && !before[d.Identifier] {
-			before[d.Identifier] = true
-			ids = append(ids, d.Identifier)
-		}
-	}
-	if len(ids) == 0 {
-		t.Fatal("the edit made no comment_updated delivery")
-	}
-	return ids
-}
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
+)
 
 func TestE2E_AnEditedPublicReplyArrivesOnceAsACorrectionAndAnInternalEditNever(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	r := s.Opened(t, chat, "My router blinks red heron4411")
 	reply := s.Reply(t, r.Key, "Please restart the router ibis5520")
 	s.WaitText(t, chat, "Please restart the router ibis5520")
@@ -54,9 +25,9 @@ func TestE2E_AnEditedPublicReplyArrivesOnceAsACorrectionAndAnInternalEditNever(t
 		t.Errorf("the correction is not marked as one: %q", correction.Plain)
 	}
 	for _, id := range ids {
-		var a JiraAnswer
+		var a stacktest.JiraAnswer
 		s.Call(t, "POST", "/_sim/jira/deliveries/"+id+"/redeliver", nil, &a, http.StatusOK)
-		CheckWebhooks(t, a.Webhooks)
+		stacktest.CheckWebhooks(t, a.Webhooks)
 	}
 	// The internal note is edited too; it must stay in Jira.
 	s.EditComment(t, r.Key, note.ID, "Internal: customer seems confused, call them stork6631")

@@ -15,6 +15,7 @@ import (
 	"github.com/chatbridge/chatbridge/emulator/sim/jira"
 	"github.com/chatbridge/chatbridge/emulator/sim/whatsapp"
 	"github.com/chatbridge/chatbridge/emulator/stack"
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
@@ -33,8 +34,8 @@ const (
 // would have left it: waiting for support.
 func TestE2E_ACustomersMessageLeavesTheRequestWaitingForSupport(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	r := s.Opened(t, chat, "The scanner jams on every page gnu7")
 	status := func(want string) func() string {
 		return func() string {
@@ -58,14 +59,14 @@ func TestE2E_ACustomersMessageLeavesTheRequestWaitingForSupport(t *testing.T) {
 	// The customer answers in the chat: support has the ball again.
 	s.Say(t, chat, "It is the model X200")
 	s.WaitAppComments(t, r.Key, true, 1)
-	waitfor.Until(t, Wait, "the answered request waiting for support", status(waitingForSupport))
+	waitfor.Until(t, stacktest.Wait, "the answered request waiting for support", status(waitingForSupport))
 
 	// Another message while support has it: it stays with support, though
 	// the rule takes the app's comment for the team's reply.
 	s.Say(t, chat, "It jams with a single page too")
 	s.WaitAppComments(t, r.Key, true, 2)
 	moves := "POST /rest/api/3/issue/" + r.Key + "/transitions"
-	waitfor.Until(t, Wait, "the bridge's second move back to support", func() string {
+	waitfor.Until(t, stacktest.Wait, "the bridge's second move back to support", func() string {
 		if n := s.JiraStats(t).Requests[moves]; n != 2 {
 			return fmt.Sprintf("%d transitions by the bridge", n)
 		}
@@ -128,7 +129,7 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 
 	// (a) A public reply whose webhooks carry no jsdPublic.
 	k.AgentComment(t, r.Key, map[string]any{"body": "Reply one: hold the power button for ten seconds.", "public": true, "bare": true})
-	waitfor.Until(t, Wait, "the bare reply in WhatsApp", func() string {
+	waitfor.Until(t, stacktest.Wait, "the bare reply in WhatsApp", func() string {
 		if got := replies(); len(got) != 1 {
 			return fmt.Sprintf("replies %q", got)
 		}
@@ -151,7 +152,7 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 	k.Call(t, "POST", "/_sim/fail", map[string]any{"service": "jira", "match": marks, "status": 500, "hold_seconds": 600}, nil, http.StatusOK)
 	followUp := "It still does not boot after that"
 	say(followUp)
-	waitfor.Until(t, Wait, "the comment made and its mark pending", func() string {
+	waitfor.Until(t, stacktest.Wait, "the comment made and its mark pending", func() string {
 		var held int64
 		for call, n := range k.JiraStats(t).Requests {
 			if strings.HasPrefix(call, strings.TrimSuffix(marks, "*")) {
@@ -191,7 +192,7 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 	}
 	k.Call(t, "POST", "/_sim/whatsapp/fail-delivery", map[string]any{"to": customer, "code": 0}, nil, http.StatusOK)
 	k.Reply(t, r.Key, "Reply three: we will call you.")
-	waitfor.Until(t, Wait, "the third reply in WhatsApp", func() string {
+	waitfor.Until(t, stacktest.Wait, "the third reply in WhatsApp", func() string {
 		if got := replies(); len(got) != 2 {
 			return fmt.Sprintf("replies %q", got)
 		}
@@ -234,7 +235,7 @@ func (k *killableStack) useWhatsApp(t *testing.T) {
 		ID      string `json:"id"`
 		SiteURL string `json:"siteUrl"`
 	}
-	if code := AdminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != http.StatusOK || len(list) != 1 {
+	if code := stacktest.AdminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != http.StatusOK || len(list) != 1 {
 		t.Fatalf("installations: %d %+v", code, list)
 	}
 	payload, _ := json.Marshal(map[string]any{

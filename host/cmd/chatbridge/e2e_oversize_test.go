@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 )
 
 // TestE2E_ASignedUpdateTooLargeToQueueIsAnswered200AndCounted: a correctly
@@ -16,12 +18,12 @@ import (
 // (issue 21, item 2).
 func TestE2E_ASignedUpdateTooLargeToQueueIsAnswered200AndCounted(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	hook := s.TelegramWebhook(t)
 	before := tooLargeCount(t, s)
 
-	huge := TelegramUpdate(7_770_001, 1, chat, "oversize "+strings.Repeat("x", 900<<10))
+	huge := stacktest.TelegramUpdate(7_770_001, 1, chat, "oversize "+strings.Repeat("x", 900<<10))
 	if st := s.PostPublic(t, hook.URL, huge, map[string]string{tgSecretHeader: hook.SecretToken}); st != http.StatusOK {
 		t.Fatalf("an oversize signed update got %d, want 200", st)
 	}
@@ -38,7 +40,7 @@ func TestE2E_ASignedUpdateTooLargeToQueueIsAnswered200AndCounted(t *testing.T) {
 }
 
 // tooLargeCount reads chatbridge_queue_push_too_large_total from /metrics.
-func tooLargeCount(t *testing.T, s *Stack) int64 {
+func tooLargeCount(t *testing.T, s *stacktest.Stack) int64 {
 	t.Helper()
 	resp, err := s.Control.Get(s.Admin + "/metrics")
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,67 +11,14 @@ import (
 	"testing"
 
 	"github.com/chatbridge/chatbridge/emulator/stack"
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
-// AdminResolve calls a resolver of the dev installation through the admin
-// API (POST /admin/installations/{id}/resolve/{function}) by the command
-// line's resolve, and decodes its answer.
-func (s *Stack) AdminResolve(t *testing.T, function string, payload any) map[string]any {
-	t.Helper()
-	var list bytes.Buffer
-	if err := runInstallations([]string{"-admin", s.Admin, "-data", s.Data}, &list, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	var ins []struct{ ID string }
-	if json.Unmarshal(list.Bytes(), &ins) != nil || len(ins) != 1 {
-		t.Fatalf("installations: %s", list.Bytes())
-	}
-	body, _ := json.Marshal(payload)
-	var out, errs bytes.Buffer
-	if err := runResolve([]string{"-admin", s.Admin, "-data", s.Data, ins[0].ID, function, string(body)}, &out, &errs); err != nil {
-		t.Fatalf("resolve %s: %v %s", function, err, errs.Bytes())
-	}
-	var a map[string]any
-	if err := json.Unmarshal(out.Bytes(), &a); err != nil {
-		t.Fatalf("%s answered %s", function, out.Bytes())
-	}
-	return a
-}
-
-// StoredRecords is the installation's app storage, opened (the dev
-// console's view of the sealed store): key and value of each record.
-func (s *Stack) StoredRecords(t *testing.T) []string {
-	t.Helper()
-	return s.Stored(t, "kvs")
-}
-
-// Stored is storedRecords for any keyspace.
-func (s *Stack) Stored(t *testing.T, space string) []string {
-	t.Helper()
-	var st struct {
-		Installations []struct{ ID string } `json:"installations"`
-	}
-	simGet(t, s.Admin+"/_console/state", &st)
-	if len(st.Installations) != 1 {
-		t.Fatalf("installations %+v", st)
-	}
-	var recs []struct{ Key, Value, Error string }
-	simGet(t, s.Admin+"/_console/storage?installation="+st.Installations[0].ID+"&space="+space, &recs)
-	var out []string
-	for _, r := range recs {
-		if r.Error != "" {
-			t.Fatalf("record unreadable: %s", r.Error)
-		}
-		out = append(out, r.Key+"="+r.Value)
-	}
-	return out
-}
-
 func TestE2E_ForgetByRequestKeyLeavesNothingOfTheChatAndJiraUntouched(t *testing.T) {
 	t.Parallel()
-	s := Start(t) // own stack: it is stopped to read the data file
-	chat, other := NewChat(), NewChat()
+	s := stacktest.Start(t) // own stack: it is stopped to read the data file
+	chat, other := stacktest.NewChat(), stacktest.NewChat()
 	texts := []string{"Forget me please quagga40913", "Another detail serval77215", "Agent answer okapi39920"}
 	r := s.Opened(t, chat, texts[0])
 	s.Say(t, chat, texts[1])
@@ -94,7 +40,7 @@ func TestE2E_ForgetByRequestKeyLeavesNothingOfTheChatAndJiraUntouched(t *testing
 	if list["ok"] != true || len(list["mappings"].([]any)) != 3 || strings.Contains(string(raw), chatID) || strings.Contains(string(raw), otherID) {
 		t.Fatalf("mappings.list: %s", raw)
 	}
-	before := map[string]JiraRequest{r.Key: s.Request(t, r.Key), second.Key: s.Request(t, second.Key)}
+	before := map[string]stacktest.JiraRequest{r.Key: s.Request(t, r.Key), second.Key: s.Request(t, second.Key)}
 
 	a := s.AdminResolve(t, "mappings.forget", map[string]any{"projectKey": stack.Project, "issueKey": r.Key})
 	if a["ok"] != true || len(a["forgotten"].([]any)) != 2 {
@@ -139,7 +85,7 @@ func TestE2E_ForgetByRequestKeyLeavesNothingOfTheChatAndJiraUntouched(t *testing
 
 	// The daily retention sweep is declared and runs in the module: the
 	// schedule fires a new trigger shortly after it appears.
-	waitfor.Until(t, Wait, "the retention trigger's first firing", func() string {
+	waitfor.Until(t, stacktest.Wait, "the retention trigger's first firing", func() string {
 		for _, rec := range s.Stored(t, "dedupe") {
 			if strings.HasPrefix(rec, "schedule:") && strings.Contains(rec, "retention") {
 				return ""
@@ -153,7 +99,7 @@ func TestE2E_ForgetByRequestKeyLeavesNothingOfTheChatAndJiraUntouched(t *testing
 	}
 
 	// The data-file and log scan of TestE2E_NoMessageTextTokenChatIDOrIssueKeyInTheDataFileOrLog.
-	CheckJiraCalls(t, s)
+	stacktest.CheckJiraCalls(t, s)
 	if err := s.Shutdown(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
@@ -177,8 +123,8 @@ func TestE2E_ForgetByRequestKeyLeavesNothingOfTheChatAndJiraUntouched(t *testing
 
 func TestE2E_CustomersForgetCommandForgetsTheChat(t *testing.T) {
 	t.Parallel()
-	s := Start(t)
-	chat := NewChat()
+	s := stacktest.Start(t)
+	chat := stacktest.NewChat()
 	chatID := strconv.FormatInt(chat, 10)
 	r := s.Opened(t, chat, "Please forget me later bongo83011")
 	s.Reply(t, r.Key, "Agent answer sitatunga20931")

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 )
 
 func TestProjectsCLIPicksServiceDeskAndRequestTypeByNameAndSaysWhatIsValid(t *testing.T) {
 	k := startKillable(t)
 	var list []struct{ ID string }
-	if code := AdminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != 200 || len(list) != 1 {
+	if code := stacktest.AdminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != 200 || len(list) != 1 {
 		t.Fatalf("installations: %d %v", code, list)
 	}
 	inst := list[0].ID

@@ -23,6 +23,7 @@ import (
 	"unicode"
 
 	"github.com/chatbridge/chatbridge/emulator/sim/telegram"
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
@@ -38,64 +39,10 @@ const (
 // tgSecretHeader carries the webhook's secret token on Telegram's deliveries.
 const tgSecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 
-// Opened sends chat's first message and waits for its request.
-func (s *Stack) Opened(t *testing.T, chat int64, text string) JiraRequest {
-	t.Helper()
-	s.Say(t, chat, text)
-	return s.WaitRequest(t, text)
-}
-
-// WaitAppComments waits until request key has n comments by the app with
-// the given visibility, and returns them.
-func (s *Stack) WaitAppComments(t *testing.T, key string, public bool, n int) []JiraComment {
-	t.Helper()
-	var got []JiraComment
-	waitfor.Until(t, Wait, fmt.Sprintf("%d comments (public %v) by the app on %s", n, public, key), func() string {
-		got = s.Request(t, key).AppComments(public)
-		if len(got) < n {
-			return fmt.Sprintf("%d so far", len(got))
-		}
-		return ""
-	})
-
-	return got
-}
-
-// WaitText waits for a sendMessage to chat whose visible text contains
-// want and returns it.
-func (s *Stack) WaitText(t *testing.T, chat int64, want string) SentMsg {
-	t.Helper()
-	var got SentMsg
-	waitfor.Until(t, Wait, "a message containing "+strconv.Quote(want), func() string {
-		ms := s.Messages(t, chat)
-		for _, m := range ms {
-			if strings.Contains(m.Plain, want) {
-				got = m
-				return ""
-			}
-		}
-		return fmt.Sprintf("chat has %d messages: %+v", len(ms), ms)
-	})
-
-	return got
-}
-
-// CountText counts the messages to chat whose visible text contains want.
-func (s *Stack) CountText(t *testing.T, chat int64, want string) int {
-	t.Helper()
-	n := 0
-	for _, m := range s.Messages(t, chat) {
-		if strings.Contains(m.Plain, want) {
-			n++
-		}
-	}
-	return n
-}
-
 func TestE2E_FirstMessageOpensARequestWithTheTextAndTheSendersName(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	text := "My printer is on fire since this morning zebra1"
 	s.Say(t, chat, text)
 	r := s.WaitRequest(t, "zebra1")
@@ -122,8 +69,8 @@ func TestE2E_FirstMessageOpensARequestWithTheTextAndTheSendersName(t *testing.T)
 
 func TestE2E_FollowUpsBecomePublicCommentsOnTheSameRequestInOrder(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	r := s.Opened(t, chat, "The VPN drops every ten minutes yak2")
 	follow := []string{"It happened again at noon", "Now it drops every five minutes", "Restarting the router did not help"}
 	// A conversation: each message after the previous one went through
@@ -155,8 +102,8 @@ func TestE2E_FollowUpsBecomePublicCommentsOnTheSameRequestInOrder(t *testing.T) 
 
 func TestE2E_MessagesSentInQuickSuccessionKeepTheirOrder(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	// The customer types five messages without waiting: the first opens
 	// the request while the others arrive.
 	texts := []string{"Hello I have a problem magpie16", "The screen is black magpie16b", "It beeps three times magpie16c",
@@ -164,8 +111,8 @@ func TestE2E_MessagesSentInQuickSuccessionKeepTheirOrder(t *testing.T) {
 	for _, text := range texts {
 		s.Say(t, chat, text)
 	}
-	mine := func() []JiraRequest {
-		var out []JiraRequest
+	mine := func() []stacktest.JiraRequest {
+		var out []stacktest.JiraRequest
 		for _, q := range s.Requests(t) {
 			for _, text := range texts {
 				if q.Holds(text) {
@@ -176,7 +123,7 @@ func TestE2E_MessagesSentInQuickSuccessionKeepTheirOrder(t *testing.T) {
 		}
 		return out
 	}
-	waitfor.Until(t, Wait, "all five messages in Jira", func() string {
+	waitfor.Until(t, stacktest.Wait, "all five messages in Jira", func() string {
 		n := 0
 		for _, q := range mine() {
 			for _, text := range texts {
@@ -242,8 +189,8 @@ func sameSet(a, b []string) bool {
 
 func TestE2E_AgentsPublicReplyArrivesInTheChatAsHTML(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	r := s.Opened(t, chat, "How do I reset my password owl3")
 	reply := "Hello Alice, open the login page and choose Forgot password."
 	s.Reply(t, r.Key, reply)
@@ -264,8 +211,8 @@ func TestE2E_AgentsPublicReplyArrivesInTheChatAsHTML(t *testing.T) {
 
 func TestE2E_InternalCommentsNeverReachTheCustomer(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	r := s.Opened(t, chat, "My laptop will not boot crane4")
 	internal := []map[string]any{
 		{"body": "Internal: jsdPublic false, customer seems upset"},
@@ -283,7 +230,7 @@ func TestE2E_InternalCommentsNeverReachTheCustomer(t *testing.T) {
 	// A comment whose event says nothing about its visibility is checked
 	// against the sd.public.comment property before anything is sent.
 	check := "GET /rest/api/3/comment/" + property + "/properties/sd.public.comment"
-	waitfor.Until(t, Wait, "the bridge reading the sd.public.comment property", func() string {
+	waitfor.Until(t, stacktest.Wait, "the bridge reading the sd.public.comment property", func() string {
 		if s.JiraStats(t).Requests[check] == 0 {
 			return "not read yet"
 		}
@@ -309,8 +256,8 @@ func TestE2E_InternalCommentsNeverReachTheCustomer(t *testing.T) {
 
 func TestE2E_TheCustomersOwnMessagesNeverComeBackToTheChat(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	r := s.Opened(t, chat, "Where is my order heron5")
 	s.Say(t, chat, "Order number 4711 placed last week")
 	s.Say(t, chat, "Paid by card")
@@ -334,8 +281,8 @@ func TestE2E_TheCustomersOwnMessagesNeverComeBackToTheChat(t *testing.T) {
 
 func TestE2E_DuplicateDeliveriesHaveExactlyOneEffect(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	hook := s.TelegramWebhook(t)
 	secret := map[string]string{tgSecretHeader: hook.SecretToken}
 
@@ -343,13 +290,13 @@ func TestE2E_DuplicateDeliveriesHaveExactlyOneEffect(t *testing.T) {
 	// first message opens one request, a follow-up makes one comment.
 	first := "Scanner shows error E42 ibis6"
 	res := s.Say(t, chat, first)
-	if st := s.PostPublic(t, hook.URL, TelegramUpdate(res.UpdateID, res.MessageID, chat, first), secret); st != http.StatusOK {
+	if st := s.PostPublic(t, hook.URL, stacktest.TelegramUpdate(res.UpdateID, res.MessageID, chat, first), secret); st != http.StatusOK {
 		t.Fatalf("the repeated update got %d, want 200", st)
 	}
 	r := s.WaitRequest(t, "ibis6")
 	follow := "Still E42 after a restart"
 	res = s.Say(t, chat, follow)
-	if st := s.PostPublic(t, hook.URL, TelegramUpdate(res.UpdateID, res.MessageID, chat, follow), secret); st != http.StatusOK {
+	if st := s.PostPublic(t, hook.URL, stacktest.TelegramUpdate(res.UpdateID, res.MessageID, chat, follow), secret); st != http.StatusOK {
 		t.Fatalf("the repeated update got %d, want 200", st)
 	}
 	s.WaitAppComments(t, r.Key, true, 1)
@@ -364,7 +311,7 @@ func TestE2E_DuplicateDeliveriesHaveExactlyOneEffect(t *testing.T) {
 	})
 	// Control: the same delivery with a new update_id is a new message, so
 	// what kept the repeats out was the update_id.
-	if st := s.PostPublic(t, hook.URL, TelegramUpdate(res.UpdateID+1_000_000, res.MessageID+1_000, chat, "Delivered directly"), secret); st != http.StatusOK {
+	if st := s.PostPublic(t, hook.URL, stacktest.TelegramUpdate(res.UpdateID+1_000_000, res.MessageID+1_000, chat, "Delivered directly"), secret); st != http.StatusOK {
 		t.Fatalf("a direct delivery got %d", st)
 	}
 	if c := s.WaitAppComments(t, r.Key, true, 2); c[1].Body != "Delivered directly" {
@@ -384,9 +331,9 @@ func TestE2E_DuplicateDeliveriesHaveExactlyOneEffect(t *testing.T) {
 	jh := s.JiraWebhook(t)
 	r = s.Request(t, r.Key)
 	for i, event := range []string{"comment_created", "jira:issue_updated"} {
-		body := JiraCommentEvent(event, r, a.ID, reply)
+		body := stacktest.JiraCommentEvent(event, r, a.ID, reply)
 		st := s.PostPublic(t, jh.URL, body, map[string]string{
-			"X-Hub-Signature":                SignJira(jh.Secret, body),
+			"X-Hub-Signature":                stacktest.SignJira(jh.Secret, body),
 			"X-Atlassian-Webhook-Retry":      "1",
 			"X-Atlassian-Webhook-Identifier": "e2e-retry-" + strconv.Itoa(i),
 		})
@@ -402,8 +349,8 @@ func TestE2E_DuplicateDeliveriesHaveExactlyOneEffect(t *testing.T) {
 	})
 	// Control: the same delivery for another comment id is relayed, so
 	// what kept the retries out was the comment id.
-	body := JiraCommentEvent("comment_created", r, "99"+a.ID, "Relayed directly")
-	if st := s.PostPublic(t, jh.URL, body, map[string]string{"X-Hub-Signature": SignJira(jh.Secret, body)}); st/100 != 2 {
+	body := stacktest.JiraCommentEvent("comment_created", r, "99"+a.ID, "Relayed directly")
+	if st := s.PostPublic(t, jh.URL, body, map[string]string{"X-Hub-Signature": stacktest.SignJira(jh.Secret, body)}); st/100 != 2 {
 		t.Fatalf("a direct Jira delivery got %d", st)
 	}
 	s.WaitText(t, chat, "Relayed directly")
@@ -414,7 +361,7 @@ func TestE2E_DuplicateDeliveriesHaveExactlyOneEffect(t *testing.T) {
 func longReply() string {
 	var b strings.Builder
 	for i := 1; b.Len() < 16000 || len([]rune(b.String())) < 10500; i++ {
-		fmt.Fprintf(&b, "Step %d. Unplug the device 🔌, wait ten seconds ⏳ and plug it in again 👍🏽. Then check the lights 👩‍💻 🇩🇪 and tell us what you see 🙂.", i)
+		fmt.Fprintf(&b, "stacktest.Step %d. Unplug the device 🔌, wait ten seconds ⏳ and plug it in again 👍🏽. Then check the lights 👩‍💻 🇩🇪 and tell us what you see 🙂.", i)
 		if i%4 == 0 {
 			b.WriteString("\n\n")
 		} else {
@@ -426,16 +373,16 @@ func longReply() string {
 
 func TestE2E_LongReplyArrivesInOrderedPartsWithinTelegramsLimit(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	r := s.Opened(t, chat, "Router lights blink red kite7")
 	reply := longReply()
 	if n := len([]rune(reply)); n < 10000 {
 		t.Fatalf("reply of %d characters", n)
 	}
 	s.Reply(t, r.Key, reply)
-	var parts []SentMsg
-	waitfor.Until(t, Wait, "the whole reply", func() string {
+	var parts []stacktest.SentMsg
+	waitfor.Until(t, stacktest.Wait, "the whole reply", func() string {
 		parts = s.Messages(t, chat)
 		got := 0
 		for _, p := range parts {
@@ -454,14 +401,14 @@ func TestE2E_LongReplyArrivesInOrderedPartsWithinTelegramsLimit(t *testing.T) {
 		return ""
 	})
 	if len(parts) < 3 {
-		t.Errorf("%d parts for %d UTF-16 units", len(parts), UTF16Len(reply))
+		t.Errorf("%d parts for %d UTF-16 units", len(parts), stacktest.UTF16Len(reply))
 	}
 	rest := reply
 	for i, p := range parts {
 		if p.ParseMode != "HTML" {
 			t.Errorf("part %d sent with parse_mode %q", i, p.ParseMode)
 		}
-		if n := UTF16Len(p.Plain); n > 4096 || n == 0 {
+		if n := stacktest.UTF16Len(p.Plain); n > 4096 || n == 0 {
 			t.Errorf("part %d has %d UTF-16 units", i, n)
 		}
 		if strings.ContainsRune(p.Plain, unicode.ReplacementChar) {
@@ -489,8 +436,8 @@ func head(s string, n int) string {
 
 func TestE2E_MarkupIsEscapedOrConvertedBothWays(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 
 	// Customer to Jira: what the customer typed arrives as typed.
 	first := "Tags like <b>& stay as typed puffin8"
@@ -528,13 +475,13 @@ func TestE2E_MarkupIsEscapedOrConvertedBothWays(t *testing.T) {
 
 func TestE2E_PhotoAndDocumentBecomeAttachmentsOfTheRequest(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
-	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", Photo: true, Text: "The broken screen swan9"})
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
+	s.Send(t, stacktest.UserMsg{ChatID: chat, FirstName: "Alice", Photo: true, Text: "The broken screen swan9"})
 	r := s.WaitRequest(t, "swan9")
-	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", Text: "The error log", Document: &DocMsg{FileName: "error-log.txt", Size: 50_000, MimeType: "text/plain"}})
-	var atts []JiraAttachment
-	waitfor.Until(t, Wait, "two attachments", func() string {
+	s.Send(t, stacktest.UserMsg{ChatID: chat, FirstName: "Alice", Text: "The error log", Document: &stacktest.DocMsg{FileName: "error-log.txt", Size: 50_000, MimeType: "text/plain"}})
+	var atts []stacktest.JiraAttachment
+	waitfor.Until(t, stacktest.Wait, "two attachments", func() string {
 		atts = s.Request(t, r.Key).Attachments
 		if len(atts) < 2 {
 			return fmt.Sprintf("%+v", atts)
@@ -542,7 +489,7 @@ func TestE2E_PhotoAndDocumentBecomeAttachmentsOfTheRequest(t *testing.T) {
 		return ""
 	})
 
-	var photo, doc *JiraAttachment
+	var photo, doc *stacktest.JiraAttachment
 	for i, a := range atts {
 		switch {
 		case strings.HasSuffix(a.Filename, ".jpg"):
@@ -560,7 +507,7 @@ func TestE2E_PhotoAndDocumentBecomeAttachmentsOfTheRequest(t *testing.T) {
 	if !strings.Contains(r.Description, "The broken screen") {
 		t.Errorf("the photo's caption is not in the description %q", r.Description)
 	}
-	waitfor.Until(t, Wait, "the document's caption", func() string {
+	waitfor.Until(t, stacktest.Wait, "the document's caption", func() string {
 		for _, c := range s.Request(t, r.Key).Comments {
 			if strings.Contains(c.Body, "The error log") {
 				return ""
@@ -579,15 +526,15 @@ func TestE2E_PhotoAndDocumentBecomeAttachmentsOfTheRequest(t *testing.T) {
 
 func TestE2E_AlbumOpensOneRequestWithAllItsFiles(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	id := strconv.FormatInt(chat, 10)
 	caption, invoice := "Damage on arrival robin10", "invoice-"+id+".pdf"
-	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", Photo: true, MediaGroupID: "album" + id, Text: caption})
-	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", Photo: true, MediaGroupID: "album" + id})
-	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", MediaGroupID: "album" + id, Document: &DocMsg{FileName: invoice, Size: 4096, MimeType: "application/pdf"}})
-	album := func() []JiraRequest {
-		var out []JiraRequest
+	s.Send(t, stacktest.UserMsg{ChatID: chat, FirstName: "Alice", Photo: true, MediaGroupID: "album" + id, Text: caption})
+	s.Send(t, stacktest.UserMsg{ChatID: chat, FirstName: "Alice", Photo: true, MediaGroupID: "album" + id})
+	s.Send(t, stacktest.UserMsg{ChatID: chat, FirstName: "Alice", MediaGroupID: "album" + id, Document: &stacktest.DocMsg{FileName: invoice, Size: 4096, MimeType: "application/pdf"}})
+	album := func() []stacktest.JiraRequest {
+		var out []stacktest.JiraRequest
 		for _, q := range s.Requests(t) {
 			if q.Holds(caption) || q.HasFile(invoice) {
 				out = append(out, q)
@@ -595,7 +542,7 @@ func TestE2E_AlbumOpensOneRequestWithAllItsFiles(t *testing.T) {
 		}
 		return out
 	}
-	waitfor.Until(t, Wait, "one request with the album's three files", func() string {
+	waitfor.Until(t, stacktest.Wait, "one request with the album's three files", func() string {
 		rs := album()
 		if len(rs) != 1 || len(rs[0].Attachments) < 3 {
 			return fmt.Sprintf("%+v", rs)
@@ -636,10 +583,10 @@ func TestE2E_AlbumOpensOneRequestWithAllItsFiles(t *testing.T) {
 
 func TestE2E_OversizeFileIsNotAttachedAndBothSidesAreTold(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	r := s.Opened(t, chat, "I need to send a big video finch11")
-	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", Text: "Here it is", Document: &DocMsg{FileName: "recording.mp4", Size: 25 << 20, MimeType: "video/mp4"}})
+	s.Send(t, stacktest.UserMsg{ChatID: chat, FirstName: "Alice", Text: "Here it is", Document: &stacktest.DocMsg{FileName: "recording.mp4", Size: 25 << 20, MimeType: "video/mp4"}})
 	m := s.WaitText(t, chat, textTooLarge)
 	if !strings.Contains(m.Plain, "recording.mp4") {
 		t.Errorf("the notice %q does not name the file", m.Plain)
@@ -648,7 +595,7 @@ func TestE2E_OversizeFileIsNotAttachedAndBothSidesAreTold(t *testing.T) {
 	if !strings.Contains(notes[0].Body, noteTooLarge) || !strings.Contains(notes[0].Body, "recording.mp4") {
 		t.Errorf("internal note %q", notes[0].Body)
 	}
-	waitfor.Until(t, Wait, "the caption as a comment", func() string {
+	waitfor.Until(t, stacktest.Wait, "the caption as a comment", func() string {
 		for _, c := range s.Request(t, r.Key).AppComments(true) {
 			if c.Body == "Here it is" {
 				return ""
@@ -674,8 +621,8 @@ func TestE2E_OversizeFileIsNotAttachedAndBothSidesAreTold(t *testing.T) {
 
 func TestE2E_ResolutionTellsTheCustomerAndTheNextMessageOpensANewRequest(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	old := s.Opened(t, chat, "Monitor flickers gull12")
 	s.Transition(t, old.Key, "Done")
 	m := s.WaitText(t, chat, textResolved)
@@ -700,8 +647,8 @@ func TestE2E_ResolutionTellsTheCustomerAndTheNextMessageOpensANewRequest(t *test
 
 func TestE2E_ForgedWebhooksAreRefusedAndChangeNothing(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat, stranger := NewChat(), NewChat()
+	s := stacktest.Shared(t)
+	chat, stranger := stacktest.NewChat(), stacktest.NewChat()
 	r := s.Opened(t, chat, "Keyboard types wrong letters lark13")
 	hook := s.TelegramWebhook(t)
 
@@ -712,8 +659,8 @@ func TestE2E_ForgedWebhooksAreRefusedAndChangeNothing(t *testing.T) {
 		nil,
 	} {
 		for _, u := range [][]byte{
-			TelegramUpdate(900_000+int64(i), 1, stranger, "forged opening forgedtg"),
-			TelegramUpdate(900_100+int64(i), 99, chat, "forged follow-up forgedtg"),
+			stacktest.TelegramUpdate(900_000+int64(i), 1, stranger, "forged opening forgedtg"),
+			stacktest.TelegramUpdate(900_100+int64(i), 99, chat, "forged follow-up forgedtg"),
 		} {
 			if st := s.PostPublic(t, hook.URL, u, header); st != http.StatusUnauthorized && st != http.StatusForbidden {
 				t.Errorf("forged Telegram update (header %v) got %d, want 401 or 403", header, st)
@@ -723,17 +670,17 @@ func TestE2E_ForgedWebhooksAreRefusedAndChangeNothing(t *testing.T) {
 
 	// Jira: a wrong signature, none, or a body changed after signing.
 	jh := s.JiraWebhook(t)
-	body := JiraCommentEvent("comment_created", r, "987654", "forged reply forgedjira")
-	signed := JiraCommentEvent("comment_created", r, "987655", "forged reply forgedjira")
+	body := stacktest.JiraCommentEvent("comment_created", r, "987654", "forged reply forgedjira")
+	signed := stacktest.JiraCommentEvent("comment_created", r, "987655", "forged reply forgedjira")
 	tampered := bytes.Replace(signed, []byte("forged reply"), []byte("FORGED REPLY"), 1)
 	for _, c := range []struct {
 		body []byte
 		sig  string
 	}{
-		{body, SignJira("not-the-secret", body)},
+		{body, stacktest.SignJira("not-the-secret", body)},
 		{body, ""},
 		{body, "sha256=" + strings.Repeat("0", 64)},
-		{tampered, SignJira(jh.Secret, signed)},
+		{tampered, stacktest.SignJira(jh.Secret, signed)},
 	} {
 		h := map[string]string{}
 		if c.sig != "" {
@@ -770,8 +717,8 @@ func TestE2E_ForgedWebhooksAreRefusedAndChangeNothing(t *testing.T) {
 
 func TestE2E_RateLimitsAreRetriedAfterRetryAfterWithNothingLostOrDuplicated(t *testing.T) {
 	t.Parallel()
-	s := Start(t) // own stack: fault rules and counters are global
-	chat := NewChat()
+	s := stacktest.Start(t) // own stack: fault rules and counters are global
+	chat := stacktest.NewChat()
 	const create = "POST /rest/servicedeskapi/request"
 
 	// Jira answers 429 with Retry-After to the request's creation.
@@ -838,16 +785,16 @@ func TestE2E_RateLimitsAreRetriedAfterRetryAfterWithNothingLostOrDuplicated(t *t
 
 func TestE2E_BlockedBotDeliversNothingAndAgentsAreTold(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	r := s.Opened(t, chat, "Cannot log in to the portal dove15")
-	var res SendResult
+	var res stacktest.SendResult
 	s.Call(t, "POST", "/_sim/telegram/block", map[string]any{"chat_id": chat}, &res, http.StatusOK)
 	if res.Status != http.StatusOK {
 		t.Fatalf("the my_chat_member update: %+v", res)
 	}
 	s.Reply(t, r.Key, "Try again now please")
-	waitfor.Until(t, Wait, "the note that the reply was not delivered", func() string {
+	waitfor.Until(t, stacktest.Wait, "the note that the reply was not delivered", func() string {
 		for _, c := range s.Request(t, r.Key).AppComments(false) {
 			if strings.Contains(c.Body, noteNotDelivered) {
 				return ""
@@ -882,7 +829,7 @@ func TestE2E_BlockedBotDeliversNothingAndAgentsAreTold(t *testing.T) {
 	// Writing again unblocks the bot (Telegram delivers my_chat_member
 	// first): the message reaches the request and replies arrive again.
 	s.Say(t, chat, "Sorry, I am back dove15")
-	waitfor.Until(t, Wait, "the message after unblocking", func() string {
+	waitfor.Until(t, stacktest.Wait, "the message after unblocking", func() string {
 		for _, c := range s.Request(t, r.Key).AppComments(true) {
 			if strings.Contains(c.Body, "I am back") {
 				return ""
@@ -900,18 +847,18 @@ func TestE2E_BlockedBotDeliversNothingAndAgentsAreTold(t *testing.T) {
 
 func TestE2E_AgentsPublicFileArrivesAndAnInternalOneDoesNot(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	r := s.Opened(t, chat, "Where is the manual stork17")
 	attach := func(body map[string]any) {
-		var a JiraAnswer
+		var a stacktest.JiraAnswer
 		s.Call(t, "POST", "/_sim/jira/requests/"+r.Key+"/attachment", body, &a, http.StatusOK)
-		CheckWebhooks(t, a.Webhooks)
+		stacktest.CheckWebhooks(t, a.Webhooks)
 	}
 	attach(map[string]any{"filename": "internal-notes.pdf", "size": 1000, "public": false, "comment": "Internal file"})
 	attach(map[string]any{"filename": "manual.pdf", "size": 30_000, "public": true, "comment": "Here is the manual"})
-	var doc SentMsg
-	waitfor.Until(t, Wait, "the manual as a document", func() string {
+	var doc stacktest.SentMsg
+	waitfor.Until(t, stacktest.Wait, "the manual as a document", func() string {
 		for _, m := range s.Sent(t, chat) {
 			if m.Method == "sendDocument" && m.FileName == "manual.pdf" {
 				doc = m
@@ -940,8 +887,8 @@ func TestE2E_AgentsPublicFileArrivesAndAnInternalOneDoesNot(t *testing.T) {
 
 func TestE2E_NoMessageTextTokenChatIDOrIssueKeyInTheDataFileOrLog(t *testing.T) {
 	t.Parallel()
-	s := Start(t) // own stack: it is stopped to read the data file
-	chat := NewChat()
+	s := stacktest.Start(t) // own stack: it is stopped to read the data file
+	chat := stacktest.NewChat()
 	texts := []string{
 		"Confidential: my account number is quokka93817",
 		"Second secret message wombat28461",
@@ -951,9 +898,9 @@ func TestE2E_NoMessageTextTokenChatIDOrIssueKeyInTheDataFileOrLog(t *testing.T) 
 	}
 	r := s.Opened(t, chat, texts[0])
 	s.Say(t, chat, texts[1])
-	s.Send(t, UserMsg{ChatID: chat, FirstName: "Alice", Photo: true, Text: texts[2]})
+	s.Send(t, stacktest.UserMsg{ChatID: chat, FirstName: "Alice", Photo: true, Text: texts[2]})
 	s.WaitAppComments(t, r.Key, true, 1)
-	waitfor.Until(t, Wait, "the photo", func() string {
+	waitfor.Until(t, stacktest.Wait, "the photo", func() string {
 		if len(s.Request(t, r.Key).Attachments) == 0 {
 			return "not attached"
 		}
@@ -969,7 +916,7 @@ func TestE2E_NoMessageTextTokenChatIDOrIssueKeyInTheDataFileOrLog(t *testing.T) 
 	texts = append(texts, "After the resolution kiwi66120")
 	second := s.WaitRequest(t, "kiwi66120")
 
-	CheckJiraCalls(t, s)
+	stacktest.CheckJiraCalls(t, s)
 	if err := s.Shutdown(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
@@ -1053,15 +1000,15 @@ func leaks(data []byte, secret string) (string, bool) {
 
 func TestE2E_AgentsRepliesArriveInTheOrderTheyWereWritten(t *testing.T) {
 	t.Parallel()
-	s := Shared(t)
-	chat := NewChat()
+	s := stacktest.Shared(t)
+	chat := stacktest.NewChat()
 	r := s.Opened(t, chat, "Need the setup guide pelican18")
-	var a JiraAnswer
+	var a stacktest.JiraAnswer
 	s.Call(t, "POST", "/_sim/jira/requests/"+r.Key+"/attachment",
 		map[string]any{"filename": "setup-guide.pdf", "size": 300_000, "public": true, "comment": "Here is the guide"}, &a, http.StatusOK)
-	CheckWebhooks(t, a.Webhooks)
+	stacktest.CheckWebhooks(t, a.Webhooks)
 	s.Reply(t, r.Key, "Tell me if page 3 helps")
-	describe := func(m SentMsg) string {
+	describe := func(m stacktest.SentMsg) string {
 		switch {
 		case m.Method != "sendMessage":
 			return m.Method + " " + m.FileName
@@ -1071,7 +1018,7 @@ func TestE2E_AgentsRepliesArriveInTheOrderTheyWereWritten(t *testing.T) {
 		return m.Plain
 	}
 	var got []string
-	waitfor.Until(t, Wait, "both replies and the file", func() string {
+	waitfor.Until(t, stacktest.Wait, "both replies and the file", func() string {
 		got = got[:0]
 		for _, m := range s.Sent(t, chat) {
 			got = append(got, describe(m))

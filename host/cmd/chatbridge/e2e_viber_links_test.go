@@ -6,16 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/chatbridge/chatbridge/emulator/sim/jira"
 	"github.com/chatbridge/chatbridge/emulator/sim/viber"
-	"github.com/chatbridge/chatbridge/emulator/stack"
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
@@ -24,7 +22,7 @@ import (
 // the edge, which streams the attachment from the Jira simulator; the link
 // then answers 404, and neither the link's token nor the file is on disk.
 func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
-	s := Start(t)
+	s := stacktest.Start(t)
 	s.Reconfigure(t, "viber", viber.DefaultToken)
 	const user = "E2eLinks+/0123456789B="
 	var res viber.SendResult
@@ -35,7 +33,7 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 	req := s.WaitRequest(t, "viber-e2e-links")
 	// The request exists in Jira a moment before the bridge has mapped it
 	// to the chat: wait for the inbound work to finish.
-	waitfor.Until(t, Wait, "the inbound queue drained", func() string {
+	waitfor.Until(t, stacktest.Wait, "the inbound queue drained", func() string {
 		if n := s.Node.Host.Queue().Pending(); n != 0 {
 			return fmt.Sprintf("%d pending", n)
 		}
@@ -43,13 +41,13 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 	})
 
 	const size = 300_000
-	var att JiraAnswer
+	var att stacktest.JiraAnswer
 	s.Call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{
 		"filename": "manual.pdf", "size": size, "public": true, "mime_type": "application/pdf", "comment": "Here is the manual."}, &att, http.StatusOK)
-	CheckWebhooks(t, att.Webhooks)
+	stacktest.CheckWebhooks(t, att.Webhooks)
 
 	var file viber.Sent
-	waitfor.Until(t, Wait, "the agent's file in Viber", func() string {
+	waitfor.Until(t, stacktest.Wait, "the agent's file in Viber", func() string {
 		var sent []viber.Sent
 		s.Call(t, "GET", "/_sim/viber/sent?receiver="+url.QueryEscape(user), nil, &sent, http.StatusOK)
 		for _, m := range sent {
@@ -88,12 +86,12 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 	}
 
 	// A small image goes as a picture, by its own link.
-	var img JiraAnswer
+	var img stacktest.JiraAnswer
 	s.Call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{
 		"filename": "label.png", "size": 40_000, "public": true, "mime_type": "image/png"}, &img, http.StatusOK)
-	CheckWebhooks(t, img.Webhooks)
+	stacktest.CheckWebhooks(t, img.Webhooks)
 	var pic viber.Sent
-	waitfor.Until(t, Wait, "the agent's picture in Viber", func() string {
+	waitfor.Until(t, stacktest.Wait, "the agent's picture in Viber", func() string {
 		var sent []viber.Sent
 		s.Call(t, "GET", "/_sim/viber/sent?receiver="+url.QueryEscape(user), nil, &sent, http.StatusOK)
 		for _, m := range sent {
@@ -129,21 +127,4 @@ func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// JiraAttachmentContent is the content of an attachment as the Jira simulator serves it.
-func (s *Stack) JiraAttachmentContent(t *testing.T, id string) []byte {
-	t.Helper()
-	sims, ok := s.Emu.Sims.(*stack.Local)
-	if !ok {
-		t.Fatalf("simulators %T", s.Emu.Sims)
-	}
-	r := httptest.NewRequest("GET", "/rest/api/3/attachment/content/"+id+"?redirect=false", nil)
-	r.Header.Set("Authorization", jira.DefaultAuthorization)
-	rec := httptest.NewRecorder()
-	sims.Jira.API().ServeHTTP(rec, r)
-	if rec.Code != 200 {
-		t.Fatalf("attachment %s: %d", id, rec.Code)
-	}
-	return rec.Body.Bytes()
 }

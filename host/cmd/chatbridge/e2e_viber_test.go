@@ -9,13 +9,14 @@ import (
 
 	"github.com/chatbridge/chatbridge/emulator/sim/viber"
 	"github.com/chatbridge/chatbridge/emulator/stack"
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // Viber customers reach the same bridge: the project is switched to the
 // Viber simulator's bot and a customer talks to an agent.
 func TestE2E_ViberCustomerAndAgent(t *testing.T) {
-	s := Start(t)
+	s := stacktest.Start(t)
 	s.Reconfigure(t, "viber", viber.DefaultToken)
 	var wh viber.Webhook
 	s.Call(t, "GET", "/_sim/viber/webhook", nil, &wh, http.StatusOK)
@@ -51,7 +52,7 @@ func TestE2E_ViberCustomerAndAgent(t *testing.T) {
 
 	// A photo travels from Viber's media host to the request.
 	s.Call(t, "POST", "/_sim/viber/send", map[string]any{"user_id": user, "picture": true, "text": "the label"}, &res, http.StatusOK)
-	waitfor.Until(t, Wait, "the photo attached to the request", func() string {
+	waitfor.Until(t, stacktest.Wait, "the photo attached to the request", func() string {
 		if n := len(s.Request(t, req.Key).Attachments); n != 1 {
 			return fmt.Sprintf("%d attachments", n)
 		}
@@ -60,7 +61,7 @@ func TestE2E_ViberCustomerAndAgent(t *testing.T) {
 
 	s.Reply(t, req.Key, "Your parcel is *on its way*.")
 	var sent []viber.Sent
-	waitfor.Until(t, Wait, "the agent's reply in Viber", func() string {
+	waitfor.Until(t, stacktest.Wait, "the agent's reply in Viber", func() string {
 		s.Call(t, "GET", "/_sim/viber/sent?receiver="+url.QueryEscape(user), nil, &sent, http.StatusOK)
 		if len(sent) == 0 {
 			return "nothing sent"

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
 )
 
@@ -14,7 +15,7 @@ func TestJiraWebhookSecretIsShownAgainAndRotatesWithADaysGrace(t *testing.T) {
 		ID             string
 		JiraWebhookURL string `json:"jiraWebhookUrl"`
 	}
-	if code := AdminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != 200 || len(list) != 1 {
+	if code := stacktest.AdminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != 200 || len(list) != 1 {
 		t.Fatalf("installations: %d %v", code, list)
 	}
 	in := list[0]

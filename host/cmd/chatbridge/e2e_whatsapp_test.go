@@ -8,13 +8,14 @@ import (
 
 	"github.com/chatbridge/chatbridge/emulator/sim/whatsapp"
 	"github.com/chatbridge/chatbridge/emulator/stack"
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // WhatsApp customers reach the same bridge; a reply after the 24-hour
 // window becomes an internal note instead.
 func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
-	s := Start(t)
+	s := stacktest.Start(t)
 	s.Reconfigure(t, "whatsapp", whatsapp.DefaultPhoneID+":"+whatsapp.DefaultAccountID+":"+whatsapp.DefaultAppSecret+":"+whatsapp.DefaultAccessToken)
 	var wh whatsapp.Webhook
 	s.Call(t, "GET", "/_sim/whatsapp/webhook", nil, &wh, http.StatusOK)
@@ -43,7 +44,7 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 	// The two messages of one delivery are handled in parallel: either opens
 	// the request, the other joins it.
 	req := s.WaitRequest(t, "via WhatsApp")
-	waitfor.Until(t, Wait, "both messages and the photo in one request", func() string {
+	waitfor.Until(t, stacktest.Wait, "both messages and the photo in one request", func() string {
 		r := s.Request(t, req.Key)
 		all := r.Description
 		for _, c := range r.Comments {
@@ -57,7 +58,7 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 
 	s.Reply(t, req.Key, "We are on it.")
 	var sent []whatsapp.Sent
-	waitfor.Until(t, Wait, "the agent's reply in WhatsApp", func() string {
+	waitfor.Until(t, stacktest.Wait, "the agent's reply in WhatsApp", func() string {
 		s.Call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
 		if len(sent) == 0 {
 			return "nothing sent"
@@ -70,10 +71,10 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 	}
 
 	// An agent's file goes out as a document.
-	var att JiraAnswer
+	var att stacktest.JiraAnswer
 	s.Call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{"filename": "guide.pdf", "size": 2048, "public": true, "mime_type": "application/pdf"}, &att, http.StatusOK)
-	CheckWebhooks(t, att.Webhooks)
-	waitfor.Until(t, Wait, "the agent's file in WhatsApp", func() string {
+	stacktest.CheckWebhooks(t, att.Webhooks)
+	waitfor.Until(t, stacktest.Wait, "the agent's file in WhatsApp", func() string {
 		s.Call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)
 		for _, m := range sent {
 			if m.Type == "document" && m.Filename == "guide.pdf" && m.Size == 2048 {
@@ -107,7 +108,7 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 // their user id; an edit goes to Jira marked as one, and a message WhatsApp
 // delivers without content gets a clear answer (finding 5).
 func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testing.T) {
-	s := Start(t)
+	s := stacktest.Start(t)
 	s.Reconfigure(t, "whatsapp", whatsapp.DefaultPhoneID+":"+whatsapp.DefaultAccountID+":"+whatsapp.DefaultAppSecret+":"+whatsapp.DefaultAccessToken)
 	var wh whatsapp.Webhook
 	s.Call(t, "GET", "/_sim/whatsapp/webhook", nil, &wh, http.StatusOK)
@@ -154,7 +155,7 @@ func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testin
 	hidden := s.WaitRequest(t, "whatsappE2Eusername")
 	s.Idle(t) // mapped to the chat before the agent replies
 	s.Reply(t, hidden.Key, "whatsappE2E reply by user id")
-	waitfor.Until(t, Wait, "the reply reaches the customer by user id", func() string {
+	waitfor.Until(t, stacktest.Wait, "the reply reaches the customer by user id", func() string {
 		s.Call(t, "GET", "/_sim/whatsapp/sent?to="+userID, nil, &sent, http.StatusOK)
 		if len(sent) != 1 || sent[0].Text != "whatsappE2E reply by user id" {
 			return fmt.Sprintf("sent %+v", sent)
@@ -164,7 +165,7 @@ func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testin
 
 	// An edit, then a message WhatsApp cannot deliver the content of.
 	s.Call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "edit_of": first, "text": "whatsappE2Eusername corrected"}, &res, http.StatusOK)
-	waitfor.Until(t, Wait, "the edit as a comment", func() string {
+	waitfor.Until(t, stacktest.Wait, "the edit as a comment", func() string {
 		for _, c := range s.Request(t, hidden.Key).Comments {
 			if strings.Contains(c.Body, "(edited)") && strings.Contains(c.Body, "corrected") {
 				return ""
@@ -174,7 +175,7 @@ func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testin
 	})
 
 	s.Call(t, "POST", "/_sim/whatsapp/send", map[string]any{"from": "4915112340002", "user_id": userID, "hide_phone": true, "unsupported": "poll_creation"}, &res, http.StatusOK)
-	waitfor.Until(t, Wait, "the answer to an unsupported message", func() string {
+	waitfor.Until(t, stacktest.Wait, "the answer to an unsupported message", func() string {
 		s.Call(t, "GET", "/_sim/whatsapp/sent?to="+userID, nil, &sent, http.StatusOK)
 		for _, m := range sent {
 			if strings.Contains(m.Text, "cannot be passed on") {

@@ -24,6 +24,7 @@ import (
 	"github.com/chatbridge/chatbridge/emulator/sim/viber"
 	"github.com/chatbridge/chatbridge/emulator/sim/whatsapp"
 	"github.com/chatbridge/chatbridge/emulator/stack"
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 	"github.com/chatbridge/chatbridge/proxy"
@@ -147,7 +148,7 @@ type service struct {
 	args   []string // the serve command line the guide gave
 	env    []string
 	cmd    *exec.Cmd
-	stderr *SyncBuffer
+	stderr *stacktest.SyncBuffer
 	done   chan error
 }
 
@@ -161,7 +162,7 @@ func (s *service) start() error {
 	if err != nil {
 		return err
 	}
-	s.stderr = &SyncBuffer{}
+	s.stderr = &stacktest.SyncBuffer{}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		return err
@@ -274,7 +275,7 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	simsErr := &SyncBuffer{}
+	simsErr := &stacktest.SyncBuffer{}
 	sims.Stderr = simsErr
 	if err := sims.Start(); err != nil {
 		t.Fatal(err)
@@ -347,7 +348,7 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 	svc := &service{t: t, env: env}
 	t.Cleanup(func() {
 		if t.Failed() && svc.stderr != nil {
-			t.Logf("serve's log:\n%s\nthe simulators' log:\n%s", Tail(svc.stderr.String(), 6000), Tail(simsErr.String(), 3000))
+			t.Logf("serve's log:\n%s\nthe simulators' log:\n%s", stacktest.Tail(svc.stderr.String(), 6000), stacktest.Tail(simsErr.String(), 3000))
 		}
 	})
 	defer func() {
@@ -361,7 +362,7 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 	// A customer writes from the project's current channel, an agent
 	// answers in Jira, and the customer gets the answer.
 	channel, step := "telegram", 0
-	chat := NewChat()
+	chat := stacktest.NewChat()
 	viberUser := fmt.Sprintf("OpsGuide%d+/Vera=", chat)
 	waUser := strconv.FormatInt(4915100000000+chat%1000000, 10)
 	roundTrip := func(when string) {
@@ -380,8 +381,8 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 		}
 		say(question)
 		var key string
-		waitfor.Until(t, Wait, "the customer's message in a Jira request ("+when+", "+channel+")", func() string {
-			var reqs []JiraRequest
+		waitfor.Until(t, stacktest.Wait, "the customer's message in a Jira request ("+when+", "+channel+")", func() string {
+			var reqs []stacktest.JiraRequest
 			getJSON(t, simCtl+"/_sim/jira/requests", &reqs)
 			for _, r := range reqs {
 				if r.Holds(question) {
@@ -400,8 +401,8 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 		// here once under -race before this wait.
 		again := question + ", still"
 		say(again)
-		waitfor.Until(t, Wait, "the second message in the same request ("+when+", "+channel+")", func() string {
-			var reqs []JiraRequest
+		waitfor.Until(t, stacktest.Wait, "the second message in the same request ("+when+", "+channel+")", func() string {
+			var reqs []stacktest.JiraRequest
 			getJSON(t, simCtl+"/_sim/jira/requests", &reqs)
 			for _, r := range reqs {
 				if r.Holds(again) {
@@ -417,7 +418,7 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 
 		answer := fmt.Sprintf("try turning it off, %s via %s (%d)", when, channel, step)
 		post(t, simToken, simCtl+"/_sim/jira/requests/"+key+"/comment", map[string]any{"body": answer, "public": true})
-		waitfor.Until(t, Wait, "the agent's reply in "+channel+" ("+when+")", func() string {
+		waitfor.Until(t, stacktest.Wait, "the agent's reply in "+channel+" ("+when+")", func() string {
 			var sent []struct{ Text, Plain string }
 			switch channel {
 			case "telegram":
@@ -525,7 +526,7 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 			if err != nil {
 				stderr := ""
 				if svc.stderr != nil {
-					stderr = Tail(svc.stderr.String(), 4000)
+					stderr = stacktest.Tail(svc.stderr.String(), 4000)
 				}
 				t.Fatalf("section %d (%s), block %d failed: %v\n--- block\n%s--- output\n%s\n--- serve's log\n%s", sec.number, sec.title, i+1, err, block, out, stderr)
 			}

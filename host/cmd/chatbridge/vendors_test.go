@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 	"github.com/chatbridge/chatbridge/proxy"
@@ -126,7 +127,7 @@ func TestVendorGuideRunsStepByStep(t *testing.T) {
 			if err != nil {
 				stderr := ""
 				if svc.stderr != nil {
-					stderr = Tail(svc.stderr.String(), 4000)
+					stderr = stacktest.Tail(svc.stderr.String(), 4000)
 				}
 				t.Fatalf("section %d (%s), block %d failed: %v\n--- block\n%s--- output\n%s\n--- serve's log\n%s", sec.number, sec.title, i+1, err, block, out, stderr)
 			}
@@ -182,7 +183,7 @@ func waitForCounter(t *testing.T, url, caFile, want string) {
 		t.Fatal("no certificate in " + caFile)
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	waitfor.Until(t, Wait, "the answer to hold "+want, func() string {
+	waitfor.Until(t, stacktest.Wait, "the answer to hold "+want, func() string {
 		resp, err := client.Get(url)
 		if err != nil {
 			return err.Error()

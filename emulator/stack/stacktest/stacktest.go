@@ -1,4 +1,4 @@
-package main
+package stacktest
 
 // Harness of the end-to-end tests in e2e_test.go: a dev stack (sealed BuntDB
 // storage, the bridge plugin compiled to wasm, the HTTPS edge, the Telegram
@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,11 +30,15 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/chatbridge/chatbridge/emulator/sim/jira"
 	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/host/adminapi"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
+	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/node"
 	"github.com/chatbridge/chatbridge/host/queue"
+	"github.com/chatbridge/chatbridge/host/tenant"
+	"github.com/chatbridge/chatbridge/host/trigger/resolver"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
@@ -114,10 +119,13 @@ type Stack struct {
 	Client  *http.Client // trusts the edge's dev certificate
 	Control *http.Client
 	Stopped atomic.Bool
-	// HostAdmin is the admin API of a host in a child process (r is nil
-	// then).
-	HostAdmin *struct{ url, token string }
+	// HostAdmin is the admin API of a host in a child process (Node is
+	// nil then).
+	HostAdmin *HostAdmin
 }
+
+// HostAdmin is where a host's admin API answers, and its token.
+type HostAdmin struct{ URL, Token string }
 
 // e2eChatSeq hands out distinct chat ids, large enough (over 32 bits) that
 // their decimal form cannot be mistaken for anything else.
@@ -135,8 +143,8 @@ func Start(t *testing.T) *Stack {
 	return StartWith(t, nil)
 }
 
-// StartWith is startE2E with tweak applied to the stack's configuration.
-func StartWith(t *testing.T, tweak func(*serveConfig)) *Stack {
+// StartWith is Start with tweak applied to the stack's configuration.
+func StartWith(t *testing.T, tweak func(*stack.Config)) *Stack {
 	t.Helper()
 	module := bundletest.Module(t, "./plugin")
 	s, err := launch(t.TempDir(), t.TempDir(), module, tweak)
@@ -205,7 +213,7 @@ func Shared(t *testing.T) *Stack {
 // launch starts a stack: the bundle (module and plugin/manifest.yml) in
 // bundleDir, data (sealed BuntDB file, dev keys and certificate) in data,
 // the dev Jira site installed and project SUP configured.
-func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ *Stack, err error) {
+func launch(data, bundleDir string, module []byte, tweak func(*stack.Config)) (_ *Stack, err error) {
 	if err := os.MkdirAll(bundleDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -220,18 +228,12 @@ func launch(data, bundleDir string, module []byte, tweak func(*serveConfig)) (_ 
 		return nil, err
 	}
 	s := &Stack{Data: data, Log: &SyncBuffer{}}
-	c := serveConfig{listen: "127.0.0.1:0", admin: "127.0.0.1:0", data: data, bundleDir: bundleDir, deadline: "fuel", logLevel: e2eLogLevel()}
+	sc := stack.Config{Node: node.Config{
+		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", DataDir: data, BundleDir: bundleDir, Deadline: engine.Fuel,
+		Logger: slog.New(slog.NewJSONHandler(s.Log, &slog.HandlerOptions{Level: LogLevel()})),
+	}}
 	if tweak != nil {
-		tweak(&c)
-	}
-	level, err := parseLevel(c.logLevel)
-	if err != nil {
-		return nil, err
-	}
-	logger := slog.New(slog.NewJSONHandler(s.Log, &slog.HandlerOptions{Level: level}))
-	sc, err := c.stackConfig(logger)
-	if err != nil {
-		return nil, err
+		tweak(&sc)
 	}
 
 	// The first start compiles the module (slow under -race); later ones
@@ -701,7 +703,7 @@ func (s *Stack) QueueStats(t *testing.T) queue.Stats {
 		t.Fatal("a stack without a host to ask")
 	}
 	var v adminapi.QueueView
-	if code := AdminCall(t, s.HostAdmin.url, s.HostAdmin.token, "GET", "/admin/queue", &v); code != http.StatusOK {
+	if code := AdminCall(t, s.HostAdmin.URL, s.HostAdmin.Token, "GET", "/admin/queue", &v); code != http.StatusOK {
 		t.Fatalf("GET /admin/queue: status %d", code)
 	}
 	return v.Stats
@@ -850,10 +852,248 @@ func UTF16Len(s string) int {
 	return n
 }
 
-// e2eLogLevel is info, or debug when the whole logs are kept for debugging.
-func e2eLogLevel() string {
+// LogLevel is info, or debug when the whole logs are kept for debugging.
+func LogLevel() slog.Level {
 	if os.Getenv("CHATBRIDGE_E2E_LOGS") != "" {
-		return "debug"
+		return slog.LevelDebug
 	}
-	return "info"
+	return slog.LevelInfo
+}
+
+// Reconfigure switches the dev project to another channel through the
+// bridge's own admin resolver, as an admin would.
+func (s *Stack) Reconfigure(t *testing.T, channel, token string) {
+	t.Helper()
+	var in tenant.Installation
+	for _, i := range s.Node.Host.Registry().List() {
+		if i.SiteURL == stack.Site {
+			in = i
+		}
+	}
+	payload, _ := json.Marshal(map[string]any{
+		"projectKey": stack.Project, "enabled": true, "channel": channel,
+		"botToken": token, "serviceDeskId": "1", "requestTypeId": "10",
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := resolver.Call(ctx, s.Node.Host, in.ID, "config.set", payload)
+	if err != nil {
+		t.Fatalf("config.set %s: %v", channel, err)
+	}
+	var a struct {
+		OK bool `json:"ok"`
+	}
+	if json.Unmarshal(out, &a) != nil || !a.OK {
+		t.Fatalf("config.set %s: %s", channel, out)
+	}
+}
+
+// Opened sends chat's first message and waits for its request.
+func (s *Stack) Opened(t *testing.T, chat int64, text string) JiraRequest {
+	t.Helper()
+	s.Say(t, chat, text)
+	return s.WaitRequest(t, text)
+}
+
+// WaitAppComments waits until request key has n comments by the app with
+// the given visibility, and returns them.
+func (s *Stack) WaitAppComments(t *testing.T, key string, public bool, n int) []JiraComment {
+	t.Helper()
+	var got []JiraComment
+	waitfor.Until(t, Wait, fmt.Sprintf("%d comments (public %v) by the app on %s", n, public, key), func() string {
+		got = s.Request(t, key).AppComments(public)
+		if len(got) < n {
+			return fmt.Sprintf("%d so far", len(got))
+		}
+		return ""
+	})
+
+	return got
+}
+
+// WaitText waits for a sendMessage to chat whose visible text contains
+// want and returns it.
+func (s *Stack) WaitText(t *testing.T, chat int64, want string) SentMsg {
+	t.Helper()
+	var got SentMsg
+	waitfor.Until(t, Wait, "a message containing "+strconv.Quote(want), func() string {
+		ms := s.Messages(t, chat)
+		for _, m := range ms {
+			if strings.Contains(m.Plain, want) {
+				got = m
+				return ""
+			}
+		}
+		return fmt.Sprintf("chat has %d messages: %+v", len(ms), ms)
+	})
+
+	return got
+}
+
+// CountText counts the messages to chat whose visible text contains want.
+func (s *Stack) CountText(t *testing.T, chat int64, want string) int {
+	t.Helper()
+	n := 0
+	for _, m := range s.Messages(t, chat) {
+		if strings.Contains(m.Plain, want) {
+			n++
+		}
+	}
+	return n
+}
+
+// EditComment edits an agent's comment in the Jira simulator, which fires
+// comment_updated, and returns the identifiers of the comment_updated
+// deliveries it made (usually one; other tests share the simulator).
+func (s *Stack) EditComment(t *testing.T, key, id, body string) []string {
+	t.Helper()
+	before := map[string]bool{}
+	var ds []struct {
+		Event      string `json:"event"`
+		Identifier string `json:"identifier"`
+	}
+	s.Call(t, "GET", "/_sim/jira/deliveries", nil, &ds, http.StatusOK)
+	for _, d := range ds {
+		before[d.Identifier] = true
+	}
+	var a JiraAnswer
+	s.Call(t, "PUT", "/_sim/jira/requests/"+key+"/comment/"+id, map[string]any{"body": body}, &a, http.StatusOK)
+	CheckWebhooks(t, a.Webhooks)
+	s.Call(t, "GET", "/_sim/jira/deliveries", nil, &ds, http.StatusOK)
+	var ids []string
+	for _, d := range ds {
+		if d.Event == "comment_updated" && !before[d.Identifier] {
+			before[d.Identifier] = true
+			ids = append(ids, d.Identifier)
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatal("the edit made no comment_updated delivery")
+	}
+	return ids
+}
+
+// AdminResolve calls a resolver of the dev installation through the admin
+// API (POST /admin/installations/{id}/resolve/{function}) with the admin
+// token, and decodes its answer.
+func (s *Stack) AdminResolve(t *testing.T, function string, payload any) map[string]any {
+	t.Helper()
+	body, _ := json.Marshal(payload)
+	req, err := http.NewRequest("POST", s.Admin+"/admin/installations/"+s.Emu.Installation.ID+"/resolve/"+function, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := s.Control.Do(req)
+	if err != nil {
+		t.Fatalf("resolve %s: %v", function, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var a map[string]any
+	if err := json.Unmarshal(raw, &a); err != nil {
+		t.Fatalf("%s answered %s %s", function, resp.Status, raw)
+	}
+	return a
+}
+
+// StoredRecords is the installation's app storage, opened (the dev
+// console's view of the sealed store): key and value of each record.
+func (s *Stack) StoredRecords(t *testing.T) []string {
+	t.Helper()
+	return s.Stored(t, "kvs")
+}
+
+// Stored is storedRecords for any keyspace.
+func (s *Stack) Stored(t *testing.T, space string) []string {
+	t.Helper()
+	var st struct {
+		Installations []struct{ ID string } `json:"installations"`
+	}
+	s.Call(t, "GET", "/_console/state", nil, &st, http.StatusOK)
+	if len(st.Installations) != 1 {
+		t.Fatalf("installations %+v", st)
+	}
+	var recs []struct{ Key, Value, Error string }
+	s.Call(t, "GET", "/_console/storage?installation="+st.Installations[0].ID+"&space="+space, nil, &recs, http.StatusOK)
+	var out []string
+	for _, r := range recs {
+		if r.Error != "" {
+			t.Fatalf("record unreadable: %s", r.Error)
+		}
+		out = append(out, r.Key+"="+r.Value)
+	}
+	return out
+}
+
+// SendErr is send without failing the test: for other goroutines.
+func (s *Stack) SendErr(m UserMsg) (SendResult, error) {
+	var res SendResult
+	body, _ := json.Marshal(m)
+	resp, err := s.Control.Post(s.Admin+"/_sim/telegram/send", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		return res, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return res, fmt.Errorf("send: %d %s", resp.StatusCode, raw)
+	}
+	return res, json.Unmarshal(raw, &res)
+}
+
+// PostPublicErr is postPublic without failing the test.
+func (s *Stack) PostPublicErr(url string, body []byte, header map[string]string) (int, error) {
+	req, err := http.NewRequest("POST", url, strings.NewReader(string(body)))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// JiraAttachmentContent is the content of an attachment as the Jira simulator serves it.
+func (s *Stack) JiraAttachmentContent(t *testing.T, id string) []byte {
+	t.Helper()
+	sims, ok := s.Emu.Sims.(*stack.Local)
+	if !ok {
+		t.Fatalf("simulators %T", s.Emu.Sims)
+	}
+	r := httptest.NewRequest("GET", "/rest/api/3/attachment/content/"+id+"?redirect=false", nil)
+	r.Header.Set("Authorization", jira.DefaultAuthorization)
+	rec := httptest.NewRecorder()
+	sims.Jira.API().ServeHTTP(rec, r)
+	if rec.Code != 200 {
+		t.Fatalf("attachment %s: %d", id, rec.Code)
+	}
+	return rec.Body.Bytes()
+}
+
+func AdminCall(t *testing.T, base, token, method, path string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %s: %v", method, path, raw, err)
+		}
+	}
+	return resp.StatusCode
 }

@@ -1,4 +1,4 @@
-package main
+package stacktest
 
 import (
 	"net/http"
