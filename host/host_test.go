@@ -280,6 +280,21 @@ func TestEveryCapabilityWorksFromARealModule(t *testing.T) {
 		}
 	})
 
+	t.Run("storage transact applies all of a claim or none of it", func(t *testing.T) {
+		if r := f.probe(t, in, map[string]any{"op": "storage.claim", "key": "claim:1", "value": "first"}); !r.OK || !r.Match {
+			t.Fatalf("first claim: %+v", r)
+		}
+		if r := f.probe(t, in, map[string]any{"op": "storage.claim", "key": "claim:1", "value": "second"}); !r.OK || r.Match {
+			t.Fatalf("second claim of a held key: %+v", r)
+		}
+		if r := f.probe(t, in, map[string]any{"op": "storage.get", "key": "claim:1:by"}); r.Value != "first" {
+			t.Fatalf("the refused claim's second write went through: %+v", r)
+		}
+		if r := f.probe(t, in, map[string]any{"op": "storage.claim", "key": "bad/key", "value": "x"}); r.Code != "invalid-argument" {
+			t.Fatalf("a transaction with an invalid key: %+v", r)
+		}
+	})
+
 	t.Run("secrets are used by reference and never returned", func(t *testing.T) {
 		f.probe(t, in, map[string]any{"op": "secrets.set", "key": "bot-token", "value": "123:SECRET-token"})
 		if r := f.probe(t, in, map[string]any{"op": "secrets.compare", "key": "bot-token", "value": "123:SECRET-token"}); !r.Match {

@@ -208,6 +208,12 @@ func (s kvs) Delete(key string) error {
 	return codeOf(s.c.n.store.Delete(s.c.ctx, s.c.inst, storage.KVS, key))
 }
 
+// Transact implements sdk.Transactor as the host's capability does.
+func (s kvs) Transact(ops []abi.TxnOp) (bool, error) {
+	applied, err := capability.Transact(s.c.ctx, s.c.n.store, s.c.inst, ops)
+	return applied, codeOf(err)
+}
+
 func (s kvs) Query(prefix, cursor string, limit int) (abi.Page, error) {
 	if limit < 0 || limit > abi.MaxQueryLimit {
 		return abi.Page{}, abi.InvalidArgument

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -26,6 +27,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/bundle"
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/queue"
+	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/proxy"
@@ -66,6 +68,8 @@ type Config struct {
 	// Engine tunes the sandbox in Wasm mode. Default: production (fuel),
 	// with the compilation cache under Dir/cache.
 	Engine engine.Config
+	// Store is the Wasm mode's storage backend. Default: BuntDB in Dir.
+	Store node.Store
 }
 
 // Installation is one configured installation: where Telegram posts its
@@ -161,7 +165,7 @@ func (s *Stack) startWasm(ctx context.Context, cfg Config) (string, error) {
 	nc := node.Config{
 		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", DataDir: cfg.Dir, BundleDir: dir,
 		CacheDir: cfg.Engine.CacheDir, Deadline: cfg.Engine.Deadline, InstancesPerInstallation: cfg.Engine.MaxPerKey,
-		Queue: queueConfig, Edge: limits, Logger: discard,
+		Queue: queueConfig, Edge: limits, Logger: discard, Store: cfg.Store,
 	}
 	emu, err := emustack.Start(ctx, emustack.Config{Node: nc, NoConsole: true})
 	if err != nil {
@@ -292,6 +296,40 @@ func (s *Stack) controlJSON(method, path string, out any) error {
 		return fmt.Errorf("stack: %s %s: status %d", method, path, rec.Code)
 	}
 	return json.Unmarshal(rec.Body.Bytes(), out)
+}
+
+// Control calls the simulators' control API in process: method on path
+// with body encoded as JSON (nil: none), the answer decoded into out (nil:
+// ignored).
+func (s *Stack) Control(method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(method, path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	s.control.ServeHTTP(rec, req)
+	if rec.Code/100 != 2 {
+		return fmt.Errorf("stack: %s %s: status %d: %s", method, path, rec.Code, rec.Body.Bytes())
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(rec.Body.Bytes(), out)
+}
+
+// Counts are the calls the host made of its sealed store so far (Wasm
+// mode; zero in Native mode).
+func (s *Stack) Counts() storage.CountSnapshot {
+	if s.emu == nil {
+		return storage.CountSnapshot{}
+	}
+	return s.emu.Node.Store.Counts()
 }
 
 // JiraTotals counts the requests and comments the Jira simulator holds.

@@ -2,6 +2,7 @@ package capability
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -35,6 +36,11 @@ func (h *host) registerStorage(b wazero.HostModuleBuilder) {
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, s []uint64) {
 		s[0] = uint64(h.storageQuery(ctx, m, u32(s[0]), u32(s[1]), u32(s[2]), u32(s[3]), u32(s[4])))
 	}), []api.ValueType{i32, i32, i32, i32, i32}, []api.ValueType{i64}).Export(abi.FuncStorageQuery)
+
+	// transact(ops-ptr, ops-len: u32) -> s64 (1 applied, 0 a condition failed)
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, s []uint64) {
+		s[0] = uint64(h.storageTransact(ctx, m, u32(s[0]), u32(s[1])))
+	}), []api.ValueType{i32, i32}, []api.ValueType{i64}).Export(abi.FuncStorageTransact)
 }
 
 // key reads a key, refusing an over-long one before copying it.
@@ -125,4 +131,60 @@ func (h *host) storageQuery(ctx context.Context, m api.Module, pp, pn, cp, cn, l
 		page.Entries[i] = abi.Entry{Key: e.Key, Value: e.Value}
 	}
 	return pend(c, page.Append(nil))
+}
+
+// maxTxnBytes bounds an encoded transaction: Forge's 4 MB per transaction.
+const maxTxnBytes = 4 << 20
+
+func (h *host) storageTransact(ctx context.Context, m api.Module, p, n uint32) int64 {
+	c := callOf(ctx)
+	if h.denied(c, abi.CapabilityStorage) {
+		return abi.Result(abi.AccessDenied, 0)
+	}
+	if n > maxTxnBytes {
+		return abi.Result(abi.LimitExceeded, 0)
+	}
+	var txn abi.Txn
+	if err := txn.Decode(read(m, p, n)); err != nil {
+		return abi.Result(abi.InvalidArgument, 0)
+	}
+	start := time.Now()
+	applied, err := Transact(ctx, h.deps.Store, c.Installation, txn)
+	code := codeOf(c, "storage.transact", err)
+	key := ""
+	if len(txn) > 0 {
+		key = txn[0].Key
+	}
+	out := outcome(code)
+	if code == abi.OK && !applied {
+		out = "conflict"
+	}
+	h.trace(c, Event{Kind: "storage", Op: "transact", Key: key, Outcome: out, Duration: time.Since(start)})
+	if err != nil {
+		return abi.Result(code, 0)
+	}
+	if applied {
+		return abi.Result(abi.OK, 1)
+	}
+	return abi.Result(abi.OK, 0)
+}
+
+// Transact applies a module's transaction to the installation's kvs
+// keyspace of store: applied is false when a condition failed (nothing was
+// written). A store without transactions refuses it as internal.
+func Transact(ctx context.Context, store storage.Store, installation string, txn abi.Txn) (applied bool, err error) {
+	tx, ok := store.(storage.Transactor)
+	if !ok {
+		return false, abi.Internal
+	}
+	ops := make([]storage.TxnOp, len(txn))
+	for i, op := range txn {
+		ops[i] = storage.TxnOp{Kind: storage.TxnKind(op.Kind), Space: storage.KVS, Key: op.Key, Value: op.Value,
+			TTL: time.Duration(op.TTLSeconds) * time.Second, Cond: storage.Condition(op.Condition), Expect: op.Expect}
+	}
+	err = tx.Transact(ctx, installation, ops)
+	if errors.Is(err, storage.ErrConflict) {
+		return false, nil
+	}
+	return err == nil, err
 }

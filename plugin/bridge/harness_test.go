@@ -131,6 +131,14 @@ func (s crashingStorage) Delete(key string) error        { return s.h.env.Store.
 func (s crashingStorage) Query(prefix, cursor string, limit int) (abi.Page, error) {
 	return s.h.env.Store.Query(prefix, cursor, limit)
 }
+func (s crashingStorage) Transact(ops []abi.TxnOp) (bool, error) {
+	for _, op := range ops {
+		if op.Kind == abi.TxnSet && strings.HasPrefix(op.Key, "dedupe:") && s.h.crashNow(true) {
+			panic(errCrash)
+		}
+	}
+	return s.h.env.Store.Transact(ops)
+}
 func (s crashingStorage) Set(key string, value []byte, ttl time.Duration) error {
 	if strings.HasPrefix(key, "dedupe:") && s.h.crashNow(true) {
 		panic(errCrash)

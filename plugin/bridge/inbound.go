@@ -190,6 +190,22 @@ func (w *inbound) step(name string, fn func() error) error {
 	return w.saveProgress()
 }
 
+// lastStep is step for the last step of a delivery, which the delivery's
+// final record (Done, saved by consumeInbound, or fail's) records: one
+// write instead of two. Nothing happens between the two saves it folds, so
+// a crash between the step's effect and the record redoes the step exactly
+// as it would with a save of its own.
+func (w *inbound) lastStep(name string, fn func() error) error {
+	if w.prog.has(name) {
+		return nil
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	w.prog.Steps = append(w.prog.Steps, name)
+	return nil
+}
+
 // jiraStep is a step whose effect is a comment on issue, made by fn and
 // marked with the op it is given. On a redelivery, a comment carrying the
 // op (or, when match is set, an unmarked one match recognizes) records the
@@ -742,7 +758,7 @@ func (w *inbound) deliver(accepted []int) error {
 	if w.prog.Created && len(accepted) == 0 {
 		return nil // a new request, no comment: it waits for support already
 	}
-	return w.step("support", func() error { return w.backToSupport(issue) })
+	return w.lastStep("support", func() error { return w.backToSupport(issue) })
 }
 
 // backToSupport leaves the request where the customer's own comment would

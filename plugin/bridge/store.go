@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/plugin/jira"
 	"github.com/chatbridge/chatbridge/plugin/sdk"
+	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 // DedupeTTL is how long delivery records live: Telegram keeps undelivered
@@ -160,10 +161,7 @@ func kind(key string) string {
 }
 
 // claim takes ownership of the work under key for nonce: it fails when a
-// record exists, else writes one and reads it back. Forge storage has no
-// compare-and-set; writing then verifying leaves two concurrent deliveries
-// a window of one read-to-write gap in which both could win, and the
-// consumers' owner check catches most of those.
+// record exists, else writes one.
 func (st store) claim(key, nonce string) (bool, error) {
 	won, _, err := st.claimOrPeek(key, nonce)
 	return won, err
@@ -175,9 +173,30 @@ func (st store) claimOrPeek(key, nonce string) (bool, progress, error) {
 	return st.claimFor(key, nonce, DedupeTTL)
 }
 
-// claimFor is claimOrPeek with a record that lives for ttl.
+// claimFor is claimOrPeek with a record that lives for ttl. On a host with
+// transactions (sdk.Transactor) the claim is one conditional write, which
+// exactly one of two concurrent deliveries wins, and a lost claim costs one
+// read more to peek; on one without, it is a read, a write and a read back,
+// which leaves two concurrent deliveries a window of one read-to-write gap
+// in which both could win (the consumers' owner check catches most of
+// those).
 func (st store) claimFor(key, nonce string, ttl time.Duration) (bool, progress, error) {
 	var p progress
+	if tx, ok := st.s.(sdk.Transactor); ok {
+		b, err := json.Marshal(progress{Owner: nonce})
+		if err != nil {
+			return false, p, err
+		}
+		won, err := tx.Transact([]abi.TxnOp{{Kind: abi.TxnSet, Key: key, Value: b, TTLSeconds: uint32(ttl / time.Second), Condition: abi.IfAbsent}})
+		if err != nil {
+			return false, p, fmt.Errorf("bridge: claim %s: %w", kind(key), err)
+		}
+		if won {
+			return true, progress{Owner: nonce}, nil
+		}
+		_, err = st.get(key, &p)
+		return false, p, err
+	}
 	found, err := st.get(key, &p)
 	if err != nil || found {
 		return false, p, err

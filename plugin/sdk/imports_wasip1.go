@@ -24,6 +24,9 @@ func storageDelete(key unsafe.Pointer, keyLen uint32) int64
 //go:wasmimport chatbridge:plugin/storage@0.1.0 query
 func storageQuery(prefix unsafe.Pointer, prefixLen uint32, cursor unsafe.Pointer, cursorLen uint32, limit uint32) int64
 
+//go:wasmimport chatbridge:plugin/storage@0.1.0 transact
+func storageTransact(ops unsafe.Pointer, opsLen uint32) int64
+
 //go:wasmimport chatbridge:plugin/secrets@0.1.0 set
 func secretsSet(name unsafe.Pointer, nameLen uint32, val unsafe.Pointer, valLen uint32) int64
 
@@ -103,6 +106,21 @@ func seconds(d time.Duration) uint32 {
 }
 
 type importStorage struct{}
+
+var _ Transactor = importStorage{}
+
+// Transact implements Transactor: the result is 1 (applied) or 0 (a
+// condition failed), with nothing pending.
+func (importStorage) Transact(ops []abi.TxnOp) (bool, error) {
+	b := abi.Txn(ops).Append(nil)
+	p, n := bytesPtr(b)
+	code, v := abi.SplitResult(storageTransact(p, n))
+	runtime.KeepAlive(b)
+	if code != abi.OK {
+		return false, code
+	}
+	return v == 1, nil
+}
 
 func (importStorage) Get(key string) ([]byte, error) {
 	kp, kn := strPtr(key)

@@ -31,6 +31,16 @@ type Storage interface {
 	Query(prefix, cursor string, limit int) (abi.Page, error)
 }
 
+// Transactor is implemented by the Env's Storage when the host has Forge's
+// kvs.transact (storage.transact): 1 to abi.MaxTxnOps operations on
+// distinct keys, applied atomically and durably if every condition holds.
+// applied is false when a condition failed; nothing was written then.
+// Conditions are judged as Get would see the key (an expired record is
+// absent).
+type Transactor interface {
+	Transact(ops []abi.TxnOp) (applied bool, err error)
+}
+
 // Hash selects the HMAC hash of Secrets.VerifyHMAC.
 type Hash uint32
 

@@ -20,6 +20,9 @@ const (
 	FuncStorageSet    = "set"
 	FuncStorageDelete = "delete"
 	FuncStorageQuery  = "query"
+	// FuncStorageTransact applies a list of conditional sets, deletes and
+	// checks atomically (Forge's kvs.transact).
+	FuncStorageTransact = "transact"
 
 	FuncSecretsSet        = "set"
 	FuncSecretsDelete     = "delete"
@@ -76,6 +79,7 @@ var Imports = []Func{
 	{ModuleStorage, FuncStorageSet, []string{"i32", "i32", "i32", "i32", "i32"}, []string{"i64"}},
 	{ModuleStorage, FuncStorageDelete, []string{"i32", "i32"}, []string{"i64"}},
 	{ModuleStorage, FuncStorageQuery, []string{"i32", "i32", "i32", "i32", "i32"}, []string{"i64"}},
+	{ModuleStorage, FuncStorageTransact, []string{"i32", "i32"}, []string{"i64"}},
 	{ModuleSecrets, FuncSecretsSet, []string{"i32", "i32", "i32", "i32"}, []string{"i64"}},
 	{ModuleSecrets, FuncSecretsDelete, []string{"i32", "i32"}, []string{"i64"}},
 	{ModuleSecrets, FuncSecretsCompare, []string{"i32", "i32", "i32", "i32"}, []string{"i64"}},

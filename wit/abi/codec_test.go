@@ -132,3 +132,44 @@ func FuzzDecodeRecords(f *testing.F) {
 		_, _ = DecodeHeaders(b)
 	})
 }
+
+func TestTxn_RoundTripsAndRefusesWhatItCannotMean(t *testing.T) {
+	in := Txn{
+		{Kind: TxnSet, Key: "a", Value: []byte("v"), TTLSeconds: 60, Condition: IfAbsent},
+		{Kind: TxnDelete, Key: "b"},
+		{Kind: TxnCheck, Key: "c", Condition: IfEquals, Expect: []byte("x")},
+	}
+	var out Txn
+	if err := out.Decode(in.Append(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 3 || out[0].Key != "a" || string(out[0].Value) != "v" || out[0].TTLSeconds != 60 || out[0].Condition != IfAbsent ||
+		out[1].Kind != TxnDelete || string(out[2].Expect) != "x" || out[2].Condition != IfEquals {
+		t.Fatalf("round trip: %+v", out)
+	}
+	bad := Txn{{Kind: TxnKind(3), Key: "a"}}.Append(nil)
+	if err := out.Decode(bad); err == nil {
+		t.Error("an unknown kind decoded")
+	}
+	many := make(Txn, MaxTxnOps+1)
+	for i := range many {
+		many[i].Key = "k"
+	}
+	if err := out.Decode(many.Append(nil)); err == nil {
+		t.Error("more than MaxTxnOps operations decoded")
+	}
+}
+
+func FuzzTxn_Decode(f *testing.F) {
+	f.Add(Txn{{Kind: TxnSet, Key: "a", Value: []byte("v"), Condition: IfAbsent}}.Append(nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var txn Txn
+		if err := txn.Decode(b); err != nil {
+			return
+		}
+		var again Txn
+		if err := again.Decode(txn.Append(nil)); err != nil || len(again) != len(txn) {
+			t.Fatalf("a decoded transaction does not round-trip: %v", err)
+		}
+	})
+}

@@ -15,6 +15,9 @@ const (
 	// 200 KiB. A larger push is refused with LimitExceeded, and a retry
 	// is refused the same way.
 	MaxQueuePayloadLen = 200 << 10
+	// MaxTxnOps is Forge's limit on the operations of one storage
+	// transaction (kvs.transact): 25.
+	MaxTxnOps = 25
 )
 
 // KeyProblem explains why key breaks Forge's rules (1 to MaxKeyLen bytes of

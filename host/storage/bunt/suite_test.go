@@ -22,3 +22,11 @@ func BenchmarkBackend(b *testing.B) {
 		return open(b, filepath.Join(b.TempDir(), "db"))
 	})
 }
+
+// TestTransactContract runs storage.Transactor's suite on a sealed store
+// over BuntDB.
+func TestTransactContract(t *testing.T) {
+	storagetest.RunTransact(t, func(t *testing.T) storage.Backend {
+		return open(t, filepath.Join(t.TempDir(), "db"))
+	})
+}

@@ -38,6 +38,13 @@ func TestBackendContract(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Backend { return openOn(t, c, Config{}) })
 }
 
+// TestTransactContract runs storage.Transactor's suite on a sealed store
+// over a three-member cluster.
+func TestTransactContract(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	storagetest.RunTransact(t, func(t *testing.T) storage.Backend { return openOn(t, c, Config{}) })
+}
+
 func TestOpen_RefusesAConfigurationItCannotUse(t *testing.T) {
 	tests := []struct {
 		name string

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -116,3 +117,47 @@ func (s *Store) Purge(_ context.Context, inst string) error {
 
 // Close implements storage.Store.
 func (s *Store) Close() error { return nil }
+
+var _ storage.Transactor = (*Store)(nil)
+
+// Transact implements storage.Transactor under the store's one lock.
+func (s *Store) Transact(_ context.Context, inst string, ops []storage.TxnOp) error {
+	if err := storage.ValidateTxn(ops); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for _, op := range ops {
+		r, ok := s.recs[memKey(inst, op.Space, op.Key)]
+		live := ok && (r.exp.IsZero() || !now.After(r.exp))
+		var holds bool
+		switch op.Cond {
+		case storage.Always:
+			holds = true
+		case storage.IfAbsent:
+			holds = !live
+		case storage.IfExists:
+			holds = live
+		case storage.IfEquals:
+			holds = live && string(r.v) == string(op.Expect)
+		}
+		if !holds {
+			return fmt.Errorf("memstore: %w: %s", storage.ErrConflict, op.Cond)
+		}
+	}
+	for _, op := range ops {
+		k := memKey(inst, op.Space, op.Key)
+		switch op.Kind {
+		case storage.TxnSet:
+			r := memRec{v: slices.Clone(op.Value)}
+			if op.TTL > 0 {
+				r.exp = now.Add(op.TTL)
+			}
+			s.recs[k] = r
+		case storage.TxnDelete:
+			delete(s.recs, k)
+		}
+	}
+	return nil
+}

@@ -29,6 +29,7 @@ func (s *Store) Query(ctx context.Context, inst string, space storage.Keyspace, 
 	if err != nil {
 		return storage.Page{}, err
 	}
+	s.counts.Add(space, storage.OpQuery)
 	for attempt := 0; ; attempt++ {
 		e, r, err := s.ring(ctx, inst, false)
 		if err != nil {

@@ -79,6 +79,8 @@ type Store struct {
 
 	bg bgWorker
 
+	counts storage.Counts // calls by keyspace and operation (Counts)
+
 	testHookRead func() // tests only: runs between loading a keyring and reading records
 }
 
@@ -164,6 +166,7 @@ func (s *Store) Get(ctx context.Context, inst string, space storage.Keyspace, ke
 	if err := errors.Join(checkSpace(space), storage.ValidateKey(key)); err != nil {
 		return nil, err
 	}
+	s.counts.Add(space, storage.OpGet)
 	for attempt := 0; ; attempt++ {
 		e, r, err := s.ring(ctx, inst, false)
 		if err != nil {
@@ -230,6 +233,7 @@ func (s *Store) Set(ctx context.Context, inst string, space storage.Keyspace, ke
 	if err := errors.Join(checkSpace(space), storage.ValidateKey(key), storage.ValidateValue(value)); err != nil {
 		return err
 	}
+	s.counts.Add(space, storage.OpSet)
 	exp, expAt := s.expiry(ttl)
 	for {
 		e, _, err := s.ring(ctx, inst, true)
@@ -257,6 +261,7 @@ func (s *Store) Delete(ctx context.Context, inst string, space storage.Keyspace,
 	if err := errors.Join(checkSpace(space), storage.ValidateKey(key)); err != nil {
 		return err
 	}
+	s.counts.Add(space, storage.OpDelete)
 	e, r, err := s.ring(ctx, inst, false)
 	if err != nil || r == nil {
 		return err
@@ -271,6 +276,10 @@ func (s *Store) Delete(ctx context.Context, inst string, space storage.Keyspace,
 	}
 	return nil
 }
+
+// Counts are the store's calls so far, by keyspace and operation: what the
+// host asked of storage, each a round trip or more to the backend.
+func (s *Store) Counts() storage.CountSnapshot { return s.counts.Snapshot() }
 
 // Backend returns the raw backend the store seals records into, for
 // coordination that shares its connection (an etcd cluster's).

@@ -107,6 +107,20 @@ func run(env *sdk.Env, req *abi.WebTriggerRequest, op *Op) Result {
 			return fail(err)
 		}
 		return Result{OK: true}
+	case "storage.claim":
+		// One transaction: claim Key if absent and note Value under Key+":by".
+		tx, ok := env.Storage.(sdk.Transactor)
+		if !ok {
+			return Result{Code: "no-transactions"}
+		}
+		applied, err := tx.Transact([]abi.TxnOp{
+			{Kind: abi.TxnSet, Key: op.Key, Value: []byte(op.Value), TTLSeconds: uint32(op.TTL), Condition: abi.IfAbsent},
+			{Kind: abi.TxnSet, Key: op.Key + ":by", Value: []byte(op.Value)},
+		})
+		if err != nil {
+			return fail(err)
+		}
+		return Result{OK: true, Match: applied}
 	case "storage.query":
 		p, err := env.Storage.Query(op.Key, op.Cursor, op.Limit)
 		if err != nil {

@@ -1,6 +1,7 @@
 package sdktest
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -107,6 +108,66 @@ func (s *Storage) Set(key string, value []byte, ttl time.Duration) error {
 		s.expiry[key] = s.Now().Add(ttl.Round(time.Second))
 	}
 	return nil
+}
+
+var _ sdk.Transactor = (*Storage)(nil)
+
+// Transact implements sdk.Transactor as the host does: the operations are
+// checked first (1 to abi.MaxTxnOps, distinct valid keys, values within
+// the limit, a check with a condition), then every condition is judged and
+// every write made under one lock, or none.
+func (s *Storage) Transact(ops []abi.TxnOp) (bool, error) {
+	if len(ops) == 0 || len(ops) > abi.MaxTxnOps {
+		return false, abi.InvalidArgument
+	}
+	seen := map[string]bool{}
+	for _, op := range ops {
+		switch {
+		case abi.KeyProblem(op.Key) != "", seen[op.Key], op.Kind > abi.TxnCheck, op.Condition > abi.IfEquals,
+			op.Kind == abi.TxnCheck && op.Condition == abi.Always:
+			return false, abi.InvalidArgument
+		case len(op.Value) > abi.MaxValueLen:
+			return false, abi.LimitExceeded
+		}
+		seen[op.Key] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, op := range ops {
+		live := s.live(op.Key)
+		switch op.Condition {
+		case abi.IfAbsent:
+			if live {
+				return false, nil
+			}
+		case abi.IfExists:
+			if !live {
+				return false, nil
+			}
+		case abi.IfEquals:
+			if !live || !bytes.Equal(s.values[op.Key], op.Expect) {
+				return false, nil
+			}
+		}
+	}
+	for _, op := range ops {
+		switch op.Kind {
+		case abi.TxnSet:
+			v := slices.Clone(op.Value)
+			if v == nil {
+				v = []byte{}
+			}
+			s.values[op.Key] = v
+			delete(s.expiry, op.Key)
+			if op.TTLSeconds > 0 {
+				s.expiry[op.Key] = s.Now().Add(time.Duration(op.TTLSeconds) * time.Second)
+			}
+		case abi.TxnDelete:
+			delete(s.values, op.Key)
+			delete(s.expiry, op.Key)
+		}
+	}
+	return true, nil
 }
 
 // Delete implements sdk.Storage.

@@ -123,3 +123,47 @@ func TestStorageQueryRefusesACursorItDidNotMake(t *testing.T) {
 		}
 	}
 }
+
+func TestStorageTransactIsAllOrNothing(t *testing.T) {
+	s := NewStorage()
+	if err := s.Set("x", []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	op := func(kind abi.TxnKind, key, val string, c abi.TxnCondition, expect string) abi.TxnOp {
+		return abi.TxnOp{Kind: kind, Key: key, Value: []byte(val), Condition: c, Expect: []byte(expect)}
+	}
+	tests := []struct {
+		name string
+		cond abi.TxnOp
+		ok   bool
+	}{
+		{"absent holds", op(abi.TxnCheck, "nope", "", abi.IfAbsent, ""), true},
+		{"absent fails", op(abi.TxnCheck, "x", "", abi.IfAbsent, ""), false},
+		{"exists holds", op(abi.TxnCheck, "x", "", abi.IfExists, ""), true},
+		{"exists fails", op(abi.TxnCheck, "nope", "", abi.IfExists, ""), false},
+		{"equals holds", op(abi.TxnCheck, "x", "", abi.IfEquals, "1"), true},
+		{"equals fails", op(abi.TxnCheck, "x", "", abi.IfEquals, "2"), false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := fmt.Sprintf("w%d", i)
+			applied, err := s.Transact([]abi.TxnOp{op(abi.TxnSet, key, "v", abi.Always, ""), tt.cond})
+			if err != nil || applied != tt.ok {
+				t.Fatalf("applied %v, err %v; want %v", applied, err, tt.ok)
+			}
+			if _, err := s.Get(key); (err == nil) != tt.ok {
+				t.Fatalf("write present %v after a transaction applied %v", err == nil, tt.ok)
+			}
+		})
+	}
+	for name, ops := range map[string][]abi.TxnOp{
+		"none":         nil,
+		"a key twice":  {op(abi.TxnSet, "a", "", abi.Always, ""), op(abi.TxnDelete, "a", "", abi.Always, "")},
+		"a bad key":    {op(abi.TxnSet, "a/b", "", abi.Always, "")},
+		"a bare check": {op(abi.TxnCheck, "a", "", abi.Always, "")},
+	} {
+		if _, err := s.Transact(ops); !errors.Is(err, abi.InvalidArgument) {
+			t.Errorf("%s: err %v, want invalid-argument", name, err)
+		}
+	}
+}

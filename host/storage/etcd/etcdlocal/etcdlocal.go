@@ -258,6 +258,20 @@ func (c *Cluster) logTail(i int) string {
 // member/snap/db, its write-ahead log member/wal).
 func (c *Cluster) DataDir(i int) string { return c.members[i].dataDir }
 
+// Pids returns the process ids of the running members, for measurements
+// of their CPU time (`make bench`).
+func (c *Cluster) Pids() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var pids []int
+	for _, m := range c.members {
+		if m.cmd != nil {
+			pids = append(pids, m.cmd.Process.Pid)
+		}
+	}
+	return pids
+}
+
 // Kill stops member i with SIGKILL and waits until it has exited. Killing a
 // member that is not running does nothing.
 func (c *Cluster) Kill(i int) {
