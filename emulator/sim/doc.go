@@ -104,8 +104,18 @@
 //	     and comment_created. -> {"id", "comment_id", "webhooks":[...]}
 //	GET  /_sim/jira/webhook -> {"url":string, "secret":string}
 //	PUT  /_sim/jira/webhook {"url":string, "secret":string}  (empty url: none)
+//	     The webhook an administrator enters in Jira's settings page: every
+//	     event, every issue.
+//	GET  /_sim/jira/admin-webhooks
+//	     -> [{"id","name","url","events":[...],"jql","secret"}]
+//	     The webhooks registered through POST /rest/webhooks/1.0/webhook.
+//	GET  /_sim/jira/site-admin -> {"site_admin":bool}
+//	PUT  /_sim/jira/site-admin {"site_admin":bool}
+//	     Whether the app account holds Administer Jira; without it the admin
+//	     webhook API answers 403.
 //	GET  /_sim/jira/deliveries
-//	     -> [{"event","identifier","attempt":int,"status":int,"error"}]
+//	     -> [{"event","identifier","attempt":int,"webhook","status":int,"error"}]
+//	     ("webhook": the REST-registered webhook's id; none for the page's)
 //	     Every delivery attempt (attempt n carries X-Atlassian-Webhook-Retry: n).
 //	POST /_sim/jira/deliveries/{identifier}/redeliver
 //	     Sends a delivered event (one of the last 1000) again, byte for byte,

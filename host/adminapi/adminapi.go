@@ -30,6 +30,9 @@ type Installation struct {
 	JiraWebhook  string            `json:"jiraWebhookUrl,omitempty"` // absent for an installation without a Jira site
 	// JiraWebhookSecret is shown once, in the answer to an install.
 	JiraWebhookSecret string `json:"jiraWebhookSecret,omitempty"`
+	// JiraWebhookSetup, in the answer to an install, says whether the host
+	// registered the Jira webhook or what to enter in Jira's page.
+	JiraWebhookSetup *JiraWebhook `json:"jiraWebhook,omitempty"`
 }
 
 // InstallRequest is the body of POST /admin/installations.
@@ -46,6 +49,7 @@ func Handler(h *host.Host, token string, n Node) http.Handler {
 	(&nodeOps{h: h, n: n}).register(mux)
 	registerDirectory(mux, h)
 	registerWebhookSecret(mux, h)
+	registerHealth(mux, h)
 	mux.HandleFunc("GET /admin/installations", func(w http.ResponseWriter, r *http.Request) {
 		list := []Installation{}
 		for _, in := range h.Registry().List() {
@@ -75,11 +79,20 @@ func Handler(h *host.Host, token string, n Node) http.Handler {
 		}
 		v := view(h, in)
 		v.JiraWebhookSecret = secret
+		if in.SiteURL != "" {
+			reg := registerJiraWebhook(r.Context(), h, in, secret)
+			v.JiraWebhookSetup = &reg
+		}
 		writeJSON(w, http.StatusCreated, v)
 	})
 	mux.HandleFunc("DELETE /admin/installations/{id}", func(w http.ResponseWriter, r *http.Request) {
 		// The answer is the uninstall's receipt (host/receipt): what was
-		// destroyed, signed with the host's receipt key.
+		// destroyed, signed with the host's receipt key. The webhook the
+		// host registered is deleted first, best effort (Jira-Webhook says
+		// how it went).
+		if in, ok := h.Registry().Get(r.PathValue("id")); ok && in.SiteURL != "" {
+			w.Header().Set("Jira-Webhook", deleteJiraWebhook(r.Context(), h, in.ID))
+		}
 		switch rc, err := h.Uninstall(r.Context(), r.PathValue("id")); {
 		case errors.Is(err, tenant.ErrNotFound):
 			writeError(w, http.StatusNotFound, "no such installation")

@@ -16,6 +16,9 @@ type WebhookSecret struct {
 	// PreviousValidUntil, after a rotation, is when the replaced secret
 	// stops verifying deliveries.
 	PreviousValidUntil *time.Time `json:"previousValidUntil,omitempty"`
+	// JiraWebhook, after a rotation of a webhook the host registered, is
+	// the webhook registered again with the new secret (or what to do).
+	JiraWebhook *JiraWebhook `json:"jiraWebhook,omitempty"`
 }
 
 func registerWebhookSecret(mux *http.ServeMux, h *host.Host) {
@@ -48,6 +51,19 @@ func registerWebhookSecret(mux *http.ServeMux, h *host.Host) {
 			return
 		}
 		h.Logger().Info("jira webhook secret rotated", "installation", in.ID)
-		writeJSON(w, http.StatusOK, WebhookSecret{JiraWebhookURL: view(h, in).JiraWebhook, JiraWebhookSecret: secret, PreviousValidUntil: &until})
+		out := WebhookSecret{JiraWebhookURL: view(h, in).JiraWebhook, JiraWebhookSecret: secret, PreviousValidUntil: &until}
+		if old, err := h.Registry().JiraWebhookID(r.Context(), in.ID); err == nil && old != "" {
+			// The host registered it: register it again with the new
+			// secret, then delete the old one (the old secret verifies
+			// what the old webhook still sends in between).
+			reg := registerJiraWebhook(r.Context(), h, in, secret)
+			if reg.Registered {
+				if msg := deleteOldJiraWebhook(r.Context(), h, in.ID, old); msg != "" {
+					reg.Manual = &ManualWebhook{Reason: msg}
+				}
+			}
+			out.JiraWebhook = &reg
+		}
+		writeJSON(w, http.StatusOK, out)
 	})
 }

@@ -31,19 +31,29 @@ type Account struct {
 // maxAnswer bounds an answer read.
 const maxAnswer = 1 << 20
 
-// Check calls the site with authorization and returns the account it
-// belongs to. siteURL is https://NAME.atlassian.net.
-func Check(ctx context.Context, client *http.Client, siteURL, authorization string) (Account, error) {
-	base := strings.TrimSuffix(siteURL, "/")
+// Myself asks GET /rest/api/3/myself with authorization: the account the
+// credentials belong to (ServiceDesks not counted).
+func Myself(ctx context.Context, client *http.Client, siteURL, authorization string) (Account, error) {
 	var me struct {
 		AccountID   string `json:"accountId"`
 		DisplayName string `json:"displayName"`
 	}
-	if err := get(ctx, client, base+"/rest/api/3/myself", authorization, &me); err != nil {
+	if err := get(ctx, client, strings.TrimSuffix(siteURL, "/")+"/rest/api/3/myself", authorization, &me); err != nil {
 		return Account{}, err
 	}
 	if me.AccountID == "" {
 		return Account{}, fmt.Errorf("%w: GET /rest/api/3/myself answered without an accountId", ErrUnreachable)
+	}
+	return Account{ID: me.AccountID, DisplayName: me.DisplayName}, nil
+}
+
+// Check calls the site with authorization and returns the account it
+// belongs to. siteURL is https://NAME.atlassian.net.
+func Check(ctx context.Context, client *http.Client, siteURL, authorization string) (Account, error) {
+	base := strings.TrimSuffix(siteURL, "/")
+	me, err := Myself(ctx, client, siteURL, authorization)
+	if err != nil {
+		return Account{}, err
 	}
 	var desks struct {
 		Size   int               `json:"size"`
@@ -52,7 +62,7 @@ func Check(ctx context.Context, client *http.Client, siteURL, authorization stri
 	if err := get(ctx, client, base+"/rest/servicedeskapi/servicedesk", authorization, &desks); err != nil {
 		return Account{}, err
 	}
-	a := Account{ID: me.AccountID, DisplayName: me.DisplayName, ServiceDesks: len(desks.Values)}
+	a := Account{ID: me.ID, DisplayName: me.DisplayName, ServiceDesks: len(desks.Values)}
 	if a.ServiceDesks == 0 {
 		return a, fmt.Errorf("%w: the account %s (%s) sees no service desk on %s; add it to the service project's team (Project settings > People) and try again",
 			ErrNoServiceDesk, a.ID, a.DisplayName, base)

@@ -27,6 +27,9 @@ const (
 	// secretJiraWebhookPrevious is the secret a rotation replaced, which
 	// verifies deliveries for WebhookSecretGrace more.
 	secretJiraWebhookPrevious = storage.HostSecretPrefix + "jira-webhook-previous"
+	// secretJiraWebhookID is the id of the admin webhook the host
+	// registered with the site (absent when registered by hand).
+	secretJiraWebhookID = storage.HostSecretPrefix + "jira-webhook-id"
 )
 
 // recordPrefix begins each installation's index record in the host's
@@ -88,6 +91,11 @@ type Registry struct {
 	// changes counts this host's own changes, so that Refresh does not put
 	// back what it read before one of them.
 	changes uint64
+
+	// deliveriesMu guards lastDelivery: when this node last received an
+	// authenticated Jira delivery, by installation (memory only).
+	deliveriesMu sync.Mutex
+	lastDelivery map[string]time.Time
 }
 
 // Open loads every installation from store. It moves index records of the

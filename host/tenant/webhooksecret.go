@@ -45,3 +45,55 @@ func (r *Registry) PreviousWebhookSecret(ctx context.Context, id string) ([]byte
 	}
 	return b, err
 }
+
+// SetJiraWebhookID records the id of the admin webhook the host registered
+// with the installation's site (a sealed host secret, kept until uninstall
+// or until the webhook is deleted); "" removes it.
+func (r *Registry) SetJiraWebhookID(ctx context.Context, id, hookID string) error {
+	if _, ok := r.Get(id); !ok {
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	if hookID == "" {
+		if err := r.store.Delete(ctx, id, storage.Secret, secretJiraWebhookID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("tenant: forget the webhook id: %w", err)
+		}
+		return nil
+	}
+	if err := r.store.Set(ctx, id, storage.Secret, secretJiraWebhookID, []byte(hookID), 0); err != nil {
+		return fmt.Errorf("tenant: store the webhook id: %w", err)
+	}
+	return nil
+}
+
+// JiraWebhookID returns the id of the admin webhook the host registered, or
+// "" when the administrator registered it by hand (or nothing did).
+func (r *Registry) JiraWebhookID(ctx context.Context, id string) (string, error) {
+	b, err := r.store.Get(ctx, id, storage.Secret, secretJiraWebhookID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("tenant: webhook id: %w", err)
+	}
+	return string(b), nil
+}
+
+// NoteJiraDelivery records that a delivery from Jira for the installation
+// was authenticated now. It is kept in this node's memory only: each node
+// knows what it received, and a restart forgets it.
+func (r *Registry) NoteJiraDelivery(id string, at time.Time) {
+	r.deliveriesMu.Lock()
+	defer r.deliveriesMu.Unlock()
+	if r.lastDelivery == nil {
+		r.lastDelivery = map[string]time.Time{}
+	}
+	r.lastDelivery[id] = at
+}
+
+// LastJiraDelivery is when this node last received an authenticated
+// delivery from Jira for the installation; zero for none since it started.
+func (r *Registry) LastJiraDelivery(id string) time.Time {
+	r.deliveriesMu.Lock()
+	defer r.deliveriesMu.Unlock()
+	return r.lastDelivery[id]
+}

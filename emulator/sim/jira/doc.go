@@ -44,6 +44,13 @@
 //     X-Hub-Signature: sha256=<hex HMAC-SHA256>; X-Atlassian-Webhook-Identifier;
 //     retried on 408, 409, 425, 429, 5xx and timeouts with
 //     X-Atlassian-Webhook-Retry: n and growing delays.
+//   - Admin webhooks through the REST API (/rest/webhooks/1.0/webhook: POST
+//     {name, url, events, filters{"issue-related-events-section": JQL},
+//     excludeBody, secret} answering 201 with self, GET the list, GET and
+//     DELETE /{id}), for an account with Administer Jira only (else 403;
+//     Config.NotSiteAdmin); each delivers its events for the issues its JQL
+//     selects, signed with its secret, beside the webhook entered in the
+//     settings page (the control API's).
 //   - A path or method Jira does not have answers as Jira Cloud does: 404
 //     (405 with Allow for a served path) as an RFC 7807 problem document.
 //   - Faults: any call may be made to answer 429 with Retry-After and
@@ -55,7 +62,8 @@
 // One project and service desk; a fixed workflow whose statuses may be
 // entered from any other; wiki markup is stored, not rendered (ADF bodies
 // are converted to wiki markup for webhooks and back as plain paragraphs);
-// no permissions beyond the one Authorization; no pagination beyond one
+// no permissions beyond the one Authorization and the site-admin switch;
+// an admin webhook's JQL is only project = KEY or project in (KEY, ...); no pagination beyond one
 // page; customers are created on first use by email. The control API is
 // described in package sim.
 package jira

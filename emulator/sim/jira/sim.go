@@ -79,6 +79,12 @@ type Config struct {
 	// included. Default 6 (Jira retries up to 5 times).
 	MaxAttempts int
 
+	// NotSiteAdmin makes the app account an account without the Administer
+	// Jira global permission: the admin webhook API (/rest/webhooks/1.0)
+	// answers it 403, as Jira does (also settable with PUT
+	// /_sim/jira/site-admin). Default: the app account is a site admin.
+	NotSiteAdmin bool
+
 	// NoCommentRule switches off JSM's "Transition on comment" rule (see
 	// automation.go), as a site admin may. Default: the rule runs, as in a
 	// new service project.
@@ -154,8 +160,10 @@ type Sim struct {
 	// mu guards everything below.
 	mu             sync.Mutex
 	closed         bool
-	hook           hookConfig
-	requests       []*request // in creation order
+	hook           hookConfig   // the webhook an administrator entered in Jira's settings page
+	adminHooks     []*adminHook // the webhooks registered through the REST API
+	notAdmin       bool         // the app account lacks Administer Jira
+	requests       []*request   // in creation order
 	byKey          map[string]*request
 	byID           map[string]*request
 	byComment      map[string]*request // comment id -> its request
@@ -195,6 +203,7 @@ func New(cfg Config) *Sim {
 		ctx:            ctx,
 		cancel:         cancel,
 		hook:           hookConfig{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret},
+		notAdmin:       cfg.NotSiteAdmin,
 		byKey:          map[string]*request{},
 		byID:           map[string]*request{},
 		byComment:      map[string]*request{},
@@ -291,6 +300,11 @@ func (s *Sim) newAPI() http.Handler {
 	}
 	route("POST /rest/api/3/issue/{key}/comment", s.addIssueComment)
 	route("POST /rest/api/2/issue/{key}/comment", s.addIssueComment)
+	// Admin webhooks, for Jira administrators (spec: jira-admin-webhooks.json).
+	route("POST /rest/webhooks/1.0/webhook", s.registerHook)
+	route("GET /rest/webhooks/1.0/webhook", s.listHooks)
+	route("GET /rest/webhooks/1.0/webhook/{id}", s.getHook)
+	route("DELETE /rest/webhooks/1.0/webhook/{id}", s.deleteHook)
 	// Where the 303 of attachment/content points: a download location, not
 	// a REST route (Cloud points at its media host).
 	route("GET /secure/attachment/{id}/{name}", s.serveAttachment)

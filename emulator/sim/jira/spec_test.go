@@ -34,6 +34,8 @@ func specs(t testing.TB) (platform, jsm *apispec.Spec) {
 // specFor is the specification that documents path; nil for none.
 func specFor(platform, jsm *apispec.Spec, path string) *apispec.Spec {
 	switch {
+	case strings.HasPrefix(path, "/rest/webhooks/1.0/"):
+		return adminHooks
 	case strings.HasPrefix(path, "/rest/api/2/"), strings.HasPrefix(path, "/rest/api/3/"):
 		return platform
 	case strings.HasPrefix(path, "/rest/servicedeskapi/"):
@@ -41,6 +43,15 @@ func specFor(platform, jsm *apispec.Spec, path string) *apispec.Spec {
 	}
 	return nil
 }
+
+// adminHooks is the admin webhook fragment, loaded once.
+var adminHooks = func() *apispec.Spec {
+	s, err := apispec.Load(filepath.Join(specDir, "jira-admin-webhooks.json"))
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
 
 // The simulator serves no route Jira's specifications lack.
 func TestEveryRouteIsInTheSpecification(t *testing.T) {

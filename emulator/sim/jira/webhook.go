@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,6 +27,9 @@ type Delivery struct {
 	// Attempt is 0 for the first delivery, n for the one carrying
 	// X-Atlassian-Webhook-Retry: n.
 	Attempt int `json:"attempt"`
+	// Webhook is the id of the webhook registered through the REST API
+	// it went to; empty for the one entered in Jira's settings page.
+	Webhook string `json:"webhook,omitempty"`
 	// Status is the webhook's answer; 0 when none came.
 	Status int `json:"status"`
 	// Error is why no answer came (timeout, refused...).
@@ -98,24 +102,51 @@ func (s *Sim) commentUpdatedLocked(r *request, c *comment) *event {
 	})
 }
 
-// deliver makes the first attempt of each event, in order, and leaves
-// failed ones to retry in the background.
+// target is where one event's deliveries go: the webhook entered in
+// Jira's settings page (hook "") or one registered through the REST API.
+type target struct {
+	hook, url, secret string
+	excludeBody       bool
+}
+
+// targets are the webhooks that take an event now: the settings page's
+// takes every event, a registered one the events and issues it names.
+func (s *Sim) targets(ev *event) []target {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []target
+	if s.hook.URL != "" {
+		out = append(out, target{url: s.hook.URL, secret: s.hook.Secret})
+	}
+	for _, h := range s.adminHooks {
+		if h.wants(ev.name, s.cfg.ProjectKey) {
+			out = append(out, target{hook: strconv.FormatInt(h.ID, 10), url: h.URL, secret: h.Secret, excludeBody: h.ExcludeBody})
+		}
+	}
+	return out
+}
+
+// deliver makes the first attempt of each event to each webhook that takes
+// it, in order, and leaves failed ones to retry in the background.
 func (s *Sim) deliver(evs []*event) []WebhookResult {
 	out := []WebhookResult{}
 	for _, ev := range evs {
 		s.keep(ev)
-		status, err, ok := s.attempt(ev, 0)
-		if !ok {
+		ts := s.targets(ev)
+		if len(ts) == 0 || s.ctx.Err() != nil {
 			out = append(out, WebhookResult{Event: ev.name, Error: "no webhook registered"})
 			continue
 		}
-		res := WebhookResult{Event: ev.name, Status: status}
-		if err != nil {
-			res.Error = err.Error()
-		}
-		out = append(out, res)
-		if retryable(status, err) {
-			s.spawn(func() { s.retry(ev) })
+		for _, t := range ts {
+			status, err := s.attempt(ev, t, 0)
+			res := WebhookResult{Event: ev.name, Status: status}
+			if err != nil {
+				res.Error = err.Error()
+			}
+			out = append(out, res)
+			if retryable(status, err) {
+				s.spawn(func() { s.retry(ev, t) })
+			}
 		}
 	}
 	return out
@@ -153,13 +184,18 @@ func (s *Sim) redeliver(id string) (res WebhookResult, ok bool) {
 	if ev == nil {
 		return WebhookResult{}, false
 	}
-	status, err, hooked := s.attempt(ev, n)
-	res = WebhookResult{Event: ev.name, Status: status}
-	switch {
-	case !hooked:
-		res.Error = "no webhook registered"
-	case err != nil:
-		res.Error = err.Error()
+	ts := s.targets(ev)
+	if len(ts) == 0 || s.ctx.Err() != nil {
+		return WebhookResult{Event: ev.name, Error: "no webhook registered"}, true
+	}
+	for i, t := range ts {
+		status, err := s.attempt(ev, t, n)
+		if i == 0 {
+			res = WebhookResult{Event: ev.name, Status: status}
+			if err != nil {
+				res.Error = err.Error()
+			}
+		}
 	}
 	return res, true
 }
@@ -191,21 +227,24 @@ func (s *Sim) spawn(f func()) {
 // Activity counts the webhook deliveries and retries under way.
 func (s *Sim) Activity() simctl.Activity { return s.busy.Activity() }
 
-// retry redelivers an event with back-off until it is taken, the attempts
-// run out or the simulator closes.
-func (s *Sim) retry(ev *event) {
+// retry redelivers an event to a webhook with back-off until it is taken,
+// the attempts run out, the webhook is gone or the simulator closes.
+func (s *Sim) retry(ev *event, t target) {
 	delay := s.cfg.RetryDelay
 	for n := 1; n < s.cfg.MaxAttempts; n++ {
-		t := time.NewTimer(delay)
+		timer := time.NewTimer(delay)
 		select {
 		case <-s.ctx.Done():
-			t.Stop()
+			timer.Stop()
 			return
-		case <-t.C:
+		case <-timer.C:
 		}
 		delay = min(delay*2, s.cfg.MaxRetryDelay)
-		status, err, ok := s.attempt(ev, n)
-		if !ok || !retryable(status, err) {
+		if !slices.ContainsFunc(s.targets(ev), func(c target) bool { return c.hook == t.hook && c.url == t.url }) {
+			return
+		}
+		status, err := s.attempt(ev, t, n)
+		if !retryable(status, err) {
 			return
 		}
 	}
@@ -223,27 +262,24 @@ func retryable(status int, err error) bool {
 	return status >= 500
 }
 
-// attempt posts one delivery to the registered webhook; ok is false when
-// none is registered.
-func (s *Sim) attempt(ev *event, n int) (status int, err error, ok bool) {
-	s.mu.Lock()
-	hook := s.hook
-	s.mu.Unlock()
-	if hook.URL == "" || s.ctx.Err() != nil {
-		return 0, nil, false
-	}
+// attempt posts one delivery of an event to a webhook.
+func (s *Sim) attempt(ev *event, t target, n int) (status int, err error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DeliveryTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URL, bytes.NewReader(ev.body))
+	body := ev.body
+	if t.excludeBody {
+		body = nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
-		s.record(Delivery{Event: ev.name, Identifier: ev.id, Attempt: n, Error: err.Error()})
-		return 0, err, true
+		s.record(Delivery{Event: ev.name, Identifier: ev.id, Attempt: n, Webhook: t.hook, Error: err.Error()})
+		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	req.Header.Set("User-Agent", "Atlassian Webhook HTTP Client")
 	req.Header.Set("X-Atlassian-Webhook-Identifier", ev.id)
-	if hook.Secret != "" {
-		req.Header.Set("X-Hub-Signature", jiraevent.Sign([]byte(hook.Secret), ev.body))
+	if t.secret != "" {
+		req.Header.Set("X-Hub-Signature", jiraevent.Sign([]byte(t.secret), body))
 	}
 	if n > 0 {
 		req.Header.Set("X-Atlassian-Webhook-Retry", strconv.Itoa(n))
@@ -251,13 +287,13 @@ func (s *Sim) attempt(ev *event, n int) (status int, err error, ok bool) {
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
 		err = deliveryError(err)
-		s.record(Delivery{Event: ev.name, Identifier: ev.id, Attempt: n, Error: err.Error()})
-		return 0, err, true
+		s.record(Delivery{Event: ev.name, Identifier: ev.id, Attempt: n, Webhook: t.hook, Error: err.Error()})
+		return 0, err
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-	s.record(Delivery{Event: ev.name, Identifier: ev.id, Attempt: n, Status: resp.StatusCode})
-	return resp.StatusCode, nil, true
+	s.record(Delivery{Event: ev.name, Identifier: ev.id, Attempt: n, Webhook: t.hook, Status: resp.StatusCode})
+	return resp.StatusCode, nil
 }
 
 // deliveryError names a failed delivery briefly.

@@ -19,6 +19,8 @@ import (
 type adminClient struct {
 	base, token string
 	http        *http.Client
+	// lastHeader is the header of the last answer.
+	lastHeader http.Header
 }
 
 // adminTarget is how a CLI command reaches a running host's admin API: its
@@ -70,6 +72,7 @@ func (c *adminClient) do(method, path string, body, out any) error {
 		return err
 	}
 	defer resp.Body.Close()
+	c.lastHeader = resp.Header
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode >= 300 {
 		var e struct{ Error string }
@@ -116,6 +119,13 @@ func runInstall(args []string, stdout, stderr io.Writer) error {
 	} else {
 		fmt.Fprintf(stderr, "installed; the app account is %s\n", in.AppAccountID)
 	}
+	switch hook := in.JiraWebhookSetup; {
+	case hook == nil:
+	case hook.Registered:
+		fmt.Fprintf(stderr, "the Jira webhook is registered (id %s); nothing to do in Jira's WebHooks page\n", hook.ID)
+	case hook.Manual != nil:
+		fmt.Fprintf(stderr, "the Jira webhook could not be registered: %s\nregister it by hand (docs/operations.md, section 7):\n  %s\n", hook.Manual.Reason, hook.Manual.Steps)
+	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(in)
@@ -141,9 +151,23 @@ func runInstallations(args []string, stdout, stderr io.Writer) error {
 	if err := c.do("GET", "/admin/installations", nil, &list); err != nil {
 		return err
 	}
+	// Each with its health: the webhook asked of Jira, the last delivery
+	// the host's node received, the credentials' /myself.
+	type withHealth struct {
+		adminapi.Installation
+		Health adminapi.Health `json:"health"`
+	}
+	out := []withHealth{}
+	for _, in := range list {
+		v := withHealth{Installation: in}
+		if err := c.do("GET", "/admin/installations/"+in.ID+"/health", nil, &v.Health); err != nil {
+			return err
+		}
+		out = append(out, v)
+	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(list)
+	return enc.Encode(out)
 }
 
 // runResolve calls an admin resolver of an installation (mappings.list,

@@ -458,14 +458,22 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 				t.Fatalf("installations does not list %s:\n%s", in.ID, outs)
 			}
 			vars["INSTALLATION"] = in.ID
-			// Section 7, the Jira page: the webhook with the URL and secret.
-			req, _ := http.NewRequest(http.MethodPut, simCtl+"/_sim/jira/webhook", strings.NewReader(fmt.Sprintf(`{"url":%q,"secret":%q}`, in.JiraWebhookURL, in.JiraWebhookSecret)))
-			req.Header.Set("Authorization", "Bearer "+simToken)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil || resp.StatusCode != http.StatusOK {
-				t.Fatalf("register the Jira webhook with the simulator: %v %v", err, resp)
+			// Section 7: install registered the webhook itself (the
+			// simulated app account is a site admin), with the URL, the
+			// secret, the bundle's events and the service project.
+			var hooks []struct{ URL, Secret, JQL string }
+			getJSON(t, simCtl+"/_sim/jira/admin-webhooks", &hooks)
+			if len(hooks) != 1 || hooks[0].URL != in.JiraWebhookURL || hooks[0].Secret != in.JiraWebhookSecret || hooks[0].JQL != "project in (SUP)" ||
+				!strings.Contains(string(raw), `"registered": true`) || !strings.Contains(strings.Join(outs, ""), "the Jira webhook is registered") {
+				t.Fatalf("the Jira webhook install registered: %+v\n%s\n%s", hooks, raw, outs)
 			}
-			resp.Body.Close()
+		},
+		"The Jira webhook": func(outs []string) {
+			for _, want := range []string{`"webhook": "registered"`, `"credentials": "ok"`, `"lastJiraDelivery"`} {
+				if !strings.Contains(outs[0], want) {
+					t.Fatalf("installations does not show %s:\n%s", want, outs[0])
+				}
+			}
 		},
 		"Project settings": func(outs []string) {
 			if !strings.Contains(outs[1], `"ok":true`) || !strings.Contains(outs[2], `"tokenSet":true`) {
@@ -506,8 +514,12 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 			roundTrip("after the key rotations")
 		},
 		"Uninstall": func(outs []string) {
-			if !strings.Contains(outs[0], "uninstalled "+vars["INSTALLATION"]) || !strings.Contains(outs[0], "[]") {
+			if !strings.Contains(outs[0], "uninstalled "+vars["INSTALLATION"]) || !strings.Contains(outs[0], "[]") || !strings.Contains(outs[0], "the Jira webhook: deleted") {
 				t.Fatalf("installations after uninstall:\n%s", outs[0])
+			}
+			var hooks []json.RawMessage
+			if getJSON(t, simCtl+"/_sim/jira/admin-webhooks", &hooks); len(hooks) != 0 {
+				t.Fatalf("the Jira webhook outlived the uninstall: %s", hooks)
 			}
 		},
 	}

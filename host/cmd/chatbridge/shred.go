@@ -44,6 +44,9 @@ func runUninstall(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stderr, "uninstalled %s; its keys are destroyed and its data purged; the receipt follows\n", fs.Arg(0))
+	if hook := c.lastHeader.Get("Jira-Webhook"); hook != "" {
+		fmt.Fprintf(stderr, "the Jira webhook: %s\n", hook)
+	}
 	_, err = stdout.Write(buf.Bytes())
 	return err
 }

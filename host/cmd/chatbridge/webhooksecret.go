@@ -34,7 +34,14 @@ func installationSecret(sub string, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "jira webhook URL     %s\njira webhook secret  %s\n", out.JiraWebhookURL, out.JiraWebhookSecret)
-	if out.PreviousValidUntil != nil {
+	switch hook := out.JiraWebhook; {
+	case hook != nil && hook.Registered && hook.Manual == nil:
+		fmt.Fprintf(stdout, "the Jira webhook is registered again with the new secret (id %s); nothing to do in Jira\n", hook.ID)
+	case hook != nil && hook.Registered:
+		fmt.Fprintf(stdout, "the Jira webhook is registered again with the new secret (id %s), but %s\n", hook.ID, hook.Manual.Reason)
+	case hook != nil && hook.Manual != nil:
+		fmt.Fprintf(stdout, "the Jira webhook could not be registered again: %s\n  %s\n", hook.Manual.Reason, hook.Manual.Steps)
+	case out.PreviousValidUntil != nil:
 		fmt.Fprintf(stdout, "enter the new secret in Jira's webhook page (Jira settings > System > WebHooks); the old one verifies deliveries until %s\n",
 			out.PreviousValidUntil.Format("2006-01-02 15:04 MST"))
 	}

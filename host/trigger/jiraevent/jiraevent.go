@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/bundle"
@@ -29,6 +30,22 @@ var eventTypes = map[string]string{
 	"jira:issue_created": "avi:jira:created:issue",
 	"jira:issue_updated": "avi:jira:updated:issue",
 	"jira:issue_deleted": "avi:jira:deleted:issue",
+}
+
+// Events are the Jira admin webhook events the manifest's triggers need,
+// sorted: what the installation's Jira webhook subscribes to.
+func Events(m *bundle.Manifest) []string {
+	var out []string
+	for jira, product := range eventTypes {
+		for _, t := range m.Modules.Trigger {
+			if slices.Contains(t.Events, product) {
+				out = append(out, jira)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // URL is where Jira's webhooks for an installation are to be sent.
@@ -61,6 +78,7 @@ func Webhook(ctx context.Context, h *host.Host, id string, req *abi.WebTriggerRe
 		}
 		log.Warn("jira webhook signed with the previous secret: enter the new one in Jira", "installation", id)
 	}
+	h.Registry().NoteJiraDelivery(id, time.Now())
 	var head struct {
 		WebhookEvent string `json:"webhookEvent"`
 	}
