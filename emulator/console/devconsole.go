@@ -1,6 +1,7 @@
 package console
 
 import (
+	"crypto/rand"
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
@@ -9,12 +10,14 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/chatbridge/chatbridge/host"
+	"github.com/chatbridge/chatbridge/host/adminapi"
 	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
@@ -58,6 +61,10 @@ type Console struct {
 	events []Event
 	seq    int64
 	reload Reload
+	// admin is the admin API on the attached host, called in process with
+	// adminToken (the console's own, never shown) for the fire routes.
+	admin      http.Handler
+	adminToken string
 }
 
 // New returns a console with nothing attached: it answers 503 until Attach.
@@ -66,8 +73,11 @@ func New() *Console { return &Console{} }
 // Attach gives the console the running host and its sealed store (nil: no
 // storage inspector).
 func (c *Console) Attach(h *host.Host, s *seal.Store) {
+	token := rand.Text()
+	admin := adminapi.Handler(h, token, adminapi.Node{})
 	c.mu.Lock()
 	c.host, c.store = h, s
+	c.admin, c.adminToken = admin, token
 	c.mu.Unlock()
 }
 
@@ -111,6 +121,8 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /_console/state", c.state)
 	mux.HandleFunc("GET /_console/storage", c.storage)
 	mux.HandleFunc("POST /_console/resolve/{installation}/{function}", c.resolve)
+	mux.HandleFunc("POST /_console/fire/{installation}/schedule/{key}", c.fire)
+	mux.HandleFunc("POST /_console/fire/{installation}/events/{type}", c.fire)
 	return secure(mux)
 }
 
@@ -140,6 +152,30 @@ type installation struct {
 	SiteURL string `json:"siteUrl"`
 }
 
+// manifest is what the loaded manifest offers to run on demand and what
+// dev mode's hints list: its ways in and its consumers.
+type manifest struct {
+	WebTriggers []string         `json:"webTriggers"`
+	Scheduled   []scheduled      `json:"scheduled"`
+	Triggers    []productTrigger `json:"triggers"`
+	Consumers   []consumer       `json:"consumers"`
+}
+
+type scheduled struct {
+	Key      string `json:"key"`
+	Interval string `json:"interval"`
+}
+
+type productTrigger struct {
+	Key    string   `json:"key"`
+	Events []string `json:"events"`
+}
+
+type consumer struct {
+	Key   string `json:"key"`
+	Queue string `json:"queue"`
+}
+
 type state struct {
 	Events        []Event          `json:"events"`
 	Last          int64            `json:"last"`
@@ -150,6 +186,7 @@ type state struct {
 	App           string           `json:"app"`
 	ModuleSHA256  string           `json:"moduleSha256"`
 	Installations []installation   `json:"installations"`
+	Manifest      manifest         `json:"manifest"`
 }
 
 func (c *Console) state(w http.ResponseWriter, r *http.Request) {
@@ -176,8 +213,22 @@ func (c *Console) state(w http.ResponseWriter, r *http.Request) {
 			"instantiations": s.Instantiations.Load(), "resets": s.Resets.Load(),
 		}
 	}
+	st.Manifest = manifest{WebTriggers: []string{}, Scheduled: []scheduled{}, Triggers: []productTrigger{}, Consumers: []consumer{}}
 	if b := h.Bundle(); b != nil {
 		st.App, st.ModuleSHA256 = b.Manifest.App.ID, b.ModuleSHA256
+		mods := b.Manifest.Modules
+		for _, w := range mods.WebTrigger {
+			st.Manifest.WebTriggers = append(st.Manifest.WebTriggers, w.Key)
+		}
+		for _, s := range mods.ScheduledTrigger {
+			st.Manifest.Scheduled = append(st.Manifest.Scheduled, scheduled{s.Key, s.Interval})
+		}
+		for _, t := range mods.Trigger {
+			st.Manifest.Triggers = append(st.Manifest.Triggers, productTrigger{t.Key, t.Events})
+		}
+		for _, q := range mods.Consumer {
+			st.Manifest.Consumers = append(st.Manifest.Consumers, consumer{q.Key, q.Queue})
+		}
 	}
 	for _, in := range h.Registry().List() {
 		st.Installations = append(st.Installations, installation{ID: in.ID, SiteURL: in.SiteURL})
@@ -288,6 +339,35 @@ func (c *Console) resolve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
 	}
+}
+
+// fire runs a scheduled trigger or delivers a product event on demand
+// through the admin API's fire routes (host/adminapi), in process and with
+// the console's own token: the page proves itself to the admin listener
+// by its Origin (proxy.LocalGuard), never by the admin token.
+func (c *Console) fire(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	admin, token := c.admin, c.adminToken
+	c.mu.Unlock()
+	if admin == nil {
+		writeError(w, http.StatusServiceUnavailable, "the host is starting")
+		return
+	}
+	path := "/admin/installations/" + url.PathEscape(r.PathValue("installation"))
+	if key := r.PathValue("key"); key != "" {
+		path += "/schedule/" + url.PathEscape(key) + "/fire"
+	} else {
+		path += "/events/" + url.PathEscape(r.PathValue("type"))
+	}
+	body := http.MaxBytesReader(w, r.Body, maxBody)
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, path, body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad installation, trigger or event")
+		return
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	admin.ServeHTTP(w, req)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -4,7 +4,9 @@
 // service-desk pane driven through the simulators' control API, a live
 // trace of invocations and capability calls, the queue, a storage inspector
 // that shows each record sealed on disk beside its opened value, project
-// settings through the bridge's admin resolvers, and fault switches.
+// settings through the bridge's admin resolvers, fault switches, and buttons
+// that fire each scheduled trigger and send each product event the loaded
+// manifest subscribes to, on demand.
 //
 // # Dev mode only
 //
@@ -19,6 +21,12 @@
 //	GET  /_console/state?after=N   trace events after N, queue, engine, reload status
 //	GET  /_console/storage?installation=ID&space=kvs|queue|dedupe|secret
 //	POST /_console/resolve/{installation}/{function}   an admin resolver call
+//	POST /_console/fire/{installation}/schedule/{key}   fire a scheduled trigger now
+//	POST /_console/fire/{installation}/events/{type}    deliver a product event, the body its payload
+//
+// The fire routes go through the admin API's own (host/adminapi, fire.go),
+// called in process with a token the console makes for itself and never
+// shows: the page proves itself by its Origin, not by the admin token.
 //
 // The page calls the simulators' /_sim/ API, mounted beside it, directly.
 package console

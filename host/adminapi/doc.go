@@ -23,4 +23,6 @@
 //	POST   /admin/keys/rotate                          {"key"?} -> a new primary master key, every wrapped key re-wrapped
 //	GET    /admin/bundle                               the running bundle's app, signer and hashes
 //	POST   /admin/bundle/reload                        load the bundle now in -bundle (signatures first)
+//	POST   /admin/installations/{id}/schedule/{key}/fire  run a scheduled trigger now (fire.go)
+//	POST   /admin/installations/{id}/events/{type}     a product event (avi:...) to its subscribed triggers, the body its JSON payload
 package adminapi

@@ -1,9 +1,13 @@
 package adminapi
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/tenant"
@@ -16,7 +20,7 @@ import (
 // demand, without waiting for it:
 //
 //	POST /admin/installations/{id}/schedule/{key}/fire   a scheduled trigger, now
-//	POST /admin/installations/{id}/events/{type}         a product event (avi:...), the body its payload
+//	POST /admin/installations/{id}/events/{type}         a product event (avi:...), the body its JSON payload
 //
 // A firing on demand is one invocation more: it does not move the
 // scheduler's slot, so the trigger still fires once in its interval.
@@ -31,9 +35,13 @@ func fireRoutes(mux *http.ServeMux, h *host.Host) {
 		fired(w, err, "no such scheduled trigger in the running bundle")
 	})
 	mux.HandleFunc("POST /admin/installations/{id}/events/{type}", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
+		id, eventType := r.PathValue("id"), r.PathValue("type")
 		if _, ok := h.Registry().Get(id); !ok {
 			writeError(w, http.StatusNotFound, "no such installation")
+			return
+		}
+		if !strings.HasPrefix(eventType, "avi:") {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("%q is not a product event (avi:jira:commented:issue, ...); subscribed: %s", eventType, subscribed(h)))
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
@@ -44,13 +52,36 @@ func fireRoutes(mux *http.ServeMux, h *host.Host) {
 		if len(body) == 0 {
 			body = []byte("{}")
 		}
-		err = jiraevent.Deliver(r.Context(), h, id, r.PathValue("type"), body)
+		if !json.Valid(body) {
+			writeError(w, http.StatusBadRequest, "the body is the event's payload and must be JSON")
+			return
+		}
+		err = jiraevent.Deliver(r.Context(), h, id, eventType, body)
 		if errors.Is(err, jiraevent.ErrNoTrigger) {
-			writeError(w, http.StatusNotFound, "no trigger of the running bundle subscribes to this event")
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no trigger of the running bundle subscribes to %q; subscribed: %s", eventType, subscribed(h)))
 			return
 		}
 		fired(w, err, "")
 	})
+}
+
+// subscribed lists the product events the running bundle's triggers
+// subscribe to, for an error that says what could have been fired.
+func subscribed(h *host.Host) string {
+	var events []string
+	if b := h.Bundle(); b != nil {
+		for _, t := range b.Manifest.Modules.Trigger {
+			for _, e := range t.Events {
+				if !slices.Contains(events, e) {
+					events = append(events, e)
+				}
+			}
+		}
+	}
+	if len(events) == 0 {
+		return "none"
+	}
+	return strings.Join(events, ", ")
 }
 
 func fired(w http.ResponseWriter, err error, notDeclared string) {

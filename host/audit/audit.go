@@ -14,8 +14,8 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/chatbridge/chatbridge/host/bundle"
-	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/wit/abi"
+	"github.com/chatbridge/chatbridge/wit/jirascopes"
 )
 
 // Severity of a finding.
@@ -280,7 +280,7 @@ func (r *Report) checkScopes(m *bundle.Manifest, imported map[string]bool) {
 			continue
 		}
 		jiraScopes++
-		if !capability.KnownJiraScope(s) {
+		if !jirascopes.Known(s) {
 			r.add(Fail, "scopes", "permissions.scopes declares %s, which no Jira or JSM operation in the specifications accepts: the host grants nothing for it", s)
 		}
 	}

@@ -13,8 +13,9 @@
 // fetch reaches a host the manifest's backend list names, on the port the
 // address names (443 when it names none). jira sends only an operation the
 // Jira and JSM specifications document, and only when the manifest declares
-// every scope of one of the operation's scope sets: jirascopes.go, generated
-// from testdata/specs by gen_jirascopes.go (go generate), holds them.
+// every scope of one of the operation's scope sets: the contract's rule,
+// wit/jirascopes (generated from testdata/specs), which plugin/sdk/sdktest
+// applies too.
 //
 // # Traps
 //

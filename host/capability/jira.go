@@ -9,6 +9,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/chatbridge/chatbridge/wit/abi"
+	"github.com/chatbridge/chatbridge/wit/jirascopes"
 )
 
 // registerJira provides chatbridge:plugin/jira: REST calls on the
@@ -34,34 +35,23 @@ func (h *host) jira(ctx context.Context, m api.Module, ptr, n uint32) int64 {
 	if code != abi.OK {
 		return abi.Result(code, 0)
 	}
-	// The module names a path on its own site; anything that could leave
-	// the site (another host, a scheme, userinfo) is refused.
-	p := r.URL
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\@") || strings.Contains(p, "://") {
-		return abi.Result(abi.InvalidArgument, 0)
-	}
 	// The operation must be one the specifications document, and the
-	// manifest must declare every scope of one of its scope sets.
-	path, _, _ := strings.Cut(p, "?")
-	if dotSegment(path) {
+	// manifest must declare every scope of one of its scope sets: the rule
+	// of the contract (wit/jirascopes), which sdktest applies as well.
+	p := r.URL
+	d := jirascopes.Decide(r.Method, p, h.policy.HasScope)
+	switch d.Verdict {
+	case jirascopes.InvalidPath:
 		return abi.Result(abi.InvalidArgument, 0)
-	}
-	method := r.Method
-	if method == "" {
-		method = "GET"
-	}
-	op := findJiraOperation(method, path)
-	if op == nil {
+	case jirascopes.NoOperation:
 		// The path may hold issue keys: only the method is logged.
-		c.Log.Warn("jira call denied: the specifications have no such operation", "method", escapeLog(method, maxLogHost))
+		c.Log.Warn("jira call denied: the specifications have no such operation", "method", escapeLog(d.Method, maxLogHost))
 		return abi.Result(abi.AccessDenied, 0)
-	}
-	if op.scopes == nil {
-		c.Log.Warn("jira call denied: the operation is offered to no app", "method", op.method, "operation", op.path)
+	case jirascopes.NoApp:
+		c.Log.Warn("jira call denied: the operation is offered to no app", "method", d.Operation.Method, "operation", d.Operation.Path)
 		return abi.Result(abi.AccessDenied, 0)
-	}
-	if missing := missingScopes(op, h.policy.HasScope); missing != nil {
-		c.Log.Warn("jira call denied: scope not declared", "method", op.method, "operation", op.path, "missing", strings.Join(missing, " "))
+	case jirascopes.MissingScope:
+		c.Log.Warn("jira call denied: scope not declared", "method", d.Operation.Method, "operation", d.Operation.Path, "missing", strings.Join(d.Missing, " "))
 		return abi.Result(abi.AccessDenied, 0)
 	}
 	base, auth, err := h.deps.Jira.JiraBase(ctx, c.Installation)

@@ -138,6 +138,7 @@ const state = {
   renderedChat: '',
   renderedRequests: '',
   renderedStorage: '',
+  renderedFire: '',
   project: '',          // the dev project (SUP) ...
   projectChannel: '',   // ... and the messenger it listens to
 };
@@ -526,6 +527,7 @@ async function pollState() {
   const instChanged = JSON.stringify(st.installations) !== JSON.stringify(state.installations);
   state.installations = st.installations;
   if (instChanged) fillInstallations();
+  if (st.manifest) renderFire(st.manifest);
   if (st.events.length && !state.paused) {
     state.events.push(...st.events);
     if (state.events.length > 1000) state.events.splice(0, state.events.length - 1000);
@@ -548,6 +550,51 @@ async function pollState() {
   rb.title = r.message || 'Live reload';
   $('#reload-failed').hidden = r.state !== 'failed';
   if (r.state === 'failed' && $('#reload-output').textContent !== r.message) $('#reload-output').textContent = r.message || '';
+}
+
+// ---------------------------------------------------------------- triggers
+
+// renderFire lists a button per scheduled trigger and per product event of
+// the loaded manifest; each fires it on the first installation through the
+// admin API's fire routes (the console's /_console/fire/).
+function renderFire(m) {
+  const key = JSON.stringify(m);
+  if (key === state.renderedFire) return;
+  state.renderedFire = key;
+  const buttons = [];
+  for (const s of m.scheduled) {
+    buttons.push(el('button', { type: 'button', class: 'secondary', dataset: { schedule: s.key },
+      title: 'scheduled trigger, every ' + s.interval, onclick: () => fire('schedule', s.key) }, 'Fire ' + s.key));
+  }
+  const events = [...new Set(m.triggers.flatMap((t) => t.events))];
+  for (const e of events) {
+    buttons.push(el('button', { type: 'button', class: 'secondary', dataset: { event: e },
+      title: 'product event to ' + m.triggers.filter((t) => t.events.includes(e)).map((t) => t.key).join(', '),
+      onclick: () => fire('events', e) }, 'Send ' + e));
+  }
+  $('#fire-buttons').replaceChildren(...(buttons.length ? buttons : [el('span', { class: 'muted' }, 'The manifest has no scheduled trigger and no product event trigger.')]));
+  $('#fire-payload-label').hidden = !events.length;
+  $('#fire-consumers').textContent = m.consumers.length
+    ? 'Consumers: ' + m.consumers.map((c) => c.key + ' (queue ' + c.queue + ')').join(', ') : '';
+}
+
+async function fire(kind, name) {
+  const inst = state.installations[0];
+  showError($('#fire-error'), null);
+  $('#fire-error').hidden = true;
+  if (!inst) { showError($('#fire-error'), 'no installation'); $('#fire-error').hidden = false; return; }
+  let body;
+  if (kind === 'events') {
+    try { body = JSON.parse($('#fire-payload').value || '{}'); } catch (err) {
+      showError($('#fire-error'), 'the payload is not JSON: ' + err.message); $('#fire-error').hidden = false; return;
+    }
+  }
+  try {
+    await api('POST', '/_console/fire/' + encodeURIComponent(inst.id) + '/' + kind + '/' + encodeURIComponent(name), body);
+    $('#fire-result').textContent = (kind === 'events' ? 'sent ' : 'fired ') + name + ' at ' + fmtTime(new Date());
+  } catch (err) {
+    showError($('#fire-error'), err); $('#fire-error').hidden = false;
+  }
 }
 
 function fillInstallations() {

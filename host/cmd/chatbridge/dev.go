@@ -110,7 +110,35 @@ func welcome(w io.Writer, st *stack.Stack, data string) {
 	} else if url, ok := firstWebTrigger(n.Host, []tenant.Installation{in}); ok {
 		fmt.Fprintf(w, "try: curl -k -X POST %s -d '{\"op\":\"echo\"}'\n", url)
 	}
+	manifestHints(w, n.Host, in, n.AdminURL, tokenFile)
 	fmt.Fprintf(w, "admin token in %s\n", tokenFile)
+}
+
+// manifestHints prints what the loaded manifest offers beyond its web
+// triggers: each scheduled trigger and product event with the curl line that
+// fires it now (the admin API's fire routes; the console has a button for
+// each), and each consumer's queue.
+func manifestHints(w io.Writer, h *host.Host, in tenant.Installation, adminURL, tokenFile string) {
+	b := h.Bundle()
+	if b == nil {
+		return
+	}
+	mods := b.Manifest.Modules
+	auth := fmt.Sprintf("-H \"Authorization: Bearer $(cat %s)\"", shellWord(tokenFile))
+	base := adminURL + "/admin/installations/" + in.ID
+	for _, s := range mods.ScheduledTrigger {
+		fmt.Fprintf(w, "  scheduled trigger %s (every %s); fire it now:\n", s.Key, s.Interval)
+		fmt.Fprintf(w, "    curl -s -X POST %s %s\n", auth, shellWord(base+"/schedule/"+s.Key+"/fire"))
+	}
+	for _, t := range mods.Trigger {
+		for _, e := range t.Events {
+			fmt.Fprintf(w, "  trigger %s on %s; send one now (the body is the event's payload):\n", t.Key, e)
+			fmt.Fprintf(w, "    curl -s -X POST %s %s -d '{}'\n", auth, shellWord(base+"/events/"+e))
+		}
+	}
+	for _, c := range mods.Consumer {
+		fmt.Fprintf(w, "  consumer %s reads queue %s\n", c.Key, c.Queue)
+	}
 }
 
 // firstWebTrigger returns a web trigger URL to show in the welcome text.

@@ -17,7 +17,7 @@ import (
 // Dev mode runs any plugin, here one scaffolded by `chatbridge new`, from
 // relative -bundle and -watch paths; it signs a copy with the dev key and
 // leaves the vendor's signed bundle as it was; the plugin's scheduled
-// trigger fires on demand through the admin API.
+// trigger fires on demand through the admin API, with the line dev prints.
 func TestDevRunsAScaffoldedPluginFromRelativePathsAndSignsOnlyACopy(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "hello")
@@ -47,6 +47,11 @@ func TestDevRunsAScaffoldedPluginFromRelativePathsAndSignsOnlyACopy(t *testing.T
 	url := regexp.MustCompile(`web trigger counter\s+(\S+)`).FindStringSubmatch(out)
 	if id == nil || url == nil || !strings.Contains(out, "live reload: watching "+dir) {
 		t.Fatalf("dev printed:\n%s", out)
+	}
+	// The hints come from the loaded manifest: the scheduled trigger and
+	// the line that fires it.
+	if !strings.Contains(out, "scheduled trigger tick (every ") || !strings.Contains(out, dev.admin+"/admin/installations/"+id[1]+"/schedule/tick/fire") {
+		t.Fatalf("dev printed no hint to fire the scheduled trigger:\n%s", out)
 	}
 	req, _ := http.NewRequest(http.MethodPost, dev.admin+"/admin/installations/"+id[1]+"/schedule/tick/fire", nil)
 	req.Header.Set("Authorization", "Bearer "+dev.token)

@@ -10,7 +10,9 @@
 // NewEnv allows everything. NewEnvFor(ReadManifest("manifest.yml")) holds
 // the fakes to the plugin's manifest as the host holds the module: a fetch
 // to a host or port the manifest does not declare, or a capability it does
-// not list, answers access-denied; a push to a queue no consumer reads
-// answers invalid-argument. Jira scopes are the host's alone: the jira fake
-// does not check them.
+// not list, answers access-denied; so does a Jira call outside the scopes the
+// manifest declares, decided by the host's own rule (wit/jirascopes): an
+// operation the Jira and JSM specifications do not document, or one none of
+// whose scope sets the manifest completes. A push to a queue no consumer
+// reads answers invalid-argument.
 package sdktest

@@ -13,17 +13,19 @@ import (
 
 	"github.com/chatbridge/chatbridge/plugin/sdk"
 	"github.com/chatbridge/chatbridge/wit/abi"
+	"github.com/chatbridge/chatbridge/wit/jirascopes"
 )
 
 // Manifest is what the host enforces at call time of a plugin's
-// manifest.yml: its capabilities, egress hosts and consumers' queues. Read
-// one with ReadManifest; NewEnvFor makes fakes that refuse the rest.
+// manifest.yml: its capabilities, Jira scopes, egress hosts and consumers'
+// queues. Read one with ReadManifest; NewEnvFor makes fakes that refuse the
+// rest.
 //
 // It is read leniently: the strict decoding and every other rule is the
-// host's (chatbridge bundle build checks it), and Jira scopes are not
-// checked here (the jira fake answers whatever its Handler answers).
+// host's (chatbridge bundle build checks it).
 type Manifest struct {
 	Capabilities []string // permissions.capabilities
+	Scopes       []string // permissions.scopes
 	Egress       []string // permissions.external.fetch.backend[].address
 	Queues       []string // modules.consumer[].queue
 }
@@ -47,6 +49,7 @@ func ParseManifest(b []byte) (*Manifest, error) {
 		} `yaml:"modules"`
 		Permissions struct {
 			Capabilities []string `yaml:"capabilities"`
+			Scopes       []string `yaml:"scopes"`
 			External     struct {
 				Fetch struct {
 					Backend []struct {
@@ -59,7 +62,7 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	if err := yaml.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("sdktest: manifest: %w", err)
 	}
-	m := &Manifest{Capabilities: raw.Permissions.Capabilities}
+	m := &Manifest{Capabilities: raw.Permissions.Capabilities, Scopes: raw.Permissions.Scopes}
 	for _, c := range raw.Modules.Consumer {
 		m.Queues = append(m.Queues, c.Queue)
 	}
@@ -73,8 +76,11 @@ func ParseManifest(b []byte) (*Manifest, error) {
 // applies them: a capability the manifest does not list answers
 // access-denied (the host refuses to load such a module at all); fetch to a
 // host or port no backend address allows answers access-denied, and to
-// anything but an https URL invalid-argument; a push to a queue no consumer
-// reads answers invalid-argument. The fakes' Handlers answer the rest.
+// anything but an https URL invalid-argument; a Jira call the manifest's
+// scopes do not allow answers access-denied, and one whose path could leave
+// the site invalid-argument (the host's rule, wit/jirascopes.Decide); a push
+// to a queue no consumer reads answers invalid-argument. The fakes' Handlers
+// answer the rest.
 func NewEnvFor(m *Manifest) *Env {
 	e := NewEnv()
 	has := func(c string) bool { return slices.Contains(m.Capabilities, c) }
@@ -89,7 +95,9 @@ func NewEnvFor(m *Manifest) *Env {
 	} else {
 		e.Env.Fetch = deniedHTTP{}
 	}
-	if !has(abi.CapabilityJira) {
+	if has(abi.CapabilityJira) {
+		e.Env.Jira = scopedJira{m.Scopes, jiraFake{e.JiraAPI, e.Links}}
+	} else {
 		e.Env.Jira = deniedHTTP{}
 	}
 	if has(abi.CapabilityQueue) {
@@ -154,6 +162,40 @@ func (f egressFetcher) Fetch(req *abi.Request) (*abi.Response, error) {
 	}
 	return f.next.Fetch(req)
 }
+
+// scopedJira holds the jira fake to the manifest's scopes.
+type scopedJira struct {
+	scopes []string
+	next   jiraFake
+}
+
+var _ sdk.AttachmentLinker = scopedJira{}
+
+// Request answers what jirascopes.Decide refuses as the host does, and
+// passes the rest to the fake.
+func (j scopedJira) Request(req *abi.Request) (*abi.Response, error) {
+	switch jirascopes.Decide(req.Method, req.URL, func(s string) bool { return slices.Contains(j.scopes, s) }).Verdict {
+	case jirascopes.Allowed:
+	case jirascopes.InvalidPath:
+		return nil, abi.InvalidArgument
+	default:
+		return nil, abi.AccessDenied
+	}
+	// The host joins the path to the site's URL; one that does not parse
+	// (a control character) is invalid-argument there too.
+	if _, err := url.Parse(fakeSite + req.URL); err != nil {
+		return nil, abi.InvalidArgument
+	}
+	return j.next.Request(req)
+}
+
+// AttachmentLink needs the jira capability only, as on the host.
+func (j scopedJira) AttachmentLink(id string, ttl time.Duration) (string, error) {
+	return j.next.AttachmentLink(id, ttl)
+}
+
+// fakeSite stands for the installation's site where a URL is checked.
+const fakeSite = "https://sdktest.atlassian.net"
 
 type declaredQueues struct {
 	queues []string

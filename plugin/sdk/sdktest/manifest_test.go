@@ -105,3 +105,40 @@ func TestEgressAllowedAgreesWithTheHost(t *testing.T) {
 		}
 	}
 }
+
+// A unit test is refused a Jira call outside the manifest's scopes, as the
+// host refuses it (the host's side: TestSdktestDecidesJiraCallsAsTheHost
+// in host/).
+func TestNewEnvForRefusesJiraCallsOutsideTheScopes(t *testing.T) {
+	m, err := sdktest.ParseManifest([]byte(`permissions:
+  scopes: [read:jira-work]
+  capabilities: [jira]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := sdktest.NewEnvFor(m)
+	e.JiraAPI.Handler = func(*abi.Request) (*abi.Response, error) { return &abi.Response{Status: 200}, nil }
+	for _, tt := range []struct {
+		method, url string
+		want        error
+	}{
+		{"GET", "/rest/api/3/issue/SUP-1", nil},
+		{"POST", "/rest/api/3/issue", sdk.ErrAccessDenied},            // needs write:jira-work
+		{"POST", "/rest/servicedeskapi/request", sdk.ErrAccessDenied}, // needs write:servicedesk-request
+		{"GET", "/rest/agile/1.0/board", sdk.ErrAccessDenied},         // not in the specifications
+		{"GET", "/rest/api/3/issue/../../servicedeskapi/request", sdk.ErrInvalidArgument},
+		{"GET", "https://evil.example.com/rest/api/3/myself", sdk.ErrInvalidArgument},
+	} {
+		_, err := e.Jira.Request(&abi.Request{Method: tt.method, URL: tt.url})
+		if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+			t.Errorf("jira %s %s: %v, want %v", tt.method, tt.url, err, tt.want)
+		}
+	}
+	if n := len(e.JiraAPI.Requests()); n != 1 {
+		t.Errorf("%d requests reached the fake, want the 1 allowed", n)
+	}
+	if _, ok := e.Jira.(sdk.AttachmentLinker); !ok {
+		t.Error("the scoped jira fake lost attachment links")
+	}
+}

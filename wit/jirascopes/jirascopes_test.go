@@ -1,4 +1,4 @@
-package capability
+package jirascopes
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -29,7 +30,7 @@ func TestJiraScopesMatchTheSpecifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatal("jirascopes.go differs from the specifications: run go generate ./host/capability")
+		t.Fatal("jirascopes.go differs from the specifications: run go generate ./wit/jirascopes")
 	}
 }
 
@@ -46,10 +47,10 @@ func TestFindJiraOperationTakesTheDocumentedOperation(t *testing.T) {
 		{"GET", "/rest/agile/1.0/board", ""},
 		{"GET", "/rest/api/3/issue/", ""}, // an empty parameter
 	} {
-		op := findJiraOperation(tt.method, tt.path)
+		op := Find(tt.method, tt.path)
 		got := ""
 		if op != nil {
-			got = op.path
+			got = op.Path
 		}
 		if got != tt.want {
 			t.Errorf("%s %s: operation %q, want %q", tt.method, tt.path, got, tt.want)
@@ -58,7 +59,7 @@ func TestFindJiraOperationTakesTheDocumentedOperation(t *testing.T) {
 }
 
 func TestMissingScopesNeedsOneWholeSet(t *testing.T) {
-	op := &jiraOperation{scopes: [][]string{{"write:jira-work"}, {"write:issue:jira", "read:issue:jira"}}}
+	op := &Operation{Scopes: [][]string{{"write:jira-work"}, {"write:issue:jira", "read:issue:jira"}}}
 	for _, tt := range []struct {
 		has  []string
 		want []string
@@ -69,12 +70,12 @@ func TestMissingScopesNeedsOneWholeSet(t *testing.T) {
 		{[]string{"write:issue:jira"}, []string{"write:jira-work"}}, // one of each set missing: the classic one is named
 		{nil, []string{"write:jira-work"}},
 	} {
-		got := missingScopes(op, func(s string) bool { return slices.Contains(tt.has, s) })
+		got := op.Missing(func(s string) bool { return slices.Contains(tt.has, s) })
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("with %v: missing %v, want %v", tt.has, got, tt.want)
 		}
 	}
-	if got := missingScopes(&jiraOperation{scopes: [][]string{{}}}, func(string) bool { return false }); got != nil {
+	if got := (&Operation{Scopes: [][]string{{}}}).Missing(func(string) bool { return false }); got != nil {
 		t.Errorf("an empty set needs nothing, got %v", got)
 	}
 }
@@ -88,21 +89,51 @@ func TestDotSegmentsAreRefused(t *testing.T) {
 		"/rest/api/3/issue/SUP-1/properties/a.b":   false,
 		"/rest/api/3/issue/%zz":                    true,
 	} {
-		if got := dotSegment(path); got != want {
-			t.Errorf("dotSegment(%q) = %v, want %v", path, got, want)
+		if got := DotSegment(path); got != want {
+			t.Errorf("DotSegment(%q) = %v, want %v", path, got, want)
 		}
 	}
 }
 
 func TestKnownJiraScopeIsWhatTheSpecificationsAccept(t *testing.T) {
 	for _, s := range []string{"read:jira-work", "write:jira-work", "read:jira-user", "read:servicedesk-request", "read:issue:jira"} {
-		if !KnownJiraScope(s) {
+		if !Known(s) {
 			t.Errorf("%s is not known", s)
 		}
 	}
 	for _, s := range []string{"storage:app", "read:jira-wrok", "", "read:confluence-content.all"} {
-		if KnownJiraScope(s) {
+		if Known(s) {
 			t.Errorf("%q is known", s)
+		}
+	}
+}
+
+func TestDecideChecksThePathThenTheOperationThenTheScopes(t *testing.T) {
+	has := func(s string) bool { return s == "read:jira-work" }
+	for _, tt := range []struct {
+		method, url string
+		want        Verdict
+		missing     string
+	}{
+		{"", "/rest/api/3/issue/SUP-1", Allowed, ""},
+		{"GET", "/rest/api/3/myself", MissingScope, "read:jira-user"},
+		{"GET", "/rest/api/3/issue/SUP-1?fields=a/../b", Allowed, ""}, // the query is not the path
+		{"POST", "/rest/api/3/issue", MissingScope, "write:jira-work"},
+		{"GET", "/rest/agile/1.0/board", NoOperation, ""},
+		{"PUT", "/rest/api/3/mypreferences/locale", NoApp, ""},
+		{"GET", "rest/api/3/myself", InvalidPath, ""},
+		{"GET", "//evil.example.com/x", InvalidPath, ""},
+		{"GET", "/x@evil.example.com", InvalidPath, ""},
+		{"GET", "/rest\\api", InvalidPath, ""},
+		{"GET", "/r?u=https://evil.example.com", InvalidPath, ""},
+		{"GET", "/rest/api/3/issue/%2e%2e/x", InvalidPath, ""},
+	} {
+		d := Decide(tt.method, tt.url, has)
+		if d.Verdict != tt.want || strings.Join(d.Missing, " ") != tt.missing {
+			t.Errorf("%s %s: %v missing %v, want %v missing %q", tt.method, tt.url, d.Verdict, d.Missing, tt.want, tt.missing)
+		}
+		if d.Method == "" {
+			t.Errorf("%s %s: no method in the decision", tt.method, tt.url)
 		}
 	}
 }
