@@ -64,6 +64,10 @@ type chatRecord struct {
 	Issue   string `json:"issue,omitempty"`   // key of the open request; "" when none
 	IssueID string `json:"issueId,omitempty"` // its numeric id
 	Blocked bool   `json:"blocked,omitempty"` // the customer blocked the bot
+	// Lang is the customer's language as their last message told it (a
+	// language the bot speaks, texts.go), for the texts sent with agents'
+	// replies; "" for the project's.
+	Lang string `json:"lang,omitempty"`
 	// Opening is the nonce of the delivery creating a request for this chat
 	// and OpeningAt when it started (Unix seconds): others wait for it.
 	Opening   string `json:"opening,omitempty"`

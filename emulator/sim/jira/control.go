@@ -43,6 +43,8 @@ type RequestState struct {
 	StatusCategory    string `json:"status_category"`
 	RequestTypeID     string `json:"request_type_id"`
 	ReporterAccountID string `json:"reporter_account_id"`
+	// Labels are the request's labels.
+	Labels []string `json:"labels"`
 	// ParticipantAccountIDs are the request participants.
 	ParticipantAccountIDs []string          `json:"participant_account_ids"`
 	Comments              []CommentState    `json:"comments"`
@@ -71,7 +73,8 @@ func (s *Sim) controlRequests(w http.ResponseWriter, _ *http.Request) {
 	for _, r := range s.requests {
 		st := RequestState{Key: r.key, ID: r.id, Summary: r.summary, Description: r.description, Status: r.status.Name,
 			StatusCategory: r.status.Category, RequestTypeID: r.requestTypeID, ReporterAccountID: r.reporter.ID,
-			Comments: []CommentState{}, Attachments: []AttachmentState{}, ParticipantAccountIDs: []string{}}
+			Comments: []CommentState{}, Attachments: []AttachmentState{}, ParticipantAccountIDs: []string{},
+			Labels: append([]string{}, r.labels...)}
 		for _, p := range r.participants {
 			st.ParticipantAccountIDs = append(st.ParticipantAccountIDs, p.ID)
 		}
