@@ -395,6 +395,7 @@ type userMsg struct {
 	Text         string  `json:"text,omitempty"`
 	FirstName    string  `json:"first_name,omitempty"`
 	LastName     string  `json:"last_name,omitempty"`
+	LanguageCode string  `json:"language_code,omitempty"`
 	Photo        bool    `json:"photo,omitempty"`
 	Document     *docMsg `json:"document,omitempty"`
 	MediaGroupID string  `json:"media_group_id,omitempty"`
