@@ -54,10 +54,11 @@ type labelled struct {
 // is told once; a blocked chat's messages reach Jira no more.
 func TestE2E_HoursLanguageLabelsFloodAndBlockList(t *testing.T) {
 	s := startE2E(t)
-	// Open only tomorrow (UTC) for a minute: today is out of hours.
-	tomorrow := strings.ToLower(time.Now().UTC().Add(24 * time.Hour).Weekday().String()[:3])
-	s.resolve(t, "config.set", map[string]any{"projectKey": stack.Project, "acknowledge": true,
-		"hours": map[string]any{tomorrow: []string{"00:00-00:01"}}, "floodLimit": 3, "floodWindowSeconds": 3600})
+	// Open for a minute two days from now, in Kyiv: now is out of hours,
+	// and the wasm module must know the zone (time/tzdata compiled in).
+	later := strings.ToLower(time.Now().UTC().Add(48 * time.Hour).Weekday().String()[:3])
+	s.resolve(t, "config.set", map[string]any{"projectKey": stack.Project, "acknowledge": true, "timeZone": "Europe/Kyiv",
+		"hours": map[string]any{later: []string{"12:00-12:01"}}, "floodLimit": 3, "floodWindowSeconds": 3600})
 
 	olena := newChat()
 	s.send(t, userMsg{ChatID: olena, Text: "hourse2e olena first", FirstName: "Olena"})
@@ -69,7 +70,7 @@ func TestE2E_HoursLanguageLabelsFloodAndBlockList(t *testing.T) {
 		return ""
 	})
 	m := s.messages(t, olena)
-	if !strings.Contains(m[0].Plain+m[0].Text, req.Key) || !strings.Contains(m[1].Plain+m[1].Text, "(UTC)") {
+	if !strings.Contains(m[0].Plain+m[0].Text, req.Key) || !strings.Contains(m[1].Plain+m[1].Text, "12:00 (Europe/Kyiv)") {
 		t.Errorf("acknowledgement and notice: %+v", m)
 	}
 	s.say(t, olena, "hourse2e olena second")
