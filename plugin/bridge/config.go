@@ -43,6 +43,31 @@ type Config struct {
 	// messenger keeps one webhook per bot.
 	BotID string `json:"botId,omitempty"`
 
+	// Texts override the bot's texts per language: language code, then
+	// text name (TextNames) to text. An empty map changes nothing.
+	Texts map[string]map[string]string `json:"texts,omitempty"`
+	// Acknowledge: the customer is told the key of the request their
+	// message opened. Off unless set (RATIONALE.md, "Why is the
+	// acknowledgement off by default?").
+	Acknowledge bool `json:"acknowledge,omitempty"`
+	// TimeZone is the IANA name of the time zone of Hours and Holidays;
+	// "" means UTC.
+	TimeZone string `json:"timeZone,omitempty"`
+	// Hours are the business hours: a weekday ("mon" ... "sun") to its
+	// opening ranges ("09:00-17:30"); a day not named is closed. Empty
+	// means always open, and no out-of-hours reply (hours.go).
+	Hours map[string][]string `json:"hours,omitempty"`
+	// Holidays are dates (YYYY-MM-DD, in TimeZone) closed all day.
+	Holidays []string `json:"holidays,omitempty"`
+	// FloodLimit is how many messages a chat may send per
+	// FloodWindowSeconds before the rest are dropped (abuse.go); 0 means
+	// DefaultFloodLimit, -1 no limit. FloodWindowSeconds 0 means 60.
+	FloodLimit         int `json:"floodLimit,omitempty"`
+	FloodWindowSeconds int `json:"floodWindowSeconds,omitempty"`
+	// HashKey keys the hashes of the project's blocked chats (abuse.go):
+	// 32 random bytes in base64, made on the first block; never shown.
+	HashKey string `json:"hashKey,omitempty"`
+
 	TokenSecret   string `json:"tokenSecret"`
 	WebhookSecret string `json:"webhookSecret"`
 }
@@ -69,22 +94,6 @@ func (c *Config) accepts(k channel.AttachmentKind) bool {
 	return slices.Contains(c.AttachmentsIn, string(k))
 }
 
-func (c *Config) texts() *texts { return textsFor(c.Language) }
-
-func (c *Config) greeting() string {
-	if c.Greeting != "" {
-		return c.Greeting
-	}
-	return c.texts().Greeting
-}
-
-func (c *Config) resolution() string {
-	if c.ResolutionMessage != "" {
-		return c.ResolutionMessage
-	}
-	return c.texts().Resolved
-}
-
 // view is what config.get and config.list show: no secret names.
 type view struct {
 	ProjectKey        string   `json:"projectKey"`
@@ -101,6 +110,14 @@ type view struct {
 	RetentionDays     int      `json:"retentionDays"`
 	Bot               string   `json:"bot,omitempty"`
 	TokenSet          bool     `json:"tokenSet"`
+
+	Texts              map[string]map[string]string `json:"texts"`
+	Acknowledge        bool                         `json:"acknowledge"`
+	TimeZone           string                       `json:"timeZone"`
+	Hours              map[string][]string          `json:"hours"`
+	Holidays           []string                     `json:"holidays"`
+	FloodLimit         int                          `json:"floodLimit"`
+	FloodWindowSeconds int                          `json:"floodWindowSeconds"`
 }
 
 func (c *Config) view() view {
@@ -108,20 +125,33 @@ func (c *Config) view() view {
 	if in == nil {
 		in = []string{}
 	}
-	return view{
+	v := view{
 		ProjectKey: c.ProjectKey, Enabled: c.Enabled, Channel: c.Channel,
 		ServiceDeskID: c.ServiceDeskID, RequestTypeID: c.RequestTypeID,
 		SummaryTemplate: c.SummaryTemplate, Greeting: c.Greeting, ResolutionMessage: c.ResolutionMessage,
 		AttachmentsIn: in, AttachmentsOut: c.AttachmentsOut, Language: c.Language,
 		RetentionDays: c.retentionDays(), Bot: c.Bot, TokenSet: c.TokenSecret != "",
+		Texts: c.Texts, Acknowledge: c.Acknowledge, TimeZone: c.TimeZone, Hours: c.Hours, Holidays: c.Holidays,
+		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds,
 	}
+	if v.Texts == nil {
+		v.Texts = map[string]map[string]string{}
+	}
+	if v.Hours == nil {
+		v.Hours = map[string][]string{}
+	}
+	if v.Holidays == nil {
+		v.Holidays = []string{}
+	}
+	return v
 }
 
 // setInput is the payload of config.set. Pointers tell absent from empty;
 // an absent field keeps its stored value. On a project's first save the
 // defaults are: enabled, channel "telegram", DefaultSummaryTemplate, the
 // language's greeting and resolution message, every attachment kind
-// accepted, agents' attachments sent, language "en".
+// accepted, agents' attachments sent, language "en", no acknowledgement,
+// always open, the default flood limit.
 type setInput struct {
 	ProjectKey        string    `json:"projectKey"`
 	Enabled           *bool     `json:"enabled"`
@@ -136,6 +166,14 @@ type setInput struct {
 	AttachmentsOut    *bool     `json:"attachmentsOut"`
 	Language          *string   `json:"language"`
 	RetentionDays     *int      `json:"retentionDays"`
+	// Texts replaces the whole map of overrides; an empty map clears them.
+	Texts              *map[string]map[string]string `json:"texts"`
+	Acknowledge        *bool                         `json:"acknowledge"`
+	TimeZone           *string                       `json:"timeZone"`
+	Hours              *map[string][]string          `json:"hours"`
+	Holidays           *[]string                     `json:"holidays"`
+	FloodLimit         *int                          `json:"floodLimit"`
+	FloodWindowSeconds *int                          `json:"floodWindowSeconds"`
 	// Read-only fields of config.get, accepted so that a UI can send back
 	// what it read.
 	TokenSet *bool   `json:"tokenSet"`
@@ -184,6 +222,12 @@ func (b *Bridge) Resolver(env *sdk.Env, c *abi.ResolverCall) ([]byte, error) {
 		a, err = b.serviceDesksList(env, c.Payload)
 	case "config.options":
 		a = b.configOptions()
+	case "blocks.add":
+		a, err = b.blocksAdd(env, c.Payload)
+	case "blocks.remove":
+		a, err = b.blocksRemove(env, c.Payload)
+	case "blocks.list":
+		a, err = b.blocksList(env, c.Payload)
 	default:
 		return nil, abi.InvalidArgument
 	}
@@ -288,7 +332,7 @@ func (b *Bridge) configDelete(env *sdk.Env, payload []byte) (answer, error) {
 	// that a half-finished delete can be completed.
 	total := 0
 	prefixes := []string{"chat:" + p + ":", "issue:" + p + "-", "dedupe:jira:" + p + ":", "seen:" + p + ":",
-		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p)}
+		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p), "block:" + p + ":", "closed:" + p + ":", "flood:" + p + ":"}
 	for _, k := range b.kinds() {
 		prefixes = append(prefixes, "dedupe:"+k.Short+":"+p+":")
 	}
@@ -394,6 +438,14 @@ func (in setInput) applyTo(cfg *Config) {
 	setIf(&cfg.AttachmentsOut, in.AttachmentsOut)
 	setIf(&cfg.Language, in.Language)
 	setIf(&cfg.RetentionDays, in.RetentionDays)
+	setIf(&cfg.Texts, in.Texts)
+	setIf(&cfg.Acknowledge, in.Acknowledge)
+	setIf(&cfg.TimeZone, in.TimeZone)
+	setIf(&cfg.Hours, in.Hours)
+	setIf(&cfg.Holidays, in.Holidays)
+	setIf(&cfg.FloodLimit, in.FloodLimit)
+	setIf(&cfg.FloodWindowSeconds, in.FloodWindowSeconds)
+	cfg.TimeZone = strings.TrimSpace(cfg.TimeZone)
 	if in.AttachmentsIn != nil {
 		cfg.AttachmentsIn = []string{}
 		for _, k := range *in.AttachmentsIn {
@@ -456,6 +508,12 @@ func (b *Bridge) configProblems(cfg, old Config, exists bool, token string) map[
 	if _, ok := languages[cfg.Language]; !ok {
 		errs["language"] = "Unsupported language; choose one of " + strings.Join(Languages(), ", ") + "."
 	}
+	textProblems(cfg.Texts, errs)
+	_, _, hourErrs := parseSchedule(&cfg)
+	for k, v := range hourErrs {
+		errs[k] = v
+	}
+	floodProblems(&cfg, errs)
 	return errs
 }
 
@@ -553,6 +611,41 @@ func (b *Bridge) retire(env *sdk.Env, log *slog.Logger, old, cfg Config) {
 		}
 	}
 }
+
+// textProblems checks the overrides of texts: known languages and names,
+// the text's own placeholders only, at most maxMessageText characters.
+func textProblems(t map[string]map[string]string, errs map[string]string) {
+	for lang, byName := range t {
+		if _, ok := languages[lang]; !ok {
+			errs["texts"] = "Unsupported language " + quoteShort(lang) + "; choose one of " + strings.Join(Languages(), ", ") + "."
+			continue
+		}
+		for name, text := range byName {
+			n, ok := lookupText(name)
+			switch {
+			case !ok:
+				errs["texts"] = "Unknown text " + quoteShort(name) + "; the texts are " + strings.Join(TextNames(), ", ") + "."
+			case utf8.RuneCountInString(text) > maxMessageText:
+				errs["texts"] = fmt.Sprintf("%s.%s: at most %d characters.", lang, name, maxMessageText)
+			default:
+				rest := text
+				for _, p := range n.placeholders {
+					rest = strings.ReplaceAll(rest, p, "")
+				}
+				if placeholder.MatchString(rest) {
+					known := "none"
+					if len(n.placeholders) > 0 {
+						known = strings.Join(n.placeholders, " ")
+					}
+					errs["texts"] = lang + "." + name + ": unknown placeholder; this text knows " + known + "."
+				}
+			}
+		}
+	}
+}
+
+// placeholder is what a text's placeholder looks like.
+var placeholder = regexp.MustCompile(`\{[a-z]+\}`)
 
 // kindNames lists the configured channels' names, sorted.
 func (b *Bridge) kindNames() []string {

@@ -116,4 +116,13 @@
 // servicedesks.list names the site's service desks and their request types
 // (so that an admin picks them by name), and config.options the channels,
 // languages and attachment kinds config.set accepts.
+//
+// # Hours, language and abuse control
+//
+// hours.go answers a chat's first message in each period outside the
+// project's business hours; texts.go speaks the customer's language where
+// the messenger names it, else the project's, with per-language overrides;
+// abuse.go drops a blocked chat's messages and those over a chat's flood
+// limit; every request the bridge raises carries its channel's label
+// (ChannelLabel).
 package bridge

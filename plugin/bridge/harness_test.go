@@ -514,6 +514,7 @@ type fakeAttach struct {
 type fakeIssue struct {
 	Key, ID              string
 	Summary, Description string
+	Labels               []string
 	Status, Category     string
 	Comments             []fakeComment
 	Attached             []fakeAttach
@@ -536,6 +537,8 @@ type fakeJira struct {
 	order    []string
 	comments int
 	creates  int
+	// noLabels: the request type's form lacks the Labels field.
+	noLabels bool
 	temp     map[string]struct {
 		name string
 		data []byte
@@ -837,17 +840,25 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 		return &abi.Response{Status: 200, Body: load(j.t, "jira/requesttypes.json")}, nil
 	case req.Method == "POST" && path == "/rest/servicedeskapi/request":
 		var in struct {
-			ServiceDeskID      string            `json:"serviceDeskId"`
-			RequestTypeID      string            `json:"requestTypeId"`
-			RequestFieldValues map[string]string `json:"requestFieldValues"`
+			ServiceDeskID      string `json:"serviceDeskId"`
+			RequestTypeID      string `json:"requestTypeId"`
+			RequestFieldValues struct {
+				Summary     string   `json:"summary"`
+				Description string   `json:"description"`
+				Labels      []string `json:"labels"`
+			} `json:"requestFieldValues"`
 		}
 		if err := json.Unmarshal(req.Body, &in); err != nil || in.ServiceDeskID != "2" || in.RequestTypeID != "11" {
 			return jsonResp(400, map[string]any{"errorMessage": "bad request"}), nil
 		}
+		if j.noLabels && in.RequestFieldValues.Labels != nil {
+			msg := "Field 'labels' cannot be set. It is not on the appropriate screen, or unknown."
+			return jsonResp(400, map[string]any{"errorMessage": msg, "errors": []map[string]string{{"fieldId": "labels", "errorMessage": msg}}}), nil
+		}
 		j.creates++
 		n := len(j.order) + 1
-		is := &fakeIssue{Key: "SUP-" + strconv.Itoa(n), ID: strconv.Itoa(10041 + n), Summary: in.RequestFieldValues["summary"],
-			Description: in.RequestFieldValues["description"], Status: "Waiting for support", Category: "NEW", Created: j.clock()}
+		is := &fakeIssue{Key: "SUP-" + strconv.Itoa(n), ID: strconv.Itoa(10041 + n), Summary: in.RequestFieldValues.Summary,
+			Description: in.RequestFieldValues.Description, Labels: in.RequestFieldValues.Labels, Status: "Waiting for support", Category: "NEW", Created: j.clock()}
 		j.issues[is.Key] = is
 		j.order = append(j.order, is.Key)
 		return jsonResp(201, map[string]any{"issueId": is.ID, "issueKey": is.Key, "requestTypeId": "11", "serviceDeskId": "2",

@@ -105,7 +105,7 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 	}
 	var greeting []byte
 	if g, ok := ch.(channel.Greeter); ok {
-		greeting, events = g.Greet(events, cfg.greeting())
+		greeting, events = g.Greet(events, cfg.textsIn(startLang(events)).Greeting)
 	}
 	for _, ev := range events {
 		key := inboundDedupeKey(kind.Short, project, ev.ID)
@@ -169,6 +169,29 @@ type inbound struct {
 	last    bool // the host's last attempt
 	// marks finds, on a redelivery, the Jira calls of earlier attempts.
 	marks ledger
+	// chatFound: the chat has a record.
+	chatFound bool
+}
+
+// texts are the bot's texts in the customer's language: the one this
+// message tells, else the one the chat's last message told, else the
+// project's.
+func (w *inbound) texts() *texts {
+	if w.job.Event.Lang != "" {
+		return w.cfg.textsIn(w.job.Event.Lang)
+	}
+	return w.cfg.textsIn(w.chat.Lang)
+}
+
+// startLang is the language of the first /start among events, which a
+// Greeter answers.
+func startLang(events []channel.Inbound) string {
+	for _, ev := range events {
+		if ev.Command == channel.CommandStart {
+			return ev.Lang
+		}
+	}
+	return ""
 }
 
 func (w *inbound) chatKey() string { return chatKey(w.job.Project, w.job.Channel, w.job.Event.ChatID) }
@@ -321,7 +344,7 @@ func (b *Bridge) consumeInbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRes
 		return abi.QueueResult{}, nil
 	}
 	w.marks = newLedger(w.jc, m.Attempt, m.Context.AppAccountID, w.prog.At)
-	if _, err := w.st.get(w.chatKey(), &w.chat); err != nil {
+	if w.chatFound, err = w.st.get(w.chatKey(), &w.chat); err != nil {
 		return w.fail(err)
 	}
 	err = w.run()
@@ -379,7 +402,7 @@ func (w *inbound) fail(err error) (abi.QueueResult, error) {
 		}
 	}
 	if w.ch != nil && w.job.Event.Kind == channel.Message && !w.prog.has("failed") {
-		if e := w.reply(w.cfg.texts().Failed); e == nil {
+		if e := w.reply(w.texts().Failed); e == nil {
 			w.prog.Steps = append(w.prog.Steps, "failed")
 		}
 	}
@@ -419,7 +442,7 @@ func (w *inbound) saveChat() error { return w.st.put(w.chatKey(), &w.chat, 0) }
 
 func (w *inbound) run() error {
 	ev := &w.job.Event
-	t := w.cfg.texts()
+	t := w.texts()
 	switch ev.Kind {
 	case channel.Blocked:
 		return w.blocked()
@@ -434,6 +457,28 @@ func (w *inbound) run() error {
 	case channel.Message:
 	default:
 		return nil
+	}
+	if !exemptFromLimits(ev) { // abuse.go
+		if blocked, err := w.isBlocked(); err != nil || blocked {
+			if blocked {
+				w.log.Info("inbound: chat on the block list; dropped")
+			}
+			return err
+		}
+		if over, err := w.flooded(); err != nil || over {
+			if err != nil {
+				return err
+			}
+			return w.floodNotice()
+		}
+	}
+	if lang := supportedLanguage(ev.Lang); lang != "" && lang != w.chat.Lang {
+		w.chat.Lang = lang
+		if w.chatFound {
+			if err := w.saveChat(); err != nil {
+				return err
+			}
+		}
 	}
 	if w.chat.Blocked {
 		// Writing to the bot means the customer allows it again.
@@ -450,7 +495,7 @@ func (w *inbound) run() error {
 	}
 	switch ev.Command {
 	case channel.CommandStart:
-		return w.replyStep("reply", w.cfg.greeting())
+		return w.replyStep("reply", w.texts().Greeting)
 	case channel.CommandHelp:
 		return w.replyStep("reply", t.Help)
 	case channel.CommandNew:
@@ -519,7 +564,7 @@ func (w *inbound) message() error {
 			accepted = append(accepted, i)
 			continue
 		}
-		if err := w.replyStep("refused"+strconv.Itoa(i), w.cfg.texts().NotAccepted); err != nil {
+		if err := w.replyStep("refused"+strconv.Itoa(i), w.texts().NotAccepted); err != nil {
 			return err
 		}
 	}
@@ -535,6 +580,7 @@ func (w *inbound) message() error {
 		err := w.deliver(accepted)
 		if err == nil {
 			w.touch(w.prog.Issue) // privacy.go
+			return w.answered()
 		}
 		if !errors.Is(err, jira.ErrNotFound) || w.prog.Created || round > 0 {
 			return err
@@ -554,6 +600,18 @@ func (w *inbound) message() error {
 			return err
 		}
 	}
+}
+
+// answered tells the customer, after their message reached Jira, the key
+// of the request it opened (when the project acknowledges) and, outside
+// business hours, when the team is back (hours.go).
+func (w *inbound) answered() error {
+	if w.prog.Created && w.cfg.Acknowledge {
+		if err := w.replyStep("ack", fill(w.texts().Acknowledged, "{key}", w.prog.Issue)); err != nil {
+			return err
+		}
+	}
+	return w.outOfHours()
 }
 
 func keepPrefixed(list []string, prefix string) []string {
@@ -590,6 +648,9 @@ func (w *inbound) ensureIssue(accepted []int) error {
 		// Re-read: a /new or a resolution may have changed the chat meanwhile.
 		if _, err := w.st.get(w.chatKey(), &w.chat); err != nil {
 			return err
+		}
+		if lang := supportedLanguage(w.job.Event.Lang); lang != "" {
+			w.chat.Lang = lang
 		}
 		if w.chat.Issue == "" || w.chat.Opening == w.job.Nonce {
 			w.chat.Issue, w.chat.IssueID = w.prog.Issue, w.prog.IssueID
@@ -629,6 +690,7 @@ func (w *inbound) open(accepted []int) error {
 		RequestTypeID: w.cfg.RequestTypeID,
 		Summary:       summary(w.cfg.SummaryTemplate, ev.Sender, ev.Plain, kindName),
 		Description:   description(ev, w.job.Channel, kindName),
+		Labels:        []string{ChannelLabel(w.job.Channel)},
 	}
 	op := opID(w.job.Nonce, "open")
 	if w.prog.OpenAt != 0 {
@@ -663,6 +725,9 @@ func (w *inbound) open(accepted []int) error {
 		return err
 	}
 	w.log.Info("inbound: request created")
+	if created.Unlabeled {
+		w.log.Warn("inbound: the request type has no Labels field on its form; the request was raised without its channel label")
+	}
 	// Mapped at once, before any other call: an agent's reply, or a JSM
 	// automation's comment on a new request, may come back as an event
 	// while this delivery is still marking and recording; unmapped, it
@@ -837,7 +902,7 @@ func (w *inbound) attach(id string, a channel.Attachment, comment string) error 
 			return err
 		}
 	}
-	if err := w.replyStep("big"+id+".notice", fill(w.cfg.texts().TooLarge, "{name}", a.Name)); err != nil {
+	if err := w.replyStep("big"+id+".notice", fill(w.texts().TooLarge, "{name}", a.Name)); err != nil {
 		return err
 	}
 	return w.jiraStep("big"+id, w.prog.Issue, nil, func(op string) error {
@@ -853,6 +918,10 @@ func sizeText(n int64) string {
 	}
 	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 }
+
+// ChannelLabel is the label of every request raised from a channel
+// ("chatbridge-telegram"), for JSM queues and automation.
+func ChannelLabel(name string) string { return "chatbridge-" + name }
 
 func channelTitle(name string) string {
 	switch name {

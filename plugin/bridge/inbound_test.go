@@ -231,7 +231,7 @@ func TestAttachmentsReachTheRequest(t *testing.T) {
 			t.Errorf("internal note %q", internal)
 		}
 		m := h.tg.messages()
-		if len(m) != 1 || !strings.Contains(m[0].Text, "too large") {
+		if len(m) != 1 || m[0].Text != fill(languages["de"].TooLarge, "{name}", "unboxing.mov") { // Anna writes in German
 			t.Errorf("customer notice %+v", m)
 		}
 	})
@@ -256,7 +256,7 @@ func TestAttachmentsReachTheRequest(t *testing.T) {
 		if h.jira.creates != 0 || h.tg.count("getFile") != 0 {
 			t.Fatal("a refused sticker reached Jira")
 		}
-		if m := h.tg.messages(); len(m) != 1 || !strings.Contains(m[0].Text, "not accepted") {
+		if m := h.tg.messages(); len(m) != 1 || m[0].Text != languages["de"].NotAccepted {
 			t.Fatalf("notice %+v", m)
 		}
 	})
@@ -306,7 +306,7 @@ func TestCommands(t *testing.T) {
 		h.sendFixture("update_text.json")
 		h.drain()
 		h.jira.issue("SUP-1").Status = "Waiting for customer"
-		if got := status(); got != "Your request SUP-1: Waiting for customer" {
+		if got := status(); got != "Ihre Anfrage SUP-1: Waiting for customer" { // Anna writes in German
 			t.Errorf("with a request: %q", got)
 		}
 	})
@@ -435,7 +435,7 @@ func TestPermanentJiraFailureTellsTheCustomer(t *testing.T) {
 	h.sendFixture("update_text.json")
 	h.drain()
 	m := h.tg.messages()
-	if len(m) != 1 || !strings.Contains(m[0].Text, "could not pass on your message") {
+	if len(m) != 1 || m[0].Text != languages["de"].Failed {
 		t.Fatalf("messages %+v", m)
 	}
 	if len(h.retries) != 0 {
@@ -522,7 +522,7 @@ func TestJiraDownForEveryAttemptTellsTheCustomerOnTheLast(t *testing.T) {
 	if len(h.retries) != MaxAttempts {
 		t.Errorf("retries %v", h.retries)
 	}
-	if m := h.tg.messages(); len(m) != 1 || !strings.Contains(m[0].Text, "could not pass on your message") {
+	if m := h.tg.messages(); len(m) != 1 || m[0].Text != languages["de"].Failed {
 		t.Fatalf("messages %+v", m)
 	}
 }

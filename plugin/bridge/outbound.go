@@ -294,6 +294,10 @@ type outbound struct {
 	marks ledger
 }
 
+// texts are the bot's texts in the customer's language, as their last
+// message told it (chatRecord.Lang), else the project's.
+func (o *outbound) texts() *texts { return o.cfg.textsIn(o.chat.Lang) }
+
 func (o *outbound) chatKey() string { return chatKey(o.job.Project, o.rev.Channel, o.rev.Chat) }
 
 func (o *outbound) saveProgress() error {
@@ -467,7 +471,7 @@ func (o *outbound) comment() error {
 	}
 	if o.job.Kind == jobEdit {
 		// The text only: the files it shows went with the comment.
-		return o.sendParts(o.ch.Render(corrected(o.job.Content, o.cfg.texts().Corrected)))
+		return o.sendParts(o.ch.Render(corrected(o.job.Content, o.texts().Corrected)))
 	}
 	if err := o.sendParts(o.ch.Render(o.job.Content)); err != nil {
 		return err
@@ -485,7 +489,7 @@ func (o *outbound) resolved() error {
 	if out, err := o.outsideWindow(); out || err != nil {
 		return o.windowClosed(err)
 	}
-	return o.sendParts(o.ch.Render(channel.Content{Plain: o.cfg.resolution()}))
+	return o.sendParts(o.ch.Render(channel.Content{Plain: o.texts().Resolved}))
 }
 
 // sendParts sends the parts not yet sent, in order, about one a second.
@@ -639,7 +643,7 @@ func (o *outbound) files() error {
 }
 
 func (o *outbound) fileNotice(name string) error {
-	text := fill(o.cfg.texts().FileTooLarge, "{name}", name)
+	text := fill(o.texts().FileTooLarge, "{name}", name)
 	for _, part := range o.ch.Render(channel.Content{Plain: text}) {
 		if err := o.send(func(chat string) error { return o.ch.SendText(chat, part) }); err != nil {
 			return err

@@ -200,7 +200,7 @@ func TestAnEditedPublicCommentIsSentOnceAsACorrection(t *testing.T) {
 	if len(msgs) != 2 {
 		t.Fatalf("sent %d messages, want the reply and one correction: %+v", len(msgs), msgs)
 	}
-	const head = "<i>Correction to our earlier reply:</i>\n"
+	const head = "<i>Korrektur unserer vorherigen Antwort:</i>\n" // Anna writes in German
 	if !strings.HasPrefix(msgs[1].Text, head) || !strings.Contains(msgs[1].Text, "sorry about that") {
 		t.Errorf("the correction reads %q", msgs[1].Text)
 	}
@@ -342,7 +342,7 @@ func TestResolutionTellsTheCustomerAndClosesTheMapping(t *testing.T) {
 	h.event("issue_updated_done.json") // duplicate delivery
 	h.drain()
 	m := h.tg.messages()
-	if len(m) != 1 || m[0].Text != languages["en"].Resolved {
+	if len(m) != 1 || m[0].Text != languages["de"].Resolved { // Anna writes in German
 		t.Fatalf("sent %+v", m)
 	}
 	var chat chatRecord
@@ -590,7 +590,7 @@ func TestAgentAttachmentsShownInAPublicReplyAreSent(t *testing.T) {
 		h.event("forge_commented_adf.json")
 		h.drain()
 		m := h.tg.messages()
-		if len(m) != 2 || m[1].Method != "sendMessage" || !strings.Contains(m[1].Text, "too large to send here") || strings.Contains(m[1].Text, "http") {
+		if len(m) != 2 || m[1].Method != "sendMessage" || !strings.Contains(m[1].Text, "zu groß ist, um sie hier zu senden") || strings.Contains(m[1].Text, "http") {
 			t.Fatalf("sent %+v", m)
 		}
 	})

@@ -42,13 +42,20 @@ type RecordKind struct {
 // RecordKinds lists every kind of record the bridge stores (store.go's key
 // list), in key order.
 var RecordKinds = []RecordKind{
-	{Name: "chat", Holds: "a chat's open request and blocked flag; keyed by the chat id, no content",
+	{Name: "block", Holds: "a chat on the project's block list: when it was blocked; keyed by an HMAC of the chat under the project's own key, no chat id",
+		Lifetime: "until the admin unblocks the chat or the project's configuration is deleted (a customer's /forget leaves it)",
+		Sealed:   true, project: segment(1), at: field("at")},
+	{Name: "chat", Holds: "a chat's open request, blocked flag and language; keyed by the chat id, no content",
 		Lifetime: "until the chat is forgotten, its project deleted, or (with no open request) its last resolved request expires",
 		Sealed:   true, project: segment(1), at: noTime},
+	{Name: "closed", Holds: "that a chat was told the team is away, until when; keyed by a hash of the chat, no chat id, no content",
+		Lifetime: "until the team's next opening (at most 30 days)", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "config", Holds: "a project's settings; secret names, never secrets",
 		Lifetime: "until the project's configuration is deleted", Sealed: true, project: segment(1), at: noTime},
 	{Name: "dedupe", Holds: "the progress of one delivery: its owner, steps, request key; no content, no chat id",
 		Lifetime: "48 hours", Sealed: true, project: segment(2), at: field("at")},
+	{Name: "flood", Holds: "a chat's message count in the current flood window; keyed by a hash of the chat, no chat id, no content",
+		Lifetime: "the project's flood window (default 60 seconds, at most an hour)", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "forgot", Holds: "when a chat was forgotten, so that its messages queued before are refused; keyed by a hash of the chat, no chat id",
 		Lifetime: "8 days (the queue's dead-letter retention and a day)", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "issue", Holds: "a request's chat (project, channel, chat id), resolved flag, last activity",
@@ -158,7 +165,7 @@ func forgetCommand(ev *channel.Inbound) bool {
 func (w *inbound) forget() error {
 	if w.job.Event.Group {
 		w.log.Info("inbound: /forget in a group chat refused")
-		return w.replyStep("reply", w.cfg.texts().ForgetInGroup)
+		return w.replyStep("reply", w.texts().ForgetInGroup)
 	}
 	if err := w.step("forget", func() error {
 		n, err := forgetChat(w.st, w.job.Project, w.job.Channel, w.job.Event.ChatID, w.b.kinds())
@@ -180,7 +187,7 @@ func (w *inbound) forget() error {
 	}); err != nil {
 		return err
 	}
-	return w.replyStep("reply", w.cfg.texts().Forgotten)
+	return w.replyStep("reply", w.texts().Forgotten)
 }
 
 // forgotTTL is how long a forgotten chat's mark lives: as long as a message
@@ -272,7 +279,8 @@ func forgetChat(st store, project, ch, chatID string, kinds map[string]Kind) (in
 	if err != nil {
 		return n, err
 	}
-	keys := []string{seenKey(project, ch, chatID), chatKey(project, ch, chatID), sweepKey(project)}
+	keys := []string{seenKey(project, ch, chatID), chatKey(project, ch, chatID), sweepKey(project),
+		closedKey(project, ch, chatID), floodKey(project, ch, chatID)}
 	for _, issue := range issues {
 		keys = append(keys, issueKey(issue))
 	}

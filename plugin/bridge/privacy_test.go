@@ -12,7 +12,12 @@ import (
 // request.
 func fullConversation(t *testing.T) *harness {
 	h := newHarness(t)
-	h.configure(nil)
+	// Business hours on weekdays: the harness's Saturday is out of hours
+	// (a closed record); another chat is blocked (a block record).
+	h.configure(map[string]any{"timeZone": "Europe/Berlin", "hours": map[string]any{"mon": []string{"09:00-17:00"}}, "acknowledge": true})
+	if a, err := h.resolve("blocks.add", map[string]any{"projectKey": testProject, "channel": "telegram", "chat": "6666666666"}); err != nil || a["ok"] != true {
+		t.Fatalf("blocks.add: %v %v", a, err)
+	}
 	h.tg.files["AgACAgIAAxkBAAIEu2dLarge"] = []byte("JPEG-parcel-label")
 	for _, f := range []string{"update_start.json", "update_text.json", "update_followup.json", "update_edit.json",
 		"update_photo.json", "update_reply.json", "update_document_oversize.json"} {
@@ -59,7 +64,8 @@ func TestStorageHoldsOnlyConfigMappingAndExpiringRecords(t *testing.T) {
 			t.Errorf("unexpected record %s: no RecordKinds entry names it", k)
 		}
 	}
-	if kinds["config"] != 1 || kinds["chat"] != 1 || kinds["issue"] != 2 || kinds["dedupe"] == 0 {
+	if kinds["config"] != 1 || kinds["chat"] != 1 || kinds["issue"] != 2 || kinds["dedupe"] == 0 ||
+		kinds["closed"] != 1 || kinds["block"] != 1 || kinds["flood"] != 1 {
 		t.Errorf("records by kind: %v", kinds)
 	}
 	edits := 0
@@ -73,13 +79,15 @@ func TestStorageHoldsOnlyConfigMappingAndExpiringRecords(t *testing.T) {
 	}
 	// Delivery records expire on their own.
 	h.advance(DedupeTTL + time.Minute)
+	// So do the flood count and the out-of-hours record (the team opened
+	// on Monday at 09:00 in Berlin, before now).
 	for _, k := range h.env.Store.Keys() {
-		if strings.HasPrefix(k, "dedupe:") {
+		if strings.HasPrefix(k, "dedupe:") || strings.HasPrefix(k, "flood:") || strings.HasPrefix(k, "closed:") {
 			t.Errorf("%s outlived its TTL", k)
 		}
 	}
-	if n := len(h.env.Store.Keys()); n != 4 {
-		t.Errorf("%d records left, want config, one chat and two issues", n)
+	if n := len(h.env.Store.Keys()); n != 5 {
+		t.Errorf("%d records left, want config, one chat, two issues and the block", n)
 	}
 }
 

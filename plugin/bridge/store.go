@@ -30,6 +30,9 @@ const DedupeTTL = 48 * time.Hour
 //	dedupe:jira:<PROJECT>:comment:<commentId>   progress of one agent comment (TTL 48 h)
 //	dedupe:jira:<PROJECT>:edit:<commentId>:<ms> progress of one edit of it, by its updated time (TTL 48 h)
 //	dedupe:jira:<PROJECT>:status:<KEY>:<marker> one resolution notice (TTL 48 h)
+//	block:<PROJECT>:<HMAC>                      a blocked chat, by an HMAC under the project's key (abuse.go)
+//	closed:<PROJECT>:<HASH>                     a chat told the team is away, until it opens (hours.go)
+//	flood:<PROJECT>:<HASH>                      a chat's count in its flood window (abuse.go)
 //	seen:<PROJECT>:<channel>:<chatId>           when the customer last wrote (window.go)
 //	sent:<PROJECT>:<short>:<hash>               sentRecord: a reply's message id, hashed (TTL 7 d)
 //	sent:<PROJECT>:<short>:note:<nonce>         the one "not delivered" note of a reply (TTL 7 d)
@@ -65,6 +68,10 @@ type chatRecord struct {
 	Issue   string `json:"issue,omitempty"`   // key of the open request; "" when none
 	IssueID string `json:"issueId,omitempty"` // its numeric id
 	Blocked bool   `json:"blocked,omitempty"` // the customer blocked the bot
+	// Lang is the customer's language as their last message told it (a
+	// language the bot speaks, texts.go), for the texts sent with agents'
+	// replies; "" for the project's.
+	Lang string `json:"lang,omitempty"`
 	// Opening is the nonce of the delivery creating a request for this chat
 	// and OpeningAt when it started (Unix seconds): others wait for it.
 	Opening   string `json:"opening,omitempty"`

@@ -146,6 +146,10 @@ type Inbound struct {
 	MessageID string `json:"msg,omitempty"`
 	// Sender is the sender's display name.
 	Sender string `json:"sender,omitempty"`
+	// Lang is the sender's language as the messenger reports it (an IETF
+	// tag such as "de" or "pt-br": Telegram's from.language_code, Viber's
+	// language), or "" where the messenger tells none (WhatsApp).
+	Lang string `json:"lang,omitempty"`
 	// Wiki is the message text (or caption) in Jira wiki markup.
 	Wiki string `json:"wiki,omitempty"`
 	// Plain is the same text without markup, for summaries.

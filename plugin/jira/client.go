@@ -9,6 +9,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,9 @@ type StatusError struct {
 	// Messages are Jira's errorMessages and errors, for administrators;
 	// they are left out of Error() so that logs stay free of content.
 	Messages []string
+	// Fields are the ids of the fields a service desk API validation error
+	// blames (its errors[].fieldId).
+	Fields []string
 }
 
 func (e *StatusError) Error() string {
@@ -201,6 +205,19 @@ func statusError(method, path string, resp *abi.Response) *StatusError {
 			e.Messages = append(e.Messages, k+": "+v)
 		}
 	}
+	// The service desk API lists field errors as an array.
+	var sd struct {
+		Errors []struct {
+			FieldID      string `json:"fieldId"`
+			ErrorMessage string `json:"errorMessage"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(resp.Body, &sd) == nil {
+		for _, f := range sd.Errors {
+			e.Fields = append(e.Fields, f.FieldID)
+			e.Messages = append(e.Messages, f.FieldID+": "+f.ErrorMessage)
+		}
+	}
 	return e
 }
 
@@ -229,12 +246,19 @@ type NewRequest struct {
 	RequestTypeID string
 	Summary       string
 	Description   string // wiki markup
+	// Labels go in requestFieldValues; a request type whose form lacks the
+	// Labels field refuses them, and the request is then raised without
+	// (Created.Unlabeled).
+	Labels []string
 }
 
 // Created identifies a new request.
 type Created struct {
 	IssueID  string `json:"issueId"`
 	IssueKey string `json:"issueKey"`
+	// Unlabeled: the request type refused the labels, and the request was
+	// raised without them.
+	Unlabeled bool `json:"-"`
 }
 
 // CreateRequest raises a JSM request: POST /rest/servicedeskapi/request.
@@ -245,22 +269,35 @@ func (c *Client) CreateRequest(r NewRequest) (Created, error) {
 	if err := checkID(r.RequestTypeID); err != nil {
 		return Created{}, err
 	}
+	fields := map[string]any{
+		"summary":     r.Summary,
+		"description": r.Description,
+	}
+	if len(r.Labels) > 0 {
+		fields["labels"] = r.Labels
+	}
 	in := map[string]any{
-		"serviceDeskId": r.ServiceDeskID,
-		"requestTypeId": r.RequestTypeID,
-		"requestFieldValues": map[string]string{
-			"summary":     r.Summary,
-			"description": r.Description,
-		},
+		"serviceDeskId":      r.ServiceDeskID,
+		"requestTypeId":      r.RequestTypeID,
+		"requestFieldValues": fields,
 	}
 	var out struct {
 		IssueID  flexString `json:"issueId"`
 		IssueKey string     `json:"issueKey"`
 	}
-	if err := c.doJSON("POST", "/rest/servicedeskapi/request", in, &out); err != nil {
+	err := c.doJSON("POST", "/rest/servicedeskapi/request", in, &out)
+	var se *StatusError
+	unlabeled := false
+	if errors.As(err, &se) && se.Status == 400 && len(r.Labels) > 0 && slices.Contains(se.Fields, "labels") {
+		// Refused, so nothing was created: again without the labels.
+		delete(fields, "labels")
+		unlabeled = true
+		err = c.doJSON("POST", "/rest/servicedeskapi/request", in, &out)
+	}
+	if err != nil {
 		return Created{}, err
 	}
-	created := Created{IssueID: string(out.IssueID), IssueKey: out.IssueKey}
+	created := Created{IssueID: string(out.IssueID), IssueKey: out.IssueKey, Unlabeled: unlabeled}
 	if !ValidIssueKey(created.IssueKey) {
 		return Created{}, fmt.Errorf("jira: create request: answer without an issue key: %w", ErrBadID)
 	}

@@ -478,3 +478,57 @@ func TestPathShapeNamesNoKeyOrID(t *testing.T) {
 		t.Errorf("StatusError: %q", err)
 	}
 }
+
+func TestCreateRequestLabelsAndARequestTypeWithoutThem(t *testing.T) {
+	refused := `{"errorMessage":"Field 'labels' cannot be set. It is not on the appropriate screen, or unknown.","errors":[{"fieldId":"labels","errorMessage":"Field 'labels' cannot be set. It is not on the appropriate screen, or unknown."}]}`
+	tests := []struct {
+		name      string
+		first     uint16
+		unlabeled bool
+		calls     int
+	}{
+		{"labels go in requestFieldValues", 201, false, 1},
+		{"a refusal of the labels raises the request without them", 400, true, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := sdktest.NewEnv()
+			created := string(fixture(t, "request_created.json"))
+			env.JiraAPI.Handler = func(req *abi.Request) (*abi.Response, error) {
+				if len(env.JiraAPI.Requests()) == 1 && tt.first == 400 {
+					return &abi.Response{Status: 400, Body: []byte(refused)}, nil
+				}
+				return &abi.Response{Status: 201, Body: []byte(created)}, nil
+			}
+			c := &Client{API: env.Jira}
+			got, err := c.CreateRequest(NewRequest{ServiceDeskID: "2", RequestTypeID: "11", Summary: "s", Labels: []string{"chatbridge-telegram"}})
+			if err != nil || got.IssueKey != "SUP-1" || got.Unlabeled != tt.unlabeled {
+				t.Fatalf("got %+v, %v", got, err)
+			}
+			reqs := env.JiraAPI.Requests()
+			if len(reqs) != tt.calls {
+				t.Fatalf("%d calls", len(reqs))
+			}
+			var first, last struct {
+				RequestFieldValues map[string]any `json:"requestFieldValues"`
+			}
+			_ = json.Unmarshal(reqs[0].Body, &first)
+			_ = json.Unmarshal(reqs[len(reqs)-1].Body, &last)
+			if l, _ := json.Marshal(first.RequestFieldValues["labels"]); string(l) != `["chatbridge-telegram"]` {
+				t.Errorf("first call's labels %s", l)
+			}
+			if _, has := last.RequestFieldValues["labels"]; has == tt.unlabeled {
+				t.Errorf("last call %s", reqs[len(reqs)-1].Body)
+			}
+		})
+	}
+	t.Run("another field's refusal is not retried", func(t *testing.T) {
+		env, c := fakeJira(400, `{"errorMessage":"x","errors":[{"fieldId":"summary","errorMessage":"x"}]}`)
+		if _, err := c.CreateRequest(NewRequest{ServiceDeskID: "2", RequestTypeID: "11", Summary: "s", Labels: []string{"a"}}); err == nil {
+			t.Fatal("no error")
+		}
+		if n := len(env.JiraAPI.Requests()); n != 1 {
+			t.Errorf("%d calls", n)
+		}
+	})
+}

@@ -2,9 +2,11 @@ package jira
 
 import (
 	"bytes"
+	"encoding/json"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -120,8 +122,46 @@ func TestCreateRequest(t *testing.T) {
 	})
 }
 
+func TestCreateRequestLabels(t *testing.T) {
+	e := newEnv(t, Config{RequestTypes: []RequestType{{ID: "10", Name: "Get IT help"}, {ID: "11", Name: "Report a bug", WithoutLabels: true}}})
+	create := func(rt string, labels any) answer {
+		return e.call(t, "POST", "/rest/servicedeskapi/request", map[string]any{"serviceDeskId": "1", "requestTypeId": rt,
+			"requestFieldValues": map[string]any{"summary": "s", "labels": labels}})
+	}
+	t.Run("labels on the form are stored and served", func(t *testing.T) {
+		a := create("10", []string{"chatbridge-telegram", "vip", "vip"})
+		if a.status != 201 {
+			t.Fatalf("created %d %s", a.status, a.raw)
+		}
+		e.hook.next(t)
+		g := e.call(t, "GET", "/rest/api/3/issue/"+a.json["issueKey"].(string)+"?fields=labels", nil)
+		got, _ := json.Marshal(dig(g.json, "fields", "labels"))
+		if g.status != 200 || string(got) != `["chatbridge-telegram","vip"]` {
+			t.Errorf("issue %d labels %s", g.status, got)
+		}
+		if list := e.requests(t); len(list) != 1 || !slices.Equal(list[0].Labels, []string{"chatbridge-telegram", "vip"}) {
+			t.Errorf("control requests %+v", list)
+		}
+	})
+	for _, tt := range []struct {
+		name, rt string
+		labels   any
+		msg      string
+	}{
+		{"a request type without the field refuses them", "11", []string{"chatbridge-telegram"}, "Field 'labels' cannot be set. It is not on the appropriate screen, or unknown."},
+		{"a label with a space is refused", "10", []string{"chat bridge"}, "The label 'chat bridge' contains spaces which is invalid."},
+		{"a string is not a list", "10", "chatbridge", "Labels must be an array of strings."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if a := create(tt.rt, tt.labels); a.status != 400 || a.json["errorMessage"] != tt.msg {
+				t.Errorf("got %d %s", a.status, a.raw)
+			}
+		})
+	}
+}
+
 func TestConfigurationEndpoints(t *testing.T) {
-	e := newEnv(t, Config{RequestTypes: []RequestType{{"10", "Get IT help"}, {"11", "Report a bug"}}})
+	e := newEnv(t, Config{RequestTypes: []RequestType{{ID: "10", Name: "Get IT help"}, {ID: "11", Name: "Report a bug"}}})
 	a := e.call(t, "GET", "/rest/servicedeskapi/servicedesk", nil)
 	if a.status != 200 || dig(a.json, "values") == nil || a.json["size"].(float64) != 1 {
 		t.Errorf("service desks %s", a.raw)

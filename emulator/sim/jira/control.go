@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/chatbridge/chatbridge/emulator/sim/simctl"
 )
@@ -46,6 +47,8 @@ type RequestState struct {
 	StatusCategory    string `json:"status_category"`
 	RequestTypeID     string `json:"request_type_id"`
 	ReporterAccountID string `json:"reporter_account_id"`
+	// Labels are the request's labels.
+	Labels []string `json:"labels"`
 	// ParticipantAccountIDs are the request participants.
 	ParticipantAccountIDs []string          `json:"participant_account_ids"`
 	Comments              []CommentState    `json:"comments"`
@@ -74,7 +77,8 @@ func (s *Sim) controlRequests(w http.ResponseWriter, _ *http.Request) {
 	for _, r := range s.requests {
 		st := RequestState{Key: r.key, ID: r.id, Summary: r.summary, Description: r.description, Status: r.status.Name,
 			StatusCategory: r.status.Category, RequestTypeID: r.requestTypeID, ReporterAccountID: r.reporter.ID,
-			Comments: []CommentState{}, Attachments: []AttachmentState{}, ParticipantAccountIDs: []string{}}
+			Comments: []CommentState{}, Attachments: []AttachmentState{}, ParticipantAccountIDs: []string{},
+			Labels: append([]string{}, r.labels...)}
 		for _, p := range r.participants {
 			st.ParticipantAccountIDs = append(st.ParticipantAccountIDs, p.ID)
 		}
@@ -198,7 +202,12 @@ func (s *Sim) controlEditComment(w http.ResponseWriter, r *http.Request) {
 	}
 	c.wiki = body.Body
 	c.adf, _ = json.Marshal(wikiToADF(body.Body))
+	// An edit is later than what it edits, even within the clock's
+	// millisecond (Jira's timestamps have milliseconds).
 	c.updated = s.now()
+	if earliest := c.created.Add(time.Millisecond); c.updated.Before(earliest) {
+		c.updated = earliest
+	}
 	ev := s.commentUpdatedLocked(req, c)
 	s.mu.Unlock()
 	simctl.WriteJSON(w, http.StatusOK, controlAnswer{ID: c.id, Webhooks: s.deliver([]*event{ev})})

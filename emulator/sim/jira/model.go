@@ -13,6 +13,7 @@ type request struct {
 	summary       string
 	description   string // wiki markup
 	requestTypeID string
+	labels        []string
 	reporter      account
 	creator       account   // who called create: the app
 	participants  []account // request participants: customers, like the reporter
@@ -191,6 +192,7 @@ func (s *Sim) issueJSON(r *request, fields map[string]bool, v3 bool) map[string]
 			return map[string]any{"self": s.cfg.Site + "/rest/api/2/resolution/10000", "id": "10000", "name": r.resolution}
 		}(),
 		"attachment": s.attachmentsJSON(r),
+		"labels":     append([]string{}, r.labels...),
 	}
 	if v3 {
 		all["description"] = wikiToADF(r.description)

@@ -43,7 +43,9 @@ func (s *Sim) createRequest(w http.ResponseWriter, r *http.Request) {
 		writeSDError(w, http.StatusBadRequest, "sd.request.create.error.requesttype.not.found", "The request type you are trying to use does not exist or you do not have permission to use it.")
 		return
 	}
+	rt := s.cfg.RequestTypes[slices.IndexFunc(s.cfg.RequestTypes, func(rt RequestType) bool { return rt.ID == body.RequestTypeID })]
 	var summary, description string
+	var labels []string
 	for field, v := range body.RequestFieldValues {
 		str, ok := v.(string)
 		switch field {
@@ -59,6 +61,16 @@ func (s *Sim) createRequest(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			description = str
+		case "labels":
+			if rt.WithoutLabels {
+				writeSDFieldError(w, field, "Field '"+field+"' cannot be set. It is not on the appropriate screen, or unknown.")
+				return
+			}
+			var msg string
+			if labels, msg = labelValues(v); msg != "" {
+				writeSDFieldError(w, field, msg)
+				return
+			}
 		default:
 			writeSDFieldError(w, field, "Field '"+field+"' cannot be set. It is not on the appropriate screen, or unknown.")
 			return
@@ -85,7 +97,7 @@ func (s *Sim) createRequest(w http.ResponseWriter, r *http.Request) {
 	s.nextIssue++
 	req := &request{
 		id: s.newIDLocked(), key: s.cfg.ProjectKey + "-" + itoa(s.nextIssue),
-		summary: summary, description: description, requestTypeID: body.RequestTypeID,
+		summary: summary, description: description, requestTypeID: body.RequestTypeID, labels: labels,
 		reporter: reporter, creator: s.app, status: statuses[0], statusDate: now, created: now, updated: now,
 		properties: map[string]json.RawMessage{}, participants: participants,
 	}
@@ -100,6 +112,34 @@ func (s *Sim) createRequest(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, out)
 	s.deliverLater([]*event{ev})
+}
+
+// labelValues reads the labels field of a new request: an array of labels,
+// each at most 255 characters and without spaces, as Jira's labels field
+// takes them; a label given twice is kept once.
+func labelValues(v any) ([]string, string) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, "Labels must be an array of strings."
+	}
+	var out []string
+	for _, x := range list {
+		l, ok := x.(string)
+		switch {
+		case !ok:
+			return nil, "Labels must be an array of strings."
+		case l == "":
+			return nil, "A label cannot be empty."
+		case strings.ContainsAny(l, " \t\r\n"):
+			return nil, "The label '" + l + "' contains spaces which is invalid."
+		case utf8.RuneCountInString(l) > 255:
+			return nil, "The label '" + l + "' exceeds the 255 character limit."
+		}
+		if !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out, ""
 }
 
 // writeSDFieldError is a request validation error of the service desk API.

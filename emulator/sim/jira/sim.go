@@ -23,6 +23,10 @@ const DefaultAuthorization = "Basic ZGV2OmRldg=="
 type RequestType struct {
 	ID   string
 	Name string
+	// WithoutLabels leaves the Labels field off the request type's form:
+	// labels in a new request's requestFieldValues are then refused, as
+	// JSM refuses any field not on the form. Default: the form has it.
+	WithoutLabels bool
 }
 
 // Config configures a Sim. The zero value is a usable site with one service

@@ -14,6 +14,9 @@ import (
 type SendRequest struct {
 	UserID string `json:"user_id"`
 	Name   string `json:"name,omitempty"`
+	// Language is the user's device language (sender.language, user.language);
+	// default "en".
+	Language string `json:"language,omitempty"`
 	// Event is "message" (default), "conversation_started", "subscribed" or
 	// "unsubscribed".
 	Event   string `json:"event,omitempty"`
@@ -94,7 +97,10 @@ func (s *Sim) controlSend(w http.ResponseWriter, r *http.Request) {
 		in.Event = "message"
 	}
 	now := s.cfg.Now().UnixMilli()
-	sender := map[string]any{"id": in.UserID, "name": in.Name, "language": "en", "country": "DE", "api_version": 10}
+	if in.Language == "" {
+		in.Language = "en"
+	}
+	sender := map[string]any{"id": in.UserID, "name": in.Name, "language": in.Language, "country": "DE", "api_version": 10}
 	s.mu.Lock()
 	hook := s.hook
 	tok := in.MessageToken

@@ -397,6 +397,7 @@ type UserMsg struct {
 	Text         string  `json:"text,omitempty"`
 	FirstName    string  `json:"first_name,omitempty"`
 	LastName     string  `json:"last_name,omitempty"`
+	LanguageCode string  `json:"language_code,omitempty"`
 	Photo        bool    `json:"photo,omitempty"`
 	Document     *DocMsg `json:"document,omitempty"`
 	MediaGroupID string  `json:"media_group_id,omitempty"`

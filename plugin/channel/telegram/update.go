@@ -193,6 +193,9 @@ func messageEvent(id string, m *Message, edited bool) (channel.Inbound, bool) {
 		Edited:     edited || m.EditDate != 0,
 		MediaGroup: m.MediaGroupID,
 	}
+	if m.From != nil {
+		ev.Lang = m.From.LanguageCode
+	}
 	text, entities := m.Text, m.Entities
 	if text == "" {
 		text, entities = m.Caption, m.CaptionEntities

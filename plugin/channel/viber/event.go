@@ -96,7 +96,7 @@ func Parse(body []byte) ([]channel.Inbound, error) {
 		ev.Kind = channel.Message
 		ev.ChatID, ok = ChatID(cb.Sender.ID)
 		ev.MessageID = id
-		ev.Sender = displayName(cb.Sender)
+		ev.Sender, ev.Lang = displayName(cb.Sender), cb.Sender.Language
 		if !ok || !message(&ev, cb.Message) {
 			return nil, nil
 		}
@@ -105,7 +105,7 @@ func Parse(body []byte) ([]channel.Inbound, error) {
 			return nil, nil
 		}
 		// The customer opened the chat: the bridge greets them as for /start.
-		ev.Kind, ev.Command, ev.Sender = channel.Message, channel.CommandStart, displayName(cb.User)
+		ev.Kind, ev.Command, ev.Sender, ev.Lang = channel.Message, channel.CommandStart, displayName(cb.User), cb.User.Language
 		ev.ChatID, ok = ChatID(cb.User.ID)
 	case "subscribed":
 		if cb.User == nil {
