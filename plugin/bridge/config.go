@@ -34,6 +34,9 @@ type Config struct {
 	AttachmentsIn     []string `json:"attachmentsIn"`
 	AttachmentsOut    bool     `json:"attachmentsOut"`
 	Language          string   `json:"language"`
+	// Satisfaction asks the customer to rate a resolved request
+	// (satisfaction.go); on for new projects.
+	Satisfaction bool `json:"satisfaction,omitempty"`
 	// RetentionDays is how long the mapping of a resolved request is kept
 	// after its last activity; 0 means DefaultRetentionDays (privacy.go).
 	RetentionDays int `json:"retentionDays,omitempty"`
@@ -99,6 +102,7 @@ type view struct {
 	AttachmentsOut    bool     `json:"attachmentsOut"`
 	Language          string   `json:"language"`
 	RetentionDays     int      `json:"retentionDays"`
+	Satisfaction      bool     `json:"satisfaction"`
 	Bot               string   `json:"bot,omitempty"`
 	TokenSet          bool     `json:"tokenSet"`
 }
@@ -113,7 +117,7 @@ func (c *Config) view() view {
 		ServiceDeskID: c.ServiceDeskID, RequestTypeID: c.RequestTypeID,
 		SummaryTemplate: c.SummaryTemplate, Greeting: c.Greeting, ResolutionMessage: c.ResolutionMessage,
 		AttachmentsIn: in, AttachmentsOut: c.AttachmentsOut, Language: c.Language,
-		RetentionDays: c.retentionDays(), Bot: c.Bot, TokenSet: c.TokenSecret != "",
+		RetentionDays: c.retentionDays(), Satisfaction: c.Satisfaction, Bot: c.Bot, TokenSet: c.TokenSecret != "",
 	}
 }
 
@@ -136,6 +140,7 @@ type setInput struct {
 	AttachmentsOut    *bool     `json:"attachmentsOut"`
 	Language          *string   `json:"language"`
 	RetentionDays     *int      `json:"retentionDays"`
+	Satisfaction      *bool     `json:"satisfaction"`
 	// Read-only fields of config.get, accepted so that a UI can send back
 	// what it read.
 	TokenSet *bool   `json:"tokenSet"`
@@ -288,7 +293,7 @@ func (b *Bridge) configDelete(env *sdk.Env, payload []byte) (answer, error) {
 	// that a half-finished delete can be completed.
 	total := 0
 	prefixes := []string{"chat:" + p + ":", "issue:" + p + "-", "dedupe:jira:" + p + ":", "seen:" + p + ":",
-		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p)}
+		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p), "csat:" + p + ":"}
 	for _, k := range b.kinds() {
 		prefixes = append(prefixes, "dedupe:"+k.Short+":"+p+":")
 	}
@@ -374,7 +379,7 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 // newConfig is a new project's configuration before its input is applied.
 func newConfig(project string) Config {
 	cfg := Config{ProjectKey: project, Enabled: true, Channel: "telegram", SummaryTemplate: DefaultSummaryTemplate,
-		AttachmentsOut: true, Language: DefaultLanguage}
+		AttachmentsOut: true, Language: DefaultLanguage, Satisfaction: true}
 	for _, k := range channel.AttachmentKinds {
 		cfg.AttachmentsIn = append(cfg.AttachmentsIn, string(k))
 	}
@@ -394,6 +399,7 @@ func (in setInput) applyTo(cfg *Config) {
 	setIf(&cfg.AttachmentsOut, in.AttachmentsOut)
 	setIf(&cfg.Language, in.Language)
 	setIf(&cfg.RetentionDays, in.RetentionDays)
+	setIf(&cfg.Satisfaction, in.Satisfaction)
 	if in.AttachmentsIn != nil {
 		cfg.AttachmentsIn = []string{}
 		for _, k := range *in.AttachmentsIn {

@@ -415,6 +415,10 @@ func (w *inbound) run() error {
 		return nil
 	case channel.Undelivered:
 		return w.undelivered() // receipts.go
+	case channel.Chosen:
+		return w.chosen() // satisfaction.go
+	case kindSurveyDue:
+		return w.surveyDue()
 	case channel.Message:
 	default:
 		return nil
@@ -431,6 +435,9 @@ func (w *inbound) run() error {
 	}
 	if forgetCommand(ev) {
 		return w.forget() // privacy.go
+	}
+	if taken, err := w.surveyComment(); taken || err != nil {
+		return err // a rating's comment (satisfaction.go)
 	}
 	switch ev.Command {
 	case channel.CommandStart:
