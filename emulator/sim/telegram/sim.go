@@ -205,7 +205,7 @@ type Sent struct {
 	Action           string          `json:"action,omitempty"`
 	// ReplyMarkup is the inline keyboard sent with the message.
 	ReplyMarkup *InlineKeyboardMarkup `json:"reply_markup,omitempty"`
-	Date             int64           `json:"date"`
+	Date        int64                 `json:"date"`
 }
 
 // New returns a simulator; Close stops its deliveries.
