@@ -47,12 +47,22 @@
 //	     A user who blocked the bot and writes again unblocks it first
 //	     (a my_chat_member update precedes the message).
 //	GET  /_sim/telegram/sent?chat_id=N
-//	     -> [{"method":"sendMessage"|"sendPhoto"|"sendDocument"|"sendChatAction",
+//	     -> [{"method":"sendMessage"|"sendPhoto"|"sendDocument"|"sendChatAction"|
+//	          "answerCallbackQuery",
 //	          "text":string, "parse_mode":string, "message_id":int64, "date":int64,
 //	          "plain":string, "entities":[...], "file_name":string, "file_size":int64,
-//	          "mime_type":string, "reply_to_message_id":int64, "action":string}]
+//	          "mime_type":string, "reply_to_message_id":int64, "action":string,
+//	          "reply_markup":{"inline_keyboard":[[{"text","callback_data",...}]]}}]
 //	     What the bot sent to the chat, oldest first; text is the text or
-//	     caption as sent (markup included), plain the text after parsing.
+//	     caption as sent (markup included), plain the text after parsing;
+//	     reply_markup the inline keyboard under the message. An
+//	     answerCallbackQuery entry is the bot's answer to a press (its text).
+//	POST /_sim/telegram/press {"bot_id":int64, "chat_id":int64,
+//	                           "message_id":int64, "data":string}
+//	     The user presses the callback button whose callback_data is data
+//	     under the bot's message: a callback_query update is delivered, and
+//	     its id is good for one answerCallbackQuery. 400 when the message
+//	     shows no such button. -> as /send (message_id the message pressed).
 //	GET  /_sim/telegram/webhook
 //	     -> {"url":string, "secret_token":string, "max_connections":int,
 //	         "allowed_updates":[string], "pending_update_count":int,
@@ -74,7 +84,9 @@
 //	     -> [{"key","id","summary","description","status","status_category",
 //	          "request_type_id","reporter_account_id","participant_account_ids",
 //	          "comments":[{"id","body","public":bool,"author_account_id"}],
-//	          "attachments":[{"id","filename","size","mime_type"}]}]
+//	          "attachments":[{"id","filename","size","mime_type"}],
+//	          "feedback":{"rating":1..5,"comment":string}   (when given),
+//	          "properties":{"chatbridge.*":json}}]          (the bridge's marks)
 //	POST /_sim/jira/requests/{key}/comment
 //	     {"body":string, "public":bool, optional "adf":true,
 //	      "internal_shape":"visibility"|"property", "bare":true,

@@ -32,7 +32,7 @@ import (
 
 // Flood limit defaults.
 const (
-	DefaultFloodLimit  = 20
+	DefaultFloodLimit  = 60 // a message a second for a minute: no typing person, but a paste or a loop
 	DefaultFloodWindow = 60 * time.Second
 	maxFloodLimit      = 1000
 	maxFloodWindow     = 3600 // seconds

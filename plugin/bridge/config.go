@@ -34,6 +34,9 @@ type Config struct {
 	AttachmentsIn     []string `json:"attachmentsIn"`
 	AttachmentsOut    bool     `json:"attachmentsOut"`
 	Language          string   `json:"language"`
+	// Satisfaction asks the customer to rate a resolved request
+	// (satisfaction.go); on for new projects.
+	Satisfaction bool `json:"satisfaction,omitempty"`
 	// RetentionDays is how long the mapping of a resolved request is kept
 	// after its last activity; 0 means DefaultRetentionDays (privacy.go).
 	RetentionDays int `json:"retentionDays,omitempty"`
@@ -108,6 +111,7 @@ type view struct {
 	AttachmentsOut    bool     `json:"attachmentsOut"`
 	Language          string   `json:"language"`
 	RetentionDays     int      `json:"retentionDays"`
+	Satisfaction      bool     `json:"satisfaction"`
 	Bot               string   `json:"bot,omitempty"`
 	TokenSet          bool     `json:"tokenSet"`
 
@@ -130,7 +134,7 @@ func (c *Config) view() view {
 		ServiceDeskID: c.ServiceDeskID, RequestTypeID: c.RequestTypeID,
 		SummaryTemplate: c.SummaryTemplate, Greeting: c.Greeting, ResolutionMessage: c.ResolutionMessage,
 		AttachmentsIn: in, AttachmentsOut: c.AttachmentsOut, Language: c.Language,
-		RetentionDays: c.retentionDays(), Bot: c.Bot, TokenSet: c.TokenSecret != "",
+		RetentionDays: c.retentionDays(), Satisfaction: c.Satisfaction, Bot: c.Bot, TokenSet: c.TokenSecret != "",
 		Texts: c.Texts, Acknowledge: c.Acknowledge, TimeZone: c.TimeZone, Hours: c.Hours, Holidays: c.Holidays,
 		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds,
 	}
@@ -174,6 +178,7 @@ type setInput struct {
 	Holidays           *[]string                     `json:"holidays"`
 	FloodLimit         *int                          `json:"floodLimit"`
 	FloodWindowSeconds *int                          `json:"floodWindowSeconds"`
+	Satisfaction       *bool                         `json:"satisfaction"`
 	// Read-only fields of config.get, accepted so that a UI can send back
 	// what it read.
 	TokenSet *bool   `json:"tokenSet"`
@@ -332,7 +337,7 @@ func (b *Bridge) configDelete(env *sdk.Env, payload []byte) (answer, error) {
 	// that a half-finished delete can be completed.
 	total := 0
 	prefixes := []string{"chat:" + p + ":", "issue:" + p + "-", "dedupe:jira:" + p + ":", "seen:" + p + ":",
-		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p), "block:" + p + ":", "closed:" + p + ":", "flood:" + p + ":"}
+		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p), "block:" + p + ":", "closed:" + p + ":", "flood:" + p + ":", "csat:" + p + ":"}
 	for _, k := range b.kinds() {
 		prefixes = append(prefixes, "dedupe:"+k.Short+":"+p+":")
 	}
@@ -418,7 +423,7 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 // newConfig is a new project's configuration before its input is applied.
 func newConfig(project string) Config {
 	cfg := Config{ProjectKey: project, Enabled: true, Channel: "telegram", SummaryTemplate: DefaultSummaryTemplate,
-		AttachmentsOut: true, Language: DefaultLanguage}
+		AttachmentsOut: true, Language: DefaultLanguage, Satisfaction: true}
 	for _, k := range channel.AttachmentKinds {
 		cfg.AttachmentsIn = append(cfg.AttachmentsIn, string(k))
 	}
@@ -446,6 +451,7 @@ func (in setInput) applyTo(cfg *Config) {
 	setIf(&cfg.FloodLimit, in.FloodLimit)
 	setIf(&cfg.FloodWindowSeconds, in.FloodWindowSeconds)
 	cfg.TimeZone = strings.TrimSpace(cfg.TimeZone)
+	setIf(&cfg.Satisfaction, in.Satisfaction)
 	if in.AttachmentsIn != nil {
 		cfg.AttachmentsIn = []string{}
 		for _, k := range *in.AttachmentsIn {

@@ -122,8 +122,8 @@ func TestACustomersLanguageReachesTheTextsOfAgentsReplies(t *testing.T) {
 	h.event("issue_updated_done.json")
 	h.drain()
 	m := h.tg.messages()
-	if len(m) != 1 || m[0].Text != languages["pt"].Resolved {
-		t.Fatalf("sent %+v, want the resolution in Portuguese", m)
+	if len(m) != 2 || m[0].Text != languages["pt"].Resolved || m[1].Text != surveyLanguages["pt"].Prompt {
+		t.Fatalf("sent %+v, want the resolution and the survey in Portuguese", m)
 	}
 }
 

@@ -312,6 +312,7 @@ type sentMessage struct {
 	ParseMode string
 	File      string // file name of sendDocument/sendPhoto
 	Data      []byte
+	Markup    string // reply_markup as sent (satisfaction_test.go)
 }
 
 type fakeTelegram struct {
@@ -329,6 +330,7 @@ type fakeTelegram struct {
 	faults    map[string][]string // method -> error replies, used first
 	files     map[string][]byte   // file_id -> content
 	fileSizes map[string]int64    // file_id -> size getFile reports
+	answered  []string            // answerCallbackQuery bodies
 }
 
 func newFakeTelegram(t *testing.T, env *sdktest.Env) *fakeTelegram {
@@ -427,15 +429,19 @@ func (f *fakeTelegram) serve(req *abi.Request) (*abi.Response, error) {
 		return tgOK("true"), nil
 	case "sendMessage":
 		var p struct {
-			ChatID    int64  `json:"chat_id"`
-			Text      string `json:"text"`
-			ParseMode string `json:"parse_mode"`
+			ChatID    int64           `json:"chat_id"`
+			Text      string          `json:"text"`
+			ParseMode string          `json:"parse_mode"`
+			Markup    json.RawMessage `json:"reply_markup"`
 		}
 		if err := json.Unmarshal(req.Body, &p); err != nil {
 			return tgError(`{"ok":false,"error_code":400,"description":"Bad Request: invalid JSON"}`), nil
 		}
-		f.sent = append(f.sent, sentMessage{Method: method, Chat: strconv.FormatInt(p.ChatID, 10), Text: p.Text, ParseMode: p.ParseMode})
+		f.sent = append(f.sent, sentMessage{Method: method, Chat: strconv.FormatInt(p.ChatID, 10), Text: p.Text, ParseMode: p.ParseMode, Markup: string(p.Markup)})
 		return tgOK(`{"message_id":` + strconv.Itoa(2000+len(f.sent)) + `,"date":1763805300,"chat":{"id":` + strconv.FormatInt(p.ChatID, 10) + `,"type":"private"}}`), nil
+	case "answerCallbackQuery":
+		f.answered = append(f.answered, string(req.Body))
+		return tgOK("true"), nil
 	case "sendPhoto", "sendDocument":
 		fields, fileName, data := parseMultipart(f.t, req)
 		f.sent = append(f.sent, sentMessage{Method: method, Chat: fields["chat_id"], Text: fields["caption"], ParseMode: fields["parse_mode"], File: fileName, Data: data})
@@ -520,6 +526,9 @@ type fakeIssue struct {
 	Attached             []fakeAttach
 	Op                   string // its chatbridge.op mark
 	Created              time.Time
+	// Feedback is its JSM feedback body, "" when none; Satisfaction its
+	// chatbridge.satisfaction property (satisfaction_test.go).
+	Feedback, Satisfaction string
 }
 
 type fault struct {
@@ -727,6 +736,9 @@ func (j *fakeJira) servePlatform(req *abi.Request, path string, q url.Values) (*
 			out = append(out, map[string]any{"id": c.ID, "body": c.Body, "author": map[string]any{"accountId": c.Author}, "created": c.Created.Format(jiraTimeLayout)})
 		}
 		return jsonResp(200, map[string]any{"startAt": start, "maxResults": limit, "total": len(list), "comments": out}), true
+	case req.Method == "PUT" && len(seg) == 7 && seg[5] == "properties" && seg[6] == "chatbridge.satisfaction":
+		is.Satisfaction = string(req.Body)
+		return &abi.Response{Status: 201}, true
 	case req.Method == "PUT" && len(seg) == 7 && seg[5] == "properties" && seg[6] == "chatbridge.op":
 		var v struct {
 			ID string `json:"id"`
@@ -869,6 +881,8 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 			return jsonResp(404, map[string]any{"errorMessage": "Request does not exist"}), nil
 		}
 		switch {
+		case len(seg) == 5 && seg[4] == "feedback":
+			return j.feedback(req, is), nil // satisfaction_test.go
 		case req.Method == "GET" && len(seg) == 4:
 			return jsonResp(200, map[string]any{"issueKey": is.Key, "currentStatus": map[string]any{"status": is.Status, "statusCategory": is.Category}}), nil
 		case req.Method == "POST" && len(seg) == 5 && seg[4] == "comment":

@@ -176,11 +176,15 @@ type inbound struct {
 // texts are the bot's texts in the customer's language: the one this
 // message tells, else the one the chat's last message told, else the
 // project's.
-func (w *inbound) texts() *texts {
+func (w *inbound) texts() *texts { return w.cfg.textsIn(w.lang()) }
+
+// lang is the customer's language as the messenger names it: this
+// message's, else the chat's last message's; "" when neither said.
+func (w *inbound) lang() string {
 	if w.job.Event.Lang != "" {
-		return w.cfg.textsIn(w.job.Event.Lang)
+		return w.job.Event.Lang
 	}
-	return w.cfg.textsIn(w.chat.Lang)
+	return w.chat.Lang
 }
 
 // startLang is the language of the first /start among events, which a
@@ -454,6 +458,10 @@ func (w *inbound) run() error {
 		return nil
 	case channel.Undelivered:
 		return w.undelivered() // receipts.go
+	case channel.Chosen:
+		return w.chosen() // satisfaction.go
+	case kindSurveyDue:
+		return w.surveyDue()
 	case channel.Message:
 	default:
 		return nil
@@ -492,6 +500,9 @@ func (w *inbound) run() error {
 	}
 	if forgetCommand(ev) {
 		return w.forget() // privacy.go
+	}
+	if taken, err := w.surveyComment(); taken || err != nil {
+		return err // a rating's comment (satisfaction.go)
 	}
 	switch ev.Command {
 	case channel.CommandStart:

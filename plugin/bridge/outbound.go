@@ -489,7 +489,10 @@ func (o *outbound) resolved() error {
 	if out, err := o.outsideWindow(); out || err != nil {
 		return o.windowClosed(err)
 	}
-	return o.sendParts(o.ch.Render(channel.Content{Plain: o.texts().Resolved}))
+	if err := o.sendParts(o.ch.Render(channel.Content{Plain: o.texts().Resolved})); err != nil {
+		return err
+	}
+	return o.survey() // satisfaction.go
 }
 
 // sendParts sends the parts not yet sent, in order, about one a second.

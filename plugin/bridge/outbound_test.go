@@ -342,7 +342,7 @@ func TestResolutionTellsTheCustomerAndClosesTheMapping(t *testing.T) {
 	h.event("issue_updated_done.json") // duplicate delivery
 	h.drain()
 	m := h.tg.messages()
-	if len(m) != 1 || m[0].Text != languages["de"].Resolved { // Anna writes in German
+	if len(m) != 2 || m[0].Text != languages["de"].Resolved || m[1].Text != surveyLanguages["de"].Prompt { // Anna writes in German
 		t.Fatalf("sent %+v", m)
 	}
 	var chat chatRecord
@@ -365,7 +365,7 @@ func TestCustomResolutionMessage(t *testing.T) {
 	h.configure(map[string]any{"botToken": nil, "resolutionMessage": "Done & dusted <3"})
 	h.event("issue_updated_done.json")
 	h.drain()
-	if m := h.tg.messages(); len(m) != 1 || m[0].Text != "Done &amp; dusted &lt;3" {
+	if m := h.tg.messages(); len(m) != 2 || m[0].Text != "Done &amp; dusted &lt;3" {
 		t.Fatalf("sent %+v", m)
 	}
 }

@@ -52,6 +52,8 @@ var RecordKinds = []RecordKind{
 		Lifetime: "until the team's next opening (at most 30 days)", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "config", Holds: "a project's settings; secret names, never secrets",
 		Lifetime: "until the project's configuration is deleted", Sealed: true, project: segment(1), at: noTime},
+	{Name: "csat", Holds: "a rating waiting for its comment: the request key, the rating (1-5), when; keyed by the chat id, no text",
+		Lifetime: "until the rating reaches Jira (the 10-minute comment window), at most 24 hours", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "dedupe", Holds: "the progress of one delivery: its owner, steps, request key; no content, no chat id",
 		Lifetime: "48 hours", Sealed: true, project: segment(2), at: field("at")},
 	{Name: "flood", Holds: "a chat's message count in the current flood window; keyed by a hash of the chat, no chat id, no content",
@@ -280,7 +282,7 @@ func forgetChat(st store, project, ch, chatID string, kinds map[string]Kind) (in
 		return n, err
 	}
 	keys := []string{seenKey(project, ch, chatID), chatKey(project, ch, chatID), sweepKey(project),
-		closedKey(project, ch, chatID), floodKey(project, ch, chatID)}
+		closedKey(project, ch, chatID), floodKey(project, ch, chatID), csatKey(project, ch, chatID)}
 	for _, issue := range issues {
 		keys = append(keys, issueKey(issue))
 	}

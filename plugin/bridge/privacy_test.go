@@ -185,6 +185,8 @@ var logVocabulary = map[string]string{
 	"err":        "an error: fixed words, Jira paths as shapes, no quoted input",
 	"queue":      "a queue name of the manifest",
 	"code":       "a messenger's numeric error code",
+	"rating":     "a satisfaction rating, 1 to 5",
+	"status":     "an HTTP status",
 }
 
 var issueKeyInText = regexp.MustCompile(`[A-Z][A-Z0-9_]*-[0-9]+`)

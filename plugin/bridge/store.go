@@ -26,6 +26,7 @@ const DedupeTTL = 48 * time.Hour
 //	config:<PROJECT>                            Config (no secrets, only their names)
 //	chat:<PROJECT>:<channel>:<chatId>           chatRecord: the chat's open request, blocked flag
 //	issue:<ISSUEKEY>                            issueRecord: the chat a request belongs to
+//	csat:<PROJECT>:<channel>:<chatId>           csatRecord: a rating awaiting its comment (TTL 24 h; satisfaction.go)
 //	dedupe:<short>:<PROJECT>:<eventId>          progress of one inbound event (TTL 48 h)
 //	dedupe:jira:<PROJECT>:comment:<commentId>   progress of one agent comment (TTL 48 h)
 //	dedupe:jira:<PROJECT>:edit:<commentId>:<ms> progress of one edit of it, by its updated time (TTL 48 h)

@@ -168,6 +168,10 @@ type Inbound struct {
 	Unreadable bool `json:"unreadable,omitempty"`
 	// Failure is set on Undelivered events.
 	Failure *Failure `json:"failure,omitempty"`
+	// Choice is the data of the button a Chosen event pressed; Callback
+	// is the press's id where the messenger wants it answered (choice.go).
+	Choice   string `json:"choice,omitempty"`
+	Callback string `json:"cb,omitempty"`
 }
 
 // Failure is why a message was not delivered: the messenger's error code and

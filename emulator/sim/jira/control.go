@@ -53,6 +53,17 @@ type RequestState struct {
 	ParticipantAccountIDs []string          `json:"participant_account_ids"`
 	Comments              []CommentState    `json:"comments"`
 	Attachments           []AttachmentState `json:"attachments"`
+	// Feedback is the request's satisfaction feedback, if any.
+	Feedback *FeedbackState `json:"feedback,omitempty"`
+	// Properties are the issue's entity properties the bridge sets
+	// (chatbridge.*), by key.
+	Properties map[string]json.RawMessage `json:"properties,omitempty"`
+}
+
+// FeedbackState is a request's satisfaction feedback.
+type FeedbackState struct {
+	Rating  int    `json:"rating"`
+	Comment string `json:"comment,omitempty"`
 }
 
 // CommentState is a comment of a RequestState.
@@ -79,6 +90,17 @@ func (s *Sim) controlRequests(w http.ResponseWriter, _ *http.Request) {
 			StatusCategory: r.status.Category, RequestTypeID: r.requestTypeID, ReporterAccountID: r.reporter.ID,
 			Comments: []CommentState{}, Attachments: []AttachmentState{}, ParticipantAccountIDs: []string{},
 			Labels: append([]string{}, r.labels...)}
+		if r.feedback != nil {
+			st.Feedback = &FeedbackState{Rating: r.feedback.rating, Comment: r.feedback.comment}
+		}
+		for k, v := range r.properties {
+			if strings.HasPrefix(k, "chatbridge.") {
+				if st.Properties == nil {
+					st.Properties = map[string]json.RawMessage{}
+				}
+				st.Properties[k] = v
+			}
+		}
 		for _, p := range r.participants {
 			st.ParticipantAccountIDs = append(st.ParticipantAccountIDs, p.ID)
 		}

@@ -25,6 +25,7 @@ type request struct {
 	comments      []*comment
 	attachments   []*attachment
 	properties    map[string]json.RawMessage // issue entity properties
+	feedback      *feedback                  // its satisfaction feedback (feedback.go)
 }
 
 // comment is a comment of a request.

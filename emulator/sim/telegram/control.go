@@ -23,6 +23,7 @@ func (s *Sim) newControl() http.Handler {
 	mux.HandleFunc("GET /_sim/telegram/sent", s.controlSent)
 	mux.HandleFunc("GET /_sim/telegram/webhook", s.controlWebhook)
 	mux.HandleFunc("POST /_sim/telegram/block", s.controlBlock)
+	mux.HandleFunc("POST /_sim/telegram/press", s.controlPress)
 	mux.HandleFunc("GET /_sim/telegram/stats", s.controlStats)
 	mux.Handle("/_sim/fail", simctl.FailHandler(s.Name(), &s.faults))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

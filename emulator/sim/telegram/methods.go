@@ -64,6 +64,8 @@ func init() {
 		{name: "setMyCommands", run: setMyCommands, params: append([]param{{"commands", []string{"Array of BotCommand"}}}, scope...)},
 		{name: "getMyCommands", run: getMyCommands, params: scope},
 		{name: "deleteMyCommands", run: deleteMyCommands, params: scope},
+		{name: "answerCallbackQuery", run: answerCallbackQuery, params: []param{{"callback_query_id", []string{"String"}},
+			{"text", []string{"String"}}, {"show_alert", []string{"Boolean"}}, {"url", []string{"String"}}, {"cache_time", []string{"Integer"}}}},
 	} {
 		methods[strings.ToLower(m.name)] = m
 	}
@@ -344,6 +346,7 @@ func readFormatted(a *args, textParam, entitiesParam string) (formatted, *apiErr
 type common struct {
 	chatID int64
 	reply  *ReplyParameters
+	markup *InlineKeyboardMarkup // an inline keyboard, kept with the message
 }
 
 func readCommon(a *args) (common, *apiError) {
@@ -360,8 +363,7 @@ func readCommon(a *args) (common, *apiError) {
 	if ok {
 		c.reply = &rp
 	}
-	var markup json.RawMessage
-	if _, e := a.object("reply_markup", "reply keyboard markup", &markup); e != nil {
+	if c.markup, e = readMarkup(a); e != nil { // buttons.go
 		return c, e
 	}
 	a.boolean("disable_notification")
@@ -409,7 +411,7 @@ func (s *Sim) postMessage(b *bot, c *chat, m Message, sent Sent) Message {
 	m.Chat = c.chatObject()
 	stored := m
 	c.messages[m.MessageID] = &stored
-	sent.MessageID, sent.Date = m.MessageID, m.Date
+	sent.MessageID, sent.Date, sent.ReplyMarkup = m.MessageID, m.Date, m.ReplyMarkup
 	if m.ReplyToMessage != nil {
 		sent.ReplyToMessageID = m.ReplyToMessage.MessageID
 	}
@@ -458,7 +460,7 @@ func sendMessage(_ context.Context, s *Sim, b *bot, a *args) (any, string, *apiE
 	if e != nil {
 		return nil, "", e
 	}
-	m := s.postMessage(b, c, Message{Text: f.plain, Entities: f.entities, LinkPreviewOptions: lpo, ReplyToMessage: reply},
+	m := s.postMessage(b, c, Message{Text: f.plain, Entities: f.entities, LinkPreviewOptions: lpo, ReplyToMessage: reply, ReplyMarkup: com.markup},
 		Sent{Method: "sendMessage", Text: f.raw, ParseMode: f.mode, Plain: f.plain, Entities: f.entities})
 	return m, "", nil
 }
@@ -526,7 +528,7 @@ func sendPhoto(_ context.Context, s *Sim, b *bot, a *args) (any, string, *apiErr
 		photo = fl.group
 	}
 	largest := photo[len(photo)-1]
-	m := s.postMessage(b, c, Message{Photo: photo, Caption: f.plain, CaptionEntities: f.entities, ReplyToMessage: reply},
+	m := s.postMessage(b, c, Message{Photo: photo, Caption: f.plain, CaptionEntities: f.entities, ReplyToMessage: reply, ReplyMarkup: com.markup},
 		Sent{Method: "sendPhoto", Text: f.raw, ParseMode: f.mode, Plain: f.plain, Entities: f.entities,
 			FileName: b.files[largest.FileID].name, FileSize: largest.FileSize, MimeType: "image/jpeg"})
 	return m, "", nil
@@ -576,7 +578,7 @@ func sendDocument(_ context.Context, s *Sim, b *bot, a *args) (any, string, *api
 		return nil, "", badRequest("wrong file identifier/HTTP URL specified")
 	}
 	doc := fl.document()
-	m := s.postMessage(b, c, Message{Document: &doc, Caption: f.plain, CaptionEntities: f.entities, ReplyToMessage: reply},
+	m := s.postMessage(b, c, Message{Document: &doc, Caption: f.plain, CaptionEntities: f.entities, ReplyToMessage: reply, ReplyMarkup: com.markup},
 		Sent{Method: "sendDocument", Text: f.raw, ParseMode: f.mode, Plain: f.plain, Entities: f.entities,
 			FileName: doc.FileName, FileSize: doc.FileSize, MimeType: doc.MimeType})
 	return m, "", nil

@@ -162,6 +162,9 @@ type bot struct {
 	retryUntil map[string]time.Time // scope -> end of the last 429's wait
 	retryAfter map[string]int       // scope -> that 429's retry_after
 	recent     []time.Time          // the bot's sends within the last second
+
+	callbacks    map[string]*callback // presses by callback query id (buttons.go)
+	nextCallback int64
 }
 
 // webhook is what setWebhook registered.
@@ -200,7 +203,9 @@ type Sent struct {
 	MimeType         string          `json:"mime_type,omitempty"`
 	ReplyToMessageID int64           `json:"reply_to_message_id,omitempty"`
 	Action           string          `json:"action,omitempty"`
-	Date             int64           `json:"date"`
+	// ReplyMarkup is the inline keyboard sent with the message.
+	ReplyMarkup *InlineKeyboardMarkup `json:"reply_markup,omitempty"`
+	Date        int64                 `json:"date"`
 }
 
 // New returns a simulator; Close stops its deliveries.

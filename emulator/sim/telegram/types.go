@@ -84,6 +84,8 @@ type Message struct {
 	Photo              []PhotoSize         `json:"photo,omitempty"`
 	Caption            string              `json:"caption,omitempty"`
 	CaptionEntities    []MessageEntity     `json:"caption_entities,omitempty"`
+	// ReplyMarkup is the message's inline keyboard (buttons.go).
+	ReplyMarkup *InlineKeyboardMarkup `json:"reply_markup,omitempty"`
 }
 
 // ChatMember is a member's status in a chat (the "member" and "kicked"
@@ -109,6 +111,7 @@ type Update struct {
 	Message       *Message           `json:"message,omitempty"`
 	EditedMessage *Message           `json:"edited_message,omitempty"`
 	MyChatMember  *ChatMemberUpdated `json:"my_chat_member,omitempty"`
+	CallbackQuery *CallbackQuery     `json:"callback_query,omitempty"`
 }
 
 // kind is the update's type as allowed_updates names it.
@@ -118,6 +121,8 @@ func (u *Update) kind() string {
 		return "message"
 	case u.EditedMessage != nil:
 		return "edited_message"
+	case u.CallbackQuery != nil:
+		return "callback_query"
 	default:
 		return "my_chat_member"
 	}

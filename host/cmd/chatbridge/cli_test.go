@@ -128,6 +128,10 @@ func TestTheCLITakesTheAdminTokenFromAFlag(t *testing.T) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
+		if strings.HasSuffix(r.URL.Path, "/health") {
+			_, _ = io.WriteString(w, `{}`)
+			return
+		}
 		_, _ = io.WriteString(w, `[{"id":"inst-1"}]`)
 	}))
 	defer api.Close()

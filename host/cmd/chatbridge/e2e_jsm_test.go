@@ -231,6 +231,16 @@ func TestE2E_AcceptanceConversationOfIssue16(t *testing.T) {
 // as an admin would; a restart of the host keeps it.
 func (k *killableStack) useWhatsApp(t *testing.T) {
 	t.Helper()
+	k.configure(t, map[string]any{
+		"projectKey": stack.Project, "enabled": true, "channel": "whatsapp", "serviceDeskId": "1", "requestTypeId": "10",
+		"botToken": whatsapp.DefaultPhoneID + ":" + whatsapp.DefaultAccountID + ":" + whatsapp.DefaultAppSecret + ":" + whatsapp.DefaultAccessToken,
+	})
+}
+
+// configure saves the dev project's settings (config.set) through the host
+// process's admin API.
+func (k *killableStack) configure(t *testing.T, settings map[string]any) {
+	t.Helper()
 	var list []struct {
 		ID      string `json:"id"`
 		SiteURL string `json:"siteUrl"`
@@ -238,10 +248,7 @@ func (k *killableStack) useWhatsApp(t *testing.T) {
 	if code := stacktest.AdminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != http.StatusOK || len(list) != 1 {
 		t.Fatalf("installations: %d %+v", code, list)
 	}
-	payload, _ := json.Marshal(map[string]any{
-		"projectKey": stack.Project, "enabled": true, "channel": "whatsapp", "serviceDeskId": "1", "requestTypeId": "10",
-		"botToken": whatsapp.DefaultPhoneID + ":" + whatsapp.DefaultAccountID + ":" + whatsapp.DefaultAppSecret + ":" + whatsapp.DefaultAccessToken,
-	})
+	payload, _ := json.Marshal(settings)
 	req, _ := http.NewRequest("POST", k.adminURL+"/admin/installations/"+list[0].ID+"/resolve/config.set", bytes.NewReader(payload))
 	req.Header.Set("Authorization", "Bearer "+k.token)
 	resp, err := http.DefaultClient.Do(req)
@@ -251,7 +258,7 @@ func (k *killableStack) useWhatsApp(t *testing.T) {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), `"ok":true`) {
-		t.Fatalf("config.set whatsapp: %d %s", resp.StatusCode, raw)
+		t.Fatalf("config.set: %d %s", resp.StatusCode, raw)
 	}
 }
 

@@ -20,7 +20,7 @@ const Name = "telegram"
 const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 
 // AllowedUpdates are the update types the bridge asks for.
-var AllowedUpdates = []string{"message", "edited_message", "my_chat_member"}
+var AllowedUpdates = []string{"message", "edited_message", "my_chat_member", "callback_query"}
 
 // Limits are the Bot API's: 4096 characters of text, 1024 of a caption,
 // 20 MB downloads, 50 MB uploads, 10 MB photos.

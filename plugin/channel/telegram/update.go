@@ -18,6 +18,7 @@ type Update struct {
 	Message       *Message           `json:"message"`
 	EditedMessage *Message           `json:"edited_message"`
 	MyChatMember  *ChatMemberUpdated `json:"my_chat_member"`
+	CallbackQuery *CallbackQuery     `json:"callback_query"`
 }
 
 // Message is the part of a Bot API Message the bridge reads.
@@ -138,7 +139,7 @@ func ParseUpdate(body []byte) ([]channel.Inbound, error) {
 	if err := json.Unmarshal(body, &u); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, sdk.JSONError(err))
 	}
-	if u.UpdateID == 0 && u.Message == nil && u.EditedMessage == nil && u.MyChatMember == nil {
+	if u.UpdateID == 0 && u.Message == nil && u.EditedMessage == nil && u.MyChatMember == nil && u.CallbackQuery == nil {
 		return nil, fmt.Errorf("%w: no update_id", ErrMalformed)
 	}
 	id := strconv.FormatInt(u.UpdateID, 10)
@@ -149,6 +150,8 @@ func ParseUpdate(body []byte) ([]channel.Inbound, error) {
 		return one(messageEvent(id, u.EditedMessage, true))
 	case u.MyChatMember != nil:
 		return one(memberEvent(id, u.MyChatMember))
+	case u.CallbackQuery != nil:
+		return one(callbackEvent(id, u.CallbackQuery)) // choice.go
 	}
 	return nil, nil
 }

@@ -57,7 +57,7 @@ func main() {
 
 // TelegramMethods are the Bot API methods the simulator serves.
 var TelegramMethods = []string{"getMe", "getUpdates", "setWebhook", "deleteWebhook", "getWebhookInfo", "sendMessage",
-	"sendPhoto", "sendDocument", "sendChatAction", "getFile", "setMyCommands", "getMyCommands", "deleteMyCommands"}
+	"sendPhoto", "sendDocument", "sendChatAction", "getFile", "setMyCommands", "getMyCommands", "deleteMyCommands", "answerCallbackQuery"}
 
 type tgField struct {
 	Name     string   `json:"name"`
