@@ -3,6 +3,7 @@ package jira
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // hookDelivery is one webhook request the receiver got.
@@ -81,12 +84,18 @@ func (rc *receiver) next(t *testing.T) hookDelivery {
 	}
 }
 
-func (rc *receiver) none(t *testing.T, d time.Duration) {
+func (rc *receiver) none(t *testing.T, s *Sim) {
 	t.Helper()
+	waitfor.Until(t, 0, "the simulator to end the deliveries it started", func() string {
+		if a := s.Activity(); a.Pending > 0 {
+			return fmt.Sprintf("%d under way", a.Pending)
+		}
+		return ""
+	})
 	select {
 	case got := <-rc.got:
 		t.Fatalf("unexpected delivery %s", got.body)
-	case <-time.After(d):
+	default:
 	}
 }
 

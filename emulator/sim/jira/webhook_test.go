@@ -325,7 +325,7 @@ func TestWebhook_Retries(t *testing.T) {
 		if !verify(testSecret, second) {
 			t.Error("retry signature")
 		}
-		e.hook.none(t, 100*time.Millisecond)
+		e.hook.none(t, e.sim)
 	})
 	statuses := []struct {
 		status  int
@@ -343,7 +343,7 @@ func TestWebhook_Retries(t *testing.T) {
 					t.Errorf("retry header %q", d.header.Get("X-Atlassian-Webhook-Retry"))
 				}
 			} else {
-				e.hook.none(t, 100*time.Millisecond)
+				e.hook.none(t, e.sim)
 			}
 		})
 	}
@@ -357,7 +357,7 @@ func TestWebhook_Retries(t *testing.T) {
 				t.Errorf("attempt %d header %q", n, d.header.Get("X-Atlassian-Webhook-Retry"))
 			}
 		}
-		e.hook.none(t, 150*time.Millisecond)
+		e.hook.none(t, e.sim)
 		_, _, raw := e.control(t, "GET", "/_sim/jira/deliveries", nil)
 		var ds []Delivery
 		json.Unmarshal(raw, &ds)

@@ -3,6 +3,7 @@ package telegram
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"mime/multipart"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // clock is a settable Config.Now.
@@ -100,13 +103,20 @@ func (rc *receiver) next(t *testing.T) delivery {
 	}
 }
 
-// none checks that no delivery comes within d.
-func (rc *receiver) none(t *testing.T, d time.Duration) {
+// none checks, once the simulator has no delivery under way, that none
+// came: it waits for the simulator's own count, not for a time.
+func (rc *receiver) none(t *testing.T, s *Sim) {
 	t.Helper()
+	waitfor.Until(t, 0, "the simulator to end the deliveries it started", func() string {
+		if a := s.Activity(); a.Pending > 0 {
+			return fmt.Sprintf("%d under way", a.Pending)
+		}
+		return ""
+	})
 	select {
 	case got := <-rc.got:
 		t.Fatalf("unexpected delivery %s", got.body)
-	case <-time.After(d):
+	default:
 	}
 }
 

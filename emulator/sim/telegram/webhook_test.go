@@ -158,7 +158,7 @@ func TestWebhook_DeliversRealUpdatesWithTheSecret(t *testing.T) {
 		if !res.Filtered || res.Status != 0 {
 			t.Errorf("answer %+v", res)
 		}
-		e.hook.none(t, 50*time.Millisecond)
+		e.hook.none(t, e.sim)
 	})
 }
 
@@ -225,7 +225,7 @@ func TestWebhook_GivesUpAfterMaxAttempts(t *testing.T) {
 	for range 3 {
 		e.hook.next(t)
 	}
-	e.hook.none(t, 150*time.Millisecond)
+	e.hook.none(t, e.sim)
 	var info WebhookInfo
 	e.call(t, "getWebhookInfo", nil).into(t, &info)
 	if info.PendingUpdateCount != 0 {
