@@ -524,51 +524,9 @@ func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
 		},
 	}
 
-	ran, used := 0, map[string]bool{}
-	for _, sec := range sections {
-		var outs []string
-		for i, block := range sec.blocks {
-			cmd := exec.Command("sh", "-ec", shellPrelude+block)
-			cmd.Dir = root
-			cmd.Env = append(append([]string{}, env...), "CB_TEST_DIR="+ctlDir, "CB_TEST_CTRL="+ctl)
-			for k, v := range vars {
-				cmd.Env = append(cmd.Env, k+"="+v)
-			}
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				stderr := ""
-				if svc.stderr != nil {
-					stderr = stacktest.Tail(svc.stderr.String(), 4000)
-				}
-				t.Fatalf("section %d (%s), block %d failed: %v\n--- block\n%s--- output\n%s\n--- serve's log\n%s", sec.number, sec.title, i+1, err, block, out, stderr)
-			}
-			if bytes.Contains(out, []byte(`"ok":false`)) {
-				t.Fatalf("section %d, block %d answered a refusal:\n%s", sec.number, i+1, out)
-			}
-			outs = append(outs, string(out))
-			ran++
-			if f := afterBlock[fmt.Sprintf("%s#%d", sec.title, i)]; f != nil {
-				used[fmt.Sprintf("%s#%d", sec.title, i)] = true
-				f(string(out))
-			}
-		}
-		if f := after[sec.title]; f != nil {
-			used[sec.title] = true
-			f(outs)
-		}
-	}
-	t.Logf("ran %d sh blocks of docs/operations.md", ran)
-	// A check whose section or block the guide lost would pass unseen.
-	for k := range after {
-		if !used[k] {
-			t.Errorf("the guide has no section %q with sh blocks", k)
-		}
-	}
-	for k := range afterBlock {
-		if !used[k] {
-			t.Errorf("the guide has no block %q", k)
-		}
-	}
+	g := guideRun{root: root, env: append(append([]string{}, env...), "CB_TEST_DIR="+ctlDir, "CB_TEST_CTRL="+ctl),
+		vars: vars, svc: svc, refuseNotOK: true, after: after, afterBlock: afterBlock}
+	t.Logf("ran %d sh blocks of docs/operations.md", g.run(t, sections))
 	// serve reached Jira and Telegram through the stand-in internet only.
 	for _, h := range []string{"api.telegram.org", "dev.atlassian.net"} {
 		if inet.tunnels(h) == 0 {
@@ -645,4 +603,68 @@ func post(t *testing.T, token, url string, body any) {
 		out, _ := io.ReadAll(resp.Body)
 		t.Fatalf("POST %s: %s %s", url, resp.Status, out)
 	}
+}
+
+// guideRun runs a guide's sh blocks in order, as a reader would type them,
+// each in sh -e with the prelude, from root with env and vars, and hands
+// each section's outputs (after) and single blocks' (afterBlock, by
+// "title#index") to the checks. A failing block fails the test with serve's
+// log; refuseNotOK also fails an answer holding "ok":false. A check whose
+// section or block the guide lost fails too: it would pass unseen.
+type guideRun struct {
+	root        string
+	env         []string
+	vars        map[string]string
+	svc         *service
+	refuseNotOK bool
+	after       map[string]func(outs []string)
+	afterBlock  map[string]func(out string)
+}
+
+func (g guideRun) run(t *testing.T, sections []guideSection) (ran int) {
+	t.Helper()
+	used := map[string]bool{}
+	for _, sec := range sections {
+		var outs []string
+		for i, block := range sec.blocks {
+			cmd := exec.Command("sh", "-ec", shellPrelude+block)
+			cmd.Dir = g.root
+			cmd.Env = append([]string{}, g.env...)
+			for k, v := range g.vars {
+				cmd.Env = append(cmd.Env, k+"="+v)
+			}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				stderr := ""
+				if g.svc.stderr != nil {
+					stderr = stacktest.Tail(g.svc.stderr.String(), 4000)
+				}
+				t.Fatalf("section %d (%s), block %d failed: %v\n--- block\n%s--- output\n%s\n--- serve's log\n%s", sec.number, sec.title, i+1, err, block, out, stderr)
+			}
+			if g.refuseNotOK && bytes.Contains(out, []byte(`"ok":false`)) {
+				t.Fatalf("section %d, block %d answered a refusal:\n%s", sec.number, i+1, out)
+			}
+			outs = append(outs, string(out))
+			ran++
+			if f := g.afterBlock[fmt.Sprintf("%s#%d", sec.title, i)]; f != nil {
+				used[fmt.Sprintf("%s#%d", sec.title, i)] = true
+				f(string(out))
+			}
+		}
+		if f := g.after[sec.title]; f != nil {
+			used[sec.title] = true
+			f(outs)
+		}
+	}
+	for k := range g.after {
+		if !used[k] {
+			t.Errorf("the guide has no section %q with sh blocks", k)
+		}
+	}
+	for k := range g.afterBlock {
+		if !used[k] {
+			t.Errorf("the guide has no block %q", k)
+		}
+	}
+	return ran
 }

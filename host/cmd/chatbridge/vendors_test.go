@@ -113,38 +113,9 @@ func TestVendorGuideRunsStepByStep(t *testing.T) {
 		},
 	}
 
-	ran, used := 0, map[string]bool{}
-	for _, sec := range sections {
-		var outs []string
-		for i, block := range sec.blocks {
-			cmd := exec.Command("sh", "-ec", shellPrelude+block)
-			cmd.Dir = root
-			cmd.Env = append(append([]string{}, env...), "CB_TEST_DIR="+ctlDir, "CB_TEST_CTRL="+ctl)
-			for k, v := range vars {
-				cmd.Env = append(cmd.Env, k+"="+v)
-			}
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				stderr := ""
-				if svc.stderr != nil {
-					stderr = stacktest.Tail(svc.stderr.String(), 4000)
-				}
-				t.Fatalf("section %d (%s), block %d failed: %v\n--- block\n%s--- output\n%s\n--- serve's log\n%s", sec.number, sec.title, i+1, err, block, out, stderr)
-			}
-			outs = append(outs, string(out))
-			ran++
-		}
-		if f := after[sec.title]; f != nil {
-			used[sec.title] = true
-			f(outs)
-		}
-	}
-	t.Logf("ran %d sh blocks of docs/vendors.md", ran)
-	for k := range after {
-		if !used[k] {
-			t.Errorf("the guide has no section %q with sh blocks", k)
-		}
-	}
+	g := guideRun{root: root, env: append(append([]string{}, env...), "CB_TEST_DIR="+ctlDir, "CB_TEST_CTRL="+ctl),
+		vars: vars, svc: svc, after: after}
+	t.Logf("ran %d sh blocks of docs/vendors.md", g.run(t, sections))
 	// The vendor's bundle is signed by the vendor key alone: serving it
 	// signed nothing in its folder.
 	mustRun(t, "bundle", "verify", "-trust", filepath.Join(work, "trust"), filepath.Join(work, "hello", "bundle"))
