@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -186,25 +185,7 @@ func TestE2E_BackupWhileServingRestoresEveryRecordAfterTheHostIsKilled(t *testin
 // directories 0700, as an operator restores keys from where they keep them.
 func copySecrets(t *testing.T, src, dst string, rels ...string) {
 	t.Helper()
-	for _, rel := range rels {
-		err := filepath.WalkDir(filepath.Join(src, rel), func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			r, _ := filepath.Rel(src, path)
-			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(dst, r), 0o700)
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dst, r), b, 0o600)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyFiles(t, src, dst, 0o700, 0o600, rels...)
 }
 
 // withCustomSection returns module with a wasm custom section appended: the

@@ -16,6 +16,12 @@ import (
 // copyTree copies the files under src/rel into dst/rel.
 func copyTree(t *testing.T, src, dst string, rels ...string) {
 	t.Helper()
+	copyFiles(t, src, dst, 0o755, 0o644, rels...)
+}
+
+// copyFiles copies the files under src/rel into dst/rel, with these modes.
+func copyFiles(t *testing.T, src, dst string, dirMode, fileMode fs.FileMode, rels ...string) {
+	t.Helper()
 	for _, rel := range rels {
 		err := filepath.WalkDir(filepath.Join(src, rel), func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -23,13 +29,13 @@ func copyTree(t *testing.T, src, dst string, rels ...string) {
 			}
 			r, _ := filepath.Rel(src, path)
 			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(dst, r), 0o755)
+				return os.MkdirAll(filepath.Join(dst, r), dirMode)
 			}
 			b, err := os.ReadFile(path)
 			if err != nil {
 				return err
 			}
-			return os.WriteFile(filepath.Join(dst, r), b, 0o644)
+			return os.WriteFile(filepath.Join(dst, r), b, fileMode)
 		})
 		if err != nil {
 			t.Fatal(err)
