@@ -39,9 +39,8 @@ func (f *feedback) dto() map[string]any {
 func (s *Sim) getFeedback(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	req := s.findRequest(r.PathValue("key"))
+	req := s.sdRequestLocked(w, r)
 	if req == nil {
-		writeSDError(w, http.StatusNotFound, "sd.request.error.not.found", "The request %s does not exist or you do not have permission to see it.", r.PathValue("key"))
 		return
 	}
 	if req.feedback == nil {
@@ -66,9 +65,8 @@ func (s *Sim) postFeedback(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	req := s.findRequest(r.PathValue("key"))
+	req := s.sdRequestLocked(w, r)
 	if req == nil {
-		writeSDError(w, http.StatusNotFound, "sd.request.error.not.found", "The request %s does not exist or you do not have permission to see it.", r.PathValue("key"))
 		return
 	}
 	f := &feedback{rating: *body.Rating}
@@ -83,9 +81,8 @@ func (s *Sim) postFeedback(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) deleteFeedback(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	req := s.findRequest(r.PathValue("key"))
+	req := s.sdRequestLocked(w, r)
 	if req == nil {
-		writeSDError(w, http.StatusNotFound, "sd.request.error.not.found", "The request %s does not exist or you do not have permission to see it.", r.PathValue("key"))
 		return
 	}
 	req.feedback = nil

@@ -180,9 +180,8 @@ func randomHex(n int) string {
 func (s *Sim) getRequest(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	req := s.findRequest(r.PathValue("key"))
+	req := s.sdRequestLocked(w, r)
 	if req == nil {
-		writeSDError(w, http.StatusNotFound, "sd.request.error.not.found", "The request %s does not exist or you do not have permission to see it.", r.PathValue("key"))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.requestJSON(req))
@@ -241,9 +240,8 @@ func (s *Sim) addCommentLocked(req *request, author account, wiki string, adf *a
 func (s *Sim) listRequestComments(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	req := s.findRequest(r.PathValue("key"))
+	req := s.sdRequestLocked(w, r)
 	if req == nil {
-		writeSDError(w, http.StatusNotFound, "sd.request.error.not.found", "The request %s does not exist or you do not have permission to see it.", r.PathValue("key"))
 		return
 	}
 	values := []any{}
@@ -522,9 +520,8 @@ func (s *Sim) participantsPage(req *request, p string) map[string]any {
 func (s *Sim) listParticipants(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	req := s.findRequest(r.PathValue("key"))
+	req := s.sdRequestLocked(w, r)
 	if req == nil {
-		writeSDError(w, http.StatusNotFound, "sd.request.error.not.found", "The request %s does not exist or you do not have permission to see it.", r.PathValue("key"))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.participantsPage(req, r.URL.Path))
@@ -545,13 +542,22 @@ func (s *Sim) addParticipants(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	req := s.findRequest(r.PathValue("key"))
+	req := s.sdRequestLocked(w, r)
 	if req == nil {
-		writeSDError(w, http.StatusNotFound, "sd.request.error.not.found", "The request %s does not exist or you do not have permission to see it.", r.PathValue("key"))
 		return
 	}
 	for _, id := range body.AccountIDs {
 		req.participants = addParticipant(req.participants, s.customerLocked(id))
 	}
 	writeJSON(w, http.StatusOK, s.participantsPage(req, r.URL.Path))
+}
+
+// sdRequestLocked is the request the path's {key} names, or nil after
+// answering JSM's 404 for it; s.mu is held.
+func (s *Sim) sdRequestLocked(w http.ResponseWriter, r *http.Request) *request {
+	req := s.findRequest(r.PathValue("key"))
+	if req == nil {
+		writeSDError(w, http.StatusNotFound, "sd.request.error.not.found", "The request %s does not exist or you do not have permission to see it.", r.PathValue("key"))
+	}
+	return req
 }
