@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 )
 
@@ -210,7 +211,11 @@ func TestDevConsoleDrivesAConversationInHeadlessChromium(t *testing.T) {
 	t.Run("an internal note stays in the service desk", func(t *testing.T) {
 		agent("reply-internal", note)
 		page.waitFor(t, "the note as an internal comment", `[...document.querySelectorAll('#comments .comment.internal')].some(c => c.innerText.includes('`+note+`'))`, wait)
-		time.Sleep(3 * time.Second) // the bridge's outbound work runs from its queue
+		// The bridge's outbound work runs from its queue: wait until the
+		// host and the simulators have nothing under way, then look.
+		quiet := &stacktest.Stack{Admin: dev.admin, Control: stacktest.ControlClient(30*time.Second, dev.token),
+			HostAdmin: &stacktest.HostAdmin{URL: dev.admin, Token: dev.token}}
+		quiet.Settle(t)
 		var shown bool
 		page.eval(t, chatHas("escalate"), &shown)
 		var sent []sentMessage
