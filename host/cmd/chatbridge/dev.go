@@ -18,12 +18,6 @@ import (
 	"github.com/chatbridge/chatbridge/host/trigger/webtrigger"
 )
 
-// devSite is the Jira site dev mode installs on first start.
-const devSite = "https://dev.atlassian.net"
-
-// devProject is the service project dev mode configures for the bridge.
-const devProject = "SUP"
-
 // runDev is the local emulator (emulator/stack): a development signing key
 // (trusted by this host only), a development certificate and master key
 // under the data directory, the bundle re-signed at every start, the
