@@ -17,6 +17,7 @@
 //	DELETE /admin/queue/dead/{id}                      discard a dead letter
 //	GET    /admin/installations/{id}/servicedesks      the service desks the installation's account sees
 //	GET    /admin/installations/{id}/servicedesks/{sd}/requesttypes  a service desk's request types
+//	GET    /admin/installations/{id}/health            Jira webhook registered / manual, last Jira delivery, credentials
 //	GET    /admin/installations/{id}/webhook-secret    the Jira webhook's URL and secret, again
 //	POST   /admin/installations/{id}/webhook-secret/rotate  a new secret; the old one verifies for a day more
 //	GET    /admin/backup                               a consistent snapshot of the store, still sealed

@@ -63,6 +63,15 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/admin/queue/dead/"):
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = io.WriteString(w, `{"error":"no such dead letter"}`)
+	case r.Method == "GET" && p == "/admin/installations/inst-1/health":
+		_, _ = io.WriteString(w, `{"webhook":"registered","lastJiraDelivery":"2025-11-22T09:58:07Z","credentials":"ok"}`)
+	case r.Method == "GET" && p == "/admin/installations/inst-1/webhook-secret":
+		_, _ = io.WriteString(w, `{"jiraWebhookUrl":"https://bridge.example/j/1","jiraWebhookSecret":"old-secret-0123"}`)
+	case r.Method == "POST" && p == "/admin/installations/inst-1/webhook-secret/rotate":
+		_, _ = io.WriteString(w, `{"jiraWebhookUrl":"https://bridge.example/j/1","jiraWebhookSecret":"new-secret-4567","previousValidUntil":"2025-11-23T10:00:00Z","jiraWebhook":{"registered":true,"id":"42"}}`)
+	case r.Method == "DELETE" && p == "/admin/installations/inst-1":
+		w.Header().Set("Jira-Webhook", "deleted")
+		_, _ = io.WriteString(w, fakeReceipt+"\n")
 	case strings.HasPrefix(p, "/admin/installations/inst-1/resolve/"):
 		switch strings.TrimPrefix(p, "/admin/installations/inst-1/resolve/") {
 		case "config.options":
@@ -92,6 +101,10 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"error":"not found"}`)
 	}
 }
+
+// fakeReceipt is the fake API's uninstall receipt; its note would run as
+// a script if the UI did not escape it.
+const fakeReceipt = `{"receipt":{"format":"chatbridge-receipt/1","installation":"inst-1","note":"</pre><script>alert(1)</script>"},"ed25519":"c2ln","mldsa65":"c2lnMg=="}`
 
 // clock is a settable clock for sessions.
 type clock struct {
@@ -291,6 +304,9 @@ func TestFormsWithoutTheSessionsCSRFTokenAreRefused(t *testing.T) {
 		{"a forget with a wrong token", save + "/forget", []string{"bad"}},
 		{"a delete with a wrong token", save + "/delete", []string{"bad"}},
 		{"a sign-out without a token", Prefix + "signout", nil},
+		{"a rotation with a wrong token", Prefix + "installations/inst-1/webhook-secret/rotate", []string{"bad"}},
+		{"an uninstall without a token", Prefix + "installations/inst-1/uninstall", nil},
+		{"an uninstall with another session's token", Prefix + "installations/inst-1/uninstall", []string{otherToken}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,6 +317,7 @@ func TestFormsWithoutTheSessionsCSRFTokenAreRefused(t *testing.T) {
 			v["csrf"] = tt.csrf
 			v.Set("issueKey", "SUP-4")
 			v.Set("confirm", "yes")
+			v.Set("confirmId", "inst-1")
 			if p := b.post(tt.path, v); p.status != http.StatusForbidden || !strings.Contains(p.body, "CSRF") {
 				t.Errorf("%d\n%s", p.status, p.body)
 			}
@@ -314,6 +331,9 @@ func TestFormsWithoutTheSessionsCSRFTokenAreRefused(t *testing.T) {
 	}
 	if calls := f.api.called("POST /admin/installations/inst-1/resolve/mappings.forget"); len(calls) != 0 {
 		t.Errorf("forget called: %v", calls)
+	}
+	if calls := f.api.called("POST /admin/installations/inst-1/webhook-secret"); len(calls) != 0 {
+		t.Errorf("secret rotated: %v", calls)
 	}
 	if home := b.get(Prefix); home.url != Prefix {
 		t.Errorf("a sign-out without its token ended the session: at %s", home.url)
@@ -382,6 +402,8 @@ func TestEveryAnswerCarriesTheCSPAndLoadsNothingElse(t *testing.T) {
 	pages["home"] = func() page { return b.get(Prefix) }
 	pages["installation"] = func() page { return b.get(Prefix + "installations/inst-1") }
 	pages["project"] = func() page { return b.get(Prefix + "installations/inst-1/projects/SUP") }
+	pages["webhook secret"] = func() page { return b.get(Prefix + "installations/inst-1/webhook-secret") }
+	pages["uninstall"] = func() page { return b.get(Prefix + "installations/inst-1/uninstall") }
 	for name, get := range pages {
 		t.Run(name, func(t *testing.T) {
 			p := get()

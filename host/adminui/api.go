@@ -44,18 +44,34 @@ func (r *recorder) Write(b []byte) (int, error) {
 // answer into out (when not nil). Another status is an error carrying the
 // API's message.
 func (c apiClient) do(ctx context.Context, method, path string, in, out any) error {
+	rec, err := c.call(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	if out != nil && rec.body.Len() > 0 {
+		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
+			return fmt.Errorf("%w: %s: %v", errAPI, method, err)
+		}
+	}
+	return nil
+}
+
+// call calls method path with in as JSON (when not nil) and returns a 2xx
+// answer as it came: its headers and exact body. Another status is an
+// error carrying the API's message.
+func (c apiClient) call(ctx context.Context, method, path string, in any) (*recorder, error) {
 	var body []byte
 	if in != nil {
 		var err error
 		if body, err = json.Marshal(in); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, path, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
@@ -72,14 +88,9 @@ func (c apiClient) do(ctx context.Context, method, path string, in, out any) err
 		if e.Error == "" {
 			e.Error = http.StatusText(rec.status)
 		}
-		return fmt.Errorf("%w: %s %d: %s", errAPI, method, rec.status, e.Error)
+		return nil, fmt.Errorf("%w: %s %d: %s", errAPI, method, rec.status, e.Error)
 	}
-	if out != nil && rec.body.Len() > 0 {
-		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
-			return fmt.Errorf("%w: %s: %v", errAPI, method, err)
-		}
-	}
-	return nil
+	return rec, nil
 }
 
 // resolve calls one of the module's resolvers for an installation.
@@ -94,6 +105,32 @@ type installation struct {
 	SiteURL     string            `json:"siteUrl"`
 	WebTriggers map[string]string `json:"webTriggers"`
 	JiraWebhook string            `json:"jiraWebhookUrl"`
+}
+
+// health is GET /admin/installations/{id}/health (adminapi.Health).
+type health struct {
+	Webhook          string     `json:"webhook"`
+	LastJiraDelivery *time.Time `json:"lastJiraDelivery"`
+	Credentials      string     `json:"credentials"`
+}
+
+// webhookSecret is the answer of GET .../webhook-secret and POST
+// .../webhook-secret/rotate (adminapi.WebhookSecret).
+type webhookSecret struct {
+	JiraWebhookURL     string     `json:"jiraWebhookUrl"`
+	JiraWebhookSecret  string     `json:"jiraWebhookSecret"`
+	PreviousValidUntil *time.Time `json:"previousValidUntil"`
+	JiraWebhook        *struct {
+		Registered bool   `json:"registered"`
+		ID         string `json:"id"`
+		Manual     *struct {
+			Reason string   `json:"reason"`
+			Steps  string   `json:"steps"`
+			URL    string   `json:"url"`
+			Events []string `json:"events"`
+			JQL    string   `json:"jql"`
+		} `json:"manual"`
+	} `json:"jiraWebhook"`
 }
 
 type queueView struct {

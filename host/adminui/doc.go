@@ -3,8 +3,12 @@
 // configures each installation's projects (service desk and request type
 // by name, the channel and its bot token, texts and language, attachments,
 // retention), watches deliveries (the queue's counters, dead letters with
-// replay and discard) and manages stored data (a project's mappings,
-// forgetting one chat, the inventory).
+// replay and discard), manages stored data (a project's mappings,
+// forgetting one chat, the inventory) and each installation: its health
+// (Jira webhook, last Jira delivery, credentials), its Jira webhook secret
+// shown again or rotated (behind a ticked box), and its uninstall (behind
+// the installation id typed), whose signed receipt is shown escaped and
+// offered for download byte for byte as the host signed it.
 //
 // It is a client of the admin API (package adminapi), called in process
 // with the admin token: it holds no state of the bridge and no rule of its

@@ -117,6 +117,7 @@ type installationPage struct {
 	Installation installation
 	Projects     []projectConfig
 	Inventory    inventory
+	Health       *health
 }
 
 // findInstallation returns the installation of the request's path.
@@ -147,6 +148,12 @@ func (u *UI) installation(w http.ResponseWriter, r *http.Request, s signedIn) {
 	p.Projects = list.Configs
 	if err := u.api.resolve(r.Context(), in.ID, "inventory", struct{}{}, &p.Inventory); err != nil {
 		p.Problem = problem(err)
+	}
+	var hl health
+	if err := u.api.do(r.Context(), http.MethodGet, "/admin/installations/"+url.PathEscape(in.ID)+"/health", nil, &hl); err != nil {
+		p.Problem = problem(err)
+	} else {
+		p.Health = &hl
 	}
 	u.render(w, http.StatusOK, "installation", p)
 }

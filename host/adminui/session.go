@@ -33,7 +33,13 @@ type session struct {
 	seen    time.Time
 	// flash is a message for the next page shown (after a redirect).
 	flash string
+	// receipts are the uninstall receipts this session received, by
+	// installation id, exactly as the API answered them, for download.
+	receipts map[string][]byte
 }
+
+// maxReceipts bounds the receipts a session keeps for download.
+const maxReceipts = 16
 
 // sessions are the signed-in browsers, by the SHA-256 of their cookie's
 // id, so that the map holds nothing a browser could present.
@@ -125,6 +131,38 @@ func (s *sessions) setFlash(key, msg string) {
 	if v, ok := s.byID[key]; ok {
 		v.flash = msg
 	}
+}
+
+// keepReceipt keeps an uninstall receipt for the session's download link.
+func (s *sessions) keepReceipt(key, installation string, receipt []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.byID[key]
+	if !ok {
+		return
+	}
+	if v.receipts == nil {
+		v.receipts = map[string][]byte{}
+	}
+	if _, ok := v.receipts[installation]; !ok && len(v.receipts) >= maxReceipts {
+		for k := range v.receipts {
+			delete(v.receipts, k)
+			break
+		}
+	}
+	v.receipts[installation] = receipt
+}
+
+// receipt returns a receipt the session kept.
+func (s *sessions) receipt(key, installation string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.byID[key]
+	if !ok {
+		return nil, false
+	}
+	r, ok := v.receipts[installation]
+	return r, ok
 }
 
 func (s *sessions) end(key string) {
