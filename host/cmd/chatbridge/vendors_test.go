@@ -28,7 +28,8 @@ import (
 // TestVendorGuideRunsStepByStep follows docs/vendors.md from an empty
 // folder: every sh block runs in order under sh -e, with the guide's
 // variables pointing at temporary folders. A second plugin, not the bridge,
-// is scaffolded from `chatbridge new`, unit-tested, built, signed with a
+// is scaffolded from `chatbridge new`, unit-tested, run in the real host by
+// a test of its own through host/hosttest, built, signed with a
 // vendor key, audited (its CycloneDX SBOM names the plugin and the SDK; a
 // changed version, with a new capability and egress host, is diffed against
 // it and the diff names both), trusted by a `chatbridge serve` (the real binary),
@@ -85,6 +86,12 @@ func TestVendorGuideRunsStepByStep(t *testing.T) {
 		"Unit test": func(outs []string) {
 			if !strings.Contains(outs[0], "ok") {
 				t.Fatalf("go test printed:\n%s", outs[0])
+			}
+		},
+		"Test it in the real host": func(outs []string) {
+			// TestInTheHost ran the built module in host/hosttest's host.
+			if !strings.Contains(outs[0], "ok  \texample.com/hello") {
+				t.Fatalf("go test with hosttest printed:\n%s", outs[0])
 			}
 		},
 		"Sign it": func([]string) {
