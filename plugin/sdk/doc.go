@@ -16,7 +16,8 @@
 // docs/vendors.md in the repository goes from a clone to a signed plugin
 // answering over HTTPS (`chatbridge new` writes a first plugin), and
 // docs/manifest.md is the reference of manifest.yml. In tests,
-// sdktest.NewEnvFor holds the fakes to the plugin's manifest.
+// sdktest.NewEnvFor holds the fakes to the plugin's manifest; the host's
+// package hosttest (host/hosttest) runs the built module in the real host.
 //
 // # Versions
 //

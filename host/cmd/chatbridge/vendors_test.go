@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,11 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
+	"github.com/chatbridge/chatbridge/host/audit"
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
 	"github.com/chatbridge/chatbridge/proxy"
@@ -23,8 +28,11 @@ import (
 // TestVendorGuideRunsStepByStep follows docs/vendors.md from an empty
 // folder: every sh block runs in order under sh -e, with the guide's
 // variables pointing at temporary folders. A second plugin, not the bridge,
-// is scaffolded from `chatbridge new`, unit-tested, built, signed with a
-// vendor key, audited, trusted by a `chatbridge serve` (the real binary),
+// is scaffolded from `chatbridge new`, unit-tested, run in the real host by
+// a test of its own through host/hosttest, built, signed with a
+// vendor key, audited (its CycloneDX SBOM names the plugin and the SDK; a
+// changed version, with a new capability and egress host, is diffed against
+// it and the diff names both), trusted by a `chatbridge serve` (the real binary),
 // installed without a Jira site and called through the HTTPS edge; its
 // scheduled trigger is fired through the admin API.
 func TestVendorGuideRunsStepByStep(t *testing.T) {
@@ -80,6 +88,12 @@ func TestVendorGuideRunsStepByStep(t *testing.T) {
 				t.Fatalf("go test printed:\n%s", outs[0])
 			}
 		},
+		"Test it in the real host": func(outs []string) {
+			// TestInTheHost ran the built module in host/hosttest's host.
+			if !strings.Contains(outs[0], "ok  \texample.com/hello") {
+				t.Fatalf("go test with hosttest printed:\n%s", outs[0])
+			}
+		},
 		"Sign it": func([]string) {
 			if _, err := os.Stat(filepath.Join(work, "hello", "bundle", "signature.json")); err != nil {
 				t.Fatal(err)
@@ -91,7 +105,38 @@ func TestVendorGuideRunsStepByStep(t *testing.T) {
 					t.Fatalf("the audit does not say %q:\n%s", want, outs[0])
 				}
 			}
-			// Where the SBOM and the diff against a changed version go (issue 22).
+		},
+		"Write its bill of materials": func(outs []string) {
+			checkGuideSBOM(t, filepath.Join(work, "hello"), vars["CHATBRIDGE_REPO"])
+		},
+		"Review a new version": func(outs []string) {
+			// The text diff names the change and nothing else.
+			for _, want := range []string{`(?m)^capabilities +\+ fetch$`, `(?m)^egress +\+ api\.example\.com:443$`,
+				`(?m)^unchanged +egress used, scopes, imports, exports, memory, dependencies$`} {
+				if !regexp.MustCompile(want).MatchString(outs[1]) {
+					t.Fatalf("the diff does not match %s:\n%s", want, outs[1])
+				}
+			}
+			raw, err := os.ReadFile(filepath.Join(work, "hello", "diff.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d audit.Diff
+			if err := json.Unmarshal(raw, &d); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(d.Capabilities.Added, []string{"fetch"}) || !slices.Equal(d.Egress.Added, []string{"api.example.com:443"}) ||
+				len(d.Capabilities.Removed)+len(d.Egress.Removed)+len(d.Scopes.Added)+len(d.Imports.Added)+len(d.Deps.Added)+len(d.Deps.Changed)+len(d.Other) != 0 ||
+				d.Old.ModuleSHA256 != d.New.ModuleSHA256 {
+				t.Fatalf("the JSON diff: %s", raw)
+			}
+			// The new version on its own: it passes, warning that the
+			// module does not import the capability it now declares.
+			for _, want := range []string{"WARN    capabilities: the manifest declares fetch but the module never imports it", "result  PASS"} {
+				if !strings.Contains(outs[1], want) {
+					t.Fatalf("the audit of version 2 does not say %q:\n%s", want, outs[1])
+				}
+			}
 		},
 		"Install an installation": func(outs []string) {
 			if !strings.Contains(outs[0], `"counter": "https://`+listen+`/x/`) || strings.Contains(outs[0], "jiraWebhookUrl") {
@@ -124,6 +169,43 @@ func TestVendorGuideRunsStepByStep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// checkGuideSBOM checks the SBOM the guide wrote for the plugin in dir: a
+// CycloneDX 1.5 bill whose component is the plugin's main module with
+// plugin.wasm's SHA-256, and which lists the SDK, replaced by the checkout.
+func checkGuideSBOM(t *testing.T, dir, sdk string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "sbom.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bom audit.SBOM
+	if err := json.Unmarshal(raw, &bom); err != nil {
+		t.Fatal(err)
+	}
+	module, err := os.ReadFile(filepath.Join(dir, "bundle", "plugin.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(module)
+	main := bom.Metadata.Component
+	if bom.BOMFormat != "CycloneDX" || bom.SpecVersion != "1.5" || main.Name != "example.com/hello" ||
+		len(main.Hashes) != 1 || main.Hashes[0].Alg != "SHA-256" || main.Hashes[0].Content != hex.EncodeToString(sum[:]) {
+		t.Fatalf("the SBOM's plugin: %s", raw)
+	}
+	for _, c := range bom.Components {
+		if c.Name != "github.com/chatbridge/chatbridge" {
+			continue
+		}
+		for _, p := range c.Properties {
+			if p.Name == "chatbridge:gomod:replace" && strings.HasPrefix(p.Value, filepath.Clean(sdk)+" ") {
+				return
+			}
+		}
+		t.Fatalf("the SDK is not replaced by %s in the SBOM: %+v", sdk, c)
+	}
+	t.Fatalf("the SBOM does not list the SDK: %s", raw)
 }
 
 // waitForWorked waits until the plugin's consumer has counted n work items,
