@@ -187,10 +187,15 @@
 //	     -> {"message_token":int64, "status":int, "error":string,
 //	         "body":string (the answer to conversation_started: the welcome),
 //	         "filtered":bool (event_types exclude conversation_started)}
+//	POST /_sim/viber/press {"user_id":string, "text":string}
+//	     The user presses the reply button with that Text on the last
+//	     keyboard the bot sent them: a signed message callback whose text is
+//	     the button's ActionBody. -> as /send; 409 when no such button
 //	GET  /_sim/viber/sent?receiver=ID
 //	     -> [{"type","text","sender_name","message_token","timestamp",
 //	          picture and file messages: "media","file_name","size",
-//	          "fetched":{"status","bytes","sha256","content_type","error"}}]
+//	          "fetched":{"status","bytes","sha256","content_type","error"},
+//	          a keyboard's buttons: "keyboard":[{"ActionType","ActionBody","Text","Silent"}]}]
 //	         (the simulator fetches a media URL once, as Viber does)
 //	GET  /_sim/viber/webhook
 //	     -> {"url","event_types":[string],"send_name":bool,"send_photo":bool}
@@ -205,8 +210,15 @@
 //	     or {"messages":[ such objects ]} for several in one delivery.
 //	     Opens the customer's 24-hour window.
 //	     -> {"ids":[wamid], "status":int, "error":string}
+//	POST /_sim/whatsapp/press {"from":digits, "title":string, optional "name",
+//	      "user_id", "hide_phone", "message_id" (default: the chat's last message with buttons)}
+//	     The customer presses the reply button with that title: a signed
+//	     delivery of an interactive button_reply {id, title} with the
+//	     pressed message in context. Opens the 24-hour window.
+//	     -> as /send; 409 when no such button
 //	GET  /_sim/whatsapp/sent?to=WA_ID
-//	     -> [{"id","type":"text"|"document","text","filename","mime_type","size","caption"}]
+//	     -> [{"id","type":"text"|"document"|"interactive","text","filename","mime_type","size","caption",
+//	          "buttons":[{"id","title"}] (reply buttons; text is the body)}]
 //	GET  /_sim/whatsapp/webhook -> {"url","verify_token"} as subscribed_apps set them
 //	POST /_sim/whatsapp/verify
 //	     Meta re-verifies the subscribed callback: the same GET with

@@ -49,12 +49,13 @@ type SendResult struct {
 	Filtered bool `json:"filtered,omitempty"`
 }
 
-// Control serves /_sim/viber/send, /sent and /webhook, and /_sim/fail for
+// Control serves /_sim/viber/send, /press, /sent and /webhook, and /_sim/fail for
 // rules of service "viber" (match: a method name such as "send_message", or
 // "*"; status 429 answers Viber's status 12, any other status that HTTP status).
 func (s *Sim) Control() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /_sim/viber/send", s.controlSend)
+	mux.HandleFunc("POST /_sim/viber/press", s.controlPress)
 	mux.HandleFunc("GET /_sim/viber/sent", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		sent := append([]Sent{}, s.sent[r.URL.Query().Get("receiver")]...)
@@ -89,6 +90,47 @@ func (s *Sim) controlSend(w http.ResponseWriter, r *http.Request) {
 		simctl.WriteError(w, http.StatusBadRequest, "viber: "+err.Error())
 		return
 	}
+	s.deliverSend(w, r, in)
+}
+
+// PressRequest is the body of POST /_sim/viber/press: the user presses the
+// button with this Text on the last keyboard the bot sent them.
+type PressRequest struct {
+	UserID string `json:"user_id"`
+	Text   string `json:"text"`
+}
+
+// controlPress delivers a press of a reply button as Viber does: a message
+// callback from the user whose text is the button's ActionBody.
+func (s *Sim) controlPress(w http.ResponseWriter, r *http.Request) {
+	var in PressRequest
+	if err := simctl.DecodeJSON(r.Body, &in); err != nil {
+		simctl.WriteError(w, http.StatusBadRequest, "viber: "+err.Error())
+		return
+	}
+	s.mu.Lock()
+	u := s.users[in.UserID]
+	var body, name string
+	found := false
+	if u != nil {
+		name = u.name
+		for _, b := range u.keyboard {
+			if b.Text == in.Text && b.ActionType == "reply" {
+				body, found = b.ActionBody, true
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	if !found {
+		simctl.WriteError(w, http.StatusConflict, "viber: the user's keyboard has no reply button with that text")
+		return
+	}
+	s.deliverSend(w, r, SendRequest{UserID: in.UserID, Name: name, Text: body})
+}
+
+// deliverSend delivers the callback of a simulated user event.
+func (s *Sim) deliverSend(w http.ResponseWriter, r *http.Request, in SendRequest) {
 	if in.UserID == "" {
 		simctl.WriteError(w, http.StatusBadRequest, "viber: user_id is required")
 		return

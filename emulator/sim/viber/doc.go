@@ -19,6 +19,14 @@
 // fetch's status, size and SHA-256. Media of simulated customer messages is
 // served at MediaURL.
 //
+// A message may carry a keyboard (Viber's keyboard documentation; the SDK
+// passes it through): Buttons required, each with an ActionBody, an
+// ActionType of reply, open-url, location-picker, share-phone or none,
+// Columns 1 to 6, Rows 1 or 2, Text of at most 250 characters, and Text,
+// Image, BgMedia or BgColor; anything else is status 3. POST
+// /_sim/viber/press presses a reply button of the last keyboard a user got:
+// a message callback whose text is its ActionBody.
+//
 // subscribed and unsubscribed callbacks carry no message_token (Viber's
 // SDK, viber-bot-python 1.0.12, reads none on them), and a sticker may come
 // by sticker_id alone (StickerIDOnly).

@@ -95,6 +95,78 @@ type Sent struct {
 	FileName string   `json:"file_name,omitempty"`
 	Size     int64    `json:"size,omitempty"`
 	Fetched  *Fetched `json:"fetched,omitempty"`
+	// Keyboard is the keyboard the message carried.
+	Keyboard []KeyButton `json:"keyboard,omitempty"`
+}
+
+// KeyButton is a keyboard button as sent.
+type KeyButton struct {
+	ActionType string `json:"ActionType"`
+	ActionBody string `json:"ActionBody"`
+	Text       string `json:"Text,omitempty"`
+	Silent     bool   `json:"Silent,omitempty"`
+}
+
+// Keyboard limits (developers.viber.com/docs/tools/keyboards): a button
+// spans 1 to 6 columns and 1 to 2 rows, its Text is at most 250
+// characters, and it has Text, Image, BgMedia or BgColor.
+const (
+	MaxKeyColumns = 6
+	MaxKeyRows    = 2
+	MaxKeyText    = 250
+)
+
+// ActionTypes are a keyboard button's action types.
+var ActionTypes = []string{"reply", "open-url", "location-picker", "share-phone", "none"}
+
+// keyboardButtons checks the keyboard of a send_message; problem says what
+// is wrong.
+func keyboardButtons(raw json.RawMessage) (buttons []KeyButton, problem string) {
+	var kb struct {
+		Type    *string `json:"Type"`
+		Buttons []struct {
+			Columns    *int    `json:"Columns"`
+			Rows       *int    `json:"Rows"`
+			ActionType *string `json:"ActionType"`
+			ActionBody string  `json:"ActionBody"`
+			Text       string  `json:"Text"`
+			Image      string  `json:"Image"`
+			BgMedia    string  `json:"BgMedia"`
+			BgColor    string  `json:"BgColor"`
+			Silent     bool    `json:"Silent"`
+		} `json:"Buttons"`
+	}
+	if err := json.Unmarshal(raw, &kb); err != nil {
+		return nil, "keyboard is not a keyboard object"
+	}
+	if kb.Type != nil && *kb.Type != "keyboard" {
+		return nil, "keyboard Type must be keyboard"
+	}
+	if len(kb.Buttons) == 0 {
+		return nil, "keyboard Buttons is required"
+	}
+	for i, b := range kb.Buttons {
+		at := "reply"
+		if b.ActionType != nil {
+			at = *b.ActionType
+		}
+		switch {
+		case !slices.Contains(ActionTypes, at):
+			return nil, fmt.Sprintf("button %d: unknown ActionType", i)
+		case b.ActionBody == "":
+			return nil, fmt.Sprintf("button %d: ActionBody is required", i)
+		case b.Columns != nil && (*b.Columns < 1 || *b.Columns > MaxKeyColumns):
+			return nil, fmt.Sprintf("button %d: Columns must be 1 to 6", i)
+		case b.Rows != nil && (*b.Rows < 1 || *b.Rows > MaxKeyRows):
+			return nil, fmt.Sprintf("button %d: Rows must be 1 or 2", i)
+		case utf8.RuneCountInString(b.Text) > MaxKeyText:
+			return nil, fmt.Sprintf("button %d: Text over 250 characters", i)
+		case b.Text == "" && b.Image == "" && b.BgMedia == "" && b.BgColor == "":
+			return nil, fmt.Sprintf("button %d: needs Text, Image, BgMedia or BgColor", i)
+		}
+		buttons = append(buttons, KeyButton{ActionType: at, ActionBody: b.ActionBody, Text: b.Text, Silent: b.Silent})
+	}
+	return buttons, ""
 }
 
 // Fetched is the simulator's one fetch of a media URL.
@@ -115,7 +187,9 @@ type Webhook struct {
 }
 
 type user struct {
-	name       string
+	name string
+	// keyboard is the last keyboard sent to the user, which Viber shows.
+	keyboard   []KeyButton
 	subscribed bool
 	known      bool
 }
@@ -314,6 +388,7 @@ func (s *Sim) sendMessage(ctx context.Context, w http.ResponseWriter, body []byt
 		Sender   struct {
 			Name string `json:"name"`
 		} `json:"sender"`
+		Keyboard json.RawMessage `json:"keyboard"`
 	}
 	switch err := json.Unmarshal(body, &p); {
 	case err != nil:
@@ -337,6 +412,14 @@ func (s *Sim) sendMessage(ctx context.Context, w http.ResponseWriter, body []byt
 		writeStatus(w, StatusBadData, "badData: text empty or over 7000 characters", nil)
 		return
 	}
+	var keys []KeyButton
+	if len(p.Keyboard) > 0 && string(p.Keyboard) != "null" {
+		var problem string
+		if keys, problem = keyboardButtons(p.Keyboard); problem != "" {
+			writeStatus(w, StatusBadData, "badData: "+problem, nil)
+			return
+		}
+	}
 	var fetched *Fetched
 	if p.Type != "text" {
 		s.mu.Lock()
@@ -359,7 +442,10 @@ func (s *Sim) sendMessage(ctx context.Context, w http.ResponseWriter, body []byt
 	}
 	tok := s.nextToken()
 	s.sent[p.Receiver] = append(s.sent[p.Receiver], Sent{Type: p.Type, Text: p.Text, SenderName: p.Sender.Name, MessageToken: tok, Timestamp: s.cfg.Now().UnixMilli(),
-		Media: p.Media, FileName: p.FileName, Size: p.Size, Fetched: fetched})
+		Media: p.Media, FileName: p.FileName, Size: p.Size, Fetched: fetched, Keyboard: keys})
+	if keys != nil {
+		u.keyboard = keys
+	}
 	writeStatus(w, StatusOK, "ok", answer{"message_token": tok, "chat_hostname": "SN-SIM_"})
 }
 

@@ -38,6 +38,21 @@ type CustomerMessage struct {
 	Caption string `json:"caption,omitempty"`
 	// ID replays a message id (a wamid); "" takes a new one.
 	ID string `json:"id,omitempty"`
+	// press is set by POST /_sim/whatsapp/press.
+	press *PressRequest
+}
+
+// PressRequest is the body of POST /_sim/whatsapp/press: the customer From
+// (with Name, UserID and HidePhone as for a message) presses the reply
+// button titled Title under the bot's interactive message MessageID, or
+// under the last one the chat received when MessageID is "".
+type PressRequest struct {
+	From      string `json:"from"`
+	UserID    string `json:"user_id,omitempty"`
+	HidePhone bool   `json:"hide_phone,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Title     string `json:"title"`
+	MessageID string `json:"message_id,omitempty"`
 }
 
 // SendRequest is the body of POST /_sim/whatsapp/send: one message, or
@@ -54,7 +69,7 @@ type SendResult struct {
 	Error  string   `json:"error,omitempty"`
 }
 
-// Control serves /_sim/whatsapp/send, /sent, /failed, /webhook, /verify, /age,
+// Control serves /_sim/whatsapp/send, /press, /sent, /failed, /webhook, /verify, /age,
 // /fail-delivery and /stats (calls by name, and status deliveries by
 // "status:answer"), and
 // /_sim/fail for rules of service "whatsapp" (match: phone, messages,
@@ -62,6 +77,7 @@ type SendResult struct {
 func (s *Sim) Control() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /_sim/whatsapp/send", s.controlSend)
+	mux.HandleFunc("POST /_sim/whatsapp/press", s.controlPress)
 	mux.HandleFunc("GET /_sim/whatsapp/sent", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		sent := append([]Sent{}, s.sent[r.URL.Query().Get("to")]...)
@@ -158,6 +174,27 @@ func (s *Sim) controlSend(w http.ResponseWriter, r *http.Request) {
 	if len(msgs) == 0 {
 		msgs = []CustomerMessage{in.CustomerMessage}
 	}
+	s.deliverCustomer(w, r, msgs)
+}
+
+// controlPress delivers the customer's press of a reply button: a message
+// of type interactive with the button's id and title, and the pressed
+// message in context, as the Cloud API delivers it.
+func (s *Sim) controlPress(w http.ResponseWriter, r *http.Request) {
+	var in PressRequest
+	if err := simctl.DecodeJSON(r.Body, &in); err != nil {
+		simctl.WriteError(w, http.StatusBadRequest, "whatsapp: "+err.Error())
+		return
+	}
+	if in.Title == "" {
+		simctl.WriteError(w, http.StatusBadRequest, "whatsapp: title (of the button to press) is required")
+		return
+	}
+	s.deliverCustomer(w, r, []CustomerMessage{{From: in.From, UserID: in.UserID, HidePhone: in.HidePhone, Name: in.Name, press: &in}})
+}
+
+// deliverCustomer delivers customer messages in one webhook call.
+func (s *Sim) deliverCustomer(w http.ResponseWriter, r *http.Request, msgs []CustomerMessage) {
 	now := s.cfg.Now()
 	res := SendResult{IDs: []string{}}
 	var messages, contacts []any
@@ -186,6 +223,15 @@ func (s *Sim) controlSend(w http.ResponseWriter, r *http.Request) {
 			contact["profile"].(map[string]any)["username"] = "@" + strings.ToLower(strings.ReplaceAll(firstNonEmpty(m.Name, "customer"), " ", "."))
 		}
 		switch {
+		case m.press != nil:
+			pressed, b, problem := s.buttonLocked(chat, m.press)
+			if problem != "" {
+				s.mu.Unlock()
+				simctl.WriteError(w, http.StatusConflict, "whatsapp: "+problem)
+				return
+			}
+			msg["type"], msg["context"] = "interactive", map[string]any{"from": digitsOf(s.cfg.DisplayPhone), "id": pressed}
+			msg["interactive"] = map[string]any{"type": "button_reply", "button_reply": map[string]any{"id": b.ID, "title": b.Title}}
 		case m.Unsupported != "":
 			msg["type"], msg["unsupported"] = "unsupported", map[string]any{"type": m.Unsupported}
 			msg["errors"] = []any{map[string]any{"code": 131051, "title": "Message type unknown", "message": "Message type unknown",
@@ -235,6 +281,35 @@ func (s *Sim) controlSend(w http.ResponseWriter, r *http.Request) {
 		res.Error = err.Error()
 	}
 	simctl.WriteJSON(w, http.StatusOK, res)
+}
+
+// buttonLocked finds the button p presses in the chat's interactive
+// messages; s.mu is held.
+func (s *Sim) buttonLocked(chat string, p *PressRequest) (id string, b Button, problem string) {
+	sent := s.sent[chat]
+	for i := len(sent) - 1; i >= 0; i-- {
+		m := sent[i]
+		if len(m.Buttons) == 0 || p.MessageID != "" && m.ID != p.MessageID {
+			continue
+		}
+		for _, b := range m.Buttons {
+			if b.Title == p.Title {
+				return m.ID, b, ""
+			}
+		}
+		return "", Button{}, "the message has no button titled " + strconv.Quote(p.Title)
+	}
+	return "", Button{}, "the chat received no interactive message with buttons"
+}
+
+// digitsOf keeps the digits of a phone number as displayed.
+func digitsOf(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
 }
 
 func digits(s string) bool {

@@ -16,7 +16,7 @@
 // 400 with code 100 naming it. Served:
 //
 //	GET    /<v>/<phone_number_id>             the number's record
-//	POST   /<v>/<phone_number_id>/messages    text (body <= 4096 characters) and document (uploaded media id), to a phone number ("to") or a user id ("recipient")
+//	POST   /<v>/<phone_number_id>/messages    text (body <= 4096 characters), document (uploaded media id) and interactive reply buttons, to a phone number ("to") or a user id ("recipient")
 //	POST   /<v>/<phone_number_id>/media       multipart upload -> {id}
 //	GET    /<v>/<media_id>                    {url, mime_type, file_size, sha256, id}
 //	GET    /whatsapp_business/attachments/?mid=<id>   the media (lookaside.fbsbx.com; the specification's /<v>/<Media-URL>)
@@ -36,6 +36,14 @@
 // fails with the code given (131026, 130472 ...). A customer may hide their
 // number: their deliveries carry only a business-scoped user id
 // (from_user_id, contacts[].user_id), and replies address it.
+//
+// An interactive message is of type button only: a body text of at most
+// 1024 characters and 1 to 3 buttons {type reply, reply {id, title}}, ids
+// of at most 256 characters without outer spaces, titles of 1 to 20
+// characters, unique (interactive_button of the specification). POST
+// /_sim/whatsapp/press delivers the customer's press of one: a message of
+// type interactive with button_reply {id, title} and the pressed message in
+// context; like any customer message it opens the 24-hour window.
 //
 // Failed deliveries are not redelivered. The control API is described in
 // package sim.

@@ -76,7 +76,21 @@ var Routes = []Route{
 // (Meta's usernames reference, later than the specification).
 var (
 	RequiredMessageFields = []string{"messaging_product", "recipient_type", "to", "type"}
-	RequiredTypeFields    = map[string][]string{"text": {"text"}, "document": {"document"}}
+	RequiredTypeFields    = map[string][]string{"text": {"text"}, "document": {"document"}, "interactive": {"interactive"}}
+)
+
+// Reply buttons of an interactive message of type "button", as the
+// specification limits them (interactive_button in cloud-api.json): a body
+// text, 1 to 3 buttons of type "reply", each with an id (no leading or
+// trailing spaces, at most 256 characters) and a title (at most 20
+// characters, not empty, unique). The simulator sends no other kind of
+// interactive message (list, product, flow...): those are refused.
+const (
+	MaxBodyText    = 1024
+	MinButtons     = 1
+	MaxButtons     = 3
+	MaxButtonID    = 256
+	MaxButtonTitle = 20
 )
 
 // MaxText is the longest text body, in characters.
@@ -135,6 +149,15 @@ type Sent struct {
 	MimeType string `json:"mime_type,omitempty"`
 	Size     int    `json:"size,omitempty"`
 	Caption  string `json:"caption,omitempty"`
+	// Buttons are the reply buttons of an interactive message; Text is
+	// its body.
+	Buttons []Button `json:"buttons,omitempty"`
+}
+
+// Button is a reply button as sent.
+type Button struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
 }
 
 // Failed is a message accepted and then reported failed, as GET
@@ -351,6 +374,8 @@ func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
 			Filename string `json:"filename"`
 			Caption  string `json:"caption"`
 		} `json:"document"`
+
+		Interactive *interactive `json:"interactive"`
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if json.Unmarshal(body, &raw) != nil || json.Unmarshal(body, &m) != nil {
@@ -384,6 +409,13 @@ func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out.Filename, out.MimeType, out.Size, out.Caption = firstNonEmpty(m.Document.Filename, md.name), md.mime, len(md.data), m.Document.Caption
+	case m.Type == "interactive" && m.Interactive != nil:
+		buttons, problem := m.Interactive.replyButtons()
+		if problem != "" {
+			graphError(w, http.StatusBadRequest, CodeInvalidParam, "(#100) Invalid parameter: "+problem)
+			return
+		}
+		out.Text, out.Buttons = m.Interactive.Body.Text, buttons
 	default:
 		graphError(w, http.StatusBadRequest, CodeInvalidParam, "(#100) Invalid parameter: text body empty or over 4096 characters, or an unsupported type")
 		return
@@ -411,6 +443,56 @@ func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
 	}
 	simctl.WriteJSON(w, http.StatusOK, map[string]any{"messaging_product": "whatsapp",
 		"contacts": []any{contact}, "messages": []any{map[string]any{"id": out.ID}}})
+}
+
+// interactive is the interactive object of a sent message.
+type interactive struct {
+	Type string `json:"type"`
+	Body *struct {
+		Text string `json:"text"`
+	} `json:"body"`
+	Action *struct {
+		Buttons []struct {
+			Type  string `json:"type"`
+			Reply *struct {
+				ID    *string `json:"id"`
+				Title *string `json:"title"`
+			} `json:"reply"`
+		} `json:"buttons"`
+	} `json:"action"`
+}
+
+// replyButtons checks an interactive message of reply buttons against the
+// specification's limits; problem says what is wrong.
+func (in *interactive) replyButtons() (buttons []Button, problem string) {
+	switch {
+	case in.Type != "button":
+		return nil, "the simulator sends interactive messages of type button only"
+	case in.Action == nil:
+		return nil, "interactive.action is required"
+	case in.Body == nil || in.Body.Text == "" || utf8.RuneCountInString(in.Body.Text) > MaxBodyText:
+		return nil, "interactive.body.text is required, at most 1024 characters"
+	case len(in.Action.Buttons) < MinButtons || len(in.Action.Buttons) > MaxButtons:
+		return nil, "interactive.action.buttons takes 1 to 3 buttons"
+	}
+	ids, titles := map[string]bool{}, map[string]bool{}
+	for _, b := range in.Action.Buttons {
+		if b.Type != "reply" || b.Reply == nil || b.Reply.ID == nil || b.Reply.Title == nil {
+			return nil, "a button needs type reply and reply {id, title}"
+		}
+		id, title := *b.Reply.ID, *b.Reply.Title
+		switch {
+		case id == "" || len(id) > MaxButtonID || strings.TrimSpace(id) != id:
+			return nil, "a button id is empty, over 256 characters or has leading or trailing spaces"
+		case title == "" || utf8.RuneCountInString(title) > MaxButtonTitle:
+			return nil, "a button title is empty or over 20 characters"
+		case ids[id] || titles[title]:
+			return nil, "button ids and titles must be unique"
+		}
+		ids[id], titles[title] = true, true
+		buttons = append(buttons, Button{ID: id, Title: title})
+	}
+	return buttons, ""
 }
 
 // failureTitles are the titles of the failure codes the simulator reports.

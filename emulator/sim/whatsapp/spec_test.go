@@ -19,6 +19,25 @@ type cloudAPI struct {
 			Required []string `json:"required"`
 		} `json:"types"`
 	} `json:"message"`
+	Buttons struct {
+		BodyTextMax   int      `json:"body_text_max"`
+		ButtonsMin    int      `json:"buttons_min"`
+		ButtonsMax    int      `json:"buttons_max"`
+		ButtonTypes   []string `json:"button_types"`
+		ReplyIDMax    int      `json:"reply_id_max"`
+		ReplyTitleMax int      `json:"reply_title_max"`
+		Types         []string `json:"interactive_types"`
+	} `json:"interactive_button"`
+}
+
+// The reply buttons the simulator takes are limited as the specification
+// limits them.
+func TestReplyButtonLimitsAreTheSpecifications(t *testing.T) {
+	b := loadSpec(t).Buttons
+	if b.BodyTextMax != MaxBodyText || b.ButtonsMin != MinButtons || b.ButtonsMax != MaxButtons || b.ReplyIDMax != MaxButtonID ||
+		b.ReplyTitleMax != MaxButtonTitle || !slices.Equal(b.ButtonTypes, []string{"reply"}) || !slices.Contains(b.Types, "button") {
+		t.Errorf("specification %+v", b)
+	}
 }
 
 func loadSpec(t *testing.T) *cloudAPI {

@@ -97,7 +97,15 @@ func Parse(body []byte) ([]channel.Inbound, error) {
 		ev.ChatID, ok = ChatID(cb.Sender.ID)
 		ev.MessageID = id
 		ev.Sender, ev.Lang = displayName(cb.Sender), cb.Sender.Language
-		if !ok || !message(&ev, cb.Message) {
+		if !ok {
+			return nil, nil
+		}
+		if data, pressed := pressData(cb.Message); pressed {
+			// A reply button of the bridge's keyboard (choice.go).
+			ev.Kind, ev.Choice = channel.Chosen, data
+			break
+		}
+		if !message(&ev, cb.Message) {
 			return nil, nil
 		}
 	case "conversation_started":
@@ -123,6 +131,15 @@ func Parse(body []byte) ([]channel.Inbound, error) {
 		return nil, nil
 	}
 	return []channel.Inbound{ev}, nil
+}
+
+// pressData is the choice data of a text message that a press of the
+// bridge's keyboard sent (its ActionBody), or false.
+func pressData(m *Message) (string, bool) {
+	if m.Type != "text" {
+		return "", false
+	}
+	return channel.ChoiceFromText(m.Text)
 }
 
 // userEventID is the dedupe id of a user event without a message_token:

@@ -106,6 +106,7 @@ type Message struct {
 	} `json:"button"`
 	Interactive *struct {
 		ButtonReply *struct {
+			ID    string `json:"id"`
 			Title string `json:"title"`
 		} `json:"button_reply"`
 		ListReply *struct {
@@ -348,6 +349,10 @@ func event(m *Message, names map[string]string, onlyUser string) (channel.Inboun
 	case "interactive":
 		if i := m.Interactive; i != nil {
 			switch {
+			case i.ButtonReply != nil && channel.ValidChoiceData(i.ButtonReply.ID) && !ev.Edited:
+				// A press of the bridge's reply buttons (choice.go).
+				ev.Kind, ev.Choice = channel.Chosen, i.ButtonReply.ID
+				return ev, true
 			case i.ButtonReply != nil:
 				text = i.ButtonReply.Title
 			case i.ListReply != nil:

@@ -8,7 +8,9 @@
 // Telegram keeps the methods the simulator serves and every type they and
 // Update reach; WhatsApp keeps every path with its methods, summary and
 // parameters, the request body of the calls the bridge makes, and the
-// webhook's statuses. Descriptions and examples are dropped.
+// webhook's statuses, and the reply buttons of an interactive message and
+// of its answer (InteractiveObject, ActionObject, InteractiveButtonReplyContent)
+// with their limits. Descriptions and examples are dropped.
 package main
 
 import (
@@ -150,7 +152,7 @@ var WhatsAppCalls = [][2]string{
 }
 
 // WhatsAppSent are the message types the bridge sends.
-var WhatsAppSent = []string{"text", "document"}
+var WhatsAppSent = []string{"text", "document", "interactive"}
 
 func whatsapp(path, source string) (any, error) {
 	b, err := os.ReadFile(path)
@@ -249,18 +251,58 @@ func whatsapp(path, source string) (any, error) {
 		inbound = append(inbound, k)
 	}
 	sort.Strings(inbound)
+	buttons, err := replyButtons(ref)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]any{
-		"source":  source,
-		"title":   info["title"],
-		"version": info["version"],
-		"server":  "https://graph.facebook.com",
-		"paths":   paths,
-		"message": map[string]any{"properties": base, "required": baseReq, "types": msgs},
+		"source":             source,
+		"interactive_button": buttons,
+		"title":              info["title"],
+		"version":            info["version"],
+		"server":             "https://graph.facebook.com",
+		"paths":              paths,
+		"message":            map[string]any{"properties": base, "required": baseReq, "types": msgs},
 		"webhook": map[string]any{
 			"inbound_types": inbound,
 			"status":        map[string]any{"properties": statusProps, "required": statusReq, "values": statusEnum},
 			"status_error":  map[string]any{"properties": errProps},
 		},
+	}, nil
+}
+
+// replyButtons records the interactive message of type "button": the
+// interactive types, the body's limit, the reply buttons' item limits, and
+// the button_reply a press delivers.
+func replyButtons(ref func(any) map[string]any) (map[string]any, error) {
+	schema := func(name string) map[string]any { return ref(map[string]any{"$ref": "#/components/schemas/" + name}) }
+	obj := schema("InteractiveObject")
+	body := mapOf(mapOf(schema("BodyObject")["properties"])["text"])
+	var btns map[string]any
+	for _, alt := range list(schema("ActionObject")["oneOf"]) {
+		if b := mapOf(mapOf(mapOf(alt)["properties"])["buttons"]); b != nil {
+			btns = b
+		}
+	}
+	item := mapOf(btns["items"])
+	reply := mapOf(mapOf(item["properties"])["reply"])
+	rp := mapOf(reply["properties"])
+	press := mapOf(mapOf(schema("InteractiveButtonReplyContent")["properties"])["button_reply"])
+	if obj == nil || body == nil || btns == nil || reply == nil || press == nil {
+		return nil, fmt.Errorf("whatsapp: reply button schemas missing")
+	}
+	return map[string]any{
+		"interactive_types":     mapOf(mapOf(obj["properties"])["type"])["enum"],
+		"interactive_required":  obj["required"],
+		"body_text_max":         body["maxLength"],
+		"buttons_min":           btns["minItems"],
+		"buttons_max":           btns["maxItems"],
+		"button_required":       item["required"],
+		"button_types":          mapOf(mapOf(item["properties"])["type"])["enum"],
+		"reply_required":        reply["required"],
+		"reply_id_max":          mapOf(rp["id"])["maxLength"],
+		"reply_title_max":       mapOf(rp["title"])["maxLength"],
+		"button_reply_required": press["required"],
 	}, nil
 }
 
