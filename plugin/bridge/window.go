@@ -27,10 +27,12 @@ type seenRecord struct {
 }
 
 // sawCustomer remembers the time of a customer's message on a channel with
-// a reply window. A failure only loses the early check, so it is logged.
+// a reply window; a button pressed is one too (Meta counts a reply button
+// as a customer message, which opens the window). A failure only loses the
+// early check, so it is logged.
 func (b *Bridge) sawCustomer(env *sdk.Env, ch channel.Channel, project, name string, ev channel.Inbound) {
 	w, ok := ch.(channel.Windowed)
-	if !ok || ev.Kind != channel.Message || ev.ChatID == "" {
+	if !ok || (ev.Kind != channel.Message && ev.Kind != channel.Chosen) || ev.ChatID == "" {
 		return
 	}
 	if err := (store{env.Storage}).put(seenKey(project, name, ev.ChatID), seenRecord{At: b.now().Unix()}, w.ReplyWindow()+seenSlack); err != nil {

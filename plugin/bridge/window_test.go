@@ -158,3 +158,29 @@ func TestWhatsAppResolutionOutsideTheWindowIsNotSent(t *testing.T) {
 		t.Errorf("the request's mapping was not closed: %+v %v", rev, err)
 	}
 }
+
+// A reply button pressed is a customer message to WhatsApp: it opens the
+// 24-hour window, and the bridge's record follows it, so the next agent
+// reply goes out instead of becoming a note.
+func TestWhatsAppAButtonPressOpensTheWindowAsAMessageDoes(t *testing.T) {
+	h, f := whatsappConversation(t) // the customer wrote now
+	sends := countSends(h)
+	h.advance(24*time.Hour + time.Minute)
+	b, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{"id": waAccount, "changes": []any{
+		map[string]any{"field": "messages", "value": map[string]any{
+			"metadata": map[string]any{"phone_number_id": waPhone},
+			"contacts": []any{map[string]any{"profile": map[string]any{"name": "Anna"}, "wa_id": waCustomer}},
+			"messages": []any{map[string]any{"from": waCustomer, "id": "wamid.P==", "type": "interactive",
+				"interactive": map[string]any{"type": "button_reply", "button_reply": map[string]any{"id": "csat:5:SUP-9", "title": "Excellent"}}}},
+		}}}}}})
+	h.waPost(b, "sha256="+hmacHex([]byte(waApp), b))
+	h.drain()
+	h.event("comment_created_public.json")
+	h.drain()
+	if sends.Load() == 0 || len(f.sent) == 0 {
+		t.Fatalf("the reply after a button press was not sent: %d sends, sent %q", sends.Load(), f.sent)
+	}
+	if notes := internalNotes(h); len(notes) != 0 {
+		t.Errorf("internal notes %q", notes)
+	}
+}
