@@ -97,7 +97,7 @@ test: etcd deploy-tools lint
 # deploy/Containerfile without a daemon.
 .PHONY: deploy-tools image
 deploy-tools:
-	@command -v systemd-analyze >/dev/null && command -v buildah >/dev/null || (apt-get update && apt-get install -y systemd buildah)
+	@command -v systemd-analyze >/dev/null && command -v buildah >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y systemd buildah)
 
 # The container image (deploy/Containerfile), built offline: IMAGE=name:tag.
 image:
