@@ -49,6 +49,8 @@ func noise(t *testing.T, k *killableStack, prefix string) (stop func() int64) {
 					return
 				}
 				sent.Add(1)
+				// Paces the noise so the backup runs under traffic; it
+				// asserts nothing (what the test checks waits for counters).
 				time.Sleep(20 * time.Millisecond)
 			}
 		})
@@ -226,6 +228,9 @@ func TestE2E_MasterKeyRotationsAndABundleUpgradeWhileServingLoseNothing(t *testi
 				mu.Lock()
 				chats[marker] = append(chats[marker], text)
 				mu.Unlock()
+				// Paces the customers so the rotations and the upgrade run
+				// under traffic; it asserts nothing (the checks below wait
+				// for every message in Jira).
 				time.Sleep(50 * time.Millisecond)
 			}
 		})
