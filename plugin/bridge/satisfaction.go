@@ -208,8 +208,17 @@ func (w *inbound) chosen() error {
 	if err != nil {
 		return err
 	}
-	if !found || !rev.Resolved || rev.Project != w.job.Project || rev.Channel != w.job.Channel || rev.Chat != ev.ChatID {
-		w.log.Info("inbound: a rating for a request not resolved in this chat; refused")
+	// Three messages, not one: which check refused tells a reader of the
+	// log what happened without naming the request or the chat.
+	switch {
+	case !found:
+		w.log.Info("inbound: a rating for a request not mapped; refused")
+		return w.answer(t.Closed)
+	case rev.Project != w.job.Project || rev.Channel != w.job.Channel || rev.Chat != ev.ChatID:
+		w.log.Info("inbound: a rating for another chat's request; refused")
+		return w.answer(t.Closed)
+	case !rev.Resolved:
+		w.log.Info("inbound: a rating for a request not resolved; refused")
 		return w.answer(t.Closed)
 	}
 	if !w.cfg.Satisfaction {

@@ -422,9 +422,8 @@ func (k *killableStack) trySay(chat int64, text string) error {
 }
 
 // heavyScenario keeps a scenario out of the race detector's run: make test
-// runs the load and SIGKILL scenarios once more without -race, in a step of
-// their own, where their throughput means something and the run stays
-// inside CI's time.
+// runs every heavy scenario once more without -race, in a step of its own
+// (TestEveryHeavyScenarioRunsInMakeTest keeps the Makefile's list whole).
 func heavyScenario(t *testing.T) {
 	t.Helper()
 	if raceEnabled {
