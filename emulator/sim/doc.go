@@ -135,6 +135,11 @@
 //	     delivery the app did process. -> {"webhooks":[...]}; 404 for an
 //	     unknown identifier
 //	GET  /_sim/jira/stats -> {"requests":{"METHOD /path":int}, "early_retries":int}
+//	GET  /_sim/jira/outbox[?to=email] -> [{"to","subject","body","kind","key"}]
+//	     the emails Jira sent customers, oldest first: "request-created"
+//	     (a request raised on their behalf) and "public-comment" (the
+//	     team's public comment, its text in body); simulator-only, since
+//	     Jira sends real email
 //
 // Webhook results ("webhooks" above) are the first attempts, made
 // synchronously in order; failed ones (408, 409, 425, 429, 5xx, timeout)

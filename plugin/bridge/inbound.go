@@ -501,6 +501,9 @@ func (w *inbound) run() error {
 	if forgetCommand(ev) {
 		return w.forget() // privacy.go
 	}
+	if taken, err := w.identity(); taken || err != nil {
+		return err // /link, /unlink (identity.go)
+	}
 	if taken, err := w.surveyComment(); taken || err != nil {
 		return err // a rating's comment (satisfaction.go)
 	}
@@ -581,6 +584,9 @@ func (w *inbound) message() error {
 	}
 	if ev.Wiki == "" && len(accepted) == 0 {
 		return nil
+	}
+	if refused, err := w.linkFirst(); refused || err != nil {
+		return err // identity.go
 	}
 	// Up to two rounds: when the mapped request has vanished from Jira, the
 	// mapping is dropped and the message opens a new one.
@@ -703,6 +709,9 @@ func (w *inbound) open(accepted []int) error {
 		Description:   description(ev, w.job.Channel, kindName),
 		Labels:        []string{ChannelLabel(w.job.Channel)},
 	}
+	if err := w.onBehalf(&req); err != nil { // identity.go
+		return err
+	}
 	op := opID(w.job.Nonce, "open")
 	if w.prog.OpenAt != 0 {
 		// An earlier attempt was creating the request: did it?
@@ -723,7 +732,7 @@ func (w *inbound) open(accepted []int) error {
 	if err := w.saveProgress(); err != nil {
 		return err
 	}
-	created, err := w.jc.CreateRequest(req)
+	created, err := w.createRequest(req) // identity.go
 	if err != nil {
 		var se *jira.StatusError
 		if errors.As(err, &se) && (se.Status < 500 || se.Status == 503) {
