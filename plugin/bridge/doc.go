@@ -125,4 +125,11 @@
 // abuse.go drops a blocked chat's messages and those over a chat's flood
 // limit; every request the bridge raises carries its channel's label
 // (ChannelLabel).
+//
+// # Customer identity
+//
+// identity.go links a chat to a JSM customer once the chat proves it reads
+// the customer's email (/link, a code JSM's own notification carries,
+// derived and never stored); a linked chat's requests are raised on the
+// customer's behalf, and a project may require the link (Config.Identity).
 package bridge

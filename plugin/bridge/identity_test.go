@@ -208,12 +208,11 @@ func TestParseLinkReadsTheCommandsAndRefusesWhatIsNoAddress(t *testing.T) {
 	}
 }
 
-// linkChat runs /link and the code's return for annaChat, and returns the
-// account id linked.
-func linkChat(t *testing.T, h *harness, f *fakeCustomers, email string) {
+// linkChat runs /link and the code's return for chat.
+func linkChat(t *testing.T, h *harness, chat int64, email string) {
 	t.Helper()
 	before := len(linkRequests(h))
-	h.send(command(h, annaChat64, "/link "+email))
+	h.send(command(h, chat, "/link "+email))
 	h.drain()
 	reqs := linkRequests(h)
 	if len(reqs) != before+1 {
@@ -223,7 +222,7 @@ func linkChat(t *testing.T, h *harness, f *fakeCustomers, email string) {
 		t.Fatalf("chat told %q", lastText(h))
 	}
 	code := codeOf(t, h, reqs[len(reqs)-1].Key)
-	h.send(command(h, annaChat64, "/link "+email+" "+code))
+	h.send(command(h, chat, "/link "+email+" "+code))
 	h.drain()
 	if !strings.Contains(lastText(h), "now linked to "+email) {
 		t.Fatalf("after the code the chat was told %q", lastText(h))
@@ -246,7 +245,7 @@ func TestALinkedChatRaisesItsRequestsOnTheCustomersBehalf(t *testing.T) {
 	h := newHarness(t)
 	f := withCustomers(h)
 	h.configure(map[string]any{"identity": "optional"})
-	linkChat(t, h, f, "anna@example.com")
+	linkChat(t, h, annaChat64, "anna@example.com")
 	acct := acctOf("anna@example.com")
 	if got := f.raisedFor(); len(got) != 1 || got[0] != acct {
 		t.Fatalf("link request raised for %q, want the new customer", got)
@@ -361,7 +360,7 @@ func TestRequiredIdentityAsksAnUnlinkedChatToLinkAndPassesNothingOn(t *testing.T
 			t.Errorf("%s keeps the refused message", k)
 		}
 	}
-	linkChat(t, h, f, "anna@example.com")
+	linkChat(t, h, annaChat64, "anna@example.com")
 	h.send(h.text(annaChat64, "My parcel is late"))
 	h.drain()
 	if got := f.raisedFor(); len(got) != 2 || got[1] != acctOf("anna@example.com") {
@@ -373,7 +372,7 @@ func TestARefusedCustomerUnlinksAndTheMessageStillArrives(t *testing.T) {
 	h := newHarness(t)
 	f := withCustomers(h)
 	h.configure(map[string]any{"identity": "optional"})
-	linkChat(t, h, f, "anna@example.com")
+	linkChat(t, h, annaChat64, "anna@example.com")
 	f.mu.Lock()
 	f.refuse[acctOf("anna@example.com")] = true // removed from the desk meanwhile
 	f.mu.Unlock()
@@ -395,9 +394,9 @@ func TestARefusedCustomerUnlinksAndTheMessageStillArrives(t *testing.T) {
 
 func TestLinkStoresOnlyTheSealedMappingAndForgetRemovesIt(t *testing.T) {
 	h := newHarness(t)
-	f := withCustomers(h)
+	withCustomers(h)
 	h.configure(map[string]any{"identity": "optional"})
-	linkChat(t, h, f, "anna@example.com")
+	linkChat(t, h, annaChat64, "anna@example.com")
 	code := codeOf(t, h, linkRequests(h)[0].Key)
 	links := 0
 	for _, k := range h.env.Store.Keys() {
