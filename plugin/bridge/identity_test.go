@@ -445,3 +445,48 @@ func TestIdentityIsOffUnlessSetAndRefusesUnknownModes(t *testing.T) {
 		t.Errorf("with identity off /link did something else than open a request")
 	}
 }
+
+func TestAWhatsAppChatLinksWithTheSameCommands(t *testing.T) {
+	h, f := whatsappConversation(t)
+	withCustomers(h)
+	h.configure(map[string]any{"channel": "whatsapp", "botToken": waPhone + ":" + waAccount + ":" + waApp + ":" + waAccess, "identity": "optional"})
+	post := func(id, text string) {
+		body := waText(id, text)
+		if r := h.waPost(body, "sha256="+hmacHex([]byte(waApp), body)); r.Status != 200 {
+			t.Fatalf("delivery answered %d", r.Status)
+		}
+		h.drain()
+	}
+	post("wamid.L1", "/link anna@example.com")
+	reqs := linkRequests(h)
+	if len(reqs) != 1 {
+		t.Fatalf("%d link requests", len(reqs))
+	}
+	post("wamid.L2", "/link anna@example.com "+codeOf(t, h, reqs[0].Key))
+	f.mu.Lock()
+	sent := strings.Join(f.sent, "\n")
+	f.mu.Unlock()
+	if !strings.Contains(sent, "emailed it a code") || !strings.Contains(sent, "now linked to anna@example.com") {
+		t.Fatalf("WhatsApp chat told %q", sent)
+	}
+	links := 0
+	for _, k := range h.env.Store.Keys() {
+		if strings.HasPrefix(k, "link:") {
+			links++
+		}
+	}
+	if links != 1 {
+		t.Errorf("%d link records", links)
+	}
+	if n := len(linkRequests(h)); n != 1 || strings.Contains(h.jira.issue("SUP-1").Description+commentsOf(h, "SUP-1"), "/link") {
+		t.Errorf("the commands reached the open request, or %d link requests", n)
+	}
+}
+
+func commentsOf(h *harness, key string) string {
+	var b strings.Builder
+	for _, c := range h.jira.issue(key).Comments {
+		b.WriteString(c.Body)
+	}
+	return b.String()
+}
