@@ -459,6 +459,9 @@ func (w *inbound) run() error {
 	case channel.Undelivered:
 		return w.undelivered() // receipts.go
 	case channel.Chosen:
+		if taken, err := w.requestChosen(); taken || err != nil {
+			return err // a /requests button (requests.go)
+		}
 		return w.chosen() // satisfaction.go
 	case kindSurveyDue:
 		return w.surveyDue()
@@ -507,23 +510,15 @@ func (w *inbound) run() error {
 	if taken, err := w.surveyComment(); taken || err != nil {
 		return err // a rating's comment (satisfaction.go)
 	}
-	switch ev.Command {
+	switch textCommand(ev) { // requests.go
+	case commandRequests:
+		return w.listRequests()
 	case channel.CommandStart:
 		return w.replyStep("reply", w.texts().Greeting)
 	case channel.CommandHelp:
 		return w.replyStep("reply", t.Help)
 	case channel.CommandNew:
-		if err := w.step("close", func() error {
-			if w.chat.Issue == "" {
-				return nil
-			}
-			w.log.Info("inbound: customer closed the mapping")
-			w.chat.Issue, w.chat.IssueID = "", ""
-			return w.saveChat()
-		}); err != nil {
-			return err
-		}
-		return w.replyStep("reply", t.NewDone)
+		return w.newRequest() // requests.go
 	case channel.CommandStatus:
 		return w.step("reply", func() error {
 			if w.chat.Issue == "" {

@@ -45,7 +45,7 @@ var RecordKinds = []RecordKind{
 	{Name: "block", Holds: "a chat on the project's block list: when it was blocked; keyed by an HMAC of the chat under the project's own key, no chat id",
 		Lifetime: "until the admin unblocks the chat or the project's configuration is deleted (a customer's /forget leaves it)",
 		Sealed:   true, project: segment(1), at: field("at")},
-	{Name: "chat", Holds: "a chat's open request, blocked flag and language; keyed by the chat id, no content",
+	{Name: "chat", Holds: "a chat's open requests (the current one's key and id, the others' keys), blocked flag and language; keyed by the chat id, no content",
 		Lifetime: "until the chat is forgotten, its project deleted, or (with no open request) its last resolved request expires",
 		Sealed:   true, project: segment(1), at: noTime},
 	{Name: "closed", Holds: "that a chat was told the team is away, until when; keyed by a hash of the chat, no chat id, no content",

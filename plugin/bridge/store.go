@@ -70,6 +70,9 @@ type chatRecord struct {
 	Issue   string `json:"issue,omitempty"`   // key of the open request; "" when none
 	IssueID string `json:"issueId,omitempty"` // its numeric id
 	Blocked bool   `json:"blocked,omitempty"` // the customer blocked the bot
+	// Others are the keys of the chat's other open requests, oldest first
+	// (requests.go): /new leaves the current one open among them.
+	Others []string `json:"others,omitempty"`
 	// Lang is the customer's language as their last message told it (a
 	// language the bot speaks, texts.go), for the texts sent with agents'
 	// replies; "" for the project's.
