@@ -490,3 +490,50 @@ func commentsOf(h *harness, key string) string {
 	}
 	return b.String()
 }
+
+func TestALinkInterruptedAfterItsRequestRaisesOneRequestAndOneCode(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		method, prefix string
+	}{
+		{"after the request", "POST", "/rest/servicedeskapi/request"},
+		{"after the code's comment", "POST", "/rest/api/2/issue/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			withCustomers(h)
+			h.configure(map[string]any{"identity": "optional"})
+			h.send(command(h, annaChat64, "/link anna@example.com"))
+			h.crashAfter(tc.method, tc.prefix, true)
+			p := h.env.Pushed.Take()
+			if len(p) != 1 {
+				t.Fatalf("%d messages queued", len(p))
+			}
+			h.deliverCrashing(p[0], 1)
+			h.advance(indexLag)
+			h.redeliver(p[0], 2)
+			reqs := linkRequests(h)
+			if len(reqs) != 1 {
+				t.Fatalf("%d link requests after a crash and a redelivery, want 1", len(reqs))
+			}
+			codes := 0
+			for _, c := range reqs[0].Comments {
+				if codePattern.MatchString(c.Body) {
+					codes++
+				}
+			}
+			if codes != 1 {
+				t.Errorf("%d code comments, want 1", codes)
+			}
+			told := 0
+			for _, m := range h.tg.messages() {
+				if strings.Contains(m.Text, "emailed it a code") {
+					told++
+				}
+			}
+			if told != 1 {
+				t.Errorf("the chat was told %d times", told)
+			}
+		})
+	}
+}
