@@ -32,7 +32,8 @@
 //	     {"chat_id":int64, "text":string,
 //	      optional "first_name","last_name","username","language_code":string,
 //	      "photo":true, "document":{"file_name":string,"size":int64,"mime_type":string},
-//	      "reply_to_message_id":int64, "edit_of":message_id, "media_group_id":string}
+//	      "reply_to_message_id":int64, "edit_of":message_id, "media_group_id":string,
+//	      "message_thread_id":int64 (a topic the bot created; Config.Topics)}
 //	     A user's message (caption, with a photo or document) becomes a real
 //	     Update (edit_of: an edited_message) delivered to the registered webhook
 //	     with X-Telegram-Bot-Api-Secret-Token.
