@@ -32,7 +32,8 @@
 //	     {"chat_id":int64, "text":string,
 //	      optional "first_name","last_name","username","language_code":string,
 //	      "photo":true, "document":{"file_name":string,"size":int64,"mime_type":string},
-//	      "reply_to_message_id":int64, "edit_of":message_id, "media_group_id":string}
+//	      "reply_to_message_id":int64, "edit_of":message_id, "media_group_id":string,
+//	      "message_thread_id":int64 (a topic the bot created; Config.Topics)}
 //	     A user's message (caption, with a photo or document) becomes a real
 //	     Update (edit_of: an edited_message) delivered to the registered webhook
 //	     with X-Telegram-Bot-Api-Secret-Token.
@@ -135,6 +136,11 @@
 //	     delivery the app did process. -> {"webhooks":[...]}; 404 for an
 //	     unknown identifier
 //	GET  /_sim/jira/stats -> {"requests":{"METHOD /path":int}, "early_retries":int}
+//	GET  /_sim/jira/outbox[?to=email] -> [{"to","subject","body","kind","key"}]
+//	     the emails Jira sent customers, oldest first: "request-created"
+//	     (a request raised on their behalf) and "public-comment" (the
+//	     team's public comment, its text in body); simulator-only, since
+//	     Jira sends real email
 //
 // Webhook results ("webhooks" above) are the first attempts, made
 // synchronously in order; failed ones (408, 409, 425, 429, 5xx, timeout)

@@ -70,6 +70,9 @@ type Config struct {
 	// HashKey keys the hashes of the project's blocked chats (abuse.go):
 	// 32 random bytes in base64, made on the first block; never shown.
 	HashKey string `json:"hashKey,omitempty"`
+	// Identity is whether chats link to JSM customers (identity.go):
+	// IdentityOff (""), IdentityOptional or IdentityRequired.
+	Identity string `json:"identity,omitempty"`
 
 	TokenSecret   string `json:"tokenSecret"`
 	WebhookSecret string `json:"webhookSecret"`
@@ -122,6 +125,7 @@ type view struct {
 	Holidays           []string                     `json:"holidays"`
 	FloodLimit         int                          `json:"floodLimit"`
 	FloodWindowSeconds int                          `json:"floodWindowSeconds"`
+	Identity           string                       `json:"identity"`
 }
 
 func (c *Config) view() view {
@@ -136,7 +140,7 @@ func (c *Config) view() view {
 		AttachmentsIn: in, AttachmentsOut: c.AttachmentsOut, Language: c.Language,
 		RetentionDays: c.retentionDays(), Satisfaction: c.Satisfaction, Bot: c.Bot, TokenSet: c.TokenSecret != "",
 		Texts: c.Texts, Acknowledge: c.Acknowledge, TimeZone: c.TimeZone, Hours: c.Hours, Holidays: c.Holidays,
-		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds,
+		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds, Identity: c.identity(),
 	}
 	if v.Texts == nil {
 		v.Texts = map[string]map[string]string{}
@@ -179,6 +183,7 @@ type setInput struct {
 	FloodLimit         *int                          `json:"floodLimit"`
 	FloodWindowSeconds *int                          `json:"floodWindowSeconds"`
 	Satisfaction       *bool                         `json:"satisfaction"`
+	Identity           *string                       `json:"identity"`
 	// Read-only fields of config.get, accepted so that a UI can send back
 	// what it read.
 	TokenSet *bool   `json:"tokenSet"`
@@ -337,7 +342,7 @@ func (b *Bridge) configDelete(env *sdk.Env, payload []byte) (answer, error) {
 	// that a half-finished delete can be completed.
 	total := 0
 	prefixes := []string{"chat:" + p + ":", "issue:" + p + "-", "dedupe:jira:" + p + ":", "seen:" + p + ":",
-		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p), "block:" + p + ":", "closed:" + p + ":", "flood:" + p + ":", "csat:" + p + ":"}
+		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p), "block:" + p + ":", "closed:" + p + ":", "flood:" + p + ":", "csat:" + p + ":", "link:" + p + ":"}
 	for _, k := range b.kinds() {
 		prefixes = append(prefixes, "dedupe:"+k.Short+":"+p+":")
 	}
@@ -409,6 +414,7 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 		}
 		return fieldErrors(map[string]string{field: msg}), nil
 	}
+	cfg.ensureHashKey() // identity.go: the key of link codes and records
 	if err := st.put(configKey(p), &cfg, 0); err != nil {
 		sv.undo()
 		return nil, err
@@ -452,6 +458,7 @@ func (in setInput) applyTo(cfg *Config) {
 	setIf(&cfg.FloodWindowSeconds, in.FloodWindowSeconds)
 	cfg.TimeZone = strings.TrimSpace(cfg.TimeZone)
 	setIf(&cfg.Satisfaction, in.Satisfaction)
+	setIf(&cfg.Identity, in.Identity)
 	if in.AttachmentsIn != nil {
 		cfg.AttachmentsIn = []string{}
 		for _, k := range *in.AttachmentsIn {
@@ -520,6 +527,7 @@ func (b *Bridge) configProblems(cfg, old Config, exists bool, token string) map[
 		errs[k] = v
 	}
 	floodProblems(&cfg, errs)
+	identityProblems(&cfg, errs) // identity.go
 	return errs
 }
 

@@ -125,4 +125,17 @@
 // abuse.go drops a blocked chat's messages and those over a chat's flood
 // limit; every request the bridge raises carries its channel's label
 // (ChannelLabel).
+//
+// # Customer identity
+//
+// identity.go links a chat to a JSM customer once the chat proves it reads
+// the customer's email (/link, a code JSM's own notification carries,
+// derived and never stored); a linked chat's requests are raised on the
+// customer's behalf, and a project may require the link (Config.Identity).
+//
+// # Several requests per chat
+//
+// requests.go keeps a chat's other open requests when /new starts another,
+// lets the customer choose with /requests which one they write to, and
+// heads an agent's reply with its request's key while several are open.
 package bridge

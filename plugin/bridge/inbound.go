@@ -459,6 +459,9 @@ func (w *inbound) run() error {
 	case channel.Undelivered:
 		return w.undelivered() // receipts.go
 	case channel.Chosen:
+		if taken, err := w.requestChosen(); taken || err != nil {
+			return err // a /requests button (requests.go)
+		}
 		return w.chosen() // satisfaction.go
 	case kindSurveyDue:
 		return w.surveyDue()
@@ -501,26 +504,21 @@ func (w *inbound) run() error {
 	if forgetCommand(ev) {
 		return w.forget() // privacy.go
 	}
+	if taken, err := w.identity(); taken || err != nil {
+		return err // /link, /unlink (identity.go)
+	}
 	if taken, err := w.surveyComment(); taken || err != nil {
 		return err // a rating's comment (satisfaction.go)
 	}
-	switch ev.Command {
+	switch textCommand(ev) { // requests.go
+	case commandRequests:
+		return w.listRequests()
 	case channel.CommandStart:
 		return w.replyStep("reply", w.texts().Greeting)
 	case channel.CommandHelp:
 		return w.replyStep("reply", t.Help)
 	case channel.CommandNew:
-		if err := w.step("close", func() error {
-			if w.chat.Issue == "" {
-				return nil
-			}
-			w.log.Info("inbound: customer closed the mapping")
-			w.chat.Issue, w.chat.IssueID = "", ""
-			return w.saveChat()
-		}); err != nil {
-			return err
-		}
-		return w.replyStep("reply", t.NewDone)
+		return w.newRequest() // requests.go
 	case channel.CommandStatus:
 		return w.step("reply", func() error {
 			if w.chat.Issue == "" {
@@ -581,6 +579,9 @@ func (w *inbound) message() error {
 	}
 	if ev.Wiki == "" && len(accepted) == 0 {
 		return nil
+	}
+	if refused, err := w.linkFirst(); refused || err != nil {
+		return err // identity.go
 	}
 	// Up to two rounds: when the mapped request has vanished from Jira, the
 	// mapping is dropped and the message opens a new one.
@@ -703,6 +704,9 @@ func (w *inbound) open(accepted []int) error {
 		Description:   description(ev, w.job.Channel, kindName),
 		Labels:        []string{ChannelLabel(w.job.Channel)},
 	}
+	if err := w.onBehalf(&req); err != nil { // identity.go
+		return err
+	}
 	op := opID(w.job.Nonce, "open")
 	if w.prog.OpenAt != 0 {
 		// An earlier attempt was creating the request: did it?
@@ -723,7 +727,7 @@ func (w *inbound) open(accepted []int) error {
 	if err := w.saveProgress(); err != nil {
 		return err
 	}
-	created, err := w.jc.CreateRequest(req)
+	created, err := w.createRequest(req) // identity.go
 	if err != nil {
 		var se *jira.StatusError
 		if errors.As(err, &se) && (se.Status < 500 || se.Status == 503) {

@@ -248,8 +248,10 @@ func (b *Bridge) statusChanged(env *sdk.Env, log *slog.Logger, w *jira.Webhook, 
 		if err := st.put(issueKey(w.Issue.Key), rev, 0); err != nil {
 			return err
 		}
-		if chat.Issue == w.Issue.Key {
-			chat.Issue, chat.IssueID = "", ""
+		if chat.Issue == w.Issue.Key || dropKey(&chat.Others, w.Issue.Key) {
+			if chat.Issue == w.Issue.Key {
+				chat.Issue, chat.IssueID = "", ""
+			}
 			if err := st.put(chatKey, &chat, 0); err != nil {
 				return err
 			}
@@ -267,6 +269,11 @@ func (b *Bridge) statusChanged(env *sdk.Env, log *slog.Logger, w *jira.Webhook, 
 			}
 			log.Info("event: request reopened; mapping reattached")
 		} else {
+			// One of the chat's open requests again (requests.go).
+			chat.Others = addKey(chat.Others, w.Issue.Key)
+			if err := st.put(chatKey, &chat, 0); err != nil {
+				return err
+			}
 			log.Info("event: request reopened; the chat has a newer request")
 		}
 	}
@@ -471,9 +478,9 @@ func (o *outbound) comment() error {
 	}
 	if o.job.Kind == jobEdit {
 		// The text only: the files it shows went with the comment.
-		return o.sendParts(o.ch.Render(corrected(o.job.Content, o.texts().Corrected)))
+		return o.sendParts(o.ch.Render(corrected(o.requestTag(o.job.Content), o.texts().Corrected)))
 	}
-	if err := o.sendParts(o.ch.Render(o.job.Content)); err != nil {
+	if err := o.sendParts(o.ch.Render(o.requestTag(o.job.Content))); err != nil { // requests.go
 		return err
 	}
 	if !o.cfg.AttachmentsOut {

@@ -45,7 +45,7 @@ var RecordKinds = []RecordKind{
 	{Name: "block", Holds: "a chat on the project's block list: when it was blocked; keyed by an HMAC of the chat under the project's own key, no chat id",
 		Lifetime: "until the admin unblocks the chat or the project's configuration is deleted (a customer's /forget leaves it)",
 		Sealed:   true, project: segment(1), at: field("at")},
-	{Name: "chat", Holds: "a chat's open request, blocked flag and language; keyed by the chat id, no content",
+	{Name: "chat", Holds: "a chat's open requests (the current one's key and id, the others' keys), blocked flag and language; keyed by the chat id, no content",
 		Lifetime: "until the chat is forgotten, its project deleted, or (with no open request) its last resolved request expires",
 		Sealed:   true, project: segment(1), at: noTime},
 	{Name: "closed", Holds: "that a chat was told the team is away, until when; keyed by a hash of the chat, no chat id, no content",
@@ -54,7 +54,7 @@ var RecordKinds = []RecordKind{
 		Lifetime: "until the project's configuration is deleted", Sealed: true, project: segment(1), at: noTime},
 	{Name: "csat", Holds: "a rating waiting for its comment: the request key, the rating (1-5), when; keyed by the chat id, no text",
 		Lifetime: "until the rating reaches Jira (the 10-minute comment window), at most 24 hours", Sealed: true, project: segment(1), at: field("at")},
-	{Name: "dedupe", Holds: "the progress of one delivery: its owner, steps, request key; no content, no chat id",
+	{Name: "dedupe", Holds: "the progress of one delivery: its owner, steps, request key (and, for a /link, the customer's account id); no content, no chat id, no email, no code",
 		Lifetime: "48 hours", Sealed: true, project: segment(2), at: field("at")},
 	{Name: "flood", Holds: "a chat's message count in the current flood window; keyed by a hash of the chat, no chat id, no content",
 		Lifetime: "the project's flood window (default 60 seconds, at most an hour)", Sealed: true, project: segment(1), at: field("at")},
@@ -63,6 +63,9 @@ var RecordKinds = []RecordKind{
 	{Name: "issue", Holds: "a request's chat (project, channel, chat id), resolved flag, last activity",
 		Lifetime: "until the chat is forgotten or its project deleted; once resolved, the project's retention period (default 90 days) after its last activity",
 		Sealed:   true, project: issueProject, at: field("at")},
+	{Name: "link", Holds: "a chat's link to a JSM customer: the customer's account id and when the chat proved it controls the customer's email; keyed by an HMAC of the chat under the project's own key, no chat id, no email, no code",
+		Lifetime: "until the customer's /unlink or /forget, JSM refusing the customer, or the project's configuration is deleted",
+		Sealed:   true, project: segment(1), at: field("at")},
 	{Name: "seen", Holds: "when a customer last wrote, for a reply window; keyed by the chat id",
 		Lifetime: "the reply window and 7 days", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "sent", Holds: "a sent reply's hashed message id, its request key and reply nonce; no content, no chat id",
@@ -283,6 +286,13 @@ func forgetChat(st store, project, ch, chatID string, kinds map[string]Kind) (in
 	}
 	keys := []string{seenKey(project, ch, chatID), chatKey(project, ch, chatID), sweepKey(project),
 		closedKey(project, ch, chatID), floodKey(project, ch, chatID), csatKey(project, ch, chatID)}
+	var cfg Config
+	if _, err := st.get(configKey(project), &cfg); err != nil {
+		return n, err
+	}
+	if k := cfg.hashKey(); k != nil {
+		keys = append(keys, linkKey(project, k, ch, chatID)) // identity.go
+	}
 	for _, issue := range issues {
 		keys = append(keys, issueKey(issue))
 	}

@@ -45,10 +45,16 @@ func fullConversation(t *testing.T) *harness {
 var secretsOfTheConversation = []string{
 	goodToken, "Hello", "order", "Monday", "Tuesday", "parcel label", "Sure, one moment", "sorry about that",
 	"VIP", "Another question", "invoice 99", "Video of the damage", "JPEG-parcel-label", "Anna", "Schmidt",
+	"bert@example.com", "6000000002",
 }
 
 func TestStorageHoldsOnlyConfigMappingAndExpiringRecords(t *testing.T) {
 	h := fullConversation(t)
+	// Another chat links to a JSM customer: a link record, and its own
+	// flood count (identity_test.go).
+	withCustomers(h)
+	h.configure(map[string]any{"identity": "optional"})
+	linkChat(t, h, 6000000002, "bert@example.com")
 	keys := h.env.Store.Keys()
 	kinds := map[string]int{}
 	for _, k := range keys {
@@ -65,7 +71,7 @@ func TestStorageHoldsOnlyConfigMappingAndExpiringRecords(t *testing.T) {
 		}
 	}
 	if kinds["config"] != 1 || kinds["chat"] != 1 || kinds["issue"] != 2 || kinds["dedupe"] == 0 ||
-		kinds["closed"] != 1 || kinds["block"] != 1 || kinds["flood"] != 1 {
+		kinds["closed"] != 1 || kinds["block"] != 1 || kinds["flood"] != 2 || kinds["link"] != 1 {
 		t.Errorf("records by kind: %v", kinds)
 	}
 	edits := 0
@@ -86,8 +92,8 @@ func TestStorageHoldsOnlyConfigMappingAndExpiringRecords(t *testing.T) {
 			t.Errorf("%s outlived its TTL", k)
 		}
 	}
-	if n := len(h.env.Store.Keys()); n != 5 {
-		t.Errorf("%d records left, want config, one chat, two issues and the block", n)
+	if n := len(h.env.Store.Keys()); n != 6 {
+		t.Errorf("%d records left, want config, one chat, two issues, the block and the link", n)
 	}
 }
 

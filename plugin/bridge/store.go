@@ -34,6 +34,7 @@ const DedupeTTL = 48 * time.Hour
 //	block:<PROJECT>:<HMAC>                      a blocked chat, by an HMAC under the project's key (abuse.go)
 //	closed:<PROJECT>:<HASH>                     a chat told the team is away, until it opens (hours.go)
 //	flood:<PROJECT>:<HASH>                      a chat's count in its flood window (abuse.go)
+//	link:<PROJECT>:<HMAC>                       a chat's link to a JSM customer, by an HMAC under the project's key (identity.go)
 //	seen:<PROJECT>:<channel>:<chatId>           when the customer last wrote (window.go)
 //	sent:<PROJECT>:<short>:<hash>               sentRecord: a reply's message id, hashed (TTL 7 d)
 //	sent:<PROJECT>:<short>:note:<nonce>         the one "not delivered" note of a reply (TTL 7 d)
@@ -69,6 +70,9 @@ type chatRecord struct {
 	Issue   string `json:"issue,omitempty"`   // key of the open request; "" when none
 	IssueID string `json:"issueId,omitempty"` // its numeric id
 	Blocked bool   `json:"blocked,omitempty"` // the customer blocked the bot
+	// Others are the keys of the chat's other open requests, oldest first
+	// (requests.go): /new leaves the current one open among them.
+	Others []string `json:"others,omitempty"`
 	// Lang is the customer's language as their last message told it (a
 	// language the bot speaks, texts.go), for the texts sent with agents'
 	// replies; "" for the project's.
@@ -104,6 +108,9 @@ type progress struct {
 	Issue   string `json:"issue,omitempty"`
 	IssueID string `json:"issueId,omitempty"`
 	Created bool   `json:"created,omitempty"`
+	// Account is the customer a /link found or created (identity.go),
+	// kept so that a retry does not look for it again.
+	Account string `json:"account,omitempty"`
 	// Steps lists the completed steps.
 	Steps []string `json:"steps,omitempty"`
 	// Parts counts message parts already sent.

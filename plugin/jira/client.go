@@ -240,7 +240,7 @@ func retryAfter(h []abi.Header, now time.Time) int {
 	return 0
 }
 
-// NewRequest is a JSM request to raise as the app.
+// NewRequest is a JSM request to raise as the app, or on a customer's behalf.
 type NewRequest struct {
 	ServiceDeskID string
 	RequestTypeID string
@@ -250,6 +250,10 @@ type NewRequest struct {
 	// Labels field refuses them, and the request is then raised without
 	// (Created.Unlabeled).
 	Labels []string
+	// RaiseOnBehalfOf, when set, is the account id of the customer the
+	// request is raised for (JSM's raiseOnBehalfOf): the request is theirs,
+	// with their organisation and SLA (customer.go).
+	RaiseOnBehalfOf string
 }
 
 // Created identifies a new request.
@@ -280,6 +284,9 @@ func (c *Client) CreateRequest(r NewRequest) (Created, error) {
 		"serviceDeskId":      r.ServiceDeskID,
 		"requestTypeId":      r.RequestTypeID,
 		"requestFieldValues": fields,
+	}
+	if r.RaiseOnBehalfOf != "" {
+		in["raiseOnBehalfOf"] = r.RaiseOnBehalfOf
 	}
 	var out struct {
 		IssueID  flexString `json:"issueId"`

@@ -30,6 +30,7 @@ func (s *Sim) newControl() http.Handler {
 	mux.HandleFunc("GET /_sim/jira/deliveries", s.controlDeliveries)
 	mux.HandleFunc("POST /_sim/jira/deliveries/{identifier}/redeliver", s.controlRedeliver)
 	mux.HandleFunc("GET /_sim/jira/stats", s.controlStats)
+	mux.HandleFunc("GET /_sim/jira/outbox", s.controlOutbox)
 	mux.Handle("/_sim/fail", simctl.FailHandler(s.Name(), &s.faults))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		simctl.WriteError(w, http.StatusNotFound, "jira: no control endpoint "+r.Method+" "+r.URL.Path)

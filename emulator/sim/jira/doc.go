@@ -64,6 +64,8 @@
 // are converted to wiki markup for webhooks and back as plain paragraphs);
 // no permissions beyond the one Authorization and the site-admin switch;
 // an admin webhook's JQL is only project = KEY or project in (KEY, ...); no pagination beyond one
-// page; customers are created on first use by email. The control API is
+// page; customers are created on first use by email (raiseOnBehalfOf,
+// request participants) as well as by "Create customer"; customer
+// notifications are kept in an outbox instead of mailed (customers.go). The control API is
 // described in package sim.
 package jira

@@ -88,6 +88,7 @@ func (s *Sim) createRequest(w http.ResponseWriter, r *http.Request) {
 	reporter := s.app
 	if body.RaiseOnBehalfOf != "" {
 		reporter = s.customerLocked(body.RaiseOnBehalfOf)
+		s.deskCustomers[reporter.ID] = true
 	}
 	var participants []account
 	for _, id := range body.RequestParticipants {
@@ -103,6 +104,7 @@ func (s *Sim) createRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	s.requests = append(s.requests, req)
 	s.byKey[req.key], s.byID[req.id] = req, req
+	s.notifyCreatedLocked(req) // customers.go
 	out := s.requestJSON(req)
 	ev := s.newEventLocked("jira:issue_created", map[string]any{
 		"issue_event_type_name": "issue_created",
@@ -234,6 +236,9 @@ func (s *Sim) addCommentLocked(req *request, author account, wiki string, adf *a
 	req.comments = append(req.comments, c)
 	s.byComment[c.id] = req
 	req.updated = now
+	if public {
+		s.notifyCommentLocked(req, c) // customers.go
+	}
 	return c
 }
 
@@ -284,48 +289,6 @@ func (s *Sim) listRequestTypes(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	writeJSON(w, http.StatusOK, s.page(values, r.URL.Path))
-}
-
-func (s *Sim) createCustomer(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Email       string `json:"email"`
-		DisplayName string `json:"displayName"`
-	}
-	if !decodeBody(w, r, &body, true) {
-		return
-	}
-	if !strings.Contains(body.Email, "@") {
-		writeSDError(w, http.StatusBadRequest, "sd.customer.error.email.invalid", "The email address is invalid.")
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, a := range s.customers {
-		if strings.EqualFold(a.Email, body.Email) {
-			writeSDError(w, http.StatusBadRequest, "sd.customer.error.exists", "A user with that username already exists.")
-			return
-		}
-	}
-	a := s.customerLocked(body.Email)
-	if body.DisplayName != "" {
-		a.Name = body.DisplayName
-		s.customers[a.ID] = a
-	}
-	writeJSON(w, http.StatusCreated, s.sdUserJSON(a))
-}
-
-func (s *Sim) addCustomers(w http.ResponseWriter, r *http.Request) {
-	if r.PathValue("id") != s.cfg.ServiceDeskID {
-		writeSDError(w, http.StatusNotFound, "sd.servicedesk.error.not.found", "The service project with ID %s does not exist or you do not have permission to access it.", r.PathValue("id"))
-		return
-	}
-	var body struct {
-		AccountIDs []string `json:"accountIds"`
-	}
-	if !decodeBody(w, r, &body, true) {
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // xsrfOK is Jira's XSRF check for multipart uploads.

@@ -174,6 +174,8 @@ type Sim struct {
 	temps          map[string]*temporary
 	attachments    map[string]*attachment
 	customers      map[string]account // by accountId
+	deskCustomers  map[string]bool    // accountIds of the service desk's customers (customers.go)
+	outbox         []Email            // customer notifications (customers.go)
 	nextIssue      int
 	nextID         int64 // issue, comment, attachment and changelog ids
 	deliveries     []Delivery
@@ -214,6 +216,7 @@ func New(cfg Config) *Sim {
 		temps:          map[string]*temporary{},
 		attachments:    map[string]*attachment{},
 		customers:      map[string]account{},
+		deskCustomers:  map[string]bool{},
 		nextID:         10000,
 		retryUntil:     map[string]time.Time{},
 		retryAfter:     map[string]int{},
@@ -285,6 +288,7 @@ func (s *Sim) newAPI() http.Handler {
 	route("GET /rest/servicedeskapi/servicedesk", s.listServiceDesks)
 	route("GET /rest/servicedeskapi/servicedesk/{id}/requesttype", s.listRequestTypes)
 	route("POST /rest/servicedeskapi/servicedesk/{id}/customer", s.addCustomers)
+	route("GET /rest/servicedeskapi/servicedesk/{id}/customer", s.getCustomers)
 	route("POST /rest/servicedeskapi/customer", s.createCustomer)
 	// Jira platform, v3 (and v2 for reads).
 	for _, v := range []string{"2", "3"} {

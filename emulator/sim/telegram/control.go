@@ -46,6 +46,8 @@ type sendRequest struct {
 	ReplyToMessageID int64        `json:"reply_to_message_id"`
 	EditOf           int64        `json:"edit_of"`
 	MediaGroupID     string       `json:"media_group_id"`
+	// MessageThreadID writes in a topic of the chat (topics.go).
+	MessageThreadID int64 `json:"message_thread_id"`
 }
 
 type documentReq struct {
@@ -155,10 +157,15 @@ func (s *Sim) userSend(ctx context.Context, req sendRequest) (deliveryResult, er
 			cp.ReplyToMessage = nil
 			reply = &cp
 		}
+		if req.MessageThreadID != 0 && c.topics[req.MessageThreadID] == "" {
+			s.mu.Unlock()
+			return deliveryResult{}, fmt.Errorf("telegram: chat %d has no topic %d", c.id, req.MessageThreadID)
+		}
 		c.nextMessageID++
 		user := c.user
 		m := Message{MessageID: c.nextMessageID, From: &user, Date: now, Chat: c.chatObject(),
-			ReplyToMessage: reply, MediaGroupID: req.MediaGroupID}
+			ReplyToMessage: reply, MediaGroupID: req.MediaGroupID,
+			MessageThreadID: req.MessageThreadID, IsTopicMessage: req.MessageThreadID != 0}
 		switch {
 		case req.Photo:
 			m.Photo = b.storePhoto(sizes)

@@ -28,6 +28,10 @@
 //   - Blocked users: 403 "Forbidden: bot was blocked by the user" and a
 //     my_chat_member update; 429 with parameters.retry_after, flood control
 //     (optional) and counting of calls made before retry_after passed.
+//   - Forum topics in private chats (Bot API 9.3; Config.Topics): getMe's
+//     has_topics_enabled, createForumTopic, message_thread_id on sends
+//     ("message thread not found" for a topic the chat lacks, or without
+//     topic mode) and on the user's messages, with is_topic_message.
 //
 // # Simplified
 //
@@ -37,6 +41,8 @@
 // most 50 s; the methods are those the bridge
 // uses (getMe, getUpdates, setWebhook, deleteWebhook, getWebhookInfo,
 // sendMessage, sendPhoto, sendDocument, sendChatAction, getFile,
-// setMyCommands, getMyCommands, deleteMyCommands). The control API is
+// setMyCommands, getMyCommands, deleteMyCommands, answerCallbackQuery,
+// createForumTopic); users create no topics (allows_users_to_create_topics
+// is false) and topic creation posts no service message. The control API is
 // described in package sim.
 package telegram

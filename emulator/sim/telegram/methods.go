@@ -33,12 +33,15 @@ var methods = map[string]*method{}
 func init() {
 	chatID := param{"chat_id", []string{"Integer", "String"}}
 	replyParams := param{"reply_parameters", []string{"ReplyParameters"}}
+	thread := param{"message_thread_id", []string{"Integer"}}
 	replyMarkup := param{"reply_markup", []string{"InlineKeyboardMarkup", "ReplyKeyboardMarkup", "ReplyKeyboardRemove", "ForceReply"}}
 	flags := []param{{"disable_notification", []string{"Boolean"}}, {"protect_content", []string{"Boolean"}}}
 	parseMode := param{"parse_mode", []string{"String"}}
 	scope := []param{{"scope", []string{"BotCommandScope"}}, {"language_code", []string{"String"}}}
 	for _, m := range []*method{
 		{name: "getMe", run: getMe},
+		{name: "createForumTopic", run: createForumTopic, params: []param{chatID, {"name", []string{"String"}},
+			{"icon_color", []string{"Integer"}}, {"icon_custom_emoji_id", []string{"String"}}}},
 		{name: "getUpdates", run: getUpdates, params: []param{
 			{"offset", []string{"Integer"}}, {"limit", []string{"Integer"}}, {"timeout", []string{"Integer"}},
 			{"allowed_updates", []string{"Array of String"}}}},
@@ -48,14 +51,14 @@ func init() {
 			{"drop_pending_updates", []string{"Boolean"}}, {"secret_token", []string{"String"}}}},
 		{name: "deleteWebhook", run: deleteWebhook, params: []param{{"drop_pending_updates", []string{"Boolean"}}}},
 		{name: "getWebhookInfo", run: getWebhookInfo},
-		{name: "sendMessage", run: sendMessage, send: true, params: append([]param{chatID,
+		{name: "sendMessage", run: sendMessage, send: true, params: append([]param{chatID, thread,
 			{"text", []string{"String"}}, parseMode, {"entities", []string{"Array of MessageEntity"}},
 			{"link_preview_options", []string{"LinkPreviewOptions"}}, replyParams, replyMarkup}, flags...)},
-		{name: "sendPhoto", run: sendPhoto, send: true, params: append([]param{chatID,
+		{name: "sendPhoto", run: sendPhoto, send: true, params: append([]param{chatID, thread,
 			{"photo", []string{"InputFile", "String"}}, {"caption", []string{"String"}}, parseMode,
 			{"caption_entities", []string{"Array of MessageEntity"}}, {"has_spoiler", []string{"Boolean"}},
 			{"show_caption_above_media", []string{"Boolean"}}, replyParams, replyMarkup}, flags...)},
-		{name: "sendDocument", run: sendDocument, send: true, params: append([]param{chatID,
+		{name: "sendDocument", run: sendDocument, send: true, params: append([]param{chatID, thread,
 			{"document", []string{"InputFile", "String"}}, {"thumbnail", []string{"InputFile", "String"}},
 			{"caption", []string{"String"}}, parseMode, {"caption_entities", []string{"Array of MessageEntity"}},
 			{"disable_content_type_detection", []string{"Boolean"}}, replyParams, replyMarkup}, flags...)},
@@ -345,6 +348,7 @@ func readFormatted(a *args, textParam, entitiesParam string) (formatted, *apiErr
 // common are the parameters every send takes beyond its content.
 type common struct {
 	chatID int64
+	thread int64 // message_thread_id: a topic of the private chat (topics.go)
 	reply  *ReplyParameters
 	markup *InlineKeyboardMarkup // an inline keyboard, kept with the message
 }
@@ -368,6 +372,9 @@ func readCommon(a *args) (common, *apiError) {
 	}
 	a.boolean("disable_notification")
 	a.boolean("protect_content")
+	if c.thread, _, e = a.integer("message_thread_id"); e != nil {
+		return c, e
+	}
 	return c, nil
 }
 
@@ -411,7 +418,7 @@ func (s *Sim) postMessage(b *bot, c *chat, m Message, sent Sent) Message {
 	m.Chat = c.chatObject()
 	stored := m
 	c.messages[m.MessageID] = &stored
-	sent.MessageID, sent.Date, sent.ReplyMarkup = m.MessageID, m.Date, m.ReplyMarkup
+	sent.MessageID, sent.Date, sent.ReplyMarkup, sent.Thread = m.MessageID, m.Date, m.ReplyMarkup, m.MessageThreadID
 	if m.ReplyToMessage != nil {
 		sent.ReplyToMessageID = m.ReplyToMessage.MessageID
 	}
@@ -456,11 +463,14 @@ func sendMessage(_ context.Context, s *Sim, b *bot, a *args) (any, string, *apiE
 	if e != nil {
 		return nil, "", e
 	}
+	if e := b.checkThread(c, com.thread); e != nil { // topics.go
+		return nil, "", e
+	}
 	reply, e := c.replyTo(com.reply)
 	if e != nil {
 		return nil, "", e
 	}
-	m := s.postMessage(b, c, Message{Text: f.plain, Entities: f.entities, LinkPreviewOptions: lpo, ReplyToMessage: reply, ReplyMarkup: com.markup},
+	m := s.postMessage(b, c, Message{Text: f.plain, Entities: f.entities, LinkPreviewOptions: lpo, ReplyToMessage: reply, ReplyMarkup: com.markup, MessageThreadID: com.thread, IsTopicMessage: com.thread != 0},
 		Sent{Method: "sendMessage", Text: f.raw, ParseMode: f.mode, Plain: f.plain, Entities: f.entities})
 	return m, "", nil
 }
@@ -513,6 +523,9 @@ func sendPhoto(_ context.Context, s *Sim, b *bot, a *args) (any, string, *apiErr
 	if e != nil {
 		return nil, "", e
 	}
+	if e := b.checkThread(c, com.thread); e != nil { // topics.go
+		return nil, "", e
+	}
 	reply, e := c.replyTo(com.reply)
 	if e != nil {
 		return nil, "", e
@@ -528,7 +541,7 @@ func sendPhoto(_ context.Context, s *Sim, b *bot, a *args) (any, string, *apiErr
 		photo = fl.group
 	}
 	largest := photo[len(photo)-1]
-	m := s.postMessage(b, c, Message{Photo: photo, Caption: f.plain, CaptionEntities: f.entities, ReplyToMessage: reply, ReplyMarkup: com.markup},
+	m := s.postMessage(b, c, Message{Photo: photo, Caption: f.plain, CaptionEntities: f.entities, ReplyToMessage: reply, ReplyMarkup: com.markup, MessageThreadID: com.thread, IsTopicMessage: com.thread != 0},
 		Sent{Method: "sendPhoto", Text: f.raw, ParseMode: f.mode, Plain: f.plain, Entities: f.entities,
 			FileName: b.files[largest.FileID].name, FileSize: largest.FileSize, MimeType: "image/jpeg"})
 	return m, "", nil
@@ -567,6 +580,9 @@ func sendDocument(_ context.Context, s *Sim, b *bot, a *args) (any, string, *api
 	if e != nil {
 		return nil, "", e
 	}
+	if e := b.checkThread(c, com.thread); e != nil { // topics.go
+		return nil, "", e
+	}
 	reply, e := c.replyTo(com.reply)
 	if e != nil {
 		return nil, "", e
@@ -578,7 +594,7 @@ func sendDocument(_ context.Context, s *Sim, b *bot, a *args) (any, string, *api
 		return nil, "", badRequest("wrong file identifier/HTTP URL specified")
 	}
 	doc := fl.document()
-	m := s.postMessage(b, c, Message{Document: &doc, Caption: f.plain, CaptionEntities: f.entities, ReplyToMessage: reply, ReplyMarkup: com.markup},
+	m := s.postMessage(b, c, Message{Document: &doc, Caption: f.plain, CaptionEntities: f.entities, ReplyToMessage: reply, ReplyMarkup: com.markup, MessageThreadID: com.thread, IsTopicMessage: com.thread != 0},
 		Sent{Method: "sendDocument", Text: f.raw, ParseMode: f.mode, Plain: f.plain, Entities: f.entities,
 			FileName: doc.FileName, FileSize: doc.FileSize, MimeType: doc.MimeType})
 	return m, "", nil

@@ -57,6 +57,9 @@ type Config struct {
 	// message a second, a bot 30 a second in all; more get 429 with
 	// parameters.retry_after. Default off.
 	RateLimit bool
+	// Topics turns on the bots' forum topic mode in private chats (Bot
+	// API 9.3: getMe's has_topics_enabled; topics.go). Default off.
+	Topics bool
 	// MaxUploadBytes is the largest file sendDocument takes. Default 50 MB.
 	MaxUploadBytes int64
 	// MaxPhotoBytes is the largest photo sendPhoto takes. Default 10 MB.
@@ -185,6 +188,7 @@ type chat struct {
 	messages      map[int64]*Message
 	sent          []Sent
 	lastSend      time.Time
+	topics        map[int64]string // forum topics of the private chat by message_thread_id (topics.go)
 }
 
 // Sent is one thing the bot sent to a chat, as GET /_sim/telegram/sent
@@ -192,6 +196,8 @@ type chat struct {
 type Sent struct {
 	Method    string `json:"method"`
 	MessageID int64  `json:"message_id,omitempty"`
+	// Thread is the topic the message went to (message_thread_id), 0 for none.
+	Thread int64 `json:"message_thread_id,omitempty"`
 	// Text is the text or caption as the bot sent it (markup included).
 	Text      string `json:"text"`
 	ParseMode string `json:"parse_mode"`
@@ -235,7 +241,7 @@ func New(cfg Config) *Sim {
 			token: token,
 			user: User{ID: botID(token), IsBot: true, FirstName: cfg.BotName, Username: username,
 				CanJoinGroups: &yes, CanReadAllGroupMessages: &no, SupportsInlineQueries: &no,
-				CanConnectToBusiness: &no, HasMainWebApp: &no},
+				CanConnectToBusiness: &no, HasMainWebApp: &no, HasTopicsEnabled: &cfg.Topics, AllowsUsersToCreateTopics: &no},
 			nextUpdateID: 800000001 + int64(i)*1000000,
 			newUpdate:    make(chan struct{}),
 			chats:        make(map[int64]*chat),

@@ -19,6 +19,9 @@ type User struct {
 	SupportsInlineQueries   *bool  `json:"supports_inline_queries,omitempty"`
 	CanConnectToBusiness    *bool  `json:"can_connect_to_business,omitempty"`
 	HasMainWebApp           *bool  `json:"has_main_web_app,omitempty"`
+	// Forum topic mode in private chats (getMe only; topics.go).
+	HasTopicsEnabled          *bool `json:"has_topics_enabled,omitempty"`
+	AllowsUsersToCreateTopics *bool `json:"allows_users_to_create_topics,omitempty"`
 }
 
 // Chat is a chat; the simulator has private chats only.
@@ -71,6 +74,8 @@ type LinkPreviewOptions struct {
 // Message is a message of a chat.
 type Message struct {
 	MessageID          int64               `json:"message_id"`
+	MessageThreadID    int64               `json:"message_thread_id,omitempty"`
+	IsTopicMessage     bool                `json:"is_topic_message,omitempty"`
 	From               *User               `json:"from,omitempty"`
 	Date               int64               `json:"date"`
 	Chat               Chat                `json:"chat"`

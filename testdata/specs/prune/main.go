@@ -59,7 +59,8 @@ func main() {
 
 // TelegramMethods are the Bot API methods the simulator serves.
 var TelegramMethods = []string{"getMe", "getUpdates", "setWebhook", "deleteWebhook", "getWebhookInfo", "sendMessage",
-	"sendPhoto", "sendDocument", "sendChatAction", "getFile", "setMyCommands", "getMyCommands", "deleteMyCommands", "answerCallbackQuery"}
+	"sendPhoto", "sendDocument", "sendChatAction", "getFile", "setMyCommands", "getMyCommands", "deleteMyCommands", "answerCallbackQuery",
+	"createForumTopic"}
 
 type tgField struct {
 	Name     string   `json:"name"`
