@@ -28,9 +28,11 @@ type CacheConfig struct {
 	// Default 50 ms: a watch further behind than that is a loaded cluster,
 	// where a linearizable read costs less than waiting for it.
 	Wait time.Duration
-	// MaxEntries bounds the records held; beyond it an arbitrary one is
-	// dropped. Default 65,536.
+	// MaxEntries and MaxBytes bound the records held and the bytes of
+	// their keys and values; beyond either, arbitrary records are dropped.
+	// Defaults 65,536 and 64 MiB.
 	MaxEntries int
+	MaxBytes   int
 }
 
 func (c CacheConfig) withDefaults() CacheConfig {
@@ -45,6 +47,9 @@ func (c CacheConfig) withDefaults() CacheConfig {
 	}
 	if c.MaxEntries <= 0 {
 		c.MaxEntries = 1 << 16
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = 64 << 20
 	}
 	return c
 }
@@ -88,6 +93,7 @@ type cache struct {
 
 	mu       sync.Mutex
 	entries  map[string]*entry
+	bytes    int       // of the entries' keys and values
 	eventRev int64     // every event up to it applied
 	healthy  bool      // a watch is running and entries follow it
 	freshAt  time.Time // every write acknowledged before it is reflected
@@ -106,7 +112,7 @@ type cache struct {
 	drops        atomic.Int64
 
 	cancel      context.CancelFunc
-	done        chan struct{}
+	done        sync.WaitGroup                     // run and syncLoop
 	watchCancel atomic.Pointer[context.CancelFunc] // the current watch's
 	// testStartRev, when set, makes the next watch start at that revision
 	// (to provoke a compacted watch in tests).
@@ -119,7 +125,8 @@ type cache struct {
 func newCache(d *DB, cfg CacheConfig) *cache {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &cache{d: d, cfg: cfg.withDefaults(), w: clientv3.NewWatcher(d.client),
-		entries: map[string]*entry{}, changed: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+		entries: map[string]*entry{}, changed: make(chan struct{}), cancel: cancel}
+	c.done.Add(2)
 	go c.run(ctx)
 	go c.syncLoop(ctx)
 	return c
@@ -129,7 +136,7 @@ func newCache(d *DB, cfg CacheConfig) *cache {
 func (c *cache) stop() {
 	c.cancel()
 	_ = c.w.Close()
-	<-c.done
+	c.done.Wait()
 }
 
 // signal wakes the readers waiting for the watch. Call with mu held.
@@ -152,7 +159,7 @@ func (c *cache) observe(rev int64) {
 // run keeps a watch on the prefix, starting over (with an empty cache)
 // whenever one ends.
 func (c *cache) run(ctx context.Context) {
-	defer close(c.done)
+	defer c.done.Done()
 	for ctx.Err() == nil {
 		rev, err := c.reset(ctx)
 		if err != nil {
@@ -181,7 +188,7 @@ func (c *cache) run(ctx context.Context) {
 // from which the next watch starts.
 func (c *cache) reset(ctx context.Context) (int64, error) {
 	c.mu.Lock()
-	c.entries = map[string]*entry{}
+	c.entries, c.bytes = map[string]*entry{}, 0
 	c.healthy = false
 	c.eventRev = 0
 	c.mu.Unlock()
@@ -202,10 +209,35 @@ func (c *cache) reset(ctx context.Context) (int64, error) {
 	return rev, nil
 }
 
+// remove drops key's entry. Call with mu held.
+func (c *cache) remove(key string) {
+	if e := c.entries[key]; e != nil {
+		c.bytes -= len(key) + len(e.value)
+		delete(c.entries, key)
+	}
+}
+
+// put stores key's entry, making room. Call with mu held.
+func (c *cache) put(key string, value []byte, rev int64) {
+	c.remove(key)
+	n := len(key) + len(value)
+	if n > c.cfg.MaxBytes/16 {
+		return // a record this large is read from the cluster
+	}
+	for k := range c.entries {
+		if len(c.entries) < c.cfg.MaxEntries && c.bytes+n <= c.cfg.MaxBytes {
+			break
+		}
+		c.remove(k)
+	}
+	c.entries[key] = &entry{value: value, rev: rev}
+	c.bytes += n
+}
+
 // drop throws the cache away after its watch ended.
 func (c *cache) drop() {
 	c.mu.Lock()
-	c.entries = map[string]*entry{}
+	c.entries, c.bytes = map[string]*entry{}, 0
 	c.healthy = false
 	c.signal()
 	c.mu.Unlock()
@@ -242,9 +274,9 @@ func (c *cache) apply(evs []*clientv3.Event) {
 		rev := ev.Kv.ModRevision
 		if e := c.entries[string(ev.Kv.Key)]; e != nil && rev > e.rev {
 			if ev.Type == mvccpb.DELETE {
-				delete(c.entries, string(ev.Kv.Key))
+				c.remove(string(ev.Kv.Key))
 			} else {
-				e.value, e.rev = ev.Kv.Value, rev
+				c.put(string(ev.Kv.Key), ev.Kv.Value, rev)
 			}
 		}
 		if rev > c.eventRev {
@@ -290,6 +322,7 @@ func (c *cache) fresh() {
 // began; once the watch has delivered that revision (events, or a
 // progress notification asked for), the cache reflects those writes.
 func (c *cache) syncLoop(ctx context.Context) {
+	defer c.done.Done()
 	t := time.NewTicker(c.cfg.SyncEvery)
 	defer t.Stop()
 	for {
@@ -393,20 +426,12 @@ func (c *cache) fill(key string, kv *mvccpb.KeyValue, rev int64) {
 		// Absent is never served; and an event after rev may have changed
 		// the key without being kept, as the key was not held.
 		return
-	case e == nil:
-		if len(c.entries) >= c.cfg.MaxEntries {
-			for k := range c.entries {
-				delete(c.entries, k)
-				break
-			}
-		}
-		c.entries[key] = &entry{value: kv.Value, rev: rev}
-	case e.rev > rev:
+	case e != nil && e.rev > rev:
 		// The watch already knows a later state.
 	case kv == nil:
-		delete(c.entries, key)
+		c.remove(key)
 	default:
-		e.value, e.rev = kv.Value, rev
+		c.put(key, kv.Value, rev)
 	}
 }
 
@@ -416,7 +441,7 @@ func (c *cache) forget(keys []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range keys {
-		delete(c.entries, k)
+		c.remove(k)
 	}
 }
 

@@ -301,3 +301,41 @@ func TestCache_SealedStoreCachesOnlyWhatMayBeStale(t *testing.T) {
 		}
 	}
 }
+
+// TestCache_KeepsWithinItsBounds: beyond MaxEntries or MaxBytes records are
+// dropped, and a record too large for the cache is read from the cluster;
+// every read still answers right.
+func TestCache_KeepsWithinItsBounds(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	d := openNode(t, c.Endpoints, "bounds/", &CacheConfig{MaxEntries: 3, MaxBytes: 16 << 10})
+	ctx := t.Context()
+	for i := range 10 {
+		if err := d.Set(ctx, fmt.Sprintf("k%d", i), fmt.Appendf(nil, "v%d", i), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := make([]byte, 2<<10) // over MaxBytes/16
+	if err := d.Set(ctx, "big", big, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		for i := range 10 {
+			if rec, err := d.Get(cached(t), fmt.Sprintf("k%d", i)); err != nil || string(rec.Value) != fmt.Sprintf("v%d", i) {
+				t.Fatalf("k%d = %q, %v", i, rec.Value, err)
+			}
+		}
+		if rec, err := d.Get(cached(t), "big"); err != nil || len(rec.Value) != len(big) {
+			t.Fatalf("big: %d bytes, %v", len(rec.Value), err)
+		}
+		if s := d.CacheStats(); s.Entries > 3 {
+			t.Fatalf("%d records held, bound 3", s.Entries)
+		}
+	}
+	hits := d.CacheStats().Hits
+	if _, err := d.Get(cached(t), "big"); err != nil {
+		t.Fatal(err)
+	}
+	if d.CacheStats().Hits != hits {
+		t.Fatal("a record over MaxBytes/16 was served from the cache")
+	}
+}
