@@ -84,21 +84,26 @@ type entry struct {
 // Invariants (under mu): every watch event up to eventRev has been applied
 // to entries; an entry changes only to a state of a later revision; a
 // record is filled from a linearizable read at revision H only if no event
-// after H has been applied that it could have missed (eventRev <= H, or
-// the entry is already known at a revision <= H).
+// of its key after H has been applied: the entry is known at a revision
+// <= H, or the key is not held and recent (complete above recentFloor <=
+// H) says its last event was at or before H.
 type cache struct {
 	d   *DB
 	cfg CacheConfig
 	w   clientv3.Watcher
 
-	mu       sync.Mutex
-	entries  map[string]*entry
-	bytes    int       // of the entries' keys and values
-	eventRev int64     // every event up to it applied
-	healthy  bool      // a watch is running and entries follow it
-	freshAt  time.Time // every write acknowledged before it is reflected
-	syncRev  int64     // a pending sync: once the watch reaches it...
-	syncAt   time.Time // ...the cache is fresh as of this time
+	mu      sync.Mutex
+	entries map[string]*entry
+	bytes   int // of the entries' keys and values
+	// recent holds, for keys not held, the revision of the last event
+	// applied to them after recentFloor: what a fill must not go behind.
+	recent      map[string]int64
+	recentFloor int64
+	eventRev    int64     // every event up to it applied
+	healthy     bool      // a watch is running and entries follow it
+	freshAt     time.Time // every write acknowledged before it is reflected
+	syncRev     int64     // a pending sync: once the watch reaches it...
+	syncAt      time.Time // ...the cache is fresh as of this time
 	// lastProgress is the revision of the last progress notification.
 	lastProgress int64
 	changed      chan struct{}
@@ -125,7 +130,7 @@ type cache struct {
 func newCache(d *DB, cfg CacheConfig) *cache {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &cache{d: d, cfg: cfg.withDefaults(), w: clientv3.NewWatcher(d.client),
-		entries: map[string]*entry{}, changed: make(chan struct{}), cancel: cancel}
+		entries: map[string]*entry{}, recent: map[string]int64{}, changed: make(chan struct{}), cancel: cancel}
 	c.done.Add(2)
 	go c.run(ctx)
 	go c.syncLoop(ctx)
@@ -189,6 +194,7 @@ func (c *cache) run(ctx context.Context) {
 func (c *cache) reset(ctx context.Context) (int64, error) {
 	c.mu.Lock()
 	c.entries, c.bytes = map[string]*entry{}, 0
+	c.recent, c.recentFloor = map[string]int64{}, 0
 	c.healthy = false
 	c.eventRev = 0
 	c.mu.Unlock()
@@ -204,9 +210,24 @@ func (c *cache) reset(ctx context.Context) (int64, error) {
 	// Nothing is held, so the empty cache reflects the cluster at rev: a
 	// record filled later comes from a read at rev or after.
 	c.eventRev, c.freshAt, c.syncRev = rev, at, 0
+	c.recent, c.recentFloor = map[string]int64{}, rev
 	c.signal()
 	c.mu.Unlock()
 	return rev, nil
+}
+
+// maxRecent bounds recent; beyond it, recent starts over above eventRev.
+const maxRecent = 8192
+
+// noteChange notes an event (or a dropped entry) of a key not held. Call with
+// mu held.
+func (c *cache) noteChange(key string, rev int64) {
+	if len(c.recent) >= maxRecent {
+		c.recent, c.recentFloor = map[string]int64{}, c.eventRev
+	}
+	if rev > c.recent[key] && rev > c.recentFloor {
+		c.recent[key] = rev
+	}
 }
 
 // remove drops key's entry. Call with mu held.
@@ -214,6 +235,7 @@ func (c *cache) remove(key string) {
 	if e := c.entries[key]; e != nil {
 		c.bytes -= len(key) + len(e.value)
 		delete(c.entries, key)
+		c.noteChange(key, e.rev)
 	}
 }
 
@@ -238,6 +260,7 @@ func (c *cache) put(key string, value []byte, rev int64) {
 func (c *cache) drop() {
 	c.mu.Lock()
 	c.entries, c.bytes = map[string]*entry{}, 0
+	c.recent, c.recentFloor = map[string]int64{}, 0
 	c.healthy = false
 	c.signal()
 	c.mu.Unlock()
@@ -272,12 +295,16 @@ func (c *cache) apply(evs []*clientv3.Event) {
 	defer c.mu.Unlock()
 	for _, ev := range evs {
 		rev := ev.Kv.ModRevision
-		if e := c.entries[string(ev.Kv.Key)]; e != nil && rev > e.rev {
-			if ev.Type == mvccpb.DELETE {
-				c.remove(string(ev.Kv.Key))
-			} else {
-				c.put(string(ev.Kv.Key), ev.Kv.Value, rev)
-			}
+		key := string(ev.Kv.Key)
+		switch e := c.entries[key]; {
+		case e == nil:
+			c.noteChange(key, rev)
+		case rev <= e.rev:
+		case ev.Type == mvccpb.DELETE:
+			c.remove(key)
+			c.noteChange(key, rev)
+		default:
+			c.put(key, ev.Kv.Value, rev)
 		}
 		if rev > c.eventRev {
 			c.eventRev = rev
@@ -422,9 +449,9 @@ func (c *cache) fill(key string, kv *mvccpb.KeyValue, rev int64) {
 	}
 	e := c.entries[key]
 	switch {
-	case e == nil && (kv == nil || c.eventRev > rev):
+	case e == nil && (kv == nil || rev < c.recentFloor || c.recent[key] > rev):
 		// Absent is never served; and an event after rev may have changed
-		// the key without being kept, as the key was not held.
+		// the key (or recent no longer knows).
 		return
 	case e != nil && e.rev > rev:
 		// The watch already knows a later state.

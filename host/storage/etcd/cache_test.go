@@ -11,6 +11,8 @@ import (
 	"github.com/chatbridge/chatbridge/host/storage/etcd/etcdtest"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/storage/storagetest"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // cachedGets is a DB whose every Get allows the read cache, so that the
@@ -337,5 +339,64 @@ func TestCache_KeepsWithinItsBounds(t *testing.T) {
 	}
 	if d.CacheStats().Hits != hits {
 		t.Fatal("a record over MaxBytes/16 was served from the cache")
+	}
+}
+
+// TestCache_AFillNeverGoesBehindAnAppliedEvent drives the cache's rules
+// directly, without a cluster: a linearizable read made before an event of
+// its key, whose answer arrives after the watch applied that event, must
+// not be kept; one made after it must, however many other keys changed.
+func TestCache_AFillNeverGoesBehindAnAppliedEvent(t *testing.T) {
+	d := &DB{cfg: Config{Prefix: "p/"}}
+	c := &cache{d: d, cfg: CacheConfig{MaxEntries: 4}.withDefaults(), entries: map[string]*entry{}, recent: map[string]int64{},
+		changed: make(chan struct{}), healthy: true, eventRev: 10, recentFloor: 10}
+	put := func(key, val string, rev int64) *clientv3.Event {
+		return &clientv3.Event{Type: mvccpb.PUT, Kv: &mvccpb.KeyValue{Key: []byte(key), Value: encodeValue(0, []byte(val)), ModRevision: rev}}
+	}
+	kv := func(val string, rev int64) *mvccpb.KeyValue {
+		return &mvccpb.KeyValue{Value: encodeValue(0, []byte(val)), ModRevision: rev}
+	}
+	held := func(key string) string {
+		if e := c.entries[key]; e != nil {
+			_, p, _ := decodeValue(e.value)
+			return string(p)
+		}
+		return ""
+	}
+	// A read at 11 saw "old"; the write of "new" at 12 was applied first.
+	c.apply([]*clientv3.Event{put("p/k", "new", 12)})
+	c.fill("p/k", kv("old", 5), 11)
+	if got := held("p/k"); got != "" {
+		t.Fatalf("a read older than an applied event was kept: %q", got)
+	}
+	// Other keys' events do not stop a read at 12 from being kept.
+	c.apply([]*clientv3.Event{put("p/other", "x", 13), put("p/another", "y", 14)})
+	c.fill("p/k", kv("new", 12), 12)
+	if got := held("p/k"); got != "new" {
+		t.Fatalf("a current read was not kept: %q", got)
+	}
+	// Evicted, then refilled from a read older than what it held: refused.
+	for i := range 4 {
+		c.fill(fmt.Sprintf("p/f%d", i), kv("f", 14), 14)
+	}
+	if held("p/k") != "" {
+		t.Fatal("p/k was not evicted by MaxEntries")
+	}
+	c.fill("p/k", kv("old", 5), 11)
+	if held("p/k") != "" {
+		t.Fatal("a read older than the evicted entry was kept")
+	}
+	// When recent overflows it starts over above eventRev: reads from
+	// before that are refused, later ones kept.
+	for i := range maxRecent + 1 {
+		c.apply([]*clientv3.Event{put(fmt.Sprintf("p/n%d", i), "n", int64(15+i))})
+	}
+	c.fill("p/z", kv("z", 3), 15)
+	if held("p/z") != "" {
+		t.Fatal("a read from before recent's floor was kept")
+	}
+	c.fill("p/z", kv("z", 3), c.eventRev)
+	if held("p/z") != "z" {
+		t.Fatal("a read at eventRev was not kept")
 	}
 }
