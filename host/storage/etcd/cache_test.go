@@ -27,7 +27,9 @@ func (c cachedGets) Get(ctx context.Context, key string) (storage.Record, error)
 func cached(t *testing.T) context.Context { return storage.WithReadCache(t.Context(), true) }
 
 // openNode opens a DB on the given members of c under prefix, as one host
-// of several sharing the cluster would.
+// of several sharing the cluster would. Tests of something other than
+// freshness set a long MaxStale, so that a loaded machine's slow syncs do
+// not turn their cached reads into misses.
 func openNode(t *testing.T, endpoints []string, prefix string, rc *CacheConfig) *DB {
 	t.Helper()
 	d, err := Open(t.Context(), Config{Endpoints: endpoints, Prefix: prefix, ReadCache: rc})
@@ -96,7 +98,7 @@ func TestTransactContract_WithReadCache(t *testing.T) {
 func TestCache_AWriteOnOneNodeReachesAnothersCache(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	a := openNode(t, c.Endpoints[:1], "two/", nil)
-	b := openNode(t, c.Endpoints[2:], "two/", &CacheConfig{})
+	b := openNode(t, c.Endpoints[2:], "two/", &CacheConfig{MaxStale: time.Minute})
 	ctx := t.Context()
 	if err := a.Set(ctx, "config", []byte("v1"), time.Time{}); err != nil {
 		t.Fatal(err)
@@ -134,7 +136,7 @@ func TestCache_AWriteOnOneNodeReachesAnothersCache(t *testing.T) {
 // it waits for the watch, then asks the cluster.
 func TestCache_ReadsItsOwnWritesWhileTheWatchLags(t *testing.T) {
 	c := etcdtest.Start(t, 1)
-	d := openNode(t, c.Endpoints, "ryw/", &CacheConfig{Wait: 200 * time.Millisecond})
+	d := openNode(t, c.Endpoints, "ryw/", &CacheConfig{Wait: 200 * time.Millisecond, MaxStale: time.Minute})
 	ctx := t.Context()
 	if err := d.Set(ctx, "chat", []byte("old"), time.Time{}); err != nil {
 		t.Fatal(err)
@@ -181,7 +183,7 @@ func TestCache_ReadsItsOwnWritesWhileTheWatchLags(t *testing.T) {
 // stay right throughout.
 func TestCache_AWatchThatEndsDropsTheCache(t *testing.T) {
 	c := etcdtest.Start(t, 1)
-	d := openNode(t, c.Endpoints, "drop/", &CacheConfig{})
+	d := openNode(t, c.Endpoints, "drop/", &CacheConfig{MaxStale: time.Minute})
 	other := openNode(t, c.Endpoints, "drop/", nil)
 	ctx := t.Context()
 	if err := d.Set(ctx, "k", []byte("v1"), time.Time{}); err != nil {
@@ -274,7 +276,7 @@ func TestCache_SealedStoreCachesOnlyWhatMayBeStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := openNode(t, c.Endpoints, "sealed/", &CacheConfig{})
+	d := openNode(t, c.Endpoints, "sealed/", &CacheConfig{MaxStale: time.Minute})
 	s := openSealed(t, d, key)
 	ctx := t.Context()
 	for _, tt := range []struct {
@@ -309,7 +311,7 @@ func TestCache_SealedStoreCachesOnlyWhatMayBeStale(t *testing.T) {
 // every read still answers right.
 func TestCache_KeepsWithinItsBounds(t *testing.T) {
 	c := etcdtest.Start(t, 1)
-	d := openNode(t, c.Endpoints, "bounds/", &CacheConfig{MaxEntries: 3, MaxBytes: 16 << 10})
+	d := openNode(t, c.Endpoints, "bounds/", &CacheConfig{MaxEntries: 3, MaxBytes: 16 << 10, MaxStale: time.Minute})
 	ctx := t.Context()
 	for i := range 10 {
 		if err := d.Set(ctx, fmt.Sprintf("k%d", i), fmt.Appendf(nil, "v%d", i), time.Time{}); err != nil {
@@ -398,5 +400,38 @@ func TestCache_AFillNeverGoesBehindAnAppliedEvent(t *testing.T) {
 	c.fill("p/z", kv("z", 3), c.eventRev)
 	if held("p/z") != "z" {
 		t.Fatal("a read at eventRev was not kept")
+	}
+}
+
+// TestCache_StaysFreshWithoutWrites: on a cluster where nothing more is
+// written under the prefix, the cache renews its freshness by progress
+// notifications it asks for, and keeps answering long after MaxStale.
+func TestCache_StaysFreshWithoutWrites(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	const maxStale = 600 * time.Millisecond
+	d := openNode(t, c.Endpoints, "fresh/", &CacheConfig{MaxStale: maxStale, SyncEvery: 100 * time.Millisecond})
+	if err := d.Set(t.Context(), "k", []byte("v"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	// The cluster's latest revision is then a key's outside the prefix,
+	// which no event of the watch carries: only a progress notification
+	// can show the watch has reached it.
+	if _, err := d.client.Put(t.Context(), "elsewhere/k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	late := int64(0)
+	for time.Since(start) < 4*maxStale {
+		before := d.CacheStats().Hits
+		if rec, err := d.Get(cached(t), "k"); err != nil || string(rec.Value) != "v" {
+			t.Fatalf("k = %q, %v", rec.Value, err)
+		}
+		if time.Since(start) > 2*maxStale && d.CacheStats().Hits > before {
+			late++
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if late == 0 {
+		t.Fatalf("no read was served from the cache after 2 x MaxStale without writes: %+v", d.CacheStats())
 	}
 }
