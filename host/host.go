@@ -61,6 +61,10 @@ type Config struct {
 	// ReceiptKey signs the receipt of an uninstall (host/receipt). Default:
 	// none, and receipts go unsigned.
 	ReceiptKey *receipt.PrivateKey
+	// CachedKeys are prefixes of the module's storage keys whose reads may
+	// be answered from the store's read cache (capability.Deps.CachedKeys).
+	// Default: none.
+	CachedKeys []string
 }
 
 var (
@@ -215,6 +219,7 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 			Store: h.cfg.Store, Queue: h.queue, Jira: h.registry, Logger: h.log,
 			HTTP: h.cfg.HTTP, Limits: h.cfg.Limits, Trace: h.cfg.Trace,
 			Links: h.linkMinter(), Counters: &h.refused, Pacing: pacing,
+			CachedKeys: h.cfg.CachedKeys,
 		}, p)
 	}
 	eng, err := engine.New(ctx, b.Module, ec)

@@ -28,6 +28,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/host/storage"
+	"github.com/chatbridge/chatbridge/host/storage/etcd"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/proxy"
@@ -330,6 +331,17 @@ func (s *Stack) Counts() storage.CountSnapshot {
 		return storage.CountSnapshot{}
 	}
 	return s.emu.Node.Store.Counts()
+}
+
+// CacheStats is the etcd read cache's counts (zero on BuntDB).
+func (s *Stack) CacheStats() etcd.CacheStats {
+	if s.emu == nil {
+		return etcd.CacheStats{}
+	}
+	if db, ok := s.emu.Node.Store.Backend().(*etcd.DB); ok {
+		return db.CacheStats()
+	}
+	return etcd.CacheStats{}
 }
 
 // JiraTotals counts the requests and comments the Jira simulator holds.

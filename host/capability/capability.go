@@ -111,6 +111,12 @@ type Deps struct {
 	// Counters, when set, counts calls refused for a limit, for metrics.
 	// Default: not counted.
 	Counters *Counters
+	// CachedKeys are prefixes of storage keys whose storage.get may be
+	// answered from the store's read cache (storage.WithReadCache): records
+	// the module reads often and that a moment's staleness cannot harm,
+	// such as its configuration. Default: none; every get is linearizable
+	// on a store that offers both.
+	CachedKeys []string
 }
 
 // Counters count capability calls refused for a limit. A host shares one

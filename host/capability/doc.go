@@ -17,6 +17,11 @@
 // wit/jirascopes (generated from testdata/specs), which plugin/sdk/sdktest
 // applies too.
 //
+// storage.get of a key beginning with one of Deps.CachedKeys may be
+// answered from the store's read cache (storage.WithReadCache; on etcd a
+// watch-coherent cache, never older than this node's own writes); every
+// other call, transact included, goes to the store itself.
+//
 // # Traps
 //
 // Only a host bug or an out-of-bounds guest pointer traps (a panic that

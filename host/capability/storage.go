@@ -3,6 +3,7 @@ package capability
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -65,13 +66,23 @@ func (h *host) storageGet(ctx context.Context, m api.Module, kp, kn uint32) int6
 		return abi.Result(code, 0)
 	}
 	start := time.Now()
-	v, err := h.deps.Store.Get(ctx, c.Installation, storage.KVS, k)
+	v, err := h.deps.Store.Get(storage.WithReadCache(ctx, h.cachedKey(k)), c.Installation, storage.KVS, k)
 	code = codeOf(c, "storage.get", err)
 	h.trace(c, Event{Kind: "storage", Op: "get", Key: k, Outcome: outcome(code), Duration: time.Since(start)})
 	if err != nil {
 		return abi.Result(code, 0)
 	}
 	return pend(c, v)
+}
+
+// cachedKey reports whether a read of k may come from the read cache.
+func (h *host) cachedKey(k string) bool {
+	for _, p := range h.deps.CachedKeys {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *host) storageSet(ctx context.Context, m api.Module, kp, kn, vp, vn, ttl uint32) int64 {

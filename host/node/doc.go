@@ -5,6 +5,10 @@
 // end-to-end tests and the benchmarks all start a node through Start, so
 // what they run is wired one way.
 //
+// On etcd the data backend has a read cache (host/storage/etcd, "Read
+// cache"), which answers installation records, secrets and the bridge's
+// CachedKeys; the key store has none.
+//
 // The node is the one package under host/ that imports the edge besides
 // host/hostedge: it assembles the runtime and the edge, and belongs to
 // neither.

@@ -182,6 +182,9 @@ func (n *Node) startRuntime(ctx context.Context, c Config, receiptKey *receipt.P
 		}
 		// Several nodes share the cluster: they share out the queue's lanes.
 		hc.Claims = n.Cluster
+		// The store's read cache (Store.Open) may answer the bridge's reads
+		// of these records; see CachedKeys.
+		hc.CachedKeys = CachedKeys
 		n.Log.Info("joined the cluster", "node", n.Cluster.ID())
 	}
 	if n.Host, err = host.New(ctx, hc); err != nil {

@@ -51,10 +51,26 @@ func (s Store) Open(ctx context.Context, dir string) (storage.Backend, error) {
 			Endpoints: s.Endpoints, Prefix: s.Prefix,
 			CertFile: s.CertFile, KeyFile: s.KeyFile, CAFile: s.CA,
 			Username: s.Username, Password: s.Password,
+			// Installation records, secrets and the module's CachedKeys are
+			// read from memory, kept coherent by a watch (RATIONALE.md,
+			// "Why a read cache on etcd").
+			ReadCache: &etcd.CacheConfig{},
 		})
 	}
 	return nil, fmt.Errorf("unknown -storage %q (bunt or etcd)", s.Backend)
 }
+
+// CachedKeys are the bridge's storage keys (plugin/bridge/store.go) whose
+// reads a node on etcd answers from its read cache: a project's
+// configuration and the chat <-> request mapping, read on every message
+// and changed rarely. A cached read sees every write of its own node and
+// every write acknowledged etcd.CacheConfig.MaxStale (2 s) before; a
+// chat's messages are consumed on one node at a time (its queue lane, whose
+// claim outlives MaxStale), so only an administrator's change made through
+// another node can be seen late, by at most that. Delivery progress and
+// claims (dedupe:), the queue and every conditional write stay
+// linearizable.
+var CachedKeys = []string{"config:", "chat:", "issue:"}
 
 // KeysDir holds what must never be copied with the data: the key store
 // (the wrapped keys of every installation, seal.Config.KeyStore) and the

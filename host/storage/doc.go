@@ -24,5 +24,6 @@
 // turns any Backend into a Store that encrypts keys and values, so a later
 // distributed backend (etcd) needs only the Backend contract. Snapshots use
 // one backend-neutral format (SnapshotWriter, ReadSnapshot), so a backup of
-// one backend restores into another.
+// one backend restores into another. WithReadCache marks a Get that a
+// backend's read cache may answer (host/storage/etcd has one).
 package storage

@@ -16,8 +16,9 @@
 // sealed Get; (10, issue #11) Telegram updates end to end through one and
 // then two host nodes on such a cluster; (11, issue #20) the storage calls
 // per first message, follow-up and agent reply (the host's sealed store's
-// counts; for etcd the members' gRPC requests), with the CPU time of the
-// host and of etcd, on BuntDB and on etcd with its data on disk and on tmpfs.
+// counts; for etcd the members' gRPC requests and the read cache's hits
+// and misses), with the CPU time of the host and of etcd, on BuntDB and on
+// etcd with its data on disk and on tmpfs.
 //
 // Run it from the repository root: go run ./bench/cmd/benchtable.
 package main

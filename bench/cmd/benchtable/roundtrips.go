@@ -16,6 +16,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/node"
 	"github.com/chatbridge/chatbridge/host/storage"
+	"github.com/chatbridge/chatbridge/host/storage/etcd"
 	"github.com/chatbridge/chatbridge/host/storage/etcd/etcdlocal"
 )
 
@@ -33,7 +34,8 @@ const roundTripChats = 20
 // is empty. Per update or reply it counts the host's calls of its sealed
 // store (seal.Store.Counts: get, set, delete, query, transact; the queue's
 // own records apart), for etcd the gRPC requests the members served
-// (grpc_server_handled_total from their /metrics, summed over members) and
+// (grpc_server_handled_total from their /metrics, summed over members),
+// the Gets the read cache answered and passed on (etcd.CacheStats), and
 // the CPU time (/proc) of this process (host, simulators and the load)
 // and of the members. Nothing here is timed but the CPU.
 func roundTripRows(ctx context.Context, a *artifacts, o options) ([]row, error) {
@@ -61,6 +63,7 @@ func roundTripRows(ctx context.Context, a *artifacts, o options) ([]row, error) 
 // sample is what row 11 reads before and after a phase.
 type sample struct {
 	counts      storage.CountSnapshot
+	cache       etcd.CacheStats    // the etcd read cache's hits and misses
 	rpcs        map[string]float64 // gRPC method -> requests, over members
 	host, etcdT time.Duration      // CPU time
 }
@@ -93,7 +96,7 @@ func measureRoundTrips(ctx context.Context, a *artifacts, o options, name, etcdD
 	defer s.Close()
 
 	take := func() (sample, error) {
-		smp := sample{counts: s.Counts(), host: cpuOf(os.Getpid())}
+		smp := sample{counts: s.Counts(), cache: s.CacheStats(), host: cpuOf(os.Getpid())}
 		if members != nil {
 			var err error
 			if smp.rpcs, err = etcdRPCs(ctx, members.Endpoints); err != nil {
@@ -246,7 +249,10 @@ func measureRoundTrips(ctx context.Context, a *artifacts, o options, name, etcdD
 					parts = append(parts, fmt.Sprintf("%s %.1f", m, n))
 				}
 			}
-			cpu = fmt.Sprintf("etcd RPCs %.1f (%s); %s, etcd CPU %s", total, strings.Join(parts, ", "), cpu, ms((p.after.etcdT-p.before.etcdT)/roundTripChats))
+			cpu = fmt.Sprintf("etcd RPCs %.1f (%s); read cache hits %s, misses %s (waits %s, given up %s); %s, etcd CPU %s", total, strings.Join(parts, ", "),
+				per(p.after.cache.Hits-p.before.cache.Hits), per(p.after.cache.Misses-p.before.cache.Misses),
+				per(p.after.cache.Waits-p.before.cache.Waits), per(p.after.cache.WaitTimeouts-p.before.cache.WaitTimeouts),
+				cpu, ms((p.after.etcdT-p.before.etcdT)/roundTripChats))
 		}
 		rows = append(rows, row{id: "11", what: fmt.Sprintf("storage calls per %s, %s (mean of %d)", p.what, name, roundTripChats),
 			figure: fig, peer: cpu, ratio: "-", goal: "-"})

@@ -26,8 +26,42 @@
 // A write is acknowledged once a quorum of members has it in its write-ahead
 // log, fsynced: it survives the loss of any minority of members. Get and
 // Scan are linearizable reads (through the leader's read index): they see
-// every write acknowledged before they began, through whichever member. A
+// every write acknowledged before they began, through whichever member
+// (unless the caller lets the read cache answer a Get: see Read cache). A
 // Scan of several pages reads them all at the revision of the first.
+//
+// # Read cache
+//
+// With Config.ReadCache, a Get whose context allows it
+// (storage.WithReadCache) is answered from memory when the DB holds the
+// record. The cache holds the stored bytes (sealed, as etcd has them) of
+// records read so, each with the revision it is known at, and one watch on
+// the prefix keeps them current: a put replaces a held record, a delete
+// drops it. An absent record, an expired one and one not held are read
+// from the cluster (and then held). What a cached answer promises:
+//
+//   - read-your-writes and more: it is never older than any state this DB
+//     wrote or read through the cluster (each write's revision and each
+//     read record's modification revision are noted; a cached read first
+//     waits, up to CacheConfig.Wait, for the watch to deliver them). A
+//     consumer that has read a queued delivery therefore sees every change
+//     made before that delivery was queued, through whichever node;
+//   - bounded staleness: it reflects every write acknowledged
+//     CacheConfig.MaxStale before (default 2 s). While reads use the cache,
+//     every SyncEvery it takes the cluster's revision with a linearizable
+//     read and waits for the watch to reach it (its events, or a progress
+//     notification it asks for); a cache that cannot show that recently
+//     answers nothing, and every read goes to the cluster;
+//   - nothing from a broken watch: when the watch ends (canceled, its start
+//     revision compacted, its member cut off from the leader:
+//     WithRequireLeader) the cache is emptied and rebuilt from a watch
+//     started at the cluster's then current revision.
+//
+// Writes, Scans, preconditions and transactions never use it: etcd judges
+// every condition. A write whose outcome is unknown (a timeout) drops its
+// keys from the cache. Which reads may be cached is the callers' choice
+// (host/storage/seal: installation records and secrets; the module's keys
+// the host names); CacheStats counts hits, misses and drops.
 //
 // # Leases
 //

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/host/storage"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -69,6 +70,10 @@ type Config struct {
 	// compacts and defragments it (etcd's --auto-compaction-*), or whose
 	// user lacks the root role. Default off.
 	DisableCompact bool
+	// ReadCache, when set, answers the Gets a caller allows
+	// (storage.WithReadCache) from memory, kept coherent by a watch on the
+	// prefix (see "Read cache"). Default: none; every Get is linearizable.
+	ReadCache *CacheConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -126,6 +131,7 @@ type DB struct {
 	tls    *tls.Config
 	client *clientv3.Client
 	leases *leases
+	cache  *cache // nil without Config.ReadCache
 	closed atomic.Bool
 
 	// compactMu lets Snapshot (reading) finish its pages at one revision
@@ -162,6 +168,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if _, err := client.Get(cctx, cfg.Prefix, clientv3.WithCountOnly()); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("etcd: connect: %w", err)
+	}
+	if cfg.ReadCache != nil {
+		d.cache = newCache(d, *cfg.ReadCache)
 	}
 	return d, nil
 }
@@ -241,15 +250,34 @@ func (d *DB) record(key, val []byte, now time.Time) (storage.Record, bool) {
 
 // Get implements storage.Backend. The read is linearizable: it sees every
 // write acknowledged before it began, whichever member took the write.
+// With a read cache, a Get whose ctx allows it (storage.WithReadCache) may
+// instead be answered from memory: it then sees every write this DB made
+// and every write acknowledged CacheConfig.MaxStale before it began.
 func (d *DB) Get(ctx context.Context, key string) (storage.Record, error) {
 	ctx, cancel, err := d.op(ctx)
 	if err != nil {
 		return storage.Record{}, err
 	}
 	defer cancel()
+	cached := d.cache != nil && storage.ReadCacheAllowed(ctx)
+	if cached {
+		if rec, ok := d.cache.get(ctx, d.cfg.Prefix+key, time.Now()); ok {
+			return rec, nil
+		}
+	}
 	resp, err := d.client.Get(ctx, d.cfg.Prefix+key)
 	if err != nil {
 		return storage.Record{}, failed("get", err)
+	}
+	if d.cache != nil {
+		var kv *mvccpb.KeyValue
+		if len(resp.Kvs) > 0 {
+			kv = resp.Kvs[0]
+			d.cache.observe(kv.ModRevision)
+		}
+		if cached {
+			d.cache.fill(d.cfg.Prefix+key, kv, resp.Header.Revision)
+		}
 	}
 	if len(resp.Kvs) == 0 {
 		return storage.Record{}, storage.ErrNotFound
@@ -305,6 +333,9 @@ func (d *DB) Scan(ctx context.Context, from, to string, limit int) ([]storage.Re
 		}
 		rev = resp.Header.Revision
 		for _, kv := range resp.Kvs {
+			if d.cache != nil {
+				d.cache.observe(kv.ModRevision)
+			}
 			if rec, ok := d.record(kv.Key, kv.Value, now); ok {
 				out = append(out, rec)
 			}
@@ -333,6 +364,9 @@ func (d *DB) Delete(ctx context.Context, key string) error {
 func (d *DB) Close() error {
 	if d.closed.Swap(true) {
 		return storage.ErrClosed
+	}
+	if d.cache != nil {
+		d.cache.stop()
 	}
 	if err := d.client.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("etcd: close: %w", err)

@@ -164,9 +164,18 @@ func (d *DB) txn(ctx context.Context, ops []clientv3.Op, conds []storage.Precond
 	for attempt := 0; ; attempt++ {
 		resp, err := d.client.Txn(ctx).If(cmps...).Then(ops...).Else(gets...).Commit()
 		if err != nil {
+			if d.cache != nil {
+				// The write may have landed, at a revision not known here.
+				d.cache.forget(opKeys(ops))
+			}
 			return failed("write", err)
 		}
 		if resp.Succeeded {
+			if d.cache != nil && changed(ops, resp) {
+				// Read your writes: cached reads wait for the watch to
+				// deliver this revision.
+				d.cache.observe(resp.Header.Revision)
+			}
 			return nil
 		}
 		if attempt == maxConflictRetries {
@@ -179,6 +188,9 @@ func (d *DB) txn(ctx context.Context, ops []clientv3.Op, conds []storage.Precond
 			var modRev int64
 			if len(kvs) == 1 {
 				modRev = kvs[0].ModRevision
+				if d.cache != nil {
+					d.cache.observe(modRev)
+				}
 				exp, payload, ok := decodeValue(kvs[0].Value)
 				if !ok {
 					present = true
@@ -198,4 +210,30 @@ func (d *DB) txn(ctx context.Context, ops []clientv3.Op, conds []storage.Precond
 			}
 		}
 	}
+}
+
+// opKeys are the keys ops write.
+func opKeys(ops []clientv3.Op) []string {
+	keys := make([]string, len(ops))
+	for i, op := range ops {
+		keys[i] = string(op.KeyBytes())
+	}
+	return keys
+}
+
+// changed reports whether a transaction that succeeded changed a record,
+// and so made a revision of its own under the prefix: a put always does,
+// a delete only of a key that existed.
+func changed(ops []clientv3.Op, resp *clientv3.TxnResponse) bool {
+	for i, op := range ops {
+		if op.IsPut() {
+			return true
+		}
+		if i < len(resp.Responses) {
+			if dr := resp.Responses[i].GetResponseDeleteRange(); dr != nil && dr.Deleted > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -86,6 +86,13 @@
 // still-sealed snapshot of a live store; Restore loads one into an empty
 // backend.
 //
+// # Read cache
+//
+// Get lets a backend's read cache answer (storage.WithReadCache; the etcd
+// backend has one) for installation records and secrets, and for module
+// records when its caller allowed it; never for dedupe claims, queued
+// deliveries, wrapped keys, or the reads a transaction compares.
+//
 // # Files
 //
 // store.go holds the Store and its single-record operations; rings.go the

@@ -131,6 +131,10 @@ func (s *Store) ring(ctx context.Context, inst string, create bool) (*ringEntry,
 	if r := e.ring.Load(); (r != nil || (e.loaded.Load() && !create)) && s.fresh(e) {
 		return e, r, nil
 	}
+	if storage.ReadCacheAllowed(ctx) {
+		// Wrapped keys are always read from the backend itself.
+		ctx = storage.WithReadCache(ctx, false)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	r := e.ring.Load()

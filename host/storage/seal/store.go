@@ -179,7 +179,7 @@ func (s *Store) Get(ctx context.Context, inst string, space storage.Keyspace, ke
 		if s.testHookRead != nil {
 			s.testHookRead()
 		}
-		rec, err := s.b.Get(ctx, raw)
+		rec, err := s.b.Get(readCache(ctx, space), raw)
 		if err != nil {
 			if errors.Is(err, storage.ErrNotFound) {
 				return nil, err
@@ -195,6 +195,25 @@ func (s *Store) Get(ctx context.Context, inst string, space storage.Keyspace, ke
 		}
 		return val, err
 	}
+}
+
+// readCache decides whether a Get of space may be served from the
+// backend's read cache: installation records and secrets may (the host
+// changes them rarely and a moment's staleness costs a retried call at
+// worst), module records when the caller allowed it
+// (storage.WithReadCache), dedupe claims and queued deliveries never
+// (they decide who does the work, and a stale one would double it).
+func readCache(ctx context.Context, space storage.Keyspace) context.Context {
+	switch space {
+	case storage.Registry, storage.Secret:
+		return storage.WithReadCache(ctx, true)
+	case storage.KVS:
+		return ctx
+	}
+	if storage.ReadCacheAllowed(ctx) {
+		return storage.WithReadCache(ctx, false)
+	}
+	return ctx
 }
 
 // Fingerprint implements storage.Fingerprinter: the raw key's tokens,

@@ -117,7 +117,9 @@ func (s *Store) judge(ctx context.Context, e *ringEntry, r *keyring, op storage.
 		return storage.Precondition{Key: raw, Absent: true}, nil
 	}
 	present, val, pre := false, []byte(nil), storage.Precondition{Key: raw, Absent: true}
-	rec, err := s.b.Get(ctx, raw)
+	// Never from a read cache: the value read becomes the precondition
+	// the backend compares, and a stale one would fail the transaction.
+	rec, err := s.b.Get(storage.WithReadCache(ctx, false), raw)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 	case err != nil:
