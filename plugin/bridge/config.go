@@ -70,6 +70,15 @@ type Config struct {
 	// HashKey keys the hashes of the project's blocked chats (abuse.go):
 	// 32 random bytes in base64, made on the first block; never shown.
 	HashKey string `json:"hashKey,omitempty"`
+	// RequestTypeMenu are the request types a chat's first message offers
+	// (routing.go), resolved by name when saved; empty: no menu, every
+	// request is of RequestTypeID, which is also the type when the
+	// customer does not choose.
+	RequestTypeMenu []MenuType `json:"requestTypeMenu,omitempty"`
+	// Templates are approved WhatsApp message templates that re-open a
+	// conversation outside the reply window (template.go); empty: a reply
+	// outside it only gets the agents' note.
+	Templates []WindowTemplate `json:"templates,omitempty"`
 
 	TokenSecret   string `json:"tokenSecret"`
 	WebhookSecret string `json:"webhookSecret"`
@@ -122,6 +131,8 @@ type view struct {
 	Holidays           []string                     `json:"holidays"`
 	FloodLimit         int                          `json:"floodLimit"`
 	FloodWindowSeconds int                          `json:"floodWindowSeconds"`
+	RequestTypeMenu    []string                     `json:"requestTypeMenu"`
+	Templates          []WindowTemplate             `json:"templates"`
 }
 
 func (c *Config) view() view {
@@ -137,6 +148,10 @@ func (c *Config) view() view {
 		RetentionDays: c.retentionDays(), Satisfaction: c.Satisfaction, Bot: c.Bot, TokenSet: c.TokenSecret != "",
 		Texts: c.Texts, Acknowledge: c.Acknowledge, TimeZone: c.TimeZone, Hours: c.Hours, Holidays: c.Holidays,
 		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds,
+		RequestTypeMenu: c.menuNames(), Templates: c.Templates,
+	}
+	if v.Templates == nil {
+		v.Templates = []WindowTemplate{}
 	}
 	if v.Texts == nil {
 		v.Texts = map[string]map[string]string{}
@@ -179,6 +194,10 @@ type setInput struct {
 	FloodLimit         *int                          `json:"floodLimit"`
 	FloodWindowSeconds *int                          `json:"floodWindowSeconds"`
 	Satisfaction       *bool                         `json:"satisfaction"`
+	// RequestTypeMenu names the request types of the first-message menu
+	// (routing.go); an empty list removes the menu.
+	RequestTypeMenu *[]string         `json:"requestTypeMenu"`
+	Templates       *[]WindowTemplate `json:"templates"`
 	// Read-only fields of config.get, accepted so that a UI can send back
 	// what it read.
 	TokenSet *bool   `json:"tokenSet"`
@@ -337,7 +356,7 @@ func (b *Bridge) configDelete(env *sdk.Env, payload []byte) (answer, error) {
 	// that a half-finished delete can be completed.
 	total := 0
 	prefixes := []string{"chat:" + p + ":", "issue:" + p + "-", "dedupe:jira:" + p + ":", "seen:" + p + ":",
-		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p), "block:" + p + ":", "closed:" + p + ":", "flood:" + p + ":", "csat:" + p + ":"}
+		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p), "block:" + p + ":", "closed:" + p + ":", "flood:" + p + ":", "csat:" + p + ":", "route:" + p + ":", "held:" + p + ":"}
 	for _, k := range b.kinds() {
 		prefixes = append(prefixes, "dedupe:"+k.Short+":"+p+":")
 	}
@@ -400,6 +419,12 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 	if field, msg := checkServiceDesk(&jc, p, cfg.ServiceDeskID, cfg.RequestTypeID); field != "" {
 		return fieldErrors(map[string]string{field: msg}), nil
 	}
+	if kindOK {
+		capacity := menuCapacity(kind.New(env, cfg.secrets()))
+		if msg := menuProblems(&jc, &cfg, in.RequestTypeMenu, cfg.ServiceDeskID != old.ServiceDeskID || cfg.Channel != old.Channel, capacity); msg != "" {
+			return fieldErrors(map[string]string{"requestTypeMenu": msg}), nil // routing.go
+		}
+	}
 
 	sv := &saving{env: env, kind: kind, log: logger(env, "project", p)}
 	if field, msg, err := sv.connect(&cfg, token, hookURL, st); err != nil || field != "" {
@@ -452,6 +477,7 @@ func (in setInput) applyTo(cfg *Config) {
 	setIf(&cfg.FloodWindowSeconds, in.FloodWindowSeconds)
 	cfg.TimeZone = strings.TrimSpace(cfg.TimeZone)
 	setIf(&cfg.Satisfaction, in.Satisfaction)
+	setIf(&cfg.Templates, in.Templates)
 	if in.AttachmentsIn != nil {
 		cfg.AttachmentsIn = []string{}
 		for _, k := range *in.AttachmentsIn {
@@ -520,6 +546,7 @@ func (b *Bridge) configProblems(cfg, old Config, exists bool, token string) map[
 		errs[k] = v
 	}
 	floodProblems(&cfg, errs)
+	templateProblems(&cfg, errs) // template.go
 	return errs
 }
 

@@ -28,6 +28,9 @@ type inboundJob struct {
 	// Queued is when the webhook queued it (Unix milliseconds): a forget of
 	// the chat refuses what was queued before it (privacy.go).
 	Queued int64 `json:"queued,omitempty"`
+	// Held marks a message waiting for the customer's choice of a request
+	// type (routing.go).
+	Held bool `json:"held,omitempty"`
 }
 
 // Opening a request: a delivery that finds another one opening the chat's
@@ -355,6 +358,9 @@ func (b *Bridge) consumeInbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRes
 	if errors.Is(err, errWait) {
 		return w.wait()
 	}
+	if errors.Is(err, errHold) {
+		return w.hold() // routing.go
+	}
 	var settle errSettle
 	if errors.As(err, &settle) {
 		w.log.Info("inbound: looking for a request an earlier attempt may have created; retrying soon")
@@ -536,7 +542,7 @@ func (w *inbound) run() error {
 			return w.reply(fill(t.Status, "{key}", w.chat.Issue, "{status}", s.Name))
 		})
 	}
-	return w.message()
+	return w.routed() // routing.go, then message
 }
 
 func (w *inbound) blocked() error {
@@ -698,7 +704,7 @@ func (w *inbound) open(accepted []int) error {
 	}
 	req := jira.NewRequest{
 		ServiceDeskID: w.cfg.ServiceDeskID,
-		RequestTypeID: w.cfg.RequestTypeID,
+		RequestTypeID: w.requestTypeID(), // routing.go
 		Summary:       summary(w.cfg.SummaryTemplate, ev.Sender, ev.Plain, kindName),
 		Description:   description(ev, w.job.Channel, kindName),
 		Labels:        []string{ChannelLabel(w.job.Channel)},

@@ -39,6 +39,9 @@ type outboundJob struct {
 	// Verify asks the consumer to read sd.public.comment first, because the
 	// event did not say whether the comment is public.
 	Verify bool `json:"verify,omitempty"`
+	// Held marks a reply held outside the reply window and released when
+	// the customer answered: its text is read from Jira (template.go).
+	Held bool `json:"held,omitempty"`
 }
 
 // Pacing: Telegram allows about one message per second per chat. A reply of
@@ -448,6 +451,9 @@ func reason(err error) string {
 }
 
 func (o *outbound) comment() error {
+	if gone, err := o.heldContent(); gone || err != nil { // template.go
+		return err
+	}
 	if o.job.Verify && !o.prog.has("verified") {
 		vis, err := o.jc.CommentVisibility(o.job.Issue, o.job.Comment)
 		if err != nil {

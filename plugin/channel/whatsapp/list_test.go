@@ -42,7 +42,7 @@ func TestSendListSendsOneSectionOfRows(t *testing.T) {
 	var m struct {
 		Type        string `json:"type"`
 		Interactive struct {
-			Type   string `json:"type"`
+			Type   string                `json:"type"`
 			Body   struct{ Text string } `json:"body"`
 			Action struct {
 				Button   string `json:"button"`
@@ -94,7 +94,7 @@ func TestSendTemplateNamesTheApprovedTemplate(t *testing.T) {
 				Policy, Code string
 			} `json:"language"`
 			Components []struct {
-				Type       string `json:"type"`
+				Type       string                        `json:"type"`
 				Parameters []struct{ Type, Text string } `json:"parameters"`
 			} `json:"components"`
 		} `json:"template"`
