@@ -69,7 +69,7 @@ var RecordKinds = []RecordKind{
 		Lifetime: "until the request opens (the choice, or 5 minutes without one), at most 1 hour", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "seen", Holds: "when a customer last wrote, for a reply window; keyed by the chat id",
 		Lifetime: "the reply window and 7 days", Sealed: true, project: segment(1), at: field("at")},
-	{Name: "sent", Holds: "a sent reply's hashed message id, its request key and reply nonce; no content, no chat id",
+	{Name: "sent", Holds: "a sent reply's hashed message id, its request key, comment id and reply nonce; no content, no chat id",
 		Lifetime: "7 days", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "sweep", Holds: "where the retention sweep resumes (a storage cursor: the last request key read, sealed by the host)",
 		Lifetime: "7 days, or until the sweep reaches the end", Sealed: true, project: segment(1), at: field("at")},

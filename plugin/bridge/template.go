@@ -126,68 +126,141 @@ func (c *Config) windowTemplate(lang string) (WindowTemplate, bool) {
 	return c.Templates[0], true
 }
 
+// reopening is one reply held for a chat outside its window, and what
+// holding it and inviting the customer back needs; both the outbound
+// consumer (the bridge knew the window was closed) and a 131047 refusal
+// reported later (it did not) use it.
+type reopening struct {
+	st       store
+	now      time.Time
+	window   time.Duration
+	attempt  uint32
+	key      string // the chat's held record
+	chat     string
+	this     heldReply
+	tpl      WindowTemplate
+	sender   channel.Templater
+	recordID func(id string) // keeps the template's message id for its receipt
+}
+
+func (b *Bridge) reopening(st store, cfg *Config, ch channel.Channel, project, channelName, chat, lang, issue, comment string, attempt uint32) (*reopening, bool) {
+	tpl, ok := cfg.windowTemplate(lang)
+	sender, canSend := ch.(channel.Templater)
+	w, windowed := ch.(channel.Windowed)
+	if !ok || !canSend || !windowed || !jira.ValidID(comment) || !jira.ValidIssueKey(issue) {
+		return nil, false
+	}
+	return &reopening{st: st, now: b.now(), window: w.ReplyWindow(), attempt: attempt, key: heldKey(project, channelName, chat),
+		chat: chat, this: heldReply{Issue: issue, Comment: comment}, tpl: tpl, sender: sender, recordID: func(string) {}}, true
+}
+
+// hold adds the reply to the chat's held record; full when it holds
+// maxHeld already.
+func (r *reopening) hold() (full bool, err error) {
+	var rec heldRecord
+	found, err := r.st.get(r.key, &rec)
+	if err != nil {
+		return false, err
+	}
+	if !found {
+		rec = heldRecord{At: r.now.Unix()}
+	}
+	if !slices.Contains(rec.Replies, r.this) {
+		if len(rec.Replies) >= maxHeld {
+			return true, nil
+		}
+		rec.Replies = append(rec.Replies, r.this)
+	}
+	return false, r.st.put(r.key, &rec, heldTTL)
+}
+
+// invite sends the template, unless one went out less than a window's
+// length ago. A template the messenger refuses for good takes the reply
+// out of the held record: it will not be released, and the caller's error
+// becomes the agents' failure note.
+func (r *reopening) invite() error {
+	var rec heldRecord
+	found, err := r.st.get(r.key, &rec)
+	if err != nil || !found {
+		return err // released meanwhile: the customer answered
+	}
+	if rec.Template != 0 && r.now.Sub(time.Unix(rec.Template, 0)) < r.window {
+		return nil // invited already; one template per window's length
+	}
+	params := make([]string, 0, len(r.tpl.Params))
+	for _, p := range r.tpl.Params {
+		params = append(params, strings.ReplaceAll(p, "{key}", r.this.Issue))
+	}
+	id, err := r.sender.SendTemplate(r.chat, channel.Template{Name: r.tpl.Name, Language: r.tpl.Language, Params: params})
+	if err != nil {
+		if _, temporary := retryAfter(err, r.attempt); !temporary {
+			rec.Replies = slices.DeleteFunc(rec.Replies, func(h heldReply) bool { return h == r.this })
+			_ = r.st.put(r.key, &rec, heldTTL)
+		}
+		return err
+	}
+	r.recordID(id)
+	rec.Template = r.now.Unix()
+	return r.st.put(r.key, &rec, heldTTL)
+}
+
+// note is the agents' note for a held reply.
+func (r *reopening) note(channelName string) string {
+	return fill(noteTemplateSent, "{channel}", channelTitle(channelName), "{window}", windowText(r.window),
+		"{template}", r.tpl.Name, "{days}", fmt.Sprint(int(heldTTL/(24*time.Hour))))
+}
+
 // reopen handles an agent's reply outside the window on a channel with
 // templates: the reply is held, the template sent (once per window), the
-// agents told.
-func (o *outbound) reopen(tpl WindowTemplate, sender channel.Templater) error {
-	key := heldKey(o.job.Project, o.rev.Channel, o.rev.Chat)
-	this := heldReply{Issue: o.job.Issue, Comment: o.job.Comment}
-	var rec heldRecord
+// agents told. ok is false where the project or channel has no template.
+func (o *outbound) reopen() (ok bool, err error) {
+	r, ok := o.b.reopening(o.st, &o.cfg, o.ch, o.job.Project, o.rev.Channel, o.rev.Chat, o.chat.Lang, o.job.Issue, o.job.Comment, o.attempt)
+	if !ok {
+		return false, nil
+	}
+	r.recordID = o.sentID // a later failure of the template becomes the agents' note (receipts.go)
 	full := false
-	if err := o.step("hold", func() error {
-		found, err := o.st.get(key, &rec)
-		if err != nil {
-			return err
-		}
-		if !found {
-			rec = heldRecord{At: o.b.now().Unix()}
-		}
-		if !slices.Contains(rec.Replies, this) {
-			if full = len(rec.Replies) >= maxHeld; full {
-				return nil
-			}
-			rec.Replies = append(rec.Replies, this)
-		}
-		return o.st.put(key, &rec, heldTTL)
-	}); err != nil {
-		return err
+	if err := o.step("hold", func() (err error) { full, err = r.hold(); return err }); err != nil {
+		return true, err
 	}
 	if full {
-		return o.windowNote()
+		return true, o.windowNote()
 	}
-	w, _ := o.ch.(channel.Windowed)
-	if err := o.step("template", func() error {
-		found, err := o.st.get(key, &rec)
-		if err != nil || !found {
-			return err // released meanwhile: the customer answered
+	if err := o.step("template", r.invite); err != nil {
+		return true, err
+	}
+	o.log.Info("outbound: outside the reply window; reply held and the customer invited back")
+	return true, o.note("windownote", r.note(o.rev.Channel))
+}
+
+// reopenRefused handles a reply the messenger refused because the window
+// had closed (131047) where the bridge did not know it (its record lost or
+// older than the window's slack): held and invited back as above, instead
+// of the failure note. ok is false where the project has no template.
+func (w *inbound) reopenRefused(rec sentRecord) (ok bool, err error) {
+	r, ok := w.b.reopening(w.st, &w.cfg, w.ch, w.job.Project, w.job.Channel, w.job.Event.ChatID, w.chat.Lang, rec.Issue, rec.Comment, w.attempt)
+	if !ok {
+		return false, nil
+	}
+	r.recordID = func(id string) {
+		sent := sentRecord{Issue: rec.Issue, Reply: rec.Reply + ".template", At: r.now.Unix()}
+		if err := w.st.put(sentKey(w.job.Project, w.kind.Short, id), &sent, SentTTL); err != nil {
+			w.log.Warn("inbound: template not recorded; a later failure will not be noted", "err", err)
 		}
-		if rec.Template != 0 && w != nil && o.b.now().Sub(time.Unix(rec.Template, 0)) < w.ReplyWindow() {
-			return nil // invited already; one template per window's length
-		}
-		params := make([]string, 0, len(tpl.Params))
-		for _, p := range tpl.Params {
-			params = append(params, strings.ReplaceAll(p, "{key}", o.job.Issue))
-		}
-		id, err := sender.SendTemplate(o.rev.Chat, channel.Template{Name: tpl.Name, Language: tpl.Language, Params: params})
-		if err != nil {
-			if _, temporary := retryAfter(err, o.attempt); !temporary {
-				// Refused (an unknown template, wrong parameters): the reply
-				// will not be released; the failure note says so.
-				rec.Replies = slices.DeleteFunc(rec.Replies, func(r heldReply) bool { return r == this })
-				_ = o.st.put(key, &rec, heldTTL)
-			}
-			return err
-		}
-		o.sentID(id) // a later failure of the template becomes the agents' note (receipts.go)
-		o.log.Info("outbound: outside the reply window; template sent to re-open the conversation")
-		rec.Template = o.b.now().Unix()
-		return o.st.put(key, &rec, heldTTL)
-	}); err != nil {
+	}
+	full := false
+	if err := w.step("hold", func() (err error) { full, err = r.hold(); return err }); err != nil || full {
+		return !full, err
+	}
+	if err := w.step("template", r.invite); err != nil {
+		return true, err
+	}
+	w.log.Info("inbound: reply refused outside the window; held and the customer invited back")
+	note := r.note(w.job.Channel)
+	return true, w.jiraStep("heldnote", rec.Issue, nil, func(op string) error {
+		_, err := w.jc.AddMarkedComment(rec.Issue, note, false, op)
 		return err
-	}
-	note := fill(noteTemplateSent, "{channel}", channelTitle(o.rev.Channel), "{window}", windowText(w.ReplyWindow()),
-		"{template}", tpl.Name, "{days}", fmt.Sprint(int(heldTTL/(24*time.Hour))))
-	return o.note("windownote", note)
+	})
 }
 
 // noteTemplateSent tells the agents their reply waits for the customer.

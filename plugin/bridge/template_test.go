@@ -175,3 +175,36 @@ func TestTemplatesAreCheckedWhenSaved(t *testing.T) {
 		t.Errorf("for a French speaker: %+v", tp)
 	}
 }
+
+// A reply WhatsApp refuses later with 131047 (the bridge's own record did
+// not know the window had closed) is held and the template sent, as when
+// the bridge knew; the customer's answer releases it.
+func TestWhatsAppRefusalOutsideTheWindowIsHeldForTheTemplate(t *testing.T) {
+	h, f := whatsappConversation(t)
+	var tpl []WindowTemplate
+	_ = json.Unmarshal([]byte(reopenTemplate), &tpl)
+	h.configure(map[string]any{"channel": "whatsapp", "botToken": waPhone + ":" + waAccount + ":" + waApp + ":" + waAccess, "templates": tpl})
+	agentComments(h, map[string]string{"10101": "Please send a photo of the label."})
+	h.event("comment_created_public.json")
+	h.drain()
+	if len(f.ids) != 1 {
+		t.Fatalf("sent %v", f.ids)
+	}
+	h.waSigned(waStatus(f.ids[0], "failed", 131047))
+	h.waSigned(waStatus(f.ids[0], "failed", 131047)) // Meta's retry
+	h.drain()
+	if tpls := templatesSent(f); len(tpls) != 1 {
+		t.Fatalf("templates %v", tpls)
+	}
+	notes := internalNotes(h)
+	if len(notes) != 1 || !strings.Contains(notes[0], "support_reply_waiting") {
+		t.Fatalf("notes %q", notes)
+	}
+	before := len(textsSent(f))
+	body := waText("wamid.C==", "Here I am")
+	h.waPost(body, "sha256="+hmacHex([]byte(waApp), body))
+	h.drain()
+	if got := textsSent(f)[before:]; len(got) != 1 || !strings.Contains(got[0], "photo of the label") {
+		t.Fatalf("after the answer: %q", got)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/plugin/channel"
-	"github.com/chatbridge/chatbridge/plugin/jira"
 	"github.com/chatbridge/chatbridge/plugin/sdk"
 )
 
@@ -70,10 +69,8 @@ func (o *outbound) windowClosed(err error) error {
 	if !reply(o.job.Kind) {
 		return nil
 	}
-	if tpl, ok := o.cfg.windowTemplate(o.chat.Lang); ok && jira.ValidID(o.job.Comment) {
-		if t, ok := o.ch.(channel.Templater); ok {
-			return o.reopen(tpl, t)
-		}
+	if ok, err := o.reopen(); ok { // template.go
+		return err
 	}
 	return o.windowNote()
 }
