@@ -125,4 +125,14 @@
 // abuse.go drops a blocked chat's messages and those over a chat's flood
 // limit; every request the bridge raises carries its channel's label
 // (ChannelLabel).
+//
+// # Routing and the reply window
+//
+// routing.go offers a chat's first message a menu of request types
+// (Config.RequestTypeMenu) and holds the message in the queue, not in
+// storage, until the customer chooses or the default type applies after 5
+// minutes. template.go holds an agent's reply outside WhatsApp's 24-hour
+// window (a reference to the comment, never its text), sends an approved
+// template (Config.Templates) and releases the reply when the customer
+// answers.
 package bridge
