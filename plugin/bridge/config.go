@@ -79,6 +79,8 @@ type Config struct {
 	// conversation outside the reply window (template.go); empty: a reply
 	// outside it only gets the agents' note.
 	Templates []WindowTemplate `json:"templates,omitempty"`
+	// Bots are more bots or numbers besides this one (bots.go).
+	Bots []ExtraBot `json:"bots,omitempty"`
 
 	TokenSecret   string `json:"tokenSecret"`
 	WebhookSecret string `json:"webhookSecret"`
@@ -133,6 +135,7 @@ type view struct {
 	FloodWindowSeconds int                          `json:"floodWindowSeconds"`
 	RequestTypeMenu    []string                     `json:"requestTypeMenu"`
 	Templates          []WindowTemplate             `json:"templates"`
+	Bots               []map[string]string          `json:"bots"`
 }
 
 func (c *Config) view() view {
@@ -148,7 +151,7 @@ func (c *Config) view() view {
 		RetentionDays: c.retentionDays(), Satisfaction: c.Satisfaction, Bot: c.Bot, TokenSet: c.TokenSecret != "",
 		Texts: c.Texts, Acknowledge: c.Acknowledge, TimeZone: c.TimeZone, Hours: c.Hours, Holidays: c.Holidays,
 		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds,
-		RequestTypeMenu: c.menuNames(), Templates: c.Templates,
+		RequestTypeMenu: c.menuNames(), Templates: c.Templates, Bots: c.botViews(),
 	}
 	if v.Templates == nil {
 		v.Templates = []WindowTemplate{}
@@ -252,6 +255,10 @@ func (b *Bridge) Resolver(env *sdk.Env, c *abi.ResolverCall) ([]byte, error) {
 		a, err = b.blocksRemove(env, c.Payload)
 	case "blocks.list":
 		a, err = b.blocksList(env, c.Payload)
+	case "bots.add":
+		a, err = b.botsAdd(env, c) // bots.go
+	case "bots.remove":
+		a, err = b.botsRemove(env, c.Payload)
 	default:
 		return nil, abi.InvalidArgument
 	}
@@ -351,6 +358,7 @@ func (b *Bridge) configDelete(env *sdk.Env, payload []byte) (answer, error) {
 				}
 			}
 		}
+		b.retireBots(env, cfg.Bots) // bots.go
 	}
 	// Mappings and delivery records go even without a configuration, so
 	// that a half-finished delete can be completed.
@@ -703,7 +711,8 @@ func projectWithBot(st store, ch, botID, except string) (string, error) {
 		}
 		for _, e := range page.Entries {
 			var c Config
-			if json.Unmarshal(e.Value, &c) == nil && c.ProjectKey != except && c.Channel == ch && c.BotID == botID {
+			if json.Unmarshal(e.Value, &c) == nil && c.ProjectKey != except && (c.Channel == ch && c.BotID == botID ||
+				slices.ContainsFunc(c.Bots, func(x ExtraBot) bool { return x.Channel == ch && x.BotID == botID })) {
 				return c.ProjectKey, nil
 			}
 		}

@@ -56,12 +56,14 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 		return respond(404), nil
 	}
 	project := abi.Get(req.Query, "project")
+	route := webhookRoute(req, name) // bots.go: the bot the update came through
 	var (
-		log   = logger(env, "channel", name)
-		st    = store{env.Storage}
-		cfg   Config
-		found bool
-		err   error
+		log     = logger(env, "channel", name)
+		st      = store{env.Storage}
+		cfg     Config
+		secrets channel.Secrets
+		found   bool
+		err     error
 	)
 	if ValidProjectKey(project) {
 		log = log.With("project", project)
@@ -69,14 +71,14 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 			log.Error("webhook: configuration unreadable", "err", err)
 			return respond(503), nil
 		}
-		if cfg.Channel != name {
+		if _, secrets, found = b.endpoint(&cfg, route); !found || channelOf(route) != name {
 			found, cfg = false, Config{}
 		}
 	}
 	if kind.Handshake != nil {
 		webhook := ""
 		if found && cfg.Enabled {
-			webhook = cfg.WebhookSecret
+			webhook = secrets.Webhook
 		}
 		if resp := kind.Handshake(env, req, webhook); resp != nil {
 			return resp, nil
@@ -88,7 +90,7 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 	if !found {
 		return respond(404), nil
 	}
-	ch := kind.New(env, cfg.secrets())
+	ch := kind.New(env, secrets)
 	if err := ch.Authenticate(req); err != nil {
 		if errors.Is(err, channel.ErrUnauthorized) {
 			log.Warn("webhook: not authentic; rejected")
@@ -111,6 +113,7 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 		greeting, events = g.Greet(events, cfg.textsIn(startLang(events)).Greeting)
 	}
 	for _, ev := range events {
+		ev.ID = routedEventID(route, ev.ID)
 		key := inboundDedupeKey(kind.Short, project, ev.ID)
 		nonce, queue, won, err := st.claimed(key)
 		if err != nil {
@@ -121,9 +124,9 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 			log.Info("webhook: duplicate delivery ignored", "event", ev.ID)
 			continue
 		}
-		payload, err := json.Marshal(inboundJob{Project: project, Channel: name, Nonce: nonce, Event: ev, Queued: b.now().UnixMilli()})
+		payload, err := json.Marshal(inboundJob{Project: project, Channel: route, Nonce: nonce, Event: ev, Queued: b.now().UnixMilli()})
 		if err == nil {
-			err = env.Queue.Push(QueueInbound, chatKey(project, name, ev.ChatID), payload, 0)
+			err = env.Queue.Push(QueueInbound, chatKey(project, route, ev.ChatID), payload, 0)
 		}
 		if err != nil {
 			if won {
@@ -144,7 +147,7 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 		}
 		log.Info("webhook: event queued", "event", ev.ID, "kind", string(ev.Kind))
 		if !forgetCommand(&ev) { // a /forget leaves no window record behind (privacy.go)
-			b.sawCustomer(env, ch, project, name, ev) // window.go
+			b.sawCustomer(env, ch, project, route, ev) // window.go
 		}
 	}
 	if greeting != nil {
@@ -323,8 +326,8 @@ func (b *Bridge) consumeInbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRes
 	if err != nil {
 		return w.fail(err)
 	}
-	kind, ok := b.kinds()[job.Channel]
-	if !found || !w.cfg.Enabled || !ok || w.cfg.Channel != job.Channel {
+	kind, secrets, ok := b.endpoint(&w.cfg, job.Channel) // bots.go
+	if !found || !w.cfg.Enabled || !ok {
 		w.log.Info("inbound: project not configured for this channel; dropped")
 		return abi.QueueResult{}, nil
 	}
@@ -334,7 +337,7 @@ func (b *Bridge) consumeInbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRes
 		w.log.Info("inbound: queued before its chat was forgotten; dropped")
 		return abi.QueueResult{}, nil
 	}
-	w.kind, w.ch = kind, kind.New(env, w.cfg.secrets())
+	w.kind, w.ch = kind, kind.New(env, secrets)
 	w.key = inboundDedupeKey(kind.Short, job.Project, job.Event.ID)
 	found, err = w.st.get(w.key, &w.prog)
 	if err != nil {
@@ -938,10 +941,10 @@ func sizeText(n int64) string {
 
 // ChannelLabel is the label of every request raised from a channel
 // ("chatbridge-telegram"), for JSM queues and automation.
-func ChannelLabel(name string) string { return "chatbridge-" + name }
+func ChannelLabel(name string) string { return "chatbridge-" + channelOf(name) }
 
 func channelTitle(name string) string {
-	switch name {
+	switch name = channelOf(name); name {
 	case "telegram":
 		return "Telegram"
 	case "viber":

@@ -371,8 +371,7 @@ func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRe
 	if err != nil {
 		return o.fail(err)
 	}
-	kind, ok := b.kinds()[o.cfg.Channel]
-	if !found || !o.cfg.Enabled || !ok {
+	if !found || !o.cfg.Enabled {
 		o.log.Info("outbound: project not configured; dropped")
 		return abi.QueueResult{}, nil
 	}
@@ -384,7 +383,12 @@ func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRe
 		o.log.Info("outbound: request no longer mapped; dropped")
 		return abi.QueueResult{}, nil
 	}
-	o.ch, o.short = kind.New(env, o.cfg.secrets()), kind.Short
+	kind, secrets, ok := b.endpoint(&o.cfg, o.rev.Channel) // bots.go: the bot the chat wrote to
+	if !ok {
+		o.log.Info("outbound: the chat's bot no longer serves the project; dropped")
+		return abi.QueueResult{}, nil
+	}
+	o.ch, o.short = kind.New(env, secrets), kind.Short
 	if _, err := o.st.get(o.chatKey(), &o.chat); err != nil {
 		return o.fail(err)
 	}
