@@ -134,5 +134,6 @@
 // minutes. template.go holds an agent's reply outside WhatsApp's 24-hour
 // window (a reference to the comment, never its text), sends an approved
 // template (Config.Templates) and releases the reply when the customer
-// answers.
+// answers. bots.go lets more bots or numbers serve a project, each under a
+// route name of its own, routed by the bot an update came through.
 package bridge
