@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/plugin/sdk/sdktest"
+	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 // withMenu configures the project with a menu of the fixture desk's two
@@ -237,5 +238,42 @@ func TestForgetDropsAPendingMenuAndItsHeldMessage(t *testing.T) {
 	}
 	if n := h.jira.issueCount(); n != 0 {
 		t.Errorf("%d requests opened after the forget", n)
+	}
+}
+
+// On Viber the menu is a keyboard of reply buttons whose ActionBody the
+// customer's press sends back as text ("cb:rt:<id>").
+func TestViberMenuIsAKeyboardAndItsPressPicksTheType(t *testing.T) {
+	h, _ := viberConversation(t)
+	if a, err := h.resolve("config.set", map[string]any{"projectKey": testProject, "requestTypeMenu": []string{"Get help", "Report a delivery problem"}}); err != nil || a["ok"] != true {
+		t.Fatalf("config.set: %v %v", a, err)
+	}
+	var keyboards []string
+	inner := h.env.HTTP.Handler
+	h.env.HTTP.Handler = func(req *abi.Request) (*abi.Response, error) {
+		if strings.HasSuffix(req.URL, "send_message") && strings.Contains(string(req.Body), `"keyboard"`) {
+			keyboards = append(keyboards, string(req.Body))
+		}
+		return inner(req)
+	}
+	post := func(token int64, text string) {
+		t.Helper()
+		body := viberText(token, text)
+		if r := h.viberPost(body, hmacHex([]byte(viberToken), body)); r.Status != 200 {
+			t.Fatalf("webhook answered %d", r.Status)
+		}
+	}
+	post(4912661846655238145, "My parcel never arrived")
+	held := h.dueNow()
+	if len(keyboards) != 1 || !strings.Contains(keyboards[0], `"ActionBody":"cb:rt:12"`) || h.jira.issueCount() != 0 {
+		t.Fatalf("keyboards %q, %d requests", keyboards, h.jira.issueCount())
+	}
+	post(4912661846655238146, "cb:rt:12")
+	held = append(held, h.dueNow()...)
+	if left := h.waitHeld(held, 5); len(left) != 0 {
+		t.Fatalf("%d still held", len(left))
+	}
+	if is := h.jira.issue("SUP-1"); h.jira.issueCount() != 1 || is.RequestType != "12" || !strings.Contains(is.Description, "My parcel never arrived") {
+		t.Fatalf("request %+v", is)
 	}
 }
