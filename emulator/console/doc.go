@@ -1,6 +1,9 @@
 // Package console is the local emulator's web console: a messenger pane
 // (Telegram, Viber or WhatsApp, chatting as a customer of that simulator's
-// bot; it offers to switch the dev project to the chosen messenger) and a
+// bot; it offers to switch the dev project to the chosen messenger; the
+// bot's buttons, keyboards and WhatsApp lists are shown and clickable, a
+// click delivered through the simulator as the messenger delivers a press,
+// and a WhatsApp template is shown as one) and a
 // service-desk pane driven through the simulators' control API, a live
 // trace of invocations and capability calls, the queue, a storage inspector
 // that shows each record sealed on disk beside its opened value, project

@@ -67,7 +67,7 @@ func StartSimulators(edgeCert string) (*Local, error) {
 	s := &Local{
 		// Any port: dev mode listens where the developer says, not only on
 		// the four ports Telegram accepts.
-		Telegram: telegram.New(telegram.Config{Client: deliver, AnyWebhookPort: true}),
+		Telegram: telegram.New(telegram.Config{Client: deliver, AnyWebhookPort: true, Tokens: []string{telegram.DefaultToken, SecondTelegramToken}}),
 		Jira:     jira.New(jira.Config{Client: deliver, Site: Site}),
 		Viber:    viber.New(viber.Config{Client: deliver}),
 		WhatsApp: whatsapp.New(whatsapp.Config{Client: deliver}),

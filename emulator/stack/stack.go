@@ -22,6 +22,10 @@ import (
 	"github.com/chatbridge/chatbridge/proxy"
 )
 
+// SecondTelegramToken is a second bot of the Telegram simulator, for a
+// project served by several bots (bots.add).
+const SecondTelegramToken = "7000000002:AAHdevSimulatorSecond_0123456789abc"
+
 // Site is the Jira site the emulator installs on first start.
 const Site = "https://dev.atlassian.net"
 

@@ -302,7 +302,7 @@ func (b *Bridge) blockTarget(env *sdk.Env, payload []byte, byID bool) (store, Co
 		}
 		in.Channel, in.Chat = rev.Channel, rev.Chat
 	default:
-		if _, ok := b.kinds()[in.Channel]; !ok {
+		if _, _, ok := b.endpoint(&cfg, in.Channel); !ok && b.kinds()[in.Channel].New == nil {
 			return fail("channel", "Unknown channel; supported: "+strings.Join(b.kindNames(), ", ")+".")
 		}
 		if len(in.Chat) > 128 || strings.TrimSpace(in.Chat) != in.Chat || in.Chat == "" {

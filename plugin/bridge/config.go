@@ -73,6 +73,17 @@ type Config struct {
 	// Identity is whether chats link to JSM customers (identity.go):
 	// IdentityOff (""), IdentityOptional or IdentityRequired.
 	Identity string `json:"identity,omitempty"`
+	// RequestTypeMenu are the request types a chat's first message offers
+	// (routing.go), resolved by name when saved; empty: no menu, every
+	// request is of RequestTypeID, which is also the type when the
+	// customer does not choose.
+	RequestTypeMenu []MenuType `json:"requestTypeMenu,omitempty"`
+	// Templates are approved WhatsApp message templates that re-open a
+	// conversation outside the reply window (template.go); empty: a reply
+	// outside it only gets the agents' note.
+	Templates []WindowTemplate `json:"templates,omitempty"`
+	// Bots are more bots or numbers besides this one (bots.go).
+	Bots []ExtraBot `json:"bots,omitempty"`
 
 	TokenSecret   string `json:"tokenSecret"`
 	WebhookSecret string `json:"webhookSecret"`
@@ -126,6 +137,9 @@ type view struct {
 	FloodLimit         int                          `json:"floodLimit"`
 	FloodWindowSeconds int                          `json:"floodWindowSeconds"`
 	Identity           string                       `json:"identity"`
+	RequestTypeMenu    []string                     `json:"requestTypeMenu"`
+	Templates          []WindowTemplate             `json:"templates"`
+	Bots               []map[string]string          `json:"bots"`
 }
 
 func (c *Config) view() view {
@@ -141,6 +155,10 @@ func (c *Config) view() view {
 		RetentionDays: c.retentionDays(), Satisfaction: c.Satisfaction, Bot: c.Bot, TokenSet: c.TokenSecret != "",
 		Texts: c.Texts, Acknowledge: c.Acknowledge, TimeZone: c.TimeZone, Hours: c.Hours, Holidays: c.Holidays,
 		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds, Identity: c.identity(),
+		RequestTypeMenu: c.menuNames(), Templates: c.Templates, Bots: c.botViews(),
+	}
+	if v.Templates == nil {
+		v.Templates = []WindowTemplate{}
 	}
 	if v.Texts == nil {
 		v.Texts = map[string]map[string]string{}
@@ -184,6 +202,10 @@ type setInput struct {
 	FloodWindowSeconds *int                          `json:"floodWindowSeconds"`
 	Satisfaction       *bool                         `json:"satisfaction"`
 	Identity           *string                       `json:"identity"`
+	// RequestTypeMenu names the request types of the first-message menu
+	// (routing.go); an empty list removes the menu.
+	RequestTypeMenu *[]string         `json:"requestTypeMenu"`
+	Templates       *[]WindowTemplate `json:"templates"`
 	// Read-only fields of config.get, accepted so that a UI can send back
 	// what it read.
 	TokenSet *bool   `json:"tokenSet"`
@@ -238,6 +260,10 @@ func (b *Bridge) Resolver(env *sdk.Env, c *abi.ResolverCall) ([]byte, error) {
 		a, err = b.blocksRemove(env, c.Payload)
 	case "blocks.list":
 		a, err = b.blocksList(env, c.Payload)
+	case "bots.add":
+		a, err = b.botsAdd(env, c) // bots.go
+	case "bots.remove":
+		a, err = b.botsRemove(env, c.Payload)
 	default:
 		return nil, abi.InvalidArgument
 	}
@@ -337,12 +363,13 @@ func (b *Bridge) configDelete(env *sdk.Env, payload []byte) (answer, error) {
 				}
 			}
 		}
+		b.retireBots(env, cfg.Bots) // bots.go
 	}
 	// Mappings and delivery records go even without a configuration, so
 	// that a half-finished delete can be completed.
 	total := 0
 	prefixes := []string{"chat:" + p + ":", "issue:" + p + "-", "dedupe:jira:" + p + ":", "seen:" + p + ":",
-		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p), "block:" + p + ":", "closed:" + p + ":", "flood:" + p + ":", "csat:" + p + ":", "link:" + p + ":"}
+		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p), "block:" + p + ":", "closed:" + p + ":", "flood:" + p + ":", "csat:" + p + ":", "link:" + p + ":", "route:" + p + ":", "held:" + p + ":"}
 	for _, k := range b.kinds() {
 		prefixes = append(prefixes, "dedupe:"+k.Short+":"+p+":")
 	}
@@ -405,6 +432,12 @@ func (b *Bridge) configSet(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 	if field, msg := checkServiceDesk(&jc, p, cfg.ServiceDeskID, cfg.RequestTypeID); field != "" {
 		return fieldErrors(map[string]string{field: msg}), nil
 	}
+	if kindOK {
+		capacity := menuCapacity(kind.New(env, cfg.secrets()))
+		if msg := menuProblems(&jc, &cfg, in.RequestTypeMenu, cfg.ServiceDeskID != old.ServiceDeskID || cfg.Channel != old.Channel, capacity); msg != "" {
+			return fieldErrors(map[string]string{"requestTypeMenu": msg}), nil // routing.go
+		}
+	}
 
 	sv := &saving{env: env, kind: kind, log: logger(env, "project", p)}
 	if field, msg, err := sv.connect(&cfg, token, hookURL, st); err != nil || field != "" {
@@ -459,6 +492,7 @@ func (in setInput) applyTo(cfg *Config) {
 	cfg.TimeZone = strings.TrimSpace(cfg.TimeZone)
 	setIf(&cfg.Satisfaction, in.Satisfaction)
 	setIf(&cfg.Identity, in.Identity)
+	setIf(&cfg.Templates, in.Templates)
 	if in.AttachmentsIn != nil {
 		cfg.AttachmentsIn = []string{}
 		for _, k := range *in.AttachmentsIn {
@@ -528,6 +562,7 @@ func (b *Bridge) configProblems(cfg, old Config, exists bool, token string) map[
 	}
 	floodProblems(&cfg, errs)
 	identityProblems(&cfg, errs) // identity.go
+	templateProblems(&cfg, errs) // template.go
 	return errs
 }
 
@@ -684,7 +719,8 @@ func projectWithBot(st store, ch, botID, except string) (string, error) {
 		}
 		for _, e := range page.Entries {
 			var c Config
-			if json.Unmarshal(e.Value, &c) == nil && c.ProjectKey != except && c.Channel == ch && c.BotID == botID {
+			if json.Unmarshal(e.Value, &c) == nil && c.ProjectKey != except && (c.Channel == ch && c.BotID == botID ||
+				slices.ContainsFunc(c.Bots, func(x ExtraBot) bool { return x.Channel == ch && x.BotID == botID })) {
 				return c.ProjectKey, nil
 			}
 		}

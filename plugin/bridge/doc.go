@@ -138,4 +138,14 @@
 // requests.go keeps a chat's other open requests when /new starts another,
 // lets the customer choose with /requests which one they write to, and
 // heads an agent's reply with its request's key while several are open.
+// # Routing and the reply window
+//
+// routing.go offers a chat's first message a menu of request types
+// (Config.RequestTypeMenu) and holds the message in the queue, not in
+// storage, until the customer chooses or the default type applies after 5
+// minutes. template.go holds an agent's reply outside WhatsApp's 24-hour
+// window (a reference to the comment, never its text), sends an approved
+// template (Config.Templates) and releases the reply when the customer
+// answers. bots.go lets more bots or numbers serve a project, each under a
+// route name of its own, routed by the bot an update came through.
 package bridge

@@ -529,6 +529,8 @@ type fakeIssue struct {
 	// Feedback is its JSM feedback body, "" when none; Satisfaction its
 	// chatbridge.satisfaction property (satisfaction_test.go).
 	Feedback, Satisfaction string
+	// RequestType is the request type id it was raised with (routing_test.go).
+	RequestType string
 }
 
 type fault struct {
@@ -860,7 +862,7 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 				Labels      []string `json:"labels"`
 			} `json:"requestFieldValues"`
 		}
-		if err := json.Unmarshal(req.Body, &in); err != nil || in.ServiceDeskID != "2" || in.RequestTypeID != "11" {
+		if err := json.Unmarshal(req.Body, &in); err != nil || in.ServiceDeskID != "2" || in.RequestTypeID != "11" && in.RequestTypeID != "12" {
 			return jsonResp(400, map[string]any{"errorMessage": "bad request"}), nil
 		}
 		if j.noLabels && in.RequestFieldValues.Labels != nil {
@@ -870,7 +872,8 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 		j.creates++
 		n := len(j.order) + 1
 		is := &fakeIssue{Key: "SUP-" + strconv.Itoa(n), ID: strconv.Itoa(10041 + n), Summary: in.RequestFieldValues.Summary,
-			Description: in.RequestFieldValues.Description, Labels: in.RequestFieldValues.Labels, Status: "Waiting for support", Category: "NEW", Created: j.clock()}
+			Description: in.RequestFieldValues.Description, Labels: in.RequestFieldValues.Labels, Status: "Waiting for support", Category: "NEW", Created: j.clock(),
+			RequestType: in.RequestTypeID}
 		j.issues[is.Key] = is
 		j.order = append(j.order, is.Key)
 		return jsonResp(201, map[string]any{"issueId": is.ID, "issueKey": is.Key, "requestTypeId": "11", "serviceDeskId": "2",

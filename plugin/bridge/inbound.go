@@ -28,6 +28,9 @@ type inboundJob struct {
 	// Queued is when the webhook queued it (Unix milliseconds): a forget of
 	// the chat refuses what was queued before it (privacy.go).
 	Queued int64 `json:"queued,omitempty"`
+	// Held marks a message waiting for the customer's choice of a request
+	// type (routing.go).
+	Held bool `json:"held,omitempty"`
 }
 
 // Opening a request: a delivery that finds another one opening the chat's
@@ -53,12 +56,14 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 		return respond(404), nil
 	}
 	project := abi.Get(req.Query, "project")
+	route := webhookRoute(req, name) // bots.go: the bot the update came through
 	var (
-		log   = logger(env, "channel", name)
-		st    = store{env.Storage}
-		cfg   Config
-		found bool
-		err   error
+		log     = logger(env, "channel", name)
+		st      = store{env.Storage}
+		cfg     Config
+		secrets channel.Secrets
+		found   bool
+		err     error
 	)
 	if ValidProjectKey(project) {
 		log = log.With("project", project)
@@ -66,14 +71,14 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 			log.Error("webhook: configuration unreadable", "err", err)
 			return respond(503), nil
 		}
-		if cfg.Channel != name {
+		if _, secrets, found = b.endpoint(&cfg, route); !found || channelOf(route) != name {
 			found, cfg = false, Config{}
 		}
 	}
 	if kind.Handshake != nil {
 		webhook := ""
 		if found && cfg.Enabled {
-			webhook = cfg.WebhookSecret
+			webhook = secrets.Webhook
 		}
 		if resp := kind.Handshake(env, req, webhook); resp != nil {
 			return resp, nil
@@ -85,7 +90,7 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 	if !found {
 		return respond(404), nil
 	}
-	ch := kind.New(env, cfg.secrets())
+	ch := kind.New(env, secrets)
 	if err := ch.Authenticate(req); err != nil {
 		if errors.Is(err, channel.ErrUnauthorized) {
 			log.Warn("webhook: not authentic; rejected")
@@ -108,6 +113,7 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 		greeting, events = g.Greet(events, cfg.textsIn(startLang(events)).Greeting)
 	}
 	for _, ev := range events {
+		ev.ID = routedEventID(route, ev.ID)
 		key := inboundDedupeKey(kind.Short, project, ev.ID)
 		nonce, queue, won, err := st.claimed(key)
 		if err != nil {
@@ -118,9 +124,9 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 			log.Info("webhook: duplicate delivery ignored", "event", ev.ID)
 			continue
 		}
-		payload, err := json.Marshal(inboundJob{Project: project, Channel: name, Nonce: nonce, Event: ev, Queued: b.now().UnixMilli()})
+		payload, err := json.Marshal(inboundJob{Project: project, Channel: route, Nonce: nonce, Event: ev, Queued: b.now().UnixMilli()})
 		if err == nil {
-			err = env.Queue.Push(QueueInbound, chatKey(project, name, ev.ChatID), payload, 0)
+			err = env.Queue.Push(QueueInbound, chatKey(project, route, ev.ChatID), payload, 0)
 		}
 		if err != nil {
 			if won {
@@ -141,7 +147,7 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 		}
 		log.Info("webhook: event queued", "event", ev.ID, "kind", string(ev.Kind))
 		if !forgetCommand(&ev) { // a /forget leaves no window record behind (privacy.go)
-			b.sawCustomer(env, ch, project, name, ev) // window.go
+			b.sawCustomer(env, ch, project, route, ev) // window.go
 		}
 	}
 	if greeting != nil {
@@ -320,8 +326,8 @@ func (b *Bridge) consumeInbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRes
 	if err != nil {
 		return w.fail(err)
 	}
-	kind, ok := b.kinds()[job.Channel]
-	if !found || !w.cfg.Enabled || !ok || w.cfg.Channel != job.Channel {
+	kind, secrets, ok := b.endpoint(&w.cfg, job.Channel) // bots.go
+	if !found || !w.cfg.Enabled || !ok {
 		w.log.Info("inbound: project not configured for this channel; dropped")
 		return abi.QueueResult{}, nil
 	}
@@ -331,7 +337,7 @@ func (b *Bridge) consumeInbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRes
 		w.log.Info("inbound: queued before its chat was forgotten; dropped")
 		return abi.QueueResult{}, nil
 	}
-	w.kind, w.ch = kind, kind.New(env, w.cfg.secrets())
+	w.kind, w.ch = kind, kind.New(env, secrets)
 	w.key = inboundDedupeKey(kind.Short, job.Project, job.Event.ID)
 	found, err = w.st.get(w.key, &w.prog)
 	if err != nil {
@@ -354,6 +360,9 @@ func (b *Bridge) consumeInbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRes
 	err = w.run()
 	if errors.Is(err, errWait) {
 		return w.wait()
+	}
+	if errors.Is(err, errHold) {
+		return w.hold() // routing.go
 	}
 	var settle errSettle
 	if errors.As(err, &settle) {
@@ -534,7 +543,7 @@ func (w *inbound) run() error {
 			return w.reply(fill(t.Status, "{key}", w.chat.Issue, "{status}", s.Name))
 		})
 	}
-	return w.message()
+	return w.routed() // routing.go, then message
 }
 
 func (w *inbound) blocked() error {
@@ -699,7 +708,7 @@ func (w *inbound) open(accepted []int) error {
 	}
 	req := jira.NewRequest{
 		ServiceDeskID: w.cfg.ServiceDeskID,
-		RequestTypeID: w.cfg.RequestTypeID,
+		RequestTypeID: w.requestTypeID(), // routing.go
 		Summary:       summary(w.cfg.SummaryTemplate, ev.Sender, ev.Plain, kindName),
 		Description:   description(ev, w.job.Channel, kindName),
 		Labels:        []string{ChannelLabel(w.job.Channel)},
@@ -936,10 +945,10 @@ func sizeText(n int64) string {
 
 // ChannelLabel is the label of every request raised from a channel
 // ("chatbridge-telegram"), for JSM queues and automation.
-func ChannelLabel(name string) string { return "chatbridge-" + name }
+func ChannelLabel(name string) string { return "chatbridge-" + channelOf(name) }
 
 func channelTitle(name string) string {
-	switch name {
+	switch name = channelOf(name); name {
 	case "telegram":
 		return "Telegram"
 	case "viber":

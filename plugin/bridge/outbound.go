@@ -39,6 +39,9 @@ type outboundJob struct {
 	// Verify asks the consumer to read sd.public.comment first, because the
 	// event did not say whether the comment is public.
 	Verify bool `json:"verify,omitempty"`
+	// Held marks a reply held outside the reply window and released when
+	// the customer answered: its text is read from Jira (template.go).
+	Held bool `json:"held,omitempty"`
 }
 
 // Pacing: Telegram allows about one message per second per chat. A reply of
@@ -375,8 +378,7 @@ func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRe
 	if err != nil {
 		return o.fail(err)
 	}
-	kind, ok := b.kinds()[o.cfg.Channel]
-	if !found || !o.cfg.Enabled || !ok {
+	if !found || !o.cfg.Enabled {
 		o.log.Info("outbound: project not configured; dropped")
 		return abi.QueueResult{}, nil
 	}
@@ -388,7 +390,12 @@ func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRe
 		o.log.Info("outbound: request no longer mapped; dropped")
 		return abi.QueueResult{}, nil
 	}
-	o.ch, o.short = kind.New(env, o.cfg.secrets()), kind.Short
+	kind, secrets, ok := b.endpoint(&o.cfg, o.rev.Channel) // bots.go: the bot the chat wrote to
+	if !ok {
+		o.log.Info("outbound: the chat's bot no longer serves the project; dropped")
+		return abi.QueueResult{}, nil
+	}
+	o.ch, o.short = kind.New(env, secrets), kind.Short
 	if _, err := o.st.get(o.chatKey(), &o.chat); err != nil {
 		return o.fail(err)
 	}
@@ -455,6 +462,9 @@ func reason(err error) string {
 }
 
 func (o *outbound) comment() error {
+	if gone, err := o.heldContent(); gone || err != nil { // template.go
+		return err
+	}
 	if o.job.Verify && !o.prog.has("verified") {
 		vis, err := o.jc.CommentVisibility(o.job.Issue, o.job.Comment)
 		if err != nil {

@@ -60,15 +60,19 @@ var RecordKinds = []RecordKind{
 		Lifetime: "the project's flood window (default 60 seconds, at most an hour)", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "forgot", Holds: "when a chat was forgotten, so that its messages queued before are refused; keyed by a hash of the chat, no chat id",
 		Lifetime: "8 days (the queue's dead-letter retention and a day)", Sealed: true, project: segment(1), at: field("at")},
+	{Name: "held", Holds: "an agent's replies held outside the reply window until the customer answers a template: request keys and comment ids, when the template was sent; keyed by the chat id, no text",
+		Lifetime: "until the customer answers (the replies are queued again), at most 7 days", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "issue", Holds: "a request's chat (project, channel, chat id), resolved flag, last activity",
 		Lifetime: "until the chat is forgotten or its project deleted; once resolved, the project's retention period (default 90 days) after its last activity",
 		Sealed:   true, project: issueProject, at: field("at")},
 	{Name: "link", Holds: "a chat's link to a JSM customer: the customer's account id and when the chat proved it controls the customer's email; keyed by an HMAC of the chat under the project's own key, no chat id, no email, no code",
 		Lifetime: "until the customer's /unlink or /forget, JSM refusing the customer, or the project's configuration is deleted",
 		Sealed:   true, project: segment(1), at: field("at")},
+	{Name: "route", Holds: "a chat's first-message menu: when it was sent and the request type chosen; keyed by the chat id, no text (the message waits in the queue)",
+		Lifetime: "until the request opens (the choice, or 5 minutes without one), at most 1 hour", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "seen", Holds: "when a customer last wrote, for a reply window; keyed by the chat id",
 		Lifetime: "the reply window and 7 days", Sealed: true, project: segment(1), at: field("at")},
-	{Name: "sent", Holds: "a sent reply's hashed message id, its request key and reply nonce; no content, no chat id",
+	{Name: "sent", Holds: "a sent reply's hashed message id, its request key, comment id and reply nonce; no content, no chat id",
 		Lifetime: "7 days", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "sweep", Holds: "where the retention sweep resumes (a storage cursor: the last request key read, sealed by the host)",
 		Lifetime: "7 days, or until the sweep reaches the end", Sealed: true, project: segment(1), at: field("at")},
@@ -285,7 +289,8 @@ func forgetChat(st store, project, ch, chatID string, kinds map[string]Kind) (in
 		return n, err
 	}
 	keys := []string{seenKey(project, ch, chatID), chatKey(project, ch, chatID), sweepKey(project),
-		closedKey(project, ch, chatID), floodKey(project, ch, chatID), csatKey(project, ch, chatID)}
+		closedKey(project, ch, chatID), floodKey(project, ch, chatID), csatKey(project, ch, chatID),
+		routeKey(project, ch, chatID), heldKey(project, ch, chatID)}
 	var cfg Config
 	if _, err := st.get(configKey(project), &cfg); err != nil {
 		return n, err

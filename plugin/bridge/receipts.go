@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/channel/whatsapp"
 	"github.com/chatbridge/chatbridge/plugin/jira"
 )
 
@@ -43,6 +44,9 @@ type sentRecord struct {
 	Reply string `json:"reply"`
 	// At is when it was sent (Unix seconds), for the inventory's ages.
 	At int64 `json:"at,omitempty"`
+	// Comment is the reply's comment id, so that a refusal outside the
+	// reply window can hold it for a template (template.go).
+	Comment string `json:"comment,omitempty"`
 }
 
 // sendText sends one part, recording its message id when the channel
@@ -75,7 +79,7 @@ func (o *outbound) sentID(id string) {
 	if id == "" {
 		return
 	}
-	rec := sentRecord{Issue: o.job.Issue, Reply: o.job.Nonce, At: o.b.now().Unix()}
+	rec := sentRecord{Issue: o.job.Issue, Reply: o.job.Nonce, At: o.b.now().Unix(), Comment: o.job.Comment}
 	if err := o.st.put(sentKey(o.job.Project, o.short, id), &rec, SentTTL); err != nil {
 		o.log.Warn("outbound: sent message not recorded; a later failure will not be noted", "err", err)
 	}
@@ -107,6 +111,11 @@ func (w *inbound) undelivered() error {
 	if !won && held.Owner != w.job.Nonce {
 		log.Info("inbound: the reply's failed delivery is already noted")
 		return nil
+	}
+	if ev.Failure.Code == whatsapp.CodeWindowClosed {
+		if ok, err := w.reopenRefused(rec); ok { // template.go
+			return err
+		}
 	}
 	note := fill(noteUndelivered, "{channel}", channelTitle(w.job.Channel), "{reason}", ev.Failure.Reason,
 		"{code}", strconv.Itoa(ev.Failure.Code))

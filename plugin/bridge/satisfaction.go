@@ -197,6 +197,9 @@ func (o *outbound) survey() error {
 // chosen handles a button press.
 func (w *inbound) chosen() error {
 	ev := &w.job.Event
+	if strings.HasPrefix(ev.Choice, routePrefix) {
+		return w.chooseType() // routing.go
+	}
 	t := w.cfg.surveyTexts(w.lang())
 	rating, issue, ok := parseChoice(ev.Choice)
 	if !ok {

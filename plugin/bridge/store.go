@@ -36,6 +36,8 @@ const DedupeTTL = 48 * time.Hour
 //	flood:<PROJECT>:<HASH>                      a chat's count in its flood window (abuse.go)
 //	link:<PROJECT>:<HMAC>                       a chat's link to a JSM customer, by an HMAC under the project's key (identity.go)
 //	seen:<PROJECT>:<channel>:<chatId>           when the customer last wrote (window.go)
+//	route:<PROJECT>:<channel>:<chatId>          routeRecord: a first-message menu and its choice (TTL 1 h; routing.go)
+//	held:<PROJECT>:<channel>:<chatId>           heldRecord: replies held outside the reply window (TTL 7 d; template.go)
 //	sent:<PROJECT>:<short>:<hash>               sentRecord: a reply's message id, hashed (TTL 7 d)
 //	sent:<PROJECT>:<short>:note:<nonce>         the one "not delivered" note of a reply (TTL 7 d)
 //	forgot:<PROJECT>:<HASH>                     a forgotten chat's forget time, refusing what was queued before (TTL 8 d; privacy.go)

@@ -38,6 +38,7 @@ func (b *Bridge) sawCustomer(env *sdk.Env, ch channel.Channel, project, name str
 	if err := (store{env.Storage}).put(seenKey(project, name, ev.ChatID), seenRecord{At: b.now().Unix()}, w.ReplyWindow()+seenSlack); err != nil {
 		env.Log.Warn("webhook: could not note the customer's last message", "err", err)
 	}
+	b.releaseHeld(env, project, name, ev.ChatID) // the window is open: replies held for it go (template.go)
 }
 
 // outsideWindow reports whether the chat's channel has a reply window and
@@ -55,9 +56,11 @@ func (o *outbound) outsideWindow() (bool, error) {
 	return !o.b.now().Before(time.Unix(rec.At, 0).Add(w.ReplyWindow())), nil
 }
 
-// windowClosed handles a job outside the reply window without calling the
-// messenger: a reply becomes the internal note a refusal would give; a
-// resolution notice is dropped. A failed check (err) is returned instead.
+// windowClosed handles a job outside the reply window without a free-form
+// message: a reply is held and the conversation re-opened with an approved
+// template where the project has one (template.go), else it becomes the
+// internal note a refusal would give; a resolution notice is dropped. A
+// failed check (err) is returned instead.
 func (o *outbound) windowClosed(err error) error {
 	if err != nil {
 		return err
@@ -66,6 +69,14 @@ func (o *outbound) windowClosed(err error) error {
 	if !reply(o.job.Kind) {
 		return nil
 	}
+	if ok, err := o.reopen(); ok { // template.go
+		return err
+	}
+	return o.windowNote()
+}
+
+// windowNote tells the agents a reply was not sent: the window is closed.
+func (o *outbound) windowNote() error {
 	w := o.ch.(channel.Windowed)
 	title := channelTitle(o.rev.Channel)
 	why := "the customer last wrote more than " + windowText(w.ReplyWindow()) + " ago, and " + title + " delivers replies only within that time"

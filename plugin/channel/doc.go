@@ -14,6 +14,12 @@
 // into messages in the channel's own format, each within [Limits], which
 // [Channel.SendText] sends as they are.
 //
+// Optional interfaces add what only some messengers have: buttons
+// ([Chooser], [Answerer]), longer menus ([Lister], WhatsApp's lists),
+// approved templates outside a reply window ([Templater], [Windowed]),
+// delivery receipts ([Receipted]), greetings ([Greeter]) and files by link
+// ([LinkSender]).
+//
 // # Errors
 //
 // Channels report conditions the bridge acts on as errors that match the

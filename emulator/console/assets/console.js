@@ -195,6 +195,57 @@ function fileBox(name, size) {
   return el('div', { class: 'file' }, '📄 ', name || 'file', size ? el('small', {}, fmtSize(size)) : null);
 }
 
+// press sends the customer's press of a button (or a list row) through the
+// simulator, which delivers it to the bridge as the messenger would: a
+// Telegram callback_query, a Viber message with the button's ActionBody, a
+// WhatsApp interactive button_reply or list_reply.
+async function press(ch, m, choice) {
+  const id = chatId();
+  const err = $('#compose-error');
+  showError(err, null);
+  const path = '/_sim/' + ch + '/press';
+  let body;
+  switch (ch) {
+    case 'viber': body = { user_id: id, text: choice.label }; break;
+    case 'whatsapp': body = { from: id, name: $('#chat-name').value.trim() || 'Customer', title: choice.label, message_id: m.id }; break;
+    default: body = { chat_id: Number(id), message_id: m.message_id, data: choice.data };
+  }
+  try {
+    const res = await api('POST', path, body);
+    if (res && res.error) showError(err, 'press: ' + res.error);
+    const key = ch + ':' + id;
+    if (!state.mine.has(key)) state.mine.set(key, []);
+    state.mine.get(key).push({ text: '▸ ' + choice.label, kind: 'press', at: Date.now(), before: state.sent.length, note: 'pressed' });
+    renderChat();
+    setTimeout(pollSent, 300);
+  } catch (e) {
+    showError(err, e);
+  }
+}
+
+// choicesOf lists the buttons a bot message carries, as {label, data}: a
+// Telegram inline keyboard's callback buttons, a Viber keyboard's reply
+// buttons, WhatsApp reply buttons or list rows.
+function choicesOf(m) {
+  switch (m.channel) {
+    case 'viber':
+      return (m.keyboard || []).filter((b) => b.ActionType === 'reply').map((b) => ({ label: b.Text || b.ActionBody, data: b.ActionBody }));
+    case 'whatsapp':
+      return (m.buttons || []).concat(m.rows || []).map((b) => ({ label: b.title, data: b.id }));
+  }
+  const rows = (m.reply_markup && m.reply_markup.inline_keyboard) || [];
+  return rows.flat().filter((b) => b.callback_data).map((b) => ({ label: b.text, data: b.callback_data }));
+}
+
+function choiceButtons(m) {
+  const choices = choicesOf(m);
+  if (!choices.length) return null;
+  const list = m.channel === 'whatsapp' && m.list;
+  return el('div', { class: 'choices' + (list ? ' list' : ''), 'aria-label': list ? 'list: ' + m.list : 'buttons' },
+    list ? el('small', { class: 'muted' }, '☰ ' + m.list) : null,
+    choices.map((c) => el('button', { type: 'button', class: 'choice', title: c.data, onclick: () => press(m.channel, m, c) }, c.label)));
+}
+
 function botBubble(m) {
   const body = [];
   let when = null;
@@ -208,6 +259,7 @@ function botBubble(m) {
       when = m.timestamp ? new Date(m.timestamp) : null;
       break;
     case 'whatsapp':
+      if (m.template) body.push(el('div', { class: 'template' }, 'Template ', el('b', {}, m.template.name), ' (' + m.template.language + ')'));
       if (m.type === 'image') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
       if (m.type === 'document') body.push(fileBox(m.filename, m.size));
       if (m.text || m.caption) body.push(el('div', { class: 'text' }, m.text || m.caption));
@@ -223,6 +275,7 @@ function botBubble(m) {
       when = new Date(m.date * 1000);
     }
   }
+  body.push(choiceButtons(m));
   return el('div', { class: 'bubble bot', dataset: { messageId: m.message_id || m.message_token || m.id || '' } }, body,
     el('span', { class: 'meta' }, 'bot', when ? ' · ' + fmtTime(when) : ''));
 }

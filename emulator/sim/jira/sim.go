@@ -55,8 +55,10 @@ type Config struct {
 	ProjectName string
 	// ServiceDeskID is the service desk's id. Default "1".
 	ServiceDeskID string
-	// RequestTypes are the desk's request types. Default one:
-	// {"10", "Get IT help"}.
+	// RequestTypes are the desk's request types. Default four: {"10",
+	// "Get IT help"}, {"11", "Report a problem"}, {"12", "Request new
+	// hardware"}, {"13", "Ask about billing"} (a desk offers several, which
+	// the bridge's first-message menu chooses from).
 	RequestTypes []RequestType
 	// MaxAttachmentBytes is the largest attachment. Default 10 MB.
 	MaxAttachmentBytes int64
@@ -116,7 +118,8 @@ func (c Config) withDefaults() Config {
 	def(&c.ProjectName, "Support")
 	def(&c.ServiceDeskID, "1")
 	if len(c.RequestTypes) == 0 {
-		c.RequestTypes = []RequestType{{ID: "10", Name: "Get IT help"}}
+		c.RequestTypes = []RequestType{{ID: "10", Name: "Get IT help"}, {ID: "11", Name: "Report a problem"},
+			{ID: "12", Name: "Request new hardware"}, {ID: "13", Name: "Ask about billing"}}
 	}
 	if c.MaxAttachmentBytes <= 0 {
 		c.MaxAttachmentBytes = 10 << 20

@@ -224,14 +224,18 @@ func (s *Sim) deliverCustomer(w http.ResponseWriter, r *http.Request, msgs []Cus
 		}
 		switch {
 		case m.press != nil:
-			pressed, b, problem := s.buttonLocked(chat, m.press)
+			pressed, b, list, problem := s.buttonLocked(chat, m.press)
 			if problem != "" {
 				s.mu.Unlock()
 				simctl.WriteError(w, http.StatusConflict, "whatsapp: "+problem)
 				return
 			}
 			msg["type"], msg["context"] = "interactive", map[string]any{"from": digitsOf(s.cfg.DisplayPhone), "id": pressed}
-			msg["interactive"] = map[string]any{"type": "button_reply", "button_reply": map[string]any{"id": b.ID, "title": b.Title}}
+			if list {
+				msg["interactive"] = map[string]any{"type": "list_reply", "list_reply": map[string]any{"id": b.ID, "title": b.Title, "description": ""}}
+			} else {
+				msg["interactive"] = map[string]any{"type": "button_reply", "button_reply": map[string]any{"id": b.ID, "title": b.Title}}
+			}
 		case m.Unsupported != "":
 			msg["type"], msg["unsupported"] = "unsupported", map[string]any{"type": m.Unsupported}
 			msg["errors"] = []any{map[string]any{"code": 131051, "title": "Message type unknown", "message": "Message type unknown",
@@ -283,23 +287,28 @@ func (s *Sim) deliverCustomer(w http.ResponseWriter, r *http.Request, msgs []Cus
 	simctl.WriteJSON(w, http.StatusOK, res)
 }
 
-// buttonLocked finds the button p presses in the chat's interactive
-// messages; s.mu is held.
-func (s *Sim) buttonLocked(chat string, p *PressRequest) (id string, b Button, problem string) {
+// buttonLocked finds the reply button or list row (list) p presses in the
+// chat's interactive messages; s.mu is held.
+func (s *Sim) buttonLocked(chat string, p *PressRequest) (id string, b Button, list bool, problem string) {
 	sent := s.sent[chat]
 	for i := len(sent) - 1; i >= 0; i-- {
 		m := sent[i]
-		if len(m.Buttons) == 0 || p.MessageID != "" && m.ID != p.MessageID {
+		if len(m.Buttons)+len(m.Rows) == 0 || p.MessageID != "" && m.ID != p.MessageID {
 			continue
 		}
 		for _, b := range m.Buttons {
 			if b.Title == p.Title {
-				return m.ID, b, ""
+				return m.ID, b, false, ""
 			}
 		}
-		return "", Button{}, "the message has no button titled " + strconv.Quote(p.Title)
+		for _, b := range m.Rows {
+			if b.Title == p.Title {
+				return m.ID, b, true, ""
+			}
+		}
+		return "", Button{}, false, "the message has no button or row titled " + strconv.Quote(p.Title)
 	}
-	return "", Button{}, "the chat received no interactive message with buttons"
+	return "", Button{}, false, "the chat received no interactive message with buttons or a list"
 }
 
 // digitsOf keeps the digits of a phone number as displayed.

@@ -16,7 +16,7 @@
 // 400 with code 100 naming it. Served:
 //
 //	GET    /<v>/<phone_number_id>             the number's record
-//	POST   /<v>/<phone_number_id>/messages    text (body <= 4096 characters), document (uploaded media id) and interactive reply buttons, to a phone number ("to") or a user id ("recipient")
+//	POST   /<v>/<phone_number_id>/messages    text (body <= 4096 characters), document (uploaded media id), interactive reply buttons and lists, and approved templates, to a phone number ("to") or a user id ("recipient")
 //	POST   /<v>/<phone_number_id>/media       multipart upload -> {id}
 //	GET    /<v>/<media_id>                    {url, mime_type, file_size, sha256, id}
 //	GET    /whatsapp_business/attachments/?mid=<id>   the media (lookaside.fbsbx.com; the specification's /<v>/<Media-URL>)
@@ -37,13 +37,25 @@
 // number: their deliveries carry only a business-scoped user id
 // (from_user_id, contacts[].user_id), and replies address it.
 //
-// An interactive message is of type button only: a body text of at most
+// An interactive message is of type button or list (template.go). A button
+// message has a body text of at most
 // 1024 characters and 1 to 3 buttons {type reply, reply {id, title}}, ids
 // of at most 256 characters without outer spaces, titles of 1 to 20
 // characters, unique (interactive_button of the specification). POST
 // /_sim/whatsapp/press delivers the customer's press of one: a message of
 // type interactive with button_reply {id, title} and the pressed message in
-// context; like any customer message it opens the 24-hour window.
+// context; like any customer message it opens the 24-hour window. The same
+// call chooses a row of a list message (list_reply {id, title,
+// description}).
+//
+// A template message names one of Config.Templates (DefaultTemplates: the
+// utility template support_reply_waiting in English and German) by name
+// and language; it reaches the customer outside the 24-hour window, where
+// free-form messages fail with 131047, and does not open the window. An
+// unknown template is refused with 404 and code 132001, parameters that do
+// not fill its placeholders with 400 and code 132000. GET
+// /_sim/whatsapp/sent shows a template's name, language, parameters and
+// filled body.
 //
 // Failed deliveries are not redelivered. The control API is described in
 // package sim.

@@ -43,6 +43,12 @@ const (
 	CodeUndeliverable = 131026
 	CodeRateLimit     = 130429
 	CodeVerifyFailed  = 2200
+	// CodeTemplateParams: the template's parameters do not match the
+	// approved template's placeholders (HTTP 400).
+	CodeTemplateParams = 132000
+	// CodeTemplateMissing: no approved template of that name and language
+	// (HTTP 404).
+	CodeTemplateMissing = 132001
 )
 
 // SubcodeUnsupported is the error_subcode of code 100 for an object that
@@ -76,7 +82,7 @@ var Routes = []Route{
 // (Meta's usernames reference, later than the specification).
 var (
 	RequiredMessageFields = []string{"messaging_product", "recipient_type", "to", "type"}
-	RequiredTypeFields    = map[string][]string{"text": {"text"}, "document": {"document"}, "interactive": {"interactive"}}
+	RequiredTypeFields    = map[string][]string{"text": {"text"}, "document": {"document"}, "interactive": {"interactive"}, "template": {"template"}}
 )
 
 // Reply buttons of an interactive message of type "button", as the
@@ -116,6 +122,9 @@ type Config struct {
 	Client *http.Client
 	// Now is the clock of timestamps and of the 24-hour window. Default time.Now.
 	Now func() time.Time
+	// Templates are the business's approved message templates (template.go).
+	// Default DefaultTemplates.
+	Templates []Template
 }
 
 func (c Config) withDefaults() Config {
@@ -137,6 +146,9 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Templates == nil {
+		c.Templates = DefaultTemplates
+	}
 	return c
 }
 
@@ -152,6 +164,13 @@ type Sent struct {
 	// Buttons are the reply buttons of an interactive message; Text is
 	// its body.
 	Buttons []Button `json:"buttons,omitempty"`
+	// List is the button label of an interactive list message, whose rows
+	// are in Rows; Text is its body.
+	List string   `json:"list,omitempty"`
+	Rows []Button `json:"rows,omitempty"`
+	// Template is the approved template a message of type template names;
+	// Text is its body with the parameters filled in.
+	Template *SentTemplate `json:"template,omitempty"`
 }
 
 // Button is a reply button as sent.
@@ -376,6 +395,7 @@ func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
 		} `json:"document"`
 
 		Interactive *interactive `json:"interactive"`
+		Template    *templateMsg `json:"template"`
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if json.Unmarshal(body, &raw) != nil || json.Unmarshal(body, &m) != nil {
@@ -409,6 +429,13 @@ func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out.Filename, out.MimeType, out.Size, out.Caption = firstNonEmpty(m.Document.Filename, md.name), md.mime, len(md.data), m.Document.Caption
+	case m.Type == "interactive" && m.Interactive != nil && m.Interactive.Type == "list":
+		label, rows, problem := m.Interactive.listRows()
+		if problem != "" {
+			graphError(w, http.StatusBadRequest, CodeInvalidParam, "(#100) Invalid parameter: "+problem)
+			return
+		}
+		out.Text, out.List, out.Rows = m.Interactive.Body.Text, label, rows
 	case m.Type == "interactive" && m.Interactive != nil:
 		buttons, problem := m.Interactive.replyButtons()
 		if problem != "" {
@@ -416,6 +443,13 @@ func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out.Text, out.Buttons = m.Interactive.Body.Text, buttons
+	case m.Type == "template" && m.Template != nil:
+		sent, status, code, problem := s.template(m.Template)
+		if problem != "" {
+			graphError(w, status, code, problem)
+			return
+		}
+		out.Text, out.Template = sent.Body, sent
 	default:
 		graphError(w, http.StatusBadRequest, CodeInvalidParam, "(#100) Invalid parameter: text body empty or over 4096 characters, or an unsupported type")
 		return
@@ -427,7 +461,8 @@ func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	out.ID = "wamid.SIM" + strconv.FormatInt(s.next(), 10) + "=="
 	code := s.failing[to]
-	if seen, ok := s.lastSeen[to]; code == 0 && (!ok || s.cfg.Now().Sub(seen) > Window) {
+	// A template is what reaches a customer outside the window.
+	if seen, ok := s.lastSeen[to]; code == 0 && out.Template == nil && (!ok || s.cfg.Now().Sub(seen) > Window) {
 		code = CodeWindowClosed
 	}
 	if code == 0 {
@@ -452,6 +487,15 @@ type interactive struct {
 		Text string `json:"text"`
 	} `json:"body"`
 	Action *struct {
+		Button   *string `json:"button"`
+		Sections []struct {
+			Title string `json:"title"`
+			Rows  []struct {
+				ID          *string `json:"id"`
+				Title       *string `json:"title"`
+				Description string  `json:"description"`
+			} `json:"rows"`
+		} `json:"sections"`
 		Buttons []struct {
 			Type  string `json:"type"`
 			Reply *struct {
@@ -467,7 +511,7 @@ type interactive struct {
 func (in *interactive) replyButtons() (buttons []Button, problem string) {
 	switch {
 	case in.Type != "button":
-		return nil, "the simulator sends interactive messages of type button only"
+		return nil, "the simulator sends interactive messages of type button and list only"
 	case in.Action == nil:
 		return nil, "interactive.action is required"
 	case in.Body == nil || in.Body.Text == "" || utf8.RuneCountInString(in.Body.Text) > MaxBodyText:

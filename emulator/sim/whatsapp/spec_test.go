@@ -40,12 +40,18 @@ func TestReplyButtonLimitsAreTheSpecifications(t *testing.T) {
 	}
 }
 
-func loadSpec(t *testing.T) *cloudAPI {
+func readSpec(t *testing.T) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "specs", "whatsapp", "cloud-api.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+func loadSpec(t *testing.T) *cloudAPI {
+	t.Helper()
+	b := readSpec(t)
 	var sp cloudAPI
 	if err := json.Unmarshal(b, &sp); err != nil {
 		t.Fatal(err)

@@ -51,6 +51,8 @@ var failureReasons = map[int]string{
 	131049:             "WhatsApp withheld the message to keep the customer's experience healthy",
 	131053:             "WhatsApp could not process the file",
 	131016:             "WhatsApp was overloaded",
+	132000:             "the template's parameters do not match the approved template",
+	132001:             "WhatsApp knows no approved template of that name and language",
 }
 
 // FailureReason says what the error code of a failed status means; title,

@@ -45,4 +45,13 @@
 // (channel.Windowed), so the bridge, which remembers when each customer last
 // wrote, does not even try a reply it knows is too late; 131047 stays the
 // fallback for what the bridge cannot know (a clock apart, a lost record).
+// Outside the window only an approved message template is delivered
+// (template.go, channel.Templater); Meta refuses an unknown one with
+// 132001 and wrong parameters with 132000.
+//
+// # Buttons and lists
+//
+// Reply buttons (choice.go, channel.Chooser) carry up to 3 choices; a list
+// message (list.go, channel.Lister) up to 10 rows behind one button. A
+// press or a chosen row is a Chosen event with the choice's data.
 package whatsapp

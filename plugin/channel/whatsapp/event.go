@@ -110,6 +110,7 @@ type Message struct {
 			Title string `json:"title"`
 		} `json:"button_reply"`
 		ListReply *struct {
+			ID    string `json:"id"`
 			Title string `json:"title"`
 		} `json:"list_reply"`
 	} `json:"interactive"`
@@ -352,6 +353,10 @@ func event(m *Message, names map[string]string, onlyUser string) (channel.Inboun
 			case i.ButtonReply != nil && channel.ValidChoiceData(i.ButtonReply.ID) && !ev.Edited:
 				// A press of the bridge's reply buttons (choice.go).
 				ev.Kind, ev.Choice = channel.Chosen, i.ButtonReply.ID
+				return ev, true
+			case i.ListReply != nil && channel.ValidChoiceData(i.ListReply.ID) && !ev.Edited:
+				// A row of the bridge's list messages (list.go).
+				ev.Kind, ev.Choice = channel.Chosen, i.ListReply.ID
 				return ev, true
 			case i.ButtonReply != nil:
 				text = i.ButtonReply.Title

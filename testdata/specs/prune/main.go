@@ -8,9 +8,10 @@
 // Telegram keeps the methods the simulator serves and every type they and
 // Update reach; WhatsApp keeps every path with its methods, summary and
 // parameters, the request body of the calls the bridge makes, and the
-// webhook's statuses, and the reply buttons of an interactive message and
-// of its answer (InteractiveObject, ActionObject, InteractiveButtonReplyContent)
-// with their limits. Descriptions and examples are dropped.
+// webhook's statuses, the reply buttons and the list of an interactive
+// message and of its answer (InteractiveObject, ActionObject, SectionObject,
+// InteractiveButtonReplyContent, InteractiveListReplyContent) with their
+// limits, and the template object. Descriptions and examples are dropped.
 package main
 
 import (
@@ -153,7 +154,7 @@ var WhatsAppCalls = [][2]string{
 }
 
 // WhatsAppSent are the message types the bridge sends.
-var WhatsAppSent = []string{"text", "document", "interactive"}
+var WhatsAppSent = []string{"text", "document", "interactive", "template"}
 
 func whatsapp(path, source string) (any, error) {
 	b, err := os.ReadFile(path)
@@ -256,14 +257,27 @@ func whatsapp(path, source string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	lists, err := listMessage(ref)
+	if err != nil {
+		return nil, err
+	}
+	tpl := schema(ref, "TemplateObject")
+	lang := schema(ref, "LanguageObject")
 	return map[string]any{
 		"source":             source,
 		"interactive_button": buttons,
-		"title":              info["title"],
-		"version":            info["version"],
-		"server":             "https://graph.facebook.com",
-		"paths":              paths,
-		"message":            map[string]any{"properties": base, "required": baseReq, "types": msgs},
+		"interactive_list":   lists,
+		"template": map[string]any{
+			"required":          tpl["required"],
+			"language_required": lang["required"],
+			"language_policies": mapOf(mapOf(lang["properties"])["policy"])["enum"],
+			"component_types":   mapOf(mapOf(schema(ref, "TemplateComponent")["properties"])["type"])["enum"],
+		},
+		"title":   info["title"],
+		"version": info["version"],
+		"server":  "https://graph.facebook.com",
+		"paths":   paths,
+		"message": map[string]any{"properties": base, "required": baseReq, "types": msgs},
 		"webhook": map[string]any{
 			"inbound_types": inbound,
 			"status":        map[string]any{"properties": statusProps, "required": statusReq, "values": statusEnum},
@@ -304,6 +318,44 @@ func replyButtons(ref func(any) map[string]any) (map[string]any, error) {
 		"reply_id_max":          mapOf(rp["id"])["maxLength"],
 		"reply_title_max":       mapOf(rp["title"])["maxLength"],
 		"button_reply_required": press["required"],
+	}, nil
+}
+
+func schema(ref func(any) map[string]any, name string) map[string]any {
+	return ref(map[string]any{"$ref": "#/components/schemas/" + name})
+}
+
+// listMessage records the interactive message of type "list": the action's
+// button label and sections, the rows' limits, and the list_reply a choice
+// delivers.
+func listMessage(ref func(any) map[string]any) (map[string]any, error) {
+	var action map[string]any
+	for _, alt := range list(schema(ref, "ActionObject")["oneOf"]) {
+		props := mapOf(mapOf(alt)["properties"])
+		if props["button"] != nil && props["sections"] != nil {
+			action = props
+		}
+	}
+	section := mapOf(schema(ref, "SectionObject")["properties"])
+	rows := mapOf(section["rows"])
+	row := mapOf(rows["items"])
+	rp := mapOf(row["properties"])
+	reply := mapOf(mapOf(schema(ref, "InteractiveListReplyContent")["properties"])["list_reply"])
+	if action == nil || rows == nil || reply == nil {
+		return nil, fmt.Errorf("whatsapp: list message schemas missing")
+	}
+	sections := mapOf(action["sections"])
+	return map[string]any{
+		"button_max":          mapOf(action["button"])["maxLength"],
+		"sections_min":        sections["minItems"],
+		"sections_max":        sections["maxItems"],
+		"section_title_max":   mapOf(section["title"])["maxLength"],
+		"rows_max":            rows["maxItems"],
+		"row_required":        row["required"],
+		"row_id_max":          mapOf(rp["id"])["maxLength"],
+		"row_title_max":       mapOf(rp["title"])["maxLength"],
+		"row_description_max": mapOf(rp["description"])["maxLength"],
+		"list_reply_required": reply["required"],
 	}, nil
 }
 
