@@ -59,6 +59,10 @@ func init() {
 			{"document", []string{"InputFile", "String"}}, {"thumbnail", []string{"InputFile", "String"}},
 			{"caption", []string{"String"}}, parseMode, {"caption_entities", []string{"Array of MessageEntity"}},
 			{"disable_content_type_detection", []string{"Boolean"}}, replyParams, replyMarkup}, flags...)},
+		{name: "sendVoice", run: sendVoice, send: true, params: append([]param{chatID, // media.go
+			{"voice", []string{"InputFile", "String"}}, {"caption", []string{"String"}}, parseMode,
+			{"caption_entities", []string{"Array of MessageEntity"}}, {"duration", []string{"Integer"}},
+			replyParams, replyMarkup}, flags...)},
 		{name: "sendChatAction", run: sendChatAction, params: []param{chatID, {"action", []string{"String"}}}},
 		{name: "getFile", run: getFile, params: []param{{"file_id", []string{"String"}}}},
 		{name: "setMyCommands", run: setMyCommands, params: append([]param{{"commands", []string{"Array of BotCommand"}}}, scope...)},

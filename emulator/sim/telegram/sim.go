@@ -185,6 +185,10 @@ type chat struct {
 	messages      map[int64]*Message
 	sent          []Sent
 	lastSend      time.Time
+	// reactions are the user's reaction per message (media.go); noVoice
+	// is the user's privacy setting that forbids voice messages.
+	reactions map[int64]string
+	noVoice   bool
 }
 
 // Sent is one thing the bot sent to a chat, as GET /_sim/telegram/sent

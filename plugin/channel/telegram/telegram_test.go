@@ -429,7 +429,7 @@ func TestValidateAndRegister(t *testing.T) {
 	}
 	_ = json.Unmarshal(req.Body, &params)
 	if params.URL != "https://bridge.example/wt/abc?project=SUP" || params.SecretToken != "sec_ret-1" ||
-		strings.Join(params.AllowedUpdates, ",") != "message,edited_message,my_chat_member,callback_query" {
+		strings.Join(params.AllowedUpdates, ",") != "message,edited_message,my_chat_member,callback_query,message_reaction" {
 		t.Errorf("setWebhook params: %+v", params)
 	}
 

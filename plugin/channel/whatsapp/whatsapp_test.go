@@ -127,8 +127,8 @@ func TestBatchedEntriesAndMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 4 {
-		t.Fatalf("got %d events, want 4: %+v", len(evs), evs)
+	if len(evs) != 5 {
+		t.Fatalf("got %d events, want 5: %+v", len(evs), evs)
 	}
 	if evs[0].Plain != "first" || evs[0].Sender != "Anna Schmidt" || evs[0].ChatID != annaWaID {
 		t.Errorf("text: %+v", evs[0])
@@ -139,8 +139,11 @@ func TestBatchedEntriesAndMessages(t *testing.T) {
 	if a := evs[2].Attachments; len(a) != 1 || a[0].Kind != channel.Document || a[0].Name != "invoice.pdf" || a[0].MIME != "application/pdf" || evs[2].Sender != "WhatsApp user" {
 		t.Errorf("document: %+v", evs[2])
 	}
-	if !strings.HasPrefix(evs[3].Plain, "Location: 52.520000, 13.405000 Office") {
+	if evs[3].Plain != "Location: Office https://www.openstreetmap.org/?mlat=52.520000&mlon=13.405000#map=17/52.520000/13.405000" {
 		t.Errorf("location: %+v", evs[3])
+	}
+	if evs[4].Kind != channel.Reaction || evs[4].Reaction != "👍" || evs[4].MessageID != "x" {
+		t.Errorf("reaction: %+v", evs[4])
 	}
 	seen := map[string]bool{}
 	for _, ev := range evs {

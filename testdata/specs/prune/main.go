@@ -59,7 +59,7 @@ func main() {
 
 // TelegramMethods are the Bot API methods the simulator serves.
 var TelegramMethods = []string{"getMe", "getUpdates", "setWebhook", "deleteWebhook", "getWebhookInfo", "sendMessage",
-	"sendPhoto", "sendDocument", "sendChatAction", "getFile", "setMyCommands", "getMyCommands", "deleteMyCommands", "answerCallbackQuery"}
+	"sendPhoto", "sendDocument", "sendVoice", "sendChatAction", "getFile", "setMyCommands", "getMyCommands", "deleteMyCommands", "answerCallbackQuery"}
 
 type tgField struct {
 	Name     string   `json:"name"`
@@ -152,7 +152,7 @@ var WhatsAppCalls = [][2]string{
 }
 
 // WhatsAppSent are the message types the bridge sends.
-var WhatsAppSent = []string{"text", "document", "interactive"}
+var WhatsAppSent = []string{"text", "document", "interactive", "image", "audio", "video"}
 
 func whatsapp(path, source string) (any, error) {
 	b, err := os.ReadFile(path)
