@@ -41,7 +41,7 @@ func TestAgentsFilesGoAsWhatTheyAreWithinMetasLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 			reqs := env.HTTP.Requests()
-			typ := tt.want[1:strings.Index(tt.want[1:], `"`)+1]
+			typ := tt.want[1 : strings.Index(tt.want[1:], `"`)+1]
 			if body := string(reqs[len(reqs)-1].Body); !strings.Contains(body, tt.want) || !strings.Contains(body, `"type":"`+typ+`"`) {
 				t.Errorf("message %s, want %s", body, tt.want)
 			}
