@@ -37,6 +37,10 @@ type Config struct {
 	// Satisfaction asks the customer to rate a resolved request
 	// (satisfaction.go); on for new projects.
 	Satisfaction bool `json:"satisfaction,omitempty"`
+	// RelayReactions puts a customer's reactions (Telegram, WhatsApp) on
+	// their request as internal notes; off by default: reactions are
+	// ignored (media.go).
+	RelayReactions bool `json:"relayReactions,omitempty"`
 	// RetentionDays is how long the mapping of a resolved request is kept
 	// after its last activity; 0 means DefaultRetentionDays (privacy.go).
 	RetentionDays int `json:"retentionDays,omitempty"`
@@ -122,6 +126,7 @@ type view struct {
 	Holidays           []string                     `json:"holidays"`
 	FloodLimit         int                          `json:"floodLimit"`
 	FloodWindowSeconds int                          `json:"floodWindowSeconds"`
+	RelayReactions     bool                         `json:"relayReactions"`
 }
 
 func (c *Config) view() view {
@@ -136,7 +141,7 @@ func (c *Config) view() view {
 		AttachmentsIn: in, AttachmentsOut: c.AttachmentsOut, Language: c.Language,
 		RetentionDays: c.retentionDays(), Satisfaction: c.Satisfaction, Bot: c.Bot, TokenSet: c.TokenSecret != "",
 		Texts: c.Texts, Acknowledge: c.Acknowledge, TimeZone: c.TimeZone, Hours: c.Hours, Holidays: c.Holidays,
-		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds,
+		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds, RelayReactions: c.RelayReactions,
 	}
 	if v.Texts == nil {
 		v.Texts = map[string]map[string]string{}
@@ -179,6 +184,7 @@ type setInput struct {
 	FloodLimit         *int                          `json:"floodLimit"`
 	FloodWindowSeconds *int                          `json:"floodWindowSeconds"`
 	Satisfaction       *bool                         `json:"satisfaction"`
+	RelayReactions     *bool                         `json:"relayReactions"`
 	// Read-only fields of config.get, accepted so that a UI can send back
 	// what it read.
 	TokenSet *bool   `json:"tokenSet"`
@@ -452,6 +458,7 @@ func (in setInput) applyTo(cfg *Config) {
 	setIf(&cfg.FloodWindowSeconds, in.FloodWindowSeconds)
 	cfg.TimeZone = strings.TrimSpace(cfg.TimeZone)
 	setIf(&cfg.Satisfaction, in.Satisfaction)
+	setIf(&cfg.RelayReactions, in.RelayReactions)
 	if in.AttachmentsIn != nil {
 		cfg.AttachmentsIn = []string{}
 		for _, k := range *in.AttachmentsIn {

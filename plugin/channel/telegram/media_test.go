@@ -99,3 +99,20 @@ func TestLocationsVenuesAndContactsArriveAsText(t *testing.T) {
 		})
 	}
 }
+
+func TestEditsCarryTheNewTextButNeitherTheFileAgainNorALiveLocation(t *testing.T) {
+	caption, err := ParseUpdate([]byte(`{"update_id":20,"edited_message":{"message_id":3,"from":{"id":42,"is_bot":false,"first_name":"Ann"},"chat":{"id":42,"type":"private"},"date":1,"edit_date":2,"photo":[{"file_id":"p1","file_unique_id":"u1","width":90,"height":90,"file_size":900}],"caption":"the right label"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(caption) != 1 || !caption[0].Edited || caption[0].Plain != "the right label" || len(caption[0].Attachments) != 0 {
+		t.Errorf("caption edit: %+v", caption)
+	}
+	live, err := ParseUpdate([]byte(`{"update_id":21,"edited_message":{"message_id":4,"from":{"id":42,"is_bot":false,"first_name":"Ann"},"chat":{"id":42,"type":"private"},"date":1,"edit_date":3,"location":{"latitude":1.5,"longitude":2.5,"live_period":900}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != 0 {
+		t.Errorf("a live location's move gave events %+v", live)
+	}
+}

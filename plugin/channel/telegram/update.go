@@ -224,7 +224,15 @@ func messageEvent(id string, m *Message, edited bool) (channel.Inbound, bool) {
 			ev.ReplyTo = entitiesToWiki(truncate(t, maxQuote), nil)
 		}
 	}
-	ev.Attachments = attachments(m)
+	if ev.Edited && (m.Location != nil || m.Venue != nil) {
+		// A live location moving: Telegram edits the message every few
+		// seconds. The first position reached the agents.
+		return channel.Inbound{}, false
+	}
+	if !ev.Edited {
+		// An edit changes a caption; the file already reached the request.
+		ev.Attachments = attachments(m)
+	}
 	if ev.Wiki == "" && len(ev.Attachments) == 0 {
 		switch {
 		case m.Venue != nil:
