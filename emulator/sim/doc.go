@@ -123,8 +123,8 @@
 //	     -> {"from","to","webhooks":[...]}; 409 when already in that status
 //	POST /_sim/jira/requests/{key}/attachment
 //	     {"filename":string, "size":int64, "public":bool, optional
-//	      "mime_type", "comment"}
-//	     An agent attaches a file (bytes generated) in a comment: fires
+//	      "mime_type", "comment", "content":base64 (the file; size is its length)}
+//	     An agent attaches a file (bytes generated, unless content) in a comment: fires
 //	     jira:issue_updated (issue_commented, changelog field "Attachment")
 //	     and comment_created. -> {"id", "comment_id", "webhooks":[...]}
 //	GET  /_sim/jira/webhook -> {"url":string, "secret":string}
