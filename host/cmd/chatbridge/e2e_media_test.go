@@ -190,7 +190,7 @@ func TestE2E_WhatsAppMediaReactionsAndDeletions(t *testing.T) {
 	send(map[string]any{"audio": map[string]any{"voice": true}})
 	waitFile(t, s, req.Key, "audio_")
 	send(map[string]any{"location": map[string]any{"latitude": 52.52, "longitude": 13.405, "name": "Office"}})
-	waitHolds(t, s, req.Key, "Location: Office https://www.openstreetmap.org/?mlat=52.520000&mlon=13.405000")
+	waitHolds(t, s, req.Key, "Location: Office [https://www.openstreetmap.org/?mlat=52.520000&mlon=13.405000")
 	send(map[string]any{"contacts": []any{map[string]any{"formatted_name": "Max Muster", "phones": []string{"+49 30 1234"}}}})
 	waitHolds(t, s, req.Key, `Contact: Max Muster \+49 30 1234`) // "+" escaped in wiki markup
 
@@ -247,5 +247,5 @@ func TestE2E_ViberLocation(t *testing.T) {
 	if res.Status != http.StatusOK {
 		t.Fatalf("location: %+v", res)
 	}
-	waitHolds(t, s, req.Key, "Location: https://www.openstreetmap.org/?mlat=50.768910&mlon=6.114990")
+	waitHolds(t, s, req.Key, "Location: [https://www.openstreetmap.org/?mlat=50.768910&mlon=6.114990")
 }
