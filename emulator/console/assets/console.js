@@ -195,6 +195,11 @@ function fileBox(name, size) {
   return el('div', { class: 'file' }, '📄 ', name || 'file', size ? el('small', {}, fmtSize(size)) : null);
 }
 
+// mediaBox shows a voice message or video the bot sent (issue 18, item 4).
+function mediaBox(icon, what, size) {
+  return el('div', { class: 'file', 'aria-label': what }, icon + ' ', what, size ? el('small', {}, fmtSize(size)) : null);
+}
+
 function botBubble(m) {
   const body = [];
   let when = null;
@@ -210,12 +215,15 @@ function botBubble(m) {
     case 'whatsapp':
       if (m.type === 'image') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
       if (m.type === 'document') body.push(fileBox(m.filename, m.size));
+      if (m.type === 'audio') body.push(mediaBox('🎤', 'voice message', m.size));
+      if (m.type === 'video') body.push(mediaBox('🎬', 'video', m.size));
       if (m.text || m.caption) body.push(el('div', { class: 'text' }, m.text || m.caption));
       break;
     default: {
       if (m.method === 'sendChatAction') return null;
       if (m.method === 'sendPhoto') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
       if (m.method === 'sendDocument') body.push(fileBox(m.file_name, m.file_size));
+      if (m.method === 'sendVoice') body.push(mediaBox('🎤', 'voice message', m.file_size));
       const text = el('div', { class: 'text' });
       if (m.parse_mode === 'HTML') text.append(renderTelegramHTML(m.text || ''));
       else text.append(m.plain || m.text || '');
