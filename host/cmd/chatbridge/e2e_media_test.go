@@ -73,6 +73,24 @@ func waitHolds(t *testing.T, s *stacktest.Stack, key, text string) {
 	})
 }
 
+// noMediaStored checks that no record of the app's storage holds any of
+// what the customer or the agent sent: the bridge stores no media, text,
+// reaction or message id (SECURITY.md).
+func noMediaStored(t *testing.T, s *stacktest.Stack, what ...string) {
+	t.Helper()
+	recs := s.StoredRecords(t)
+	if len(recs) == 0 {
+		t.Fatal("no stored records: the check would prove nothing")
+	}
+	for _, rec := range recs {
+		for _, w := range what {
+			if strings.Contains(rec, w) {
+				t.Errorf("a stored record holds %q", w)
+			}
+		}
+	}
+}
+
 // Issue 18, items 4 and 5, through Telegram: a customer's voice note,
 // video note and sticker arrive as files, a location as a map link, a
 // contact as text; an agent's image leaves as a photo, their voice note
@@ -162,6 +180,7 @@ func TestE2E_TelegramMediaEditsAndReactions(t *testing.T) {
 	if n := len(s.RequestsWith(t, "mediaE2E-tg-first")); n != 1 {
 		t.Errorf("%d requests", n)
 	}
+	noMediaStored(t, s, "mediaE2Etg parcel", "openstreetmap", "Max Muster", "49301234567", "🔥", "👍", "OpusHead", "answer.ogg", "label.png", "voice_", "sticker_")
 	stacktest.CheckMessengerCalls(t, s)
 }
 
@@ -232,6 +251,7 @@ func TestE2E_WhatsAppMediaReactionsAndDeletions(t *testing.T) {
 	if !s.Request(t, req.Key).Holds("mediaE2Ewafirst") {
 		t.Error("the deleted message's text left the request")
 	}
+	noMediaStored(t, s, "mediaE2Ewafirst", "openstreetmap", "Max Muster", "🙏", "👍", "OpusHead", "answer.ogg", "clip.mp4", "audio_", first.IDs[0])
 	stacktest.CheckMessengerCalls(t, s)
 }
 
