@@ -30,7 +30,9 @@ func TestReactionsAreIgnoredUnlessTheProjectRelaysThemAsInternalNotes(t *testing
 	h.send(h.text(5123456789, "My order never came"))
 	h.drain()
 	h.send(h.reaction(5123456789, 12, "👍"))
-	h.drain()
+	if p := h.env.Pushed.Take(); len(p) != 0 {
+		t.Fatalf("an ignored reaction was queued: %d jobs", len(p))
+	}
 	if c := h.jira.issue("SUP-1").Comments; len(c) != 0 {
 		t.Fatalf("an ignored reaction left comments %+v", c)
 	}
