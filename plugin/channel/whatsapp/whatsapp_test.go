@@ -401,6 +401,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(delivery(change(phoneID, textMsg(1, annaWaID, "hi"))))
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"1234","id":"x","type":"document","document":{"id":"1","filename":"../../a"}}]}}]}]}`))
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"1234","id":"y","type":"contacts","contacts":[{"name":{"formatted_name":"A"},"phones":[{"phone":"+1"}]}]}]}}]}]}`))
+	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"1234","id":"r","type":"reaction","reaction":{"message_id":"wamid.X","emoji":"👍"}},{"from":"1234","id":"d","type":"revoke","revoke":{"original_message_id":"wamid.Y"}}]}}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		evs, err := Parse(body, nil)
 		if err != nil {
@@ -414,6 +415,10 @@ func FuzzParse(f *testing.F) {
 			case ev.Kind == channel.Undelivered:
 				if ev.Failure == nil || ev.MessageID == "" {
 					t.Fatalf("failure without its reason or message: %+v", ev)
+				}
+			case ev.Kind == channel.Reaction || ev.Kind == channel.Deleted:
+				if ev.MessageID == "" || ev.Wiki != "" || len(ev.Attachments) != 0 {
+					t.Fatalf("a reaction or deletion without its message, or with content: %+v", ev)
 				}
 			case ev.Wiki == "" && len(ev.Attachments) == 0 && !ev.Unreadable:
 				t.Fatalf("empty event: %+v", ev)
