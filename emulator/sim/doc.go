@@ -51,7 +51,7 @@
 //	     A user who blocked the bot and writes again unblocks it first
 //	     (a my_chat_member update precedes the message).
 //	GET  /_sim/telegram/sent?chat_id=N
-//	     -> [{"method":"sendMessage"|"sendPhoto"|"sendDocument"|"sendChatAction"|
+//	     -> [{"method":"sendMessage"|"sendPhoto"|"sendDocument"|"sendVoice"|"sendVideo"|"sendChatAction"|
 //	          "answerCallbackQuery",
 //	          "text":string, "parse_mode":string, "message_id":int64, "date":int64,
 //	          "plain":string, "entities":[...], "file_name":string, "file_size":int64,

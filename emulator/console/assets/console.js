@@ -224,6 +224,7 @@ function botBubble(m) {
       if (m.method === 'sendPhoto') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
       if (m.method === 'sendDocument') body.push(fileBox(m.file_name, m.file_size));
       if (m.method === 'sendVoice') body.push(mediaBox('🎤', 'voice message', m.file_size));
+      if (m.method === 'sendVideo') body.push(mediaBox('🎬', 'video', m.file_size));
       const text = el('div', { class: 'text' });
       if (m.parse_mode === 'HTML') text.append(renderTelegramHTML(m.text || ''));
       else text.append(m.plain || m.text || '');

@@ -27,7 +27,7 @@
 //     last), 413 over the size limits, getFile and file downloads, 20 MB
 //     download limit. sendVoice plays OGG/Opus, MP3 and M4A up to 50 MB
 //     and refuses other formats and users who forbid voice messages
-//     (VOICE_MESSAGES_FORBIDDEN).
+//     (VOICE_MESSAGES_FORBIDDEN); sendVideo plays MPEG4 up to 50 MB.
 //   - Users send text, photos, documents, voice notes, video notes,
 //     locations, contacts and stickers, and react to messages with
 //     Telegram's reaction emoji (message_reaction).
@@ -42,7 +42,7 @@
 // entities are detected for bot commands only; getUpdates long-polls at
 // most 50 s; the methods are those the bridge
 // uses (getMe, getUpdates, setWebhook, deleteWebhook, getWebhookInfo,
-// sendMessage, sendPhoto, sendDocument, sendVoice, sendChatAction, getFile,
+// sendMessage, sendPhoto, sendDocument, sendVoice, sendVideo, sendChatAction, getFile,
 // setMyCommands, getMyCommands, deleteMyCommands). The control API is
 // described in package sim.
 package telegram

@@ -29,6 +29,18 @@ type VideoNote struct {
 	FileSize     int64  `json:"file_size,omitempty"`
 }
 
+// Video is a video file (Bot API Video).
+type Video struct {
+	FileID       string `json:"file_id"`
+	FileUniqueID string `json:"file_unique_id"`
+	Width        int    `json:"width"`
+	Height       int    `json:"height"`
+	Duration     int    `json:"duration"`
+	FileName     string `json:"file_name,omitempty"`
+	MimeType     string `json:"mime_type,omitempty"`
+	FileSize     int64  `json:"file_size,omitempty"`
+}
+
 // Location is a point on the map (Bot API Location).
 type Location struct {
 	Latitude  float64 `json:"latitude"`
@@ -158,6 +170,81 @@ func sendVoice(_ context.Context, s *Sim, b *bot, a *args) (any, string, *apiErr
 	v := Voice{FileID: fl.id, FileUniqueID: fl.uniqueID, Duration: int(max(duration, 0)), MimeType: fl.mime, FileSize: fl.size}
 	m := s.postMessage(b, c, Message{Voice: &v, Caption: f.plain, CaptionEntities: f.entities, ReplyToMessage: reply, ReplyMarkup: com.markup},
 		Sent{Method: "sendVoice", Text: f.raw, ParseMode: f.mode, Plain: f.plain, Entities: f.entities,
+			FileName: fl.name, FileSize: fl.size, MimeType: fl.mime})
+	return m, "", nil
+}
+
+// MaxVideoBytes is the largest video a bot may send: "Bots can currently
+// send video files of up to 50 MB in size".
+const MaxVideoBytes = 50 << 20
+
+// isMPEG4 reports whether data is an MPEG-4 file (an ISO base media file
+// whose first box is ftyp): what "Telegram clients support" as video.
+func isMPEG4(data []byte) bool {
+	return len(data) >= 12 && bytes.Equal(data[4:8], []byte("ftyp"))
+}
+
+// sendVideo sends an uploaded MPEG-4 video; other formats are refused
+// ("other formats may be sent as Document").
+func sendVideo(_ context.Context, s *Sim, b *bot, a *args) (any, string, *apiError) {
+	com, e := readCommon(a)
+	if e != nil {
+		return nil, "", e
+	}
+	up, ref, e := a.file("video")
+	if e != nil {
+		return nil, "", e
+	}
+	if _, _, e := a.file("thumbnail"); e != nil {
+		return nil, "", e
+	}
+	f, e := readCaption(a)
+	if e != nil {
+		return nil, "", e
+	}
+	var dims [3]int64
+	for i, name := range []string{"duration", "width", "height"} {
+		if dims[i], _, e = a.integer(name); e != nil {
+			return nil, "", e
+		}
+	}
+	a.boolean("show_caption_above_media")
+	a.boolean("has_spoiler")
+	a.boolean("supports_streaming")
+	switch {
+	case up != nil:
+		if int64(len(up.data)) > MaxVideoBytes {
+			return nil, "", errTooLarge
+		}
+		if !isMPEG4(up.data) {
+			return nil, "", badRequest("wrong file type: a video must be MPEG4")
+		}
+	case ref == "":
+		return nil, "", badRequest("there is no video in the request")
+	case isURL(ref):
+		return nil, "", badRequest("failed to get HTTP URL content")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, e := b.target(com.chatID)
+	if e != nil {
+		return nil, "", e
+	}
+	reply, e := c.replyTo(com.reply)
+	if e != nil {
+		return nil, "", e
+	}
+	var fl *file
+	if up != nil {
+		fl = b.newFile("video", ".mp4", int64(len(up.data)), up.data)
+		fl.name, fl.mime = up.name, "video/mp4"
+	} else if fl = b.files[ref]; fl == nil || fl.kind != "video" {
+		return nil, "", badRequest("wrong file identifier/HTTP URL specified")
+	}
+	v := Video{FileID: fl.id, FileUniqueID: fl.uniqueID, Duration: int(max(dims[0], 0)), Width: int(max(dims[1], 0)),
+		Height: int(max(dims[2], 0)), FileName: fl.name, MimeType: fl.mime, FileSize: fl.size}
+	m := s.postMessage(b, c, Message{Video: &v, Caption: f.plain, CaptionEntities: f.entities, ReplyToMessage: reply, ReplyMarkup: com.markup},
+		Sent{Method: "sendVideo", Text: f.raw, ParseMode: f.mode, Plain: f.plain, Entities: f.entities,
 			FileName: fl.name, FileSize: fl.size, MimeType: fl.mime})
 	return m, "", nil
 }

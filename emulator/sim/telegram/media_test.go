@@ -48,6 +48,26 @@ func TestSendVoice_PlaysOGGOpusMP3AndM4AAndRefusesOtherFormats(t *testing.T) {
 	}
 }
 
+func TestSendVideo_PlaysMPEG4AndRefusesOtherFormats(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.setHook(t, "s")
+	e.userSays(t, map[string]any{"chat_id": 42, "text": "hi"})
+	mp4 := append([]byte("\x00\x00\x00\x18ftypmp42"), make([]byte, 64)...)
+	r := e.callMultipart(t, "sendVideo", url.Values{"chat_id": {"42"}, "duration": {"3"}}, part{"video", "clip.mp4", "video/mp4", mp4})
+	var m Message
+	if !r.OK {
+		t.Fatalf("mp4 refused: %s", r.Raw)
+	}
+	r.into(t, &m)
+	if m.Video == nil || m.Video.Duration != 3 || m.Video.FileSize != int64(len(mp4)) {
+		t.Errorf("message %s", r.Raw)
+	}
+	webm := append([]byte("\x1a\x45\xdf\xa3"), make([]byte, 64)...)
+	if r := e.callMultipart(t, "sendVideo", url.Values{"chat_id": {"42"}}, part{"video", "clip.webm", "video/webm", webm}); r.OK || r.ErrorCode != 400 {
+		t.Errorf("webm answered %s", r.Raw)
+	}
+}
+
 func TestSendVoice_RefusedToAUserWhoForbidsVoiceMessages(t *testing.T) {
 	e := newEnv(t, Config{})
 	e.setHook(t, "s")

@@ -87,6 +87,7 @@ type Message struct {
 	// Voice, VideoNote, Location, Contact and Sticker are media.go's.
 	Voice     *Voice     `json:"voice,omitempty"`
 	VideoNote *VideoNote `json:"video_note,omitempty"`
+	Video     *Video     `json:"video,omitempty"`
 	Location  *Location  `json:"location,omitempty"`
 	Contact   *Contact   `json:"contact,omitempty"`
 	Sticker   *Sticker   `json:"sticker,omitempty"`

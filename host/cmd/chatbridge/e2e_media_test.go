@@ -23,6 +23,7 @@ import (
 var (
 	e2eOggOpus = append([]byte("OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x13OpusHead\x01\x01"), make([]byte, 512)...)
 	e2eWAV     = append([]byte("RIFF\x24\x00\x00\x00WAVEfmt "), make([]byte, 512)...)
+	e2eMP4     = append([]byte("\x00\x00\x00\x18ftypmp42"), make([]byte, 512)...)
 )
 
 func e2ePNG(t *testing.T) []byte {
@@ -137,7 +138,8 @@ func TestE2E_TelegramMediaEditsAndReactions(t *testing.T) {
 	attach(t, s, req.Key, "label.png", "image/png", e2ePNG(t))
 	attach(t, s, req.Key, "answer.ogg", "audio/ogg", e2eOggOpus)
 	attach(t, s, req.Key, "answer.wav", "audio/wav", e2eWAV)
-	waitfor.Until(t, stacktest.Wait, "the agent's photo, voice message and document", func() string {
+	attach(t, s, req.Key, "clip.mp4", "video/mp4", e2eMP4)
+	waitfor.Until(t, stacktest.Wait, "the agent's photo, voice message, video and document", func() string {
 		got := map[string]string{}
 		for _, m := range s.Sent(t, chat) {
 			got[m.FileName] = m.Method
@@ -146,7 +148,7 @@ func TestE2E_TelegramMediaEditsAndReactions(t *testing.T) {
 				got["label.png"] = m.Method
 			}
 		}
-		if got["label.png"] != "sendPhoto" || got["answer.ogg"] != "sendVoice" || got["answer.wav"] != "sendDocument" {
+		if got["label.png"] != "sendPhoto" || got["answer.ogg"] != "sendVoice" || got["answer.wav"] != "sendDocument" || got["clip.mp4"] != "sendVideo" {
 			return fmt.Sprintf("sent %v", got)
 		}
 		return ""
@@ -215,7 +217,7 @@ func TestE2E_WhatsAppMediaReactionsAndDeletions(t *testing.T) {
 
 	attach(t, s, req.Key, "label.png", "image/png", e2ePNG(t))
 	attach(t, s, req.Key, "answer.ogg", "audio/ogg", e2eOggOpus)
-	attach(t, s, req.Key, "clip.mp4", "video/mp4", append([]byte("\x00\x00\x00\x18ftypmp42"), make([]byte, 256)...))
+	attach(t, s, req.Key, "clip.mp4", "video/mp4", e2eMP4)
 	var sent []whatsapp.Sent
 	waitfor.Until(t, stacktest.Wait, "the agent's image, audio and video", func() string {
 		s.Call(t, "GET", "/_sim/whatsapp/sent?to="+customer, nil, &sent, http.StatusOK)

@@ -7,7 +7,7 @@ import (
 	"github.com/chatbridge/chatbridge/plugin/channel"
 )
 
-func TestAgentsSoundLeavesAsAVoiceMessageAndFallsBackToADocument(t *testing.T) {
+func TestAgentsSoundAndVideoLeaveAsVoiceAndVideoAndFallBackToADocument(t *testing.T) {
 	tests := []struct {
 		name    string
 		mime    string
@@ -19,6 +19,9 @@ func TestAgentsSoundLeavesAsAVoiceMessageAndFallsBackToADocument(t *testing.T) {
 		{"mp3 as voice", "audio/mpeg", "", []string{"sendVoice"}},
 		{"m4a as voice", "audio/mp4", "", []string{"sendVoice"}},
 		{"wav as a document", "audio/wav", "", []string{"sendDocument"}},
+		{"mp4 as a video", "video/mp4", "", []string{"sendVideo"}},
+		{"a video Telegram cannot play as a document", "video/mp4",
+			`{"ok":false,"error_code":400,"description":"Bad Request: wrong file type"}`, []string{"sendVideo", "sendDocument"}},
 		{"a user who forbids voice messages gets a document", "audio/ogg",
 			`{"ok":false,"error_code":400,"description":"Bad Request: VOICE_MESSAGES_FORBIDDEN"}`, []string{"sendVoice", "sendDocument"}},
 	}
@@ -26,7 +29,7 @@ func TestAgentsSoundLeavesAsAVoiceMessageAndFallsBackToADocument(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeBot(t)
 			if tt.refusal != "" {
-				f.replies["sendVoice"] = []string{tt.refusal}
+				f.replies[tt.want[0]] = []string{tt.refusal}
 			}
 			if err := f.channel().SendFile("42", channel.File{Name: "note.ogg", MIME: tt.mime, Data: []byte("OggS")}); err != nil {
 				t.Fatal(err)

@@ -137,8 +137,8 @@ func plainOf(s string) string {
 }
 
 // SendFile implements channel.Channel: images up to 10 MB go as photos,
-// OGG/Opus, MP3 and M4A sound as a voice message, anything else up to
-// 50 MB as a document.
+// OGG/Opus, MP3 and M4A sound as a voice message, MPEG-4 as a video,
+// anything else up to 50 MB as a document.
 func (c *Channel) SendFile(chatID string, f channel.File) error {
 	id, err := chatIDParam(chatID)
 	if err != nil {
@@ -154,6 +154,8 @@ func (c *Channel) SendFile(chatID string, f channel.File) error {
 		method, field = "sendPhoto", "photo"
 	case isVoice(f.MIME): // media.go
 		method, field = "sendVoice", "voice"
+	case channel.BaseMIME(f.MIME) == "video/mp4":
+		method, field = "sendVideo", "video"
 	}
 	fields := [][2]string{{"chat_id", strconv.FormatInt(id, 10)}}
 	if f.Caption != "" {

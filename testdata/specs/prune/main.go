@@ -59,7 +59,7 @@ func main() {
 
 // TelegramMethods are the Bot API methods the simulator serves.
 var TelegramMethods = []string{"getMe", "getUpdates", "setWebhook", "deleteWebhook", "getWebhookInfo", "sendMessage",
-	"sendPhoto", "sendDocument", "sendVoice", "sendChatAction", "getFile", "setMyCommands", "getMyCommands", "deleteMyCommands", "answerCallbackQuery"}
+	"sendPhoto", "sendDocument", "sendVoice", "sendVideo", "sendChatAction", "getFile", "setMyCommands", "getMyCommands", "deleteMyCommands", "answerCallbackQuery"}
 
 type tgField struct {
 	Name     string   `json:"name"`
