@@ -208,6 +208,7 @@ function botBubble(m) {
       // Files come by URL: the simulator fetched it once, as Viber does.
       if (m.type === 'picture') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
       if (m.type === 'file') body.push(fileBox(m.file_name, m.size));
+      if (m.type === 'video') body.push(mediaBox('🎬', 'video', m.size));
       if (m.fetched) body.push(el('small', { class: 'muted' }, m.fetched.status === 200 ? 'fetched by link, ' + fmtSize(m.fetched.bytes) : 'link fetch: ' + (m.fetched.status || m.fetched.error)));
       if (m.text) body.push(el('div', { class: 'text' }, m.text));
       when = m.timestamp ? new Date(m.timestamp) : null;

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/png"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -257,8 +258,9 @@ func TestE2E_WhatsAppMediaReactionsAndDeletions(t *testing.T) {
 	stacktest.CheckMessengerCalls(t, s)
 }
 
-// Viber: a shared location arrives as a map link.
-func TestE2E_ViberLocation(t *testing.T) {
+// Viber: a shared location arrives as a map link; an agent's MP4 plays as
+// a video, their voice note goes as a file (bots send no voice messages).
+func TestE2E_ViberLocationVideoAndSound(t *testing.T) {
 	s := stacktest.Start(t)
 	s.Reconfigure(t, "viber", viber.DefaultToken)
 	const user = "E2eMediaV+/0123456789A="
@@ -270,4 +272,21 @@ func TestE2E_ViberLocation(t *testing.T) {
 		t.Fatalf("location: %+v", res)
 	}
 	waitHolds(t, s, req.Key, "Location: [https://www.openstreetmap.org/?mlat=50.768910&mlon=6.114990")
+
+	attach(t, s, req.Key, "clip.mp4", "video/mp4", e2eMP4)
+	attach(t, s, req.Key, "answer.ogg", "audio/ogg", e2eOggOpus)
+	waitfor.Until(t, stacktest.Wait, "the agent's video and sound in Viber", func() string {
+		var sent []viber.Sent
+		s.Call(t, "GET", "/_sim/viber/sent?receiver="+url.QueryEscape(user), nil, &sent, http.StatusOK)
+		var video, sound bool
+		for _, m := range sent {
+			fetchedWhole := m.Fetched != nil && m.Fetched.Status == http.StatusOK
+			video = video || m.Type == "video" && m.Size == int64(len(e2eMP4)) && fetchedWhole && m.Fetched.Bytes == int64(len(e2eMP4))
+			sound = sound || m.Type == "file" && m.FileName == "answer.ogg" && fetchedWhole
+		}
+		if !video || !sound {
+			return fmt.Sprintf("sent %+v", sent)
+		}
+		return ""
+	})
 }
