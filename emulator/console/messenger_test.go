@@ -43,6 +43,9 @@ func TestMessengerPaneSpeaksEverySimulatedMessenger(t *testing.T) {
 		}
 	}
 	page := get("/")
+	if !strings.Contains(page, `name="relayReactions"`) || !strings.Contains(js, "relayReactions: f.elements.relayReactions.checked") {
+		t.Error("the settings form does not offer the reactions setting")
+	}
 	for _, opt := range []string{`<option value="telegram">`, `<option value="viber">`, `<option value="whatsapp">`} {
 		if !strings.Contains(page, opt) {
 			t.Errorf("the channel select lacks %s", opt)

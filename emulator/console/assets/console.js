@@ -731,6 +731,7 @@ function fillForm(p) {
   f.elements.projectKey.readOnly = !!p;
   f.elements.enabled.checked = !!v.enabled;
   f.elements.attachmentsOut.checked = !!v.attachmentsOut;
+  f.elements.relayReactions.checked = !!v.relayReactions;
   for (const box of $('#f-attachmentsIn').querySelectorAll('input')) box.checked = (v.attachmentsIn || []).includes(box.value);
   f.elements.botToken.value = '';
   f.elements.botToken.placeholder = p && p.tokenSet ? 'set; leave empty to keep' : 'from @BotFather';
@@ -758,6 +759,7 @@ async function save(ev) {
     resolutionMessage: f.elements.resolutionMessage.value,
     attachmentsIn: [...$('#f-attachmentsIn').querySelectorAll('input:checked')].map((b) => b.value),
     attachmentsOut: f.elements.attachmentsOut.checked,
+    relayReactions: f.elements.relayReactions.checked,
     language: f.elements.language.value,
   };
   if (f.elements.botToken.value) payload.botToken = f.elements.botToken.value;
