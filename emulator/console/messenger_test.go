@@ -36,7 +36,16 @@ func TestMessengerPaneSpeaksEverySimulatedMessenger(t *testing.T) {
 			t.Errorf("console.js does not read what the %s bot sent", name)
 		}
 	}
+	// Voice messages and videos the bot sends show as what they are.
+	for _, shown := range []string{"m.method === 'sendVoice'", "m.type === 'audio'", "m.type === 'video'"} {
+		if !strings.Contains(js, shown) {
+			t.Errorf("console.js does not show %s", shown)
+		}
+	}
 	page := get("/")
+	if !strings.Contains(page, `name="relayReactions"`) || !strings.Contains(js, "relayReactions: f.elements.relayReactions.checked") {
+		t.Error("the settings form does not offer the reactions setting")
+	}
 	for _, opt := range []string{`<option value="telegram">`, `<option value="viber">`, `<option value="whatsapp">`} {
 		if !strings.Contains(page, opt) {
 			t.Errorf("the channel select lacks %s", opt)

@@ -33,8 +33,12 @@
 //	      optional "first_name","last_name","username","language_code":string,
 //	      "photo":true, "document":{"file_name":string,"size":int64,"mime_type":string},
 //	      "reply_to_message_id":int64, "edit_of":message_id, "media_group_id":string,
+//	      "voice":{"duration":int,"size":int64}, "video_note":{"duration":int,"size":int64},
+//	      "location":{"latitude","longitude"}, "contact":{"phone_number","first_name","last_name"},
+//	      "sticker":{"emoji":string},
 //	      "message_thread_id":int64 (a topic the bot created; Config.Topics)}
-//	     A user's message (caption, with a photo or document) becomes a real
+//	     A user's message (caption, with a photo, document or voice note;
+//	     the media fields are exclusive) becomes a real
 //	     Update (edit_of: an edited_message) delivered to the registered webhook
 //	     with X-Telegram-Bot-Api-Secret-Token.
 //	     -> {"update_id":int64, "message_id":int64, "status":int,
@@ -48,7 +52,7 @@
 //	     A user who blocked the bot and writes again unblocks it first
 //	     (a my_chat_member update precedes the message).
 //	GET  /_sim/telegram/sent?chat_id=N
-//	     -> [{"method":"sendMessage"|"sendPhoto"|"sendDocument"|"sendChatAction"|
+//	     -> [{"method":"sendMessage"|"sendPhoto"|"sendDocument"|"sendVoice"|"sendVideo"|"sendChatAction"|
 //	          "answerCallbackQuery",
 //	          "text":string, "parse_mode":string, "message_id":int64, "date":int64,
 //	          "plain":string, "entities":[...], "file_name":string, "file_size":int64,
@@ -64,6 +68,15 @@
 //	     under the bot's message: a callback_query update is delivered, and
 //	     its id is good for one answerCallbackQuery. 400 when the message
 //	     shows no such button. -> as /send (message_id the message pressed).
+//	POST /_sim/telegram/react {"bot_id":int64, "chat_id":int64,
+//	                           "message_id":int64, "emoji":string}
+//	     The user sets emoji (one of Telegram's reaction emoji; "" takes it
+//	     back) as their reaction to a message of the chat: a
+//	     message_reaction update, made only for a bot that lists
+//	     message_reaction in allowed_updates ("filtered" otherwise). -> as /send
+//	POST /_sim/telegram/forbid-voice {"chat_id":int64, "forbid":bool}
+//	     The user forbids (or allows) voice messages in their privacy
+//	     settings: sendVoice to them answers 400 VOICE_MESSAGES_FORBIDDEN.
 //	GET  /_sim/telegram/webhook
 //	     -> {"url":string, "secret_token":string, "max_connections":int,
 //	         "allowed_updates":[string], "pending_update_count":int,
@@ -111,8 +124,8 @@
 //	     -> {"from","to","webhooks":[...]}; 409 when already in that status
 //	POST /_sim/jira/requests/{key}/attachment
 //	     {"filename":string, "size":int64, "public":bool, optional
-//	      "mime_type", "comment"}
-//	     An agent attaches a file (bytes generated) in a comment: fires
+//	      "mime_type", "comment", "content":base64 (the file; size is its length)}
+//	     An agent attaches a file (bytes generated, unless content) in a comment: fires
 //	     jira:issue_updated (issue_commented, changelog field "Attachment")
 //	     and comment_created. -> {"id", "comment_id", "webhooks":[...]}
 //	GET  /_sim/jira/webhook -> {"url":string, "secret":string}
@@ -212,9 +225,15 @@
 //
 //	POST /_sim/whatsapp/send
 //	     {"from":digits, optional "name", "text", "image":true,
-//	      "document":{"filename","size","mime_type"}, "caption", "id" (replays a wamid)}
+//	      "document":{"filename","size","mime_type"}, "caption", "id" (replays a wamid),
+//	      "audio":{"voice":bool,"mime_type","size"}, "video":true, "sticker":true,
+//	      "location":{"latitude","longitude","name","address"},
+//	      "contacts":[{"formatted_name","phones":[string]}],
+//	      "reaction":{"message_id" (default: the chat's last message from the
+//	      business),"emoji" ("" takes it back)}, "revoke":wamid (of the
+//	      customer's own earlier message)}
 //	     or {"messages":[ such objects ]} for several in one delivery.
-//	     Opens the customer's 24-hour window.
+//	     Opens the customer's 24-hour window (a reaction or revoke does not).
 //	     -> {"ids":[wamid], "status":int, "error":string}
 //	POST /_sim/whatsapp/press {"from":digits, "title":string, optional "name",
 //	      "user_id", "hide_phone", "message_id" (default: the chat's last message with buttons)}

@@ -508,7 +508,10 @@ func TestAProjectIsConfiguredByNames(t *testing.T) {
 	}
 	v := url.Values{"csrf": {form.csrf(t)}, "desk": {"2:12"}, "channel": {"telegram"}, "botToken": {" 7000000001:AAH3kP0aWq4sV9bFz2yXcL8mN1oR6tU5eQd "},
 		"enabled": {"on"}, "language": {"de"}, "summaryTemplate": {"{name}: {text}"}, "greeting": {"Hallo"}, "resolutionMessage": {""},
-		"attachmentsIn": {"photo", "document"}, "retentionDays": {"30"}}
+		"attachmentsIn": {"photo", "document"}, "retentionDays": {"30"}, "relayReactions": {"on"}}
+	if !strings.Contains(form.body, `id="f-relayReactions" name="relayReactions"`) {
+		t.Error("the project page lacks the reactions setting")
+	}
 	p := b.post(Prefix+"installations/inst-1/projects/SUP", v)
 	if p.status != http.StatusOK || !strings.Contains(p.body, "The messenger accepted the token: bot @acme_support_bot.") {
 		t.Fatalf("save: %d\n%s", p.status, p.body)
@@ -522,7 +525,7 @@ func TestAProjectIsConfiguredByNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{"projectKey": "SUP", "serviceDeskId": "2", "requestTypeId": "12", "botToken": "7000000001:AAH3kP0aWq4sV9bFz2yXcL8mN1oR6tU5eQd",
-		"enabled": true, "attachmentsOut": false, "language": "de", "retentionDays": float64(30), "greeting": "Hallo"}
+		"enabled": true, "attachmentsOut": false, "language": "de", "retentionDays": float64(30), "greeting": "Hallo", "relayReactions": true}
 	for k, w := range want {
 		if sent[k] != w {
 			t.Errorf("config.set %s = %v, want %v", k, sent[k], w)

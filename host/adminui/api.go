@@ -170,6 +170,7 @@ type projectConfig struct {
 	ResolutionMessage string   `json:"resolutionMessage"`
 	AttachmentsIn     []string `json:"attachmentsIn"`
 	AttachmentsOut    bool     `json:"attachmentsOut"`
+	RelayReactions    bool     `json:"relayReactions"`
 	Language          string   `json:"language"`
 	RetentionDays     int      `json:"retentionDays"`
 	Bot               string   `json:"bot"`

@@ -263,7 +263,8 @@ func (u *UI) saveProject(w http.ResponseWriter, r *http.Request, s signedIn) {
 	key := r.PathValue("key")
 	form := projectConfig{ProjectKey: key, Enabled: f.Get("enabled") == "on", Channel: f.Get("channel"),
 		SummaryTemplate: f.Get("summaryTemplate"), Greeting: f.Get("greeting"), ResolutionMessage: f.Get("resolutionMessage"),
-		AttachmentsIn: f["attachmentsIn"], AttachmentsOut: f.Get("attachmentsOut") == "on", Language: f.Get("language")}
+		AttachmentsIn: f["attachmentsIn"], AttachmentsOut: f.Get("attachmentsOut") == "on", Language: f.Get("language"),
+		RelayReactions: f.Get("relayReactions") == "on"}
 	if form.AttachmentsIn == nil {
 		form.AttachmentsIn = []string{}
 	}
@@ -285,7 +286,8 @@ func (u *UI) saveProject(w http.ResponseWriter, r *http.Request, s signedIn) {
 	in := map[string]any{"projectKey": key, "enabled": form.Enabled, "channel": form.Channel,
 		"serviceDeskId": desk, "requestTypeId": typ, "summaryTemplate": form.SummaryTemplate,
 		"greeting": form.Greeting, "resolutionMessage": form.ResolutionMessage, "attachmentsIn": form.AttachmentsIn,
-		"attachmentsOut": form.AttachmentsOut, "language": form.Language, "retentionDays": days}
+		"attachmentsOut": form.AttachmentsOut, "language": form.Language, "retentionDays": days,
+		"relayReactions": form.RelayReactions}
 	if tok := strings.TrimSpace(f.Get("botToken")); tok != "" {
 		in["botToken"] = tok
 	}

@@ -37,6 +37,10 @@ type Config struct {
 	// Satisfaction asks the customer to rate a resolved request
 	// (satisfaction.go); on for new projects.
 	Satisfaction bool `json:"satisfaction,omitempty"`
+	// RelayReactions puts a customer's reactions (Telegram, WhatsApp) on
+	// their request as internal notes; off by default: reactions are
+	// ignored (media.go).
+	RelayReactions bool `json:"relayReactions,omitempty"`
 	// RetentionDays is how long the mapping of a resolved request is kept
 	// after its last activity; 0 means DefaultRetentionDays (privacy.go).
 	RetentionDays int `json:"retentionDays,omitempty"`
@@ -140,6 +144,7 @@ type view struct {
 	RequestTypeMenu    []string                     `json:"requestTypeMenu"`
 	Templates          []WindowTemplate             `json:"templates"`
 	Bots               []map[string]string          `json:"bots"`
+	RelayReactions     bool                         `json:"relayReactions"`
 }
 
 func (c *Config) view() view {
@@ -154,7 +159,7 @@ func (c *Config) view() view {
 		AttachmentsIn: in, AttachmentsOut: c.AttachmentsOut, Language: c.Language,
 		RetentionDays: c.retentionDays(), Satisfaction: c.Satisfaction, Bot: c.Bot, TokenSet: c.TokenSecret != "",
 		Texts: c.Texts, Acknowledge: c.Acknowledge, TimeZone: c.TimeZone, Hours: c.Hours, Holidays: c.Holidays,
-		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds, Identity: c.identity(),
+		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds, Identity: c.identity(), RelayReactions: c.RelayReactions,
 		RequestTypeMenu: c.menuNames(), Templates: c.Templates, Bots: c.botViews(),
 	}
 	if v.Templates == nil {
@@ -206,6 +211,7 @@ type setInput struct {
 	// (routing.go); an empty list removes the menu.
 	RequestTypeMenu *[]string         `json:"requestTypeMenu"`
 	Templates       *[]WindowTemplate `json:"templates"`
+	RelayReactions  *bool             `json:"relayReactions"`
 	// Read-only fields of config.get, accepted so that a UI can send back
 	// what it read.
 	TokenSet *bool   `json:"tokenSet"`
@@ -493,6 +499,7 @@ func (in setInput) applyTo(cfg *Config) {
 	setIf(&cfg.Satisfaction, in.Satisfaction)
 	setIf(&cfg.Identity, in.Identity)
 	setIf(&cfg.Templates, in.Templates)
+	setIf(&cfg.RelayReactions, in.RelayReactions)
 	if in.AttachmentsIn != nil {
 		cfg.AttachmentsIn = []string{}
 		for _, k := range *in.AttachmentsIn {

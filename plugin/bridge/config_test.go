@@ -27,7 +27,7 @@ func TestConfigSetValidatesTheTokenAndRegistersTheWebhook(t *testing.T) {
 	if h.tg.hookURL != triggerURL+"?project=SUP" {
 		t.Errorf("webhook url %q", h.tg.hookURL)
 	}
-	if strings.Join(h.tg.allowed, ",") != "message,edited_message,my_chat_member,callback_query" {
+	if strings.Join(h.tg.allowed, ",") != "message,edited_message,my_chat_member,callback_query,message_reaction" {
 		t.Errorf("allowed_updates %v", h.tg.allowed)
 	}
 	sec := h.tg.secret()

@@ -11,6 +11,9 @@
 // The inbound consumer opens a JSM request for a chat's first
 // message and comments on it afterwards; commands (/start, /help, /new,
 // /status) are answered by the bot; files travel as request attachments.
+// An edit is a new comment marked "(edited)"; a deletion the messenger
+// reports (WhatsApp's revoke), and a reaction when the project relays them
+// (relayReactions), is an internal note (media.go).
 // After a customer's comment the request is moved back to "Waiting for
 // support" if it waits for the customer: JSM counts the app's comments as
 // the team's (RATIONALE.md, "Why does a customer's message move the

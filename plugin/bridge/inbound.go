@@ -108,6 +108,7 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 		log.Warn("webhook: delivery not understood; dropped", "err", err)
 		return respond(200), nil
 	}
+	events = cfg.unrelayed(events) // media.go
 	var greeting []byte
 	if g, ok := ch.(channel.Greeter); ok {
 		greeting, events = g.Greet(events, cfg.textsIn(startLang(events)).Greeting)
@@ -472,6 +473,8 @@ func (w *inbound) run() error {
 			return err // a /requests button (requests.go)
 		}
 		return w.chosen() // satisfaction.go
+	case channel.Reaction, channel.Deleted:
+		return w.noted() // media.go
 	case kindSurveyDue:
 		return w.surveyDue()
 	case channel.Message:

@@ -119,6 +119,13 @@ const (
 	// message the bot sent (MessageID) did not reach the customer; Failure
 	// says why.
 	Undelivered Kind = "undelivered"
+	// Reaction is a customer's reaction to a message (MessageID):
+	// Inbound.Reaction holds the emoji, or "" when the customer took
+	// their reaction back.
+	Reaction Kind = "reaction"
+	// Deleted means the customer deleted a message (MessageID) for
+	// everyone, where the messenger tells the bot (WhatsApp's revoke).
+	Deleted Kind = "deleted"
 )
 
 // Commands the bridge understands, lower case without the slash.
@@ -172,6 +179,8 @@ type Inbound struct {
 	// is the press's id where the messenger wants it answered (choice.go).
 	Choice   string `json:"choice,omitempty"`
 	Callback string `json:"cb,omitempty"`
+	// Reaction is the emoji of a Reaction event ("" when taken back).
+	Reaction string `json:"reaction,omitempty"`
 }
 
 // Failure is why a message was not delivered: the messenger's error code and

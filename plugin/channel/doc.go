@@ -12,7 +12,11 @@
 // messenger, [Channel.Parse] turns its body into [Inbound] events whose text
 // is already Jira wiki markup. Outbound: [Channel.Render] turns Jira content
 // into messages in the channel's own format, each within [Limits], which
-// [Channel.SendText] sends as they are.
+// [Channel.SendText] sends as they are; [Channel.SendFile] sends a file as
+// what it is where the messenger allows (a picture, a voice message), else
+// as a document. Shared locations and contacts arrive as text
+// ([LocationText], [ContactText]); reactions and deletions as [Reaction]
+// and [Deleted] events.
 //
 // Optional interfaces add what only some messengers have: buttons
 // ([Chooser], [Answerer]), longer menus ([Lister], WhatsApp's lists),

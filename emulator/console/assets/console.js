@@ -246,6 +246,11 @@ function choiceButtons(m) {
     choices.map((c) => el('button', { type: 'button', class: 'choice', title: c.data, onclick: () => press(m.channel, m, c) }, c.label)));
 }
 
+// mediaBox shows a voice message or video the bot sent (issue 18, item 4).
+function mediaBox(icon, what, size) {
+  return el('div', { class: 'file', 'aria-label': what }, icon + ' ', what, size ? el('small', {}, fmtSize(size)) : null);
+}
+
 function botBubble(m) {
   const body = [];
   let when = null;
@@ -254,6 +259,7 @@ function botBubble(m) {
       // Files come by URL: the simulator fetched it once, as Viber does.
       if (m.type === 'picture') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
       if (m.type === 'file') body.push(fileBox(m.file_name, m.size));
+      if (m.type === 'video') body.push(mediaBox('🎬', 'video', m.size));
       if (m.fetched) body.push(el('small', { class: 'muted' }, m.fetched.status === 200 ? 'fetched by link, ' + fmtSize(m.fetched.bytes) : 'link fetch: ' + (m.fetched.status || m.fetched.error)));
       if (m.text) body.push(el('div', { class: 'text' }, m.text));
       when = m.timestamp ? new Date(m.timestamp) : null;
@@ -262,12 +268,16 @@ function botBubble(m) {
       if (m.template) body.push(el('div', { class: 'template' }, 'Template ', el('b', {}, m.template.name), ' (' + m.template.language + ')'));
       if (m.type === 'image') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
       if (m.type === 'document') body.push(fileBox(m.filename, m.size));
+      if (m.type === 'audio') body.push(mediaBox('🎤', 'voice message', m.size));
+      if (m.type === 'video') body.push(mediaBox('🎬', 'video', m.size));
       if (m.text || m.caption) body.push(el('div', { class: 'text' }, m.text || m.caption));
       break;
     default: {
       if (m.method === 'sendChatAction') return null;
       if (m.method === 'sendPhoto') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
       if (m.method === 'sendDocument') body.push(fileBox(m.file_name, m.file_size));
+      if (m.method === 'sendVoice') body.push(mediaBox('🎤', 'voice message', m.file_size));
+      if (m.method === 'sendVideo') body.push(mediaBox('🎬', 'video', m.file_size));
       const text = el('div', { class: 'text' });
       if (m.parse_mode === 'HTML') text.append(renderTelegramHTML(m.text || ''));
       else text.append(m.plain || m.text || '');
@@ -774,6 +784,7 @@ function fillForm(p) {
   f.elements.projectKey.readOnly = !!p;
   f.elements.enabled.checked = !!v.enabled;
   f.elements.attachmentsOut.checked = !!v.attachmentsOut;
+  f.elements.relayReactions.checked = !!v.relayReactions;
   for (const box of $('#f-attachmentsIn').querySelectorAll('input')) box.checked = (v.attachmentsIn || []).includes(box.value);
   f.elements.botToken.value = '';
   f.elements.botToken.placeholder = p && p.tokenSet ? 'set; leave empty to keep' : 'from @BotFather';
@@ -801,6 +812,7 @@ async function save(ev) {
     resolutionMessage: f.elements.resolutionMessage.value,
     attachmentsIn: [...$('#f-attachmentsIn').querySelectorAll('input:checked')].map((b) => b.value),
     attachmentsOut: f.elements.attachmentsOut.checked,
+    relayReactions: f.elements.relayReactions.checked,
     language: f.elements.language.value,
   };
   if (f.elements.botToken.value) payload.botToken = f.elements.botToken.value;

@@ -329,3 +329,22 @@ func TestAgentAttachmentViaControl(t *testing.T) {
 		t.Errorf("content %d, %d bytes, %v", a.status, len(a.raw), att["mimeType"])
 	}
 }
+
+func TestAgentAttachmentViaControlCarriesTheGivenContent(t *testing.T) {
+	e := newEnv(t, Config{NoCommentRule: true})
+	key := e.newRequest(t, "agent sends a voice note")
+	content := []byte("OggS\x00\x02 a voice note")
+	code, out, raw := e.control(t, "POST", "/_sim/jira/requests/"+key+"/attachment", map[string]any{"filename": "note.ogg", "mime_type": "audio/ogg", "public": true, "content": content})
+	if code != 200 || out["id"] == "" {
+		t.Fatalf("control attachment %d %s", code, raw)
+	}
+	e.hook.next(t)
+	e.hook.next(t)
+	a := e.call(t, "GET", "/rest/api/3/attachment/content/"+out["id"].(string)+"?redirect=false", nil)
+	if a.status != 200 || !bytes.Equal(a.raw, content) {
+		t.Errorf("content %d %q", a.status, a.raw)
+	}
+	if meta := e.call(t, "GET", "/rest/api/3/attachment/"+out["id"].(string), nil); meta.json["size"].(float64) != float64(len(content)) {
+		t.Errorf("metadata %s", meta.raw)
+	}
+}

@@ -277,10 +277,17 @@ func (s *Sim) controlAttachment(w http.ResponseWriter, r *http.Request) {
 		Public   bool   `json:"public"`
 		MimeType string `json:"mime_type"`
 		Comment  string `json:"comment"`
+		// Content is the file itself (base64 in JSON), for a test whose
+		// messenger looks at it (a voice note, a photo); else the bytes
+		// are generated.
+		Content []byte `json:"content"`
 	}
 	if err := simctl.DecodeJSON(r.Body, &body); err != nil {
 		simctl.WriteError(w, http.StatusBadRequest, "jira: "+err.Error())
 		return
+	}
+	if body.Content != nil {
+		body.Size = int64(len(body.Content))
 	}
 	if body.Filename == "" || body.Size <= 0 || body.Size > 2<<30 {
 		simctl.WriteError(w, http.StatusBadRequest, "jira: filename and a size of 1 byte to 2 GB are required")
@@ -295,7 +302,7 @@ func (s *Sim) controlAttachment(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		return
 	}
-	a := s.addAttachmentLocked(req, s.agent, body.Filename, body.MimeType, body.Size, nil)
+	a := s.addAttachmentLocked(req, s.agent, body.Filename, body.MimeType, body.Size, body.Content)
 	c := s.addCommentLocked(req, s.agent, attachmentComment(body.Comment, []*attachment{a}), nil, body.Public)
 	evs := withRule(s.commentEventsLocked(req, c, s.agent, attachmentChangelog([]*attachment{a})), s.commentRuleLocked(req, c))
 	s.mu.Unlock()

@@ -24,6 +24,8 @@ func (s *Sim) newControl() http.Handler {
 	mux.HandleFunc("GET /_sim/telegram/webhook", s.controlWebhook)
 	mux.HandleFunc("POST /_sim/telegram/block", s.controlBlock)
 	mux.HandleFunc("POST /_sim/telegram/press", s.controlPress)
+	mux.HandleFunc("POST /_sim/telegram/react", s.controlReact)              // media.go
+	mux.HandleFunc("POST /_sim/telegram/forbid-voice", s.controlForbidVoice) // media.go
 	mux.HandleFunc("GET /_sim/telegram/stats", s.controlStats)
 	mux.Handle("/_sim/fail", simctl.FailHandler(s.Name(), &s.faults))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -48,6 +50,13 @@ type sendRequest struct {
 	MediaGroupID     string       `json:"media_group_id"`
 	// MessageThreadID writes in a topic of the chat (topics.go).
 	MessageThreadID int64 `json:"message_thread_id"`
+	// Voice, VideoNote, Location, Contact and Sticker send what they
+	// name (media.go), exclusive with Photo and Document.
+	Voice     *voiceReq    `json:"voice"`
+	VideoNote *voiceReq    `json:"video_note"`
+	Location  *locationReq `json:"location"`
+	Contact   *Contact     `json:"contact"`
+	Sticker   *stickerReq  `json:"sticker"`
 }
 
 type documentReq struct {
@@ -97,7 +106,9 @@ func (s *Sim) userSend(ctx context.Context, req sendRequest) (deliveryResult, er
 		return deliveryResult{}, fmt.Errorf("telegram: chat_id must be a positive user id (private chats only)")
 	case req.Photo && req.Document != nil:
 		return deliveryResult{}, fmt.Errorf("telegram: photo and document are exclusive")
-	case req.Text == "" && !req.Photo && req.Document == nil:
+	case req.mediaProblem() != "":
+		return deliveryResult{}, fmt.Errorf("telegram: %s", req.mediaProblem())
+	case req.Text == "" && !req.hasMedia():
 		return deliveryResult{}, fmt.Errorf("telegram: text is required for a text message")
 	case req.MediaGroupID != "" && !req.Photo && req.Document == nil:
 		return deliveryResult{}, fmt.Errorf("telegram: media_group_id needs a photo or a document")
@@ -184,6 +195,11 @@ func (s *Sim) userSend(ctx context.Context, req sendRequest) (deliveryResult, er
 			doc := b.storeDocument(d.FileName, d.MimeType, d.Size, nil).document()
 			m.Document = &doc
 			m.Caption, m.CaptionEntities = req.Text, detectEntities(req.Text)
+		case req.hasMedia():
+			b.userMedia(&m, req) // media.go
+			if req.Voice != nil {
+				m.Caption, m.CaptionEntities = req.Text, detectEntities(req.Text)
+			}
 		default:
 			m.Text, m.Entities = req.Text, detectEntities(req.Text)
 		}

@@ -30,11 +30,20 @@ type pending struct {
 	inflight bool
 }
 
+// notByDefault are the update types a bot gets only when it lists them in
+// allowed_updates.
+var notByDefault = []string{"chat_member", "message_reaction", "message_reaction_count"}
+
 // enqueue gives an update its id and queues it for delivery; s.mu is held.
 // It returns nil when allowed_updates filters the update out (Telegram does
 // not make it at all then).
 func (s *Sim) enqueue(b *bot, u *Update, chatID int64) *pending {
 	if len(b.hook.allowed) > 0 && !slices.Contains(b.hook.allowed, u.kind()) {
+		return nil
+	}
+	if len(b.hook.allowed) == 0 && slices.Contains(notByDefault, u.kind()) {
+		// "By default, all update types except chat_member,
+		// message_reaction, and message_reaction_count" (setWebhook).
 		return nil
 	}
 	u.UpdateID = b.nextUpdateID

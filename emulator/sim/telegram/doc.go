@@ -20,11 +20,17 @@
 //     pending_update_count and the last delivery error in Telegram's words.
 //   - Deliveries with X-Telegram-Bot-Api-Secret-Token, retried on any
 //     non-2xx or network error with back-off, in order per chat, at most
-//     max_connections at a time, allowed_updates honoured; a webhook answer
+//     max_connections at a time, allowed_updates honoured (message_reaction
+//     only when listed, as setWebhook documents); a webhook answer
 //     carrying a "method" is run as a call.
 //   - Uploads: photos decoded and resized into PhotoSize lists (largest
 //     last), 413 over the size limits, getFile and file downloads, 20 MB
-//     download limit.
+//     download limit. sendVoice plays OGG/Opus, MP3 and M4A up to 50 MB
+//     and refuses other formats and users who forbid voice messages
+//     (VOICE_MESSAGES_FORBIDDEN); sendVideo plays MPEG4 up to 50 MB.
+//   - Users send text, photos, documents, voice notes, video notes,
+//     locations, contacts and stickers, and react to messages with
+//     Telegram's reaction emoji (message_reaction).
 //   - Blocked users: 403 "Forbidden: bot was blocked by the user" and a
 //     my_chat_member update; 429 with parameters.retry_after, flood control
 //     (optional) and counting of calls made before retry_after passed.
@@ -40,8 +46,8 @@
 // entities are detected for bot commands only; getUpdates long-polls at
 // most 50 s; the methods are those the bridge
 // uses (getMe, getUpdates, setWebhook, deleteWebhook, getWebhookInfo,
-// sendMessage, sendPhoto, sendDocument, sendChatAction, getFile,
-// setMyCommands, getMyCommands, deleteMyCommands, answerCallbackQuery,
+// sendMessage, sendPhoto, sendDocument, sendVoice, sendVideo, sendChatAction,
+// getFile, setMyCommands, getMyCommands, deleteMyCommands, answerCallbackQuery,
 // createForumTopic); users create no topics (allows_users_to_create_topics
 // is false) and topic creation posts no service message. The control API is
 // described in package sim.

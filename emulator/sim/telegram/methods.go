@@ -62,6 +62,15 @@ func init() {
 			{"document", []string{"InputFile", "String"}}, {"thumbnail", []string{"InputFile", "String"}},
 			{"caption", []string{"String"}}, parseMode, {"caption_entities", []string{"Array of MessageEntity"}},
 			{"disable_content_type_detection", []string{"Boolean"}}, replyParams, replyMarkup}, flags...)},
+		{name: "sendVoice", run: sendVoice, send: true, params: append([]param{chatID, thread, // media.go
+			{"voice", []string{"InputFile", "String"}}, {"caption", []string{"String"}}, parseMode,
+			{"caption_entities", []string{"Array of MessageEntity"}}, {"duration", []string{"Integer"}},
+			replyParams, replyMarkup}, flags...)},
+		{name: "sendVideo", run: sendVideo, send: true, params: append([]param{chatID, thread, // media.go
+			{"video", []string{"InputFile", "String"}}, {"duration", []string{"Integer"}}, {"width", []string{"Integer"}},
+			{"height", []string{"Integer"}}, {"thumbnail", []string{"InputFile", "String"}}, {"caption", []string{"String"}}, parseMode,
+			{"caption_entities", []string{"Array of MessageEntity"}}, {"show_caption_above_media", []string{"Boolean"}},
+			{"has_spoiler", []string{"Boolean"}}, {"supports_streaming", []string{"Boolean"}}, replyParams, replyMarkup}, flags...)},
 		{name: "sendChatAction", run: sendChatAction, params: []param{chatID, {"action", []string{"String"}}}},
 		{name: "getFile", run: getFile, params: []param{{"file_id", []string{"String"}}}},
 		{name: "setMyCommands", run: setMyCommands, params: append([]param{{"commands", []string{"Array of BotCommand"}}}, scope...)},

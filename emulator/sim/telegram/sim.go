@@ -189,6 +189,10 @@ type chat struct {
 	sent          []Sent
 	lastSend      time.Time
 	topics        map[int64]string // forum topics of the private chat by message_thread_id (topics.go)
+	// reactions are the user's reaction per message (media.go); noVoice
+	// is the user's privacy setting that forbids voice messages.
+	reactions map[int64]string
+	noVoice   bool
 }
 
 // Sent is one thing the bot sent to a chat, as GET /_sim/telegram/sent

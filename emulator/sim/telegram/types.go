@@ -89,6 +89,13 @@ type Message struct {
 	Photo              []PhotoSize         `json:"photo,omitempty"`
 	Caption            string              `json:"caption,omitempty"`
 	CaptionEntities    []MessageEntity     `json:"caption_entities,omitempty"`
+	// Voice, VideoNote, Location, Contact and Sticker are media.go's.
+	Voice     *Voice     `json:"voice,omitempty"`
+	VideoNote *VideoNote `json:"video_note,omitempty"`
+	Video     *Video     `json:"video,omitempty"`
+	Location  *Location  `json:"location,omitempty"`
+	Contact   *Contact   `json:"contact,omitempty"`
+	Sticker   *Sticker   `json:"sticker,omitempty"`
 	// ReplyMarkup is the message's inline keyboard (buttons.go).
 	ReplyMarkup *InlineKeyboardMarkup `json:"reply_markup,omitempty"`
 }
@@ -117,6 +124,8 @@ type Update struct {
 	EditedMessage *Message           `json:"edited_message,omitempty"`
 	MyChatMember  *ChatMemberUpdated `json:"my_chat_member,omitempty"`
 	CallbackQuery *CallbackQuery     `json:"callback_query,omitempty"`
+	// MessageReaction is media.go's.
+	MessageReaction *MessageReactionUpdated `json:"message_reaction,omitempty"`
 }
 
 // kind is the update's type as allowed_updates names it.
@@ -128,6 +137,8 @@ func (u *Update) kind() string {
 		return "edited_message"
 	case u.CallbackQuery != nil:
 		return "callback_query"
+	case u.MessageReaction != nil:
+		return "message_reaction"
 	default:
 		return "my_chat_member"
 	}

@@ -13,8 +13,9 @@
 // X-Viber-Content-Signature, the lower-case hex HMAC-SHA256 of the body
 // keyed with the token. send_message refuses a text over 7000 characters, a
 // request over 30 KB and a sender name over 28 characters with status 3.
-// Picture and file messages carry their media by https URL (a file also its
-// size and file_name): the simulator fetches the URL once before it
+// Picture, video and file messages carry their media by https URL (a video
+// also its size, at most 26 MB, and an optional duration of at most 180 s;
+// a file its size and file_name): the simulator fetches the URL once before it
 // answers, as Viber's servers do, and GET /_sim/viber/sent shows the
 // fetch's status, size and SHA-256. Media of simulated customer messages is
 // served at MediaURL.

@@ -60,3 +60,31 @@ func TestFilesAndPicturesByURLAreFetchedOnce(t *testing.T) {
 		t.Errorf("picture %+v fetched %+v, %d fetches", pic, pic.Fetched, fetches.Load())
 	}
 }
+
+func TestVideosNeedTheirSizeWithinViberLimits(t *testing.T) {
+	f := newFixture(t)
+	f.register()
+	f.control("POST", "/_sim/viber/send", map[string]any{"user_id": "anna=", "name": "Anna", "text": "hi"}, nil)
+	send := func(msg map[string]any) map[string]any {
+		msg["receiver"], msg["sender"], msg["type"] = "anna=", map[string]any{"name": "Support"}, "video"
+		return f.call("send_message", DefaultToken, msg)
+	}
+	for _, bad := range []map[string]any{
+		{"media": "https://media.example/v.mp4"},
+		{"media": "https://media.example/v.mp4", "size": MaxVideoBytes + 1},
+		{"media": "https://media.example/v.mp4", "size": 1000, "duration": 181},
+		{"media": "http://media.example/v.mp4", "size": 1000},
+	} {
+		if r := send(bad); status(r) != StatusBadData {
+			t.Errorf("%v: %v", bad, r)
+		}
+	}
+	if r := send(map[string]any{"media": "https://media.example/v.mp4", "size": 1000, "duration": 12}); status(r) != 0 {
+		t.Fatalf("video: %v", r)
+	}
+	var sent []Sent
+	f.control("GET", "/_sim/viber/sent?receiver=anna=", nil, &sent)
+	if len(sent) != 1 || sent[0].Type != "video" || sent[0].Size != 1000 {
+		t.Errorf("sent %+v", sent)
+	}
+}

@@ -220,7 +220,7 @@ var Routes = []string{"get_account_info", "set_webhook", "send_message"}
 
 // SendTypes are the message types send_message accepts, each one of
 // Viber's message types.
-var SendTypes = []string{"text", "picture", "file"}
+var SendTypes = []string{"text", "picture", "video", "file"}
 
 // New returns a simulator configured by cfg.
 func New(cfg Config) *Sim {
@@ -385,6 +385,7 @@ func (s *Sim) sendMessage(ctx context.Context, w http.ResponseWriter, body []byt
 		Media    string `json:"media"`
 		Size     int64  `json:"size"`
 		FileName string `json:"file_name"`
+		Duration *int   `json:"duration"`
 		Sender   struct {
 			Name string `json:"name"`
 		} `json:"sender"`
@@ -400,13 +401,16 @@ func (s *Sim) sendMessage(ctx context.Context, w http.ResponseWriter, body []byt
 	case p.Sender.Name == "" || utf8.RuneCountInString(p.Sender.Name) > MaxSenderName:
 		writeStatus(w, StatusBadData, "badData: sender.name missing or over 28 characters", nil)
 		return
-	case p.Type == "picture" || p.Type == "file":
+	case p.Type == "video" && p.Duration != nil && (*p.Duration < 0 || *p.Duration > MaxVideoSeconds):
+		writeStatus(w, StatusBadData, "badData: video duration over 180 seconds", nil)
+		return
+	case p.Type == "picture" || p.Type == "file" || p.Type == "video":
 		if problem := mediaProblem(p.Type, p.Media, p.Text, p.FileName, p.Size); problem != "" {
 			writeStatus(w, StatusBadData, "badData: "+problem, nil)
 			return
 		}
 	case !slices.Contains(SendTypes, p.Type):
-		writeStatus(w, StatusBadData, "badData: the simulator sends types text, picture and file only", nil)
+		writeStatus(w, StatusBadData, "badData: the simulator sends types text, picture, video and file only", nil)
 		return
 	case p.Text == "" || utf8.RuneCountInString(p.Text) > MaxText:
 		writeStatus(w, StatusBadData, "badData: text empty or over 7000 characters", nil)
@@ -492,6 +496,10 @@ const (
 	MaxFileBytes    = 50 << 20
 	MaxFileName     = 256
 	MaxPictureText  = 768
+	// A video message: "URL of the video (MP4, H264)", a required size
+	// of at most 26 MB, an optional duration of at most 180 s.
+	MaxVideoBytes   = 26 << 20
+	MaxVideoSeconds = 180
 )
 
 // mediaProblem checks a picture or file message as Viber documents it.
@@ -502,6 +510,12 @@ func mediaProblem(typ, media, text, fileName string, size int64) string {
 	if typ == "picture" {
 		if utf8.RuneCountInString(text) > MaxPictureText {
 			return "picture text over 768 characters"
+		}
+		return ""
+	}
+	if typ == "video" {
+		if size <= 0 || size > MaxVideoBytes {
+			return "video size missing or over 26 MB"
 		}
 		return ""
 	}

@@ -34,8 +34,17 @@ type CustomerMessage struct {
 		Size     int64  `json:"size"`
 		MimeType string `json:"mime_type,omitempty"`
 	} `json:"document,omitempty"`
-	// Caption goes with an image or document.
+	// Caption goes with an image, document or video.
 	Caption string `json:"caption,omitempty"`
+	// Audio, Video, Sticker, Location, Contacts, Reaction and Revoke (the
+	// id of the customer's message to delete) are media.go's.
+	Audio    *AudioMessage    `json:"audio,omitempty"`
+	Video    bool             `json:"video,omitempty"`
+	Sticker  bool             `json:"sticker,omitempty"`
+	Location *LocationMessage `json:"location,omitempty"`
+	Contacts []ContactMessage `json:"contacts,omitempty"`
+	Reaction *ReactionMessage `json:"reaction,omitempty"`
+	Revoke   string           `json:"revoke,omitempty"`
 	// ID replays a message id (a wamid); "" takes a new one.
 	ID string `json:"id,omitempty"`
 	// press is set by POST /_sim/whatsapp/press.
@@ -222,7 +231,15 @@ func (s *Sim) deliverCustomer(w http.ResponseWriter, r *http.Request, msgs []Cus
 			delete(contact, "wa_id")
 			contact["profile"].(map[string]any)["username"] = "@" + strings.ToLower(strings.ReplaceAll(firstNonEmpty(m.Name, "customer"), " ", "."))
 		}
+		opens := true
 		switch {
+		case m.extra():
+			var problem string
+			if opens, problem = s.customerExtraLocked(chat, &m, msg); problem != "" { // media.go
+				s.mu.Unlock()
+				simctl.WriteError(w, http.StatusBadRequest, "whatsapp: "+problem)
+				return
+			}
 		case m.press != nil:
 			pressed, b, list, problem := s.buttonLocked(chat, m.press)
 			if problem != "" {
@@ -262,7 +279,10 @@ func (s *Sim) deliverCustomer(w http.ResponseWriter, r *http.Request, msgs []Cus
 			simctl.WriteError(w, http.StatusBadRequest, "whatsapp: a message needs text, image or document")
 			return
 		}
-		s.lastSeen[chat] = now
+		if opens {
+			s.lastSeen[chat] = now
+		}
+		s.customer[id] = chat
 		messages = append(messages, msg)
 		contacts = append(contacts, contact)
 		res.IDs = append(res.IDs, id)

@@ -16,7 +16,7 @@
 // 400 with code 100 naming it. Served:
 //
 //	GET    /<v>/<phone_number_id>             the number's record
-//	POST   /<v>/<phone_number_id>/messages    text (body <= 4096 characters), document (uploaded media id), interactive reply buttons and lists, and approved templates, to a phone number ("to") or a user id ("recipient")
+//	POST   /<v>/<phone_number_id>/messages    text (body <= 4096 characters), document, image (JPEG, PNG <= 5 MB), audio (AAC, AMR, MP3, M4A, OGG/Opus <= 16 MB, no caption) and video (MP4, 3GPP <= 16 MB) by uploaded media id (else 131053), interactive reply buttons and lists, and approved templates, to a phone number ("to") or a user id ("recipient")
 //	POST   /<v>/<phone_number_id>/media       multipart upload -> {id}
 //	GET    /<v>/<media_id>                    {url, mime_type, file_size, sha256, id}
 //	GET    /whatsapp_business/attachments/?mid=<id>   the media (lookaside.fbsbx.com; the specification's /<v>/<Media-URL>)

@@ -82,7 +82,8 @@ var Routes = []Route{
 // (Meta's usernames reference, later than the specification).
 var (
 	RequiredMessageFields = []string{"messaging_product", "recipient_type", "to", "type"}
-	RequiredTypeFields    = map[string][]string{"text": {"text"}, "document": {"document"}, "interactive": {"interactive"}, "template": {"template"}}
+	RequiredTypeFields    = map[string][]string{"text": {"text"}, "document": {"document"}, "interactive": {"interactive"}, "template": {"template"},
+		"image": {"image"}, "audio": {"audio"}, "video": {"video"}}
 )
 
 // Reply buttons of an interactive message of type "button", as the
@@ -216,6 +217,7 @@ type Sim struct {
 	sent     map[string][]Sent
 	failed   map[string][]Failed
 	media    map[string]media
+	customer map[string]string // id of a customer's message -> its chat (media.go)
 	seq      int64
 	calls    map[string]int
 	statuses map[string]int // status deliveries by status and answer
@@ -226,7 +228,7 @@ type Sim struct {
 // New returns a simulator configured by cfg.
 func New(cfg Config) *Sim {
 	return &Sim{cfg: cfg.withDefaults(), lastSeen: map[string]time.Time{}, failing: map[string]int{}, sent: map[string][]Sent{}, failed: map[string][]Failed{},
-		media: map[string]media{}, seq: 1479537139650000, calls: map[string]int{}, statuses: map[string]int{}, refused: map[string]int{}}
+		media: map[string]media{}, customer: map[string]string{}, seq: 1479537139650000, calls: map[string]int{}, statuses: map[string]int{}, refused: map[string]int{}}
 }
 
 // Name implements sim.Service.
@@ -436,6 +438,11 @@ func (s *Sim) messages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out.Text, out.List, out.Rows = m.Interactive.Body.Text, label, rows
+	case m.Type == "image" || m.Type == "audio" || m.Type == "video":
+		if code, problem := s.mediaMessage(m.Type, raw[m.Type], &out); problem != "" { // media.go
+			graphError(w, http.StatusBadRequest, max(code, CodeInvalidParam), problem)
+			return
+		}
 	case m.Type == "interactive" && m.Interactive != nil:
 		buttons, problem := m.Interactive.replyButtons()
 		if problem != "" {

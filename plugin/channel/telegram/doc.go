@@ -17,6 +17,11 @@
 // sentinels of package channel (a 403 is channel.ErrBlocked, a 429 is
 // channel.ErrTemporary with a RetryAfter).
 //
+// Files leave as what they are where Telegram plays them (sendPhoto,
+// sendVoice for OGG/Opus, MP3 and M4A, sendVideo for MP4), else and on any
+// refusal as a document. The webhook asks for message_reaction updates;
+// a private chat's reaction is a Reaction event (media.go).
+//
 // Webhook deliveries are authenticated by comparing the
 // X-Telegram-Bot-Api-Secret-Token header with the stored secret through the
 // host's constant-time Compare.

@@ -20,7 +20,7 @@ const Name = "telegram"
 const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 
 // AllowedUpdates are the update types the bridge asks for.
-var AllowedUpdates = []string{"message", "edited_message", "my_chat_member", "callback_query"}
+var AllowedUpdates = []string{"message", "edited_message", "my_chat_member", "callback_query", "message_reaction"}
 
 // Limits are the Bot API's: 4096 characters of text, 1024 of a caption,
 // 20 MB downloads, 50 MB uploads, 10 MB photos.
@@ -137,6 +137,7 @@ func plainOf(s string) string {
 }
 
 // SendFile implements channel.Channel: images up to 10 MB go as photos,
+// OGG/Opus, MP3 and M4A sound as a voice message, MPEG-4 as a video,
 // anything else up to 50 MB as a document.
 func (c *Channel) SendFile(chatID string, f channel.File) error {
 	id, err := chatIDParam(chatID)
@@ -148,17 +149,24 @@ func (c *Channel) SendFile(chatID string, f channel.File) error {
 		return fmt.Errorf("telegram: send file of %d bytes: %w", size, channel.ErrTooLarge)
 	}
 	method, field := "sendDocument", "document"
-	if isPhoto(f.MIME) && size <= Limits.Photo {
+	switch {
+	case isPhoto(f.MIME) && size <= Limits.Photo:
 		method, field = "sendPhoto", "photo"
+	case isVoice(f.MIME): // media.go
+		method, field = "sendVoice", "voice"
+	case channel.BaseMIME(f.MIME) == "video/mp4":
+		method, field = "sendVideo", "video"
 	}
 	fields := [][2]string{{"chat_id", strconv.FormatInt(id, 10)}}
 	if f.Caption != "" {
 		fields = append(fields, [2]string{"caption", captionHTML(f.Caption)}, [2]string{"parse_mode", "HTML"})
 	}
 	err = c.client.CallMultipart(method, fields, Upload{Field: field, Name: f.Name, MIME: f.MIME, Data: f.Data}, nil)
-	if method == "sendPhoto" && err != nil && !errors.Is(err, channel.ErrTemporary) && !errors.Is(err, channel.ErrBlocked) {
-		// Telegram refuses some images as photos (dimensions, format):
-		// a document always works.
+	if method != "sendDocument" && err != nil && !errors.Is(err, channel.ErrTemporary) && !errors.Is(err, channel.ErrBlocked) {
+		// Telegram refuses some images as photos (dimensions, format),
+		// and voice messages to users who forbid them
+		// (VOICE_MESSAGES_FORBIDDEN) or in a format it cannot play: a
+		// document always works.
 		err = c.client.CallMultipart("sendDocument", fields, Upload{Field: "document", Name: f.Name, MIME: f.MIME, Data: f.Data}, nil)
 	}
 	return err

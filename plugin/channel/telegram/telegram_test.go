@@ -429,7 +429,7 @@ func TestValidateAndRegister(t *testing.T) {
 	}
 	_ = json.Unmarshal(req.Body, &params)
 	if params.URL != "https://bridge.example/wt/abc?project=SUP" || params.SecretToken != "sec_ret-1" ||
-		strings.Join(params.AllowedUpdates, ",") != "message,edited_message,my_chat_member,callback_query" {
+		strings.Join(params.AllowedUpdates, ",") != "message,edited_message,my_chat_member,callback_query,message_reaction" {
 		t.Errorf("setWebhook params: %+v", params)
 	}
 
@@ -461,6 +461,8 @@ func FuzzParseUpdate(f *testing.F) {
 	}
 	f.Add([]byte(`{"update_id":1,"message":{"message_id":1,"chat":{"id":1,"type":"private"},"text":"/start","entities":[{"type":"bot_command","offset":0,"length":99}]}}`))
 	f.Add([]byte(`{"update_id":1,"message":{"message_id":1,"chat":{"id":1,"type":"private"},"text":"😀😀","entities":[{"type":"bold","offset":1,"length":-3}]}}`))
+	f.Add([]byte(`{"update_id":2,"message_reaction":{"chat":{"id":1,"type":"private"},"message_id":3,"user":{"id":1,"is_bot":false,"first_name":"A"},"date":1,"old_reaction":[],"new_reaction":[{"type":"emoji","emoji":"👍"}]}}`))
+	f.Add([]byte(`{"update_id":3,"message":{"message_id":1,"chat":{"id":1,"type":"private"},"venue":{"location":{"latitude":1,"longitude":2},"title":"T","address":"A"},"location":{"latitude":1,"longitude":2}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		events, err := ParseUpdate(body)
 		if err != nil {

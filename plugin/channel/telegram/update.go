@@ -19,6 +19,8 @@ type Update struct {
 	EditedMessage *Message           `json:"edited_message"`
 	MyChatMember  *ChatMemberUpdated `json:"my_chat_member"`
 	CallbackQuery *CallbackQuery     `json:"callback_query"`
+	// MessageReaction is a user's change of their reactions (media.go).
+	MessageReaction *MessageReactionUpdated `json:"message_reaction"`
 }
 
 // Message is the part of a Bot API Message the bridge reads.
@@ -43,10 +45,12 @@ type Message struct {
 	Video           *FileRef    `json:"video"`
 	VideoNote       *FileRef    `json:"video_note"`
 	Sticker         *Sticker    `json:"sticker"`
-	Location        *struct {
-		Latitude  float64 `json:"latitude"`
-		Longitude float64 `json:"longitude"`
-	} `json:"location"`
+	Location        *Location   `json:"location"`
+	Venue           *struct {
+		Location Location `json:"location"`
+		Title    string   `json:"title"`
+		Address  string   `json:"address"`
+	} `json:"venue"`
 	Contact *struct {
 		PhoneNumber string `json:"phone_number"`
 		FirstName   string `json:"first_name"`
@@ -139,7 +143,7 @@ func ParseUpdate(body []byte) ([]channel.Inbound, error) {
 	if err := json.Unmarshal(body, &u); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, sdk.JSONError(err))
 	}
-	if u.UpdateID == 0 && u.Message == nil && u.EditedMessage == nil && u.MyChatMember == nil && u.CallbackQuery == nil {
+	if u.UpdateID == 0 && u.Message == nil && u.EditedMessage == nil && u.MyChatMember == nil && u.CallbackQuery == nil && u.MessageReaction == nil {
 		return nil, fmt.Errorf("%w: no update_id", ErrMalformed)
 	}
 	id := strconv.FormatInt(u.UpdateID, 10)
@@ -152,6 +156,8 @@ func ParseUpdate(body []byte) ([]channel.Inbound, error) {
 		return one(memberEvent(id, u.MyChatMember))
 	case u.CallbackQuery != nil:
 		return one(callbackEvent(id, u.CallbackQuery)) // choice.go
+	case u.MessageReaction != nil:
+		return one(reactionEvent(id, u.MessageReaction)) // media.go
 	}
 	return nil, nil
 }
@@ -218,13 +224,23 @@ func messageEvent(id string, m *Message, edited bool) (channel.Inbound, bool) {
 			ev.ReplyTo = entitiesToWiki(truncate(t, maxQuote), nil)
 		}
 	}
-	ev.Attachments = attachments(m)
+	if ev.Edited && (m.Location != nil || m.Venue != nil) {
+		// A live location moving: Telegram edits the message every few
+		// seconds. The first position reached the agents.
+		return channel.Inbound{}, false
+	}
+	if !ev.Edited {
+		// An edit changes a caption; the file already reached the request.
+		ev.Attachments = attachments(m)
+	}
 	if ev.Wiki == "" && len(ev.Attachments) == 0 {
 		switch {
+		case m.Venue != nil:
+			ev.Plain = channel.LocationText(m.Venue.Location.Latitude, m.Venue.Location.Longitude, m.Venue.Title, m.Venue.Address)
 		case m.Location != nil:
-			ev.Plain = fmt.Sprintf("Location: %.6f, %.6f", m.Location.Latitude, m.Location.Longitude)
+			ev.Plain = channel.LocationText(m.Location.Latitude, m.Location.Longitude, "", "")
 		case m.Contact != nil:
-			ev.Plain = strings.TrimSpace("Contact: " + m.Contact.FirstName + " " + m.Contact.LastName + " " + m.Contact.PhoneNumber)
+			ev.Plain = channel.ContactText(m.Contact.FirstName+" "+m.Contact.LastName, m.Contact.PhoneNumber)
 		default:
 			// Service messages (a member joined, a title changed) and
 			// content the bridge cannot carry (polls, games).

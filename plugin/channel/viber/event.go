@@ -193,12 +193,12 @@ func message(ev *channel.Inbound, m *Message) bool {
 		if m.Contact == nil {
 			return false
 		}
-		text = strings.TrimSpace("Contact: " + m.Contact.Name + " " + m.Contact.PhoneNumber)
+		text = channel.ContactText(m.Contact.Name, m.Contact.PhoneNumber)
 	case "location":
 		if m.Location == nil {
 			return false
 		}
-		text = fmt.Sprintf("Location: %.6f, %.6f", m.Location.Lat, m.Location.Lon)
+		text = channel.LocationText(m.Location.Lat, m.Location.Lon, "", "")
 	case "url":
 		text = firstNonEmpty(m.Media, m.Text)
 	default:

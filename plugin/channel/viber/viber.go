@@ -257,6 +257,8 @@ const (
 	MaxFileName = 256
 	// MaxPictureText bounds the description of a picture, in characters.
 	MaxPictureText = 768
+	// MaxVideo bounds a video message (MP4, H.264), in bytes.
+	MaxVideo = 26 << 20
 )
 
 // pictureTypes are the image types Viber shows as a picture (JPEG, PNG and
@@ -264,8 +266,9 @@ const (
 var pictureTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true}
 
 // SendFileURL implements channel.LinkSender: a picture message for a JPEG,
-// PNG or GIF image of at most 1 MB, a file message (media, size, file_name)
-// for anything else up to 50 MB. Viber's servers fetch the URL.
+// PNG or GIF image of at most 1 MB, a video message for an MP4 of at most
+// 26 MB, a file message (media, size, file_name) for anything else up to
+// 50 MB (Viber has no voice messages for bots: sound goes as a file). Viber's servers fetch the URL.
 func (c *Channel) SendFileURL(chatID string, f channel.FileLink) error {
 	user, ok := UserID(chatID)
 	if !ok {
@@ -279,9 +282,13 @@ func (c *Channel) SendFileURL(chatID string, f channel.FileLink) error {
 	}
 	msg := map[string]any{"receiver": user, "sender": sender{Name: c.senderName()}, "media": f.URL}
 	mimeType, _, _ := strings.Cut(strings.ToLower(f.MIME), ";")
-	if pictureTypes[strings.TrimSpace(mimeType)] && f.Size > 0 && f.Size <= Limits.Photo {
+	switch {
+	case pictureTypes[strings.TrimSpace(mimeType)] && f.Size > 0 && f.Size <= Limits.Photo:
 		msg["type"], msg["text"] = "picture", ""
-	} else {
+	case strings.TrimSpace(mimeType) == "video/mp4" && f.Size > 0 && f.Size <= MaxVideo:
+		// A video plays in the chat (issue 18, item 4).
+		msg["type"], msg["size"] = "video", f.Size
+	default:
 		name := strings.NewReplacer("\n", " ", "\r", " ").Replace(f.Name)
 		if name == "" {
 			name = "file"

@@ -169,7 +169,7 @@ func TestParseEvents(t *testing.T) {
 			}},
 		{"location as text", `{"event":"message","message_token":16,"sender":{"id":"abc="},"message":{"type":"location","location":{"lat":50.76891,"lon":6.11499}}}`,
 			func(t *testing.T, evs []channel.Inbound) {
-				if evs[0].Plain != "Location: 50.768910, 6.114990" {
+				if evs[0].Plain != "Location: https://www.openstreetmap.org/?mlat=50.768910&mlon=6.114990#map=17/50.768910/6.114990" {
 					t.Errorf("%+v", evs[0])
 				}
 			}},

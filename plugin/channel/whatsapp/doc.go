@@ -1,6 +1,7 @@
 // Package whatsapp is the WhatsApp Cloud API channel: it verifies Meta's
 // webhook, authenticates and parses its signed deliveries, fetches media by
-// id and sends text and documents with the access token by reference.
+// id and sends text, images, audio, video and documents with the access
+// token by reference (media.go: Meta's supported types and sizes).
 //
 // # Credentials
 //
@@ -33,8 +34,9 @@
 // channel implements channel.Receipted so that the bridge learns the wamid.
 // A customer who hides their number is known by a business-scoped user id
 // ([ValidUserID]), which is then the chat id and is addressed by
-// "recipient". An edit is an Edited event with the new text; a message the
-// Cloud API delivers without content is an Unreadable one.
+// "recipient". An edit is an Edited event with the new text; a reaction a
+// Reaction event and a revoke a Deleted one, naming the message; a message
+// the Cloud API delivers without content is an Unreadable one.
 //
 // # The 24-hour window
 //

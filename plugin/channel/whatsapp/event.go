@@ -122,6 +122,14 @@ type Message struct {
 		OriginalMessageID string   `json:"original_message_id"`
 		Message           *Message `json:"message"`
 	} `json:"edit"`
+	// Reaction and Revoke are media.go's.
+	Reaction *struct {
+		MessageID string `json:"message_id"`
+		Emoji     string `json:"emoji"`
+	} `json:"reaction"`
+	Revoke *struct {
+		OriginalMessageID string `json:"original_message_id"`
+	} `json:"revoke"`
 	// Unsupported names the type of a message the Cloud API does not
 	// deliver; Errors says why.
 	Unsupported *struct {
@@ -292,6 +300,9 @@ func event(m *Message, names map[string]string, onlyUser string) (channel.Inboun
 		m = &edited
 		ev.Edited = true
 	}
+	if m.Type == "reaction" || m.Type == "revoke" {
+		return reactionOrRevoke(ev, m) // media.go
+	}
 	if m.Type == "unsupported" || m.Type == "unknown" {
 		// Meta delivers the message without its content: the customer is
 		// told that it could not be read.
@@ -333,15 +344,15 @@ func event(m *Message, names map[string]string, onlyUser string) (channel.Inboun
 		media(channel.Sticker, m.Sticker, "sticker_"+short+".webp", "image/webp")
 	case "location":
 		if l := m.Location; l != nil {
-			text = strings.TrimSpace(fmt.Sprintf("Location: %.6f, %.6f %s %s", l.Latitude, l.Longitude, l.Name, l.Address))
+			text = channel.LocationText(l.Latitude, l.Longitude, l.Name, l.Address)
 		}
 	case "contacts":
 		for _, c := range m.Contacts {
-			line := "Contact: " + c.Name.FormattedName
+			var phones []string
 			for _, p := range c.Phones {
-				line += " " + p.Phone
+				phones = append(phones, p.Phone)
 			}
-			text = strings.TrimSpace(text + "\n" + strings.TrimSpace(line))
+			text = strings.TrimSpace(text + "\n" + channel.ContactText(c.Name.FormattedName, phones...))
 		}
 	case "button":
 		if m.Button != nil {

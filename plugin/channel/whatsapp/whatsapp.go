@@ -248,7 +248,8 @@ func (c *Channel) SendTextID(chatID, text string) (string, error) {
 }
 
 // SendFile implements channel.Channel: the file is uploaded as media, then
-// sent as a document.
+// sent as an image, audio or video where its type and size allow (media.go),
+// else as a document.
 func (c *Channel) SendFile(chatID string, f channel.File) error {
 	_, err := c.SendFileID(chatID, f)
 	return err
@@ -292,11 +293,16 @@ func (c *Channel) SendFileID(chatID string, f channel.File) (string, error) {
 	if up.ID == "" {
 		return "", fmt.Errorf("whatsapp: upload gave no media id")
 	}
-	doc := map[string]any{"id": up.ID, "filename": f.Name}
-	if f.Caption != "" {
-		doc["caption"] = truncate(f.Caption, Limits.Caption)
+	typ := mediaType(mimeType, int64(len(f.Data))) // media.go
+	obj := map[string]any{"id": up.ID}
+	if typ == "document" {
+		obj["filename"] = f.Name
 	}
-	return c.send(chatID, map[string]any{"type": "document", "document": doc})
+	if f.Caption != "" && typ != "audio" {
+		// Audio messages take no caption.
+		obj["caption"] = truncate(f.Caption, Limits.Caption)
+	}
+	return c.send(chatID, map[string]any{"type": typ, typ: obj})
 }
 
 func quoteParam(s string) string {

@@ -127,8 +127,8 @@ func TestBatchedEntriesAndMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 4 {
-		t.Fatalf("got %d events, want 4: %+v", len(evs), evs)
+	if len(evs) != 5 {
+		t.Fatalf("got %d events, want 5: %+v", len(evs), evs)
 	}
 	if evs[0].Plain != "first" || evs[0].Sender != "Anna Schmidt" || evs[0].ChatID != annaWaID {
 		t.Errorf("text: %+v", evs[0])
@@ -139,8 +139,11 @@ func TestBatchedEntriesAndMessages(t *testing.T) {
 	if a := evs[2].Attachments; len(a) != 1 || a[0].Kind != channel.Document || a[0].Name != "invoice.pdf" || a[0].MIME != "application/pdf" || evs[2].Sender != "WhatsApp user" {
 		t.Errorf("document: %+v", evs[2])
 	}
-	if !strings.HasPrefix(evs[3].Plain, "Location: 52.520000, 13.405000 Office") {
+	if evs[3].Plain != "Location: Office https://www.openstreetmap.org/?mlat=52.520000&mlon=13.405000#map=17/52.520000/13.405000" {
 		t.Errorf("location: %+v", evs[3])
+	}
+	if evs[4].Kind != channel.Reaction || evs[4].Reaction != "👍" || evs[4].MessageID != "x" {
+		t.Errorf("reaction: %+v", evs[4])
 	}
 	seen := map[string]bool{}
 	for _, ev := range evs {
@@ -398,6 +401,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(delivery(change(phoneID, textMsg(1, annaWaID, "hi"))))
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"1234","id":"x","type":"document","document":{"id":"1","filename":"../../a"}}]}}]}]}`))
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"1234","id":"y","type":"contacts","contacts":[{"name":{"formatted_name":"A"},"phones":[{"phone":"+1"}]}]}]}}]}]}`))
+	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"1234","id":"r","type":"reaction","reaction":{"message_id":"wamid.X","emoji":"👍"}},{"from":"1234","id":"d","type":"revoke","revoke":{"original_message_id":"wamid.Y"}}]}}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		evs, err := Parse(body, nil)
 		if err != nil {
@@ -411,6 +415,10 @@ func FuzzParse(f *testing.F) {
 			case ev.Kind == channel.Undelivered:
 				if ev.Failure == nil || ev.MessageID == "" {
 					t.Fatalf("failure without its reason or message: %+v", ev)
+				}
+			case ev.Kind == channel.Reaction || ev.Kind == channel.Deleted:
+				if ev.MessageID == "" || ev.Wiki != "" || len(ev.Attachments) != 0 {
+					t.Fatalf("a reaction or deletion without its message, or with content: %+v", ev)
 				}
 			case ev.Wiki == "" && len(ev.Attachments) == 0 && !ev.Unreadable:
 				t.Fatalf("empty event: %+v", ev)

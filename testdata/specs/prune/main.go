@@ -60,7 +60,7 @@ func main() {
 
 // TelegramMethods are the Bot API methods the simulator serves.
 var TelegramMethods = []string{"getMe", "getUpdates", "setWebhook", "deleteWebhook", "getWebhookInfo", "sendMessage",
-	"sendPhoto", "sendDocument", "sendChatAction", "getFile", "setMyCommands", "getMyCommands", "deleteMyCommands", "answerCallbackQuery",
+	"sendPhoto", "sendDocument", "sendVoice", "sendVideo", "sendChatAction", "getFile", "setMyCommands", "getMyCommands", "deleteMyCommands", "answerCallbackQuery",
 	"createForumTopic"}
 
 type tgField struct {
@@ -154,7 +154,7 @@ var WhatsAppCalls = [][2]string{
 }
 
 // WhatsAppSent are the message types the bridge sends.
-var WhatsAppSent = []string{"text", "document", "interactive", "template"}
+var WhatsAppSent = []string{"text", "document", "interactive", "template", "image", "audio", "video"}
 
 func whatsapp(path, source string) (any, error) {
 	b, err := os.ReadFile(path)
