@@ -247,12 +247,15 @@ func (n *Node) run() {
 			continue
 		}
 		n.log.Warn("cluster: session lapsed; joining again", "node", id)
+		// Reported at once, not once joined again: during a partition the
+		// queue stops its attempts now, rather than when the partition ends.
+		n.emit(queue.ClaimEvent{Lapsed: true})
 		for wait := 100 * time.Millisecond; n.ctx.Err() == nil; wait = min(2*wait, 5*time.Second) {
 			ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 			err := n.startSession(ctx)
 			cancel()
 			if err == nil {
-				n.emit(queue.ClaimEvent{Lapsed: true})
+				n.emit(queue.ClaimEvent{}) // joined: sweep for lanes to consume
 				break
 			}
 			n.log.Warn("cluster: join failed; retrying", "err", err)

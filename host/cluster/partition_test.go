@@ -55,7 +55,9 @@ func (e *effects) total() int {
 
 // consumer returns node name's consumer; hold, when it returns a channel,
 // blocks the attempt mid-invocation (after its read, before its writes)
-// until the channel closes.
+// until the channel closes. The held attempt's writes then ignore its
+// cancellation, as writes already on their way would: the fence, not the
+// cancellation, must stop them.
 func (e *effects) consumer(name string, hold func(context.Context, queue.Message) <-chan struct{}) queue.Consumer {
 	return func(ctx context.Context, m queue.Message) (time.Duration, error) {
 		st := e.store(name)
@@ -67,6 +69,7 @@ func (e *effects) consumer(name string, hold func(context.Context, queue.Message
 		if hold != nil {
 			if ch := hold(ctx, m); ch != nil {
 				<-ch
+				ctx = context.WithoutCancel(ctx)
 			}
 		}
 		if err := st.Set(ctx, "inst", storage.KVS, "state:"+m.OrderKey, m.Payload, 0); err != nil {
@@ -154,8 +157,10 @@ func TestPartition_ANodeCutOffMidInvocationFailsItsWritesWhenItReturns(t *testin
 // the held node reach the members, and its held attempt goes on: its
 // writes, made under its lost claim's fence, must fail
 // (storage.ErrFenced), so that the chat's state is not set back to an
-// older message and no effect lands out of order. Every chat's effects are
-// each message's once, in push order. Without fencing the held attempt's
+// older message and no effect lands out of order; before that, the held
+// node learns of the lapse and cancels the attempt, which the attempt's
+// writes ignore here (the fence alone must stop them). Every chat's
+// effects are each message's once, in push order. Without fencing the held attempt's
 // write lands, and the chat's state ends at the held message.
 func partitionScenario(t *testing.T, c *testCluster, endpoints [2][]string, lose func(held, other *node, i int) (heal func())) {
 	seed := rand.Uint64()
@@ -167,6 +172,7 @@ func partitionScenario(t *testing.T, c *testCluster, endpoints [2][]string, lose
 	var (
 		held     atomic.Bool
 		holder   = make(chan int, 1) // which node is held
+		heldCtx  context.Context     // the held attempt's; set before holder is sent
 		resume   = make(chan struct{})
 		staleErr = make(chan error, 1)
 	)
@@ -178,6 +184,7 @@ func partitionScenario(t *testing.T, c *testCluster, endpoints [2][]string, lose
 				return nil
 			}
 			*ctx.Value(heldKey{}).(*bool) = true
+			heldCtx = ctx
 			holder <- i
 			return resume
 		})
@@ -237,6 +244,9 @@ func partitionScenario(t *testing.T, c *testCluster, endpoints [2][]string, lose
 		}
 	}
 	waitfor.Until(t, 30*time.Second, "the lane's new consumer applied every message of the chat", waitfor.True(func() bool { return e.count("chat-00") == perChat }))
+	// The held node learns on its own that its claims lapsed, partitioned
+	// still, and cancels its attempts in flight.
+	waitfor.Until(t, 30*time.Second, "the held attempt cancelled", waitfor.True(func() bool { return heldCtx.Err() != nil }))
 	heal()
 	close(resume)
 	var stale error

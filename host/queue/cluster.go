@@ -43,8 +43,9 @@ type ClaimEvent struct {
 	// Lane, when set, is a lane another node nudged: this node may claim it.
 	Lane string
 	// Lapsed reports that this node's claims ended without Release (its
-	// session with the cluster expired) and it has joined again: other
-	// nodes may consume the lanes it held.
+	// session with the cluster expired): other nodes may consume the lanes
+	// it held. It may not have joined again yet; an event that asks for a
+	// sweep follows when it has.
 	Lapsed bool
 	// An event with neither says that a node left the cluster: the lanes it
 	// claimed need a consumer.
@@ -317,10 +318,16 @@ func (c *clustered) nudged(name string) {
 	}
 }
 
-// lapsed forgets every lane: other nodes may consume them now. A message a
-// worker holds finishes its attempt.
+// lapsed forgets every lane: other nodes may consume them now. The
+// attempts in flight are cancelled, so that they stop reaching the outside
+// world; their writes fail anyway, fenced (Fencing).
 func (c *clustered) lapsed() {
 	c.q.mu.Lock()
+	for _, l := range c.q.lanes {
+		if l.stop != nil {
+			l.stop()
+		}
+	}
 	c.q.dropLanesLocked(func(*lane) bool { return true })
 	clear(c.byName)
 	c.q.mu.Unlock()

@@ -158,8 +158,10 @@ type lane struct {
 	items []*record // by Seq
 	// queued is set while the lane is on the runnable list or held by a worker.
 	queued bool
-	// held is set while a worker consumes items[0].
+	// held is set while a worker consumes items[0]; stop cancels that
+	// attempt (on a cluster, when this node's claims lapse).
 	held  bool
+	stop  context.CancelFunc
 	timer *time.Timer
 }
 
@@ -526,11 +528,20 @@ func (q *Queue) next() (*lane, *record, bool) {
 //
 // On a cluster the attempt and the queue's writes after it are made under
 // the lane's fence: once this node's claim is lost they fail with
-// storage.ErrFenced, and the lane is left to its new consumer.
+// storage.ErrFenced, and the lane is left to its new consumer. When this
+// node learns that its claims lapsed, the attempt is cancelled too.
 func (q *Queue) handle(l *lane, r *record) {
 	ctx := storage.WithFence(context.Background(), l.fence)
 	m := Message{ID: r.ID, Installation: r.Installation, Queue: r.Queue, OrderKey: r.OrderKey, Payload: r.Payload, Attempt: r.Attempt, MaxAttempts: q.cfg.MaxAttempts}
-	retry, err := q.consume(ctx, m)
+	attempt, stop := context.WithCancel(ctx)
+	q.mu.Lock()
+	l.stop = stop
+	q.mu.Unlock()
+	retry, err := q.consume(attempt, m)
+	q.mu.Lock()
+	l.stop = nil
+	q.mu.Unlock()
+	stop()
 	q.log.Debug("queue: attempt", "lane", l.name, "message", r.ID, "seq", r.Seq, "attempt", r.Attempt, "retry", retry, "failed", err != nil)
 	if err == nil && retry <= 0 {
 		if err := q.deleteConsumed(ctx, r); err != nil {
