@@ -533,15 +533,21 @@ func (q *Queue) next() (*lane, *record, bool) {
 func (q *Queue) handle(l *lane, r *record) {
 	ctx := storage.WithFence(context.Background(), l.fence)
 	m := Message{ID: r.ID, Installation: r.Installation, Queue: r.Queue, OrderKey: r.OrderKey, Payload: r.Payload, Attempt: r.Attempt, MaxAttempts: q.cfg.MaxAttempts}
-	attempt, stop := context.WithCancel(ctx)
-	q.mu.Lock()
-	l.stop = stop
-	q.mu.Unlock()
+	attempt := ctx
+	if q.cluster != nil {
+		var stop context.CancelFunc
+		attempt, stop = context.WithCancel(ctx)
+		q.mu.Lock()
+		l.stop = stop
+		q.mu.Unlock()
+		defer func() {
+			q.mu.Lock()
+			l.stop = nil
+			q.mu.Unlock()
+			stop()
+		}()
+	}
 	retry, err := q.consume(attempt, m)
-	q.mu.Lock()
-	l.stop = nil
-	q.mu.Unlock()
-	stop()
 	q.log.Debug("queue: attempt", "lane", l.name, "message", r.ID, "seq", r.Seq, "attempt", r.Attempt, "retry", retry, "failed", err != nil)
 	if err == nil && retry <= 0 {
 		if err := q.deleteConsumed(ctx, r); err != nil {
