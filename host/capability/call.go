@@ -19,6 +19,10 @@ type Call struct {
 	pending []byte   // result of the last import, collected with result-read
 	fetches int      // outbound requests made so far
 	used    [][]byte // secret values substituted into requests, redacted from logs
+	// fenced is set once a storage write failed with storage.ErrFenced: the
+	// queue lane this call consumes is another node's now, and send refuses
+	// every further outbound request of the call.
+	fenced bool
 }
 
 type callKey struct{}

@@ -231,7 +231,9 @@ func Code(err error) abi.Code {
 		return abi.Integrity
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return abi.Timeout
-	case errors.Is(err, storage.ErrUnavailable):
+	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, storage.ErrFenced):
+		// Fenced: this node lost the claim of the lane it consumes; the
+		// message is retried, by the lane's new consumer.
 		return abi.Unavailable
 	case errors.As(err, &code):
 		return code
@@ -246,6 +248,11 @@ func codeOf(c *Call, op string, err error) abi.Code {
 	code := Code(err)
 	var own abi.Code
 	switch {
+	case errors.Is(err, storage.ErrFenced):
+		// Nothing this invocation does from here on may reach the outside
+		// world (send refuses): another node consumes its lane now.
+		c.fenced = true
+		c.Log.Warn("write fenced: this node no longer consumes the lane", "op", op)
 	case code == abi.Integrity:
 		c.Log.Error("stored record failed its integrity check", "op", op)
 	case code == abi.Unavailable && !errors.As(err, &own):

@@ -28,6 +28,15 @@
 // wazero turns into an error of the call, after which the host discards the
 // instance).
 //
+// # Fenced writes
+//
+// On a cluster a queue consumer's writes are fenced by its lane's claim
+// (storage.Fence). A write that fails so (storage.ErrFenced: another node
+// consumes the lane now) reaches the module as unavailable, which the
+// bridge turns into a queue retry, and from then on fetch and jira refuse
+// every request of that call as unavailable: nothing more of it reaches
+// the outside world.
+//
 // # Rate shaping
 //
 // fetch and jira pass every request through Deps.Limiter (package

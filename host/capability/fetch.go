@@ -98,6 +98,9 @@ func (h *host) substitute(ctx context.Context, c *Call, s string) (string, abi.C
 // send makes the outbound request and pends the encoded response. A non-empty
 // authorization replaces any Authorization header the module set.
 func (h *host) send(ctx context.Context, c *Call, r *abi.Request, u *url.URL, authorization string) int64 {
+	if c.fenced {
+		return abi.Result(abi.Unavailable, 0)
+	}
 	if c.fetches >= h.limits.FetchesPerCall {
 		return abi.Result(abi.LimitExceeded, 0)
 	}

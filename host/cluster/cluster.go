@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/host/queue"
+	"github.com/chatbridge/chatbridge/host/storage"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
@@ -51,7 +52,10 @@ type Node struct {
 	nudgeUntil time.Time
 }
 
-var _ queue.Claims = (*Node)(nil)
+var (
+	_ queue.Claims  = (*Node)(nil)
+	_ queue.Fencing = (*Node)(nil)
+)
 
 // Join starts a session on the cluster that client reaches.
 func Join(ctx context.Context, client *clientv3.Client, cfg Config) (*Node, error) {
@@ -118,9 +122,18 @@ func (n *Node) current() (*concurrency.Session, string, error) {
 // Claim implements queue.Claims: the lane's key is created on this node's
 // session unless it exists; it is this node's if it holds the node's id.
 func (n *Node) Claim(ctx context.Context, lane string) (bool, error) {
+	_, ok, err := n.ClaimFenced(ctx, lane)
+	return ok, err
+}
+
+// ClaimFenced implements queue.Fencing: Claim, and the claim's fence, the
+// lane key's creation revision. The key lives on this node's session, so
+// it is deleted when the session lapses; writes fenced by it fail from then
+// on, even if this node has not noticed yet.
+func (n *Node) ClaimFenced(ctx context.Context, lane string) (storage.Fence, bool, error) {
 	s, id, err := n.current()
 	if err != nil {
-		return false, err
+		return storage.Fence{}, false, err
 	}
 	k := n.key("lanes", lane)
 	resp, err := n.client.Txn(ctx).
@@ -129,13 +142,17 @@ func (n *Node) Claim(ctx context.Context, lane string) (bool, error) {
 		Else(clientv3.OpGet(k)).
 		Commit()
 	if err != nil {
-		return false, fmt.Errorf("cluster: claim: %w", err)
+		return storage.Fence{}, false, fmt.Errorf("cluster: claim: %w", err)
 	}
 	if resp.Succeeded {
-		return true, nil
+		// The transaction's one write created the key at its revision.
+		return storage.Fence{Key: k, Revision: resp.Header.Revision}, true, nil
 	}
 	kvs := resp.Responses[0].GetResponseRange().GetKvs()
-	return len(kvs) == 1 && string(kvs[0].Value) == id, nil
+	if len(kvs) == 1 && string(kvs[0].Value) == id {
+		return storage.Fence{Key: k, Revision: kvs[0].CreateRevision}, true, nil
+	}
+	return storage.Fence{}, false, nil
 }
 
 // Release implements queue.Claims: the lane's key is deleted if it is still
@@ -230,12 +247,15 @@ func (n *Node) run() {
 			continue
 		}
 		n.log.Warn("cluster: session lapsed; joining again", "node", id)
+		// Reported at once, not once joined again: during a partition the
+		// queue stops its attempts now, rather than when the partition ends.
+		n.emit(queue.ClaimEvent{Lapsed: true})
 		for wait := 100 * time.Millisecond; n.ctx.Err() == nil; wait = min(2*wait, 5*time.Second) {
 			ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 			err := n.startSession(ctx)
 			cancel()
 			if err == nil {
-				n.emit(queue.ClaimEvent{Lapsed: true})
+				n.emit(queue.ClaimEvent{}) // joined: sweep for lanes to consume
 				break
 			}
 			n.log.Warn("cluster: join failed; retrying", "err", err)

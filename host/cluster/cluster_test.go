@@ -50,10 +50,16 @@ func newTestCluster(t *testing.T, members int) *testCluster {
 
 // join starts a node on the cluster. A nil consume makes a node without a queue.
 func (c *testCluster) join(consume queue.Consumer, cfg queue.Config) *node {
+	c.t.Helper()
+	return c.joinVia(c.etcd.Endpoints, consume, cfg)
+}
+
+// joinVia starts a node that reaches the cluster through endpoints.
+func (c *testCluster) joinVia(endpoints []string, consume queue.Consumer, cfg queue.Config) *node {
 	t := c.t
 	t.Helper()
 	ctx := t.Context()
-	db, err := etcd.Open(ctx, etcd.Config{Endpoints: c.etcd.Endpoints, Prefix: c.prefix + "data/"})
+	db, err := etcd.Open(ctx, etcd.Config{Endpoints: endpoints, Prefix: c.prefix + "data/"})
 	if err != nil {
 		t.Fatal(err)
 	}

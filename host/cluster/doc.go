@@ -14,7 +14,13 @@
 // etcd's coordination keys reveal no installation, chat or message.
 //
 // If this node's session lapses (a partition longer than the TTL), its
-// claims may already be another node's: the node joins again with a new
-// session and reports queue.ClaimEvent{Lapsed: true}. Until it does, both
-// may consume one lane; the queue's consumer is idempotent.
+// claims may already be another node's: the node reports
+// queue.ClaimEvent{Lapsed: true} as soon as it sees the lapse, and joins
+// again with a new session. Until it sees it, it may go on consuming a
+// lane beside the lane's new consumer, so each claim carries a fence
+// (queue.Fencing, storage.Fence): the claim key's creation revision. The
+// queue makes every write for the lane, its consumer's and its own, under
+// it, and the etcd backend compares it in the write's own transaction: a
+// node whose claim lapsed gets storage.ErrFenced, whether it knows of the
+// lapse or not, and nothing of the write is applied.
 package cluster

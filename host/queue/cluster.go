@@ -26,13 +26,26 @@ type Claims interface {
 	Events() <-chan ClaimEvent
 }
 
+// Fencing is Claims whose claims carry a fence (storage.Fence): while this
+// node consumes a lane, every write of the consumer and of the queue for it
+// (the record's delete, retry or burial) is made under the lane's fence, so
+// that once the claim is lost, as when this node's session lapses in a
+// partition, those writes fail with storage.ErrFenced instead of landing
+// beside, or after, those of the lane's new consumer. host/cluster
+// implements it.
+type Fencing interface {
+	// ClaimFenced is Claim, and the fence of the claim it made or found.
+	ClaimFenced(ctx context.Context, lane string) (storage.Fence, bool, error)
+}
+
 // ClaimEvent is one thing that happened in the cluster.
 type ClaimEvent struct {
 	// Lane, when set, is a lane another node nudged: this node may claim it.
 	Lane string
 	// Lapsed reports that this node's claims ended without Release (its
-	// session with the cluster expired) and it has joined again: other
-	// nodes may consume the lanes it held.
+	// session with the cluster expired): other nodes may consume the lanes
+	// it held. It may not have joined again yet; an event that asks for a
+	// sweep follows when it has.
 	Lapsed bool
 	// An event with neither says that a node left the cluster: the lanes it
 	// claimed need a consumer.
@@ -180,10 +193,21 @@ func (c *clustered) claimLocked(ctx context.Context, installation, id, name stri
 	if mine {
 		return true, nil
 	}
-	ok, err := c.cfg.Claims.Claim(ctx, name)
+	var (
+		f   storage.Fence
+		ok  bool
+		err error
+	)
+	if fc, fencing := c.cfg.Claims.(Fencing); fencing {
+		f, ok, err = fc.ClaimFenced(ctx, name)
+	} else {
+		ok, err = c.cfg.Claims.Claim(ctx, name)
+	}
 	if err != nil || !ok {
 		return false, err
 	}
+	// This node's writes for the lane depend on the claim from here on.
+	ctx = storage.WithFence(ctx, f)
 	recs, err := q.laneRecords(ctx, installation, id)
 	if err == nil && orphan && len(recs) > 0 {
 		l := &lane{installation: installation, items: recs[:1]}
@@ -202,6 +226,7 @@ func (c *clustered) claimLocked(ctx context.Context, installation, id, name stri
 	}
 	q.log.Debug("queue: lane claimed", "lane", name, "records", len(recs), "orphan", orphan)
 	l := q.laneLocked(installation, id, name)
+	l.fence = f
 	c.byName[name] = l
 	for _, r := range recs {
 		if _, buried := q.dead[r.ID]; !buried {
@@ -293,10 +318,16 @@ func (c *clustered) nudged(name string) {
 	}
 }
 
-// lapsed forgets every lane: other nodes may consume them now. A message a
-// worker holds finishes its attempt.
+// lapsed forgets every lane: other nodes may consume them now. The
+// attempts in flight are cancelled, so that they stop reaching the outside
+// world; their writes fail anyway, fenced (Fencing).
 func (c *clustered) lapsed() {
 	c.q.mu.Lock()
+	for _, l := range c.q.lanes {
+		if l.stop != nil {
+			l.stop()
+		}
+	}
 	c.q.dropLanesLocked(func(*lane) bool { return true })
 	clear(c.byName)
 	c.q.mu.Unlock()

@@ -39,4 +39,14 @@
 // and claim them, counting an attempt for a head that may have been in
 // flight. Lane claims are named by the store's keyed fingerprints, never by
 // installation or order key.
+//
+// A node that consumes a lane after its claim lapsed (a partition) could
+// apply a message's effects after the lane's new consumer applied later
+// ones. With Claims that are Fencing, every write for a lane, the
+// consumer's (through the context it is given) and the queue's own (the
+// record's delete, retry or burial), is made under the claim's
+// storage.Fence, so it fails with storage.ErrFenced once the claim is
+// lost; the queue then forgets the lane and leaves the message to the new
+// consumer. When the node learns that its claims lapsed it also cancels
+// its attempts in flight.
 package queue

@@ -151,12 +151,17 @@ type lane struct {
 	installation string
 	id           string // laneOf its records
 	// name is the lane's claim on a cluster: Store's fingerprint of it.
-	name  string
+	name string
+	// fence is the claim's (Fencing), set when the lane is made: the
+	// consumer's and the queue's writes for the lane are made under it.
+	fence storage.Fence
 	items []*record // by Seq
 	// queued is set while the lane is on the runnable list or held by a worker.
 	queued bool
-	// held is set while a worker consumes items[0].
+	// held is set while a worker consumes items[0]; stop cancels that
+	// attempt (on a cluster, when this node's claims lapse).
 	held  bool
+	stop  context.CancelFunc
 	timer *time.Timer
 }
 
@@ -520,13 +525,35 @@ func (q *Queue) next() (*lane, *record, bool) {
 
 // handle consumes the first message of l, then deletes it, schedules its
 // retry, or buries it after its last attempt.
+//
+// On a cluster the attempt and the queue's writes after it are made under
+// the lane's fence: once this node's claim is lost they fail with
+// storage.ErrFenced, and the lane is left to its new consumer. When this
+// node learns that its claims lapsed, the attempt is cancelled too.
 func (q *Queue) handle(l *lane, r *record) {
-	ctx := context.Background()
+	ctx := storage.WithFence(context.Background(), l.fence)
 	m := Message{ID: r.ID, Installation: r.Installation, Queue: r.Queue, OrderKey: r.OrderKey, Payload: r.Payload, Attempt: r.Attempt, MaxAttempts: q.cfg.MaxAttempts}
-	retry, err := q.consume(ctx, m)
+	attempt := ctx
+	if q.cluster != nil {
+		var stop context.CancelFunc
+		attempt, stop = context.WithCancel(ctx)
+		q.mu.Lock()
+		l.stop = stop
+		q.mu.Unlock()
+		defer func() {
+			q.mu.Lock()
+			l.stop = nil
+			q.mu.Unlock()
+			stop()
+		}()
+	}
+	retry, err := q.consume(attempt, m)
 	q.log.Debug("queue: attempt", "lane", l.name, "message", r.ID, "seq", r.Seq, "attempt", r.Attempt, "retry", retry, "failed", err != nil)
 	if err == nil && retry <= 0 {
 		if err := q.deleteConsumed(ctx, r); err != nil {
+			if q.fencedOut(l, r, err) {
+				return
+			}
 			// Delivered again after a restart; the consumer is idempotent.
 			q.log.Warn("queue: consumed message not deleted", "installation", r.Installation, "err", err)
 		}
@@ -536,7 +563,10 @@ func (q *Queue) handle(l *lane, r *record) {
 	}
 	if q.forgotten(l) {
 		// Uninstalled meanwhile: its records are gone, keep it that way.
-		q.drop(l, r)
+		// Or, on a cluster, this node's claims lapsed: the record stays for
+		// the lane's next consumer, which may be this node again, so the
+		// message is not remembered as gone.
+		q.release(l, r)
 		return
 	}
 	why := "retry requested"
@@ -555,6 +585,9 @@ func (q *Queue) handle(l *lane, r *record) {
 	next.Due = time.Now().Add(retry)
 	next.LastError = why
 	if err := q.store.Set(ctx, r.Installation, storage.Queue, r.key, next.encode(), q.cfg.Retention); err != nil {
+		if q.fencedOut(l, r, err) {
+			return
+		}
 		// The stored record keeps the older attempt: a restart retries sooner.
 		q.log.Warn("queue: retry not recorded", "installation", r.Installation, "err", err)
 	}
@@ -567,16 +600,41 @@ func (q *Queue) handle(l *lane, r *record) {
 }
 
 // deleteConsumed deletes a consumed message's record, trying a few times
-// over a few seconds: a record left behind is delivered again.
+// over a few seconds: a record left behind is delivered again. A fenced
+// delete is not tried again: it cannot succeed.
 func (q *Queue) deleteConsumed(ctx context.Context, r *record) error {
 	var err error
 	for wait := 100 * time.Millisecond; wait < 5*time.Second; wait *= 2 {
-		if err = q.store.Delete(ctx, r.Installation, storage.Queue, r.key); err == nil {
-			return nil
+		if err = q.store.Delete(ctx, r.Installation, storage.Queue, r.key); err == nil || errors.Is(err, storage.ErrFenced) {
+			return err
 		}
 		time.Sleep(wait)
 	}
 	return err
+}
+
+// fencedOut reports whether err is a write for l that failed because this
+// node's claim of l is lost (storage.ErrFenced); if so it forgets the lane
+// and its held message r, whose record stays for the lane's new consumer,
+// and asks for a sweep, which claims the lane again if no node did.
+func (q *Queue) fencedOut(l *lane, r *record, err error) bool {
+	if !errors.Is(err, storage.ErrFenced) {
+		return false
+	}
+	q.log.Warn("queue: this node's claim of a lane is lost; its message is left to the lane's next consumer", "installation", r.Installation, "lane", l.name)
+	q.mu.Lock()
+	if q.lanes[l.key] == l {
+		q.dropLanesLocked(func(x *lane) bool { return x == l })
+		if q.cluster != nil {
+			delete(q.cluster.byName, l.name)
+		}
+	}
+	q.mu.Unlock()
+	q.release(l, r)
+	if q.cluster != nil {
+		q.cluster.requestSweep()
+	}
+	return true
 }
 
 func (q *Queue) forgotten(l *lane) bool {
@@ -600,10 +658,19 @@ func (q *Queue) bury(ctx context.Context, l *lane, r *record, why string) {
 	d := *r
 	d.FailedAt, d.LastError = time.Now(), why
 	if err := q.store.Set(ctx, r.Installation, storage.Queue, deadKey(r.ID), d.encode(), q.cfg.DeadLetterRetention); err != nil {
+		if q.fencedOut(l, r, err) {
+			return
+		}
 		q.log.Error("queue: dead letter not recorded; the message stays pending", "installation", r.Installation, "err", err)
 		return
 	}
 	if err := q.store.Delete(ctx, r.Installation, storage.Queue, r.key); err != nil {
+		if q.fencedOut(l, r, err) {
+			// Buried, and pending for the lane's next consumer: the
+			// burial's record is not read back as pending, and a replay
+			// finds the message gone or delivers it again (at least once).
+			return
+		}
 		q.log.Warn("queue: buried message's pending record not deleted", "installation", r.Installation, "err", err)
 	}
 	q.log.Warn("queue: message dead-lettered after its last attempt", "installation", r.Installation, "queue", r.Queue, "message", r.ID, "attempts", r.Attempt)
@@ -616,14 +683,22 @@ func (q *Queue) bury(ctx context.Context, l *lane, r *record, why string) {
 
 // drop removes a held message from its lane once it is no longer pending.
 func (q *Queue) drop(l *lane, r *record) {
+	q.release(l, r)
+	if q.cluster != nil {
+		q.mu.Lock()
+		q.cluster.gone.add(r.ID)
+		q.mu.Unlock()
+	}
+}
+
+// release removes a held message from its lane without remembering it as
+// gone: its record may still be pending, for another consumer.
+func (q *Queue) release(l *lane, r *record) {
 	q.pending.Add(-1)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(l.items) > 0 && l.items[0].ID == r.ID {
 		l.items = l.items[1:]
-	}
-	if q.cluster != nil {
-		q.cluster.gone.add(r.ID)
 	}
 }
 

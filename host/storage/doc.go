@@ -26,4 +26,13 @@
 // one backend-neutral format (SnapshotWriter, ReadSnapshot), so a backup of
 // one backend restores into another. WithReadCache marks a Get that a
 // backend's read cache may answer (host/storage/etcd has one).
+//
+// # Fences
+//
+// A context may carry a Fence (WithFence): a claim in the coordination
+// service that a shared backend (etcd) also holds. Such a backend makes
+// every write of that context conditional on the claim, in the write's own
+// atomic step, and fails it with ErrFenced once the claim is lost; the
+// queue fences a lane's writes so, on a cluster. A backend only one
+// process writes (BuntDB) has no claims to lose and ignores fences.
 package storage

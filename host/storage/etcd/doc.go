@@ -99,6 +99,13 @@
 // records) fit unless their values are large, and set MaxTxnBytes and the
 // members' --max-request-bytes accordingly.
 //
+// A write made with a fenced context (storage.WithFence) carries one more
+// comparison: the claim's key still has the creation revision of the
+// claim (as concurrency.Mutex.IsOwner compares), so the check and the write
+// are one atomic step and cost no extra round trip. When it fails, the
+// else branch's read of that key tells a lost claim (storage.ErrFenced)
+// from a failed precondition.
+//
 // # Snapshots
 //
 // Snapshot reads every record under the prefix page by page at one revision

@@ -86,7 +86,7 @@ func (d *DB) Apply(ctx context.Context, writes []storage.Write, conds ...storage
 	if err != nil {
 		return err
 	}
-	if len(conds) > 0 && (len(parts) > 1 || len(conds) > d.cfg.MaxTxnOps) {
+	if _, fenced := storage.FenceOf(ctx); len(conds) > 0 && (len(parts) > 1 || len(conds)+btoi(fenced) > d.cfg.MaxTxnOps) {
 		return fmt.Errorf("%w: %d writes and %d preconditions", ErrTooLarge, len(ws), len(conds))
 	}
 	for _, part := range parts {
@@ -161,6 +161,10 @@ func (d *DB) txn(ctx context.Context, ops []clientv3.Op, conds []storage.Precond
 		}
 		gets[i] = clientv3.OpGet(key)
 	}
+	fcmp, fget, f, fenced := fence(ctx)
+	if fenced {
+		cmps, gets = append(cmps, fcmp), append(gets, fget)
+	}
 	for attempt := 0; ; attempt++ {
 		resp, err := d.client.Txn(ctx).If(cmps...).Then(ops...).Else(gets...).Commit()
 		if err != nil {
@@ -177,6 +181,11 @@ func (d *DB) txn(ctx context.Context, ops []clientv3.Op, conds []storage.Precond
 				d.cache.observe(resp.Header.Revision)
 			}
 			return nil
+		}
+		if fenced {
+			if err := fenceLost(resp.Responses[len(conds)].GetResponseRange().Kvs, f); err != nil {
+				return err
+			}
 		}
 		if attempt == maxConflictRetries {
 			return storage.ErrConflict
