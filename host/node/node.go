@@ -19,6 +19,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/hostedge"
 	"github.com/chatbridge/chatbridge/host/queue"
+	"github.com/chatbridge/chatbridge/host/ratelimit"
 	"github.com/chatbridge/chatbridge/host/receipt"
 	"github.com/chatbridge/chatbridge/host/storage/etcd"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
@@ -87,9 +88,12 @@ type Emulation struct {
 
 // Node is a started node. Stop it with Shutdown.
 type Node struct {
-	Host     *host.Host
-	Store    *seal.Store
-	Cluster  *cluster.Node // with an etcd store
+	Host    *host.Host
+	Store   *seal.Store
+	Cluster *cluster.Node // with an etcd store
+	// Members counts the cluster's live nodes (with an etcd store); the
+	// module's outbound pacing is this node's share of each limit.
+	Members  *cluster.Members
 	Schedule *schedule.Scheduler
 	Edge     *proxy.Server
 	// PublicURL is the edge's base URL, AdminURL the admin listener's.
@@ -180,8 +184,12 @@ func (n *Node) startRuntime(ctx context.Context, c Config, receiptKey *receipt.P
 		if n.Cluster, err = joinCluster(ctx, n.Store, c, n.Log); err != nil {
 			return err
 		}
-		// Several nodes share the cluster: they share out the queue's lanes.
+		// Several nodes share the cluster: they share out the queue's lanes,
+		// and each paces the module's outbound requests at its share of
+		// every limit, from the live member count a watch keeps.
 		hc.Claims = n.Cluster
+		n.Members = cluster.WatchMembers(n.Store.Backend().(*etcd.DB).Client(), clusterConfig(c, n.Log))
+		hc.Limiter = ratelimit.New(ratelimit.Config{Nodes: n.Members.Count})
 		n.Log.Info("joined the cluster", "node", n.Cluster.ID())
 	}
 	if n.Host, err = host.New(ctx, hc); err != nil {
@@ -207,7 +215,11 @@ func joinCluster(ctx context.Context, store *seal.Store, c Config, log *slog.Log
 	if !ok {
 		return nil, errors.New("node: an etcd store without an etcd backend")
 	}
-	return cluster.Join(ctx, db.Client(), cluster.Config{Prefix: ClusterPrefix(c.Store.Prefix), TTL: c.ClusterTTL, Logger: log})
+	return cluster.Join(ctx, db.Client(), clusterConfig(c, log))
+}
+
+func clusterConfig(c Config, log *slog.Logger) cluster.Config {
+	return cluster.Config{Prefix: ClusterPrefix(c.Store.Prefix), TTL: c.ClusterTTL, Logger: log}
 }
 
 // adminHandler serves the admin API and the admin UI under /admin/, and
@@ -271,6 +283,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	if n.Host != nil {
 		errs = append(errs, n.Host.Close(ctx))
+	}
+	if n.Members != nil {
+		n.Members.Close()
 	}
 	if n.Cluster != nil {
 		errs = append(errs, n.Cluster.Close())
