@@ -293,6 +293,12 @@ func (h *Host) linkMinter() capability.LinkMinter {
 // Queue returns the queue behind the queue capability.
 func (h *Host) Queue() *queue.Queue { return h.queue }
 
+// QueueView reads the queue of every installation from the store: on a
+// cluster, every node's pending messages and dead letters (queue.View).
+func (h *Host) QueueView(ctx context.Context) (queue.View, error) {
+	return h.queue.View(ctx, h.installationIDs())
+}
+
 // Refused counts the module's capability calls refused for a limit, such as
 // queue pushes over the payload cap.
 func (h *Host) Refused() *capability.Counters { return &h.refused }

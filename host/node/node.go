@@ -1,7 +1,9 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -104,6 +106,10 @@ type Node struct {
 	Log   *slog.Logger
 
 	stopped chan error // a listener that stopped on its own
+	// stopReports ends the queue reports of a cluster node; reported is
+	// closed when they have.
+	stopReports context.CancelFunc
+	reported    chan struct{}
 }
 
 // Start opens storage, loads the bundle, starts the schedules and serves
@@ -195,6 +201,11 @@ func (n *Node) startRuntime(ctx context.Context, c Config, receiptKey *receipt.P
 	if n.Host, err = host.New(ctx, hc); err != nil {
 		return err
 	}
+	if n.Cluster != nil {
+		rctx, stop := context.WithCancel(context.Background())
+		n.stopReports, n.reported = stop, make(chan struct{})
+		go n.report(rctx)
+	}
 	if err = n.Host.Load(ctx, c.BundleDir); err != nil {
 		return err
 	}
@@ -222,10 +233,46 @@ func clusterConfig(c Config, log *slog.Logger) cluster.Config {
 	return cluster.Config{Prefix: ClusterPrefix(c.Store.Prefix), TTL: c.ClusterTTL, Logger: log}
 }
 
+// ReportInterval is how often a cluster node publishes its queue's
+// counters for the other nodes' admin API (GET /admin/queue), when they
+// changed.
+const ReportInterval = 2 * time.Second
+
+// report publishes the queue's counters every ReportInterval while they
+// change, and once more after the node joined again under a new id.
+func (n *Node) report(ctx context.Context) {
+	defer close(n.reported)
+	t := time.NewTicker(ReportInterval)
+	defer t.Stop()
+	var last []byte
+	var lastID string
+	for {
+		b, _ := json.Marshal(n.Host.Queue().Stats())
+		if id := n.Cluster.ID(); id != lastID || !bytes.Equal(b, last) {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := n.Cluster.Publish(pctx, b); err == nil {
+				last, lastID = b, id
+			} else if ctx.Err() == nil {
+				n.Log.Warn("node: queue report not published", "err", err)
+			}
+			cancel()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // adminHandler serves the admin API and the admin UI under /admin/, and
 // the emulator's extra paths beside them.
 func (n *Node) adminHandler(c Config) http.Handler {
-	api := adminui.Mount(adminapi.Handler(n.Host, n.Token, c.adminNode(n.Store)), n.Token)
+	an := c.adminNode(n.Store)
+	if n.Cluster != nil {
+		an.Cluster = n.Cluster
+	}
+	api := adminui.Mount(adminapi.Handler(n.Host, n.Token, an), n.Token)
 	if c.Emulate.AdminExtra == nil {
 		return api
 	}
@@ -283,6 +330,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	if n.Host != nil {
 		errs = append(errs, n.Host.Close(ctx))
+	}
+	if n.stopReports != nil {
+		n.stopReports()
+		<-n.reported
 	}
 	if n.Members != nil {
 		n.Members.Close()
