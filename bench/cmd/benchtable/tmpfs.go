@@ -60,7 +60,7 @@ func tmpfsRows(ctx context.Context, a *artifacts, o options) ([]row, error) {
 		}
 	}
 	fig := func(m e2e) string {
-		return fmt.Sprintf("%.0f upd/s to Jira (etcd CPU %s/update)", m.sustained, us(float64(m.etcdCPU)/float64(m.accepted.OK)))
+		return fmt.Sprintf("%.0f upd/s to Jira (etcd CPU %s/update)", m.sustained, ms(m.etcdCPU/time.Duration(max(m.accepted.OK, 1))))
 	}
 	return append(rows, row{id: "12", what: fmt.Sprintf("Telegram update e2e, 1 host node on etcd (3 members), disk vs tmpfs (%d conns, %v)", o.conns, o.phase),
 		figure: "disk " + fig(runs[0]), peer: "tmpfs " + fig(runs[1]),
