@@ -124,10 +124,25 @@ func TestAdminQueue_TwoNodesOnOneEtcdShowTheWholeCluster(t *testing.T) {
 		t.Fatalf("a does not show b burying the dead letter: %+v", adminQueue(t, a).Cluster.Nodes)
 	}
 
-	// a discards the letter b buried, without waiting for a sweep.
-	id := adminQueue(t, b).DeadLetters[0].ID
+	// a discards a letter b buried just now, which a has neither swept nor
+	// viewed: it finds it in the store.
+	first := adminQueue(t, a).DeadLetters[0].ID
+	if err := a.Host.Queue().Discard(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	push(t, b, in.ID, "retry-once", "chat-d", 0)
+	var id string
+	waitfor.Until(t, 0, "b buries the second letter", func() string {
+		for _, d := range b.Host.Queue().DeadLetters() { // b's memory: the first one too, until its sweep
+			if d.ID != first {
+				id = d.ID
+				return ""
+			}
+		}
+		return "not yet"
+	})
 	if err := a.Host.Queue().Discard(t.Context(), id); err != nil {
-		t.Fatalf("a discards b's dead letter: %v", err)
+		t.Fatalf("a discards the dead letter b buried: %v", err)
 	}
 	for name, n := range map[string]*Node{"a": a, "b": b} {
 		if v := adminQueue(t, n); len(v.DeadLetters) != 0 {
