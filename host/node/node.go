@@ -328,12 +328,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		// Before the host: a firing under way finishes on a running host.
 		errs = append(errs, n.Schedule.Stop(ctx))
 	}
-	if n.Host != nil {
-		errs = append(errs, n.Host.Close(ctx))
-	}
 	if n.stopReports != nil {
 		n.stopReports()
 		<-n.reported
+	}
+	if n.Host != nil {
+		errs = append(errs, n.Host.Close(ctx))
 	}
 	if n.Members != nil {
 		n.Members.Close()
