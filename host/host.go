@@ -24,6 +24,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/jirasite"
 	"github.com/chatbridge/chatbridge/host/medialink"
 	"github.com/chatbridge/chatbridge/host/queue"
+	"github.com/chatbridge/chatbridge/host/ratelimit"
 	"github.com/chatbridge/chatbridge/host/receipt"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/tenant"
@@ -58,6 +59,11 @@ type Config struct {
 	// capability.Event: storage keys and queue names, never values). For
 	// development tools; it must not block. Default: none.
 	Trace func(capability.Event)
+	// Limiter paces the module's outbound requests by the bundle's pacing
+	// rules (package ratelimit); a cluster node's shares each limit with
+	// the other nodes (ratelimit.Config.Nodes). It outlives a bundle
+	// reload. Default: one with ratelimit's defaults per loaded bundle.
+	Limiter *ratelimit.Limiter
 	// ReceiptKey signs the receipt of an uninstall (host/receipt). Default:
 	// none, and receipts go unsigned.
 	ReceiptKey *receipt.PrivateKey
@@ -218,7 +224,7 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 		return capability.Register(ctx, r, capability.Deps{
 			Store: h.cfg.Store, Queue: h.queue, Jira: h.registry, Logger: h.log,
 			HTTP: h.cfg.HTTP, Limits: h.cfg.Limits, Trace: h.cfg.Trace,
-			Links: h.linkMinter(), Counters: &h.refused, Pacing: pacing,
+			Links: h.linkMinter(), Counters: &h.refused, Pacing: pacing, Limiter: h.cfg.Limiter,
 			CachedKeys: h.cfg.CachedKeys,
 		}, p)
 	}
@@ -291,6 +297,12 @@ func (h *Host) linkMinter() capability.LinkMinter {
 
 // Queue returns the queue behind the queue capability.
 func (h *Host) Queue() *queue.Queue { return h.queue }
+
+// QueueView reads the queue of every installation from the store: on a
+// cluster, every node's pending messages and dead letters (queue.View).
+func (h *Host) QueueView(ctx context.Context) (queue.View, error) {
+	return h.queue.View(ctx, h.installationIDs())
+}
 
 // Refused counts the module's capability calls refused for a limit, such as
 // queue pushes over the payload cap.

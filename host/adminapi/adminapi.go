@@ -132,7 +132,16 @@ func Handler(h *host.Host, token string, n Node) http.Handler {
 		writeJSON(w, http.StatusOK, ReceiptKey{Fingerprint: k.Fingerprint(), PEM: string(k.PEM())})
 	})
 	mux.HandleFunc("GET /admin/queue", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, QueueView{Stats: h.Queue().Stats(), DeadLetters: h.Queue().DeadLetters()})
+		if n.Cluster == nil {
+			writeJSON(w, http.StatusOK, QueueView{Stats: h.Queue().Stats(), DeadLetters: h.Queue().DeadLetters()})
+			return
+		}
+		v, err := clusterQueue(r.Context(), h, n.Cluster)
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "the cluster's queue could not be read")
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
 	})
 	mux.HandleFunc("POST /admin/queue/dead/{id}/replay", func(w http.ResponseWriter, r *http.Request) {
 		deadLetterResult(w, h.Queue().Replay(r.Context(), r.PathValue("id")), "replay failed")
@@ -150,10 +159,14 @@ type ReceiptKey struct {
 	PEM         string `json:"pem"`
 }
 
-// QueueView is the answer to GET /admin/queue.
+// QueueView is the answer to GET /admin/queue: Stats are this node's
+// counters. On a cluster, DeadLetters are every node's, read from the
+// store (Stats.DeadLetters counts them), and Cluster is the whole
+// cluster's queue.
 type QueueView struct {
 	Stats       queue.Stats        `json:"stats"`
 	DeadLetters []queue.DeadLetter `json:"deadLetters"`
+	Cluster     *ClusterQueue      `json:"cluster,omitempty"`
 }
 
 func deadLetterResult(w http.ResponseWriter, err error, failed string) {

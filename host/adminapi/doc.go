@@ -12,7 +12,7 @@
 //	POST   /admin/installations                        {"siteUrl","appAccountId","authorization"} -> installation, webhook URLs and secret
 //	DELETE /admin/installations/{id}                   uninstall and purge
 //	POST   /admin/installations/{id}/resolve/{function} raw payload -> the resolver's answer
-//	GET    /admin/queue                                counters and dead letters (no payloads)
+//	GET    /admin/queue                                counters and dead letters (no payloads); on a cluster, the whole cluster's (queue.go)
 //	POST   /admin/queue/dead/{id}/replay               queue a dead letter again
 //	DELETE /admin/queue/dead/{id}                      discard a dead letter
 //	GET    /admin/installations/{id}/servicedesks      the service desks the installation's account sees

@@ -23,6 +23,10 @@ type Node struct {
 	MasterKeyFile string
 	// BundleDir is the -bundle directory: a reload loads what is there now.
 	BundleDir string
+	// Cluster, on a node of a cluster, reads the other nodes' reports:
+	// GET /admin/queue then shows the whole cluster's queue. Nil: this
+	// node's alone.
+	Cluster Reports
 }
 
 // KeyRotation is the answer to POST /admin/keys/rotate.

@@ -26,6 +26,8 @@ type fakeAPI struct {
 	calls []string
 	// setAnswer is config.set's answer.
 	setAnswer string
+	// queueAnswer, when set, is GET /admin/queue's answer.
+	queueAnswer string
 }
 
 func (f *fakeAPI) called(prefix string) []string {
@@ -49,13 +51,15 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	f.calls = append(f.calls, strings.TrimSpace(r.Method+" "+r.URL.Path+" "+string(body)))
-	setAnswer := f.setAnswer
+	setAnswer, queueAnswer := f.setAnswer, f.queueAnswer
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	p := r.URL.Path
 	switch {
 	case r.Method == "GET" && p == "/admin/installations":
 		_, _ = io.WriteString(w, `[{"id":"inst-1","siteUrl":"https://acme.atlassian.net","appAccountId":"app","webTriggers":{"telegram-webhook":"https://bridge.example/x/1"},"jiraWebhookUrl":"https://bridge.example/j/1"}]`)
+	case r.Method == "GET" && p == "/admin/queue" && queueAnswer != "":
+		_, _ = io.WriteString(w, queueAnswer)
 	case r.Method == "GET" && p == "/admin/queue":
 		_, _ = io.WriteString(w, `{"stats":{"pending":1,"delivered":7,"retried":2,"deadLettered":1,"deadLetters":1},"deadLetters":[{"id":"dl-1","installation":"inst-1","queue":"inbound","attempts":40,"pushed":"2025-01-01T00:00:00Z","failedAt":"2025-01-01T03:00:00Z","lastError":"timeout"}]}`)
 	case strings.HasPrefix(p, "/admin/queue/dead/dl-1"):

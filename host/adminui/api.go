@@ -150,6 +150,27 @@ type queueView struct {
 		FailedAt     time.Time `json:"failedAt"`
 		LastError    string    `json:"lastError"`
 	} `json:"deadLetters"`
+	// Cluster is the whole cluster's queue, on a node of one.
+	Cluster *struct {
+		Pending       int64 `json:"pending"`
+		Lanes         int   `json:"lanes"`
+		Installations []struct {
+			Installation string `json:"installation"`
+			Pending      int64  `json:"pending"`
+			Lanes        int    `json:"lanes"`
+			DeadLetters  int    `json:"deadLetters"`
+		} `json:"installations"`
+		Nodes []struct {
+			Node  string `json:"node"`
+			Self  bool   `json:"self"`
+			Stats struct {
+				Pending      int64 `json:"pending"`
+				Delivered    int64 `json:"delivered"`
+				Retried      int64 `json:"retried"`
+				DeadLettered int64 `json:"deadLettered"`
+			} `json:"stats"`
+		} `json:"nodes"`
+	} `json:"cluster"`
 }
 
 // The resolvers' answers (plugin/bridge): ok, or per-field errors.

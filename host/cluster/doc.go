@@ -10,6 +10,10 @@
 // key written for a lane, which the nodes watch, so that the node claiming
 // the lane reads it again.
 //
+// Members counts the live member keys by a watch, so that nodes sharing a
+// limit (ratelimit.Config.Nodes) each take their share without a round
+// trip per request, and take more when a node leaves.
+//
 // Keys name lanes only by the store's fingerprints (storage.Fingerprinter):
 // etcd's coordination keys reveal no installation, chat or message.
 //

@@ -1,7 +1,9 @@
 // Package node starts one whole ChatBridge node: the sealed store on its
 // backend, the runtime with the bundle loaded, the scheduler, the cluster
-// membership when the store is etcd, and the HTTPS edge with its admin
-// listener. `chatbridge serve`, the local emulator (emulator/stack), the
+// membership when the store is etcd (lane claims; the member count by
+// which the node paces its share of each outbound limit; its queue's
+// counters published for the other nodes' admin API), and the HTTPS edge
+// with its admin listener. `chatbridge serve`, the local emulator (emulator/stack), the
 // end-to-end tests and the benchmarks all start a node through Start, so
 // what they run is wired one way.
 //

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -19,6 +21,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/hostedge"
 	"github.com/chatbridge/chatbridge/host/queue"
+	"github.com/chatbridge/chatbridge/host/ratelimit"
 	"github.com/chatbridge/chatbridge/host/receipt"
 	"github.com/chatbridge/chatbridge/host/storage/etcd"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
@@ -87,9 +90,12 @@ type Emulation struct {
 
 // Node is a started node. Stop it with Shutdown.
 type Node struct {
-	Host     *host.Host
-	Store    *seal.Store
-	Cluster  *cluster.Node // with an etcd store
+	Host    *host.Host
+	Store   *seal.Store
+	Cluster *cluster.Node // with an etcd store
+	// Members counts the cluster's live nodes (with an etcd store); the
+	// module's outbound pacing is this node's share of each limit.
+	Members  *cluster.Members
 	Schedule *schedule.Scheduler
 	Edge     *proxy.Server
 	// PublicURL is the edge's base URL, AdminURL the admin listener's.
@@ -100,6 +106,10 @@ type Node struct {
 	Log   *slog.Logger
 
 	stopped chan error // a listener that stopped on its own
+	// stopReports ends the queue reports of a cluster node; reported is
+	// closed when they have.
+	stopReports context.CancelFunc
+	reported    chan struct{}
 }
 
 // Start opens storage, loads the bundle, starts the schedules and serves
@@ -180,15 +190,24 @@ func (n *Node) startRuntime(ctx context.Context, c Config, receiptKey *receipt.P
 		if n.Cluster, err = joinCluster(ctx, n.Store, c, n.Log); err != nil {
 			return err
 		}
-		// Several nodes share the cluster: they share out the queue's lanes.
+		// Several nodes share the cluster: they share out the queue's lanes,
+		// and each paces the module's outbound requests at its share of
+		// every limit, from the live member count a watch keeps.
 		hc.Claims = n.Cluster
 		// The store's read cache (Store.Open) may answer the bridge's reads
 		// of these records; see CachedKeys.
 		hc.CachedKeys = CachedKeys
+		n.Members = cluster.WatchMembers(n.Store.Backend().(*etcd.DB).Client(), clusterConfig(c, n.Log))
+		hc.Limiter = ratelimit.New(ratelimit.Config{Nodes: n.Members.Count})
 		n.Log.Info("joined the cluster", "node", n.Cluster.ID())
 	}
 	if n.Host, err = host.New(ctx, hc); err != nil {
 		return err
+	}
+	if n.Cluster != nil {
+		rctx, stop := context.WithCancel(context.Background())
+		n.stopReports, n.reported = stop, make(chan struct{})
+		go n.report(rctx)
 	}
 	if err = n.Host.Load(ctx, c.BundleDir); err != nil {
 		return err
@@ -210,13 +229,53 @@ func joinCluster(ctx context.Context, store *seal.Store, c Config, log *slog.Log
 	if !ok {
 		return nil, errors.New("node: an etcd store without an etcd backend")
 	}
-	return cluster.Join(ctx, db.Client(), cluster.Config{Prefix: ClusterPrefix(c.Store.Prefix), TTL: c.ClusterTTL, Logger: log})
+	return cluster.Join(ctx, db.Client(), clusterConfig(c, log))
+}
+
+func clusterConfig(c Config, log *slog.Logger) cluster.Config {
+	return cluster.Config{Prefix: ClusterPrefix(c.Store.Prefix), TTL: c.ClusterTTL, Logger: log}
+}
+
+// ReportInterval is how often a cluster node publishes its queue's
+// counters for the other nodes' admin API (GET /admin/queue), when they
+// changed.
+const ReportInterval = 2 * time.Second
+
+// report publishes the queue's counters every ReportInterval while they
+// change, and once more after the node joined again under a new id.
+func (n *Node) report(ctx context.Context) {
+	defer close(n.reported)
+	t := time.NewTicker(ReportInterval)
+	defer t.Stop()
+	var last []byte
+	var lastID string
+	for {
+		b, _ := json.Marshal(n.Host.Queue().Stats())
+		if id := n.Cluster.ID(); id != lastID || !bytes.Equal(b, last) {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := n.Cluster.Publish(pctx, b); err == nil {
+				last, lastID = b, id
+			} else if ctx.Err() == nil {
+				n.Log.Warn("node: queue report not published", "err", err)
+			}
+			cancel()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // adminHandler serves the admin API and the admin UI under /admin/, and
 // the emulator's extra paths beside them.
 func (n *Node) adminHandler(c Config) http.Handler {
-	api := adminui.Mount(adminapi.Handler(n.Host, n.Token, c.adminNode(n.Store)), n.Token)
+	an := c.adminNode(n.Store)
+	if n.Cluster != nil {
+		an.Cluster = n.Cluster
+	}
+	api := adminui.Mount(adminapi.Handler(n.Host, n.Token, an), n.Token)
 	if c.Emulate.AdminExtra == nil {
 		return api
 	}
@@ -272,8 +331,15 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		// Before the host: a firing under way finishes on a running host.
 		errs = append(errs, n.Schedule.Stop(ctx))
 	}
+	if n.stopReports != nil {
+		n.stopReports()
+		<-n.reported
+	}
 	if n.Host != nil {
 		errs = append(errs, n.Host.Close(ctx))
+	}
+	if n.Members != nil {
+		n.Members.Close()
 	}
 	if n.Cluster != nil {
 		errs = append(errs, n.Cluster.Close())

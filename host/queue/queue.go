@@ -722,8 +722,12 @@ func (q *Queue) DeadLetters() []DeadLetter {
 }
 
 // Replay queues a dead letter again, with a fresh set of attempts, behind
-// whatever its lane holds now.
+// whatever its lane holds now. On a cluster, a dead letter another node
+// buried is found in the store.
 func (q *Queue) Replay(ctx context.Context, id string) error {
+	if err := q.learnDead(ctx, id); err != nil {
+		return fmt.Errorf("queue: replay: %w", err)
+	}
 	q.mu.Lock()
 	d, ok := q.dead[id]
 	if ok {
@@ -762,8 +766,12 @@ func (q *Queue) Replay(ctx context.Context, id string) error {
 	return nil
 }
 
-// Discard deletes a dead letter for good.
+// Discard deletes a dead letter for good, on a cluster also one another
+// node buried.
 func (q *Queue) Discard(ctx context.Context, id string) error {
+	if err := q.learnDead(ctx, id); err != nil {
+		return fmt.Errorf("queue: discard: %w", err)
+	}
 	q.mu.Lock()
 	d, ok := q.dead[id]
 	q.mu.Unlock()

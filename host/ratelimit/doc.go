@@ -55,6 +55,16 @@
 // another's, even on the same bot. A learned block is capped at
 // Config.MaxBlock (15 minutes, the longest queue delay).
 //
+// # Several nodes
+//
+// Nodes of one cluster pace the same keys, each in its own memory. With
+// Config.Nodes (the live member count, which host/cluster keeps by a
+// watch), each node paces a key at its share: n nodes space their turns n
+// times Every apart and burst Burst / n (at least 1), so that together they
+// keep the key's rate in any window, and a node that leaves gives its share
+// back within the cluster's TTL. A learned block stays on the node that
+// learned it. No request costs a round trip to etcd.
+//
 // # Secrets and memory
 //
 // A key is a truncated SHA-256 of the installation, host, rule and the

@@ -66,6 +66,13 @@ type Config struct {
 	// Retry-After must not silence a destination for good). Default 15
 	// minutes, the longest queue delay.
 	MaxBlock time.Duration
+	// Nodes, when set, is how many nodes share every paced key, read at
+	// each request (cluster.Members.Count: a count a watch keeps, no I/O).
+	// Each node then paces a key at its share, Every x n apart with bursts
+	// of Burst / n (at least 1), so that n nodes together keep the key's
+	// rate; when a node leaves, the others' shares grow. Default: 1, this
+	// node alone.
+	Nodes func() int
 }
 
 func (c Config) withDefaults() Config {
@@ -193,6 +200,7 @@ func (l *Limiter) reserve(now time.Time, keys []Key) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	at := now
+	nodes := l.nodes()
 	entries := make([]*entry, len(keys))
 	for i, k := range keys {
 		e := l.entry(now, k.id)
@@ -200,8 +208,8 @@ func (l *Limiter) reserve(now time.Time, keys []Key) (time.Duration, bool) {
 		if e.blocked.After(at) {
 			at = e.blocked
 		}
-		if k.pace.Every > 0 {
-			tolerance := time.Duration(max(k.pace.Burst, 1)-1) * k.pace.Every
+		if p := k.pace.share(nodes); p.Every > 0 {
+			tolerance := time.Duration(p.Burst-1) * p.Every
 			if t := e.tat.Add(-tolerance); t.After(at) {
 				at = t
 			}
@@ -214,16 +222,37 @@ func (l *Limiter) reserve(now time.Time, keys []Key) (time.Duration, bool) {
 		return wait, false
 	}
 	for i, k := range keys {
-		if k.pace.Every <= 0 {
+		p := k.pace.share(nodes)
+		if p.Every <= 0 {
 			continue
 		}
 		e := entries[i]
 		if at.After(e.tat) {
 			e.tat = at
 		}
-		e.tat = e.tat.Add(k.pace.Every)
+		e.tat = e.tat.Add(p.Every)
 	}
 	return wait, true
+}
+
+// nodes is how many nodes share the keys now, at least 1.
+func (l *Limiter) nodes() int {
+	if l.cfg.Nodes == nil {
+		return 1
+	}
+	return max(l.cfg.Nodes(), 1)
+}
+
+// share is one of n nodes' share of p: n times the spacing, an n-th of the
+// burst (at least 1), so that n nodes together send at most what p allows
+// in any window (bar the bursts when Burst < n: see RATIONALE.md).
+func (p Pace) share(n int) Pace {
+	burst := max(p.Burst, 1)
+	if n <= 1 || p.Every <= 0 {
+		p.Burst = burst
+		return p
+	}
+	return Pace{Every: p.Every * time.Duration(n), Burst: max(burst/n, 1)}
 }
 
 // blockedFor is how long from now a learned block holds any of keys.

@@ -121,6 +121,12 @@ func freeAddr() (string, error) {
 // measureCluster starts etcd, the simulators, nodes host nodes and the
 // balancer, loads them as row 1 loads one host, and stops them all.
 func measureCluster(ctx context.Context, a *artifacts, o options, nodes int) (m e2e, err error) {
+	return measureClusterOn(ctx, a, o, nodes, "")
+}
+
+// measureClusterOn is measureCluster with the etcd members' data under
+// membersDir (row 12: tmpfs); "" puts it beside the rest, on disk.
+func measureClusterOn(ctx context.Context, a *artifacts, o options, nodes int, membersDir string) (m e2e, err error) {
 	dir := filepath.Join(a.work, fmt.Sprintf("cluster-%d", nodes))
 	if err := os.RemoveAll(dir); err != nil {
 		return m, err
@@ -128,7 +134,10 @@ func measureCluster(ctx context.Context, a *artifacts, o options, nodes int) (m 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return m, err
 	}
-	members, err := etcdlocal.Start(ctx, 3, etcdlocal.Options{Dir: dir})
+	if membersDir == "" {
+		membersDir = dir
+	}
+	members, err := etcdlocal.Start(ctx, 3, etcdlocal.Options{Dir: membersDir})
 	if err != nil {
 		return m, err
 	}
@@ -237,6 +246,13 @@ func measureCluster(ctx context.Context, a *artifacts, o options, nodes int) (m 
 	if _, err := drain(); err != nil {
 		return m, err
 	}
+	etcdCPU := func() (t time.Duration) {
+		for _, pid := range members.Pids() {
+			t += cpuOf(pid)
+		}
+		return t
+	}
+	cpu0 := etcdCPU()
 	if m.accepted, err = stack.Closed(ctx, client, u.Request, o.conns, o.phase); err != nil {
 		return m, err
 	}
@@ -244,6 +260,7 @@ func measureCluster(ctx context.Context, a *artifacts, o options, nodes int) (m 
 	if m.drain, err = drain(); err != nil {
 		return m, err
 	}
+	m.etcdCPU = etcdCPU() - cpu0
 	if m.accepted.OK == 0 {
 		return m, errors.New("no update accepted")
 	}

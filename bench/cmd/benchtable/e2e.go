@@ -23,6 +23,7 @@ type e2e struct {
 	fixed     stack.Result  // open loop at the fixed rate
 	requests  int           // Jira requests opened, a check that work reached Jira
 	comments  int
+	etcdCPU   time.Duration // rows 10 and 12: the etcd members' CPU time over the closed loop and drain
 }
 
 // chatsPerRun spreads updates over this many chats: the first update of each
