@@ -20,6 +20,8 @@ const (
 	// Realtime is a browser's realtime subscription, served by a
 	// Subscriber with Server-Sent Events.
 	Realtime
+	// Script is the website widget's script, served by the edge itself.
+	Script
 )
 
 // Target is what an unguessable route id resolves to.

@@ -94,6 +94,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, a *access) {
 		s.serveRealtime(ctx, r.id)
 		return
 	}
+	if r.kind == Script {
+		serveScript(ctx)
+		return
+	}
 	id := string(r.id)
 	t, ok := s.backend.Lookup(id)
 	if !ok || t.Kind != r.kind {

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/internal/waitfor"
+	"github.com/chatbridge/chatbridge/proxy/widget"
 )
 
 // rtBackend is a fakeBackend that also holds realtime subscriptions: a
@@ -264,4 +267,30 @@ func (ts *testServer) metricsTextPublic() string {
 	var sb strings.Builder
 	_ = ts.metrics.write(&sb)
 	return sb.String()
+}
+
+func TestTheEdgeServesTheWidgetScriptToAnyPage(t *testing.T) {
+	ts := startRealtimeServer(t, testConfig(t), &rtBackend{})
+	req, _ := http.NewRequest("GET", ts.url("/w/widget.js"), nil)
+	req.Header.Set("Origin", "https://any.example")
+	resp, err := ts.client().Do(req) // the transport asks for gzip and decodes it
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(body, widget.Script) || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") ||
+		resp.Header.Get("Cross-Origin-Resource-Policy") != "cross-origin" || !resp.Uncompressed {
+		t.Fatalf("GET: %d, %d bytes, %v, gzip %v", resp.StatusCode, len(body), resp.Header, resp.Uncompressed)
+	}
+	req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
+	if resp, err := ts.client().Do(req); err != nil || resp.StatusCode != 304 {
+		t.Errorf("revalidation: %v %v", resp, err)
+	}
+	if code, _, _ := ts.do("POST", "/w/widget.js", ""); code != 405 {
+		t.Errorf("POST: %d", code)
+	}
+	if code, _, _ := ts.do("GET", "/w/other.js", ""); code != 404 {
+		t.Errorf("another script: %d", code)
+	}
 }

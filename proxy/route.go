@@ -83,7 +83,7 @@ type routeResult struct {
 
 // route matches the path and method without allocating or calling anything.
 // Only "/x/{id}" (GET, POST), "/jira/{id}" (POST), "/dl/{token}" (GET,
-// HEAD) and "/rt/{token}" (GET) exist.
+// HEAD), "/rt/{token}" (GET) and "/w/widget.js" (GET, HEAD) exist.
 func route(method, path []byte) routeResult {
 	var (
 		kind  Kind
@@ -91,6 +91,11 @@ func route(method, path []byte) routeResult {
 		allow string
 	)
 	switch {
+	case string(path) == publicurl.WidgetScript:
+		if m := string(method); m != "GET" && m != "HEAD" {
+			return routeResult{kind: Script, status: 405, allow: "GET, HEAD"}
+		}
+		return routeResult{kind: Script}
 	case bytes.HasPrefix(path, []byte(webTriggerPrefix)):
 		kind, id, allow = WebTrigger, path[len(webTriggerPrefix):], "GET, POST"
 	case bytes.HasPrefix(path, []byte(jiraPrefix)):

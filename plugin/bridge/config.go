@@ -70,6 +70,9 @@ type Config struct {
 	// HashKey keys the hashes of the project's blocked chats (abuse.go):
 	// 32 random bytes in base64, made on the first block; never shown.
 	HashKey string `json:"hashKey,omitempty"`
+	// AllowedOrigins are the page origins ("https://shop.example") the
+	// website widget (channel web) serves; any other page gets nothing.
+	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
 
 	TokenSecret   string `json:"tokenSecret"`
 	WebhookSecret string `json:"webhookSecret"`
@@ -122,6 +125,7 @@ type view struct {
 	Holidays           []string                     `json:"holidays"`
 	FloodLimit         int                          `json:"floodLimit"`
 	FloodWindowSeconds int                          `json:"floodWindowSeconds"`
+	AllowedOrigins     []string                     `json:"allowedOrigins"`
 }
 
 func (c *Config) view() view {
@@ -136,7 +140,10 @@ func (c *Config) view() view {
 		AttachmentsIn: in, AttachmentsOut: c.AttachmentsOut, Language: c.Language,
 		RetentionDays: c.retentionDays(), Satisfaction: c.Satisfaction, Bot: c.Bot, TokenSet: c.TokenSecret != "",
 		Texts: c.Texts, Acknowledge: c.Acknowledge, TimeZone: c.TimeZone, Hours: c.Hours, Holidays: c.Holidays,
-		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds,
+		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds, AllowedOrigins: c.AllowedOrigins,
+	}
+	if v.AllowedOrigins == nil {
+		v.AllowedOrigins = []string{}
 	}
 	if v.Texts == nil {
 		v.Texts = map[string]map[string]string{}
@@ -179,6 +186,8 @@ type setInput struct {
 	FloodLimit         *int                          `json:"floodLimit"`
 	FloodWindowSeconds *int                          `json:"floodWindowSeconds"`
 	Satisfaction       *bool                         `json:"satisfaction"`
+	// AllowedOrigins replaces the widget's allowed page origins.
+	AllowedOrigins *[]string `json:"allowedOrigins"`
 	// Read-only fields of config.get, accepted so that a UI can send back
 	// what it read.
 	TokenSet *bool   `json:"tokenSet"`
@@ -452,6 +461,7 @@ func (in setInput) applyTo(cfg *Config) {
 	setIf(&cfg.FloodWindowSeconds, in.FloodWindowSeconds)
 	cfg.TimeZone = strings.TrimSpace(cfg.TimeZone)
 	setIf(&cfg.Satisfaction, in.Satisfaction)
+	setIf(&cfg.AllowedOrigins, in.AllowedOrigins)
 	if in.AttachmentsIn != nil {
 		cfg.AttachmentsIn = []string{}
 		for _, k := range *in.AttachmentsIn {
@@ -479,6 +489,10 @@ func (b *Bridge) configProblems(cfg, old Config, exists bool, token string) map[
 		errs["channel"] = "Unknown channel; supported: " + strings.Join(b.kindNames(), ", ") + "."
 	}
 	switch {
+	case kind.NoToken:
+		if token != "" {
+			errs["botToken"] = "The website widget takes no token."
+		}
 	case token != "" && kindOK:
 		if problem := kind.TokenProblem(token); problem != "" {
 			errs["botToken"] = problem
@@ -520,6 +534,9 @@ func (b *Bridge) configProblems(cfg, old Config, exists bool, token string) map[
 		errs[k] = v
 	}
 	floodProblems(&cfg, errs)
+	if kind.Origins {
+		originProblems(cfg.AllowedOrigins, errs)
+	}
 	return errs
 }
 

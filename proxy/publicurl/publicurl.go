@@ -15,6 +15,8 @@ const (
 	// RealtimePrefix leads to a realtime subscription (Server-Sent
 	// Events): GET.
 	RealtimePrefix = "/rt/"
+	// WidgetScript is the website chat widget's script: GET and HEAD.
+	WidgetScript = "/w/widget.js"
 )
 
 // WebTrigger is the public URL of a web trigger's route id under base, the
@@ -30,5 +32,8 @@ func Download(base, token string) string { return join(base, DownloadPrefix, tok
 
 // Realtime is the public URL a browser subscribes at with a realtime token.
 func Realtime(base, token string) string { return join(base, RealtimePrefix, token) }
+
+// Widget is the URL of the widget's script under base.
+func Widget(base string) string { return strings.TrimSuffix(base, "/") + WidgetScript }
 
 func join(base, prefix, id string) string { return strings.TrimSuffix(base, "/") + prefix + id }
