@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +42,8 @@ const widgetRoot = `document.querySelector('[data-chatbridge]').shadowRoot`
 // widget served by the edge on another; the customer chats, an agent's
 // public reply appears live without a reload, an internal note never
 // appears, a reload shows the history from Jira, and a page on an origin
-// not allowed gets nothing.
+// not allowed gets nothing; the privacy scan then finds none of it in the
+// data file or the log.
 func TestE2E_WebsiteWidgetInHeadlessChromium(t *testing.T) {
 	s := stacktest.Start(t)
 	in, ok := s.Node.Host.Registry().Get(s.Emu.Installation.ID)
@@ -80,6 +83,8 @@ func TestE2E_WebsiteWidgetInHeadlessChromium(t *testing.T) {
 	}
 	page.waitFor(t, "the widget connects", `localStorage.getItem('chatbridge:`+stack.Project+`') && JSON.parse(localStorage.getItem('chatbridge:`+stack.Project+`')).session`, stacktest.Wait)
 
+	var session string
+	page.eval(t, `JSON.parse(localStorage.getItem('chatbridge:`+stack.Project+`')).session`, &session)
 	first := fmt.Sprintf("Widget e2e %d: my order has not arrived", time.Now().UnixNano())
 	js, _ := json.Marshal(first)
 	page.eval(t, widgetRoot+`.querySelector('#cb-name').value = 'Ada'; `+widgetRoot+`.querySelector('#cb-text').value = `+string(js)+`; `+widgetRoot+`.querySelector('.s').click(); true`, nil)
@@ -125,6 +130,29 @@ func TestE2E_WebsiteWidgetInHeadlessChromium(t *testing.T) {
 	}
 	if n := len(s.RequestsWith(t, "Widget e2e")); n != 1 {
 		t.Errorf("%d requests, want 1", n)
+	}
+
+	// The privacy scan: no widget message text, session or issue key in the
+	// data file or the host's log.
+	stacktest.CheckJiraCalls(t, s)
+	if err := s.Shutdown(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	raw, err := os.ReadFile(filepath.Join(s.Data, "chatbridge.db"))
+	if err != nil || len(raw) == 0 {
+		t.Fatalf("data file: %d bytes, %v", len(raw), err)
+	}
+	log := []byte(s.Log.String())
+	for what, secret := range map[string]string{
+		"the customer's message": first, "an agent's reply": "Agent reply one: we are on it",
+		"the internal note": "INTERNAL NOTE never for the customer", "the session": session, "the issue key": req.Key,
+	} {
+		if form, ok := leaks(raw, secret); ok {
+			t.Errorf("the data file holds %s %s", what, form)
+		}
+		if form, ok := leaks(log, secret); ok {
+			t.Errorf("the host log holds %s %s", what, form)
+		}
 	}
 }
 
