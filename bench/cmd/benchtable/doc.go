@@ -17,7 +17,9 @@
 // then two host nodes on such a cluster; (11, issue #20) the storage calls
 // per first message, follow-up and agent reply (the host's sealed store's
 // counts; for etcd the members' gRPC requests), with the CPU time of the
-// host and of etcd, on BuntDB and on etcd with its data on disk and on tmpfs.
+// host and of etcd, on BuntDB and on etcd with its data on disk and on tmpfs;
+// (12, issue 24) an agent's comment to 1,000 website widget subscriptions
+// (Server-Sent Events) on one host, latency p50 and p99.
 //
 // Run it from the repository root: go run ./bench/cmd/benchtable.
 package main
