@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -172,5 +173,48 @@ func TestWidgetConfigurationNeedsAllowedOriginsAndNoToken(t *testing.T) {
 		"allowedOrigins": []string{shopOrigin, "http://127.0.0.1:8080"}, "serviceDeskId": "2", "requestTypeId": "11"})
 	if err != nil || a["ok"] != true {
 		t.Fatalf("a good configuration: %v %v", a, err)
+	}
+}
+
+// A flood from one widget session meets the project's flood limit as a
+// messenger's chat does, and a message over the widget's size limit is
+// refused with 413 before it is queued; another session is not held back.
+func TestWidgetFloodFromOneSessionMeetsTheLimitsAndAnotherSessionDoesNot(t *testing.T) {
+	h := newHarness(t)
+	h.ctx.WebTriggers = append(h.ctx.WebTriggers, abi.Header{Name: "web-widget", Value: "https://bridge.example.com/x/wt-web"})
+	h.configure(map[string]any{"channel": "web", "botToken": nil, "allowedOrigins": []string{shopOrigin}, "satisfaction": false,
+		"floodLimit": 5, "floodWindowSeconds": 60})
+	flooder, other := web.NewSession(), web.NewSession()
+	for i := range 40 {
+		resp, _ := h.widget(shopOrigin, web.Request{Op: "send", Session: flooder, Name: "Flo", ID: "f" + strconv.Itoa(i), Text: "flood " + strconv.Itoa(i)})
+		if resp.Status != 200 {
+			t.Fatalf("send %d: %d", i, resp.Status)
+		}
+	}
+	if resp, _ := h.widget(shopOrigin, web.Request{Op: "send", Session: flooder, ID: "big", Text: strings.Repeat("x", web.MaxText+1)}); resp.Status != 413 {
+		t.Errorf("a message over the size limit: %d, want 413", resp.Status)
+	}
+	if resp, _ := h.widget(shopOrigin, web.Request{Op: "send", Session: other, Name: "Otto", ID: "o1", Text: "an unrelated question"}); resp.Status != 200 {
+		t.Fatalf("another session: %d", resp.Status)
+	}
+	h.drain()
+	var floodTexts, otherTexts int
+	for _, key := range []string{"SUP-1", "SUP-2"} {
+		is := h.jira.issue(key)
+		if is == nil {
+			continue
+		}
+		all := is.Description
+		for _, c := range is.Comments {
+			all += "\n" + c.Body
+		}
+		floodTexts += strings.Count(all, "flood ")
+		otherTexts += strings.Count(all, "an unrelated question")
+	}
+	if floodTexts != 5 {
+		t.Errorf("%d of 40 flooded messages reached Jira, want the flood limit of 5", floodTexts)
+	}
+	if otherTexts != 1 || h.jira.issueCount() != 2 {
+		t.Errorf("the other session: %d texts in %d requests", otherTexts, h.jira.issueCount())
 	}
 }
