@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -102,6 +103,28 @@ func TestE2E_WebsiteWidgetInHeadlessChromium(t *testing.T) {
 	page.eval(t, logText, &shown)
 	if strings.Contains(shown, "INTERNAL NOTE") {
 		t.Fatalf("an internal note reached the page: %q", shown)
+	}
+
+	// An agent's file reaches the page as a single-use link to the edge.
+	var att stacktest.JiraAnswer
+	s.Call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{"filename": "label.pdf", "size": 2048, "public": true, "comment": "Here is your label"}, &att, http.StatusOK)
+	stacktest.CheckWebhooks(t, att.Webhooks)
+	page.waitFor(t, "the agent's file appears live as a link", widgetRoot+`.querySelector('[role=log] a[download]')`, stacktest.Wait)
+	var href string
+	page.eval(t, widgetRoot+`.querySelector('[role=log] a[download]').href`, &href)
+	if !strings.HasPrefix(href, s.Node.PublicURL+publicurl.DownloadPrefix) {
+		t.Fatalf("the file's link %q is not a download link of the edge", href)
+	}
+	for i, want := range []int{200, 404} {
+		resp, err := s.Client.Get(href)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == 200 && len(body) != 2048) {
+			t.Errorf("download %d: %d, %d bytes; want %d (the link works once)", i+1, resp.StatusCode, len(body), want)
+		}
 	}
 
 	// A reload shows the history, read from Jira.

@@ -157,9 +157,13 @@ func New(env *sdk.Env, _ channel.Secrets) *Channel { return &Channel{env: env} }
 // Name implements channel.Channel.
 func (*Channel) Name() string { return Name }
 
+// MaxFile is the largest agent's file the widget offers: the host's
+// download links stream up to 50 MiB (host/medialink).
+const MaxFile = 50 << 20
+
 // Limits implements channel.Channel: the widget takes no uploads yet, and
-// sends files by link only.
-func (*Channel) Limits() channel.Limits { return channel.Limits{Text: MaxText} }
+// gets agents' files by link only, up to MaxFile.
+func (*Channel) Limits() channel.Limits { return channel.Limits{Text: MaxText, Upload: MaxFile} }
 
 // Authenticate implements channel.Channel: a send must carry a session of
 // the right shape; the session itself is the credential (see the package

@@ -114,3 +114,11 @@ func TestRepliesAndFilesArePublishedToTheChatsRealtimeChannel(t *testing.T) {
 		t.Errorf("a publish over the rate: %v, want a temporary failure the bridge retries", err)
 	}
 }
+
+// The bridge offers a file whose size is within Limits().Upload and sends a
+// notice for a larger one: zero would refuse every file.
+func TestLimitsOfferAgentsFilesUpTo50MiB(t *testing.T) {
+	if got := New(sdktest.NewEnv().Env, channel.Secrets{}).Limits(); got.Upload != 50<<20 || got.Text != MaxText {
+		t.Errorf("Limits = %+v", got)
+	}
+}
