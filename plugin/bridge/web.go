@@ -88,6 +88,9 @@ func (b *Bridge) webWidget(env *sdk.Env, req *abi.WebTriggerRequest, log *slog.L
 	if req.Method != "POST" {
 		return widgetAnswer(405, origin, map[string]any{"ok": false})
 	}
+	if ct := abi.Get(req.Headers, "content-type"); strings.HasPrefix(strings.ToLower(ct), "multipart/form-data") {
+		return b.webUpload(env, req, log, kind, project, cfg, origin, ct)
+	}
 	r, err := web.ReadRequest(req.Body)
 	switch {
 	case errors.Is(err, web.ErrTooLong):
@@ -149,4 +152,58 @@ func (b *Bridge) webConnect(env *sdk.Env, req *abi.WebTriggerRequest, log *slog.
 		}
 	}
 	return widgetAnswer(200, origin, map[string]any{"ok": true, "token": token, "history": history})
+}
+
+// webUpload attaches a customer's file to the session's open request,
+// through the service desk's temporary attachment and attach calls, at
+// once: a file does not fit the queue (200 KiB), and the module keeps no
+// copy of it. A chat without an open request is told to write first; a
+// retried upload (the same widget id) attaches once.
+func (b *Bridge) webUpload(env *sdk.Env, req *abi.WebTriggerRequest, log *slog.Logger, kind Kind, project string, cfg Config, origin, contentType string) *abi.Response {
+	u, err := web.ReadUpload(contentType, req.Body)
+	switch {
+	case errors.Is(err, web.ErrTooLong):
+		return widgetAnswer(413, origin, map[string]any{"ok": false, "error": "too large"})
+	case err != nil:
+		return widgetAnswer(400, origin, map[string]any{"ok": false, "error": "not understood"})
+	case !cfg.accepts(u.Kind()):
+		return widgetAnswer(415, origin, map[string]any{"ok": false, "error": "not accepted"})
+	}
+	chat := web.ChatOf(u.Session)
+	st := store{env.Storage}
+	var rec chatRecord
+	found, err := st.get(chatKey(project, web.Name, chat), &rec)
+	if err != nil {
+		return widgetAnswer(503, origin, map[string]any{"ok": false})
+	}
+	if !found || rec.Issue == "" || rec.Blocked {
+		return widgetAnswer(409, origin, map[string]any{"ok": false, "error": "write first"})
+	}
+	key := inboundDedupeKey(kind.Short, project, chat+":"+u.ID)
+	nonce := newNonce()
+	won, held, err := st.claimOrPeek(key, nonce)
+	switch {
+	case err != nil:
+		return widgetAnswer(503, origin, map[string]any{"ok": false})
+	case !won && held.Done:
+		return widgetAnswer(200, origin, map[string]any{"ok": true})
+	case !won:
+		return widgetAnswer(409, origin, map[string]any{"ok": false, "error": "in progress"})
+	}
+	jc := jira.Client{API: env.Jira}
+	ids, err := jc.AttachTemporaryFile(cfg.ServiceDeskID, u.FileName, u.MIME, u.Data)
+	if err == nil {
+		// As a messenger's file without a caption: the file alone.
+		_, err = jc.Attach(rec.Issue, ids, true, "")
+	}
+	if err != nil {
+		_ = st.del(key)
+		log.Warn("widget: upload not attached", "err", err)
+		return widgetAnswer(503, origin, map[string]any{"ok": false})
+	}
+	if err := st.put(key, progress{Owner: nonce, Done: true}, DedupeTTL); err != nil {
+		log.Warn("widget: upload attached; its record not saved", "err", err)
+	}
+	log.Info("widget: upload attached", "bytes", len(u.Data))
+	return widgetAnswer(200, origin, map[string]any{"ok": true})
 }

@@ -1,7 +1,10 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/json"
+	"mime/multipart"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"testing"
@@ -216,5 +219,71 @@ func TestWidgetFloodFromOneSessionMeetsTheLimitsAndAnotherSessionDoesNot(t *test
 	}
 	if otherTexts != 1 || h.jira.issueCount() != 2 {
 		t.Errorf("the other session: %d texts in %d requests", otherTexts, h.jira.issueCount())
+	}
+}
+
+// upload POSTs a file as the widget does (multipart/form-data).
+func (h *harness) upload(origin, session, id, name, mimeType string, data []byte) *abi.Response {
+	h.t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	_ = w.WriteField("session", session)
+	_ = w.WriteField("name", "Ada")
+	_ = w.WriteField("id", id)
+	hdr := textproto.MIMEHeader{}
+	hdr.Set("Content-Disposition", `form-data; name="file"; filename="`+name+`"`)
+	hdr.Set("Content-Type", mimeType)
+	part, _ := w.CreatePart(hdr)
+	_, _ = part.Write(data)
+	_ = w.Close()
+	req := &abi.WebTriggerRequest{Context: h.ctx, Trigger: "web-widget", Method: "POST", Path: "/",
+		Query: []abi.Header{{Name: "project", Value: testProject}}, Body: buf.Bytes(),
+		Headers: []abi.Header{{Name: "origin", Value: origin}, {Name: "content-type", Value: w.FormDataContentType()}}}
+	resp, err := h.b.WebTrigger(h.env.Env, req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp
+}
+
+func TestWidgetUploadIsAttachedToTheOpenRequestOnce(t *testing.T) {
+	h := widgetHarness(t)
+	s := web.NewSession()
+	photo := bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, 1000)
+	if resp := h.upload(shopOrigin, s, "u0", "early.png", "image/png", photo); resp.Status != 409 {
+		t.Errorf("an upload before any message: %d, want 409", resp.Status)
+	}
+	if resp, _ := h.widget(shopOrigin, web.Request{Op: "send", Session: s, Name: "Ada", ID: "m1", Text: "Here is the label"}); resp.Status != 200 {
+		t.Fatal(resp.Status)
+	}
+	h.drain()
+	for i := 0; i < 2; i++ { // a retry of the same upload attaches once
+		if resp := h.upload(shopOrigin, s, "u1", "label.png", "image/png", photo); resp.Status != 200 || abi.Get(resp.Headers, "Access-Control-Allow-Origin") != shopOrigin {
+			t.Fatalf("upload %d: %d %s", i, resp.Status, resp.Body)
+		}
+	}
+	is := h.jira.issue("SUP-1")
+	if len(is.Attached) != 1 || is.Attached[0].Names[0] != "label.png" || !bytes.Equal(is.Attached[0].Data[0], photo) || !is.Attached[0].Public {
+		t.Fatalf("attached %+v", is.Attached)
+	}
+	for _, c := range []struct {
+		name   string
+		origin string
+		file   []byte
+		want   uint16
+	}{
+		{"from another origin", "https://evil.example", photo, 403},
+		{"over the size limit", shopOrigin, make([]byte, web.MaxUpload+1), 413},
+	} {
+		if resp := h.upload(c.origin, s, "u2", "x.png", "image/png", c.file); resp.Status != c.want {
+			t.Errorf("%s: %d, want %d", c.name, resp.Status, c.want)
+		}
+	}
+	h.configure(map[string]any{"channel": "web", "botToken": nil, "attachmentsIn": []string{"photo"}})
+	if resp := h.upload(shopOrigin, s, "u3", "notes.pdf", "application/pdf", []byte("%PDF")); resp.Status != 415 {
+		t.Errorf("a kind the project does not accept: %d, want 415", resp.Status)
+	}
+	if n := len(h.jira.issue("SUP-1").Attached); n != 1 {
+		t.Errorf("%d attachments after the refusals, want 1", n)
 	}
 }

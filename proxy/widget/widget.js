@@ -59,7 +59,10 @@
   var textLabel = el("label", { "for": "cb-text", "class": "v" }, "Message");
   var text = el("textarea", { id: "cb-text", maxlength: "4000", placeholder: "Write a message" });
   var send = el("button", { "class": "s", type: "submit" }, "Send");
-  form.appendChild(nameLabel); form.appendChild(name); form.appendChild(textLabel); form.appendChild(text); form.appendChild(send);
+  var fileLabel = el("label", { "for": "cb-file" }, "Attach a file");
+  var file = el("input", { id: "cb-file", type: "file" });
+  form.appendChild(nameLabel); form.appendChild(name); form.appendChild(textLabel); form.appendChild(text);
+  form.appendChild(fileLabel); form.appendChild(file); form.appendChild(send);
   panel.appendChild(head); panel.appendChild(log); panel.appendChild(form);
   root.appendChild(open); root.appendChild(panel);
   document.body.appendChild(host);
@@ -127,6 +130,21 @@
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") toggle(false); });
   text.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit ? form.requestSubmit() : send.click(); }
+  });
+  file.addEventListener("change", function () {
+    var f = file.files && file.files[0];
+    if (!f || !state.session) return;
+    var fd = new FormData();
+    fd.append("session", state.session);
+    fd.append("name", state.name || "");
+    fd.append("id", "f" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8));
+    fd.append("file", f, f.name);
+    file.value = "";
+    fetch(endpoint, { method: "POST", mode: "cors", credentials: "omit", cache: "no-store", body: fd }).then(function (r) {
+      if (r.ok) line("me", "Sent a file: " + f.name);
+      else line("sys", r.status === 413 ? "That file is too large." : r.status === 409 ? "Write a message first, then attach a file." :
+        r.status === 415 ? "That kind of file is not accepted." : "The file was not sent; please try again.");
+    }, function () { line("sys", "The file was not sent; please try again."); });
   });
   form.addEventListener("submit", function (e) {
     e.preventDefault();

@@ -105,6 +105,14 @@ func TestE2E_WebsiteWidgetInHeadlessChromium(t *testing.T) {
 		t.Fatalf("an internal note reached the page: %q", shown)
 	}
 
+	// The customer's file goes to Jira, attached to the request.
+	page.eval(t, `(() => { const dt = new DataTransfer(); dt.items.add(new File([new TextEncoder().encode('receipt bytes zebra31415 '.repeat(100))], 'receipt.png', {type: 'image/png'}));
+		const input = `+widgetRoot+`.querySelector('#cb-file'); input.files = dt.files; input.dispatchEvent(new Event('change')); return true })()`, nil)
+	page.waitFor(t, "the upload is confirmed", logText+`.includes('Sent a file: receipt.png')`, stacktest.Wait)
+	if !s.Request(t, req.Key).HasFile("receipt.png") {
+		t.Errorf("the customer's file is not on the request")
+	}
+
 	// An agent's file reaches the page as a single-use link to the edge.
 	var att stacktest.JiraAnswer
 	s.Call(t, "POST", "/_sim/jira/requests/"+req.Key+"/attachment", map[string]any{"filename": "label.pdf", "size": 2048, "public": true, "comment": "Here is your label"}, &att, http.StatusOK)
@@ -169,6 +177,7 @@ func TestE2E_WebsiteWidgetInHeadlessChromium(t *testing.T) {
 	for what, secret := range map[string]string{
 		"the customer's message": first, "an agent's reply": "Agent reply one: we are on it",
 		"the internal note": "INTERNAL NOTE never for the customer", "the session": session, "the issue key": req.Key,
+		"the uploaded file's bytes": "receipt bytes zebra31415",
 	} {
 		if form, ok := leaks(raw, secret); ok {
 			t.Errorf("the data file holds %s %s", what, form)

@@ -1,12 +1,16 @@
 package web
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"strings"
 	"unicode/utf8"
 
@@ -35,6 +39,80 @@ const (
 	// maxMessageID bounds the widget's id of a message.
 	maxMessageID = 64
 )
+
+// MaxUpload is the largest file a customer may upload through the widget:
+// the upload is one request body, which the edge caps at 1 MiB
+// (proxy.DefaultMaxBodyBytes), less room for the form's other fields.
+const MaxUpload = 1<<20 - 8<<10
+
+// Upload is a customer's file, read from the widget's multipart/form-data
+// POST (fields session, name, id, and file).
+type Upload struct {
+	Session, Name, ID string
+	FileName, MIME    string
+	Data              []byte
+}
+
+// ReadUpload reads a widget upload; contentType is the request's header.
+func ReadUpload(contentType string, body []byte) (Upload, error) {
+	var u Upload
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return u, ErrBadRequest
+	}
+	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		part, err := r.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return u, ErrBadRequest
+		}
+		value, err := io.ReadAll(io.LimitReader(part, MaxUpload+1))
+		if err != nil {
+			return u, ErrBadRequest
+		}
+		switch part.FormName() {
+		case "session":
+			u.Session = string(value)
+		case "name":
+			u.Name = string(value)
+		case "id":
+			u.ID = string(value)
+		case "file":
+			if len(value) > MaxUpload {
+				return u, ErrTooLong
+			}
+			u.FileName, u.MIME, u.Data = part.FileName(), part.Header.Get("Content-Type"), value
+		}
+	}
+	u.FileName = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, u.FileName))
+	switch {
+	case !ValidSession(u.Session), !validID(u.ID), u.Data == nil, u.FileName == "",
+		utf8.RuneCountInString(u.FileName) > 255, !utf8.ValidString(u.FileName),
+		utf8.RuneCountInString(u.Name) > MaxName, !utf8.ValidString(u.Name):
+		return u, ErrBadRequest
+	}
+	if _, _, err := mime.ParseMediaType(u.MIME); err != nil {
+		u.MIME = "application/octet-stream"
+	}
+	return u, nil
+}
+
+// Kind is the attachment kind an upload counts as for the project's
+// accepted kinds: a photo for an image, else a document.
+func (u Upload) Kind() channel.AttachmentKind {
+	if strings.HasPrefix(u.MIME, "image/") {
+		return channel.Photo
+	}
+	return channel.Document
+}
 
 // Request is what the widget POSTs (as text/plain JSON).
 type Request struct {
