@@ -25,6 +25,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/medialink"
 	"github.com/chatbridge/chatbridge/host/queue"
 	"github.com/chatbridge/chatbridge/host/ratelimit"
+	"github.com/chatbridge/chatbridge/host/realtime"
 	"github.com/chatbridge/chatbridge/host/receipt"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/tenant"
@@ -89,6 +90,7 @@ type Host struct {
 	registry *tenant.Registry
 	queue    *queue.Queue
 	links    *medialink.Service
+	realtime *realtime.Hub
 	// refused counts capability calls refused for a limit, for metrics.
 	refused capability.Counters
 	// stop ends the registry refresh of a cluster node; refreshed is closed when it has.
@@ -122,6 +124,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{cfg: cfg, log: cfg.Logger, registry: reg}
+	if h.realtime, err = realtime.New(realtime.Config{Store: cfg.Store, Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
 	if cfg.PublicURL != "" {
 		lc := medialink.Config{Store: cfg.Store, Sites: reg, PublicURL: cfg.PublicURL, HTTP: cfg.HTTP, Logger: cfg.Logger}
 		if cfg.Claims != nil {
@@ -188,6 +193,7 @@ func (h *Host) refreshRegistry(ctx context.Context, every time.Duration) {
 // forget drops what the host keeps in memory of an uninstalled installation.
 func (h *Host) forget(id string) {
 	h.queue.Forget(id)
+	h.realtime.Forget(id)
 	if eng := h.Engine(); eng != nil {
 		eng.Drop(id)
 	}
@@ -226,6 +232,7 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 			HTTP: h.cfg.HTTP, Limits: h.cfg.Limits, Trace: h.cfg.Trace,
 			Links: h.linkMinter(), Counters: &h.refused, Pacing: pacing, Limiter: h.cfg.Limiter,
 			CachedKeys: h.cfg.CachedKeys,
+			Realtime:   h.realtime,
 		}, p)
 	}
 	eng, err := engine.New(ctx, b.Module, ec)
@@ -248,6 +255,9 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 	old := h.app
 	h.app = &app{bundle: b, engine: eng}
 	h.mu.Unlock()
+	rl := b.Manifest.RealtimeLimits()
+	h.realtime.SetLimits(realtime.Limits{PayloadBytes: rl.PayloadBytes, OperationsPerSecond: rl.OperationsPerSecond,
+		SubscribersPerInstallation: rl.SubscribersPerInstallation, SubscribersPerAddress: rl.SubscribersPerAddress})
 	h.queue.Start()
 	h.log.Info("bundle loaded", "app", b.Manifest.App.ID, "module_sha256", b.ModuleSHA256, "signer", b.Signer, "deadline", ec.Deadline.String())
 	if old != nil {
@@ -294,6 +304,10 @@ func (h *Host) linkMinter() capability.LinkMinter {
 	}
 	return h.links
 }
+
+// Realtime returns the hub of the realtime capability: the edge holds its
+// subscriptions.
+func (h *Host) Realtime() *realtime.Hub { return h.realtime }
 
 // Queue returns the queue behind the queue capability.
 func (h *Host) Queue() *queue.Queue { return h.queue }

@@ -642,7 +642,7 @@ func TestAModuleImportingAnUndeclaredCapabilityIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	narrowed := bytes.Replace(m, []byte("capabilities: [storage, secrets, fetch, jira, queue, log]"), []byte("capabilities: [storage, log]"), 1)
+	narrowed := bytes.Replace(m, []byte("capabilities: [storage, secrets, fetch, jira, queue, log, realtime]"), []byte("capabilities: [storage, log]"), 1)
 	err = f.host.Load(context.Background(), bundletest.Probe(t, narrowed))
 	if err == nil || !strings.Contains(err.Error(), "not declared") {
 		t.Fatalf("Load: got %v, want an undeclared-capability error", err)

@@ -1,6 +1,6 @@
 // Command plugin is the ChatBridge module: messenger chats (Telegram, Viber,
-// WhatsApp) to Jira Service Management requests and back, built as a
-// WebAssembly reactor for the host.
+// WhatsApp) and the website chat widget to Jira Service Management requests
+// and back, built as a WebAssembly reactor for the host.
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -o plugin.wasm ./plugin
 //

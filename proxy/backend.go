@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 )
 
 // Kind is what a route leads to.
@@ -16,6 +17,11 @@ const (
 	JiraEvents
 	// Download is a single-use download link, served by a Downloader.
 	Download
+	// Realtime is a browser's realtime subscription, served by a
+	// Subscriber with Server-Sent Events.
+	Realtime
+	// Script is the website widget's script, served by the edge itself.
+	Script
 )
 
 // Target is what an unguessable route id resolves to.
@@ -33,6 +39,13 @@ var (
 	// ErrNotFound is returned by a Downloader for a link that is unknown,
 	// used or expired; the proxy answers 404 and says nothing more.
 	ErrNotFound = errors.New("proxy: not found")
+	// ErrForbidden is returned by a Subscriber for a page whose origin the
+	// token does not allow; the proxy answers 403 without CORS headers, so
+	// the page reads nothing.
+	ErrForbidden = errors.New("proxy: forbidden")
+	// ErrTooMany is returned by a Subscriber over a subscriber limit; the
+	// proxy answers 429.
+	ErrTooMany = errors.New("proxy: too many subscriptions")
 )
 
 // Request is a web request as the edge hands it to its Backend: copied out
@@ -95,4 +108,25 @@ type File struct {
 	// Size is the length in bytes, or -1 when unknown (sent chunked).
 	Size int64
 	Body io.ReadCloser
+}
+
+// Subscriber is implemented by a Backend that holds realtime subscriptions:
+// GET /rt/{token}, answered with Server-Sent Events. Without it that path
+// is 404.
+type Subscriber interface {
+	// Subscribe opens a subscription for token from a page of origin (the
+	// Origin header, "" when none was sent) at client address addr. It
+	// returns ErrNotFound for a token it does not accept, ErrForbidden for
+	// an origin the token does not allow, ErrTooMany over a limit.
+	Subscribe(ctx context.Context, token, origin, addr string) (Stream, error)
+}
+
+// Stream is an open subscription. The proxy reads Events until Done is
+// closed or Expires passes, then calls Close; it calls Close as well when
+// the client goes.
+type Stream interface {
+	Events() <-chan []byte
+	Done() <-chan struct{}
+	Expires() time.Time
+	Close()
 }

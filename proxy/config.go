@@ -68,6 +68,11 @@ type Config struct {
 	// passes. Default 25 s; at most 55 s, Forge's web trigger limit.
 	InvokeTimeout time.Duration
 
+	// RealtimeHeartbeat is how often an idle realtime stream (GET
+	// /rt/{token}) sends an SSE comment, so that a client that went away is
+	// found and intermediaries keep the connection. Default 15 s.
+	RealtimeHeartbeat time.Duration
+
 	// ShutdownTimeout bounds how long Shutdown waits for in-flight requests
 	// before it closes the remaining connections. The earlier of it and the
 	// context given to Shutdown wins. Default 30 s.
@@ -181,6 +186,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.IdleTimeout, DefaultIdleTimeout)
 	def(&c.InvokeTimeout, DefaultInvokeTimeout)
 	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	def(&c.RealtimeHeartbeat, defaultRealtimeHeartbeat)
 	def(&c.HSTSMaxAge, DefaultHSTSMaxAge)
 	defInt(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	defInt(&c.MaxBodyBytes, DefaultMaxBodyBytes)
@@ -211,7 +217,7 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"ReadTimeout", c.ReadTimeout}, {"WriteTimeout", c.WriteTimeout},
 		{"IdleTimeout", c.IdleTimeout}, {"InvokeTimeout", c.InvokeTimeout},
-		{"ShutdownTimeout", c.ShutdownTimeout},
+		{"ShutdownTimeout", c.ShutdownTimeout}, {"RealtimeHeartbeat", c.RealtimeHeartbeat},
 	} {
 		if d.v < 0 {
 			return c, bad(d.name, d.v, "> 0")

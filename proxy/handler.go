@@ -90,6 +90,14 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, a *access) {
 		s.serveDownload(ctx, r.id)
 		return
 	}
+	if r.kind == Realtime {
+		s.serveRealtime(ctx, r.id)
+		return
+	}
+	if r.kind == Script {
+		serveScript(ctx)
+		return
+	}
 	id := string(r.id)
 	t, ok := s.backend.Lookup(id)
 	if !ok || t.Kind != r.kind {

@@ -11,7 +11,7 @@ import (
 // kindNone labels requests that never reached a route: parse errors, 404s.
 const kindNone Kind = 0
 
-var kindLabels = [...]string{kindNone: "none", WebTrigger: "web_trigger", JiraEvents: "jira", Download: "download"}
+var kindLabels = [...]string{kindNone: "none", WebTrigger: "web_trigger", JiraEvents: "jira", Download: "download", Realtime: "realtime", Script: "script"}
 
 func kindLabel(k Kind) string {
 	if int(k) < len(kindLabels) {
@@ -65,6 +65,7 @@ type metrics struct {
 	accepted    atomic.Uint64
 	open        atomic.Int64
 	inFlight    atomic.Int64
+	streams     atomic.Int64  // realtime subscriptions open now
 	handshakes  atomic.Uint64 // failed TLS handshakes
 	connErrors  [len(connErrorLabels)]atomic.Uint64
 	reloads     [2]atomic.Uint64
@@ -145,6 +146,9 @@ func (m *metrics) write(w io.Writer) error {
 	for c := range m.connErrors {
 		p("chatbridge_proxy_connection_errors_total{class=\"", connErrorLabels[c], "\"} ", u(m.connErrors[c].Load()), "\n")
 	}
+	p("# HELP chatbridge_proxy_realtime_streams Realtime subscriptions (Server-Sent Events) open now.\n",
+		"# TYPE chatbridge_proxy_realtime_streams gauge\n",
+		"chatbridge_proxy_realtime_streams ", i(m.streams.Load()), "\n")
 	p("# HELP chatbridge_proxy_invocations_in_flight Invocations running in the backend now.\n",
 		"# TYPE chatbridge_proxy_invocations_in_flight gauge\n",
 		"chatbridge_proxy_invocations_in_flight ", i(m.inFlight.Load()), "\n")

@@ -24,7 +24,12 @@ const (
 	webTriggerPrefix = publicurl.WebTriggerPrefix
 	jiraPrefix       = publicurl.JiraEventsPrefix
 	downloadPrefix   = publicurl.DownloadPrefix
+	realtimePrefix   = publicurl.RealtimePrefix
 )
+
+// maxRealtimeTokenLen bounds a realtime token in the path; the backend
+// checks the rest.
+const maxRealtimeTokenLen = 1024
 
 // NewRouteID returns a fresh unguessable route id: 192 bits from
 // crypto/rand, URL-safe base64 without padding (32 characters).
@@ -52,6 +57,22 @@ func validRouteID(id []byte) bool {
 	return true
 }
 
+// validRealtimeToken accepts 1 to maxRealtimeTokenLen characters of the
+// URL-safe base64 alphabet and dots.
+func validRealtimeToken(id []byte) bool {
+	if len(id) == 0 || len(id) > maxRealtimeTokenLen {
+		return false
+	}
+	for _, c := range id {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // routeResult is the router's verdict on a method and path, before Lookup.
 type routeResult struct {
 	kind   Kind   // the kind the path prefix promises; 0 when status is 404
@@ -61,8 +82,8 @@ type routeResult struct {
 }
 
 // route matches the path and method without allocating or calling anything.
-// Only "/x/{id}" (GET, POST), "/jira/{id}" (POST) and "/dl/{token}" (GET,
-// HEAD) exist.
+// Only "/x/{id}" (GET, POST), "/jira/{id}" (POST), "/dl/{token}" (GET,
+// HEAD), "/rt/{token}" (GET) and "/w/widget.js" (GET, HEAD) exist.
 func route(method, path []byte) routeResult {
 	var (
 		kind  Kind
@@ -70,12 +91,26 @@ func route(method, path []byte) routeResult {
 		allow string
 	)
 	switch {
+	case string(path) == publicurl.WidgetScript:
+		if m := string(method); m != "GET" && m != "HEAD" {
+			return routeResult{kind: Script, status: 405, allow: "GET, HEAD"}
+		}
+		return routeResult{kind: Script}
 	case bytes.HasPrefix(path, []byte(webTriggerPrefix)):
 		kind, id, allow = WebTrigger, path[len(webTriggerPrefix):], "GET, POST"
 	case bytes.HasPrefix(path, []byte(jiraPrefix)):
 		kind, id, allow = JiraEvents, path[len(jiraPrefix):], "POST"
 	case bytes.HasPrefix(path, []byte(downloadPrefix)):
 		kind, id, allow = Download, path[len(downloadPrefix):], "GET, HEAD"
+	case bytes.HasPrefix(path, []byte(realtimePrefix)):
+		id = path[len(realtimePrefix):]
+		if !validRealtimeToken(id) {
+			return routeResult{status: 404}
+		}
+		if string(method) != "GET" {
+			return routeResult{kind: Realtime, status: 405, allow: "GET"}
+		}
+		return routeResult{kind: Realtime, id: id}
 	default:
 		return routeResult{status: 404}
 	}

@@ -40,6 +40,9 @@ type Server struct {
 	// invokeCtx parents every invocation; cancelled when Shutdown gives up.
 	invokeCtx    context.Context
 	cancelInvoke context.CancelFunc
+	// streamsEnd is closed when Shutdown starts: realtime streams end then,
+	// as they never fall idle on their own.
+	streamsEnd chan struct{}
 
 	admin     http.Handler
 	mu        sync.Mutex // guards adminSrv and listeners
@@ -81,6 +84,7 @@ func New(cfg Config, backend Backend, logger *slog.Logger) (*Server, error) {
 		installations: newLimiter(cfg.InstallationRate, cfg.InstallationBurst, cfg.RateLimitKeys),
 		inFlight:      make(chan struct{}, cfg.MaxInFlight),
 		sighupEnd:     make(chan struct{}),
+		streamsEnd:    make(chan struct{}),
 	}
 	s.cert.Store(cert)
 	s.metrics.certExpiry.Store(cert.Leaf.NotAfter.Unix())
@@ -233,6 +237,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	s.conns.stop()
 	close(s.sighupEnd)
+	close(s.streamsEnd)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 	defer cancel()
 

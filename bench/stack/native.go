@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"hash"
 	"io"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/capability"
 	"github.com/chatbridge/chatbridge/host/hostedge"
 	"github.com/chatbridge/chatbridge/host/queue"
+	"github.com/chatbridge/chatbridge/host/realtime"
 	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/plugin/bridge"
@@ -43,6 +45,7 @@ type Native struct {
 	manifest  *bundle.Manifest
 	publicURL string
 	triggers  []string
+	realtime  *realtime.Hub
 }
 
 var _ proxy.Backend = (*Native)(nil)
@@ -53,7 +56,11 @@ func NewNative(ctx context.Context, store storage.Store, client *http.Client, m 
 	if err != nil {
 		return nil, err
 	}
-	n := &Native{store: store, reg: reg, http: client, manifest: m, publicURL: publicURL}
+	hub, err := realtime.New(realtime.Config{Store: store})
+	if err != nil {
+		return nil, err
+	}
+	n := &Native{store: store, reg: reg, http: client, manifest: m, publicURL: publicURL, realtime: hub}
 	for _, w := range m.Modules.WebTrigger {
 		n.triggers = append(n.triggers, w.Key)
 	}
@@ -161,7 +168,8 @@ func (n *Native) env(ctx context.Context, id string) (*sdk.Env, abi.Context, err
 	c := &call{n: n, ctx: ctx, inst: in.ID}
 	return &sdk.Env{
 		Storage: kvs{c}, Secrets: secrets{c}, Fetch: fetcher{c}, Jira: jiraSite{c}, Queue: pusher{c},
-		Log: sdk.NewLogger(func(int32, string, []abi.Header) {}),
+		Realtime: live{c},
+		Log:      sdk.NewLogger(func(int32, string, []abi.Header) {}),
 	}, actx, nil
 }
 
@@ -397,4 +405,35 @@ func (n *Native) hasQueue(q string) bool {
 		}
 	}
 	return false
+}
+
+// live is the realtime capability on the node's hub, as the host's.
+type live struct{ c *call }
+
+func (l live) Publish(channel string, payload []byte) error {
+	if abi.ChannelProblem(channel) != "" {
+		return abi.InvalidArgument
+	}
+	_, err := l.c.n.realtime.Publish(l.c.ctx, l.c.inst, channel, payload)
+	return realtimeCode(err)
+}
+
+func (l live) SignToken(channel, origin string, ttl time.Duration) (string, error) {
+	if ttl == 0 {
+		ttl = abi.DefaultRealtimeTokenTTL * time.Second
+	}
+	tok, err := l.c.n.realtime.Sign(l.c.ctx, l.c.inst, channel, origin, ttl)
+	return tok, realtimeCode(err)
+}
+
+func realtimeCode(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, realtime.ErrInvalid):
+		return abi.InvalidArgument
+	case errors.Is(err, realtime.ErrTooLarge), errors.Is(err, realtime.ErrRate):
+		return abi.LimitExceeded
+	}
+	return codeOf(err)
 }

@@ -108,8 +108,11 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Leve
 
 // limits are the edge's production limits, except the per-route and
 // per-installation rate limits (20/s and 100/s), which would measure the
-// limiter instead.
-var limits = node.EdgeLimits{RouteRate: 1e9, RouteBurst: 1 << 30, InstallationRate: 1e9, InstallationBurst: 1 << 30}
+// limiter instead, and the connections per address.
+var limits = node.EdgeLimits{RouteRate: 1e9, RouteBurst: 1 << 30, InstallationRate: 1e9, InstallationBurst: 1 << 30,
+	// Row 12 holds 1,000 realtime subscriptions from loopback; the other
+	// rows open at most 100 connections, below the production cap of 128.
+	ConnsPerIP: 4096}
 
 // Start starts a stack; Close stops it.
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {

@@ -123,6 +123,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST /_console/resolve/{installation}/{function}", c.resolve)
 	mux.HandleFunc("POST /_console/fire/{installation}/schedule/{key}", c.fire)
 	mux.HandleFunc("POST /_console/fire/{installation}/events/{type}", c.fire)
+	mux.HandleFunc("GET /demo/widget", c.demo)
 	return secure(mux)
 }
 

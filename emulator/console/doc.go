@@ -26,6 +26,8 @@
 //	POST /_console/resolve/{installation}/{function}   an admin resolver call
 //	POST /_console/fire/{installation}/schedule/{key}   fire a scheduled trigger now
 //	POST /_console/fire/{installation}/events/{type}    deliver a product event, the body its payload
+//	GET  /demo/widget?project=KEY[&installation=ID]    a demo page embedding the website widget
+//	                                                    from the edge (its own policy allows the edge)
 //
 // The fire routes go through the admin API's own (host/adminapi, fire.go),
 // called in process with a token the console makes for itself and never

@@ -128,7 +128,7 @@ permissions:
 				return bundle.NewTrust([]*bundle.PublicKey{bundletest.Key(t).Public()}, []string{bundletest.Key(t).Public().Fingerprint()})
 			}, "revoked"},
 		{"an import the manifest does not declare", func(t *testing.T) string {
-			narrowed := bytes.Replace(probeManifest(t), []byte("capabilities: [storage, secrets, fetch, jira, queue, log]"), []byte("capabilities: [storage, log]"), 1)
+			narrowed := bytes.Replace(probeManifest(t), []byte("capabilities: [storage, secrets, fetch, jira, queue, log, realtime]"), []byte("capabilities: [storage, log]"), 1)
 			return bundletest.Probe(t, narrowed)
 		}, bundletest.Trust, "imports secrets but the manifest does not declare it"},
 	}

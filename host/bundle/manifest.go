@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/chatbridge/chatbridge/host/ratelimit"
+	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 // Capability names a manifest may list in permissions.capabilities: the host
@@ -26,9 +27,12 @@ const (
 	CapabilityJira    = "jira"
 	CapabilityQueue   = "queue"
 	CapabilityLog     = "log"
+	// CapabilityRealtime publishes to browsers subscribed at the edge; its
+	// limits are app.realtime's.
+	CapabilityRealtime = "realtime"
 )
 
-var capabilities = []string{CapabilityStorage, CapabilitySecrets, CapabilityFetch, CapabilityJira, CapabilityQueue, CapabilityLog}
+var capabilities = []string{CapabilityStorage, CapabilitySecrets, CapabilityFetch, CapabilityJira, CapabilityQueue, CapabilityLog, CapabilityRealtime}
 
 // Kind is a kind of module, named as under modules: in the manifest.
 type Kind string
@@ -71,6 +75,52 @@ type App struct {
 	ID      string  `yaml:"id"`                // required: "ari:cloud:ecosystem::app/<id>"
 	Name    string  `yaml:"name,omitempty"`    // optional display name
 	Runtime Runtime `yaml:"runtime,omitempty"` // optional
+	// Realtime bounds the realtime capability, per installation. Optional.
+	Realtime Realtime `yaml:"realtime,omitempty"`
+}
+
+// Realtime bounds what the realtime capability and the edge's subscriptions
+// take from one installation. Each field's zero means its default; none may
+// exceed its maximum (the contract's, wit/abi, for the first two).
+type Realtime struct {
+	// PayloadBytes caps one published payload. Default and maximum 32768
+	// (abi.MaxRealtimePayloadLen).
+	PayloadBytes int `yaml:"payloadBytes,omitempty"`
+	// OperationsPerSecond caps publishes and token signings together.
+	// Default and maximum 50 (Forge's abi.RealtimeOpsPerSecond).
+	OperationsPerSecond int `yaml:"operationsPerSecond,omitempty"`
+	// SubscribersPerInstallation caps the browsers subscribed at once on
+	// one node. Default 2000, at most 20000.
+	SubscribersPerInstallation int `yaml:"subscribersPerInstallation,omitempty"`
+	// SubscribersPerAddress caps the subscriptions of one client address
+	// (IP) per installation. Default 8, at most 2000.
+	SubscribersPerAddress int `yaml:"subscribersPerAddress,omitempty"`
+}
+
+// Realtime limits: defaults and maxima of app.realtime.
+const (
+	DefaultRealtimeSubscribers        = 2000
+	MaxRealtimeSubscribers            = 20000
+	DefaultRealtimeSubscribersPerAddr = 8
+	MaxRealtimeSubscribersPerAddr     = 2000
+)
+
+// RealtimeLimits returns app.realtime with every default filled in.
+func (m *Manifest) RealtimeLimits() Realtime {
+	r := m.App.Realtime
+	if r.PayloadBytes == 0 {
+		r.PayloadBytes = abi.MaxRealtimePayloadLen
+	}
+	if r.OperationsPerSecond == 0 {
+		r.OperationsPerSecond = abi.RealtimeOpsPerSecond
+	}
+	if r.SubscribersPerInstallation == 0 {
+		r.SubscribersPerInstallation = DefaultRealtimeSubscribers
+	}
+	if r.SubscribersPerAddress == 0 {
+		r.SubscribersPerAddress = DefaultRealtimeSubscribersPerAddr
+	}
+	return r
 }
 
 // Runtime sets resource limits for every invocation of the app's module.
@@ -286,6 +336,7 @@ var (
 		"Manifest":           "the top level",
 		"App":                "app",
 		"Runtime":            "app.runtime",
+		"Realtime":           "app.realtime",
 		"Modules":            "modules",
 		"WebTrigger":         "modules.webtrigger[]",
 		"WebTriggerResponse": "modules.webtrigger[].response",
@@ -388,6 +439,20 @@ func (m *Manifest) Validate() error {
 	}
 	if n := m.App.Runtime.TimeoutSeconds; n < 0 || n > MaxTimeoutSeconds {
 		v.add("app.runtime.timeoutSeconds %d is out of range 1..%d (absent means %d)", n, MaxTimeoutSeconds, DefaultTimeoutSeconds)
+	}
+	for _, r := range []struct {
+		field    string
+		n, max   int
+		fallback int
+	}{
+		{"payloadBytes", m.App.Realtime.PayloadBytes, abi.MaxRealtimePayloadLen, abi.MaxRealtimePayloadLen},
+		{"operationsPerSecond", m.App.Realtime.OperationsPerSecond, abi.RealtimeOpsPerSecond, abi.RealtimeOpsPerSecond},
+		{"subscribersPerInstallation", m.App.Realtime.SubscribersPerInstallation, MaxRealtimeSubscribers, DefaultRealtimeSubscribers},
+		{"subscribersPerAddress", m.App.Realtime.SubscribersPerAddress, MaxRealtimeSubscribersPerAddr, DefaultRealtimeSubscribersPerAddr},
+	} {
+		if r.n < 0 || r.n > r.max {
+			v.add("app.realtime.%s %d is out of range 1..%d (absent means %d)", r.field, r.n, r.max, r.fallback)
+		}
 	}
 
 	mods := &m.Modules

@@ -108,6 +108,9 @@ type Deps struct {
 	// Links mints the download links of jira.attachment-link. Default:
 	// none, and the function answers unavailable.
 	Links LinkMinter
+	// Realtime is the hub of realtime.publish and realtime.sign-token.
+	// Default: none, and both answer unavailable.
+	Realtime Realtime
 	// Counters, when set, counts calls refused for a limit, for metrics.
 	// Default: not counted.
 	Counters *Counters
@@ -161,6 +164,7 @@ func Register(ctx context.Context, r wazero.Runtime, deps Deps, p Policy) error 
 		{abi.ModuleFetch, h.registerFetch},
 		{abi.ModuleJira, h.registerJira},
 		{abi.ModuleQueue, h.registerQueue},
+		{abi.ModuleRealtime, h.registerRealtime},
 		{abi.ModuleLog, h.registerLog},
 		{abi.ModuleABI, registerABI},
 	} {

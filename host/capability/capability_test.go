@@ -46,7 +46,7 @@ func TestHostProvidesExactlyTheWITImports(t *testing.T) {
 		t.Fatal(err)
 	}
 	provided := 0
-	for _, module := range []string{abi.ModuleStorage, abi.ModuleSecrets, abi.ModuleFetch, abi.ModuleJira, abi.ModuleQueue, abi.ModuleLog, abi.ModuleABI} {
+	for _, module := range []string{abi.ModuleStorage, abi.ModuleSecrets, abi.ModuleFetch, abi.ModuleJira, abi.ModuleQueue, abi.ModuleRealtime, abi.ModuleLog, abi.ModuleABI} {
 		m := r.Module(module)
 		if m == nil {
 			t.Fatalf("host module %s is not registered", module)

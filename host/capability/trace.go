@@ -14,7 +14,7 @@ type Event struct {
 	Time         time.Time     `json:"time"`
 	Installation string        `json:"installation"`
 	Invocation   string        `json:"invocation"`
-	Kind         string        `json:"kind"` // "invocation", "storage", "fetch", "jira", "queue"
+	Kind         string        `json:"kind"` // "invocation", "storage", "fetch", "jira", "queue", "realtime"
 	Op           string        `json:"op"`   // the export or trigger; "get", "set", ...; the HTTP method; "push"
 	Key          string        `json:"key,omitempty"`
 	Host         string        `json:"host,omitempty"`   // fetch and jira: the host name, never the path

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/chatbridge/chatbridge/host"
 	"github.com/chatbridge/chatbridge/host/engine"
 	"github.com/chatbridge/chatbridge/host/medialink"
+	"github.com/chatbridge/chatbridge/host/realtime"
 	"github.com/chatbridge/chatbridge/host/tenant"
 	"github.com/chatbridge/chatbridge/host/trigger/jiraevent"
 	"github.com/chatbridge/chatbridge/host/trigger/webtrigger"
@@ -114,6 +116,7 @@ func (e Backend) WriteMetrics(w io.Writer) error {
 	}
 	s := eng.Stats()
 	q := e.Host.Queue().Stats()
+	rt := e.Host.Realtime().Stats()
 	for _, m := range []struct {
 		name, kind, help string
 		v                int64
@@ -129,6 +132,10 @@ func (e Backend) WriteMetrics(w io.Writer) error {
 		{"chatbridge_queue_dead_lettered_total", "counter", "Queue messages that ran out of attempts.", q.DeadLettered},
 		{"chatbridge_queue_dead_letters", "gauge", "Dead letters kept for replay.", q.DeadLetters},
 		{"chatbridge_queue_push_too_large_total", "counter", "Queue pushes refused for a payload over the cap; the module drops such an event.", e.Host.Refused().QueueTooLarge.Load()},
+		{"chatbridge_realtime_published_total", "counter", "Realtime publishes accepted.", rt.Published.Load()},
+		{"chatbridge_realtime_delivered_total", "counter", "Realtime payloads handed to a subscriber on this node.", rt.Delivered.Load()},
+		{"chatbridge_realtime_dropped_total", "counter", "Realtime subscribers dropped for falling behind.", rt.Dropped.Load()},
+		{"chatbridge_realtime_refused_total", "counter", "Realtime operations and subscriptions refused for a limit, a token or an origin.", rt.Refused.Load()},
 	} {
 		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", m.name, m.help, m.name, m.kind, m.name, m.v); err != nil {
 			return err
@@ -136,3 +143,30 @@ func (e Backend) WriteMetrics(w io.Writer) error {
 	}
 	return nil
 }
+
+var _ proxy.Subscriber = Backend{}
+
+// Subscribe opens a browser's realtime subscription (host/realtime) for
+// GET /rt/{token}.
+func (e Backend) Subscribe(ctx context.Context, token, origin, addr string) (proxy.Stream, error) {
+	s, err := e.Host.Realtime().Subscribe(ctx, token, origin, addr)
+	switch {
+	case errors.Is(err, realtime.ErrToken):
+		return nil, proxy.ErrNotFound
+	case errors.Is(err, realtime.ErrOrigin):
+		return nil, proxy.ErrForbidden
+	case errors.Is(err, realtime.ErrTooMany):
+		return nil, proxy.ErrTooMany
+	case err != nil:
+		return nil, err
+	}
+	return stream{s}, nil
+}
+
+// stream is a realtime.Subscription as the edge reads it.
+type stream struct{ s *realtime.Subscription }
+
+func (s stream) Events() <-chan []byte { return s.s.C }
+func (s stream) Done() <-chan struct{} { return s.s.Done() }
+func (s stream) Expires() time.Time    { return s.s.Claims.Expires }
+func (s stream) Close()                { s.s.Close() }

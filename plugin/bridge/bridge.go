@@ -10,6 +10,7 @@ import (
 	"github.com/chatbridge/chatbridge/plugin/channel"
 	"github.com/chatbridge/chatbridge/plugin/channel/telegram"
 	"github.com/chatbridge/chatbridge/plugin/channel/viber"
+	"github.com/chatbridge/chatbridge/plugin/channel/web"
 	"github.com/chatbridge/chatbridge/plugin/channel/whatsapp"
 	"github.com/chatbridge/chatbridge/plugin/jira"
 	"github.com/chatbridge/chatbridge/plugin/sdk"
@@ -57,6 +58,11 @@ type Kind struct {
 	// time after (a re-verification), or returns nil. webhook names the
 	// saved configuration's webhook secret, "" when none is saved.
 	Handshake func(env *sdk.Env, req *abi.WebTriggerRequest, webhook string) *abi.Response
+	// NoToken marks a channel without a bot token (the website widget).
+	NoToken bool
+	// Origins marks a channel that serves pages of the configuration's
+	// AllowedOrigins only, with CORS (the website widget, web.go).
+	Origins bool
 }
 
 // builtin are the channels this build supports.
@@ -73,6 +79,14 @@ var builtin = map[string]Kind{
 		Trigger:      "viber-webhook",
 		Short:        "vb",
 		Handshake:    func(_ *sdk.Env, req *abi.WebTriggerRequest, _ string) *abi.Response { return viber.Handshake(req) },
+	},
+	web.Name: {
+		New:          func(env *sdk.Env, s channel.Secrets) channel.Channel { return web.New(env, s) },
+		TokenProblem: func(string) string { return "The website widget takes no token." },
+		Trigger:      "web-widget",
+		Short:        "wb",
+		NoToken:      true,
+		Origins:      true,
 	},
 	whatsapp.Name: {
 		New:          func(env *sdk.Env, s channel.Secrets) channel.Channel { return whatsapp.New(env, s) },

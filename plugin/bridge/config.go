@@ -88,6 +88,9 @@ type Config struct {
 	Templates []WindowTemplate `json:"templates,omitempty"`
 	// Bots are more bots or numbers besides this one (bots.go).
 	Bots []ExtraBot `json:"bots,omitempty"`
+	// AllowedOrigins are the page origins ("https://shop.example") the
+	// website widget (channel web) serves; any other page gets nothing.
+	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
 
 	TokenSecret   string `json:"tokenSecret"`
 	WebhookSecret string `json:"webhookSecret"`
@@ -145,6 +148,7 @@ type view struct {
 	Templates          []WindowTemplate             `json:"templates"`
 	Bots               []map[string]string          `json:"bots"`
 	RelayReactions     bool                         `json:"relayReactions"`
+	AllowedOrigins     []string                     `json:"allowedOrigins"`
 }
 
 func (c *Config) view() view {
@@ -159,11 +163,14 @@ func (c *Config) view() view {
 		AttachmentsIn: in, AttachmentsOut: c.AttachmentsOut, Language: c.Language,
 		RetentionDays: c.retentionDays(), Satisfaction: c.Satisfaction, Bot: c.Bot, TokenSet: c.TokenSecret != "",
 		Texts: c.Texts, Acknowledge: c.Acknowledge, TimeZone: c.TimeZone, Hours: c.Hours, Holidays: c.Holidays,
-		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds, Identity: c.identity(), RelayReactions: c.RelayReactions,
+		FloodLimit: c.FloodLimit, FloodWindowSeconds: c.FloodWindowSeconds, Identity: c.identity(), RelayReactions: c.RelayReactions, AllowedOrigins: c.AllowedOrigins,
 		RequestTypeMenu: c.menuNames(), Templates: c.Templates, Bots: c.botViews(),
 	}
 	if v.Templates == nil {
 		v.Templates = []WindowTemplate{}
+	}
+	if v.AllowedOrigins == nil {
+		v.AllowedOrigins = []string{}
 	}
 	if v.Texts == nil {
 		v.Texts = map[string]map[string]string{}
@@ -212,6 +219,8 @@ type setInput struct {
 	RequestTypeMenu *[]string         `json:"requestTypeMenu"`
 	Templates       *[]WindowTemplate `json:"templates"`
 	RelayReactions  *bool             `json:"relayReactions"`
+	// AllowedOrigins replaces the widget's allowed page origins.
+	AllowedOrigins *[]string `json:"allowedOrigins"`
 	// Read-only fields of config.get, accepted so that a UI can send back
 	// what it read.
 	TokenSet *bool   `json:"tokenSet"`
@@ -500,6 +509,7 @@ func (in setInput) applyTo(cfg *Config) {
 	setIf(&cfg.Identity, in.Identity)
 	setIf(&cfg.Templates, in.Templates)
 	setIf(&cfg.RelayReactions, in.RelayReactions)
+	setIf(&cfg.AllowedOrigins, in.AllowedOrigins)
 	if in.AttachmentsIn != nil {
 		cfg.AttachmentsIn = []string{}
 		for _, k := range *in.AttachmentsIn {
@@ -527,6 +537,10 @@ func (b *Bridge) configProblems(cfg, old Config, exists bool, token string) map[
 		errs["channel"] = "Unknown channel; supported: " + strings.Join(b.kindNames(), ", ") + "."
 	}
 	switch {
+	case kind.NoToken:
+		if token != "" {
+			errs["botToken"] = "The website widget takes no token."
+		}
 	case token != "" && kindOK:
 		if problem := kind.TokenProblem(token); problem != "" {
 			errs["botToken"] = problem
@@ -570,6 +584,9 @@ func (b *Bridge) configProblems(cfg, old Config, exists bool, token string) map[
 	floodProblems(&cfg, errs)
 	identityProblems(&cfg, errs) // identity.go
 	templateProblems(&cfg, errs) // template.go
+	if kind.Origins {
+		originProblems(cfg.AllowedOrigins, errs)
+	}
 	return errs
 }
 

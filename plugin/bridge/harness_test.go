@@ -887,7 +887,19 @@ func (j *fakeJira) serve(req *abi.Request) (*abi.Response, error) {
 		case len(seg) == 5 && seg[4] == "feedback":
 			return j.feedback(req, is), nil // satisfaction_test.go
 		case req.Method == "GET" && len(seg) == 4:
-			return jsonResp(200, map[string]any{"issueKey": is.Key, "currentStatus": map[string]any{"status": is.Status, "statusCategory": is.Category}}), nil
+			return jsonResp(200, map[string]any{"issueKey": is.Key, "currentStatus": map[string]any{"status": is.Status, "statusCategory": is.Category},
+				"requestFieldValues": []any{map[string]any{"fieldId": "summary", "value": is.Summary}, map[string]any{"fieldId": "description", "value": is.Description}}}), nil
+		case req.Method == "GET" && len(seg) == 5 && seg[4] == "comment":
+			// The service desk API's list: public and internal filter it.
+			values := []any{}
+			for _, c := range is.Comments {
+				if q.Get("public") == "false" && c.Public || q.Get("internal") == "false" && !c.Public {
+					continue
+				}
+				values = append(values, map[string]any{"id": c.ID, "body": c.Body, "public": c.Public,
+					"author": map[string]any{"accountId": c.Author}, "created": map[string]any{"epochMillis": c.Created.UnixMilli()}})
+			}
+			return jsonResp(200, map[string]any{"size": len(values), "start": 0, "limit": 100, "isLastPage": true, "values": values}), nil
 		case req.Method == "POST" && len(seg) == 5 && seg[4] == "comment":
 			var in struct {
 				Body   string `json:"body"`

@@ -75,6 +75,9 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 			found, cfg = false, Config{}
 		}
 	}
+	if kind.Origins {
+		return b.webWidget(env, req, log, kind, name, project, cfg, found), nil
+	}
 	if kind.Handshake != nil {
 		webhook := ""
 		if found && cfg.Enabled {
@@ -113,13 +116,28 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 	if g, ok := ch.(channel.Greeter); ok {
 		greeting, events = g.Greet(events, cfg.textsIn(startLang(events)).Greeting)
 	}
+	if resp := b.queueEvents(env, log, ch, kind, project, route, events); resp != nil {
+		return resp, nil
+	}
+	if greeting != nil {
+		return &abi.Response{Status: 200, Headers: []abi.Header{{Name: "Content-Type", Value: "application/json"}}, Body: greeting}, nil
+	}
+	return respond(200), nil
+}
+
+// queueEvents drops duplicates and queues each event of an authentic
+// delivery; it answers nil when every event was queued or dropped for good,
+// or the answer that makes the sender retry. route is the bot the delivery
+// came through (bots.go): the channel's name for the project's own bot.
+func (b *Bridge) queueEvents(env *sdk.Env, log *slog.Logger, ch channel.Channel, kind Kind, project, route string, events []channel.Inbound) *abi.Response {
+	st := store{env.Storage}
 	for _, ev := range events {
 		ev.ID = routedEventID(route, ev.ID)
 		key := inboundDedupeKey(kind.Short, project, ev.ID)
 		nonce, queue, won, err := st.claimed(key)
 		if err != nil {
 			log.Error("webhook: dedupe record failed", "event", ev.ID, "err", err)
-			return respond(503), nil
+			return respond(503)
 		}
 		if !queue {
 			log.Info("webhook: duplicate delivery ignored", "event", ev.ID)
@@ -144,17 +162,14 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 				continue
 			}
 			log.Error("webhook: could not queue the event", "event", ev.ID, "err", err)
-			return respond(503), nil
+			return respond(503)
 		}
 		log.Info("webhook: event queued", "event", ev.ID, "kind", string(ev.Kind))
 		if !forgetCommand(&ev) { // a /forget leaves no window record behind (privacy.go)
 			b.sawCustomer(env, ch, project, route, ev) // window.go
 		}
 	}
-	if greeting != nil {
-		return &abi.Response{Status: 200, Headers: []abi.Header{{Name: "Content-Type", Value: "application/json"}}, Body: greeting}, nil
-	}
-	return respond(200), nil
+	return nil
 }
 
 // inbound is the work on one customer event.

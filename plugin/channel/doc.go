@@ -4,7 +4,9 @@
 //
 // # Contract
 //
-// A [Channel] is one bot of one Jira project. Its credentials live in the
+// A [Channel] is one bot of one Jira project (for the website widget,
+// package web, the project's widget: it has no bot and no token, and sends
+// through the realtime capability instead of a messenger's API). Its credentials live in the
 // host's secrets and are used by reference ([Secrets] holds their names);
 // a Channel never keeps a token in memory.
 //

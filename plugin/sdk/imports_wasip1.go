@@ -51,6 +51,12 @@ func jiraAttachmentLink(id unsafe.Pointer, idLen uint32, ttlSeconds uint32) int6
 //go:wasmimport chatbridge:plugin/queue@0.1.0 push
 func queuePush(queue unsafe.Pointer, queueLen uint32, orderKey unsafe.Pointer, orderKeyLen uint32, payload unsafe.Pointer, payloadLen uint32, delaySeconds uint32) int64
 
+//go:wasmimport chatbridge:plugin/realtime@0.1.0 publish
+func realtimePublish(channel unsafe.Pointer, channelLen uint32, payload unsafe.Pointer, payloadLen uint32) int64
+
+//go:wasmimport chatbridge:plugin/realtime@0.1.0 sign-token
+func realtimeSignToken(channel unsafe.Pointer, channelLen uint32, origin unsafe.Pointer, originLen uint32, ttlSeconds uint32) int64
+
 //go:wasmimport chatbridge:plugin/log@0.1.0 write
 func logWrite(level int32, msg unsafe.Pointer, msgLen uint32, attrs unsafe.Pointer, attrsLen uint32)
 
@@ -253,6 +259,26 @@ func (importQueue) Push(queue, orderKey string, payload []byte, delay time.Durat
 	return err
 }
 
+type importRealtime struct{}
+
+func (importRealtime) Publish(channel string, payload []byte) error {
+	cp, cn := strPtr(channel)
+	pp, pn := bytesPtr(payload)
+	_, err := collect(realtimePublish(cp, cn, pp, pn))
+	runtime.KeepAlive(channel)
+	runtime.KeepAlive(payload)
+	return err
+}
+
+func (importRealtime) SignToken(channel, origin string, ttl time.Duration) (string, error) {
+	cp, cn := strPtr(channel)
+	op, on := strPtr(origin)
+	b, err := collect(realtimeSignToken(cp, cn, op, on, seconds(ttl)))
+	runtime.KeepAlive(channel)
+	runtime.KeepAlive(origin)
+	return string(b), err
+}
+
 func writeLog(level int32, msg string, attrs []abi.Header) {
 	enc := abi.AppendHeaders(nil, attrs)
 	mp, mn := strPtr(msg)
@@ -264,10 +290,11 @@ func writeLog(level int32, msg string, attrs []abi.Header) {
 
 // env is the one Env of a wasm instance; its members hold no state.
 var env = &Env{
-	Storage: importStorage{},
-	Secrets: importSecrets{},
-	Fetch:   importFetch{},
-	Jira:    importJira{},
-	Queue:   importQueue{},
-	Log:     NewLogger(writeLog),
+	Storage:  importStorage{},
+	Secrets:  importSecrets{},
+	Fetch:    importFetch{},
+	Jira:     importJira{},
+	Queue:    importQueue{},
+	Realtime: importRealtime{},
+	Log:      NewLogger(writeLog),
 }

@@ -88,6 +88,24 @@ type Queue interface {
 	Push(queue, orderKey string, payload []byte, delay time.Duration) error
 }
 
+// Realtime is Forge Realtime: the module publishes to a named channel of its
+// installation, and the host delivers the payload to the browsers subscribed
+// to that channel at that moment; nothing is stored, so a browser that is not
+// connected never sees it. A browser subscribes at the edge
+// (publicurl.Realtime) with a token the module signs.
+type Realtime interface {
+	// Publish delivers payload (at most the manifest's
+	// app.realtime.payloadBytes, at most abi.MaxRealtimePayloadLen) to
+	// channel's subscribers. Channel names follow abi.ChannelProblem.
+	Publish(channel string, payload []byte) error
+	// SignToken returns a token that subscribes a page of origin
+	// (abi.OriginProblem; "" for a client that sends no Origin) to channel
+	// until ttl passes (0: abi.DefaultRealtimeTokenTTL seconds; at most
+	// abi.MaxRealtimeTokenTTL). Publishing and signing share the
+	// installation's app.realtime.operationsPerSecond.
+	SignToken(channel, origin string, ttl time.Duration) (string, error)
+}
+
 // Env is what a handler may use. Its fields are never nil in a handler.
 type Env struct {
 	Storage Storage
@@ -95,6 +113,8 @@ type Env struct {
 	Fetch   Fetcher
 	Jira    Jira
 	Queue   Queue
+	// Realtime publishes to browsers (the realtime capability).
+	Realtime Realtime
 	// Log writes structured records through the host, which tags them with
 	// the installation and invocation and redacts secrets.
 	Log *slog.Logger

@@ -12,6 +12,11 @@ const (
 	JiraEventsPrefix = "/jira/"
 	// DownloadPrefix leads to a single-use download link: GET and HEAD.
 	DownloadPrefix = "/dl/"
+	// RealtimePrefix leads to a realtime subscription (Server-Sent
+	// Events): GET.
+	RealtimePrefix = "/rt/"
+	// WidgetScript is the website chat widget's script: GET and HEAD.
+	WidgetScript = "/w/widget.js"
 )
 
 // WebTrigger is the public URL of a web trigger's route id under base, the
@@ -24,5 +29,11 @@ func JiraEvents(base, routeID string) string { return join(base, JiraEventsPrefi
 
 // Download is the public URL of a download link's token.
 func Download(base, token string) string { return join(base, DownloadPrefix, token) }
+
+// Realtime is the public URL a browser subscribes at with a realtime token.
+func Realtime(base, token string) string { return join(base, RealtimePrefix, token) }
+
+// Widget is the URL of the widget's script under base.
+func Widget(base string) string { return strings.TrimSuffix(base, "/") + WidgetScript }
 
 func join(base, prefix, id string) string { return strings.TrimSuffix(base, "/") + prefix + id }

@@ -5,13 +5,14 @@ const Version = "0.1.0"
 
 // Import module names, one per WIT interface, as wit-bindgen would lower them.
 const (
-	ModuleStorage = "chatbridge:plugin/storage@" + Version
-	ModuleSecrets = "chatbridge:plugin/secrets@" + Version
-	ModuleFetch   = "chatbridge:plugin/fetch@" + Version
-	ModuleJira    = "chatbridge:plugin/jira@" + Version
-	ModuleQueue   = "chatbridge:plugin/queue@" + Version
-	ModuleLog     = "chatbridge:plugin/log@" + Version
-	ModuleABI     = "chatbridge:plugin/abi@" + Version
+	ModuleStorage  = "chatbridge:plugin/storage@" + Version
+	ModuleSecrets  = "chatbridge:plugin/secrets@" + Version
+	ModuleFetch    = "chatbridge:plugin/fetch@" + Version
+	ModuleJira     = "chatbridge:plugin/jira@" + Version
+	ModuleQueue    = "chatbridge:plugin/queue@" + Version
+	ModuleRealtime = "chatbridge:plugin/realtime@" + Version
+	ModuleLog      = "chatbridge:plugin/log@" + Version
+	ModuleABI      = "chatbridge:plugin/abi@" + Version
 )
 
 // Import function names.
@@ -35,6 +36,9 @@ const (
 	FuncJiraAttachmentLink = "attachment-link"
 
 	FuncQueuePush = "push"
+
+	FuncRealtimePublish   = "publish"
+	FuncRealtimeSignToken = "sign-token"
 
 	FuncLogWrite = "write"
 
@@ -61,6 +65,8 @@ const (
 	CapabilityJira    = "jira"
 	CapabilityQueue   = "queue"
 	CapabilityLog     = "log"
+	// CapabilityRealtime publishes to browsers subscribed at the edge.
+	CapabilityRealtime = "realtime"
 )
 
 // Func describes one import function: its module, name and core signature,
@@ -88,6 +94,8 @@ var Imports = []Func{
 	{ModuleJira, FuncJiraRequest, []string{"i32", "i32"}, []string{"i64"}},
 	{ModuleJira, FuncJiraAttachmentLink, []string{"i32", "i32", "i32"}, []string{"i64"}},
 	{ModuleQueue, FuncQueuePush, []string{"i32", "i32", "i32", "i32", "i32", "i32", "i32"}, []string{"i64"}},
+	{ModuleRealtime, FuncRealtimePublish, []string{"i32", "i32", "i32", "i32"}, []string{"i64"}},
+	{ModuleRealtime, FuncRealtimeSignToken, []string{"i32", "i32", "i32", "i32", "i32"}, []string{"i64"}},
 	{ModuleLog, FuncLogWrite, []string{"i32", "i32", "i32", "i32", "i32"}, nil},
 	{ModuleABI, FuncInputRead, []string{"i32"}, nil},
 	{ModuleABI, FuncOutputWrite, []string{"i32", "i32"}, nil},
@@ -119,6 +127,8 @@ func CapabilityOf(module string) string {
 		return CapabilityJira
 	case ModuleQueue:
 		return CapabilityQueue
+	case ModuleRealtime:
+		return CapabilityRealtime
 	case ModuleLog:
 		return CapabilityLog
 	}

@@ -1,5 +1,7 @@
 package abi
 
+import "strings"
+
 // Forge Storage limits, part of the contract: both the host and the guest's
 // test fakes enforce exactly these.
 const (
@@ -53,3 +55,73 @@ const (
 	// MaxLinkTTL is the longest lifetime a module may ask for: one hour.
 	MaxLinkTTL = 3600
 )
+
+// Realtime (Forge Realtime), part of the contract: a manifest may lower
+// these, never raise them.
+const (
+	// MaxRealtimePayloadLen is the largest payload realtime.publish takes:
+	// 32 KiB, room for a chat message and its file names.
+	MaxRealtimePayloadLen = 32 << 10
+	// MaxRealtimeChannelLen is the longest channel name.
+	MaxRealtimeChannelLen = 128
+	// MaxRealtimeOriginLen is the longest origin a token may be bound to.
+	MaxRealtimeOriginLen = 256
+	// RealtimeOpsPerSecond is Forge's limit on realtime operations
+	// (publish and token signing together) per installation: 50 a second.
+	RealtimeOpsPerSecond = 50
+	// DefaultRealtimeTokenTTL is a token's lifetime when the module asks
+	// for 0: 15 minutes.
+	DefaultRealtimeTokenTTL = 900
+	// MaxRealtimeTokenTTL is the longest lifetime a module may ask for.
+	MaxRealtimeTokenTTL = 3600
+)
+
+// ChannelProblem explains why name is not a realtime channel name (1 to
+// MaxRealtimeChannelLen characters of [A-Za-z0-9:._-]), or returns "".
+func ChannelProblem(name string) string {
+	if name == "" {
+		return "empty channel name"
+	}
+	if len(name) > MaxRealtimeChannelLen {
+		return "channel name longer than 128 bytes"
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == ':', c == '.', c == '_', c == '-':
+		default:
+			return "channel name has a character outside [A-Za-z0-9:._-]"
+		}
+	}
+	return ""
+}
+
+// OriginProblem explains why origin is not a web origin a token may be
+// bound to (an ASCII serialised origin, "https://host[:port]" or
+// "http://host[:port]", lower case, no path), or returns "". The empty
+// origin is allowed: it binds the token to subscribers that send none.
+func OriginProblem(origin string) string {
+	if origin == "" {
+		return ""
+	}
+	if len(origin) > MaxRealtimeOriginLen {
+		return "origin longer than 256 bytes"
+	}
+	rest, ok := strings.CutPrefix(origin, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(origin, "http://"); !ok {
+			return "origin is not http:// or https://"
+		}
+	}
+	if rest == "" {
+		return "origin has no host"
+	}
+	for i := 0; i < len(rest); i++ {
+		switch c := rest[i]; {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-', c == ':', c == '[', c == ']':
+		default:
+			return "origin has a character outside a lower-case host and port"
+		}
+	}
+	return ""
+}

@@ -137,6 +137,7 @@ func run(o options) error {
 	step("10", func() ([]row, error) { return clusterRows(ctx, a, o) })
 	step("11", func() ([]row, error) { return roundTripRows(ctx, a, o) })
 	step("12", func() ([]row, error) { return tmpfsRows(ctx, a, o) })
+	step("13", func() ([]row, error) { return widgetRows(ctx, a, o) })
 
 	fmt.Printf("\nChatBridge performance table (%s, loopback only, %v in all)\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), time.Since(start).Round(time.Second))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)

@@ -65,14 +65,19 @@ type browser struct {
 	stderr *lockedBuffer
 }
 
-func startChromium(t *testing.T) *browser {
+// startChromium starts headless Chromium; extra are further command-line
+// switches (the widget's test trusts the edge's development certificate
+// with one).
+func startChromium(t *testing.T, extra ...string) *browser {
 	t.Helper()
 	bin := ensureChromium(t)
 	profile := t.TempDir()
-	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--user-data-dir="+profile, "--remote-debugging-address=127.0.0.1",
-		"--remote-debugging-port=0", "--window-size=1400,1000", "about:blank")
+		"--disable-dev-shm-usage", "--user-data-dir=" + profile, "--remote-debugging-address=127.0.0.1",
+		"--remote-debugging-port=0", "--window-size=1400,1000"}
+	args = append(append(args, extra...), "about:blank")
+	cmd := exec.Command(bin, args...)
 	pr, pw := io.Pipe()
 	b := &browser{cmd: cmd, stderr: &lockedBuffer{}}
 	cmd.Stderr = io.MultiWriter(pw, b.stderr)

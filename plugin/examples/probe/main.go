@@ -182,6 +182,21 @@ func run(env *sdk.Env, req *abi.WebTriggerRequest, op *Op) Result {
 			return fail(err)
 		}
 		return Result{OK: true}
+	case "realtime.publish":
+		payload := []byte(op.Value)
+		if op.N > 0 {
+			payload = make([]byte, op.N)
+		}
+		if err := env.Realtime.Publish(op.Key, payload); err != nil {
+			return fail(err)
+		}
+		return Result{OK: true}
+	case "realtime.sign":
+		tok, err := env.Realtime.SignToken(op.Key, op.Value, time.Duration(op.TTL)*time.Second)
+		if err != nil {
+			return fail(err)
+		}
+		return Result{OK: true, Value: tok}
 	case "log":
 		env.Log.Info(op.Value, "n", op.N)
 		return Result{OK: true}

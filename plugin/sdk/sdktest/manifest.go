@@ -28,6 +28,9 @@ type Manifest struct {
 	Scopes       []string // permissions.scopes
 	Egress       []string // permissions.external.fetch.backend[].address
 	Queues       []string // modules.consumer[].queue
+	// RealtimePayloadBytes is app.realtime.payloadBytes (0: the contract's
+	// abi.MaxRealtimePayloadLen).
+	RealtimePayloadBytes int
 }
 
 // ReadManifest reads the manifest.yml at path.
@@ -42,6 +45,11 @@ func ReadManifest(path string) (*Manifest, error) {
 // ParseManifest reads a manifest.yml's permissions and queues.
 func ParseManifest(b []byte) (*Manifest, error) {
 	var raw struct {
+		App struct {
+			Realtime struct {
+				PayloadBytes int `yaml:"payloadBytes"`
+			} `yaml:"realtime"`
+		} `yaml:"app"`
 		Modules struct {
 			Consumer []struct {
 				Queue string `yaml:"queue"`
@@ -62,7 +70,8 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	if err := yaml.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("sdktest: manifest: %w", err)
 	}
-	m := &Manifest{Capabilities: raw.Permissions.Capabilities, Scopes: raw.Permissions.Scopes}
+	m := &Manifest{Capabilities: raw.Permissions.Capabilities, Scopes: raw.Permissions.Scopes,
+		RealtimePayloadBytes: raw.App.Realtime.PayloadBytes}
 	for _, c := range raw.Modules.Consumer {
 		m.Queues = append(m.Queues, c.Queue)
 	}
@@ -104,6 +113,10 @@ func NewEnvFor(m *Manifest) *Env {
 		e.Env.Queue = declaredQueues{m.Queues, e.Pushed}
 	} else {
 		e.Env.Queue = deniedQueue{}
+	}
+	e.Live.PayloadBytes = m.RealtimePayloadBytes
+	if !has(abi.CapabilityRealtime) {
+		e.Env.Realtime = deniedRealtime{}
 	}
 	return e
 }
@@ -235,6 +248,13 @@ func (deniedHTTP) Request(*abi.Request) (*abi.Response, error) { return nil, abi
 type deniedQueue struct{}
 
 func (deniedQueue) Push(string, string, []byte, time.Duration) error { return abi.AccessDenied }
+
+type deniedRealtime struct{}
+
+func (deniedRealtime) Publish(string, []byte) error { return abi.AccessDenied }
+func (deniedRealtime) SignToken(string, string, time.Duration) (string, error) {
+	return "", abi.AccessDenied
+}
 
 // defaultEgressPort is the one port a backend address without a port
 // allows, as the host's (host/bundle DefaultEgressPort).

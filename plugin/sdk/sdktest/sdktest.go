@@ -29,7 +29,10 @@ type Env struct {
 	// Links answers jira.attachment-link; with no Handler it answers
 	// unavailable, as a host without download links does.
 	Links *Links
-	Logs  *Logs
+	// Live answers realtime.publish and realtime.sign-token with the
+	// contract's checks and records both.
+	Live *Realtime
+	Logs *Logs
 }
 
 // NewEnv returns an Env whose every capability is an empty in-memory fake.
@@ -41,11 +44,12 @@ func NewEnv() *Env {
 		HTTP:    &HTTP{},
 		JiraAPI: &HTTP{},
 		Links:   &Links{},
+		Live:    &Realtime{},
 		Logs:    &Logs{},
 	}
 	e.Env = &sdk.Env{
 		Storage: e.Store, Secrets: e.Secret, Fetch: e.HTTP, Jira: jiraFake{e.JiraAPI, e.Links},
-		Queue: e.Pushed, Log: sdk.NewLogger(e.Logs.write),
+		Queue: e.Pushed, Realtime: e.Live, Log: sdk.NewLogger(e.Logs.write),
 	}
 	return e
 }
@@ -465,4 +469,89 @@ func (l *Logs) Records() []Record {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.records)
+}
+
+// Published is one recorded realtime.publish.
+type Published struct {
+	Channel string
+	Payload []byte
+}
+
+// Token is one recorded realtime.sign-token.
+type Token struct {
+	Channel, Origin string
+	TTL             time.Duration
+	Token           string
+}
+
+// Realtime is the realtime capability in memory: the contract's checks
+// (channel names, origins, lifetimes, abi.MaxRealtimePayloadLen or the
+// smaller PayloadBytes), a record of each publish and token. Tokens are
+// "test-token:<channel>:<origin>".
+type Realtime struct {
+	// PayloadBytes is the manifest's app.realtime.payloadBytes; 0 means
+	// abi.MaxRealtimePayloadLen.
+	PayloadBytes int
+	// Fail, when set, answers every call with its error (a host that
+	// refuses: abi.LimitExceeded for a rate, abi.Unavailable).
+	Fail error
+
+	mu        sync.Mutex // guards published and tokens
+	published []Published
+	tokens    []Token
+}
+
+var _ sdk.Realtime = (*Realtime)(nil)
+
+// Publish implements sdk.Realtime.
+func (r *Realtime) Publish(channel string, payload []byte) error {
+	limit := r.PayloadBytes
+	if limit <= 0 || limit > abi.MaxRealtimePayloadLen {
+		limit = abi.MaxRealtimePayloadLen
+	}
+	switch {
+	case abi.ChannelProblem(channel) != "":
+		return abi.InvalidArgument
+	case len(payload) > limit:
+		return abi.LimitExceeded
+	case r.Fail != nil:
+		return r.Fail
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.published = append(r.published, Published{channel, slices.Clone(payload)})
+	return nil
+}
+
+// SignToken implements sdk.Realtime.
+func (r *Realtime) SignToken(channel, origin string, ttl time.Duration) (string, error) {
+	secs := (ttl + time.Second - 1) / time.Second
+	switch {
+	case abi.ChannelProblem(channel) != "", abi.OriginProblem(origin) != "", secs > abi.MaxRealtimeTokenTTL, ttl < 0:
+		return "", abi.InvalidArgument
+	case r.Fail != nil:
+		return "", r.Fail
+	}
+	if secs == 0 {
+		secs = abi.DefaultRealtimeTokenTTL
+	}
+	tok := "test-token:" + channel + ":" + origin
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tokens = append(r.tokens, Token{channel, origin, secs * time.Second, tok})
+	return tok, nil
+}
+
+// Published returns the publishes so far, in order.
+func (r *Realtime) Published() []Published {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.published)
+}
+
+// Tokens returns the tokens signed so far.
+func (r *Realtime) Tokens() []Token {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.tokens)
 }

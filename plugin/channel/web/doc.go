@@ -1,0 +1,30 @@
+// Package web is the website chat widget as a channel: the customer writes
+// in a widget on the company's own site, and agents' public replies reach
+// the page live through the realtime capability.
+//
+// # Sessions
+//
+// A visitor is anonymous: the widget asks for a session (NewSession) and
+// keeps it in the page's storage, never in a cookie. A session is 32
+// random bytes (256 bits) in URL-safe base64; the chat id is a hash of it
+// (ChatOf), so the bridge stores no session and a chat id cannot be turned
+// back into the credential that writes to it. Whoever holds the session
+// writes to its chat and subscribes to its realtime channel; nobody else
+// can, since the session cannot be guessed. See RATIONALE.md, "Why is a
+// widget session a random secret, not a signed one?".
+//
+// # Requests
+//
+// The widget POSTs JSON with Content-Type text/plain (a CORS simple
+// request: no preflight) to the web trigger with ?project=KEY. The bridge
+// checks the page's Origin against the project's allowed origins before
+// anything else. Parse reads a "send" request as one message event; the
+// "session" and "connect" requests are the bridge's (plugin/bridge/web.go).
+//
+// # Delivery
+//
+// SendText publishes {"type":"reply","text":...} to the chat's realtime
+// channel (RealtimeChannel); SendFileURL publishes a single-use download
+// link to an agent's file. Nothing is stored: a page that is not connected
+// reads the reply from Jira when it connects.
+package web

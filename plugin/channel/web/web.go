@@ -1,0 +1,331 @@
+package web
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/channel/plaintext"
+	"github.com/chatbridge/chatbridge/plugin/format"
+	"github.com/chatbridge/chatbridge/plugin/sdk"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+// Name is the channel's name in configurations and storage keys.
+const Name = "web"
+
+// Limits of the widget.
+const (
+	// MaxText is the longest message a customer may send, and the longest
+	// part a reply is split into, in characters.
+	MaxText = 4000
+	// MaxName is the longest display name, in characters.
+	MaxName = 80
+	// MaxBody is the largest request body the channel reads: a message of
+	// MaxText characters of up to 4 bytes, escaped, with its fields.
+	MaxBody = 24 << 10
+	// sessionBytes is a session's randomness.
+	sessionBytes = 32
+	// maxMessageID bounds the widget's id of a message.
+	maxMessageID = 64
+)
+
+// MaxUpload is the largest file a customer may upload through the widget:
+// the upload is one request body, which the edge caps at 1 MiB
+// (proxy.DefaultMaxBodyBytes), less room for the form's other fields.
+const MaxUpload = 1<<20 - 8<<10
+
+// Upload is a customer's file, read from the widget's multipart/form-data
+// POST (fields session, name, id, and file).
+type Upload struct {
+	Session, Name, ID string
+	FileName, MIME    string
+	Data              []byte
+}
+
+// ReadUpload reads a widget upload; contentType is the request's header.
+func ReadUpload(contentType string, body []byte) (Upload, error) {
+	var u Upload
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return u, ErrBadRequest
+	}
+	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		part, err := r.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return u, ErrBadRequest
+		}
+		value, err := io.ReadAll(io.LimitReader(part, MaxUpload+1))
+		if err != nil {
+			return u, ErrBadRequest
+		}
+		switch part.FormName() {
+		case "session":
+			u.Session = string(value)
+		case "name":
+			u.Name = string(value)
+		case "id":
+			u.ID = string(value)
+		case "file":
+			if len(value) > MaxUpload {
+				return u, ErrTooLong
+			}
+			u.FileName, u.MIME, u.Data = part.FileName(), part.Header.Get("Content-Type"), value
+		}
+	}
+	u.FileName = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, u.FileName))
+	switch {
+	case !ValidSession(u.Session), !validID(u.ID), u.Data == nil, u.FileName == "",
+		utf8.RuneCountInString(u.FileName) > 255, !utf8.ValidString(u.FileName),
+		utf8.RuneCountInString(u.Name) > MaxName, !utf8.ValidString(u.Name):
+		return u, ErrBadRequest
+	}
+	if _, _, err := mime.ParseMediaType(u.MIME); err != nil {
+		u.MIME = "application/octet-stream"
+	}
+	return u, nil
+}
+
+// Kind is the attachment kind an upload counts as for the project's
+// accepted kinds: a photo for an image, else a document.
+func (u Upload) Kind() channel.AttachmentKind {
+	if strings.HasPrefix(u.MIME, "image/") {
+		return channel.Photo
+	}
+	return channel.Document
+}
+
+// Request is what the widget POSTs (as text/plain JSON).
+type Request struct {
+	// Op is "session" (a new session), "connect" (a realtime token and the
+	// history) or "send" (a message).
+	Op      string `json:"op"`
+	Session string `json:"session,omitempty"`
+	// Name is the visitor's display name; "" shows as a visitor.
+	Name string `json:"name,omitempty"`
+	// ID is the widget's id of a message, unique within the session: a
+	// retried send with the same id is one message.
+	ID   string `json:"id,omitempty"`
+	Text string `json:"text,omitempty"`
+}
+
+// Errors of ReadRequest.
+var (
+	ErrBadRequest = errors.New("web: request not understood")
+	ErrTooLong    = errors.New("web: message too long")
+)
+
+// ReadRequest decodes and checks a widget request: a known op, a session of
+// the right shape where one is needed, a message id and text within the
+// limits for a send.
+func ReadRequest(body []byte) (Request, error) {
+	var r Request
+	if len(body) > MaxBody {
+		return r, ErrTooLong
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return r, ErrBadRequest
+	}
+	switch r.Op {
+	case "session":
+		return r, nil
+	case "connect", "send":
+	default:
+		return r, ErrBadRequest
+	}
+	if !ValidSession(r.Session) || utf8.RuneCountInString(r.Name) > MaxName || !utf8.ValidString(r.Name) {
+		return r, ErrBadRequest
+	}
+	if r.Op == "send" {
+		if !validID(r.ID) || strings.TrimSpace(r.Text) == "" || !utf8.ValidString(r.Text) {
+			return r, ErrBadRequest
+		}
+		if utf8.RuneCountInString(r.Text) > MaxText {
+			return r, ErrTooLong
+		}
+	}
+	return r, nil
+}
+
+func validID(id string) bool {
+	if id == "" || len(id) > maxMessageID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// NewSession returns a fresh session: 256 random bits, URL-safe base64.
+func NewSession() string {
+	var b [sessionBytes]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ValidSession reports whether s has a session's shape.
+func ValidSession(s string) bool {
+	if len(s) != base64.RawURLEncoding.EncodedLen(sessionBytes) {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil
+}
+
+// ChatOf is the chat id of a session: 24 bytes of its SHA-256 under a
+// label, in URL-safe base64 (32 characters, usable in storage keys and
+// realtime channel names). The session cannot be found from it.
+func ChatOf(session string) string {
+	sum := sha256.Sum256([]byte("chatbridge web session\x00" + session))
+	return base64.RawURLEncoding.EncodeToString(sum[:24])
+}
+
+// RealtimeChannel is the realtime channel of a chat.
+func RealtimeChannel(chatID string) string { return "web:" + chatID }
+
+// Event is what the widget receives on its realtime channel.
+type Event struct {
+	// Type is "reply" (an agent's public reply or a bot text) or "file"
+	// (an agent's file, by single-use link).
+	Type string `json:"type"`
+	Text string `json:"text,omitempty"`
+	URL  string `json:"url,omitempty"`
+	Name string `json:"name,omitempty"`
+	MIME string `json:"mime,omitempty"`
+	Size int64  `json:"size,omitempty"`
+}
+
+// Channel is the widget channel of one project.
+type Channel struct {
+	env *sdk.Env
+}
+
+var (
+	_ channel.Channel    = (*Channel)(nil)
+	_ channel.LinkSender = (*Channel)(nil)
+)
+
+// New returns the channel; the widget has no token and no webhook secret.
+func New(env *sdk.Env, _ channel.Secrets) *Channel { return &Channel{env: env} }
+
+// Name implements channel.Channel.
+func (*Channel) Name() string { return Name }
+
+// MaxFile is the largest agent's file the widget offers: the host's
+// download links stream up to 50 MiB (host/medialink).
+const MaxFile = 50 << 20
+
+// Limits implements channel.Channel: the widget takes no uploads yet, and
+// gets agents' files by link only, up to MaxFile.
+func (*Channel) Limits() channel.Limits { return channel.Limits{Text: MaxText, Upload: MaxFile} }
+
+// Authenticate implements channel.Channel: a send must carry a session of
+// the right shape; the session itself is the credential (see the package
+// documentation), and the bridge checks the page's origin first.
+func (*Channel) Authenticate(req *abi.WebTriggerRequest) error {
+	r, err := ReadRequest(req.Body)
+	if err != nil || r.Op != "send" {
+		return channel.ErrUnauthorized
+	}
+	return nil
+}
+
+// Parse implements channel.Channel: a send is one message event of the
+// session's chat. Its id is the chat and the widget's message id, so a
+// retried send is the same event.
+func (*Channel) Parse(body []byte) ([]channel.Inbound, error) {
+	r, err := ReadRequest(body)
+	if err != nil {
+		return nil, err
+	}
+	if r.Op != "send" {
+		return nil, nil
+	}
+	chat := ChatOf(r.Session)
+	name := strings.TrimSpace(r.Name)
+	if name == "" {
+		name = "Website visitor"
+	}
+	text := strings.TrimSpace(r.Text)
+	return []channel.Inbound{{
+		ID: chat + ":" + r.ID, Kind: channel.Message, ChatID: chat, MessageID: r.ID,
+		Sender: name, Wiki: format.ViberToWiki(text), Plain: text,
+	}}, nil
+}
+
+// Render implements channel.Channel: plain text in parts of MaxText.
+func (*Channel) Render(c channel.Content) []string { return plaintext.Render(c, MaxText, 0) }
+
+// publish sends ev to the chat's page, if it is connected.
+func (c *Channel) publish(chatID string, ev Event) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	err = c.env.Realtime.Publish(RealtimeChannel(chatID), b)
+	switch {
+	case errors.Is(err, sdk.ErrLimitExceeded):
+		// The installation's realtime rate: try again shortly.
+		return fmt.Errorf("%w: realtime publish: %w", channel.ErrTemporary, err)
+	case errors.Is(err, sdk.ErrUnavailable):
+		return fmt.Errorf("%w: realtime publish: %w", channel.ErrTemporary, err)
+	}
+	return err
+}
+
+// SendText implements channel.Channel: the text goes live to the chat's
+// page. A page that is not connected reads it from Jira when it connects.
+func (c *Channel) SendText(chatID, text string) error {
+	return c.publish(chatID, Event{Type: "reply", Text: text})
+}
+
+// SendFile implements channel.Channel: the widget takes files by link only
+// (SendFileURL); the bridge uses that for a LinkSender.
+func (*Channel) SendFile(string, channel.File) error {
+	return fmt.Errorf("%w: the widget takes files by link", channel.ErrTooLarge)
+}
+
+// SendFileURL implements channel.LinkSender: the page gets the single-use
+// link to the agent's file.
+func (c *Channel) SendFileURL(chatID string, f channel.FileLink) error {
+	return c.publish(chatID, Event{Type: "file", URL: f.URL, Name: f.Name, MIME: f.MIME, Size: f.Size})
+}
+
+// Download implements channel.Channel: the widget sends no files yet.
+func (*Channel) Download(channel.Attachment) ([]byte, error) {
+	return nil, fmt.Errorf("%w: the widget sends no files", channel.ErrNotFound)
+}
+
+// Validate implements channel.Channel: there is no bot to check; an empty
+// id, since any number of projects may each have a widget.
+func (*Channel) Validate() (channel.Bot, error) { return channel.Bot{Username: "website widget"}, nil }
+
+// Register implements channel.Channel: there is no webhook to register.
+func (*Channel) Register(string, string) error { return nil }
+
+// Unregister implements channel.Channel.
+func (*Channel) Unregister() error { return nil }

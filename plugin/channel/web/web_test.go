@@ -1,0 +1,124 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/sdk"
+	"github.com/chatbridge/chatbridge/plugin/sdk/sdktest"
+	"github.com/chatbridge/chatbridge/wit/abi"
+)
+
+func send(session, id, text string) []byte {
+	b, _ := json.Marshal(Request{Op: "send", Session: session, Name: "Ada", ID: id, Text: text})
+	return b
+}
+
+func TestASendIsOneMessageOfTheSessionsChatAndARetryIsTheSameEvent(t *testing.T) {
+	env := sdktest.NewEnv()
+	ch := New(env.Env, channel.Secrets{})
+	s := NewSession()
+	evs, err := ch.Parse(send(s, "m1", "  Where is {color:red}my order{color}?  "))
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("%d events, %v", len(evs), err)
+	}
+	ev := evs[0]
+	if ev.ChatID != ChatOf(s) || ev.Sender != "Ada" || ev.Plain != "Where is {color:red}my order{color}?" {
+		t.Errorf("event %+v", ev)
+	}
+	if strings.Contains(strings.NewReplacer(`\{`, "").Replace(ev.Wiki), "{color") {
+		t.Errorf("customer text became markup: %q", ev.Wiki)
+	}
+	if strings.Contains(ev.ChatID, s) || strings.Contains(ev.ID, s) {
+		t.Error("the session (the credential) appears in an id that is stored")
+	}
+	for _, key := range []string{"dedupe:wb:PROJ:" + ev.ID, "chat:PROJ:web:" + ev.ChatID} {
+		if p := abi.KeyProblem(key); p != "" {
+			t.Errorf("%s: %s", key, p)
+		}
+	}
+	if p := abi.ChannelProblem(RealtimeChannel(ev.ChatID)); p != "" {
+		t.Errorf("realtime channel: %s", p)
+	}
+	again, _ := ch.Parse(send(s, "m1", "Where is my order?"))
+	other, _ := ch.Parse(send(s, "m2", "Where is my order?"))
+	if again[0].ID != ev.ID || other[0].ID == ev.ID {
+		t.Errorf("ids: %q, again %q, other %q", ev.ID, again[0].ID, other[0].ID)
+	}
+	if ChatOf(NewSession()) == ev.ChatID {
+		t.Error("two sessions share a chat")
+	}
+}
+
+func TestRequestsOutsideTheLimitsAreRefused(t *testing.T) {
+	s := NewSession()
+	for _, c := range []struct {
+		name string
+		body string
+		want error
+	}{
+		{"not JSON", "hello", ErrBadRequest},
+		{"an unknown op", `{"op":"delete"}`, ErrBadRequest},
+		{"a send without a session", `{"op":"send","id":"m1","text":"x"}`, ErrBadRequest},
+		{"a session of another shape", `{"op":"send","session":"abc","id":"m1","text":"x"}`, ErrBadRequest},
+		{"an empty text", string(send(s, "m1", "   ")), ErrBadRequest},
+		{"a message id with a slash", string(send(s, "m/1", "x")), ErrBadRequest},
+		{"a text over the limit", string(send(s, "m1", strings.Repeat("é", MaxText+1))), ErrTooLong},
+		{"a body over the limit", strings.Repeat(" ", MaxBody+1), ErrTooLong},
+		{"a name over the limit", `{"op":"connect","session":"` + s + `","name":"` + strings.Repeat("a", MaxName+1) + `"}`, ErrBadRequest},
+	} {
+		if _, err := ReadRequest([]byte(c.body)); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	if r, err := ReadRequest(send(s, "m1", strings.Repeat("é", MaxText))); err != nil || r.Op != "send" {
+		t.Errorf("a text at the limit: %v", err)
+	}
+	env := sdktest.NewEnv()
+	ch := New(env.Env, channel.Secrets{})
+	if err := ch.Authenticate(&abi.WebTriggerRequest{Body: []byte(`{"op":"send"}`)}); !errors.Is(err, channel.ErrUnauthorized) {
+		t.Errorf("a send without a session authenticated: %v", err)
+	}
+}
+
+func TestRepliesAndFilesArePublishedToTheChatsRealtimeChannel(t *testing.T) {
+	env := sdktest.NewEnv()
+	ch := New(env.Env, channel.Secrets{})
+	chat := ChatOf(NewSession())
+	for _, p := range ch.Render(channel.Content{Wiki: "*Hello*, your parcel left."}) {
+		if err := ch.SendText(chat, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ch.SendFileURL(chat, channel.FileLink{URL: "https://bridge.example/dl/tok", Name: "label.pdf", MIME: "application/pdf", Size: 10}); err != nil {
+		t.Fatal(err)
+	}
+	pub := env.Live.Published()
+	if len(pub) != 2 {
+		t.Fatalf("published %d", len(pub))
+	}
+	var reply, file Event
+	_ = json.Unmarshal(pub[0].Payload, &reply)
+	_ = json.Unmarshal(pub[1].Payload, &file)
+	if pub[0].Channel != RealtimeChannel(chat) || reply.Type != "reply" || reply.Text != "Hello, your parcel left." {
+		t.Errorf("reply %s %+v", pub[0].Channel, reply)
+	}
+	if file.Type != "file" || file.URL != "https://bridge.example/dl/tok" || file.Name != "label.pdf" {
+		t.Errorf("file %+v", file)
+	}
+	env.Live.Fail = sdk.ErrLimitExceeded
+	if err := ch.SendText(chat, "x"); !errors.Is(err, channel.ErrTemporary) {
+		t.Errorf("a publish over the rate: %v, want a temporary failure the bridge retries", err)
+	}
+}
+
+// The bridge offers a file whose size is within Limits().Upload and sends a
+// notice for a larger one: zero would refuse every file.
+func TestLimitsOfferAgentsFilesUpTo50MiB(t *testing.T) {
+	if got := New(sdktest.NewEnv().Env, channel.Secrets{}).Limits(); got.Upload != 50<<20 || got.Text != MaxText {
+		t.Errorf("Limits = %+v", got)
+	}
+}

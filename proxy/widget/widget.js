@@ -1,0 +1,164 @@
+/* ChatBridge website chat widget. No cookies, no third-party requests. */
+(function () {
+  "use strict";
+  var me = document.currentScript;
+  if (!me) return;
+  var endpoint = me.getAttribute("data-endpoint");
+  if (!endpoint) return;
+  var edge = new URL(me.src).origin;
+  var project = new URL(endpoint).searchParams.get("project") || "";
+  var KEY = "chatbridge:" + project;
+  var state = {};
+  try { state = JSON.parse(localStorage.getItem(KEY) || "{}") || {}; } catch (e) { state = {}; }
+  function save() { try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) {} }
+
+  function post(body) {
+    return fetch(endpoint, {
+      method: "POST", mode: "cors", credentials: "omit", cache: "no-store",
+      headers: { "Content-Type": "text/plain" }, body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) { j.status = r.status; return j; });
+    });
+  }
+
+  var host = document.createElement("div");
+  host.setAttribute("data-chatbridge", "");
+  var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+  var css = document.createElement("style");
+  css.textContent =
+    ":host{all:initial}*{box-sizing:border-box;font:14px/1.4 system-ui,sans-serif}" +
+    ".b{position:fixed;right:16px;bottom:16px;z-index:2147483000;padding:10px 16px;border:0;border-radius:20px;background:#0b57d0;color:#fff;cursor:pointer}" +
+    ".p{position:fixed;right:16px;bottom:64px;z-index:2147483000;width:320px;max-width:calc(100vw - 32px);height:420px;max-height:calc(100vh - 96px);display:flex;flex-direction:column;background:#fff;color:#111;border:1px solid #888;border-radius:8px;box-shadow:0 4px 16px rgba(0,0,0,.25)}" +
+    ".p[hidden]{display:none}.h{display:flex;justify-content:space-between;align-items:center;padding:8px 12px;border-bottom:1px solid #ddd;font-weight:600}" +
+    ".x{border:0;background:none;font-size:18px;cursor:pointer}" +
+    ".l{flex:1;overflow:auto;padding:8px 12px;margin:0;list-style:none}.l li{margin:6px 0;padding:6px 8px;border-radius:6px;background:#eef;white-space:pre-wrap;word-wrap:break-word}" +
+    ".l li.me{background:#e6f4ea;margin-left:24px}.l li.sys{background:none;color:#555;font-style:italic}" +
+    "form{display:flex;flex-direction:column;gap:4px;padding:8px 12px;border-top:1px solid #ddd}" +
+    "input,textarea{width:100%;padding:6px;border:1px solid #888;border-radius:4px}textarea{resize:none;height:56px}" +
+    "button:focus-visible,input:focus-visible,textarea:focus-visible{outline:2px solid #0b57d0;outline-offset:2px}" +
+    ".s{align-self:flex-end;padding:6px 14px;border:0;border-radius:4px;background:#0b57d0;color:#fff;cursor:pointer}" +
+    ".v{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}";
+  root.appendChild(css);
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text != null) e.textContent = text;
+    return e;
+  }
+  var open = el("button", { "class": "b", type: "button", "aria-expanded": "false", "aria-controls": "cb-panel" }, "Chat with us");
+  var panel = el("div", { "class": "p", id: "cb-panel", role: "dialog", "aria-label": "Chat with us", hidden: "" });
+  var head = el("div", { "class": "h" });
+  head.appendChild(el("span", { id: "cb-title" }, "Chat with us"));
+  var close = el("button", { "class": "x", type: "button", "aria-label": "Close the chat" }, "\u00d7");
+  head.appendChild(close);
+  var log = el("ol", { "class": "l", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+  var form = el("form", {});
+  var nameLabel = el("label", { "for": "cb-name" }, "Your name");
+  var name = el("input", { id: "cb-name", autocomplete: "name", maxlength: "80" });
+  var textLabel = el("label", { "for": "cb-text", "class": "v" }, "Message");
+  var text = el("textarea", { id: "cb-text", maxlength: "4000", placeholder: "Write a message" });
+  var send = el("button", { "class": "s", type: "submit" }, "Send");
+  var fileLabel = el("label", { "for": "cb-file" }, "Attach a file");
+  var file = el("input", { id: "cb-file", type: "file" });
+  form.appendChild(nameLabel); form.appendChild(name); form.appendChild(textLabel); form.appendChild(text);
+  form.appendChild(fileLabel); form.appendChild(file); form.appendChild(send);
+  panel.appendChild(head); panel.appendChild(log); panel.appendChild(form);
+  root.appendChild(open); root.appendChild(panel);
+  document.body.appendChild(host);
+  if (state.name) { name.value = state.name; }
+
+  function line(who, body, url) {
+    var li = el("li", { "class": who });
+    if (who === "agent") li.appendChild(el("span", { "class": "v" }, "Support: "));
+    if (who === "me") li.appendChild(el("span", { "class": "v" }, "You: "));
+    if (url) {
+      var a = el("a", { href: url, rel: "noopener noreferrer", target: "_blank", download: "" }, body);
+      li.appendChild(a);
+    } else {
+      li.appendChild(document.createTextNode(body));
+    }
+    log.appendChild(li);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  var stream = null, retry = 0;
+  function connect() {
+    if (stream) { stream.close(); stream = null; }
+    var ready = state.session ? Promise.resolve() : post({ op: "session" }).then(function (j) {
+      if (!j.session) throw new Error("no session");
+      state.session = j.session; save();
+    });
+    return ready.then(function () {
+      return post({ op: "connect", session: state.session, name: state.name || "" });
+    }).then(function (j) {
+      if (!j.token) throw new Error("not connected");
+      retry = 0;
+      while (log.firstChild) log.removeChild(log.firstChild);
+      (j.history || []).forEach(function (h) { line(h.from === "me" ? "me" : "agent", h.text); });
+      stream = new EventSource(edge + "/rt/" + j.token);
+      stream.onmessage = function (m) {
+        var ev; try { ev = JSON.parse(m.data); } catch (e) { return; }
+        if (ev.type === "file") line("agent", ev.name || "File", ev.url);
+        else if (ev.type === "reply") line("agent", ev.text || "");
+      };
+      stream.addEventListener("expired", connect);
+      stream.addEventListener("closed", later);
+      stream.onerror = function () { if (stream && stream.readyState === 2) later(); };
+    }).catch(later);
+  }
+  function later() {
+    if (stream) { stream.close(); stream = null; }
+    retry = Math.min(retry + 1, 6);
+    setTimeout(connect, 1000 * retry * retry);
+  }
+
+  function toggle(show) {
+    if (show) {
+      panel.removeAttribute("hidden");
+      open.setAttribute("aria-expanded", "true");
+      (state.name ? text : name).focus();
+      if (!stream) connect();
+    } else {
+      panel.setAttribute("hidden", "");
+      open.setAttribute("aria-expanded", "false");
+      open.focus();
+    }
+  }
+  open.addEventListener("click", function () { toggle(panel.hasAttribute("hidden")); });
+  close.addEventListener("click", function () { toggle(false); });
+  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") toggle(false); });
+  text.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit ? form.requestSubmit() : send.click(); }
+  });
+  file.addEventListener("change", function () {
+    var f = file.files && file.files[0];
+    if (!f || !state.session) return;
+    var fd = new FormData();
+    fd.append("session", state.session);
+    fd.append("name", state.name || "");
+    fd.append("id", "f" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8));
+    fd.append("file", f, f.name);
+    file.value = "";
+    fetch(endpoint, { method: "POST", mode: "cors", credentials: "omit", cache: "no-store", body: fd }).then(function (r) {
+      if (r.ok) line("me", "Sent a file: " + f.name);
+      else line("sys", r.status === 413 ? "That file is too large." : r.status === 409 ? "Write a message first, then attach a file." :
+        r.status === 415 ? "That kind of file is not accepted." : "The file was not sent; please try again.");
+    }, function () { line("sys", "The file was not sent; please try again."); });
+  });
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var t = text.value.trim();
+    if (!t) return;
+    if (name.value.trim() !== (state.name || "")) { state.name = name.value.trim(); save(); }
+    var id = "m" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
+    text.value = "";
+    line("me", t);
+    var go = function () {
+      return post({ op: "send", session: state.session, name: state.name || "", id: id, text: t }).then(function (j) {
+        if (!j.ok) line("sys", j.status === 413 ? "That message is too long." : "Not sent; please try again.");
+      });
+    };
+    (state.session ? go() : connect().then(go)).catch(function () { line("sys", "Not sent; please try again."); });
+  });
+})();
