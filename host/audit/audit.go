@@ -54,6 +54,7 @@ type Permissions struct {
 	Capabilities   []string          `json:"capabilities"`
 	Egress         []string          `json:"egress"`      // addresses as the manifest writes them
 	EgressPorts    []string          `json:"egressPorts"` // the same as host:port (443 unless written)
+	Links          []string          `json:"links"`       // hosts the module writes as links for people: no egress
 	Scopes         []string          `json:"scopes"`
 	MemoryMiB      int               `json:"memoryMiB"`
 	TimeoutSeconds map[string]int    `json:"timeoutSeconds"`
@@ -121,6 +122,11 @@ type Report struct {
 	Limits       Limits              `json:"limits"`
 	Build        *Build              `json:"build"`
 	EgressUsed   []string            `json:"egressUsed"` // hosts of https URLs found in the module's data
+	// LinksUsed are the hosts of https URLs in the module's data that the
+	// manifest declares in permissions.external.links: text the module
+	// writes for people to open, which grants no egress. A host goes here
+	// or in EgressUsed, never both.
+	LinksUsed []string `json:"linksUsed"`
 	// EgressCannotTell is set when the module imports fetch: a URL it
 	// builds at run time is invisible to the audit, so EgressUsed may be
 	// incomplete (the host's allowlist still holds every call).
@@ -256,12 +262,24 @@ func Run(ctx context.Context, dir string, trust *bundle.Trust) (*Report, error) 
 		if toolchainHosts[host] {
 			continue
 		}
-		r.EgressUsed = append(r.EgressUsed, host)
-		if !m.EgressAllowed(host) {
-			r.add(Fail, "egress", "the module contains https://%s but the manifest does not allow egress to it", host)
+		switch {
+		case m.EgressAllowed(host):
+			r.EgressUsed = append(r.EgressUsed, host)
+		case m.LinkDeclared(host):
+			// Declared as text for people; fetch still refuses it.
+			r.LinksUsed = append(r.LinksUsed, host)
+		default:
+			r.EgressUsed = append(r.EgressUsed, host)
+			r.add(Fail, "egress", "the module contains https://%s but the manifest does not allow egress to it (a host the module only writes as a link for people belongs in permissions.external.links)", host)
 		}
 	}
 	sort.Strings(r.EgressUsed)
+	sort.Strings(r.LinksUsed)
+	for _, l := range m.Permissions.External.Links {
+		if !seen[strings.ToLower(l)] {
+			r.add(Warn, "links", "the manifest declares %s as a link but the module never contains https://%s", l, l)
+		}
+	}
 	r.EgressCannotTell = imported[bundle.CapabilityFetch]
 	r.checkScopes(m, imported)
 	return r, nil
@@ -301,6 +319,9 @@ func permissions(m *bundle.Manifest) Permissions {
 	for _, b := range m.Permissions.External.Fetch.Backend {
 		p.Egress = append(p.Egress, b.Address)
 		p.EgressPorts = append(p.EgressPorts, fmt.Sprintf("%s:%d", strings.ToLower(b.Host()), b.Port()))
+	}
+	for _, l := range m.Permissions.External.Links {
+		p.Links = append(p.Links, strings.ToLower(l))
 	}
 	for _, k := range []bundle.Kind{bundle.KindWebTrigger, bundle.KindTrigger, bundle.KindConsumer, bundle.KindScheduledTrigger, bundle.KindFunction} {
 		p.TimeoutSeconds[string(k)] = int(m.Timeout(k).Seconds())

@@ -10,7 +10,7 @@ import (
 )
 
 // Diff is what changed from one bundle's report to the next's, in what a
-// reviewer re-approves: capabilities, egress (host:port), scopes, memory,
+// reviewer re-approves: capabilities, egress (host:port), link hosts, scopes, memory,
 // imports, exports and dependencies, plus who signed and what it was built
 // from.
 type Diff struct {
@@ -19,6 +19,8 @@ type Diff struct {
 	Capabilities SetChange  `json:"capabilities"`
 	Egress       SetChange  `json:"egress"`     // host:port from the manifests
 	EgressUsed   SetChange  `json:"egressUsed"` // https hosts the modules name
+	Links        SetChange  `json:"links"`      // link hosts from the manifests
+	LinksUsed    SetChange  `json:"linksUsed"`  // declared link hosts the modules name
 	Scopes       SetChange  `json:"scopes"`
 	Imports      SetChange  `json:"imports"` // capability.function
 	Exports      SetChange  `json:"exports"`
@@ -55,7 +57,7 @@ type DepsChange struct {
 
 // Empty reports whether nothing changed.
 func (d *Diff) Empty() bool {
-	for _, s := range []SetChange{d.Capabilities, d.Egress, d.EgressUsed, d.Scopes, d.Imports, d.Exports} {
+	for _, s := range []SetChange{d.Capabilities, d.Egress, d.EgressUsed, d.Links, d.LinksUsed, d.Scopes, d.Imports, d.Exports} {
 		if len(s.Added)+len(s.Removed) > 0 {
 			return false
 		}
@@ -71,6 +73,8 @@ func Compare(old, new *Report) *Diff {
 		Capabilities: setChange(old.Permissions.Capabilities, new.Permissions.Capabilities),
 		Egress:       setChange(old.Permissions.EgressPorts, new.Permissions.EgressPorts),
 		EgressUsed:   setChange(old.EgressUsed, new.EgressUsed),
+		Links:        setChange(old.Permissions.Links, new.Permissions.Links),
+		LinksUsed:    setChange(old.LinksUsed, new.LinksUsed),
 		Scopes:       setChange(old.Permissions.Scopes, new.Permissions.Scopes),
 		Imports:      setChange(importList(old), importList(new)),
 		Exports:      setChange(old.Exports, new.Exports),
@@ -180,7 +184,7 @@ func (d *Diff) WriteText(w io.Writer) error {
 	for _, s := range []struct {
 		name string
 		c    SetChange
-	}{{"capabilities", d.Capabilities}, {"egress", d.Egress}, {"egress used", d.EgressUsed}, {"scopes", d.Scopes}, {"imports", d.Imports}, {"exports", d.Exports}} {
+	}{{"capabilities", d.Capabilities}, {"egress", d.Egress}, {"egress used", d.EgressUsed}, {"links", d.Links}, {"links used", d.LinksUsed}, {"scopes", d.Scopes}, {"imports", d.Imports}, {"exports", d.Exports}} {
 		for _, a := range s.c.Added {
 			p("%s\t+ %s", s.name, a)
 		}

@@ -8,7 +8,7 @@
 // signer's fingerprint, the name its trust entry gives it and the signing
 // time the signature covers; every import grouped by capability (and each
 // WASI function) and every export; the manifest's permissions (egress hosts,
-// scopes, capabilities, memory, timeouts); the module's memory and table
+// link hosts, scopes, capabilities, memory, timeouts); the module's memory and table
 // limits; and the build: Go version (the module's producers section), main
 // module and every dependency with version and go.sum hash (the
 // runtime.modinfo record, which debug/buildinfo cannot find in a wasm
@@ -24,8 +24,8 @@
 // library at the Go version) against OSV records in a local folder
 // (LoadVulnDB; no network): a module version inside an affected range is a
 // failure naming the OSV id. Compare lists what changed between two bundles
-// in capabilities, egress (host:port), scopes, memory, imports, exports and
-// dependencies.
+// in capabilities, egress (host:port), egress used, link hosts (declared and
+// used), scopes, memory, imports, exports and dependencies.
 //
 // # Checks
 //
@@ -33,18 +33,23 @@
 // a signature that does not verify, an untrusted or revoked signer, a file
 // changed after signing, an import from a capability the manifest does not
 // declare or from a module the host does not provide, an https URL in the
-// module's data whose host the manifest's egress list does not allow, a
+// module's data whose host the manifest neither allows egress to nor
+// declares in permissions.external.links, a
 // minimum memory above the manifest's memoryMiB (the host would fail every
 // start), a scope no Jira or JSM operation accepts (the host grants nothing
 // for it), and, with a vulnerability folder, a known vulnerability. Warnings do not fail: a declared capability the module never
-// imports, and a wildcard egress host.
+// imports, a declared link host the module never names, and a wildcard
+// egress host.
 //
 // # Honest egress
 //
 // The hosts under "egress used" are the https URLs the module names
 // literally. A module that imports fetch may build others at run time, so
 // its report says it cannot tell (Report.EgressCannotTell); the host's
-// allowlist holds every call either way.
+// allowlist holds every call either way. A URL whose host the manifest
+// declares in permissions.external.links (a map link the module writes into
+// a comment for a person to open) is listed under "links used" instead: it
+// passes, and grants nothing, since fetch refuses a host that is only a link.
 //
 // # Escaping
 //

@@ -315,7 +315,7 @@ func TestDiffOfTwoRealBuildsListsWhatChanged(t *testing.T) {
 	if err := d.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"capabilities  + fetch", "egress        + names.example.com:8443", "dependency    + gopkg.in/yaml.v3 v3.0.1 h1:", "dependency    - github.com/tidwall/gjson v1.14.3", "memory        ~ memoryMiB 64 -> 128", "unchanged     scopes, exports"} {
+	for _, want := range []string{"capabilities  + fetch", "egress        + names.example.com:8443", "dependency    + gopkg.in/yaml.v3 v3.0.1 h1:", "dependency    - github.com/tidwall/gjson v1.14.3", "memory        ~ memoryMiB 64 -> 128", "unchanged     links, links used, scopes, exports"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("diff text lacks %q:\n%s", want, text.String())
 		}

@@ -53,6 +53,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	default:
 		p("egress used\t%s", orNone(used))
 	}
+	p("links\t%s", orNone(trimmed(r.Permissions.Links)))
+	p("links used\t%s", orNone(trimmed(r.LinksUsed)))
 	p("scopes\t%s", orNone(trimmed(r.Permissions.Scopes)))
 	p("memory\t%d MiB", r.Permissions.MemoryMiB)
 	var kinds []string

@@ -196,9 +196,17 @@ type Permissions struct {
 	Capabilities []string `yaml:"capabilities,omitempty"` // see the Capability constants
 }
 
-// External lists outbound access.
+// External lists outbound access, and the hosts the module only names.
 type External struct {
 	Fetch Fetch `yaml:"fetch,omitempty"`
+	// Links are hosts the module writes into text as links for people to
+	// open (a map link in a Jira comment), never fetches: host names only,
+	// no wildcard, port, scheme or path, none also a fetch backend. They
+	// grant nothing: EgressAllowed ignores them, and the audit reports a URL
+	// with such a host as a link rather than failing it as undeclared
+	// egress. Forge has no key for this (host/bundle/RATIONALE.md, "Why
+	// permissions.external.links?").
+	Links []string `yaml:"links,omitempty"`
 }
 
 // Fetch lists the hosts the fetch capability may reach, and how fast.
@@ -389,6 +397,7 @@ func (m *Manifest) normalize() {
 	nilIfEmpty(&m.Permissions.Scopes)
 	nilIfEmpty(&m.Permissions.External.Fetch.Backend)
 	nilIfEmpty(&m.Permissions.External.Fetch.Pacing)
+	nilIfEmpty(&m.Permissions.External.Links)
 	for i := range m.Permissions.External.Fetch.Pacing {
 		r := &m.Permissions.External.Fetch.Pacing[i]
 		nilIfEmpty(&r.Key)
@@ -555,6 +564,23 @@ func (m *Manifest) Validate() error {
 		seen["backend "+a] = true
 	}
 	m.pacing(&v)
+	for i, l := range perm.External.Links {
+		field := fmt.Sprintf("permissions.external.links[%d]", i)
+		h := strings.ToLower(l)
+		switch msg := checkAddress(l); {
+		case msg != "":
+			v.add("%s %q %s", field, l, msg)
+		case strings.HasPrefix(l, "*."):
+			v.add("%s %q must name one host: a link is written for one host, so a wildcard would cover hosts the module never names", field, l)
+		case strings.Contains(l, ":"):
+			v.add("%s %q must be a host name without a port", field, l)
+		case seen["link "+h]:
+			v.add("%s %q is listed twice", field, l)
+		case m.EgressAllowed(h):
+			v.add("%s %q is an egress host of permissions.external.fetch.backend: list it there only", field, l)
+		}
+		seen["link "+h] = true
+	}
 	for i, c := range perm.Capabilities {
 		switch {
 		case !oneOf(c, capabilities):
@@ -835,6 +861,22 @@ func (m *Manifest) egress(host string, port int) bool {
 				return true
 			}
 		} else if a == h {
+			return true
+		}
+	}
+	return false
+}
+
+// LinkDeclared reports whether permissions.external.links names host,
+// compared as EgressAllowed compares (case-insensitive, one trailing dot
+// ignored). A declared link grants no egress.
+func (m *Manifest) LinkDeclared(host string) bool {
+	h, ok := canonicalHost(host)
+	if !ok {
+		return false
+	}
+	for _, l := range m.Permissions.External.Links {
+		if strings.ToLower(l) == h {
 			return true
 		}
 	}

@@ -20,11 +20,12 @@ const maxOrigins = 20
 
 // originProblems checks the widget's allowed origins: one to maxOrigins
 // serialised origins, "https://shop.example" (http only for loopback, for
-// development), none repeated.
+// development), none repeated. Its messages name no URL: the egress audit
+// reads every https URL in the module as a host it may reach.
 func originProblems(origins []string, errs map[string]string) {
 	switch {
 	case len(origins) == 0:
-		errs["allowedOrigins"] = "Name at least one page origin the widget may serve, such as https://shop.example."
+		errs["allowedOrigins"] = "Name at least one page origin the widget may serve, as browsers send it in their Origin header: https, the page's host, and its port if not 443."
 		return
 	case len(origins) > maxOrigins:
 		errs["allowedOrigins"] = "At most 20 origins."

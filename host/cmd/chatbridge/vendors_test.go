@@ -112,7 +112,7 @@ func TestVendorGuideRunsStepByStep(t *testing.T) {
 		"Review a new version": func(outs []string) {
 			// The text diff names the change and nothing else.
 			for _, want := range []string{`(?m)^capabilities +\+ fetch$`, `(?m)^egress +\+ api\.example\.com:443$`,
-				`(?m)^unchanged +egress used, scopes, imports, exports, memory, dependencies$`} {
+				`(?m)^unchanged +egress used, links, links used, scopes, imports, exports, memory, dependencies$`} {
 				if !regexp.MustCompile(want).MatchString(outs[1]) {
 					t.Fatalf("the diff does not match %s:\n%s", want, outs[1])
 				}
