@@ -50,6 +50,8 @@ type Channel struct {
 	client  Client
 	secrets sdk.Secrets
 	names   channel.Secrets
+	// thread is the topic sends go to (InTopic), 0 for none.
+	thread int64
 }
 
 var _ channel.Channel = (*Channel)(nil)
@@ -102,12 +104,12 @@ func (c *Channel) SendText(chatID, text string) error {
 	if err != nil {
 		return err
 	}
-	params := map[string]any{
+	params := c.inTopic(map[string]any{
 		"chat_id":              id,
 		"text":                 text,
 		"parse_mode":           "HTML",
 		"link_preview_options": map[string]bool{"is_disabled": true},
-	}
+	})
 	err = c.client.Call("sendMessage", params, nil)
 	if errors.Is(err, ErrMarkup) {
 		delete(params, "parse_mode")
@@ -158,6 +160,9 @@ func (c *Channel) SendFile(chatID string, f channel.File) error {
 		method, field = "sendVideo", "video"
 	}
 	fields := [][2]string{{"chat_id", strconv.FormatInt(id, 10)}}
+	if c.thread != 0 {
+		fields = append(fields, [2]string{"message_thread_id", strconv.FormatInt(c.thread, 10)})
+	}
 	if f.Caption != "" {
 		fields = append(fields, [2]string{"caption", captionHTML(f.Caption)}, [2]string{"parse_mode", "HTML"})
 	}
@@ -228,7 +233,7 @@ func (c *Channel) Validate() (channel.Bot, error) {
 	if !me.IsBot {
 		return channel.Bot{}, fmt.Errorf("telegram: getMe: the token is not a bot's: %w", channel.ErrUnauthorized)
 	}
-	return channel.Bot{ID: strconv.FormatInt(me.ID, 10), Username: me.Username}, nil
+	return channel.Bot{ID: strconv.FormatInt(me.ID, 10), Username: me.Username, Topics: me.HasTopicsEnabled}, nil
 }
 
 // Register implements channel.Channel with setWebhook: the bridge's URL, the
