@@ -49,6 +49,10 @@ type Config struct {
 	// BotID is the bot's numeric id: one bot serves one project, since a
 	// messenger keeps one webhook per bot.
 	BotID string `json:"botId,omitempty"`
+	// Topics: the bot has topics in private chats (Telegram's getMe
+	// has_topics_enabled, asked at every save): each request gets its
+	// own topic (topics.go).
+	Topics bool `json:"topics,omitempty"`
 
 	// Texts override the bot's texts per language: language code, then
 	// text name (TextNames) to text. An empty map changes nothing.
@@ -614,7 +618,7 @@ func (sv *saving) connect(cfg *Config, token, hookURL string, st store) (field, 
 		}
 		return "botToken", "Could not check the token with the messenger; try again in a minute.", nil
 	}
-	cfg.Bot, cfg.BotID = bot.Username, bot.ID
+	cfg.Bot, cfg.BotID, cfg.Topics = bot.Username, bot.ID, bot.Topics
 	other, err := projectWithBot(st, cfg.Channel, bot.ID, cfg.ProjectKey)
 	if err != nil {
 		return "", "", err

@@ -88,7 +88,7 @@ func (c *chatRecord) tagReplies(issue string) bool {
 // requestTag heads a reply with its request's key where the chat has
 // several open requests.
 func (o *outbound) requestTag(c channel.Content) channel.Content {
-	if !o.chat.tagReplies(o.job.Issue) {
+	if !o.chat.tagReplies(o.job.Issue) || o.rev.Thread != "" && o.cfg.topicsOf(o.rev.Channel) { // a topic says it (topics.go)
 		return c
 	}
 	return corrected(c, "["+o.job.Issue+"]")

@@ -35,10 +35,6 @@ type Message struct {
 	Caption         string      `json:"caption"`
 	CaptionEntities []Entity    `json:"caption_entities"`
 	MediaGroupID    string      `json:"media_group_id"`
-	// MessageThreadID and IsTopicMessage place the message in a forum
-	// topic: of a private chat where the bot has topic mode (topics.go).
-	MessageThreadID int64 `json:"message_thread_id"`
-	IsTopicMessage  bool  `json:"is_topic_message"`
 	ReplyToMessage  *Message    `json:"reply_to_message"`
 	Quote           *TextQuote  `json:"quote"`
 	Photo           []PhotoSize `json:"photo"`
@@ -60,6 +56,10 @@ type Message struct {
 		FirstName   string `json:"first_name"`
 		LastName    string `json:"last_name"`
 	} `json:"contact"`
+	// MessageThreadID and IsTopicMessage place the message in a forum
+	// topic: of a private chat where the bot has topic mode (topics.go).
+	MessageThreadID int64 `json:"message_thread_id"`
+	IsTopicMessage  bool  `json:"is_topic_message"`
 }
 
 // User is a Telegram user.
