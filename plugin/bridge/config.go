@@ -687,6 +687,8 @@ func textProblems(t map[string]map[string]string, errs map[string]string) {
 				errs["texts"] = "Unknown text " + quoteShort(name) + "; the texts are " + strings.Join(TextNames(), ", ") + "."
 			case utf8.RuneCountInString(text) > maxMessageText:
 				errs["texts"] = fmt.Sprintf("%s.%s: at most %d characters.", lang, name, maxMessageText)
+			case n.max > 0 && utf8.RuneCountInString(text) > n.max:
+				errs["texts"] = fmt.Sprintf("%s.%s: at most %d characters (a button's label).", lang, name, n.max)
 			default:
 				rest := text
 				for _, p := range n.placeholders {

@@ -531,7 +531,7 @@ func (w *inbound) run() error {
 	case channel.CommandStart:
 		return w.replyStep("reply", w.texts().Greeting)
 	case channel.CommandHelp:
-		return w.replyStep("reply", t.Help)
+		return w.replyStep("reply", w.help()) // textoverrides.go
 	case channel.CommandNew:
 		return w.newRequest() // requests.go
 	case channel.CommandStatus:
