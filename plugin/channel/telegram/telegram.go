@@ -104,17 +104,17 @@ func (c *Channel) SendText(chatID, text string) error {
 	if err != nil {
 		return err
 	}
-	params := c.inTopic(map[string]any{
+	params := map[string]any{
 		"chat_id":              id,
 		"text":                 text,
 		"parse_mode":           "HTML",
 		"link_preview_options": map[string]bool{"is_disabled": true},
-	})
-	err = c.client.Call("sendMessage", params, nil)
+	}
+	err = c.send("sendMessage", params) // topics.go
 	if errors.Is(err, ErrMarkup) {
 		delete(params, "parse_mode")
 		params["text"] = plainOf(text)
-		err = c.client.Call("sendMessage", params, nil)
+		err = c.send("sendMessage", params)
 	}
 	return err
 }
@@ -160,19 +160,16 @@ func (c *Channel) SendFile(chatID string, f channel.File) error {
 		method, field = "sendVideo", "video"
 	}
 	fields := [][2]string{{"chat_id", strconv.FormatInt(id, 10)}}
-	if c.thread != 0 {
-		fields = append(fields, [2]string{"message_thread_id", strconv.FormatInt(c.thread, 10)})
-	}
 	if f.Caption != "" {
 		fields = append(fields, [2]string{"caption", captionHTML(f.Caption)}, [2]string{"parse_mode", "HTML"})
 	}
-	err = c.client.CallMultipart(method, fields, Upload{Field: field, Name: f.Name, MIME: f.MIME, Data: f.Data}, nil)
+	err = c.sendFile(method, fields, Upload{Field: field, Name: f.Name, MIME: f.MIME, Data: f.Data}) // topics.go
 	if method != "sendDocument" && err != nil && !errors.Is(err, channel.ErrTemporary) && !errors.Is(err, channel.ErrBlocked) {
 		// Telegram refuses some images as photos (dimensions, format),
 		// and voice messages to users who forbid them
 		// (VOICE_MESSAGES_FORBIDDEN) or in a format it cannot play: a
 		// document always works.
-		err = c.client.CallMultipart("sendDocument", fields, Upload{Field: "document", Name: f.Name, MIME: f.MIME, Data: f.Data}, nil)
+		err = c.sendFile("sendDocument", fields, Upload{Field: "document", Name: f.Name, MIME: f.MIME, Data: f.Data})
 	}
 	return err
 }

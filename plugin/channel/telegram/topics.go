@@ -1,7 +1,9 @@
 package telegram
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -53,12 +55,33 @@ func (c *Channel) InTopic(thread string) channel.Channel {
 	return &cp
 }
 
-// inTopic adds the channel's topic to a method's parameters.
-func (c *Channel) inTopic(params map[string]any) map[string]any {
-	if c.thread != 0 {
-		params["message_thread_id"] = c.thread
+// send calls a send method in the channel's topic. A topic the chat no
+// longer has (ErrThread: the user deleted it, or turned the bot's topics
+// off) gets the message in the general thread rather than lose it.
+func (c *Channel) send(method string, params map[string]any) error {
+	if c.thread == 0 {
+		return c.client.Call(method, params, nil)
 	}
-	return params
+	params["message_thread_id"] = c.thread
+	err := c.client.Call(method, params, nil)
+	delete(params, "message_thread_id")
+	if errors.Is(err, ErrThread) {
+		err = c.client.Call(method, params, nil)
+	}
+	return err
+}
+
+// sendFile is send for a multipart method.
+func (c *Channel) sendFile(method string, fields [][2]string, f Upload) error {
+	if c.thread == 0 {
+		return c.client.CallMultipart(method, fields, f, nil)
+	}
+	in := append(slices.Clone(fields), [2]string{"message_thread_id", strconv.FormatInt(c.thread, 10)})
+	err := c.client.CallMultipart(method, in, f, nil)
+	if errors.Is(err, ErrThread) {
+		err = c.client.CallMultipart(method, fields, f, nil)
+	}
+	return err
 }
 
 // topicOf is the topic of a private chat a message is in, "" for none. A

@@ -77,3 +77,26 @@ func TestValidateReportsTopicModeAndTopicsCarryTheThread(t *testing.T) {
 		t.Errorf("sendDocument without the thread: %s", reqs[4].Body)
 	}
 }
+
+func TestASendIntoATopicTheChatNoLongerHasGoesToTheGeneralThread(t *testing.T) {
+	f := newFakeBot(t)
+	gone := `{"ok":false,"error_code":400,"description":"Bad Request: message thread not found"}`
+	f.replies["sendMessage"] = []string{gone, `{"ok":true,"result":{"message_id":1,"date":1,"chat":{"id":5123456789,"type":"private"}}}`}
+	f.replies["sendDocument"] = []string{gone, `{"ok":true,"result":{"message_id":2,"date":1,"chat":{"id":5123456789,"type":"private"}}}`}
+	in := f.channel().InTopic("42")
+	if err := in.SendText("5123456789", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.SendFile("5123456789", channel.File{Name: "a.txt", MIME: "text/plain", Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := f.env.HTTP.Requests()
+	if len(reqs) != 4 {
+		t.Fatalf("%d requests, want each send tried in the topic and then without it", len(reqs))
+	}
+	for i, want := range []bool{true, false, true, false} {
+		if got := strings.Contains(string(reqs[i].Body), "message_thread_id"); got != want {
+			t.Errorf("request %d names the thread: %v, want %v: %s", i, got, want, reqs[i].Body)
+		}
+	}
+}
