@@ -140,3 +140,25 @@ func TestARefusedTopicLeavesTheRequestInTheGeneralThread(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestACrashWhileOpeningMakesOneRequestWithOneTopic(t *testing.T) {
+	for _, atWrite := range []bool{false, true} {
+		h := newHarness(t)
+		h.tg.topics = map[int64]string{}
+		h.configure(nil)
+		h.send(h.text(annaChat64, "My parcel is late"))
+		h.crashAfter("POST", "/rest/servicedeskapi/request", atWrite)
+		p := h.env.Pushed.Take()
+		h.deliverCrashing(p[0], 1)
+		h.advance(indexLag)
+		h.redeliver(p[0], 2)
+		if h.jira.creates != 1 || len(h.tg.topics) != 1 || h.tg.count("createForumTopic") != 1 {
+			t.Fatalf("atWrite %v: %d requests, topics %v", atWrite, h.jira.creates, h.tg.topics)
+		}
+		h.event("comment_created_public.json")
+		h.drain()
+		if m := h.tg.messages(); len(m) == 0 || m[len(m)-1].Thread != 100 {
+			t.Fatalf("atWrite %v: the reply %+v is not in the request's topic", atWrite, m)
+		}
+	}
+}
