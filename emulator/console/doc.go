@@ -3,7 +3,9 @@
 // bot; it offers to switch the dev project to the chosen messenger; the
 // bot's buttons, keyboards and WhatsApp lists are shown and clickable, a
 // click delivered through the simulator as the messenger delivers a press,
-// and a WhatsApp template is shown as one) and a
+// a WhatsApp template is shown as one, and a Telegram message in a
+// private-chat topic is labelled with it, the label making the customer
+// write in that topic; `chatbridge dev -telegram-topics`) and a
 // service-desk pane driven through the simulators' control API, a live
 // trace of invocations and capability calls, the queue, a storage inspector
 // that shows each record sealed on disk beside its opened value, project

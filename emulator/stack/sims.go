@@ -57,9 +57,20 @@ type EgressRoute struct {
 	CA     string            `json:"ca"`     // PEM
 }
 
+// SimOptions tune the simulators StartSimulators starts.
+type SimOptions struct {
+	// TelegramTopics gives the Telegram bots topics in private chats
+	// (Bot API 9.3's forum topic mode; telegram.Config.Topics).
+	TelegramTopics bool
+}
+
 // StartSimulators starts the simulators. edgeCert is the dev certificate of
 // the edge, which the simulators' webhook deliveries must trust.
-func StartSimulators(edgeCert string) (*Local, error) {
+func StartSimulators(edgeCert string, opts ...SimOptions) (*Local, error) {
+	var o SimOptions
+	for _, x := range opts {
+		o.TelegramTopics = o.TelegramTopics || x.TelegramTopics
+	}
 	deliver, err := sim.DeliveryClient(edgeCert)
 	if err != nil {
 		return nil, err
@@ -67,7 +78,7 @@ func StartSimulators(edgeCert string) (*Local, error) {
 	s := &Local{
 		// Any port: dev mode listens where the developer says, not only on
 		// the four ports Telegram accepts.
-		Telegram: telegram.New(telegram.Config{Client: deliver, AnyWebhookPort: true, Tokens: []string{telegram.DefaultToken, SecondTelegramToken}}),
+		Telegram: telegram.New(telegram.Config{Client: deliver, AnyWebhookPort: true, Tokens: []string{telegram.DefaultToken, SecondTelegramToken}, Topics: o.TelegramTopics}),
 		Jira:     jira.New(jira.Config{Client: deliver, Site: Site}),
 		Viber:    viber.New(viber.Config{Client: deliver}),
 		WhatsApp: whatsapp.New(whatsapp.Config{Client: deliver}),

@@ -44,6 +44,8 @@ type Config struct {
 	// NoConsole leaves the dev console out, and with it the trace of
 	// every capability call: benchmarks measure the production path.
 	NoConsole bool
+	// Sims tunes the simulators started in this process.
+	Sims SimOptions
 }
 
 // Stack is a running emulator.
@@ -105,7 +107,7 @@ func Start(ctx context.Context, c Config) (_ *Stack, err error) {
 		}
 		s.Sims, err = RemoteSimulators(c.SimsURL, token)
 	} else {
-		s.Sims, err = StartSimulators(nc.CertFile)
+		s.Sims, err = StartSimulators(nc.CertFile, c.Sims)
 	}
 	if err != nil {
 		return nil, err

@@ -33,6 +33,8 @@ type ExtraBot struct {
 	// Bot and BotID name the bot as the messenger does.
 	Bot   string `json:"bot,omitempty"`
 	BotID string `json:"botId,omitempty"`
+	// Topics: the bot has topics in private chats (topics.go).
+	Topics bool `json:"topics,omitempty"`
 	// TokenSecret and WebhookSecret name its secrets.
 	TokenSecret   string `json:"tokenSecret"`
 	WebhookSecret string `json:"webhookSecret"`
@@ -159,7 +161,7 @@ func (b *Bridge) botsAdd(env *sdk.Env, c *abi.ResolverCall) (answer, error) {
 		}
 		return fieldErrors(map[string]string{"botToken": "Could not check the token with the messenger; try again in a minute."}), nil
 	}
-	x.Bot, x.BotID = bot.Username, bot.ID
+	x.Bot, x.BotID, x.Topics = bot.Username, bot.ID, bot.Topics
 	if cfg.Channel == in.Channel && cfg.BotID == bot.ID || slices.ContainsFunc(cfg.Bots, func(o ExtraBot) bool { return o.Channel == in.Channel && o.BotID == bot.ID }) {
 		sv.undo()
 		return fieldErrors(map[string]string{"botToken": "This bot serves this project already."}), nil

@@ -49,6 +49,10 @@ type Config struct {
 	// BotID is the bot's numeric id: one bot serves one project, since a
 	// messenger keeps one webhook per bot.
 	BotID string `json:"botId,omitempty"`
+	// Topics: the bot has topics in private chats (Telegram's getMe
+	// has_topics_enabled, asked at every save): each request gets its
+	// own topic (topics.go).
+	Topics bool `json:"topics,omitempty"`
 
 	// Texts override the bot's texts per language: language code, then
 	// text name (TextNames) to text. An empty map changes nothing.
@@ -631,7 +635,7 @@ func (sv *saving) connect(cfg *Config, token, hookURL string, st store) (field, 
 		}
 		return "botToken", "Could not check the token with the messenger; try again in a minute.", nil
 	}
-	cfg.Bot, cfg.BotID = bot.Username, bot.ID
+	cfg.Bot, cfg.BotID, cfg.Topics = bot.Username, bot.ID, bot.Topics
 	other, err := projectWithBot(st, cfg.Channel, bot.ID, cfg.ProjectKey)
 	if err != nil {
 		return "", "", err
@@ -700,6 +704,8 @@ func textProblems(t map[string]map[string]string, errs map[string]string) {
 				errs["texts"] = "Unknown text " + quoteShort(name) + "; the texts are " + strings.Join(TextNames(), ", ") + "."
 			case utf8.RuneCountInString(text) > maxMessageText:
 				errs["texts"] = fmt.Sprintf("%s.%s: at most %d characters.", lang, name, maxMessageText)
+			case n.max > 0 && utf8.RuneCountInString(text) > n.max:
+				errs["texts"] = fmt.Sprintf("%s.%s: at most %d characters (a button's label).", lang, name, n.max)
 			default:
 				rest := text
 				for _, p := range n.placeholders {

@@ -147,6 +147,9 @@
 // requests.go keeps a chat's other open requests when /new starts another,
 // lets the customer choose with /requests which one they write to, and
 // heads an agent's reply with its request's key while several are open.
+// topics.go gives each request its own topic in a private chat where the
+// bot has Telegram's topic mode, and routes both ways by the topic.
+//
 // # Routing and the reply window
 //
 // routing.go offers a chat's first message a menu of request types

@@ -313,6 +313,7 @@ type sentMessage struct {
 	File      string // file name of sendDocument/sendPhoto
 	Data      []byte
 	Markup    string // reply_markup as sent (satisfaction_test.go)
+	Thread    int64  // message_thread_id (topics_test.go)
 }
 
 type fakeTelegram struct {
@@ -331,6 +332,7 @@ type fakeTelegram struct {
 	files     map[string][]byte   // file_id -> content
 	fileSizes map[string]int64    // file_id -> size getFile reports
 	answered  []string            // answerCallbackQuery bodies
+	topics    map[int64]string    // forum topics by thread id; nil: the bot has no topic mode (topics_test.go)
 }
 
 func newFakeTelegram(t *testing.T, env *sdktest.Env) *fakeTelegram {
@@ -413,7 +415,21 @@ func (f *fakeTelegram) serve(req *abi.Request) (*abi.Response, error) {
 	}
 	switch method {
 	case "getMe":
-		return &abi.Response{Status: 200, Body: load(f.t, "telegram/getMe.json")}, nil
+		me := load(f.t, "telegram/getMe.json")
+		if f.topics != nil {
+			me = bytes.Replace(me, []byte(`"is_bot":true`), []byte(`"is_bot":true,"has_topics_enabled":true`), 1)
+		}
+		return &abi.Response{Status: 200, Body: me}, nil
+	case "createForumTopic":
+		var p struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(req.Body, &p); err != nil || f.topics == nil || p.Name == "" {
+			return tgError(`{"ok":false,"error_code":400,"description":"Bad Request: the chat is not a forum"}`), nil
+		}
+		id := int64(100 + len(f.topics))
+		f.topics[id] = p.Name
+		return tgOK(fmt.Sprintf(`{"message_thread_id":%d,"name":%q,"icon_color":7322096}`, id, p.Name)), nil
 	case "setWebhook":
 		var p struct {
 			URL     string   `json:"url"`
@@ -433,11 +449,15 @@ func (f *fakeTelegram) serve(req *abi.Request) (*abi.Response, error) {
 			Text      string          `json:"text"`
 			ParseMode string          `json:"parse_mode"`
 			Markup    json.RawMessage `json:"reply_markup"`
+			Thread    int64           `json:"message_thread_id"`
 		}
 		if err := json.Unmarshal(req.Body, &p); err != nil {
 			return tgError(`{"ok":false,"error_code":400,"description":"Bad Request: invalid JSON"}`), nil
 		}
-		f.sent = append(f.sent, sentMessage{Method: method, Chat: strconv.FormatInt(p.ChatID, 10), Text: p.Text, ParseMode: p.ParseMode, Markup: string(p.Markup)})
+		if p.Thread != 0 && f.topics[p.Thread] == "" {
+			return tgError(`{"ok":false,"error_code":400,"description":"Bad Request: message thread not found"}`), nil
+		}
+		f.sent = append(f.sent, sentMessage{Method: method, Chat: strconv.FormatInt(p.ChatID, 10), Text: p.Text, ParseMode: p.ParseMode, Markup: string(p.Markup), Thread: p.Thread})
 		return tgOK(`{"message_id":` + strconv.Itoa(2000+len(f.sent)) + `,"date":1763805300,"chat":{"id":` + strconv.FormatInt(p.ChatID, 10) + `,"type":"private"}}`), nil
 	case "answerCallbackQuery":
 		f.answered = append(f.answered, string(req.Body))

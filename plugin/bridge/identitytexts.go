@@ -1,8 +1,8 @@
 package bridge
 
 // linkTexts are the bot's words about linking a chat to a JSM customer
-// (identity.go), in one language. They are not yet among the texts a
-// project overrides (Config.Texts).
+// (identity.go), in one language; a project overrides them by the names in
+// linkTextNames (textoverrides.go).
 type linkTexts struct {
 	// Usage answers /link without an address (or with a malformed one).
 	Usage string
@@ -25,6 +25,8 @@ type linkTexts struct {
 	// Lost tells the customer JSM no longer takes requests for the linked
 	// customer, and the chat is unlinked.
 	Lost string
+	// Help is added to /help's answer where the project links chats.
+	Help string
 }
 
 var linkLanguages = map[string]*linkTexts{
@@ -41,6 +43,7 @@ var linkLanguages = map[string]*linkTexts{
 		InGroup:     "A group chat cannot be linked to one person's support account. Write to the bot in a private chat.",
 		First:       "Before your first request, link this chat to your support account: send /link followed by your email address, e.g. /link anna@example.com. Your message was not passed on; send it again once linked.",
 		Lost:        "Your support account could no longer be used for this chat, so the link was removed. Your message reached the team; send /link to link again.",
+		Help:        "/link followed by your email address links this chat to your support account; /unlink removes the link.",
 	},
 	"de": {
 		Usage:       "Um diesen Chat mit Ihrem Support-Konto zu verknüpfen, senden Sie /link und Ihre E-Mail-Adresse, z. B. /link anna@example.com. /unlink hebt die Verknüpfung auf.",
@@ -55,6 +58,7 @@ var linkLanguages = map[string]*linkTexts{
 		InGroup:     "Ein Gruppenchat kann nicht mit dem Support-Konto einer Person verknüpft werden. Schreiben Sie dem Bot in einem privaten Chat.",
 		First:       "Verknüpfen Sie vor Ihrer ersten Anfrage diesen Chat mit Ihrem Support-Konto: Senden Sie /link und Ihre E-Mail-Adresse, z. B. /link anna@example.com. Ihre Nachricht wurde nicht weitergegeben; senden Sie sie nach der Verknüpfung erneut.",
 		Lost:        "Ihr Support-Konto kann für diesen Chat nicht mehr verwendet werden; die Verknüpfung wurde aufgehoben. Ihre Nachricht hat das Team erreicht; senden Sie /link, um neu zu verknüpfen.",
+		Help:        "/link gefolgt von Ihrer E-Mail-Adresse verknüpft diesen Chat mit Ihrem Support-Konto; /unlink hebt die Verknüpfung auf.",
 	},
 	"fr": {
 		Usage:       "Pour lier ce chat à votre compte d'assistance, envoyez /link suivi de votre adresse e-mail, par ex. /link anna@example.com. /unlink supprime le lien.",
@@ -69,6 +73,7 @@ var linkLanguages = map[string]*linkTexts{
 		InGroup:     "Un chat de groupe ne peut pas être lié au compte d'assistance d'une personne. Écrivez au bot dans un chat privé.",
 		First:       "Avant votre première demande, liez ce chat à votre compte d'assistance : envoyez /link suivi de votre adresse e-mail, par ex. /link anna@example.com. Votre message n'a pas été transmis ; renvoyez-le une fois lié.",
 		Lost:        "Votre compte d'assistance ne peut plus être utilisé pour ce chat ; le lien a été supprimé. Votre message est parvenu à l'équipe ; envoyez /link pour le lier à nouveau.",
+		Help:        "/link suivi de votre adresse e-mail lie ce chat à votre compte d'assistance ; /unlink supprime ce lien.",
 	},
 	"es": {
 		Usage:       "Para vincular este chat a su cuenta de soporte, envíe /link seguido de su correo electrónico, p. ej. /link anna@example.com. /unlink elimina el vínculo.",
@@ -83,6 +88,7 @@ var linkLanguages = map[string]*linkTexts{
 		InGroup:     "Un chat de grupo no se puede vincular a la cuenta de soporte de una persona. Escriba al bot en un chat privado.",
 		First:       "Antes de su primera solicitud, vincule este chat a su cuenta de soporte: envíe /link seguido de su correo, p. ej. /link anna@example.com. Su mensaje no se ha transmitido; envíelo de nuevo una vez vinculado.",
 		Lost:        "Su cuenta de soporte ya no se puede usar para este chat y se ha eliminado el vínculo. Su mensaje llegó al equipo; envíe /link para volver a vincularlo.",
+		Help:        "/link seguido de su dirección de correo vincula este chat a su cuenta de soporte; /unlink elimina el vínculo.",
 	},
 	"pt": {
 		Usage:       "Para associar este chat à sua conta de suporte, envie /link seguido do seu e-mail, por ex. /link anna@example.com. /unlink remove a associação.",
@@ -97,6 +103,7 @@ var linkLanguages = map[string]*linkTexts{
 		InGroup:     "Um chat de grupo não pode ser associado à conta de suporte de uma pessoa. Escreva ao bot num chat privado.",
 		First:       "Antes do seu primeiro pedido, associe este chat à sua conta de suporte: envie /link seguido do seu e-mail, por ex. /link anna@example.com. A sua mensagem não foi transmitida; envie-a de novo depois de associar.",
 		Lost:        "A sua conta de suporte já não pode ser usada neste chat e a associação foi removida. A sua mensagem chegou à equipa; envie /link para associar de novo.",
+		Help:        "/link seguido do seu endereço de e-mail liga este chat à sua conta de suporte; /unlink remove a ligação.",
 	},
 	"uk": {
 		Usage:       "Щоб пов'язати цей чат зі своїм обліковим записом підтримки, надішліть /link і свою адресу e-mail, напр. /link anna@example.com. /unlink скасовує зв'язок.",
@@ -111,16 +118,12 @@ var linkLanguages = map[string]*linkTexts{
 		InGroup:     "Груповий чат не можна пов'язати з обліковим записом однієї людини. Напишіть боту в приватному чаті.",
 		First:       "Перед першим запитом пов'яжіть цей чат зі своїм обліковим записом підтримки: надішліть /link і свою адресу e-mail, напр. /link anna@example.com. Ваше повідомлення не передано; надішліть його знову після зв'язування.",
 		Lost:        "Ваш обліковий запис підтримки більше не можна використовувати для цього чату, тому зв'язок скасовано. Ваше повідомлення дійшло до команди; надішліть /link, щоб пов'язати знову.",
+		Help:        "/link і ваша адреса e-mail пов'язують цей чат з вашим обліковим записом підтримки; /unlink скасовує зв'язок.",
 	},
 }
 
 // linkTextsIn are the link texts in the customer's language (lang), else
 // the project's, else English.
 func (c *Config) linkTextsIn(lang string) *linkTexts {
-	for _, l := range []string{supportedLanguage(lang), supportedLanguage(c.Language)} {
-		if t, ok := linkLanguages[l]; ok {
-			return t
-		}
-	}
-	return linkLanguages[DefaultLanguage]
+	return sideTexts(c, linkLanguages, linkTextNames, lang)
 }

@@ -354,6 +354,9 @@ func (b *Bridge) consumeInbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRes
 		return abi.QueueResult{}, nil
 	}
 	w.kind, w.ch = kind, kind.New(env, secrets)
+	if t, ok := w.topics(); ok && job.Event.Thread != "" {
+		w.ch = t.InTopic(job.Event.Thread) // replies go back to the topic (topics.go)
+	}
 	w.key = inboundDedupeKey(kind.Short, job.Project, job.Event.ID)
 	found, err = w.st.get(w.key, &w.prog)
 	if err != nil {
@@ -543,7 +546,7 @@ func (w *inbound) run() error {
 	case channel.CommandStart:
 		return w.replyStep("reply", w.texts().Greeting)
 	case channel.CommandHelp:
-		return w.replyStep("reply", t.Help)
+		return w.replyStep("reply", w.help()) // textoverrides.go
 	case channel.CommandNew:
 		return w.newRequest() // requests.go
 	case channel.CommandStatus:
@@ -610,10 +613,16 @@ func (w *inbound) message() error {
 	if refused, err := w.linkFirst(); refused || err != nil {
 		return err // identity.go
 	}
+	if err := w.topicRequest(); err != nil { // topics.go
+		return err
+	}
 	// Up to two rounds: when the mapped request has vanished from Jira, the
 	// mapping is dropped and the message opens a new one.
 	for round := 0; ; round++ {
 		if err := w.ensureIssue(accepted); err != nil {
+			return err
+		}
+		if err := w.intoTopic(); err != nil { // topics.go
 			return err
 		}
 		err := w.deliver(accepted)
@@ -795,7 +804,7 @@ func (w *inbound) opened(created jira.Created) error {
 
 // mapIssue maps a request this delivery created to its chat.
 func (w *inbound) mapIssue(key, id string) error {
-	rev := issueRecord{Project: w.job.Project, Channel: w.job.Channel, Chat: w.job.Event.ChatID, IssueID: id, At: w.b.now().Unix()}
+	rev := issueRecord{Project: w.job.Project, Channel: w.job.Channel, Chat: w.job.Event.ChatID, IssueID: id, Thread: w.eventThread(), At: w.b.now().Unix()}
 	return w.st.put(issueKey(key), &rev, 0)
 }
 

@@ -396,6 +396,7 @@ func (b *Bridge) consumeOutbound(env *sdk.Env, m *abi.QueueMessage) (abi.QueueRe
 		return abi.QueueResult{}, nil
 	}
 	o.ch, o.short = kind.New(env, secrets), kind.Short
+	o.inTopic() // topics.go
 	if _, err := o.st.get(o.chatKey(), &o.chat); err != nil {
 		return o.fail(err)
 	}

@@ -62,7 +62,7 @@ var RecordKinds = []RecordKind{
 		Lifetime: "8 days (the queue's dead-letter retention and a day)", Sealed: true, project: segment(1), at: field("at")},
 	{Name: "held", Holds: "an agent's replies held outside the reply window until the customer answers a template: request keys and comment ids, when the template was sent; keyed by the chat id, no text",
 		Lifetime: "until the customer answers (the replies are queued again), at most 7 days", Sealed: true, project: segment(1), at: field("at")},
-	{Name: "issue", Holds: "a request's chat (project, channel, chat id), resolved flag, last activity",
+	{Name: "issue", Holds: "a request's chat (project, channel, chat id), its topic's thread id in that chat (topics.go), resolved flag, last activity",
 		Lifetime: "until the chat is forgotten or its project deleted; once resolved, the project's retention period (default 90 days) after its last activity",
 		Sealed:   true, project: issueProject, at: field("at")},
 	{Name: "link", Holds: "a chat's link to a JSM customer: the customer's account id and when the chat proved it controls the customer's email; keyed by an HMAC of the chat under the project's own key, no chat id, no email, no code",

@@ -88,7 +88,7 @@ func (c *chatRecord) tagReplies(issue string) bool {
 // requestTag heads a reply with its request's key where the chat has
 // several open requests.
 func (o *outbound) requestTag(c channel.Content) channel.Content {
-	if !o.chat.tagReplies(o.job.Issue) {
+	if !o.chat.tagReplies(o.job.Issue) || o.rev.Thread != "" && o.cfg.topicsOf(o.rev.Channel) { // a topic says it (topics.go)
 		return c
 	}
 	return corrected(c, "["+o.job.Issue+"]")
@@ -122,7 +122,7 @@ func (w *inbound) listRequests() error {
 	}
 	chooser, ok := w.ch.(channel.Chooser)
 	if !ok {
-		return w.replyStep("reply", fill(rt.ListText, "{current}", w.chat.Issue, "{keys}", strings.Join(open, ", ")))
+		return w.replyStep("reply", fill(rt.ListText, "{keys}", strings.Join(open, ", ")))
 	}
 	// The current request first, then the others newest first.
 	var list []string
@@ -215,7 +215,8 @@ func (w *inbound) requestChosen() (taken bool, err error) {
 }
 
 // requestTexts are the bot's words about several requests, in one
-// language. They are not yet among the texts a project overrides.
+// language; a project overrides them by the names in requestTextNames
+// (textoverrides.go).
 type requestTexts struct {
 	Prompt        string // the list, no current request
 	PromptCurrent string // {key}
@@ -223,7 +224,7 @@ type requestTexts struct {
 	New           string // the button that starts a new request (WhatsApp: at most 20 characters)
 	Chosen        string // {key}
 	Gone          string
-	ListText      string // {current}, {keys}: where a channel has no buttons
+	ListText      string // {keys}: where a channel has no buttons
 }
 
 var requestLanguages = map[string]*requestTexts{
@@ -250,10 +251,5 @@ var requestLanguages = map[string]*requestTexts{
 // requestTextsIn are the texts in the customer's language, else the
 // project's, else English.
 func (c *Config) requestTextsIn(lang string) *requestTexts {
-	for _, l := range []string{supportedLanguage(lang), supportedLanguage(c.Language)} {
-		if t, ok := requestLanguages[l]; ok {
-			return t
-		}
-	}
-	return requestLanguages[DefaultLanguage]
+	return sideTexts(c, requestLanguages, requestTextNames, lang)
 }

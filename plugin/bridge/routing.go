@@ -78,7 +78,8 @@ func holdDelay(age time.Duration) time.Duration {
 	return 15 * time.Second
 }
 
-// routeTexts are the menu's words, by language.
+// routeTexts are the menu's words, by language; a project overrides them by
+// the names in routeTextNames (textoverrides.go).
 type routeTexts struct {
 	Prompt string // above the choices
 	Button string // the WhatsApp list's button, at most 20 characters
@@ -102,12 +103,7 @@ var routeLanguages = map[string]*routeTexts{
 }
 
 func (c *Config) routeTexts(lang string) *routeTexts {
-	for _, l := range []string{supportedLanguage(lang), c.Language} {
-		if t, ok := routeLanguages[l]; ok {
-			return t
-		}
-	}
-	return routeLanguages[DefaultLanguage]
+	return sideTexts(c, routeLanguages, routeTextNames, lang)
 }
 
 // menuType finds a type of the menu by id.

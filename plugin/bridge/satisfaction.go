@@ -57,7 +57,8 @@ type csatRecord struct {
 // rating closed. No channel produces it.
 const kindSurveyDue channel.Kind = "survey-due"
 
-// surveyTexts are the survey's words, by language.
+// surveyTexts are the survey's words, by language; a project overrides
+// them by the names in surveyTextNames (textoverrides.go).
 type surveyTexts struct {
 	Prompt    string // the question above the buttons
 	Thanks    string // after a press: {minutes}
@@ -123,12 +124,7 @@ var surveyLanguages = map[string]*surveyTexts{
 // surveyTexts are the survey's words in the customer's language (lang, as
 // the messenger names it), else the project's, else English.
 func (c *Config) surveyTexts(lang string) *surveyTexts {
-	for _, l := range []string{supportedLanguage(lang), c.Language} {
-		if t, ok := surveyLanguages[l]; ok {
-			return t
-		}
-	}
-	return surveyLanguages[DefaultLanguage]
+	return sideTexts(c, surveyLanguages, surveyTextNames, lang)
 }
 
 // choiceData is a button's data: "csat:<n>:<KEY>".

@@ -92,6 +92,9 @@ type issueRecord struct {
 	Chat     string `json:"chat"`
 	IssueID  string `json:"issueId,omitempty"`
 	Resolved bool   `json:"resolved,omitempty"`
+	// Thread is the request's topic in its private chat (topics.go), ""
+	// where it has none.
+	Thread string `json:"thread,omitempty"`
 	// At is the request's last activity (Unix seconds): its opening, a
 	// customer's message (noted at most hourly, touchEvery), its resolution
 	// or reopening. Retention counts from it (privacy.go).

@@ -41,49 +41,45 @@ type texts struct {
 	Flood string // {minutes}
 }
 
-// textName is one text an admin may override: its name in Config.Texts,
-// where it lives in texts, and the placeholders it may use.
-type textName struct {
-	name         string
-	field        func(*texts) *string
-	placeholders []string
-}
+// textName is one main text an admin may override (textoverrides.go).
+type textName = textOf[texts]
 
 // textNames lists every text by its configuration name.
 var textNames = []textName{
-	{"greeting", func(t *texts) *string { return &t.Greeting }, nil},
-	{"help", func(t *texts) *string { return &t.Help }, nil},
-	{"newDone", func(t *texts) *string { return &t.NewDone }, nil},
-	{"status", func(t *texts) *string { return &t.Status }, []string{"{key}", "{status}"}},
-	{"noRequest", func(t *texts) *string { return &t.NoRequest }, nil},
-	{"resolved", func(t *texts) *string { return &t.Resolved }, nil},
-	{"tooLarge", func(t *texts) *string { return &t.TooLarge }, []string{"{name}"}},
-	{"notAccepted", func(t *texts) *string { return &t.NotAccepted }, nil},
-	{"failed", func(t *texts) *string { return &t.Failed }, nil},
-	{"fileTooLarge", func(t *texts) *string { return &t.FileTooLarge }, []string{"{name}"}},
-	{"unreadable", func(t *texts) *string { return &t.Unreadable }, nil},
-	{"corrected", func(t *texts) *string { return &t.Corrected }, nil},
-	{"forgotten", func(t *texts) *string { return &t.Forgotten }, nil},
-	{"forgetInGroup", func(t *texts) *string { return &t.ForgetInGroup }, nil},
-	{"acknowledged", func(t *texts) *string { return &t.Acknowledged }, []string{"{key}"}},
-	{"outOfHours", func(t *texts) *string { return &t.OutOfHours }, []string{"{opens}"}},
-	{"flood", func(t *texts) *string { return &t.Flood }, []string{"{minutes}"}},
+	{"greeting", func(t *texts) *string { return &t.Greeting }, nil, 0},
+	{"help", func(t *texts) *string { return &t.Help }, nil, 0},
+	{"newDone", func(t *texts) *string { return &t.NewDone }, nil, 0},
+	{"status", func(t *texts) *string { return &t.Status }, []string{"{key}", "{status}"}, 0},
+	{"noRequest", func(t *texts) *string { return &t.NoRequest }, nil, 0},
+	{"resolved", func(t *texts) *string { return &t.Resolved }, nil, 0},
+	{"tooLarge", func(t *texts) *string { return &t.TooLarge }, []string{"{name}"}, 0},
+	{"notAccepted", func(t *texts) *string { return &t.NotAccepted }, nil, 0},
+	{"failed", func(t *texts) *string { return &t.Failed }, nil, 0},
+	{"fileTooLarge", func(t *texts) *string { return &t.FileTooLarge }, []string{"{name}"}, 0},
+	{"unreadable", func(t *texts) *string { return &t.Unreadable }, nil, 0},
+	{"corrected", func(t *texts) *string { return &t.Corrected }, nil, 0},
+	{"forgotten", func(t *texts) *string { return &t.Forgotten }, nil, 0},
+	{"forgetInGroup", func(t *texts) *string { return &t.ForgetInGroup }, nil, 0},
+	{"acknowledged", func(t *texts) *string { return &t.Acknowledged }, []string{"{key}"}, 0},
+	{"outOfHours", func(t *texts) *string { return &t.OutOfHours }, []string{"{opens}"}, 0},
+	{"flood", func(t *texts) *string { return &t.Flood }, []string{"{minutes}"}, 0},
 }
 
-func lookupText(name string) (textName, bool) {
-	for _, n := range textNames {
+func lookupText(name string) (overridable, bool) {
+	for _, n := range allTextNames() {
 		if n.name == name {
 			return n, true
 		}
 	}
-	return textName{}, false
+	return overridable{}, false
 }
 
 // TextNames lists the names of the texts an admin may override, in the
 // order a settings UI shows them.
 func TextNames() []string {
-	names := make([]string, len(textNames))
-	for i, n := range textNames {
+	all := allTextNames()
+	names := make([]string, len(all))
+	for i, n := range all {
 		names[i] = n.name
 	}
 	return names
@@ -94,7 +90,7 @@ func TextNames() []string {
 var languages = map[string]*texts{
 	"en": {
 		Greeting:      "Hello! Write your question here and our support team will answer in this chat.",
-		Help:          "Write your message and our support team will answer here. You can send photos and documents too.\n/status shows your request and its status.\n/new starts a new request.\n/forget removes this chat's link to your requests.\n/help shows this message.",
+		Help:          "Write your message and our support team will answer here. You can send photos and documents too.\n/status shows your request and its status.\n/new starts a new request.\n/requests lists your open requests and lets you choose the one you write to.\n/forget removes this chat's link to your requests.\n/help shows this message.",
 		NewDone:       "Your next message will start a new request.",
 		Status:        "Your request {key}: {status}",
 		NoRequest:     "You have no open request. Write a message to start one.",
@@ -113,7 +109,7 @@ var languages = map[string]*texts{
 	},
 	"de": {
 		Greeting:      "Hallo! Schreiben Sie Ihre Frage hier, unser Support-Team antwortet in diesem Chat.",
-		Help:          "Schreiben Sie Ihre Nachricht, unser Support-Team antwortet hier. Sie können auch Fotos und Dokumente senden.\n/status zeigt Ihre Anfrage und ihren Status.\n/new beginnt eine neue Anfrage.\n/forget löst die Verknüpfung dieses Chats mit Ihren Anfragen.\n/help zeigt diese Nachricht.",
+		Help:          "Schreiben Sie Ihre Nachricht, unser Support-Team antwortet hier. Sie können auch Fotos und Dokumente senden.\n/status zeigt Ihre Anfrage und ihren Status.\n/new beginnt eine neue Anfrage.\n/requests zeigt Ihre offenen Anfragen und lässt Sie wählen, an welche Sie schreiben.\n/forget löst die Verknüpfung dieses Chats mit Ihren Anfragen.\n/help zeigt diese Nachricht.",
 		NewDone:       "Ihre nächste Nachricht beginnt eine neue Anfrage.",
 		Status:        "Ihre Anfrage {key}: {status}",
 		NoRequest:     "Sie haben keine offene Anfrage. Schreiben Sie eine Nachricht, um eine zu beginnen.",
@@ -132,7 +128,7 @@ var languages = map[string]*texts{
 	},
 	"fr": {
 		Greeting:      "Bonjour ! Écrivez votre question ici, notre équipe d'assistance vous répondra dans ce chat.",
-		Help:          "Écrivez votre message, notre équipe d'assistance vous répondra ici. Vous pouvez aussi envoyer des photos et des documents.\n/status affiche votre demande et son état.\n/new commence une nouvelle demande.\n/forget supprime le lien entre ce chat et vos demandes.\n/help affiche ce message.",
+		Help:          "Écrivez votre message, notre équipe d'assistance vous répondra ici. Vous pouvez aussi envoyer des photos et des documents.\n/status affiche votre demande et son état.\n/new commence une nouvelle demande.\n/requests liste vos demandes ouvertes et vous laisse choisir celle à laquelle vous écrivez.\n/forget supprime le lien entre ce chat et vos demandes.\n/help affiche ce message.",
 		NewDone:       "Votre prochain message commencera une nouvelle demande.",
 		Status:        "Votre demande {key} : {status}",
 		NoRequest:     "Vous n'avez aucune demande ouverte. Écrivez un message pour en commencer une.",
@@ -151,7 +147,7 @@ var languages = map[string]*texts{
 	},
 	"es": {
 		Greeting:      "¡Hola! Escriba aquí su pregunta y nuestro equipo de soporte le responderá en este chat.",
-		Help:          "Escriba su mensaje y nuestro equipo de soporte le responderá aquí. También puede enviar fotos y documentos.\n/status muestra su solicitud y su estado.\n/new inicia una nueva solicitud.\n/forget elimina el vínculo de este chat con sus solicitudes.\n/help muestra este mensaje.",
+		Help:          "Escriba su mensaje y nuestro equipo de soporte le responderá aquí. También puede enviar fotos y documentos.\n/status muestra su solicitud y su estado.\n/new inicia una nueva solicitud.\n/requests muestra sus solicitudes abiertas y le deja elegir a cuál escribe.\n/forget elimina el vínculo de este chat con sus solicitudes.\n/help muestra este mensaje.",
 		NewDone:       "Su próximo mensaje iniciará una nueva solicitud.",
 		Status:        "Su solicitud {key}: {status}",
 		NoRequest:     "No tiene ninguna solicitud abierta. Escriba un mensaje para iniciar una.",
@@ -170,7 +166,7 @@ var languages = map[string]*texts{
 	},
 	"pt": {
 		Greeting:      "Olá! Escreva a sua pergunta aqui e a nossa equipa de suporte responderá neste chat.",
-		Help:          "Escreva a sua mensagem e a nossa equipa de suporte responderá aqui. Também pode enviar fotos e documentos.\n/status mostra o seu pedido e o respetivo estado.\n/new inicia um novo pedido.\n/forget remove a ligação deste chat aos seus pedidos.\n/help mostra esta mensagem.",
+		Help:          "Escreva a sua mensagem e a nossa equipa de suporte responderá aqui. Também pode enviar fotos e documentos.\n/status mostra o seu pedido e o respetivo estado.\n/new inicia um novo pedido.\n/requests mostra os seus pedidos abertos e permite escolher para qual escreve.\n/forget remove a ligação deste chat aos seus pedidos.\n/help mostra esta mensagem.",
 		NewDone:       "A sua próxima mensagem iniciará um novo pedido.",
 		Status:        "O seu pedido {key}: {status}",
 		NoRequest:     "Não tem nenhum pedido aberto. Escreva uma mensagem para iniciar um.",
@@ -189,7 +185,7 @@ var languages = map[string]*texts{
 	},
 	"uk": {
 		Greeting:      "Вітаємо! Напишіть тут своє запитання, і наша служба підтримки відповість у цьому чаті.",
-		Help:          "Напишіть повідомлення, і наша служба підтримки відповість тут. Ви також можете надсилати фото й документи.\n/status показує ваш запит і його стан.\n/new починає новий запит.\n/forget видаляє зв'язок цього чату з вашими запитами.\n/help показує це повідомлення.",
+		Help:          "Напишіть повідомлення, і наша служба підтримки відповість тут. Ви також можете надсилати фото й документи.\n/status показує ваш запит і його стан.\n/new починає новий запит.\n/requests показує ваші відкриті запити й дає змогу вибрати, до якого ви пишете.\n/forget видаляє зв'язок цього чату з вашими запитами.\n/help показує це повідомлення.",
 		NewDone:       "Ваше наступне повідомлення почне новий запит.",
 		Status:        "Ваш запит {key}: {status}",
 		NoRequest:     "У вас немає відкритого запиту. Напишіть повідомлення, щоб почати його.",
@@ -253,12 +249,7 @@ func (c *Config) textsIn(lang string) *texts {
 	if c.ResolutionMessage != "" {
 		t.Resolved = c.ResolutionMessage
 	}
-	for name, text := range c.Texts[lang] {
-		if n, ok := lookupText(name); ok && text != "" {
-			*n.field(&t) = text
-		}
-	}
-	return &t
+	return overridden(&t, textNames, c.Texts[lang])
 }
 
 // fill replaces {name} style placeholders.

@@ -83,6 +83,17 @@ type Windowed interface {
 	ReplyWindow() time.Duration
 }
 
+// Topics is implemented by channels whose messenger keeps topics in a
+// private chat with the bot (Telegram's forum topic mode, Bot API 9.3):
+// the bridge gives each request its own topic where the bot has them
+// (Bot.Topics). CreateTopic makes one named name in chatID and returns its
+// thread id; InTopic is the channel sending into thread ("" for the chat's
+// general thread), every other method unchanged.
+type Topics interface {
+	CreateTopic(chatID, name string) (thread string, err error)
+	InTopic(thread string) Channel
+}
+
 // Secrets names the host secrets a channel uses by reference.
 type Secrets struct {
 	Token   string // the bot token
@@ -102,6 +113,9 @@ type Limits struct {
 type Bot struct {
 	ID       string
 	Username string
+	// Topics: the bot has topics in private chats (Telegram's getMe
+	// has_topics_enabled), so the channel's Topics may be used.
+	Topics bool
 }
 
 // Kind is what an inbound event means.
@@ -181,6 +195,9 @@ type Inbound struct {
 	Callback string `json:"cb,omitempty"`
 	// Reaction is the emoji of a Reaction event ("" when taken back).
 	Reaction string `json:"reaction,omitempty"`
+	// Thread is the topic of a private chat the event came from (Topics),
+	// "" for the chat's general thread and on channels without topics.
+	Thread string `json:"thread,omitempty"`
 }
 
 // Failure is why a message was not delivered: the messenger's error code and

@@ -141,6 +141,7 @@ const state = {
   renderedFire: '',
   project: '',          // the dev project (SUP) ...
   projectChannel: '',   // ... and the messenger it listens to
+  topic: 0,             // the Telegram topic the customer writes in, 0: the general chat
 };
 
 // The messengers the pane speaks, each through its simulator's control API
@@ -286,12 +287,31 @@ function botBubble(m) {
     }
   }
   body.push(choiceButtons(m));
+  if (m.channel === 'telegram' && m.message_thread_id) body.unshift(topicLabel(m.message_thread_id, true));
   return el('div', { class: 'bubble bot', dataset: { messageId: m.message_id || m.message_token || m.id || '' } }, body,
     el('span', { class: 'meta' }, 'bot', when ? ' · ' + fmtTime(when) : ''));
 }
 
+// topicLabel names the private-chat topic a Telegram message is in (Bot API
+// 9.3, where the bot has topic mode: one topic per request); pressing it
+// makes the customer write in that topic.
+function topicLabel(thread, pressable) {
+  const name = '# topic ' + thread;
+  if (!pressable) return el('span', { class: 'topic', 'aria-label': 'topic' }, name);
+  return el('button', { type: 'button', class: 'topic', 'aria-label': 'topic', title: 'Write in this topic',
+    onclick: () => setTopic(thread) }, name);
+}
+
+// setTopic makes the customer write in a topic, or in the general chat (0).
+function setTopic(thread) {
+  state.topic = thread || 0;
+  $('#compose-topic').hidden = !state.topic;
+  $('#compose-topic-name').textContent = state.topic ? 'topic ' + state.topic : '';
+}
+
 function myBubble(m) {
   const body = [];
+  if (m.thread) body.push(topicLabel(m.thread, false));
   if (m.kind === 'photo') body.push(el('div', { class: 'photo', 'aria-label': 'photo' }, '🖼'));
   if (m.kind === 'document') body.push(el('div', { class: 'file' }, '📄 ', m.fileName));
   if (m.text) body.push(el('div', { class: 'text' }, m.text));
@@ -387,6 +407,7 @@ function customerBody(ch, id, kind, text, name, docName) {
     }
   }
   const b = { chat_id: Number(id), text, first_name: name };
+  if (state.topic) b.message_thread_id = state.topic;
   if (kind === 'photo') b.photo = true;
   if (kind === 'document') b.document = { file_name: docName, size: 48213, mime_type: mime };
   return b;
@@ -405,6 +426,7 @@ async function send(ev) {
   const docName = $('#doc-name').value.trim() || 'document.pdf';
   const body = customerBody(ch, id, kind, text, $('#chat-name').value.trim() || 'Customer', docName);
   const m = { text, kind, at: Date.now() };
+  if (ch === 'telegram' && state.topic) m.thread = state.topic;
   if (kind === 'document') m.fileName = docName;
   $('#send').disabled = true;
   try {
@@ -430,6 +452,7 @@ async function send(ev) {
 
 // changeChannel gives the new messenger its default chat.
 function changeChannel() {
+  setTopic(0);
   $('#chat-id').value = MESSENGERS[messenger()].chat;
   $('#fault-block').disabled = messenger() !== 'telegram';
   state.renderedChat = '';
@@ -873,7 +896,8 @@ function init() {
   for (const r of document.querySelectorAll('input[name=kind]')) {
     r.addEventListener('change', () => { $('#doc-name').hidden = r.value !== 'document' || !r.checked; });
   }
-  $('#chat-id').addEventListener('change', () => { state.renderedChat = ''; pollSent(); pollFaults(); });
+  $('#chat-id').addEventListener('change', () => { state.renderedChat = ''; setTopic(0); pollSent(); pollFaults(); });
+  $('#compose-topic-clear').addEventListener('click', () => setTopic(0));
   $('#channel').addEventListener('change', changeChannel);
   $('#channel-switch').addEventListener('click', switchProject);
   for (const id of ['#fault-jira', '#fault-telegram', '#fault-block']) $(id).addEventListener('change', toggleFault);

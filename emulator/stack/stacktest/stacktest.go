@@ -401,6 +401,8 @@ type UserMsg struct {
 	Photo        bool    `json:"photo,omitempty"`
 	Document     *DocMsg `json:"document,omitempty"`
 	MediaGroupID string  `json:"media_group_id,omitempty"`
+	// MessageThreadID writes in a topic of the private chat.
+	MessageThreadID int64 `json:"message_thread_id,omitempty"`
 }
 
 type DocMsg struct {
@@ -439,6 +441,7 @@ type SentMsg struct {
 	Plain     string `json:"plain"`
 	FileName  string `json:"file_name"`
 	FileSize  int64  `json:"file_size"`
+	Thread    int64  `json:"message_thread_id"` // the topic it went to, 0 for none
 }
 
 // Sent lists what the bot Sent to chat, oldest first.

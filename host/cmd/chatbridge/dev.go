@@ -27,6 +27,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dev", stderr)
 	c.flags(fs, true)
 	watch := fs.String("watch", "", "live reload: the plugin folder (its main package and manifest.yml, or a module root with ./plugin) to rebuild and load when a .go file or the manifest changes; without -bundle, the first bundle is built from it")
+	topics := fs.Bool("telegram-topics", false, "give the simulated Telegram bots topics in private chats (Bot API 9.3's forum topic mode): the bridge opens one topic per request")
 	fs.StringVar(&c.simsURL, "sims", "", "control URL of a `chatbridge sims` process to use instead of starting the simulators here (so the host can be killed while they keep their state)")
 	// On etcd, several dev nodes that share -data (its dev keys) and
 	// -public-url (a balancer) form a local cluster: make run-cluster.
@@ -52,6 +53,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	sc.Sims.TelegramTopics = *topics
 	st, err := stack.Start(ctx, sc)
 	if err != nil {
 		return err

@@ -23,6 +23,11 @@ const BaseURL = "https://api.telegram.org"
 // (400 "can't parse entities").
 var ErrMarkup = errors.New("telegram: can't parse entities")
 
+// ErrThread reports a send into a topic the chat no longer has (400
+// "message thread not found": the user deleted it, or the bot's topic
+// mode is off).
+var ErrThread = errors.New("telegram: message thread not found")
+
 // Error is a Bot API failure: a reply with ok:false, or an HTTP status
 // without a JSON reply.
 type Error struct {
@@ -58,6 +63,8 @@ func (e *Error) Is(target error) bool {
 			strings.Contains(desc, "invalid file_id"))
 	case ErrMarkup:
 		return e.Code == 400 && strings.Contains(desc, "can't parse entities")
+	case ErrThread:
+		return e.Code == 400 && strings.Contains(desc, "message thread not found")
 	}
 	return false
 }

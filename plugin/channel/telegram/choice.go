@@ -31,6 +31,7 @@ func callbackEvent(id string, q *CallbackQuery) (channel.Inbound, bool) {
 		Sender:    displayName(q.From),
 		Choice:    q.Data,
 		Callback:  q.ID,
+		Thread:    topicOf(q.Message),
 	}, true
 }
 
@@ -55,11 +56,11 @@ func (c *Channel) SendChoices(chatID, text string, choices []channel.Choice) err
 	for _, ch := range choices {
 		row = append(row, inlineButton{Text: ch.Label, CallbackData: ch.Data})
 	}
-	return c.client.Call("sendMessage", map[string]any{
+	return c.send("sendMessage", map[string]any{
 		"chat_id":      id,
 		"text":         text,
 		"reply_markup": map[string]any{"inline_keyboard": [][]inlineButton{row}},
-	}, nil)
+	})
 }
 
 // AnswerChoice implements channel.Answerer with answerCallbackQuery, which

@@ -22,6 +22,11 @@
 // refusal as a document. The webhook asks for message_reaction updates;
 // a private chat's reaction is a Reaction event (media.go).
 //
+// Where the bot has topics in private chats (getMe's has_topics_enabled,
+// Bot API 9.3), CreateTopic makes one with createForumTopic, InTopic sends
+// with message_thread_id, and a message or button press in a private
+// chat's topic carries its Thread (topics.go).
+//
 // Webhook deliveries are authenticated by comparing the
 // X-Telegram-Bot-Api-Secret-Token header with the stored secret through the
 // host's constant-time Compare.

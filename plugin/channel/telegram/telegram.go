@@ -50,6 +50,8 @@ type Channel struct {
 	client  Client
 	secrets sdk.Secrets
 	names   channel.Secrets
+	// thread is the topic sends go to (InTopic), 0 for none.
+	thread int64
 }
 
 var _ channel.Channel = (*Channel)(nil)
@@ -108,11 +110,11 @@ func (c *Channel) SendText(chatID, text string) error {
 		"parse_mode":           "HTML",
 		"link_preview_options": map[string]bool{"is_disabled": true},
 	}
-	err = c.client.Call("sendMessage", params, nil)
+	err = c.send("sendMessage", params) // topics.go
 	if errors.Is(err, ErrMarkup) {
 		delete(params, "parse_mode")
 		params["text"] = plainOf(text)
-		err = c.client.Call("sendMessage", params, nil)
+		err = c.send("sendMessage", params)
 	}
 	return err
 }
@@ -161,13 +163,13 @@ func (c *Channel) SendFile(chatID string, f channel.File) error {
 	if f.Caption != "" {
 		fields = append(fields, [2]string{"caption", captionHTML(f.Caption)}, [2]string{"parse_mode", "HTML"})
 	}
-	err = c.client.CallMultipart(method, fields, Upload{Field: field, Name: f.Name, MIME: f.MIME, Data: f.Data}, nil)
+	err = c.sendFile(method, fields, Upload{Field: field, Name: f.Name, MIME: f.MIME, Data: f.Data}) // topics.go
 	if method != "sendDocument" && err != nil && !errors.Is(err, channel.ErrTemporary) && !errors.Is(err, channel.ErrBlocked) {
 		// Telegram refuses some images as photos (dimensions, format),
 		// and voice messages to users who forbid them
 		// (VOICE_MESSAGES_FORBIDDEN) or in a format it cannot play: a
 		// document always works.
-		err = c.client.CallMultipart("sendDocument", fields, Upload{Field: "document", Name: f.Name, MIME: f.MIME, Data: f.Data}, nil)
+		err = c.sendFile("sendDocument", fields, Upload{Field: "document", Name: f.Name, MIME: f.MIME, Data: f.Data})
 	}
 	return err
 }
@@ -228,7 +230,7 @@ func (c *Channel) Validate() (channel.Bot, error) {
 	if !me.IsBot {
 		return channel.Bot{}, fmt.Errorf("telegram: getMe: the token is not a bot's: %w", channel.ErrUnauthorized)
 	}
-	return channel.Bot{ID: strconv.FormatInt(me.ID, 10), Username: me.Username}, nil
+	return channel.Bot{ID: strconv.FormatInt(me.ID, 10), Username: me.Username, Topics: me.HasTopicsEnabled}, nil
 }
 
 // Register implements channel.Channel with setWebhook: the bridge's URL, the

@@ -56,6 +56,10 @@ type Message struct {
 		FirstName   string `json:"first_name"`
 		LastName    string `json:"last_name"`
 	} `json:"contact"`
+	// MessageThreadID and IsTopicMessage place the message in a forum
+	// topic: of a private chat where the bot has topic mode (topics.go).
+	MessageThreadID int64 `json:"message_thread_id"`
+	IsTopicMessage  bool  `json:"is_topic_message"`
 }
 
 // User is a Telegram user.
@@ -66,6 +70,9 @@ type User struct {
 	LastName     string `json:"last_name"`
 	Username     string `json:"username"`
 	LanguageCode string `json:"language_code"`
+	// HasTopicsEnabled is getMe's: the bot has forum topic mode in private
+	// chats (Bot API 9.3).
+	HasTopicsEnabled bool `json:"has_topics_enabled"`
 }
 
 // Chat is a Telegram chat.
@@ -201,6 +208,7 @@ func messageEvent(id string, m *Message, edited bool) (channel.Inbound, bool) {
 		Sender:     displayName(m.From),
 		Edited:     edited || m.EditDate != 0,
 		MediaGroup: m.MediaGroupID,
+		Thread:     topicOf(m),
 	}
 	if m.From != nil {
 		ev.Lang = m.From.LanguageCode

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
+)
+
+// With `chatbridge dev -telegram-topics`, the messenger pane labels each
+// bot message with its private-chat topic (one per request), and pressing
+// the label makes the customer write in that topic, which the bridge takes
+// to that topic's request.
+func TestDevConsoleShowsTelegramTopicsAndWritesInOne(t *testing.T) {
+	b := startChromium(t)
+	dev := startDev(t, "-bundle", bridgeBundleDir(t), "-data", t.TempDir(), "-telegram-topics")
+	page := b.newPage(t)
+	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
+		if _, err := page.call(domain, map[string]any{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := page.call("Page.navigate", map[string]any{"url": dev.admin + "/"}); err != nil {
+		t.Fatal(err)
+	}
+	const wait = 45 * time.Second
+	quote := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	page.waitFor(t, "the console connects", `document.querySelector('#conn') && document.querySelector('#conn').textContent === 'live' && state.installations.length > 0`, wait)
+
+	say := func(text string) {
+		t.Helper()
+		page.eval(t, `document.querySelector('#message').value = `+quote(text)+`; document.querySelector('#send').click(); true`, nil)
+	}
+	say("console-topic scanner jams")
+	page.waitFor(t, "the request opened", `[...document.querySelectorAll('#requests li[data-key]')].some(li => li.innerText.includes('console-topic scanner jams'))`, wait)
+	page.eval(t, `[...document.querySelectorAll('#requests li[data-key]')].find(li => li.innerText.includes('console-topic scanner jams')).click(); true`, nil)
+	page.waitFor(t, "the request shown", `document.querySelector('#request h3') && document.querySelector('#request h3').innerText.includes('console-topic scanner jams')`, wait)
+	page.eval(t, `document.querySelector('#reply').value = 'console-topic we are on it'; document.querySelector('#reply-public').click(); true`, nil)
+	page.waitFor(t, "the reply labelled with its topic", `[...document.querySelectorAll('#chat .bubble.bot')].some(b => b.innerText.includes('console-topic we are on it') && b.querySelector('.topic'))`, wait)
+
+	// The customer writes in the topic from the pane.
+	page.eval(t, `[...document.querySelectorAll('#chat .bubble.bot')].find(b => b.innerText.includes('console-topic we are on it')).querySelector('.topic').click(); true`, nil)
+	page.waitFor(t, "the composer in the topic", `!document.querySelector('#compose-topic').hidden`, wait)
+	say("console-topic still jammed")
+	page.waitFor(t, "the customer's message labelled with the topic", `[...document.querySelectorAll('#chat .bubble.me')].some(b => b.innerText.includes('console-topic still jammed') && b.querySelector('.topic'))`, wait)
+	deadline := time.Now().Add(wait)
+	for {
+		var list []struct {
+			Summary  string `json:"summary"`
+			Comments []struct {
+				Body string `json:"body"`
+			} `json:"comments"`
+		}
+		simGet(t, dev.admin+"/_sim/jira/requests", &list)
+		found, requests := false, 0
+		for _, r := range list {
+			if strings.Contains(r.Summary, "console-topic") {
+				requests++
+			}
+			for _, c := range r.Comments {
+				found = found || strings.Contains(r.Summary, "console-topic scanner jams") && strings.Contains(c.Body, "still jammed")
+			}
+		}
+		if found && requests == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the message in the topic did not reach its request (%d requests): %+v", requests, list)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	page.screenshot(t, filepath.Join(bundletest.RepoRoot(), "testdata", "artifacts", "console-topics.png"))
+	if p := page.consoleProblems(); len(p) > 0 {
+		t.Fatalf("the page logged errors:\n%s", strings.Join(p, "\n"))
+	}
+}
