@@ -117,15 +117,7 @@ func voiceFormat(data []byte) (mime string) {
 // any other upload is refused (the Bot API says other formats "may be sent
 // as Audio or Document"), as is a user who forbids voice messages.
 func sendVoice(_ context.Context, s *Sim, b *bot, a *args) (any, string, *apiError) {
-	com, e := readCommon(a)
-	if e != nil {
-		return nil, "", e
-	}
-	up, ref, e := a.file("voice")
-	if e != nil {
-		return nil, "", e
-	}
-	f, e := readCaption(a)
+	com, up, ref, f, e := readFileSend(a, "voice")
 	if e != nil {
 		return nil, "", e
 	}

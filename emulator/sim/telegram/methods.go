@@ -497,16 +497,23 @@ func readCaption(a *args) (formatted, *apiError) {
 	return f, nil
 }
 
-func sendPhoto(_ context.Context, s *Sim, b *bot, a *args) (any, string, *apiError) {
+// readFileSend reads what every file send starts with: the common fields,
+// the file named field (an upload, or a file_id or URL) and its caption.
+func readFileSend(a *args, field string) (common, *upload, string, formatted, *apiError) {
 	com, e := readCommon(a)
 	if e != nil {
-		return nil, "", e
+		return com, nil, "", formatted{}, e
 	}
-	up, ref, e := a.file("photo")
+	up, ref, e := a.file(field)
 	if e != nil {
-		return nil, "", e
+		return com, nil, "", formatted{}, e
 	}
 	f, e := readCaption(a)
+	return com, up, ref, f, e
+}
+
+func sendPhoto(_ context.Context, s *Sim, b *bot, a *args) (any, string, *apiError) {
+	com, up, ref, f, e := readFileSend(a, "photo")
 	if e != nil {
 		return nil, "", e
 	}
