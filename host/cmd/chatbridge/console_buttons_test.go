@@ -16,20 +16,9 @@ import (
 // callback_query, a WhatsApp interactive reply). A template the bot sends
 // outside WhatsApp's window is shown as one.
 func TestDevConsoleShowsAndPressesButtonsAndShowsTemplates(t *testing.T) {
-	b := startChromium(t)
-	dev := startDev(t, "-bundle", bridgeBundleDir(t), "-data", t.TempDir())
-	page := b.newPage(t)
-	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
-		if _, err := page.call(domain, map[string]any{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := page.call("Page.navigate", map[string]any{"url": dev.admin + "/"}); err != nil {
-		t.Fatal(err)
-	}
+	page, dev := openConsole(t)
 	const wait = 45 * time.Second
 	quote := func(s string) string { b, _ := json.Marshal(s); return string(b) }
-	page.waitFor(t, "the console connects", `document.querySelector('#conn') && document.querySelector('#conn').textContent === 'live' && state.installations.length > 0`, wait)
 	// The admin offers two request types and an approved template, through
 	// the bridge's own resolver as the console's settings do.
 	configure := func(fields string) {

@@ -15,19 +15,8 @@ import (
 // dev project to the chosen simulator's bot, and a customer message and an
 // agent's reply travel both ways.
 func TestDevConsoleChatsOverViberAndWhatsApp(t *testing.T) {
-	b := startChromium(t)
-	dev := startDev(t, "-bundle", bridgeBundleDir(t), "-data", t.TempDir())
-	page := b.newPage(t)
-	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
-		if _, err := page.call(domain, map[string]any{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := page.call("Page.navigate", map[string]any{"url": dev.admin + "/"}); err != nil {
-		t.Fatal(err)
-	}
+	page, dev := openConsole(t)
 	const wait = 30 * time.Second
-	page.waitFor(t, "the console connects", `document.querySelector('#conn') && document.querySelector('#conn').textContent === 'live'`, wait)
 	quote := func(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 	for _, tc := range []struct {

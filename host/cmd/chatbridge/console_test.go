@@ -117,9 +117,13 @@ type sentMessage struct {
 	Plain  string `json:"plain"`
 }
 
-func TestDevConsoleDrivesAConversationInHeadlessChromium(t *testing.T) {
+// openConsole starts headless Chromium and `chatbridge dev` on the bridge
+// bundle with args, and opens the dev console in a page once it is live
+// with an installation.
+func openConsole(t *testing.T, args ...string) (*cdp, *devProcess) {
+	t.Helper()
 	b := startChromium(t)
-	dev := startDev(t, "-bundle", bridgeBundleDir(t), "-data", t.TempDir())
+	dev := startDev(t, append([]string{"-bundle", bridgeBundleDir(t), "-data", t.TempDir()}, args...)...)
 	page := b.newPage(t)
 	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
 		if _, err := page.call(domain, map[string]any{}); err != nil {
@@ -129,8 +133,13 @@ func TestDevConsoleDrivesAConversationInHeadlessChromium(t *testing.T) {
 	if _, err := page.call("Page.navigate", map[string]any{"url": dev.admin + "/"}); err != nil {
 		t.Fatal(err)
 	}
+	page.waitFor(t, "the console connects", `document.querySelector('#conn') && document.querySelector('#conn').textContent === 'live' && state.installations.length > 0`, 45*time.Second)
+	return page, dev
+}
+
+func TestDevConsoleDrivesAConversationInHeadlessChromium(t *testing.T) {
+	page, dev := openConsole(t)
 	const wait = 30 * time.Second
-	page.waitFor(t, "the console connects", `document.querySelector('#conn') && document.querySelector('#conn').textContent === 'live'`, wait)
 	page.waitFor(t, "the empty states show", `document.querySelector('#requests').innerText.includes('No requests yet') && document.querySelector('#chat').innerText.includes('No messages')`, wait)
 
 	customer := func(text string) {

@@ -15,20 +15,9 @@ import (
 // the label makes the customer write in that topic, which the bridge takes
 // to that topic's request.
 func TestDevConsoleShowsTelegramTopicsAndWritesInOne(t *testing.T) {
-	b := startChromium(t)
-	dev := startDev(t, "-bundle", bridgeBundleDir(t), "-data", t.TempDir(), "-telegram-topics")
-	page := b.newPage(t)
-	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
-		if _, err := page.call(domain, map[string]any{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := page.call("Page.navigate", map[string]any{"url": dev.admin + "/"}); err != nil {
-		t.Fatal(err)
-	}
+	page, dev := openConsole(t, "-telegram-topics")
 	const wait = 45 * time.Second
 	quote := func(s string) string { b, _ := json.Marshal(s); return string(b) }
-	page.waitFor(t, "the console connects", `document.querySelector('#conn') && document.querySelector('#conn').textContent === 'live' && state.installations.length > 0`, wait)
 
 	say := func(text string) {
 		t.Helper()
