@@ -29,6 +29,19 @@ type Target struct {
 	Installation string
 	Kind         Kind
 	Trigger      string // the manifest's module key
+	// PerAddress, when its Every is above zero, gives each client address
+	// its own token bucket on this route (a trigger browsers call, such as
+	// a website widget's); over it the edge answers 429 with Retry-After.
+	// Zero: only the route's and the installation's buckets.
+	PerAddress AddressLimit
+}
+
+// AddressLimit is a token bucket per client address: one request every
+// Every, Burst at once (at least 1). An IPv6 client's address is its /64,
+// the block one subscriber line usually gets.
+type AddressLimit struct {
+	Every time.Duration
+	Burst int
 }
 
 var (

@@ -68,7 +68,10 @@
 //     handshake; the connection is closed and counted.
 //   - Token buckets per route id (RouteRate, RouteBurst) and per
 //     installation (InstallationRate, InstallationBurst) answer 429 with
-//     Retry-After in whole seconds. The bucket maps are bounded.
+//     Retry-After in whole seconds, and so does a route's bucket per client
+//     address (an IPv6 /64) when its Target.PerAddress is set (a trigger
+//     browsers call), checked first so that a refused request spends none
+//     of the shared buckets. The bucket maps are bounded.
 //
 // Logs are structured (log/slog) and carry no request contents: the access
 // log has the route kind, method, status, duration, sizes, the

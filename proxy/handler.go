@@ -107,6 +107,15 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, a *access) {
 	a.id, a.installation = r.id, t.Installation
 
 	now := time.Now()
+	if l := t.PerAddress; l.Every > 0 {
+		// First, so that an address over its own limit spends nothing of
+		// the route's and installation's buckets, which every client of the
+		// route shares: one address spends at most its own rate of them.
+		if ok, wait := s.addresses.allowAt(addressBucket(id, l, ctx.RemoteIP()), float64(time.Second)/float64(l.Every), float64(max(l.Burst, 1)), now); !ok {
+			s.rateLimited(ctx, scopeAddress, wait)
+			return
+		}
+	}
 	if ok, wait := s.routes.allow(id, now); !ok {
 		s.rateLimited(ctx, scopeRoute, wait)
 		return

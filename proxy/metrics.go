@@ -24,10 +24,11 @@ func kindLabel(k Kind) string {
 const (
 	scopeRoute = iota
 	scopeInstallation
+	scopeAddress
 	numScopes
 )
 
-var scopeLabels = [numScopes]string{"route", "installation"}
+var scopeLabels = [numScopes]string{"route", "installation", "address"}
 
 const (
 	rejectPerIP = iota

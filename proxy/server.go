@@ -35,6 +35,7 @@ type Server struct {
 
 	routes        *limiter
 	installations *limiter
+	addresses     *limiter      // routes' per-address buckets (Target.PerAddress)
 	inFlight      chan struct{} // a slot per running invocation
 
 	// invokeCtx parents every invocation; cancelled when Shutdown gives up.
@@ -82,6 +83,7 @@ func New(cfg Config, backend Backend, logger *slog.Logger) (*Server, error) {
 		hsts:          "max-age=" + strconv.FormatInt(int64(cfg.HSTSMaxAge/time.Second), 10),
 		routes:        newLimiter(cfg.RouteRate, cfg.RouteBurst, cfg.RateLimitKeys),
 		installations: newLimiter(cfg.InstallationRate, cfg.InstallationBurst, cfg.RateLimitKeys),
+		addresses:     newLimiter(cfg.RouteRate, cfg.RouteBurst, cfg.RateLimitKeys), // rate and burst per call
 		inFlight:      make(chan struct{}, cfg.MaxInFlight),
 		sighupEnd:     make(chan struct{}),
 		streamsEnd:    make(chan struct{}),

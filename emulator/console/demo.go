@@ -24,7 +24,8 @@ Then open the chat button at the bottom right; agents reply in the Jira simulato
 
 // demo serves GET /demo/widget?project=KEY[&installation=ID]: the page
 // loads the widget from the edge, so its policy allows the edge's origin
-// for scripts, requests and the widget's own styles, and nothing else.
+// for scripts, requests and the widget's own styles, and nothing else. Only
+// the console's own pages may frame it (its messenger pane does).
 func (c *Console) demo(w http.ResponseWriter, r *http.Request) {
 	h, _ := c.attached()
 	if h == nil {
@@ -51,7 +52,7 @@ func (c *Console) demo(w http.ResponseWriter, r *http.Request) {
 	}
 	origin := "http://" + r.Host
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src "+edge+"; connect-src "+edge+
-		"; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+		"; style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = demoPage.Execute(w, map[string]string{

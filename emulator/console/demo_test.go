@@ -88,7 +88,8 @@ func TestDemoPageEmbedsTheWidgetFromTheEdge(t *testing.T) {
 	if resp.StatusCode != 200 || in.Routes["web-widget"] == "" || !strings.Contains(string(body), want) {
 		t.Fatalf("%d, want %s in:\n%s", resp.StatusCode, want, body)
 	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src "+edge+";") || !strings.Contains(csp, "connect-src "+edge+";") || !strings.HasPrefix(csp, "default-src 'none'") {
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src "+edge+";") || !strings.Contains(csp, "connect-src "+edge+";") || !strings.HasPrefix(csp, "default-src 'none'") ||
+		!strings.Contains(csp, "frame-ancestors 'self';") {
 		t.Errorf("policy %q", csp)
 	}
 	if !strings.Contains(string(body), "<code>"+srv.URL+"</code>") {

@@ -1,6 +1,8 @@
 // Package console is the local emulator's web console: a messenger pane
 // (Telegram, Viber or WhatsApp, chatting as a customer of that simulator's
-// bot; it offers to switch the dev project to the chosen messenger; the
+// bot, or the website widget on the demo page in a frame; it offers to
+// switch the dev project to the chosen messenger, for the widget with the
+// console's origin allowed; the
 // bot's buttons, keyboards and WhatsApp lists are shown and clickable, a
 // click delivered through the simulator as the messenger delivers a press,
 // a WhatsApp template is shown as one, and a Telegram message in a

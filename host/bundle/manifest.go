@@ -146,6 +146,29 @@ type WebTrigger struct {
 	Key      string             `yaml:"key"`
 	Function string             `yaml:"function"`
 	Response WebTriggerResponse `yaml:"response,omitempty"`
+	// PerAddress, when set, gives each client address (an IPv6 /64) its
+	// own token bucket for this trigger at the edge, answered 429 when it
+	// runs dry: for a trigger browsers call (a website widget), not one a
+	// messenger's few servers call. Absent: only the edge's per-route and
+	// per-installation limits.
+	PerAddress *PerAddress `yaml:"perAddress,omitempty"`
+}
+
+// PerAddress is a web trigger's rate per client address: Requests per
+// Per, sustained, with bursts of up to Burst (1..Requests; absent means 1).
+type PerAddress Rate
+
+// Pace is the bucket PerAddress describes: one request every Every, Burst
+// at once. ok is false when p is nil.
+func (p *PerAddress) Pace() (every time.Duration, burst int, ok bool) {
+	if p == nil {
+		return 0, 0, false
+	}
+	per, err := time.ParseDuration(p.Per)
+	if err != nil || p.Requests < 1 {
+		return 0, 0, false // ParseManifest refuses both
+	}
+	return per / time.Duration(p.Requests), max(p.Burst, 1), true
 }
 
 // WebTriggerResponse says how a web trigger answers.
@@ -213,6 +236,29 @@ type External struct {
 type Fetch struct {
 	Backend []Backend    `yaml:"backend,omitempty"`
 	Pacing  []PacingRule `yaml:"pacing,omitempty"` // see Manifest.Pacing
+}
+
+// checkRate checks a rate at field and returns the interval between two
+// requests; every problem goes to v.
+func checkRate(v *validator, field string, rate Rate) (every time.Duration, ok bool) {
+	per, err := time.ParseDuration(rate.Per)
+	switch {
+	case rate.Per == "":
+		v.add("%s.per is required (such as 1s or 1m)", field)
+	case err != nil:
+		v.add("%s.per %q is not a duration (such as 1s, 1100ms or 1m)", field, rate.Per)
+	case per < minPer || per > maxPer:
+		v.add("%s.per %q is out of range %v..%v", field, rate.Per, minPer, maxPer)
+	}
+	switch {
+	case rate.Requests < 1 || rate.Requests > maxRequests:
+		v.add("%s.requests %d is out of range 1..%d", field, rate.Requests, maxRequests)
+	case rate.Burst < 0 || rate.Burst > rate.Requests:
+		v.add("%s.burst %d is out of range 1..%d (the requests of one interval; absent means 1)", field, rate.Burst, rate.Requests)
+	case err == nil && per >= minPer && per <= maxPer:
+		return per / time.Duration(rate.Requests), true
+	}
+	return 0, false
 }
 
 // PacingRule paces the fetch requests to one egress host that match it,
@@ -348,6 +394,7 @@ var (
 		"Modules":            "modules",
 		"WebTrigger":         "modules.webtrigger[]",
 		"WebTriggerResponse": "modules.webtrigger[].response",
+		"PerAddress":         "modules.webtrigger[].perAddress",
 		"Trigger":            "modules.trigger[]",
 		"TriggerFilter":      "modules.trigger[].filter",
 		"Consumer":           "modules.consumer[]",
@@ -499,6 +546,9 @@ func (m *Manifest) Validate() error {
 		if t := w.Response.Type; t != "" && t != "dynamic" {
 			v.add("%s.response.type %q is not supported (only \"dynamic\")", field, t)
 		}
+		if p := w.PerAddress; p != nil {
+			checkRate(&v, field+".perAddress", Rate(*p))
+		}
 	}
 	for i, t := range mods.Trigger {
 		field := fmt.Sprintf("modules.trigger[%d]", i)
@@ -628,22 +678,8 @@ func (m *Manifest) pacing(v *validator) []ratelimit.Spec {
 			}
 		}
 		if rate := r.Rate; rate != nil {
-			per, err := time.ParseDuration(rate.Per)
-			switch {
-			case rate.Per == "":
-				v.add("%s.rate.per is required (such as 1s or 1m)", field)
-			case err != nil:
-				v.add("%s.rate.per %q is not a duration (such as 1s, 1100ms or 1m)", field, rate.Per)
-			case per < minPer || per > maxPer:
-				v.add("%s.rate.per %q is out of range %v..%v", field, rate.Per, minPer, maxPer)
-			}
-			switch {
-			case rate.Requests < 1 || rate.Requests > maxRequests:
-				v.add("%s.rate.requests %d is out of range 1..%d", field, rate.Requests, maxRequests)
-			case rate.Burst < 0 || rate.Burst > rate.Requests:
-				v.add("%s.rate.burst %d is out of range 1..%d (the requests of one interval; absent means 1)", field, rate.Burst, rate.Requests)
-			case err == nil && per >= minPer && per <= maxPer:
-				s.Pace = ratelimit.Pace{Every: per / time.Duration(rate.Requests), Burst: max(rate.Burst, 1)}
+			if every, ok := checkRate(v, field+".rate", *rate); ok {
+				s.Pace = ratelimit.Pace{Every: every, Burst: max(rate.Burst, 1)}
 			}
 		}
 		t := r.TooManyRequests

@@ -33,7 +33,26 @@ func (e Backend) Lookup(routeID string) (proxy.Target, bool) {
 	if t.Trigger == tenant.JiraEventsRoute {
 		kind = proxy.JiraEvents
 	}
-	return proxy.Target{Installation: t.Installation, Kind: kind, Trigger: t.Trigger}, true
+	return proxy.Target{Installation: t.Installation, Kind: kind, Trigger: t.Trigger, PerAddress: e.perAddress(kind, t.Trigger)}, true
+}
+
+// perAddress is the running bundle's modules.webtrigger[].perAddress of
+// trigger, the edge's bucket per client address on its routes.
+func (e Backend) perAddress(kind proxy.Kind, trigger string) proxy.AddressLimit {
+	b := e.Host.Bundle()
+	if kind != proxy.WebTrigger || b == nil || b.Manifest == nil {
+		return proxy.AddressLimit{}
+	}
+	for _, w := range b.Manifest.Modules.WebTrigger {
+		if w.Key != trigger {
+			continue
+		}
+		if every, burst, ok := w.PerAddress.Pace(); ok {
+			return proxy.AddressLimit{Every: every, Burst: burst}
+		}
+		break
+	}
+	return proxy.AddressLimit{}
 }
 
 // Invoke runs a web trigger, or hands a Jira webhook to the host, mapping

@@ -1,7 +1,8 @@
 // ChatBridge dev console. Plain DOM, no framework: every text from the
 // simulators or the bridge is inserted as text, except the bot's Telegram
 // HTML, which is rebuilt from Telegram's allowed tags only. The messenger
-// pane speaks Telegram, Viber and WhatsApp through their simulators.
+// pane speaks Telegram, Viber and WhatsApp through their simulators, and
+// the website widget through the console's demo page in a frame.
 'use strict';
 
 const $ = (sel) => document.querySelector(sel);
@@ -142,6 +143,7 @@ const state = {
   project: '',          // the dev project (SUP) ...
   projectChannel: '',   // ... and the messenger it listens to
   topic: 0,             // the Telegram topic the customer writes in, 0: the general chat
+  projectOrigins: [],   // ... and the pages its widget serves
 };
 
 // The messengers the pane speaks, each through its simulator's control API
@@ -152,6 +154,11 @@ const MESSENGERS = {
   viber: { title: 'Viber', chat: 'DevVera+/0123456789AbC=', token: '4a5b6c7d8e9f0a1b-2c3d4e5f6a7b8c9d-0e1f2a3b4c5d6e7f' },
   whatsapp: { title: 'WhatsApp', chat: '4915112345678',
     token: '106540352242922:102290129340398:5f4dcc3b5aa765d61d8327deb882cf99:EAAGsimulatorAccessToken0123456789abcdefZZ' },
+  // The widget has no simulator: the pane frames the demo page (/demo/widget),
+  // whose widget talks to the edge as a customer's page would. Its own
+  // document keeps the edge's script out of the console's, which allows
+  // only its own origin (RATIONALE.md, "Why does the console frame ...").
+  web: { title: 'Website widget', chat: '', token: null },
 };
 
 const messenger = () => MESSENGERS[$('#channel').value] ? $('#channel').value : 'telegram';
@@ -181,6 +188,7 @@ function sentPath(ch, id) {
 async function pollSent() {
   const id = chatId();
   const ch = messenger();
+  if (ch === 'web') { state.sent = []; renderChat(); return; }
   if (!id) { state.sent = []; renderChat(); return; }
   try {
     const sent = await api('GET', sentPath(ch, id)) || [];
@@ -322,10 +330,11 @@ function myBubble(m) {
 
 function renderChat() {
   const mine = state.mine.get(chatKey()) || [];
-  const key = JSON.stringify([chatKey(), state.sent, mine, state.projectChannel]);
+  const key = JSON.stringify([chatKey(), state.sent, mine, state.projectChannel, state.projectOrigins]);
   if (key === state.renderedChat) return;
   state.renderedChat = key;
   renderChannelHint();
+  if (renderWidget()) return;
   const chat = $('#chat');
   const nodes = [];
   let i = 0;
@@ -345,16 +354,40 @@ function renderChat() {
   if (atBottom) chat.scrollTop = chat.scrollHeight;
 }
 
+// widgetReady: the project uses the widget and allows this console's origin.
+const widgetReady = () => state.projectChannel === 'web' && state.projectOrigins.includes(location.origin);
+
+// renderWidget shows the widget's frame in place of the simulator chat when
+// the pane speaks the widget, and reports whether it does.
+function renderWidget() {
+  const web = messenger() === 'web';
+  for (const n of document.querySelectorAll('#messenger .sim-only')) n.hidden = web;
+  $('#chat').hidden = web;
+  $('#compose').hidden = web;
+  const frame = $('#widget-frame');
+  const show = web && widgetReady();
+  frame.hidden = !show;
+  const src = show ? '/demo/widget?project=' + encodeURIComponent(state.project) +
+    (state.installations[0] ? '&installation=' + encodeURIComponent(state.installations[0].id) : '') : '';
+  if (frame.getAttribute('src') !== src) {
+    if (src) frame.setAttribute('src', src); else frame.removeAttribute('src');
+  }
+  return web;
+}
+
 // renderChannelHint says when project SUP listens to another messenger than
-// the pane's, and offers to switch it to the pane's simulator bot.
+// the pane's (or, for the widget, does not allow this console's origin), and
+// offers to switch it to the pane's simulator bot or the widget.
 function renderChannelHint() {
   const hint = $('#channel-hint');
   const ch = messenger();
   const project = state.projectChannel;
-  hint.hidden = !project || project === ch;
+  hint.hidden = !project || (project === ch && (ch !== 'web' || widgetReady()));
   if (hint.hidden) return;
-  $('#channel-hint-text').textContent = 'Project ' + state.project + ' uses ' + (MESSENGERS[project] ? MESSENGERS[project].title : project) +
-    ': messages from this ' + MESSENGERS[ch].title + ' chat are refused.';
+  $('#channel-hint-text').textContent = project === ch
+    ? 'Project ' + state.project + ' does not allow this console (' + location.origin + ') to show its widget.'
+    : 'Project ' + state.project + ' uses ' + (MESSENGERS[project] ? MESSENGERS[project].title : project) +
+      ': messages from this ' + MESSENGERS[ch].title + (ch === 'web' ? ' are refused.' : ' chat are refused.');
   $('#channel-switch').textContent = 'Use ' + MESSENGERS[ch].title + ' for ' + state.project;
 }
 
@@ -367,6 +400,7 @@ async function pollProject() {
     const p = ((a && a.configs) || [])[0];
     state.project = p ? p.projectKey : '';
     state.projectChannel = p ? p.channel : '';
+    state.projectOrigins = (p && p.allowedOrigins) || [];
   } catch { /* shown by the connection badge */ }
   renderChat();
 }
@@ -378,8 +412,11 @@ async function switchProject() {
   const ch = messenger();
   $('#channel-switch').disabled = true;
   try {
-    const a = await api('POST', '/_console/resolve/' + encodeURIComponent(inst.id) + '/config.set',
-      { projectKey: state.project, channel: ch, botToken: MESSENGERS[ch].token });
+    // The widget takes no token, and needs this console's origin allowed.
+    const cfg = ch === 'web'
+      ? { projectKey: state.project, channel: ch, botToken: null, allowedOrigins: [...new Set([...state.projectOrigins, location.origin])] }
+      : { projectKey: state.project, channel: ch, botToken: MESSENGERS[ch].token };
+    const a = await api('POST', '/_console/resolve/' + encodeURIComponent(inst.id) + '/config.set', cfg);
     if (!a || !a.ok) throw new Error('config.set: ' + JSON.stringify((a && a.errors) || a));
     await pollProject();
   } catch (e) {
