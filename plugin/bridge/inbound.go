@@ -71,7 +71,10 @@ func (b *Bridge) WebTrigger(env *sdk.Env, req *abi.WebTriggerRequest) (*abi.Resp
 			log.Error("webhook: configuration unreadable", "err", err)
 			return respond(503), nil
 		}
-		if _, secrets, found = b.endpoint(&cfg, route); !found || channelOf(route) != name {
+		if found {
+			_, secrets, found = b.endpoint(&cfg, route)
+		}
+		if !found || channelOf(route) != name {
 			found, cfg = false, Config{}
 		}
 	}
