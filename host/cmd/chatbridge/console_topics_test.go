@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chatbridge/chatbridge/host/bundle/bundletest"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // With `chatbridge dev -telegram-topics`, the messenger pane labels each
@@ -35,8 +37,7 @@ func TestDevConsoleShowsTelegramTopicsAndWritesInOne(t *testing.T) {
 	page.waitFor(t, "the composer in the topic", `!document.querySelector('#compose-topic').hidden`, wait)
 	say("console-topic still jammed")
 	page.waitFor(t, "the customer's message labelled with the topic", `[...document.querySelectorAll('#chat .bubble.me')].some(b => b.innerText.includes('console-topic still jammed') && b.querySelector('.topic'))`, wait)
-	deadline := time.Now().Add(wait)
-	for {
+	waitfor.Until(t, wait, "the message in the topic in its request, and no other request", func() string {
 		var list []struct {
 			Summary  string `json:"summary"`
 			Comments []struct {
@@ -54,13 +55,10 @@ func TestDevConsoleShowsTelegramTopicsAndWritesInOne(t *testing.T) {
 			}
 		}
 		if found && requests == 1 {
-			break
+			return ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the message in the topic did not reach its request (%d requests): %+v", requests, list)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return fmt.Sprintf("%d requests: %+v", requests, list)
+	})
 	page.screenshot(t, filepath.Join(bundletest.RepoRoot(), "testdata", "artifacts", "console-topics.png"))
 	if p := page.consoleProblems(); len(p) > 0 {
 		t.Fatalf("the page logged errors:\n%s", strings.Join(p, "\n"))

@@ -11,6 +11,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/storage/etcd/etcdtest"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
 	"github.com/chatbridge/chatbridge/host/storage/storagetest"
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -38,21 +39,9 @@ func openNode(t *testing.T, endpoints []string, prefix string, rc *CacheConfig) 
 	}
 	t.Cleanup(func() { d.Close() })
 	if rc != nil {
-		waitFor(t, "the cache's watch to start", func() bool { return d.CacheStats().Revision > 0 })
+		waitfor.Until(t, 10*time.Second, "the cache's watch to start", waitfor.True(func() bool { return d.CacheStats().Revision > 0 }))
 	}
 	return d
-}
-
-// waitFor polls cond until it holds, failing the test after 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still waiting for %s after 10 s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // modRev is the revision of key's last change as the cluster says.
@@ -112,7 +101,7 @@ func TestCache_AWriteOnOneNodeReachesAnothersCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	rev := modRev(t, a, "config")
-	waitFor(t, "b's watch to deliver a's write", func() bool { return b.CacheStats().Revision >= rev })
+	waitfor.Until(t, 10*time.Second, "b's watch to deliver a's write", waitfor.True(func() bool { return b.CacheStats().Revision >= rev }))
 	wantCached(t, b, "config", "v2")
 
 	if err := a.Delete(ctx, "config"); err != nil {
@@ -122,7 +111,7 @@ func TestCache_AWriteOnOneNodeReachesAnothersCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	rev = modRev(t, a, "marker")
-	waitFor(t, "b's watch to deliver a's delete", func() bool { return b.CacheStats().Revision >= rev })
+	waitfor.Until(t, 10*time.Second, "b's watch to deliver a's delete", waitfor.True(func() bool { return b.CacheStats().Revision >= rev }))
 	if n := b.CacheStats().Entries; n != 0 {
 		t.Fatalf("b still holds %d records after the delete", n)
 	}
@@ -141,7 +130,7 @@ func TestCache_ReadsItsOwnWritesWhileTheWatchLags(t *testing.T) {
 	if err := d.Set(ctx, "chat", []byte("old"), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the watch to start", func() bool { return d.CacheStats().Revision >= modRev(t, d, "chat") })
+	waitfor.Until(t, 10*time.Second, "the watch to start", waitfor.True(func() bool { return d.CacheStats().Revision >= modRev(t, d, "chat") }))
 	if _, err := d.Get(cached(t), "chat"); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +178,7 @@ func TestCache_AWatchThatEndsDropsTheCache(t *testing.T) {
 	if err := d.Set(ctx, "k", []byte("v1"), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the watch to start", func() bool { return d.CacheStats().Revision >= modRev(t, d, "k") })
+	waitfor.Until(t, 10*time.Second, "the watch to start", waitfor.True(func() bool { return d.CacheStats().Revision >= modRev(t, d, "k") }))
 	if _, err := d.Get(cached(t), "k"); err != nil {
 		t.Fatal(err)
 	}
@@ -197,11 +186,11 @@ func TestCache_AWatchThatEndsDropsTheCache(t *testing.T) {
 
 	drops := d.CacheStats().Drops
 	(*d.cache.watchCancel.Load())()
-	waitFor(t, "the cache to be dropped", func() bool { return d.CacheStats().Drops == drops+1 })
+	waitfor.Until(t, 10*time.Second, "the cache to be dropped", waitfor.True(func() bool { return d.CacheStats().Drops == drops+1 }))
 	if err := other.Set(ctx, "k", []byte("v2"), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a new watch", func() bool { return d.CacheStats().Revision >= modRev(t, other, "k") })
+	waitfor.Until(t, 10*time.Second, "a new watch", waitfor.True(func() bool { return d.CacheStats().Revision >= modRev(t, other, "k") }))
 	if rec, err := d.Get(cached(t), "k"); err != nil || string(rec.Value) != "v2" {
 		t.Fatalf("after the watch ended: %q, %v", rec.Value, err)
 	}
@@ -222,8 +211,8 @@ func TestCache_AWatchThatEndsDropsTheCache(t *testing.T) {
 	drops = d.CacheStats().Drops
 	d.cache.testStartRev.Store(old)
 	(*d.cache.watchCancel.Load())()
-	waitFor(t, "the compacted watch to be dropped too", func() bool { return d.CacheStats().Drops >= drops+2 })
-	waitFor(t, "a watch from the present", func() bool { return d.CacheStats().Revision >= now })
+	waitfor.Until(t, 10*time.Second, "the compacted watch to be dropped too", waitfor.True(func() bool { return d.CacheStats().Drops >= drops+2 }))
+	waitfor.Until(t, 10*time.Second, "a watch from the present", waitfor.True(func() bool { return d.CacheStats().Revision >= now }))
 	if rec, err := d.Get(cached(t), "k"); err != nil || string(rec.Value) != "v5" {
 		t.Fatalf("after compaction: %q, %v", rec.Value, err)
 	}
@@ -241,7 +230,7 @@ func TestCache_ServesNothingStale(t *testing.T) {
 	if err := other.Set(ctx, "k", []byte("v1"), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the watch to start", func() bool { return d.CacheStats().Revision >= modRev(t, d, "k") })
+	waitfor.Until(t, 10*time.Second, "the watch to start", waitfor.True(func() bool { return d.CacheStats().Revision >= modRev(t, d, "k") }))
 	if _, err := d.Get(cached(t), "k"); err != nil {
 		t.Fatal(err)
 	}
@@ -255,13 +244,13 @@ func TestCache_ServesNothingStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Reads may serve v1 for at most MaxStale; then the cluster answers.
-	waitFor(t, "the other node's write", func() bool {
+	waitfor.Until(t, 10*time.Second, "the other node's write", waitfor.True(func() bool {
 		rec, err := d.Get(cached(t), "k")
 		if err != nil {
 			t.Fatal(err)
 		}
 		return string(rec.Value) == "v2"
-	})
+	}))
 	if s := d.CacheStats(); s.Revision >= modRev(t, d, "k") {
 		t.Fatalf("the watch was not held back: %+v", s)
 	}
@@ -422,18 +411,14 @@ func TestCache_StaysFreshWithoutWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	late := int64(0)
-	for time.Since(start) < 4*maxStale {
+	waitfor.Until(t, 10*time.Second, "a read served from the cache after 2 x MaxStale without writes", func() string {
 		before := d.CacheStats().Hits
 		if rec, err := d.Get(cached(t), "k"); err != nil || string(rec.Value) != "v" {
 			t.Fatalf("k = %q, %v", rec.Value, err)
 		}
 		if time.Since(start) > 2*maxStale && d.CacheStats().Hits > before {
-			late++
+			return ""
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if late == 0 {
-		t.Fatalf("no read was served from the cache after 2 x MaxStale without writes: %+v", d.CacheStats())
-	}
+		return fmt.Sprintf("%+v", d.CacheStats())
+	})
 }
