@@ -161,7 +161,10 @@ func TestPartition_ANodeCutOffMidInvocationFailsItsWritesWhenItReturns(t *testin
 // node learns of the lapse and cancels the attempt, which the attempt's
 // writes ignore here (the fence alone must stop them). Every chat's
 // effects are each message's once, in push order. Without fencing the held attempt's
-// write lands, and the chat's state ends at the held message.
+// write lands, and the chat's state ends at the held message. Retries are
+// at most a second apart: attempts that fail around the handover would
+// otherwise back off past the waits below (the default doubles to 5
+// minutes), and the scenario is about order, not about backing off.
 func partitionScenario(t *testing.T, c *testCluster, endpoints [2][]string, lose func(held, other *node, i int) (heal func())) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -195,7 +198,7 @@ func partitionScenario(t *testing.T, c *testCluster, endpoints [2][]string, lose
 				staleErr <- err
 			}
 			return d, err
-		}, queue.Config{Workers: workers})
+		}, queue.Config{Workers: workers, BaseBackoff: 50 * time.Millisecond, MaxBackoff: time.Second})
 		e.mu.Lock()
 		e.stores[name] = nodes[i].store
 		e.mu.Unlock()
