@@ -137,7 +137,10 @@ type Queue struct {
 	runnable []*lane
 	dead     map[string]DeadLetter
 
-	wg                               sync.WaitGroup
+	wg sync.WaitGroup
+	// pending is the number of items of the lanes in lanes, kept with
+	// every change to them under mu: a lane dropped while a worker holds
+	// its first message is uncounted whole, whatever that attempt does next.
 	pending                          atomic.Int64
 	delivered, retried, deadLettered atomic.Int64
 }
@@ -692,13 +695,16 @@ func (q *Queue) drop(l *lane, r *record) {
 }
 
 // release removes a held message from its lane without remembering it as
-// gone: its record may still be pending, for another consumer.
+// gone: its record may still be pending, for another consumer. A lane
+// forgotten meanwhile was uncounted whole when it was dropped.
 func (q *Queue) release(l *lane, r *record) {
-	q.pending.Add(-1)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(l.items) > 0 && l.items[0].ID == r.ID {
 		l.items = l.items[1:]
+		if q.lanes[l.key] == l {
+			q.pending.Add(-1)
+		}
 	}
 }
 
@@ -814,11 +820,7 @@ func (q *Queue) dropLanesLocked(match func(*lane) bool) []*lane {
 		if l.timer != nil {
 			l.timer.Stop()
 		}
-		n := len(l.items)
-		if l.held {
-			n-- // drop accounts for it
-		}
-		q.pending.Add(-int64(n))
+		q.pending.Add(-int64(len(l.items)))
 		delete(q.lanes, key)
 		dropped = append(dropped, l)
 	}
