@@ -261,9 +261,19 @@ func partitionScenario(t *testing.T, c *testCluster, endpoints [2][]string, lose
 	if !errors.Is(stale, storage.ErrFenced) {
 		t.Errorf("the held node's attempt after its claim lapsed: %v, want its write fenced (storage.ErrFenced)", stale)
 	}
-	waitfor.Until(t, 30*time.Second, "every message applied", waitfor.True(func() bool { return e.total() == chats*perChat }))
+	waitfor.Until(t, 30*time.Second, "every message applied", func() string {
+		if n := e.total(); n != chats*perChat {
+			return fmt.Sprintf("%d of %d applied; pending: the held node %d, the other %d", n, chats*perChat, a.queue.Pending(), b.queue.Pending())
+		}
+		return ""
+	})
 	waitfor.Until(t, 30*time.Second, "every record deleted", waitfor.True(func() bool { return pendingRecords(t, b.store) == 0 }))
-	waitfor.Until(t, 30*time.Second, "both queues count nothing pending", waitfor.True(func() bool { return a.queue.Pending() == 0 && b.queue.Pending() == 0 }))
+	waitfor.Until(t, 30*time.Second, "both queues count nothing pending", func() string {
+		if pa, pb := a.queue.Pending(), b.queue.Pending(); pa != 0 || pb != 0 {
+			return fmt.Sprintf("the held node counts %d, the other %d", pa, pb)
+		}
+		return ""
+	})
 
 	for chat := range chats {
 		key := fmt.Sprintf("chat-%02d", chat)
