@@ -141,6 +141,8 @@
 // the customer's email (/link, a code JSM's own notification carries,
 // derived and never stored); a linked chat's requests are raised on the
 // customer's behalf, and a project may require the link (Config.Identity).
+// linklimit.go bounds the codes one chat can make JSM email: one per
+// address a quarter hour, three addresses an hour.
 //
 // # Several requests per chat
 //

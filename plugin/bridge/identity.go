@@ -258,11 +258,14 @@ func (w *inbound) identity() (taken bool, err error) {
 	return true, w.checkCode(key, cmd.email, cmd.code, lt)
 }
 
-// sendCode is step 1 and 2 of a link: find or create the customer, raise
-// the request that carries the code on their behalf, comment the code on
-// it, and tell the chat, in words that say nothing of whether the email has
-// an account.
+// sendCode is step 1 and 2 of a link: within the chat's limit
+// (linklimit.go), find or create the customer, raise the request that
+// carries the code on their behalf, comment the code on it, and tell the
+// chat, in words that say nothing of whether the email has an account.
 func (w *inbound) sendCode(key []byte, email string, lt *linkTexts) error {
+	if limited, err := w.linkLimited(key, email, lt); limited || err != nil {
+		return err
+	}
 	sent := fill(lt.Sent, "{email}", email)
 	if w.prog.Account == "" && !w.prog.has("reply") {
 		c, found, err := w.jc.FindCustomer(w.cfg.ServiceDeskID, email)

@@ -13,6 +13,11 @@ type linkTexts struct {
 	Summary     string
 	Description string
 	Code        string // {command}
+	// Again answers /link for an address this chat asked a code for less
+	// than a quarter hour ago; TooMany, for a new address once it asked
+	// for three in the hour (linklimit.go). Neither sends a code.
+	Again   string // {email} {minutes}
+	TooMany string // {minutes}
 	// Wrong answers a code that does not link (wrong, expired, other chat).
 	Wrong     string
 	Linked    string // {email}
@@ -36,6 +41,8 @@ var linkLanguages = map[string]*linkTexts{
 		Summary:     "Confirm the link of a chat to your support account",
 		Description: "Someone asked to link a chat to your support account. The code is in the next comment. If it was not you, ignore it: nothing is linked without the code.",
 		Code:        "To link your chat, send this line to the bot within 15 minutes:\n\n{command}\n\nIf you did not ask for this, ignore it.",
+		Again:       "A code for {email} was asked for less than 15 minutes ago: if the address can be linked, the email is on its way (look in its spam folder too). You can ask again in {minutes} minutes.",
+		TooMany:     "This chat has asked for codes for three addresses in the last hour, which is as many as we send. Please try again in {minutes} minutes.",
 		Wrong:       "That code does not link this chat: it may be mistyped, expired (after 15 to 30 minutes) or meant for another chat. Send /link with your email address to get a new one.",
 		Linked:      "This chat is now linked to {email}: your requests are raised in your name. /unlink removes the link.",
 		Unlinked:    "This chat is no longer linked to your support account.",
@@ -51,6 +58,8 @@ var linkLanguages = map[string]*linkTexts{
 		Summary:     "Verknüpfung eines Chats mit Ihrem Support-Konto bestätigen",
 		Description: "Jemand möchte einen Chat mit Ihrem Support-Konto verknüpfen. Der Code steht im nächsten Kommentar. Falls Sie es nicht waren, ignorieren Sie ihn: Ohne den Code wird nichts verknüpft.",
 		Code:        "Um Ihren Chat zu verknüpfen, senden Sie dem Bot innerhalb von 15 Minuten diese Zeile:\n\n{command}\n\nFalls Sie das nicht angefordert haben, ignorieren Sie diese Nachricht.",
+		Again:       "Für {email} wurde vor weniger als 15 Minuten ein Code angefordert: Falls die Adresse verknüpft werden kann, ist die E-Mail unterwegs (sehen Sie auch im Spam-Ordner nach). Sie können in {minutes} Minuten erneut anfragen.",
+		TooMany:     "Dieser Chat hat in der letzten Stunde Codes für drei Adressen angefordert, mehr senden wir nicht. Bitte versuchen Sie es in {minutes} Minuten erneut.",
 		Wrong:       "Dieser Code verknüpft diesen Chat nicht: Er ist vielleicht vertippt, abgelaufen (nach 15 bis 30 Minuten) oder für einen anderen Chat. Senden Sie /link mit Ihrer E-Mail-Adresse für einen neuen.",
 		Linked:      "Dieser Chat ist jetzt mit {email} verknüpft: Ihre Anfragen laufen unter Ihrem Namen. /unlink hebt die Verknüpfung auf.",
 		Unlinked:    "Dieser Chat ist nicht mehr mit Ihrem Support-Konto verknüpft.",
@@ -66,6 +75,8 @@ var linkLanguages = map[string]*linkTexts{
 		Summary:     "Confirmer le lien d'un chat à votre compte d'assistance",
 		Description: "Quelqu'un a demandé à lier un chat à votre compte d'assistance. Le code figure dans le commentaire suivant. Si ce n'était pas vous, ignorez-le : rien n'est lié sans le code.",
 		Code:        "Pour lier votre chat, envoyez cette ligne au bot dans les 15 minutes :\n\n{command}\n\nSi vous n'avez rien demandé, ignorez ce message.",
+		Again:       "Un code pour {email} a été demandé il y a moins de 15 minutes : si l'adresse peut être liée, l'e-mail est en route (regardez aussi dans les courriers indésirables). Vous pourrez redemander dans {minutes} minutes.",
+		TooMany:     "Ce chat a demandé des codes pour trois adresses au cours de la dernière heure, le maximum que nous envoyons. Veuillez réessayer dans {minutes} minutes.",
 		Wrong:       "Ce code ne lie pas ce chat : il est peut-être mal saisi, expiré (après 15 à 30 minutes) ou destiné à un autre chat. Envoyez /link avec votre adresse e-mail pour en obtenir un nouveau.",
 		Linked:      "Ce chat est maintenant lié à {email} : vos demandes sont créées à votre nom. /unlink supprime le lien.",
 		Unlinked:    "Ce chat n'est plus lié à votre compte d'assistance.",
@@ -81,6 +92,8 @@ var linkLanguages = map[string]*linkTexts{
 		Summary:     "Confirme el vínculo de un chat con su cuenta de soporte",
 		Description: "Alguien ha pedido vincular un chat con su cuenta de soporte. El código está en el siguiente comentario. Si no fue usted, ignórelo: nada se vincula sin el código.",
 		Code:        "Para vincular su chat, envíe esta línea al bot en un plazo de 15 minutos:\n\n{command}\n\nSi no lo ha pedido, ignore este mensaje.",
+		Again:       "Se pidió un código para {email} hace menos de 15 minutos: si la dirección se puede vincular, el correo está en camino (mire también en la carpeta de spam). Puede volver a pedirlo en {minutes} minutos.",
+		TooMany:     "Este chat ha pedido códigos para tres direcciones en la última hora, el máximo que enviamos. Vuelva a intentarlo en {minutes} minutos.",
 		Wrong:       "Ese código no vincula este chat: puede estar mal escrito, caducado (tras 15 a 30 minutos) o ser de otro chat. Envíe /link con su correo para recibir uno nuevo.",
 		Linked:      "Este chat está vinculado a {email}: sus solicitudes se crean a su nombre. /unlink elimina el vínculo.",
 		Unlinked:    "Este chat ya no está vinculado a su cuenta de soporte.",
@@ -96,6 +109,8 @@ var linkLanguages = map[string]*linkTexts{
 		Summary:     "Confirme a associação de um chat à sua conta de suporte",
 		Description: "Alguém pediu para associar um chat à sua conta de suporte. O código está no próximo comentário. Se não foi você, ignore-o: nada é associado sem o código.",
 		Code:        "Para associar o seu chat, envie esta linha ao bot no prazo de 15 minutos:\n\n{command}\n\nSe não fez este pedido, ignore esta mensagem.",
+		Again:       "Foi pedido um código para {email} há menos de 15 minutos: se o endereço puder ser associado, o e-mail está a caminho (veja também a pasta de spam). Pode pedir de novo dentro de {minutes} minutos.",
+		TooMany:     "Este chat pediu códigos para três endereços na última hora, o máximo que enviamos. Tente de novo dentro de {minutes} minutos.",
 		Wrong:       "Esse código não associa este chat: pode estar mal escrito, expirado (após 15 a 30 minutos) ou ser de outro chat. Envie /link com o seu e-mail para receber um novo.",
 		Linked:      "Este chat está agora associado a {email}: os seus pedidos são criados em seu nome. /unlink remove a associação.",
 		Unlinked:    "Este chat já não está associado à sua conta de suporte.",
@@ -111,6 +126,8 @@ var linkLanguages = map[string]*linkTexts{
 		Summary:     "Підтвердьте зв'язок чату з вашим обліковим записом підтримки",
 		Description: "Хтось попросив пов'язати чат із вашим обліковим записом підтримки. Код — у наступному коментарі. Якщо це були не ви, проігноруйте його: без коду нічого не пов'язується.",
 		Code:        "Щоб пов'язати свій чат, надішліть боту цей рядок протягом 15 хвилин:\n\n{command}\n\nЯкщо ви цього не просили, проігноруйте це повідомлення.",
+		Again:       "Код для {email} запитували менше ніж 15 хвилин тому: якщо адресу можна пов'язати, лист уже в дорозі (перевірте й папку «Спам»). Запитати знову можна через {minutes} хв.",
+		TooMany:     "Цей чат за останню годину запитав коди для трьох адрес — це найбільше, що ми надсилаємо. Спробуйте знову через {minutes} хв.",
 		Wrong:       "Цей код не пов'язує цей чат: можливо, він набраний з помилкою, застарів (через 15–30 хвилин) або призначений для іншого чату. Надішліть /link зі своєю адресою, щоб отримати новий.",
 		Linked:      "Цей чат тепер пов'язаний з {email}: ваші запити створюються від вашого імені. /unlink скасовує зв'язок.",
 		Unlinked:    "Цей чат більше не пов'язаний з вашим обліковим записом підтримки.",

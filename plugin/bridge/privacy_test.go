@@ -50,8 +50,8 @@ var secretsOfTheConversation = []string{
 
 func TestStorageHoldsOnlyConfigMappingAndExpiringRecords(t *testing.T) {
 	h := fullConversation(t)
-	// Another chat links to a JSM customer: a link record, and its own
-	// flood count (identity_test.go).
+	// Another chat links to a JSM customer: a link record, the record of
+	// its /link asks (linklimit.go) and its own flood count (identity_test.go).
 	withCustomers(h)
 	h.configure(map[string]any{"identity": "optional"})
 	linkChat(t, h, 6000000002, "bert@example.com")
@@ -71,7 +71,7 @@ func TestStorageHoldsOnlyConfigMappingAndExpiringRecords(t *testing.T) {
 		}
 	}
 	if kinds["config"] != 1 || kinds["chat"] != 1 || kinds["issue"] != 2 || kinds["dedupe"] == 0 ||
-		kinds["closed"] != 1 || kinds["block"] != 1 || kinds["flood"] != 2 || kinds["link"] != 1 {
+		kinds["closed"] != 1 || kinds["block"] != 1 || kinds["flood"] != 2 || kinds["link"] != 1 || kinds["linkrate"] != 1 {
 		t.Errorf("records by kind: %v", kinds)
 	}
 	edits := 0
@@ -85,10 +85,10 @@ func TestStorageHoldsOnlyConfigMappingAndExpiringRecords(t *testing.T) {
 	}
 	// Delivery records expire on their own.
 	h.advance(DedupeTTL + time.Minute)
-	// So do the flood count and the out-of-hours record (the team opened
-	// on Monday at 09:00 in Berlin, before now).
+	// So do the flood count, the /link limit's record and the out-of-hours
+	// record (the team opened on Monday at 09:00 in Berlin, before now).
 	for _, k := range h.env.Store.Keys() {
-		if strings.HasPrefix(k, "dedupe:") || strings.HasPrefix(k, "flood:") || strings.HasPrefix(k, "closed:") {
+		if strings.HasPrefix(k, "dedupe:") || strings.HasPrefix(k, "flood:") || strings.HasPrefix(k, "linkrate:") || strings.HasPrefix(k, "closed:") {
 			t.Errorf("%s outlived its TTL", k)
 		}
 	}

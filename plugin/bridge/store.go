@@ -35,6 +35,7 @@ const DedupeTTL = 48 * time.Hour
 //	closed:<PROJECT>:<HASH>                     a chat told the team is away, until it opens (hours.go)
 //	flood:<PROJECT>:<HASH>                      a chat's count in its flood window (abuse.go)
 //	link:<PROJECT>:<HMAC>                       a chat's link to a JSM customer, by an HMAC under the project's key (identity.go)
+//	linkrate:<PROJECT>:<HMAC>                   the addresses a chat asked /link codes for, as HMACs (TTL 1 h; linklimit.go)
 //	seen:<PROJECT>:<channel>:<chatId>           when the customer last wrote (window.go)
 //	route:<PROJECT>:<channel>:<chatId>          routeRecord: a first-message menu and its choice (TTL 1 h; routing.go)
 //	held:<PROJECT>:<channel>:<chatId>           heldRecord: replies held outside the reply window (TTL 7 d; template.go)

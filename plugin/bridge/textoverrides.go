@@ -82,6 +82,8 @@ var linkTextNames = []textOf[linkTexts]{
 	{"linkSummary", func(t *linkTexts) *string { return &t.Summary }, nil, 255},
 	{"linkDescription", func(t *linkTexts) *string { return &t.Description }, nil, 0},
 	{"linkCode", func(t *linkTexts) *string { return &t.Code }, []string{"{command}"}, 0},
+	{"linkAgain", func(t *linkTexts) *string { return &t.Again }, []string{"{email}", "{minutes}"}, 0},
+	{"linkTooMany", func(t *linkTexts) *string { return &t.TooMany }, []string{"{minutes}"}, 0},
 	{"linkWrong", func(t *linkTexts) *string { return &t.Wrong }, nil, 0},
 	{"linkLinked", func(t *linkTexts) *string { return &t.Linked }, []string{"{email}"}, 0},
 	{"linkUnlinked", func(t *linkTexts) *string { return &t.Unlinked }, nil, 0},
