@@ -31,7 +31,8 @@ type Target struct {
 	Trigger      string // the manifest's module key
 	// PerAddress, when its Every is above zero, gives each client address
 	// its own token bucket on this route (a trigger browsers call, such as
-	// a website widget's); over it the edge answers 429 with Retry-After.
+	// a website widget's); over it the edge answers 429 with Retry-After,
+	// which the calling page may read (its Origin echoed).
 	// Zero: only the route's and the installation's buckets.
 	PerAddress AddressLimit
 }

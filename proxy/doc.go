@@ -71,7 +71,9 @@
 //     Retry-After in whole seconds, and so does a route's bucket per client
 //     address (an IPv6 /64) when its Target.PerAddress is set (a trigger
 //     browsers call), checked first so that a refused request spends none
-//     of the shared buckets. The bucket maps are bounded.
+//     of the shared buckets. On such a route the edge's 429 echoes the
+//     request's Origin and exposes Retry-After, so that the page can read
+//     how long to wait. The bucket maps are bounded.
 //
 // Logs are structured (log/slog) and carry no request contents: the access
 // log has the route kind, method, status, duration, sizes, the

@@ -107,20 +107,27 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, a *access) {
 	a.id, a.installation = r.id, t.Installation
 
 	now := time.Now()
-	if l := t.PerAddress; l.Every > 0 {
+	// A route with a per-address limit is one a browser calls (a website
+	// widget's): its refusals are readable cross-origin (limitReadable).
+	browser := t.PerAddress.Every > 0
+	if browser {
+		l := t.PerAddress
 		// First, so that an address over its own limit spends nothing of
 		// the route's and installation's buckets, which every client of the
 		// route shares: one address spends at most its own rate of them.
 		if ok, wait := s.addresses.allowAt(addressBucket(id, l, ctx.RemoteIP()), float64(time.Second)/float64(l.Every), float64(max(l.Burst, 1)), now); !ok {
+			s.limitReadable(ctx, browser)
 			s.rateLimited(ctx, scopeAddress, wait)
 			return
 		}
 	}
 	if ok, wait := s.routes.allow(id, now); !ok {
+		s.limitReadable(ctx, browser)
 		s.rateLimited(ctx, scopeRoute, wait)
 		return
 	}
 	if ok, wait := s.installations.allow(t.Installation, now); !ok {
+		s.limitReadable(ctx, browser)
 		s.rateLimited(ctx, scopeInstallation, wait)
 		return
 	}
@@ -146,6 +153,22 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, a *access) {
 		// category through the status only.
 		s.respond(ctx, fasthttp.StatusBadGateway)
 	}
+}
+
+// limitReadable lets the page that called a browser's route read the
+// edge's refusal and its Retry-After, so that a website widget can say how
+// long to wait: the request's Origin is echoed, whatever it is, since the
+// refusal carries nothing but the wait (RATIONALE.md, "Why may any page
+// read the edge's 429 on a widget's route?"). Other routes' refusals, and
+// every answer the module gives, are left as they are.
+func (s *Server) limitReadable(ctx *fasthttp.RequestCtx, browser bool) {
+	origin := ctx.Request.Header.Peek("Origin")
+	if !browser || len(origin) == 0 || !validHeaderValue(string(origin)) {
+		return
+	}
+	ctx.Response.Header.SetBytesV("Access-Control-Allow-Origin", origin)
+	ctx.Response.Header.Set("Access-Control-Expose-Headers", "Retry-After")
+	ctx.Response.Header.Set("Vary", "Origin")
 }
 
 func (s *Server) rateLimited(ctx *fasthttp.RequestCtx, scope int, wait time.Duration) {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -113,4 +114,75 @@ func TestAddressBucketKeysIPv6ByItsSlash64AndNamesTheLimit(t *testing.T) {
 	if addressBucket("other", l, net.ParseIP("192.0.2.1")) == key("192.0.2.1") {
 		t.Error("two routes share an address's bucket")
 	}
+}
+
+// The edge's refusals on a browser's route (one with a per-address limit,
+// a website widget's) are readable by the calling page: its Origin echoed
+// and Retry-After exposed. Nothing else changes: the route's answers that
+// pass, a refusal without an Origin, a refusal on a route without a
+// per-address limit, and the module's own 429.
+func TestServe_ABrowserRoutesRefusalIsReadableCrossOriginAndNothingElseChanges(t *testing.T) {
+	const origin = "https://shop.example"
+	cors := func(h http.Header) string {
+		return h.Get("Access-Control-Allow-Origin") + "|" + h.Get("Access-Control-Expose-Headers")
+	}
+	t.Run("the per-address limit", func(t *testing.T) {
+		ts := startServer(t, testConfig(t), nil)
+		widget := NewRouteID()
+		ts.backend.mu.Lock()
+		ts.backend.routes[widget] = Target{Installation: "inst-a", Kind: WebTrigger, Trigger: "web-widget", PerAddress: AddressLimit{Every: time.Hour, Burst: 2}}
+		ts.backend.mu.Unlock()
+		for i := range 2 {
+			code, h, _ := ts.do("POST", WebTriggerPath(widget), "{}", "Origin", origin)
+			if code != 200 || cors(h) != "|" {
+				t.Fatalf("request %d within the limit: %d, CORS %q; want 200 and the module's headers only", i, code, cors(h))
+			}
+		}
+		code, h, _ := ts.do("POST", WebTriggerPath(widget), "{}", "Origin", origin)
+		if code != 429 || cors(h) != origin+"|Retry-After" || h.Get("Retry-After") == "" || h.Get("Vary") != "Origin" {
+			t.Fatalf("over the limit: %d, CORS %q, Retry-After %q, Vary %q; want 429 readable by %s", code, cors(h), h.Get("Retry-After"), h.Get("Vary"), origin)
+		}
+		code, h, _ = ts.do("POST", WebTriggerPath(widget), "{}")
+		if code != 429 || cors(h) != "|" {
+			t.Errorf("over the limit without an Origin: %d, CORS %q; want a bare 429", code, cors(h))
+		}
+	})
+	t.Run("the route's bucket", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.RouteRate, cfg.RouteBurst = 0.001, 1
+		ts := startServer(t, cfg, nil)
+		widget := NewRouteID()
+		ts.backend.mu.Lock()
+		ts.backend.routes[widget] = Target{Installation: "inst-a", Kind: WebTrigger, Trigger: "web-widget", PerAddress: AddressLimit{Every: time.Millisecond, Burst: 100}}
+		ts.backend.mu.Unlock()
+		hook := ts.backend.add(WebTrigger, "inst-b")
+		for _, c := range []struct {
+			name, route, want string
+		}{
+			{"a widget's route", widget, origin + "|Retry-After"},
+			{"a route without a per-address limit", hook, "|"},
+		} {
+			if code, _, _ := ts.do("POST", WebTriggerPath(c.route), "{}", "Origin", origin); code != 200 {
+				t.Fatalf("%s, first request: %d", c.name, code)
+			}
+			code, h, _ := ts.do("POST", WebTriggerPath(c.route), "{}", "Origin", origin)
+			if code != 429 || cors(h) != c.want {
+				t.Errorf("%s over the route's bucket: %d, CORS %q; want 429, %q", c.name, code, cors(h), c.want)
+			}
+		}
+	})
+	t.Run("the module's own 429", func(t *testing.T) {
+		ts := startServer(t, testConfig(t), nil)
+		widget := NewRouteID()
+		ts.backend.mu.Lock()
+		ts.backend.routes[widget] = Target{Installation: "inst-a", Kind: WebTrigger, Trigger: "web-widget", PerAddress: AddressLimit{Every: time.Millisecond, Burst: 100}}
+		ts.backend.mu.Unlock()
+		ts.backend.setInvoke(func(context.Context, Target, *Request) (*Response, error) {
+			return &Response{Status: 429, Headers: []Header{{Name: "Retry-After", Value: "7"}}}, nil
+		})
+		code, h, _ := ts.do("POST", WebTriggerPath(widget), "{}", "Origin", origin)
+		if code != 429 || cors(h) != "|" || h.Get("Retry-After") != "7" {
+			t.Errorf("the module's 429: %d, CORS %q, Retry-After %q; want it as the module gave it", code, cors(h), h.Get("Retry-After"))
+		}
+	})
 }

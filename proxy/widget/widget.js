@@ -17,7 +17,9 @@
       method: "POST", mode: "cors", credentials: "omit", cache: "no-store",
       headers: { "Content-Type": "text/plain" }, body: JSON.stringify(body)
     }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (j) { j.status = r.status; return j; });
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        j.status = r.status; j.retry = +r.headers.get("Retry-After") || 1; return j;
+      });
     });
   }
 
@@ -80,6 +82,7 @@
     }
     log.appendChild(li);
     log.scrollTop = log.scrollHeight;
+    return li;
   }
 
   var stream = null, retry = 0;
@@ -153,10 +156,15 @@
     if (name.value.trim() !== (state.name || "")) { state.name = name.value.trim(); save(); }
     var id = "m" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
     text.value = "";
-    line("me", t);
+    var mine = line("me", t);
     var go = function () {
       return post({ op: "send", session: state.session, name: state.name || "", id: id, text: t }).then(function (j) {
-        if (!j.ok) line("sys", j.status === 413 ? "That message is too long." : "Not sent; please try again.");
+        if (j.status === 429) {
+          // The edge's limit: not sent, so back into the box to send again.
+          if (mine.parentNode) mine.parentNode.removeChild(mine);
+          if (!text.value) text.value = t;
+          line("sys", "Too many messages at once. Yours is still in the box: send it again in " + j.retry + " s.");
+        } else if (!j.ok) line("sys", j.status === 413 ? "That message is too long." : "Not sent; please try again.");
       });
     };
     (state.session ? go() : connect().then(go)).catch(function () { line("sys", "Not sent; please try again."); });
