@@ -162,8 +162,9 @@
         if (j.status === 429) {
           // The edge's limit: not sent, so back into the box to send again.
           if (mine.parentNode) mine.parentNode.removeChild(mine);
-          if (!text.value) text.value = t;
-          line("sys", "Too many messages at once. Yours is still in the box: send it again in " + j.retry + " s.");
+          text.value = text.value ? t + "\n" + text.value : t;
+          line("sys", "Too many messages at once. Yours is still in the box: send it again in " +
+            (j.retry > 90 ? Math.ceil(j.retry / 60) + " min." : j.retry + " s."));
         } else if (!j.ok) line("sys", j.status === 413 ? "That message is too long." : "Not sent; please try again.");
       });
     };

@@ -48,7 +48,7 @@ func TestE2E_WebsiteWidgetSaysHowLongToWaitAtTheEdgesLimit(t *testing.T) {
 
 	logText := `(` + widgetRoot + `.querySelector('[role=log]').innerText)`
 	box := widgetRoot + `.querySelector('#cb-text')`
-	refusal := regexp.MustCompile(`send it again in \d+ s`)
+	refusal := regexp.MustCompile(`send it again in \d+ (s|min)\.`)
 	// The page spends its bucket (40 requests for a burst of 20) and sends
 	// in the same turn, so that the message meets an empty bucket; should
 	// the bucket have refilled in between, the message went through, and a
