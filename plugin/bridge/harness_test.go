@@ -143,7 +143,15 @@ func (s crashingStorage) Set(key string, value []byte, ttl time.Duration) error 
 	if strings.HasPrefix(key, "dedupe:") && s.h.crashNow(true) {
 		panic(errCrash)
 	}
-	return s.h.env.Store.Set(key, value, ttl)
+	err := s.h.env.Store.Set(key, value, ttl)
+	// crashAfter("SET", prefix, true): the write of a record under prefix
+	// arms the crash at the next progress write.
+	s.h.mu.Lock()
+	if c := s.h.crash; c != nil && !c.armed && err == nil && c.method == "SET" && strings.HasPrefix(key, c.prefix) {
+		c.armed = true
+	}
+	s.h.mu.Unlock()
+	return err
 }
 
 // deliverCrashing delivers p and expects the armed crash: the host dies

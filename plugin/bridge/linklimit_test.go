@@ -204,3 +204,29 @@ func TestTheLinkRateRecordHoldsNoAddressNorChatOutlivesForgetAndExpires(t *testi
 		t.Errorf("linkrate records %v outlived the hour", recs)
 	}
 }
+
+// A delivery that dies between counting its ask and recording that it did
+// is retried as the same ask: one code, and no refusal of itself.
+func TestALinkInterruptedAfterItsAskWasCountedSendsItsCodeOnRetry(t *testing.T) {
+	h := newHarness(t)
+	withCustomers(h)
+	h.configure(map[string]any{"identity": "optional"})
+	h.send(command(h, annaChat64, "/link anna@example.com"))
+	h.crashAfter("SET", "linkrate:", true)
+	p := h.env.Pushed.Take()
+	if len(p) != 1 {
+		t.Fatalf("%d messages queued", len(p))
+	}
+	h.deliverCrashing(p[0], 1)
+	if len(rateRecords(h)) != 1 || len(linkRequests(h)) != 0 {
+		t.Fatalf("the crash came at the wrong point: %d linkrate records, %d link requests", len(rateRecords(h)), len(linkRequests(h)))
+	}
+	h.advance(time.Minute)
+	h.redeliver(p[0], 2)
+	if n := len(linkRequests(h)); n != 1 {
+		t.Fatalf("%d link requests after the retry, want 1", n)
+	}
+	if got := lastText(h); !strings.Contains(got, "emailed it a code") {
+		t.Fatalf("the retried /link was answered %q", got)
+	}
+}
