@@ -31,9 +31,9 @@ func (h *harness) widgetSession() string {
 }
 
 // widgetSay sends a widget message and checks the edge's answer.
-func (h *harness) widgetSay(session, id, text string) {
+func (h *harness) widgetSay(session, id, text, lang string) {
 	h.t.Helper()
-	if resp, _ := h.widget(shopOrigin, web.Request{Op: "send", Session: session, Name: "Ada", ID: id, Text: text}); resp.Status != 200 {
+	if resp, _ := h.widget(shopOrigin, web.Request{Op: "send", Session: session, Name: "Ada", ID: id, Text: text, Lang: lang}); resp.Status != 200 {
 		h.t.Fatalf("send %s: %d %s", id, resp.Status, resp.Body)
 	}
 }
@@ -65,7 +65,7 @@ func (h *harness) lastChoices() web.Event {
 func TestWidgetRatesWithButtonsAndTheRatingReachesJira(t *testing.T) {
 	h := widgetWith(t, map[string]any{"satisfaction": true})
 	s := h.widgetSession()
-	h.widgetSay(s, "m1", "The coffee machine leaks")
+	h.widgetSay(s, "m1", "The coffee machine leaks", "")
 	h.drain()
 	h.event("issue_updated_done.json")
 	h.drain()
@@ -88,7 +88,7 @@ func TestWidgetRatesWithButtonsAndTheRatingReachesJira(t *testing.T) {
 	if last := pub[len(pub)-1]; last.Type != "reply" || !strings.HasPrefix(last.Text, "Thank you for your rating!") {
 		t.Fatalf("after the press: %+v", last)
 	}
-	h.widgetSay(s, "m2", "Fixed the same day")
+	h.widgetSay(s, "m2", "Fixed the same day", "")
 	h.drainNow()
 	if r, c := feedbackOf(t, h, "SUP-1"); r != 4 || c != "Fixed the same day" {
 		t.Fatalf("feedback %d %q", r, c)
@@ -110,7 +110,7 @@ func TestWidgetRatesWithButtonsAndTheRatingReachesJira(t *testing.T) {
 func TestWidgetFirstMessageMenuPicksTheRequestType(t *testing.T) {
 	h := widgetWith(t, map[string]any{"requestTypeMenu": []string{"get help", "Report a delivery problem"}})
 	s := h.widgetSession()
-	h.widgetSay(s, "m1", "My parcel never arrived")
+	h.widgetSay(s, "m1", "My parcel never arrived", "")
 	held := h.dueNow()
 	if h.jira.issueCount() != 0 || len(held) != 1 {
 		t.Fatalf("%d requests, %d held", h.jira.issueCount(), len(held))
@@ -135,16 +135,16 @@ func TestWidgetFirstMessageMenuPicksTheRequestType(t *testing.T) {
 func TestWidgetRequestsListChoosesTheRequestToWriteTo(t *testing.T) {
 	h := widgetHarness(t)
 	s := h.widgetSession()
-	h.widgetSay(s, "m1", "First problem")
+	h.widgetSay(s, "m1", "First problem", "")
 	h.drain()
-	h.widgetSay(s, "m2", "/new")
+	h.widgetSay(s, "m2", "/new", "")
 	h.drain()
-	h.widgetSay(s, "m3", "Second problem")
+	h.widgetSay(s, "m3", "Second problem", "")
 	h.drain()
 	if h.jira.issueCount() != 2 {
 		t.Fatalf("%d requests", h.jira.issueCount())
 	}
-	h.widgetSay(s, "m4", "/requests")
+	h.widgetSay(s, "m4", "/requests", "")
 	h.drain()
 	list := h.lastChoices()
 	var data []string
@@ -156,12 +156,41 @@ func TestWidgetRequestsListChoosesTheRequestToWriteTo(t *testing.T) {
 	}
 	h.widgetPress(s, "c1", requestChoicePrefix+"SUP-1")
 	h.drain()
-	h.widgetSay(s, "m5", "More on the first")
+	h.widgetSay(s, "m5", "More on the first", "")
 	h.drain()
 	if c := h.jira.issue("SUP-1").Comments; len(c) != 1 || !strings.Contains(c[0].Body, "More on the first") {
 		t.Fatalf("SUP-1 comments %+v", c)
 	}
 	if c := h.jira.issue("SUP-2").Comments; len(c) != 0 {
 		t.Fatalf("SUP-2 comments %+v", c)
+	}
+}
+
+// The browser's language is the chat's, as Telegram's language_code is.
+func TestWidgetSpeaksTheBrowsersLanguage(t *testing.T) {
+	h := widgetWith(t, map[string]any{"acknowledge": true})
+	s := h.widgetSession()
+	h.widgetSay(s, "m1", "Die Kaffeemaschine tropft", "de")
+	h.drain()
+	pub := h.published()
+	if len(pub) == 0 || pub[0].Text != fill(languages["de"].Acknowledged, "{key}", "SUP-1") {
+		t.Fatalf("published %+v", pub)
+	}
+	// The resolution notice, sent later without a message, is in German too.
+	h.event("issue_updated_done.json")
+	h.drain()
+	if pub = h.published(); pub[len(pub)-1].Text != languages["de"].Resolved {
+		t.Fatalf("resolution %+v", pub[len(pub)-1])
+	}
+	// A language the bot does not speak is the project's.
+	o := h.widgetSession()
+	h.widgetSay(o, "m1", "Il caffè gocciola", "it")
+	h.drain()
+	if pub = h.published(); pub[len(pub)-1].Text != fill(languages["en"].Acknowledged, "{key}", "SUP-2") {
+		t.Fatalf("published %+v", pub[len(pub)-1])
+	}
+	// A tag of another shape is refused.
+	if resp, _ := h.widget(shopOrigin, web.Request{Op: "send", Session: o, ID: "m2", Text: "x", Lang: "de-AT"}); resp.Status != 400 {
+		t.Errorf("a full tag: %d", resp.Status)
 	}
 }

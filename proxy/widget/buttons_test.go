@@ -18,3 +18,16 @@ func TestTheWidgetShowsChoicesAsButtons(t *testing.T) {
 		}
 	}
 }
+
+// The browser's language goes with the customer's messages and presses, its
+// primary subtag only, and only where the bridge has texts in it.
+func TestTheWidgetSendsTheBrowsersLanguage(t *testing.T) {
+	for _, need := range []string{
+		`navigator.language`, `.toLowerCase().split("-")[0]`, `["en", "de", "fr", "es", "pt", "uk"].indexOf(lang) < 0) lang = undefined`,
+		`text: t, lang: lang`, `data: c.data, lang: lang`,
+	} {
+		if !bytes.Contains(Script, []byte(need)) {
+			t.Errorf("the script lacks %s", need)
+		}
+	}
+}

@@ -11,6 +11,9 @@
   var state = {};
   try { state = JSON.parse(localStorage.getItem(KEY) || "{}") || {}; } catch (e) { state = {}; }
   function save() { try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) {} }
+  // The browser's language, its primary subtag, where the bridge has texts in it.
+  var lang = String(navigator.language || "").toLowerCase().split("-")[0];
+  if (["en", "de", "fr", "es", "pt", "uk"].indexOf(lang) < 0) lang = undefined;
 
   function post(body) {
     return fetch(endpoint, {
@@ -99,7 +102,7 @@
         able(false);
         line("me", c.label);
         text.focus();
-        post({ op: "choose", session: state.session, name: state.name || "", id: id, data: c.data }).then(function (j) {
+        post({ op: "choose", session: state.session, name: state.name || "", id: id, data: c.data, lang: lang }).then(function (j) {
           if (!j.ok) throw 0;
         }).catch(function () { able(true); line("sys", "Not sent; please try again."); });
       });
@@ -182,7 +185,7 @@
     text.value = "";
     line("me", t);
     var go = function () {
-      return post({ op: "send", session: state.session, name: state.name || "", id: id, text: t }).then(function (j) {
+      return post({ op: "send", session: state.session, name: state.name || "", id: id, text: t, lang: lang }).then(function (j) {
         if (!j.ok) line("sys", j.status === 413 ? "That message is too long." : "Not sent; please try again.");
       });
     };

@@ -41,6 +41,7 @@ type widgetPage struct {
 	s        *stacktest.Stack
 	endpoint string
 	session  string
+	lang     string
 	seq      int
 
 	mu     sync.Mutex // guards events
@@ -136,14 +137,14 @@ func (p *widgetPage) subscribe(token string) {
 func (p *widgetPage) say(text string) {
 	p.t.Helper()
 	p.seq++
-	p.post(map[string]any{"op": "send", "session": p.session, "name": "Ada", "id": fmt.Sprintf("m%d", p.seq), "text": text})
+	p.post(map[string]any{"op": "send", "session": p.session, "name": "Ada", "id": fmt.Sprintf("m%d", p.seq), "text": text, "lang": p.lang})
 }
 
 // press sends a press of a button as the widget does.
 func (p *widgetPage) press(data string) {
 	p.t.Helper()
 	p.seq++
-	p.post(map[string]any{"op": "choose", "session": p.session, "name": "Ada", "id": fmt.Sprintf("c%d", p.seq), "data": data})
+	p.post(map[string]any{"op": "choose", "session": p.session, "name": "Ada", "id": fmt.Sprintf("c%d", p.seq), "data": data, "lang": p.lang})
 }
 
 // waitChoices waits for the next buttons after the first skip events and
@@ -260,4 +261,18 @@ func TestE2EWidget_RequestsButtonsChooseTheRequestTheCustomerWritesTo(t *testing
 	if s.Request(t, second.Key).Holds("widgetreqs7003") {
 		t.Errorf("the message went to %s as well", second.Key)
 	}
+}
+
+// The browser's language is the chat's, as Telegram's language_code is:
+// the acknowledgement, and the resolution notice sent later without a
+// message, are in German for a German browser.
+func TestE2EWidget_SpeaksTheBrowsersLanguage(t *testing.T) {
+	s := stacktest.Start(t)
+	p := openWidget(t, s, map[string]any{"acknowledge": true, "satisfaction": false})
+	p.lang = "de"
+	p.say("Der Drucker druckt nicht widgetlang6203")
+	r := s.WaitRequest(t, "widgetlang6203")
+	p.waitText("Vielen Dank! Ihre Anfrage " + r.Key + " ist eröffnet")
+	s.Transition(t, r.Key, "Done")
+	p.waitText("Ihre Anfrage wurde gelöst")
 }

@@ -22,7 +22,9 @@
 // "choose" request (a press of a button, with the button's data) as one
 // channel.Chosen event, which the bridge checks against the chat as it
 // checks a messenger's button presses; the "session" and "connect"
-// requests are the bridge's (plugin/bridge/web.go).
+// requests are the bridge's (plugin/bridge/web.go). A send or a press
+// carries the browser's language as its primary subtag ("de"), where the
+// bridge has texts in it; the bridge uses it as Telegram's language_code.
 //
 // # Delivery
 //

@@ -129,6 +129,10 @@ type Request struct {
 	Text string `json:"text,omitempty"`
 	// Data is the pressed button's data (channel.Choice.Data), on a choose.
 	Data string `json:"data,omitempty"`
+	// Lang is the browser's language, its primary subtag only ("de" for
+	// navigator.language "de-AT"), or "": the bridge uses it as it uses
+	// Telegram's language_code.
+	Lang string `json:"lang,omitempty"`
 }
 
 // Errors of ReadRequest.
@@ -155,7 +159,7 @@ func ReadRequest(body []byte) (Request, error) {
 	default:
 		return r, ErrBadRequest
 	}
-	if !ValidSession(r.Session) || utf8.RuneCountInString(r.Name) > MaxName || !utf8.ValidString(r.Name) {
+	if !ValidSession(r.Session) || utf8.RuneCountInString(r.Name) > MaxName || !utf8.ValidString(r.Name) || !validLang(r.Lang) {
 		return r, ErrBadRequest
 	}
 	if r.Op == "choose" && (!validID(r.ID) || !channel.ValidChoiceData(r.Data)) {
@@ -170,6 +174,24 @@ func ReadRequest(body []byte) (Request, error) {
 		}
 	}
 	return r, nil
+}
+
+// validLang reports whether lang is "" or a primary language subtag: two
+// or three lower-case letters (RFC 5646, 2.2.1, less the reserved longer
+// forms).
+func validLang(lang string) bool {
+	if lang == "" {
+		return true
+	}
+	if len(lang) < 2 || len(lang) > 3 {
+		return false
+	}
+	for i := 0; i < len(lang); i++ {
+		if lang[i] < 'a' || lang[i] > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 func validID(id string) bool {
@@ -292,7 +314,7 @@ func (*Channel) Parse(body []byte) ([]channel.Inbound, error) {
 	if name == "" {
 		name = "Website visitor"
 	}
-	ev := channel.Inbound{ID: chat + ":" + r.ID, Kind: channel.Message, ChatID: chat, MessageID: r.ID, Sender: name}
+	ev := channel.Inbound{ID: chat + ":" + r.ID, Kind: channel.Message, ChatID: chat, MessageID: r.ID, Sender: name, Lang: r.Lang}
 	if r.Op == "choose" {
 		ev.Kind, ev.Choice = channel.Chosen, r.Data
 	} else {

@@ -152,7 +152,7 @@ func TestChoicesArePublishedAsButtonsAndAPressComesBackAsAChosenEvent(t *testing
 		}
 	}
 
-	press, _ := json.Marshal(Request{Op: "choose", Session: s, ID: "c1", Data: ev.Choices[1].Data})
+	press, _ := json.Marshal(Request{Op: "choose", Session: s, ID: "c1", Data: ev.Choices[1].Data, Lang: "de"})
 	if err := ch.Authenticate(&abi.WebTriggerRequest{Body: press}); err != nil {
 		t.Fatalf("a press did not authenticate: %v", err)
 	}
@@ -160,7 +160,7 @@ func TestChoicesArePublishedAsButtonsAndAPressComesBackAsAChosenEvent(t *testing
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("%d events, %v", len(evs), err)
 	}
-	if got := evs[0]; got.Kind != channel.Chosen || got.Choice != "csat:5:SUP-1" || got.ChatID != chat || got.ID != chat+":c1" || got.Plain != "" {
+	if got := evs[0]; got.Kind != channel.Chosen || got.Choice != "csat:5:SUP-1" || got.ChatID != chat || got.ID != chat+":c1" || got.Lang != "de" || got.Plain != "" {
 		t.Errorf("press %+v", got)
 	}
 }
@@ -181,5 +181,31 @@ func TestPressesOutsideTheirShapeAreRefused(t *testing.T) {
 		if _, err := ReadRequest([]byte(c.body)); !errors.Is(err, ErrBadRequest) {
 			t.Errorf("%s: %v, want %v", c.name, err, ErrBadRequest)
 		}
+	}
+}
+
+// The browser's language travels as its primary subtag only; anything else
+// is refused, not guessed at.
+func TestTheBrowsersLanguageIsAPrimarySubtagOrRefused(t *testing.T) {
+	s := NewSession()
+	req := func(r Request) string { b, _ := json.Marshal(r); return string(b) }
+	for _, c := range []struct {
+		name string
+		body string
+	}{
+		{"a full language tag", req(Request{Op: "send", Session: s, ID: "m1", Text: "x", Lang: "de-AT"})},
+		{"a language in capitals", req(Request{Op: "send", Session: s, ID: "m1", Text: "x", Lang: "DE"})},
+		{"a language of one letter", req(Request{Op: "send", Session: s, ID: "m1", Text: "x", Lang: "d"})},
+		{"a language of four letters", req(Request{Op: "send", Session: s, ID: "m1", Text: "x", Lang: "deut"})},
+		{"a press with a language of another shape", req(Request{Op: "choose", Session: s, ID: "c1", Data: "rt:10", Lang: "pt_BR"})},
+	} {
+		if _, err := ReadRequest([]byte(c.body)); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("%s: %v, want %v", c.name, err, ErrBadRequest)
+		}
+	}
+	ch := New(sdktest.NewEnv().Env, channel.Secrets{})
+	evs, err := ch.Parse([]byte(req(Request{Op: "send", Session: s, ID: "m1", Text: "Hallo", Lang: "de"})))
+	if err != nil || len(evs) != 1 || evs[0].Lang != "de" || evs[0].Kind != channel.Message {
+		t.Errorf("a send with a language: %+v, %v", evs, err)
 	}
 }
