@@ -194,3 +194,28 @@ func TestWidgetSpeaksTheBrowsersLanguage(t *testing.T) {
 		t.Errorf("a full tag: %d", resp.Status)
 	}
 }
+
+// Anyone on the web can press: a session's presses count against its flood
+// limit as its messages do, so a flood of presses is answered at most
+// floodLimit times and once with the notice; another session is not held.
+func TestWidgetPressesCountAgainstTheSessionsFloodLimit(t *testing.T) {
+	h := widgetWith(t, map[string]any{"floodLimit": 3, "floodWindowSeconds": 60})
+	flooder, other := h.widgetSession(), h.widgetSession()
+	for i := range 20 {
+		h.widgetPress(flooder, "c"+strconv.Itoa(i), "rt:99")
+	}
+	h.widgetPress(other, "c1", "rt:99")
+	h.drain()
+	closed, notices := map[string]int{}, 0
+	for _, p := range h.env.Live.Published() {
+		switch {
+		case strings.Contains(string(p.Payload), routeLanguages["en"].Closed):
+			closed[p.Channel]++
+		case strings.Contains(string(p.Payload), "You are sending messages faster"):
+			notices++
+		}
+	}
+	if closed[web.RealtimeChannel(web.ChatOf(flooder))] != 3 || closed[web.RealtimeChannel(web.ChatOf(other))] != 1 || notices != 1 {
+		t.Errorf("answers to refused presses %v, %d flood notices; want 3 to the flooder, 1 to the other, one notice", closed, notices)
+	}
+}
