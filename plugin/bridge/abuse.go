@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/plugin/channel"
+	"github.com/chatbridge/chatbridge/plugin/channel/web"
 	"github.com/chatbridge/chatbridge/plugin/jira"
 	"github.com/chatbridge/chatbridge/plugin/sdk"
 )
@@ -315,3 +316,10 @@ func (b *Bridge) blockTarget(env *sdk.Env, payload []byte, byID bool) (store, Co
 // exemptFromLimits are the messages neither the block list nor the flood
 // limit stops: a customer's /forget.
 func exemptFromLimits(ev *channel.Inbound) bool { return forgetCommand(ev) }
+
+// pressesLimited: a website widget's button presses count against the
+// session's flood limit as its messages do. Anyone on the web can open a
+// session and press, and a refused press is answered in the page, from the
+// installation's shared realtime rate; a messenger's presses come from its
+// accounts, which the messenger limits, and Telegram's must be answered.
+func pressesLimited(ch string) bool { return ch == web.Name }

@@ -7,7 +7,7 @@
 // The website widget (channel web, web.go) comes in through its own web
 // trigger: the page's origin must be one of the project's allowed origins;
 // a session, a realtime token with the history read from Jira, a message
-// (queued as a messenger's) or an upload (attached at once) is asked for;
+// or a press of one of its buttons (queued as a messenger's) or an upload (attached at once) is asked for;
 // replies go out through the realtime capability.
 //
 // Customer to Jira: the web trigger authenticates a messenger webhook,

@@ -490,6 +490,14 @@ func (w *inbound) run() error {
 	case channel.Undelivered:
 		return w.undelivered() // receipts.go
 	case channel.Chosen:
+		if pressesLimited(w.job.Channel) { // abuse.go
+			if over, err := w.flooded(); err != nil || over {
+				if err != nil {
+					return err
+				}
+				return w.floodNotice()
+			}
+		}
 		if taken, err := w.requestChosen(); taken || err != nil {
 			return err // a /requests button (requests.go)
 		}

@@ -13,8 +13,8 @@ import (
 // one open in Jira and starts another, and the chat record keeps the keys
 // of the chat's other open requests (chatRecord.Others). /requests lists
 // them with buttons (channel.Chooser: Telegram's inline keyboard, Viber's
-// keyboard, WhatsApp's reply buttons); a press makes that request the
-// current one. While a chat has more than one open request, an agent's
+// keyboard, WhatsApp's reply buttons, the website widget's buttons); a
+// press makes that request the current one. While a chat has more than one open request, an agent's
 // reply is headed with its request's key ("[SUP-12]"), so the customer
 // sees which request it answers. Channels without bot commands send /new
 // and /requests as text, which the bridge recognises itself.

@@ -18,7 +18,7 @@ import (
 // resolved against the service desk's request types when saved). A chat's
 // first message, with no request open, is then answered with a menu: a
 // Telegram inline keyboard, a Viber keyboard, WhatsApp reply buttons (up to
-// 3) or a WhatsApp list (up to 10). Each choice's data is "rt:<typeId>".
+// 3), a WhatsApp list (up to 10) or the website widget's buttons (up to 10). Each choice's data is "rt:<typeId>".
 //
 // The first message is not stored while the customer chooses: its job goes
 // back into the durable queue (errHold), delayed, on a lane of its own

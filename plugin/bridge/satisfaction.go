@@ -15,7 +15,7 @@ import (
 //
 // After the resolution notice, a project with Satisfaction on asks the
 // customer to rate the help with buttons (channel.Chooser): five where the
-// messenger shows five (Telegram, Viber), three where it takes three
+// messenger shows five (Telegram, Viber, the website widget), three where it takes three
 // (WhatsApp's reply buttons: 1, 3 and 5 of JSM's scale). Each button's data
 // names the rating and the request, "csat:<n>:<KEY>", so nothing is stored
 // while the customer decides. A press (channel.Chosen) counts only for a

@@ -7,8 +7,9 @@ import "strings"
 // satisfaction.go). Each messenger has its own kind: Telegram's inline
 // keyboard (a press arrives as a callback_query, answered with
 // answerCallbackQuery), Viber's keyboard (a press of a "reply" button sends
-// its ActionBody back as a text message) and WhatsApp's interactive reply
-// buttons (a press arrives as an interactive button_reply message).
+// its ActionBody back as a text message), WhatsApp's interactive reply
+// buttons (a press arrives as an interactive button_reply message) and the
+// website widget's buttons (a press arrives as a "choose" request).
 
 // Chosen is an inbound event: the customer pressed a button. Inbound.Choice
 // holds the button's data; Inbound.Callback, when set, is what the bot

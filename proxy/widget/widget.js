@@ -11,6 +11,9 @@
   var state = {};
   try { state = JSON.parse(localStorage.getItem(KEY) || "{}") || {}; } catch (e) { state = {}; }
   function save() { try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) {} }
+  // The browser's language, its primary subtag, where the bridge has texts in it.
+  var lang = String(navigator.language || "").toLowerCase().split("-")[0];
+  if (["en", "de", "fr", "es", "pt", "uk"].indexOf(lang) < 0) lang = undefined;
 
   function post(body) {
     return fetch(endpoint, {
@@ -39,6 +42,7 @@
     "input,textarea{width:100%;padding:6px;border:1px solid #888;border-radius:4px}textarea{resize:none;height:56px}" +
     "button:focus-visible,input:focus-visible,textarea:focus-visible{outline:2px solid #0b57d0;outline-offset:2px}" +
     ".s{align-self:flex-end;padding:6px 14px;border:0;border-radius:4px;background:#0b57d0;color:#fff;cursor:pointer}" +
+    ".c{display:flex;flex-wrap:wrap;gap:4px;margin-top:6px}.c button{padding:4px 10px;border:1px solid #0b57d0;border-radius:14px;background:#fff;color:#0b57d0;cursor:pointer}.c button:disabled{opacity:.6;cursor:default}" +
     ".v{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}";
   root.appendChild(css);
 
@@ -85,6 +89,30 @@
     return li;
   }
 
+  // A bot question with buttons: a group named by the question, one real
+  // button per choice; a press is sent back once (one id per question) and
+  // the group is disabled, or enabled again if the press did not go.
+  function choices(ev) {
+    var g = el("div", { "class": "c", role: "group", "aria-label": ev.text || "Choices" });
+    var id = "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
+    (ev.choices || []).forEach(function (c) {
+      var b = el("button", { type: "button" }, c.label);
+      if (/^\u2605+$/.test(c.label)) b.setAttribute("aria-label", c.label.length + " \u2605");
+      b.addEventListener("click", function () {
+        var all = g.querySelectorAll("button"), i;
+        function able(on) { for (i = 0; i < all.length; i++) all[i].disabled = !on; }
+        able(false);
+        line("me", c.label);
+        text.focus();
+        post({ op: "choose", session: state.session, name: state.name || "", id: id, data: c.data, lang: lang }).then(function (j) {
+          if (!j.ok) throw 0;
+        }).catch(function () { able(true); line("sys", "Not sent; please try again."); });
+      });
+      g.appendChild(b);
+    });
+    line("agent", ev.text || "").appendChild(g);
+  }
+
   var stream = null, retry = 0;
   function connect() {
     if (stream) { stream.close(); stream = null; }
@@ -104,6 +132,7 @@
         var ev; try { ev = JSON.parse(m.data); } catch (e) { return; }
         if (ev.type === "file") line("agent", ev.name || "File", ev.url);
         else if (ev.type === "reply") line("agent", ev.text || "");
+        else if (ev.type === "choices") choices(ev);
       };
       stream.addEventListener("expired", connect);
       stream.addEventListener("closed", later);
@@ -158,7 +187,7 @@
     text.value = "";
     var mine = line("me", t);
     var go = function () {
-      return post({ op: "send", session: state.session, name: state.name || "", id: id, text: t }).then(function (j) {
+      return post({ op: "send", session: state.session, name: state.name || "", id: id, text: t, lang: lang }).then(function (j) {
         if (j.status === 429) {
           // The edge's limit: not sent, so back into the box to send again.
           if (mine.parentNode) mine.parentNode.removeChild(mine);

@@ -105,6 +105,30 @@ func TestE2E_WebsiteWidgetInHeadlessChromium(t *testing.T) {
 		t.Fatalf("an internal note reached the page: %q", shown)
 	}
 
+	// A bot question with buttons (/requests): real buttons in a named
+	// group, pressed from the keyboard; the press comes back to the bridge.
+	page.eval(t, widgetRoot+`.querySelector('#cb-text').value = '/requests'; `+widgetRoot+`.querySelector('.s').click(); true`, nil)
+	current := widgetRoot + `.querySelector('[role=log] [role=group] button')`
+	page.waitFor(t, "the /requests buttons appear", current+` && `+current+`.textContent.includes(`+jsString(req.Key)+`)`, stacktest.Wait)
+	var group string
+	page.eval(t, widgetRoot+`.querySelector('[role=log] [role=group]').getAttribute('aria-label')`, &group)
+	if !strings.Contains(group, "You are writing to "+req.Key) {
+		t.Errorf("the buttons' group is named %q, not by its question", group)
+	}
+	page.eval(t, current+`.focus(); true`, nil)
+	for _, ev := range []map[string]any{{"type": "keyDown", "text": "\r"}, {"type": "keyUp"}} {
+		ev["key"], ev["code"], ev["windowsVirtualKeyCode"] = "Enter", "Enter", 13
+		if _, err := page.call("Input.dispatchKeyEvent", ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page.waitFor(t, "the press is answered", logText+`.includes('You are now writing to `+req.Key+`')`, stacktest.Wait)
+	var disabled bool
+	page.eval(t, current+`.disabled`, &disabled)
+	if !disabled {
+		t.Error("the buttons stay enabled after a press")
+	}
+
 	// The customer's file goes to Jira, attached to the request.
 	page.eval(t, `(() => { const dt = new DataTransfer(); dt.items.add(new File([new TextEncoder().encode('receipt bytes zebra31415 '.repeat(100))], 'receipt.png', {type: 'image/png'}));
 		const input = `+widgetRoot+`.querySelector('#cb-file'); input.files = dt.files; input.dispatchEvent(new Event('change')); return true })()`, nil)

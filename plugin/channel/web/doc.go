@@ -18,13 +18,21 @@
 // The widget POSTs JSON with Content-Type text/plain (a CORS simple
 // request: no preflight) to the web trigger with ?project=KEY. The bridge
 // checks the page's Origin against the project's allowed origins before
-// anything else. Parse reads a "send" request as one message event; the
-// "session" and "connect" requests are the bridge's (plugin/bridge/web.go).
+// anything else. Parse reads a "send" request as one message event and a
+// "choose" request (a press of a button, with the button's data) as one
+// channel.Chosen event, which the bridge checks against the chat as it
+// checks a messenger's button presses; the "session" and "connect"
+// requests are the bridge's (plugin/bridge/web.go). A send or a press
+// carries the browser's language as its primary subtag ("de"), where the
+// bridge has texts in it; the bridge uses it as Telegram's language_code.
 //
 // # Delivery
 //
 // SendText publishes {"type":"reply","text":...} to the chat's realtime
 // channel (RealtimeChannel); SendFileURL publishes a single-use download
-// link to an agent's file. Nothing is stored: a page that is not connected
-// reads the reply from Jira when it connects.
+// link to an agent's file; SendChoices (channel.Chooser) publishes a bot
+// question with its buttons ({"type":"choices","text":...,"choices":
+// [{"label":...,"data":...}]}), which the widget shows as buttons. Nothing
+// is stored: a page that is not connected reads the replies from Jira when
+// it connects (a bot question is not in Jira, so it does not show then).
 package web

@@ -117,15 +117,22 @@ func (u Upload) Kind() channel.AttachmentKind {
 // Request is what the widget POSTs (as text/plain JSON).
 type Request struct {
 	// Op is "session" (a new session), "connect" (a realtime token and the
-	// history) or "send" (a message).
+	// history), "send" (a message) or "choose" (a press of a button of a
+	// "choices" event).
 	Op      string `json:"op"`
 	Session string `json:"session,omitempty"`
 	// Name is the visitor's display name; "" shows as a visitor.
 	Name string `json:"name,omitempty"`
-	// ID is the widget's id of a message, unique within the session: a
-	// retried send with the same id is one message.
+	// ID is the widget's id of a message or press, unique within the
+	// session: a retried send with the same id is one message.
 	ID   string `json:"id,omitempty"`
 	Text string `json:"text,omitempty"`
+	// Data is the pressed button's data (channel.Choice.Data), on a choose.
+	Data string `json:"data,omitempty"`
+	// Lang is the browser's language, its primary subtag only ("de" for
+	// navigator.language "de-AT"), or "": the bridge uses it as it uses
+	// Telegram's language_code.
+	Lang string `json:"lang,omitempty"`
 }
 
 // Errors of ReadRequest.
@@ -148,11 +155,14 @@ func ReadRequest(body []byte) (Request, error) {
 	switch r.Op {
 	case "session":
 		return r, nil
-	case "connect", "send":
+	case "connect", "send", "choose":
 	default:
 		return r, ErrBadRequest
 	}
-	if !ValidSession(r.Session) || utf8.RuneCountInString(r.Name) > MaxName || !utf8.ValidString(r.Name) {
+	if !ValidSession(r.Session) || utf8.RuneCountInString(r.Name) > MaxName || !utf8.ValidString(r.Name) || !validLang(r.Lang) {
+		return r, ErrBadRequest
+	}
+	if r.Op == "choose" && (!validID(r.ID) || !channel.ValidChoiceData(r.Data)) {
 		return r, ErrBadRequest
 	}
 	if r.Op == "send" {
@@ -164,6 +174,24 @@ func ReadRequest(body []byte) (Request, error) {
 		}
 	}
 	return r, nil
+}
+
+// validLang reports whether lang is "" or a primary language subtag: two
+// or three lower-case letters (RFC 5646, 2.2.1, less the reserved longer
+// forms).
+func validLang(lang string) bool {
+	if lang == "" {
+		return true
+	}
+	if len(lang) < 2 || len(lang) > 3 {
+		return false
+	}
+	for i := 0; i < len(lang); i++ {
+		if lang[i] < 'a' || lang[i] > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 func validID(id string) bool {
@@ -209,15 +237,29 @@ func RealtimeChannel(chatID string) string { return "web:" + chatID }
 
 // Event is what the widget receives on its realtime channel.
 type Event struct {
-	// Type is "reply" (an agent's public reply or a bot text) or "file"
-	// (an agent's file, by single-use link).
-	Type string `json:"type"`
-	Text string `json:"text,omitempty"`
-	URL  string `json:"url,omitempty"`
-	Name string `json:"name,omitempty"`
-	MIME string `json:"mime,omitempty"`
-	Size int64  `json:"size,omitempty"`
+	// Type is "reply" (an agent's public reply or a bot text), "file" (an
+	// agent's file, by single-use link) or "choices" (a bot text with
+	// buttons: Choices).
+	Type    string   `json:"type"`
+	Text    string   `json:"text,omitempty"`
+	URL     string   `json:"url,omitempty"`
+	Name    string   `json:"name,omitempty"`
+	MIME    string   `json:"mime,omitempty"`
+	Size    int64    `json:"size,omitempty"`
+	Choices []Button `json:"choices,omitempty"`
 }
+
+// Button is one button of a "choices" event; the widget sends Data back
+// in a "choose" request when it is pressed.
+type Button struct {
+	Label string `json:"label"`
+	Data  string `json:"data"`
+}
+
+// maxChoices is how many buttons one message carries: as many as the
+// longest first-message menu (ten request types), which the widget shows
+// as a column of buttons.
+const maxChoices = 10
 
 // Channel is the widget channel of one project.
 type Channel struct {
@@ -227,6 +269,7 @@ type Channel struct {
 var (
 	_ channel.Channel    = (*Channel)(nil)
 	_ channel.LinkSender = (*Channel)(nil)
+	_ channel.Chooser    = (*Channel)(nil)
 )
 
 // New returns the channel; the widget has no token and no webhook secret.
@@ -243,26 +286,27 @@ const MaxFile = 50 << 20
 // gets agents' files by link only, up to MaxFile.
 func (*Channel) Limits() channel.Limits { return channel.Limits{Text: MaxText, Upload: MaxFile} }
 
-// Authenticate implements channel.Channel: a send must carry a session of
-// the right shape; the session itself is the credential (see the package
-// documentation), and the bridge checks the page's origin first.
+// Authenticate implements channel.Channel: a send or a press must carry a
+// session of the right shape; the session itself is the credential (see the
+// package documentation), and the bridge checks the page's origin first.
 func (*Channel) Authenticate(req *abi.WebTriggerRequest) error {
 	r, err := ReadRequest(req.Body)
-	if err != nil || r.Op != "send" {
+	if err != nil || (r.Op != "send" && r.Op != "choose") {
 		return channel.ErrUnauthorized
 	}
 	return nil
 }
 
 // Parse implements channel.Channel: a send is one message event of the
-// session's chat. Its id is the chat and the widget's message id, so a
-// retried send is the same event.
+// session's chat, a choose one button press (channel.Chosen) whose data
+// the bridge checks against the chat as it checks a messenger's. Its id is
+// the chat and the widget's id, so a retried request is the same event.
 func (*Channel) Parse(body []byte) ([]channel.Inbound, error) {
 	r, err := ReadRequest(body)
 	if err != nil {
 		return nil, err
 	}
-	if r.Op != "send" {
+	if r.Op != "send" && r.Op != "choose" {
 		return nil, nil
 	}
 	chat := ChatOf(r.Session)
@@ -270,11 +314,14 @@ func (*Channel) Parse(body []byte) ([]channel.Inbound, error) {
 	if name == "" {
 		name = "Website visitor"
 	}
-	text := strings.TrimSpace(r.Text)
-	return []channel.Inbound{{
-		ID: chat + ":" + r.ID, Kind: channel.Message, ChatID: chat, MessageID: r.ID,
-		Sender: name, Wiki: format.ViberToWiki(text), Plain: text,
-	}}, nil
+	ev := channel.Inbound{ID: chat + ":" + r.ID, Kind: channel.Message, ChatID: chat, MessageID: r.ID, Sender: name, Lang: r.Lang}
+	if r.Op == "choose" {
+		ev.Kind, ev.Choice = channel.Chosen, r.Data
+	} else {
+		text := strings.TrimSpace(r.Text)
+		ev.Wiki, ev.Plain = format.ViberToWiki(text), text
+	}
+	return []channel.Inbound{ev}, nil
 }
 
 // Render implements channel.Channel: plain text in parts of MaxText.
@@ -301,6 +348,28 @@ func (c *Channel) publish(chatID string, ev Event) error {
 // page. A page that is not connected reads it from Jira when it connects.
 func (c *Channel) SendText(chatID, text string) error {
 	return c.publish(chatID, Event{Type: "reply", Text: text})
+}
+
+// MaxChoices implements channel.Chooser.
+func (*Channel) MaxChoices() int { return maxChoices }
+
+// SendChoices implements channel.Chooser: the text and its buttons go live
+// to the chat's page, which shows them as buttons and sends a press back as
+// a "choose" request. Like a reply, nothing is kept for a page that is not
+// connected: the bridge's question is not in Jira, so a page that connects
+// later does not show it.
+func (c *Channel) SendChoices(chatID, text string, choices []channel.Choice) error {
+	if len(choices) == 0 || len(choices) > maxChoices {
+		return fmt.Errorf("web: %d buttons", len(choices))
+	}
+	ev := Event{Type: "choices", Text: text, Choices: make([]Button, 0, len(choices))}
+	for _, ch := range choices {
+		if !channel.ValidChoiceData(ch.Data) {
+			return fmt.Errorf("web: a button's data is not valid")
+		}
+		ev.Choices = append(ev.Choices, Button{Label: ch.Label, Data: ch.Data})
+	}
+	return c.publish(chatID, ev)
 }
 
 // SendFile implements channel.Channel: the widget takes files by link only

@@ -122,3 +122,90 @@ func TestLimitsOfferAgentsFilesUpTo50MiB(t *testing.T) {
 		t.Errorf("Limits = %+v", got)
 	}
 }
+
+func TestChoicesArePublishedAsButtonsAndAPressComesBackAsAChosenEvent(t *testing.T) {
+	env := sdktest.NewEnv()
+	ch := New(env.Env, channel.Secrets{})
+	s := NewSession()
+	chat := ChatOf(s)
+	choices := []channel.Choice{{Label: "Bad", Data: "csat:1:SUP-1"}, {Label: "Great", Data: "csat:5:SUP-1"}}
+	if err := ch.SendChoices(chat, "How did we do?", choices); err != nil {
+		t.Fatal(err)
+	}
+	pub := env.Live.Published()
+	if len(pub) != 1 || pub[0].Channel != RealtimeChannel(chat) {
+		t.Fatalf("published %+v", pub)
+	}
+	var ev Event
+	if err := json.Unmarshal(pub[0].Payload, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != "choices" || ev.Text != "How did we do?" || len(ev.Choices) != 2 || ev.Choices[1] != (Button{Label: "Great", Data: "csat:5:SUP-1"}) {
+		t.Errorf("event %+v", ev)
+	}
+	if ch.MaxChoices() < 10 {
+		t.Errorf("MaxChoices %d: a menu of ten request types does not fit", ch.MaxChoices())
+	}
+	for name, bad := range map[string][]channel.Choice{"none": nil, "eleven": make([]channel.Choice, 11), "bad data": {{Label: "x", Data: "a b"}}} {
+		if err := ch.SendChoices(chat, "x", bad); err == nil {
+			t.Errorf("%s: sent", name)
+		}
+	}
+
+	press, _ := json.Marshal(Request{Op: "choose", Session: s, ID: "c1", Data: ev.Choices[1].Data, Lang: "de"})
+	if err := ch.Authenticate(&abi.WebTriggerRequest{Body: press}); err != nil {
+		t.Fatalf("a press did not authenticate: %v", err)
+	}
+	evs, err := ch.Parse(press)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("%d events, %v", len(evs), err)
+	}
+	if got := evs[0]; got.Kind != channel.Chosen || got.Choice != "csat:5:SUP-1" || got.ChatID != chat || got.ID != chat+":c1" || got.Lang != "de" || got.Plain != "" {
+		t.Errorf("press %+v", got)
+	}
+}
+
+func TestPressesOutsideTheirShapeAreRefused(t *testing.T) {
+	s := NewSession()
+	req := func(r Request) string { b, _ := json.Marshal(r); return string(b) }
+	for _, c := range []struct {
+		name string
+		body string
+	}{
+		{"a press without data", req(Request{Op: "choose", Session: s, ID: "c1"})},
+		{"a press without an id", req(Request{Op: "choose", Session: s, Data: "rt:10"})},
+		{"a press with data no button carries", req(Request{Op: "choose", Session: s, ID: "c1", Data: "rt:10 <b>"})},
+		{"a press with data over the limit", req(Request{Op: "choose", Session: s, ID: "c1", Data: strings.Repeat("a", channel.MaxChoiceData+1)})},
+		{"a press without a session", req(Request{Op: "choose", ID: "c1", Data: "rt:10"})},
+	} {
+		if _, err := ReadRequest([]byte(c.body)); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("%s: %v, want %v", c.name, err, ErrBadRequest)
+		}
+	}
+}
+
+// The browser's language travels as its primary subtag only; anything else
+// is refused, not guessed at.
+func TestTheBrowsersLanguageIsAPrimarySubtagOrRefused(t *testing.T) {
+	s := NewSession()
+	req := func(r Request) string { b, _ := json.Marshal(r); return string(b) }
+	for _, c := range []struct {
+		name string
+		body string
+	}{
+		{"a full language tag", req(Request{Op: "send", Session: s, ID: "m1", Text: "x", Lang: "de-AT"})},
+		{"a language in capitals", req(Request{Op: "send", Session: s, ID: "m1", Text: "x", Lang: "DE"})},
+		{"a language of one letter", req(Request{Op: "send", Session: s, ID: "m1", Text: "x", Lang: "d"})},
+		{"a language of four letters", req(Request{Op: "send", Session: s, ID: "m1", Text: "x", Lang: "deut"})},
+		{"a press with a language of another shape", req(Request{Op: "choose", Session: s, ID: "c1", Data: "rt:10", Lang: "pt_BR"})},
+	} {
+		if _, err := ReadRequest([]byte(c.body)); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("%s: %v, want %v", c.name, err, ErrBadRequest)
+		}
+	}
+	ch := New(sdktest.NewEnv().Env, channel.Secrets{})
+	evs, err := ch.Parse([]byte(req(Request{Op: "send", Session: s, ID: "m1", Text: "Hallo", Lang: "de"})))
+	if err != nil || len(evs) != 1 || evs[0].Lang != "de" || evs[0].Kind != channel.Message {
+		t.Errorf("a send with a language: %+v, %v", evs, err)
+	}
+}
