@@ -108,6 +108,9 @@ type Deps struct {
 	// Links mints the download links of jira.attachment-link. Default:
 	// none, and the function answers unavailable.
 	Links LinkMinter
+	// Uploads mints the upload links of jira.upload-link and reads their
+	// results. Default: none, and both functions answer unavailable.
+	Uploads UploadLinker
 	// Realtime is the hub of realtime.publish and realtime.sign-token.
 	// Default: none, and both answer unavailable.
 	Realtime Realtime

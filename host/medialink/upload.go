@@ -373,3 +373,13 @@ func cleanFileName(name string) string {
 	}
 	return name
 }
+
+// UploadResult is Result as JSON, {"subject", "temporaryAttachmentIds",
+// "bytes"}: what jira.upload-result hands the module.
+func (s *Service) UploadResult(ctx context.Context, installation, link string) ([]byte, error) {
+	r, err := s.Result(ctx, installation, link)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(r)
+}

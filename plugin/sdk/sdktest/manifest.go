@@ -105,7 +105,7 @@ func NewEnvFor(m *Manifest) *Env {
 		e.Env.Fetch = deniedHTTP{}
 	}
 	if has(abi.CapabilityJira) {
-		e.Env.Jira = scopedJira{m.Scopes, jiraFake{e.JiraAPI, e.Links}}
+		e.Env.Jira = scopedJira{m.Scopes, jiraFake{e.JiraAPI, e.Links, e.Uploads}}
 	} else {
 		e.Env.Jira = deniedHTTP{}
 	}
@@ -205,6 +205,18 @@ func (j scopedJira) Request(req *abi.Request) (*abi.Response, error) {
 // AttachmentLink needs the jira capability only, as on the host.
 func (j scopedJira) AttachmentLink(id string, ttl time.Duration) (string, error) {
 	return j.next.AttachmentLink(id, ttl)
+}
+
+var _ sdk.UploadLinker = scopedJira{}
+
+// UploadLink needs the jira capability only, as on the host.
+func (j scopedJira) UploadLink(desk, origin, subject string, maxBytes int64, ttl time.Duration) (string, error) {
+	return j.next.UploadLink(desk, origin, subject, maxBytes, ttl)
+}
+
+// UploadResult needs the jira capability only, as on the host.
+func (j scopedJira) UploadResult(link string) (sdk.UploadResult, error) {
+	return j.next.UploadResult(link)
 }
 
 // fakeSite stands for the installation's site where a URL is checked.
