@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/host/medialink"
 	"github.com/chatbridge/chatbridge/wit/abi"
+	"github.com/chatbridge/chatbridge/wit/jirascopes"
 )
 
 // LinkMinter hands out the download links of jira.attachment-link.
@@ -92,6 +93,11 @@ type UploadLinker interface {
 	UploadResult(ctx context.Context, installation, link string) ([]byte, error)
 }
 
+// UploadTarget is the JSM operation an upload link's file goes to.
+func UploadTarget(serviceDesk string) string {
+	return "/rest/servicedeskapi/servicedesk/" + serviceDesk + "/attachTemporaryFile"
+}
+
 // maxServiceDeskIDLen bounds a service desk id: a decimal id.
 const maxServiceDeskIDLen = 19
 
@@ -123,6 +129,12 @@ func (h *host) uploadLink(ctx context.Context, m api.Module, dp, dn, op, on, sp,
 	subject := readString(m, sp, sn)
 	if !decimal(desk) || abi.OriginProblem(origin) != "" {
 		return abi.Result(abi.InvalidArgument, 0)
+	}
+	// The host makes the call for the module: the manifest must allow it
+	// as it would the module's own jira.request (wit/jirascopes).
+	if jirascopes.Decide("POST", UploadTarget(desk), h.policy.HasScope).Verdict != jirascopes.Allowed {
+		c.Log.Warn("upload link denied: the manifest's scopes do not allow attachTemporaryFile")
+		return abi.Result(abi.AccessDenied, 0)
 	}
 	if ttl == 0 {
 		ttl = abi.DefaultUploadLinkTTL

@@ -227,6 +227,21 @@ func TestUploadLinkPassesItsBoundsToTheServiceAndRefusesWhatIsOutOfThem(t *testi
 	}
 }
 
+// The host makes the service desk's call for the module: a manifest whose
+// scopes do not allow attachTemporaryFile gets no link.
+func TestUploadLinkNeedsTheScopesOfAttachTemporaryFile(t *testing.T) {
+	h, m := fuzzHost(t)
+	f := &fakeUploads{}
+	h.deps.Uploads = f
+	h.policy = only{"jira"} // the capability, no scope
+	mem := "7https://shop.examples"
+	m.Memory().Write(0, []byte(mem))
+	call := &Call{Installation: "inst-1", Log: h.deps.Logger}
+	if code, _ := abi.SplitResult(h.uploadLink(WithCall(context.Background(), call), m, 0, 1, 1, 20, 21, 1, 0, 0)); code != abi.AccessDenied || f.calls != 0 {
+		t.Errorf("without the scopes: %v, %d links", code, f.calls)
+	}
+}
+
 func TestUploadResultAnswersOnlyTheInstallationsOwnLink(t *testing.T) {
 	h, m := fuzzHost(t)
 	h.deps.Uploads = &fakeUploads{}

@@ -209,8 +209,13 @@ func (j scopedJira) AttachmentLink(id string, ttl time.Duration) (string, error)
 
 var _ sdk.UploadLinker = scopedJira{}
 
-// UploadLink needs the jira capability only, as on the host.
+// UploadLink needs the scopes of attachTemporaryFile, as on the host,
+// which makes that call for the module.
 func (j scopedJira) UploadLink(desk, origin, subject string, maxBytes int64, ttl time.Duration) (string, error) {
+	if jirascopes.Decide("POST", "/rest/servicedeskapi/servicedesk/"+desk+"/attachTemporaryFile",
+		func(s string) bool { return slices.Contains(j.scopes, s) }).Verdict != jirascopes.Allowed {
+		return "", abi.AccessDenied
+	}
 	return j.next.UploadLink(desk, origin, subject, maxBytes, ttl)
 }
 
