@@ -179,7 +179,8 @@ func (b *Bridge) openRequest(env *sdk.Env, project, chat, origin string) (chatRe
 // desk and the file's id: the page sends the file there, and the host
 // streams it to the service desk's temporary attachments; the module never
 // holds its bytes. The link's subject is a hash of the chat and the file
-// id (web.UploadSubject), which webAttach checks.
+// id (web.UploadSubject), which webAttach checks, and its size is the
+// file's as the page announced it (File.size, exact in a browser).
 func (b *Bridge) webUploadLink(env *sdk.Env, log *slog.Logger, project string, cfg Config, origin string, r web.Request) *abi.Response {
 	if !cfg.accepts(r.Kind()) {
 		return widgetAnswer(415, origin, map[string]any{"ok": false, "error": "not accepted"})
@@ -193,7 +194,8 @@ func (b *Bridge) webUploadLink(env *sdk.Env, log *slog.Logger, project string, c
 		log.Warn("widget: this host hands out no upload links")
 		return widgetAnswer(503, origin, map[string]any{"ok": false})
 	}
-	link, err := linker.UploadLink(cfg.ServiceDeskID, origin, web.UploadSubject(chat, r.ID), web.MaxUpload, 0)
+	// The link takes the size the page announced and not a byte more.
+	link, err := linker.UploadLink(cfg.ServiceDeskID, origin, web.UploadSubject(chat, r.ID), r.Size, 0)
 	switch {
 	case errors.Is(err, sdk.ErrLimitExceeded):
 		return widgetAnswer(429, origin, map[string]any{"ok": false, "error": "busy"})

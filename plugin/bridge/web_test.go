@@ -265,7 +265,7 @@ func TestWidgetUploadGoesByLinkAndIsAttachedToTheOpenRequestOnce(t *testing.T) {
 		t.Fatalf("upload: %d, attach %v", link.Status, attach)
 	}
 	asked := h.env.Uploads.Asked()
-	if len(asked) != 1 || asked[0].ServiceDesk != "2" || asked[0].Origin != shopOrigin || asked[0].MaxBytes != web.MaxUpload ||
+	if len(asked) != 1 || asked[0].ServiceDesk != "2" || asked[0].Origin != shopOrigin || asked[0].MaxBytes != int64(len(photo)) ||
 		asked[0].Subject != web.UploadSubject(web.ChatOf(s), "u1") {
 		t.Errorf("upload links asked for %+v", asked)
 	}
