@@ -26,6 +26,11 @@
 //	GET, POST  /x/{routeID}     a web trigger (bot webhooks; GET for verification handshakes)
 //	POST       /jira/{routeID}  the installation's Jira product events
 //
+// Beside them the host's single-use links and the widget: GET and HEAD
+// /dl/{token} (a download, Downloader), POST /ul/{token} (an upload whose
+// body is streamed to the Uploader as it arrives), GET /rt/{token} (a
+// realtime subscription, Subscriber) and GET /w/widget.js.
+//
 // Anything else is answered before the sandbox is entered: a path that is
 // not one of these or an id of the wrong shape is 404 without asking the
 // backend; a wrong method is 405 with Allow; an id Backend.Lookup does not

@@ -19,7 +19,18 @@
 // request: no preflight) to the web trigger with ?project=KEY. The bridge
 // checks the page's Origin against the project's allowed origins before
 // anything else. Parse reads a "send" request as one message event; the
-// "session" and "connect" requests are the bridge's (plugin/bridge/web.go).
+// "session", "connect", "upload" and "attach" requests are the bridge's
+// (plugin/bridge/web.go).
+//
+// # Files
+//
+// A customer's file never passes through the module: "upload" (the file's
+// name, type and size, at most MaxUpload) gets a single-use upload link of
+// the host for the page's origin, the page POSTs the file to it, the host
+// streams it to the service desk's temporary attachments, and "attach"
+// attaches what the link received to the chat's request. The link's
+// subject (UploadSubject, a hash of the chat and the file id) makes sure a
+// session attaches only its own file.
 //
 // # Delivery
 //
