@@ -3,6 +3,8 @@ package medialink
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,13 +12,17 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/host/storage/bunt"
 	"github.com/chatbridge/chatbridge/host/storage/memstore"
+	"github.com/chatbridge/chatbridge/host/storage/seal"
 )
 
 // desk is a service desk's attachTemporaryFile as the JSM REST API
@@ -340,6 +346,58 @@ func TestMintUploadRefusesBadArguments(t *testing.T) {
 	} {
 		if _, err := svc.MintUpload(ctx, c.inst, c.desk, c.origin, c.subj, c.max, c.ttl); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", c.name, err)
+		}
+	}
+}
+
+// The data file of a sealed store holds neither the upload link's token,
+// nor its hash in the clear, nor the origin, nor a byte of the file, after
+// the link was minted and used.
+func TestUploadLinkRecordsAreSealedAndHoldNoFile(t *testing.T) {
+	dir := t.TempDir()
+	key, err := seal.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bunt.Open(filepath.Join(dir, "data.db"), bunt.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := seal.Open(context.Background(), db, []*seal.MasterKey{key}, seal.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDesk(t)
+	svc, err := New(Config{Store: st, Sites: sites{d.srv.URL}, PublicURL: "https://bridge.example/", HTTP: d.srv.Client(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "subject-quokka", 0, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := uploadToken(t, link)
+	content := bytes.Repeat([]byte("file bytes wombat1618 "), 5000)
+	ct, body := form("w.bin", content)
+	if _, err := svc.Receive(ctx, tok, Upload{Origin: shop, ContentType: ct, Length: int64(len(body)), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Result(ctx, "inst-1", link); err != nil {
+		t.Fatalf("the result under the hash: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "data.db"))
+	if err != nil || len(raw) == 0 {
+		t.Fatalf("data file: %d bytes, %v", len(raw), err)
+	}
+	sum := sha256.Sum256([]byte(tok))
+	for what, needle := range map[string]string{"token": tok, "token prefix": tok[:16], "hash": hex.EncodeToString(sum[:]),
+		"origin": shop, "subject": "subject-quokka", "file": "wombat1618"} {
+		if bytes.Contains(raw, []byte(needle)) {
+			t.Errorf("the database file holds the %s", what)
 		}
 	}
 }
