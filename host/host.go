@@ -230,7 +230,7 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 		return capability.Register(ctx, r, capability.Deps{
 			Store: h.cfg.Store, Queue: h.queue, Jira: h.registry, Logger: h.log,
 			HTTP: h.cfg.HTTP, Limits: h.cfg.Limits, Trace: h.cfg.Trace,
-			Links: h.linkMinter(), Uploads: h.uploadLinker(), Counters: &h.refused, Pacing: pacing, Limiter: h.cfg.Limiter,
+			Links: h.linkMinter(), Uploads: h.uploadLinker(), UploadBytes: b.Manifest.UploadLimit(), Counters: &h.refused, Pacing: pacing, Limiter: h.cfg.Limiter,
 			CachedKeys: h.cfg.CachedKeys,
 			Realtime:   h.realtime,
 		}, p)

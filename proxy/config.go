@@ -52,8 +52,10 @@ type Config struct {
 	// MaxUploadBytes bounds the body of an upload link (POST /ul/{token}),
 	// which the edge streams to its Uploader instead of reading it whole:
 	// the file and its multipart form. Larger announced bodies are
-	// answered 413 before they are read. Default 11 MiB (the host's
-	// 10 MiB upload link and room for the form); at most 1 GiB.
+	// answered 413 before they are read. Default 101 MiB (the largest
+	// upload link a manifest may ask for, and room for the form): a
+	// second fence behind the link's own size, which the backend holds
+	// while streaming; at most 1 GiB.
 	MaxUploadBytes int64
 
 	// UploadTimeout bounds reading one upload's body and handing it on, in
@@ -153,7 +155,7 @@ const (
 	DefaultIdleTimeout       = 60 * time.Second
 	DefaultMaxHeaderBytes    = 8 << 10
 	DefaultMaxBodyBytes      = 1 << 20
-	DefaultMaxUploadBytes    = 11 << 20
+	DefaultMaxUploadBytes    = 101 << 20
 	DefaultUploadTimeout     = 5 * time.Minute
 	DefaultMaxConns          = 10_000
 	DefaultMaxConnsPerIP     = 128

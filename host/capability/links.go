@@ -139,6 +139,15 @@ func (h *host) uploadLink(ctx context.Context, m api.Module, dp, dn, op, on, sp,
 	if ttl == 0 {
 		ttl = abi.DefaultUploadLinkTTL
 	}
+	size := int64(maxBytes)
+	if limit := h.deps.UploadBytes; limit > 0 {
+		if size == 0 {
+			size = limit
+		}
+		if size > limit {
+			return abi.Result(abi.InvalidArgument, 0)
+		}
+	}
 	if h.deps.Uploads == nil {
 		return abi.Result(abi.Unavailable, 0)
 	}
@@ -148,7 +157,7 @@ func (h *host) uploadLink(ctx context.Context, m api.Module, dp, dn, op, on, sp,
 	}
 	c.fetches++
 	start := time.Now()
-	link, err := h.deps.Uploads.MintUpload(ctx, c.Installation, desk, origin, subject, int64(maxBytes), time.Duration(ttl)*time.Second)
+	link, err := h.deps.Uploads.MintUpload(ctx, c.Installation, desk, origin, subject, size, time.Duration(ttl)*time.Second)
 	code := uploadCode(c, "jira.upload-link", err)
 	h.trace(c, Event{Kind: "jira", Op: "upload-link", Outcome: outcome(code), Duration: time.Since(start)})
 	if code != abi.OK {

@@ -263,3 +263,28 @@ func TestUploadResultAnswersOnlyTheInstallationsOwnLink(t *testing.T) {
 		t.Errorf("without upload links: %v", code)
 	}
 }
+
+// The bundle's app.uploads.maxBytes: a link asked for with 0 takes it, one
+// asked for more is invalid-argument and never minted.
+func TestUploadLinkHoldsTheManifestsUploadLimit(t *testing.T) {
+	for _, tc := range []struct {
+		asked uint32
+		code  abi.Code
+		want  int64
+	}{
+		{0, abi.OK, 4096},
+		{100, abi.OK, 100},
+		{4096, abi.OK, 4096},
+		{4097, abi.InvalidArgument, 0},
+	} {
+		h, m := fuzzHost(t)
+		f := &fakeUploads{}
+		h.deps.Uploads, h.deps.UploadBytes = f, 4096
+		m.Memory().Write(0, []byte("7https://shop.examples"))
+		call := &Call{Installation: "inst-1", Log: h.deps.Logger}
+		code, _ := abi.SplitResult(h.uploadLink(WithCall(context.Background(), call), m, 0, 1, 1, 20, 21, 1, tc.asked, 0))
+		if code != tc.code || (code == abi.OK && f.max != tc.want) || (code != abi.OK && f.calls != 0) {
+			t.Errorf("asked %d: %v, minted %d bytes (%d calls); want %v, %d", tc.asked, code, f.max, f.calls, tc.code, tc.want)
+		}
+	}
+}

@@ -27,7 +27,9 @@
 //
 // An upload link is PublicURL + "/ul/" + token, minted for an
 // installation, a service desk, the page origin allowed to use it, a size
-// limit (Config.MaxUploadBytes at most, 10 MiB by default), a subject the
+// limit (at most Config.MaxUploadBytes, 100 MiB by default; the capability
+// holds a link to the bundle's app.uploads.maxBytes, 10 MiB by default), a
+// subject the
 // module chose and a lifetime of at most 15 minutes. The store keeps only
 // SHA-256(token) with those (sealed, keyspace storage.Dedupe, the link's
 // lifetime). Receive uses the link up before anything else, as Open does,

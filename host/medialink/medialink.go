@@ -41,8 +41,9 @@ type Config struct {
 	HTTP *http.Client
 	// MaxBytes caps one attachment. Default 50 MiB (Viber's file limit).
 	MaxBytes int64
-	// MaxUploadBytes caps one upload link's file. Default 10 MiB; at most
-	// 1 GiB.
+	// MaxUploadBytes caps one upload link's file, whatever a manifest's
+	// app.uploads.maxBytes says. Default 100 MiB (the most a manifest may
+	// say); at most 1 GiB.
 	MaxUploadBytes int64
 	// MaxTTL caps a link's lifetime. Default one hour.
 	MaxTTL time.Duration
@@ -77,8 +78,8 @@ var (
 	ErrInvalid = errors.New("medialink: invalid link request")
 )
 
-// DefaultMaxUploadBytes is Config.MaxUploadBytes's default: 10 MiB.
-const DefaultMaxUploadBytes = 10 << 20
+// DefaultMaxUploadBytes is Config.MaxUploadBytes's default: 100 MiB.
+const DefaultMaxUploadBytes = 100 << 20
 
 // TokenLen is the length of a token: 32 bytes in unpadded URL-safe base64.
 const TokenLen = 43

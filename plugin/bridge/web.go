@@ -199,6 +199,10 @@ func (b *Bridge) webUploadLink(env *sdk.Env, log *slog.Logger, project string, c
 	switch {
 	case errors.Is(err, sdk.ErrLimitExceeded):
 		return widgetAnswer(429, origin, map[string]any{"ok": false, "error": "busy"})
+	case errors.Is(err, sdk.ErrInvalidArgument):
+		// Over the bundle's app.uploads.maxBytes, which may be below
+		// web.MaxUpload.
+		return widgetAnswer(413, origin, map[string]any{"ok": false, "error": "too large"})
 	case err != nil:
 		log.Warn("widget: upload link not minted", "err", err)
 		return widgetAnswer(503, origin, map[string]any{"ok": false})
