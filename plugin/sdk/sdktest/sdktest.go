@@ -433,6 +433,11 @@ type UploadRequest struct {
 // Uploads answers jira.upload-link with links of its own and
 // jira.upload-result with what a test said each link received.
 type Uploads struct {
+	// MaxBytes, when set, is the manifest's app.uploads.maxBytes, held as
+	// the host holds it: a link asked for with 0 takes it, one asked for
+	// more is invalid-argument. NewEnvFor sets it.
+	MaxBytes int64
+
 	mu     sync.Mutex // guards asked and got
 	asked  []UploadRequest
 	got    map[string]sdk.UploadResult
@@ -451,6 +456,14 @@ func (u *Uploads) link(desk, origin, subject string, maxBytes int64, ttl time.Du
 	}
 	if secs <= 0 {
 		secs = abi.DefaultUploadLinkTTL
+	}
+	if u.MaxBytes > 0 {
+		if maxBytes == 0 {
+			maxBytes = u.MaxBytes
+		}
+		if maxBytes > u.MaxBytes {
+			return "", abi.InvalidArgument
+		}
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
