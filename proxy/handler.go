@@ -27,6 +27,9 @@ type access struct {
 	id           []byte // the route id, aliasing the request; logged only as a hash
 	installation string
 	bytesIn      int // the body's bytes read
+	// body is the request body readBody read: the edge's own copy, handed
+	// to the backend as it is.
+	body []byte
 }
 
 // handle serves one public request. Everything it hands to the backend is a
@@ -147,7 +150,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, a *access) {
 		return
 	}
 
-	resp, err := s.invoke(t, toRequest(&ctx.Request))
+	resp, err := s.invoke(t, toRequestBody(&ctx.Request, a.body))
 	switch {
 	case err == nil && resp != nil:
 		s.writeResponse(ctx, resp)
@@ -338,14 +341,15 @@ func (s *Server) handleExpect(ctx *fasthttp.RequestCtx) int {
 }
 
 // readBody reads the streamed body of a request on any route but an upload
-// link's, at most MaxBodyBytes of it, into the request. It returns 0, or
+// link's, at most MaxBodyBytes of it, into a.body. It returns 0, or
 // the status to refuse the request with: 413 over the limit (before
 // reading when Content-Length announces it), 408 when the client is too
 // slow, 400 for a broken body.
 func (s *Server) readBody(ctx *fasthttp.RequestCtx, a *access) int {
 	r := &ctx.Request
 	if !r.IsBodyStream() {
-		a.bytesIn = len(r.Body())
+		a.body = bytes.Clone(r.Body())
+		a.bytesIn = len(a.body)
 		return 0
 	}
 	n := r.Header.ContentLength()
@@ -370,8 +374,7 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx, a *access) int {
 	case len(b) > s.cfg.MaxBodyBytes:
 		return fasthttp.StatusRequestEntityTooLarge
 	}
-	a.bytesIn = len(b)
-	r.SetBodyRaw(b)
+	a.bytesIn, a.body = len(b), b
 	return 0
 }
 
@@ -391,11 +394,14 @@ var hopByHop = map[string]bool{
 // string and slice is a fresh copy: nothing aliases fasthttp's buffers.
 // Header names are lower-cased as Forge delivers them; repeated headers and
 // query parameters stay as repeated pairs, in order.
-func toRequest(r *fasthttp.Request) *Request {
+func toRequest(r *fasthttp.Request) *Request { return toRequestBody(r, bytes.Clone(r.Body())) }
+
+// toRequestBody is toRequest with the body already copied (readBody's).
+func toRequestBody(r *fasthttp.Request, body []byte) *Request {
 	out := &Request{
 		Method: string(r.Header.Method()),
 		Path:   string(r.URI().Path()),
-		Body:   bytes.Clone(r.Body()),
+		Body:   body,
 	}
 	if out.Body == nil {
 		out.Body = []byte{}
