@@ -192,7 +192,9 @@ func (s *Service) Receive(ctx context.Context, token string, u Upload) (UploadRe
 	}, 1)
 	go func() {
 		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": "file", "filename": name}))
+		// The name as a browser sends it: UTF-8 in a quoted string, which
+		// Jira reads from its own web forms (not RFC 2231's filename*).
+		h.Set("Content-Disposition", `form-data; name="file"; filename="`+strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name)+`"`)
 		h.Set("Content-Type", ctype)
 		var n int64
 		w, err := mw.CreatePart(h)

@@ -160,7 +160,7 @@ func TestAnUploadLinkTakesOneFileOnceAndKeepsItsResultForTheModule(t *testing.T)
 		t.Errorf("result before the upload: %v, want ErrNotFound", err)
 	}
 	content := bytes.Repeat([]byte("photo "), 50_000)
-	ct, body := form(`my\holiday.jpg`, content)
+	ct, body := form(`my\"holiday" été.jpg`, content)
 	res, err := svc.Receive(ctx, tok, Upload{Origin: shop, ContentType: ct, Length: int64(len(body)), Body: bytes.NewReader(body)})
 	if err != nil {
 		t.Fatal(err)
@@ -171,8 +171,8 @@ func TestAnUploadLinkTakesOneFileOnceAndKeepsItsResultForTheModule(t *testing.T)
 	d.mu.Lock()
 	got, name := d.files[res.Temporary[0]], d.names[res.Temporary[0]]
 	d.mu.Unlock()
-	if !bytes.Equal(got, content) || name != "my_holiday.jpg" {
-		t.Errorf("the site got %d bytes named %q, want %d named %q", len(got), name, len(content), "my_holiday.jpg")
+	if !bytes.Equal(got, content) || name != `my_"holiday" été.jpg` {
+		t.Errorf("the site got %d bytes named %q, want %d named %q", len(got), name, len(content), `my_"holiday" été.jpg`)
 	}
 
 	again, err := svc.Result(ctx, "inst-1", link)
