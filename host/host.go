@@ -230,7 +230,7 @@ func (h *Host) Load(ctx context.Context, dir string) error {
 		return capability.Register(ctx, r, capability.Deps{
 			Store: h.cfg.Store, Queue: h.queue, Jira: h.registry, Logger: h.log,
 			HTTP: h.cfg.HTTP, Limits: h.cfg.Limits, Trace: h.cfg.Trace,
-			Links: h.linkMinter(), Counters: &h.refused, Pacing: pacing, Limiter: h.cfg.Limiter,
+			Links: h.linkMinter(), Uploads: h.uploadLinker(), UploadBytes: b.Manifest.UploadLimit(), Counters: &h.refused, Pacing: pacing, Limiter: h.cfg.Limiter,
 			CachedKeys: h.cfg.CachedKeys,
 			Realtime:   h.realtime,
 		}, p)
@@ -299,6 +299,14 @@ func (h *Host) Links() *medialink.Service { return h.links }
 // linkMinter is Links as the capability takes it: a nil interface, not a
 // nil pointer, when there are no links.
 func (h *Host) linkMinter() capability.LinkMinter {
+	if h.links == nil {
+		return nil
+	}
+	return h.links
+}
+
+// uploadLinker is Links as the capability's upload links.
+func (h *Host) uploadLinker() capability.UploadLinker {
 	if h.links == nil {
 		return nil
 	}

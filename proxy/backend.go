@@ -22,6 +22,9 @@ const (
 	Realtime
 	// Script is the website widget's script, served by the edge itself.
 	Script
+	// Upload is a single-use upload link, served by an Uploader with the
+	// request body streamed to it.
+	Upload
 )
 
 // Target is what an unguessable route id resolves to.
@@ -60,6 +63,12 @@ var (
 	// ErrTooMany is returned by a Subscriber over a subscriber limit; the
 	// proxy answers 429.
 	ErrTooMany = errors.New("proxy: too many subscriptions")
+	// ErrTooLarge is returned by an Uploader for a file over its link's
+	// limit; the proxy answers 413.
+	ErrTooLarge = errors.New("proxy: upload too large")
+	// ErrBadRequest is returned by an Uploader for a body it cannot read;
+	// the proxy answers 400.
+	ErrBadRequest = errors.New("proxy: upload not understood")
 )
 
 // Request is a web request as the edge hands it to its Backend: copied out
@@ -122,6 +131,33 @@ type File struct {
 	// Size is the length in bytes, or -1 when unknown (sent chunked).
 	Size int64
 	Body io.ReadCloser
+}
+
+// Uploader is implemented by a Backend that takes upload links: POST
+// /ul/{token}, whose body is handed over as it arrives, never read whole
+// by the edge. Without it that path is 404.
+type Uploader interface {
+	// Upload redeems token with the request in u, reading u.Body while
+	// the client sends it. It returns ErrNotFound for a link it does not
+	// know and ErrForbidden for a page of another origin than the link's,
+	// both before it reads anything; ErrTooLarge over the link's limit;
+	// ErrBadRequest for a body it cannot read. Any other answer is for a
+	// page of the link's own origin, which the edge lets read it (CORS).
+	Upload(ctx context.Context, token string, u *UploadRequest) error
+}
+
+// UploadRequest is an upload as the edge hands it to its Uploader.
+type UploadRequest struct {
+	// Origin is the Origin header, "" when none was sent.
+	Origin string
+	// ContentType is the Content-Type header.
+	ContentType string
+	// Length is the Content-Length, or -1 when the body is chunked.
+	Length int64
+	// Body is the request body, streamed from the connection: read it
+	// before Upload returns, never after. Reading past the edge's
+	// MaxUploadBytes fails.
+	Body io.Reader
 }
 
 // Subscriber is implemented by a Backend that holds realtime subscriptions:

@@ -49,6 +49,19 @@ type Config struct {
 	// Default 1 MiB; at most 64 MiB.
 	MaxBodyBytes int
 
+	// MaxUploadBytes bounds the body of an upload link (POST /ul/{token}),
+	// which the edge streams to its Uploader instead of reading it whole:
+	// the file and its multipart form. Larger announced bodies are
+	// answered 413 before they are read. Default 101 MiB (the largest
+	// upload link a manifest may ask for, and room for the form): a
+	// second fence behind the link's own size, which the backend holds
+	// while streaming; at most 1 GiB.
+	MaxUploadBytes int64
+
+	// UploadTimeout bounds reading one upload's body and handing it on, in
+	// place of ReadTimeout. Default 5 minutes; at most one hour.
+	UploadTimeout time.Duration
+
 	// MaxConns bounds open public connections; connections beyond it are
 	// closed on accept. Default 10,000.
 	MaxConns int
@@ -142,6 +155,8 @@ const (
 	DefaultIdleTimeout       = 60 * time.Second
 	DefaultMaxHeaderBytes    = 8 << 10
 	DefaultMaxBodyBytes      = 1 << 20
+	DefaultMaxUploadBytes    = 101 << 20
+	DefaultUploadTimeout     = 5 * time.Minute
 	DefaultMaxConns          = 10_000
 	DefaultMaxConnsPerIP     = 128
 	DefaultMaxInFlight       = 512
@@ -188,6 +203,10 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&c.RealtimeHeartbeat, defaultRealtimeHeartbeat)
 	def(&c.HSTSMaxAge, DefaultHSTSMaxAge)
+	def(&c.UploadTimeout, DefaultUploadTimeout)
+	if c.MaxUploadBytes == 0 {
+		c.MaxUploadBytes = DefaultMaxUploadBytes
+	}
 	defInt(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	defInt(&c.MaxBodyBytes, DefaultMaxBodyBytes)
 	defInt(&c.MaxConns, DefaultMaxConns)
@@ -234,6 +253,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > 64<<20 {
 		return c, bad("MaxBodyBytes", c.MaxBodyBytes, "1..64 MiB")
+	}
+	if c.MaxUploadBytes < 0 || c.MaxUploadBytes > 1<<30 {
+		return c, bad("MaxUploadBytes", c.MaxUploadBytes, "1 byte..1 GiB")
+	}
+	if c.UploadTimeout < 0 || c.UploadTimeout > time.Hour {
+		return c, bad("UploadTimeout", c.UploadTimeout, "> 0, at most 1h")
 	}
 	for _, n := range []struct {
 		name string

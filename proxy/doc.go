@@ -26,6 +26,11 @@
 //	GET, POST  /x/{routeID}     a web trigger (bot webhooks; GET for verification handshakes)
 //	POST       /jira/{routeID}  the installation's Jira product events
 //
+// Beside them the host's single-use links and the widget: GET and HEAD
+// /dl/{token} (a download, Downloader), POST /ul/{token} (an upload whose
+// body is streamed to the Uploader as it arrives), GET /rt/{token} (a
+// realtime subscription, Subscriber) and GET /w/widget.js.
+//
 // Anything else is answered before the sandbox is entered: a path that is
 // not one of these or an id of the wrong shape is 404 without asking the
 // backend; a wrong method is 405 with Allow; an id Backend.Lookup does not
@@ -56,7 +61,12 @@
 //   - A request line of an HTTP major version other than 1 is 505 and
 //     closes the connection (fasthttp would read "HTTP/2.0" as HTTP/1.x).
 //   - A body over MaxBodyBytes is 413, refused before it is read when
-//     Content-Length (or Expect: 100-continue) announces it; headers over
+//     Expect: 100-continue announces it, and after its first 8 KiB when
+//     Content-Length does (every body is streamed, StreamRequestBody, and
+//     fasthttp reads that much ahead before the handler; readBody reads
+//     the rest of a body within the limit). An upload link's body is
+//     handed to the Uploader as it arrives instead, up to MaxUploadBytes
+//     within UploadTimeout (serveUpload); nothing else is. Headers over
 //     MaxHeaderBytes are 431. fasthttp's own answers (400 for both) are
 //     replaced through its ErrorHandler, and the connection closes with a
 //     bounded lingering read so that the client sees the answer rather than

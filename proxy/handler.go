@@ -6,7 +6,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -24,6 +26,10 @@ type access struct {
 	kind         Kind
 	id           []byte // the route id, aliasing the request; logged only as a hash
 	installation string
+	bytesIn      int // the body's bytes read
+	// body is the request body readBody read: the edge's own copy, handed
+	// to the backend as it is.
+	body []byte
 }
 
 // handle serves one public request. Everything it hands to the backend is a
@@ -86,6 +92,18 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, a *access) {
 		s.respond(ctx, r.status)
 		return
 	}
+	if r.kind == Upload {
+		s.serveUpload(ctx, r.id, a)
+		return
+	}
+	if status := s.readBody(ctx, a); status != 0 {
+		// As fasthttp's own refusals of a body: counted under no kind.
+		*a = access{parsed: true}
+		s.respond(ctx, status)
+		ctx.SetConnectionClose()
+		lingerAfterError(ctx.Conn())
+		return
+	}
 	if r.kind == Download {
 		s.serveDownload(ctx, r.id)
 		return
@@ -139,7 +157,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, a *access) {
 		return
 	}
 
-	resp, err := s.invoke(t, toRequest(&ctx.Request))
+	resp, err := s.invoke(t, toRequestBody(&ctx.Request, a.body))
 	switch {
 	case err == nil && resp != nil:
 		s.writeResponse(ctx, resp)
@@ -275,7 +293,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, a *access, start time.Time) {
 		slog.String("method", method),
 		slog.Int("status", status),
 		slog.Duration("duration", d),
-		slog.Int("bytes_in", len(ctx.Request.Body())),
+		slog.Int("bytes_in", a.bytesIn),
 		slog.Int("bytes_out", bytesOut(&ctx.Response)),
 	}
 	n := 6
@@ -329,7 +347,11 @@ func (s *Server) handleError(ctx *fasthttp.RequestCtx, err error) {
 // handleExpect refuses "Expect: 100-continue" requests that announce an
 // oversize body, so the client never sends it.
 func (s *Server) handleExpect(ctx *fasthttp.RequestCtx) int {
-	if n := ctx.Request.Header.ContentLength(); n > s.cfg.MaxBodyBytes {
+	limit := int64(s.cfg.MaxBodyBytes)
+	if bytes.HasPrefix(ctx.Path(), []byte(uploadPrefix)) {
+		limit = s.cfg.MaxUploadBytes
+	}
+	if n := ctx.Request.Header.ContentLength(); int64(n) > limit {
 		status := fasthttp.StatusRequestEntityTooLarge
 		s.respond(ctx, status)
 		lingerAfterError(ctx.Conn()) // the client may send the body anyway
@@ -339,6 +361,49 @@ func (s *Server) handleExpect(ctx *fasthttp.RequestCtx) int {
 	}
 	s.armWrite(ctx) // for the 100 Continue; handle arms the answer again
 	return fasthttp.StatusContinue
+}
+
+// readBody reads the streamed body of a request on any route but an upload
+// link's, at most MaxBodyBytes of it, into a.body. It returns 0, or
+// the status to refuse the request with: 413 over the limit (before
+// reading when Content-Length announces it), 408 when the client is too
+// slow, 400 for a broken body.
+func (s *Server) readBody(ctx *fasthttp.RequestCtx, a *access) int {
+	r := &ctx.Request
+	if !r.IsBodyStream() {
+		a.body = bytes.Clone(r.Body())
+		a.bytesIn = len(a.body)
+		return 0
+	}
+	n := r.Header.ContentLength()
+	if n > s.cfg.MaxBodyBytes {
+		return fasthttp.StatusRequestEntityTooLarge
+	}
+	var (
+		b   []byte
+		err error
+	)
+	if n >= 0 {
+		b = make([]byte, n)
+		_, err = io.ReadFull(r.BodyStream(), b)
+	} else { // chunked
+		b, err = io.ReadAll(io.LimitReader(r.BodyStream(), int64(s.cfg.MaxBodyBytes)+1))
+	}
+	switch {
+	case err != nil && isTimeout(err):
+		return fasthttp.StatusRequestTimeout
+	case err != nil:
+		return fasthttp.StatusBadRequest
+	case len(b) > s.cfg.MaxBodyBytes:
+		return fasthttp.StatusRequestEntityTooLarge
+	}
+	a.bytesIn, a.body = len(b), b
+	return 0
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // hopByHop are request headers that describe this connection, not the
@@ -352,11 +417,14 @@ var hopByHop = map[string]bool{
 // string and slice is a fresh copy: nothing aliases fasthttp's buffers.
 // Header names are lower-cased as Forge delivers them; repeated headers and
 // query parameters stay as repeated pairs, in order.
-func toRequest(r *fasthttp.Request) *Request {
+func toRequest(r *fasthttp.Request) *Request { return toRequestBody(r, bytes.Clone(r.Body())) }
+
+// toRequestBody is toRequest with the body already copied (readBody's).
+func toRequestBody(r *fasthttp.Request, body []byte) *Request {
 	out := &Request{
 		Method: string(r.Header.Method()),
 		Path:   string(r.URI().Path()),
-		Body:   bytes.Clone(r.Body()),
+		Body:   body,
 	}
 	if out.Body == nil {
 		out.Body = []byte{}

@@ -275,8 +275,8 @@ func TestServe_AnswersOversizeRequestsWith413And431(t *testing.T) {
 		raw  string
 		want int
 	}{
-		{"a Content-Length over the limit, body not yet sent, is 413",
-			"POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n", 413},
+		{"a Content-Length over the limit is 413 once its first 8 KiB came, the rest unread",
+			"POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n" + over[:8<<10], 413},
 		{"a whole body one byte over the limit is 413",
 			"POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(over)) + "\r\n\r\n" + over, 413},
 		{"a chunked body over the limit is 413",

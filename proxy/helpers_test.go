@@ -200,6 +200,13 @@ func startServerLogging(t *testing.T, cfg Config, b *fakeBackend, logger *slog.L
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveTest(t, srv, b)
+}
+
+// serveTest serves srv, whose backend is or wraps b, on loopback until the
+// test ends.
+func serveTest(t *testing.T, srv *Server, b *fakeBackend) *testServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

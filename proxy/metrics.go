@@ -11,7 +11,7 @@ import (
 // kindNone labels requests that never reached a route: parse errors, 404s.
 const kindNone Kind = 0
 
-var kindLabels = [...]string{kindNone: "none", WebTrigger: "web_trigger", JiraEvents: "jira", Download: "download", Realtime: "realtime", Script: "script"}
+var kindLabels = [...]string{kindNone: "none", WebTrigger: "web_trigger", JiraEvents: "jira", Download: "download", Realtime: "realtime", Script: "script", Upload: "upload"}
 
 func kindLabel(k Kind) string {
 	if int(k) < len(kindLabels) {

@@ -25,6 +25,7 @@ const (
 	jiraPrefix       = publicurl.JiraEventsPrefix
 	downloadPrefix   = publicurl.DownloadPrefix
 	realtimePrefix   = publicurl.RealtimePrefix
+	uploadPrefix     = publicurl.UploadPrefix
 )
 
 // maxRealtimeTokenLen bounds a realtime token in the path; the backend
@@ -83,7 +84,8 @@ type routeResult struct {
 
 // route matches the path and method without allocating or calling anything.
 // Only "/x/{id}" (GET, POST), "/jira/{id}" (POST), "/dl/{token}" (GET,
-// HEAD), "/rt/{token}" (GET) and "/w/widget.js" (GET, HEAD) exist.
+// HEAD), "/ul/{token}" (POST), "/rt/{token}" (GET) and "/w/widget.js" (GET,
+// HEAD) exist.
 func route(method, path []byte) routeResult {
 	var (
 		kind  Kind
@@ -102,6 +104,8 @@ func route(method, path []byte) routeResult {
 		kind, id, allow = JiraEvents, path[len(jiraPrefix):], "POST"
 	case bytes.HasPrefix(path, []byte(downloadPrefix)):
 		kind, id, allow = Download, path[len(downloadPrefix):], "GET, HEAD"
+	case bytes.HasPrefix(path, []byte(uploadPrefix)):
+		kind, id, allow = Upload, path[len(uploadPrefix):], "POST"
 	case bytes.HasPrefix(path, []byte(realtimePrefix)):
 		id = path[len(realtimePrefix):]
 		if !validRealtimeToken(id) {

@@ -114,6 +114,10 @@ func New(cfg Config, backend Backend, logger *slog.Logger) (*Server, error) {
 		CloseOnShutdown:       true,
 		// Bodies are bytes for the module; never parse them here.
 		DisablePreParseMultipartForm: true,
+		// Every body arrives as a stream: an upload link's is handed on as
+		// it arrives (serveUpload); every other route's is read here, at
+		// most MaxBodyBytes of it (readBody), before anything else.
+		StreamRequestBody: true,
 	}
 	s.admin = s.adminHandler()
 	if host, _, _ := net.SplitHostPort(cfg.Admin.Addr); !cfg.Admin.Disabled && !isLoopback(host) {

@@ -77,6 +77,30 @@ type App struct {
 	Runtime Runtime `yaml:"runtime,omitempty"` // optional
 	// Realtime bounds the realtime capability, per installation. Optional.
 	Realtime Realtime `yaml:"realtime,omitempty"`
+	// Uploads bounds the upload links of jira.upload-link. Optional.
+	Uploads Uploads `yaml:"uploads,omitempty"`
+}
+
+// Uploads bounds what a browser may send to one of the app's upload links.
+type Uploads struct {
+	// MaxBytes caps one file. Default 10 MiB (DefaultUploadBytes), at most
+	// 100 MiB (MaxUploadBytes). A link asked for with max-bytes 0 takes
+	// it; one asked for more is invalid-argument.
+	MaxBytes int64 `yaml:"maxBytes,omitempty"`
+}
+
+// Upload limits: default and maximum of app.uploads.maxBytes.
+const (
+	DefaultUploadBytes = 10 << 20
+	MaxUploadBytes     = 100 << 20
+)
+
+// UploadLimit returns app.uploads.maxBytes with its default filled in.
+func (m *Manifest) UploadLimit() int64 {
+	if m.App.Uploads.MaxBytes == 0 {
+		return DefaultUploadBytes
+	}
+	return m.App.Uploads.MaxBytes
 }
 
 // Realtime bounds what the realtime capability and the edge's subscriptions
@@ -391,6 +415,7 @@ var (
 		"App":                "app",
 		"Runtime":            "app.runtime",
 		"Realtime":           "app.realtime",
+		"Uploads":            "app.uploads",
 		"Modules":            "modules",
 		"WebTrigger":         "modules.webtrigger[]",
 		"WebTriggerResponse": "modules.webtrigger[].response",
@@ -509,6 +534,10 @@ func (m *Manifest) Validate() error {
 		if r.n < 0 || r.n > r.max {
 			v.add("app.realtime.%s %d is out of range 1..%d (absent means %d)", r.field, r.n, r.max, r.fallback)
 		}
+	}
+
+	if n := m.App.Uploads.MaxBytes; n < 0 || n > MaxUploadBytes {
+		v.add("app.uploads.maxBytes %d is out of range 1..%d (absent means %d)", n, MaxUploadBytes, DefaultUploadBytes)
 	}
 
 	mods := &m.Modules

@@ -108,6 +108,13 @@ type Deps struct {
 	// Links mints the download links of jira.attachment-link. Default:
 	// none, and the function answers unavailable.
 	Links LinkMinter
+	// Uploads mints the upload links of jira.upload-link and reads their
+	// results. Default: none, and both functions answer unavailable.
+	Uploads UploadLinker
+	// UploadBytes is the running bundle's app.uploads.maxBytes: an
+	// upload-link's max-bytes 0 takes it, and more is invalid-argument.
+	// Default 0: the link service's own limit.
+	UploadBytes int64
 	// Realtime is the hub of realtime.publish and realtime.sign-token.
 	// Default: none, and both answer unavailable.
 	Realtime Realtime

@@ -60,12 +60,12 @@ func FuzzHostFunctions(f *testing.F) {
 			if r := recover(); r != nil {
 				err, ok := r.(error)
 				if !ok || !errors.Is(err, errOutOfBounds) {
-					t.Fatalf("host function %d panicked with %v", fn%13, r)
+					t.Fatalf("host function %d panicked with %v", fn%15, r)
 				}
 			}
 		}()
 		var res int64
-		switch fn % 13 {
+		switch fn % 15 {
 		case 0:
 			res = h.storageGet(ctx, m, a, b)
 		case 1:
@@ -90,13 +90,19 @@ func FuzzHostFunctions(f *testing.F) {
 			res = h.jira(ctx, m, a, b)
 		case 11:
 			h.logWrite(ctx, m, int32(c), a, b, d, e)
+		case 13:
+			h.deps.Uploads = &fakeUploads{}
+			res = h.uploadLink(ctx, m, a, b%64, c, d%300, e, a%200, b, c%2000)
+		case 14:
+			h.deps.Uploads = &fakeUploads{}
+			res = h.uploadResult(ctx, m, a, b)
 		case 12:
 			call.Output = nil
 			call.pending = mem
 			write(m, a, call.pending)
 		}
 		if code, n := abi.SplitResult(res); code == abi.OK && int(n) != len(call.pending) && n > 1 {
-			t.Fatalf("host function %d reported %d pending bytes but holds %d", fn%13, n, len(call.pending))
+			t.Fatalf("host function %d reported %d pending bytes but holds %d", fn%15, n, len(call.pending))
 		}
 	})
 }

@@ -21,6 +21,7 @@ func (h *host) registerJira(b wazero.HostModuleBuilder) {
 		s[0] = uint64(h.jira(ctx, m, u32(s[0]), u32(s[1])))
 	}), []api.ValueType{i32, i32}, []api.ValueType{i64}).Export(abi.FuncJiraRequest)
 	h.registerAttachmentLink(b) // links.go
+	h.registerUploadLink(b)     // links.go
 }
 
 func (h *host) jira(ctx context.Context, m api.Module, ptr, n uint32) int64 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/host/medialink"
 	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
@@ -154,4 +155,136 @@ func FuzzAttachmentLink(f *testing.F) {
 			t.Fatal("ok without a link")
 		}
 	})
+}
+
+// fakeUploads records what upload-link was asked and answers a fixed URL;
+// upload-result answers result for the link it minted.
+type fakeUploads struct {
+	installation, desk, origin, subject string
+	max                                 int64
+	ttl                                 time.Duration
+	calls                               int
+}
+
+func (f *fakeUploads) MintUpload(_ context.Context, installation, desk, origin, subject string, max int64, ttl time.Duration) (string, error) {
+	f.calls++
+	f.installation, f.desk, f.origin, f.subject, f.max, f.ttl = installation, desk, origin, subject, max, ttl
+	return "https://bridge.example/ul/TOKEN", nil
+}
+
+func (f *fakeUploads) UploadResult(_ context.Context, installation, link string) ([]byte, error) {
+	if installation != "inst-1" || link != "https://bridge.example/ul/TOKEN" {
+		return nil, medialink.ErrNotFound
+	}
+	return []byte(`{"subject":"s"}`), nil
+}
+
+func TestUploadLinkPassesItsBoundsToTheServiceAndRefusesWhatIsOutOfThem(t *testing.T) {
+	type args struct {
+		desk, origin, subject string
+		max, ttl              uint32
+	}
+	for _, tc := range []struct {
+		name string
+		a    args
+		code abi.Code
+	}{
+		{"ok", args{"7", "https://shop.example", "chat:f1", 1 << 20, 0}, abi.OK},
+		{"desk not a number", args{"7a", "https://shop.example", "s", 0, 0}, abi.InvalidArgument},
+		{"no desk", args{"", "https://shop.example", "s", 0, 0}, abi.InvalidArgument},
+		{"origin with a path", args{"7", "https://shop.example/x", "s", 0, 0}, abi.InvalidArgument},
+		{"no origin", args{"7", "", "s", 0, 0}, abi.InvalidArgument},
+		{"no subject", args{"7", "https://shop.example", "", 0, 0}, abi.InvalidArgument},
+		{"long subject", args{"7", "https://shop.example", strings.Repeat("s", abi.MaxUploadSubjectLen+1), 0, 0}, abi.InvalidArgument},
+		{"ttl over the bound", args{"7", "https://shop.example", "s", 0, abi.MaxUploadLinkTTL + 1}, abi.InvalidArgument},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, m := fuzzHost(t)
+			f := &fakeUploads{}
+			h.deps.Uploads = f
+			mem := tc.a.desk + tc.a.origin + tc.a.subject
+			m.Memory().Write(0, []byte(mem))
+			dn, on, sn := uint32(len(tc.a.desk)), uint32(len(tc.a.origin)), uint32(len(tc.a.subject))
+			call := &Call{Installation: "inst-1", Log: h.deps.Logger}
+			code, _ := abi.SplitResult(h.uploadLink(WithCall(context.Background(), call), m, 0, dn, dn, on, dn+on, sn, tc.a.max, tc.a.ttl))
+			if code != tc.code {
+				t.Fatalf("%v, want %v", code, tc.code)
+			}
+			if code != abi.OK {
+				if f.calls != 0 {
+					t.Errorf("an argument out of bounds reached the service")
+				}
+				return
+			}
+			if f.installation != "inst-1" || f.desk != "7" || f.origin != "https://shop.example" || f.subject != "chat:f1" ||
+				f.max != 1<<20 || f.ttl != abi.DefaultUploadLinkTTL*time.Second {
+				t.Errorf("minted %+v", f)
+			}
+			if string(call.pending) != "https://bridge.example/ul/TOKEN" {
+				t.Errorf("pending %q", call.pending)
+			}
+		})
+	}
+}
+
+// The host makes the service desk's call for the module: a manifest whose
+// scopes do not allow attachTemporaryFile gets no link.
+func TestUploadLinkNeedsTheScopesOfAttachTemporaryFile(t *testing.T) {
+	h, m := fuzzHost(t)
+	f := &fakeUploads{}
+	h.deps.Uploads = f
+	h.policy = only{"jira"} // the capability, no scope
+	mem := "7https://shop.examples"
+	m.Memory().Write(0, []byte(mem))
+	call := &Call{Installation: "inst-1", Log: h.deps.Logger}
+	if code, _ := abi.SplitResult(h.uploadLink(WithCall(context.Background(), call), m, 0, 1, 1, 20, 21, 1, 0, 0)); code != abi.AccessDenied || f.calls != 0 {
+		t.Errorf("without the scopes: %v, %d links", code, f.calls)
+	}
+}
+
+func TestUploadResultAnswersOnlyTheInstallationsOwnLink(t *testing.T) {
+	h, m := fuzzHost(t)
+	h.deps.Uploads = &fakeUploads{}
+	link := "https://bridge.example/ul/TOKEN"
+	m.Memory().Write(0, []byte(link))
+	for inst, want := range map[string]abi.Code{"inst-1": abi.OK, "inst-2": abi.NotFound} {
+		call := &Call{Installation: inst, Log: h.deps.Logger}
+		if code, _ := abi.SplitResult(h.uploadResult(WithCall(context.Background(), call), m, 0, uint32(len(link)))); code != want {
+			t.Errorf("%s: %v, want %v", inst, code, want)
+		}
+	}
+	h.policy = only{"storage"}
+	call := &Call{Installation: "inst-1", Log: h.deps.Logger}
+	if code, _ := abi.SplitResult(h.uploadResult(WithCall(context.Background(), call), m, 0, uint32(len(link)))); code != abi.AccessDenied {
+		t.Errorf("without jira: %v", code)
+	}
+	h.policy, h.deps.Uploads = allowAll{}, nil
+	if code, _ := abi.SplitResult(h.uploadResult(WithCall(context.Background(), call), m, 0, uint32(len(link)))); code != abi.Unavailable {
+		t.Errorf("without upload links: %v", code)
+	}
+}
+
+// The bundle's app.uploads.maxBytes: a link asked for with 0 takes it, one
+// asked for more is invalid-argument and never minted.
+func TestUploadLinkHoldsTheManifestsUploadLimit(t *testing.T) {
+	for _, tc := range []struct {
+		asked uint32
+		code  abi.Code
+		want  int64
+	}{
+		{0, abi.OK, 4096},
+		{100, abi.OK, 100},
+		{4096, abi.OK, 4096},
+		{4097, abi.InvalidArgument, 0},
+	} {
+		h, m := fuzzHost(t)
+		f := &fakeUploads{}
+		h.deps.Uploads, h.deps.UploadBytes = f, 4096
+		m.Memory().Write(0, []byte("7https://shop.examples"))
+		call := &Call{Installation: "inst-1", Log: h.deps.Logger}
+		code, _ := abi.SplitResult(h.uploadLink(WithCall(context.Background(), call), m, 0, 1, 1, 20, 21, 1, tc.asked, 0))
+		if code != tc.code || (code == abi.OK && f.max != tc.want) || (code != abi.OK && f.calls != 0) {
+			t.Errorf("asked %d: %v, minted %d bytes (%d calls); want %v, %d", tc.asked, code, f.max, f.calls, tc.code, tc.want)
+		}
+	}
 }

@@ -163,6 +163,31 @@ func (e Backend) WriteMetrics(w io.Writer) error {
 	return nil
 }
 
+var _ proxy.Uploader = Backend{}
+
+// Upload serves an upload link of jira.upload-link (host/medialink): the
+// body goes on to the site as it arrives.
+func (e Backend) Upload(ctx context.Context, token string, u *proxy.UploadRequest) error {
+	links := e.Host.Links()
+	if links == nil {
+		return proxy.ErrNotFound
+	}
+	_, err := links.Receive(ctx, token, medialink.Upload{Origin: u.Origin, ContentType: u.ContentType, Length: u.Length, Body: u.Body})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, medialink.ErrNotFound):
+		return proxy.ErrNotFound
+	case errors.Is(err, medialink.ErrOrigin):
+		return proxy.ErrForbidden
+	case errors.Is(err, medialink.ErrTooLarge):
+		return proxy.ErrTooLarge
+	case errors.Is(err, medialink.ErrBadUpload):
+		return proxy.ErrBadRequest
+	}
+	return err
+}
+
 var _ proxy.Subscriber = Backend{}
 
 // Subscribe opens a browser's realtime subscription (host/realtime) for

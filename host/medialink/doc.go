@@ -1,6 +1,7 @@
 // Package medialink hands out short-lived, single-use download links for
 // Jira attachments and serves them by streaming the attachment from the
-// installation's site.
+// installation's site, and single-use upload links that stream a browser's
+// file to the site's service desk.
 //
 // Messengers such as Viber take media by URL only. A link is
 // PublicURL + "/dl/" + token, the token 32 random bytes in URL-safe base64.
@@ -21,4 +22,23 @@
 // another host. Open without consume (for HEAD) leaves the link usable.
 // A missing, used or expired link, an uninstalled installation and an
 // attachment the site no longer has are all ErrNotFound.
+//
+// # Upload links
+//
+// An upload link is PublicURL + "/ul/" + token, minted for an
+// installation, a service desk, the page origin allowed to use it, a size
+// limit (at most Config.MaxUploadBytes, 100 MiB by default; the capability
+// holds a link to the bundle's app.uploads.maxBytes, 10 MiB by default), a
+// subject the
+// module chose and a lifetime of at most 15 minutes. The store keeps only
+// SHA-256(token) with those (sealed, keyspace storage.Dedupe, the link's
+// lifetime). Receive uses the link up before anything else, as Open does,
+// refuses a page of another origin, then streams the file part of the
+// browser's multipart body into the service desk's attachTemporaryFile
+// through a pipe: the file is never held whole, never on disk, never in
+// the store or a log. A file over the link's limit cuts the site's request
+// short, so the site keeps nothing of it. The temporary attachment ids and
+// the subject are kept ResultTTL (10 minutes), under SHA-256(token) too,
+// for Result: the module that minted the link reads them, checks the
+// subject and attaches them to its request.
 package medialink

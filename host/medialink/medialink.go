@@ -41,6 +41,10 @@ type Config struct {
 	HTTP *http.Client
 	// MaxBytes caps one attachment. Default 50 MiB (Viber's file limit).
 	MaxBytes int64
+	// MaxUploadBytes caps one upload link's file, whatever a manifest's
+	// app.uploads.maxBytes says. Default 100 MiB (the most a manifest may
+	// say); at most 1 GiB.
+	MaxUploadBytes int64
 	// MaxTTL caps a link's lifetime. Default one hour.
 	MaxTTL time.Duration
 	// Logger receives structured logs, never a token. Default slog.Default().
@@ -73,6 +77,9 @@ var (
 	// ErrInvalid: an argument of Mint is out of bounds.
 	ErrInvalid = errors.New("medialink: invalid link request")
 )
+
+// DefaultMaxUploadBytes is Config.MaxUploadBytes's default: 100 MiB.
+const DefaultMaxUploadBytes = 100 << 20
 
 // TokenLen is the length of a token: 32 bytes in unpadded URL-safe base64.
 const TokenLen = 43
@@ -108,6 +115,12 @@ func New(cfg Config) (*Service, error) {
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	if cfg.MaxBytes == 0 {
 		cfg.MaxBytes = 50 << 20
+	}
+	if cfg.MaxUploadBytes == 0 {
+		cfg.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if cfg.MaxUploadBytes < 0 || cfg.MaxUploadBytes > 1<<30 {
+		return nil, errors.New("medialink: Config.MaxUploadBytes must be 1 byte to 1 GiB")
 	}
 	if cfg.MaxTTL == 0 {
 		cfg.MaxTTL = time.Hour

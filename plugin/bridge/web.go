@@ -76,7 +76,9 @@ type historyItem struct {
 // bare 403 without CORS headers, which a browser does not let it read.
 // A "session" request gets a new session, a "connect" a realtime token for
 // the session's chat and the history of its request read from Jira (never
-// from the store), a "send" is queued as the messengers' messages are.
+// from the store), a "send" is queued as the messengers' messages are, an
+// "upload" gets an upload link for a file and an "attach" attaches what
+// the link received.
 func (b *Bridge) webWidget(env *sdk.Env, req *abi.WebTriggerRequest, log *slog.Logger, kind Kind, name, project string, cfg Config, found bool) *abi.Response {
 	origin := abi.Get(req.Headers, "origin")
 	if !found || !cfg.Enabled {
@@ -88,9 +90,6 @@ func (b *Bridge) webWidget(env *sdk.Env, req *abi.WebTriggerRequest, log *slog.L
 	}
 	if req.Method != "POST" {
 		return widgetAnswer(405, origin, map[string]any{"ok": false})
-	}
-	if ct := abi.Get(req.Headers, "content-type"); strings.HasPrefix(strings.ToLower(ct), "multipart/form-data") {
-		return b.webUpload(env, req, log, kind, project, cfg, origin, ct)
 	}
 	r, err := web.ReadRequest(req.Body)
 	switch {
@@ -104,6 +103,10 @@ func (b *Bridge) webWidget(env *sdk.Env, req *abi.WebTriggerRequest, log *slog.L
 		return widgetAnswer(200, origin, map[string]any{"ok": true, "session": web.NewSession()})
 	case "connect":
 		return b.webConnect(env, req, log, project, cfg, origin, web.ChatOf(r.Session))
+	case "upload":
+		return b.webUploadLink(env, log, project, cfg, origin, r)
+	case "attach":
+		return b.webAttach(env, log, kind, project, cfg, origin, r)
 	}
 	ch := kind.New(env, cfg.secrets())
 	events, err := ch.Parse(req.Body)
@@ -155,32 +158,77 @@ func (b *Bridge) webConnect(env *sdk.Env, req *abi.WebTriggerRequest, log *slog.
 	return widgetAnswer(200, origin, map[string]any{"ok": true, "token": token, "history": history})
 }
 
-// webUpload attaches a customer's file to the session's open request,
-// through the service desk's temporary attachment and attach calls, at
-// once: a file does not fit the queue (200 KiB), and the module keeps no
-// copy of it. A chat without an open request is told to write first; a
-// retried upload (the same widget id) attaches once.
-func (b *Bridge) webUpload(env *sdk.Env, req *abi.WebTriggerRequest, log *slog.Logger, kind Kind, project string, cfg Config, origin, contentType string) *abi.Response {
-	u, err := web.ReadUpload(contentType, req.Body)
+// openRequest is the chat's record when the chat has an open request a
+// file may go to; else the answer to give: 409 "write first" (a file
+// before the first message has no request to go to), 503 when the store
+// fails.
+func (b *Bridge) openRequest(env *sdk.Env, project, chat, origin string) (chatRecord, *abi.Response) {
+	var rec chatRecord
+	found, err := store{env.Storage}.get(chatKey(project, web.Name, chat), &rec)
 	switch {
-	case errors.Is(err, web.ErrTooLong):
-		return widgetAnswer(413, origin, map[string]any{"ok": false, "error": "too large"})
 	case err != nil:
-		return widgetAnswer(400, origin, map[string]any{"ok": false, "error": "not understood"})
-	case !cfg.accepts(u.Kind()):
+		return rec, widgetAnswer(503, origin, map[string]any{"ok": false})
+	case !found || rec.Issue == "" || rec.Blocked:
+		return rec, widgetAnswer(409, origin, map[string]any{"ok": false, "error": "write first"})
+	}
+	return rec, nil
+}
+
+// webUploadLink answers an "upload" with a single-use upload link of the
+// host (jira.upload-link) for the page's origin, the project's service
+// desk and the file's id: the page sends the file there, and the host
+// streams it to the service desk's temporary attachments; the module never
+// holds its bytes. The link's subject is a hash of the chat and the file
+// id (web.UploadSubject), which webAttach checks, and its size is the
+// file's as the page announced it (File.size, exact in a browser).
+func (b *Bridge) webUploadLink(env *sdk.Env, log *slog.Logger, project string, cfg Config, origin string, r web.Request) *abi.Response {
+	if !cfg.accepts(r.Kind()) {
 		return widgetAnswer(415, origin, map[string]any{"ok": false, "error": "not accepted"})
 	}
-	chat := web.ChatOf(u.Session)
-	st := store{env.Storage}
-	var rec chatRecord
-	found, err := st.get(chatKey(project, web.Name, chat), &rec)
-	if err != nil {
+	chat := web.ChatOf(r.Session)
+	if _, resp := b.openRequest(env, project, chat, origin); resp != nil {
+		return resp
+	}
+	linker, ok := env.Jira.(sdk.UploadLinker)
+	if !ok {
+		log.Warn("widget: this host hands out no upload links")
 		return widgetAnswer(503, origin, map[string]any{"ok": false})
 	}
-	if !found || rec.Issue == "" || rec.Blocked {
-		return widgetAnswer(409, origin, map[string]any{"ok": false, "error": "write first"})
+	// The link takes the size the page announced and not a byte more.
+	link, err := linker.UploadLink(cfg.ServiceDeskID, origin, web.UploadSubject(chat, r.ID), r.Size, 0)
+	switch {
+	case errors.Is(err, sdk.ErrLimitExceeded):
+		return widgetAnswer(429, origin, map[string]any{"ok": false, "error": "busy"})
+	case errors.Is(err, sdk.ErrInvalidArgument):
+		// Over the bundle's app.uploads.maxBytes, which may be below
+		// web.MaxUpload.
+		return widgetAnswer(413, origin, map[string]any{"ok": false, "error": "too large"})
+	case err != nil:
+		log.Warn("widget: upload link not minted", "err", err)
+		return widgetAnswer(503, origin, map[string]any{"ok": false})
 	}
-	key := inboundDedupeKey(kind.Short, project, chat+":"+u.ID)
+	return widgetAnswer(200, origin, map[string]any{"ok": true, "link": link})
+}
+
+// webAttach attaches the file an upload link received to the session's
+// open request (POST /rest/servicedeskapi/request/{key}/attachment), once:
+// a retried attach (the same widget id) finds the dedupe record of
+// messages and attaches nothing more. The link's result must carry this
+// chat's and this file id's subject; any other link, one not yet used and
+// one whose result is gone are all 404, so a session cannot attach
+// another's file.
+func (b *Bridge) webAttach(env *sdk.Env, log *slog.Logger, kind Kind, project string, cfg Config, origin string, r web.Request) *abi.Response {
+	chat := web.ChatOf(r.Session)
+	rec, resp := b.openRequest(env, project, chat, origin)
+	if resp != nil {
+		return resp
+	}
+	linker, ok := env.Jira.(sdk.UploadLinker)
+	if !ok {
+		return widgetAnswer(503, origin, map[string]any{"ok": false})
+	}
+	st := store{env.Storage}
+	key := inboundDedupeKey(kind.Short, project, chat+":"+r.ID)
 	nonce := newNonce()
 	won, held, err := st.claimOrPeek(key, nonce)
 	switch {
@@ -191,13 +239,20 @@ func (b *Bridge) webUpload(env *sdk.Env, req *abi.WebTriggerRequest, log *slog.L
 	case !won:
 		return widgetAnswer(409, origin, map[string]any{"ok": false, "error": "in progress"})
 	}
-	jc := jira.Client{API: env.Jira}
-	ids, err := jc.AttachTemporaryFile(cfg.ServiceDeskID, u.FileName, u.MIME, u.Data)
-	if err == nil {
-		// As a messenger's file without a caption: the file alone.
-		_, err = jc.Attach(rec.Issue, ids, true, "")
+	res, err := linker.UploadResult(r.Link)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound), err == nil && (res.Subject != web.UploadSubject(chat, r.ID) || len(res.TemporaryAttachmentIDs) == 0):
+		_ = st.del(key)
+		log.Info("widget: attach of no upload of this chat's")
+		return widgetAnswer(404, origin, map[string]any{"ok": false, "error": "no upload"})
+	case err != nil:
+		_ = st.del(key)
+		log.Warn("widget: upload result not read", "err", err)
+		return widgetAnswer(503, origin, map[string]any{"ok": false})
 	}
-	if err != nil {
+	jc := jira.Client{API: env.Jira}
+	// As a messenger's file without a caption: the file alone.
+	if _, err := jc.Attach(rec.Issue, res.TemporaryAttachmentIDs, true, ""); err != nil {
 		_ = st.del(key)
 		log.Warn("widget: upload not attached", "err", err)
 		return widgetAnswer(503, origin, map[string]any{"ok": false})
@@ -205,6 +260,6 @@ func (b *Bridge) webUpload(env *sdk.Env, req *abi.WebTriggerRequest, log *slog.L
 	if err := st.put(key, progress{Owner: nonce, Done: true}, DedupeTTL); err != nil {
 		log.Warn("widget: upload attached; its record not saved", "err", err)
 	}
-	log.Info("widget: upload attached", "bytes", len(u.Data))
+	log.Info("widget: upload attached", "bytes", res.Bytes)
 	return widgetAnswer(200, origin, map[string]any{"ok": true})
 }

@@ -3,8 +3,6 @@ package bridge
 import (
 	"bytes"
 	"encoding/json"
-	"mime/multipart"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"testing"
@@ -222,68 +220,113 @@ func TestWidgetFloodFromOneSessionMeetsTheLimitsAndAnotherSessionDoesNot(t *test
 	}
 }
 
-// upload POSTs a file as the widget does (multipart/form-data).
-func (h *harness) upload(origin, session, id, name, mimeType string, data []byte) *abi.Response {
+// uploadFile does what the widget and the host do for a customer's file:
+// the widget asks for an upload link; the host, standing in for the page's
+// POST to it, puts the file among the service desk's temporary attachments
+// and records the link's result; the widget asks to attach it. It returns
+// the answers to the upload and the attach (nil when the link was refused).
+func (h *harness) uploadFile(origin, session, id, name, mimeType string, data []byte) (link, attach *abi.Response) {
 	h.t.Helper()
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	_ = w.WriteField("session", session)
-	_ = w.WriteField("name", "Ada")
-	_ = w.WriteField("id", id)
-	hdr := textproto.MIMEHeader{}
-	hdr.Set("Content-Disposition", `form-data; name="file"; filename="`+name+`"`)
-	hdr.Set("Content-Type", mimeType)
-	part, _ := w.CreatePart(hdr)
-	_, _ = part.Write(data)
-	_ = w.Close()
-	req := &abi.WebTriggerRequest{Context: h.ctx, Trigger: "web-widget", Method: "POST", Path: "/",
-		Query: []abi.Header{{Name: "project", Value: testProject}}, Body: buf.Bytes(),
-		Headers: []abi.Header{{Name: "origin", Value: origin}, {Name: "content-type", Value: w.FormDataContentType()}}}
-	resp, err := h.b.WebTrigger(h.env.Env, req)
-	if err != nil {
-		h.t.Fatal(err)
+	resp, out := h.widget(origin, web.Request{Op: "upload", Session: session, Name: "Ada", ID: id, File: name, MIME: mimeType, Size: int64(len(data))})
+	if resp.Status != 200 {
+		return resp, nil
 	}
-	return resp
+	url, _ := out["link"].(string)
+	h.jira.mu.Lock()
+	tmp := "temp-" + id + "-" + strconv.Itoa(len(h.jira.temp))
+	h.jira.temp[tmp] = struct {
+		name string
+		data []byte
+	}{name, data}
+	h.jira.mu.Unlock()
+	if !h.env.Uploads.Upload(url, int64(len(data)), tmp) {
+		h.t.Fatalf("the widget got a link %q the host never minted", url)
+	}
+	attach, _ = h.widget(origin, web.Request{Op: "attach", Session: session, Name: "Ada", ID: id, Link: url})
+	return resp, attach
 }
 
-func TestWidgetUploadIsAttachedToTheOpenRequestOnce(t *testing.T) {
+func TestWidgetUploadGoesByLinkAndIsAttachedToTheOpenRequestOnce(t *testing.T) {
 	h := widgetHarness(t)
 	s := web.NewSession()
 	photo := bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, 1000)
-	if resp := h.upload(shopOrigin, s, "u0", "early.png", "image/png", photo); resp.Status != 409 {
+	if resp, _ := h.uploadFile(shopOrigin, s, "u0", "early.png", "image/png", photo); resp.Status != 409 {
 		t.Errorf("an upload before any message: %d, want 409", resp.Status)
+	}
+	if len(h.env.Uploads.Asked()) != 0 {
+		t.Fatalf("a link was minted for a chat without a request")
 	}
 	if resp, _ := h.widget(shopOrigin, web.Request{Op: "send", Session: s, Name: "Ada", ID: "m1", Text: "Here is the label"}); resp.Status != 200 {
 		t.Fatal(resp.Status)
 	}
 	h.drain()
-	for i := 0; i < 2; i++ { // a retry of the same upload attaches once
-		if resp := h.upload(shopOrigin, s, "u1", "label.png", "image/png", photo); resp.Status != 200 || abi.Get(resp.Headers, "Access-Control-Allow-Origin") != shopOrigin {
-			t.Fatalf("upload %d: %d %s", i, resp.Status, resp.Body)
-		}
+	link, attach := h.uploadFile(shopOrigin, s, "u1", "label.png", "image/png", photo)
+	if link.Status != 200 || attach == nil || attach.Status != 200 || abi.Get(attach.Headers, "Access-Control-Allow-Origin") != shopOrigin {
+		t.Fatalf("upload: %d, attach %v", link.Status, attach)
+	}
+	asked := h.env.Uploads.Asked()
+	if len(asked) != 1 || asked[0].ServiceDesk != "2" || asked[0].Origin != shopOrigin || asked[0].MaxBytes != int64(len(photo)) ||
+		asked[0].Subject != web.UploadSubject(web.ChatOf(s), "u1") {
+		t.Errorf("upload links asked for %+v", asked)
+	}
+	// A retried attach (the same widget id) attaches once.
+	if resp, _ := h.widget(shopOrigin, web.Request{Op: "attach", Session: s, ID: "u1", Link: asked[0].Link}); resp.Status != 200 {
+		t.Errorf("a retried attach: %d", resp.Status)
 	}
 	is := h.jira.issue("SUP-1")
 	if len(is.Attached) != 1 || is.Attached[0].Names[0] != "label.png" || !bytes.Equal(is.Attached[0].Data[0], photo) || !is.Attached[0].Public {
 		t.Fatalf("attached %+v", is.Attached)
 	}
+
+	// Another session cannot attach this session's file, even with its
+	// link; nor can this session attach it under another file id, nor
+	// attach a link that received nothing.
+	other := web.NewSession()
+	if resp, _ := h.widget(shopOrigin, web.Request{Op: "send", Session: other, Name: "Eve", ID: "m1", Text: "hello"}); resp.Status != 200 {
+		t.Fatal(resp.Status)
+	}
+	h.drain()
+	for _, c := range []struct {
+		name string
+		r    web.Request
+	}{
+		{"another session with the link", web.Request{Op: "attach", Session: other, ID: "u1", Link: asked[0].Link}},
+		{"another file id", web.Request{Op: "attach", Session: s, ID: "u9", Link: asked[0].Link}},
+		{"a link never minted", web.Request{Op: "attach", Session: s, ID: "u8", Link: "https://sdktest.edge/ul/999"}},
+	} {
+		if resp, _ := h.widget(shopOrigin, c.r); resp.Status != 404 {
+			t.Errorf("%s: %d, want 404", c.name, resp.Status)
+		}
+	}
+	unused, _ := h.widget(shopOrigin, web.Request{Op: "upload", Session: s, ID: "u7", File: "a.png", MIME: "image/png", Size: 10})
+	if unused.Status != 200 {
+		t.Fatal(unused.Status)
+	}
+	if resp, _ := h.widget(shopOrigin, web.Request{Op: "attach", Session: s, ID: "u7", Link: h.env.Uploads.Asked()[1].Link}); resp.Status != 404 {
+		t.Errorf("a link that received nothing yet: %d, want 404", resp.Status)
+	}
+
 	for _, c := range []struct {
 		name   string
 		origin string
-		file   []byte
+		size   int64
 		want   uint16
 	}{
-		{"from another origin", "https://evil.example", photo, 403},
-		{"over the size limit", shopOrigin, make([]byte, web.MaxUpload+1), 413},
+		{"from another origin", "https://evil.example", 10, 403},
+		{"over the size limit", shopOrigin, web.MaxUpload + 1, 413},
 	} {
-		if resp := h.upload(c.origin, s, "u2", "x.png", "image/png", c.file); resp.Status != c.want {
+		if resp, _ := h.widget(c.origin, web.Request{Op: "upload", Session: s, ID: "u2", File: "x.png", MIME: "image/png", Size: c.size}); resp.Status != c.want {
 			t.Errorf("%s: %d, want %d", c.name, resp.Status, c.want)
 		}
 	}
 	h.configure(map[string]any{"channel": "web", "botToken": nil, "attachmentsIn": []string{"photo"}})
-	if resp := h.upload(shopOrigin, s, "u3", "notes.pdf", "application/pdf", []byte("%PDF")); resp.Status != 415 {
+	if resp, _ := h.uploadFile(shopOrigin, s, "u3", "notes.pdf", "application/pdf", []byte("%PDF")); resp.Status != 415 {
 		t.Errorf("a kind the project does not accept: %d, want 415", resp.Status)
 	}
 	if n := len(h.jira.issue("SUP-1").Attached); n != 1 {
 		t.Errorf("%d attachments after the refusals, want 1", n)
+	}
+	if n := len(h.env.Uploads.Asked()); n != 2 {
+		t.Errorf("%d upload links minted, want 2: none for a refused file", n)
 	}
 }

@@ -1,6 +1,8 @@
 package sdk
 
 import (
+	"encoding/json"
+	"math"
 	"runtime"
 	"time"
 	"unsafe"
@@ -47,6 +49,12 @@ func jiraRequest(req unsafe.Pointer, reqLen uint32) int64
 
 //go:wasmimport chatbridge:plugin/jira@0.1.0 attachment-link
 func jiraAttachmentLink(id unsafe.Pointer, idLen uint32, ttlSeconds uint32) int64
+
+//go:wasmimport chatbridge:plugin/jira@0.1.0 upload-link
+func jiraUploadLink(desk unsafe.Pointer, deskLen uint32, origin unsafe.Pointer, originLen uint32, subject unsafe.Pointer, subjectLen uint32, maxBytes uint32, ttlSeconds uint32) int64
+
+//go:wasmimport chatbridge:plugin/jira@0.1.0 upload-result
+func jiraUploadResult(link unsafe.Pointer, linkLen uint32) int64
 
 //go:wasmimport chatbridge:plugin/queue@0.1.0 push
 func queuePush(queue unsafe.Pointer, queueLen uint32, orderKey unsafe.Pointer, orderKeyLen uint32, payload unsafe.Pointer, payloadLen uint32, delaySeconds uint32) int64
@@ -244,6 +252,36 @@ func (importJira) AttachmentLink(attachmentID string, ttl time.Duration) (string
 	b, err := collect(jiraAttachmentLink(ip, in, seconds(ttl)))
 	runtime.KeepAlive(attachmentID)
 	return string(b), err
+}
+
+var _ UploadLinker = importJira{}
+
+func (importJira) UploadLink(serviceDeskID, origin, subject string, maxBytes int64, ttl time.Duration) (string, error) {
+	if maxBytes < 0 || maxBytes > math.MaxUint32 {
+		return "", abi.InvalidArgument
+	}
+	dp, dn := strPtr(serviceDeskID)
+	op, on := strPtr(origin)
+	sp, sn := strPtr(subject)
+	b, err := collect(jiraUploadLink(dp, dn, op, on, sp, sn, uint32(maxBytes), seconds(ttl)))
+	runtime.KeepAlive(serviceDeskID)
+	runtime.KeepAlive(origin)
+	runtime.KeepAlive(subject)
+	return string(b), err
+}
+
+func (importJira) UploadResult(link string) (UploadResult, error) {
+	lp, ln := strPtr(link)
+	b, err := collect(jiraUploadResult(lp, ln))
+	runtime.KeepAlive(link)
+	if err != nil {
+		return UploadResult{}, err
+	}
+	var r UploadResult
+	if err := json.Unmarshal(b, &r); err != nil {
+		return UploadResult{}, abi.Internal
+	}
+	return r, nil
 }
 
 type importQueue struct{}

@@ -79,6 +79,31 @@ type AttachmentLinker interface {
 	AttachmentLink(attachmentID string, ttl time.Duration) (string, error)
 }
 
+// UploadLinker is implemented by the Env's Jira when the host hands out
+// upload links (jira.upload-link, jira.upload-result). UploadLink returns
+// an https URL a page of origin POSTs one file to (multipart/form-data, the
+// file in a part named "file", at most maxBytes; 0: the host's limit),
+// once, until ttl passes (0: abi.DefaultUploadLinkTTL seconds; at most
+// abi.MaxUploadLinkTTL); the host streams it to the service desk's
+// attachTemporaryFile and keeps none of it. UploadResult returns what the
+// link received: ErrNotFound before the upload and ten minutes after it.
+// subject is the module's own, handed back to tell its links apart. Hosts
+// without links leave it out.
+type UploadLinker interface {
+	UploadLink(serviceDeskID, origin, subject string, maxBytes int64, ttl time.Duration) (string, error)
+	UploadResult(link string) (UploadResult, error)
+}
+
+// UploadResult is what an upload link received.
+type UploadResult struct {
+	// Subject is the one the link was minted with.
+	Subject string `json:"subject"`
+	// TemporaryAttachmentIDs go to POST /rest/servicedeskapi/request/{key}/attachment.
+	TemporaryAttachmentIDs []string `json:"temporaryAttachmentIds"`
+	// Bytes is the file's size.
+	Bytes int64 `json:"bytes"`
+}
+
 // Queue pushes async events to the plugin's own consumers.
 type Queue interface {
 	// Push delivers payload to the consumer of queue after delay (whole

@@ -15,6 +15,8 @@ const (
 	// RealtimePrefix leads to a realtime subscription (Server-Sent
 	// Events): GET.
 	RealtimePrefix = "/rt/"
+	// UploadPrefix leads to a single-use upload link: POST.
+	UploadPrefix = "/ul/"
 	// WidgetScript is the website chat widget's script: GET and HEAD.
 	WidgetScript = "/w/widget.js"
 )
@@ -29,6 +31,9 @@ func JiraEvents(base, routeID string) string { return join(base, JiraEventsPrefi
 
 // Download is the public URL of a download link's token.
 func Download(base, token string) string { return join(base, DownloadPrefix, token) }
+
+// Upload is the public URL of an upload link's token.
+func Upload(base, token string) string { return join(base, UploadPrefix, token) }
 
 // Realtime is the public URL a browser subscribes at with a realtime token.
 func Realtime(base, token string) string { return join(base, RealtimePrefix, token) }

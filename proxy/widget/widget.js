@@ -166,17 +166,29 @@
   file.addEventListener("change", function () {
     var f = file.files && file.files[0];
     if (!f || !state.session) return;
-    var fd = new FormData();
-    fd.append("session", state.session);
-    fd.append("name", state.name || "");
-    fd.append("id", "f" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8));
-    fd.append("file", f, f.name);
     file.value = "";
-    fetch(endpoint, { method: "POST", mode: "cors", credentials: "omit", cache: "no-store", body: fd }).then(function (r) {
-      if (r.ok) line("me", "Sent a file: " + f.name);
-      else line("sys", r.status === 413 ? "That file is too large." : r.status === 409 ? "Write a message first, then attach a file." :
-        r.status === 415 ? "That kind of file is not accepted." : "The file was not sent; please try again.");
-    }, function () { line("sys", "The file was not sent; please try again."); });
+    var ask = { session: state.session, name: state.name || "", id: "f" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8) };
+    var say = function (j) {
+      var s = j && j.status;
+      line("sys", s === 413 ? "That file is too large." : s === 409 ? "Write a message first, then attach a file." :
+        s === 415 ? "That kind of file is not accepted." : "The file was not sent; please try again.");
+    };
+    // An upload link from the module, the file straight to it (the edge
+    // streams it to Jira), then the module attaches it; a retried attach
+    // of the same id attaches once.
+    post({ op: "upload", session: ask.session, name: ask.name, id: ask.id, file: f.name, mime: f.type, size: f.size }).then(function (j) {
+      if (!j.link || new URL(j.link).origin !== edge) throw j;
+      var fd = new FormData();
+      fd.append("file", f, f.name);
+      return fetch(j.link, { method: "POST", mode: "cors", credentials: "omit", cache: "no-store", body: fd }).then(function (r) {
+        if (!r.ok) throw { status: r.status };
+        ask.op = "attach"; ask.link = j.link;
+        return post(ask).then(function (a) { return a.ok || a.status < 500 ? a : post(ask); });
+      });
+    }).then(function (a) {
+      if (!a.ok) throw a;
+      line("me", "Sent a file: " + f.name);
+    }).catch(say);
   });
   form.addEventListener("submit", function (e) {
     e.preventDefault();

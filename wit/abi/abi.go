@@ -34,6 +34,8 @@ const (
 
 	FuncJiraRequest        = "request"
 	FuncJiraAttachmentLink = "attachment-link"
+	FuncJiraUploadLink     = "upload-link"
+	FuncJiraUploadResult   = "upload-result"
 
 	FuncQueuePush = "push"
 
@@ -93,6 +95,8 @@ var Imports = []Func{
 	{ModuleFetch, FuncFetch, []string{"i32", "i32"}, []string{"i64"}},
 	{ModuleJira, FuncJiraRequest, []string{"i32", "i32"}, []string{"i64"}},
 	{ModuleJira, FuncJiraAttachmentLink, []string{"i32", "i32", "i32"}, []string{"i64"}},
+	{ModuleJira, FuncJiraUploadLink, []string{"i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32"}, []string{"i64"}},
+	{ModuleJira, FuncJiraUploadResult, []string{"i32", "i32"}, []string{"i64"}},
 	{ModuleQueue, FuncQueuePush, []string{"i32", "i32", "i32", "i32", "i32", "i32", "i32"}, []string{"i64"}},
 	{ModuleRealtime, FuncRealtimePublish, []string{"i32", "i32", "i32", "i32"}, []string{"i64"}},
 	{ModuleRealtime, FuncRealtimeSignToken, []string{"i32", "i32", "i32", "i32", "i32"}, []string{"i64"}},

@@ -56,6 +56,20 @@ const (
 	MaxLinkTTL = 3600
 )
 
+// Upload links of jira.upload-link.
+const (
+	// DefaultUploadLinkTTL is an upload link's lifetime when the module
+	// asks for 0, in seconds: 5 minutes.
+	DefaultUploadLinkTTL = 300
+	// MaxUploadLinkTTL is the longest an upload link may live: 15 minutes.
+	MaxUploadLinkTTL = 900
+	// MaxUploadSubjectLen bounds the subject a module binds to an upload
+	// link, in bytes.
+	MaxUploadSubjectLen = 128
+	// MaxUploadResultLinkLen bounds the link upload-result takes, in bytes.
+	MaxUploadResultLinkLen = 2048
+)
+
 // Realtime (Forge Realtime), part of the contract: a manifest may lower
 // these, never raise them.
 const (

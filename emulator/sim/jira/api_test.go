@@ -3,6 +3,7 @@ package jira
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -346,5 +347,41 @@ func TestAgentAttachmentViaControlCarriesTheGivenContent(t *testing.T) {
 	}
 	if meta := e.call(t, "GET", "/rest/api/3/attachment/"+out["id"].(string), nil); meta.json["size"].(float64) != float64(len(content)) {
 		t.Errorf("metadata %s", meta.raw)
+	}
+}
+
+// The host streams a widget's file to attachTemporaryFile with chunked
+// transfer encoding, its length unknown in advance: the simulator takes it
+// as Jira's HTTP server would, and a body that ends before the form's
+// closing boundary (a sender that gave up half way) makes no temporary
+// file.
+func TestAttachTemporaryFileTakesAChunkedBodyAndNothingOfATruncatedOne(t *testing.T) {
+	e := newEnv(t, Config{MaxAttachmentBytes: 4 << 20})
+	send := func(body []byte) answer {
+		t.Helper()
+		// An io.Reader that is not a *bytes.Reader: net/http sends it chunked.
+		req, _ := http.NewRequest("POST", e.api.URL+"/rest/servicedeskapi/servicedesk/1/attachTemporaryFile", io.MultiReader(bytes.NewReader(body)))
+		req.Header.Set("Authorization", DefaultAuthorization)
+		req.Header.Set("X-Atlassian-Token", "no-check")
+		req.Header.Set("X-ExperimentalApi", "opt-in")
+		req.Header.Set("Content-Type", "multipart/form-data; boundary=b0undary")
+		return e.do(t, req)
+	}
+	file := bytes.Repeat([]byte("streamed "), 200_000) // 1.8 MB
+	whole := append(append([]byte("--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"), file...), "\r\n--b0undary--\r\n"...)
+	e.sim.mu.Lock()
+	before := len(e.sim.temps)
+	e.sim.mu.Unlock()
+	if a := send(whole[:len(whole)/2]); a.status != 400 {
+		t.Errorf("a truncated body: %d %s, want 400", a.status, a.raw)
+	}
+	e.sim.mu.Lock()
+	after := len(e.sim.temps)
+	e.sim.mu.Unlock()
+	if after != before {
+		t.Errorf("a truncated body made %d temporary files", after-before)
+	}
+	if a := send(whole); a.status != 201 {
+		t.Errorf("a whole chunked body: %d %s, want 201", a.status, a.raw)
 	}
 }

@@ -129,12 +129,20 @@ func TestE2E_WebsiteWidgetInHeadlessChromium(t *testing.T) {
 		t.Error("the buttons stay enabled after a press")
 	}
 
-	// The customer's file goes to Jira, attached to the request.
-	page.eval(t, `(() => { const dt = new DataTransfer(); dt.items.add(new File([new TextEncoder().encode('receipt bytes zebra31415 '.repeat(100))], 'receipt.png', {type: 'image/png'}));
+	// The customer's file, 1.25 MB (over the edge's 1 MiB body limit of a
+	// web trigger), goes by a single-use upload link: the edge streams it
+	// to Jira, and the module attaches it to the request.
+	page.eval(t, `(() => { const dt = new DataTransfer(); dt.items.add(new File([new TextEncoder().encode('receipt bytes zebra31415 '.repeat(50000))], 'receipt.png', {type: 'image/png'}));
 		const input = `+widgetRoot+`.querySelector('#cb-file'); input.files = dt.files; input.dispatchEvent(new Event('change')); return true })()`, nil)
 	page.waitFor(t, "the upload is confirmed", logText+`.includes('Sent a file: receipt.png')`, stacktest.Wait)
-	if !s.Request(t, req.Key).HasFile("receipt.png") {
-		t.Errorf("the customer's file is not on the request")
+	var receipt []stacktest.JiraAttachment
+	for _, a := range s.Request(t, req.Key).Attachments {
+		if a.Filename == "receipt.png" {
+			receipt = append(receipt, a)
+		}
+	}
+	if len(receipt) != 1 || receipt[0].Size != int64(len("receipt bytes zebra31415 ")*50000) {
+		t.Errorf("the customer's file on the request: %+v, want one of %d bytes", receipt, len("receipt bytes zebra31415 ")*50000)
 	}
 
 	// An agent's file reaches the page as a single-use link to the edge.

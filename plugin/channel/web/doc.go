@@ -21,10 +21,21 @@
 // anything else. Parse reads a "send" request as one message event and a
 // "choose" request (a press of a button, with the button's data) as one
 // channel.Chosen event, which the bridge checks against the chat as it
-// checks a messenger's button presses; the "session" and "connect"
-// requests are the bridge's (plugin/bridge/web.go). A send or a press
-// carries the browser's language as its primary subtag ("de"), where the
-// bridge has texts in it; the bridge uses it as Telegram's language_code.
+// checks a messenger's button presses; the "session", "connect", "upload"
+// and "attach" requests are the bridge's (plugin/bridge/web.go). A send or
+// a press carries the browser's language as its primary subtag ("de"),
+// where the bridge has texts in it; the bridge uses it as Telegram's
+// language_code.
+//
+// # Files
+//
+// A customer's file never passes through the module: "upload" (the file's
+// name, type and size, at most MaxUpload) gets a single-use upload link of
+// the host for the page's origin, the page POSTs the file to it, the host
+// streams it to the service desk's temporary attachments, and "attach"
+// attaches what the link received to the chat's request. The link's
+// subject (UploadSubject, a hash of the chat and the file id) makes sure a
+// session attaches only its own file.
 //
 // # Delivery
 //

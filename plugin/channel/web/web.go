@@ -1,16 +1,13 @@
 package web
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
-	"mime/multipart"
 	"strings"
 	"unicode/utf8"
 
@@ -41,74 +38,27 @@ const (
 )
 
 // MaxUpload is the largest file a customer may upload through the widget:
-// the upload is one request body, which the edge caps at 1 MiB
-// (proxy.DefaultMaxBodyBytes), less room for the form's other fields.
-const MaxUpload = 1<<20 - 8<<10
+// the size of the upload link the bridge asks the host for (the host's own
+// limit may be lower). The file goes from the page to the link and on to
+// the service desk as it is sent; the module never sees its bytes.
+const MaxUpload = 10 << 20
 
-// Upload is a customer's file, read from the widget's multipart/form-data
-// POST (fields session, name, id, and file).
-type Upload struct {
-	Session, Name, ID string
-	FileName, MIME    string
-	Data              []byte
-}
+// maxFileName bounds an upload's file name, in characters.
+const maxFileName = 255
 
-// ReadUpload reads a widget upload; contentType is the request's header.
-func ReadUpload(contentType string, body []byte) (Upload, error) {
-	var u Upload
-	mt, params, err := mime.ParseMediaType(contentType)
-	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return u, ErrBadRequest
-	}
-	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-	for {
-		part, err := r.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return u, ErrBadRequest
-		}
-		value, err := io.ReadAll(io.LimitReader(part, MaxUpload+1))
-		if err != nil {
-			return u, ErrBadRequest
-		}
-		switch part.FormName() {
-		case "session":
-			u.Session = string(value)
-		case "name":
-			u.Name = string(value)
-		case "id":
-			u.ID = string(value)
-		case "file":
-			if len(value) > MaxUpload {
-				return u, ErrTooLong
-			}
-			u.FileName, u.MIME, u.Data = part.FileName(), part.Header.Get("Content-Type"), value
-		}
-	}
-	u.FileName = strings.TrimSpace(strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' {
-			return '_'
-		}
-		return r
-	}, u.FileName))
-	switch {
-	case !ValidSession(u.Session), !validID(u.ID), u.Data == nil, u.FileName == "",
-		utf8.RuneCountInString(u.FileName) > 255, !utf8.ValidString(u.FileName),
-		utf8.RuneCountInString(u.Name) > MaxName, !utf8.ValidString(u.Name):
-		return u, ErrBadRequest
-	}
-	if _, _, err := mime.ParseMediaType(u.MIME); err != nil {
-		u.MIME = "application/octet-stream"
-	}
-	return u, nil
+// UploadSubject is the subject of the upload link of a chat's file id: what
+// the host hands back with the upload's result, for the bridge to check
+// that the result is this chat's and this file's. A hash, so that the
+// host's record names neither.
+func UploadSubject(chatID, fileID string) string {
+	sum := sha256.Sum256([]byte("chatbridge web upload\x00" + chatID + "\x00" + fileID))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // Kind is the attachment kind an upload counts as for the project's
 // accepted kinds: a photo for an image, else a document.
-func (u Upload) Kind() channel.AttachmentKind {
-	if strings.HasPrefix(u.MIME, "image/") {
+func (r Request) Kind() channel.AttachmentKind {
+	if strings.HasPrefix(r.MIME, "image/") {
 		return channel.Photo
 	}
 	return channel.Document
@@ -117,8 +67,9 @@ func (u Upload) Kind() channel.AttachmentKind {
 // Request is what the widget POSTs (as text/plain JSON).
 type Request struct {
 	// Op is "session" (a new session), "connect" (a realtime token and the
-	// history), "send" (a message) or "choose" (a press of a button of a
-	// "choices" event).
+	// history), "send" (a message), "choose" (a press of a button of a
+	// "choices" event), "upload" (an upload link for a file) or "attach"
+	// (the file an upload link received, to the request).
 	Op      string `json:"op"`
 	Session string `json:"session,omitempty"`
 	// Name is the visitor's display name; "" shows as a visitor.
@@ -133,6 +84,12 @@ type Request struct {
 	// navigator.language "de-AT"), or "": the bridge uses it as it uses
 	// Telegram's language_code.
 	Lang string `json:"lang,omitempty"`
+	// File, MIME and Size describe the file of an upload.
+	File string `json:"file,omitempty"`
+	MIME string `json:"mime,omitempty"`
+	Size int64  `json:"size,omitempty"`
+	// Link is the upload link whose file an attach asks for.
+	Link string `json:"link,omitempty"`
 }
 
 // Errors of ReadRequest.
@@ -155,7 +112,7 @@ func ReadRequest(body []byte) (Request, error) {
 	switch r.Op {
 	case "session":
 		return r, nil
-	case "connect", "send", "choose":
+	case "connect", "send", "choose", "upload", "attach":
 	default:
 		return r, ErrBadRequest
 	}
@@ -171,6 +128,25 @@ func ReadRequest(body []byte) (Request, error) {
 		}
 		if utf8.RuneCountInString(r.Text) > MaxText {
 			return r, ErrTooLong
+		}
+	}
+	switch r.Op {
+	case "upload":
+		r.File = cleanFileName(r.File)
+		if !validID(r.ID) || r.File == "" || r.Size < 1 {
+			return r, ErrBadRequest
+		}
+		if r.Size > MaxUpload {
+			return r, ErrTooLong
+		}
+		if mt, _, err := mime.ParseMediaType(r.MIME); err != nil {
+			r.MIME = "application/octet-stream"
+		} else {
+			r.MIME = mt
+		}
+	case "attach":
+		if !validID(r.ID) || r.Link == "" || len(r.Link) > abi.MaxUploadResultLinkLen {
+			return r, ErrBadRequest
 		}
 	}
 	return r, nil
@@ -192,6 +168,24 @@ func validLang(lang string) bool {
 		}
 	}
 	return true
+}
+
+// cleanFileName is a file name Jira can show: no path, no control
+// characters, at most maxFileName characters; "" when none is left.
+func cleanFileName(name string) string {
+	if !utf8.ValidString(name) {
+		return ""
+	}
+	name = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, name))
+	if utf8.RuneCountInString(name) > maxFileName {
+		return ""
+	}
+	return name
 }
 
 func validID(id string) bool {
@@ -282,8 +276,9 @@ func (*Channel) Name() string { return Name }
 // download links stream up to 50 MiB (host/medialink).
 const MaxFile = 50 << 20
 
-// Limits implements channel.Channel: the widget takes no uploads yet, and
-// gets agents' files by link only, up to MaxFile.
+// Limits implements channel.Channel: the widget gets agents' files by link
+// only, up to MaxFile (a customer's file takes an upload link instead,
+// MaxUpload).
 func (*Channel) Limits() channel.Limits { return channel.Limits{Text: MaxText, Upload: MaxFile} }
 
 // Authenticate implements channel.Channel: a send or a press must carry a

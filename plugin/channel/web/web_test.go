@@ -74,6 +74,36 @@ func TestRequestsOutsideTheLimitsAreRefused(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
+	up := func(id, file, mime string, size int64) string {
+		b, _ := json.Marshal(Request{Op: "upload", Session: s, ID: id, File: file, MIME: mime, Size: size})
+		return string(b)
+	}
+	for _, c := range []struct {
+		name string
+		body string
+		want error
+	}{
+		{"an upload without a file name", up("f1", "  ", "image/png", 10), ErrBadRequest},
+		{"an upload of nothing", up("f1", "a.png", "image/png", 0), ErrBadRequest},
+		{"an upload without an id", up("", "a.png", "image/png", 10), ErrBadRequest},
+		{"an upload over the limit", up("f1", "a.png", "image/png", MaxUpload+1), ErrTooLong},
+		{"an upload with a file name over 255 characters", up("f1", strings.Repeat("é", 256), "", 10), ErrBadRequest},
+		{"an attach without a link", `{"op":"attach","session":"` + s + `","id":"f1"}`, ErrBadRequest},
+		{"an attach with a link over the bound", `{"op":"attach","session":"` + s + `","id":"f1","link":"` + strings.Repeat("l", abi.MaxUploadResultLinkLen+1) + `"}`, ErrBadRequest},
+	} {
+		if _, err := ReadRequest([]byte(c.body)); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	if r, err := ReadRequest([]byte(up("f1", "../x\\y.png", "image/png; charset=x", MaxUpload))); err != nil || r.File != ".._x_y.png" || r.MIME != "image/png" || r.Kind() != channel.Photo {
+		t.Errorf("an upload at the limit: %+v %v", r, err)
+	}
+	if r, err := ReadRequest([]byte(up("f1", "notes.pdf", "not a type", 1))); err != nil || r.MIME != "application/octet-stream" || r.Kind() != channel.Document {
+		t.Errorf("an upload of an unknown type: %+v %v", r, err)
+	}
+	if a, b := UploadSubject("chat1", "f1"), UploadSubject("chat1", "f2"); a == b || len(a) > abi.MaxUploadSubjectLen || strings.Contains(a, "chat1") {
+		t.Errorf("subjects %q %q: want distinct hashes within the contract's bound", a, b)
+	}
 	if r, err := ReadRequest(send(s, "m1", strings.Repeat("é", MaxText))); err != nil || r.Op != "send" {
 		t.Errorf("a text at the limit: %v", err)
 	}

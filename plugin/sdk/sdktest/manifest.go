@@ -31,6 +31,8 @@ type Manifest struct {
 	// RealtimePayloadBytes is app.realtime.payloadBytes (0: the contract's
 	// abi.MaxRealtimePayloadLen).
 	RealtimePayloadBytes int
+	// UploadBytes is app.uploads.maxBytes (0: the host's default, 10 MiB).
+	UploadBytes int64
 }
 
 // ReadManifest reads the manifest.yml at path.
@@ -49,6 +51,9 @@ func ParseManifest(b []byte) (*Manifest, error) {
 			Realtime struct {
 				PayloadBytes int `yaml:"payloadBytes"`
 			} `yaml:"realtime"`
+			Uploads struct {
+				MaxBytes int64 `yaml:"maxBytes"`
+			} `yaml:"uploads"`
 		} `yaml:"app"`
 		Modules struct {
 			Consumer []struct {
@@ -71,7 +76,7 @@ func ParseManifest(b []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("sdktest: manifest: %w", err)
 	}
 	m := &Manifest{Capabilities: raw.Permissions.Capabilities, Scopes: raw.Permissions.Scopes,
-		RealtimePayloadBytes: raw.App.Realtime.PayloadBytes}
+		RealtimePayloadBytes: raw.App.Realtime.PayloadBytes, UploadBytes: raw.App.Uploads.MaxBytes}
 	for _, c := range raw.Modules.Consumer {
 		m.Queues = append(m.Queues, c.Queue)
 	}
@@ -105,7 +110,7 @@ func NewEnvFor(m *Manifest) *Env {
 		e.Env.Fetch = deniedHTTP{}
 	}
 	if has(abi.CapabilityJira) {
-		e.Env.Jira = scopedJira{m.Scopes, jiraFake{e.JiraAPI, e.Links}}
+		e.Env.Jira = scopedJira{m.Scopes, jiraFake{e.JiraAPI, e.Links, e.Uploads}}
 	} else {
 		e.Env.Jira = deniedHTTP{}
 	}
@@ -115,6 +120,10 @@ func NewEnvFor(m *Manifest) *Env {
 		e.Env.Queue = deniedQueue{}
 	}
 	e.Live.PayloadBytes = m.RealtimePayloadBytes
+	e.Uploads.MaxBytes = m.UploadBytes
+	if e.Uploads.MaxBytes == 0 {
+		e.Uploads.MaxBytes = 10 << 20
+	}
 	if !has(abi.CapabilityRealtime) {
 		e.Env.Realtime = deniedRealtime{}
 	}
@@ -205,6 +214,23 @@ func (j scopedJira) Request(req *abi.Request) (*abi.Response, error) {
 // AttachmentLink needs the jira capability only, as on the host.
 func (j scopedJira) AttachmentLink(id string, ttl time.Duration) (string, error) {
 	return j.next.AttachmentLink(id, ttl)
+}
+
+var _ sdk.UploadLinker = scopedJira{}
+
+// UploadLink needs the scopes of attachTemporaryFile, as on the host,
+// which makes that call for the module.
+func (j scopedJira) UploadLink(desk, origin, subject string, maxBytes int64, ttl time.Duration) (string, error) {
+	if jirascopes.Decide("POST", "/rest/servicedeskapi/servicedesk/"+desk+"/attachTemporaryFile",
+		func(s string) bool { return slices.Contains(j.scopes, s) }).Verdict != jirascopes.Allowed {
+		return "", abi.AccessDenied
+	}
+	return j.next.UploadLink(desk, origin, subject, maxBytes, ttl)
+}
+
+// UploadResult needs the jira capability only, as on the host.
+func (j scopedJira) UploadResult(link string) (sdk.UploadResult, error) {
+	return j.next.UploadResult(link)
 }
 
 // fakeSite stands for the installation's site where a URL is checked.

@@ -142,3 +142,43 @@ func TestNewEnvForRefusesJiraCallsOutsideTheScopes(t *testing.T) {
 		t.Error("the scoped jira fake lost attachment links")
 	}
 }
+
+// Upload links as the host hands them out: the scopes of
+// attachTemporaryFile, the manifest's app.uploads.maxBytes, and a result
+// only once the test, standing for the browser, has uploaded.
+func TestNewEnvForHoldsUploadLinksToTheScopesAndTheManifestsLimit(t *testing.T) {
+	parse := func(doc string) *sdktest.Env {
+		t.Helper()
+		m, err := sdktest.ParseManifest([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sdktest.NewEnvFor(m)
+	}
+	e := parse("app:\n  uploads: {maxBytes: 4096}\npermissions:\n  scopes: [read:servicedesk-request, write:servicedesk-request]\n  capabilities: [jira]\n")
+	up, ok := e.Jira.(sdk.UploadLinker)
+	if !ok {
+		t.Fatal("the scoped jira fake has no upload links")
+	}
+	link, err := up.UploadLink("7", "https://shop.example", "s1", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := e.Uploads.Asked(); len(a) != 1 || a[0].MaxBytes != 4096 || a[0].TTL != abi.DefaultUploadLinkTTL*time.Second {
+		t.Errorf("asked %+v: want the manifest's 4096 bytes and the default lifetime", a)
+	}
+	if _, err := up.UploadLink("7", "https://shop.example", "s1", 4097, 0); !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Errorf("a link over app.uploads.maxBytes: %v", err)
+	}
+	if _, err := up.UploadResult(link); !errors.Is(err, sdk.ErrNotFound) {
+		t.Errorf("a result before the upload: %v", err)
+	}
+	e.Uploads.Upload(link, 100, "temp-1")
+	if r, err := up.UploadResult(link); err != nil || r.Subject != "s1" || r.TemporaryAttachmentIDs[0] != "temp-1" || r.Bytes != 100 {
+		t.Errorf("result %+v, %v", r, err)
+	}
+	noScope := parse("permissions:\n  scopes: [read:jira-work]\n  capabilities: [jira]\n")
+	if _, err := noScope.Jira.(sdk.UploadLinker).UploadLink("7", "https://shop.example", "s", 0, 0); !errors.Is(err, sdk.ErrAccessDenied) {
+		t.Errorf("without the service desk's scopes: %v", err)
+	}
+}

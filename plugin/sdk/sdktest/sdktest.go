@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"hash"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -29,6 +31,9 @@ type Env struct {
 	// Links answers jira.attachment-link; with no Handler it answers
 	// unavailable, as a host without download links does.
 	Links *Links
+	// Uploads answers jira.upload-link and jira.upload-result with the
+	// host's argument checks; a test stands for the browser with Upload.
+	Uploads *Uploads
 	// Live answers realtime.publish and realtime.sign-token with the
 	// contract's checks and records both.
 	Live *Realtime
@@ -44,11 +49,12 @@ func NewEnv() *Env {
 		HTTP:    &HTTP{},
 		JiraAPI: &HTTP{},
 		Links:   &Links{},
+		Uploads: &Uploads{},
 		Live:    &Realtime{},
 		Logs:    &Logs{},
 	}
 	e.Env = &sdk.Env{
-		Storage: e.Store, Secrets: e.Secret, Fetch: e.HTTP, Jira: jiraFake{e.JiraAPI, e.Links},
+		Storage: e.Store, Secrets: e.Secret, Fetch: e.HTTP, Jira: jiraFake{e.JiraAPI, e.Links, e.Uploads},
 		Queue: e.Pushed, Realtime: e.Live, Log: sdk.NewLogger(e.Logs.write),
 	}
 	return e
@@ -395,6 +401,7 @@ func (h *HTTP) Requests() []*abi.Request {
 type jiraFake struct {
 	h *HTTP
 	l *Links
+	u *Uploads
 }
 
 func (j jiraFake) Request(req *abi.Request) (*abi.Response, error) { return j.h.Fetch(req) }
@@ -404,6 +411,101 @@ var _ sdk.AttachmentLinker = jiraFake{}
 // AttachmentLink implements sdk.AttachmentLinker with the host's argument checks.
 func (j jiraFake) AttachmentLink(id string, ttl time.Duration) (string, error) {
 	return j.l.link(id, ttl)
+}
+
+var _ sdk.UploadLinker = jiraFake{}
+
+// UploadLink implements sdk.UploadLinker with the host's argument checks.
+func (j jiraFake) UploadLink(desk, origin, subject string, maxBytes int64, ttl time.Duration) (string, error) {
+	return j.u.link(desk, origin, subject, maxBytes, ttl)
+}
+
+// UploadResult implements sdk.UploadLinker.
+func (j jiraFake) UploadResult(link string) (sdk.UploadResult, error) { return j.u.result(link) }
+
+// UploadRequest is one recorded jira.upload-link call.
+type UploadRequest struct {
+	Link, ServiceDesk, Origin, Subject string
+	MaxBytes                           int64
+	TTL                                time.Duration
+}
+
+// Uploads answers jira.upload-link with links of its own and
+// jira.upload-result with what a test said each link received.
+type Uploads struct {
+	// MaxBytes, when set, is the manifest's app.uploads.maxBytes, held as
+	// the host holds it: a link asked for with 0 takes it, one asked for
+	// more is invalid-argument. NewEnvFor sets it.
+	MaxBytes int64
+
+	mu     sync.Mutex // guards asked and got
+	asked  []UploadRequest
+	got    map[string]sdk.UploadResult
+	serial int
+}
+
+// UploadLinkPrefix begins every upload link the fake hands out.
+const UploadLinkPrefix = "https://sdktest.edge/ul/"
+
+func (u *Uploads) link(desk, origin, subject string, maxBytes int64, ttl time.Duration) (string, error) {
+	secs := (ttl + time.Second - 1) / time.Second
+	if desk == "" || len(desk) > 19 || desk[0] == '0' || strings.Trim(desk, "0123456789") != "" ||
+		origin == "" || abi.OriginProblem(origin) != "" || subject == "" || len(subject) > abi.MaxUploadSubjectLen ||
+		maxBytes < 0 || maxBytes > math.MaxUint32 || secs > abi.MaxUploadLinkTTL {
+		return "", abi.InvalidArgument
+	}
+	if secs <= 0 {
+		secs = abi.DefaultUploadLinkTTL
+	}
+	if u.MaxBytes > 0 {
+		if maxBytes == 0 {
+			maxBytes = u.MaxBytes
+		}
+		if maxBytes > u.MaxBytes {
+			return "", abi.InvalidArgument
+		}
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.serial++
+	link := fmt.Sprintf("%s%d", UploadLinkPrefix, u.serial)
+	u.asked = append(u.asked, UploadRequest{link, desk, origin, subject, maxBytes, secs * time.Second})
+	return link, nil
+}
+
+func (u *Uploads) result(link string) (sdk.UploadResult, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	r, ok := u.got[link]
+	if !ok {
+		return sdk.UploadResult{}, abi.NotFound
+	}
+	return r, nil
+}
+
+// Upload stands for a browser's upload to link: its result is then the
+// link's subject with ids, of size bytes. It reports false for a link the
+// fake never handed out.
+func (u *Uploads) Upload(link string, bytes int64, ids ...string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, a := range u.asked {
+		if a.Link == link {
+			if u.got == nil {
+				u.got = map[string]sdk.UploadResult{}
+			}
+			u.got[link] = sdk.UploadResult{Subject: a.Subject, TemporaryAttachmentIDs: ids, Bytes: bytes}
+			return true
+		}
+	}
+	return false
+}
+
+// Asked returns the upload-link calls so far.
+func (u *Uploads) Asked() []UploadRequest {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.asked)
 }
 
 // LinkRequest is one recorded jira.attachment-link call.

@@ -1,0 +1,140 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// uploadKeyPrefix keys the token buckets of upload requests, one per client
+// address, as downloadKeyPrefix does for downloads.
+const uploadKeyPrefix = "ul "
+
+// serveUpload answers POST /ul/{token} from the backend's Uploader, handing
+// it the body as it arrives: the edge never holds more of it than
+// fasthttp's read buffer. The body gets UploadTimeout instead of
+// ReadTimeout, and at most MaxUploadBytes.
+func (s *Server) serveUpload(ctx *fasthttp.RequestCtx, token []byte, a *access) {
+	up, ok := s.backend.(Uploader)
+	if !ok {
+		s.respond(ctx, fasthttp.StatusNotFound)
+		return
+	}
+	if ok, wait := s.routes.allow(uploadKeyPrefix+ctx.RemoteIP().String(), time.Now()); !ok {
+		s.rateLimited(ctx, scopeRoute, wait)
+		return
+	}
+	length := int64(ctx.Request.Header.ContentLength())
+	if length > s.cfg.MaxUploadBytes {
+		s.respond(ctx, fasthttp.StatusRequestEntityTooLarge)
+		ctx.SetConnectionClose()
+		lingerAfterError(ctx.Conn())
+		return
+	}
+	if length < 0 {
+		length = -1 // chunked
+	}
+	select {
+	case s.inFlight <- struct{}{}:
+	default:
+		ctx.Response.Header.Set("Retry-After", "1")
+		s.respond(ctx, fasthttp.StatusServiceUnavailable)
+		return
+	}
+	s.metrics.inFlight.Add(1)
+	defer func() {
+		s.metrics.inFlight.Add(-1)
+		<-s.inFlight
+	}()
+	// A file takes longer than a webhook: the connection's read deadline,
+	// set from ReadTimeout when the request began, moves to UploadTimeout.
+	_ = ctx.SetReadDeadline(time.Now().Add(s.cfg.UploadTimeout))
+	uctx, cancel := context.WithTimeout(s.invokeCtx, s.cfg.UploadTimeout)
+	defer cancel()
+	var body io.Reader
+	if ctx.Request.IsBodyStream() {
+		body = ctx.Request.BodyStream()
+	} else {
+		body = bytes.NewReader(ctx.Request.Body())
+	}
+	counted := &cappedBody{r: body, left: s.cfg.MaxUploadBytes}
+	origin := string(ctx.Request.Header.Peek("Origin"))
+	err := up.Upload(uctx, string(token), &UploadRequest{
+		Origin:      origin,
+		ContentType: string(ctx.Request.Header.ContentType()),
+		Length:      length,
+		Body:        counted,
+	})
+	a.bytesIn = int(counted.read)
+	status, answer := fasthttp.StatusOK, "ok"
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.respond(ctx, fasthttp.StatusNotFound)
+		return
+	case errors.Is(err, ErrForbidden):
+		s.respond(ctx, fasthttp.StatusForbidden)
+		return
+	case err == nil:
+	case errors.Is(err, ErrTooLarge), errors.Is(err, errUploadOverEdge):
+		status, answer = fasthttp.StatusRequestEntityTooLarge, "too large"
+	case errors.Is(err, ErrBadRequest):
+		status, answer = fasthttp.StatusBadRequest, "not understood"
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		status, answer = fasthttp.StatusGatewayTimeout, "timeout"
+	default:
+		status, answer = fasthttp.StatusBadGateway, "not sent"
+	}
+	if status != fasthttp.StatusOK {
+		// Whatever the client still sends is not read: end the
+		// connection after the answer, lingering so that it gets it.
+		ctx.SetConnectionClose()
+		lingerAfterError(ctx.Conn())
+	}
+	// The backend has checked the page's origin against the link's: it may
+	// read the answer.
+	answerBody := []byte(`{"ok":true}`)
+	if err != nil {
+		answerBody, _ = json.Marshal(map[string]any{"ok": false, "error": answer})
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	if origin != "" && validHeaderValue(origin) {
+		ctx.Response.Header.Set("Access-Control-Allow-Origin", origin)
+		ctx.Response.Header.Set("Vary", "Origin")
+	}
+	ctx.SetBody(answerBody)
+}
+
+// errUploadOverEdge is what a read past MaxUploadBytes fails with.
+var errUploadOverEdge = errors.New("proxy: upload over the edge's limit")
+
+// cappedBody counts what the backend reads and fails a read past the
+// edge's limit, for a chunked body whose length nobody announced.
+type cappedBody struct {
+	r    io.Reader
+	left int64
+	read int64
+}
+
+func (c *cappedBody) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		if n, _ := c.r.Read(one[:]); n > 0 {
+			return 0, errUploadOverEdge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	c.read += int64(n)
+	return n, err
+}

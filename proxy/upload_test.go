@@ -1,0 +1,193 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// uploadBackend is a fakeBackend that takes upload links: token "good"
+// from origin https://shop.example, reading the body as it comes.
+type uploadBackend struct {
+	*fakeBackend
+	calls    atomic.Int64
+	received atomic.Int64
+	// firstMiB is closed once a megabyte has been read.
+	firstMiB chan struct{}
+	// limit, when set, is the link's own size: reading past it is
+	// ErrTooLarge.
+	limit int64
+	// heap is the largest heap in use seen while reading, in bytes.
+	heap atomic.Uint64
+}
+
+func (b *uploadBackend) Upload(ctx context.Context, token string, u *UploadRequest) error {
+	b.calls.Add(1)
+	if token != strings.Repeat("g", 43) {
+		return ErrNotFound
+	}
+	if u.Origin != "https://shop.example" {
+		return ErrForbidden
+	}
+	buf := make([]byte, 64<<10)
+	signalled := false
+	for {
+		n, err := u.Body.Read(buf)
+		got := b.received.Add(int64(n))
+		if !signalled && got >= 1<<20 {
+			signalled = true
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			b.heap.Store(ms.HeapInuse)
+			close(b.firstMiB)
+		}
+		if b.limit > 0 && got > b.limit {
+			return ErrTooLarge
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+var _ Uploader = (*uploadBackend)(nil)
+
+func startUploadServer(t *testing.T, cfg Config) (*uploadBackend, *testServer) {
+	t.Helper()
+	b := &uploadBackend{fakeBackend: newFakeBackend(), firstMiB: make(chan struct{})}
+	srv, err := New(cfg, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := serveTest(t, srv, b.fakeBackend)
+	return b, ts
+}
+
+var goodUpload = "/ul/" + strings.Repeat("g", 43)
+
+// A 5 MiB upload reaches the backend while the client is still sending it:
+// the client holds back the second half until the backend has read the
+// first megabyte, which never happens if the edge reads the body whole
+// first. Its 1 MiB limit for every other route stays.
+func TestAnUploadLinksBodyIsStreamedToTheBackendAsItArrives(t *testing.T) {
+	cfg := testConfig(t)
+	b, ts := startUploadServer(t, cfg)
+	const size = 5 << 20
+	pr, pw := io.Pipe()
+	go func() {
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		for sent := 0; sent < size; sent += len(chunk) {
+			if sent == size/2 {
+				select {
+				case <-b.firstMiB:
+				case <-time.After(time.Minute):
+					pw.CloseWithError(errors.New("the backend had read nothing while the client waited"))
+					return
+				}
+			}
+			if _, err := pw.Write(chunk); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", ts.url(goodUpload), pr)
+	req.ContentLength = size
+	req.Header.Set("Origin", "https://shop.example")
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := ts.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != `{"ok":true}` {
+		t.Fatalf("status %d %s", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "https://shop.example" {
+		t.Errorf("Access-Control-Allow-Origin %q", got)
+	}
+	if n := b.received.Load(); n != size {
+		t.Errorf("the backend read %d bytes, want %d", n, size)
+	}
+	t.Logf("heap in use when the backend had read the first MiB of 5: %d KiB", b.heap.Load()>>10)
+
+	// Any other route still refuses more than MaxBodyBytes.
+	over := strings.Repeat("a", ts.cfg.MaxBodyBytes+1)
+	if status, _, _ := ts.do("POST", WebTriggerPath(ts.route), over); status != 413 {
+		t.Errorf("a web trigger body over the limit: %d, want 413", status)
+	}
+}
+
+func TestAnUploadLinkAnswersOnlyItsOriginAndRefusesWhatIsTooLarge(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxUploadBytes = 2 << 20
+	b, ts := startUploadServer(t, cfg)
+
+	for _, c := range []struct {
+		name    string
+		path    string
+		origin  string
+		body    string
+		status  int
+		cors    bool
+		reached bool
+	}{
+		{"an unknown link is 404 without CORS", "/ul/" + strings.Repeat("u", 43), "https://shop.example", "x", 404, false, true},
+		{"another origin is 403 without CORS", goodUpload, "https://evil.example", "x", 403, false, true},
+		{"the link's origin may read the answer", goodUpload, "https://shop.example", "file", 200, true, true},
+		{"an announced body over MaxUploadBytes is 413 unread", goodUpload, "https://shop.example", strings.Repeat("z", 2<<20+1), 413, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := b.calls.Load()
+			status, h, _ := ts.do("POST", c.path, c.body, "Origin", c.origin)
+			if status != c.status {
+				t.Fatalf("status %d, want %d", status, c.status)
+			}
+			if got := h.Get("Access-Control-Allow-Origin") != ""; got != c.cors {
+				t.Errorf("CORS header %q", h.Get("Access-Control-Allow-Origin"))
+			}
+			if got := b.calls.Load() != before; got != c.reached {
+				t.Errorf("reached the backend: %v, want %v", got, c.reached)
+			}
+		})
+	}
+
+	// A chunked body says nothing of its size: reading past the edge's
+	// limit fails, and the page of the link's origin reads a 413.
+	req, _ := http.NewRequest("POST", ts.url(goodUpload), io.MultiReader(strings.NewReader(strings.Repeat("c", 3<<20))))
+	req.ContentLength = -1
+	req.Header.Set("Origin", "https://shop.example")
+	resp, err := ts.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("chunked over the limit: %d, CORS %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+
+	if status, h, _ := ts.do("GET", goodUpload, ""); status != 405 || h.Get("Allow") != "POST" {
+		t.Errorf("GET of an upload link: %d, Allow %q", status, h.Get("Allow"))
+	}
+	if m := ts.metricsText(); !strings.Contains(m, `chatbridge_proxy_requests_total{kind="upload",code="200"}`) {
+		t.Errorf("uploads not counted under their kind:\n%s", m)
+	}
+}
+
+func TestAnUploadLinkIs404WithoutAnUploader(t *testing.T) {
+	ts := startServer(t, testConfig(t), nil)
+	if status, _, _ := ts.do("POST", goodUpload, "x", "Origin", "https://shop.example"); status != 404 {
+		t.Errorf("status %d, want 404", status)
+	}
+}
