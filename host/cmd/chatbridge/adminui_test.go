@@ -26,6 +26,7 @@ import (
 // customer's message through the Telegram simulator and its delivery in
 // the UI. Screenshots go to testdata/artifacts/adminui-*.png.
 func TestAdminUIConfiguresAProjectByNamesAndShowsItsDeliveryInHeadlessChromium(t *testing.T) {
+	t.Parallel()
 	b := startChromium(t)
 	s := stacktest.Start(t)
 	page := b.newPage(t)

@@ -16,6 +16,7 @@ import (
 // callback_query, a WhatsApp interactive reply). A template the bot sends
 // outside WhatsApp's window is shown as one.
 func TestDevConsoleShowsAndPressesButtonsAndShowsTemplates(t *testing.T) {
+	t.Parallel()
 	page, dev := openConsole(t)
 	const wait = 45 * time.Second
 	quote := func(s string) string { b, _ := json.Marshal(s); return string(b) }

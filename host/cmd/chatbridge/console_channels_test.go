@@ -15,6 +15,7 @@ import (
 // dev project to the chosen simulator's bot, and a customer message and an
 // agent's reply travel both ways.
 func TestDevConsoleChatsOverViberAndWhatsApp(t *testing.T) {
+	t.Parallel()
 	page, dev := openConsole(t)
 	const wait = 30 * time.Second
 	quote := func(s string) string { b, _ := json.Marshal(s); return string(b) }

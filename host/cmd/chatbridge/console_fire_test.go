@@ -13,6 +13,7 @@ import (
 // manifest's scheduled trigger and fires it with a click: the scaffolded
 // plugin's counter counts the tick.
 func TestDevConsoleFiresAScheduledTriggerWithAClick(t *testing.T) {
+	t.Parallel()
 	b := startChromium(t)
 	root := t.TempDir()
 	dir := filepath.Join(root, "hello")

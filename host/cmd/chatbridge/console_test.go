@@ -138,6 +138,7 @@ func openConsole(t *testing.T, args ...string) (*cdp, *devProcess) {
 }
 
 func TestDevConsoleDrivesAConversationInHeadlessChromium(t *testing.T) {
+	t.Parallel()
 	page, dev := openConsole(t)
 	const wait = 30 * time.Second
 	page.waitFor(t, "the empty states show", `document.querySelector('#requests').innerText.includes('No requests yet') && document.querySelector('#chat').innerText.includes('No messages')`, wait)

@@ -17,6 +17,7 @@ import (
 // the label makes the customer write in that topic, which the bridge takes
 // to that topic's request.
 func TestDevConsoleShowsTelegramTopicsAndWritesInOne(t *testing.T) {
+	t.Parallel()
 	page, dev := openConsole(t, "-telegram-topics")
 	const wait = 45 * time.Second
 	quote := func(s string) string { b, _ := json.Marshal(s); return string(b) }

@@ -23,6 +23,7 @@ import (
 // limit (the manifest's perAddress) while the console's widget still gets
 // through.
 func TestDevConsoleChatsThroughTheWebsiteWidget(t *testing.T) {
+	t.Parallel()
 	// The widget loads from the edge, whose certificate is the dev one.
 	b := startChromium(t, "--ignore-certificate-errors")
 	data := t.TempDir()

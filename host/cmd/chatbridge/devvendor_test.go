@@ -19,6 +19,7 @@ import (
 // leaves the vendor's signed bundle as it was; the plugin's scheduled
 // trigger fires on demand through the admin API, with the line dev prints.
 func TestDevRunsAScaffoldedPluginFromRelativePathsAndSignsOnlyACopy(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	dir := filepath.Join(root, "hello")
 	mustRun(t, "new", "-sdk", bundletest.RepoRoot(), dir)

@@ -82,6 +82,7 @@ func chatsTalk(t *testing.T, k *killableStack, prefix string, n int) (map[string
 }
 
 func TestE2E_BackupWhileServingRestoresEveryRecordAfterTheHostIsKilled(t *testing.T) {
+	t.Parallel()
 	k := startKillable(t)
 	chats, ids := chatsTalk(t, k, "bak", 6)
 	waitfor.Until(t, stacktest.Wait, "the first messages in Jira", func() string {
@@ -200,6 +201,7 @@ func withCustomSection(module []byte, name, payload string) []byte {
 }
 
 func TestE2E_MasterKeyRotationsAndABundleUpgradeWhileServingLoseNothing(t *testing.T) {
+	t.Parallel()
 	k := startKillable(t)
 	// The chats write at machine speed, far over a person's flood limit:
 	// what is measured is that rotations and an upgrade lose nothing.

@@ -17,6 +17,7 @@ import (
 // came through, and the agent's reply leaves through the bot the chat
 // wrote to (plugin/bridge, bots.go).
 func TestE2E_TwoTelegramBotsServeOneProject(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	a := s.AdminResolve(t, "bots.add", map[string]any{"projectKey": stack.Project, "channel": "telegram", "botToken": stack.SecondTelegramToken})
 	if a["ok"] != true {

@@ -37,6 +37,7 @@ type labelled struct {
 // label; a flooding chat's messages over the limit stay out of Jira and it
 // is told once; a blocked chat's messages reach Jira no more.
 func TestE2E_HoursLanguageLabelsFloodAndBlockList(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	// Open for a minute two days from now, in Kyiv: now is out of hours,
 	// and the wasm module must know the zone (time/tzdata compiled in).

@@ -128,6 +128,7 @@ func conversationCheck(reqs []stacktest.JiraRequest, chats map[string][]string) 
 }
 
 func TestE2E_JiraDownThenUpDeliversEveryMessageOnceInOrder(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	s.Fail(t, map[string]any{"service": "jira", "match": "*", "status": 503, "count": -1})
 	const nChats, perChat = 12, 5
@@ -180,6 +181,7 @@ func TestE2E_JiraDownThenUpDeliversEveryMessageOnceInOrder(t *testing.T) {
 }
 
 func TestE2E_TelegramRateLimitsAndErrorsStillDeliverRepliesOnceInOrder(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	const nChats, perChat = 4, 3
 	type conv struct {
@@ -489,6 +491,7 @@ func TestE2E_HostKilledWithSIGKILLLosesAndDoublesNothing(t *testing.T) {
 }
 
 func TestE2E_DeadLetterIsListedCountedAndReplays(t *testing.T) {
+	t.Parallel()
 	k := startKillable(t)
 	k.stop()
 	k.args = append(k.args, "-queue-attempts", "2")

@@ -57,6 +57,7 @@ func codeMail(t *testing.T, s *stacktest.Stack, email string) (code, key string)
 }
 
 func TestE2EIdentity_AChatLinksByTheEmailedCodeAndRaisesRequestsAsTheCustomer(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	resolve(t, s, "config.set", map[string]any{"projectKey": stack.Project, "identity": "optional"})
 	const email = "anna.e2e@example.com"

@@ -22,6 +22,7 @@ import (
 // and deletes the old one, and an account that is not a site admin gets
 // the manual steps instead.
 func TestJiraWebhookInstallHealthRotationAndManualSteps(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	events := jiraevent.Events(s.Node.Host.Bundle().Manifest)
 	if len(events) == 0 {

@@ -24,6 +24,7 @@ func outbox(t *testing.T, s *stacktest.Stack, email string) []jira.Email {
 }
 
 func TestE2EIdentity_ASecondLinkForTheSameAddressSendsNoSecondEmail(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	resolve(t, s, "config.set", map[string]any{"projectKey": stack.Project, "identity": "optional"})
 	const email = "limit.e2e@example.com"

@@ -100,6 +100,7 @@ func noMediaStored(t *testing.T, s *stacktest.Stack, what ...string) {
 // marked as one, the original kept; a reaction is ignored until the
 // project relays reactions, then it is an internal note.
 func TestE2E_TelegramMediaEditsAndReactions(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	chat := stacktest.NewChat()
 	req := s.Opened(t, chat, "mediaE2E-tg-first")
@@ -192,6 +193,7 @@ func TestE2E_TelegramMediaEditsAndReactions(t *testing.T) {
 // voice note and video leave as image, audio and video messages; a
 // reaction is noted once relayed; a deletion (revoke) is noted.
 func TestE2E_WhatsAppMediaReactionsAndDeletions(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	s.Reconfigure(t, "whatsapp", whatsapp.DefaultPhoneID+":"+whatsapp.DefaultAccountID+":"+whatsapp.DefaultAppSecret+":"+whatsapp.DefaultAccessToken)
 	const customer = "4915112347777"
@@ -261,6 +263,7 @@ func TestE2E_WhatsAppMediaReactionsAndDeletions(t *testing.T) {
 // Viber: a shared location arrives as a map link; an agent's MP4 plays as
 // a video, their voice note goes as a file (bots send no voice messages).
 func TestE2E_ViberLocationVideoAndSound(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	s.Reconfigure(t, "viber", viber.DefaultToken)
 	const user = "E2eMediaV+/0123456789A="

@@ -9,6 +9,7 @@ import (
 )
 
 func TestProjectsCLIPicksServiceDeskAndRequestTypeByNameAndSaysWhatIsValid(t *testing.T) {
+	t.Parallel()
 	k := startKillable(t)
 	var list []struct{ ID string }
 	if code := stacktest.AdminCall(t, k.adminURL, k.token, "GET", "/admin/installations", &list); code != 200 || len(list) != 1 {

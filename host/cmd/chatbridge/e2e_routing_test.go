@@ -42,6 +42,7 @@ func setConfig(t *testing.T, s *stacktest.Stack, fields map[string]any) {
 }
 
 func TestE2E_TelegramFirstMessageMenuPicksTheRequestType(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	setConfig(t, s, map[string]any{"requestTypeMenu": []string{"Get IT help", "Report a problem"}})
 	chat := stacktest.NewChat()
@@ -100,6 +101,7 @@ func TestE2E_TelegramFirstMessageMenuPicksTheRequestType(t *testing.T) {
 }
 
 func TestE2E_WhatsAppListMenuAndATemplateOutsideTheWindow(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	s.Reconfigure(t, "whatsapp", whatsapp.DefaultPhoneID+":"+whatsapp.DefaultAccountID+":"+whatsapp.DefaultAppSecret+":"+whatsapp.DefaultAccessToken)
 	setConfig(t, s, map[string]any{

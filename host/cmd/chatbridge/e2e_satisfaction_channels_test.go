@@ -30,6 +30,7 @@ func waitFeedback(t *testing.T, s *stacktest.Stack, key string, rating int, comm
 }
 
 func TestE2EViberSatisfaction_AKeyboardPressRatesAndTheNextMessageComments(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	s.Reconfigure(t, "viber", viber.DefaultToken)
 	const user = "E2eCsat+/0123456789B="
@@ -87,6 +88,7 @@ func TestE2EViberSatisfaction_AKeyboardPressRatesAndTheNextMessageComments(t *te
 }
 
 func TestE2EWhatsAppSatisfaction_AReplyButtonRatesAndTheNextMessageComments(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	s.Reconfigure(t, "whatsapp", whatsapp.DefaultPhoneID+":"+whatsapp.DefaultAccountID+":"+whatsapp.DefaultAppSecret+":"+whatsapp.DefaultAccessToken)
 	const customer = "4915112340517"

@@ -57,6 +57,7 @@ func feedback(t *testing.T, s *stacktest.Stack, key string) (rating int, comment
 }
 
 func TestE2ETelegramSatisfaction_TheCustomerRatesWithButtonsAndTheRatingLandsInJira(t *testing.T) {
+	t.Parallel()
 	// A stack of its own: the job that closes the comment window stays
 	// queued for 10 minutes, which would keep a shared stack from settling.
 	s := stacktest.Start(t)

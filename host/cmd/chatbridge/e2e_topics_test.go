@@ -16,6 +16,7 @@ import (
 // its request's topic, and a customer's message in a topic reaches that
 // topic's request.
 func TestE2ETopics_EachRequestInItsTopicAndRepliesLandThere(t *testing.T) {
+	t.Parallel()
 	s := stacktest.StartWith(t, func(c *stack.Config) { c.Sims.TelegramTopics = true })
 	chat := stacktest.NewChat()
 	s.Say(t, chat, "The scanner jams e2etopic6601")

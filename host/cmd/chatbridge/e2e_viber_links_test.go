@@ -22,6 +22,7 @@ import (
 // the edge, which streams the attachment from the Jira simulator; the link
 // then answers 404, and neither the link's token nor the file is on disk.
 func TestE2E_ViberAgentFileArrivesByASingleUseLink(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	s.Reconfigure(t, "viber", viber.DefaultToken)
 	const user = "E2eLinks+/0123456789B="

@@ -16,6 +16,7 @@ import (
 // Viber customers reach the same bridge: the project is switched to the
 // Viber simulator's bot and a customer talks to an agent.
 func TestE2E_ViberCustomerAndAgent(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	s.Reconfigure(t, "viber", viber.DefaultToken)
 	var wh viber.Webhook

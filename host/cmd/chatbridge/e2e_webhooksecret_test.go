@@ -10,6 +10,7 @@ import (
 )
 
 func TestJiraWebhookSecretIsShownAgainAndRotatesWithADaysGrace(t *testing.T) {
+	t.Parallel()
 	k := startKillable(t)
 	var list []struct {
 		ID             string

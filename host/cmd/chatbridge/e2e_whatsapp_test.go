@@ -15,6 +15,7 @@ import (
 // WhatsApp customers reach the same bridge; a reply after the 24-hour
 // window becomes an internal note instead.
 func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	s.Reconfigure(t, "whatsapp", whatsapp.DefaultPhoneID+":"+whatsapp.DefaultAccountID+":"+whatsapp.DefaultAppSecret+":"+whatsapp.DefaultAccessToken)
 	var wh whatsapp.Webhook
@@ -108,6 +109,7 @@ func TestE2E_WhatsAppCustomerAgentAndTheWindow(t *testing.T) {
 // their user id; an edit goes to Jira marked as one, and a message WhatsApp
 // delivers without content gets a clear answer (finding 5).
 func TestE2E_WhatsAppFailuresReportedLaterUsernamesEditsAndUnsupported(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	s.Reconfigure(t, "whatsapp", whatsapp.DefaultPhoneID+":"+whatsapp.DefaultAccountID+":"+whatsapp.DefaultAppSecret+":"+whatsapp.DefaultAccessToken)
 	var wh whatsapp.Webhook

@@ -182,6 +182,7 @@ func (p *widgetPage) waitText(want string) {
 }
 
 func TestE2EWidget_TheSatisfactionRatingWithButtonsLandsInJSMsFeedback(t *testing.T) {
+	t.Parallel()
 	// A stack of its own: the job that closes the comment window stays
 	// queued for 10 minutes.
 	s := stacktest.Start(t)
@@ -213,6 +214,7 @@ func TestE2EWidget_TheSatisfactionRatingWithButtonsLandsInJSMsFeedback(t *testin
 }
 
 func TestE2EWidget_TheFirstMessageMenuPicksTheRequestType(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	p := openWidget(t, s, map[string]any{"requestTypeMenu": []string{"Get IT help", "Report a problem"}})
 	p.say("The badge printer smudges widgetroute5521")
@@ -232,6 +234,7 @@ func TestE2EWidget_TheFirstMessageMenuPicksTheRequestType(t *testing.T) {
 }
 
 func TestE2EWidget_RequestsButtonsChooseTheRequestTheCustomerWritesTo(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	p := openWidget(t, s, nil)
 	p.say("The lift is stuck widgetreqs7001")
@@ -267,6 +270,7 @@ func TestE2EWidget_RequestsButtonsChooseTheRequestTheCustomerWritesTo(t *testing
 // the acknowledgement, and the resolution notice sent later without a
 // message, are in German for a German browser.
 func TestE2EWidget_SpeaksTheBrowsersLanguage(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	p := openWidget(t, s, map[string]any{"acknowledge": true, "satisfaction": false})
 	p.lang = "de"

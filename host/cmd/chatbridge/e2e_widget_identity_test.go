@@ -13,6 +13,7 @@ import (
 // raised on the customer's behalf; where the project requires a link, an
 // unlinked session's message reaches nobody.
 func TestE2EWidget_ASessionLinksByTheEmailedCodeAndRaisesRequestsAsTheCustomer(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	p := openWidget(t, s, map[string]any{"identity": "optional"})
 	const email = "ada.widget.e2e@example.com"

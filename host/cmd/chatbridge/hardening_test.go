@@ -40,6 +40,7 @@ func devTLS(t *testing.T, data string) *tls.Config {
 // client that stalls in its request must read a clean 408, not a broken TLS
 // record (issue 21, item 1).
 func TestBinaryAnswersASlowClient408OverTLSWithEqualTimeouts(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	dev := startDev(t, "-bundle", probeBundleDir(t), "-data", data, "-read-timeout", "1s", "-write-timeout", "1s")
 	pub, err := url.Parse(dev.public)
@@ -185,6 +186,7 @@ func (r *recorder) WriteHeader(status int) { r.status = status }
 // request carries a same-origin proof; a missing Origin is refused), and
 // as README's curl lines (with the token) and the console's page do.
 func TestDevListenerRefusesRebindingAndCrossOriginWrites(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	dev := startDev(t, "-bundle", bridgeBundleDir(t), "-data", data)
 	admin, err := url.Parse(dev.admin)

@@ -263,6 +263,7 @@ systemctl() { [ "$2" = chatbridge ] && curl -sSf -X POST "$CB_TEST_CTRL/$1"; }
 // clicks in Atlassian's and Telegram's pages, and the customer and the
 // agent, are done through the simulators' control API.
 func TestOperationsGuideRunsAgainstTheSimulators(t *testing.T) {
+	t.Parallel()
 	sections := readGuide(t, "operations.md")
 	root := t.TempDir()
 	etc, data, backup := filepath.Join(root, "etc"), filepath.Join(root, "data"), filepath.Join(root, "backup")

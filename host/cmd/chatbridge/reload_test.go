@@ -83,6 +83,7 @@ func pollUntil(t *testing.T, what string, within time.Duration, cond func() bool
 }
 
 func TestLiveReloadServesTheNewGreetingAndKeepsQueuedWork(t *testing.T) {
+	t.Parallel()
 	src := t.TempDir()
 	copyTree(t, bundletest.RepoRoot(), src, "go.mod", "go.sum", "plugin", "wit")
 	dev := startDev(t, "-bundle", bridgeBundleDir(t), "-data", t.TempDir(), "-watch", src)

@@ -36,6 +36,7 @@ import (
 // installed without a Jira site and called through the HTTPS edge; its
 // scheduled trigger is fired through the admin API.
 func TestVendorGuideRunsStepByStep(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("the guide calls the web trigger with curl, which is not installed")
 	}

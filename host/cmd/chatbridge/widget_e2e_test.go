@@ -46,6 +46,7 @@ const widgetRoot = `document.querySelector('[data-chatbridge]').shadowRoot`
 // not allowed gets nothing; the privacy scan then finds none of it in the
 // data file or the log.
 func TestE2E_WebsiteWidgetInHeadlessChromium(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	in, ok := s.Node.Host.Registry().Get(s.Emu.Installation.ID)
 	if !ok || in.Routes["web-widget"] == "" {

@@ -20,6 +20,7 @@ import (
 // nothing of it reaches Jira; sent again once the bucket refills, it
 // arrives once.
 func TestE2E_WebsiteWidgetSaysHowLongToWaitAtTheEdgesLimit(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	in, ok := s.Node.Host.Registry().Get(s.Emu.Installation.ID)
 	if !ok || in.Routes["web-widget"] == "" {

@@ -28,6 +28,7 @@ import (
 // over the link's size is refused and attached nowhere; and neither the
 // data file nor the log holds a byte of any of it.
 func TestE2E_WidgetUploadOverOneMiBIsStreamedToJiraByASingleUseLink(t *testing.T) {
+	t.Parallel()
 	s := stacktest.Start(t)
 	const shop = "https://shop.example"
 	in, ok := s.Node.Host.Registry().Get(s.Emu.Installation.ID)
