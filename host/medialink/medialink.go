@@ -269,43 +269,51 @@ func (s *Service) Open(ctx context.Context, token string, consume bool) (*Downlo
 	return d, nil
 }
 
-// lookup finds a live record; with consume it deletes it under the lock
-// (and, on a cluster, under the link's claim).
+// lookup finds a live record; with consume it uses the link up first.
 func (s *Service) lookup(ctx context.Context, token string, consume bool) (record, error) {
-	key := hashKey(token)
+	raw, err := s.read(ctx, hashKey(token), consume)
+	if err != nil {
+		return record{}, err
+	}
+	var rec record
+	if err := json.Unmarshal(raw, &rec); err != nil || !decimal(rec.Attachment) {
+		return record{}, ErrNotFound
+	}
+	if !s.cfg.Now().Before(time.Unix(rec.Expires, 0)) {
+		return record{}, ErrNotFound
+	}
+	return rec, nil
+}
+
+// read reads a link's record at key. With consume it deletes it under the
+// lock (and, on a cluster, under the link's claim) before anything is done
+// with it, so that a link works once, even when two redemptions race, and a
+// failure afterwards leaves no second chance.
+func (s *Service) read(ctx context.Context, key string, consume bool) ([]byte, error) {
 	if consume {
 		s.redeem.Lock()
 		defer s.redeem.Unlock()
 		if s.cfg.Claims != nil {
 			release, err := s.claim(ctx, key)
 			if err != nil {
-				return record{}, err
+				return nil, err
 			}
 			defer release()
 		}
 	}
 	raw, err := s.cfg.Store.Get(ctx, storage.HostInstallation, storage.Dedupe, key)
 	if errors.Is(err, storage.ErrNotFound) {
-		return record{}, ErrNotFound
+		return nil, ErrNotFound
 	}
 	if err != nil {
-		return record{}, fmt.Errorf("medialink: look up link: %w", err)
-	}
-	var rec record
-	if err := json.Unmarshal(raw, &rec); err != nil || !decimal(rec.Attachment) {
-		return record{}, ErrNotFound
+		return nil, fmt.Errorf("medialink: look up link: %w", err)
 	}
 	if consume {
-		// Used up before anything is fetched: a failure below does not
-		// leave a second chance.
 		if err := s.cfg.Store.Delete(ctx, storage.HostInstallation, storage.Dedupe, key); err != nil {
-			return record{}, fmt.Errorf("medialink: use up link: %w", err)
+			return nil, fmt.Errorf("medialink: use up link: %w", err)
 		}
 	}
-	if !s.cfg.Now().Before(time.Unix(rec.Expires, 0)) {
-		return record{}, ErrNotFound
-	}
-	return rec, nil
+	return raw, nil
 }
 
 // claim holds the link's claim for a redemption. Another host redeeming the

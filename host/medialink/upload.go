@@ -306,29 +306,11 @@ func (s *Service) Result(ctx context.Context, installation, link string) (Upload
 	return UploadResult(rec), nil
 }
 
-// consumeUpload finds a live upload link and deletes it under the lock
-// (and, on a cluster, under the link's claim), as lookup does for a
-// download link.
+// consumeUpload finds a live upload link and uses it up (read).
 func (s *Service) consumeUpload(ctx context.Context, token string) (uploadRecord, error) {
-	key := uploadKey(uploadPrefix, token)
-	s.redeem.Lock()
-	defer s.redeem.Unlock()
-	if s.cfg.Claims != nil {
-		release, err := s.claim(ctx, key)
-		if err != nil {
-			return uploadRecord{}, err
-		}
-		defer release()
-	}
-	raw, err := s.cfg.Store.Get(ctx, storage.HostInstallation, storage.Dedupe, key)
-	if errors.Is(err, storage.ErrNotFound) {
-		return uploadRecord{}, ErrNotFound
-	}
+	raw, err := s.read(ctx, uploadKey(uploadPrefix, token), true)
 	if err != nil {
-		return uploadRecord{}, fmt.Errorf("medialink: look up upload link: %w", err)
-	}
-	if err := s.cfg.Store.Delete(ctx, storage.HostInstallation, storage.Dedupe, key); err != nil {
-		return uploadRecord{}, fmt.Errorf("medialink: use up upload link: %w", err)
+		return uploadRecord{}, err
 	}
 	var rec uploadRecord
 	if err := json.Unmarshal(raw, &rec); err != nil || !decimal(rec.ServiceDesk) {
