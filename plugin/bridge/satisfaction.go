@@ -217,8 +217,18 @@ func (w *inbound) chosen() error {
 		w.log.Info("inbound: a rating for another chat's request; refused")
 		return w.answer(t.Closed)
 	case !rev.Resolved:
-		w.log.Info("inbound: a rating for a request not resolved; refused")
-		return w.answer(t.Closed)
+		// The resolution's event queues the notice and its survey before
+		// it records Resolved (so that a crash between the two cannot lose
+		// the notice), and a press can overtake that write: Jira says
+		// whether the request is resolved now.
+		_, category, err := w.jc.IssueStatus(issue)
+		if err != nil {
+			return err
+		}
+		if category != "done" {
+			w.log.Info("inbound: a rating for a request not resolved; refused")
+			return w.answer(t.Closed)
+		}
 	}
 	if !w.cfg.Satisfaction {
 		return w.answer(t.Closed)

@@ -258,6 +258,24 @@ func TestAPressThatDoesNotBelongToTheChatIsRefused(t *testing.T) {
 	}
 }
 
+// A press that overtakes the resolution event's write of Resolved (the
+// event queues the survey first) is taken when Jira says the request is
+// done: a WhatsApp rating was refused so, 50 ms after its survey, on a
+// loaded machine.
+func TestAPressThatOvertakesTheResolutionsRecordIsTakenWhenJiraSaysDone(t *testing.T) {
+	h := conversation(t)
+	is := h.jira.issue("SUP-1")
+	h.jira.mu.Lock()
+	is.Status, is.Category = "Done", "DONE" // resolved in Jira; the event not yet handled
+	h.jira.mu.Unlock()
+	h.send(h.press(5123456789, "csat:4:SUP-1"))
+	h.drainNow()
+	var rec csatRecord
+	if found, _ := (store{h.env.Storage}).get(csatKey(testProject, "telegram", annaChat), &rec); !found || rec.Rating != 4 || rec.Issue != "SUP-1" {
+		t.Fatalf("pending rating %+v (found %v): the press was refused", rec, found)
+	}
+}
+
 func TestWhereJSMTakesNoFeedbackTheRatingIsANoteAndAProperty(t *testing.T) {
 	h := resolved(t)
 	h.jira.fail("POST", "/rest/servicedeskapi/request/SUP-1/feedback", 400, 1)
