@@ -101,7 +101,7 @@ func (c *clusterStack) queue(i int) queueState {
 // node with SIGKILL a third of the way in and one etcd member at two
 // thirds: every message still reaches Jira exactly once, in order, and the
 // surviving node ends with an empty queue. CHATBRIDGE_CLUSTER_CHATS and
-// CHATBRIDGE_LOAD_MSGS scale it: make test runs 400 x 20, inside its time
+// CHATBRIDGE_LOAD_MSGS scale it: make test runs 200 x 20, inside its time
 // budget; issue #6's full 1,000 x 20 takes about 5 minutes on 2 cores.
 func TestE2E_ClusterLosesAHostAndAnEtcdMemberAndNothingElse(t *testing.T) {
 	heavyScenario(t)
