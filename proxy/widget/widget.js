@@ -14,6 +14,19 @@
   // The browser's language, its primary subtag, where the bridge has texts in it.
   var lang = String(navigator.language || "").toLowerCase().split("-")[0];
   if (["en", "de", "fr", "es", "pt", "uk"].indexOf(lang) < 0) lang = undefined;
+  // The widget's own words in that language, else English; the bridge's
+  // replies follow the same language. One JSON object (widget_test.go
+  // checks that every language has every text).
+  var TEXTS = {
+    "en": {"open":"Chat with us","close":"Close the chat","log":"Conversation","name":"Your name","message":"Message","placeholder":"Write a message","send":"Send","attach":"Attach a file","choices":"Choices","support":"Support: ","you":"You: ","file":"File","notSent":"Not sent; please try again.","tooLong":"That message is too long.","fileTooLarge":"That file is too large.","fileFirst":"Write a message first, then attach a file.","fileKind":"That kind of file is not accepted.","fileNotSent":"The file was not sent; please try again.","sentFile":"Sent a file: ","wait":"Too many messages at once. Yours is still in the box: send it again in {n}.","secs":"{n} s","mins":"{n} min"},
+    "de": {"open":"Schreiben Sie uns","close":"Chat schließen","log":"Unterhaltung","name":"Ihr Name","message":"Nachricht","placeholder":"Nachricht schreiben","send":"Senden","attach":"Datei anhängen","choices":"Auswahl","support":"Support: ","you":"Sie: ","file":"Datei","notSent":"Nicht gesendet; bitte versuchen Sie es erneut.","tooLong":"Diese Nachricht ist zu lang.","fileTooLarge":"Diese Datei ist zu groß.","fileFirst":"Schreiben Sie zuerst eine Nachricht, dann hängen Sie eine Datei an.","fileKind":"Diese Art von Datei wird nicht angenommen.","fileNotSent":"Die Datei wurde nicht gesendet; bitte versuchen Sie es erneut.","sentFile":"Datei gesendet: ","wait":"Zu viele Nachrichten auf einmal. Ihre steht noch im Feld: senden Sie sie in {n} erneut.","secs":"{n} s","mins":"{n} Min."},
+    "fr": {"open":"Discutez avec nous","close":"Fermer la discussion","log":"Conversation","name":"Votre nom","message":"Message","placeholder":"Écrivez un message","send":"Envoyer","attach":"Joindre un fichier","choices":"Choix","support":"Support : ","you":"Vous : ","file":"Fichier","notSent":"Non envoyé ; veuillez réessayer.","tooLong":"Ce message est trop long.","fileTooLarge":"Ce fichier est trop volumineux.","fileFirst":"Écrivez d'abord un message, puis joignez un fichier.","fileKind":"Ce type de fichier n'est pas accepté.","fileNotSent":"Le fichier n'a pas été envoyé ; veuillez réessayer.","sentFile":"Fichier envoyé : ","wait":"Trop de messages à la fois. Le vôtre est toujours dans la zone de saisie : renvoyez-le dans {n}.","secs":"{n} s","mins":"{n} min"},
+    "es": {"open":"Escríbanos","close":"Cerrar el chat","log":"Conversación","name":"Su nombre","message":"Mensaje","placeholder":"Escriba un mensaje","send":"Enviar","attach":"Adjuntar un archivo","choices":"Opciones","support":"Soporte: ","you":"Usted: ","file":"Archivo","notSent":"No enviado; inténtelo de nuevo.","tooLong":"Ese mensaje es demasiado largo.","fileTooLarge":"Ese archivo es demasiado grande.","fileFirst":"Escriba primero un mensaje y luego adjunte un archivo.","fileKind":"Ese tipo de archivo no se acepta.","fileNotSent":"El archivo no se envió; inténtelo de nuevo.","sentFile":"Archivo enviado: ","wait":"Demasiados mensajes a la vez. El suyo sigue en el cuadro: envíelo de nuevo en {n}.","secs":"{n} s","mins":"{n} min"},
+    "pt": {"open":"Fale connosco","close":"Fechar a conversa","log":"Conversa","name":"O seu nome","message":"Mensagem","placeholder":"Escreva uma mensagem","send":"Enviar","attach":"Anexar um ficheiro","choices":"Opções","support":"Suporte: ","you":"Você: ","file":"Ficheiro","notSent":"Não enviada; tente novamente.","tooLong":"Essa mensagem é demasiado longa.","fileTooLarge":"Esse ficheiro é demasiado grande.","fileFirst":"Escreva primeiro uma mensagem e depois anexe um ficheiro.","fileKind":"Esse tipo de ficheiro não é aceite.","fileNotSent":"O ficheiro não foi enviado; tente novamente.","sentFile":"Ficheiro enviado: ","wait":"Demasiadas mensagens de uma vez. A sua continua na caixa: envie-a novamente dentro de {n}.","secs":"{n} s","mins":"{n} min"},
+    "uk": {"open":"Напишіть нам","close":"Закрити чат","log":"Розмова","name":"Ваше ім'я","message":"Повідомлення","placeholder":"Напишіть повідомлення","send":"Надіслати","attach":"Додати файл","choices":"Варіанти","support":"Підтримка: ","you":"Ви: ","file":"Файл","notSent":"Не надіслано; спробуйте ще раз.","tooLong":"Це повідомлення задовге.","fileTooLarge":"Цей файл завеликий.","fileFirst":"Спочатку напишіть повідомлення, потім додайте файл.","fileKind":"Такий тип файлу не приймається.","fileNotSent":"Файл не надіслано; спробуйте ще раз.","sentFile":"Надіслано файл: ","wait":"Забагато повідомлень одночасно. Ваше досі в полі: надішліть його знову через {n}.","secs":"{n} с","mins":"{n} хв"}
+  };
+  var T = TEXTS[lang || "en"];
+  function fill(s, n) { return s.replace("{n}", n); }
 
   function post(body) {
     return fetch(endpoint, {
@@ -52,20 +65,20 @@
     if (text != null) e.textContent = text;
     return e;
   }
-  var open = el("button", { "class": "b", type: "button", "aria-expanded": "false", "aria-controls": "cb-panel" }, "Chat with us");
-  var panel = el("div", { "class": "p", id: "cb-panel", role: "dialog", "aria-label": "Chat with us", hidden: "" });
+  var open = el("button", { "class": "b", type: "button", "aria-expanded": "false", "aria-controls": "cb-panel" }, T.open);
+  var panel = el("div", { "class": "p", id: "cb-panel", role: "dialog", "aria-label": T.open, hidden: "" });
   var head = el("div", { "class": "h" });
-  head.appendChild(el("span", { id: "cb-title" }, "Chat with us"));
-  var close = el("button", { "class": "x", type: "button", "aria-label": "Close the chat" }, "\u00d7");
+  head.appendChild(el("span", { id: "cb-title" }, T.open));
+  var close = el("button", { "class": "x", type: "button", "aria-label": T.close }, "\u00d7");
   head.appendChild(close);
-  var log = el("ol", { "class": "l", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+  var log = el("ol", { "class": "l", role: "log", "aria-live": "polite", "aria-label": T.log });
   var form = el("form", {});
-  var nameLabel = el("label", { "for": "cb-name" }, "Your name");
+  var nameLabel = el("label", { "for": "cb-name" }, T.name);
   var name = el("input", { id: "cb-name", autocomplete: "name", maxlength: "80" });
-  var textLabel = el("label", { "for": "cb-text", "class": "v" }, "Message");
-  var text = el("textarea", { id: "cb-text", maxlength: "4000", placeholder: "Write a message" });
-  var send = el("button", { "class": "s", type: "submit" }, "Send");
-  var fileLabel = el("label", { "for": "cb-file" }, "Attach a file");
+  var textLabel = el("label", { "for": "cb-text", "class": "v" }, T.message);
+  var text = el("textarea", { id: "cb-text", maxlength: "4000", placeholder: T.placeholder });
+  var send = el("button", { "class": "s", type: "submit" }, T.send);
+  var fileLabel = el("label", { "for": "cb-file" }, T.attach);
   var file = el("input", { id: "cb-file", type: "file" });
   form.appendChild(nameLabel); form.appendChild(name); form.appendChild(textLabel); form.appendChild(text);
   form.appendChild(fileLabel); form.appendChild(file); form.appendChild(send);
@@ -76,8 +89,8 @@
 
   function line(who, body, url) {
     var li = el("li", { "class": who });
-    if (who === "agent") li.appendChild(el("span", { "class": "v" }, "Support: "));
-    if (who === "me") li.appendChild(el("span", { "class": "v" }, "You: "));
+    if (who === "agent") li.appendChild(el("span", { "class": "v" }, T.support));
+    if (who === "me") li.appendChild(el("span", { "class": "v" }, T.you));
     if (url) {
       var a = el("a", { href: url, rel: "noopener noreferrer", target: "_blank", download: "" }, body);
       li.appendChild(a);
@@ -93,7 +106,7 @@
   // button per choice; a press is sent back once (one id per question) and
   // the group is disabled, or enabled again if the press did not go.
   function choices(ev) {
-    var g = el("div", { "class": "c", role: "group", "aria-label": ev.text || "Choices" });
+    var g = el("div", { "class": "c", role: "group", "aria-label": ev.text || T.choices });
     var id = "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
     (ev.choices || []).forEach(function (c) {
       var b = el("button", { type: "button" }, c.label);
@@ -106,7 +119,7 @@
         text.focus();
         post({ op: "choose", session: state.session, name: state.name || "", id: id, data: c.data, lang: lang }).then(function (j) {
           if (!j.ok) throw 0;
-        }).catch(function () { able(true); line("sys", "Not sent; please try again."); });
+        }).catch(function () { able(true); line("sys", T.notSent); });
       });
       g.appendChild(b);
     });
@@ -130,7 +143,7 @@
       stream = new EventSource(edge + "/rt/" + j.token);
       stream.onmessage = function (m) {
         var ev; try { ev = JSON.parse(m.data); } catch (e) { return; }
-        if (ev.type === "file") line("agent", ev.name || "File", ev.url);
+        if (ev.type === "file") line("agent", ev.name || T.file, ev.url);
         else if (ev.type === "reply") line("agent", ev.text || "");
         else if (ev.type === "choices") choices(ev);
       };
@@ -170,8 +183,8 @@
     var ask = { session: state.session, name: state.name || "", id: "f" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8) };
     var say = function (j) {
       var s = j && j.status;
-      line("sys", s === 413 ? "That file is too large." : s === 409 ? "Write a message first, then attach a file." :
-        s === 415 ? "That kind of file is not accepted." : "The file was not sent; please try again.");
+      line("sys", s === 413 ? T.fileTooLarge : s === 409 ? T.fileFirst :
+        s === 415 ? T.fileKind : T.fileNotSent);
     };
     // An upload link from the module, the file straight to it (the edge
     // streams it to Jira), then the module attaches it; a retried attach
@@ -187,7 +200,7 @@
       });
     }).then(function (a) {
       if (!a.ok) throw a;
-      line("me", "Sent a file: " + f.name);
+      line("me", T.sentFile + f.name);
     }).catch(say);
   });
   form.addEventListener("submit", function (e) {
@@ -204,11 +217,10 @@
           // The edge's limit: not sent, so back into the box to send again.
           if (mine.parentNode) mine.parentNode.removeChild(mine);
           text.value = text.value ? t + "\n" + text.value : t;
-          line("sys", "Too many messages at once. Yours is still in the box: send it again in " +
-            (j.retry > 90 ? Math.ceil(j.retry / 60) + " min." : j.retry + " s."));
-        } else if (!j.ok) line("sys", j.status === 413 ? "That message is too long." : "Not sent; please try again.");
+          line("sys", fill(T.wait, j.retry > 90 ? fill(T.mins, Math.ceil(j.retry / 60)) : fill(T.secs, j.retry)));
+        } else if (!j.ok) line("sys", j.status === 413 ? T.tooLong : T.notSent);
       });
     };
-    (state.session ? go() : connect().then(go)).catch(function () { line("sys", "Not sent; please try again."); });
+    (state.session ? go() : connect().then(go)).catch(function () { line("sys", T.notSent); });
   });
 })();

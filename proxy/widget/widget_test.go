@@ -3,7 +3,9 @@ package widget
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -33,6 +35,56 @@ func TestTheWidgetMakesNoThirdPartyRequestsAndSetsNoCookie(t *testing.T) {
 	for _, need := range []string{`role: "log"`, `"aria-live": "polite"`, `role: "dialog"`, `"aria-expanded"`, `e.key === "Escape"`, `credentials: "omit"`, "localStorage"} {
 		if !bytes.Contains(Script, []byte(need)) {
 			t.Errorf("the script lacks %s", need)
+		}
+	}
+}
+
+// The widget's own words exist in every language it picks from the
+// browser, with every placeholder, and nowhere else in the script.
+func TestTheWidgetSpeaksEveryLanguageItPicks(t *testing.T) {
+	src := string(Script)
+	m := regexp.MustCompile(`(?s)var TEXTS = (\{.*?\n  \});`).FindStringSubmatch(src)
+	if m == nil {
+		t.Fatal("no TEXTS table in the script")
+	}
+	var texts map[string]map[string]string
+	if err := json.Unmarshal([]byte(m[1]), &texts); err != nil {
+		t.Fatalf("the TEXTS table is not JSON: %v", err)
+	}
+	picked := regexp.MustCompile(`\[("[a-z]{2}"(?:, "[a-z]{2}")*)\]\.indexOf\(lang\)`).FindStringSubmatch(src)
+	if picked == nil {
+		t.Fatal("the script's list of languages is not found")
+	}
+	var langs []string
+	if err := json.Unmarshal([]byte("["+picked[1]+"]"), &langs); err != nil {
+		t.Fatal(err)
+	}
+	if len(texts) != len(langs) {
+		t.Errorf("%d languages picked, %d in TEXTS", len(langs), len(texts))
+	}
+	en := texts["en"]
+	for _, l := range langs {
+		tl, ok := texts[l]
+		if !ok {
+			t.Errorf("no texts in %s", l)
+			continue
+		}
+		for k, v := range en {
+			if tl[k] == "" {
+				t.Errorf("%s lacks %q", l, k)
+			}
+			if strings.Contains(v, "{n}") != strings.Contains(tl[k], "{n}") {
+				t.Errorf("%s's %q loses or adds the {n} placeholder: %q", l, k, tl[k])
+			}
+		}
+		if len(tl) != len(en) {
+			t.Errorf("%s has %d texts, English %d", l, len(tl), len(en))
+		}
+	}
+	rest := strings.Replace(src, m[1], "", 1)
+	for k, v := range en {
+		if len(v) > 6 && strings.Contains(rest, `"`+v+`"`) {
+			t.Errorf("the English %q (%s) is written out beside the table", v, k)
 		}
 	}
 }
