@@ -491,6 +491,12 @@ func (w *inbound) run() error {
 		return w.undelivered() // receipts.go
 	case channel.Chosen:
 		if pressesLimited(w.job.Channel) { // abuse.go
+			if blocked, err := w.isBlocked(); err != nil || blocked {
+				if blocked {
+					w.log.Info("inbound: chat on the block list; dropped")
+				}
+				return err
+			}
 			if over, err := w.flooded(); err != nil || over {
 				if err != nil {
 					return err

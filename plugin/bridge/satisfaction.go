@@ -202,6 +202,9 @@ func (w *inbound) chosen() error {
 		w.log.Info("inbound: a button the bridge does not know; ignored")
 		return w.answer("")
 	}
+	if !w.cfg.Satisfaction {
+		return w.answer(t.Closed)
+	}
 	var rev issueRecord
 	found, err := w.st.get(issueKey(issue), &rev)
 	if err != nil {
@@ -229,9 +232,6 @@ func (w *inbound) chosen() error {
 			w.log.Info("inbound: a rating for a request not resolved; refused")
 			return w.answer(t.Closed)
 		}
-	}
-	if !w.cfg.Satisfaction {
-		return w.answer(t.Closed)
 	}
 	key := csatKey(w.job.Project, w.job.Channel, ev.ChatID)
 	var rec csatRecord

@@ -88,6 +88,16 @@ func TestWidgetRatesWithButtonsAndTheRatingReachesJira(t *testing.T) {
 	if last := pub[len(pub)-1]; last.Type != "reply" || !strings.HasPrefix(last.Text, "Thank you for your rating!") {
 		t.Fatalf("after the press: %+v", last)
 	}
+	// Another session's press, made while this chat's rating still waits
+	// for its comment (so Jira holds no feedback yet), rates nothing.
+	other := h.widgetSession()
+	h.widgetPress(other, "c1", "csat:1:SUP-1")
+	h.drainNow()
+	for _, k := range h.env.Store.Keys() {
+		if strings.HasPrefix(k, "csat:") && k != csatKey(testProject, "web", web.ChatOf(s)) {
+			t.Fatalf("another session's press left a pending rating %s", k)
+		}
+	}
 	h.widgetSay(s, "m2", "Fixed the same day", "")
 	h.drainNow()
 	if r, c := feedbackOf(t, h, "SUP-1"); r != 4 || c != "Fixed the same day" {
@@ -95,13 +105,6 @@ func TestWidgetRatesWithButtonsAndTheRatingReachesJira(t *testing.T) {
 	}
 	if h.jira.issueCount() != 1 {
 		t.Fatal("the comment opened a new request")
-	}
-	// Another session cannot rate this chat's request.
-	other := h.widgetSession()
-	h.widgetPress(other, "c1", "csat:1:SUP-1")
-	h.drain()
-	if r, _ := feedbackOf(t, h, "SUP-1"); r != 4 {
-		t.Fatalf("another session's press changed the rating to %d", r)
 	}
 }
 
@@ -217,5 +220,25 @@ func TestWidgetPressesCountAgainstTheSessionsFloodLimit(t *testing.T) {
 	}
 	if closed[web.RealtimeChannel(web.ChatOf(flooder))] != 3 || closed[web.RealtimeChannel(web.ChatOf(other))] != 1 || notices != 1 {
 		t.Errorf("answers to refused presses %v, %d flood notices; want 3 to the flooder, 1 to the other, one notice", closed, notices)
+	}
+}
+
+// A blocked session's presses are dropped as its messages are: no answer
+// is published to it, while another session's press is answered.
+func TestWidgetPressesOfABlockedSessionAreDropped(t *testing.T) {
+	h := widgetWith(t, nil)
+	blocked, other := h.widgetSession(), h.widgetSession()
+	if a, err := h.resolve("blocks.add", map[string]any{"projectKey": testProject, "channel": web.Name, "chat": web.ChatOf(blocked)}); err != nil || a["ok"] != true {
+		t.Fatalf("blocks.add: %v %v", a, err)
+	}
+	h.widgetPress(blocked, "c1", "rt:99")
+	h.widgetPress(other, "c1", "rt:99")
+	h.drain()
+	answers := map[string]int{}
+	for _, p := range h.env.Live.Published() {
+		answers[p.Channel]++
+	}
+	if answers[web.RealtimeChannel(web.ChatOf(blocked))] != 0 || answers[web.RealtimeChannel(web.ChatOf(other))] != 1 {
+		t.Errorf("answers to presses %v: want none to the blocked session, one to the other", answers)
 	}
 }
