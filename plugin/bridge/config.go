@@ -388,7 +388,7 @@ func (b *Bridge) configDelete(env *sdk.Env, payload []byte) (answer, error) {
 	// that a half-finished delete can be completed.
 	total := 0
 	prefixes := []string{"chat:" + p + ":", "issue:" + p + "-", "dedupe:jira:" + p + ":", "seen:" + p + ":",
-		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p), "block:" + p + ":", "closed:" + p + ":", "flood:" + p + ":", "csat:" + p + ":", "link:" + p + ":", "linkrate:" + p + ":", "route:" + p + ":", "held:" + p + ":"}
+		"sent:" + p + ":", "forgot:" + p + ":", sweepKey(p), "block:" + p + ":", "closed:" + p + ":", "flood:" + p + ":", "csat:" + p + ":", "link:" + p + ":", "linkrate:" + p + ":", "linkaddr:" + p + ":", "route:" + p + ":", "held:" + p + ":"}
 	for _, k := range b.kinds() {
 		prefixes = append(prefixes, "dedupe:"+k.Short+":"+p+":")
 	}

@@ -22,7 +22,10 @@ import (
 // What it keeps is the linkrate record: keyed by an HMAC of the chat under
 // the project's key (as the link record is), holding for each address asked
 // for in the last hour an HMAC of the address and when it was asked; it
-// expires an hour after the last ask (SECURITY.md, "Customer identity").
+// expires an hour after the last ask. Beside it, the linkaddr record of each
+// address (keyed by its HMAC) says when a code last went to it from any
+// chat, for a quarter hour: chats cost nothing on the widget
+// (SECURITY.md, "Customer identity").
 
 const (
 	// linkAgain is how long a chat waits before a second code for the
@@ -41,6 +44,17 @@ func linkRateKey(project string, hashKey []byte, ch, chatID string) string {
 	m := hmac.New(sha256.New, subKey(hashKey, "link.rate"))
 	m.Write([]byte(project + "\x00" + ch + "\x00" + chatID))
 	return "linkrate:" + project + ":" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// linkAddrKey names an address's last code, from whichever chat, by the
+// address's HMAC under the project's key: no address in the key.
+func linkAddrKey(project, addr string) string { return "linkaddr:" + project + ":" + addr }
+
+// linkAddrRecord is when a code for an address last went out, and the
+// delivery that asked (its retry is not refused).
+type linkAddrRecord struct {
+	At int64  `json:"at"`
+	By string `json:"by"`
 }
 
 // linkAsk is one address a chat asked a code for.
@@ -147,6 +161,23 @@ func (w *inbound) linkLimited(key []byte, email string, lt *linkTexts) (bool, er
 	case linkTooMany:
 		w.log.Info("inbound: /link over the chat's addresses per hour; no code sent")
 		return true, w.replyStep("reply", fill(lt.TooMany, "{minutes}", minutes))
+	}
+	// The same address from any chat: a widget session is free to make, so
+	// a limit per chat alone would let a page ask a code for one address
+	// from a new session each time.
+	addr, by := linkAddrHash(key, w.job.Project, email), deliveryHash(w.job.Nonce)
+	ak := linkAddrKey(w.job.Project, addr)
+	var last linkAddrRecord
+	if _, err := w.st.get(ak, &last); err != nil {
+		return false, err
+	}
+	if wait := time.Unix(last.At, 0).Add(linkAgain).Sub(now); last.By != by && wait > 0 {
+		w.log.Info("inbound: /link for an address another chat asked for within the quarter hour; no code sent")
+		minutes := strconv.Itoa(int((wait + time.Minute - 1) / time.Minute))
+		return true, w.replyStep("reply", fill(lt.Again, "{email}", email, "{minutes}", minutes))
+	}
+	if err := w.st.put(ak, &linkAddrRecord{At: now.Unix(), By: by}, linkAgain); err != nil {
+		return false, err
 	}
 	if err := w.st.put(rk, &next, next.ttl(now)); err != nil {
 		return false, err

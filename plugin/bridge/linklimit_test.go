@@ -111,11 +111,18 @@ func TestASecondLinkForTheSameAddressWithinTheQuarterHourSendsNoSecondCode(t *te
 	if got := lastText(h); !strings.Contains(got, "less than 15 minutes ago") || !strings.Contains(got, "in 10 minutes") {
 		t.Fatalf("the second /link was answered %q", got)
 	}
-	// Another chat is not limited by this one.
+	// Another chat gets no code for the same address within the quarter
+	// hour either (a widget session costs nothing to make), but gets one
+	// for another address.
 	h.send(command(h, 6000000001, "/link anna@example.com"))
 	h.drain()
+	if n := len(linkRequests(h)); n != 1 || !strings.Contains(lastText(h), "less than 15 minutes ago") {
+		t.Fatalf("%d link requests, told %q, after another chat's /link for the same address, want 1", n, lastText(h))
+	}
+	h.send(command(h, 6000000001, "/link bob@example.com"))
+	h.drain()
 	if n := len(linkRequests(h)); n != 2 {
-		t.Fatalf("%d link requests after another chat's /link, want 2", n)
+		t.Fatalf("%d link requests after another chat's /link for another address, want 2", n)
 	}
 	// After the quarter hour the chat gets a new code.
 	h.advance(10 * time.Minute)
