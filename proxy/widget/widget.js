@@ -103,12 +103,14 @@
   }
 
   // A bot question with buttons: a group named by the question, one real
-  // button per choice; a press is sent back once (one id per question) and
-  // the group is disabled, or enabled again if the press did not go.
+  // button per choice; a press is sent back once (one id per button: a
+  // retried press of it counts once, another button after a lost answer is
+  // its own press) and the group is disabled, or enabled again if the press
+  // did not go.
   function choices(ev) {
     var g = el("div", { "class": "c", role: "group", "aria-label": ev.text || T.choices });
     var id = "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
-    (ev.choices || []).forEach(function (c) {
+    (ev.choices || []).forEach(function (c, n) {
       var b = el("button", { type: "button" }, c.label);
       if (/^\u2605+$/.test(c.label)) b.setAttribute("aria-label", c.label.length + " \u2605");
       b.addEventListener("click", function () {
@@ -117,7 +119,7 @@
         able(false);
         line("me", c.label);
         text.focus();
-        post({ op: "choose", session: state.session, name: state.name || "", id: id, data: c.data, lang: lang }).then(function (j) {
+        post({ op: "choose", session: state.session, name: state.name || "", id: id + "-" + n, data: c.data, lang: lang }).then(function (j) {
           if (!j.ok) throw 0;
         }).catch(function () { able(true); line("sys", T.notSent); });
       });
