@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -33,7 +34,16 @@ const chatsPerRun = 400
 
 // measureE2E starts a stack in mode and loads it: a short warm-up, the
 // closed loop (then the queue drained), the open loop at o.rate.
-func measureE2E(ctx context.Context, a *artifacts, mode stack.Mode, o options) (e2e, error) {
+func measureE2E(ctx context.Context, a *artifacts, mode stack.Mode, o options) (m e2e, err error) {
+	// The stack's goroutines inherit the label, so a CPU profile
+	// (-cpuprofile) splits by stack: go tool pprof -tagfocus stack=wasm.
+	pprof.Do(ctx, pprof.Labels("stack", mode.String()), func(ctx context.Context) {
+		m, err = measureStack(ctx, a, mode, o)
+	})
+	return m, err
+}
+
+func measureStack(ctx context.Context, a *artifacts, mode stack.Mode, o options) (e2e, error) {
 	var m e2e
 	dir := filepath.Join(a.work, "e2e-"+mode.String())
 	if err := os.RemoveAll(dir); err != nil {
@@ -73,6 +83,7 @@ func measureE2E(ctx context.Context, a *artifacts, mode stack.Mode, o options) (
 		return m, err
 	}
 	m.requests, m.comments, err = s.JiraTotals()
+	engineCounters(mode, s, m.requests+m.comments)
 	if err == nil && m.requests == 0 {
 		err = errors.New("no request reached the Jira simulator")
 	}
@@ -175,4 +186,19 @@ func deadlineRow(ctx context.Context, a *artifacts, o options) ([]row, error) {
 	return []row{{id: "3", what: "one webhook invocation, deadline enforced (fuel) vs off",
 		figure: us(float64(on.NsPerOp())), peer: "off " + us(float64(off.NsPerOp())),
 		ratio: fmt.Sprintf("%.2fx", r), goal: "<= 1.1x", verdict: verdict(r <= 1.1)}}, nil
+}
+
+// engineCounters writes to stderr the messages that reached Jira in one
+// stack's run and, in wasm mode, the engine's counters: with a CPU profile
+// (-cpuprofile) they turn the guest's and the host's time into a cost per
+// message, and say whether instances were created during the run (each
+// runs the guest's initialisation) or served from the pool.
+func engineCounters(mode stack.Mode, s *stack.Stack, messages int) {
+	line := fmt.Sprintf("benchtable: %s stack: %d messages to Jira", mode, messages)
+	if h := s.Host(); h != nil && h.Engine() != nil {
+		st := h.Engine().Stats()
+		line += fmt.Sprintf("; engine: %d invocations, %d instantiations, %d resets, %d recycled, %d traps, %d timeouts",
+			st.Calls.Load(), st.Instantiations.Load(), st.Resets.Load(), st.Recycled.Load(), st.Traps.Load(), st.Timeouts.Load())
+	}
+	fmt.Fprintln(os.Stderr, "\n"+line)
 }

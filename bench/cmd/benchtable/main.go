@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,17 +24,18 @@ type row struct {
 
 // options are the driver's flags.
 type options struct {
-	phase     time.Duration // each load phase of rows 1 and 2
-	rate      int           // the fixed rate of rows 1 and 2
-	conns     int           // closed-loop connections of rows 1 and 2
-	benchtime time.Duration // each testing.B measurement
-	edgeTime  time.Duration // each server of row 5
-	installs  int           // installations of row 8
-	etcdTime  time.Duration // each measurement of row 9
-	only      string        // comma-separated row ids; empty runs all
-	work      string        // scratch directory; default a new temporary one
-	perKey    int           // engine.Config.MaxPerKey of the wasm stacks; 0 is the default
-	reuse     bool          // keep what an earlier run built in work
+	phase      time.Duration // each load phase of rows 1 and 2
+	rate       int           // the fixed rate of rows 1 and 2
+	conns      int           // closed-loop connections of rows 1 and 2
+	benchtime  time.Duration // each testing.B measurement
+	edgeTime   time.Duration // each server of row 5
+	installs   int           // installations of row 8
+	etcdTime   time.Duration // each measurement of row 9
+	only       string        // comma-separated row ids; empty runs all
+	work       string        // scratch directory; default a new temporary one
+	perKey     int           // engine.Config.MaxPerKey of the wasm stacks; 0 is the default
+	reuse      bool          // keep what an earlier run built in work
+	cpuprofile string        // where to write a CPU profile of the rows; empty: none
 }
 
 func main() {
@@ -49,6 +51,7 @@ func main() {
 	flag.IntVar(&o.perKey, "max-per-key", 0, "engine MaxPerKey of the wasm stacks of rows 1-3 (0: the engine's default)")
 	flag.BoolVar(&o.reuse, "reuse", false, "with -work: reuse the modules and binary an earlier run built there")
 	flag.StringVar(&o.work, "work", "", "scratch directory (default: a new temporary directory, removed at the end)")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the rows run (not the build) to this file")
 	child := flag.String("child", "", "internal: run as the row 8 child process")
 	module := flag.String("module", "", "internal: the bridge module, for -child")
 	manifest := flag.String("manifest", "", "internal: the bridge manifest, for -child")
@@ -111,6 +114,17 @@ func run(o options) error {
 			}
 		}
 		return false
+	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var rows []row
 	step := func(id string, fn func() ([]row, error)) {
