@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -39,18 +40,18 @@ func (s *Server) serveUpload(ctx *fasthttp.RequestCtx, token []byte, a *access) 
 	if length < 0 {
 		length = -1 // chunked
 	}
-	select {
-	case s.inFlight <- struct{}{}:
-	default:
+	// An upload may take UploadTimeout: it takes a slot of its own pool,
+	// never one of the invocations' (MaxInFlight), and one address takes
+	// at most MaxUploadsPerIP of them.
+	ip := ctx.RemoteIP().String()
+	if !s.uploads.take(ip) {
 		ctx.Response.Header.Set("Retry-After", "1")
 		s.respond(ctx, fasthttp.StatusServiceUnavailable)
+		ctx.SetConnectionClose()
+		lingerAfterError(ctx.Conn())
 		return
 	}
-	s.metrics.inFlight.Add(1)
-	defer func() {
-		s.metrics.inFlight.Add(-1)
-		<-s.inFlight
-	}()
+	defer s.uploads.give(ip)
 	// A file takes longer than a webhook: the connection's read deadline,
 	// set from ReadTimeout when the request began, moves to UploadTimeout.
 	_ = ctx.SetReadDeadline(time.Now().Add(s.cfg.UploadTimeout))
@@ -109,6 +110,42 @@ func (s *Server) serveUpload(ctx *fasthttp.RequestCtx, token []byte, a *access) 
 		ctx.Response.Header.Set("Vary", "Origin")
 	}
 	ctx.SetBody(answerBody)
+}
+
+// uploadSlots counts the uploads being read, in all and per client address.
+type uploadSlots struct {
+	mu     sync.Mutex
+	max    int
+	perIP  int
+	total  int
+	byAddr map[string]int
+}
+
+func newUploadSlots(max, perIP int) *uploadSlots {
+	return &uploadSlots{max: max, perIP: perIP, byAddr: map[string]int{}}
+}
+
+// take claims a slot for an upload from ip: false when the pool or ip's
+// share of it is full.
+func (u *uploadSlots) take(ip string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.total >= u.max || u.byAddr[ip] >= u.perIP {
+		return false
+	}
+	u.total++
+	u.byAddr[ip]++
+	return true
+}
+
+// give returns ip's slot.
+func (u *uploadSlots) give(ip string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.total--
+	if u.byAddr[ip]--; u.byAddr[ip] <= 0 {
+		delete(u.byAddr, ip)
+	}
 }
 
 // errUploadOverEdge is what a read past MaxUploadBytes fails with.

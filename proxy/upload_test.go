@@ -191,3 +191,87 @@ func TestAnUploadLinkIs404WithoutAnUploader(t *testing.T) {
 		t.Errorf("status %d, want 404", status)
 	}
 }
+
+// heldUpload sends a POST to goodUpload whose body stays open until
+// release is closed; it returns the answer's status on done.
+func heldUpload(ts *testServer, release <-chan struct{}) <-chan int {
+	done := make(chan int, 1)
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = pw.Write([]byte("first bytes"))
+		<-release
+		pw.Close()
+	}()
+	go func() {
+		req, _ := http.NewRequest("POST", ts.url(goodUpload), pr)
+		req.ContentLength = -1
+		req.Header.Set("Origin", "https://shop.example")
+		resp, err := ts.client().Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	return done
+}
+
+// Uploads held open by a slow body fill their own pool, not the
+// invocations': a web trigger still runs, while one more upload gets 503
+// with Retry-After. One address takes at most MaxUploadsPerIP of the pool.
+func TestSlowUploadsLeaveTheInvocationSlotsToWebhooks(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		pool, perIP   int
+		held          int
+		invocationCap int
+	}{
+		{"the upload pool is full", 2, 2, 2, 2},
+		{"one address has its share", 8, 2, 2, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.MaxInFlight = c.invocationCap
+			cfg.MaxUploadsInFlight = c.pool
+			cfg.MaxUploadsPerIP = c.perIP
+			b, ts := startUploadServer(t, cfg)
+			release := make(chan struct{})
+			var held []<-chan int
+			for i := 0; i < c.held; i++ {
+				held = append(held, heldUpload(ts, release))
+			}
+			// Every held upload is in the backend, reading.
+			deadline := time.Now().Add(30 * time.Second)
+			for b.calls.Load() < int64(c.held) || b.received.Load() < int64(c.held*len("first bytes")) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d uploads reached the backend, %d bytes read", b.calls.Load(), b.received.Load())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			for i := 0; i < c.invocationCap; i++ {
+				if status, _, body := ts.do("POST", WebTriggerPath(ts.route), `{"update_id":1}`); status != 200 {
+					t.Fatalf("a web trigger while uploads are held: %d %s", status, body)
+				}
+			}
+			before := b.calls.Load()
+			status, h, _ := ts.do("POST", goodUpload, "x", "Origin", "https://shop.example")
+			if status != 503 || h.Get("Retry-After") == "" {
+				t.Errorf("one more upload: %d, Retry-After %q; want 503 with Retry-After", status, h.Get("Retry-After"))
+			}
+			if b.calls.Load() != before {
+				t.Error("the refused upload reached the backend")
+			}
+			close(release)
+			for _, d := range held {
+				if s := <-d; s != 200 {
+					t.Errorf("a held upload ended %d", s)
+				}
+			}
+			// The slots are given back.
+			if status, _, _ := ts.do("POST", goodUpload, "x", "Origin", "https://shop.example"); status != 200 {
+				t.Errorf("an upload after the held ones: %d", status)
+			}
+		})
+	}
+}
