@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -54,7 +56,8 @@ func (s *Server) serveUpload(ctx *fasthttp.RequestCtx, token []byte, a *access) 
 	defer s.uploads.give(ip)
 	// A file takes longer than a webhook: the connection's read deadline,
 	// set from ReadTimeout when the request began, moves to UploadTimeout.
-	_ = ctx.SetReadDeadline(time.Now().Add(s.cfg.UploadTimeout))
+	deadline := time.Now().Add(s.cfg.UploadTimeout)
+	_ = ctx.SetReadDeadline(deadline)
 	uctx, cancel := context.WithTimeout(s.invokeCtx, s.cfg.UploadTimeout)
 	defer cancel()
 	var body io.Reader
@@ -63,7 +66,7 @@ func (s *Server) serveUpload(ctx *fasthttp.RequestCtx, token []byte, a *access) 
 	} else {
 		body = bytes.NewReader(ctx.Request.Body())
 	}
-	counted := &cappedBody{r: body, left: s.cfg.MaxUploadBytes}
+	counted := &cappedBody{r: body, left: s.cfg.MaxUploadBytes, deadline: deadline}
 	origin := string(ctx.Request.Header.Peek("Origin"))
 	err := up.Upload(uctx, string(token), &UploadRequest{
 		Origin:      origin,
@@ -81,8 +84,14 @@ func (s *Server) serveUpload(ctx *fasthttp.RequestCtx, token []byte, a *access) 
 		s.respond(ctx, fasthttp.StatusForbidden)
 		return
 	case err == nil:
-	case errors.Is(err, ErrTooLarge), errors.Is(err, errUploadOverEdge):
+	// What the body reader saw decides, whatever the backend made of the
+	// failed read (host/medialink says only that the form was not read):
+	// a body past MaxUploadBytes is 413, one still arriving at
+	// UploadTimeout 408.
+	case counted.over, errors.Is(err, ErrTooLarge), errors.Is(err, errUploadOverEdge):
 		status, answer = fasthttp.StatusRequestEntityTooLarge, "too large"
+	case counted.timedOut:
+		status, answer = fasthttp.StatusRequestTimeout, "timeout"
 	case errors.Is(err, ErrBadRequest):
 		status, answer = fasthttp.StatusBadRequest, "not understood"
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
@@ -152,18 +161,30 @@ func (u *uploadSlots) give(ip string) {
 var errUploadOverEdge = errors.New("proxy: upload over the edge's limit")
 
 // cappedBody counts what the backend reads and fails a read past the
-// edge's limit, for a chunked body whose length nobody announced.
+// edge's limit, for a chunked body whose length nobody announced. It
+// records why a read failed, so that the edge answers 413 or 408 even when
+// the backend wraps the error into one of its own.
 type cappedBody struct {
-	r    io.Reader
-	left int64
-	read int64
+	r        io.Reader
+	left     int64
+	read     int64
+	deadline time.Time // the connection's read deadline
+
+	over     bool // a byte past the limit arrived
+	timedOut bool // a read failed at the deadline
 }
 
 func (c *cappedBody) Read(p []byte) (int, error) {
 	if c.left <= 0 {
 		var one [1]byte
-		if n, _ := c.r.Read(one[:]); n > 0 {
+		n, err := c.r.Read(one[:])
+		if n > 0 {
+			c.over = true
 			return 0, errUploadOverEdge
+		}
+		if err != nil && err != io.EOF {
+			c.failed(err)
+			return 0, err
 		}
 		return 0, io.EOF
 	}
@@ -173,5 +194,18 @@ func (c *cappedBody) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.left -= int64(n)
 	c.read += int64(n)
+	if err != nil && err != io.EOF {
+		c.failed(err)
+	}
 	return n, err
+}
+
+// failed records a read error: a timeout of the connection (fasthttp may
+// wrap it in an error of its own), or any failure once the read deadline
+// has passed, is the body's timeout.
+func (c *cappedBody) failed(err error) {
+	var ne net.Error
+	if (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, os.ErrDeadlineExceeded) || !time.Now().Before(c.deadline) {
+		c.timedOut = true
+	}
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,11 +23,15 @@ type uploadBackend struct {
 	received atomic.Int64
 	// firstMiB is closed once a megabyte has been read.
 	firstMiB chan struct{}
+	once     sync.Once
 	// limit, when set, is the link's own size: reading past it is
 	// ErrTooLarge.
 	limit int64
 	// heap is the largest heap in use seen while reading, in bytes.
 	heap atomic.Uint64
+	// wrap makes every failed read of the body ErrBadRequest, as
+	// host/medialink (ErrBadUpload) and host/hostedge do.
+	wrap bool
 }
 
 func (b *uploadBackend) Upload(ctx context.Context, token string, u *UploadRequest) error {
@@ -46,13 +52,16 @@ func (b *uploadBackend) Upload(ctx context.Context, token string, u *UploadReque
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			b.heap.Store(ms.HeapInuse)
-			close(b.firstMiB)
+			b.once.Do(func() { close(b.firstMiB) })
 		}
 		if b.limit > 0 && got > b.limit {
 			return ErrTooLarge
 		}
 		if errors.Is(err, io.EOF) {
 			return nil
+		}
+		if err != nil && b.wrap {
+			return fmt.Errorf("%w: %v", ErrBadRequest, err)
 		}
 		if err != nil {
 			return err
@@ -273,5 +282,45 @@ func TestSlowUploadsLeaveTheInvocationSlotsToWebhooks(t *testing.T) {
 				t.Errorf("an upload after the held ones: %d", status)
 			}
 		})
+	}
+}
+
+// A body over MaxUploadBytes is 413 and a body still arriving at
+// UploadTimeout 408, readable by the link's page, even from a backend that
+// makes every failed read of the body "not understood" (host/medialink
+// does): the edge's own reader says what happened.
+func TestAnUploadTooLargeOrTooSlowIsSaidSoWhateverTheBackendSays(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxUploadBytes = 1 << 20
+	cfg.UploadTimeout = time.Second
+	b, ts := startUploadServer(t, cfg)
+	b.wrap = true
+
+	post := func(body io.Reader) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", ts.url(goodUpload), body)
+		req.ContentLength = -1 // chunked: nobody announces the size
+		req.Header.Set("Origin", "https://shop.example")
+		resp, err := ts.client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+
+	resp := post(strings.NewReader(strings.Repeat("c", 2<<20)))
+	if resp.StatusCode != 413 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("chunked over MaxUploadBytes: %d, CORS %q; want 413", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+
+	// A body that sends a little and then nothing, until the edge's
+	// answer has come.
+	pr, pw := io.Pipe()
+	go func() { _, _ = pw.Write([]byte("a start")) }()
+	resp = post(pr)
+	pw.Close()
+	if resp.StatusCode != 408 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("a body stalled past UploadTimeout: %d, CORS %q; want 408", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
 }
