@@ -12,6 +12,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"github.com/chatbridge/chatbridge/host/storage/bunt"
 	"github.com/chatbridge/chatbridge/host/storage/memstore"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
+	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 // desk is a service desk's attachTemporaryFile as the JSM REST API
@@ -42,10 +44,11 @@ type desk struct {
 	mu    sync.Mutex
 	files map[string][]byte // temporary id -> content
 	names map[string]string
+	types map[string]string // temporary id -> the file part's Content-Type
 }
 
 func newDesk(t *testing.T) *desk {
-	d := &desk{files: map[string][]byte{}, names: map[string]string{}, progress: make(chan struct{})}
+	d := &desk{files: map[string][]byte{}, names: map[string]string{}, types: map[string]string{}, progress: make(chan struct{})}
 	d.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.requests.Add(1)
 		switch {
@@ -95,7 +98,7 @@ func newDesk(t *testing.T) *desk {
 			}
 			id := fmt.Sprintf("temp-%d", d.created.Add(1))
 			d.mu.Lock()
-			d.files[id], d.names[id] = buf.Bytes(), p.FileName()
+			d.files[id], d.names[id], d.types[id] = buf.Bytes(), p.FileName(), p.Header.Get("Content-Type")
 			d.mu.Unlock()
 			ids = append(ids, id)
 		}
@@ -151,7 +154,7 @@ func TestAnUploadLinkTakesOneFileOnceAndKeepsItsResultForTheModule(t *testing.T)
 	d := newDesk(t)
 	svc := newUploadService(t, d, Config{})
 	ctx := context.Background()
-	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "chat-1:f1", 0, time.Minute)
+	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "chat-1:f1", "text/plain", 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +204,7 @@ func TestAnUploadLinkRefusesAnExpiredLinkAnotherOriginAndABadForm(t *testing.T) 
 		return Upload{Origin: origin, ContentType: ct, Length: int64(len(body)), Body: bytes.NewReader(body)}
 	}
 	mint := func() string {
-		link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", 0, time.Minute)
+		link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", "text/plain", 0, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +257,7 @@ func TestAnUploadOverItsLinksSizeIsRefusedAndNothingIsCreated(t *testing.T) {
 		{"chunked", -1}, // no Content-Length: found while streaming
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", 100_000, time.Minute)
+			link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", "text/plain", 100_000, time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -270,7 +273,7 @@ func TestAnUploadOverItsLinksSizeIsRefusedAndNothingIsCreated(t *testing.T) {
 	if n := d.created.Load(); n != 0 {
 		t.Errorf("the site made %d temporary attachments of over-size uploads", n)
 	}
-	if _, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", DefaultMaxUploadBytes+1, time.Minute); !errors.Is(err, ErrInvalid) {
+	if _, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", "text/plain", DefaultMaxUploadBytes+1, time.Minute); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a link over the host's limit: %v, want ErrInvalid", err)
 	}
 }
@@ -283,7 +286,7 @@ func TestAnUploadIsStreamedToTheSiteNotBufferedWhole(t *testing.T) {
 	d.progressAt = 1 << 20
 	svc := newUploadService(t, d, Config{})
 	ctx := context.Background()
-	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", 0, time.Minute)
+	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", "text/plain", 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +347,7 @@ func TestMintUploadRefusesBadArguments(t *testing.T) {
 		{"no ttl", "inst-1", "7", shop, "s", 0, 0},
 		{"ttl over 15 minutes", "inst-1", "7", shop, "s", 0, 16 * time.Minute},
 	} {
-		if _, err := svc.MintUpload(ctx, c.inst, c.desk, c.origin, c.subj, c.max, c.ttl); !errors.Is(err, ErrInvalid) {
+		if _, err := svc.MintUpload(ctx, c.inst, c.desk, c.origin, c.subj, "text/plain", c.max, c.ttl); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", c.name, err)
 		}
 	}
@@ -373,7 +376,7 @@ func TestUploadLinkRecordsAreSealedAndHoldNoFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "subject-quokka", 0, time.Minute)
+	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "subject-quokka", "text/plain", 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,5 +402,43 @@ func TestUploadLinkRecordsAreSealedAndHoldNoFile(t *testing.T) {
 		if bytes.Contains(raw, []byte(needle)) {
 			t.Errorf("the database file holds the %s", what)
 		}
+	}
+}
+
+// The link is bound to the media type the module checked against the
+// project's accepted kinds: the file goes to the site as that type, whatever
+// Content-Type the page's form gives the file part, and a link is minted
+// only for a bare, well-formed type.
+func TestAnUploadGoesToTheSiteAsTheTypeTheLinkWasMintedFor(t *testing.T) {
+	d := newDesk(t)
+	svc := newUploadService(t, d, Config{})
+	ctx := context.Background()
+	for _, bad := range []string{"", "image", "image/png; x=y", "Image/PNG", "image/" + strings.Repeat("p", abi.MaxUploadMediaTypeLen)} {
+		if _, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", bad, 0, time.Minute); !errors.Is(err, ErrInvalid) {
+			t.Errorf("media type %q: %v, want ErrInvalid", bad, err)
+		}
+	}
+	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", "image/png", 0, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The page declared a picture, then sends a page of HTML as the file.
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="file"; filename="cat.png"`)
+	h.Set("Content-Type", "text/html")
+	w, _ := mw.CreatePart(h)
+	_, _ = w.Write([]byte("<script>alert(1)</script>"))
+	_ = mw.Close()
+	res, err := svc.Receive(ctx, uploadToken(t, link), Upload{Origin: shop, ContentType: mw.FormDataContentType(), Length: int64(b.Len()), Body: &b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	got := d.types[res.Temporary[0]]
+	d.mu.Unlock()
+	if got != "image/png" {
+		t.Errorf("the site got the file as %q, want the link's image/png", got)
 	}
 }
