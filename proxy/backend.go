@@ -67,7 +67,8 @@ var (
 	// limit; the proxy answers 413.
 	ErrTooLarge = errors.New("proxy: upload too large")
 	// ErrBadRequest is returned by an Uploader for a body it cannot read;
-	// the proxy answers 400.
+	// the proxy answers 400, unless its own reader of the body saw a byte
+	// past MaxUploadBytes (413) or a read fail at UploadTimeout (408).
 	ErrBadRequest = errors.New("proxy: upload not understood")
 )
 

@@ -76,6 +76,18 @@ type Config struct {
 	// are answered 503 at once. Default 512.
 	MaxInFlight int
 
+	// MaxUploadsInFlight bounds upload links (POST /ul/{token}) being read
+	// at once, in a pool of their own: an upload may take UploadTimeout, so
+	// slow uploads never take the slots of MaxInFlight that webhooks and
+	// web triggers need. Beyond it an upload is answered 503 with
+	// Retry-After. Default 32.
+	MaxUploadsInFlight int
+
+	// MaxUploadsPerIP bounds the uploads of one client address being read
+	// at once, so that one address cannot fill MaxUploadsInFlight alone.
+	// Default 4; at most MaxUploadsInFlight.
+	MaxUploadsPerIP int
+
 	// InvokeTimeout is the deadline of every invocation, set by the proxy
 	// (never taken from the connection). The client gets 504 when it
 	// passes. Default 25 s; at most 55 s, Forge's web trigger limit.
@@ -148,27 +160,29 @@ type AdminConfig struct {
 
 // Defaults, as documented on Config.
 const (
-	DefaultAddr              = ":8443"
-	DefaultAdminAddr         = "127.0.0.1:9091"
-	DefaultReadTimeout       = 10 * time.Second
-	DefaultWriteTimeout      = 10 * time.Second
-	DefaultIdleTimeout       = 60 * time.Second
-	DefaultMaxHeaderBytes    = 8 << 10
-	DefaultMaxBodyBytes      = 1 << 20
-	DefaultMaxUploadBytes    = 101 << 20
-	DefaultUploadTimeout     = 5 * time.Minute
-	DefaultMaxConns          = 10_000
-	DefaultMaxConnsPerIP     = 128
-	DefaultMaxInFlight       = 512
-	DefaultInvokeTimeout     = 25 * time.Second
-	MaxInvokeTimeout         = 55 * time.Second
-	DefaultShutdownTimeout   = 30 * time.Second
-	DefaultRouteRate         = 20.0
-	DefaultRouteBurst        = 60
-	DefaultInstallationRate  = 100.0
-	DefaultInstallationBurst = 300
-	DefaultRateLimitKeys     = 100_000
-	DefaultHSTSMaxAge        = 730 * 24 * time.Hour
+	DefaultAddr               = ":8443"
+	DefaultAdminAddr          = "127.0.0.1:9091"
+	DefaultReadTimeout        = 10 * time.Second
+	DefaultWriteTimeout       = 10 * time.Second
+	DefaultIdleTimeout        = 60 * time.Second
+	DefaultMaxHeaderBytes     = 8 << 10
+	DefaultMaxBodyBytes       = 1 << 20
+	DefaultMaxUploadBytes     = 101 << 20
+	DefaultUploadTimeout      = 5 * time.Minute
+	DefaultMaxConns           = 10_000
+	DefaultMaxConnsPerIP      = 128
+	DefaultMaxInFlight        = 512
+	DefaultMaxUploadsInFlight = 32
+	DefaultMaxUploadsPerIP    = 4
+	DefaultInvokeTimeout      = 25 * time.Second
+	MaxInvokeTimeout          = 55 * time.Second
+	DefaultShutdownTimeout    = 30 * time.Second
+	DefaultRouteRate          = 20.0
+	DefaultRouteBurst         = 60
+	DefaultInstallationRate   = 100.0
+	DefaultInstallationBurst  = 300
+	DefaultRateLimitKeys      = 100_000
+	DefaultHSTSMaxAge         = 730 * 24 * time.Hour
 )
 
 // ErrConfig is wrapped by every configuration error New returns.
@@ -212,6 +226,8 @@ func (c Config) withDefaults() (Config, error) {
 	defInt(&c.MaxConns, DefaultMaxConns)
 	defInt(&c.MaxConnsPerIP, DefaultMaxConnsPerIP)
 	defInt(&c.MaxInFlight, DefaultMaxInFlight)
+	defInt(&c.MaxUploadsInFlight, DefaultMaxUploadsInFlight)
+	defInt(&c.MaxUploadsPerIP, DefaultMaxUploadsPerIP)
 	defInt(&c.RouteBurst, DefaultRouteBurst)
 	defInt(&c.InstallationBurst, DefaultInstallationBurst)
 	defInt(&c.RateLimitKeys, DefaultRateLimitKeys)
@@ -266,11 +282,15 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"MaxConns", c.MaxConns}, {"MaxConnsPerIP", c.MaxConnsPerIP},
 		{"MaxInFlight", c.MaxInFlight}, {"RouteBurst", c.RouteBurst},
+		{"MaxUploadsInFlight", c.MaxUploadsInFlight}, {"MaxUploadsPerIP", c.MaxUploadsPerIP},
 		{"InstallationBurst", c.InstallationBurst}, {"RateLimitKeys", c.RateLimitKeys},
 	} {
 		if n.v < 0 {
 			return c, bad(n.name, n.v, "> 0")
 		}
+	}
+	if c.MaxUploadsPerIP > c.MaxUploadsInFlight {
+		return c, bad("MaxUploadsPerIP", c.MaxUploadsPerIP, fmt.Sprintf("<= MaxUploadsInFlight (%d)", c.MaxUploadsInFlight))
 	}
 	if c.MaxConnsPerIP > c.MaxConns {
 		return c, bad("MaxConnsPerIP", c.MaxConnsPerIP, fmt.Sprintf("<= MaxConns (%d)", c.MaxConns))

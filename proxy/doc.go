@@ -66,7 +66,13 @@
 //     fasthttp reads that much ahead before the handler; readBody reads
 //     the rest of a body within the limit). An upload link's body is
 //     handed to the Uploader as it arrives instead, up to MaxUploadBytes
-//     within UploadTimeout (serveUpload); nothing else is. Headers over
+//     within UploadTimeout (serveUpload); nothing else is. Uploads being
+//     read take slots of their own pool, MaxUploadsInFlight, at most
+//     MaxUploadsPerIP of them per client address, never MaxInFlight's
+//     (503 with Retry-After beyond either). What the edge's reader of the
+//     body saw decides the answer, whatever error the Uploader made of it:
+//     a byte past MaxUploadBytes is 413, a body still arriving at
+//     UploadTimeout 408. Headers over
 //     MaxHeaderBytes are 431. fasthttp's own answers (400 for both) are
 //     replaced through its ErrorHandler, and the connection closes with a
 //     bounded lingering read so that the client sees the answer rather than

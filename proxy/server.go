@@ -37,6 +37,7 @@ type Server struct {
 	installations *limiter
 	addresses     *limiter      // routes' per-address buckets (Target.PerAddress)
 	inFlight      chan struct{} // a slot per running invocation
+	uploads       *uploadSlots  // uploads being read (MaxUploadsInFlight, MaxUploadsPerIP)
 
 	// invokeCtx parents every invocation; cancelled when Shutdown gives up.
 	invokeCtx    context.Context
@@ -85,6 +86,7 @@ func New(cfg Config, backend Backend, logger *slog.Logger) (*Server, error) {
 		installations: newLimiter(cfg.InstallationRate, cfg.InstallationBurst, cfg.RateLimitKeys),
 		addresses:     newLimiter(cfg.RouteRate, cfg.RouteBurst, cfg.RateLimitKeys), // rate and burst per call
 		inFlight:      make(chan struct{}, cfg.MaxInFlight),
+		uploads:       newUploadSlots(cfg.MaxUploadsInFlight, cfg.MaxUploadsPerIP),
 		sighupEnd:     make(chan struct{}),
 		streamsEnd:    make(chan struct{}),
 	}

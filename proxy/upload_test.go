@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,11 +23,15 @@ type uploadBackend struct {
 	received atomic.Int64
 	// firstMiB is closed once a megabyte has been read.
 	firstMiB chan struct{}
+	once     sync.Once
 	// limit, when set, is the link's own size: reading past it is
 	// ErrTooLarge.
 	limit int64
 	// heap is the largest heap in use seen while reading, in bytes.
 	heap atomic.Uint64
+	// wrap makes every failed read of the body ErrBadRequest, as
+	// host/medialink (ErrBadUpload) and host/hostedge do.
+	wrap bool
 }
 
 func (b *uploadBackend) Upload(ctx context.Context, token string, u *UploadRequest) error {
@@ -46,13 +52,16 @@ func (b *uploadBackend) Upload(ctx context.Context, token string, u *UploadReque
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			b.heap.Store(ms.HeapInuse)
-			close(b.firstMiB)
+			b.once.Do(func() { close(b.firstMiB) })
 		}
 		if b.limit > 0 && got > b.limit {
 			return ErrTooLarge
 		}
 		if errors.Is(err, io.EOF) {
 			return nil
+		}
+		if err != nil && b.wrap {
+			return fmt.Errorf("%w: %v", ErrBadRequest, err)
 		}
 		if err != nil {
 			return err
@@ -189,5 +198,129 @@ func TestAnUploadLinkIs404WithoutAnUploader(t *testing.T) {
 	ts := startServer(t, testConfig(t), nil)
 	if status, _, _ := ts.do("POST", goodUpload, "x", "Origin", "https://shop.example"); status != 404 {
 		t.Errorf("status %d, want 404", status)
+	}
+}
+
+// heldUpload sends a POST to goodUpload whose body stays open until
+// release is closed; it returns the answer's status on done.
+func heldUpload(ts *testServer, release <-chan struct{}) <-chan int {
+	done := make(chan int, 1)
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = pw.Write([]byte("first bytes"))
+		<-release
+		pw.Close()
+	}()
+	go func() {
+		req, _ := http.NewRequest("POST", ts.url(goodUpload), pr)
+		req.ContentLength = -1
+		req.Header.Set("Origin", "https://shop.example")
+		resp, err := ts.client().Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	return done
+}
+
+// Uploads held open by a slow body fill their own pool, not the
+// invocations': a web trigger still runs, while one more upload gets 503
+// with Retry-After. One address takes at most MaxUploadsPerIP of the pool.
+func TestSlowUploadsLeaveTheInvocationSlotsToWebhooks(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		pool, perIP   int
+		held          int
+		invocationCap int
+	}{
+		{"the upload pool is full", 2, 2, 2, 2},
+		{"one address has its share", 8, 2, 2, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.MaxInFlight = c.invocationCap
+			cfg.MaxUploadsInFlight = c.pool
+			cfg.MaxUploadsPerIP = c.perIP
+			b, ts := startUploadServer(t, cfg)
+			release := make(chan struct{})
+			var held []<-chan int
+			for i := 0; i < c.held; i++ {
+				held = append(held, heldUpload(ts, release))
+			}
+			// Every held upload is in the backend, reading.
+			deadline := time.Now().Add(30 * time.Second)
+			for b.calls.Load() < int64(c.held) || b.received.Load() < int64(c.held*len("first bytes")) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d uploads reached the backend, %d bytes read", b.calls.Load(), b.received.Load())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			for i := 0; i < c.invocationCap; i++ {
+				if status, _, body := ts.do("POST", WebTriggerPath(ts.route), `{"update_id":1}`); status != 200 {
+					t.Fatalf("a web trigger while uploads are held: %d %s", status, body)
+				}
+			}
+			before := b.calls.Load()
+			status, h, _ := ts.do("POST", goodUpload, "x", "Origin", "https://shop.example")
+			if status != 503 || h.Get("Retry-After") == "" {
+				t.Errorf("one more upload: %d, Retry-After %q; want 503 with Retry-After", status, h.Get("Retry-After"))
+			}
+			if b.calls.Load() != before {
+				t.Error("the refused upload reached the backend")
+			}
+			close(release)
+			for _, d := range held {
+				if s := <-d; s != 200 {
+					t.Errorf("a held upload ended %d", s)
+				}
+			}
+			// The slots are given back.
+			if status, _, _ := ts.do("POST", goodUpload, "x", "Origin", "https://shop.example"); status != 200 {
+				t.Errorf("an upload after the held ones: %d", status)
+			}
+		})
+	}
+}
+
+// A body over MaxUploadBytes is 413 and a body still arriving at
+// UploadTimeout 408, readable by the link's page, even from a backend that
+// makes every failed read of the body "not understood" (host/medialink
+// does): the edge's own reader says what happened.
+func TestAnUploadTooLargeOrTooSlowIsSaidSoWhateverTheBackendSays(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxUploadBytes = 1 << 20
+	cfg.UploadTimeout = time.Second
+	b, ts := startUploadServer(t, cfg)
+	b.wrap = true
+
+	post := func(body io.Reader) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", ts.url(goodUpload), body)
+		req.ContentLength = -1 // chunked: nobody announces the size
+		req.Header.Set("Origin", "https://shop.example")
+		resp, err := ts.client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+
+	resp := post(strings.NewReader(strings.Repeat("c", 2<<20)))
+	if resp.StatusCode != 413 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("chunked over MaxUploadBytes: %d, CORS %q; want 413", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+
+	// A body that sends a little and then nothing, until the edge's
+	// answer has come.
+	pr, pw := io.Pipe()
+	go func() { _, _ = pw.Write([]byte("a start")) }()
+	resp = post(pr)
+	pw.Close()
+	if resp.StatusCode != 408 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("a body stalled past UploadTimeout: %d, CORS %q; want 408", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
 }

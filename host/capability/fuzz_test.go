@@ -92,7 +92,7 @@ func FuzzHostFunctions(f *testing.F) {
 			h.logWrite(ctx, m, int32(c), a, b, d, e)
 		case 13:
 			h.deps.Uploads = &fakeUploads{}
-			res = h.uploadLink(ctx, m, a, b%64, c, d%300, e, a%200, b, c%2000)
+			res = h.uploadLink(ctx, m, a, b%64, c, d%300, e, a%200, d, e%300, b, c%2000)
 		case 14:
 			h.deps.Uploads = &fakeUploads{}
 			res = h.uploadResult(ctx, m, a, b)

@@ -87,7 +87,8 @@ type UploadLinker interface {
 	// MintUpload returns a public https URL a page of origin POSTs one file
 	// to, streamed to the service desk's temporary attachments, until ttl
 	// passes. maxBytes 0 is the service's own limit.
-	MintUpload(ctx context.Context, installation, serviceDesk, origin, subject string, maxBytes int64, ttl time.Duration) (string, error)
+	// The file goes to the site as mediaType.
+	MintUpload(ctx context.Context, installation, serviceDesk, origin, subject, mediaType string, maxBytes int64, ttl time.Duration) (string, error)
 	// Result returns what the link received, as JSON, or an error matching
 	// medialink.ErrNotFound before the upload and after the result's time.
 	UploadResult(ctx context.Context, installation, link string) ([]byte, error)
@@ -106,28 +107,29 @@ const maxServiceDeskIDLen = 19
 func (h *host) registerUploadLink(b wazero.HostModuleBuilder) {
 	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
 	// upload-link(desk-ptr, desk-len, origin-ptr, origin-len, subject-ptr,
-	// subject-len, max-bytes: u32, ttl-seconds: u32) -> s64 (pending URL)
+	// subject-len, media-type-ptr, media-type-len, max-bytes: u32,
+	// ttl-seconds: u32) -> s64 (pending URL)
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, s []uint64) {
-		s[0] = uint64(h.uploadLink(ctx, m, u32(s[0]), u32(s[1]), u32(s[2]), u32(s[3]), u32(s[4]), u32(s[5]), u32(s[6]), u32(s[7])))
-	}), []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32}, []api.ValueType{i64}).Export(abi.FuncJiraUploadLink)
+		s[0] = uint64(h.uploadLink(ctx, m, u32(s[0]), u32(s[1]), u32(s[2]), u32(s[3]), u32(s[4]), u32(s[5]), u32(s[6]), u32(s[7]), u32(s[8]), u32(s[9])))
+	}), []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32, i32}, []api.ValueType{i64}).Export(abi.FuncJiraUploadLink)
 	// upload-result(link-ptr, link-len) -> s64 (pending JSON)
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, s []uint64) {
 		s[0] = uint64(h.uploadResult(ctx, m, u32(s[0]), u32(s[1])))
 	}), []api.ValueType{i32, i32}, []api.ValueType{i64}).Export(abi.FuncJiraUploadResult)
 }
 
-func (h *host) uploadLink(ctx context.Context, m api.Module, dp, dn, op, on, sp, sn, maxBytes, ttl uint32) int64 {
+func (h *host) uploadLink(ctx context.Context, m api.Module, dp, dn, op, on, sp, sn, mp, mn, maxBytes, ttl uint32) int64 {
 	c := callOf(ctx)
 	if h.denied(c, abi.CapabilityJira) {
 		return abi.Result(abi.AccessDenied, 0)
 	}
 	if dn == 0 || dn > maxServiceDeskIDLen || on == 0 || on > abi.MaxRealtimeOriginLen ||
-		sn == 0 || sn > abi.MaxUploadSubjectLen || ttl > abi.MaxUploadLinkTTL {
+		sn == 0 || sn > abi.MaxUploadSubjectLen || mn == 0 || mn > abi.MaxUploadMediaTypeLen || ttl > abi.MaxUploadLinkTTL {
 		return abi.Result(abi.InvalidArgument, 0)
 	}
 	desk, origin := readString(m, dp, dn), readString(m, op, on)
-	subject := readString(m, sp, sn)
-	if !decimal(desk) || abi.OriginProblem(origin) != "" {
+	subject, mediaType := readString(m, sp, sn), readString(m, mp, mn)
+	if !decimal(desk) || abi.OriginProblem(origin) != "" || !abi.BareMediaType(mediaType) {
 		return abi.Result(abi.InvalidArgument, 0)
 	}
 	// The host makes the call for the module: the manifest must allow it
@@ -157,7 +159,7 @@ func (h *host) uploadLink(ctx context.Context, m api.Module, dp, dn, op, on, sp,
 	}
 	c.fetches++
 	start := time.Now()
-	link, err := h.deps.Uploads.MintUpload(ctx, c.Installation, desk, origin, subject, size, time.Duration(ttl)*time.Second)
+	link, err := h.deps.Uploads.MintUpload(ctx, c.Installation, desk, origin, subject, mediaType, size, time.Duration(ttl)*time.Second)
 	code := uploadCode(c, "jira.upload-link", err)
 	h.trace(c, Event{Kind: "jira", Op: "upload-link", Outcome: outcome(code), Duration: time.Since(start)})
 	if code != abi.OK {

@@ -161,14 +161,15 @@ func FuzzAttachmentLink(f *testing.F) {
 // upload-result answers result for the link it minted.
 type fakeUploads struct {
 	installation, desk, origin, subject string
+	mediaType                           string
 	max                                 int64
 	ttl                                 time.Duration
 	calls                               int
 }
 
-func (f *fakeUploads) MintUpload(_ context.Context, installation, desk, origin, subject string, max int64, ttl time.Duration) (string, error) {
+func (f *fakeUploads) MintUpload(_ context.Context, installation, desk, origin, subject, mediaType string, max int64, ttl time.Duration) (string, error) {
 	f.calls++
-	f.installation, f.desk, f.origin, f.subject, f.max, f.ttl = installation, desk, origin, subject, max, ttl
+	f.installation, f.desk, f.origin, f.subject, f.mediaType, f.max, f.ttl = installation, desk, origin, subject, mediaType, max, ttl
 	return "https://bridge.example/ul/TOKEN", nil
 }
 
@@ -181,32 +182,36 @@ func (f *fakeUploads) UploadResult(_ context.Context, installation, link string)
 
 func TestUploadLinkPassesItsBoundsToTheServiceAndRefusesWhatIsOutOfThem(t *testing.T) {
 	type args struct {
-		desk, origin, subject string
-		max, ttl              uint32
+		desk, origin, subject, mediaType string
+		max, ttl                         uint32
 	}
 	for _, tc := range []struct {
 		name string
 		a    args
 		code abi.Code
 	}{
-		{"ok", args{"7", "https://shop.example", "chat:f1", 1 << 20, 0}, abi.OK},
-		{"desk not a number", args{"7a", "https://shop.example", "s", 0, 0}, abi.InvalidArgument},
-		{"no desk", args{"", "https://shop.example", "s", 0, 0}, abi.InvalidArgument},
-		{"origin with a path", args{"7", "https://shop.example/x", "s", 0, 0}, abi.InvalidArgument},
-		{"no origin", args{"7", "", "s", 0, 0}, abi.InvalidArgument},
-		{"no subject", args{"7", "https://shop.example", "", 0, 0}, abi.InvalidArgument},
-		{"long subject", args{"7", "https://shop.example", strings.Repeat("s", abi.MaxUploadSubjectLen+1), 0, 0}, abi.InvalidArgument},
-		{"ttl over the bound", args{"7", "https://shop.example", "s", 0, abi.MaxUploadLinkTTL + 1}, abi.InvalidArgument},
+		{"ok", args{"7", "https://shop.example", "chat:f1", "image/png", 1 << 20, 0}, abi.OK},
+		{"desk not a number", args{"7a", "https://shop.example", "s", "image/png", 0, 0}, abi.InvalidArgument},
+		{"no desk", args{"", "https://shop.example", "s", "image/png", 0, 0}, abi.InvalidArgument},
+		{"origin with a path", args{"7", "https://shop.example/x", "s", "image/png", 0, 0}, abi.InvalidArgument},
+		{"no origin", args{"7", "", "s", "image/png", 0, 0}, abi.InvalidArgument},
+		{"no subject", args{"7", "https://shop.example", "", "image/png", 0, 0}, abi.InvalidArgument},
+		{"long subject", args{"7", "https://shop.example", strings.Repeat("s", abi.MaxUploadSubjectLen+1), "image/png", 0, 0}, abi.InvalidArgument},
+		{"no media type", args{"7", "https://shop.example", "s", "", 0, 0}, abi.InvalidArgument},
+		{"a media type with parameters", args{"7", "https://shop.example", "s", "text/plain; charset=utf-8", 0, 0}, abi.InvalidArgument},
+		{"a media type in upper case", args{"7", "https://shop.example", "s", "Image/PNG", 0, 0}, abi.InvalidArgument},
+		{"a media type over the bound", args{"7", "https://shop.example", "s", "image/" + strings.Repeat("x", abi.MaxUploadMediaTypeLen), 0, 0}, abi.InvalidArgument},
+		{"ttl over the bound", args{"7", "https://shop.example", "s", "image/png", 0, abi.MaxUploadLinkTTL + 1}, abi.InvalidArgument},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, m := fuzzHost(t)
 			f := &fakeUploads{}
 			h.deps.Uploads = f
-			mem := tc.a.desk + tc.a.origin + tc.a.subject
+			mem := tc.a.desk + tc.a.origin + tc.a.subject + tc.a.mediaType
 			m.Memory().Write(0, []byte(mem))
-			dn, on, sn := uint32(len(tc.a.desk)), uint32(len(tc.a.origin)), uint32(len(tc.a.subject))
+			dn, on, sn, mn := uint32(len(tc.a.desk)), uint32(len(tc.a.origin)), uint32(len(tc.a.subject)), uint32(len(tc.a.mediaType))
 			call := &Call{Installation: "inst-1", Log: h.deps.Logger}
-			code, _ := abi.SplitResult(h.uploadLink(WithCall(context.Background(), call), m, 0, dn, dn, on, dn+on, sn, tc.a.max, tc.a.ttl))
+			code, _ := abi.SplitResult(h.uploadLink(WithCall(context.Background(), call), m, 0, dn, dn, on, dn+on, sn, dn+on+sn, mn, tc.a.max, tc.a.ttl))
 			if code != tc.code {
 				t.Fatalf("%v, want %v", code, tc.code)
 			}
@@ -216,7 +221,7 @@ func TestUploadLinkPassesItsBoundsToTheServiceAndRefusesWhatIsOutOfThem(t *testi
 				}
 				return
 			}
-			if f.installation != "inst-1" || f.desk != "7" || f.origin != "https://shop.example" || f.subject != "chat:f1" ||
+			if f.installation != "inst-1" || f.desk != "7" || f.origin != "https://shop.example" || f.subject != "chat:f1" || f.mediaType != "image/png" ||
 				f.max != 1<<20 || f.ttl != abi.DefaultUploadLinkTTL*time.Second {
 				t.Errorf("minted %+v", f)
 			}
@@ -234,10 +239,10 @@ func TestUploadLinkNeedsTheScopesOfAttachTemporaryFile(t *testing.T) {
 	f := &fakeUploads{}
 	h.deps.Uploads = f
 	h.policy = only{"jira"} // the capability, no scope
-	mem := "7https://shop.examples"
+	mem := "7https://shop.examplesimage/png"
 	m.Memory().Write(0, []byte(mem))
 	call := &Call{Installation: "inst-1", Log: h.deps.Logger}
-	if code, _ := abi.SplitResult(h.uploadLink(WithCall(context.Background(), call), m, 0, 1, 1, 20, 21, 1, 0, 0)); code != abi.AccessDenied || f.calls != 0 {
+	if code, _ := abi.SplitResult(h.uploadLink(WithCall(context.Background(), call), m, 0, 1, 1, 20, 21, 1, 22, 9, 0, 0)); code != abi.AccessDenied || f.calls != 0 {
 		t.Errorf("without the scopes: %v, %d links", code, f.calls)
 	}
 }
@@ -280,9 +285,9 @@ func TestUploadLinkHoldsTheManifestsUploadLimit(t *testing.T) {
 		h, m := fuzzHost(t)
 		f := &fakeUploads{}
 		h.deps.Uploads, h.deps.UploadBytes = f, 4096
-		m.Memory().Write(0, []byte("7https://shop.examples"))
+		m.Memory().Write(0, []byte("7https://shop.examplesimage/png"))
 		call := &Call{Installation: "inst-1", Log: h.deps.Logger}
-		code, _ := abi.SplitResult(h.uploadLink(WithCall(context.Background(), call), m, 0, 1, 1, 20, 21, 1, tc.asked, 0))
+		code, _ := abi.SplitResult(h.uploadLink(WithCall(context.Background(), call), m, 0, 1, 1, 20, 21, 1, 22, 9, tc.asked, 0))
 		if code != tc.code || (code == abi.OK && f.max != tc.want) || (code != abi.OK && f.calls != 0) {
 			t.Errorf("asked %d: %v, minted %d bytes (%d calls); want %v, %d", tc.asked, code, f.max, f.calls, tc.code, tc.want)
 		}

@@ -116,7 +116,7 @@ func TestUploadLinks_SingleUseAcrossHosts(t *testing.T) {
 	var took, refused atomic.Int64
 	var wg sync.WaitGroup
 	for i := range links {
-		link, err := svcs[i%2].MintUpload(ctx, "inst", "7", "https://shop.example", "s", 0, time.Minute)
+		link, err := svcs[i%2].MintUpload(ctx, "inst", "7", "https://shop.example", "s", "text/plain", 0, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}

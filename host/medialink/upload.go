@@ -57,6 +57,7 @@ type uploadRecord struct {
 	ServiceDesk  string `json:"d"`
 	Origin       string `json:"o"`
 	Subject      string `json:"s"`
+	MediaType    string `json:"t"` // what the module accepted; the file goes to the site as it
 	MaxBytes     int64  `json:"m"`
 	Expires      int64  `json:"e"` // Unix seconds
 }
@@ -88,14 +89,17 @@ func uploadKey(prefix, token string) string {
 // MintUpload stores an upload link to the service desk serviceDesk of
 // installation, for a page of origin, of at most maxBytes (0:
 // Config.MaxUploadBytes), valid for ttl, and returns its URL. subject is
-// the module's own, handed back by Result.
-func (s *Service) MintUpload(ctx context.Context, installation, serviceDesk, origin, subject string, maxBytes int64, ttl time.Duration) (string, error) {
+// the module's own, handed back by Result. mediaType (abi.BareMediaType) is
+// the type the module checked: the file goes to the site as mediaType,
+// whatever Content-Type the page's form gives it.
+func (s *Service) MintUpload(ctx context.Context, installation, serviceDesk, origin, subject, mediaType string, maxBytes int64, ttl time.Duration) (string, error) {
 	if maxBytes == 0 {
 		maxBytes = s.cfg.MaxUploadBytes
 	}
 	switch {
 	case installation == "", !decimal(serviceDesk), origin == "", abi.OriginProblem(origin) != "",
 		subject == "", len(subject) > abi.MaxUploadSubjectLen, !utf8.ValidString(subject),
+		!abi.BareMediaType(mediaType),
 		maxBytes < 0, maxBytes > s.cfg.MaxUploadBytes,
 		ttl <= 0, ttl > abi.MaxUploadLinkTTL*time.Second:
 		return "", ErrInvalid
@@ -104,7 +108,7 @@ func (s *Service) MintUpload(ctx context.Context, installation, serviceDesk, ori
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	token := base64.RawURLEncoding.EncodeToString(b[:])
 	rec, err := json.Marshal(uploadRecord{Installation: installation, ServiceDesk: serviceDesk, Origin: origin,
-		Subject: subject, MaxBytes: maxBytes, Expires: s.cfg.Now().Add(ttl).Unix()})
+		Subject: subject, MediaType: mediaType, MaxBytes: maxBytes, Expires: s.cfg.Now().Add(ttl).Unix()})
 	if err != nil {
 		return "", err
 	}
@@ -167,8 +171,11 @@ func (s *Service) Receive(ctx context.Context, token string, u Upload) (UploadRe
 	if name == "" {
 		return UploadResult{}, ErrBadUpload
 	}
-	ctype := part.Header.Get("Content-Type")
-	if _, _, err := mime.ParseMediaType(ctype); err != nil {
+	// The file goes to the site as the type the module checked against
+	// the project's accepted kinds when it minted the link, never as the
+	// form's own Content-Type, which the page may set to anything.
+	ctype := rec.MediaType
+	if !abi.BareMediaType(ctype) {
 		ctype = "application/octet-stream"
 	}
 	base, auth, err := s.cfg.Sites.JiraBase(ctx, rec.Installation)

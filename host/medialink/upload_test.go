@@ -12,6 +12,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,9 +21,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/host/storage"
 	"github.com/chatbridge/chatbridge/host/storage/bunt"
 	"github.com/chatbridge/chatbridge/host/storage/memstore"
 	"github.com/chatbridge/chatbridge/host/storage/seal"
+	"github.com/chatbridge/chatbridge/wit/abi"
 )
 
 // desk is a service desk's attachTemporaryFile as the JSM REST API
@@ -42,10 +45,11 @@ type desk struct {
 	mu    sync.Mutex
 	files map[string][]byte // temporary id -> content
 	names map[string]string
+	types map[string]string // temporary id -> the file part's Content-Type
 }
 
 func newDesk(t *testing.T) *desk {
-	d := &desk{files: map[string][]byte{}, names: map[string]string{}, progress: make(chan struct{})}
+	d := &desk{files: map[string][]byte{}, names: map[string]string{}, types: map[string]string{}, progress: make(chan struct{})}
 	d.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.requests.Add(1)
 		switch {
@@ -95,7 +99,7 @@ func newDesk(t *testing.T) *desk {
 			}
 			id := fmt.Sprintf("temp-%d", d.created.Add(1))
 			d.mu.Lock()
-			d.files[id], d.names[id] = buf.Bytes(), p.FileName()
+			d.files[id], d.names[id], d.types[id] = buf.Bytes(), p.FileName(), p.Header.Get("Content-Type")
 			d.mu.Unlock()
 			ids = append(ids, id)
 		}
@@ -151,7 +155,7 @@ func TestAnUploadLinkTakesOneFileOnceAndKeepsItsResultForTheModule(t *testing.T)
 	d := newDesk(t)
 	svc := newUploadService(t, d, Config{})
 	ctx := context.Background()
-	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "chat-1:f1", 0, time.Minute)
+	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "chat-1:f1", "text/plain", 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +205,7 @@ func TestAnUploadLinkRefusesAnExpiredLinkAnotherOriginAndABadForm(t *testing.T) 
 		return Upload{Origin: origin, ContentType: ct, Length: int64(len(body)), Body: bytes.NewReader(body)}
 	}
 	mint := func() string {
-		link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", 0, time.Minute)
+		link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", "text/plain", 0, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +258,7 @@ func TestAnUploadOverItsLinksSizeIsRefusedAndNothingIsCreated(t *testing.T) {
 		{"chunked", -1}, // no Content-Length: found while streaming
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", 100_000, time.Minute)
+			link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", "text/plain", 100_000, time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -270,7 +274,7 @@ func TestAnUploadOverItsLinksSizeIsRefusedAndNothingIsCreated(t *testing.T) {
 	if n := d.created.Load(); n != 0 {
 		t.Errorf("the site made %d temporary attachments of over-size uploads", n)
 	}
-	if _, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", DefaultMaxUploadBytes+1, time.Minute); !errors.Is(err, ErrInvalid) {
+	if _, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", "text/plain", DefaultMaxUploadBytes+1, time.Minute); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a link over the host's limit: %v, want ErrInvalid", err)
 	}
 }
@@ -283,7 +287,7 @@ func TestAnUploadIsStreamedToTheSiteNotBufferedWhole(t *testing.T) {
 	d.progressAt = 1 << 20
 	svc := newUploadService(t, d, Config{})
 	ctx := context.Background()
-	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", 0, time.Minute)
+	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", "text/plain", 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +348,7 @@ func TestMintUploadRefusesBadArguments(t *testing.T) {
 		{"no ttl", "inst-1", "7", shop, "s", 0, 0},
 		{"ttl over 15 minutes", "inst-1", "7", shop, "s", 0, 16 * time.Minute},
 	} {
-		if _, err := svc.MintUpload(ctx, c.inst, c.desk, c.origin, c.subj, c.max, c.ttl); !errors.Is(err, ErrInvalid) {
+		if _, err := svc.MintUpload(ctx, c.inst, c.desk, c.origin, c.subj, "text/plain", c.max, c.ttl); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", c.name, err)
 		}
 	}
@@ -353,6 +357,30 @@ func TestMintUploadRefusesBadArguments(t *testing.T) {
 // The data file of a sealed store holds neither the upload link's token,
 // nor its hash in the clear, nor the origin, nor a byte of the file, after
 // the link was minted and used.
+// recordingStore records every value written through it, before the store
+// below seals it: what the service asked to keep, in the clear.
+type recordingStore struct {
+	storage.Store
+	mu     sync.Mutex
+	values map[string][]byte // key -> the last value set
+}
+
+func (r *recordingStore) Set(ctx context.Context, installation string, space storage.Keyspace, key string, value []byte, ttl time.Duration) error {
+	r.mu.Lock()
+	if r.values == nil {
+		r.values = map[string][]byte{}
+	}
+	r.values[key] = append([]byte(nil), value...)
+	r.mu.Unlock()
+	return r.Store.Set(ctx, installation, space, key, value, ttl)
+}
+
+// The upload's records hold no byte of the file: every value the service
+// writes is recorded before the store seals it, and none holds the file's
+// marker or is more than a few hundred bytes. The data file, sealed, holds
+// neither the token, its hash, the origin nor the subject in the clear (a
+// scan of the sealed file for the file's bytes could not fail, so it is the
+// recording that proves they are not stored).
 func TestUploadLinkRecordsAreSealedAndHoldNoFile(t *testing.T) {
 	dir := t.TempDir()
 	key, err := seal.GenerateMasterKey()
@@ -367,18 +395,20 @@ func TestUploadLinkRecordsAreSealedAndHoldNoFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rec := &recordingStore{Store: st}
 	d := newDesk(t)
-	svc, err := New(Config{Store: st, Sites: sites{d.srv.URL}, PublicURL: "https://bridge.example/", HTTP: d.srv.Client(), Logger: slog.New(slog.DiscardHandler)})
+	svc, err := New(Config{Store: rec, Sites: sites{d.srv.URL}, PublicURL: "https://bridge.example/", HTTP: d.srv.Client(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "subject-quokka", 0, time.Minute)
+	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "subject-quokka", "text/plain", 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok := uploadToken(t, link)
-	content := bytes.Repeat([]byte("file bytes wombat1618 "), 5000)
+	const marker = "wombat1618"
+	content := bytes.Repeat([]byte("file bytes "+marker+" "), 5000)
 	ct, body := form("w.bin", content)
 	if _, err := svc.Receive(ctx, tok, Upload{Origin: shop, ContentType: ct, Length: int64(len(body)), Body: bytes.NewReader(body)}); err != nil {
 		t.Fatal(err)
@@ -386,6 +416,24 @@ func TestUploadLinkRecordsAreSealedAndHoldNoFile(t *testing.T) {
 	if _, err := svc.Result(ctx, "inst-1", link); err != nil {
 		t.Fatalf("the result under the hash: %v", err)
 	}
+
+	rec.mu.Lock()
+	if len(rec.values) < 2 {
+		t.Errorf("%d values written, want the link's and the result's", len(rec.values))
+	}
+	for k, v := range rec.values {
+		if bytes.Contains(v, []byte(marker)) || bytes.Contains([]byte(k), []byte(marker)) {
+			t.Errorf("the value under %q holds the file's bytes", k)
+		}
+		if len(v) > 512 {
+			t.Errorf("the value under %q is %d bytes, more than a record of the link", k, len(v))
+		}
+		if bytes.Contains(v, []byte(tok)) || strings.Contains(k, tok) {
+			t.Errorf("the value under %q holds the token", k)
+		}
+	}
+	rec.mu.Unlock()
+
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -395,9 +443,47 @@ func TestUploadLinkRecordsAreSealedAndHoldNoFile(t *testing.T) {
 	}
 	sum := sha256.Sum256([]byte(tok))
 	for what, needle := range map[string]string{"token": tok, "token prefix": tok[:16], "hash": hex.EncodeToString(sum[:]),
-		"origin": shop, "subject": "subject-quokka", "file": "wombat1618"} {
+		"origin": shop, "subject": "subject-quokka"} {
 		if bytes.Contains(raw, []byte(needle)) {
-			t.Errorf("the database file holds the %s", what)
+			t.Errorf("the database file holds the %s in the clear", what)
 		}
+	}
+}
+
+// The link is bound to the media type the module checked against the
+// project's accepted kinds: the file goes to the site as that type, whatever
+// Content-Type the page's form gives the file part, and a link is minted
+// only for a bare, well-formed type.
+func TestAnUploadGoesToTheSiteAsTheTypeTheLinkWasMintedFor(t *testing.T) {
+	d := newDesk(t)
+	svc := newUploadService(t, d, Config{})
+	ctx := context.Background()
+	for _, bad := range []string{"", "image", "image/png; x=y", "Image/PNG", "image/" + strings.Repeat("p", abi.MaxUploadMediaTypeLen)} {
+		if _, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", bad, 0, time.Minute); !errors.Is(err, ErrInvalid) {
+			t.Errorf("media type %q: %v, want ErrInvalid", bad, err)
+		}
+	}
+	link, err := svc.MintUpload(ctx, "inst-1", "7", shop, "s", "image/png", 0, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The page declared a picture, then sends a page of HTML as the file.
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="file"; filename="cat.png"`)
+	h.Set("Content-Type", "text/html")
+	w, _ := mw.CreatePart(h)
+	_, _ = w.Write([]byte("<script>alert(1)</script>"))
+	_ = mw.Close()
+	res, err := svc.Receive(ctx, uploadToken(t, link), Upload{Origin: shop, ContentType: mw.FormDataContentType(), Length: int64(b.Len()), Body: &b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	got := d.types[res.Temporary[0]]
+	d.mu.Unlock()
+	if got != "image/png" {
+		t.Errorf("the site got the file as %q, want the link's image/png", got)
 	}
 }

@@ -195,7 +195,9 @@ func (b *Bridge) webUploadLink(env *sdk.Env, log *slog.Logger, project string, c
 		return widgetAnswer(503, origin, map[string]any{"ok": false})
 	}
 	// The link takes the size the page announced and not a byte more.
-	link, err := linker.UploadLink(cfg.ServiceDeskID, origin, web.UploadSubject(chat, r.ID), r.Size, 0)
+	// It is bound to the type the kinds were checked against: the host
+	// sends the file to Jira as that type, whatever the form says.
+	link, err := linker.UploadLink(cfg.ServiceDeskID, origin, web.UploadSubject(chat, r.ID), r.MIME, r.Size, 0)
 	switch {
 	case errors.Is(err, sdk.ErrLimitExceeded):
 		return widgetAnswer(429, origin, map[string]any{"ok": false, "error": "busy"})

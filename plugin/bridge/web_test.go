@@ -266,8 +266,8 @@ func TestWidgetUploadGoesByLinkAndIsAttachedToTheOpenRequestOnce(t *testing.T) {
 	}
 	asked := h.env.Uploads.Asked()
 	if len(asked) != 1 || asked[0].ServiceDesk != "2" || asked[0].Origin != shopOrigin || asked[0].MaxBytes != int64(len(photo)) ||
-		asked[0].Subject != web.UploadSubject(web.ChatOf(s), "u1") {
-		t.Errorf("upload links asked for %+v", asked)
+		asked[0].Subject != web.UploadSubject(web.ChatOf(s), "u1") || asked[0].MediaType != "image/png" {
+		t.Errorf("upload links asked for %+v (bound to the checked type image/png)", asked)
 	}
 	// A retried attach (the same widget id) attaches once.
 	if resp, _ := h.widget(shopOrigin, web.Request{Op: "attach", Session: s, ID: "u1", Link: asked[0].Link}); resp.Status != 200 {

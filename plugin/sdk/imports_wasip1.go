@@ -51,7 +51,7 @@ func jiraRequest(req unsafe.Pointer, reqLen uint32) int64
 func jiraAttachmentLink(id unsafe.Pointer, idLen uint32, ttlSeconds uint32) int64
 
 //go:wasmimport chatbridge:plugin/jira@0.1.0 upload-link
-func jiraUploadLink(desk unsafe.Pointer, deskLen uint32, origin unsafe.Pointer, originLen uint32, subject unsafe.Pointer, subjectLen uint32, maxBytes uint32, ttlSeconds uint32) int64
+func jiraUploadLink(desk unsafe.Pointer, deskLen uint32, origin unsafe.Pointer, originLen uint32, subject unsafe.Pointer, subjectLen uint32, mediaType unsafe.Pointer, mediaTypeLen uint32, maxBytes uint32, ttlSeconds uint32) int64
 
 //go:wasmimport chatbridge:plugin/jira@0.1.0 upload-result
 func jiraUploadResult(link unsafe.Pointer, linkLen uint32) int64
@@ -256,17 +256,19 @@ func (importJira) AttachmentLink(attachmentID string, ttl time.Duration) (string
 
 var _ UploadLinker = importJira{}
 
-func (importJira) UploadLink(serviceDeskID, origin, subject string, maxBytes int64, ttl time.Duration) (string, error) {
+func (importJira) UploadLink(serviceDeskID, origin, subject, mediaType string, maxBytes int64, ttl time.Duration) (string, error) {
 	if maxBytes < 0 || maxBytes > math.MaxUint32 {
 		return "", abi.InvalidArgument
 	}
 	dp, dn := strPtr(serviceDeskID)
 	op, on := strPtr(origin)
 	sp, sn := strPtr(subject)
-	b, err := collect(jiraUploadLink(dp, dn, op, on, sp, sn, uint32(maxBytes), seconds(ttl)))
+	mp, mn := strPtr(mediaType)
+	b, err := collect(jiraUploadLink(dp, dn, op, on, sp, sn, mp, mn, uint32(maxBytes), seconds(ttl)))
 	runtime.KeepAlive(serviceDeskID)
 	runtime.KeepAlive(origin)
 	runtime.KeepAlive(subject)
+	runtime.KeepAlive(mediaType)
 	return string(b), err
 }
 

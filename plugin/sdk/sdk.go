@@ -87,10 +87,12 @@ type AttachmentLinker interface {
 // abi.MaxUploadLinkTTL); the host streams it to the service desk's
 // attachTemporaryFile and keeps none of it. UploadResult returns what the
 // link received: ErrNotFound before the upload and ten minutes after it.
-// subject is the module's own, handed back to tell its links apart. Hosts
-// without links leave it out.
+// subject is the module's own, handed back to tell its links apart.
+// mediaType (a bare type/subtype, at most abi.MaxUploadMediaTypeLen bytes)
+// is the type the module accepted: the host sends the file to the site with
+// it, whatever the page's form says. Hosts without links leave it out.
 type UploadLinker interface {
-	UploadLink(serviceDeskID, origin, subject string, maxBytes int64, ttl time.Duration) (string, error)
+	UploadLink(serviceDeskID, origin, subject, mediaType string, maxBytes int64, ttl time.Duration) (string, error)
 	UploadResult(link string) (UploadResult, error)
 }
 

@@ -95,7 +95,7 @@ var Imports = []Func{
 	{ModuleFetch, FuncFetch, []string{"i32", "i32"}, []string{"i64"}},
 	{ModuleJira, FuncJiraRequest, []string{"i32", "i32"}, []string{"i64"}},
 	{ModuleJira, FuncJiraAttachmentLink, []string{"i32", "i32", "i32"}, []string{"i64"}},
-	{ModuleJira, FuncJiraUploadLink, []string{"i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32"}, []string{"i64"}},
+	{ModuleJira, FuncJiraUploadLink, []string{"i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32"}, []string{"i64"}},
 	{ModuleJira, FuncJiraUploadResult, []string{"i32", "i32"}, []string{"i64"}},
 	{ModuleQueue, FuncQueuePush, []string{"i32", "i32", "i32", "i32", "i32", "i32", "i32"}, []string{"i64"}},
 	{ModuleRealtime, FuncRealtimePublish, []string{"i32", "i32", "i32", "i32"}, []string{"i64"}},

@@ -66,6 +66,9 @@ const (
 	// MaxUploadSubjectLen bounds the subject a module binds to an upload
 	// link, in bytes.
 	MaxUploadSubjectLen = 128
+	// MaxUploadMediaTypeLen bounds the media type an upload link is bound
+	// to, in bytes.
+	MaxUploadMediaTypeLen = 255
 	// MaxUploadResultLinkLen bounds the link upload-result takes, in bytes.
 	MaxUploadResultLinkLen = 2048
 )
@@ -138,4 +141,23 @@ func OriginProblem(origin string) string {
 		}
 	}
 	return ""
+}
+
+// BareMediaType reports whether t is a media type an upload link may be
+// bound to: type "/" subtype, each an HTTP token in lower case, without
+// parameters, at most MaxUploadMediaTypeLen bytes (what
+// mime.ParseMediaType returns for a well-formed type).
+func BareMediaType(t string) bool {
+	typ, sub, ok := strings.Cut(t, "/")
+	if !ok || typ == "" || sub == "" || len(t) > MaxUploadMediaTypeLen {
+		return false
+	}
+	for _, c := range []byte(typ + sub) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

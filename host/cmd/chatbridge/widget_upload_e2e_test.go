@@ -25,8 +25,11 @@ import (
 // streams it through the host to the Jira simulator's attachTemporaryFile,
 // and the module's attach. It lands on the request once, though the attach
 // is retried; the link works once and for its page's origin only; a file
-// over the link's size is refused and attached nowhere; and neither the
-// data file nor the log holds a byte of any of it.
+// over the link's size is refused and attached nowhere; and the log holds
+// no byte of any of it. (The data file is scanned too, but it is sealed, so
+// that scan shows only that nothing is stored in the clear; that the upload's
+// records hold no byte of the file is TestUploadLinkRecordsAreSealedAndHoldNoFile's,
+// host/medialink, which records the values before they are sealed.)
 func TestE2E_WidgetUploadOverOneMiBIsStreamedToJiraByASingleUseLink(t *testing.T) {
 	t.Parallel()
 	s := stacktest.Start(t)
@@ -148,7 +151,8 @@ func TestE2E_WidgetUploadOverOneMiBIsStreamedToJiraByASingleUseLink(t *testing.T
 	}
 
 	// The privacy scan: no byte of the file, no session, no link in the
-	// data file or the host's log.
+	// host's log, and none in the clear in the data file (whose values are
+	// sealed: this cannot see what was sealed, only what escaped the seal).
 	if err := s.Shutdown(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
@@ -159,7 +163,7 @@ func TestE2E_WidgetUploadOverOneMiBIsStreamedToJiraByASingleUseLink(t *testing.T
 	token := strings.TrimPrefix(link, s.Node.PublicURL+publicurl.UploadPrefix)
 	for what, secret := range map[string]string{"the file's bytes": strings.TrimSpace(marker), "the session": session, "the upload link's token": token} {
 		if form, ok := leaks(raw, secret); ok {
-			t.Errorf("the data file holds %s %s", what, form)
+			t.Errorf("the data file holds %s in the clear %s", what, form)
 		}
 		if form, ok := leaks([]byte(s.Log.String()), secret); ok {
 			t.Errorf("the host log holds %s %s", what, form)

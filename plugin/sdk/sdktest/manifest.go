@@ -220,12 +220,12 @@ var _ sdk.UploadLinker = scopedJira{}
 
 // UploadLink needs the scopes of attachTemporaryFile, as on the host,
 // which makes that call for the module.
-func (j scopedJira) UploadLink(desk, origin, subject string, maxBytes int64, ttl time.Duration) (string, error) {
+func (j scopedJira) UploadLink(desk, origin, subject, mediaType string, maxBytes int64, ttl time.Duration) (string, error) {
 	if jirascopes.Decide("POST", "/rest/servicedeskapi/servicedesk/"+desk+"/attachTemporaryFile",
 		func(s string) bool { return slices.Contains(j.scopes, s) }).Verdict != jirascopes.Allowed {
 		return "", abi.AccessDenied
 	}
-	return j.next.UploadLink(desk, origin, subject, maxBytes, ttl)
+	return j.next.UploadLink(desk, origin, subject, mediaType, maxBytes, ttl)
 }
 
 // UploadResult needs the jira capability only, as on the host.

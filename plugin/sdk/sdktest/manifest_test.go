@@ -160,14 +160,14 @@ func TestNewEnvForHoldsUploadLinksToTheScopesAndTheManifestsLimit(t *testing.T) 
 	if !ok {
 		t.Fatal("the scoped jira fake has no upload links")
 	}
-	link, err := up.UploadLink("7", "https://shop.example", "s1", 0, 0)
+	link, err := up.UploadLink("7", "https://shop.example", "s1", "image/png", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a := e.Uploads.Asked(); len(a) != 1 || a[0].MaxBytes != 4096 || a[0].TTL != abi.DefaultUploadLinkTTL*time.Second {
 		t.Errorf("asked %+v: want the manifest's 4096 bytes and the default lifetime", a)
 	}
-	if _, err := up.UploadLink("7", "https://shop.example", "s1", 4097, 0); !errors.Is(err, sdk.ErrInvalidArgument) {
+	if _, err := up.UploadLink("7", "https://shop.example", "s1", "image/png", 4097, 0); !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Errorf("a link over app.uploads.maxBytes: %v", err)
 	}
 	if _, err := up.UploadResult(link); !errors.Is(err, sdk.ErrNotFound) {
@@ -178,7 +178,7 @@ func TestNewEnvForHoldsUploadLinksToTheScopesAndTheManifestsLimit(t *testing.T) 
 		t.Errorf("result %+v, %v", r, err)
 	}
 	noScope := parse("permissions:\n  scopes: [read:jira-work]\n  capabilities: [jira]\n")
-	if _, err := noScope.Jira.(sdk.UploadLinker).UploadLink("7", "https://shop.example", "s", 0, 0); !errors.Is(err, sdk.ErrAccessDenied) {
+	if _, err := noScope.Jira.(sdk.UploadLinker).UploadLink("7", "https://shop.example", "s", "image/png", 0, 0); !errors.Is(err, sdk.ErrAccessDenied) {
 		t.Errorf("without the service desk's scopes: %v", err)
 	}
 }

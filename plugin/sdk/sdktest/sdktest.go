@@ -416,8 +416,8 @@ func (j jiraFake) AttachmentLink(id string, ttl time.Duration) (string, error) {
 var _ sdk.UploadLinker = jiraFake{}
 
 // UploadLink implements sdk.UploadLinker with the host's argument checks.
-func (j jiraFake) UploadLink(desk, origin, subject string, maxBytes int64, ttl time.Duration) (string, error) {
-	return j.u.link(desk, origin, subject, maxBytes, ttl)
+func (j jiraFake) UploadLink(desk, origin, subject, mediaType string, maxBytes int64, ttl time.Duration) (string, error) {
+	return j.u.link(desk, origin, subject, mediaType, maxBytes, ttl)
 }
 
 // UploadResult implements sdk.UploadLinker.
@@ -426,8 +426,10 @@ func (j jiraFake) UploadResult(link string) (sdk.UploadResult, error) { return j
 // UploadRequest is one recorded jira.upload-link call.
 type UploadRequest struct {
 	Link, ServiceDesk, Origin, Subject string
-	MaxBytes                           int64
-	TTL                                time.Duration
+	// MediaType is the type the link is bound to.
+	MediaType string
+	MaxBytes  int64
+	TTL       time.Duration
 }
 
 // Uploads answers jira.upload-link with links of its own and
@@ -447,10 +449,11 @@ type Uploads struct {
 // UploadLinkPrefix begins every upload link the fake hands out.
 const UploadLinkPrefix = "https://sdktest.edge/ul/"
 
-func (u *Uploads) link(desk, origin, subject string, maxBytes int64, ttl time.Duration) (string, error) {
+func (u *Uploads) link(desk, origin, subject, mediaType string, maxBytes int64, ttl time.Duration) (string, error) {
 	secs := (ttl + time.Second - 1) / time.Second
 	if desk == "" || len(desk) > 19 || desk[0] == '0' || strings.Trim(desk, "0123456789") != "" ||
 		origin == "" || abi.OriginProblem(origin) != "" || subject == "" || len(subject) > abi.MaxUploadSubjectLen ||
+		!abi.BareMediaType(mediaType) ||
 		maxBytes < 0 || maxBytes > math.MaxUint32 || secs > abi.MaxUploadLinkTTL {
 		return "", abi.InvalidArgument
 	}
@@ -469,7 +472,7 @@ func (u *Uploads) link(desk, origin, subject string, maxBytes int64, ttl time.Du
 	defer u.mu.Unlock()
 	u.serial++
 	link := fmt.Sprintf("%s%d", UploadLinkPrefix, u.serial)
-	u.asked = append(u.asked, UploadRequest{link, desk, origin, subject, maxBytes, secs * time.Second})
+	u.asked = append(u.asked, UploadRequest{link, desk, origin, subject, mediaType, maxBytes, secs * time.Second})
 	return link, nil
 }
 
