@@ -39,6 +39,34 @@ func servePage(t *testing.T, edge, endpoint string) string {
 // widgetJS reaches into the widget's shadow root.
 const widgetRoot = `document.querySelector('[data-chatbridge]').shadowRoot`
 
+// widgetStack starts a stack whose project speaks through the website
+// widget, serves a page embedding it on an origin of its own (allowed, the
+// project's one allowed origin), and opens a headless Chromium tab with
+// Page, Runtime and Log enabled; endpoint is the widget's, for more pages.
+// The edge's certificate is the emulator's development CA's, which the
+// browser is told to accept.
+func widgetStack(t *testing.T) (s *stacktest.Stack, page *cdp, allowed, endpoint string) {
+	t.Helper()
+	s = stacktest.Start(t)
+	in, ok := s.Node.Host.Registry().Get(s.Emu.Installation.ID)
+	if !ok || in.Routes["web-widget"] == "" {
+		t.Fatalf("the installation has no web-widget route: %+v", in.Routes)
+	}
+	endpoint = publicurl.WebTrigger(s.Node.PublicURL, in.Routes["web-widget"]) + "?project=" + stack.Project
+	allowed = servePage(t, s.Node.PublicURL, endpoint)
+	if a := s.AdminResolve(t, "config.set", map[string]any{"projectKey": stack.Project, "enabled": true, "channel": "web",
+		"allowedOrigins": []string{allowed}, "serviceDeskId": "1", "requestTypeId": "10"}); a["ok"] != true {
+		t.Fatalf("config.set web: %v", a)
+	}
+	page = startChromium(t, "--ignore-certificate-errors").newPage(t)
+	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
+		if _, err := page.call(domain, map[string]any{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, page, allowed, endpoint
+}
+
 // TestE2E_WebsiteWidgetInHeadlessChromium: a page on one origin embeds the
 // widget served by the edge on another; the customer chats, an agent's
 // public reply appears live without a reload, an internal note never
@@ -47,27 +75,8 @@ const widgetRoot = `document.querySelector('[data-chatbridge]').shadowRoot`
 // data file or the log.
 func TestE2E_WebsiteWidgetInHeadlessChromium(t *testing.T) {
 	t.Parallel()
-	s := stacktest.Start(t)
-	in, ok := s.Node.Host.Registry().Get(s.Emu.Installation.ID)
-	if !ok || in.Routes["web-widget"] == "" {
-		t.Fatalf("the installation has no web-widget route: %+v", in.Routes)
-	}
-	endpoint := publicurl.WebTrigger(s.Node.PublicURL, in.Routes["web-widget"]) + "?project=" + stack.Project
-	allowed := servePage(t, s.Node.PublicURL, endpoint)
+	s, page, allowed, endpoint := widgetStack(t)
 	other := servePage(t, s.Node.PublicURL, endpoint)
-	if a := s.AdminResolve(t, "config.set", map[string]any{"projectKey": stack.Project, "enabled": true, "channel": "web",
-		"allowedOrigins": []string{allowed}, "serviceDeskId": "1", "requestTypeId": "10"}); a["ok"] != true {
-		t.Fatalf("config.set web: %v", a)
-	}
-
-	// The edge's certificate is the emulator's development CA's.
-	b := startChromium(t, "--ignore-certificate-errors")
-	page := b.newPage(t)
-	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
-		if _, err := page.call(domain, map[string]any{}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	navigate := func(url string) {
 		t.Helper()
 		if _, err := page.call("Page.navigate", map[string]any{"url": url}); err != nil {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
-	"github.com/chatbridge/chatbridge/proxy/publicurl"
 )
 
 // TestE2E_WebsiteWidgetSpeaksTheBrowsersLanguage: in a browser whose
@@ -17,24 +16,7 @@ import (
 // bridge's questions to the customer are German too.
 func TestE2E_WebsiteWidgetSpeaksTheBrowsersLanguage(t *testing.T) {
 	t.Parallel()
-	s := stacktest.Start(t)
-	in, ok := s.Node.Host.Registry().Get(s.Emu.Installation.ID)
-	if !ok || in.Routes["web-widget"] == "" {
-		t.Fatalf("the installation has no web-widget route: %+v", in.Routes)
-	}
-	endpoint := publicurl.WebTrigger(s.Node.PublicURL, in.Routes["web-widget"]) + "?project=" + stack.Project
-	allowed := servePage(t, s.Node.PublicURL, endpoint)
-	if a := s.AdminResolve(t, "config.set", map[string]any{"projectKey": stack.Project, "enabled": true, "channel": "web",
-		"allowedOrigins": []string{allowed}, "serviceDeskId": "1", "requestTypeId": "10"}); a["ok"] != true {
-		t.Fatalf("config.set web: %v", a)
-	}
-	b := startChromium(t, "--ignore-certificate-errors")
-	page := b.newPage(t)
-	for _, domain := range []string{"Page.enable", "Runtime.enable"} {
-		if _, err := page.call(domain, map[string]any{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, page, allowed, _ := widgetStack(t)
 	// The browser's language, as a German user's browser reports it.
 	if _, err := page.call("Page.addScriptToEvaluateOnNewDocument", map[string]any{
 		"source": `Object.defineProperty(navigator, 'language', {get: () => 'de-AT'})`}); err != nil {

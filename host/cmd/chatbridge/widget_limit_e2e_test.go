@@ -10,7 +10,6 @@ import (
 	"github.com/chatbridge/chatbridge/emulator/stack"
 	"github.com/chatbridge/chatbridge/emulator/stack/stacktest"
 	"github.com/chatbridge/chatbridge/internal/waitfor"
-	"github.com/chatbridge/chatbridge/proxy/publicurl"
 )
 
 // TestE2E_WebsiteWidgetSaysHowLongToWaitAtTheEdgesLimit: a page spends its
@@ -22,24 +21,7 @@ import (
 func TestE2E_WebsiteWidgetSaysHowLongToWaitAtTheEdgesLimit(t *testing.T) {
 	// Not in parallel: its timing (a 1 s read timeout, a refilling
 	// bucket) wants the machine no busier than the sequential tests make it.
-	s := stacktest.Start(t)
-	in, ok := s.Node.Host.Registry().Get(s.Emu.Installation.ID)
-	if !ok || in.Routes["web-widget"] == "" {
-		t.Fatalf("the installation has no web-widget route: %+v", in.Routes)
-	}
-	endpoint := publicurl.WebTrigger(s.Node.PublicURL, in.Routes["web-widget"]) + "?project=" + stack.Project
-	allowed := servePage(t, s.Node.PublicURL, endpoint)
-	if a := s.AdminResolve(t, "config.set", map[string]any{"projectKey": stack.Project, "enabled": true, "channel": "web",
-		"allowedOrigins": []string{allowed}, "serviceDeskId": "1", "requestTypeId": "10"}); a["ok"] != true {
-		t.Fatalf("config.set web: %v", a)
-	}
-	b := startChromium(t, "--ignore-certificate-errors")
-	page := b.newPage(t)
-	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
-		if _, err := page.call(domain, map[string]any{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, page, allowed, endpoint := widgetStack(t)
 	if _, err := page.call("Page.navigate", map[string]any{"url": allowed + "/"}); err != nil {
 		t.Fatal(err)
 	}
