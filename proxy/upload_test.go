@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/internal/waitfor"
 )
 
 // uploadBackend is a fakeBackend that takes upload links: token "good"
@@ -251,13 +253,12 @@ func TestSlowUploadsLeaveTheInvocationSlotsToWebhooks(t *testing.T) {
 				held = append(held, heldUpload(ts, release))
 			}
 			// Every held upload is in the backend, reading.
-			deadline := time.Now().Add(30 * time.Second)
-			for b.calls.Load() < int64(c.held) || b.received.Load() < int64(c.held*len("first bytes")) {
-				if time.Now().After(deadline) {
-					t.Fatalf("%d uploads reached the backend, %d bytes read", b.calls.Load(), b.received.Load())
+			waitfor.Until(t, 30*time.Second, "every held upload in the backend, reading", func() string {
+				if calls, got := b.calls.Load(), b.received.Load(); calls < int64(c.held) || got < int64(c.held*len("first bytes")) {
+					return fmt.Sprintf("%d uploads reached the backend, %d bytes read", calls, got)
 				}
-				time.Sleep(5 * time.Millisecond)
-			}
+				return ""
+			})
 			for i := 0; i < c.invocationCap; i++ {
 				if status, _, body := ts.do("POST", WebTriggerPath(ts.route), `{"update_id":1}`); status != 200 {
 					t.Fatalf("a web trigger while uploads are held: %d %s", status, body)

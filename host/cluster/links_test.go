@@ -26,15 +26,10 @@ func (s site) JiraBase(context.Context, string) (string, string, error) {
 	return s.base, "Basic x", nil
 }
 
-// Two hosts on one etcd cluster each serve the download links of the
-// other's mints: every link, redeemed through both at once, serves once.
-func TestLinks_SingleUseAcrossHosts(t *testing.T) {
-	c := newTestCluster(t, 3)
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/pdf")
-		w.Write([]byte("%PDF"))
-	}))
-	t.Cleanup(srv.Close)
+// linkServices joins two hosts to the cluster, each with a link service
+// whose installations' site is srv.
+func linkServices(t *testing.T, c *testCluster, srv *httptest.Server) []*medialink.Service {
+	t.Helper()
 	var svcs []*medialink.Service
 	for range 2 {
 		n := c.join(nil, queue.Config{})
@@ -45,6 +40,19 @@ func TestLinks_SingleUseAcrossHosts(t *testing.T) {
 		}
 		svcs = append(svcs, svc)
 	}
+	return svcs
+}
+
+// Two hosts on one etcd cluster each serve the download links of the
+// other's mints: every link, redeemed through both at once, serves once.
+func TestLinks_SingleUseAcrossHosts(t *testing.T) {
+	c := newTestCluster(t, 3)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/pdf")
+		w.Write([]byte("%PDF"))
+	}))
+	t.Cleanup(srv.Close)
+	svcs := linkServices(t, c, srv)
 	ctx := context.Background()
 	const links, tries = 20, 4 // per host and link
 	var served, refused atomic.Int64
@@ -101,16 +109,7 @@ func TestUploadLinks_SingleUseAcrossHosts(t *testing.T) {
 		fmt.Fprintf(w, `{"temporaryAttachments":[{"temporaryAttachmentId":"temp-%d","fileName":"a.txt"}]}`, n)
 	}))
 	t.Cleanup(srv.Close)
-	var svcs []*medialink.Service
-	for range 2 {
-		n := c.join(nil, queue.Config{})
-		svc, err := medialink.New(medialink.Config{Store: n.store, Sites: site{srv.URL}, PublicURL: "https://bridge.example",
-			HTTP: srv.Client(), Logger: slog.New(slog.DiscardHandler), Claims: n.claim})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svcs = append(svcs, svc)
-	}
+	svcs := linkServices(t, c, srv)
 	ctx := context.Background()
 	const links, tries = 10, 3 // per host and link
 	var took, refused atomic.Int64
