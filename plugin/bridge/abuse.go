@@ -323,3 +323,22 @@ func exemptFromLimits(ev *channel.Inbound) bool { return forgetCommand(ev) }
 // installation's shared realtime rate; a messenger's presses come from its
 // accounts, which the messenger limits, and Telegram's must be answered.
 func pressesLimited(ch string) bool { return ch == web.Name }
+
+// limited applies the block list and the flood limit to this event: true
+// when it goes no further (a blocked chat's is dropped, a flooding chat's
+// answered once a window with the flood notice).
+func (w *inbound) limited() (bool, error) {
+	if blocked, err := w.isBlocked(); err != nil || blocked {
+		if blocked {
+			w.log.Info("inbound: chat on the block list; dropped")
+		}
+		return true, err
+	}
+	if over, err := w.flooded(); err != nil || over {
+		if err != nil {
+			return true, err
+		}
+		return true, w.floodNotice()
+	}
+	return false, nil
+}

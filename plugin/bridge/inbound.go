@@ -491,17 +491,8 @@ func (w *inbound) run() error {
 		return w.undelivered() // receipts.go
 	case channel.Chosen:
 		if pressesLimited(w.job.Channel) { // abuse.go
-			if blocked, err := w.isBlocked(); err != nil || blocked {
-				if blocked {
-					w.log.Info("inbound: chat on the block list; dropped")
-				}
+			if stop, err := w.limited(); stop || err != nil {
 				return err
-			}
-			if over, err := w.flooded(); err != nil || over {
-				if err != nil {
-					return err
-				}
-				return w.floodNotice()
 			}
 		}
 		if taken, err := w.requestChosen(); taken || err != nil {
@@ -517,17 +508,8 @@ func (w *inbound) run() error {
 		return nil
 	}
 	if !exemptFromLimits(ev) { // abuse.go
-		if blocked, err := w.isBlocked(); err != nil || blocked {
-			if blocked {
-				w.log.Info("inbound: chat on the block list; dropped")
-			}
+		if stop, err := w.limited(); stop || err != nil {
 			return err
-		}
-		if over, err := w.flooded(); err != nil || over {
-			if err != nil {
-				return err
-			}
-			return w.floodNotice()
 		}
 	}
 	if lang := supportedLanguage(ev.Lang); lang != "" && lang != w.chat.Lang {
